@@ -1,0 +1,123 @@
+"""The one exception tree of supplynet.
+
+Every error the platform raises on purpose derives from :class:`SupplynetError`. Adapters map
+client-library errors into this tree with ``raise ... from exc``; the API maps it to HTTP problem
+details and the CLI to one clear line on stderr (exit code 2), never a traceback::
+
+    SupplynetError
+    ├── ConfigError                 bad settings or environment
+    ├── ModelError                  the network file is wrong (file, line, field)
+    │   └── ModelValidationError    carries a list of ModelIssue (one per problem found)
+    ├── EventError                  an event or envelope does not fit the canonical schema
+    │   └── UnitError               a value's unit is unknown or cannot be converted
+    ├── StoreError                  the store failed (database down, migration missing)
+    │   └── StoreUnavailable        cannot connect to the database
+    ├── IngestError                 a message was refused by the gate (carries a reason code)
+    ├── SecurityError               authentication or authorisation failed
+    ├── DataError                   an input data file is missing, malformed or too short
+    ├── SimulationError             a scenario or simulation request is invalid
+    └── DecisionError               an action was refused (guardrail, missing approval)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "DecisionError",
+    "EventError",
+    "IngestError",
+    "ModelError",
+    "ModelIssue",
+    "ModelValidationError",
+    "SecurityError",
+    "SimulationError",
+    "StoreError",
+    "StoreUnavailable",
+    "SupplynetError",
+    "UnitError",
+]
+
+
+class SupplynetError(Exception):
+    """Base of every error supplynet raises on purpose."""
+
+    #: short machine-readable code, used in API problem details and metrics
+    code: str = "error"
+
+
+class ConfigError(SupplynetError):
+    code = "config"
+
+
+class ModelError(SupplynetError):
+    code = "model"
+
+
+@dataclass(frozen=True)
+class ModelIssue:
+    """One problem in a network file: where it is and what is wrong."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where} {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class ModelValidationError(ModelError):
+    """The network file has one or more problems; ``issues`` lists each of them."""
+
+    code = "model_invalid"
+
+    def __init__(self, issues: list[ModelIssue]):
+        self.issues = list(issues)
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+class EventError(SupplynetError):
+    code = "event"
+
+
+class UnitError(EventError):
+    code = "unit"
+
+
+class StoreError(SupplynetError):
+    code = "store"
+
+
+class StoreUnavailable(StoreError):
+    code = "store_unavailable"
+
+
+class IngestError(SupplynetError):
+    """A message was refused; ``reason`` is one of the gate's reason codes."""
+
+    code = "ingest"
+
+    def __init__(self, reason: str, detail: str = ""):
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class SecurityError(SupplynetError):
+    code = "security"
+
+
+class DataError(SupplynetError):
+    code = "data"
+
+
+class SimulationError(SupplynetError):
+    code = "simulation"
+
+
+class DecisionError(SupplynetError):
+    code = "decision"

@@ -1,0 +1,318 @@
+"""Canonical events: frozen, typed records in SI units with UTC timestamps.
+
+Everything that happens in the network is one of these. Devices, files and the platform's own
+decisions all become events; the log stores them, the twin folds them, models read them.
+
+Units are SI and named in the field (``temperature_k``, ``speed_m_s``, ``shock_m_s2``); quantities
+of goods are in units of the product (``quantity``). Conversion from device units happens once, in
+:mod:`supplynet.units`, before an event is built.
+
+Wire format (schema version 1): one JSON object per event, ``{"v": 1, "kind": "...", "source": ...,
+"seq": ..., "ts": "2026-01-01T00:00:00Z", ...}``. :func:`parse_event` reads it, :func:`dumps`
+writes it, :func:`wire_schema` returns the JSON Schema.
+
+>>> e = StockCount(source="shelf-1", seq=7, ts="2026-01-02T03:04:05+01:00", site="S1", sku="A", quantity=12)
+>>> e.ts.isoformat()
+'2026-01-02T02:04:05+00:00'
+>>> parse_event(dumps(e)) == e
+True
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+
+from .errors import EventError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Alert",
+    "Condition",
+    "Event",
+    "EventBase",
+    "EVENT_TYPES",
+    "Line",
+    "MachineReading",
+    "Maintenance",
+    "OrderEvent",
+    "Position",
+    "Production",
+    "Sale",
+    "ShipmentStatus",
+    "StockCount",
+    "Waveform",
+    "dumps",
+    "parse_event",
+    "parse_events",
+    "to_utc",
+    "ts_to_us",
+    "us_to_ts",
+    "wire_schema",
+]
+
+SCHEMA_VERSION = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_utc(value: datetime) -> datetime:
+    """A timezone-aware datetime in UTC; naive datetimes are refused (ambiguous)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamp must carry a timezone (e.g. '2026-01-01T00:00:00Z')")
+    return value.astimezone(UTC)
+
+
+def ts_to_us(ts: datetime) -> int:
+    """UTC datetime -> integer microseconds since the epoch (the log's time key)."""
+    d = to_utc(ts) - _EPOCH
+    return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
+
+
+def us_to_ts(us: int) -> datetime:
+    """Integer microseconds since the epoch -> UTC datetime."""
+    return datetime.fromtimestamp(us / 1_000_000, tz=UTC)
+
+
+def _finite(v: float) -> float:
+    if not math.isfinite(v):
+        raise ValueError("must be a finite number")
+    return v
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(to_utc)]
+Finite = Annotated[float, AfterValidator(_finite)]
+NonNeg = Annotated[float, Field(ge=0), AfterValidator(_finite)]
+Ident = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@/\-]+$")]
+
+
+class EventBase(BaseModel):
+    """Fields every event has. ``(source, seq)`` identifies it: the log stores it once."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    v: Literal[1] = SCHEMA_VERSION
+    source: Ident
+    seq: Annotated[int, Field(ge=0, lt=2**63)]
+    ts: UtcDatetime
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.source}:{self.seq}"
+
+
+class Position(EventBase):
+    """A GPS fix of an asset (truck, reefer), optionally for the shipment it carries."""
+
+    kind: Literal["position"] = "position"
+    asset_id: Ident
+    shipment_id: Ident | None = None
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+    speed_m_s: NonNeg | None = None
+    heading_deg: Annotated[float, Field(ge=0, lt=360)] | None = None
+    accuracy_m: NonNeg | None = None
+
+
+class Condition(EventBase):
+    """Environmental condition of an asset or load: temperature, humidity, shock."""
+
+    kind: Literal["condition"] = "condition"
+    asset_id: Ident
+    shipment_id: Ident | None = None
+    temperature_k: Annotated[float, Field(gt=0)] | None = None
+    humidity: Annotated[float, Field(ge=0, le=1)] | None = None
+    shock_m_s2: NonNeg | None = None
+
+
+class Waveform(BaseModel):
+    """A chunk of a vibration signal: samples per channel in m/s² at ``sample_rate_hz``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    sample_rate_hz: Annotated[float, Field(gt=0)]
+    channels: dict[str, list[float]]
+    shaft_hz: Annotated[float, Field(gt=0)] | None = None
+
+    @field_validator("channels")
+    @classmethod
+    def _same_length(cls, v: dict[str, list[float]]) -> dict[str, list[float]]:
+        if not v:
+            raise ValueError("a waveform needs at least one channel")
+        lengths = {len(x) for x in v.values()}
+        if len(lengths) != 1 or 0 in lengths:
+            raise ValueError("all channels must have the same, non-zero number of samples")
+        return v
+
+
+class MachineReading(EventBase):
+    """A machine's operating settings and sensor values (one cycle), or a waveform chunk."""
+
+    kind: Literal["machine_reading"] = "machine_reading"
+    asset_id: Ident
+    cycle: Annotated[int, Field(ge=0)] | None = None
+    settings: dict[str, Finite] = Field(default_factory=dict)
+    sensors: dict[str, Finite] = Field(default_factory=dict)
+    waveform: Waveform | None = None
+
+
+class StockCount(EventBase):
+    """A physical count of a SKU at a site (RFID, shelf sensor, manual count)."""
+
+    kind: Literal["stock_count"] = "stock_count"
+    site: Ident
+    sku: Ident
+    quantity: NonNeg
+    method: Literal["rfid", "shelf", "manual", "cycle_count"] = "rfid"
+
+
+class Sale(EventBase):
+    """Customer demand at a site: ``quantity`` sold, ``unfilled`` demand that could not be served."""
+
+    kind: Literal["sale"] = "sale"
+    site: Ident
+    sku: Ident
+    quantity: NonNeg
+    unfilled: NonNeg = 0.0
+    unit_price: NonNeg | None = None
+
+
+class Line(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    sku: Ident
+    quantity: NonNeg
+    order_id: Ident | None = None
+
+
+ShipmentState = Literal["planned", "departed", "in_transit", "delayed", "arrived", "delivered", "cancelled"]
+
+
+class ShipmentStatus(EventBase):
+    """A shipment's lifecycle: leaving ``origin`` (departed) reduces its stock, reaching
+    ``destination`` (delivered) adds the lines to it."""
+
+    kind: Literal["shipment"] = "shipment"
+    shipment_id: Ident
+    status: ShipmentState
+    lane_id: Ident | None = None
+    origin: Ident
+    destination: Ident
+    asset_id: Ident | None = None
+    lines: tuple[Line, ...] = ()
+    promised_at: UtcDatetime | None = None
+    eta: UtcDatetime | None = None
+
+
+OrderState = Literal["proposed", "created", "released", "shipped", "received", "cancelled"]
+
+
+class OrderEvent(EventBase):
+    """Order lifecycle. A created order is on order at ``site`` until shipped or cancelled."""
+
+    kind: Literal["order"] = "order"
+    order_id: Ident
+    order_type: Literal["purchase", "transfer", "production"]
+    status: OrderState
+    site: Ident
+    sku: Ident
+    quantity: NonNeg
+    origin: Ident | None = None
+    lane_id: Ident | None = None
+    due: UtcDatetime | None = None
+    decision_id: Ident | None = None
+
+
+class Production(EventBase):
+    """A production run at a plant: ``quantity`` of ``sku`` made, consuming ``consumed`` lines."""
+
+    kind: Literal["production"] = "production"
+    site: Ident
+    sku: Ident
+    quantity: NonNeg
+    consumed: tuple[Line, ...] = ()
+    order_id: Ident | None = None
+
+
+class Maintenance(EventBase):
+    """Maintenance lifecycle of an asset, and failures."""
+
+    kind: Literal["maintenance"] = "maintenance"
+    asset_id: Ident
+    action: Literal["work_order_opened", "started", "completed", "failure", "cancelled"]
+    work_order_id: Ident | None = None
+    detail: Annotated[str, Field(max_length=2000)] = ""
+
+
+class Alert(EventBase):
+    """Something the platform noticed: anomaly onset, stale device, stuck sensor, delay, shrinkage."""
+
+    kind: Literal["alert"] = "alert"
+    code: Ident
+    subject: Ident
+    severity: Literal["info", "warning", "critical"] = "warning"
+    message: Annotated[str, Field(max_length=2000)] = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+Event = Annotated[
+    Position | Condition | MachineReading | StockCount | Sale | ShipmentStatus | OrderEvent | Production
+    | Maintenance | Alert,
+    Field(discriminator="kind"),
+]
+
+EVENT_TYPES: dict[str, type[EventBase]] = {
+    cls.model_fields["kind"].default: cls
+    for cls in (Position, Condition, MachineReading, StockCount, Sale, ShipmentStatus, OrderEvent, Production,
+                Maintenance, Alert)
+}
+
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
+_LIST_ADAPTER: TypeAdapter[Any] = TypeAdapter(list[Event])
+
+
+def _event_error(exc: ValidationError) -> EventError:
+    parts = []
+    for err in exc.errors(include_url=False)[:5]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(event)"
+        parts.append(f"{loc}: {err['msg']}")
+    more = exc.error_count() - len(parts)
+    return EventError("; ".join(parts) + (f" (+{more} more)" if more > 0 else ""))
+
+
+def parse_event(data: bytes | str | dict[str, Any]) -> EventBase:
+    """Validate one wire event (JSON bytes/str or a dict); raises :class:`EventError`."""
+    try:
+        if isinstance(data, dict):
+            return _ADAPTER.validate_python(data)
+        return _ADAPTER.validate_json(data)
+    except ValidationError as exc:
+        raise _event_error(exc) from exc
+
+
+def parse_events(data: bytes | str | list[dict[str, Any]]) -> list[EventBase]:
+    """Validate a JSON array (or list of dicts) of events at once."""
+    try:
+        if isinstance(data, list):
+            return _LIST_ADAPTER.validate_python(data)
+        return _LIST_ADAPTER.validate_json(data)
+    except ValidationError as exc:
+        raise _event_error(exc) from exc
+
+
+def dumps(event: EventBase) -> str:
+    """The wire JSON of one event (None fields left out)."""
+    return event.model_dump_json(exclude_none=True)
+
+
+def wire_schema() -> dict[str, Any]:
+    """JSON Schema of the wire format (version :data:`SCHEMA_VERSION`)."""
+    return _ADAPTER.json_schema()
