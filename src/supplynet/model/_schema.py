@@ -1,0 +1,609 @@
+"""The network's parts as pydantic v2 models that check themselves when they are made.
+
+Every constraint is checked at construction and its message names the value
+(``must be between -90 and 90, got 95.0``). Cross-references between parts (a lane's origin
+must be a site, a BOM must sit at a plant, no sku may need itself) are checked by
+:class:`Network` itself, see ``_refs.py``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import numpy as np
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, Strict, model_validator
+
+from supplynet.errors import ModelError
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+__all__ = [
+    "DEFAULT_MEASURES",
+    "MEASURES",
+    "Asset",
+    "Binding",
+    "Bom",
+    "Component",
+    "Demand",
+    "Device",
+    "FieldError",
+    "LeadTime",
+    "Lane",
+    "Location",
+    "Network",
+    "PolicySpec",
+    "Product",
+    "Site",
+    "UnknownIdError",
+]
+
+
+class FieldError(ValueError):
+    """A ValueError raised by a model-level check that belongs to one field of that model.
+
+    The YAML loader appends ``field`` to the error's location, so the message points at the
+    field (``lanes[2].lead_time.std_days``) rather than at the whole model.
+    """
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(message)
+
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/#+-]*")
+
+
+def _check_id(value: str) -> str:
+    if not _ID.fullmatch(value):
+        raise ValueError(
+            f"must be an id of letters, digits and _ - . : / # + (starting with a letter or digit, "
+            f"no spaces), got {value!r}"
+        )
+    return value
+
+
+def _between(lo: float, hi: float):
+    def check(value: float) -> float:
+        if not (lo <= value <= hi):
+            raise ValueError(f"must be between {lo:g} and {hi:g}, got {value:g}")
+        return value
+
+    return check
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {value}")
+    return value
+
+
+Id = Annotated[str, Strict(), AfterValidator(_check_id)]
+Num = Annotated[float, Strict(), AfterValidator(_finite)]
+NonNeg = Annotated[float, Strict(), AfterValidator(_finite), Field(ge=0)]
+Pos = Annotated[float, Strict(), AfterValidator(_finite), Field(gt=0)]
+Fraction = Annotated[float, Strict(), Field(gt=0, lt=1)]
+Lat = Annotated[float, Strict(), AfterValidator(_between(-90, 90))]
+Lon = Annotated[float, Strict(), AfterValidator(_between(-180, 180))]
+Text = Annotated[str, Strict(), Field(min_length=1)]
+MetaValue = str | int | float | bool | None
+
+SiteKind = Literal["supplier", "plant", "dc", "store"]
+Mode = Literal["truck", "rail", "sea", "air", "parcel"]
+AssetKind = Literal["machine", "truck", "reefer"]
+DeviceKind = Literal[
+    "gps_tracker",
+    "temperature_logger",
+    "machine_sensor",
+    "vibration_sensor",
+    "rfid_reader",
+    "shelf_sensor",
+    "pos_terminal",
+]
+Measure = Literal[
+    "position", "temperature", "humidity", "shock", "door", "machine", "vibration", "stock_count", "sale"
+]
+MEASURES: tuple[str, ...] = Measure.__args__  # type: ignore[attr-defined]
+
+#: what a device measures when its ``measures`` are not given
+DEFAULT_MEASURES: dict[str, list[str]] = {
+    "gps_tracker": ["position"],
+    "temperature_logger": ["temperature", "humidity"],
+    "machine_sensor": ["machine"],
+    "vibration_sensor": ["vibration"],
+    "rfid_reader": ["stock_count"],
+    "shelf_sensor": ["stock_count"],
+    "pos_terminal": ["sale"],
+}
+
+#: parameters each policy type takes (all needed unless ``service_level`` sizes the rest)
+POLICY_PARAMS: dict[str, tuple[str, ...]] = {
+    "base_stock": ("S",),
+    "sS": ("s", "S"),
+    "RS": ("R", "S"),
+    "RQ": ("r", "Q"),
+    "newsvendor": ("q",),
+}
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _default_from(data: Any, field: str, source: str) -> Any:
+    """Before-validator helper: fill ``field`` from ``source`` when it is missing."""
+    if isinstance(data, dict) and data.get(field) is None and isinstance(data.get(source), str):
+        data = {**data, field: data[source]}
+    return data
+
+
+class Location(_Base):
+    """A point on Earth in decimal degrees (WGS84). YAML may also say ``location: [lat, lon]``."""
+
+    lat: Lat
+    lon: Lon
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pair(cls, data: Any) -> Any:
+        if isinstance(data, list | tuple) and len(data) == 2:
+            return {"lat": data[0], "lon": data[1]}
+        return data
+
+
+class Site(_Base):
+    """A supplier, plant, distribution centre or store."""
+
+    id: Id
+    name: Text | None = None
+    kind: SiteKind
+    location: Location
+    city: Text | None = None
+    capacity_per_day: NonNeg | None = None  # throughput, units per day
+    storage_capacity: NonNeg | None = None  # units on hand at most
+    backorders: Annotated[bool, Strict()] = True  # False: unmet store demand is lost
+    meta: dict[str, MetaValue] = Field(default_factory=dict)  # importer extras (e.g. Willems stage data)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name(cls, data: Any) -> Any:
+        return _default_from(data, "name", "id")
+
+
+class Product(_Base):
+    """A stock-keeping unit. ``shortage_cost`` defaults to the lost margin ``max(price - unit_cost, 0)``."""
+
+    sku: Id
+    name: Text | None = None
+    category: Text | None = None
+    unit_cost: NonNeg
+    price: NonNeg
+    holding_cost_rate: NonNeg = 0.25  # fraction of unit cost per year
+    pack_size: Annotated[int, Strict(), Field(ge=1)] = 1
+    moq: NonNeg = 0.0
+    shelf_life_days: Pos | None = None
+    shortage_cost: NonNeg | None = None
+    storage: Literal["ambient", "chilled", "frozen"] = "ambient"
+    meta: dict[str, MetaValue] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        data = _default_from(data, "name", "sku")
+        if isinstance(data, dict) and data.get("shortage_cost") is None:
+            price, cost = data.get("price"), data.get("unit_cost")
+            ok = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (price, cost))
+            if ok and math.isfinite(price - cost):
+                data = {**data, "shortage_cost": float(max(price - cost, 0.0))}
+        return data
+
+    @property
+    def perishable(self) -> bool:
+        return self.shelf_life_days is not None
+
+    @property
+    def holding_cost_per_day(self) -> float:
+        """Cost of holding one unit for one day."""
+        return self.unit_cost * self.holding_cost_rate / 365.0
+
+
+class LeadTime(_Base):
+    """A lead-time distribution in days. YAML may say ``lead_time: 3`` for a fixed 3 days.
+
+    ``normal`` is truncated at zero; ``lognormal`` and ``gamma`` are parameterised by their mean
+    and standard deviation; ``uniform`` by ``min_days`` and ``max_days``. Giving ``std_days``
+    without ``dist`` means ``normal``.
+    """
+
+    dist: Literal["fixed", "normal", "lognormal", "gamma", "uniform"] = "fixed"
+    mean_days: NonNeg | None = None
+    std_days: NonNeg = 0.0
+    min_days: NonNeg | None = None
+    max_days: NonNeg | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, int | float) and not isinstance(data, bool):
+            return {"dist": "fixed", "mean_days": data}
+        if isinstance(data, dict) and "dist" not in data:
+            std = data.get("std_days")
+            if isinstance(std, int | float) and std > 0:
+                return {**data, "dist": "normal"}
+            if "min_days" in data or "max_days" in data:
+                return {**data, "dist": "uniform"}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LeadTime:
+        if self.dist == "uniform":
+            if self.min_days is None or self.max_days is None:
+                missing = "min_days" if self.min_days is None else "max_days"
+                raise FieldError(missing, "is required for dist uniform")
+            if self.min_days > self.max_days:
+                raise FieldError(
+                    "max_days", f"must be >= min_days ({self.min_days:g}), got {self.max_days:g}"
+                )
+            if self.mean_days is not None and not math.isclose(self.mean_days, self.mean):
+                raise FieldError(
+                    "mean_days", f"must be the midpoint {self.mean:g} of min_days and max_days, "
+                    f"got {self.mean_days:g} (or leave it out)",
+                )
+            return self
+        if self.mean_days is None:
+            raise FieldError("mean_days", f"is required for dist {self.dist}")
+        if self.min_days is not None or self.max_days is not None:
+            raise FieldError("min_days" if self.min_days is not None else "max_days",
+                             "applies only to dist uniform")
+        if self.dist == "fixed" and self.std_days > 0:
+            raise FieldError(
+                "std_days", f"must be 0 for a fixed lead time, got {self.std_days:g} "
+                "(say dist: normal, gamma or lognormal)",
+            )
+        if self.dist in ("lognormal", "gamma") and self.std_days > 0 and self.mean_days <= 0:
+            raise FieldError("mean_days", f"must be > 0 for dist {self.dist}, got {self.mean_days:g}")
+        return self
+
+    @property
+    def mean(self) -> float:
+        """Mean lead time in days."""
+        if self.dist == "uniform":
+            return (self.min_days + self.max_days) / 2.0  # type: ignore[operator]
+        return float(self.mean_days)  # type: ignore[arg-type]
+
+    @property
+    def std(self) -> float:
+        """Standard deviation in days (of the untruncated normal for ``normal``)."""
+        if self.dist == "uniform":
+            return (self.max_days - self.min_days) / math.sqrt(12.0)  # type: ignore[operator]
+        return 0.0 if self.dist == "fixed" else self.std_days
+
+    def sample(self, rng: np.random.Generator | int | None, size: int | tuple[int, ...] = 1) -> np.ndarray:
+        """Draw lead times in days (never negative) from ``rng`` (a Generator or a seed)."""
+        rng = np.random.default_rng(rng)
+        m, s = self.mean, self.std
+        if self.dist == "uniform":
+            return rng.uniform(self.min_days, self.max_days, size)
+        if s == 0.0 or self.dist == "fixed":
+            return np.full(size, m, dtype=float)
+        if self.dist == "normal":
+            return np.maximum(rng.normal(m, s, size), 0.0)
+        if self.dist == "lognormal":
+            sigma2 = math.log1p((s / m) ** 2)
+            return rng.lognormal(math.log(m) - sigma2 / 2.0, math.sqrt(sigma2), size)
+        shape = (m / s) ** 2
+        return rng.gamma(shape, s * s / m, size)
+
+
+class Lane(_Base):
+    """A transport link from ``origin`` to ``destination`` (site ids)."""
+
+    id: Id
+    origin: Id
+    destination: Id
+    mode: Mode = "truck"
+    lead_time: LeadTime
+    cost_per_unit: NonNeg = 0.0
+    fixed_cost_per_shipment: NonNeg = 0.0
+    capacity_per_day: NonNeg | None = None
+    skus: list[Id] | None = None  # None: carries every sku
+    distance_km: NonNeg | None = None
+    route: Annotated[list[tuple[Lat, Lon]], Field(min_length=2)] | None = None  # (lat, lon) points
+
+    def carries(self, sku: str) -> bool:
+        return self.skus is None or sku in self.skus
+
+
+class Component(_Base):
+    sku: Id
+    quantity: Pos = 1.0
+
+
+class Bom(_Base):
+    """A plant makes ``output_sku`` from ``components`` (quantities per unit of output)."""
+
+    plant: Id
+    output_sku: Id
+    components: Annotated[list[Component], Field(min_length=1)]
+    rate_per_day: Pos | None = None  # production capacity, units of output per day
+    lead_time_days: NonNeg = 0.0  # production lead time
+    machines: list[Id] | None = None  # machine assets at the plant that make it (all must run)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Bom:
+        seen: set[str] = set()
+        for c in self.components:
+            if c.sku in seen:
+                raise FieldError("components", f"sku '{c.sku}' is listed twice; add up its quantity instead")
+            seen.add(c.sku)
+        return self
+
+
+class Demand(_Base):
+    """Expected customer demand for ``sku`` at ``site`` (usually a store), units per day.
+
+    The spread is ``std_per_day`` when given, else ``cv * mean_per_day``.
+    """
+
+    site: Id
+    sku: Id
+    mean_per_day: NonNeg
+    cv: NonNeg = 0.5
+    std_per_day: NonNeg | None = None
+    dist: Literal["auto", "poisson", "normal", "negbin", "gamma"] = "auto"
+
+    @model_validator(mode="after")
+    def _one_spread(self) -> Demand:
+        if self.std_per_day is not None and "cv" in self.model_fields_set:
+            raise FieldError("std_per_day", "give cv or std_per_day, not both")
+        return self
+
+    @property
+    def std(self) -> float:
+        return self.std_per_day if self.std_per_day is not None else self.cv * self.mean_per_day
+
+
+class Asset(_Base):
+    """A machine at a plant, or a truck or reefer based at ``site`` (optionally serving ``lane``)."""
+
+    id: Id
+    kind: AssetKind
+    site: Id
+    name: Text | None = None
+    failure_cost: NonNeg = 0.0  # cost of one unplanned failure (repair + lost output)
+    preventive_cost: NonNeg = 0.0  # cost of one planned maintenance
+    maintenance_lead_time_days: NonNeg = 0.0
+    lane: Id | None = None
+    temperature_limit_c: Num | None = None  # reefers: cargo must stay at or below this
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name(cls, data: Any) -> Any:
+        return _default_from(data, "name", "id")
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Asset:
+        if self.temperature_limit_c is not None and self.kind != "reefer":
+            raise FieldError("temperature_limit_c", f"applies only to reefers, not to a {self.kind}")
+        if self.lane is not None and self.kind == "machine":
+            raise FieldError("lane", "applies only to trucks and reefers, not to a machine")
+        return self
+
+
+class Binding(_Base):
+    """What a device is fixed to: exactly one of an asset or a site."""
+
+    asset: Id | None = None
+    site: Id | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Binding:
+        if self.asset is None and self.site is None:
+            raise ValueError("device is bound to nothing; give asset or site")
+        if self.asset is not None and self.site is not None:
+            raise ValueError(f"device is bound to both asset '{self.asset}' and site '{self.site}'; give one")
+        return self
+
+
+class Device(_Base):
+    """A sensor or terminal; ``measures`` defaults from its kind (see DEFAULT_MEASURES)."""
+
+    id: Id
+    kind: DeviceKind
+    measures: Annotated[list[Measure], Field(min_length=1)]
+    bound_to: Binding
+    report_interval_s: Pos = 60.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _measures(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("measures") is None and data.get("kind") in DEFAULT_MEASURES:
+            data = {**data, "measures": list(DEFAULT_MEASURES[data["kind"]])}
+        return data
+
+
+class PolicySpec(_Base):
+    """Inventory policy for ``sku`` at ``site`` (``sku: "*"`` covers every sku there).
+
+    Params by type: base_stock {S}, sS {s, S}, RS {R, S} (R in days), RQ {r, Q}, newsvendor {q}.
+    With ``service_level`` the missing params are sized from demand and lead time.
+    """
+
+    site: Id
+    sku: Annotated[str, Strict()] = "*"
+    type: Literal["base_stock", "sS", "RS", "RQ", "newsvendor"]
+    params: dict[str, NonNeg] = Field(default_factory=dict)
+    service_level: Fraction | None = None
+
+    @model_validator(mode="after")
+    def _params(self) -> PolicySpec:
+        if self.sku != "*":
+            _check_id_field("sku", self.sku)
+        known = POLICY_PARAMS[self.type]
+        for name in self.params:
+            if name not in known:
+                raise FieldError(
+                    f"params.{name}", f"unknown parameter for type {self.type} (expected {', '.join(known)})"
+                )
+        missing = [name for name in known if name not in self.params]
+        if missing and self.service_level is None and self.type != "newsvendor":
+            raise FieldError(
+                "params", f"type {self.type} needs {', '.join(missing)} (or give service_level to size it)"
+            )
+        p = self.params
+        if "s" in p and "S" in p and p["s"] > p["S"]:
+            raise FieldError("params.s", f"must be <= S ({p['S']:g}), got {p['s']:g}")
+        for name in ("Q", "R"):
+            if name in p and p[name] <= 0:
+                raise FieldError(f"params.{name}", f"must be > 0, got {p[name]:g}")
+        return self
+
+
+def _check_id_field(field: str, value: str) -> None:
+    try:
+        _check_id(value)
+    except ValueError as exc:
+        raise FieldError(field, f"{exc} (or '*' for every sku)") from None
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+class Network(_Base):
+    """A supply network: sites, products, lanes, BOMs, demand, assets, devices and policies.
+
+    Construction checks every part and every cross-reference (unknown ids, duplicates, BOM
+    cycles, BOMs away from plants, self-lanes, devices bound to the wrong thing, demand nothing
+    supplies) and raises :class:`supplynet.errors.ModelValidationError` listing all of them.
+    """
+
+    name: Text
+    description: str | None = None
+    currency: Annotated[str, Strict(), Field(pattern=r"^[A-Z]{3}$")] = "USD"
+    start: date = Field(default_factory=_today)
+    sites: Annotated[list[Site], Field(min_length=1)]
+    products: list[Product] = Field(default_factory=list)
+    lanes: list[Lane] = Field(default_factory=list)
+    boms: list[Bom] = Field(default_factory=list)
+    demand: list[Demand] = Field(default_factory=list)
+    assets: list[Asset] = Field(default_factory=list)
+    devices: list[Device] = Field(default_factory=list)
+    policies: list[PolicySpec] = Field(default_factory=list)
+    meta: dict[str, MetaValue] = Field(default_factory=dict)
+
+    _sites: dict[str, Site] = PrivateAttr(default_factory=dict)
+    _products: dict[str, Product] = PrivateAttr(default_factory=dict)
+    _lanes: dict[str, Lane] = PrivateAttr(default_factory=dict)
+    _assets: dict[str, Asset] = PrivateAttr(default_factory=dict)
+    _devices: dict[str, Device] = PrivateAttr(default_factory=dict)
+    _out: dict[str, list[Lane]] = PrivateAttr(default_factory=dict)
+    _in: dict[str, list[Lane]] = PrivateAttr(default_factory=dict)
+    _policies: dict[tuple[str, str], PolicySpec] = PrivateAttr(default_factory=dict)
+    _demand: dict[tuple[str, str], Demand] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Network:
+        from supplynet.model._refs import NetworkReferenceError, reference_issues
+
+        issues = reference_issues(self)
+        if issues:
+            raise NetworkReferenceError(issues)
+        self._sites = {s.id: s for s in self.sites}
+        self._products = {p.sku: p for p in self.products}
+        self._lanes = {lane.id: lane for lane in self.lanes}
+        self._assets = {a.id: a for a in self.assets}
+        self._devices = {d.id: d for d in self.devices}
+        for lane in self.lanes:
+            self._out.setdefault(lane.origin, []).append(lane)
+            self._in.setdefault(lane.destination, []).append(lane)
+        self._policies = {(p.site, p.sku): p for p in self.policies}
+        self._demand = {(d.site, d.sku): d for d in self.demand}
+        return self
+
+    # ---- look-ups -------------------------------------------------------------------------
+    def site(self, site_id: str) -> Site:
+        return _get(self._sites, site_id, "site")
+
+    def product(self, sku: str) -> Product:
+        return _get(self._products, sku, "sku")
+
+    def lane(self, lane_id: str) -> Lane:
+        return _get(self._lanes, lane_id, "lane")
+
+    def asset(self, asset_id: str) -> Asset:
+        return _get(self._assets, asset_id, "asset")
+
+    def device(self, device_id: str) -> Device:
+        return _get(self._devices, device_id, "device")
+
+    def lanes_from(self, site_id: str) -> list[Lane]:
+        return list(self._out.get(site_id, ()))
+
+    def lanes_to(self, site_id: str) -> list[Lane]:
+        return list(self._in.get(site_id, ()))
+
+    def sites_of_kind(self, kind: str) -> list[Site]:
+        return [s for s in self.sites if s.kind == kind]
+
+    def boms_at(self, plant_id: str) -> list[Bom]:
+        return [b for b in self.boms if b.plant == plant_id]
+
+    def devices_on(self, *, asset: str | None = None, site: str | None = None) -> list[Device]:
+        return [d for d in self.devices if (d.bound_to.asset, d.bound_to.site) == (asset, site)]
+
+    def policy_for(self, site: str, sku: str) -> PolicySpec | None:
+        """The policy for ``sku`` at ``site``: an exact entry first, else the site's ``"*"`` entry."""
+        return self._policies.get((site, sku)) or self._policies.get((site, "*"))
+
+    def demand_for(self, site: str, sku: str) -> Demand | None:
+        return self._demand.get((site, sku))
+
+    def skus_at(self, site: str) -> list[str]:
+        """Skus with customer demand at ``site``, in file order."""
+        return [d.sku for d in self.demand if d.site == site]
+
+    def graph(self) -> nx.DiGraph:
+        """Sites as nodes (attrs kind, name, lat, lon), lanes as edges.
+
+        Edge attrs: ``lane`` (id), ``lanes`` (all lane ids between the pair), ``mode``,
+        ``lead_time`` and ``lead_time_days`` (mean days), ``cost_per_unit``. When several lanes
+        join the same pair, the edge describes the first and ``lanes`` lists all.
+        """
+        import networkx as nx
+
+        g = nx.DiGraph(name=self.name)
+        for s in self.sites:
+            g.add_node(s.id, kind=s.kind, name=s.name, lat=s.location.lat, lon=s.location.lon)
+        for lane in self.lanes:
+            if g.has_edge(lane.origin, lane.destination):
+                g.edges[lane.origin, lane.destination]["lanes"].append(lane.id)
+                continue
+            mean = lane.lead_time.mean
+            g.add_edge(lane.origin, lane.destination, lane=lane.id, lanes=[lane.id], mode=lane.mode,
+                       lead_time=mean, lead_time_days=mean, cost_per_unit=lane.cost_per_unit)
+        return g
+
+    def summary(self) -> str:
+        """``"12 sites, 50 products, ..."``: counts of each part."""
+        parts = [("sites", self.sites), ("products", self.products), ("lanes", self.lanes),
+                 ("boms", self.boms), ("demand entries", self.demand), ("assets", self.assets),
+                 ("devices", self.devices), ("policies", self.policies)]
+        return ", ".join(f"{len(items)} {label}" for label, items in parts)
+
+
+class UnknownIdError(ModelError, KeyError):
+    """A look-up by id (``network.site("X")``) found nothing; also a KeyError."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _get(index: dict[str, Any], key: str, what: str) -> Any:
+    try:
+        return index[key]
+    except KeyError:
+        raise UnknownIdError(f"unknown {what} {key!r}") from None
