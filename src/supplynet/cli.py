@@ -1,0 +1,288 @@
+"""The ``supplynet`` command line (Typer + rich).
+
+Errors the platform raises on purpose (:class:`~supplynet.errors.SupplynetError`) become one clear
+line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+import typer.core
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .config import Settings
+from .errors import DataError, EventError, SupplynetError
+
+__all__ = ["app", "main"]
+
+err = Console(stderr=True)
+out = Console()
+
+
+class _FriendlyError(click.ClickException):
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class _Group(typer.core.TyperGroup):
+    """Maps the platform's errors to a one-line message for every sub-command."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SupplynetError as exc:
+            raise _FriendlyError(str(exc)) from exc
+
+
+app = typer.Typer(
+    cls=_Group, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+    help="supplynet: intelligent supply networks. Sense -> predict -> act, with a digital twin to ask what-if.",
+)
+
+StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///path or postgresql://...; "
+                                                                "default: SUPPLYNET_STORE_URL or .supplynet/supplynet.db")]
+
+
+def _store_url(store: str | None, default_db: str = "supplynet.db") -> str:
+    settings = Settings()
+    if store:
+        return store
+    if settings.store_url:
+        return settings.store_url
+    for name in (default_db, "demo.db"):  # fall back to the demo's store when that is all there is
+        p = settings.home / name
+        if p.exists():
+            return f"sqlite:///{p}"
+    return f"sqlite:///{settings.home / default_db}"
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, transient=False)
+
+
+# -- init / validate ----------------------------------------------------------------------------------
+@app.command()
+def init(directory: Annotated[Path, typer.Argument(help="project folder to create")] = Path("."),
+         example: Annotated[str, typer.Option(help="tiny | realistic")] = "tiny",
+         force: Annotated[bool, typer.Option(help="overwrite an existing network.yaml")] = False) -> None:
+    """Scaffold a project: a network file to edit and the store folder."""
+    from .model import example_path
+
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "network.yaml"
+    if target.exists() and not force:
+        raise DataError(f"{target} exists; use --force to overwrite it")
+    shutil.copyfile(example_path(example), target)
+    (directory / ".supplynet").mkdir(exist_ok=True)
+    out.print(f"created {target} (from the {example} example) and {directory / '.supplynet'}/")
+    out.print(f"next: supplynet validate {target}")
+
+
+@app.command()
+def validate(file: Annotated[Path, typer.Argument(help="network YAML file")]) -> None:
+    """Check a network file; every problem is named with file, line and field."""
+    from .model import load_network
+
+    net = load_network(file)
+    kinds: dict[str, int] = {}
+    for s in net.sites:
+        kinds[s.kind] = kinds.get(s.kind, 0) + 1
+    parts = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in sorted(kinds.items()))
+    out.print(f"OK: {file}: network {net.name!r}: {parts}; {len(net.products)} products, {len(net.lanes)} lanes, "
+              f"{len(net.boms)} BOMs, {len(net.assets)} assets, {len(net.devices)} devices, "
+              f"{len(net.policies)} policies")
+
+
+# -- demo ---------------------------------------------------------------------------------------------
+@app.command()
+def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days")] = 21,
+         seed: Annotated[int, typer.Option(help="random seed (same seed, same run)")] = 7,
+         network: Annotated[Path | None, typer.Option(help="network file (default: the realistic example)")] = None,
+         data_dir: Annotated[Path | None, typer.Option(help="public datasets to replay (default ../shared/data "
+                                                              "when present; 'none' to generate)")] = None,
+         home: Annotated[Path, typer.Option(help="folder for the demo store")] = Path(".supplynet")) -> None:
+    """Run the realistic network in accelerated time through the whole loop and summarise."""
+    from .demo import run_demo
+
+    if data_dir is None:
+        default = Settings().data_dir
+        data_dir = default if default.is_dir() else None
+    elif str(data_dir) == "none":
+        data_dir = None
+    with _progress() as bar:
+        task = bar.add_task("demo: simulated hours", total=days * 24)
+        res = run_demo(network=network, days=days, seed=seed, home=home, data_dir=data_dir,
+                       on_hour=lambda done, total: bar.update(task, completed=done))
+    t = Table(title=f"supplynet demo: {res.network}, {res.days} days ({res.seconds:.1f} s)")
+    t.add_column("what")
+    t.add_column("value", justify="right")
+    for k, v in [("events in the log", res.events), ("orders placed", res.orders), ("shipments", res.shipments),
+                 ("delivered", res.delivered), ("customer demand (units)", f"{res.demand:,.0f}"),
+                 ("fill rate", f"{res.fill_rate:.1%}"), ("units produced", f"{res.produced:,.0f}"),
+                 ("machine failures", res.failures),
+                 ("real data replayed", ", ".join(res.sources_used) or "none (generated)")]:
+        t.add_row(k, str(v))
+    for k, v in sorted(res.by_kind.items()):
+        t.add_row(f"  {k} events", str(v))
+    out.print(t)
+    out.print(f"store kept at {res.store_url}; try: supplynet state --store {res.store_url}")
+
+
+# -- replay / state / events ----------------------------------------------------------------------------
+@app.command()
+def replay(file: Annotated[Path, typer.Argument(help="canonical events: .jsonl/.ndjson (one per line) or .json")],
+           store: StoreOpt = None,
+           skip_bad: Annotated[bool, typer.Option(help="store the valid events and write the bad lines to "
+                                                       "FILE.rejected.jsonl")] = False) -> None:
+    """Append a file of canonical events to the log (trusted local import; duplicates stored once)."""
+    from .events import parse_event
+    from .store import open_store
+
+    if not file.is_file():
+        raise DataError(f"{file}: file not found")
+    raw = file.read_bytes()
+    if file.suffix == ".json":
+        try:
+            items = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{file}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(items, list):
+            raise DataError(f"{file}: expected a JSON array of events")
+        lines = [json.dumps(x) for x in items]
+    else:
+        lines = raw.decode("utf-8", errors="replace").splitlines()
+    good, bad = [], []
+    for i, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            good.append(parse_event(line))
+        except EventError as exc:
+            bad.append((i, line, str(exc)))
+    if bad and not skip_bad:
+        for i, _, msg in bad[:20]:
+            err.print(f"{file}:{i}: {msg}", markup=False, highlight=False)
+        raise EventError(f"{len(bad)} of {len(good) + len(bad)} lines are not valid events; nothing was stored "
+                         f"(fix them, or use --skip-bad to store the valid ones)")
+    with open_store(_store_url(store)) as st:
+        res = st.log.append(good)
+    if bad:
+        rejected = file.with_name(file.name + ".rejected.jsonl")
+        rejected.write_text("".join(json.dumps({"line": i, "error": m, "raw": ln}) + "\n" for i, ln, m in bad))
+        err.print(f"{len(bad)} bad lines written to {rejected}")
+    out.print(f"{file}: {res.stored} stored, {res.duplicates} duplicates (already in the log)")
+
+
+def _parse_time(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    from .events import to_utc
+
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return to_utc(ts if ts.tzinfo else ts.replace(tzinfo=datetime.now().astimezone().tzinfo))
+    except ValueError as exc:
+        raise DataError(f"--{name} {value!r}: expected an ISO time such as 2026-01-05T12:00:00Z") from exc
+
+
+def _emit_frame(frame: Any, fmt: str, title: str) -> None:
+    if fmt == "csv":
+        sys.stdout.write(frame.to_csv(index=False))
+    elif fmt == "json":
+        sys.stdout.write(frame.to_json(orient="records", date_format="iso") + "\n")
+    else:
+        t = Table(title=title)
+        for c in frame.columns:
+            t.add_column(str(c))
+        for row in frame.itertuples(index=False):
+            t.add_row(*[f"{v:,.1f}" if isinstance(v, float) else str(v) for v in row])
+        out.print(t)
+
+
+@app.command()
+def state(table: Annotated[str, typer.Argument(help="inventory | shipments | orders | assets")] = "inventory",
+          store: StoreOpt = None,
+          network: Annotated[Path | None, typer.Option(help="network file (site kinds, lost-sales sites)")] = None,
+          as_of: Annotated[str | None, typer.Option("--as-of", help="state as of this time (ISO)")] = None,
+          site: Annotated[str | None, typer.Option(help="only this site")] = None,
+          sku: Annotated[str | None, typer.Option(help="only this SKU")] = None,
+          limit: Annotated[int, typer.Option(help="rows to show")] = 50,
+          fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table") -> None:
+    """Show the twin's tables, rebuilt from the log (optionally as of a past time)."""
+    from .model import load_network
+    from .store import open_store
+    from .twin import Twin
+
+    frames = {"inventory": "inventory_frame", "shipments": "shipments_frame", "orders": "orders_frame",
+              "assets": "assets_frame"}
+    if table not in frames:
+        raise DataError(f"unknown table {table!r}; use one of {', '.join(frames)}")
+    if fmt not in ("table", "csv", "json"):
+        raise DataError(f"--format {fmt!r}: use table, csv or json")
+    net = load_network(network) if network else None
+    with open_store(_store_url(store)) as st:
+        twin = Twin.rebuild(st, net, as_of=_parse_time(as_of, "as-of"))
+    frame = getattr(twin, frames[table])()
+    if site is not None and "site" in frame.columns:
+        frame = frame[frame["site"] == site]
+    if sku is not None and "sku" in frame.columns:
+        frame = frame[frame["sku"] == sku]
+    _emit_frame(frame.head(limit), fmt, f"{table} ({len(frame)} rows{', as of ' + as_of if as_of else ''})")
+
+
+@app.command()
+def events(store: StoreOpt = None,
+           since: Annotated[str | None, typer.Option(help="from this event time (ISO)")] = None,
+           until: Annotated[str | None, typer.Option(help="up to this event time (ISO)")] = None,
+           source: Annotated[list[str] | None, typer.Option(help="only these sources (devices); repeatable")] = None,
+           kind: Annotated[list[str] | None, typer.Option(help="only these kinds; repeatable")] = None,
+           limit: Annotated[int, typer.Option(help="at most this many")] = 20,
+           tail: Annotated[bool, typer.Option(help="the last LIMIT events instead of the first")] = False,
+           follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing new events")] = False) -> None:
+    """Print events from the log as wire JSON, one per line (filter by time, source, kind)."""
+    import time as _time
+
+    from .events import EVENT_TYPES, dumps
+    from .store import open_store
+
+    for k in kind or []:
+        if k not in EVENT_TYPES:
+            raise DataError(f"--kind {k!r}: use one of {', '.join(sorted(EVENT_TYPES))}")
+    with open_store(_store_url(store)) as st:
+        args = dict(since=_parse_time(since, "since"), until=_parse_time(until, "until"), sources=source or None,
+                    kinds=kind or None)
+        if tail:
+            recs = list(st.log.read(**args))[-limit:]
+        else:
+            recs = list(st.log.read(**args, limit=limit))
+        last = 0
+        for r in recs:
+            sys.stdout.write(dumps(r.event) + "\n")
+            last = max(last, r.offset)
+        while follow:
+            _time.sleep(1.0)
+            for r in st.log.read(**args, after_offset=last):
+                sys.stdout.write(dumps(r.event) + "\n")
+                last = r.offset
+            sys.stdout.flush()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,339 @@
+"""The physical world a fleet lives in: real stock, real trucks, machines that really wear.
+
+The platform never reads this state; it sees only what the devices and site systems report. Orders
+the platform releases are handed to :meth:`World.place`, and the world fulfils them: the origin
+ships what it has along the lane, a truck carries it (its tracker pinging), the destination's
+system reports the delivery.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from ..events import (
+    Condition,
+    Line,
+    MachineReading,
+    Maintenance,
+    OrderEvent,
+    Position,
+    Production,
+    Sale,
+    ShipmentStatus,
+    StockCount,
+)
+from ._emit import Emitter
+from ._sources import GeneratedDemand, GeneratedWear, interpolate_route, route_for
+
+__all__ = ["Trip", "World"]
+
+HOUR = timedelta(hours=1)
+ZERO_C = 273.15
+
+
+@dataclass
+class Trip:
+    shipment_id: str
+    lane: Any
+    lines: list[tuple[str, float, str | None]]
+    depart: datetime
+    arrive: datetime
+    promised: datetime
+    route: np.ndarray
+    truck: str | None = None
+    tracker: str | None = None
+    logger: str | None = None
+    next_ping: datetime | None = None
+    delay_hours: float = 0.0
+
+
+@dataclass
+class _Machine:
+    asset: Any
+    source: Any
+    sensor_device: str
+    interval: timedelta
+    next_reading: datetime
+    down_until: datetime | None = None
+    failures: int = 0
+
+
+@dataclass
+class _Backlog:
+    order_id: str
+    origin: str
+    site: str
+    sku: str
+    quantity: float
+    lane: Any
+
+
+@dataclass
+class WorldStats:
+    demand: float = 0.0
+    sold: float = 0.0
+    unfilled: float = 0.0
+    shipments: int = 0
+    delivered: int = 0
+    produced: float = 0.0
+    failures: int = 0
+    shrink: float = 0.0
+    by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+class World:
+    """Ground truth of a network, advanced hour by hour (``step``), reporting through ``emitter``."""
+
+    def __init__(self, network: Any, rng: np.random.Generator, start: datetime, *, cover_days: float = 12.0,
+                 demand: Any | None = None, machine_source: Any | None = None, shrink_rate: float = 0.002,
+                 emitter: Emitter | None = None):
+        self.net = network
+        self.rng = rng
+        self.t = start
+        self.start = start
+        self.emitter = emitter or Emitter()
+        self.shrink_rate = shrink_rate
+        self.demand = demand or GeneratedDemand(network, rng)
+        self.kind = {s.id: s.kind for s in network.sites}
+        self.sites = {s.id: s for s in network.sites}
+        self.stock: dict[tuple[str, str], float] = defaultdict(float)
+        self.backlog: list[_Backlog] = []
+        self.trips: list[Trip] = []
+        self.stats = WorldStats()
+        self._ship_no = 0
+        self._devices_by_asset: dict[str, list[Any]] = defaultdict(list)
+        self._devices_by_site: dict[str, list[Any]] = defaultdict(list)
+        for d in network.devices:
+            if d.bound_to.asset:
+                self._devices_by_asset[d.bound_to.asset].append(d)
+            if d.bound_to.site:
+                self._devices_by_site[d.bound_to.site].append(d)
+        self.trucks_by_lane: dict[str, list[str]] = defaultdict(list)
+        self.truck_free: dict[str, datetime] = {}
+        for a in network.assets:
+            if a.kind in ("truck", "reefer"):
+                self.trucks_by_lane[getattr(a, "lane", None) or ""].append(a.id)
+                self.truck_free[a.id] = start
+        self.machines: dict[str, _Machine] = {}
+        for i, a in enumerate(a for a in network.assets if a.kind == "machine"):
+            dev = self._device(a.id, ("machine_sensor", "vibration_sensor"))
+            src = machine_source(i) if machine_source else GeneratedWear(np.random.default_rng(rng.integers(2**32)))
+            interval = timedelta(seconds=max(dev.report_interval_s if dev else 3600.0, 3600.0))
+            self.machines[a.id] = _Machine(a, src, dev.id if dev else f"mc-{a.id}", interval, start)
+        self._initial_stock(cover_days)
+
+    # -- set-up ------------------------------------------------------------------------------------
+    def _device(self, asset: str, kinds: tuple[str, ...]) -> Any | None:
+        return next((d for d in self._devices_by_asset.get(asset, []) if d.kind in kinds), None)
+
+    def _site_device(self, site: str, kind: str) -> str:
+        d = next((d for d in self._devices_by_site.get(site, []) if d.kind == kind), None)
+        return d.id if d else f"{kind}-{site}"
+
+    def _initial_stock(self, cover_days: float) -> None:
+        """Stores hold ``cover_days`` of their demand; upstream sites what flows through them."""
+        flow: dict[tuple[str, str], float] = defaultdict(float)
+        for d in self.net.demand:
+            flow[(d.site, d.sku)] += d.mean_per_day
+        for _ in range(4):  # push expected demand up the lanes a few echelons
+            for lane in self.net.lanes:
+                if self.kind.get(lane.origin) == "supplier":
+                    continue
+                for (site, sku), q in list(flow.items()):
+                    if site == lane.destination and (not lane.skus or sku in lane.skus):
+                        n_in = max(len([ln for ln in self.net.lanes if ln.destination == site
+                                        and (not ln.skus or sku in ln.skus)]), 1)
+                        flow[(lane.origin, sku)] = max(flow[(lane.origin, sku)], 0.0) + q / n_in / 4
+        for bom in self.net.boms:
+            q = flow.get((bom.plant, bom.output_sku), 0.0)
+            for c in bom.components:
+                flow[(bom.plant, c.sku)] += q * c.quantity
+        for (site, sku), q in flow.items():
+            if self.kind.get(site) != "supplier":
+                self.stock[(site, sku)] = float(math.ceil(q * cover_days))
+
+    def initial_counts(self) -> None:
+        """Report the opening stock as authoritative counts (a stock-take before go-live)."""
+        for (site, sku), q in sorted(self.stock.items()):
+            self._emit(StockCount, f"wms-{site}", site=site, sku=sku, quantity=q, method="manual")
+
+    # -- orders from the platform --------------------------------------------------------------------
+    def place(self, order: OrderEvent) -> None:
+        """Fulfil a released order: its origin ships along its lane as stock allows."""
+        lane = self.net.lane(order.lane_id) if order.lane_id else self._lane(order.origin, order.site, order.sku)
+        if lane is None:
+            return
+        self.backlog.append(_Backlog(order.order_id, lane.origin, order.site, order.sku, order.quantity, lane))
+
+    def _lane(self, origin: str | None, dest: str, sku: str) -> Any | None:
+        cands = [ln for ln in self.net.lanes if ln.destination == dest and (origin is None or ln.origin == origin)
+                 and (not ln.skus or sku in ln.skus)]
+        return min(cands, key=lambda ln: ln.cost_per_unit) if cands else None
+
+    def maintain(self, asset_id: str) -> None:
+        """Preventive maintenance done: the machine's wear starts again."""
+        m = self.machines.get(asset_id)
+        if m is not None:
+            m.source.reset()
+
+    # -- the clock -----------------------------------------------------------------------------------
+    def step(self) -> datetime:
+        """Advance one hour; events land in ``emitter``."""
+        t0, t1 = self.t, self.t + HOUR
+        self._dispatch(t0)
+        self._move(t0, t1)
+        self._machines(t0, t1)
+        if t1.hour == 0:
+            self._end_of_day(t1)
+        self.t = t1
+        return t1
+
+    def _emit(self, cls: Any, source: str, **kw: Any) -> None:
+        kw.setdefault("ts", self.t)
+        self.emitter.emit(cls, source, **kw)
+        self.stats.by_kind[cls.model_fields["kind"].default] += 1
+
+    def _dispatch(self, now: datetime) -> None:
+        by_lane: dict[str, list[_Backlog]] = defaultdict(list)
+        keep = []
+        for b in self.backlog:
+            if self.kind.get(b.origin) == "supplier":
+                qty = b.quantity
+            else:
+                qty = min(b.quantity, max(self.stock[(b.origin, b.sku)], 0.0))
+            if qty <= 0:
+                keep.append(b)
+                continue
+            if self.kind.get(b.origin) != "supplier":
+                self.stock[(b.origin, b.sku)] -= qty
+            by_lane[b.lane.id].append(_Backlog(b.order_id, b.origin, b.site, b.sku, qty, b.lane))
+            if qty < b.quantity:
+                keep.append(_Backlog(b.order_id, b.origin, b.site, b.sku, b.quantity - qty, b.lane))
+        self.backlog = keep
+        for lines in by_lane.values():
+            self._depart(lines[0].lane, [(b.sku, b.quantity, b.order_id) for b in lines], now)
+
+    def _depart(self, lane: Any, lines: list[tuple[str, float, str | None]], now: datetime) -> None:
+        self._ship_no += 1
+        sid = f"SH{self._ship_no:06d}"
+        lt_days = float(np.maximum(lane.lead_time.sample(self.rng, 1)[0], 1 / 24))
+        arrive = now + timedelta(days=lt_days)
+        promised = now + timedelta(days=float(lane.lead_time.mean_days) + 0.5)
+        truck = next((a for a in self.trucks_by_lane.get(lane.id, []) if self.truck_free[a] <= now), None)
+        tracker = logger = None
+        if truck:
+            self.truck_free[truck] = arrive
+            tr = self._device(truck, ("gps_tracker",))
+            lg = self._device(truck, ("temperature_logger",))
+            tracker, logger = (tr.id if tr else None), (lg.id if lg else None)
+        route = route_for(lane, self.sites[lane.origin], self.sites[lane.destination])
+        trip = Trip(sid, lane, lines, now, arrive, promised, route, truck, tracker, logger, now)
+        self.trips.append(trip)
+        self.stats.shipments += 1
+        self._emit(ShipmentStatus, f"wms-{lane.origin}", shipment_id=sid, status="departed", lane_id=lane.id,
+                   origin=lane.origin, destination=lane.destination, asset_id=truck,
+                   lines=tuple(Line(sku=s, quantity=q, order_id=o) for s, q, o in lines), promised_at=promised)
+
+    def _move(self, t0: datetime, t1: datetime) -> None:
+        still = []
+        for trip in self.trips:
+            if trip.tracker or trip.logger:
+                self._ping(trip, t0, t1)
+            if trip.arrive < t1:
+                self._arrive(trip)
+            else:
+                still.append(trip)
+        self.trips = still
+
+    def _ping(self, trip: Trip, t0: datetime, t1: datetime) -> None:
+        span = (trip.arrive - trip.depart).total_seconds()
+        interval = timedelta(minutes=15)
+        while trip.next_ping is not None and trip.next_ping < min(t1, trip.arrive):
+            at = trip.next_ping
+            frac = (at - trip.depart).total_seconds() / span if span > 0 else 1.0
+            lat, lon = interpolate_route(trip.route, frac)
+            if trip.tracker:
+                self._emit(Position, trip.tracker, ts=at, asset_id=trip.truck, shipment_id=trip.shipment_id,
+                           lat=lat + float(self.rng.normal(0, 2e-5)), lon=lon + float(self.rng.normal(0, 2e-5)),
+                           speed_m_s=float(abs(self.rng.normal(22, 3))))
+            if trip.logger:
+                excursion = 6.0 if self.rng.random() < 0.01 else 0.0
+                self._emit(Condition, trip.logger, ts=at, asset_id=trip.truck, shipment_id=trip.shipment_id,
+                           temperature_k=ZERO_C + 4.0 + excursion + float(self.rng.normal(0, 0.4)),
+                           humidity=float(np.clip(self.rng.normal(0.85, 0.03), 0, 1)))
+            trip.next_ping = at + interval
+
+    def _arrive(self, trip: Trip) -> None:
+        dest = trip.lane.destination
+        for sku, q, _ in trip.lines:
+            self.stock[(dest, sku)] += q
+        self.stats.delivered += 1
+        self._emit(ShipmentStatus, f"wms-{dest}", ts=trip.arrive, shipment_id=trip.shipment_id, status="delivered",
+                   lane_id=trip.lane.id, origin=trip.lane.origin, destination=dest, asset_id=trip.truck)
+
+    def _machines(self, t0: datetime, t1: datetime) -> None:
+        for m in self.machines.values():
+            if m.down_until is not None:
+                if t1 < m.down_until:
+                    continue
+                m.down_until = None
+                m.source.reset()
+                self._emit(Maintenance, f"cmms-{m.asset.site}", asset_id=m.asset.id, action="completed",
+                           detail="repaired after failure")
+            while m.next_reading < t1:
+                settings, sensors, failed = m.source.next()
+                self._emit(MachineReading, m.sensor_device, ts=m.next_reading, asset_id=m.asset.id,
+                           cycle=int(getattr(m.source, "cycle", 0)), settings=settings, sensors=sensors)
+                m.next_reading += m.interval
+                if failed:
+                    m.failures += 1
+                    self.stats.failures += 1
+                    repair = max(float(getattr(m.asset, "maintenance_lead_time_days", 0) or 0), 1.0) + 2.0
+                    m.down_until = m.next_reading + timedelta(days=repair)
+                    self._emit(Maintenance, m.sensor_device, ts=m.next_reading, asset_id=m.asset.id,
+                               action="failure", detail="machine stopped")
+                    break
+
+    def _end_of_day(self, now: datetime) -> None:
+        day_index = (now - self.start).days - 1
+        for (site, sku), want in self.demand.day(day_index).items():
+            have = max(self.stock[(site, sku)], 0.0)
+            sold = min(want, have)
+            self.stock[(site, sku)] = have - sold
+            self.stats.demand += want
+            self.stats.sold += sold
+            self.stats.unfilled += want - sold
+            if want > 0:
+                self._emit(Sale, self._site_device(site, "pos_terminal"), site=site, sku=sku, quantity=sold,
+                           unfilled=want - sold, unit_price=self.net.product(sku).price)
+            # shrinkage: a few units vanish without a sale; shelf sensors see it, the book does not
+            lost = float(self.rng.binomial(int(self.stock[(site, sku)]), self.shrink_rate))
+            self.stock[(site, sku)] -= lost
+            self.stats.shrink += lost
+            self._emit(StockCount, self._site_device(site, "shelf_sensor"), site=site, sku=sku,
+                       quantity=max(self.stock[(site, sku)], 0.0), method="shelf")
+        self._produce(now)
+
+    def _produce(self, now: datetime) -> None:
+        for bom in self.net.boms:
+            if any(m.down_until is not None for m in self.machines.values() if m.asset.site == bom.plant):
+                continue
+            rate = float(bom.rate_per_day or 0.0)
+            if rate <= 0:
+                continue
+            possible = min([self.stock[(bom.plant, c.sku)] / c.quantity for c in bom.components] + [rate])
+            qty = float(math.floor(max(possible, 0.0)))
+            if qty <= 0:
+                continue
+            for c in bom.components:
+                self.stock[(bom.plant, c.sku)] -= qty * c.quantity
+            self.stock[(bom.plant, bom.output_sku)] += qty
+            self.stats.produced += qty
+            self._emit(Production, f"mes-{bom.plant}", site=bom.plant, sku=bom.output_sku, quantity=qty,
+                       consumed=tuple(Line(sku=c.sku, quantity=qty * c.quantity) for c in bom.components))
