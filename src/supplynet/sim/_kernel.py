@@ -1,0 +1,342 @@
+"""The compiled daily kernel of the Monte Carlo engine (numba; one replication per parallel lane).
+
+Random numbers are drawn inside the kernel from a counter-based generator: every uniform is a
+SplitMix64 hash (Steele, Lea & Flood 2014) of the replication's key, the day, the item and a stream
+number. So a replication's numbers do not depend on the chunk it runs in (local and Dask runs are
+identical), and two runs with the same seed see the same demand on the same day at the same item
+whatever their policies do (common random numbers).
+
+Order of events in one day, per replication:
+1. shipments due today arrive (on hand += pipeline slot);
+2. disruptions active today set site, lane and demand factors;
+3. items in downstream-first order: draw external demand, serve backorders, then new demand, then
+   downstream requests (pro rata) within the site's throughput capacity; the policy (the compiled
+   :func:`supplynet.decide.policies.order_qty_scalar`) sees the inventory position and orders:
+   requests on each input arc (BOM quantity), or straight to the external supplier;
+4. items whose inputs arrived release min over inputs of staged/quantity (an assembly) on their lane,
+   within its capacity, arriving after a sampled lead time (at least one day);
+5. end-of-day costs: holding on hand and in transit, shortage per unit-day backordered or unit lost.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numba import prange
+
+from supplynet.decide.policies import order_qty_scalar
+
+# event kinds
+OUTAGE, LANE_CLOSURE, CAPACITY_LOSS, LEAD_TIME_SHOCK, SUPPLIER_FAILURE, DEMAND_SPIKE, DEMAND_SHIFT = range(7)
+
+# accumulator columns (per replication x item)
+A_DEMAND, A_SERVED_NOW, A_LOST, A_BACKLOG_DAYS, A_HOLD, A_TRANSIT, A_ORDER, A_TRANSPORT, A_SHORT, \
+    A_NORDERS, A_REVENUE, A_SHIPPED_EXT, A_SHORT_DAYS, A_ONHAND_DAYS = range(14)
+N_ACC = 14
+# daily totals columns (per replication x day)
+D_DEMAND, D_SERVED_NOW, D_BACKLOG, D_ON_HAND, D_COST, D_LOST = range(6)
+N_DAILY = 6
+
+_GOLD = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_M3 = np.uint64(0xD1B54A32D192ED03)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_INV53 = 1.0 / 9007199254740992.0
+
+
+@numba.njit(inline="always", cache=True)
+def _mix(z: np.uint64) -> np.uint64:
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@numba.njit(inline="always", cache=True)
+def uniform(key: np.uint64, t: int, i: int, stream: int) -> float:
+    """A uniform in (0, 1) for (replication key, day, item, stream)."""
+    x = _mix(key + np.uint64(t + 1) * _GOLD)
+    x = _mix(x ^ (np.uint64(i) * _M3 + np.uint64(stream)))
+    return (float(x >> _S11) + 0.5) * _INV53
+
+
+def uniform_np(keys: np.ndarray, t: int, i: int, stream: int) -> np.ndarray:
+    """numpy twin of :func:`uniform` (vectorized over replication keys), for scenario draws."""
+    with np.errstate(over="ignore"):
+        k = keys.astype(np.uint64)
+
+        def mix(z: np.ndarray) -> np.ndarray:
+            z = (z ^ (z >> _S30)) * _M1
+            z = (z ^ (z >> _S27)) * _M2
+            return z ^ (z >> _S31)
+
+        x = mix(k + np.uint64(t + 1) * _GOLD)
+        x = mix(x ^ (np.uint64(i) * _M3 + np.uint64(stream)))
+    return ((x >> _S11).astype(np.float64) + 0.5) * _INV53
+
+
+@numba.njit(inline="always", cache=True)
+def _std_normal(u1: float, u2: float) -> float:
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+
+
+@numba.njit(cache=True)
+def _demand(kind: int, mean: float, std: float, key: np.uint64, t: int, i: int, hist: np.ndarray,
+            hlen: int) -> float:
+    u = uniform(key, t, i, 0)
+    if kind == 0:  # Poisson: inversion below 30, normal approximation above
+        if mean <= 0.0:
+            return 0.0
+        if mean < 30.0:
+            p = math.exp(-mean)
+            f = p
+            k = 0
+            while u > f and k < 1000:
+                k += 1
+                p *= mean / k
+                f += p
+            return float(k)
+        z = _std_normal(u, uniform(key, t, i, 1))
+        return max(0.0, math.floor(mean + math.sqrt(mean) * z + 0.5))
+    if kind == 1 or kind == 2:
+        z = _std_normal(u, uniform(key, t, i, 1))
+        x = max(0.0, mean + std * z)
+        return math.floor(x + 0.5) if kind == 2 else x
+    if kind == 3 and hlen > 0:
+        j = min(int(u * hlen), hlen - 1)
+        return hist[j] * (mean if mean > 0.0 else 1.0)
+    return 0.0
+
+
+@numba.njit(cache=True)
+def _lead(kind: int, mean: float, std: float, lo: float, hi: float, key: np.uint64, t: int, i: int) -> float:
+    if kind == 0 or std <= 0.0:
+        return mean
+    u1 = uniform(key, t, i, 2)
+    if kind == 3:
+        return lo + (hi - lo) * u1
+    z = _std_normal(u1, uniform(key, t, i, 3))
+    if kind == 2:  # lognormal with the given mean and std (also stands in for gamma)
+        s2 = math.log(1.0 + (std / max(mean, 1e-9)) ** 2)
+        return math.exp(math.log(max(mean, 1e-9)) - 0.5 * s2 + math.sqrt(s2) * z)
+    return mean + std * z
+
+
+@numba.njit(parallel=True, cache=True)
+def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, out_ptr, out_arcs, arc_qty,
+            lt_kind, lt_mean, lt_std, lt_min, lt_max, item_lane, pipe_off, pipe_len,
+            site_cap, site_nom, lane_cap, lane_nom, lane_cost, lane_fixed,
+            dem_kind, dem_mean, dem_std, hist, hist_len, backorders,
+            hold, transit_hold, short_cost, price, order_cost,
+            pol_kind, pol_a, pol_b, pol_review, pol_offset, pack, moq,
+            ev_kind, ev_site, ev_lane, ev_sku, ev_sev, ev_start, ev_end,
+            on_hand, on_order, in_transit, backlog, request, staged, pipe,
+            acc, first_short, last_short, daily):
+    """Advance every replication from day ``t0`` to ``t1`` (exclusive), in place."""
+    R = on_hand.shape[0]
+    N = on_hand.shape[1]
+    S = site_cap.shape[0]
+    K = lane_cap.shape[0]
+    E = ev_kind.shape[0]
+    H = daily.shape[1]
+    Tm = dem_mean.shape[0]
+    for r in prange(R):
+        key = keys[r]
+        cap_left = np.empty(S)
+        site_fac = np.empty(S)
+        lane_left = np.empty(K)
+        lane_fac = np.empty(K)
+        lt_fac = np.empty(K)
+        for t in range(t0, t1):
+            day_cost = 0.0
+            day_dem = 0.0
+            day_now = 0.0
+            day_lost = 0.0
+            # 1. arrivals
+            for i in range(N):
+                slot = pipe_off[i] + t % pipe_len[i]
+                x = pipe[r, slot]
+                if x != 0.0:
+                    pipe[r, slot] = 0.0
+                    on_hand[r, i] += x
+                    in_transit[r, i] -= x
+                    on_order[r, i] -= x
+            # 2. disruption factors
+            lt_all = 1.0
+            for s in range(S):
+                site_fac[s] = 1.0
+            for k in range(K):
+                lane_fac[k] = 1.0
+                lt_fac[k] = 1.0
+            for e in range(E):
+                kind = ev_kind[e]
+                if ev_start[r, e] <= t < ev_end[r, e]:
+                    sev = ev_sev[e]
+                    if kind == OUTAGE or kind == CAPACITY_LOSS or kind == SUPPLIER_FAILURE:
+                        for s in range(S):
+                            if ev_site[e] < 0 or ev_site[e] == s:
+                                site_fac[s] *= max(0.0, 1.0 - sev)
+                    elif kind == LEAD_TIME_SHOCK and ev_lane[e] < 0:
+                        lt_all *= 1.0 + sev
+                    elif kind == LANE_CLOSURE or kind == LEAD_TIME_SHOCK:
+                        for k in range(K):
+                            if ev_lane[e] < 0 or ev_lane[e] == k:
+                                if kind == LANE_CLOSURE:
+                                    lane_fac[k] *= max(0.0, 1.0 - sev)
+                                else:
+                                    lt_fac[k] *= 1.0 + sev
+            for s in range(S):
+                cap_left[s] = site_cap[s] if site_fac[s] >= 1.0 else site_nom[s] * site_fac[s]
+            for k in range(K):
+                lane_left[k] = lane_cap[k] if lane_fac[k] >= 1.0 else lane_nom[k] * lane_fac[k]
+            tm = min(t, Tm - 1)
+            # 3. demand, fulfilment, ordering: downstream first
+            for idx in range(N):
+                i = order[idx]
+                s = item_site[i]
+                d = 0.0
+                if dem_kind[i] >= 0:
+                    f = 1.0
+                    for e in range(E):
+                        kind = ev_kind[e]
+                        if kind == DEMAND_SPIKE or kind == DEMAND_SHIFT:
+                            if (ev_site[e] < 0 or ev_site[e] == s) and (ev_sku[e] < 0 or ev_sku[e] == item_sku[i]):
+                                st = ev_start[r, e]
+                                en = ev_end[r, e]
+                                if kind == DEMAND_SPIKE:
+                                    if st <= t < en:
+                                        f *= 1.0 + ev_sev[e]
+                                elif t >= st:
+                                    ramp = min(1.0, (t - st + 1.0) / max(1.0, en - st))
+                                    f *= 1.0 + ev_sev[e] * ramp
+                    d = _demand(dem_kind[i], dem_mean[tm, i] * f, dem_std[tm, i] * f, key, t, i, hist[i],
+                                hist_len[i])
+                    if dem_kind[i] == 3:
+                        d *= f
+                bl = backlog[r, i]
+                cint = 0.0
+                for p in range(out_ptr[i], out_ptr[i + 1]):
+                    cint += request[r, out_arcs[p]]
+                if source[i]:
+                    avail = cap_left[s]
+                else:
+                    avail = min(max(on_hand[r, i], 0.0), cap_left[s])
+                sb = min(bl, avail)
+                avail -= sb
+                sn = min(d, avail)
+                avail -= sn
+                si = min(cint, avail)
+                if si > 0.0:
+                    frac = si / cint
+                    for p in range(out_ptr[i], out_ptr[i + 1]):
+                        a = out_arcs[p]
+                        q = request[r, a] * frac
+                        request[r, a] -= q
+                        staged[r, a] += q
+                shipped = sb + sn + si
+                if not source[i]:
+                    on_hand[r, i] -= shipped
+                cap_left[s] -= shipped
+                unmet = d - sn
+                if backorders[i]:
+                    backlog[r, i] = bl - sb + unmet
+                    sc = short_cost[i] * backlog[r, i]
+                else:
+                    backlog[r, i] = bl - sb
+                    acc[r, i, A_LOST] += unmet
+                    day_lost += unmet
+                    sc = short_cost[i] * unmet
+                acc[r, i, A_SHORT] += sc
+                day_cost += sc
+                acc[r, i, A_DEMAND] += d
+                acc[r, i, A_SERVED_NOW] += sn
+                acc[r, i, A_REVENUE] += price[i] * (sb + sn)
+                acc[r, i, A_SHIPPED_EXT] += sb + sn
+                acc[r, i, A_BACKLOG_DAYS] += backlog[r, i]
+                day_dem += d
+                day_now += sn
+                if unmet > 1e-9 or cint - si > 1e-9:
+                    if first_short[r, i] < 0:
+                        first_short[r, i] = t
+                    last_short[r, i] = t
+                    acc[r, i, A_SHORT_DAYS] += 1.0
+                if pol_kind[i] >= 0:
+                    ip = on_hand[r, i] + on_order[r, i] - backlog[r, i] - (cint - si)
+                    q = order_qty_scalar(pol_kind[i], pol_a[i], pol_b[i], pol_review[i], pol_offset[i], pack[i],
+                                         moq[i], ip, float(t))
+                    if q > 0.0:
+                        on_order[r, i] += q
+                        acc[r, i, A_NORDERS] += 1.0
+                        acc[r, i, A_ORDER] += order_cost[i]
+                        day_cost += order_cost[i]
+                        if in_ptr[i] == in_ptr[i + 1]:
+                            k = item_lane[i]
+                            fac = lt_all * lt_fac[k] if k >= 0 else lt_all
+                            lt = _lead(lt_kind[i], lt_mean[i], lt_std[i], lt_min[i], lt_max[i], key, t, i) * fac
+                            lt_i = min(max(int(math.floor(lt + 0.5)), 1), pipe_len[i] - 1)
+                            pipe[r, pipe_off[i] + (t + lt_i) % pipe_len[i]] += q
+                            in_transit[r, i] += q
+                            if k >= 0:
+                                tc = lane_cost[k] * q + lane_fixed[k]
+                                acc[r, i, A_TRANSPORT] += tc
+                                day_cost += tc
+                        else:
+                            for p in range(in_ptr[i], in_ptr[i + 1]):
+                                a = in_arcs[p]
+                                request[r, a] += q * arc_qty[a]
+            # 4. releases of staged inputs onto lanes
+            for i in range(N):
+                if in_ptr[i] == in_ptr[i + 1]:
+                    continue
+                rel = np.inf
+                for p in range(in_ptr[i], in_ptr[i + 1]):
+                    a = in_arcs[p]
+                    rel = min(rel, staged[r, a] / arc_qty[a])
+                if rel <= 1e-12:
+                    continue
+                k = item_lane[i]
+                fac = lt_all
+                if k >= 0:
+                    rel = min(rel, lane_left[k])
+                    if rel <= 1e-12:
+                        continue
+                    lane_left[k] -= rel
+                    fac *= lt_fac[k]
+                for p in range(in_ptr[i], in_ptr[i + 1]):
+                    a = in_arcs[p]
+                    staged[r, a] -= rel * arc_qty[a]
+                lt = _lead(lt_kind[i], lt_mean[i], lt_std[i], lt_min[i], lt_max[i], key, t, i) * fac
+                lt_i = min(max(int(math.floor(lt + 0.5)), 1), pipe_len[i] - 1)
+                pipe[r, pipe_off[i] + (t + lt_i) % pipe_len[i]] += rel
+                in_transit[r, i] += rel
+                if k >= 0:
+                    tc = lane_cost[k] * rel + lane_fixed[k]
+                    acc[r, i, A_TRANSPORT] += tc
+                    day_cost += tc
+            # 5. end-of-day holding costs and daily totals
+            day_oh = 0.0
+            day_bl = 0.0
+            for i in range(N):
+                if source[i]:
+                    continue
+                oh = on_hand[r, i]
+                hc = hold[i] * oh
+                tc = transit_hold[i] * in_transit[r, i]
+                acc[r, i, A_HOLD] += hc
+                acc[r, i, A_TRANSIT] += tc
+                acc[r, i, A_ONHAND_DAYS] += oh
+                day_cost += hc + tc
+                day_oh += oh
+                day_bl += backlog[r, i]
+            if t < H:
+                daily[r, t, D_DEMAND] = day_dem
+                daily[r, t, D_SERVED_NOW] = day_now
+                daily[r, t, D_BACKLOG] = day_bl
+                daily[r, t, D_ON_HAND] = day_oh
+                daily[r, t, D_COST] = day_cost
+                daily[r, t, D_LOST] = day_lost

@@ -1,0 +1,224 @@
+"""Vectorized multi-echelon Monte Carlo engine: R replications advanced together, one day per tick.
+
+Modelled on SimPy's ``Environment``: :meth:`Simulation.step` advances one day and
+:meth:`Simulation.run` advances ``until`` a day, so tests can assert after each tick and a dashboard
+can animate a scenario. The day's work is the compiled kernel in :mod:`supplynet.sim._kernel`.
+
+    >>> from supplynet.sim.network import SimNetwork
+    >>> net = SimNetwork.build(items=[("dc", "a")], lead_time=2, demand_mean=5.0)
+    >>> sim = Simulation(net, horizon=30, replications=8, seed=1)
+    >>> sim.step().now
+    1
+    >>> sim.run().now
+    30
+
+Randomness: replication ``r`` of seed ``seed`` is keyed by ``SeedSequence(seed, spawn_key=(r,))``,
+so any subset of replications (a Dask chunk) reproduces the same numbers, and runs with the same
+seed share demand and lead-time draws (common random numbers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from supplynet.errors import SimulationError
+from supplynet.sim import _kernel as K
+from supplynet.sim.network import SimNetwork
+
+__all__ = ["SimResult", "Simulation", "replication_keys"]
+
+
+def replication_keys(seed: int, start: int, count: int) -> np.ndarray:
+    """The kernel key of each replication ``start .. start+count-1`` for ``seed``."""
+    if seed is None or int(seed) < 0:
+        raise SimulationError(f'"seed" must be an integer >= 0, got {seed!r}')
+    return np.array([np.random.SeedSequence(int(seed), spawn_key=(r,)).generate_state(1, np.uint64)[0]
+                     for r in range(start, start + count)], dtype=np.uint64)
+
+
+@dataclass
+class SimResult:
+    """Raw outcome of a run (arrays over replications); :mod:`supplynet.sim.kpi` turns it into frames."""
+
+    acc: np.ndarray               # [R, N, N_ACC]
+    first_short: np.ndarray       # [R, N] first day with unmet demand or requests (-1: never)
+    last_short: np.ndarray        # [R, N]
+    daily: np.ndarray             # [R, H, N_DAILY]
+    days: int                     # days simulated
+    replications: np.ndarray      # global replication indices
+    item_names: list[str]
+    item_site: np.ndarray
+    item_sku: list[str]
+    sites: list[str]
+    site_kind: list[str]
+    price: np.ndarray
+    ev_start: np.ndarray          # [R, E]
+    ev_end: np.ndarray
+    ev_site: np.ndarray
+    scenario: str = "baseline"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def concat(parts: list[SimResult]) -> SimResult:
+        """Join results of replication chunks (in the order given)."""
+        if not parts:
+            raise SimulationError("no results to join")
+        first = parts[0]
+        cat = {name: np.concatenate([getattr(p, name) for p in parts], axis=0)
+               for name in ("acc", "first_short", "last_short", "daily", "replications", "ev_start", "ev_end")}
+        return SimResult(days=first.days, item_names=first.item_names, item_site=first.item_site,
+                         item_sku=first.item_sku, sites=first.sites, site_kind=first.site_kind, price=first.price,
+                         ev_site=first.ev_site, scenario=first.scenario, meta=dict(first.meta), **cat)
+
+
+class Simulation:
+    """R replications of ``network`` over ``horizon`` days, optionally under a scenario."""
+
+    def __init__(self, network: SimNetwork, *, horizon: int, replications: int = 100, seed: int = 0,
+                 scenario: Any = None, first_replication: int = 0) -> None:
+        if not isinstance(network, SimNetwork):
+            raise SimulationError(f"network must be a SimNetwork, got {type(network).__name__}")
+        if int(horizon) < 1:
+            raise SimulationError(f'"horizon" must be >= 1 day, got {horizon!r}')
+        if int(replications) < 1:
+            raise SimulationError(f'"replications" must be >= 1, got {replications!r}')
+        if int(first_replication) < 0:
+            raise SimulationError(f'"first_replication" must be >= 0, got {first_replication!r}')
+        self.network = net = network
+        self.horizon = int(horizon)
+        self.replications = int(replications)
+        self.seed = int(seed)
+        self.scenario = scenario
+        self.first_replication = int(first_replication)
+        self.now = 0
+        R, N = self.replications, net.n_items
+        self.keys = replication_keys(self.seed, self.first_replication, R)
+        if scenario is not None:
+            ev = scenario.compile(net, self.keys, self.horizon)
+        else:
+            from supplynet.sim.scenario import EventArrays
+
+            ev = EventArrays.empty(R)
+        self.events = ev
+        self._static = _static_arrays(net, ev.max_lead_factor)
+        st = self._static
+        A = len(net.arc_src)
+        self.on_hand = np.repeat(np.where(net.source, 0.0, net.init_on_hand)[None, :], R, axis=0)
+        self.on_order = np.zeros((R, N))
+        self.in_transit = np.zeros((R, N))
+        self.backlog = np.zeros((R, N))
+        self.request = np.zeros((R, A))
+        self.staged = np.zeros((R, A))
+        self.pipe = np.zeros((R, int(st["pipe_total"])))
+        self._load_initial_transit(net, st)
+        self.acc = np.zeros((R, N, K.N_ACC))
+        self.first_short = np.full((R, N), -1, dtype=np.int64)
+        self.last_short = np.full((R, N), -1, dtype=np.int64)
+        self.daily = np.zeros((R, self.horizon, K.N_DAILY))
+
+    def _load_initial_transit(self, net: SimNetwork, st: dict[str, np.ndarray]) -> None:
+        for i in range(net.n_items):
+            for d in range(net.init_transit.shape[1]):
+                q = net.init_transit[i, d]
+                if q:
+                    self.pipe[:, st["pipe_off"][i] + (d + 1) % st["pipe_len"][i]] += q
+                    self.in_transit[:, i] += q
+                    self.on_order[:, i] += q
+            q = net.init_open[i]
+            if q:
+                arcs = np.nonzero(net.arc_dst == i)[0]
+                if len(arcs):
+                    self.request[:, arcs] += q * net.arc_qty[arcs]
+                else:  # externally supplied: the open order ships after the mean lead time
+                    lt = int(min(max(round(net.lt_mean[i]), 1), st["pipe_len"][i] - 1))
+                    self.pipe[:, st["pipe_off"][i] + lt % st["pipe_len"][i]] += q
+                    self.in_transit[:, i] += q
+                self.on_order[:, i] += q
+
+    # ------------------------------------------------------------------ SimPy-style verbs
+    def peek(self) -> int:
+        """The next day to simulate (``horizon`` when done)."""
+        return self.now
+
+    def step(self) -> Simulation:
+        """Simulate one day for every replication."""
+        if self.now >= self.horizon:
+            raise SimulationError(f"the simulation is over: day {self.now} of a {self.horizon}-day horizon")
+        return self.run(until=self.now + 1)
+
+    def run(self, until: int | None = None) -> Simulation:
+        """Simulate until day ``until`` (exclusive; default: the horizon)."""
+        until = self.horizon if until is None else int(until)
+        if until <= self.now or until > self.horizon:
+            raise SimulationError(f'"until" must be in ({self.now}, {self.horizon}], got {until}')
+        net, st, ev = self.network, self._static, self.events
+        K.advance(self.now, until, self.keys, net.order, net.item_site, st["item_sku_id"], net.source,
+                  st["in_ptr"], st["in_arcs"], st["out_ptr"], st["out_arcs"], net.arc_qty,
+                  net.lt_kind, net.lt_mean, net.lt_std, net.lt_min, net.lt_max, net.item_lane,
+                  st["pipe_off"], st["pipe_len"], net.site_capacity, st["site_nom"], net.lane_capacity,
+                  st["lane_nom"], net.lane_cost, net.lane_fixed_cost, net.dem_kind, net.dem_mean, net.dem_std,
+                  net.hist, net.hist_len, net.backorders, net.hold, net.transit_hold, net.short_cost, net.price,
+                  net.order_cost, net.pol_kind, net.pol_a, net.pol_b, net.pol_review, net.pol_offset, net.pack,
+                  net.moq, ev.kind, ev.site, ev.lane, ev.sku, ev.severity, ev.start, ev.end,
+                  self.on_hand, self.on_order, self.in_transit, self.backlog, self.request, self.staged, self.pipe,
+                  self.acc, self.first_short, self.last_short, self.daily)
+        self.now = until
+        return self
+
+    def reset_kpis(self) -> None:
+        """Forget costs and service so far (end of a warm-up period); the state is kept."""
+        self.acc[:] = 0.0
+        self.first_short[:] = -1
+        self.last_short[:] = -1
+        self.meta_warmup = self.now
+
+    @property
+    def position(self) -> np.ndarray:
+        """Inventory position per replication and item (on hand + on order - backorders - owed)."""
+        owed = np.zeros_like(self.on_hand)
+        np.add.at(owed.T, self.network.arc_src, self.request.T)
+        return self.on_hand + self.on_order - self.backlog - owed
+
+    def result(self) -> SimResult:
+        net = self.network
+        return SimResult(
+            acc=self.acc.copy(), first_short=self.first_short.copy(), last_short=self.last_short.copy(),
+            daily=self.daily[:, : self.now].copy(), days=self.now - getattr(self, "meta_warmup", 0),
+            replications=np.arange(self.first_replication, self.first_replication + self.replications),
+            item_names=net.item_names, item_site=net.item_site, item_sku=net.item_sku, sites=net.sites,
+            site_kind=net.site_kind, price=net.price, ev_start=self.events.start, ev_end=self.events.end,
+            ev_site=self.events.site, scenario=getattr(self.scenario, "name", "baseline"),
+            meta={"network": net.name, "seed": self.seed, "horizon": self.horizon,
+                  "warmup": getattr(self, "meta_warmup", 0)})
+
+
+def _static_arrays(net: SimNetwork, lead_factor: float) -> dict[str, np.ndarray]:
+    """CSR arc lists, pipeline ring offsets and nominal capacities (computed once per run)."""
+    n = net.n_items
+    by_dst = np.argsort(net.arc_dst, kind="stable")
+    by_src = np.argsort(net.arc_src, kind="stable")
+    in_ptr = np.zeros(n + 1, dtype=np.int64)
+    out_ptr = np.zeros(n + 1, dtype=np.int64)
+    in_ptr[1:] = np.cumsum(np.bincount(net.arc_dst, minlength=n))
+    out_ptr[1:] = np.cumsum(np.bincount(net.arc_src, minlength=n))
+    upper = np.ceil(net.lead_upper() * lead_factor) + 2
+    pipe_len = np.maximum(upper, net.init_transit.shape[1] + 2).astype(np.int64)
+    pipe_off = np.zeros(n, dtype=np.int64)
+    pipe_off[1:] = np.cumsum(pipe_len)[:-1]
+    mu, _ = net.mean_flow()
+    site_flow = np.bincount(net.item_site, weights=mu, minlength=len(net.sites))
+    site_nom = np.where(np.isfinite(net.site_capacity), net.site_capacity, np.maximum(2.0 * site_flow, 1.0))
+    lanes = net.item_lane >= 0
+    lane_flow = np.bincount(net.item_lane[lanes], weights=mu[lanes], minlength=len(net.lanes))
+    lane_nom = np.where(np.isfinite(net.lane_capacity), net.lane_capacity, np.maximum(2.0 * lane_flow, 1.0))
+    skus = net.sku_ids()
+    return {
+        "in_ptr": in_ptr, "in_arcs": by_dst.astype(np.int64), "out_ptr": out_ptr,
+        "out_arcs": by_src.astype(np.int64), "pipe_len": pipe_len, "pipe_off": pipe_off,
+        "pipe_total": np.int64(pipe_len.sum()), "site_nom": site_nom.astype(float),
+        "lane_nom": lane_nom.astype(float), "item_sku_id": np.array([skus[s] for s in net.item_sku], dtype=np.int64),
+        "sku_index": skus,
+    }
