@@ -100,12 +100,12 @@ class Replenisher:
                 if sl is not None and "service_level" not in (spec.params or {}):
                     params_spec = {"type": spec.type, "params": {**(spec.params or {}), "service_level": sl}}
                 self.policies[key] = policy_from_spec(params_spec, demand_mean=mu, demand_std=sd,
-                                                      lead_time=lane.lead_time.mean_days,
+                                                      lead_time=lane.lead_time.mean,
                                                       pack_size=product.pack_size, moq=product.moq)
                 self.specs[key] = spec
 
     def _cheapest(self, key: tuple[str, str]) -> Any:
-        return min(self.inbound[key], key=lambda ln: (ln.cost_per_unit, ln.lead_time.mean_days))
+        return min(self.inbound[key], key=lambda ln: (ln.cost_per_unit, ln.lead_time.mean))
 
     def options(self, key: tuple[str, str], quantity: float) -> list[dict[str, Any]]:
         """Every inbound lane that can bring the SKU, costed: transport + holding while in transit."""
@@ -114,7 +114,7 @@ class Replenisher:
         for ln in self.inbound.get(key, []):
             cost = quantity * (ln.cost_per_unit + product.unit_cost) + getattr(ln, "fixed_cost_per_shipment", 0.0)
             out.append({"lane_id": ln.id, "origin": ln.origin, "mode": ln.mode, "cost": round(cost, 2),
-                        "lead_time_days": ln.lead_time.mean_days,
+                        "lead_time_days": ln.lead_time.mean,
                         "capacity_per_day": getattr(ln, "capacity_per_day", None)})
         return sorted(out, key=lambda o: (o["cost"], o["lead_time_days"]))
 

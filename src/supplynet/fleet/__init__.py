@@ -54,12 +54,12 @@ class Fleet:
     devices reported to ``sink``."""
 
     def __init__(self, network: Any, *, seed: int = 0, start: datetime, sink: Sink | None = None,
-                 data_dir: str | Path | None = None, cover_days: float = 12.0):
+                 data_dir: str | Path | None = None, cover_days: float = 12.0, shrink_rate: float = 0.002):
         self.rng = np.random.default_rng(seed)
         sources = real_data_sources(network, data_dir, self.rng) if data_dir else {"used": []}
         self.sources_used: list[str] = sources["used"]
         self.world = World(network, self.rng, start, cover_days=cover_days, demand=sources.get("demand"),
-                           machine_source=sources.get("machine_source"))
+                           machine_source=sources.get("machine_source"), shrink_rate=shrink_rate)
         self.routes = sources.get("routes")
         self.sink = sink
 

@@ -136,6 +136,10 @@ class World:
         d = next((d for d in self._devices_by_site.get(site, []) if d.kind == kind), None)
         return d.id if d else f"{kind}-{site}"
 
+    def _counter(self, site: str) -> Any | None:
+        return next((d for d in self._devices_by_site.get(site, []) if d.kind in ("shelf_sensor", "rfid_reader")),
+                    None)
+
     def _initial_stock(self, cover_days: float) -> None:
         """Stores hold ``cover_days`` of their demand; upstream sites what flows through them."""
         flow: dict[tuple[str, str], float] = defaultdict(float)
@@ -224,7 +228,7 @@ class World:
         sid = f"SH{self._ship_no:06d}"
         lt_days = float(np.maximum(lane.lead_time.sample(self.rng, 1)[0], 1 / 24))
         arrive = now + timedelta(days=lt_days)
-        promised = now + timedelta(days=float(lane.lead_time.mean_days) + 0.5)
+        promised = now + timedelta(days=float(lane.lead_time.mean) + 0.5)
         truck = next((a for a in self.trucks_by_lane.get(lane.id, []) if self.truck_free[a] <= now), None)
         tracker = logger = None
         if truck:
@@ -316,8 +320,10 @@ class World:
             lost = float(self.rng.binomial(int(self.stock[(site, sku)]), self.shrink_rate))
             self.stock[(site, sku)] -= lost
             self.stats.shrink += lost
-            self._emit(StockCount, self._site_device(site, "shelf_sensor"), site=site, sku=sku,
-                       quantity=max(self.stock[(site, sku)], 0.0), method="shelf")
+            counter = self._counter(site)
+            if counter is not None:
+                self._emit(StockCount, counter.id, site=site, sku=sku, quantity=max(self.stock[(site, sku)], 0.0),
+                           method="rfid" if counter.kind == "rfid_reader" else "shelf")
         self._produce(now)
 
     def _produce(self, now: datetime) -> None:
