@@ -14,10 +14,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
 from supplynet.errors import ModelIssue, ModelValidationError
 from supplynet.model._yaml import Path, format_path
 
 __all__ = ["NetworkReferenceError", "RefIssue", "reference_issues"]
+
+_SITE_KINDS = ("supplier", "plant", "dc", "store")
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class NetworkReferenceError(ModelValidationError):
 
 
 def _get(obj: Any, key: str) -> Any:
-    if isinstance(obj, Mapping):
+    if isinstance(obj, dict):
         return obj.get(key)
     return getattr(obj, key, None)
 
@@ -51,7 +55,7 @@ def _entries(net: Any, key: str) -> list[tuple[int, Any]]:
     items = _get(net, key)
     if not isinstance(items, list):
         return []
-    return [(i, item) for i, item in enumerate(items) if isinstance(item, Mapping) or hasattr(item, "model_fields")]
+    return [(i, item) for i, item in enumerate(items) if isinstance(item, dict | BaseModel)]
 
 
 def _str(obj: Any, key: str) -> str | None:
@@ -130,7 +134,7 @@ class _Checker:
             plant, out = _get(bom, "plant"), _get(bom, "output_sku")
             if self.ref(("boms", i, "plant"), plant, "site", self.sites):
                 kind = self.kind(plant)
-                if kind != "plant":
+                if kind in _SITE_KINDS and kind != "plant":
                     self.add(("boms", i, "plant"), f"BOM at site '{plant}' of kind {kind}; BOMs belong at plants")
             self.ref(("boms", i, "output_sku"), out, "sku", self.skus)
             if isinstance(plant, str) and isinstance(out, str):
@@ -164,10 +168,7 @@ class _Checker:
             seen: dict[tuple[str, str], int] = {}
             for i, entry in _entries(self.net, key):
                 site, sku = _get(entry, "site"), _get(entry, "sku")
-                if self.ref((key, i, "site"), site, "site", self.sites) and key == "demand":
-                    if self.kind(site) == "supplier":
-                        self.add((key, i, "site"), f"demand at supplier '{site}'; customer demand belongs "
-                                 "at stores (or dcs and plants that serve customers)")
+                self.ref((key, i, "site"), site, "site", self.sites)
                 if sku != "*":
                     self.ref((key, i, "sku"), sku, "sku", self.skus)
                 if isinstance(site, str) and isinstance(sku, str):
@@ -181,7 +182,7 @@ class _Checker:
             site = _get(asset, "site")
             if self.ref(("assets", i, "site"), site, "site", self.sites):
                 kind = _str(asset, "kind")
-                if kind == "machine" and self.kind(site) not in ("plant", "dc"):
+                if kind == "machine" and self.kind(site) in ("supplier", "store"):
                     self.add(("assets", i, "site"), f"machine at site '{site}' of kind {self.kind(site)}; "
                              "machines belong at plants or dcs")
             self.ref(("assets", i, "lane"), _get(asset, "lane"), "lane", self.lanes)
