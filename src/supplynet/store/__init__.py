@@ -1,0 +1,83 @@
+"""The durable store: event log and twin snapshots, on SQLite (embedded default) or PostgreSQL.
+
+>>> import tempfile, pathlib
+>>> from supplynet.events import Sale
+>>> with open_store(pathlib.Path(tempfile.mkdtemp()) / "s.db") as store:
+...     e = Sale(source="till-1", seq=1, ts="2026-01-01T08:00:00Z", site="S1", sku="A", quantity=2)
+...     store.log.append([e, e])
+...     [x.event == e for x in store.log.read()]
+AppendResult(stored=1, duplicates=1)
+[True]
+
+Other modules reach the database only through :class:`Store` (``store.log``,
+``store.snapshots``); a module of this package that adds a table appends a migration to
+:data:`supplynet.store.migrations.MIGRATIONS` and works through ``store.backend``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import StoreError
+from .base import AppendResult, EventLog, LoggedEvent, Snapshot, SnapshotStore, Store, redact_url
+
+__all__ = [
+    "AppendResult",
+    "EventLog",
+    "LoggedEvent",
+    "Snapshot",
+    "SnapshotStore",
+    "Store",
+    "open_store",
+    "register_backend",
+]
+
+_BACKENDS: dict[str, Callable[[str], Store]] = {}
+
+
+def register_backend(scheme: str, factory: Callable[[str], Store]) -> None:
+    """Let :func:`open_store` open ``scheme://...`` URLs with ``factory(url)`` (plug-in backends;
+    check them with :mod:`supplynet.testing.store_contract`)."""
+    if not scheme or not scheme.isidentifier():
+        raise ValueError(f"a URL scheme is a word such as 'mydb', not {scheme!r}")
+    _BACKENDS[scheme.lower()] = factory
+
+
+def _open_sqlite(url: str) -> Store:
+    from .sqlite import SqliteStore
+
+    return SqliteStore(url)
+
+
+def _open_postgres(url: str) -> Store:
+    from .postgres import PostgresStore
+
+    return PostgresStore(url)
+
+
+register_backend("sqlite", _open_sqlite)
+register_backend("postgresql", _open_postgres)
+register_backend("postgres", _open_postgres)
+
+
+def open_store(url_or_path: str | Path | None = None) -> Store:
+    """Open (and migrate) the store at a URL (``sqlite:///path``, ``postgresql://...``) or a SQLite
+    file path. None: ``SUPPLYNET_STORE_URL``, else ``.supplynet/supplynet.db`` (folder created)."""
+    if url_or_path is None:
+        from ..config import Settings
+
+        url_or_path = Settings().resolved_store_url()
+    if isinstance(url_or_path, Path):
+        return _open_sqlite(str(url_or_path))
+    text = str(url_or_path).strip()
+    if not text:
+        raise StoreError("empty store URL: give sqlite:///path, postgresql://... or a file path")
+    scheme, sep, _ = text.partition("://")
+    if not sep:  # a plain file path
+        return _open_sqlite(text)
+    factory = _BACKENDS.get(scheme.lower())
+    if factory is None:
+        known = ", ".join(f"{s}://" for s in sorted(_BACKENDS))
+        raise StoreError(f"unsupported store URL {redact_url(text)!r}: known schemes are {known}")
+    return factory(text)

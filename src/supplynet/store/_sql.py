@@ -1,0 +1,513 @@
+"""The event log, snapshots and store over any SQL backend (SQLite, PostgreSQL).
+
+A backend supplies connections and a few dialect hooks (:class:`SqlBackend`); everything else --
+group commit, deduplication, offsets, batch rows, reads -- is written once here, so both
+backends behave the same (checked by :mod:`supplynet.testing.store_contract`).
+
+Group commit (Gray & Reuter, *Transaction Processing*, 1993, sec. 9.4.7; the leader/follower form
+used by database engines): a caller queues its events; if no commit is running it becomes the
+leader, takes every queued request, and writes them in one transaction; the others wait and return
+once the commit that holds their events is durable.
+
+Deduplication under the write lock: per source the log keeps the highest committed ``seq``. An
+event above it cannot be a duplicate (the fast path, no lookup); one at or below it is looked up
+among the rows whose sequence range can contain it.
+"""
+
+from __future__ import annotations
+
+import abc
+import heapq
+import json
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..errors import EventError, StoreError
+from ..events import EVENT_TYPES, EventBase, parse_events, ts_to_us, us_to_ts
+from . import migrations as _migrations
+from .base import (
+    AppendResult,
+    EventLog,
+    LoggedEvent,
+    Order,
+    Snapshot,
+    SnapshotStore,
+    Store,
+    TimeLike,
+    redact_url,
+    to_us,
+)
+
+__all__ = ["MAX_BATCH_ROW", "SqlBackend", "SqlEventLog", "SqlSnapshotStore", "SqlStore", "Tx"]
+
+#: a run given to ``append_batch`` is kept in rows of at most this many events
+MAX_BATCH_ROW = 4096
+_PAGE = 1000
+_IN_CHUNK = 500
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_CLASSES = frozenset(EVENT_TYPES.values())
+_COLUMNS = ("off", "n", "source", "seq", "seq_last", "ts_min", "ts_max", "kind", "body", "received_at")
+_MIXED = "*"
+
+# A unit is one future row: (source, seq, seq_last, n, ts_min, ts_max, kind, body, items) where
+# items is None for a single event and [(seq, ts_us, kind, json), ...] for a batch.
+Unit = tuple[str, int, int, int, int, int, str, str, list[tuple[int, int, str, str]] | None]
+
+
+class Tx(abc.ABC):
+    """A write transaction: SQL with ``?`` placeholders in either dialect."""
+
+    @abc.abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement; returns its rows (empty for statements without results)."""
+
+    @abc.abstractmethod
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    @abc.abstractmethod
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Bulk insert (SQLite ``executemany``, PostgreSQL ``COPY``)."""
+
+
+class SqlBackend(abc.ABC):
+    """Connections and dialect of one database. The seam for the store's modules: a new table's
+    class takes the backend and uses :meth:`write` and :meth:`query` (``?`` placeholders)."""
+
+    dialect: str
+    url: str
+
+    @property
+    def safe_url(self) -> str:
+        return redact_url(self.url)
+
+    @abc.abstractmethod
+    def write(self) -> AbstractContextManager[Tx]:
+        """An exclusive write transaction (one per database at a time), committed durably on exit."""
+
+    @abc.abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read-only query on this thread's read connection (autocommit)."""
+
+    @abc.abstractmethod
+    def table_exists(self, name: str) -> bool: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
+def _prepare(event: EventBase) -> Unit:
+    cls = type(event)
+    if cls not in _CLASSES:
+        raise TypeError(f"the log stores canonical events from supplynet.events, not {cls.__name__}")
+    ts = (event.ts - _EPOCH) // _US
+    body = cls.__pydantic_serializer__.to_json(event, exclude_none=True).decode()
+    return (event.source, event.seq, event.seq, 1, ts, ts, event.kind, body, None)  # type: ignore[attr-defined]
+
+
+def _batch_unit(source: str, items: list[tuple[int, int, str, str]]) -> Unit:
+    kinds = {it[2] for it in items}
+    ts = [it[1] for it in items]
+    return (
+        source, items[0][0], items[-1][0], len(items), min(ts), max(ts),
+        kinds.pop() if len(kinds) == 1 else _MIXED, "[" + ",".join(it[3] for it in items) + "]", items,
+    )
+
+
+def _prepare_batch(source: str, events: Sequence[EventBase]) -> tuple[list[Unit], int]:
+    """Rows for a run of events of ``source`` (sorted by seq); returns them and in-run repeats."""
+    items: dict[int, tuple[int, int, str, str]] = {}
+    for e in events:
+        u = _prepare(e)
+        if u[0] != source:
+            raise EventError(f"append_batch({source!r}): event {e.event_id} comes from another source")
+        items.setdefault(u[1], (u[1], u[4], u[6], u[7]))
+    ordered = [items[s] for s in sorted(items)]
+    units = [_batch_unit(source, ordered[i : i + MAX_BATCH_ROW]) for i in range(0, len(ordered), MAX_BATCH_ROW)]
+    return units, len(events) - len(ordered)
+
+
+class _Request:
+    __slots__ = ("units", "result", "error", "done")
+
+    def __init__(self, units: list[Unit]):
+        self.units = units
+        self.result = AppendResult()
+        self.error: BaseException | None = None
+        self.done = False
+
+
+class SqlEventLog(EventLog):
+    """:class:`~supplynet.store.base.EventLog` over a :class:`SqlBackend`."""
+
+    def __init__(self, backend: SqlBackend):
+        self._backend = backend
+        self._cv = threading.Condition()
+        self._pending: list[_Request] = []
+        self._committing = False
+        self._closed = False
+        #: number of transactions committed by this process (shows group commit at work)
+        self.commits = 0
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def append(self, events: Iterable[EventBase]) -> AppendResult:
+        units = [_prepare(e) for e in events]
+        return self._submit(units, 0) if units else AppendResult()
+
+    def append_batch(self, source: str, events: Sequence[EventBase]) -> AppendResult:
+        if not events:
+            return AppendResult()
+        units, repeats = _prepare_batch(source, events)
+        return self._submit(units, repeats)
+
+    def _submit(self, units: list[Unit], repeats: int) -> AppendResult:
+        req = _Request(units)
+        with self._cv:
+            if self._closed:
+                raise StoreError(f"the store {self._backend.safe_url} is closed")
+            self._pending.append(req)
+            while not req.done:
+                if self._committing:
+                    self._cv.wait()
+                    continue
+                self._committing = True
+                group, self._pending = self._pending, []
+                self._cv.release()
+                try:
+                    self._commit(group)
+                finally:
+                    self._cv.acquire()
+                    self._committing = False
+                    self._cv.notify_all()
+        if req.error is not None:
+            raise req.error
+        return AppendResult(req.result.stored, req.result.duplicates + repeats)
+
+    def _commit(self, group: list[_Request]) -> None:
+        try:
+            results = self._write(group)
+        except BaseException as exc:  # every waiting caller learns its events are not stored
+            err = exc if isinstance(exc, StoreError) else StoreError(f"append failed: {exc}")
+            if err is not exc:
+                err.__cause__ = exc
+            for req in group:
+                req.error, req.done = err, True
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for req, res in zip(group, results, strict=True):
+            req.result, req.done = res, True
+        self.commits += 1
+
+    def _write(self, group: list[_Request]) -> list[AppendResult]:
+        sources = {u[0] for req in group for u in req.units}
+        results: list[AppendResult] = []
+        with self._backend.write() as tx:
+            last = tx.execute("SELECT off + n FROM events ORDER BY off DESC LIMIT 1")
+            off = last[0][0] if last else 1
+            stats = _source_stats(tx, sources)
+            touched: set[str] = set()
+            rows: list[tuple[Any, ...]] = []
+            now = time.time_ns() // 1000
+            for req in group:
+                stored = dups = 0
+                for unit in req.units:
+                    st = stats.get(unit[0])
+                    if st is not None and unit[1] <= st[0]:  # at or below the high water: look up
+                        if rows:
+                            tx.insert_rows("events", _COLUMNS, rows)
+                            rows = []
+                        unit, d = _dedupe(tx, unit, st)
+                        dups += d
+                        if unit is None:
+                            continue
+                    n = unit[3]
+                    rows.append((off, n, *unit[:3], *unit[4:8], now))
+                    off += n
+                    stored += n
+                    if st is None:
+                        stats[unit[0]] = [unit[2], n, unit[2] - unit[1], unit[5] - unit[4]]
+                    else:
+                        st[0] = max(st[0], unit[2])
+                        st[1] += n
+                        st[2] = max(st[2], unit[2] - unit[1])
+                        st[3] = max(st[3], unit[5] - unit[4])
+                    touched.add(unit[0])
+                results.append(AppendResult(stored, dups))
+            if rows:
+                tx.insert_rows("events", _COLUMNS, rows)
+            if touched:
+                tx.executemany(
+                    "INSERT INTO log_sources (source, seq_max, n_events, seq_span, ts_span) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (source) DO UPDATE SET seq_max = excluded.seq_max, n_events = excluded.n_events, "
+                    "seq_span = excluded.seq_span, ts_span = excluded.ts_span",
+                    [(s, *stats[s]) for s in touched],
+                )
+        return results
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def high_water(self, source: str) -> int | None:
+        rows = self._backend.query("SELECT seq_max FROM log_sources WHERE source = ?", (source,))
+        return int(rows[0][0]) if rows else None
+
+    def high_waters(self) -> dict[str, int]:
+        return {s: int(m) for s, m in self._backend.query("SELECT source, seq_max FROM log_sources ORDER BY source")}
+
+    def count(self) -> int:
+        return int(self._backend.query("SELECT coalesce(sum(n_events), 0) FROM log_sources")[0][0])
+
+    def last_offset(self) -> int | None:
+        rows = self._backend.query("SELECT off + n - 1 FROM events ORDER BY off DESC LIMIT 1")
+        return int(rows[0][0]) if rows else None
+
+    def read(
+        self,
+        since: TimeLike | None = None,
+        until: TimeLike | None = None,
+        sources: Iterable[str] | None = None,
+        kinds: Iterable[str] | None = None,
+        after_offset: int | None = None,
+        limit: int | None = None,
+        order: Order = "offset",
+    ) -> Iterator[LoggedEvent]:
+        if order not in ("offset", "time"):
+            raise ValueError(f"order must be 'offset' or 'time', not {order!r}")
+        since_us, until_us = to_us(since, "since"), to_us(until, "until")
+        srcs = [sources] if isinstance(sources, str) else (None if sources is None else list(sources))
+        kind_set = None
+        if kinds is not None:
+            kind_set = {kinds} if isinstance(kinds, str) else set(kinds)
+            unknown = sorted(kind_set - set(EVENT_TYPES))
+            if unknown:
+                raise EventError(f"unknown event kind {unknown[0]!r}; known kinds: {', '.join(sorted(EVENT_TYPES))}")
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0, not {limit}")
+        where: list[str] = []
+        params: list[Any] = []
+        if srcs is not None:
+            where.append(f"source IN ({', '.join('?' * len(srcs))})")
+            params += srcs
+        if kind_set is not None:
+            where.append(f"(kind IN ({', '.join('?' * len(kind_set))}) OR kind = '{_MIXED}')")
+            params += sorted(kind_set)
+        if since_us is not None:
+            where.append("ts_min >= ? AND ts_max >= ?")
+            params += [since_us - self._ts_span(srcs), since_us]
+        if until_us is not None:
+            where.append("ts_min < ?")
+            params.append(until_us)
+        if after_offset is not None:
+            first = self._backend.query("SELECT max(off) FROM events WHERE off <= ?", (after_offset,))[0][0]
+            where.append("off >= ?")
+            params.append(first if first is not None else after_offset + 1)
+        empty = (srcs is not None and not srcs) or kind_set == set() or limit == 0
+        filt = _Filter(since_us, until_us, kind_set, after_offset)
+        rows = iter(()) if empty else self._rows(where, params, order)
+        events = _in_offset_order(rows, filt) if order == "offset" else _in_time_order(rows, filt)
+        return _take(events, limit)
+
+    def _ts_span(self, sources: list[str] | None) -> int:
+        if sources is None:
+            rows = self._backend.query("SELECT max(ts_span) FROM log_sources")
+        else:
+            rows = self._backend.query(
+                f"SELECT max(ts_span) FROM log_sources WHERE source IN ({', '.join('?' * len(sources))})", sources
+            ) if sources else [(0,)]
+        return int(rows[0][0] or 0)
+
+    def _rows(self, where: list[str], params: list[Any], order: Order) -> Iterator[tuple[Any, ...]]:
+        """Matching rows page by page (keyset pagination: no long-lived cursor or snapshot)."""
+        cols = "off, n, kind, body, received_at, ts_min, ts_max"
+        key: tuple[int, int] | None = None
+        while True:
+            conds, args = list(where), list(params)
+            if key is not None:
+                if order == "offset":
+                    conds.append("off > ?")
+                    args.append(key[1])
+                else:
+                    conds.append("ts_min >= ? AND (ts_min > ? OR off > ?)")
+                    args += [key[0], key[0], key[1]]
+            sql = f"SELECT {cols} FROM events"
+            if conds:
+                sql += " WHERE " + " AND ".join(conds)
+            sql += " ORDER BY off" if order == "offset" else " ORDER BY ts_min, off"
+            page = self._backend.query(sql + f" LIMIT {_PAGE}", args)
+            yield from page
+            if len(page) < _PAGE:
+                return
+            key = (page[-1][5], page[-1][0])
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            while self._committing:
+                self._cv.wait()
+
+
+def _source_stats(tx: Tx, sources: set[str]) -> dict[str, list[int]]:
+    """``{source: [seq_max, n_events, seq_span, ts_span]}`` for the sources already in the log."""
+    out: dict[str, list[int]] = {}
+    names = sorted(sources)
+    for i in range(0, len(names), _IN_CHUNK):
+        chunk = names[i : i + _IN_CHUNK]
+        for s, *vals in tx.execute(
+            f"SELECT source, seq_max, n_events, seq_span, ts_span FROM log_sources "
+            f"WHERE source IN ({', '.join('?' * len(chunk))})",
+            chunk,
+        ):
+            out[s] = [int(v) for v in vals]
+    return out
+
+
+def _dedupe(tx: Tx, unit: Unit, st: list[int]) -> tuple[Unit | None, int]:
+    """Drop from ``unit`` the events already stored; returns the rest (None if nothing is new)."""
+    source, lo, hi = unit[0], unit[1], unit[2]
+    stored: set[int] = set()
+    for seq, body in tx.execute(
+        "SELECT seq, body FROM events WHERE source = ? AND seq >= ? AND seq <= ? AND seq_last >= ?",
+        (source, lo - st[2], hi, lo),
+    ):
+        if body.startswith("["):  # a batch row (even one of a single event)
+            stored.update(int(e["seq"]) for e in json.loads(body))
+        else:
+            stored.add(int(seq))
+    items = unit[8]
+    if items is None:
+        return (None, 1) if lo in stored else (unit, 0)
+    fresh = [it for it in items if it[0] not in stored]
+    if not fresh:
+        return None, len(items)
+    return _batch_unit(source, fresh), len(items) - len(fresh)
+
+
+class _Filter:
+    __slots__ = ("since", "until", "kinds", "after")
+
+    def __init__(self, since: int | None, until: int | None, kinds: set[str] | None, after: int | None):
+        self.since, self.until, self.kinds, self.after = since, until, kinds, after
+
+    def expand(self, row: tuple[Any, ...]) -> Iterator[tuple[int, int, EventBase, datetime]]:
+        """The row's events that pass the filter, as ``(ts_us, offset, event, received_at)``."""
+        off, n, kind, body, received, _, _ = row
+        try:
+            events = parse_events(body) if body.startswith("[") else [EVENT_TYPES[kind].model_validate_json(body)]
+        except (ValidationError, EventError, KeyError) as exc:
+            raise StoreError(f"the log row at offset {off} cannot be read back: {exc}") from exc
+        at = us_to_ts(int(received))
+        for i, e in enumerate(events):
+            o = off + i
+            ts = ts_to_us(e.ts)
+            if self.after is not None and o <= self.after:
+                continue
+            if (self.since is not None and ts < self.since) or (self.until is not None and ts >= self.until):
+                continue
+            if self.kinds is not None and e.kind not in self.kinds:  # type: ignore[attr-defined]
+                continue
+            yield ts, o, e, at
+
+
+def _in_offset_order(rows: Iterator[tuple[Any, ...]], filt: _Filter) -> Iterator[LoggedEvent]:
+    for row in rows:
+        for _, o, e, at in filt.expand(row):
+            yield LoggedEvent(o, e, at)
+
+
+def _in_time_order(rows: Iterator[tuple[Any, ...]], filt: _Filter) -> Iterator[LoggedEvent]:
+    """Merge rows (sorted by their earliest time) into events sorted by (time, offset)."""
+    heap: list[tuple[int, int, EventBase, datetime]] = []
+    for row in rows:
+        ts_min = row[5]
+        while heap and heap[0][0] < ts_min:
+            _, o, e, at = heapq.heappop(heap)
+            yield LoggedEvent(o, e, at)
+        for item in filt.expand(row):
+            heapq.heappush(heap, item)
+    while heap:
+        _, o, e, at = heapq.heappop(heap)
+        yield LoggedEvent(o, e, at)
+
+
+def _take(events: Iterator[LoggedEvent], limit: int | None) -> Iterator[LoggedEvent]:
+    if limit is None:
+        yield from events
+        return
+    for i, e in enumerate(events):
+        if i >= limit:
+            return
+        yield e
+
+
+class SqlSnapshotStore(SnapshotStore):
+    def __init__(self, backend: SqlBackend):
+        self._backend = backend
+
+    def save_snapshot(self, offset: int, ts_us: int, blob: bytes) -> int:
+        if not isinstance(blob, bytes | bytearray | memoryview):
+            raise TypeError(f"a snapshot blob must be bytes, not {type(blob).__name__}")
+        if offset < 0:
+            raise ValueError(f"snapshot offset must be >= 0, not {offset}")
+        with self._backend.write() as tx:
+            rows = tx.execute(
+                "INSERT INTO snapshots (log_offset, ts_us, blob, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+                (int(offset), int(ts_us), bytes(blob), time.time_ns() // 1000),
+            )
+        return int(rows[0][0])
+
+    def latest_snapshot(self, before_ts_us: int | None = None) -> Snapshot | None:
+        sql = "SELECT id, log_offset, ts_us, blob, created_at FROM snapshots"
+        params: tuple[Any, ...] = ()
+        if before_ts_us is not None:
+            sql += " WHERE ts_us <= ?"
+            params = (int(before_ts_us),)
+        rows = self._backend.query(sql + " ORDER BY ts_us DESC, log_offset DESC, id DESC LIMIT 1", params)
+        if not rows:
+            return None
+        i, o, t, b, c = rows[0]
+        return Snapshot(int(i), int(o), int(t), bytes(b), us_to_ts(int(c)))
+
+
+class SqlStore(Store):
+    """A :class:`~supplynet.store.base.Store` over a :class:`SqlBackend`; migrates on open."""
+
+    def __init__(self, backend: SqlBackend, migrate: bool = True):
+        self.backend = backend
+        self.url = backend.url
+        self._log = SqlEventLog(backend)
+        self._snapshots = SqlSnapshotStore(backend)
+        self._closed = False
+        if migrate:
+            try:
+                self.migrate()
+            except BaseException:
+                backend.close()
+                raise
+
+    @property
+    def log(self) -> SqlEventLog:
+        return self._log
+
+    @property
+    def snapshots(self) -> SqlSnapshotStore:
+        return self._snapshots
+
+    def migrate(self) -> int:
+        return _migrations.apply_migrations(self.backend)
+
+    def schema_version(self) -> int:
+        return _migrations.current_version(self.backend)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._log.close()
+        self.backend.close()

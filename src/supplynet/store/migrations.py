@@ -1,0 +1,195 @@
+"""Numbered schema migrations for both backends, applied idempotently when a store opens.
+
+The database records what it has in ``schema_version(version, name, applied_at)``. To add a
+table (quarantine, devices, decisions, audit ...), append a :class:`Migration` with the next
+number to :data:`MIGRATIONS`, giving its statements for SQLite and for PostgreSQL; never edit a
+migration that has shipped. Migrations run in one write transaction holding the database's write
+lock (SQLite ``BEGIN IMMEDIATE``, a PostgreSQL advisory lock), so two processes opening the same
+database at once apply each migration once.
+
+Tables
+------
+``events``: one row per stored event, or per run of events of one source kept together
+(``append_batch``). ``off`` is the first offset of the row, its events take ``off .. off+n-1``;
+``seq .. seq_last`` and ``ts_min .. ts_max`` (integer microseconds) bound its sequence numbers and
+event times; ``kind`` is the events' kind (``*`` when a batch mixes kinds); ``body`` is the wire
+JSON of the event, or a JSON list of them. Unique key ``(source, seq)``.
+
+``log_sources``: per source, the highest committed ``seq`` (``seq_max``, the end-to-end ack), the
+number of events, and the widest row seen in sequence numbers and in time (``seq_span``,
+``ts_span``), which bound the range scans of deduplication and time-range reads.
+
+``snapshots``: serialized twin states with the log offset and event time they cover.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from ..errors import StoreError
+
+if TYPE_CHECKING:
+    from ._sql import SqlBackend
+
+__all__ = ["MIGRATIONS", "Migration", "apply_migrations", "current_version", "latest_version"]
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: ``version`` (1, 2, ...), a short ``name``, and its DDL per backend."""
+
+    version: int
+    name: str
+    sqlite: tuple[str, ...]
+    postgres: tuple[str, ...]
+
+    def statements(self, dialect: str) -> tuple[str, ...]:
+        if dialect == "sqlite":
+            return self.sqlite
+        if dialect == "postgres":
+            return self.postgres
+        raise StoreError(f"migration {self.version} ({self.name}) has no statements for dialect {dialect!r}")
+
+
+_EVENTS_INDEXES = (
+    "CREATE INDEX events_source_ts ON events (source, ts_min)",
+    "CREATE INDEX events_ts ON events (ts_min)",
+    "CREATE INDEX events_kind_ts ON events (kind, ts_min)",
+)
+
+MIGRATIONS: list[Migration] = [
+    Migration(
+        1,
+        "event log",
+        sqlite=(
+            """CREATE TABLE events (
+                off INTEGER PRIMARY KEY,
+                n INTEGER NOT NULL,
+                source TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                seq_last INTEGER NOT NULL,
+                ts_min INTEGER NOT NULL,
+                ts_max INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                body TEXT NOT NULL,
+                received_at INTEGER NOT NULL,
+                UNIQUE (source, seq)
+            )""",
+            *_EVENTS_INDEXES,
+            """CREATE TABLE log_sources (
+                source TEXT PRIMARY KEY,
+                seq_max INTEGER NOT NULL,
+                n_events INTEGER NOT NULL,
+                seq_span INTEGER NOT NULL,
+                ts_span INTEGER NOT NULL
+            ) WITHOUT ROWID""",
+        ),
+        postgres=(
+            """CREATE TABLE events (
+                off BIGINT PRIMARY KEY,
+                n INTEGER NOT NULL,
+                source TEXT NOT NULL,
+                seq BIGINT NOT NULL,
+                seq_last BIGINT NOT NULL,
+                ts_min BIGINT NOT NULL,
+                ts_max BIGINT NOT NULL,
+                kind TEXT NOT NULL,
+                body TEXT NOT NULL,
+                received_at BIGINT NOT NULL,
+                UNIQUE (source, seq)
+            )""",
+            *_EVENTS_INDEXES,
+            """CREATE TABLE log_sources (
+                source TEXT PRIMARY KEY,
+                seq_max BIGINT NOT NULL,
+                n_events BIGINT NOT NULL,
+                seq_span BIGINT NOT NULL,
+                ts_span BIGINT NOT NULL
+            )""",
+        ),
+    ),
+    Migration(
+        2,
+        "twin snapshots",
+        sqlite=(
+            """CREATE TABLE snapshots (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                log_offset INTEGER NOT NULL,
+                ts_us INTEGER NOT NULL,
+                blob BLOB NOT NULL,
+                created_at INTEGER NOT NULL
+            )""",
+            "CREATE INDEX snapshots_ts ON snapshots (ts_us, log_offset)",
+        ),
+        postgres=(
+            """CREATE TABLE snapshots (
+                id BIGSERIAL PRIMARY KEY,
+                log_offset BIGINT NOT NULL,
+                ts_us BIGINT NOT NULL,
+                blob BYTEA NOT NULL,
+                created_at BIGINT NOT NULL
+            )""",
+            "CREATE INDEX snapshots_ts ON snapshots (ts_us, log_offset)",
+        ),
+    ),
+]
+
+_VERSION_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_version ("
+    "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+)
+
+
+def _check(migrations: list[Migration]) -> None:
+    numbers = [m.version for m in migrations]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise StoreError(f"migrations must be numbered 1, 2, 3 ... without gaps; got {numbers}")
+
+
+def latest_version(migrations: list[Migration] | None = None) -> int:
+    """The version a database has after every known migration."""
+    migrations = MIGRATIONS if migrations is None else migrations
+    return migrations[-1].version if migrations else 0
+
+
+def current_version(backend: SqlBackend) -> int:
+    """The version recorded in the database (0 for a database never migrated)."""
+    if not backend.table_exists("schema_version"):
+        return 0
+    rows = backend.query("SELECT max(version) FROM schema_version")
+    return int(rows[0][0] or 0)
+
+
+def apply_migrations(
+    backend: SqlBackend, target: int | None = None, migrations: list[Migration] | None = None
+) -> int:
+    """Bring the database to ``target`` (default: the latest version); returns the version reached.
+
+    Idempotent: migrations already recorded are skipped. A database newer than this code is refused.
+    """
+    migrations = MIGRATIONS if migrations is None else migrations
+    _check(migrations)
+    latest = latest_version(migrations)
+    target = latest if target is None else target
+    if not 0 <= target <= latest:
+        raise StoreError(f"migration target {target} is outside 0..{latest}")
+    with backend.write() as tx:
+        tx.execute(_VERSION_TABLE)
+        version = int(tx.execute("SELECT max(version) FROM schema_version")[0][0] or 0)
+        if version > latest:
+            raise StoreError(
+                f"the database {backend.safe_url} is at schema version {version}, newer than this "
+                f"supplynet knows ({latest}); upgrade supplynet"
+            )
+        for m in migrations:
+            if version < m.version <= target:
+                for stmt in m.statements(backend.dialect):
+                    tx.execute(stmt)
+                tx.execute(
+                    "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                    (m.version, m.name, datetime.now(UTC).isoformat()),
+                )
+                version = m.version
+    return version

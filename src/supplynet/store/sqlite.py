@@ -1,0 +1,172 @@
+"""SQLite backend: the embedded default, one file under ``.supplynet/``.
+
+WAL journal with ``synchronous=FULL``: a commit is fsync'd before it is acknowledged (with
+``NORMAL`` a WAL commit can be lost on power failure). One write connection, used by one thread
+at a time (the group-commit leader or another writer); one read connection per reading thread,
+so readers never wait for writers. ``BEGIN IMMEDIATE`` takes the database's write lock at the
+start of a write, so several processes sharing the file serialize cleanly (busy timeout).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..errors import StoreError, StoreUnavailable
+from ._sql import SqlBackend, SqlStore, Tx
+
+__all__ = ["DEFAULT_PATH", "SqliteBackend", "SqliteStore", "sqlite_path"]
+
+DEFAULT_PATH = Path(".supplynet") / "supplynet.db"
+BUSY_TIMEOUT_S = 30.0
+
+
+def sqlite_path(url_or_path: str | Path) -> Path:
+    """``sqlite:///rel/path``, ``sqlite:////abs/path`` or a plain path -> the database file."""
+    s = str(url_or_path)
+    if s.startswith("sqlite:"):
+        rest = s[len("sqlite:") :]
+        if not rest.startswith("///"):
+            raise StoreError(f"a SQLite URL looks like sqlite:///relative/path or sqlite:////absolute/path, not {s!r}")
+        s = rest[3:]
+    if s in ("", ":memory:") or s.startswith("file:"):
+        raise StoreError(f"SQLite store needs a file path (in-memory databases are not shared between connections): {s!r}")
+    p = Path(s).expanduser()
+    return p / DEFAULT_PATH.name if p.is_dir() else p
+
+
+def _map(exc: sqlite3.Error, url: str, what: str) -> StoreError:
+    msg = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and ("unable to open" in msg or "readonly" in msg):
+        return StoreUnavailable(f"cannot open SQLite database {url}: {msg}")
+    if "locked" in msg or "busy" in msg:
+        return StoreError(f"SQLite database {url} stayed locked by another writer for {BUSY_TIMEOUT_S:.0f} s ({what})")
+    return StoreError(f"SQLite {what} failed on {url}: {msg}")
+
+
+class _SqliteTx(Tx):
+    def __init__(self, conn: sqlite3.Connection):
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._conn.execute(sql, params).fetchall()
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._conn.executemany(sql, rows)
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self._conn.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows
+        )
+
+
+class SqliteBackend(SqlBackend):
+    dialect = "sqlite"
+
+    def __init__(self, path: str | Path = DEFAULT_PATH):
+        self.path = sqlite_path(path)
+        self.url = f"sqlite:///{self.path}"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create the folder for {self.url}: {exc}") from exc
+        self._wlock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+        self._wconn = self._connect()
+        try:
+            mode = self._wconn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            self._wconn.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as exc:
+            self._wconn.close()
+            raise _map(exc, self.url, "setup") from exc
+        if str(mode).lower() != "wal":
+            self._wconn.close()
+            raise StoreError(f"SQLite database {self.url} refused WAL mode (journal_mode={mode})")
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as exc:
+            raise _map(exc, self.url, "connect") from exc
+        return conn
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"the store {self.url} is closed")
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        with self._wlock:
+            self._check_open()
+            conn = self._wconn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _map(exc, self.url, "begin") from exc
+            try:
+                yield _SqliteTx(conn)
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                if isinstance(exc, sqlite3.Error):
+                    raise _map(exc, self.url, "write") from exc
+                raise
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self._check_open()
+        try:
+            return self._reader().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _map(exc, self.url, "query") from exc
+
+    def table_exists(self, name: str) -> bool:
+        return bool(self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+
+    def pragma(self, name: str) -> Any:
+        """A PRAGMA value as the write connection sees it (e.g. ``synchronous``, ``journal_mode``)."""
+        with self._wlock:
+            self._check_open()
+            return self._wconn.execute(f"PRAGMA {name}").fetchone()[0]
+
+    def close(self) -> None:
+        with self._wlock:
+            if self._closed:
+                return
+            self._closed = True
+            self._wconn.close()
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+
+
+class SqliteStore(SqlStore):
+    """The embedded store: ``SqliteStore(".supplynet/supplynet.db")`` or a ``sqlite:///`` URL."""
+
+    def __init__(self, path: str | Path = DEFAULT_PATH, migrate: bool = True):
+        super().__init__(SqliteBackend(path), migrate=migrate)
