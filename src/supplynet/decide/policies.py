@@ -347,6 +347,8 @@ def policy_from_spec(spec: Any, *, demand_mean: ArrayLike | None = None, demand_
     params = dict(getattr(spec, "params", None) or (spec.get("params", {}) if isinstance(spec, dict) else {}))
     where = f"policy {kind!r} at {getattr(spec, 'site', '?')}/{getattr(spec, 'sku', '?')}"
     sl = params.pop("service_level", None)
+    if sl is None:
+        sl = getattr(spec, "service_level", None) or (spec.get("service_level") if isinstance(spec, dict) else None)
     common = {"pack_size": pack_size, "moq": moq}
     if sl is not None:
         if demand_mean is None or lead_time is None:
@@ -366,7 +368,7 @@ def policy_from_spec(spec: Any, *, demand_mean: ArrayLike | None = None, demand_
                  "sS": {"s": rop, "S": rop + Q}, "RQ": {"r": rop, "Q": Q}}
         if kind not in sized:
             raise DecisionError(f"{where}: unknown policy type; use one of {sorted(sized)}")
-        params = {**sized[kind], **{k: v for k, v in params.items() if k not in sized[kind] and k != "Q"}}
+        params = {**sized[kind], **params}  # levels given in params win over sized ones
     try:
         if kind == "base_stock":
             return BaseStock(params["S"], **common)

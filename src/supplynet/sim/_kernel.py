@@ -15,7 +15,8 @@ Order of events in one day, per replication:
    requests on each input arc (BOM quantity), or straight to the external supplier;
 4. items whose inputs arrived release min over inputs of staged/quantity (an assembly) on their lane,
    within its capacity, arriving after a sampled lead time (at least one day);
-5. end-of-day costs: holding on hand and in transit, shortage per unit-day backordered or unit lost.
+5. end-of-day costs: holding on hand and in transit; shortage per unit short (backordered or lost)
+   plus, for backorders, a cost per unit-day waiting.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
             lt_kind, lt_mean, lt_std, lt_min, lt_max, item_lane, pipe_off, pipe_len,
             site_cap, site_nom, lane_cap, lane_nom, lane_cost, lane_fixed,
             dem_kind, dem_mean, dem_std, hist, hist_len, backorders,
-            hold, transit_hold, short_cost, price, order_cost,
+            hold, transit_hold, short_cost, backlog_cost, price, order_cost,
             pol_kind, pol_a, pol_b, pol_review, pol_offset, pack, moq,
             ev_kind, ev_site, ev_lane, ev_sku, ev_sev, ev_start, ev_end,
             on_hand, on_order, in_transit, backlog, request, staged, pipe,
@@ -243,14 +244,14 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
                     on_hand[r, i] -= shipped
                 cap_left[s] -= shipped
                 unmet = d - sn
+                sc = short_cost[i] * unmet
                 if backorders[i]:
                     backlog[r, i] = bl - sb + unmet
-                    sc = short_cost[i] * backlog[r, i]
+                    sc += backlog_cost[i] * backlog[r, i]
                 else:
                     backlog[r, i] = bl - sb
                     acc[r, i, A_LOST] += unmet
                     day_lost += unmet
-                    sc = short_cost[i] * unmet
                 acc[r, i, A_SHORT] += sc
                 day_cost += sc
                 acc[r, i, A_DEMAND] += d

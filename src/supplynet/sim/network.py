@@ -71,7 +71,8 @@ class SimNetwork:
     backorders: np.ndarray           # bool[N]
     hold: np.ndarray                 # float[N] per unit per day on hand
     transit_hold: np.ndarray         # float[N] per unit per day in transit to the item
-    short_cost: np.ndarray           # float[N] per unit-day backordered, or per unit lost
+    short_cost: np.ndarray           # float[N] per unit short when it happens (backordered or lost)
+    backlog_cost: np.ndarray         # float[N] per unit-day backordered
     price: np.ndarray                # float[N]
     order_cost: np.ndarray           # float[N] per order placed
     pol_kind: np.ndarray             # int[N] policy kind (-1: never orders)
@@ -224,7 +225,7 @@ class SimNetwork:
               site_kind: Mapping[str, str] | None = None, source: Any = None, lead_time: Any = 1.0,
               lead_std: Any = 0.0, lead_kind: str | Sequence[str] = "fixed", demand_mean: Any = 0.0,
               demand_std: Any = None, demand: str | Sequence[str] = "poisson", backorders: Any = True,
-              hold: Any = 1.0, transit_hold: Any = 0.0, short_cost: Any = 10.0, price: Any = 0.0,
+              hold: Any = 1.0, transit_hold: Any = 0.0, short_cost: Any = 0.0, backlog_cost: Any = 10.0, price: Any = 0.0,
               order_cost: Any = 0.0, policy: Any = None, site_capacity: Mapping[str, float] | None = None,
               lanes: Sequence[str] | None = None, item_lane: Any = None, lane_capacity: Any = None,
               lane_cost: Any = 0.0, lane_fixed_cost: Any = 0.0, history: Sequence[Sequence[float]] | None = None,
@@ -277,7 +278,8 @@ class SimNetwork:
             lane_fixed_cost=_arr(lane_fixed_cost, k, 0.0), site_capacity=site_cap, dem_kind=dk,
             dem_mean=np.ascontiguousarray(dmean), dem_std=np.ascontiguousarray(dstd), hist=hist, hist_len=hl,
             backorders=_arr(backorders, n, True, bool), hold=_arr(hold, n, 1.0),
-            transit_hold=_arr(transit_hold, n, 0.0), short_cost=_arr(short_cost, n, 10.0), price=_arr(price, n, 0.0),
+            transit_hold=_arr(transit_hold, n, 0.0), short_cost=_arr(short_cost, n, 0.0),
+            backlog_cost=_arr(backlog_cost, n, 10.0), price=_arr(price, n, 0.0),
             order_cost=_arr(order_cost, n, 0.0), pol_kind=np.full(n, -1, dtype=np.int64), pol_a=np.zeros(n),
             pol_b=np.zeros(n), pol_review=np.ones(n), pol_offset=np.zeros(n), pack=np.ones(n), moq=np.zeros(n),
             init_on_hand=np.zeros(n), init_transit=np.zeros((n, 1)), init_open=np.zeros(n), name=name)
@@ -340,7 +342,7 @@ class SimNetwork:
         dm = np.asarray(dmean)
         kinds = ["normal" if m > 0 else "none" for m in dm]
         net = cls.build(items=[(s, s) for s in ids], arcs=arcs, lead_time=lt, demand_mean=dm, demand_std=dstd,
-                        demand=kinds, hold=hold, short_cost=10.0 * hold, price=cost_a,
+                        demand=kinds, hold=hold, backlog_cost=10.0 * hold, price=cost_a,
                         policy=BaseStock(np.zeros(n)), name=p.stem)
         # transit holding at the cost of what is shipped: the sum of the inputs' holding costs
         th = np.zeros(n)

@@ -1,0 +1,152 @@
+"""Turn a :class:`supplynet.model.Network` into a :class:`SimNetwork` (stocking points and arcs).
+
+Stocking points are grown upstream from the demand entries: a (site, sku) is fed by the cheapest lane
+into the site that carries the sku (ties: shortest mean lead time), by the site's BOM for that sku
+(a plant: one arc per component, production capacity ``rate_per_day`` as a virtual lane), or, at a
+supplier, by nothing (unlimited source). A point with none of these is replenished from an unnamed
+external supplier after one day (listed in ``meta["warnings"]``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from supplynet.decide.policies import BaseStock, policy_from_spec
+from supplynet.errors import SimulationError
+
+_DIST = {"auto": None, "poisson": "poisson", "normal": "normal_int", "negbin": "normal_int", "gamma": "normal_int"}
+
+
+def network_to_arrays(cls: Any, network: Any, *, service_level: float = 0.95) -> Any:
+    items: list[tuple[str, str]] = []
+    index: dict[tuple[str, str], int] = {}
+    arcs: list[tuple[int, int, float]] = []
+    feed: dict[int, tuple[str, Any]] = {}   # item -> ("lane", Lane) | ("bom", Bom) | ("source", None) | ("ext", None)
+    warnings: list[str] = []
+    boms = {(b.plant, b.output_sku): b for b in network.boms}
+
+    def add(site: str, sku: str) -> int:
+        key = (site, sku)
+        if key in index:
+            return index[key]
+        i = index[key] = len(items)
+        items.append(key)
+        todo.append(i)
+        return i
+
+    todo: list[int] = []
+    for d in network.demand:
+        add(d.site, d.sku)
+    while todo:
+        i = todo.pop(0)
+        site, sku = items[i]
+        kind = network.site(site).kind
+        if kind == "supplier":
+            feed[i] = ("source", None)
+            continue
+        if (site, sku) in boms:
+            b = boms[(site, sku)]
+            feed[i] = ("bom", b)
+            for c in b.components:
+                arcs.append((add(site, c.sku), i, float(c.quantity)))
+            continue
+        lanes = [ln for ln in network.lanes_to(site) if ln.carries(sku)]
+        if lanes:
+            lane = min(lanes, key=lambda ln: (ln.cost_per_unit, ln.lead_time.mean))
+            feed[i] = ("lane", lane)
+            arcs.append((add(lane.origin, sku), i, 1.0))
+            continue
+        feed[i] = ("ext", None)
+        warnings.append(f"{site}/{sku}: no lane, BOM or supplier feeds it; assumed an external supplier, 1 day")
+    if not items:
+        raise SimulationError(f"network {network.name!r} has no demand entries: nothing to simulate")
+
+    n = len(items)
+    lane_ids = [ln.id for ln in network.lanes]
+    lane_modes = [ln.mode for ln in network.lanes]
+    lane_cap = [np.inf if ln.capacity_per_day is None else ln.capacity_per_day for ln in network.lanes]
+    lane_cost = [ln.cost_per_unit for ln in network.lanes]
+    lane_fixed = [ln.fixed_cost_per_shipment for ln in network.lanes]
+    lt_kind, lt_mean, lt_std, lt_lo, lt_hi, item_lane = [], [], [], [], [], []
+    for i in range(n):
+        how, what = feed[i]
+        if how == "lane":
+            lt = what.lead_time
+            lt_kind.append(lt.dist)
+            lt_mean.append(max(lt.mean, 1.0))
+            lt_std.append(lt.std)
+            lt_lo.append(lt.min_days if lt.min_days is not None else max(lt.mean - 3 * lt.std, 0.0))
+            lt_hi.append(lt.max_days if lt.max_days is not None else lt.mean + 3 * lt.std)
+            item_lane.append(lane_ids.index(what.id))
+        elif how == "bom":
+            lt_kind.append("fixed")
+            lt_mean.append(max(round(what.lead_time_days), 1.0))
+            lt_std.append(0.0)
+            lt_lo.append(0.0)
+            lt_hi.append(0.0)
+            item_lane.append(len(lane_ids))
+            lane_ids.append(f"bom:{what.plant}:{what.output_sku}")
+            lane_modes.append("production")
+            lane_cap.append(np.inf if what.rate_per_day is None else what.rate_per_day)
+            lane_cost.append(0.0)
+            lane_fixed.append(0.0)
+        else:
+            lt_kind.append("fixed")
+            lt_mean.append(1.0)
+            lt_std.append(0.0)
+            lt_lo.append(0.0)
+            lt_hi.append(0.0)
+            item_lane.append(-1)
+    products = {p.sku: p for p in network.products}
+    for _, sku in items:
+        if sku not in products:
+            raise SimulationError(f"network {network.name!r}: sku {sku!r} is used but not listed under products")
+    prod = [products[sku] for _, sku in items]
+    hold = np.array([p.holding_cost_per_day for p in prod])
+    dem_mean = np.zeros(n)
+    dem_std = np.zeros(n)
+    kinds = ["none"] * n
+    for d in network.demand:
+        i = index[(d.site, d.sku)]
+        dem_mean[i], dem_std[i] = d.mean_per_day, d.std
+        kind = _DIST[d.dist]
+        if kind is None:  # auto: Poisson when the spread is Poisson-like, else a rounded normal
+            kind = "poisson" if d.std <= 1.2 * np.sqrt(max(d.mean_per_day, 1e-9)) else "normal_int"
+        kinds[i] = kind if d.mean_per_day > 0 else "none"
+    sites = [s.id for s in network.sites]
+    net = cls.build(
+        items=items, arcs=arcs, site_kind={s.id: s.kind for s in network.sites},
+        source=[feed[i][0] == "source" for i in range(n)], lead_time=lt_mean, lead_std=lt_std, lead_kind=lt_kind,
+        demand_mean=dem_mean, demand_std=dem_std, demand=kinds,
+        backorders=[network.site(s).backorders for s, _ in items], hold=hold,
+        short_cost=[p.shortage_cost or 0.0 for p in prod], backlog_cost=0.1 * hold,
+        price=[p.price for p in prod], policy=BaseStock(np.zeros(n)),
+        site_capacity={s.id: s.capacity_per_day for s in network.sites}, lanes=lane_ids, item_lane=item_lane,
+        lane_capacity=lane_cap, lane_cost=lane_cost, lane_fixed_cost=lane_fixed, name=network.name)
+    # sites listed in the network but holding nothing still appear, so scenarios can name them
+    missing = [s for s in sites if s not in net.sites]
+    if missing:
+        net = net.replace(sites=net.sites + missing,
+                          site_kind=net.site_kind + [network.site(s).kind for s in missing],
+                          site_capacity=np.concatenate([net.site_capacity, np.full(len(missing), np.inf)]))
+    th = np.zeros(n)
+    np.add.at(th, net.arc_dst, net.arc_qty * hold[net.arc_src])
+    net = net.replace(lt_min=np.asarray(lt_lo, float), lt_max=np.asarray(lt_hi, float), transit_hold=th,
+                      lane_mode=lane_modes, meta={"warnings": warnings, "source": "model"})
+    mu, sd = net.mean_flow()
+    sd = np.maximum(sd, np.sqrt(mu))
+    default = net.default_policy(service_level)
+    for i, (site, sku) in enumerate(items):
+        if net.source[i]:
+            continue
+        spec = network.policy_for(site, sku)
+        p = prod[i]
+        if spec is None:
+            pol = BaseStock(default.S[i], pack_size=p.pack_size, moq=p.moq)
+        else:
+            pol = policy_from_spec(spec, demand_mean=mu[i], demand_std=sd[i], lead_time=net.lt_mean[i],
+                                   pack_size=p.pack_size, moq=p.moq)
+        net = net.with_policy(pol, [i])
+    return net.replace(init_on_hand=np.where(net.source, 0.0, net.policy_level()))
