@@ -34,8 +34,8 @@ OUTAGE, LANE_CLOSURE, CAPACITY_LOSS, LEAD_TIME_SHOCK, SUPPLIER_FAILURE, DEMAND_S
 
 # accumulator columns (per replication x item)
 A_DEMAND, A_SERVED_NOW, A_LOST, A_BACKLOG_DAYS, A_HOLD, A_TRANSIT, A_ORDER, A_TRANSPORT, A_SHORT, \
-    A_NORDERS, A_REVENUE, A_SHIPPED_EXT, A_SHORT_DAYS, A_ONHAND_DAYS = range(14)
-N_ACC = 14
+    A_NORDERS, A_REVENUE, A_SHIPPED_EXT, A_SHORT_DAYS, A_ONHAND_DAYS, A_OWED_DAYS = range(15)
+N_ACC = 15
 # daily totals columns (per replication x day)
 D_DEMAND, D_SERVED_NOW, D_BACKLOG, D_ON_HAND, D_COST, D_LOST = range(6)
 N_DAILY = 6
@@ -261,6 +261,7 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
                 acc[r, i, A_BACKLOG_DAYS] += backlog[r, i]
                 day_dem += d
                 day_now += sn
+                acc[r, i, A_OWED_DAYS] += cint - si
                 if unmet > 1e-9 or cint - si > 1e-9:
                     if first_short[r, i] < 0:
                         first_short[r, i] = t
@@ -341,3 +342,7 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
                 daily[r, t, D_ON_HAND] = day_oh
                 daily[r, t, D_COST] = day_cost
                 daily[r, t, D_LOST] = day_lost
+
+
+#: the same kernel compiled without threads: for Dask workers, which run one chunk per thread
+advance_serial = numba.njit(cache=True)(advance.py_func)

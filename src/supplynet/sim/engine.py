@@ -78,7 +78,7 @@ class Simulation:
     """R replications of ``network`` over ``horizon`` days, optionally under a scenario."""
 
     def __init__(self, network: SimNetwork, *, horizon: int, replications: int = 100, seed: int = 0,
-                 scenario: Any = None, first_replication: int = 0) -> None:
+                 scenario: Any = None, first_replication: int = 0, parallel: bool = True) -> None:
         if not isinstance(network, SimNetwork):
             raise SimulationError(f"network must be a SimNetwork, got {type(network).__name__}")
         if int(horizon) < 1:
@@ -93,6 +93,7 @@ class Simulation:
         self.seed = int(seed)
         self.scenario = scenario
         self.first_replication = int(first_replication)
+        self.parallel = bool(parallel)
         self.now = 0
         R, N = self.replications, net.n_items
         self.keys = replication_keys(self.seed, self.first_replication, R)
@@ -155,7 +156,8 @@ class Simulation:
         if until <= self.now or until > self.horizon:
             raise SimulationError(f'"until" must be in ({self.now}, {self.horizon}], got {until}')
         net, st, ev = self.network, self._static, self.events
-        K.advance(self.now, until, self.keys, net.order, net.item_site, st["item_sku_id"], net.source,
+        kernel = K.advance if self.parallel else K.advance_serial
+        kernel(self.now, until, self.keys, net.order, net.item_site, st["item_sku_id"], net.source,
                   st["in_ptr"], st["in_arcs"], st["out_ptr"], st["out_arcs"], net.arc_qty,
                   net.lt_kind, net.lt_mean, net.lt_std, net.lt_min, net.lt_max, net.item_lane,
                   st["pipe_off"], st["pipe_len"], net.site_capacity, st["site_nom"], net.lane_capacity,

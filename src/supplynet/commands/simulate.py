@@ -1,0 +1,118 @@
+"""``supplynet simulate``: Monte Carlo stress test of a network, written as a report folder.
+
+    supplynet simulate --network examples/tiny.yaml --scenario supplier_fire --replications 500 \
+        --horizon 180 --out report/ [--executor dask --scheduler tcp://host:8786] \
+        [--policy-compare "base_stock:service_level=0.9" --policy-compare "sS:service_level=0.97"]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from supplynet.decide.policies import policy_from_spec
+from supplynet.errors import SimulationError
+from supplynet.sim.network import SimNetwork
+
+app = typer.Typer(help="Monte Carlo what-if: stress-test a network under disruption scenarios.")
+
+
+def load_sim_network(path: Path) -> SimNetwork:
+    """A SimNetwork from a network YAML (supplynet.model) or a Willems (2008) chain CSV."""
+    if not path.exists():
+        raise SimulationError(f"--network {path}: no such file")
+    if path.suffix.lower() == ".csv":
+        return SimNetwork.from_willems(path)
+    from supplynet.model import load_network
+
+    return SimNetwork.from_network(load_network(path))
+
+
+def parse_policy_variant(text: str, net: SimNetwork) -> SimNetwork:
+    """``TYPE[:k=v,...]`` applied to every ordering item; ``service_level=..`` sizes per item."""
+    kind, _, rest = text.partition(":")
+    params: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, val = part.partition("=")
+        try:
+            params[key.strip()] = float(val)
+        except ValueError:
+            eq = ""
+        if not eq:
+            raise SimulationError(f"--policy-compare {text!r}: expected TYPE[:key=value,...], bad part {part!r}")
+    mu, sd = net.mean_flow()
+    sd = np.maximum(sd, np.sqrt(mu))
+    items = np.nonzero(~net.source & (net.pol_kind >= 0))[0]
+    sl = params.pop("service_level", None)
+    spec = {"type": kind.strip(), "params": params, "site": "*", "sku": "*", "service_level": sl}
+    out = net
+    for i in items:
+        pol = policy_from_spec(spec, demand_mean=mu[i], demand_std=sd[i], lead_time=net.lt_mean[i],
+                               pack_size=net.pack[i], moq=net.moq[i])
+        out = out.with_policy(pol, [i])
+    return out
+
+
+@app.callback(invoke_without_command=True)
+def simulate(
+    network: Annotated[Path, typer.Option("--network", "-n", help="network YAML or Willems chain CSV")],
+    scenario: Annotated[list[str], typer.Option("--scenario", "-s", help="library name or YAML path; repeat")] = [],  # noqa: B006
+    replications: Annotated[int, typer.Option("--replications", "-r", min=1)] = 200,
+    horizon: Annotated[int, typer.Option("--horizon", "-d", min=1, help="days")] = 180,
+    seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
+    executor: Annotated[str, typer.Option("--executor", help="local | dask")] = "local",
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Dask scheduler address")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="report folder")] = Path("sim-report"),
+    policy_compare: Annotated[list[str], typer.Option("--policy-compare", help="TYPE[:k=v,...]; repeat")] = [],  # noqa: B006
+    baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="also run without disruptions")] = True,
+) -> None:
+    """Run the scenarios (and a baseline) and write report.json, report.html and PNG plots to --out."""
+    from supplynet.sim.compare import compare_policies
+    from supplynet.sim.report import write_report
+    from supplynet.sim.runners import EXECUTORS, run_replications
+    from supplynet.sim.scenario import load_scenario
+
+    if executor not in EXECUTORS:
+        raise SimulationError(f"--executor must be one of {EXECUTORS}, got {executor!r}")
+    net = load_sim_network(network)
+    scenarios = {"baseline": None} if baseline or not scenario else {}
+    for s in scenario:
+        sc = load_scenario(s)
+        scenarios[sc.name] = sc
+    variants = {"current": net}
+    for text in policy_compare:
+        variants[text] = parse_policy_variant(text, net)
+    total = replications * (len(scenarios) + (len(variants) if len(variants) > 1 else 0))
+    console = Console(stderr=True)
+    results = {}
+    comparison = None
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("simulating", total=total)
+        for name, sc in scenarios.items():
+            bar.update(task, description=f"scenario {name}")
+            results[name] = run_replications(net, replications=replications, horizon=horizon, seed=seed, scenario=sc,
+                                             executor=executor, scheduler=scheduler,
+                                             progress=lambda n: bar.advance(task, n))
+            results[name].scenario = name
+        if len(variants) > 1:
+            bar.update(task, description="policy comparison")
+            first = next(iter(s for s in scenarios.values() if s is not None), None)
+            _, comparison = compare_policies(net, {k: (lambda _n, v=v: v) for k, v in variants.items()},
+                                             replications=replications, horizon=horizon, seed=seed, scenario=first,
+                                             executor=executor, scheduler=scheduler,
+                                             progress=lambda n: bar.advance(task, n))
+    meta = {"network": net.name, "file": str(network), "replications": replications, "horizon": horizon,
+            "seed": seed, "executor": executor, "items": net.n_items}
+    summary = write_report(out, results, meta=meta, comparison=comparison)
+    top = [{k: r[k] for k in ("site", "scenario", "risk_exposure_index", "tts_p50", "ttr_p50", "flag_tts_lt_ttr")}
+           for r in sorted((r for r in summary["resilience"] if r["scenario"] != "baseline"),
+                           key=lambda r: -(r["risk_exposure_index"] or 0.0))[:10]]
+    typer.echo(json.dumps({"report": str(out), "scenarios": list(results), "ranking": top}, indent=2))
