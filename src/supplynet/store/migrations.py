@@ -134,6 +134,38 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX snapshots_ts ON snapshots (ts_us, log_offset)",
         ),
     ),
+    # devices and ingest tables: data access in store/devices.py and store/quarantine.py
+    Migration(3, "device registry", sqlite=(
+            "CREATE TABLE devices (device_id TEXT PRIMARY KEY, record TEXT NOT NULL, generation INTEGER NOT NULL, "
+             "updated_at INTEGER NOT NULL)",
+        ), postgres=(
+            "CREATE TABLE devices (device_id TEXT PRIMARY KEY, record TEXT NOT NULL, generation BIGINT NOT NULL, "
+             "updated_at BIGINT NOT NULL)",
+        )),
+    Migration(4, "ingest quarantine, late events, counters, acks", sqlite=(
+            "CREATE TABLE quarantine (id INTEGER PRIMARY KEY AUTOINCREMENT, at_us INTEGER NOT NULL, device TEXT NOT NULL, "
+             "reason TEXT NOT NULL, detail TEXT NOT NULL, adapter TEXT NOT NULL, size INTEGER NOT NULL, raw BLOB NOT NULL)",
+            "CREATE INDEX quarantine_device ON quarantine (device, id)",
+            "CREATE INDEX quarantine_reason ON quarantine (reason, id)",
+            "CREATE TABLE late_events (source TEXT NOT NULL, seq INTEGER NOT NULL, ts_us INTEGER NOT NULL, kind TEXT NOT NULL, "
+             "body TEXT NOT NULL, received_at INTEGER NOT NULL, PRIMARY KEY (source, seq))",
+            "CREATE INDEX late_events_ts ON late_events (ts_us)",
+            "CREATE TABLE ingest_counters (device TEXT NOT NULL, outcome TEXT NOT NULL, n INTEGER NOT NULL, "
+             "PRIMARY KEY (device, outcome))",
+            "CREATE TABLE ingest_acks (device TEXT PRIMARY KEY, acked_seq INTEGER NOT NULL)",
+        ),
+              postgres=(
+            "CREATE TABLE quarantine (id BIGSERIAL PRIMARY KEY, at_us BIGINT NOT NULL, device TEXT NOT NULL, "
+             "reason TEXT NOT NULL, detail TEXT NOT NULL, adapter TEXT NOT NULL, size BIGINT NOT NULL, raw BYTEA NOT NULL)",
+            "CREATE INDEX quarantine_device ON quarantine (device, id)",
+            "CREATE INDEX quarantine_reason ON quarantine (reason, id)",
+            "CREATE TABLE late_events (source TEXT NOT NULL, seq BIGINT NOT NULL, ts_us BIGINT NOT NULL, kind TEXT NOT NULL, "
+             "body TEXT NOT NULL, received_at BIGINT NOT NULL, PRIMARY KEY (source, seq))",
+            "CREATE INDEX late_events_ts ON late_events (ts_us)",
+            "CREATE TABLE ingest_counters (device TEXT NOT NULL, outcome TEXT NOT NULL, n BIGINT NOT NULL, "
+             "PRIMARY KEY (device, outcome))",
+            "CREATE TABLE ingest_acks (device TEXT PRIMARY KEY, acked_seq BIGINT NOT NULL)",
+        )),
 ]
 
 _VERSION_TABLE = (

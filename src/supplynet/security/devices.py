@@ -1,0 +1,231 @@
+"""Device registry: provision, rotate, revoke, look up.
+
+Provisioning makes a fresh Ed25519 key pair and returns the private key once (a
+:class:`Credential`); the registry keeps only the public key (see :mod:`.signing` for why).
+Rotation adds a new key and lets the old one expire after an overlap, so a device that has not
+switched yet keeps working. Revocation takes effect on the next message: the gate calls
+:meth:`DeviceRegistry.refresh` before each batch, which re-reads the registry when its generation
+counter moved (one integer query).
+
+The registry persists through a small backend (:class:`RegistryBackend`): in memory for tests, or
+the store's ``devices`` table (:mod:`supplynet.store.devices`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Protocol
+
+from ..errors import SecurityError
+from .signing import fingerprint, generate_keypair
+
+__all__ = [
+    "DEFAULT_OVERLAP_S",
+    "Credential",
+    "DeviceRecord",
+    "DeviceRegistry",
+    "InMemoryRegistryBackend",
+    "KeyRecord",
+    "RegistryBackend",
+    "kinds_for_measures",
+]
+
+DEFAULT_OVERLAP_S = 24 * 3600.0
+_ID = re.compile(r"^[A-Za-z0-9_.:@\-]{1,128}$")  # no '/', '+', '#': it is also an MQTT topic level
+
+# quantity a device measures -> canonical event kinds it may report
+_MEASURE_KINDS: dict[str, tuple[str, ...]] = {
+    "position": ("position",),
+    "temperature": ("condition",),
+    "humidity": ("condition",),
+    "shock": ("condition",),
+    "machine": ("machine_reading",),
+    "vibration": ("machine_reading",),
+    "stock_count": ("stock_count",),
+    "sale": ("sale",),
+}
+
+
+def kinds_for_measures(measures: Iterable[str]) -> frozenset[str]:
+    """Event kinds a device measuring ``measures`` may report (unknown measures allow nothing)."""
+    out: set[str] = set()
+    for m in measures:
+        out.update(_MEASURE_KINDS.get(m, ()))
+    return frozenset(out)
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    kid: str
+    public: str
+    not_before_us: int
+    not_after_us: int | None = None  # None: valid until rotated or revoked
+
+    def valid_at(self, t_us: int) -> bool:
+        return self.not_before_us <= t_us and (self.not_after_us is None or t_us < self.not_after_us)
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """What the platform knows about a device: its verification keys and its binding."""
+
+    device_id: str
+    kind: str | None = None
+    measures: tuple[str, ...] = ()
+    asset: str | None = None
+    site: str | None = None
+    report_interval_s: float | None = None
+    keys: tuple[KeyRecord, ...] = ()
+    revoked_at_us: int | None = None
+    created_at_us: int = 0
+
+    @property
+    def allowed_kinds(self) -> frozenset[str]:
+        return kinds_for_measures(self.measures)
+
+    def key(self, kid: str, t_us: int) -> KeyRecord | None:
+        for k in self.keys:
+            if k.kid == kid and k.valid_at(t_us):
+                return k
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["measures"] = list(self.measures)
+        d["keys"] = [asdict(k) for k in self.keys]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DeviceRecord:
+        d = dict(d)
+        d["measures"] = tuple(d.get("measures") or ())
+        d["keys"] = tuple(KeyRecord(**k) for k in d.get("keys") or ())
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Credential:
+    """Shown to the operator once at provisioning/rotation; the platform does not keep ``private_key``."""
+
+    device_id: str
+    kid: str
+    private_key: str
+    public_key: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+class RegistryBackend(Protocol):
+    def get_device(self, device_id: str) -> dict[str, Any] | None: ...
+    def put_device(self, device_id: str, record: dict[str, Any]) -> None: ...
+    def all_devices(self) -> list[dict[str, Any]]: ...
+    def devices_generation(self) -> int: ...
+
+
+@dataclass
+class InMemoryRegistryBackend:
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    generation: int = 0
+
+    def get_device(self, device_id: str) -> dict[str, Any] | None:
+        return self.rows.get(device_id)
+
+    def put_device(self, device_id: str, record: dict[str, Any]) -> None:
+        self.rows[device_id] = record
+        self.generation += 1
+
+    def all_devices(self) -> list[dict[str, Any]]:
+        return [self.rows[k] for k in sorted(self.rows)]
+
+    def devices_generation(self) -> int:
+        return self.generation
+
+
+class DeviceRegistry:
+    """Provision, rotate, revoke and look up devices; lookups are served from a cache that
+    :meth:`refresh` keeps in step with the backend."""
+
+    def __init__(self, backend: RegistryBackend | None = None):
+        self.backend: RegistryBackend = backend if backend is not None else InMemoryRegistryBackend()
+        self._cache: dict[str, DeviceRecord] = {}
+        self._generation = -1
+        self.refresh()
+
+    # -- reads -------------------------------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Reload the cache if the registry changed since the last load; True when it reloaded."""
+        gen = self.backend.devices_generation()
+        if gen == self._generation:
+            return False
+        self._cache = {d["device_id"]: DeviceRecord.from_dict(d) for d in self.backend.all_devices()}
+        self._generation = gen
+        return True
+
+    def get(self, device_id: str) -> DeviceRecord | None:
+        return self._cache.get(device_id)
+
+    def list(self) -> list[DeviceRecord]:
+        self.refresh()
+        return [self._cache[k] for k in sorted(self._cache)]
+
+    def _require(self, device_id: str) -> DeviceRecord:
+        d = self.backend.get_device(device_id)
+        if d is None:
+            raise SecurityError(f"device {device_id!r} is not registered (supplynet devices add {device_id})")
+        return DeviceRecord.from_dict(d)
+
+    # -- writes ------------------------------------------------------------------------------------
+    def _save(self, rec: DeviceRecord) -> None:
+        self.backend.put_device(rec.device_id, rec.to_dict())
+        self.refresh()
+
+    def provision(self, device_id: str, *, kind: str | None = None, measures: Iterable[str] = (),
+                  asset: str | None = None, site: str | None = None, report_interval_s: float | None = None,
+                  now_us: int | None = None) -> Credential:
+        """Register a device with a fresh key; returns its credential (shown once, not stored)."""
+        if not isinstance(device_id, str) or not _ID.match(device_id):
+            raise SecurityError(f"device id {device_id!r}: use 1-128 letters, digits or _ . : @ - (no '/')")
+        if self.backend.get_device(device_id) is not None:
+            raise SecurityError(f"device {device_id!r} is already registered (use rotate for a new key)")
+        if asset and site:
+            raise SecurityError(f"device {device_id!r}: bind it to an asset or a site, not both")
+        if report_interval_s is not None and not report_interval_s > 0:
+            raise SecurityError(f"device {device_id!r}: report_interval_s must be > 0, got {report_interval_s}")
+        now = _now_us() if now_us is None else now_us
+        priv, pub = generate_keypair()
+        key = KeyRecord(fingerprint(pub), pub, now)
+        self._save(DeviceRecord(device_id, kind, tuple(measures), asset, site, report_interval_s, (key,),
+                                None, now))
+        return Credential(device_id, key.kid, priv, pub)
+
+    def rotate(self, device_id: str, *, overlap_s: float = DEFAULT_OVERLAP_S, now_us: int | None = None) -> Credential:
+        """A new key; keys valid now stay valid for ``overlap_s`` more seconds, then expire."""
+        if overlap_s < 0:
+            raise SecurityError(f"overlap_s must be >= 0, got {overlap_s}")
+        rec = self._require(device_id)
+        if rec.revoked_at_us is not None:
+            raise SecurityError(f"device {device_id!r} is revoked; provision a new device id instead")
+        now = _now_us() if now_us is None else now_us
+        end = now + int(overlap_s * 1e6)
+        old = tuple(replace(k, not_after_us=min(k.not_after_us, end) if k.not_after_us is not None else end)
+                    for k in rec.keys if k.not_after_us is None or k.not_after_us > now)
+        priv, pub = generate_keypair()
+        key = KeyRecord(fingerprint(pub), pub, now)
+        self._save(replace(rec, keys=(*old, key)))
+        return Credential(device_id, key.kid, priv, pub)
+
+    def revoke(self, device_id: str, *, now_us: int | None = None) -> DeviceRecord:
+        """Refuse every message of the device from now on."""
+        rec = self._require(device_id)
+        if rec.revoked_at_us is None:
+            rec = replace(rec, revoked_at_us=_now_us() if now_us is None else now_us)
+            self._save(rec)
+        return rec
