@@ -706,9 +706,7 @@ def clark_scarf_serial(
     p = _positive("stockout_cost", stockout_cost)
     mu = _nonneg("demand_mean", demand_mean)
     if dist == "poisson":
-        dx = 1.0
-        if any(v != int(v) for v in lt):
-            raise SizingError("Poisson demand needs integer lead_times")
+        dx = 1.0  # demand over L periods is Poisson(mu L), also for fractional L
     elif dist == "normal":
         sd = _positive("demand_sd", demand_sd)
         dx = float(grid_step) if grid_step else sd / 400.0
@@ -739,9 +737,12 @@ def clark_scarf_serial(
         c_til = conv[i_range - k0]
         x = x[i_range]
         if levels is None:
-            s_star, cost = _refine_min(x, c_til)
             i_star = int(np.argmin(c_til))
             c_star = c_til[i_star]
+            if dist == "poisson":  # integer levels: the grid minimum is exact
+                s_star, cost = float(x[i_star]), float(c_star)
+            else:
+                s_star, cost = _refine_min(x, c_til)
         else:
             s_star = float(levels[j])
             c_star = cost = float(np.interp(s_star, x, c_til))
