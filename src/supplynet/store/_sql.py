@@ -167,13 +167,30 @@ class SqlEventLog(EventLog):
         units, repeats = _prepare_batch(source, events)
         return self._submit(units, repeats)
 
+    def append_batches(self, runs: Sequence[tuple[str, Sequence[EventBase]]]) -> list[AppendResult]:
+        """Several runs ``(source, events)``, each kept as ``append_batch`` keeps it, committed in one
+        transaction (with whatever else is queued); one result per run, in order."""
+        prepared = [_prepare_batch(source, events) for source, events in runs]
+        reqs = [_Request(units) for units, _ in prepared]
+        self._wait(reqs)
+        for req in reqs:
+            if req.error is not None:
+                raise req.error
+        return [AppendResult(r.result.stored, r.result.duplicates + rep) for r, (_, rep) in zip(reqs, prepared, strict=True)]
+
     def _submit(self, units: list[Unit], repeats: int) -> AppendResult:
         req = _Request(units)
+        self._wait([req])
+        if req.error is not None:
+            raise req.error
+        return AppendResult(req.result.stored, req.result.duplicates + repeats)
+
+    def _wait(self, reqs: list[_Request]) -> None:
         with self._cv:
             if self._closed:
                 raise StoreError(f"the store {self._backend.safe_url} is closed")
-            self._pending.append(req)
-            while not req.done:
+            self._pending.extend(reqs)
+            while not all(r.done for r in reqs):
                 if self._committing:
                     self._cv.wait()
                     continue
@@ -186,9 +203,6 @@ class SqlEventLog(EventLog):
                     self._cv.acquire()
                     self._committing = False
                     self._cv.notify_all()
-        if req.error is not None:
-            raise req.error
-        return AppendResult(req.result.stored, req.result.duplicates + repeats)
 
     def _commit(self, group: list[_Request]) -> None:
         try:
