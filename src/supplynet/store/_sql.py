@@ -21,9 +21,10 @@ import heapq
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
 from typing import Any
 
 from pydantic import ValidationError
@@ -56,9 +57,13 @@ _CLASSES = frozenset(EVENT_TYPES.values())
 _COLUMNS = ("off", "n", "source", "seq", "seq_last", "ts_min", "ts_max", "kind", "body", "received_at")
 _MIXED = "*"
 
-# A unit is one future row: (source, seq, seq_last, n, ts_min, ts_max, kind, body, items) where
-# items is None for a single event and [(seq, ts_us, kind, json), ...] for a batch.
-Unit = tuple[str, int, int, int, int, int, str, str, list[tuple[int, int, str, str]] | None]
+# A unit is one future row of ``events``, a list in column order whose first item (the offset) the
+# committer fills in, so the list itself is the row handed to the database:
+# [off, n, source, seq, seq_last, ts_min, ts_max, kind, body]. A batch unit has its events kept
+# beside it as items [(seq, ts_us, kind, json), ...] (None for a single event).
+Unit = list[Any]
+Items = list[tuple[int, int, str, str]]
+_ROW_COLUMNS = _COLUMNS[:-1]  # received_at is given once per transaction
 
 
 class Tx(abc.ABC):
@@ -72,8 +77,11 @@ class Tx(abc.ABC):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
     @abc.abstractmethod
-    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Bulk insert (SQLite ``executemany``, PostgreSQL ``COPY``)."""
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], constants: Mapping[str, int] | None = None
+    ) -> None:
+        """Bulk insert (SQLite ``executemany``, PostgreSQL ``COPY``); ``constants`` are integer columns
+        with the same value in every row."""
 
 
 class SqlBackend(abc.ABC):
@@ -107,37 +115,39 @@ def _prepare(event: EventBase) -> Unit:
     if cls not in _CLASSES:
         raise TypeError(f"the log stores canonical events from supplynet.events, not {cls.__name__}")
     ts = (event.ts - _EPOCH) // _US
+    seq = event.seq
     body = cls.__pydantic_serializer__.to_json(event, exclude_none=True).decode()
-    return (event.source, event.seq, event.seq, 1, ts, ts, event.kind, body, None)  # type: ignore[attr-defined]
+    return [0, 1, event.source, seq, seq, ts, ts, event.kind, body]  # type: ignore[attr-defined]
 
 
-def _batch_unit(source: str, items: list[tuple[int, int, str, str]]) -> Unit:
+def _batch_unit(source: str, items: Items) -> Unit:
     kinds = {it[2] for it in items}
     ts = [it[1] for it in items]
-    return (
-        source, items[0][0], items[-1][0], len(items), min(ts), max(ts),
-        kinds.pop() if len(kinds) == 1 else _MIXED, "[" + ",".join(it[3] for it in items) + "]", items,
-    )
+    return [
+        0, len(items), source, items[0][0], items[-1][0], min(ts), max(ts),
+        kinds.pop() if len(kinds) == 1 else _MIXED, "[" + ",".join(it[3] for it in items) + "]",
+    ]
 
 
-def _prepare_batch(source: str, events: Sequence[EventBase]) -> tuple[list[Unit], int]:
-    """Rows for a run of events of ``source`` (sorted by seq); returns them and in-run repeats."""
-    items: dict[int, tuple[int, int, str, str]] = {}
+def _prepare_batch(source: str, events: Sequence[EventBase]) -> tuple[list[Unit], list[Items | None], int]:
+    """Rows for a run of events of ``source`` (sorted by seq), their items, and in-run repeats."""
+    by_seq: dict[int, tuple[int, int, str, str]] = {}
     for e in events:
         u = _prepare(e)
-        if u[0] != source:
+        if u[2] != source:
             raise EventError(f"append_batch({source!r}): event {e.event_id} comes from another source")
-        items.setdefault(u[1], (u[1], u[4], u[6], u[7]))
-    ordered = [items[s] for s in sorted(items)]
-    units = [_batch_unit(source, ordered[i : i + MAX_BATCH_ROW]) for i in range(0, len(ordered), MAX_BATCH_ROW)]
-    return units, len(events) - len(ordered)
+        by_seq.setdefault(u[3], (u[3], u[5], u[7], u[8]))
+    ordered = [by_seq[s] for s in sorted(by_seq)]
+    chunks: list[Items | None] = [ordered[i : i + MAX_BATCH_ROW] for i in range(0, len(ordered), MAX_BATCH_ROW)]
+    return [_batch_unit(source, c) for c in chunks if c], chunks, len(events) - len(ordered)
 
 
 class _Request:
-    __slots__ = ("units", "result", "error", "done")
+    __slots__ = ("units", "items", "result", "error", "done")
 
-    def __init__(self, units: list[Unit]):
+    def __init__(self, units: list[Unit], items: list[Items | None] | None = None):
         self.units = units
+        self.items = items  # None: every unit is a single event
         self.result = AppendResult()
         self.error: BaseException | None = None
         self.done = False
@@ -164,22 +174,22 @@ class SqlEventLog(EventLog):
     def append_batch(self, source: str, events: Sequence[EventBase]) -> AppendResult:
         if not events:
             return AppendResult()
-        units, repeats = _prepare_batch(source, events)
-        return self._submit(units, repeats)
+        units, items, repeats = _prepare_batch(source, events)
+        return self._submit(units, repeats, items)
 
     def append_batches(self, runs: Sequence[tuple[str, Sequence[EventBase]]]) -> list[AppendResult]:
         """Several runs ``(source, events)``, each kept as ``append_batch`` keeps it, committed in one
         transaction (with whatever else is queued); one result per run, in order."""
         prepared = [_prepare_batch(source, events) for source, events in runs]
-        reqs = [_Request(units) for units, _ in prepared]
+        reqs = [_Request(units, items) for units, items, _ in prepared]
         self._wait(reqs)
         for req in reqs:
             if req.error is not None:
                 raise req.error
-        return [AppendResult(r.result.stored, r.result.duplicates + rep) for r, (_, rep) in zip(reqs, prepared, strict=True)]
+        return [AppendResult(r.result.stored, r.result.duplicates + rep) for r, (_, _, rep) in zip(reqs, prepared, strict=True)]
 
-    def _submit(self, units: list[Unit], repeats: int) -> AppendResult:
-        req = _Request(units)
+    def _submit(self, units: list[Unit], repeats: int, items: list[Items | None] | None = None) -> AppendResult:
+        req = _Request(units, items)
         self._wait([req])
         if req.error is not None:
             raise req.error
@@ -221,48 +231,49 @@ class SqlEventLog(EventLog):
         self.commits += 1
 
     def _write(self, group: list[_Request]) -> list[AppendResult]:
-        sources = {u[0] for req in group for u in req.units}
+        sources = {u[2] for req in group for u in req.units}
         results: list[AppendResult] = []
         with self._backend.write() as tx:
             last = tx.execute("SELECT off + n FROM events ORDER BY off DESC LIMIT 1")
             off = last[0][0] if last else 1
-            stats = _source_stats(tx, sources)
-            touched: set[str] = set()
-            rows: list[tuple[Any, ...]] = []
-            now = time.time_ns() // 1000
+            known = _source_stats(tx, sources)
+            # per source [seq_max, n_events, seq_span, ts_span]; -1: nothing stored yet
+            stats = {s: list(known[s]) if s in known else [-1, 0, 0, 0] for s in sources}
+            now = {"received_at": time.time_ns() // 1000}
+            rows: list[Unit] = []
             for req in group:
                 stored = dups = 0
-                for unit in req.units:
-                    st = stats.get(unit[0])
-                    if st is not None and unit[1] <= st[0]:  # at or below the high water: look up
+                for unit, items in zip(req.units, req.items or repeat(None, len(req.units)), strict=True):
+                    st = stats[unit[2]]
+                    if unit[3] <= st[0]:  # at or below the source's high water: look it up
                         if rows:
-                            tx.insert_rows("events", _COLUMNS, rows)
+                            tx.insert_rows("events", _ROW_COLUMNS, rows, now)
                             rows = []
-                        unit, d = _dedupe(tx, unit, st)
+                        unit, items, d = _dedupe(tx, unit, items, st)
                         dups += d
                         if unit is None:
                             continue
-                    n = unit[3]
-                    rows.append((off, n, *unit[:3], *unit[4:8], now))
+                    unit[0] = off
+                    n = unit[1]
                     off += n
                     stored += n
-                    if st is None:
-                        stats[unit[0]] = [unit[2], n, unit[2] - unit[1], unit[5] - unit[4]]
-                    else:
-                        st[0] = max(st[0], unit[2])
-                        st[1] += n
-                        st[2] = max(st[2], unit[2] - unit[1])
-                        st[3] = max(st[3], unit[5] - unit[4])
-                    touched.add(unit[0])
+                    rows.append(unit)
+                    if unit[4] > st[0]:
+                        st[0] = unit[4]
+                    st[1] += n
+                    if items is not None:
+                        st[2] = max(st[2], unit[4] - unit[3])
+                        st[3] = max(st[3], unit[6] - unit[5])
                 results.append(AppendResult(stored, dups))
             if rows:
-                tx.insert_rows("events", _COLUMNS, rows)
-            if touched:
+                tx.insert_rows("events", _ROW_COLUMNS, rows, now)
+            changed = [(s, *st) for s, st in stats.items() if st != known.get(s) and st[0] >= 0]
+            if changed:
                 tx.executemany(
                     "INSERT INTO log_sources (source, seq_max, n_events, seq_span, ts_span) VALUES (?, ?, ?, ?, ?) "
                     "ON CONFLICT (source) DO UPDATE SET seq_max = excluded.seq_max, n_events = excluded.n_events, "
                     "seq_span = excluded.seq_span, ts_span = excluded.ts_span",
-                    [(s, *stats[s]) for s in touched],
+                    changed,
                 )
         return results
 
@@ -382,9 +393,9 @@ def _source_stats(tx: Tx, sources: set[str]) -> dict[str, list[int]]:
     return out
 
 
-def _dedupe(tx: Tx, unit: Unit, st: list[int]) -> tuple[Unit | None, int]:
+def _dedupe(tx: Tx, unit: Unit, items: Items | None, st: list[int]) -> tuple[Unit | None, Items | None, int]:
     """Drop from ``unit`` the events already stored; returns the rest (None if nothing is new)."""
-    source, lo, hi = unit[0], unit[1], unit[2]
+    source, lo, hi = unit[2], unit[3], unit[4]
     stored: set[int] = set()
     for seq, body in tx.execute(
         "SELECT seq, body FROM events WHERE source = ? AND seq >= ? AND seq <= ? AND seq_last >= ?",
@@ -394,13 +405,12 @@ def _dedupe(tx: Tx, unit: Unit, st: list[int]) -> tuple[Unit | None, int]:
             stored.update(int(e["seq"]) for e in json.loads(body))
         else:
             stored.add(int(seq))
-    items = unit[8]
     if items is None:
-        return (None, 1) if lo in stored else (unit, 0)
+        return (None, None, 1) if lo in stored else (unit, None, 0)
     fresh = [it for it in items if it[0] not in stored]
     if not fresh:
-        return None, len(items)
-    return _batch_unit(source, fresh), len(items) - len(fresh)
+        return None, None, len(items)
+    return _batch_unit(source, fresh), fresh, len(items) - len(fresh)
 
 
 class _Filter:

@@ -118,6 +118,11 @@ class EventLog(abc.ABC):
         """Store a run of events from one ``source`` as one row (readings kept as a list)."""
 
     @abc.abstractmethod
+    def append_batches(self, runs: Sequence[tuple[str, Sequence[EventBase]]]) -> list[AppendResult]:
+        """Several runs ``(source, events)``, each kept as :meth:`append_batch` keeps it, committed
+        together in one durable transaction; one result per run, in order."""
+
+    @abc.abstractmethod
     def read(
         self,
         since: TimeLike | None = None,

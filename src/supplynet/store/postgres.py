@@ -10,7 +10,7 @@ on the next call.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -49,10 +49,18 @@ class _PgTx(Tx):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._cur.executemany(_pg(sql), rows)
 
-    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        with self._cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], constants: Mapping[str, int] | None = None
+    ) -> None:
+        consts = dict(constants or {})
+        extra = list(consts.values())
+        with self._cur.copy(f"COPY {table} ({', '.join([*columns, *consts])}) FROM STDIN") as copy:
+            if extra:
+                for row in rows:
+                    copy.write_row([*row, *extra])
+            else:
+                for row in rows:
+                    copy.write_row(row)
 
 
 class PostgresBackend(SqlBackend):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -58,10 +58,13 @@ class _SqliteTx(Tx):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._conn.executemany(sql, rows)
 
-    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        self._conn.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows
-        )
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], constants: Mapping[str, int] | None = None
+    ) -> None:
+        consts = {k: int(v) for k, v in (constants or {}).items()}  # integers only: safe as SQL literals
+        names = ", ".join([*columns, *consts])
+        values = ", ".join(["?"] * len(columns) + [str(v) for v in consts.values()])
+        self._conn.executemany(f"INSERT INTO {table} ({names}) VALUES ({values})", rows)
 
 
 class SqliteBackend(SqlBackend):

@@ -175,6 +175,13 @@ class StoreContract:
         assert sorted(s for _, s in _keys(store)) == list(range(15))
         assert store.log.count() == 15 and store.log.last_offset() == 15
 
+    def test_append_batches_commits_runs_together(self, store: Store) -> None:
+        runs = [("a", [sale("a", i, i) for i in range(5)]), ("b", [sale("b", 1), sale("b", 1)]), ("c", [])]
+        assert store.log.append_batches(runs) == [AppendResult(5, 0), AppendResult(1, 1), AppendResult(0, 0)]
+        again = store.log.append_batches([("a", [sale("a", i, i) for i in range(3, 8)])])
+        assert again == [AppendResult(3, 2)]
+        assert sorted(_keys(store)) == [("a", i) for i in range(8)] + [("b", 1)]
+
     def test_batch_from_one_source_only(self, store: Store) -> None:
         with pytest.raises(EventError, match="another source"):
             store.log.append_batch("dev", [sale("dev", 1), sale("other", 2)])
