@@ -8,7 +8,6 @@ line of the field they name, and all problems of a file are raised together in o
 
 from __future__ import annotations
 
-import difflib
 import re
 import types
 import typing
@@ -18,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from supplynet.errors import DataError, ModelIssue, ModelValidationError
-from supplynet.model._refs import NetworkReferenceError, reference_issues
+from supplynet.model._refs import NetworkReferenceError, closest, reference_issues
 from supplynet.model._schema import FieldError, Network
 from supplynet.model._yaml import Lines, Path, compose, format_path
 
@@ -159,8 +158,8 @@ def _translate(err: dict[str, Any]) -> tuple[Path, str]:
         return path, f"expected {_EXPECTED[kind]}, got {_describe(value)}{hint}"
     if kind == "literal_error":
         options = re.findall(r"'([^']*)'", ctx.get("expected", ""))
-        close = difflib.get_close_matches(str(value), options, n=1, cutoff=0.6) if isinstance(value, str) else []
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        close = closest(value, options) if isinstance(value, str) else None
+        hint = f" (did you mean '{close}'?)" if close else ""
         return path, f"must be one of {ctx.get('expected')}, got {_describe(value)}{hint}"
     bounds = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"),
               "less_than_equal": ("<=", "le"), "less_than": ("<", "lt")}
@@ -191,8 +190,8 @@ def _unknown_field(path: Path) -> str:
     if model is None:
         return message
     names = list(model.model_fields)
-    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    close = closest(key, names)
     if close:
-        return f"{message} (did you mean '{close[0]}'?)"
+        return f"{message} (did you mean '{close}'?)"
     return f"{message}; expected one of: {', '.join(names)}"
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from supplynet.errors import ModelIssue, ModelValidationError
 from supplynet.model._yaml import Path, format_path
 
-__all__ = ["NetworkReferenceError", "RefIssue", "reference_issues"]
+__all__ = ["NetworkReferenceError", "RefIssue", "closest", "reference_issues"]
 
 _SITE_KINDS = ("supplier", "plant", "dc", "store")
 
@@ -33,7 +33,10 @@ class RefIssue:
     def text(self, lines: Mapping[Path, int] | None = None) -> str:
         if self.other is None:
             return self.message
-        line = (lines or {}).get(self.other)
+        line, path = None, self.other
+        while path and line is None:  # the clashing entry's field may be a default: use its entry's line
+            line = (lines or {}).get(path)
+            path = path[:-1]
         return f"{self.message} (first at line {line})" if line else f"{self.message} (first at {format_path(self.other)})"
 
 
@@ -63,9 +66,21 @@ def _str(obj: Any, key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def closest(value: str, options: Iterable[str]) -> str | None:
+    """The option most like ``value`` (same letters in another case first), or None."""
+    options = list(options)
+    for option in options:
+        if option.lower() == value.lower():
+            return option
+    if len(value) <= 3:  # short ids: only a same-initial near miss ('P2' -> 'P1'), not any 2-letter id
+        options = [o for o in options if o[:1] == value[:1]]
+    close = difflib.get_close_matches(value, options, n=1, cutoff=0.5 if len(value) <= 3 else 0.6)
+    return close[0] if close else None
+
+
 def _unknown(what: str, value: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(value, list(known), n=1, cutoff=0.6)
-    return f"unknown {what} '{value}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+    close = closest(value, known)
+    return f"unknown {what} '{value}'" + (f" (did you mean '{close}'?)" if close else "")
 
 
 class _Checker:
@@ -210,30 +225,46 @@ class _Checker:
                              f"a pos_terminal goes in a store, not in {self.kind(site_id)} '{site_id}'")
 
     def check_supply(self) -> None:
-        """Every sku a site sells, uses in a BOM or ships on a lane must reach that site somehow."""
-        inbound_any: set[str] = set()
-        inbound: dict[str, set[str]] = {}
+        """Every sku a site sells, uses in a BOM or ships on a lane must reach that site: along a chain
+        of lanes that carry it, from a supplier or from a plant whose BOM makes it."""
+        into_any: dict[str, list[str]] = {}
+        into: dict[tuple[str, str], list[str]] = {}
         for _, lane in _entries(self.net, "lanes"):
-            dest, skus = _get(lane, "destination"), _get(lane, "skus")
-            if isinstance(dest, str):
-                if skus is None:
-                    inbound_any.add(dest)
-                elif isinstance(skus, list):
-                    inbound.setdefault(dest, set()).update(s for s in skus if isinstance(s, str))
+            origin, dest, skus = _get(lane, "origin"), _get(lane, "destination"), _get(lane, "skus")
+            if not (isinstance(origin, str) and isinstance(dest, str)):
+                continue
+            if skus is None:
+                into_any.setdefault(dest, []).append(origin)
+            elif isinstance(skus, list):
+                for sku in skus:
+                    if isinstance(sku, str):
+                        into.setdefault((dest, sku), []).append(origin)
         made: set[tuple[str, str]] = set()
         for _, bom in _entries(self.net, "boms"):
             plant, out = _get(bom, "plant"), _get(bom, "output_sku")
             if isinstance(plant, str) and isinstance(out, str):
                 made.add((plant, out))
+        memo: dict[tuple[str, str], bool] = {}
 
         def supplied(site: str, sku: str) -> bool:
-            return (self.kind(site) == "supplier" or site in inbound_any
-                    or sku in inbound.get(site, ()) or (site, sku) in made)
+            if (site, sku) not in memo:
+                seen, frontier, found = {site}, [site], False
+                while frontier and not found:
+                    node = frontier.pop()
+                    if self.kind(node) == "supplier" or (node, sku) in made or memo.get((node, sku)):
+                        found = True
+                        break
+                    for origin in (*into.get((node, sku), ()), *into_any.get(node, ())):
+                        if origin not in seen:
+                            seen.add(origin)
+                            frontier.append(origin)
+                memo[(site, sku)] = found
+            return memo[(site, sku)]
 
         def check(path: Path, site: Any, sku: Any, what: str) -> None:
             if site in self.sites and sku in self.skus and not supplied(site, sku):
-                self.add(path, f"nothing supplies sku '{sku}' to site '{site}' {what} "
-                         "(no lane into it carries the sku and no BOM makes it there)")
+                self.add(path, f"nothing supplies sku '{sku}' to site '{site}' {what} (no chain of lanes "
+                         "carrying the sku leads there from a supplier or a plant that makes it)")
 
         for i, d in _entries(self.net, "demand"):
             check(("demand", i, "sku"), _get(d, "site"), _get(d, "sku"), "for its demand")
