@@ -188,6 +188,20 @@ class SqlEventLog(EventLog):
                 raise req.error
         return [AppendResult(r.result.stored, r.result.duplicates + rep) for r, (_, _, rep) in zip(reqs, prepared, strict=True)]
 
+    def append_wire_batches(self, runs: Sequence[tuple[str, Items]]) -> list[AppendResult]:
+        """Like :meth:`append_batches` for events a trusted caller (the ingest gate's fast path)
+        already validated and serialized: per run ``(source, [(seq, ts_us, kind, wire_json), ...])``
+        sorted by ``seq`` without repeats, each ``wire_json`` readable by ``parse_event``."""
+        reqs = []
+        for source, items in runs:
+            chunks: list[Items | None] = [items[i : i + MAX_BATCH_ROW] for i in range(0, len(items), MAX_BATCH_ROW)]
+            reqs.append(_Request([_batch_unit(source, c) for c in chunks if c], chunks))
+        self._wait(reqs)
+        for req in reqs:
+            if req.error is not None:
+                raise req.error
+        return [req.result for req in reqs]
+
     def _submit(self, units: list[Unit], repeats: int, items: list[Items | None] | None = None) -> AppendResult:
         req = _Request(units, items)
         self._wait([req])
