@@ -185,7 +185,7 @@ CASES = [
     ("nothing supplies demand", "skus: [GOOD]}", "skus: [RAW]}", "sku: GOOD, mean_per_day",
      "demand[0].sku: nothing supplies sku 'GOOD' to site 'R1' for its demand " + SUPPLY),
     ("cv and std", "mean_per_day: 10}", "mean_per_day: 10, cv: 0.3, std_per_day: 2}", "std_per_day",
-     "demand[0].std_per_day: give cv or std_per_day, not both"),
+     "demand[0].std_per_day: disagrees with cv 0.3 (cv x mean_per_day = 3); give one of them"),
 ]
 
 

@@ -345,7 +345,8 @@ class Bom(_Base):
 class Demand(_Base):
     """Expected customer demand for ``sku`` at ``site`` (usually a store), units per day.
 
-    The spread is ``std_per_day`` when given, else ``cv * mean_per_day``.
+    The spread is ``std_per_day`` when given, else ``cv * mean_per_day``; ``cv`` is always set
+    (``std_per_day / mean_per_day`` when only the standard deviation is given).
     """
 
     site: Id
@@ -355,11 +356,21 @@ class Demand(_Base):
     std_per_day: NonNeg | None = None
     dist: Literal["auto", "poisson", "normal", "negbin", "gamma"] = "auto"
 
-    @model_validator(mode="after")
-    def _one_spread(self) -> Demand:
-        if self.std_per_day is not None and "cv" in self.model_fields_set:
-            raise FieldError("std_per_day", "give cv or std_per_day, not both")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _one_spread(cls, data: Any) -> Any:
+        """``std_per_day`` alone sets ``cv = std / mean``; both given must agree."""
+        if not isinstance(data, dict):
+            return data
+        mean, std, cv = data.get("mean_per_day"), data.get("std_per_day"), data.get("cv")
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (mean, std)) or mean <= 0:
+            return data
+        if cv is None:
+            return {**data, "cv": std / mean}
+        if isinstance(cv, int | float) and not math.isclose(cv * mean, std, rel_tol=1e-6, abs_tol=1e-9):
+            raise FieldError("std_per_day", f"disagrees with cv {cv:g} (cv x mean_per_day = {cv * mean:g}); "
+                             "give one of them")
+        return data
 
     @property
     def std(self) -> float:
