@@ -1,0 +1,407 @@
+"""The gate: the one code path every adapter (MQTT, HTTP, file replay) sends messages through.
+
+Checks, in order, each with its own reason code (:data:`REASONS`):
+
+1. ``payload_too_large`` -- before anything is parsed;
+2. ``schema`` (outer envelope) -- unauthenticated, so nothing inside the body is read yet;
+3. ``unknown_device`` / ``revoked_device`` -- the registry (reloaded when it changed, so a
+   revocation applies to the next message);
+4. ``bad_signature`` -- Ed25519 over the body's exact bytes with a key valid now (rotation overlap);
+5. ``schema`` (body), ``binding`` (the body names another device);
+6. ``clock_skew`` -- envelope time more than ``clock_skew_s`` from the gateway clock;
+7. ``replayed_sequence`` / ``out_of_window_sequence`` -- every sequence number already has a
+   final outcome, or the envelope jumps more than ``seq_window`` past the acknowledged one;
+8. ``rate_limited`` -- per-device token bucket (charged only for authenticated messages, so nobody
+   can use up another device's quota by forging its id); the message is *refused*, not stored: the
+   device keeps it and sends it again later;
+9. ``schema`` / ``unit`` / ``implausible`` / ``binding`` per reading.
+
+Accepted envelopes are committed to the log in one group commit (one row per envelope, readings as
+a list). Events older than the device's event-time watermark minus ``allowed_lateness_s`` go to the
+late table instead. Quarantine rows, late events, counters and acknowledgements are written in one
+more durable transaction; only then does :meth:`Gate.submit` return, so an adapter that
+acknowledges after ``submit`` acknowledges only what is durable. Every message gets exactly one
+:class:`Outcome`: ``received = stored + late + quarantined + refused`` per device.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..errors import IngestError
+from ..security.devices import DeviceRegistry
+from ..security.signing import b64u_decode, verify
+from .envelope import Body, Row, open_outer, parse_body, readings_to_rows
+
+__all__ = ["REASONS", "Gate", "GateConfig", "Outcome", "SeqTracker", "TokenBucket"]
+
+REASONS = (
+    "payload_too_large", "schema", "unknown_device", "revoked_device", "bad_signature", "binding", "clock_skew",
+    "replayed_sequence", "out_of_window_sequence", "rate_limited", "unit", "implausible",
+)
+Status = Literal["stored", "late", "quarantined", "refused"]
+Item = bytes | str | dict[str, Any]
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    max_bytes: int = 1 << 20            # a sealed envelope larger than this is refused unread
+    quarantine_raw_cap: int = 4096      # raw bytes kept per quarantined message
+    clock_skew_s: float = 300.0
+    seq_window: int = 1 << 24           # how far past the acknowledged seq an envelope may jump
+    allowed_lateness_s: float = 3600.0
+    rate_per_s: float = 50.0            # messages per second per device (token bucket)
+    burst: float = 200.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_bytes", "quarantine_raw_cap", "seq_window"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"GateConfig.{name} must be > 0, got {getattr(self, name)}")
+        for name in ("clock_skew_s", "allowed_lateness_s", "rate_per_s", "burst"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"GateConfig.{name} must be > 0, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one message."""
+
+    status: Status
+    device: str
+    reason: str | None = None
+    detail: str = ""
+    seq: int | None = None
+    last_seq: int | None = None
+    events: int = 0  # events stored (log + late table)
+
+    @property
+    def accepted(self) -> bool:
+        return self.status in ("stored", "late")
+
+
+class TokenBucket:
+    """``rate`` tokens per second up to ``capacity`` (Turner 1986's token bucket)."""
+
+    __slots__ = ("rate", "capacity", "tokens", "stamp")
+
+    def __init__(self, rate: float, capacity: float, now: float):
+        self.rate, self.capacity, self.tokens, self.stamp = rate, capacity, capacity, now
+
+    def take(self, now: float, cost: float = 1.0) -> bool:
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= cost:
+            self.tokens -= cost
+            return True
+        return False
+
+    def retry_after(self, cost: float = 1.0) -> float:
+        return max(0.0, (cost - self.tokens) / self.rate)
+
+
+class SeqTracker:
+    """Which sequence numbers of a device have a final outcome: everything up to ``acked`` plus
+    disjoint intervals above it (``acked`` is the end-to-end acknowledgement)."""
+
+    __slots__ = ("acked", "spans")
+
+    def __init__(self, acked: int = -1):
+        self.acked = acked
+        self.spans: dict[int, int] = {}  # lo -> hi, all > acked + 1, disjoint
+
+    def done(self, lo: int, hi: int) -> bool:
+        if hi <= self.acked:
+            return True
+        for a, b in self.spans.items():
+            if a <= lo and hi <= b:
+                return True
+        return False
+
+    def mark(self, lo: int, hi: int) -> None:
+        if hi <= self.acked:
+            return
+        lo = max(lo, self.acked + 1)
+        for a, b in list(self.spans.items()):  # merge overlapping or adjacent spans
+            if a <= hi + 1 and lo <= b + 1:
+                del self.spans[a]
+                lo, hi = min(lo, a), max(hi, b)
+        if lo == self.acked + 1:
+            self.acked = hi
+            while self.acked + 1 in self.spans:
+                self.acked = self.spans.pop(self.acked + 1)
+        else:
+            self.spans[lo] = hi
+
+
+@dataclass
+class _Accepted:
+    index: int
+    device: str
+    body: Body
+    events: list[Row]
+    late: list[Row] = field(default_factory=list)
+
+
+class Gate:
+    """Authenticate, validate, deduplicate and durably store device messages.
+
+    ``store`` is a :class:`supplynet.store.Store` (its ``log`` and its SQL ``backend`` for the
+    ingest tables); ``registry`` defaults to the store's device table.
+    """
+
+    def __init__(self, store: Any, registry: DeviceRegistry | None = None, *, config: GateConfig | None = None,
+                 clock: Callable[[], float] = time.time, monitor: Any = None):
+        from ..store.devices import SqlRegistryBackend
+        from ..store.quarantine import IngestBatch, IngestTables
+
+        self.store = store
+        self.config = config or GateConfig()
+        self.registry = registry if registry is not None else DeviceRegistry(SqlRegistryBackend(store.backend))
+        self.tables = IngestTables(store.backend)
+        self._batch_cls = IngestBatch
+        self.clock = clock
+        if monitor is True:
+            from .monitors import DataQualityMonitor
+
+            def interval_of(device: str) -> float | None:
+                rec = self.registry.get(device)
+                return rec.report_interval_s if rec is not None else None
+
+            hw = store.log.high_water("dq-monitor")
+            monitor = DataQualityMonitor(interval_of, start_seq=0 if hw is None else hw + 1)
+        self.monitor = monitor or None
+        self._lock = threading.Lock()
+        self._trackers: dict[str, SeqTracker] = {d: SeqTracker(s) for d, s in self.tables.acks().items()}
+        self._buckets: dict[str, TokenBucket] = {}
+        self._watermark_us: dict[str, int] = {}
+        #: per device: messages received and their outcomes (stored, late, quarantined, refused, reasons)
+        self.accounting: dict[str, Counter[str]] = defaultdict(Counter)
+        #: per reason code (and ``stored`` / ``late``): messages, for the service's metrics
+        self.counters: Counter[str] = Counter()
+
+    # -- public ------------------------------------------------------------------------------------
+    def acked(self, device: str) -> int | None:
+        """Highest seq up to which every message of ``device`` has a final, durable outcome."""
+        t = self._trackers.get(device)
+        return None if t is None or t.acked < 0 else t.acked
+
+    def run_monitors(self) -> int:
+        """Check the data-quality monitor's clock-driven conditions and append its alerts to the log."""
+        if self.monitor is None:
+            return 0
+        alerts = self.monitor.check(self.clock())
+        if alerts:
+            self.store.log.append(alerts)
+        return len(alerts)
+
+    def retry_after(self, device: str) -> float:
+        b = self._buckets.get(device)
+        return 1.0 if b is None else max(0.05, b.retry_after())
+
+    def submit(self, items: Sequence[Item], adapter: str = "mqtt") -> list[Outcome]:
+        """Run every message through the checks, commit what passes, record the rest; returns one
+        :class:`Outcome` per message, in order, after everything is durable."""
+        now = self.clock()
+        now_us = int(now * 1e6)
+        self.registry.refresh()
+        outcomes: list[Outcome | None] = [None] * len(items)
+        batch = self._batch_cls()
+        accepted: list[_Accepted] = []
+        with self._lock:
+            seen: set[tuple[str, int]] = set()
+            for i, item in enumerate(items):
+                try:
+                    accepted.append(self._check(i, item, now, now_us, seen))
+                except _Rejected as rej:
+                    outcomes[i] = self._reject(rej, item, batch, now_us, adapter)
+            self._split_late(accepted)
+        results = self._commit(accepted)
+        with self._lock:
+            for acc, res in zip(accepted, results, strict=True):
+                outcomes[acc.index] = self._finish(acc, res, items[acc.index], batch, now_us, adapter)
+            for o in outcomes:
+                assert o is not None
+                self.accounting[o.device]["received"] += 1
+                self.accounting[o.device][o.status] += 1
+                self.counters[o.reason or o.status] += 1
+                if o.reason is not None:
+                    self.accounting[o.device][o.reason] += 1
+                if o.status != "quarantined":
+                    batch.count(o.device, o.reason or o.status)
+            for d, t in self._trackers.items():
+                if t.acked >= 0:
+                    batch.acks[d] = t.acked
+            self.tables.record(batch)
+        if self.monitor is not None:
+            for acc in accepted:
+                for r in acc.events:
+                    self.monitor.observe_row(acc.device, r, now)
+        return outcomes  # type: ignore[return-value]
+
+    # -- checks ------------------------------------------------------------------------------------
+    def _check(self, i: int, item: Item, now: float, now_us: int, seen: set[tuple[str, int]]) -> _Accepted:
+        cfg = self.config
+        size = _size(item)
+        if size > cfg.max_bytes:
+            raise _Rejected("payload_too_large", _peek_device(item), f"{size} bytes > limit {cfg.max_bytes}")
+        try:
+            outer = open_outer(item)
+        except IngestError as exc:
+            raise _Rejected(exc.reason, _peek_device(item), exc.detail) from None
+        dev = outer.device
+        rec = self.registry.get(dev)
+        if rec is None:
+            raise _Rejected("unknown_device", dev, "device is not registered")
+        if rec.revoked_at_us is not None:
+            raise _Rejected("revoked_device", dev, "device was revoked")
+        key = rec.key(outer.kid, now_us)
+        if key is None:
+            raise _Rejected("bad_signature", dev, f"key {outer.kid[:16]!r} is not a valid key of this device now")
+        try:
+            sig = b64u_decode(outer.sig)
+        except ValueError:
+            raise _Rejected("bad_signature", dev, "signature is not base64") from None
+        if not verify(key.public, outer.body, sig):
+            raise _Rejected("bad_signature", dev, "signature does not match the body")
+        try:
+            body = parse_body(outer.body)
+        except IngestError as exc:
+            raise _Rejected(exc.reason, dev, exc.detail) from None
+        if body.device != dev:
+            raise _Rejected("binding", dev, f"signed by {dev!r} but speaks for {body.device[:64]!r}", body)
+        skew = body.ts.timestamp() - now
+        if abs(skew) > cfg.clock_skew_s:
+            raise _Rejected("clock_skew", dev, f"envelope time is {skew:+.0f} s off the gateway clock "
+                                               f"(allowed ±{cfg.clock_skew_s:.0f} s)", body)
+        tracker = self._trackers.setdefault(dev, SeqTracker())
+        if tracker.done(body.seq, body.last_seq) or (dev, body.seq) in seen:
+            raise _Rejected("replayed_sequence", dev, f"seq {body.seq}..{body.last_seq} already processed "
+                                                      f"(acknowledged up to {tracker.acked})", body, final=False)
+        if body.seq > tracker.acked + cfg.seq_window:
+            raise _Rejected("out_of_window_sequence", dev, f"seq {body.seq} is more than {cfg.seq_window} past "
+                                                           f"the acknowledged {tracker.acked}", body)
+        bucket = self._buckets.get(dev)
+        if bucket is None:
+            bucket = self._buckets[dev] = TokenBucket(cfg.rate_per_s, cfg.burst, now)
+        if not bucket.take(now):
+            raise _Rejected("rate_limited", dev, f"over {cfg.rate_per_s:g} messages/s", body, final=False,
+                            refused=True)
+        try:
+            events = readings_to_rows(dev, body, asset=rec.asset, site=rec.site,
+                                        allowed_kinds=rec.allowed_kinds if rec.measures else None)
+        except IngestError as exc:
+            raise _Rejected(exc.reason, dev, exc.detail, body) from None
+        seen.add((dev, body.seq))
+        return _Accepted(i, dev, body, events)
+
+    def _split_late(self, accepted: list[_Accepted]) -> None:
+        lateness_us = int(self.config.allowed_lateness_s * 1e6)
+        for acc in sorted(accepted, key=lambda a: a.body.ts):
+            wm = self._watermark_us.get(acc.device)
+            on_time, late = [], []
+            for r in acc.events:
+                (late if wm is not None and r[1] < wm - lateness_us else on_time).append(r)
+            acc.events, acc.late = on_time, late
+            if on_time:
+                self._watermark_us[acc.device] = max(wm or 0, max(r[1] for r in on_time))
+
+    def _commit(self, accepted: list[_Accepted]) -> list[tuple[int, int]]:
+        """Append the on-time events (event-time order across envelopes); ``(stored, duplicates)``
+        per envelope."""
+        order = sorted(range(len(accepted)), key=lambda k: accepted[k].body.ts)
+        runs = [(accepted[k].device, accepted[k].events) for k in order if accepted[k].events]
+        log = self.store.log
+        if not runs:
+            res = []
+        elif hasattr(log, "append_wire_batches"):
+            res = log.append_wire_batches(runs)
+        else:  # a backend without the pre-serialized path: rebuild the events
+            from ..events import parse_event
+
+            res = log.append_batches([(s, [parse_event(r[3]) for r in rows]) for s, rows in runs])
+        out: list[tuple[int, int]] = [(0, 0)] * len(accepted)
+        it = iter(res)
+        for k in order:
+            if accepted[k].events:
+                r = next(it)
+                out[k] = (r.stored, r.duplicates)
+        return out
+
+    # -- outcomes ----------------------------------------------------------------------------------
+    def _reject(self, rej: _Rejected, item: Item, batch: Any, now_us: int, adapter: str) -> Outcome:
+        body = rej.body
+        if rej.refused:
+            return Outcome("refused", rej.device, rej.reason, rej.detail, body.seq if body else None,
+                           body.last_seq if body else None)
+        raw = _raw(item)
+        batch.quarantine.append((now_us, rej.device, rej.reason, rej.detail[:1000], adapter, len(raw),
+                                 raw[: self.config.quarantine_raw_cap]))
+        batch.count(rej.device, rej.reason)
+        if body is not None and rej.final:  # authenticated: resending will not help, acknowledge it
+            self._trackers.setdefault(rej.device, SeqTracker()).mark(body.seq, body.last_seq)
+        return Outcome("quarantined", rej.device, rej.reason, rej.detail, body.seq if body else None,
+                       body.last_seq if body else None)
+
+    def _finish(self, acc: _Accepted, res: tuple[int, int], item: Item, batch: Any, now_us: int,
+                adapter: str) -> Outcome:
+        stored, dups = res
+        body = acc.body
+        for r in acc.late:
+            batch.late.append((acc.device, r[0], r[1], r[2], r[3], now_us))
+        self._trackers.setdefault(acc.device, SeqTracker()).mark(body.seq, body.last_seq)
+        if stored == 0 and dups > 0 and not acc.late:
+            rej = _Rejected("replayed_sequence", acc.device, f"seq {body.seq}..{body.last_seq} already in the log",
+                            body, final=False)
+            return self._reject(rej, item, batch, now_us, adapter)
+        status: Status = "stored" if stored else "late"
+        return Outcome(status, acc.device, None, "", body.seq, body.last_seq, stored + len(acc.late))
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: str, device: str, detail: str, body: Body | None = None, *, final: bool = True,
+                 refused: bool = False):
+        self.reason, self.device, self.detail, self.body = reason, device[:128], detail, body
+        self.final, self.refused = final, refused
+
+
+def _size(item: Item) -> int:
+    if isinstance(item, bytes):
+        return len(item)
+    if isinstance(item, str):
+        return len(item)  # characters; >= bytes/4, and the body is checked again as bytes
+    b = item.get("body") if isinstance(item, dict) else None
+    return len(b) if isinstance(b, str) else 0
+
+
+def _raw(item: Item) -> bytes:
+    if isinstance(item, bytes):
+        return item
+    if isinstance(item, str):
+        return item.encode("utf-8", "replace")
+    import orjson
+
+    try:
+        return orjson.dumps(item)
+    except TypeError:
+        return repr(item).encode("utf-8", "replace")
+
+
+def _peek_device(item: Item) -> str:
+    """Best-effort device id of a message that failed before authentication (for accounting)."""
+    if isinstance(item, dict):
+        d = item.get("device")
+        return d[:128] if isinstance(d, str) and d else "?"
+    raw = item.encode("utf-8", "replace") if isinstance(item, str) else item
+    head = raw[:300]
+    k = head.find(b'"device":"')
+    if k < 0:
+        return "?"
+    end = head.find(b'"', k + 10)
+    if end < 0:
+        return "?"
+    return head[k + 10 : end].decode("utf-8", "replace")[:128] or "?"
