@@ -132,7 +132,7 @@ def _lead(kind: int, mean: float, std: float, lo: float, hi: float, key: np.uint
 def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, out_ptr, out_arcs, arc_qty,
             lt_kind, lt_mean, lt_std, lt_min, lt_max, item_lane, pipe_off, pipe_len,
             site_cap, site_nom, lane_cap, lane_nom, lane_cost, lane_fixed,
-            dem_kind, dem_mean, dem_std, hist, hist_len, backorders,
+            dem_kind, dem_mean, dem_std, hist, hist_len, cdf, guide, cdf_off, cdf_len, backorders,
             hold, transit_hold, short_cost, backlog_cost, price, order_cost,
             pol_kind, pol_a, pol_b, pol_review, pol_offset, pack, moq,
             ev_kind, ev_site, ev_lane, ev_sku, ev_sev, ev_start, ev_end,
@@ -153,14 +153,20 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
         lane_left = np.empty(K)
         lane_fac = np.empty(K)
         lt_fac = np.empty(K)
+        cur = np.empty(N, dtype=np.int64)  # today's slot in each item's pipeline ring
+        for i in range(N):
+            cur[i] = t0 % pipe_len[i]
         for t in range(t0, t1):
             day_cost = 0.0
             day_dem = 0.0
             day_now = 0.0
             day_lost = 0.0
             # 1. arrivals
+            if t > t0:
+                for i in range(N):
+                    cur[i] = cur[i] + 1 if cur[i] + 1 < pipe_len[i] else 0
             for i in range(N):
-                slot = pipe_off[i] + t % pipe_len[i]
+                slot = pipe_off[i] + cur[i]
                 x = pipe[r, slot]
                 if x != 0.0:
                     pipe[r, slot] = 0.0
@@ -215,8 +221,16 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
                                 elif t >= st:
                                     ramp = min(1.0, (t - st + 1.0) / max(1.0, en - st))
                                     f *= 1.0 + ev_sev[e] * ramp
-                    d = _demand(dem_kind[i], dem_mean[tm, i] * f, dem_std[tm, i] * f, key, t, i, hist[i],
-                                hist_len[i])
+                    if f == 1.0 and cdf_len[i] > 0 and Tm == 1:  # tabulated Poisson: binary search
+                        u = uniform(key, t, i, 0)
+                        o = cdf_off[i]
+                        k = guide[o + int(u * cdf_len[i])]  # Chen & Asau (1974) guide table
+                        while cdf[o + k] < u:
+                            k += 1
+                        d = float(k)
+                    else:
+                        d = _demand(dem_kind[i], dem_mean[tm, i] * f, dem_std[tm, i] * f, key, t, i, hist[i],
+                                    hist_len[i])
                     if dem_kind[i] == 3:
                         d *= f
                 bl = backlog[r, i]
@@ -252,16 +266,22 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
                     backlog[r, i] = bl - sb
                     acc[r, i, A_LOST] += unmet
                     day_lost += unmet
-                acc[r, i, A_SHORT] += sc
-                day_cost += sc
-                acc[r, i, A_DEMAND] += d
-                acc[r, i, A_SERVED_NOW] += sn
-                acc[r, i, A_REVENUE] += price[i] * (sb + sn)
-                acc[r, i, A_SHIPPED_EXT] += sb + sn
-                acc[r, i, A_BACKLOG_DAYS] += backlog[r, i]
-                day_dem += d
-                day_now += sn
-                acc[r, i, A_OWED_DAYS] += cint - si
+                if d > 0.0 or sb > 0.0:
+                    acc[r, i, A_SHORT] += sc
+                    day_cost += sc
+                    acc[r, i, A_DEMAND] += d
+                    acc[r, i, A_SERVED_NOW] += sn
+                    acc[r, i, A_REVENUE] += price[i] * (sb + sn)
+                    acc[r, i, A_SHIPPED_EXT] += sb + sn
+                    day_dem += d
+                    day_now += sn
+                if backlog[r, i] > 0.0:
+                    acc[r, i, A_BACKLOG_DAYS] += backlog[r, i]
+                    if d == 0.0 and sb == 0.0:
+                        acc[r, i, A_SHORT] += sc
+                        day_cost += sc
+                if cint > si:
+                    acc[r, i, A_OWED_DAYS] += cint - si
                 if unmet > 1e-9 or cint - si > 1e-9:
                     if first_short[r, i] < 0:
                         first_short[r, i] = t
@@ -281,7 +301,8 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
                             fac = lt_all * lt_fac[k] if k >= 0 else lt_all
                             lt = _lead(lt_kind[i], lt_mean[i], lt_std[i], lt_min[i], lt_max[i], key, t, i) * fac
                             lt_i = min(max(int(math.floor(lt + 0.5)), 1), pipe_len[i] - 1)
-                            pipe[r, pipe_off[i] + (t + lt_i) % pipe_len[i]] += q
+                            slot = cur[i] + lt_i
+                            pipe[r, pipe_off[i] + (slot if slot < pipe_len[i] else slot - pipe_len[i])] += q
                             in_transit[r, i] += q
                             if k >= 0:
                                 tc = lane_cost[k] * q + lane_fixed[k]
@@ -314,7 +335,8 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
                     staged[r, a] -= rel * arc_qty[a]
                 lt = _lead(lt_kind[i], lt_mean[i], lt_std[i], lt_min[i], lt_max[i], key, t, i) * fac
                 lt_i = min(max(int(math.floor(lt + 0.5)), 1), pipe_len[i] - 1)
-                pipe[r, pipe_off[i] + (t + lt_i) % pipe_len[i]] += rel
+                slot = cur[i] + lt_i
+                pipe[r, pipe_off[i] + (slot if slot < pipe_len[i] else slot - pipe_len[i])] += rel
                 in_transit[r, i] += rel
                 if k >= 0:
                     tc = lane_cost[k] * rel + lane_fixed[k]
@@ -327,12 +349,10 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
                 if source[i]:
                     continue
                 oh = on_hand[r, i]
-                hc = hold[i] * oh
-                tc = transit_hold[i] * in_transit[r, i]
-                acc[r, i, A_HOLD] += hc
-                acc[r, i, A_TRANSIT] += tc
-                acc[r, i, A_ONHAND_DAYS] += oh
-                day_cost += hc + tc
+                it = in_transit[r, i]
+                acc[r, i, A_ONHAND_DAYS] += oh  # costs = rate x unit-days, priced in SimResult
+                acc[r, i, A_TRANSIT] += it
+                day_cost += hold[i] * oh + transit_hold[i] * it
                 day_oh += oh
                 day_bl += backlog[r, i]
             if t < H:

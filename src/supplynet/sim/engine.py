@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from supplynet.errors import SimulationError
 from supplynet.sim import _kernel as K
@@ -162,7 +163,8 @@ class Simulation:
                   net.lt_kind, net.lt_mean, net.lt_std, net.lt_min, net.lt_max, net.item_lane,
                   st["pipe_off"], st["pipe_len"], net.site_capacity, st["site_nom"], net.lane_capacity,
                   st["lane_nom"], net.lane_cost, net.lane_fixed_cost, net.dem_kind, net.dem_mean, net.dem_std,
-                  net.hist, net.hist_len, net.backorders, net.hold, net.transit_hold, net.short_cost, net.backlog_cost,
+                  net.hist, net.hist_len, st["cdf"], st["guide"], st["cdf_off"],
+                  st["cdf_len"], net.backorders, net.hold, net.transit_hold, net.short_cost, net.backlog_cost,
                   net.price,
                   net.order_cost, net.pol_kind, net.pol_a, net.pol_b, net.pol_review, net.pol_offset, net.pack,
                   net.moq, ev.kind, ev.site, ev.lane, ev.sku, ev.severity, ev.start, ev.end,
@@ -187,8 +189,11 @@ class Simulation:
 
     def result(self) -> SimResult:
         net = self.network
+        acc = self.acc.copy()
+        acc[:, :, K.A_HOLD] = acc[:, :, K.A_ONHAND_DAYS] * net.hold
+        acc[:, :, K.A_TRANSIT] = acc[:, :, K.A_TRANSIT] * net.transit_hold
         return SimResult(
-            acc=self.acc.copy(), first_short=self.first_short.copy(), last_short=self.last_short.copy(),
+            acc=acc, first_short=self.first_short.copy(), last_short=self.last_short.copy(),
             daily=self.daily[:, : self.now].copy(), days=self.now - getattr(self, "meta_warmup", 0),
             replications=np.arange(self.first_replication, self.first_replication + self.replications),
             item_names=net.item_names, item_site=net.item_site, item_sku=net.item_sku, sites=net.sites,
@@ -218,10 +223,25 @@ def _static_arrays(net: SimNetwork, lead_factor: float) -> dict[str, np.ndarray]
     lane_flow = np.bincount(net.item_lane[lanes], weights=mu[lanes], minlength=len(net.lanes))
     lane_nom = np.where(np.isfinite(net.lane_capacity), net.lane_capacity, np.maximum(2.0 * lane_flow, 1.0))
     skus = net.sku_ids()
+    # Poisson CDF tables for constant means below 30 (the kernel's fast path)
+    tables, guides, off, length = [], [], np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    pos = 0
+    for i in range(n):
+        lam = float(net.dem_mean[0, i])
+        if net.dem_kind[i] == 0 and net.dem_mean.shape[0] == 1 and 0.0 < lam < 30.0:
+            k = np.arange(int(lam + 12 * np.sqrt(lam) + 25))
+            cdf = stats.poisson.cdf(k, lam)
+            cdf[-1] = 1.0
+            tables.append(cdf)
+            guides.append(np.searchsorted(cdf, np.arange(len(cdf)) / len(cdf), side="right"))
+            off[i], length[i] = pos, len(cdf)
+            pos += len(cdf)
     return {
         "in_ptr": in_ptr, "in_arcs": by_dst.astype(np.int64), "out_ptr": out_ptr,
         "out_arcs": by_src.astype(np.int64), "pipe_len": pipe_len, "pipe_off": pipe_off,
         "pipe_total": np.int64(pipe_len.sum()), "site_nom": site_nom.astype(float),
         "lane_nom": lane_nom.astype(float), "item_sku_id": np.array([skus[s] for s in net.item_sku], dtype=np.int64),
-        "sku_index": skus,
+        "sku_index": skus, "cdf": np.concatenate(tables) if tables else np.ones(1), "cdf_off": off,
+        "guide": np.concatenate(guides).astype(np.int64) if guides else np.zeros(1, np.int64),
+        "cdf_len": length,
     }
