@@ -164,12 +164,20 @@ class GsmProblem:
         return bad
 
     @classmethod
-    def from_stages(cls, stages: Iterable, holding_rate: float = 1.0, default_risk_pool: float = 2.0) -> GsmProblem:
+    def from_stages(
+        cls,
+        stages: Iterable,
+        holding_rate: float = 1.0,
+        default_risk_pool: float = 2.0,
+        cumulative_cost: bool = True,
+    ) -> GsmProblem:
         """Build from stage records with ``id, lead_time, added_cost, max_service_time, demand_mean,
         demand_std, service_factor, risk_pool, upstream=((supplier id, quantity), ...)`` (see
         :class:`supplynet.decide.willems_data.StageRow`).
 
-        Cumulative cost ``c_j = a_j + sum_{i -> j} phi_ij c_i``; holding cost ``h_j = rate * c_j``.
+        Cumulative cost ``c_j = a_j + sum_{i -> j} phi_ij c_i``; holding cost ``h_j = rate * c_j``
+        (Graves & Willems 2000). With ``cumulative_cost=False`` the cost column is taken as the
+        stage's own unit value (the convention of some published test instances).
         Demand-stage bound ``z_d sigma_d sqrt(tau)``; internal stages pool the demand stages they
         feed (Humair & Willems 2011).
         """
@@ -200,7 +208,7 @@ class GsmProblem:
             down[i].append((j, q))
         cum = np.zeros(n)
         for j in order:
-            cum[j] = float(rows[j].added_cost) + sum(q * cum[i] for i, q in up[j])
+            cum[j] = float(rows[j].added_cost) + (sum(q * cum[i] for i, q in up[j]) if cumulative_cost else 0.0)
         # phi[j][d]: units of stage j per unit of demand at demand stage d
         phi: list[dict[int, float]] = [dict() for _ in range(n)]
         demand_z, demand_sd, demand_mu = {}, {}, {}
