@@ -236,6 +236,15 @@ class StoreContract:
         assert min(window) >= T0 + timedelta(seconds=30) and max(window) < T0 + timedelta(seconds=60)
         assert [x.event.seq for x in store.log.read(order="time", sources=["z"], limit=2)] == [8, 7]
 
+    def test_reads_page_through_many_rows(self, store: Store) -> None:
+        n = 2_500  # more rows than one page of a read
+        store.log.append([sale(f"d{i % 7}", i, (i * 7919) % n) for i in range(n)])
+        by_offset = list(store.log.read())
+        assert [x.offset for x in by_offset] == list(range(1, n + 1))
+        by_time = [(x.event.ts, x.offset) for x in store.log.read(order="time")]
+        assert len(by_time) == n and by_time == sorted(by_time)
+        assert len(list(store.log.read(after_offset=1_200, limit=1_100))) == 1_100
+
     # -- concurrency -----------------------------------------------------------------------------
 
     def test_concurrent_appends_all_stored_once(self, store: Store) -> None:
