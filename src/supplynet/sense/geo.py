@@ -12,8 +12,8 @@ Pure kernels on numpy arrays (degrees, metres, seconds since the epoch) and two 
   lasts at least ``min_duration_s``;
 - geofence arrival and departure events with hysteresis (the exit circle is wider than the entry).
 
->>> round(haversine_m(53.4075, -2.9833, 53.4621, -2.8951) / 1000, 2)
-8.2
+>>> round(float(haversine_m(53.4075, -2.9833, 53.4621, -2.8951)) / 1000, 2)
+8.43
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
 
 FloatArray = NDArray[np.float64]
 _TIE_M = 30.0  # legs of a route closer than this to a fix are ambiguous; the earliest wins
+_LEG_M = 200.0  # extent along the route of one leg when choosing among ambiguous legs
 _CHUNK = 512  # fixes per block in Route.project (bounds memory at 512 x segments)
 
 
@@ -198,8 +199,11 @@ class Route:
                     d_r = np.where(s_cand[r] >= prev - backtrack_m, dist[r], np.inf)
                     k = int(np.argmin(d_r))
                     # of near-equally close legs (a route passing near itself) take the earliest
-                    near = np.nonzero(d_r <= d_r[k] + _TIE_M)[0]
-                    k = int(near[np.argmin(s_cand[r, near])]) if near.size else k
+                    if np.isfinite(d_r[k]):
+                        near = d_r <= d_r[k] + _TIE_M
+                        s_e = float(s_cand[r][near].min())
+                        # then the nearest segment on that leg
+                        k = int(np.argmin(np.where(near & (s_cand[r] <= s_e + _LEG_M), d_r, np.inf)))
                     if d_r[k] <= max_cross_track_m:
                         j = k
                         prev = max(prev, s_cand[r, j])

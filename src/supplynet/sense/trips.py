@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from ..errors import DataError
 
-__all__ = ["Trip", "load_gpx", "load_trips", "load_trips_csv"]
+__all__ = ["Trip", "generate_trips", "load_gpx", "load_trips", "load_trips_csv"]
 
 _TRIP = ("trip_id", "trip", "journey_id", "journey", "track_id", "track", "shipment_id", "shipment")
 _TIME = ("timestamp", "time", "datetime", "date_time", "ts", "recorded_at", "t")
@@ -227,3 +227,84 @@ def load_trips(path: str | Path, fmt: str | None = None, **csv_options: object) 
     if kind in ("csv", "txt"):
         return load_trips_csv(path, **csv_options)  # type: ignore[arg-type]
     raise DataError(f"{path}: unknown trip file format {kind!r} (use csv or gpx)")
+
+
+def generate_trips(
+    route_points: list[tuple[float, float]],
+    *,
+    n_trips: int = 12,
+    seed: int | np.random.Generator = 0,
+    speeds_mps: list[tuple[float, float]] | None = None,
+    stops: list[tuple[float, float]] | None = None,
+    origin_dwell_s: float = 120.0,
+    ping_s: float = 20.0,
+    noise_m: float = 5.0,
+    pace_cv: float = 0.1,
+    first_departure: float = 1_767_600_000.0,
+    headway_s: float = 900.0,
+    silent_after_m: dict[int, float] | None = None,
+    start_at_m: dict[int, float] | None = None,
+) -> list[Trip]:
+    """Synthetic trips along a route with known physics, for tests and demos.
+
+    ``speeds_mps`` is a list of ``(from_m, speed)`` pieces (speed from that distance on); ``stops``
+    lists ``(at_m, dwell_s)``; each trip waits ``origin_dwell_s`` at the origin, then runs the
+    pieces at its own pace factor (lognormal, ``pace_cv``) with the stops' dwells scaled likewise.
+    ``silent_after_m[i]`` makes trip i's tracker fall silent past that distance (no observed end);
+    ``start_at_m[i]`` makes trip i first seen at that distance. Fixes get Gaussian noise of
+    ``noise_m`` metres.
+    """
+    from .geo import EARTH_RADIUS_M, Route
+
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    route = Route.from_points(route_points)
+    pieces = sorted(speeds_mps or [(0.0, 8.0)])
+    if pieces[0][0] != 0 or any(v <= 0 for _, v in pieces):
+        raise ValueError("speeds_mps must start at 0 m and have positive speeds")
+    stop_list = sorted(stops or [])
+    length = route.length_m
+    # time to reach each of a fine grid of distances at unit pace, stops included
+    grid = np.linspace(0.0, length, 2001)
+    idx = np.searchsorted([p[0] for p in pieces], grid, side="right") - 1
+    v = np.array([pieces[i][1] for i in idx])
+    dt = np.diff(grid) / v[:-1]
+    t_move = np.concatenate([[0.0], np.cumsum(dt)])
+    trips = []
+    for k in range(n_trips):
+        pace = float(rng.lognormal(0.0, pace_cv))
+        knots_s, knots_t = [0.0], [0.0]
+        t_extra = origin_dwell_s * float(rng.uniform(0.5, 1.5))
+        knots_s.append(0.0)
+        knots_t.append(t_extra)
+        for at, dwell in stop_list:
+            t_at = float(np.interp(at, grid, t_move)) * pace + t_extra
+            knots_s += [at, at]
+            t_extra += dwell * pace * float(rng.uniform(0.7, 1.3))
+            knots_t += [t_at, float(np.interp(at, grid, t_move)) * pace + t_extra]
+        knots_s.append(length)
+        knots_t.append(float(t_move[-1]) * pace + t_extra)
+        # between knots progress follows the unit-pace profile
+        t_end = knots_t[-1] + 120.0
+        tt = np.arange(0.0, t_end, ping_s) + float(rng.uniform(0, ping_s))
+        s = np.empty(tt.size)
+        for i, ti in enumerate(tt):
+            j = int(np.searchsorted(knots_t, ti, side="right")) - 1
+            j = min(max(j, 0), len(knots_t) - 2)
+            if knots_s[j] == knots_s[j + 1] or ti >= knots_t[-1]:
+                s[i] = knots_s[j + 1] if ti >= knots_t[-1] else knots_s[j]
+            else:  # moving: invert the unit-pace time at the local offset
+                base = float(np.interp(knots_s[j], grid, t_move))
+                s[i] = float(np.interp(base + (ti - knots_t[j]) / pace, t_move, grid))
+        keep = np.ones(tt.size, dtype=bool)
+        if silent_after_m and k in silent_after_m:
+            keep &= s <= silent_after_m[k]
+        if start_at_m and k in start_at_m:
+            keep &= s >= start_at_m[k]
+        tt, s = tt[keep], s[keep]
+        lat, lon = route.point_at(s)
+        k_m = np.pi / 180 * EARTH_RADIUS_M
+        lat = lat + rng.normal(0, noise_m, lat.size) / k_m
+        lon = lon + rng.normal(0, noise_m, lon.size) / (k_m * np.cos(np.radians(lat)))
+        t0 = first_departure + k * headway_s
+        trips.append(Trip(f"T{k + 1:03d}", t0 + tt, lat, lon, vehicle_id=f"V{k % 4 + 1}", lane="L1"))
+    return trips

@@ -1,0 +1,263 @@
+"""Trip loaders, route learning, trip classification, the analog ETA model and its backtest,
+on generated trips with known physics and (marked ``data``) on the Liverpool route-14 file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import gpxpy.gpx
+import numpy as np
+import pytest
+
+from supplynet.errors import DataError
+from supplynet.sense.eta import (
+    EtaModel,
+    LaneGeometry,
+    backtest,
+    classify_trips,
+    learn_route,
+    match_trip,
+    weighted_quantiles,
+)
+from supplynet.sense.geo import Route, haversine_m
+from supplynet.sense.trips import Trip, generate_trips, load_gpx, load_trips, load_trips_csv
+
+ROUTE = [(53.40, -2.98), (53.40, -2.935), (53.427, -2.935)]  # about 3 km east then 3 km north
+SPEEDS = [(0.0, 4.0), (2000.0, 9.0), (4000.0, 5.0)]  # slow town centre, fast road, slow suburb
+STOPS = [(1500.0, 60.0), (3500.0, 90.0)]
+
+
+def _data_dir() -> Path:
+    return Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data"))
+
+
+LIVERPOOL = _data_dir() / "gps-trajectories" / "liverpool_bus_route14_outbound.csv"
+GPX_304 = _data_dir() / "gps-trajectories" / "304_to_UL_2019-02-18_0745.gpx"
+
+
+@pytest.fixture(scope="module")
+def trips() -> list[Trip]:
+    # trip index 3 goes silent at 2.5 km, trip 5 is first seen at 2 km
+    return generate_trips(ROUTE, n_trips=12, seed=1, speeds_mps=SPEEDS, stops=STOPS,
+                          silent_after_m={3: 2500.0}, start_at_m={5: 2000.0})
+
+
+# ------------------------------------------------------------------------------------------ loaders
+def _write_csv(path: Path, trips: list[Trip], header=("trip", "when", "y", "x")) -> None:
+    rows = [",".join(header)]
+    for tr in trips:
+        for t, la, lo in zip(tr.t, tr.lat, tr.lon, strict=True):
+            stamp = np.datetime64(int(t), "s").astype(str) + "Z"
+            rows.append(f"{tr.trip_id},{stamp},{la:.6f},{lo:.6f}")
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_csv_loader_with_configured_columns_round_trips(tmp_path, trips):
+    p = tmp_path / "t.csv"
+    _write_csv(p, trips[:3], header=("run", "stamp", "northing", "easting"))
+    got = load_trips_csv(p, trip_col="run", time_col="stamp", lat_col="northing", lon_col="easting")
+    assert [g.trip_id for g in got] == [t.trip_id for t in trips[:3]]
+    np.testing.assert_allclose(got[0].t, np.floor(trips[0].t))
+    np.testing.assert_allclose(got[1].lat, trips[1].lat, atol=1e-6)
+
+
+def test_csv_loader_finds_common_names_and_splits_on_silence(tmp_path, trips):
+    a = trips[0]
+    b = Trip("later", trips[1].t + 7200, trips[1].lat, trips[1].lon)  # two hours later, same vehicle
+    p = tmp_path / "t.csv"
+    _write_csv(p, [a, b], header=("unused", "timestamp", "latitude", "longitude"))
+    got = load_trips_csv(p)  # no trip column: one track, split where fixes are > 30 min apart
+    assert [g.n for g in got] == [a.n, b.n]
+    assert len(load_trips_csv(p, split_gap_s=4 * 3600)) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("trip,time,lat,lon\nA,2026-01-01T00:00:00Z,53.4,-2.9\nA,yesterday,53.4,-2.9\n", "'yesterday'"),
+        ("trip,time,lat,lon\nA,2026-01-01T00:00:00Z,93.4,-2.9\n", "column 'lat'"),
+        ("trip,time,lon\nA,2026-01-01T00:00:00Z,-2.9\n", "latitude"),
+        ("", "not a readable CSV"),
+    ],
+)
+def test_csv_loader_bad_files_raise_clear_data_errors(tmp_path, body, message):
+    p = tmp_path / "bad.csv"
+    p.write_text(body)
+    with pytest.raises(DataError, match=message):
+        load_trips_csv(p)
+
+
+def test_missing_file_and_unknown_format(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        load_trips(tmp_path / "nope.csv")
+    with pytest.raises(DataError, match="unknown trip file format"):
+        load_trips(tmp_path / "x.kml")
+
+
+def test_gpx_loader(tmp_path, trips):
+    gpx = gpxpy.gpx.GPX()
+    for tr in trips[:2]:
+        trk = gpxpy.gpx.GPXTrack(name=tr.trip_id)
+        seg = gpxpy.gpx.GPXTrackSegment()
+        for t, la, lo in zip(tr.t, tr.lat, tr.lon, strict=True):
+            seg.points.append(gpxpy.gpx.GPXTrackPoint(la, lo, time=np.datetime64(int(t * 1e6), "us").item()))
+        trk.segments.append(seg)
+        gpx.tracks.append(trk)
+    p = tmp_path / "t.gpx"
+    p.write_text(gpx.to_xml())
+    got = load_trips(p)
+    assert [g.trip_id for g in got] == ["T001", "T002"]
+    np.testing.assert_allclose(got[0].t, trips[0].t, atol=1e-3)
+    # a GPX point without a time is refused, naming the track
+    gpx.tracks[0].segments[0].points[3].time = None
+    p.write_text(gpx.to_xml())
+    with pytest.raises(DataError, match="without a time"):
+        load_gpx(p)
+    p.write_text("<gpx><trk>")
+    with pytest.raises(DataError, match="not a valid GPX"):
+        load_gpx(p)
+
+
+# ------------------------------------------------------------------------------------------ geometry
+def test_learned_route_matches_the_true_route(trips):
+    learned = learn_route(trips)
+    true = Route.from_points(ROUTE)
+    assert learned.length_m == pytest.approx(true.length_m, rel=0.03)
+    assert haversine_m(*learned.origin, *true.origin) < 40
+    assert haversine_m(*learned.destination, *true.destination) < 40
+    # every fix of every trip lies close to the learned route
+    for tr in trips:
+        assert np.percentile(learned.project(tr.lat, tr.lon).cross_track_m, 95) < 25
+
+
+def test_match_and_classify_find_departure_arrival_and_missing_ends(trips):
+    geom = LaneGeometry(Route.from_points(ROUTE))
+    matched = [match_trip(geom, tr) for tr in trips]
+    m0 = matched[0]
+    # departure is the last fix within the origin geofence, after the origin dwell
+    assert m0.dep_idx is not None and m0.s[m0.dep_idx] < 300 < m0.s[m0.dep_idx + 1]
+    assert m0.trip.t[m0.dep_idx] - m0.trip.t[0] > 30
+    assert m0.arr_idx is not None and m0.s[m0.arr_idx] >= geom.arrival_s_m
+    assert np.all(np.diff(m0.s) >= 0)
+    status = classify_trips(geom, matched)
+    by_id = {s.trip_id: s for s in status}
+    assert by_id["T004"].status == "tracker_silent"
+    assert by_id["T004"].last_remaining_m > 3000
+    assert by_id["T006"].status == "complete" and not by_id["T006"].start_observed
+    assert sum(s.status == "complete" for s in status) == 11
+    # the last trip's data cut short at the end of the file is "data_stops"
+    cut = trips[-1].head(trips[-1].n // 2)
+    st = classify_trips(geom, [match_trip(geom, cut)], data_end_t=float(cut.t[-1]))
+    assert st[0].status == "data_stops"
+
+
+# ------------------------------------------------------------------------------------------ model
+def test_weighted_quantiles():
+    v = np.array([4.0, 1.0, 3.0, 2.0])
+    np.testing.assert_allclose(weighted_quantiles(v, np.ones(4), [0.125, 0.5, 0.875]), [1.0, 2.5, 4.0])
+    # weight on one value pulls the median to it
+    w = np.array([10.0, 1, 1, 1])
+    assert weighted_quantiles(v, w, [0.7])[0] == 4.0 and weighted_quantiles(v, w, [0.5])[0] > 3.5
+    with pytest.raises(ValueError, match="empty"):
+        weighted_quantiles(np.array([]), np.array([]), [0.5])
+
+
+def test_forecast_is_ordered_close_to_truth_and_reacts_to_live_pace(trips):
+    geom = LaneGeometry(Route.from_points(ROUTE))
+    model = EtaModel(geom).fit(trips[1:])
+    assert model.n_trips == 10  # the silent trip and the held-out one are not analogs
+    m = match_trip(geom, trips[0])
+    errs = []
+    for c in range(m.dep_idx + 5, m.arr_idx, 7):
+        f = model.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx)
+        assert 0 <= f.p10_s <= f.p50_s <= f.p90_s
+        truth = m.trip.t[m.arr_idx] - m.trip.t[c]
+        errs.append(abs(f.p50_s - truth) / max(truth, 60))
+    assert np.median(errs) < 0.15
+    # same position, but the live trip took twice as long over the last kilometre: later ETA
+    c = int(np.searchsorted(m.s, 3000))
+    t_slow = m.trip.t[: c + 1].copy()
+    k = int(np.searchsorted(m.s, 2000))
+    t_slow[k:] = t_slow[k] + 2 * (t_slow[k:] - t_slow[k])
+    fast = model.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx)
+    slow = model.predict_matched(t_slow, m.s[: c + 1], m.start_idx)
+    assert slow.p50_s > fast.p50_s * 1.2
+    # predict() from raw fixes agrees with the matched kernel
+    assert model.predict(trips[0].head(c + 1)).p50_s == pytest.approx(fast.p50_s)
+
+
+def test_segment_profile_reflects_known_speeds(trips):
+    model = EtaModel(LaneGeometry(Route.from_points(ROUTE))).fit(trips)
+    edges, med = model.segment_profile(6)
+    speed = np.diff(edges) / med
+    # 4 m/s (with a stop) in the first km, 9 m/s on the fast road between 2 and 3.5 km
+    assert speed[0] < 5 and speed[2] > 7
+    assert speed[2] > 1.5 * speed[0]
+
+
+def test_model_validation_and_unfitted_errors():
+    geom = LaneGeometry(Route.from_points(ROUTE))
+    with pytest.raises(ValueError, match="pace_exponent"):
+        EtaModel(geom, pace_exponent=2)
+    with pytest.raises(DataError, match="not fitted"):
+        EtaModel(geom).predict_matched(np.array([0.0, 1.0]), np.array([0.0, 10.0]))
+    with pytest.raises(ValueError, match="shorter than the route"):
+        LaneGeometry(Route.from_points(ROUTE), origin_radius_m=4000, dest_radius_m=3000)
+
+
+# ------------------------------------------------------------------------------------------ backtest
+def test_backtest_beats_naive_counts_exclusions_and_is_seeded(trips):
+    r = backtest(trips, seed=7, cuts_per_trip=10)
+    assert r.n_trips == 11 and r.n_excluded_trips == 1 and r.excluded == {"T004": "tracker_silent"}
+    assert r.n_cuts == 110 and r.n_start_unobserved == 1
+    assert r.naive_mae_min == min(r.naive_since_departure_mae_min, r.naive_median_speed_mae_min)
+    assert r.model_mae_min < 0.8 * r.naive_mae_min
+    assert 0.7 <= r.p90_coverage <= 1.0
+    d = r.to_dict()
+    assert set(d) >= {"n_trips", "n_cuts", "model", "naive"}
+    assert set(d["model"]) >= {"mae_min", "p90_coverage"} and "mae_min" in d["naive"]
+    again = backtest(trips, seed=7, cuts_per_trip=10)
+    np.testing.assert_array_equal(again.cuts, r.cuts)
+    other = backtest(trips, seed=8, cuts_per_trip=10)
+    assert not np.array_equal(other.cuts[:, 0], r.cuts[:, 0])
+
+
+def test_backtest_needs_two_complete_trips(trips):
+    with pytest.raises(DataError, match="at least 2 trips"):
+        backtest(trips[:1])
+    silent = generate_trips(ROUTE, n_trips=3, seed=2, speeds_mps=SPEEDS,
+                            silent_after_m={0: 2000.0, 1: 2000.0})
+    with pytest.raises(DataError, match="found 1"):
+        backtest(silent, route=Route.from_points(ROUTE))
+
+
+# ------------------------------------------------------------------------------------------ real data
+@pytest.mark.data
+def test_liverpool_file_loads_with_its_columns():
+    if not LIVERPOOL.is_file():
+        pytest.skip(f"{LIVERPOOL} not found (set SUPPLYNET_DATA_DIR)")
+    trips = load_trips(LIVERPOOL)
+    assert len(trips) == 16 and sum(t.n for t in trips) == 1533
+    assert {t.lane for t in trips} == {"14"}
+    assert all(np.all(np.diff(t.t) > 0) for t in trips)
+
+
+@pytest.mark.data
+def test_gpx_304_journey_loads():
+    if not GPX_304.is_file():
+        pytest.skip(f"{GPX_304} not found (set SUPPLYNET_DATA_DIR)")
+    (trip,) = load_trips(GPX_304)
+    assert trip.n == 2144 and 60 * 60 < trip.duration_s < 90 * 60
+
+
+@pytest.mark.data
+def test_liverpool_backtest_beats_the_stronger_naive():
+    if not LIVERPOOL.is_file():
+        pytest.skip(f"{LIVERPOOL} not found (set SUPPLYNET_DATA_DIR)")
+    r = backtest(load_trips(LIVERPOOL), seed=0, cuts_per_trip=20)
+    # 10 trips reach Petherick Road; 2 trackers fall silent mid-route, 4 trips run past the data's end
+    assert r.n_trips == 10 and r.n_excluded_trips == 6
+    assert sorted(r.excluded.values()).count("tracker_silent") == 2
+    assert r.model_mae_min < r.naive_mae_min
+    assert 0.75 <= r.p90_coverage <= 1.0
