@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 DEFAULT_OVERLAP_S = 24 * 3600.0
+_REF = re.compile(r"^[A-Za-z0-9_.:@/\-]{1,128}$")
 _ID = re.compile(r"^[A-Za-z0-9_.:@\-]{1,128}$")  # no '/', '+', '#': it is also an MQTT topic level
 
 # quantity a device measures -> canonical event kinds it may report
@@ -195,6 +196,9 @@ class DeviceRegistry:
             raise SecurityError(f"device id {device_id!r}: use 1-128 letters, digits or _ . : @ - (no '/')")
         if self.backend.get_device(device_id) is not None:
             raise SecurityError(f"device {device_id!r} is already registered (use rotate for a new key)")
+        for name, v in (("asset", asset), ("site", site)):
+            if v is not None and not _REF.match(v):
+                raise SecurityError(f"device {device_id!r}: {name} {v!r} is not an identifier")
         if asset and site:
             raise SecurityError(f"device {device_id!r}: bind it to an asset or a site, not both")
         if report_interval_s is not None and not report_interval_s > 0:
