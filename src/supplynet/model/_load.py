@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from supplynet.errors import DataError, ModelIssue, ModelValidationError
 from supplynet.model._refs import NetworkReferenceError, closest, reference_issues
-from supplynet.model._schema import FieldError, Network
+from supplynet.model._schema import FieldError, Network, fmt_num
 from supplynet.model._yaml import Lines, Path, compose, format_path
 
 __all__ = ["load_network", "parse_network", "validate_data"]
@@ -101,11 +101,11 @@ def _describe(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return repr(value)
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return fmt_num(value) if isinstance(value, float) else str(value)
 
 
 def _num(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return fmt_num(value) if isinstance(value, float) else str(value)
 
 
 def _model_at(path: Path) -> type[BaseModel] | None:

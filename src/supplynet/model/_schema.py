@@ -31,6 +31,7 @@ __all__ = [
     "Demand",
     "Device",
     "FieldError",
+    "fmt_num",
     "LeadTime",
     "Lane",
     "Location",
@@ -54,6 +55,13 @@ class FieldError(ValueError):
         super().__init__(message)
 
 
+def fmt_num(value: float) -> str:
+    """A number as the user wrote it: ``3`` for 3.0, ``152.6309`` (not ``152.631``)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value) if isinstance(value, float) else str(value)
+
+
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/#+-]*")
 
 
@@ -69,7 +77,7 @@ def _check_id(value: str) -> str:
 def _between(lo: float, hi: float):
     def check(value: float) -> float:
         if not (lo <= value <= hi):
-            raise ValueError(f"must be between {lo:g} and {hi:g}, got {value:g}")
+            raise ValueError(f"must be between {fmt_num(lo)} and {fmt_num(hi)}, got {fmt_num(value)}")
         return value
 
     return check
@@ -245,12 +253,12 @@ class LeadTime(_Base):
                 raise FieldError(missing, "is required for dist uniform")
             if self.min_days > self.max_days:
                 raise FieldError(
-                    "max_days", f"must be >= min_days ({self.min_days:g}), got {self.max_days:g}"
+                    "max_days", f"must be >= min_days ({fmt_num(self.min_days)}), got {fmt_num(self.max_days)}"
                 )
             if self.mean_days is not None and not math.isclose(self.mean_days, self.mean):
                 raise FieldError(
-                    "mean_days", f"must be the midpoint {self.mean:g} of min_days and max_days, "
-                    f"got {self.mean_days:g} (or leave it out)",
+                    "mean_days", f"must be the midpoint {fmt_num(self.mean)} of min_days and max_days, "
+                    f"got {fmt_num(self.mean_days)} (or leave it out)",
                 )
             return self
         if self.mean_days is None:
@@ -260,11 +268,11 @@ class LeadTime(_Base):
                              "applies only to dist uniform")
         if self.dist == "fixed" and self.std_days > 0:
             raise FieldError(
-                "std_days", f"must be 0 for a fixed lead time, got {self.std_days:g} "
+                "std_days", f"must be 0 for a fixed lead time, got {fmt_num(self.std_days)} "
                 "(say dist: normal, gamma or lognormal)",
             )
         if self.dist in ("lognormal", "gamma") and self.std_days > 0 and self.mean_days <= 0:
-            raise FieldError("mean_days", f"must be > 0 for dist {self.dist}, got {self.mean_days:g}")
+            raise FieldError("mean_days", f"must be > 0 for dist {self.dist}, got {fmt_num(self.mean_days)}")
         return self
 
     @property
@@ -368,7 +376,8 @@ class Demand(_Base):
         if cv is None:
             return {**data, "cv": std / mean}
         if isinstance(cv, int | float) and not math.isclose(cv * mean, std, rel_tol=1e-6, abs_tol=1e-9):
-            raise FieldError("std_per_day", f"disagrees with cv {cv:g} (cv x mean_per_day = {cv * mean:g}); "
+            implied = fmt_num(round(cv * mean, 9))
+            raise FieldError("std_per_day", f"disagrees with cv {fmt_num(cv)} (cv x mean_per_day = {implied}); "
                              "give one of them")
         return data
 
@@ -466,10 +475,10 @@ class PolicySpec(_Base):
             )
         p = self.params
         if "s" in p and "S" in p and p["s"] > p["S"]:
-            raise FieldError("params.s", f"must be <= S ({p['S']:g}), got {p['s']:g}")
+            raise FieldError("params.s", f"must be <= S ({fmt_num(p['S'])}), got {fmt_num(p['s'])}")
         for name in ("Q", "R"):
             if name in p and p[name] <= 0:
-                raise FieldError(f"params.{name}", f"must be > 0, got {p[name]:g}")
+                raise FieldError(f"params.{name}", f"must be > 0, got {fmt_num(p[name])}")
         return self
 
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from supplynet.errors import DataError, ModelValidationError
-from supplynet.model._schema import Network
+from supplynet.model._schema import Network, fmt_num
 
 __all__ = ["PRICE_MARKUP", "WillemsStage", "load_willems", "read_stages", "willems_dir", "willems_files"]
 
@@ -117,7 +117,7 @@ def read_stages(path: str | Path) -> list[WillemsStage]:
         cost = _number(num["cost_rate"], path, line, "cost_rate", required=False) or 0.0
         for column, value in (("lead_time", lead), ("cost_rate", cost)):
             if value < 0:
-                raise DataError(f"{path}:{line} {column}: must be >= 0, got {value:g}")
+                raise DataError(f"{path}:{line} {column}: must be >= 0, got {fmt_num(value)}")
         tail = [c.strip() for c in row[len(_COLUMNS):]]
         while tail and not tail[-1]:
             tail.pop()
@@ -132,7 +132,7 @@ def read_stages(path: str | Path) -> list[WillemsStage]:
         mean = _number(num["ext_demand_mean"], path, line, "ext_demand_mean", required=False)
         std = _number(num["ext_demand_std"], path, line, "ext_demand_std", required=False)
         if std is not None and std < 0:
-            raise DataError(f"{path}:{line} ext_demand_std: must be >= 0, got {std:g}")
+            raise DataError(f"{path}:{line} ext_demand_std: must be >= 0, got {fmt_num(std)}")
         stages.append(WillemsStage(
             id=sid, lead_time=lead, cost_rate=cost,
             max_service_time=_number(num["max_s_time"], path, line, "max_s_time", required=False),
