@@ -53,7 +53,9 @@ def _random_dag(rng, n, extra_edges, lead_choices, tree=False):
         i = int(rng.integers(0, j))
         edges.append((i, j) if rng.random() < 0.6 else (j, i))
     if not tree:
-        pairs = [(i, j) for i in range(n) for j in range(i + 1, n) if (i, j) not in edges and (j, i) not in edges]
+        pairs = [
+            (i, j) for i in range(n) for j in range(i + 1, n) if (i, j) not in edges and (j, i) not in edges
+        ]
         for k in rng.choice(len(pairs), size=min(extra_edges, len(pairs)), replace=False):
             edges.append(pairs[int(k)])
     # orient everything from lower to higher index to stay acyclic
@@ -109,8 +111,12 @@ def test_serial_optimum_is_all_or_nothing():
     passes its full replenishment time on, so S_j is in {0, SI_j + T_j} (or the cap)."""
     rng = np.random.default_rng(9)
     n = 7
-    pr = _problem(rng.integers(1, 6, n), np.sort(rng.uniform(1, 4, n)), [(j, j + 1) for j in range(n - 1)],
-                  [np.inf] * (n - 1) + [0.0])
+    pr = _problem(
+        rng.integers(1, 6, n),
+        np.sort(rng.uniform(1, 4, n)),
+        [(j, j + 1) for j in range(n - 1)],
+        [np.inf] * (n - 1) + [0.0],
+    )
     sol = gsm.solve_tree(pr)
     for j in range(n):
         assert sol.service[j] in (0.0, sol.inbound[j] + pr.lead_time[j])
@@ -118,12 +124,39 @@ def test_serial_optimum_is_all_or_nothing():
 
 def test_from_stages_cumulative_cost_and_demand_pooling():
     st = [
-        SimpleNamespace(id="part", lead_time=3, added_cost=2.0, max_service_time=None, demand_mean=None,
-                        demand_std=None, service_factor=None, risk_pool=2, upstream=()),
-        SimpleNamespace(id="a", lead_time=1, added_cost=5.0, max_service_time=0, demand_mean=10.0,
-                        demand_std=3.0, service_factor=2.0, risk_pool=None, upstream=(("part", 2.0),)),
-        SimpleNamespace(id="b", lead_time=1, added_cost=1.0, max_service_time=0, demand_mean=4.0,
-                        demand_std=4.0, service_factor=1.0, risk_pool=None, upstream=(("part", 1.0),)),
+        SimpleNamespace(
+            id="part",
+            lead_time=3,
+            added_cost=2.0,
+            max_service_time=None,
+            demand_mean=None,
+            demand_std=None,
+            service_factor=None,
+            risk_pool=2,
+            upstream=(),
+        ),
+        SimpleNamespace(
+            id="a",
+            lead_time=1,
+            added_cost=5.0,
+            max_service_time=0,
+            demand_mean=10.0,
+            demand_std=3.0,
+            service_factor=2.0,
+            risk_pool=None,
+            upstream=(("part", 2.0),),
+        ),
+        SimpleNamespace(
+            id="b",
+            lead_time=1,
+            added_cost=1.0,
+            max_service_time=0,
+            demand_mean=4.0,
+            demand_std=4.0,
+            service_factor=1.0,
+            risk_pool=None,
+            upstream=(("part", 1.0),),
+        ),
     ]
     pr = gsm.GsmProblem.from_stages(st, holding_rate=0.5)
     j = {s: k for k, s in enumerate(pr.ids)}
@@ -199,7 +232,9 @@ def test_graves_willems_2000_published_solutions(name, rate):
         got = {s: sol.service[k] for k, s in enumerate(pr.ids)}
         assert got == {s: float(v["s"]) for s, v in paper.items()}
         for k, s in enumerate(pr.ids):
-            assert pr.coef[k] * math.sqrt(max(sol.nrt[k], 0)) == pytest.approx(paper[s]["cost"], rel=2e-4, abs=1.0)
+            assert pr.coef[k] * math.sqrt(max(sol.nrt[k], 0)) == pytest.approx(
+                paper[s]["cost"], rel=2e-4, abs=1.0
+            )
 
 
 @pytest.mark.data

@@ -43,7 +43,9 @@ def test_eoq_with_backorders_minimises_two_variable_cost():
         q, x = v
         return h * q * (1 - x) ** 2 / 2 + p * q * x**2 / 2 + k * lam / q
 
-    best = optimize.minimize(cost, x0=[100, 0.5], method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12})
+    best = optimize.minimize(
+        cost, x0=[100, 0.5], method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12}
+    )
     assert res.order_quantity == pytest.approx(best.x[0], rel=1e-5)
     assert res.stockout_fraction == pytest.approx(best.x[1], rel=1e-5)
     assert res.cost == pytest.approx(best.fun, rel=1e-9)
@@ -172,7 +174,9 @@ def test_rq_loss_function_satisfies_its_optimality_conditions():
     res = sz.rq_loss_function(h, p, k, lam, tau, lt)
     m, s = lam * lt, tau * math.sqrt(lt)
     assert sz.normal_loss(res.r, m, s) == pytest.approx(h * res.Q / (h + p), rel=1e-7)
-    assert res.Q == pytest.approx(math.sqrt(2 * (k * lam + (h + p) * sz.normal_second_loss(res.r, m, s)) / h), rel=1e-7)
+    assert res.Q == pytest.approx(
+        math.sqrt(2 * (k * lam + (h + p) * sz.normal_second_loss(res.r, m, s)) / h), rel=1e-7
+    )
 
 
 def test_service_target_policies():
@@ -375,7 +379,9 @@ def _run(kind: str, d: dict):
         return r.level, r.cost
     if kind == "nv_discrete":
         pmf = d["demand_pmf"]
-        r = sz.newsvendor_discrete(d["holding_cost"], d["stockout_cost"], [int(k) for k in pmf], list(pmf.values()))
+        r = sz.newsvendor_discrete(
+            d["holding_cost"], d["stockout_cost"], [int(k) for k in pmf], list(pmf.values())
+        )
         return r.level, r.cost
     if kind == "nv_poisson":
         r = sz.newsvendor_poisson(**d)

@@ -22,9 +22,7 @@ Solvers
   placement in acyclic supply chain networks", Oper. Res. Letters 34:228-238). The interpolation
   under-estimates a concave cost, so each MILP gives a lower bound and the true cost of its
   solution an upper bound; at the fixed point they meet and the solution is optimal (up to the MILP
-  gap). Before the MILP, pendant subtrees that hang off the network by one stage with a fixed
-  service time are not treated specially; demand stages whose service is forced to 0 and have a
-  single supplier simply add a concave term of their supplier's ``S``.
+  gap). A per-call time limit returns the best solution with its lower bound and status.
 - :func:`solve`: the tree DP when the network is a tree with integer lead times, else the MILP.
 """
 
@@ -32,14 +30,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from supplynet.errors import DecisionError
 
-__all__ = ["GsmError", "GsmProblem", "GsmSolution", "solve", "solve_milp", "solve_tree"]
+__all__ = ["GsmError", "GsmProblem", "GsmSolution", "solve", "solve_milp", "solve_tree", "stage_table"]
 
 
 class GsmError(DecisionError, ValueError):
@@ -160,7 +158,9 @@ class GsmProblem:
             f"{self.ids[j]}: service time {S[j]:.6g} > max {self.max_service[j]:.6g}"
             for j in np.flatnonzero(np.asarray(S) > self.max_service + tol)
         ]
-        bad += [f"{self.ids[j]}: negative service time {S[j]:.6g}" for j in np.flatnonzero(np.asarray(S) < -tol)]
+        bad += [
+            f"{self.ids[j]}: negative service time {S[j]:.6g}" for j in np.flatnonzero(np.asarray(S) < -tol)
+        ]
         return bad
 
     @classmethod
@@ -208,7 +208,9 @@ class GsmProblem:
             down[i].append((j, q))
         cum = np.zeros(n)
         for j in order:
-            cum[j] = float(rows[j].added_cost) + (sum(q * cum[i] for i, q in up[j]) if cumulative_cost else 0.0)
+            cum[j] = float(rows[j].added_cost) + (
+                sum(q * cum[i] for i, q in up[j]) if cumulative_cost else 0.0
+            )
         # phi[j][d]: units of stage j per unit of demand at demand stage d
         phi: list[dict[int, float]] = [dict() for _ in range(n)]
         demand_z, demand_sd, demand_mu = {}, {}, {}
@@ -255,12 +257,18 @@ class GsmSolution:
 
     def as_dict(self, problem: GsmProblem) -> dict[str, dict[str, float]]:
         return {
-            problem.ids[j]: {"s": float(self.service[j]), "si": float(self.inbound[j]), "nrt": float(self.nrt[j])}
+            problem.ids[j]: {
+                "s": float(self.service[j]),
+                "si": float(self.inbound[j]),
+                "nrt": float(self.nrt[j]),
+            }
             for j in range(problem.n)
         }
 
 
-def _finish(problem: GsmProblem, S: np.ndarray, method: str, lb: float, t0: float, it: int = 1, **info) -> GsmSolution:  # noqa: N803
+def _finish(
+    problem: GsmProblem, S: np.ndarray, method: str, lb: float, t0: float, it: int = 1, **info
+) -> GsmSolution:  # noqa: N803
     S = np.asarray(S, float)  # noqa: N806
     SI = np.zeros(problem.n)  # noqa: N806
     for i, j in problem.edges:
@@ -291,9 +299,9 @@ def solve_tree(problem: GsmProblem) -> GsmSolution:
     lt_i = np.round(lt).astype(int)
     n = problem.n
     si_max = np.round(problem.max_inbound()).astype(int)
-    s_cap = np.minimum(si_max + lt_i, np.where(np.isfinite(problem.max_service), problem.max_service, 1e18)).astype(
-        np.int64
-    )
+    s_cap = np.minimum(
+        si_max + lt_i, np.where(np.isfinite(problem.max_service), problem.max_service, 1e18)
+    ).astype(np.int64)
     if np.any(s_cap < 0):
         raise GsmError("infeasible max service times")
     nbr: list[list[tuple[int, bool]]] = [[] for _ in range(n)]  # (neighbour, neighbour supplies me)
@@ -417,7 +425,7 @@ def solve_milp(
     rel_gap: float = 1e-6,
     max_iter: int = 60,
     time_limit: float = 120.0,
-    n_initial: int = 2,
+    n_initial: int = 0,
     threads: int | None = None,
 ) -> GsmSolution:
     """Exact GSM on any acyclic network: iterative piecewise-linear MILP with HiGHS.
@@ -500,7 +508,12 @@ def solve_milp(
                     integ.append(1)
                 seg_cols[j] = (first, list(b))
                 # sum d - SI + S >= T   (tau_j = SI + T - S <= sum d)
-                row([first + k for k in range(k_seg)] + [n + j, j], [1.0] * k_seg + [-1.0, 1.0], float(lt[j]), inf)
+                row(
+                    [first + k for k in range(k_seg)] + [n + j, j],
+                    [1.0] * k_seg + [-1.0, 1.0],
+                    float(lt[j]),
+                    inf,
+                )
                 for k in range(k_seg - 1):
                     y = first + k_seg + k
                     row([first + k, y], [1.0, -float(lens[k])], 0.0, inf)  # d_k >= l_k y_k
@@ -521,7 +534,9 @@ def solve_milp(
         lp.a_matrix_.start_ = starts
         lp.a_matrix_.index_ = np.concatenate([np.asarray(r, np.int32) for r in a_idx])
         lp.a_matrix_.value_ = np.concatenate([np.asarray(v, float) for v in a_val])
-        lp.integrality_ = [highspy.HighsVarType.kInteger if t else highspy.HighsVarType.kContinuous for t in integ]
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if t else highspy.HighsVarType.kContinuous for t in integ
+        ]
         h.passModel(lp)
         if best_S is not None:
             h.setSolution(_warm_start(problem, best_S, seg_cols, ncol))
@@ -531,7 +546,9 @@ def solve_milp(
             raise GsmError(f"MILP failed: {h.modelStatusToString(ms)}")
         info = h.getInfo()
         sol = np.asarray(h.getSolution().col_value)
-        lower = max(lower, float(info.mip_dual_bound)) if ms == highspy.HighsModelStatus.kOptimal else lower
+        dual = float(info.mip_dual_bound)
+        if math.isfinite(dual):  # valid even when stopped early: the chords under-estimate the cost
+            lower = max(lower, dual)
         S = np.clip(sol[:n], 0.0, s_hi)  # noqa: N806
         S = _repair(problem, S, up)  # noqa: N806
         c = problem.cost(S)
@@ -635,7 +652,3 @@ def stage_table(problem: GsmProblem, sol: GsmSolution) -> list[dict[str, float |
         }
         for j in range(problem.n)
     ]
-
-
-def _unused(_: Sequence[int]) -> None:  # pragma: no cover - keeps the import list honest
-    return None

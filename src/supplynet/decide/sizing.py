@@ -189,8 +189,10 @@ def eoq(fixed_cost: float, holding_cost: float, demand_rate: float) -> EOQResult
     Harris (1913); Snyder & Shen eq. (3.4)-(3.5). Example 3.1: K=8, h=0.225, lambda=1300 gives
     Q*=304.05 and g*=68.41.
     """
-    k, h, lam = _positive("fixed_cost", fixed_cost), _positive("holding_cost", holding_cost), _nonneg(
-        "demand_rate", demand_rate
+    k, h, lam = (
+        _positive("fixed_cost", fixed_cost),
+        _positive("holding_cost", holding_cost),
+        _nonneg("demand_rate", demand_rate),
     )
     q = math.sqrt(2 * k * lam / h)
     return EOQResult(q, math.sqrt(2 * k * lam * h))
@@ -248,7 +250,9 @@ def newsvendor_normal(
     if ltd.std == 0:
         return NewsvendorResult(ltd.mean, 0.0)
     z = stats.norm.ppf(cr)
-    return NewsvendorResult(ltd.mean + z * ltd.std, (holding_cost + stockout_cost) * ltd.std * stats.norm.pdf(z))
+    return NewsvendorResult(
+        ltd.mean + z * ltd.std, (holding_cost + stockout_cost) * ltd.std * stats.norm.pdf(z)
+    )
 
 
 def newsvendor_explicit(
@@ -289,7 +293,9 @@ def newsvendor_discrete(
     return NewsvendorResult(s, cost)
 
 
-def newsvendor_empirical(holding_cost: float, stockout_cost: float, samples: Sequence[float]) -> NewsvendorResult:
+def newsvendor_empirical(
+    holding_cost: float, stockout_cost: float, samples: Sequence[float]
+) -> NewsvendorResult:
     """Sample-average-approximation newsvendor: the ``p/(p+h)`` empirical quantile of demand samples
     (Levi, Roundy & Shmoys 2007), e.g. forecast sample paths or history."""
     x = np.asarray(samples, float).ravel()
@@ -311,7 +317,9 @@ def newsvendor_poisson(
     return NewsvendorResult(s, float(cost))
 
 
-def newsvendor_continuous(holding_cost: float, stockout_cost: float, dist: stats.rv_continuous) -> NewsvendorResult:
+def newsvendor_continuous(
+    holding_cost: float, stockout_cost: float, dist: stats.rv_continuous
+) -> NewsvendorResult:
     """Newsvendor for any frozen scipy continuous distribution: ``S* = F^-1(p/(p+h))``; cost by
     quadrature of ``(h+p) n(S) + h (S - mu)`` (Snyder & Shen eq. 4.12)."""
     cr = critical_ratio(holding_cost, stockout_cost)
@@ -355,7 +363,9 @@ def base_stock_for_service(
     if dist == "poisson":
         if lead_time_sd:
             raise SizingError("a stochastic lead time needs dist='normal' (variance formula)")
-        return float(stats.poisson.ppf(a, _nonneg("demand_mean", demand_mean) * _nonneg("lead_time", lead_time)))
+        return float(
+            stats.poisson.ppf(a, _nonneg("demand_mean", demand_mean) * _nonneg("lead_time", lead_time))
+        )
     raise SizingError(f"dist must be 'normal' or 'poisson', got {dist!r}")
 
 
@@ -469,7 +479,10 @@ def ss_poisson_exact(
         ds = np.arange(n)
         return float((k + np.dot(np.asarray(m[:n]), g(S - ds))) / big_m[n])
 
-    ys = np.arange(int(mu * (lead_time + 1)) - 10 * int(math.sqrt(mu * (lead_time + 1)) + 1), int(mu * (lead_time + 2)) + 50)
+    ys = np.arange(
+        int(mu * (lead_time + 1)) - 10 * int(math.sqrt(mu * (lead_time + 1)) + 1),
+        int(mu * (lead_time + 2)) + 50,
+    )
     y_star = int(ys[np.argmin(g(ys))])
     s = y_star
     while True:
@@ -539,7 +552,9 @@ def ss_eoq_safety_stock(
     if service_level is not None:
         s = base_stock_for_service(service_level, demand_mean, demand_sd, lead_time, lead_time_sd)
     else:
-        s = base_stock_for_fill_rate(fill_rate, demand_mean, demand_sd, lead_time, lead_time_sd, demand_per_cycle=q)
+        s = base_stock_for_fill_rate(
+            fill_rate, demand_mean, demand_sd, lead_time, lead_time_sd, demand_per_cycle=q
+        )
     return SsResult(s, s + q)
 
 
@@ -636,9 +651,7 @@ def rq_for_service(
 # ------------------------------------------------------------------------ Clark-Scarf serial
 
 
-def _demand_kernel(
-    dist: str, mean: float, sd: float, periods: float, dx: float
-) -> tuple[int, np.ndarray]:
+def _demand_kernel(dist: str, mean: float, sd: float, periods: float, dx: float) -> tuple[int, np.ndarray]:
     """Lead-time demand over ``periods`` on the grid ``k dx``: (first offset, probability masses)."""
     if periods == 0:
         return 0, np.ones(1)
@@ -698,7 +711,9 @@ def clark_scarf_serial(
     h = [float(v) for v in echelon_holding_costs]
     lt = [float(v) for v in lead_times]
     if not h or len(h) != len(lt):
-        raise SizingError(f"echelon_holding_costs and lead_times must be equal-length, got {len(h)} and {len(lt)}")
+        raise SizingError(
+            f"echelon_holding_costs and lead_times must be equal-length, got {len(h)} and {len(lt)}"
+        )
     for i, v in enumerate(h):
         _nonneg(f"echelon_holding_costs[{i}]", v)
     for i, v in enumerate(lt):
@@ -714,7 +729,11 @@ def clark_scarf_serial(
         raise SizingError(f"dist must be 'normal' or 'poisson', got {dist!r}")
     kernels = [_demand_kernel(dist, mu, demand_sd, v, dx) for v in lt]
     total_l = sum(lt)
-    tot_sd = math.sqrt(max(mu, demand_sd**2) * (total_l + 1)) if dist == "poisson" else demand_sd * math.sqrt(total_l + 1)
+    tot_sd = (
+        math.sqrt(max(mu, demand_sd**2) * (total_l + 1))
+        if dist == "poisson"
+        else demand_sd * math.sqrt(total_l + 1)
+    )
     hi = mu * total_l + 12 * tot_sd + 10 * dx
     shrink = sum(k0 + w.size - 1 for k0, w in kernels)  # grid points lost at the bottom
     lo_target = -12 * tot_sd - 10 * dx

@@ -91,7 +91,9 @@ def parse_willems_csv(text: str, filename: str = "<string>") -> list[StageRow]:
         seen.add(sid)
         lt = get("lead_time")
         if lt is None or lt < 0:
-            raise DataError(f"{filename}:{ln} lead_time: must be a number >= 0, got {row[col['lead_time']]!r}")
+            raise DataError(
+                f"{filename}:{ln} lead_time: must be a number >= 0, got {row[col['lead_time']]!r}"
+            )
         cost = get(cost_col)
         if cost is None or cost < 0:
             raise DataError(f"{filename}:{ln} {cost_col}: must be a number >= 0, got {row[col[cost_col]]!r}")
