@@ -21,7 +21,8 @@ Mapping (one site per stage, so stage ids are site ids):
   ``demand_z``).
 * costs: a made sku's ``unit_cost`` is the stage's cumulative cost (its cost rate plus its
   components'); a dc's or store's cost rate is the ``cost_per_unit`` of its inbound lane. The
-  data has no prices: ``price`` is 1.5x the largest cumulative cost of the sku in the chain.
+  data has no prices: ``price`` is 1.5x the largest cumulative cost of the sku in the chain;
+  ``holding_cost_rate`` is 0.35 per year (the rate that reproduces the published optima).
 * demand: ``Demand(mean_per_day, std_per_day, dist="normal")``; the safety factor z becomes a
   ``base_stock`` policy with ``service_level = Phi(z)``.
 * locations: the data has none; sites are laid out by echelon from west to east across the
@@ -43,10 +44,13 @@ from pydantic import ValidationError
 from supplynet.errors import DataError, ModelValidationError
 from supplynet.model._schema import Network, fmt_num
 
-__all__ = ["PRICE_MARKUP", "WillemsStage", "load_willems", "read_stages", "willems_dir", "willems_files"]
+__all__ = ["HOLDING_COST_RATE", "PRICE_MARKUP", "WillemsStage", "load_willems", "read_stages", "willems_dir", "willems_files"]
 
 #: price = PRICE_MARKUP x cumulative cost (the data set has no prices)
 PRICE_MARKUP = 1.5
+#: yearly holding cost rate; 35% of cumulative cost reproduces the published optimal costs of the
+#: chains with deterministic lead times (see bench/gsm.py)
+HOLDING_COST_RATE = 0.35
 _COLUMNS = ("stage_id", "lead_time", "max_s_time", "cost_rate", "risk_pool", "ext_demand_mean",
             "ext_demand_std", "ext_demand_thres")
 _MAKERS = ("manuf", "part")
@@ -212,6 +216,7 @@ def load_willems(path: str | Path) -> Network:
         sites.append({"id": s.id, "kind": kind[s.id], "location": location[s.id], "meta": meta})
         if kind[s.id] in ("supplier", "plant"):
             products.append({"sku": s.id, "unit_cost": value[s.id], "price": PRICE_MARKUP * top_value[s.id],
+                             "holding_cost_rate": HOLDING_COST_RATE,
                              "meta": {"cost_rate": s.cost_rate}})
         for up, _ in s.upstream:
             lead = (by_id[up].lead_time if kind[up] == "supplier" else 0.0)
