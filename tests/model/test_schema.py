@@ -161,3 +161,11 @@ def test_round_trip_through_dict(tiny: Network) -> None:
     again = Network.model_validate(tiny.model_dump())
     assert again == tiny
     assert again.summary() == "5 sites, 3 products, 5 lanes, 1 boms, 4 demand entries, 3 assets, 5 devices, 4 policies"
+
+
+def test_model_copy_with_update_revalidates(tiny: Network) -> None:
+    lanes = [ln.model_dump() for ln in tiny.lanes if ln.id != "L-DC-STORE-2"]
+    with pytest.raises(ModelValidationError, match="nothing supplies sku 'BREAD-800G' to site 'STORE-2'"):
+        tiny.model_copy(update={"lanes": lanes})
+    renamed = tiny.model_copy(update={"name": "tiny-2"})
+    assert renamed.name == "tiny-2" and renamed.site("DC-1") == tiny.site("DC-1")

@@ -544,6 +544,12 @@ class Network(_Base):
         self._demand = {(d.site, d.sku): d for d in self.demand}
         return self
 
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Network:
+        """A copy; with ``update`` the result is validated again (indexes and cross-references)."""
+        if not update:
+            return super().model_copy(deep=deep)
+        return type(self).model_validate({**self.model_dump(), **update})
+
     # ---- look-ups -------------------------------------------------------------------------
     def site(self, site_id: str) -> Site:
         return _get(self._sites, site_id, "site")
