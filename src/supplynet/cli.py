@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 import typer.core
 from rich.console import Console
@@ -25,25 +24,20 @@ from .errors import DataError, EventError, SupplynetError
 
 __all__ = ["app", "main"]
 
-err = Console(stderr=True)
-out = Console()
-
-
-class _FriendlyError(click.ClickException):
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 
 class _Group(typer.core.TyperGroup):
     """Maps the platform's errors to a one-line message for every sub-command."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except SupplynetError as exc:
-            raise _FriendlyError(str(exc)) from exc
+            for line in str(exc).splitlines() or [type(exc).__name__]:
+                typer.echo(f"error: {line}", err=True)
+            raise typer.Exit(code=2) from exc
 
 
 app = typer.Typer(
@@ -89,21 +83,6 @@ def init(directory: Annotated[Path, typer.Argument(help="project folder to creat
     (directory / ".supplynet").mkdir(exist_ok=True)
     out.print(f"created {target} (from the {example} example) and {directory / '.supplynet'}/")
     out.print(f"next: supplynet validate {target}")
-
-
-@app.command()
-def validate(file: Annotated[Path, typer.Argument(help="network YAML file")]) -> None:
-    """Check a network file; every problem is named with file, line and field."""
-    from .model import load_network
-
-    net = load_network(file)
-    kinds: dict[str, int] = {}
-    for s in net.sites:
-        kinds[s.kind] = kinds.get(s.kind, 0) + 1
-    parts = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in sorted(kinds.items()))
-    out.print(f"OK: {file}: network {net.name!r}: {parts}; {len(net.products)} products, {len(net.lanes)} lanes, "
-              f"{len(net.boms)} BOMs, {len(net.assets)} assets, {len(net.devices)} devices, "
-              f"{len(net.policies)} policies")
 
 
 # -- demo ---------------------------------------------------------------------------------------------
@@ -278,6 +257,21 @@ def events(store: StoreOpt = None,
                 sys.stdout.write(dumps(r.event) + "\n")
                 last = r.offset
             sys.stdout.flush()
+
+
+def _mount() -> None:
+    """Sub-command groups that live beside the modules they drive."""
+    from .commands import eta, forecast, simulate
+    from .commands import validate as validate_cmd
+
+    app.command("validate", help="Check a network file; every problem is named with file, line and field.")(
+        validate_cmd.validate)
+    app.add_typer(simulate.app, name="simulate")
+    app.add_typer(forecast.app, name="forecast")
+    app.add_typer(eta.app, name="eta")
+
+
+_mount()
 
 
 def main() -> None:

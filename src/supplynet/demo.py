@@ -46,7 +46,7 @@ class DemoResult:
 
 def run_demo(*, network: str | Path | Network | None = None, days: int = 21, seed: int = 7,
              home: str | Path = ".supplynet", data_dir: str | Path | None = None, fresh: bool = True,
-             start: datetime | None = None, on_hour: Callable[[int, int], None] | None = None) -> DemoResult:
+             start: datetime | None = None, cover_days: float = 4.0, on_hour: Callable[[int, int], None] | None = None) -> DemoResult:
     """Run the demo for ``days`` simulated days; ``on_hour(done, total)`` reports progress."""
     t0 = time.perf_counter()
     net = network if isinstance(network, Network) else load_network(network or example_path("realistic"))
@@ -58,7 +58,8 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
             Path(f"{db}{suffix}").unlink(missing_ok=True)
     start = start or datetime(2026, 1, 5, tzinfo=UTC)
     with open_store(f"sqlite:///{db}") as store:
-        fleet = Fleet(net, seed=seed, start=start, sink=LogSink(store), data_dir=data_dir)
+        fleet = Fleet(net, seed=seed, start=start, sink=LogSink(store), data_dir=data_dir,
+                      cover_days=cover_days)
         loop = Loop(store, net, release=fleet.world.place)
         fleet.start()
         loop.sync()

@@ -98,3 +98,29 @@ def test_trucks_report_positions_along_their_lane(tiny):
     lo_lat, hi_lat = sorted((dc.lat, st.lat))
     assert all(lo_lat - 0.01 <= p.lat <= hi_lat + 0.01 for p in pos)
     assert all(p.shipment_id in twin.state.shipments for p in pos)
+
+
+def test_a_real_trace_is_fitted_onto_the_lane_keeping_its_stops():
+    import numpy as np
+
+    from supplynet.fleet._sources import fit_trace_to_lane, position_at
+
+    # a trace that waits (same point) for the middle half of its time
+    trace = np.array([[53.0, -3.0, 0.0], [53.1, -2.9, 0.25], [53.1, -2.9, 0.75], [53.2, -2.8, 1.0]])
+    fitted = fit_trace_to_lane(trace, (52.0, -1.0), (51.0, 0.0))
+    assert fitted[0, :2] == pytest.approx([52.0, -1.0]) and fitted[-1, :2] == pytest.approx([51.0, 0.0])
+    assert position_at(fitted, 0.3) == pytest.approx(position_at(fitted, 0.7))  # still standing
+    assert position_at(fitted, 0.5)[0] == pytest.approx(51.5)
+
+
+def test_gps_file_loader_on_a_generated_csv(tmp_path):
+    from supplynet.fleet._sources import load_gps_routes
+
+    rows = ["trip_id,timestamp,latitude,longitude"]
+    for trip in (1, 2):
+        for i in range(6):
+            rows.append(f"{trip},2026-01-01 10:{i:02d}:00,{53 + i * 0.01},{-3 + i * 0.01}")
+    (tmp_path / "t.csv").write_text("\n".join(rows))
+    routes = load_gps_routes(tmp_path / "t.csv")
+    assert len(routes) == 2 and routes[0].shape == (6, 3)
+    assert routes[0][0, 2] == 0.0 and routes[0][-1, 2] == 1.0

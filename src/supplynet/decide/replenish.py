@@ -15,7 +15,7 @@ import numpy as np
 
 from .policies import policy_from_spec
 
-__all__ = ["OrderProposal", "Replenisher", "downstream_demand"]
+__all__ = ["OrderProposal", "Replenisher", "downstream_demand", "newsvendor_ratio"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,14 @@ def downstream_demand(network: Any) -> dict[tuple[str, str], tuple[float, float]
     return {k: (m, float(np.sqrt(var[k]))) for k, m in mean.items()}
 
 
+def newsvendor_ratio(product: Any) -> float:
+    """Critical ratio cu / (cu + co) of a perishable with no salvage value: underage is the lost
+    margin (price - cost), overage the cost of a unit thrown away (Arrow, Harris & Marschak 1951)."""
+    cu = max(product.price - product.unit_cost, 0.0)
+    co = max(product.unit_cost, 1e-9)
+    return float(min(max(cu / (cu + co), 0.5), 0.995))
+
+
 class Replenisher:
     """Sizes each (site, sku) policy once from the network, then proposes orders from positions."""
 
@@ -97,6 +105,8 @@ class Replenisher:
                 product = network.product(sku)
                 params_spec = spec
                 sl = getattr(spec, "service_level", None)
+                if spec.type == "newsvendor" and sl is None and "q" not in (spec.params or {}):
+                    sl = newsvendor_ratio(product)
                 if sl is not None and "service_level" not in (spec.params or {}):
                     params_spec = {"type": spec.type, "params": {**(spec.params or {}), "service_level": sl}}
                 self.policies[key] = policy_from_spec(params_spec, demand_mean=mu, demand_std=sd,

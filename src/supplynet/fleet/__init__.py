@@ -59,8 +59,8 @@ class Fleet:
         sources = real_data_sources(network, data_dir, self.rng) if data_dir else {"used": []}
         self.sources_used: list[str] = sources["used"]
         self.world = World(network, self.rng, start, cover_days=cover_days, demand=sources.get("demand"),
-                           machine_source=sources.get("machine_source"), shrink_rate=shrink_rate)
-        self.routes = sources.get("routes")
+                           machine_source=sources.get("machine_source"), shrink_rate=shrink_rate,
+                           traces=sources.get("routes"))
         self.sink = sink
 
     @property

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CmapssWear", "GeneratedDemand", "GeneratedWear", "WalmartDemand", "interpolate_route",
-           "load_gps_routes", "route_for"]
+__all__ = ["CmapssWear", "GeneratedDemand", "GeneratedWear", "WalmartDemand", "fit_trace_to_lane", "interpolate_route",
+           "load_gps_routes", "position_at", "route_for"]
 
 
 class GeneratedDemand:
@@ -171,13 +171,45 @@ def interpolate_route(route: np.ndarray, fraction: float) -> tuple[float, float]
 
 
 def load_gps_routes(path: str | Path) -> list[np.ndarray]:
-    """Trips of a timestamped GPS CSV (columns containing lat, lon and a trip id), as routes."""
+    """Trips of a timestamped GPS CSV (columns with lat, lon, a timestamp and a trip id), each as an
+    (n, 3) array of (lat, lon, fraction of the trip's time elapsed)."""
     import pandas as pd
 
     df = pd.read_csv(path)
     cols = {c.lower(): c for c in df.columns}
     lat = next(cols[c] for c in cols if "lat" in c)
     lon = next(cols[c] for c in cols if "lon" in c or "lng" in c)
+    ts = next((cols[c] for c in cols if "time" in c), None)
     trip = next((cols[c] for c in cols if "trip" in c or "journey" in c), None)
     groups: Sequence[Any] = [g for _, g in df.groupby(trip)] if trip else [df]
-    return [g[[lat, lon]].to_numpy(dtype=float) for g in groups if len(g) >= 5]
+    out = []
+    for g in groups:
+        if len(g) < 5:
+            continue
+        if ts is not None:
+            t = pd.to_datetime(g[ts], errors="coerce").astype("int64").to_numpy(dtype=float)
+            order = np.argsort(t, kind="stable")
+            g, t = g.iloc[order], t[order]
+            span = t[-1] - t[0]
+            frac = (t - t[0]) / span if span > 0 else np.linspace(0, 1, len(g))
+        else:
+            frac = np.linspace(0.0, 1.0, len(g))
+        out.append(np.column_stack([g[lat].to_numpy(dtype=float), g[lon].to_numpy(dtype=float), frac]))
+    return out
+
+
+def fit_trace_to_lane(trace: np.ndarray, start: tuple[float, float], end: tuple[float, float]) -> np.ndarray:
+    """Move a recorded trace onto a lane: the similarity transform (shift, rotation, scale in the
+    lat/lon plane) that takes its first point to ``start`` and its last to ``end``. The wiggles, stops
+    and speed changes of the real trip are kept; the time fractions (third column) are unchanged."""
+    z = trace[:, 1] + 1j * trace[:, 0]
+    a, b = complex(start[1], start[0]), complex(end[1], end[0])
+    span = z[-1] - z[0]
+    w = a + (z - z[0]) * ((b - a) / span) if abs(span) > 1e-12 else np.linspace(a, b, len(z))
+    return np.column_stack([w.imag, w.real, trace[:, 2]])
+
+
+def position_at(trace: np.ndarray, fraction: float) -> tuple[float, float]:
+    """Where a fitted trace is when ``fraction`` of its time has elapsed."""
+    f = min(max(fraction, 0.0), 1.0)
+    return float(np.interp(f, trace[:, 2], trace[:, 0])), float(np.interp(f, trace[:, 2], trace[:, 1]))

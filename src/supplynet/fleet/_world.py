@@ -29,7 +29,14 @@ from ..events import (
     StockCount,
 )
 from ._emit import Emitter
-from ._sources import GeneratedDemand, GeneratedWear, interpolate_route, route_for
+from ._sources import (
+    GeneratedDemand,
+    GeneratedWear,
+    fit_trace_to_lane,
+    interpolate_route,
+    position_at,
+    route_for,
+)
 
 __all__ = ["Trip", "World"]
 
@@ -50,7 +57,7 @@ class Trip:
     tracker: str | None = None
     logger: str | None = None
     next_ping: datetime | None = None
-    delay_hours: float = 0.0
+    trace: np.ndarray | None = None  # a real trip fitted onto the lane: (lat, lon, time fraction)
 
 
 @dataclass
@@ -92,13 +99,15 @@ class World:
 
     def __init__(self, network: Any, rng: np.random.Generator, start: datetime, *, cover_days: float = 12.0,
                  demand: Any | None = None, machine_source: Any | None = None, shrink_rate: float = 0.002,
-                 emitter: Emitter | None = None):
+                 emitter: Emitter | None = None, traces: list[np.ndarray] | None = None):
         self.net = network
         self.rng = rng
         self.t = start
         self.start = start
         self.emitter = emitter or Emitter()
         self.shrink_rate = shrink_rate
+        self.traces = traces or []
+        self._trace_no = 0
         self.demand = demand or GeneratedDemand(network, rng)
         self.kind = {s.id: s.kind for s in network.sites}
         self.sites = {s.id: s for s in network.sites}
@@ -238,6 +247,10 @@ class World:
             tracker, logger = (tr.id if tr else None), (lg.id if lg else None)
         route = route_for(lane, self.sites[lane.origin], self.sites[lane.destination])
         trip = Trip(sid, lane, lines, now, arrive, promised, route, truck, tracker, logger, now)
+        if tracker and self.traces:  # replay a real trip's path and stop-and-go onto this lane
+            trace = self.traces[self._trace_no % len(self.traces)]
+            self._trace_no += 1
+            trip.trace = fit_trace_to_lane(trace, tuple(route[0]), tuple(route[-1]))
         self.trips.append(trip)
         self.stats.shipments += 1
         self._emit(ShipmentStatus, f"wms-{lane.origin}", shipment_id=sid, status="departed", lane_id=lane.id,
@@ -261,7 +274,8 @@ class World:
         while trip.next_ping is not None and trip.next_ping < min(t1, trip.arrive):
             at = trip.next_ping
             frac = (at - trip.depart).total_seconds() / span if span > 0 else 1.0
-            lat, lon = interpolate_route(trip.route, frac)
+            lat, lon = (position_at(trip.trace, frac) if trip.trace is not None
+                        else interpolate_route(trip.route, frac))
             if trip.tracker:
                 self._emit(Position, trip.tracker, ts=at, asset_id=trip.truck, shipment_id=trip.shipment_id,
                            lat=lat + float(self.rng.normal(0, 2e-5)), lon=lon + float(self.rng.normal(0, 2e-5)),

@@ -1,0 +1,116 @@
+"""The CLI end to end on a real SQLite store: clear errors (exit 2, one line, no traceback)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from supplynet.cli import app
+from supplynet.events import Sale, dumps
+
+runner = CliRunner()
+
+
+def run(*args, env=None):
+    return runner.invoke(app, [str(a) for a in args], env=env)
+
+
+def _sale(seq, qty=1.0, day=5):
+    return dumps(Sale(source="pos-1", seq=seq, ts=f"2026-01-{day:02d}T12:00:00Z", site="ST1", sku="A",
+                      quantity=qty))
+
+
+def test_help_lists_the_commands():
+    r = run("--help")
+    assert r.exit_code == 0
+    for cmd in ("init", "validate", "demo", "replay", "state", "events", "simulate", "forecast", "eta"):
+        assert cmd in r.output
+
+
+def test_init_then_validate(tmp_path):
+    r = run("init", tmp_path / "proj")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "proj" / "network.yaml").is_file()
+    r = run("validate", tmp_path / "proj" / "network.yaml")
+    assert r.exit_code == 0 and "OK" in r.output
+    r = run("init", tmp_path / "proj")
+    assert r.exit_code == 2 and "exists; use --force" in r.output and "Traceback" not in r.output
+
+
+def test_validate_names_line_and_field(tmp_path):
+    bad = tmp_path / "net.yaml"
+    from supplynet.model import example_path
+
+    src = example_path("tiny").read_text().replace("lat: 52.6309", "lat: 95")
+    bad.write_text(src)
+    line = next(i for i, ln in enumerate(src.splitlines(), 1) if "lat: 95" in ln)
+    r = run("validate", bad)
+    assert r.exit_code == 2
+    assert f"net.yaml:{line} sites[0].location.lat" in r.output
+
+
+def test_replay_state_events_roundtrip(tmp_path):
+    store = f"sqlite:///{tmp_path / 'x.db'}"
+    f = tmp_path / "e.jsonl"
+    f.write_text("\n".join(_sale(i) for i in range(1, 6)) + "\n")
+    r = run("replay", f, "--store", store)
+    assert r.exit_code == 0 and "5 stored, 0 duplicates" in r.output
+    r = run("replay", f, "--store", store)
+    assert "0 stored, 5 duplicates" in r.output
+    r = run("state", "--store", store, "--format", "json")
+    rows = json.loads(r.output)
+    assert rows[0]["site"] == "ST1" and rows[0]["sold"] == 5 and rows[0]["on_hand"] == -5
+    r = run("events", "--store", store, "--kind", "sale", "--limit", "2")
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 2 and json.loads(lines[0])["seq"] == 1
+    r = run("events", "--store", store, "--tail", "--limit", "1")
+    assert json.loads(r.output)["seq"] == 5
+
+
+def test_state_as_of(tmp_path):
+    store = f"sqlite:///{tmp_path / 'x.db'}"
+    f = tmp_path / "e.jsonl"
+    f.write_text("\n".join([_sale(1, 2, day=5), _sale(2, 3, day=7)]))
+    run("replay", f, "--store", store)
+    r = run("state", "--store", store, "--format", "json", "--as-of", "2026-01-06T00:00:00Z")
+    assert json.loads(r.output)[0]["sold"] == 2
+    r = run("state", "--store", store, "--format", "json", "--as-of", "yesterday")
+    assert r.exit_code == 2 and "--as-of 'yesterday'" in r.output
+
+
+def test_replay_refuses_bad_lines_and_stores_nothing(tmp_path):
+    store = f"sqlite:///{tmp_path / 'x.db'}"
+    f = tmp_path / "e.jsonl"
+    f.write_text(_sale(1) + "\n" + '{"kind": "sale", "source": "pos-1"}\n' + "not json\n" + _sale(2) + "\n")
+    r = run("replay", f, "--store", store)
+    assert r.exit_code == 2
+    assert "e.jsonl:2:" in r.output and "e.jsonl:3:" in r.output
+    assert "nothing was stored" in r.output and "Traceback" not in r.output
+    r = run("events", "--store", store)
+    assert r.output.strip() == ""
+    r = run("replay", f, "--store", store, "--skip-bad")
+    assert r.exit_code == 0 and "2 stored" in r.output
+    rejected = [json.loads(x) for x in (tmp_path / "e.jsonl.rejected.jsonl").read_text().splitlines()]
+    assert [x["line"] for x in rejected] == [2, 3]
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("replay", "missing.jsonl"), "file not found"),
+    (("state", "warehouses"), "unknown table 'warehouses'"),
+    (("events", "--kind", "sales"), "--kind 'sales'"),
+    (("validate", "missing.yaml"), "missing.yaml"),
+])
+def test_bad_input_is_one_clear_line(tmp_path, args, needle):
+    r = run(*args, "--store", f"sqlite:///{tmp_path / 'x.db'}") if args[0] in ("state", "events") else run(*args)
+    assert r.exit_code == 2, r.output
+    assert needle in r.output and "Traceback" not in r.output
+
+
+def test_demo_command_on_the_tiny_network(tmp_path):
+    from supplynet.model import example_path
+
+    r = run("demo", "--days", "2", "--network", example_path("tiny"), "--home", tmp_path, "--data-dir", "none")
+    assert r.exit_code == 0, r.output
+    assert "events in the log" in r.output and (tmp_path / "demo.db").is_file()
