@@ -7,8 +7,8 @@
   first fails to serve) and time-to-recover (days until its last shortage is over), after
   Simchi-Levi et al., "Identifying risks and mitigating disruptions in the automotive supply chain",
   Interfaces 45(5), 2015. Sites whose TTS < TTR are flagged; sites are ranked by a risk exposure index:
-  impact over the largest impact, in [0, 1], where impact = revenue at risk at the site plus the
-  value of what it owed downstream sites on an average day.
+  impact over the largest impact, in [0, 1], where impact = revenue at risk and shortage cost at the
+  site plus the value of what it owed downstream sites on an average day.
 - :func:`stress_test_nodes`: the paper's own experiment: take each site down for its TTR and measure
   the network's lost revenue and time-to-survive; REI = impact / max impact.
 """
@@ -133,6 +133,7 @@ def node_resilience(res: SimResult) -> pd.DataFrame:
             "ttr_p50": float(np.median(ttr)), "ttr_p95": float(np.quantile(ttr, 0.95)),
             "revenue_at_risk_p50": float(np.median(m["revenue_at_risk"][:, s])),
             "revenue_at_risk_mean": float(m["revenue_at_risk"][:, s].mean()),
+            "shortage_cost_mean": float(m["shortage_cost"][:, s].mean()),
             "unserved_days_mean": float(res.acc[:, items, K.A_SHORT_DAYS].sum(axis=1).mean()),
             "owed_value_mean": float((res.acc[:, items, K.A_OWED_DAYS] * res.price[items]).sum(axis=1).mean()
                                      / max(res.days, 1)),
@@ -141,7 +142,7 @@ def node_resilience(res: SimResult) -> pd.DataFrame:
     if df.empty:
         return df
     df["flag_tts_lt_ttr"] = (df["share_short"] > 0) & (df["tts_p50"] < df["ttr_p50"])
-    impact = df["revenue_at_risk_mean"] + df["owed_value_mean"]
+    impact = df["revenue_at_risk_mean"] + df["shortage_cost_mean"] + df["owed_value_mean"]
     df["risk_exposure_index"] = impact / impact.max() if impact.max() > 0 else 0.0
     return df.sort_values(["risk_exposure_index", "ttr_p50"], ascending=False).reset_index(drop=True)
 
@@ -150,7 +151,7 @@ def stress_test_nodes(net: Any, *, ttr_days: float | dict[str, float] = 14.0, ho
                       replications: int = 50, seed: int = 0, start: int = 7,
                       kinds: tuple[str, ...] = ("supplier", "plant", "dc")) -> pd.DataFrame:
     """Simchi-Levi et al. (2015) node by node: each site of ``kinds`` is down from ``start`` for its
-    TTR; impact = network revenue at risk beyond the baseline's; TTS = days until the network's
+    TTR; impact = network revenue at risk plus shortage cost beyond the baseline's; TTS = days until the network's
     first customer shortage with the site down for the rest of the horizon. Common random numbers.
     """
     from supplynet.sim.disruptions import Disruption, Draw, Target
@@ -158,7 +159,8 @@ def stress_test_nodes(net: Any, *, ttr_days: float | dict[str, float] = 14.0, ho
     from supplynet.sim.scenario import Scenario
 
     base = Simulation(net, horizon=horizon, replications=replications, seed=seed).run().result()
-    base_rar = network_per_replication(base)["revenue_at_risk"].to_numpy()
+    b = network_per_replication(base)
+    base_rar = (b["revenue_at_risk"] + b["shortage_cost"]).to_numpy()
     demand_items = net.dem_kind >= 0
     rows = []
     for s, site in enumerate(net.sites):
@@ -171,7 +173,8 @@ def stress_test_nodes(net: Any, *, ttr_days: float | dict[str, float] = 14.0, ho
             sim = Simulation(net, horizon=horizon, replications=replications, seed=seed,
                              scenario=Scenario(f"outage:{site}", (ev,)))
             out.append(sim.run().result())
-        impact = network_per_replication(out[0])["revenue_at_risk"].to_numpy() - base_rar
+        hit = network_per_replication(out[0])
+        impact = (hit["revenue_at_risk"] + hit["shortage_cost"]).to_numpy() - base_rar
         fs = out[1].first_short[:, demand_items]
         fs = np.where(fs >= start, fs, np.iinfo(np.int64).max).min(axis=1)
         tts = np.where(fs < np.iinfo(np.int64).max, fs - start, horizon - start).astype(float)
