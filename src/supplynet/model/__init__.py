@@ -17,6 +17,7 @@ from pathlib import Path
 
 from supplynet.errors import DataError
 from supplynet.model._load import load_network, parse_network, validate_data
+from supplynet.model._network import Network, UnknownIdError
 from supplynet.model._schema import (
     DEFAULT_MEASURES,
     MEASURES,
@@ -30,11 +31,9 @@ from supplynet.model._schema import (
     Lane,
     LeadTime,
     Location,
-    Network,
     PolicySpec,
     Product,
     Site,
-    UnknownIdError,
 )
 
 __all__ = [

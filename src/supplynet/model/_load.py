@@ -17,8 +17,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from supplynet.errors import DataError, ModelIssue, ModelValidationError
+from supplynet.model._network import Network
 from supplynet.model._refs import NetworkReferenceError, closest, reference_issues
-from supplynet.model._schema import FieldError, Network, fmt_num
+from supplynet.model._schema import FieldError, fmt_num
 from supplynet.model._yaml import Lines, Path, compose, format_path
 
 __all__ = ["load_network", "parse_network", "validate_data"]

@@ -42,7 +42,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from supplynet.errors import DataError, ModelValidationError
-from supplynet.model._schema import Network, fmt_num
+from supplynet.model._network import Network
+from supplynet.model._schema import fmt_num
 
 __all__ = ["HOLDING_COST_RATE", "PRICE_MARKUP", "WillemsStage", "load_willems", "read_stages", "willems_dir", "willems_files"]
 
