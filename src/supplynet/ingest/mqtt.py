@@ -1,0 +1,341 @@
+"""MQTT adapter (paho-mqtt 2.x, MQTT 5): the gateway worker and the device client.
+
+Topics: a device publishes sealed envelopes on ``devices/<id>/up`` (QoS 1) and reads its end-to-end
+acknowledgement on ``devices/<id>/ack`` (retained JSON ``{"acked": <seq>}``).
+
+**Gateway worker** (:class:`GatewayWorker`): a persistent session (``clean_start=False`` with a
+session expiry), subscribed at QoS 1, optionally through the MQTT 5 shared subscription
+``$share/<group>/devices/+/up`` so several workers split the load. Messages are acknowledged
+manually (``manual_ack``), *after* the gate has committed them: if the worker dies first, the broker
+delivers them again and the log's deduplication stores them once. A bounded queue between the
+network thread and the committing thread, and the MQTT 5 *Receive Maximum* sent on connect, stop
+intake when the log is slower than the broker (backpressure: the broker keeps the rest).
+
+A broker's PUBACK covers one hop, and Mosquitto keeps queued messages in memory; so after every
+commit the worker publishes each touched device's acknowledged high water back to it, and the
+**device client** (:class:`DeviceClient`) keeps every envelope above it and sends those again
+(on reconnect and when they are older than ``resend_after_s``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from ..errors import StoreError
+from ..security.devices import Credential
+from .envelope import seal
+from .gate import Gate
+
+__all__ = ["DeviceClient", "GatewayWorker", "ack_topic", "up_topic"]
+
+log = logging.getLogger(__name__)
+
+UP_FILTER = "devices/+/up"
+
+
+def up_topic(device: str) -> str:
+    return f"devices/{device}/up"
+
+
+def ack_topic(device: str) -> str:
+    return f"devices/{device}/ack"
+
+
+def _connect_props(session_expiry_s: int, receive_maximum: int | None = None) -> Properties:
+    p = Properties(PacketTypes.CONNECT)
+    p.SessionExpiryInterval = session_expiry_s
+    if receive_maximum is not None:
+        p.ReceiveMaximum = receive_maximum
+    return p
+
+
+class GatewayWorker:
+    """Subscribe, run batches through the gate, acknowledge after commit, publish device acks.
+
+    ``start()`` runs it in background threads; ``run()`` blocks until ``stop()``.
+    """
+
+    def __init__(self, gate: Gate, *, host: str = "127.0.0.1", port: int = 1883, client_id: str = "gw-0",
+                 shared_group: str | None = "gw", username: str | None = None, password: str | None = None,
+                 queue_size: int = 2000, batch_max: int = 1000, linger_s: float = 0.002,
+                 session_expiry_s: int = 3600, monitor_every_s: float = 10.0):
+        if queue_size <= 0 or batch_max <= 0:
+            raise ValueError("queue_size and batch_max must be > 0")
+        self.gate = gate
+        self.host, self.port = host, port
+        self.topic = f"$share/{shared_group}/{UP_FILTER}" if shared_group else UP_FILTER
+        self.batch_max, self.linger_s = batch_max, linger_s
+        self.monitor_every_s = monitor_every_s
+        self._q: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=queue_size)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.connected = threading.Event()
+        self.committed = 0  # messages with a durable outcome (acknowledged to the broker)
+        self.batches = 0
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True)
+        if username:
+            c.username_pw_set(username, password)
+        c.max_inflight_messages_set(1000)
+        c.max_queued_messages_set(0)
+        c.on_connect = self._on_connect
+        c.on_message = self._on_message
+        c.on_disconnect = lambda *a: self.connected.clear()
+        self._props = _connect_props(session_expiry_s, receive_maximum=min(queue_size, 65535))
+        self.client = c
+
+    # -- network thread ----------------------------------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            log.error("gateway: broker refused the connection: %s", reason)
+            return
+        client.subscribe(self.topic, qos=1)
+        self.connected.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        while not self._stop.is_set():  # a full queue blocks the network thread: backpressure
+            try:
+                self._q.put(msg, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    # -- committing thread -------------------------------------------------------------------------
+    def _take_batch(self) -> list[mqtt.MQTTMessage]:
+        try:
+            first = self._q.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.linger_s
+        while len(batch) < self.batch_max:
+            try:
+                batch.append(self._q.get_nowait())
+            except queue.Empty:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.0005)
+        return batch
+
+    def _process(self, batch: list[mqtt.MQTTMessage]) -> None:
+        delay = 0.1
+        while True:
+            try:
+                outcomes = self.gate.submit([m.payload for m in batch], "mqtt")
+                break
+            except StoreError as exc:  # not stored: do not acknowledge, try again
+                log.error("gateway: store failed, retrying in %.1f s: %s", delay, exc)
+                if self._stop.wait(delay):
+                    return
+                delay = min(5.0, delay * 2)
+        for m in batch:
+            self.client.ack(m.mid, m.qos)
+        self.committed += len(batch)
+        self.batches += 1
+        devices = {o.device for o in outcomes if o.seq is not None}
+        for d in devices:
+            acked = self.gate.acked(d)
+            if acked is not None:
+                self.client.publish(ack_topic(d), orjson.dumps({"acked": acked}), qos=1, retain=True)
+
+    def _loop(self) -> None:
+        last_monitor = time.monotonic()
+        while not self._stop.is_set():
+            batch = self._take_batch()
+            if batch:
+                self._process(batch)
+            if time.monotonic() - last_monitor > self.monitor_every_s:
+                last_monitor = time.monotonic()
+                try:
+                    self.gate.run_monitors()
+                except StoreError as exc:
+                    log.error("gateway: monitors not stored: %s", exc)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> GatewayWorker:
+        self.client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=self._props)
+        self.client.loop_start()
+        self._thread = threading.Thread(target=self._loop, name="gateway-commit", daemon=True)
+        self._thread.start()
+        return self
+
+    def run(self) -> None:
+        self.start()
+        try:
+            while not self._stop.wait(0.5):
+                pass
+        finally:
+            self.stop()
+
+    def stop(self, drain: bool = True) -> None:
+        if drain:
+            deadline = time.monotonic() + 5
+            while not self._q.empty() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class DeviceClient:
+    """A device: signs readings into envelopes, publishes them at QoS 1, keeps each until the
+    platform's end-to-end acknowledgement covers it, and sends again what is above it."""
+
+    def __init__(self, credential: Credential, *, host: str = "127.0.0.1", port: int = 1883, start_seq: int = 0,
+                 username: str | None = None, password: str | None = None, resend_after_s: float = 5.0,
+                 clock: Callable[[], float] = time.time, session_expiry_s: int = 3600, max_unacked: int = 1_000_000):
+        self.cred = credential
+        self.device = credential.device_id
+        self.host, self.port = host, port
+        self.seq = start_seq
+        self.resend_after_s = resend_after_s
+        self.clock = clock
+        self.max_unacked = max_unacked
+        self.acked = start_seq - 1
+        self._lock = threading.Lock()
+        self._unacked: OrderedDict[int, tuple[int, bytes, float]] = OrderedDict()  # last_seq -> (seq, payload, t)
+        self._acked_event = threading.Condition(self._lock)
+        self.sent = 0
+        self.resent = 0
+        self.connected = threading.Event()
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"dev-{self.device}", protocol=mqtt.MQTTv5)
+        c.username_pw_set(username or self.device, password)
+        c.max_inflight_messages_set(1000)
+        c.on_connect = self._on_connect
+        c.on_message = self._on_message
+        c.on_disconnect = lambda *a: self.connected.clear()
+        self._props = _connect_props(session_expiry_s)
+        self.client = c
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+
+    def connect(self) -> DeviceClient:
+        self.client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=self._props)
+        self.client.loop_start()
+        self._timer = threading.Thread(target=self._resend_loop, name=f"resend-{self.device}", daemon=True)
+        self._timer.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            log.error("device %s: broker refused the connection: %s", self.device, reason)
+            return
+        client.subscribe(ack_topic(self.device), qos=1)
+        self.connected.set()
+        if getattr(flags, "session_present", False) is False:
+            self.resend(older_than_s=0.0)  # a broker that lost our session lost what it held
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            acked = int(orjson.loads(msg.payload)["acked"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return
+        with self._lock:
+            if acked <= self.acked:
+                return
+            self.acked = acked
+            while self._unacked:
+                last = next(iter(self._unacked))
+                if last > acked:
+                    break
+                self._unacked.popitem(last=False)
+            self._acked_event.notify_all()
+
+    def send(self, readings: list[dict[str, Any]], units: Mapping[str, str] | None = None,
+             ts: datetime | None = None) -> int:
+        """Seal and publish one envelope; returns its first sequence number."""
+        with self._lock:
+            if len(self._unacked) >= self.max_unacked:
+                raise StoreError(f"device {self.device}: {len(self._unacked)} envelopes unacknowledged; "
+                                 "the platform is not keeping up")
+            seq = self.seq
+            self.seq += len(readings)
+            payload = seal(self.device, self.cred.kid, self.cred.private_key, seq,
+                           ts or datetime.fromtimestamp(self.clock(), UTC), readings, units)
+            self._unacked[seq + len(readings) - 1] = (seq, payload, time.monotonic())
+        self.client.publish(up_topic(self.device), payload, qos=1)
+        self.sent += 1
+        return seq
+
+    def resend(self, older_than_s: float | None = None) -> int:
+        """Publish again every kept envelope above the acknowledged seq (older than ``older_than_s``)."""
+        age = self.resend_after_s if older_than_s is None else older_than_s
+        now = time.monotonic()
+        with self._lock:
+            todo = [(k, v) for k, v in self._unacked.items() if now - v[2] >= age]
+            for k, (seq, payload, _) in todo:
+                self._unacked[k] = (seq, payload, now)
+        for _, (_, payload, _) in todo:
+            self.client.publish(up_topic(self.device), payload, qos=1)
+        self.resent += len(todo)
+        return len(todo)
+
+    def _resend_loop(self) -> None:
+        while not self._stop.wait(max(0.2, self.resend_after_s / 2)):
+            if self.connected.is_set():
+                self.resend()
+
+    @property
+    def unacked(self) -> int:
+        with self._lock:
+            return len(self._unacked)
+
+    def wait_acked(self, timeout: float) -> bool:
+        """Block until every envelope sent so far is acknowledged end to end."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._unacked:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._acked_event.wait(min(left, 0.5))
+        return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m supplynet.ingest.mqtt --store URL``: one gateway worker (used by the crash test)."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--store", required=True)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=1883)
+    p.add_argument("--client-id", default="gw-0")
+    p.add_argument("--group", default="gw", help="shared-subscription group ('' for a plain subscription)")
+    p.add_argument("--username")
+    p.add_argument("--password")
+    p.add_argument("--rate", type=float, default=1e6, help="per-device messages/s")
+    p.add_argument("--clock-skew", type=float, default=300.0)
+    a = p.parse_args(argv)
+    from ..store import open_store
+    from .gate import GateConfig
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    with open_store(a.store) as store:
+        gate = Gate(store, config=GateConfig(rate_per_s=a.rate, burst=a.rate, clock_skew_s=a.clock_skew), monitor=True)
+        worker = GatewayWorker(gate, host=a.host, port=a.port, client_id=a.client_id, shared_group=a.group or None,
+                               username=a.username, password=a.password)
+        print(f"gateway {a.client_id} on {a.host}:{a.port} topic {worker.topic}", flush=True)
+        worker.run()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
