@@ -161,9 +161,12 @@ def validate_exog(exog: pd.DataFrame, grid: Grid, what: str = "exog") -> pd.Data
     out["t"] = grid.index(_parse_dates(exog, what))
     for c in cols:
         values = exog[c]
-        if values.dtype == bool or values.dtype == object and set(values.dropna().unique()) <= {
-            True, False, "TRUE", "FALSE", "True", "False", "true", "false"
-        }:
+        if (
+            values.dtype == bool
+            or values.dtype == object
+            and set(values.dropna().unique())
+            <= {True, False, "TRUE", "FALSE", "True", "False", "true", "false"}
+        ):
             values = values.astype(str).str.lower().map({"true": 1.0, "false": 0.0})
         out[f"x_{c}"] = _numeric(pd.DataFrame({c: values}), c, what, allow_nan=True).to_numpy()
     dup = out.duplicated(["unique_id", "t"])
@@ -201,8 +204,14 @@ class Panel:
         )
 
     def subset(self, mask: np.ndarray) -> Panel:
-        return Panel(self.uids[mask], self.Y[mask], self.W[mask], self.lengths[mask],
-                     self.t_last[mask], self.ds_last[mask])
+        return Panel(
+            self.uids[mask],
+            self.Y[mask],
+            self.W[mask],
+            self.lengths[mask],
+            self.t_last[mask],
+            self.ds_last[mask],
+        )
 
     def cut(self, cutoff: int) -> Panel:
         """The history up to grid period ``cutoff`` of the series that still run after it.
@@ -219,8 +228,14 @@ class Panel:
         rows = np.broadcast_to(np.arange(sub.n)[:, None], cols.shape)
         Y = np.where(valid, sub.Y[rows, np.maximum(cols, 0)], np.nan)
         W = np.where(valid, sub.W[rows, np.maximum(cols, 0)], 1.0)
-        return Panel(sub.uids, Y, W, sub.lengths - k, np.full(sub.n, cutoff, dtype=np.int64),
-                     np.full(sub.n, np.datetime64("NaT"), dtype="datetime64[ns]"))
+        return Panel(
+            sub.uids,
+            Y,
+            W,
+            sub.lengths - k,
+            np.full(sub.n, cutoff, dtype=np.int64),
+            np.full(sub.n, np.datetime64("NaT"), dtype="datetime64[ns]"),
+        )
 
     def window(self, uids: np.ndarray, start: int, h: int) -> tuple[np.ndarray, np.ndarray]:
         """Values and weights of series ``uids`` at grid periods ``start .. start+h-1`` (NaN if none)."""

@@ -242,7 +242,9 @@ class Forecaster:
             unit = {"W": pd.Timedelta(weeks=1), "D": pd.Timedelta(days=1), "H": pd.Timedelta(hours=1)}
             steps = np.arange(1, h + 1)
             return (last.to_numpy()[:, None] + steps[None, :] * unit[self.grid.kind].to_timedelta64()).ravel()
-        return np.array([self.grid.shift(d, k) for d in last for k in range(1, h + 1)], dtype="datetime64[ns]")
+        return np.array(
+            [self.grid.shift(d, k) for d in last for k in range(1, h + 1)], dtype="datetime64[ns]"
+        )
 
 
 def _nonneg(Y: np.ndarray) -> np.ndarray:
@@ -267,7 +269,12 @@ def calibrate(
         return {md: {lv: np.full(h, np.inf) for lv in levels} for md in models}
     inter = _intermittent_mask(cal.Y)
     members = _member_forecasts(
-        cal, h, ctx, _needed(models, bool(inter.any())), inter, (lambda s: progress(f"calibrate {s}")) if progress else None
+        cal,
+        h,
+        ctx,
+        _needed(models, bool(inter.any())),
+        inter,
+        (lambda s: progress(f"calibrate {s}")) if progress else None,
     )
     scale = _series_scale(cal.Y, m)
     out = {}
@@ -384,12 +391,20 @@ def backtest(
     def stack(arrs: list[np.ndarray], pad_left: bool = False) -> np.ndarray:
         if not pad_left:
             return np.concatenate(arrs)
-        return np.concatenate([np.pad(a, ((0, 0), (width - a.shape[1], 0)), constant_values=np.nan) for a in arrs])
+        return np.concatenate(
+            [np.pad(a, ((0, 0), (width - a.shape[1], 0)), constant_values=np.nan) for a in arrs]
+        )
 
     actual, weight, trainY = stack(parts["actual"]), stack(parts["weight"]), stack(parts["train"], True)
     result["seconds"] = round(time.perf_counter() - start, 3)
     for key in names:
         result[key] = forecast_metrics(
-            actual, stack(preds[key]["p"]), stack(preds[key]["lo"]), stack(preds[key]["hi"]), weight, trainY, m
+            actual,
+            stack(preds[key]["p"]),
+            stack(preds[key]["lo"]),
+            stack(preds[key]["hi"]),
+            weight,
+            trainY,
+            m,
         )
     return result
