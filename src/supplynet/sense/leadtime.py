@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from ..errors import DataError
 
@@ -263,6 +264,7 @@ class LateDeliveryClassifier:
     learning_rate: float = 0.05
     min_category_count: int = 10
     seed: int = 0
+    n_threads: int | None = 1  # OpenMP threads; 1 avoids oversubscription on a shared machine
     _levels: dict[str, list[str]] = field(init=False, default_factory=dict)
     _model: object = field(init=False, default=None)
 
@@ -293,16 +295,19 @@ class LateDeliveryClassifier:
         for c in _CATEGORICAL:
             counts = df[c].astype(str).value_counts() if c in df else pd.Series(dtype=int)
             self._levels[c] = sorted(counts[counts >= self.min_category_count].index.tolist())[:250]
-        self._model = HistGradientBoostingClassifier(
+        model = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=self.learning_rate, categorical_features="from_dtype",
             random_state=self.seed, early_stopping=False, l2_regularization=1.0, min_samples_leaf=30,
-        ).fit(self._features(df), y)
+        )
+        with threadpool_limits(limits=self.n_threads, user_api="openmp"):
+            self._model = model.fit(self._features(df), y)
         return self
 
     def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
         if self._model is None:
             raise DataError("the late-delivery classifier is not fitted")
-        return self._model.predict_proba(self._features(df))[:, 1]  # type: ignore[attr-defined]
+        with threadpool_limits(limits=self.n_threads, user_api="openmp"):
+            return self._model.predict_proba(self._features(df))[:, 1]  # type: ignore[attr-defined]
 
 
 def evaluate_late_delivery(df: pd.DataFrame, *, test_fraction: float = 0.2, seed: int = 0) -> dict[str, object]:
