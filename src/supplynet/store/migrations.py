@@ -166,6 +166,46 @@ MIGRATIONS: list[Migration] = [
              "PRIMARY KEY (device, outcome))",
             "CREATE TABLE ingest_acks (device TEXT PRIMARY KEY, acked_seq BIGINT NOT NULL)",
         )),
+    # control tower tables: data access in store/tokens.py, store/decisions.py and store/audit.py
+    Migration(5, "api tokens", sqlite=(
+            "CREATE TABLE api_tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL, "
+             "created_at INTEGER NOT NULL, expires_at INTEGER, revoked_at INTEGER, created_by TEXT NOT NULL, "
+             "last_used_at INTEGER)",
+        ), postgres=(
+            "CREATE TABLE api_tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL, "
+             "created_at BIGINT NOT NULL, expires_at BIGINT, revoked_at BIGINT, created_by TEXT NOT NULL, "
+             "last_used_at BIGINT)",
+        )),
+    Migration(6, "decisions, idempotency keys, control settings", sqlite=(
+            "CREATE TABLE decisions (no INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, "
+             "status TEXT NOT NULL, cost REAL NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, "
+             "day TEXT NOT NULL, idem_key TEXT UNIQUE, record TEXT NOT NULL)",
+            "CREATE INDEX decisions_status ON decisions (status, no)",
+            "CREATE INDEX decisions_kind_day ON decisions (kind, day)",
+            "CREATE TABLE idempotency (key TEXT PRIMARY KEY, actor TEXT NOT NULL, request TEXT NOT NULL, "
+             "status INTEGER NOT NULL, response TEXT NOT NULL, created_at INTEGER NOT NULL)",
+            "CREATE TABLE control_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL)",
+        ), postgres=(
+            "CREATE TABLE decisions (no BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, "
+             "status TEXT NOT NULL, cost DOUBLE PRECISION NOT NULL, created_at BIGINT NOT NULL, "
+             "updated_at BIGINT NOT NULL, day TEXT NOT NULL, idem_key TEXT UNIQUE, record TEXT NOT NULL)",
+            "CREATE INDEX decisions_status ON decisions (status, no)",
+            "CREATE INDEX decisions_kind_day ON decisions (kind, day)",
+            "CREATE TABLE idempotency (key TEXT PRIMARY KEY, actor TEXT NOT NULL, request TEXT NOT NULL, "
+             "status INTEGER NOT NULL, response TEXT NOT NULL, created_at BIGINT NOT NULL)",
+            "CREATE TABLE control_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at BIGINT NOT NULL)",
+        )),
+    Migration(7, "hash-chained audit log", sqlite=(
+            "CREATE TABLE audit (seq INTEGER PRIMARY KEY, at_us INTEGER NOT NULL, actor TEXT NOT NULL, "
+             "action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, "
+             "hash TEXT NOT NULL)",
+            "CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL)",
+        ), postgres=(
+            "CREATE TABLE audit (seq BIGINT PRIMARY KEY, at_us BIGINT NOT NULL, actor TEXT NOT NULL, "
+             "action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL, prev_hash TEXT NOT NULL, "
+             "hash TEXT NOT NULL)",
+            "CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL)",
+        )),
 ]
 
 _VERSION_TABLE = (
