@@ -160,7 +160,7 @@ def test_model_validate_checks_references_without_lines(tiny: Network) -> None:
 def test_round_trip_through_dict(tiny: Network) -> None:
     again = Network.model_validate(tiny.model_dump())
     assert again == tiny
-    assert again.summary() == "5 sites, 3 products, 5 lanes, 1 boms, 4 demand entries, 3 assets, 5 devices, 4 policies"
+    assert again.summary() == "5 sites, 3 products, 5 lanes, 1 boms, 4 demand entries, 3 assets, 5 devices, 5 policies"
 
 
 def test_model_copy_with_update_revalidates(tiny: Network) -> None:

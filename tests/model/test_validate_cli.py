@@ -16,7 +16,7 @@ def test_ok_line() -> None:
     result = runner.invoke(app, [str(example_path("tiny"))])
     assert result.exit_code == 0
     assert result.stdout == ("OK: tiny: 5 sites (1 supplier, 1 plant, 1 dc, 2 store), 3 products, 5 lanes, 1 BOMs, "
-                             "4 demand entries, 3 assets, 5 devices, 4 policies\n")
+                             "4 demand entries, 3 assets, 5 devices, 5 policies\n")
 
 
 def test_issues_one_per_line_and_exit_2(tmp_path) -> None:
