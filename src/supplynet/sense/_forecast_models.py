@@ -58,7 +58,7 @@ class Context:
     n_jobs: int = 1
     seed: int = 0
     lgbm_params: dict = field(default_factory=dict)
-    short_lags: bool = True
+    short_lags: bool | None = None  # None: only when h <= season / 4 (long horizons drift)
 
 
 # ---------------------------------------------------------------- numpy kernels
@@ -97,10 +97,10 @@ def seasonal_naive(Y: np.ndarray, h: int, m: int) -> np.ndarray:
 
 
 def smoothed_seasonal_naive(
-    Y: np.ndarray, h: int, m: int, years: int = 3, level_damping: float = 0.5
+    Y: np.ndarray, h: int, m: int, years: int = 2, level_damping: float = 0.75
 ) -> np.ndarray:
     """Average of the same period (and its neighbours, 1-2-1) in up to ``years`` past seasons,
-    plus ``level_damping`` times the year-on-year change of the last quarter-season's level."""
+    plus ``level_damping`` times the year-on-year change of the last half-season's level."""
     n, L = Y.shape
     num = np.zeros((n, h))
     den = np.zeros((n, h))
@@ -115,7 +115,7 @@ def smoothed_seasonal_naive(
                     den[ok, j] += wd
     with np.errstate(invalid="ignore", divide="ignore"):
         out = num / den
-    q = max(m // 4, 1)
+    q = max(m // 2, 1)
     if L >= m + q:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -199,7 +199,10 @@ def mstl_ets(panel: Panel, h: int, ctx: Context) -> np.ndarray:
     from statsforecast.models import MSTL, AutoETS
 
     m = ctx.season_length
-    model = MSTL(season_length=m, trend_forecaster=AutoETS(model="ZZN"), alias="mstl")
+    if m == 1:  # no season to remove: plain AutoETS
+        model = AutoETS(model="ZZN", alias="mstl")
+    else:
+        model = MSTL(season_length=m, trend_forecaster=AutoETS(model="ZZN"), alias="mstl")
     res = _statsforecast(panel, [model], h, ctx.n_jobs)["mstl"]
     return _fill(res, panel, m)
 
@@ -243,6 +246,7 @@ def lightgbm_global(panel: Panel, h: int, ctx: Context) -> np.ndarray:
     from mlforecast.lag_transforms import RollingMean
 
     m = ctx.season_length
+    short = ctx.short_lags if ctx.short_lags is not None else h <= max(m // 4, 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         scale = np.nanmean(np.abs(panel.Y[:, -m:]), axis=1)
@@ -252,7 +256,7 @@ def lightgbm_global(panel: Panel, h: int, ctx: Context) -> np.ndarray:
     long["y"] = long["y"].to_numpy() / scale[pos]
     train = _features_frame(panel, ctx, long["t"].to_numpy(), long["unique_id"].to_numpy())
     train["y"] = long["y"].to_numpy()
-    lags = sorted(({1, 2, 3, 4} if ctx.short_lags else set()) | {m - 1, m, m + 1} - {0})
+    lags = sorted(({1, 2, 3, 4} if short else set()) | {m - 1, m, m + 1} - {0})
     q = max(m // 4, 2)
     params = {
         "objective": "l1",
@@ -273,7 +277,7 @@ def lightgbm_global(panel: Panel, h: int, ctx: Context) -> np.ndarray:
         freq=1,
         lags=lags,
         lag_transforms={1: [RollingMean(window_size=q), RollingMean(window_size=m)]}
-        if ctx.short_lags
+        if short
         else {m: [RollingMean(window_size=q)]},
     )
     with warnings.catch_warnings():

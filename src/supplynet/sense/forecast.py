@@ -105,20 +105,27 @@ def _intermittent_mask(Y: np.ndarray) -> np.ndarray:
 
 
 def _member_forecasts(
-    panel: Panel, h: int, ctx: km.Context, names: set[str], inter: np.ndarray, progress: Progress | None
+    panel: Panel,
+    h: int,
+    ctx: km.Context,
+    names: set[str],
+    inter: np.ndarray,
+    progress: Progress | None,
+    smooth_all: bool = True,
 ) -> dict[str, np.ndarray]:
-    """Run each needed member once; ``intermittent`` only on the intermittent rows."""
+    """Run each needed member once: ``intermittent`` on the intermittent rows, the others on the
+    rest (or on all rows when ``smooth_all``, as the single-member models and baselines need)."""
     out: dict[str, np.ndarray] = {}
     for name in sorted(names):
         if progress:
             progress(name)
-        if name == "intermittent":
-            arr = np.full((panel.n, h), np.nan)
-            if inter.any():
-                arr[inter] = _MEMBERS[name](panel.subset(inter), h, ctx)
-            out[name] = arr
-        else:
-            out[name] = _MEMBERS[name](panel, h, ctx)
+        rows = inter if name == "intermittent" else ~inter if not smooth_all else np.ones(panel.n, bool)
+        arr = np.full((panel.n, h), np.nan)
+        if rows.all():
+            arr = _MEMBERS[name](panel, h, ctx)
+        elif rows.any():
+            arr[rows] = _MEMBERS[name](panel.subset(rows), h, ctx)
+        out[name] = arr
     return out
 
 
@@ -216,7 +223,8 @@ class Forecaster:
         lv = _levels(levels)
         panel, ctx = self._panel, self._ctx
         inter = _intermittent_mask(panel.Y) if self.model == "default" else np.ones(panel.n, bool)
-        members = _member_forecasts(panel, h, ctx, _needed([self.model], bool(inter.any())), inter, progress)
+        needed = _needed([self.model], bool(inter.any()))
+        members = _member_forecasts(panel, h, ctx, needed, inter, progress, self.model != "default")
         point = _combine(self.model, members, inter)
         out = pd.DataFrame(
             {
