@@ -91,6 +91,7 @@ class GatewayWorker:
             c.username_pw_set(username, password)
         c.max_inflight_messages_set(1000)
         c.max_queued_messages_set(0)
+        c.reconnect_delay_set(0.1, 2)
         c.on_connect = self._on_connect
         c.on_message = self._on_message
         c.on_disconnect = lambda *a: self.connected.clear()
@@ -194,11 +195,13 @@ class GatewayWorker:
 
 class DeviceClient:
     """A device: signs readings into envelopes, publishes them at QoS 1, keeps each until the
-    platform's end-to-end acknowledgement covers it, and sends again what is above it."""
+    platform's end-to-end acknowledgement covers it, and sends again what is above it. At most
+    ``max_unacked`` envelopes are outstanding: ``send`` waits for acknowledgements beyond that."""
 
     def __init__(self, credential: Credential, *, host: str = "127.0.0.1", port: int = 1883, start_seq: int = 0,
                  username: str | None = None, password: str | None = None, resend_after_s: float = 5.0,
-                 clock: Callable[[], float] = time.time, session_expiry_s: int = 3600, max_unacked: int = 1_000_000):
+                 clock: Callable[[], float] = time.time, session_expiry_s: int = 3600, max_unacked: int = 1000,
+                 send_timeout_s: float = 300.0):
         self.cred = credential
         self.device = credential.device_id
         self.host, self.port = host, port
@@ -206,6 +209,7 @@ class DeviceClient:
         self.resend_after_s = resend_after_s
         self.clock = clock
         self.max_unacked = max_unacked
+        self.send_timeout_s = send_timeout_s
         self.acked = start_seq - 1
         self._lock = threading.Lock()
         self._unacked: OrderedDict[int, tuple[int, bytes, float]] = OrderedDict()  # last_seq -> (seq, payload, t)
@@ -216,6 +220,7 @@ class DeviceClient:
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"dev-{self.device}", protocol=mqtt.MQTTv5)
         c.username_pw_set(username or self.device, password)
         c.max_inflight_messages_set(1000)
+        c.reconnect_delay_set(0.1, 2)
         c.on_connect = self._on_connect
         c.on_message = self._on_message
         c.on_disconnect = lambda *a: self.connected.clear()
@@ -265,9 +270,13 @@ class DeviceClient:
              ts: datetime | None = None) -> int:
         """Seal and publish one envelope; returns its first sequence number."""
         with self._lock:
-            if len(self._unacked) >= self.max_unacked:
-                raise StoreError(f"device {self.device}: {len(self._unacked)} envelopes unacknowledged; "
-                                 "the platform is not keeping up")
+            deadline = time.monotonic() + self.send_timeout_s
+            while len(self._unacked) >= self.max_unacked:  # flow control: wait for the platform
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise StoreError(f"device {self.device}: {len(self._unacked)} envelopes unacknowledged for "
+                                     f"{self.send_timeout_s:.0f} s; the platform is not keeping up")
+                self._acked_event.wait(min(left, 0.5))
             seq = self.seq
             self.seq += len(readings)
             payload = seal(self.device, self.cred.kid, self.cred.private_key, seq,
