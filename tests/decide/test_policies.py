@@ -119,3 +119,11 @@ def test_policy_from_model_policyspec():
     p = policy_from_spec(spec, demand_mean=20.0, demand_std=5.0, lead_time=2.0, pack_size=6)
     assert isinstance(p, SsPolicy) and float(p.s) < float(p.S)
     assert p.order_quantity(0.0) % 6 == 0
+
+
+def test_newsvendor_spec_without_q_uses_the_cost_critical_ratio():
+    p = policy_from_spec({"type": "newsvendor"}, demand_mean=100.0, demand_std=10.0, lead_time=0.0,
+                         underage=3.0, overage=1.0)
+    assert float(p.q) == pytest.approx(100 + 0.6745 * 10, abs=1e-2)
+    with pytest.raises(DecisionError, match="underage and overage"):
+        policy_from_spec({"type": "newsvendor"}, demand_mean=100.0, lead_time=1.0)

@@ -91,7 +91,12 @@ def _order_qty_py(kind: int, a: float, b: float, review: float, offset: float, p
 
 
 order_qty_scalar = numba.njit(cache=True, nogil=True)(_order_qty_py)
-_order_qty_ufunc = numba.vectorize(cache=True)(_order_qty_py)
+
+
+@numba.vectorize(cache=True)
+def _order_qty_ufunc(kind, a, b, review, offset, pack, moq, position, day):  # type: ignore[no-untyped-def]
+    """The ufunc the classes call: a loop around the very same compiled scalar function."""
+    return order_qty_scalar(kind, a, b, review, offset, pack, moq, position, day)
 
 
 @dataclass(frozen=True)
@@ -335,10 +340,12 @@ class Newsvendor(_Base):
 
 def policy_from_spec(spec: Any, *, demand_mean: ArrayLike | None = None, demand_std: ArrayLike | None = None,
                      lead_time: ArrayLike | None = None, pack_size: ArrayLike = 1.0,
-                     moq: ArrayLike = 0.0) -> _Base:
+                     moq: ArrayLike = 0.0, underage: float | None = None,
+                     overage: float | None = None) -> _Base:
     """Build a policy from the network model's ``PolicySpec`` (``type`` + ``params``).
 
-    ``params`` may give the levels directly ({S}, {s, S}, {r, Q}, {R, S}, {q}) or ``service_level``;
+    ``params`` may give the levels directly ({S}, {s, S}, {r, Q}, {R, S}, {q}) or ``service_level``
+    (a newsvendor with neither uses the critical ratio ``underage / (underage + overage)``);
     then the levels are sized from ``demand_mean``/``demand_std`` per day and ``lead_time`` (days):
     base-stock and RS cover L+R days, (s,S) and (r,Q) use a reorder point of L days of demand plus
     safety stock and an order quantity of about a week (or ``params['Q']``).
@@ -350,6 +357,12 @@ def policy_from_spec(spec: Any, *, demand_mean: ArrayLike | None = None, demand_
     if sl is None:
         sl = getattr(spec, "service_level", None) or (spec.get("service_level") if isinstance(spec, dict) else None)
     common = {"pack_size": pack_size, "moq": moq}
+    if kind == "newsvendor" and "q" not in params and sl is None:
+        # no q and no service level: the critical ratio of the product's costs sets the service level
+        if not underage or not overage or demand_mean is None or lead_time is None:
+            raise DecisionError(f"{where}: newsvendor without q needs underage and overage costs, demand_mean and "
+                                "lead_time to size q")
+        sl = underage / (underage + overage)
     if sl is not None:
         if demand_mean is None or lead_time is None:
             raise DecisionError(f"{where}: service_level needs demand_mean and lead_time to size the levels")

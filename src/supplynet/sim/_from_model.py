@@ -147,6 +147,7 @@ def network_to_arrays(cls: Any, network: Any, *, service_level: float = 0.95) ->
             pol = BaseStock(default.S[i], pack_size=p.pack_size, moq=p.moq)
         else:
             pol = policy_from_spec(spec, demand_mean=mu[i], demand_std=sd[i], lead_time=net.lt_mean[i],
-                                   pack_size=p.pack_size, moq=p.moq)
+                                   pack_size=p.pack_size, moq=p.moq, underage=max(p.price - p.unit_cost, 1e-9),
+                                   overage=max(p.unit_cost, 1e-9))
         net = net.with_policy(pol, [i])
     return net.replace(init_on_hand=np.where(net.source, 0.0, net.policy_level()))
