@@ -39,6 +39,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _user_line() -> str:
+    """Mosquitto started as root drops to user ``mosquitto``, which cannot read the test's files."""
+    import os
+
+    return "user root\n" if os.geteuid() == 0 else ""
+
+
 class PrivateBroker:
     """A second Mosquitto on its own loopback port, that a test may kill and restart."""
 
@@ -53,7 +60,7 @@ class PrivateBroker:
         self.conf = tmp_path / f"mosquitto-{self.port}.conf"
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\npersistence false\nmax_queued_messages 200000\n"
-            f"max_inflight_messages 1000\n" + (extra or "allow_anonymous true\n"))
+            f"max_inflight_messages 1000\n" + _user_line() + (extra or "allow_anonymous true\n"))
         self.log = tmp_path / f"mosquitto-{self.port}.log"
         self.proc = None
 
