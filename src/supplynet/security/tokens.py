@@ -1,0 +1,122 @@
+"""API tokens for people and programs (not devices): stored hashed, shown once, expiring, revocable.
+
+A token reads ``snt_<id>_<secret>``: ``id`` finds the row, the 256-bit ``secret`` is checked against the
+SHA-256 kept in the store (a fast hash is enough for a random secret of this length; a slow
+password hash protects only low-entropy secrets). The secret is returned once, by :meth:`TokenService.create`.
+
+Roles are ordered: ``viewer`` reads; ``planner`` also approves and rejects decisions, places orders and
+work orders and runs scenarios; ``admin`` also manages devices, policies and tokens. Device credentials
+(Ed25519 keys that sign envelopes) are not tokens: they never authenticate against these endpoints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import SecurityError
+from ..store.tokens import TokenRow, TokenTable
+
+__all__ = ["ROLES", "Forbidden", "Principal", "TokenService", "Unauthenticated", "role_at_least"]
+
+ROLES = ("viewer", "planner", "admin")
+_RANK = {r: i for i, r in enumerate(ROLES)}
+_FORMAT = re.compile(r"^snt_([a-z0-9]{12})_([A-Za-z0-9_\-]{43})$")
+_NAME = re.compile(r"^[A-Za-z0-9_.@ \-]{1,64}$")
+
+
+class Unauthenticated(SecurityError):
+    """No valid token: missing, malformed, unknown, expired or revoked (HTTP 401)."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(SecurityError):
+    """A valid token whose role may not do this (HTTP 403)."""
+
+    code = "forbidden"
+
+
+def role_at_least(role: str, needed: str) -> bool:
+    return _RANK.get(role, -1) >= _RANK[needed]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a token's name (the person or program) and role."""
+
+    name: str
+    role: str
+    token_id: str
+
+    def require(self, needed: str) -> Principal:
+        if not role_at_least(self.role, needed):
+            raise Forbidden(f"{self.name} is a {self.role}; this needs the {needed} role")
+        return self
+
+    @property
+    def actor(self) -> str:
+        return f"{self.role}:{self.name}"
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class TokenService:
+    """Create, check, list and revoke API tokens over the store's ``api_tokens`` table."""
+
+    def __init__(self, store_or_backend: Any):
+        backend = getattr(store_or_backend, "backend", store_or_backend)
+        self.table = TokenTable(backend)
+
+    def create(self, *, role: str, name: str, expires_in_s: float | None = 90 * 86400.0,
+               created_by: str = "cli") -> tuple[str, TokenRow]:
+        """A new token; returns ``(token, row)``. The token string is not stored: show it once."""
+        if role not in ROLES:
+            raise SecurityError(f"role {role!r}: use one of {', '.join(ROLES)}")
+        if not _NAME.match(name or ""):
+            raise SecurityError(f"token name {name!r}: 1-64 letters, digits, spaces or _.@-")
+        if expires_in_s is not None and expires_in_s <= 0:
+            raise SecurityError(f"expires_in_s must be > 0 (or None for no expiry), not {expires_in_s}")
+        tid = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        now = _now_us()
+        row = TokenRow(id=tid, name=name, role=role, hash=_hash(secret), created_at=now,
+                       expires_at=None if expires_in_s is None else now + int(expires_in_s * 1e6),
+                       revoked_at=None, created_by=created_by, last_used_at=None)
+        self.table.insert(row)
+        return f"snt_{tid}_{secret}", row
+
+    def authenticate(self, token: str | None, now_us: int | None = None) -> Principal:
+        """The principal of a bearer token, or :class:`Unauthenticated` saying why not."""
+        if not token:
+            raise Unauthenticated("no API token: send 'Authorization: Bearer snt_...'")
+        m = _FORMAT.match(token.strip())
+        if m is None:
+            raise Unauthenticated("not an API token (device credentials cannot call the control API)")
+        row = self.table.get(m.group(1))
+        if row is None or not hmac.compare_digest(row.hash, _hash(m.group(2))):
+            raise Unauthenticated("unknown API token")
+        now = _now_us() if now_us is None else now_us
+        if row.revoked_at is not None:
+            raise Unauthenticated(f"API token {row.id} was revoked")
+        if row.expires_at is not None and now >= row.expires_at:
+            raise Unauthenticated(f"API token {row.id} expired")
+        return Principal(name=row.name, role=row.role, token_id=row.id)
+
+    def list(self) -> list[TokenRow]:
+        return self.table.all()
+
+    def revoke(self, token_id: str, by: str = "cli") -> None:
+        if not self.table.revoke(token_id, _now_us(), by):
+            raise SecurityError(f"no API token {token_id!r}")
