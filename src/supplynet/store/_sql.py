@@ -97,7 +97,8 @@ class SqlBackend(abc.ABC):
 
     @abc.abstractmethod
     def write(self) -> AbstractContextManager[Tx]:
-        """An exclusive write transaction (one per database at a time), committed durably on exit."""
+        """An exclusive write transaction (one per database at a time), committed durably on exit.
+        Not re-entrant: do not call the log's appends from inside it on the same thread."""
 
     @abc.abstractmethod
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -106,7 +106,10 @@ class EventLog(abc.ABC):
     * **Durable:** ``append`` returns only after the transaction holding the events is committed
       and flushed to stable storage (SQLite ``synchronous=FULL``; PostgreSQL commit).
     * **Group commit:** concurrent callers are merged into one transaction by one committer;
-      each returns after the commit that holds its events.
+      each returns after the commit that holds its events. If an append raises, none of its
+      events were committed by it; resending is always safe (idempotent).
+    * **High water:** ``high_water(source)`` is the highest committed ``seq`` of the source. When a
+      device numbers its messages without gaps, everything at or below it is stored.
     """
 
     @abc.abstractmethod
