@@ -312,3 +312,17 @@ def _owner(m: bytes) -> str:
     import orjson
 
     return orjson.loads(m)["device"]
+
+
+def test_signature_spelled_differently_in_ignored_base64_bits_is_rejected(gate, reefer, store):
+    """The 86th base64 character carries 2 unused bits: a lenient decoder would map a changed
+    character to the same signature. Only the canonical spelling verifies."""
+    import orjson
+
+    m = orjson.loads(reefer.msg())
+    sig = m["sig"]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    v = alphabet.index(sig[-1])
+    m["sig"] = sig[:-1] + alphabet[v ^ 0b01]
+    assert statuses(gate.submit([orjson.dumps(m)])) == [("quarantined", "bad_signature")]
+    assert store.log.count() == 0

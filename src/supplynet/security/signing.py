@@ -53,8 +53,13 @@ def b64u_encode(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def b64u_decode(text: str | bytes) -> bytes:
-    """Decode URL-safe base64 with or without padding; raises ValueError on bad input."""
+def b64u_decode(text: str | bytes, *, canonical: bool = False) -> bytes:
+    """Decode URL-safe base64 with or without padding; raises ValueError on bad input.
+
+    ``canonical``: refuse any text other than the one encoding of the result (no padding, unused
+    low bits zero), so one value has exactly one spelling -- a signature whose last character was
+    changed in bits the decoder ignores must not verify.
+    """
     if isinstance(text, str):
         try:
             text = text.encode("ascii")
@@ -62,9 +67,12 @@ def b64u_decode(text: str | bytes) -> bytes:
             raise ValueError("not base64") from exc
     pad = (-len(text)) % 4
     try:
-        return base64.urlsafe_b64decode(text + b"=" * pad)
+        raw = base64.urlsafe_b64decode(text + b"=" * pad)
     except (binascii.Error, ValueError) as exc:
         raise ValueError("not base64") from exc
+    if canonical and base64.urlsafe_b64encode(raw).rstrip(b"=") != text:
+        raise ValueError("not the canonical base64 encoding")
+    return raw
 
 
 def constant_time_equal(a: bytes | str, b: bytes | str) -> bool:
