@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import IngestError
-from ..security.devices import DeviceRegistry
+from ..security.devices import OPERATOR, DeviceRegistry
 from ..security.signing import b64u_decode, fingerprint, verify
 from .envelope import Body, Row, open_outer, parse_body, readings_to_rows
 
@@ -194,6 +194,13 @@ class Gate:
         t = self._trackers.get(device)
         return None if t is None or t.acked < 0 else t.acked
 
+    def operator_keys(self) -> dict[str, str]:
+        """Trusted operator keys now (key id -> public key): given to the gate, or in the registry."""
+        return {**self.registry.operators(int(self.clock() * 1e6)), **self._operators}
+
+    def _operator(self, kid: str, now_us: int) -> str | None:
+        return self._operators.get(kid) or self.registry.operators(now_us).get(kid)
+
     def run_monitors(self) -> int:
         """Check the data-quality monitor's clock-driven conditions and append its alerts to the log."""
         if self.monitor is None:
@@ -260,7 +267,9 @@ class Gate:
             raise _Rejected(exc.reason, _peek_device(item), exc.detail) from None
         dev = outer.device
         rec = self.registry.get(dev)
-        operator = self._operators.get(outer.kid) if adapter == "replay" else None
+        operator = self._operator(outer.kid, now_us) if adapter == "replay" else None
+        if rec is not None and rec.kind == OPERATOR:
+            raise _Rejected("binding", dev, "an operator signs imports; it does not report readings")
         if rec is None and operator is None:
             raise _Rejected("unknown_device", dev, "device is not registered")
         if rec is not None and rec.revoked_at_us is not None:

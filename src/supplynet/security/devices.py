@@ -24,6 +24,7 @@ from .signing import fingerprint, generate_keypair
 
 __all__ = [
     "DEFAULT_OVERLAP_S",
+    "OPERATOR",
     "Credential",
     "DeviceRecord",
     "DeviceRegistry",
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 DEFAULT_OVERLAP_S = 24 * 3600.0
+#: the ``kind`` of registry records that are operators (they sign imports; they do not report)
+OPERATOR = "operator"
 _REF = re.compile(r"^[A-Za-z0-9_.:@/\-]{1,128}$")
 _ID = re.compile(r"^[A-Za-z0-9_.:@\-]{1,128}$")  # no '/', '+', '#': it is also an MQTT topic level
 
@@ -176,6 +179,11 @@ class DeviceRegistry:
     def list(self) -> list[DeviceRecord]:
         self.refresh()
         return [self._cache[k] for k in sorted(self._cache)]
+
+    def operators(self, t_us: int) -> dict[str, str]:
+        """Operator keys valid at ``t_us`` (key id -> public key): they sign trusted file imports."""
+        return {k.kid: k.public for r in self._cache.values() if r.kind == OPERATOR and r.revoked_at_us is None
+                for k in r.keys if k.valid_at(t_us)}
 
     def _require(self, device_id: str) -> DeviceRecord:
         d = self.backend.get_device(device_id)
