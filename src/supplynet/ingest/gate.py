@@ -40,12 +40,29 @@ from ..security.devices import OPERATOR, DeviceRegistry
 from ..security.signing import b64u_decode, fingerprint, verify
 from .envelope import Body, Row, open_outer, parse_body, readings_to_rows
 
-__all__ = ["REASONS", "Gate", "GateConfig", "Outcome", "SeqTracker", "TokenBucket"]
+__all__ = ["EXPLAIN", "REASONS", "Gate", "GateConfig", "Outcome", "SeqTracker", "TokenBucket"]
 
 REASONS = (
     "payload_too_large", "schema", "unknown_device", "revoked_device", "bad_signature", "binding", "clock_skew",
     "replayed_sequence", "out_of_window_sequence", "rate_limited", "unit", "implausible",
 )
+#: what each reason code means and what to do about it (``supplynet quarantine`` shows it)
+EXPLAIN = {
+    "payload_too_large": "the message was larger than the gate's size limit and was not read",
+    "schema": "the message is not a well-formed envelope, or a reading does not fit the canonical event schema",
+    "unknown_device": "no device with this id is registered (supplynet devices add)",
+    "revoked_device": "the device was revoked; its messages are refused",
+    "bad_signature": "the Ed25519 signature does not match the body with any key of the device valid now "
+                     "(tampered, corrupted, forged, or signed with an expired key)",
+    "binding": "the device reported something it is not bound to (another device, asset, site or quantity)",
+    "clock_skew": "the envelope's timestamp is too far from the gateway clock (check the device's clock)",
+    "replayed_sequence": "every sequence number of the message was already processed (a replay, or a resend "
+                         "after a lost acknowledgement: the data is already stored)",
+    "out_of_window_sequence": "the sequence number jumps too far past the acknowledged one",
+    "rate_limited": "the device sent more than its rate limit; the message was refused (the device resends it)",
+    "unit": "a value's unit is unknown or is not a unit of that quantity",
+    "implausible": "a value is not finite or lies outside the plausible range of its quantity",
+}
 Status = Literal["stored", "late", "quarantined", "refused"]
 Item = bytes | str | dict[str, Any]
 

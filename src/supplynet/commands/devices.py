@@ -1,0 +1,133 @@
+"""``supplynet devices``: the device registry.
+
+    supplynet devices add rf-1 --measures temperature --asset REEFER-1 --interval 60
+    supplynet devices add --network network.yaml --all      # every device of the network
+    supplynet devices add operator:alice --operator --key-out alice.key
+    supplynet devices list
+    supplynet devices rotate rf-1 --overlap 86400
+    supplynet devices revoke rf-1
+
+``add`` and ``rotate`` print the credential as JSON once (the platform keeps only the public key).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from supplynet.errors import DataError
+
+app = typer.Typer(help="Device registry: provision, list, rotate keys, revoke.", no_args_is_help=True)
+
+StoreOpt = Annotated[str | None, typer.Option("--store", help="store URL (default: SUPPLYNET_STORE_URL or "
+                                                               ".supplynet/supplynet.db)")]
+
+
+def _registry(store_url: str | None) -> tuple[Any, Any]:
+    from supplynet.config import Settings
+    from supplynet.security.devices import DeviceRegistry
+    from supplynet.store import open_store
+    from supplynet.store.devices import SqlRegistryBackend
+
+    st = open_store(store_url or Settings().resolved_store_url())
+    return st, DeviceRegistry(SqlRegistryBackend(st.backend))
+
+
+def _print(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+
+
+_ONCE = "shown once: the platform keeps only the public key; store the private key on the device"
+
+
+@app.command()
+def add(device_id: Annotated[str | None, typer.Argument(help="device id (letters, digits, _ . : @ -)")] = None,
+        kind: Annotated[str | None, typer.Option(help="device kind, e.g. temperature_logger")] = None,
+        measures: Annotated[str, typer.Option(help="comma-separated quantities it measures, e.g. "
+                                                   "temperature,humidity")] = "",
+        asset: Annotated[str | None, typer.Option(help="asset it is bound to (truck, reefer, machine)")] = None,
+        site: Annotated[str | None, typer.Option(help="site it is bound to (store, DC)")] = None,
+        interval: Annotated[float | None, typer.Option(help="expected report interval in seconds")] = None,
+        network: Annotated[Path | None, typer.Option(help="network YAML: take kind, measures, binding, interval "
+                                                          "from its device entry")] = None,
+        all_devices: Annotated[bool, typer.Option("--all", help="with --network: every device in it")] = False,
+        operator: Annotated[bool, typer.Option("--operator", help="an operator key (signs file imports)")] = False,
+        key_out: Annotated[Path | None, typer.Option(help="also write the private key to this file (mode 600)")] = None,
+        store: StoreOpt = None) -> None:
+    """Provision a device (or operator) and print its credential once."""
+    specs: list[dict[str, Any]] = []
+    if network is not None:
+        from supplynet.model import load_network
+
+        net = load_network(network)
+        by_id = {d.id: d for d in net.devices}
+        ids = list(by_id) if all_devices else ([device_id] if device_id else [])
+        if not ids:
+            raise DataError("give a DEVICE_ID from the network file, or --all")
+        for i in ids:
+            if i not in by_id:
+                raise DataError(f"device {i!r} is not in {network} (devices: {', '.join(sorted(by_id)[:10])} ...)")
+            d = by_id[i]
+            specs.append({"device_id": d.id, "kind": d.kind, "measures": list(d.measures), "asset": d.bound_to.asset,
+                          "site": d.bound_to.site, "report_interval_s": d.report_interval_s})
+    else:
+        if not device_id:
+            raise DataError("give a DEVICE_ID (or --network FILE --all)")
+        specs.append({"device_id": device_id, "kind": "operator" if operator else kind,
+                      "measures": [m.strip() for m in measures.split(",") if m.strip()], "asset": asset, "site": site,
+                      "report_interval_s": interval})
+    st, reg = _registry(store)
+    with st:
+        creds = [reg.provision(**s) for s in specs]
+    out = [{**c.to_dict(), "note": _ONCE} for c in creds]
+    if key_out is not None:
+        if len(creds) != 1:
+            raise DataError("--key-out works with one device at a time")
+        key_out.write_text(creds[0].private_key + "\n")
+        key_out.chmod(0o600)
+    _print(out[0] if len(out) == 1 else out)
+
+
+@app.command("list")
+def list_(store: StoreOpt = None) -> None:
+    """Registered devices with their bindings and key ids (no secrets) as JSON."""
+    from supplynet.events import us_to_ts
+
+    st, reg = _registry(store)
+    with st:
+        recs = reg.list()
+    rows = []
+    for r in recs:
+        rows.append({"device_id": r.device_id, "kind": r.kind, "measures": list(r.measures), "asset": r.asset,
+                     "site": r.site, "report_interval_s": r.report_interval_s,
+                     "revoked_at": us_to_ts(r.revoked_at_us).isoformat() if r.revoked_at_us else None,
+                     "keys": [{"kid": k.kid, "not_before": us_to_ts(k.not_before_us).isoformat(),
+                               "not_after": us_to_ts(k.not_after_us).isoformat() if k.not_after_us else None}
+                              for k in r.keys]})
+    _print(rows)
+
+
+@app.command()
+def rotate(device_id: Annotated[str, typer.Argument(help="device id")],
+           overlap: Annotated[float, typer.Option(help="seconds the current key stays valid")] = 86400.0,
+           store: StoreOpt = None) -> None:
+    """Give the device a new key; the old one stays valid for the overlap. Prints the new credential once."""
+    st, reg = _registry(store)
+    with st:
+        cred = reg.rotate(device_id, overlap_s=overlap)
+    _print({**cred.to_dict(), "note": _ONCE, "old_keys_valid_for_s": overlap})
+
+
+@app.command()
+def revoke(device_id: Annotated[str, typer.Argument(help="device id")], store: StoreOpt = None) -> None:
+    """Refuse every message of the device from its next one on."""
+    from supplynet.events import us_to_ts
+
+    st, reg = _registry(store)
+    with st:
+        rec = reg.revoke(device_id)
+    _print({"device_id": device_id, "revoked_at": us_to_ts(rec.revoked_at_us or 0).isoformat()})

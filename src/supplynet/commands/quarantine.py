@@ -1,0 +1,88 @@
+"""``supplynet quarantine``: list and explain the messages the gate rejected.
+
+    supplynet quarantine list [--device rf-1] [--reason bad_signature] [--limit 50]
+    supplynet quarantine show 42
+    supplynet quarantine stats
+
+All print JSON. Every entry carries its reason code and what it means.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from supplynet.errors import DataError
+
+app = typer.Typer(help="Quarantined messages: list, show, explain, count.", no_args_is_help=True)
+
+StoreOpt = Annotated[str | None, typer.Option("--store", help="store URL (default: SUPPLYNET_STORE_URL or "
+                                                               ".supplynet/supplynet.db)")]
+
+
+def _tables(store_url: str | None) -> tuple[Any, Any]:
+    from supplynet.config import Settings
+    from supplynet.store import open_store
+    from supplynet.store.quarantine import IngestTables
+
+    st = open_store(store_url or Settings().resolved_store_url())
+    return st, IngestTables(st.backend)
+
+
+def _entry(row: Any, raw_chars: int) -> dict[str, Any]:
+    from supplynet.events import us_to_ts
+    from supplynet.ingest.gate import EXPLAIN
+
+    out = {"id": row.id, "at": us_to_ts(row.at_us).isoformat(), "device": row.device, "reason": row.reason,
+           "explanation": EXPLAIN.get(row.reason, ""), "detail": row.detail, "adapter": row.adapter,
+           "size_bytes": row.size}
+    if raw_chars:
+        text = row.raw.decode("utf-8", "backslashreplace")
+        out["raw"] = text[:raw_chars]
+        out["raw_truncated"] = row.size > len(row.raw) or len(text) > raw_chars
+    return out
+
+
+@app.command("list")
+def list_(device: Annotated[str | None, typer.Option(help="only this device")] = None,
+          reason: Annotated[str | None, typer.Option(help="only this reason code")] = None,
+          limit: Annotated[int, typer.Option(min=1, max=100_000, help="newest first, at most this many")] = 50,
+          store: StoreOpt = None) -> None:
+    """Quarantined messages, newest first, with reason code and explanation."""
+    from supplynet.ingest.gate import REASONS
+
+    if reason is not None and reason not in REASONS:
+        raise DataError(f"--reason {reason!r}: use one of {', '.join(REASONS)}")
+    st, t = _tables(store)
+    with st:
+        rows = t.quarantined(device=device, reason=reason, limit=limit)
+    sys.stdout.write(json.dumps([_entry(r, 0) for r in rows], indent=2) + "\n")
+
+
+@app.command()
+def show(entry_id: Annotated[int, typer.Argument(help="quarantine entry id (from list)")],
+         raw_chars: Annotated[int, typer.Option(help="characters of the raw message to print")] = 2000,
+         store: StoreOpt = None) -> None:
+    """One entry in full: explanation, detail and the raw message (size-capped)."""
+    st, t = _tables(store)
+    with st:
+        row = t.quarantine_entry(entry_id)
+    if row is None:
+        raise DataError(f"no quarantine entry {entry_id} (see supplynet quarantine list)")
+    sys.stdout.write(json.dumps(_entry(row, raw_chars), indent=2) + "\n")
+
+
+@app.command()
+def stats(store: StoreOpt = None) -> None:
+    """Counts: quarantined per reason, and every device's outcome counters (received = sum)."""
+    st, t = _tables(store)
+    with st:
+        by_reason = t.quarantine_counts()
+        counters = t.counters()
+        late = t.late_count()
+    devices = {d: {**c, "received": sum(c.values())} for d, c in counters.items()}
+    sys.stdout.write(json.dumps({"quarantined_by_reason": by_reason, "late_events": late, "devices": devices},
+                                indent=2) + "\n")
