@@ -52,7 +52,7 @@ class OperatingConditions:
 
     k_max: int = 8
     min_silhouette: float = 0.7
-    sample_size: int = 3000
+    sample_size: int = 2000
     seed: int = 0
     k: int = 1
     silhouettes: dict[int, float] = field(default_factory=dict)
@@ -91,7 +91,7 @@ class OperatingConditions:
         self.silhouettes = {}
         n_distinct = len(np.unique(np.round(sample, 9), axis=0))
         for k in range(2, min(self.k_max, n_distinct - 1, len(sample) - 1) + 1):
-            km = KMeans(n_clusters=k, n_init=3, random_state=self.seed).fit(sample)
+            km = KMeans(n_clusters=k, n_init=2, random_state=self.seed).fit(sample)
             s = float(silhouette_score(sample, km.labels_))
             self.silhouettes[k] = s
             if s > best_s:
