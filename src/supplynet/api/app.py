@@ -1,30 +1,62 @@
 """The FastAPI application: ``create_app(settings)`` builds it (nothing at import time).
 
-Started by the ingestion gateway issue with the ``POST /v1/ingest`` route; the control tower grows it.
+Started by the ingestion gateway issue with the ``POST /v1/ingest`` route (its router is included
+unchanged); the control tower adds the network, twin state with ``as_of`` time travel, events,
+devices, decisions, orders and work orders, scenarios, quarantine, audit, tokens, policies, health,
+Prometheus metrics, live updates over SSE and the dashboard under ``/ui/``.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from ..config import Settings
+from .middleware import Limits, LimitsMiddleware, MetricsMiddleware
+from .problems import COMMON_RESPONSES, install
 
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None, *, store: Any = None, gate_config: Any = None) -> FastAPI:
-    """The service. ``store``: an open store to use (tests); otherwise the one the settings name is
-    opened at startup and closed at shutdown."""
+def _load_network(settings: Settings, network: Any) -> Any:
+    if network is not None:
+        if isinstance(network, str | bytes) or hasattr(network, "__fspath__"):
+            from ..model import load_network
+
+            return load_network(network)
+        return network
+    if settings.network is not None:
+        from ..model import load_network
+
+        return load_network(settings.network)
+    return None
+
+
+def create_app(settings: Settings | None = None, *, store: Any = None, gate_config: Any = None,
+               network: Any = None, policy: Any = None, limits: Limits | None = None) -> FastAPI:
+    """The service. ``store``: an open store to use (tests, the demo); otherwise the one the settings
+    name is opened at startup and closed at shutdown. ``network``: a Network or a path (default: the
+    settings' network, if any). ``policy``: an AutonomyPolicy (default: the stored one, else the
+    packaged example). ``limits``: request size and rate limits."""
     from ..ingest.gate import Gate
-    from ..ingest.http import HttpIngest, router
+    from ..ingest.http import HttpIngest
+    from ..ingest.http import router as ingest_router
+    from ..security.tokens import TokenService
     from ..store import open_store
+    from ..store.decisions import DecisionTable
+    from .metrics import Metrics
+    from .routes import decisions, devices, events, ops, orders, scenarios, state, stream, web
+    from .routes import network as network_routes
+    from .service import ControlState, ScenarioRunner, TwinService
 
     settings = settings or Settings()
     settings.check_production()
+    net = _load_network(settings, network)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -32,15 +64,27 @@ def create_app(settings: Settings | None = None, *, store: Any = None, gate_conf
         st = open_store(settings.resolved_store_url()) if own else store
         app.state.store = st
         app.state.ingest = HttpIngest(Gate(st, config=gate_config, monitor=True))
+        runner = ScenarioRunner(net)
+        control = ControlState(store=st, network=net, twins=TwinService(st, net), tokens=TokenService(st),
+                               decisions=DecisionTable(st.backend), scenarios=runner, _policy=policy)
+        control.metrics = metrics  # type: ignore[attr-defined]
+        runner.on_done = lambda job, seconds: metrics.scenario_seconds.observe(seconds)
+        app.state.control = control
         try:
             yield
         finally:
+            runner.shutdown()
             if own:
                 st.close()
 
-    app = FastAPI(title="supplynet", version="0.1", lifespan=lifespan)
+    app = FastAPI(title="supplynet control tower", version="0.1", lifespan=lifespan,
+                  description="Network, live twin state, events, decisions and approvals, scenarios, audit. "
+                              "Authenticate with 'Authorization: Bearer <API token>' (supplynet tokens create).")
     app.state.settings = settings
-    app.include_router(router)
+    metrics = Metrics(lambda: getattr(app.state, "control", None))
+    app.state.metrics = metrics
+    install(app)
+    app.include_router(ingest_router)
 
     @app.get("/v1/ingest/metrics", tags=["ingest"])
     def ingest_metrics() -> dict[str, Any]:
@@ -48,4 +92,10 @@ def create_app(settings: Settings | None = None, *, store: Any = None, gate_conf
         gate = app.state.ingest.gate
         return {"counters": dict(gate.counters), "devices": len(gate.accounting)}
 
+    for mod in (network_routes, state, events, devices, decisions, orders, scenarios, ops, stream):
+        app.include_router(mod.router, responses=COMMON_RESPONSES)
+    app.include_router(web.router)
+    app.mount("/ui", StaticFiles(directory=str(resources.files("supplynet") / "web"), html=True), name="ui")
+    app.add_middleware(LimitsMiddleware, limits=limits or Limits())
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -1,0 +1,70 @@
+"""Decisions: the queue, approve (executes at once) and reject with a reason."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+
+from ...decide import decision as dec
+from ..deps import IdemKey, Planner, StateDep, Viewer
+from ..schemas import ApproveBody, DecisionOutcome, DecisionPage, DecisionPublic, RejectBody
+from ._idem import idempotent
+
+router = APIRouter(tags=["decisions"])
+DecisionId = Annotated[str, Path(min_length=2, max_length=32, pattern=r"^D[0-9]+$")]
+
+
+def public(d: dec.Decision) -> dict:
+    return d.model_dump(mode="json", exclude={"idempotency_key"})
+
+
+def outcome(res: dec.Submitted) -> dict:
+    return {"decision": public(res.decision),
+            "events": [e.model_dump(mode="json", exclude_none=True) for e in res.events]}
+
+
+def sim_now(state: StateDep) -> datetime:
+    """The time of the action: the twin's clock (the latest event time), never before the wall clock
+    when the twin is in the past... unless the log runs ahead of it (accelerated demos)."""
+    with state.twins.read() as twin:
+        last = twin.state.last_event_at
+    now = datetime.now(UTC)
+    return last if last is not None and last > now else (last or now)
+
+
+@router.get("/v1/decisions", response_model=DecisionPage, summary="Decisions, newest first")
+def list_decisions(state: StateDep, _: Viewer,
+                   status: Literal["proposed", "approved", "rejected", "executed", "noted"] | None = None,
+                   kind: Literal["replenish", "rebalance", "maintain", "reroute"] | None = None,
+                   before: Annotated[int | None, Query(ge=1, le=2**62, description="page: decisions numbered below")] = None,
+                   limit: Annotated[int, Query(ge=1, le=500)] = 50) -> DecisionPage:
+    rows = state.decisions.list(status=status, kind=kind, before_no=before, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [DecisionPublic(**public(dec.decision_from_row(r))) for r in rows]
+    return DecisionPage(items=items, next_before=rows[-1].no if more else None)
+
+
+@router.get("/v1/decisions/{decision_id}", response_model=DecisionPublic, summary="One decision, with its trail")
+def get_decision(state: StateDep, _: Viewer, decision_id: DecisionId) -> DecisionPublic:
+    return DecisionPublic(**public(dec.get(state.store, decision_id)))
+
+
+@router.post("/v1/decisions/{decision_id}/approve", response_model=DecisionOutcome,
+             summary="Approve a proposed decision (planner); it is executed at once")
+def approve_decision(state: StateDep, who: Planner, decision_id: DecisionId, idem: IdemKey = None,
+                     body: ApproveBody | None = None) -> DecisionOutcome:
+    note = body.note if body else ""
+    return idempotent(state, idem, who.actor, {"op": "approve", "id": decision_id, "note": note}, 200,
+                      lambda: outcome(dec.approve(state.store, decision_id, who.actor, note=note,
+                                                  now=sim_now(state), policy=state.policy)))
+
+
+@router.post("/v1/decisions/{decision_id}/reject", response_model=DecisionPublic,
+             summary="Reject a proposed decision with a reason (planner)")
+def reject_decision(state: StateDep, who: Planner, decision_id: DecisionId, body: RejectBody,
+                    idem: IdemKey = None) -> DecisionPublic:
+    return idempotent(state, idem, who.actor, {"op": "reject", "id": decision_id, "reason": body.reason}, 200,
+                      lambda: public(dec.reject(state.store, decision_id, who.actor, body.reason)))

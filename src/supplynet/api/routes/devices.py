@@ -1,0 +1,66 @@
+"""Device registry (admin): read and changed through the ingestion side's registry and its store table."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from ...errors import DataError, SecurityError
+from ...security.devices import DeviceRegistry
+from ...security.tokens import Principal
+from ...store.audit import AuditLog
+from ...store.devices import SqlRegistryBackend
+from ..deps import Admin, StateDep
+from ..problems import Conflict, NotFound
+from ..schemas import DeviceCreate, DeviceCreated, DevicePublic
+
+router = APIRouter(tags=["devices"])
+DeviceId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
+
+
+def _registry(state: StateDep) -> DeviceRegistry:
+    return DeviceRegistry(SqlRegistryBackend(state.store.backend))
+
+
+def _audit(state: StateDep, who: Principal, action: str, device: str, detail: dict) -> None:
+    AuditLog(state.store.backend).append(who.actor, action, device, detail)
+
+
+@router.get("/v1/devices", response_model=list[DevicePublic], summary="Registered devices (admin)")
+def list_devices(state: StateDep, _: Admin) -> list[DevicePublic]:
+    return [DevicePublic(**d.to_dict()) for d in _registry(state).list()]
+
+
+@router.get("/v1/devices/{device_id}", response_model=DevicePublic, summary="One device (admin)")
+def get_device(state: StateDep, _: Admin, device_id: DeviceId) -> DevicePublic:
+    rec = _registry(state).get(device_id)
+    if rec is None:
+        raise NotFound(f"no device {device_id!r}")
+    return DevicePublic(**rec.to_dict())
+
+
+@router.post("/v1/devices", response_model=DeviceCreated, status_code=201,
+             summary="Provision a device; its private key is shown once (admin)")
+def provision_device(state: StateDep, who: Admin, body: DeviceCreate) -> DeviceCreated:
+    reg = _registry(state)
+    if reg.backend.get_device(body.device_id) is not None:
+        raise Conflict(f"device {body.device_id!r} is already registered")
+    try:
+        cred = reg.provision(body.device_id, kind=body.kind, measures=body.measures, asset=body.asset,
+                             site=body.site, report_interval_s=body.report_interval_s)
+    except SecurityError as exc:
+        raise DataError(str(exc)) from exc
+    _audit(state, who, "device.provision", body.device_id, {"kid": cred.kid})
+    rec = reg.get(body.device_id)
+    return DeviceCreated(device=DevicePublic(**rec.to_dict()), credential=cred.to_dict())  # type: ignore[union-attr]
+
+
+@router.post("/v1/devices/{device_id}/revoke", response_model=DevicePublic, summary="Revoke a device (admin)")
+def revoke_device(state: StateDep, who: Admin, device_id: DeviceId) -> DevicePublic:
+    reg = _registry(state)
+    if reg.backend.get_device(device_id) is None:
+        raise NotFound(f"no device {device_id!r}")
+    rec = reg.revoke(device_id)
+    _audit(state, who, "device.revoke", device_id, {})
+    return DevicePublic(**rec.to_dict())

@@ -1,0 +1,126 @@
+"""Quarantine, audit, tokens, policies, health, identity and metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ... import __version__
+from ...decide.autonomy import parse_policy
+from ...events import us_to_ts
+from ...store.audit import AuditLog
+from ...store.quarantine import IngestTables
+from ..deps import Admin, StateDep, Viewer
+from ..problems import NotFound
+from ..schemas import (
+    AuditPage,
+    AuditVerify,
+    AutonomyPolicyBody,
+    Health,
+    Me,
+    QuarantinePage,
+    TokenCreate,
+    TokenCreated,
+    TokenPublic,
+)
+
+router = APIRouter()
+
+
+@router.get("/v1/health", response_model=Health, tags=["health"], summary="Liveness and store check (no token)")
+def health(state: StateDep) -> Health:
+    try:
+        version = state.store.schema_version()
+        offset = state.store.log.last_offset()
+        status = "ok"
+    except Exception:  # reported, not raised: a health check answers
+        version, offset, status = -1, None, "degraded"
+    return Health(status=status, store=state.store.backend.safe_url, schema_version=version, log_offset=offset,
+                  network=getattr(state.network, "name", None), version=__version__)
+
+
+@router.get("/v1/me", response_model=Me, tags=["health"], summary="Who the token belongs to")
+def me(who: Viewer) -> Me:
+    return Me(name=who.name, role=who.role, token_id=who.token_id)
+
+
+@router.get("/metrics", tags=["health"], summary="Prometheus metrics (viewer token)",
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+def metrics(state: StateDep, _: Viewer) -> Response:
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/quarantine", response_model=QuarantinePage, tags=["quarantine"],
+            summary="Messages the gate rejected, with reason (newest first)")
+def quarantine(state: StateDep, _: Viewer, device: Annotated[str | None, Query(max_length=128)] = None,
+               reason: Annotated[str | None, Query(max_length=64)] = None,
+               before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+               limit: Annotated[int, Query(ge=1, le=500)] = 50) -> QuarantinePage:
+    t = IngestTables(state.store.backend)
+    rows = t.quarantined(device=device, reason=reason, limit=limit + 1, before_id=before_id)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [{"id": r.id, "at": us_to_ts(r.at_us), "device": r.device, "reason": r.reason, "detail": r.detail,
+              "adapter": r.adapter, "size": r.size, "raw_preview": r.raw[:200].decode("utf-8", "replace")}
+             for r in rows]
+    return QuarantinePage(items=items, counts=t.quarantine_counts(), next_before_id=rows[-1].id if more else None)
+
+
+@router.get("/v1/audit", response_model=AuditPage, tags=["audit"], summary="The audit log (newest first)")
+def audit(state: StateDep, _: Viewer, before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+          subject: Annotated[str | None, Query(max_length=128)] = None,
+          limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> AuditPage:
+    log = AuditLog(state.store.backend)
+    items = log.entries(after_seq=before or 0, limit=limit, subject=subject, newest_first=True)
+    return AuditPage(items=[e.to_dict() for e in items], head_seq=log.head()[0])
+
+
+@router.get("/v1/audit/verify", response_model=AuditVerify, tags=["audit"], summary="Verify the hash chain (admin)")
+def audit_verify(state: StateDep, _: Admin) -> AuditVerify:
+    return AuditVerify(**AuditLog(state.store.backend).verify().to_dict())
+
+
+def _token_public(r) -> TokenPublic:  # noqa: ANN001
+    return TokenPublic(id=r.id, name=r.name, role=r.role, created_at_us=r.created_at, expires_at_us=r.expires_at,
+                       revoked_at_us=r.revoked_at, created_by=r.created_by, last_used_at_us=r.last_used_at)
+
+
+@router.get("/v1/tokens", response_model=list[TokenPublic], tags=["tokens"], summary="API tokens (admin)")
+def list_tokens(state: StateDep, _: Admin) -> list[TokenPublic]:
+    return [_token_public(r) for r in state.tokens.list()]
+
+
+@router.post("/v1/tokens", response_model=TokenCreated, status_code=201, tags=["tokens"],
+             summary="Create an API token (admin); the token is shown once")
+def create_token(state: StateDep, who: Admin, body: TokenCreate) -> TokenCreated:
+    days = body.expires_in_days
+    token, row = state.tokens.create(role=body.role, name=body.name, created_by=who.actor,
+                                     expires_in_s=None if days is None else days * 86400.0)
+    return TokenCreated(token=token, info=_token_public(row))
+
+
+@router.post("/v1/tokens/{token_id}/revoke", response_model=TokenPublic, tags=["tokens"],
+             summary="Revoke an API token (admin)")
+def revoke_token(state: StateDep, who: Admin,
+                 token_id: Annotated[str, Path(min_length=12, max_length=12, pattern=r"^[a-z0-9]+$")]) -> TokenPublic:
+    if state.tokens.table.get(token_id) is None:
+        raise NotFound(f"no API token {token_id!r}")
+    state.tokens.revoke(token_id, by=who.actor)
+    return _token_public(state.tokens.table.get(token_id))
+
+
+@router.get("/v1/policies/autonomy", response_model=AutonomyPolicyBody, tags=["policies"],
+            summary="The autonomy policy in force")
+def get_policy(state: StateDep, _: Viewer) -> AutonomyPolicyBody:
+    return AutonomyPolicyBody(**state.policy.to_yaml_dict())
+
+
+@router.put("/v1/policies/autonomy", response_model=AutonomyPolicyBody, tags=["policies"],
+            summary="Replace the autonomy policy (admin)")
+def put_policy(state: StateDep, who: Admin, body: AutonomyPolicyBody) -> AutonomyPolicyBody:
+    policy = parse_policy(body.model_dump(mode="json"), "request body")
+    state.set_policy(policy, who.actor)
+    return AutonomyPolicyBody(**state.policy.to_yaml_dict())

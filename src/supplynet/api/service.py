@@ -1,0 +1,253 @@
+"""What the routes share: the store, the network, a live twin kept caught up with the log, the
+autonomy policy, API tokens and the scenario runner. Built by ``create_app`` at startup."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from ..decide.autonomy import AutonomyPolicy, load_policy, parse_policy
+from ..errors import SimulationError
+from ..security.tokens import TokenService
+from ..store.decisions import DecisionTable
+from ..twin import Twin, TwinState
+
+__all__ = ["ControlState", "ScenarioJob", "ScenarioRunner", "TwinService", "default_policy"]
+
+POLICY_KEY = "autonomy_policy"
+
+
+def default_policy() -> AutonomyPolicy:
+    """The packaged example policy (``supplynet/examples/autonomy.yaml``)."""
+    return load_policy(str(resources.files("supplynet") / "examples" / "autonomy.yaml"))
+
+
+class TwinService:
+    """One live twin caught up with the log on every read (one indexed query when nothing is new),
+    side indexes the twin does not keep (work orders, the latest RUL estimate per asset), and a small
+    cache of past states for ``as_of`` reads."""
+
+    def __init__(self, store: Any, network: Any):
+        self.store = store
+        self.network = network
+        self.twin = Twin(network)
+        self.work_orders: dict[str, dict[str, Any]] = {}
+        self.rul: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._past: OrderedDict[tuple[datetime, int], Twin] = OrderedDict()
+        with self._lock:
+            self._catch_up()
+
+    def _catch_up(self) -> int:
+        n = 0
+        twin = self.twin
+        for rec in self.store.log.read(after_offset=twin.offset, order="offset"):
+            e = rec.event
+            twin.apply(e, rec.offset)
+            kind = e.kind  # type: ignore[attr-defined]
+            if kind == "maintenance":
+                self._maintenance(e)
+            elif kind == "alert" and e.code.startswith("rul"):  # type: ignore[attr-defined]
+                self.rul[e.subject] = {**e.data, "at": e.ts.isoformat(), "source": e.source}  # type: ignore
+            n += 1
+        return n
+
+    def _maintenance(self, e: Any) -> None:
+        wo = e.work_order_id
+        if e.action == "work_order_opened" and wo:
+            self.work_orders[wo] = {"work_order_id": wo, "asset_id": e.asset_id, "status": "open",
+                                    "opened_at": e.ts, "detail": e.detail,
+                                    "decision_id": wo[3:] if wo.startswith("WO-D") else None}
+        elif wo and wo in self.work_orders and e.action in ("started", "completed", "cancelled"):
+            self.work_orders[wo]["status"] = {"started": "in_progress"}.get(e.action, e.action)
+
+    @contextmanager
+    def read(self, as_of: datetime | None = None) -> Any:
+        """``with svc.read(as_of) as twin:`` the twin, caught up (or as of a past time)."""
+        if as_of is None:
+            with self._lock:
+                self._catch_up()
+                yield self.twin
+            return
+        key = (as_of, self.store.log.last_offset() or 0)
+        with self._lock:
+            twin = self._past.get(key)
+        if twin is None:
+            twin = Twin.rebuild(self.store, self.network, as_of=as_of)
+            with self._lock:
+                self._past[key] = twin
+                while len(self._past) > 4:
+                    self._past.popitem(last=False)
+        yield twin
+
+    def state_copy(self) -> TwinState:
+        with self.read() as twin:
+            return twin.state.copy()
+
+
+@dataclass
+class ScenarioJob:
+    id: str
+    params: dict[str, Any]
+    requested_by: str
+    created_at: datetime
+    status: str = "queued"
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    progress: float = 0.0
+    error: str | None = None
+    results: dict[str, Any] | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("id", "status", "params", "requested_by", "created_at", "started_at",
+                                              "finished_at", "progress", "error")}
+
+
+def _band(arr: np.ndarray) -> dict[str, list[float | None]]:
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            q = np.nanquantile(arr, [0.05, 0.5, 0.95], axis=0)
+    return {k: [None if not np.isfinite(v) else round(float(v), 4) for v in row] for k, row in zip(("p5", "p50", "p95"), q,
+                                                                                                   strict=True)}
+
+
+def run_scenario(network: Any, params: dict[str, Any], progress: Callable[[float], None] | None = None) -> dict[str, Any]:
+    """Monte Carlo run of one scenario (and a baseline) on ``network`` through :mod:`supplynet.sim`;
+    the tables and daily bands the dashboard charts."""
+    from ..sim import _kernel as K
+    from ..sim import kpi
+    from ..sim.network import SimNetwork
+    from ..sim.runners import run_replications
+    from ..sim.scenario import load_scenario
+
+    if network is None:
+        raise SimulationError("no network is loaded in the service (start it with --network)")
+    net = SimNetwork.from_network(network)
+    runs: dict[str, Any] = {}
+    if params.get("baseline", True):
+        runs["baseline"] = None
+    runs[params["scenario"]] = load_scenario(params["scenario"])
+    total = params["replications"] * len(runs)
+    done = [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        if progress:
+            progress(done[0] / total)
+
+    out: dict[str, Any] = {"network": [], "daily": {}, "resilience": []}
+    for name, sc in runs.items():
+        res = run_replications(net, replications=params["replications"], horizon=params["horizon"],
+                               seed=params["seed"], scenario=sc, progress=tick)
+        res.scenario = name
+        out["network"] += kpi.network_kpis(res).replace({np.nan: None}).to_dict(orient="records")
+        d = res.daily
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fr = np.where(d[:, :, K.D_DEMAND] > 0, d[:, :, K.D_SERVED_NOW] / d[:, :, K.D_DEMAND], np.nan)
+        out["daily"][f"{name}:fill_rate"] = _band(fr)
+        out["daily"][f"{name}:backlog"] = _band(d[:, :, K.D_BACKLOG].astype(float))
+        if sc is not None:
+            res_df = kpi.node_resilience(res).replace({np.nan: None})
+            out["resilience"] = res_df.to_dict(orient="records")
+    return out
+
+
+class ScenarioRunner:
+    """Runs scenarios one at a time in a background thread and keeps their status and results."""
+
+    def __init__(self, network: Any, *, max_queued: int = 4, keep: int = 50):
+        self.network = network
+        self.max_queued = max_queued
+        self.keep = keep
+        self.jobs: OrderedDict[str, ScenarioJob] = OrderedDict()
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scenario")
+        self.on_done: Callable[[ScenarioJob, float], None] | None = None
+
+    def pending(self) -> int:
+        with self._lock:
+            return sum(j.status in ("queued", "running") for j in self.jobs.values())
+
+    def submit(self, params: dict[str, Any], requested_by: str) -> ScenarioJob:
+        from ..sim.scenario import load_scenario
+
+        if self.network is None:
+            raise SimulationError("no network is loaded in the service (start it with --network)")
+        load_scenario(params["scenario"])  # unknown names are refused now, not in the background
+        if self.pending() >= self.max_queued:
+            raise SimulationError(f"{self.max_queued} scenario runs are already queued; wait for one to finish")
+        job = ScenarioJob(id=uuid.uuid4().hex[:12], params=params, requested_by=requested_by,
+                          created_at=datetime.now(UTC))
+        with self._lock:
+            self.jobs[job.id] = job
+            while len(self.jobs) > self.keep:
+                self.jobs.popitem(last=False)
+        self._pool.submit(self._run, job)
+        return job
+
+    def _run(self, job: ScenarioJob) -> None:
+        job.status, job.started_at = "running", datetime.now(UTC)
+        try:
+            job.results = run_scenario(self.network, job.params, progress=lambda p: setattr(job, "progress", p))
+            job.status, job.progress = "done", 1.0
+        except Exception as exc:  # a failed run is reported in its status, never lost
+            job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"
+        job.finished_at = datetime.now(UTC)
+        if self.on_done:
+            self.on_done(job, (job.finished_at - job.started_at).total_seconds())
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass
+class ControlState:
+    store: Any
+    network: Any
+    twins: TwinService
+    tokens: TokenService
+    decisions: DecisionTable
+    scenarios: ScenarioRunner
+    _policy: AutonomyPolicy | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    metrics: Any = None
+    _demand: Any = None
+
+    def demand_model(self) -> dict[tuple[str, str], tuple[float, float]]:
+        """Mean and std of daily demand per (site, sku) from the network (cached)."""
+        if self._demand is None:
+            from ..decide.replenish import downstream_demand
+
+            self._demand = downstream_demand(self.network) if self.network is not None else {}
+        return self._demand
+
+    @property
+    def policy(self) -> AutonomyPolicy:
+        if self._policy is not None:
+            return self._policy
+        raw = self.decisions.setting(POLICY_KEY)
+        if raw:
+            import json
+
+            return parse_policy(json.loads(raw), "stored autonomy policy")
+        return default_policy()
+
+    def set_policy(self, policy: AutonomyPolicy, actor: str) -> None:
+        import json
+
+        self.decisions.put_setting(POLICY_KEY, json.dumps(policy.to_yaml_dict()),
+                                   audit=(actor, "policy.update", {"policy": policy.to_yaml_dict()}))
+        self._policy = None
