@@ -271,4 +271,6 @@ async function refreshAudit() {
     ["hash", (e) => `<code class="small">${esc(e.hash.slice(0, 10))}</code>`]], a.items);
 }
 
-if (S.token) signIn(S.token); else $("token").focus();
+const fromUrl = new URLSearchParams(location.hash.slice(1)).get("token");
+if (fromUrl) { history.replaceState(null, "", location.pathname); signIn(fromUrl); }
+else if (S.token) signIn(S.token); else $("token").focus();

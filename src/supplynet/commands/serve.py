@@ -1,0 +1,106 @@
+"""``supplynet serve``: the control tower (API and dashboard) with uvicorn; and
+:func:`serve_in_background` for ``supplynet demo`` (serves while the demo runs and after it)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..config import Settings
+from ..errors import ConfigError
+
+__all__ = ["app", "serve", "serve_in_background"]
+
+app = typer.Typer(help="Serve the control tower: REST API, OpenAPI docs (/docs) and the dashboard (/ui/).")
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def serve_in_background(settings: Settings | None = None, network: Any = None, *, store: Any = None,
+                        host: str | None = None, port: int | None = None, planner_name: str = "demo-planner",
+                        token_days: float = 7.0) -> tuple[str, Callable[[], None]]:
+    """Start the service in a daemon thread; returns ``(url, stop)``.
+
+    A planner token is created for the dashboard: ``url`` carries it in its fragment
+    (``http://host:port/ui/#token=snt_...``; a fragment never reaches the server or its logs), so opening
+    the URL signs in. ``stop.token`` is the token and ``stop.base_url`` the URL without it.
+    ``store``: an open store to share (else the settings' store is opened); ``port`` None takes the
+    settings' port (a free one if that is taken), 0 a free one.
+    """
+    import uvicorn
+
+    from ..api import create_app
+    from ..security.tokens import TokenService
+    from ..store import open_store
+
+    settings = settings or Settings()
+    host = host or settings.api_host
+    if port is None:
+        port = settings.api_port
+    try:
+        with socket.socket() as s:
+            s.bind((host, port))
+    except OSError:
+        port = 0
+    if port == 0:
+        port = _free_port(host)
+    own = store is None
+    st = open_store(settings.resolved_store_url()) if own else store
+    token, _ = TokenService(st).create(role="planner", name=planner_name, expires_in_s=token_days * 86400,
+                                       created_by="demo")
+    api = create_app(settings, store=st, network=network)
+    server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, name="supplynet-serve", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise ConfigError(f"the control tower did not start on {host}:{port}")
+        time.sleep(0.05)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=10)
+        if own:
+            st.close()
+
+    base = f"http://{host}:{port}/ui/"
+    stop.token = token  # type: ignore[attr-defined]
+    stop.base_url = base  # type: ignore[attr-defined]
+    return f"{base}#token={token}", stop
+
+
+@app.callback(invoke_without_command=True)
+def serve(host: Annotated[str | None, typer.Option(help="address to listen on (SUPPLYNET_API_HOST)")] = None,
+          port: Annotated[int | None, typer.Option(help="port (SUPPLYNET_API_PORT)")] = None,
+          network: Annotated[Path | None, typer.Option(help="network YAML (SUPPLYNET_NETWORK)")] = None,
+          store: Annotated[str | None, typer.Option(help="sqlite:///path or postgresql://... (SUPPLYNET_STORE_URL)")] = None,
+          policy: Annotated[Path | None, typer.Option(help="autonomy policy YAML (default: the stored one, else "
+                                                           "the packaged example)")] = None,
+          workers: Annotated[int, typer.Option(min=1, max=1, help="one process (the twin lives in it)")] = 1) -> None:
+    """Serve the API and dashboard until Ctrl-C."""
+    import uvicorn
+
+    from ..api import create_app
+    from ..decide.autonomy import load_policy
+
+    overrides: dict[str, Any] = {}
+    if store:
+        overrides["store_url"] = store
+    if network:
+        overrides["network"] = network
+    settings = Settings(**overrides)
+    app_ = create_app(settings, policy=load_policy(policy) if policy else None)
+    h, p = host or settings.api_host, port or settings.api_port
+    typer.echo(f"supplynet control tower on http://{h}:{p}/ui/ (API docs: http://{h}:{p}/docs)", err=True)
+    uvicorn.run(app_, host=h, port=p, log_level="info", workers=workers)

@@ -1,0 +1,67 @@
+"""``supplynet tokens``: create (shown once), list and revoke API tokens."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from ..config import Settings
+
+__all__ = ["app"]
+
+app = typer.Typer(help="API tokens for people and programs: roles viewer, planner, admin.", no_args_is_help=True)
+
+StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///path or postgresql://... "
+                                                              "(default: SUPPLYNET_STORE_URL or .supplynet/supplynet.db)")]
+
+
+def _url(store: str | None) -> str:
+    return store or Settings().resolved_store_url()
+
+
+def _us(v: int | None) -> str | None:
+    from ..events import us_to_ts
+
+    return None if v is None else us_to_ts(v).isoformat()
+
+
+@app.command()
+def create(role: Annotated[str, typer.Option(help="viewer | planner | admin")],
+           name: Annotated[str, typer.Option(help="who or what will use it")],
+           expires: Annotated[float, typer.Option("--expires", help="days until it expires; 0 for never")] = 90.0,
+           store: StoreOpt = None) -> None:
+    """Create a token; it is printed once (only its hash is kept)."""
+    from ..security.tokens import TokenService
+    from ..store import open_store
+
+    with open_store(_url(store)) as st:
+        token, row = TokenService(st).create(role=role, name=name, expires_in_s=expires * 86400 if expires else None,
+                                             created_by="cli")
+    typer.echo(json.dumps({"token": token, "id": row.id, "name": row.name, "role": row.role,
+                           "expires_at": _us(row.expires_at), "note": "shown once: store it now"}, indent=2))
+
+
+@app.command("list")
+def list_(store: StoreOpt = None) -> None:
+    """Tokens (never their secrets), as JSON."""
+    from ..security.tokens import TokenService
+    from ..store import open_store
+
+    with open_store(_url(store)) as st:
+        rows = TokenService(st).list()
+    typer.echo(json.dumps([{"id": r.id, "name": r.name, "role": r.role, "created_at": _us(r.created_at),
+                            "expires_at": _us(r.expires_at), "revoked_at": _us(r.revoked_at),
+                            "created_by": r.created_by} for r in rows], indent=2))
+
+
+@app.command()
+def revoke(token_id: Annotated[str, typer.Argument(help="the token's id (tokens list)")], store: StoreOpt = None) -> None:
+    """Revoke a token: it stops working at once."""
+    from ..security.tokens import TokenService
+    from ..store import open_store
+
+    with open_store(_url(store)) as st:
+        TokenService(st).revoke(token_id, by="cli")
+    typer.echo(json.dumps({"revoked": token_id}))
