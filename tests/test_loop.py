@@ -61,3 +61,13 @@ def test_demo_is_reproducible(tmp_path):
     a = run_demo(network=example_path("tiny"), days=3, seed=9, home=tmp_path / "a")
     b = run_demo(network=example_path("tiny"), days=3, seed=9, home=tmp_path / "b")
     assert (a.events, a.orders, a.demand, a.fill_rate) == (b.events, b.orders, b.demand, b.fill_rate)
+
+
+def test_as_of_includes_events_at_that_instant(tmp_path):
+    from supplynet.events import Sale
+
+    at = datetime(2026, 2, 1, 12, tzinfo=UTC)
+    with open_store(f"sqlite:///{tmp_path / 'x.db'}") as store:
+        store.log.append([Sale(source="pos", seq=1, ts=at, site="S", sku="A", quantity=3)])
+        assert Twin.rebuild(store, as_of=at).state.position("S", "A").sold == 3
+        assert Twin.rebuild(store, as_of=at - timedelta(microseconds=1)).state.position("S", "A").sold == 0

@@ -74,7 +74,7 @@ def test_cancelled_order_leaves_on_order():
     assert t.state.position("DC", "B").on_order == 0
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(event_streams())
 def test_rebuild_equals_incremental_and_snapshot_roundtrip(events):
     live = Twin()

@@ -39,31 +39,36 @@ _oid = st.sampled_from(("PO1", "PO2", "PO3"))
 _sid = st.sampled_from(("SH1", "SH2", "SH3"))
 
 
+def _fields(cls: type[EventBase], **kw: st.SearchStrategy) -> st.SearchStrategy:
+    return st.fixed_dictionaries(kw).map(lambda d: (cls, d))
+
+
+# built once: (event class, its fields other than source, seq and ts)
+_PAYLOADS = st.one_of(
+    _fields(Sale, site=_site, sku=_sku, quantity=_qty, unfilled=_qty),
+    _fields(StockCount, site=_site, sku=_sku, quantity=_qty, method=st.sampled_from(("rfid", "manual"))),
+    _fields(OrderEvent, order_id=_oid, order_type=st.just("purchase"),
+            status=st.sampled_from(("proposed", "created", "released", "received", "cancelled")),
+            site=_site, sku=_sku, quantity=_qty),
+    _fields(ShipmentStatus, shipment_id=_sid,
+            status=st.sampled_from(("planned", "departed", "in_transit", "delivered", "cancelled")),
+            origin=_site, destination=_site,
+            lines=st.lists(st.builds(Line, sku=_sku, quantity=_qty, order_id=st.none() | _oid),
+                           max_size=2).map(tuple)),
+    _fields(Production, site=_site, sku=_sku, quantity=_qty,
+            consumed=st.lists(st.builds(Line, sku=_sku, quantity=_qty), max_size=2).map(tuple)),
+    _fields(Position, asset_id=st.sampled_from(ASSETS), shipment_id=st.none() | _sid,
+            lat=st.floats(-60, 60), lon=st.floats(-170, 170)),
+    _fields(Condition, asset_id=st.sampled_from(ASSETS), temperature_k=st.floats(250, 320)),
+    _fields(MachineReading, asset_id=st.just("M1"), cycle=st.integers(0, 500),
+            sensors=st.dictionaries(st.sampled_from(("s1", "s2")), st.floats(-1e3, 1e3), max_size=2)),
+    _fields(Maintenance, asset_id=st.sampled_from(ASSETS),
+            action=st.sampled_from(("work_order_opened", "completed", "failure"))),
+)
+
+
 def _kinds(ts: datetime, seq: int) -> st.SearchStrategy[EventBase]:
-    base = {"source": st.just("gen"), "seq": st.just(seq), "ts": st.just(ts)}
-    return st.one_of(
-        st.builds(Sale, **base, site=_site, sku=_sku, quantity=_qty, unfilled=_qty),
-        st.builds(StockCount, **base, site=_site, sku=_sku, quantity=_qty,
-                  method=st.sampled_from(("rfid", "manual"))),
-        st.builds(OrderEvent, **base, order_id=_oid, order_type=st.just("purchase"),
-                  status=st.sampled_from(("proposed", "created", "released", "received", "cancelled")),
-                  site=_site, sku=_sku, quantity=_qty),
-        st.builds(ShipmentStatus, **base, shipment_id=_sid,
-                  status=st.sampled_from(("planned", "departed", "in_transit", "delivered", "cancelled")),
-                  origin=_site, destination=_site,
-                  lines=st.lists(st.builds(Line, sku=_sku, quantity=_qty, order_id=st.none() | _oid),
-                                 max_size=2).map(tuple)),
-        st.builds(Production, **base, site=_site, sku=_sku, quantity=_qty,
-                  consumed=st.lists(st.builds(Line, sku=_sku, quantity=_qty), max_size=2).map(tuple)),
-        st.builds(Position, **base, asset_id=st.sampled_from(ASSETS), shipment_id=st.none() | _sid,
-                  lat=st.floats(-60, 60), lon=st.floats(-170, 170)),
-        st.builds(Condition, **base, asset_id=st.sampled_from(ASSETS),
-                  temperature_k=st.floats(250, 320)),
-        st.builds(MachineReading, **base, asset_id=st.just("M1"), cycle=st.integers(0, 500),
-                  sensors=st.dictionaries(st.sampled_from(("s1", "s2")), st.floats(-1e3, 1e3), max_size=2)),
-        st.builds(Maintenance, **base, asset_id=st.sampled_from(ASSETS),
-                  action=st.sampled_from(("work_order_opened", "completed", "failure"))),
-    )
+    return _PAYLOADS.map(lambda cd: cd[0](source="gen", seq=seq, ts=ts, **cd[1]))
 
 
 @st.composite

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import pickle
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -61,7 +61,8 @@ class Twin:
         count (state as of that moment, as far as the log knows it now)."""
         if as_of is not None:
             twin = cls(network)
-            for rec in store.log.read(until=as_of, order="offset"):
+            # the log's range is [since, until): one microsecond more includes events at as_of itself
+            for rec in store.log.read(until=as_of + timedelta(microseconds=1), order="offset"):
                 apply(twin.state, rec.event)
                 twin.offset = rec.offset
             return twin
