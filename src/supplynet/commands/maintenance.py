@@ -33,6 +33,8 @@ def train(
     out: Annotated[Path, typer.Option("--out", help="where to write the model file")],
     seed: Annotated[int, typer.Option(help="seed of folds, cuts and trees")] = 0,
     cap: Annotated[float, typer.Option(help="RUL cap of the training target (cycles)")] = 125.0,
+    trees: Annotated[int, typer.Option(min=10, help="boosting rounds per fold model")] = 400,
+    folds: Annotated[int, typer.Option(min=2, help="cross-conformal folds (= models in the ensemble)")] = 5,
 ) -> None:
     """Fit the RUL model with conformal intervals on the subset's training units. Prints JSON."""
     from supplynet.sense.cmapss import load_cmapss
@@ -40,7 +42,7 @@ def train(
 
     ds = load_cmapss(data, subset.upper(), test=False)
     t0 = time.perf_counter()
-    model = RulModel(cap=cap, seed=seed)
+    model = RulModel(cap=cap, seed=seed, n_estimators=trees, n_folds=folds)
     with Progress(console=_err, transient=True) as bar:
         task = bar.add_task(f"training {subset.upper()}", total=model.n_folds)
         model.fit(ds.train, progress=lambda done, total: bar.update(task, completed=done, total=total))
