@@ -196,6 +196,10 @@ class Gate:
             hw = store.log.high_water("dq-monitor")
             monitor = DataQualityMonitor(interval_of, start_seq=0 if hw is None else hw + 1)
         self.monitor = monitor or None
+        #: seconds between clock-driven monitor checks triggered by traffic (adapters may also call
+        #: :meth:`run_monitors` on their own timer)
+        self.monitor_every_s = 10.0
+        self._monitor_run = clock()
         self._lock = threading.Lock()
         self._trackers: dict[str, SeqTracker] = {d: SeqTracker(s) for d, s in self.tables.acks().items()}
         self._buckets: dict[str, TokenBucket] = {}
@@ -222,7 +226,8 @@ class Gate:
         """Check the data-quality monitor's clock-driven conditions and append its alerts to the log."""
         if self.monitor is None:
             return 0
-        alerts = self.monitor.check(self.clock())
+        self._monitor_run = self.clock()
+        alerts = self.monitor.check(self._monitor_run)
         if alerts:
             self.store.log.append(alerts)
         return len(alerts)
@@ -269,6 +274,8 @@ class Gate:
             for acc in accepted:
                 for r in acc.events:
                     self.monitor.observe_row(acc.device, r, now)
+            if now - self._monitor_run >= self.monitor_every_s:
+                self.run_monitors()
         return outcomes  # type: ignore[return-value]
 
     # -- checks ------------------------------------------------------------------------------------
