@@ -1,0 +1,415 @@
+"""Responses to a late shipment: alternatives, costed with the what-if engine, one chosen.
+
+Alternatives (:func:`alternatives`) for the load's at-risk lines (the skus that stock out downstream
+because of the delay, in the quantity the destination needs over the delay):
+
+- ``wait``: accept the delay (always weighed);
+- ``expedite``: send the at-risk quantity again from the origin on a faster mode: another lane of a
+  different mode between the same sites, else an :class:`ExpediteMode` (express truck, air) priced as a
+  multiple of the lane's cost;
+- ``reroute``: from the origin over other lanes: shortest paths on time and on cost (networkx, over
+  :meth:`Network.graph`, without the late lane, only lanes that carry the skus);
+- ``alt_supplier``: from another supplier, by its shortest paths on time and cost;
+- ``transfer``: from another site holding more than ``keep_days`` of its own need, over the network's
+  lanes or, when none joins them, a spot haul priced and timed from the network's own lanes by
+  distance (least squares on ``distance_km``) with a ``spot_premium``.
+
+Each is costed for cost and service with the Monte Carlo engine (:mod:`supplynet.sim`) on the affected
+part of the network, started from the twin's state, every alternative on the same seed (common random
+numbers, so differences are paired; Law 2015, s.10.2). An alternative's total cost is what it spends
+plus the simulated holding and shortage cost over the horizon; its time is when the goods reach the
+destination. The objective (per network in ``meta.reroute_objective``, or per decision) picks one:
+``lowest_cost`` (least total cost), ``fastest`` (earliest arrival, then cost) or ``balanced`` (least
+sum of the two, each scaled to [0, 1] over the alternatives).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import numpy as np
+
+from ..errors import DecisionError
+from ..sense.delay import DelayDeclared
+from .decision import Decision, Option, OrderAction, RerouteAction
+from .impact import Impact, Key, Node, affected_items, twin_inputs
+
+__all__ = ["OBJECTIVES", "Alternative", "CostedOption", "ExpediteMode", "Response", "alternatives", "choose",
+           "cost_alternatives", "plan_response"]
+
+Objective = Literal["lowest_cost", "fastest", "balanced"]
+OBJECTIVES: tuple[str, ...] = ("lowest_cost", "fastest", "balanced")
+_EARTH_KM = 6371.0088
+
+
+@dataclass(frozen=True)
+class ExpediteMode:
+    """A premium service on a lane: ``time_factor`` x the lane's mean time plus ``handling_days``, and
+    ``cost_factor`` x its per-unit and fixed costs; only for lanes of ``min_km`` or more."""
+
+    mode: str
+    time_factor: float
+    cost_factor: float
+    handling_days: float = 0.0
+    min_km: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.time_factor <= 1:
+            raise DecisionError(f"expedite mode {self.mode}: time_factor must be in (0, 1], got {self.time_factor}")
+        if self.cost_factor < 1:
+            raise DecisionError(f"expedite mode {self.mode}: cost_factor must be >= 1, got {self.cost_factor}")
+
+
+DEFAULT_EXPEDITE = (ExpediteMode("express_truck", 0.6, 2.5, 2 / 24), ExpediteMode("air", 0.2, 8.0, 0.25, 250.0))
+
+
+@dataclass(frozen=True)
+class Alternative:
+    kind: Literal["wait", "expedite", "reroute", "alt_supplier", "transfer"]
+    label: str
+    origin: str
+    path: tuple[str, ...]          # lane ids (or "spot:A>B", "express_truck:L-1")
+    arrival_days: float            # from now until the goods reach the destination
+    action_cost: float
+    lines: tuple[tuple[str, float], ...]
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def quantity(self) -> float:
+        return float(sum(q for _, q in self.lines))
+
+
+@dataclass(frozen=True)
+class CostedOption:
+    alt: Alternative
+    sim_cost: float            # mean holding + shortage cost over the horizon (simulated)
+    shortage_cost: float
+    revenue_at_risk: float
+    fill_rate: float
+    diff_vs_wait: float        # mean paired difference in total cost against waiting
+    diff_ci: float             # half-width of its 95% interval
+
+    @property
+    def total_cost(self) -> float:
+        return self.alt.action_cost + self.sim_cost
+
+    def to_option(self) -> Option:
+        a = self.alt
+        return Option(label=a.label, cost=round(self.total_cost, 2), time_days=round(a.arrival_days, 4), detail={
+            "kind": a.kind, "origin": a.origin, "path": list(a.path), "action_cost": round(a.action_cost, 2),
+            "sim_cost": round(self.sim_cost, 2), "shortage_cost": round(self.shortage_cost, 2),
+            "revenue_at_risk": round(self.revenue_at_risk, 2), "fill_rate": round(self.fill_rate, 4),
+            "diff_vs_wait": round(self.diff_vs_wait, 2), "diff_ci95": round(self.diff_ci, 2),
+            "lines": [[s, q] for s, q in a.lines], **a.detail})
+
+
+# ------------------------------------------------------------------------------------------ alternatives
+def _km(network: Any, a: str, b: str) -> float:
+    la, lb = network.site(a).location, network.site(b).location
+    p1, p2 = math.radians(la.lat), math.radians(lb.lat)
+    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lb.lon - la.lon) / 2) ** 2
+    return 2 * _EARTH_KM * math.asin(math.sqrt(min(h, 1.0)))
+
+
+def _lane_km(network: Any, lane: Any) -> float:
+    return float(lane.distance_km) if lane.distance_km else 1.25 * _km(network, lane.origin, lane.destination)
+
+
+def spot_rates(network: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Least-squares ``a + b * km`` for a truck lane's mean days, cost per unit and fixed cost."""
+    lanes = [ln for ln in network.lanes if ln.mode == "truck"] or list(network.lanes)
+    if not lanes:
+        return np.array([0.5, 1 / 500]), np.array([0.05, 0.0005]), np.array([150.0, 1.5])
+    km = np.array([_lane_km(network, ln) for ln in lanes])
+    X = np.column_stack([np.ones_like(km), km])
+    fits = []
+    for y in (np.array([ln.lead_time.mean for ln in lanes]), np.array([ln.cost_per_unit for ln in lanes]),
+              np.array([ln.fixed_cost_per_shipment for ln in lanes])):
+        coef = np.linalg.lstsq(X, y, rcond=None)[0] if len(lanes) >= 2 else np.array([float(y.mean()), 0.0])
+        fits.append(np.maximum(coef, 0.0))
+    return fits[0], fits[1], fits[2]
+
+
+def _path_cost(network: Any, lanes: list[Any], qty: float) -> tuple[float, float]:
+    days = sum(float(ln.lead_time.mean) for ln in lanes)
+    cost = sum(ln.cost_per_unit * qty + ln.fixed_cost_per_shipment for ln in lanes)
+    return days, cost
+
+
+def _paths(network: Any, g: Any, src: str, dst: str, skus: list[str], qty: float, avoid: str) -> list[list[Any]]:
+    """Shortest paths by time and by cost from ``src`` to ``dst`` over lanes carrying ``skus``."""
+    import networkx as nx
+
+    def usable(u: str, v: str, d: dict[str, Any]) -> Any | None:
+        for lid in d["lanes"]:
+            ln = network.lane(lid)
+            if lid != avoid and all(ln.carries(s) for s in skus):
+                return ln
+        return None
+
+    def w_time(u: str, v: str, d: dict[str, Any]) -> float | None:
+        ln = usable(u, v, d)
+        return None if ln is None else float(ln.lead_time.mean) + 1e-6
+
+    def w_cost(u: str, v: str, d: dict[str, Any]) -> float | None:
+        ln = usable(u, v, d)
+        return None if ln is None else ln.cost_per_unit * qty + ln.fixed_cost_per_shipment + 1e-6
+
+    out: list[list[Any]] = []
+    for w in (w_time, w_cost):
+        try:
+            nodes = nx.shortest_path(g, src, dst, weight=w)
+        except (nx.NetworkXNoPath, nx.NodeNotFound):
+            continue
+        lanes = [usable(u, v, g.edges[u, v]) for u, v in zip(nodes[:-1], nodes[1:], strict=True)]
+        if lanes and all(ln is not None for ln in lanes) and lanes not in out:
+            out.append(lanes)
+    return out
+
+
+def at_risk_lines(delay: DelayDeclared, impact: Impact, nodes: dict[Key, Node]) -> tuple[tuple[str, float], ...]:
+    """Skus of the load that stock out because of the delay, in the quantity the destination needs
+    over the delay (need per day x delay days, at most the line's quantity)."""
+    late_skus = {i.sku for i in impact.stockouts} | {s for r in impact.starved for s in r.short_of}
+    gap_days = max((impact.arrival - max(impact.on_time_arrival, impact.now)).total_seconds() / 86400.0, 0.0)
+    out: dict[str, float] = {}
+    for sku, q, *_ in delay.lines:
+        if sku in late_skus:
+            node = nodes.get((delay.destination, sku))
+            need = node.need * gap_days * 1.2 if node else float(q)
+            out[sku] = out.get(sku, 0.0) + float(min(float(q), max(math.ceil(need), 1.0)))
+    return tuple(out.items())
+
+
+def alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Impact, *, now: datetime,
+                 expedite: tuple[ExpediteMode, ...] = DEFAULT_EXPEDITE, keep_days: float = 3.0,
+                 allow_spot: bool = True, spot_premium: float = 1.3) -> list[Alternative]:
+    """The alternatives weighed for ``delay`` (see the module docstring)."""
+    dest = delay.destination
+    late_days = max((impact.arrival - now).total_seconds() / 86400.0, 0.0)
+    lines_all = tuple((s, float(q)) for s, q, *_ in delay.lines)
+    nodes = affected_items(network, dest, [s for s, _ in lines_all])
+    risky = at_risk_lines(delay, impact, nodes)
+    out = [Alternative("wait", "wait", delay.origin, (delay.lane_id,), late_days, 0.0, lines_all,
+                       {"note": "accept the delay; the load arrives at its forecast P50"})]
+    if not risky:
+        return out
+    skus = [s for s, _ in risky]
+    qty = float(sum(q for _, q in risky))
+    lane = network.lane(delay.lane_id)
+
+    def has_stock(site: str) -> bool:
+        if network.site(site).kind == "supplier":
+            return True
+        return all(state.position(site, s).on_hand - nodes.get((site, s), Node(site, s)).need * keep_days >= q
+                   for s, q in risky)
+
+    # expedite: another mode between the same sites, else a premium service on the lane
+    if has_stock(delay.origin):
+        others = [ln for ln in network.lanes_from(delay.origin) if ln.destination == dest and ln.id != lane.id
+                  and ln.mode != lane.mode and all(ln.carries(s) for s in skus)]
+        for ln in others:
+            d, c = _path_cost(network, [ln], qty)
+            out.append(Alternative("expedite", f"expedite:{ln.mode}:{ln.id}", delay.origin, (ln.id,), d, c, risky,
+                                   {"mode": ln.mode}))
+        km = _lane_km(network, lane)
+        for m in expedite:
+            if km < m.min_km or m.mode == lane.mode:
+                continue
+            d = float(lane.lead_time.mean) * m.time_factor + m.handling_days
+            c = m.cost_factor * (lane.cost_per_unit * qty + lane.fixed_cost_per_shipment)
+            out.append(Alternative("expedite", f"expedite:{m.mode}:{lane.id}", delay.origin, (f"{m.mode}:{lane.id}",),
+                                   d, c, risky, {"mode": m.mode, "time_factor": m.time_factor,
+                                                 "cost_factor": m.cost_factor}))
+    g = network.graph()
+    seen: set[tuple[str, ...]] = {(lane.id,)}
+
+    def add_paths(kind: str, src: str) -> bool:
+        found = False
+        for p in _paths(network, g, src, dest, skus, qty, lane.id):
+            ids = tuple(ln.id for ln in p)
+            if ids in seen:
+                continue
+            seen.add(ids)
+            d, c = _path_cost(network, p, qty)
+            out.append(Alternative(kind, f"{kind}:{'>'.join(ids)}", src, ids, d, c, risky,  # type: ignore[arg-type]
+                                   {"hops": len(p)}))
+            found = True
+        return found
+
+    if has_stock(delay.origin):
+        add_paths("reroute", delay.origin)
+    for s in network.sites:
+        if s.id in (delay.origin, dest):
+            continue
+        if s.kind == "supplier":
+            add_paths("alt_supplier", s.id)
+        elif s.kind in ("dc", "plant") and has_stock(s.id) and not add_paths("transfer", s.id) and allow_spot:
+            t_fit, c_fit, f_fit = spot_rates(network)
+            km = 1.25 * _km(network, s.id, dest)
+            d = float(t_fit[0] + t_fit[1] * km)
+            c = spot_premium * (float(c_fit[0] + c_fit[1] * km) * qty + float(f_fit[0] + f_fit[1] * km))
+            out.append(Alternative("transfer", f"transfer:spot:{s.id}>{dest}", s.id, (f"spot:{s.id}>{dest}",), d, c,
+                                   risky, {"spot": True, "km": round(km, 1), "premium": spot_premium}))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ costing
+def _sub_network(network: Any, nodes: dict[Key, Node], dest_keys: set[Key]) -> Any:
+    from ..sim.network import SimNetwork
+
+    keys = list(nodes)
+    idx = {k: i for i, k in enumerate(keys)}
+    arcs, lt, lt_std, item_lane, lanes = [], [1.0] * len(keys), [0.0] * len(keys), [-1] * len(keys), []
+    for k, n in nodes.items():
+        for c, lag in n.lanes:
+            arcs.append((idx[k], idx[c], 1.0))
+            lt[idx[c]] = max(lag, 1.0)
+        for c, q in n.bom_children:
+            arcs.append((idx[k], idx[c], q))
+    for k in keys:
+        for ln in network.lanes_to(k[0]):
+            if ln.carries(k[1]) and k not in dest_keys and any(p == (ln.origin, k[1]) for p in keys):
+                lt_std[idx[k]] = float(ln.lead_time.std)
+                item_lane[idx[k]] = len(lanes)
+                lanes.append(ln.id)
+                break
+    prods = {p.sku: p for p in network.products}
+    dmean = np.array([n.ext for n in nodes.values()])
+    dstd = np.array([(network.demand_for(*k).std if network.demand_for(*k) else 0.0) for k in keys])
+    net = SimNetwork.build(
+        items=keys, arcs=arcs, site_kind={s.id: s.kind for s in network.sites}, lead_time=lt, lead_std=lt_std,
+        lead_kind=["normal" if s > 0 else "fixed" for s in lt_std], demand_mean=dmean,
+        demand_std=np.maximum(dstd, 1e-9), demand=["normal_int" if m > 0 else "none" for m in dmean],
+        backorders=[network.site(k[0]).backorders for k in keys],
+        hold=[prods[k[1]].holding_cost_per_day if k[1] in prods else 0.0 for k in keys],
+        short_cost=[(prods[k[1]].shortage_cost or 0.0) if k[1] in prods else 0.0 for k in keys],
+        backlog_cost=0.0, price=[nodes[k].price for k in keys], lanes=lanes or None, item_lane=item_lane,
+        name=f"{network.name}:impact")
+    # the destination does not reorder within the horizon: only what is already on its way arrives
+    pol = net.pol_kind.copy()
+    for k in dest_keys:
+        pol[idx[k]] = -1
+    return net.replace(pol_kind=pol), idx
+
+
+def cost_alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Impact, alts: list[Alternative], *,
+                      now: datetime, horizon_days: int | None = None, replications: int = 64,
+                      seed: int = 0) -> list[CostedOption]:
+    """Simulate each alternative from the twin's state on common random numbers."""
+    from ..sim.engine import Simulation
+    from ..sim.kpi import network_per_replication
+
+    skus = list(dict.fromkeys(s for a in alts for s, _ in a.lines))
+    nodes = affected_items(network, delay.destination, skus)
+    dest_keys = {(delay.destination, s) for s in skus}
+    base, idx = _sub_network(network, nodes, dest_keys)
+    stock, arrivals = twin_inputs(network, state, nodes, now, exclude=delay.shipment_id)
+    late_days = max((impact.arrival - now).total_seconds() / 86400.0, 0.0)
+    horizon = int(horizon_days or min(max(math.ceil(2 * max(a.arrival_days for a in alts)) + 3, 7), 28))
+    on_hand = {k: max(float(v), 0.0) for k, v in stock.items()}
+    pipeline = [(k, q, max(d, 1e-9)) for k, rows in arrivals.items() for d, q in rows]
+    load = [((delay.destination, s), float(q), max(late_days, 1e-9)) for s, q, *_ in delay.lines
+            if (delay.destination, s) in idx]
+    runs = []
+    for a in alts:
+        extra = [] if a.kind == "wait" else [((delay.destination, s), q, max(a.arrival_days, 1e-9)) for s, q in a.lines]
+        net = base.with_initial_state(on_hand=on_hand, in_transit=pipeline + load + extra)
+        res = Simulation(net, horizon=horizon, replications=replications, seed=seed, parallel=False).run().result()
+        per = network_per_replication(res)
+        cost = (per["holding_cost"] + per["shortage_cost"]).to_numpy(dtype=float)
+        runs.append((a, cost, per))
+    wait_cost = runs[0][1]
+    out = []
+    for a, cost, per in runs:
+        d = cost - wait_cost + a.action_cost
+        half = float(1.96 * d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
+        fill = per["fill_rate"].to_numpy(dtype=float)
+        out.append(CostedOption(a, float(cost.mean()), float(per["shortage_cost"].mean()),
+                                float(per["revenue_at_risk"].mean()),
+                                float(np.nanmean(fill)) if np.isfinite(fill).any() else float("nan"),
+                                float(d.mean()), half))
+    return out
+
+
+def choose(options: list[CostedOption], objective: str) -> tuple[CostedOption, str]:
+    """The option the objective prefers, and why."""
+    if objective not in OBJECTIVES:
+        raise DecisionError(f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}")
+    if not options:
+        raise DecisionError("no option to choose from")
+    if objective == "lowest_cost":
+        best = min(options, key=lambda o: (round(o.total_cost, 6), o.alt.arrival_days))
+        rule = "least total cost (action + simulated holding and shortage)"
+    elif objective == "fastest":
+        best = min(options, key=lambda o: (round(o.alt.arrival_days, 6), o.total_cost))
+        rule = "earliest arrival at the destination, then cost"
+    else:
+        c = np.array([o.total_cost for o in options])
+        t = np.array([o.alt.arrival_days for o in options])
+
+        def scale(x: np.ndarray) -> np.ndarray:
+            span = x.max() - x.min()
+            return (x - x.min()) / span if span > 0 else np.zeros_like(x)
+
+        score = 0.5 * scale(c) + 0.5 * scale(t)
+        best = options[int(np.argmin(score))]
+        rule = "least of cost and time, each scaled to [0, 1] over the options, weighted equally"
+    wait = options[0]
+    why = (f"{best.alt.label} under objective {objective} ({rule}): total cost {best.total_cost:,.2f} "
+           f"(action {best.alt.action_cost:,.2f} + simulated {best.sim_cost:,.2f}), goods at the destination in "
+           f"{best.alt.arrival_days:.2f} days, fill rate {best.fill_rate:.3f}; waiting: {wait.total_cost:,.2f}, "
+           f"{wait.alt.arrival_days:.2f} days, fill rate {wait.fill_rate:.3f}; {len(options)} options weighed")
+    return best, why
+
+
+# ------------------------------------------------------------------------------------------ response
+@dataclass
+class Response:
+    """Everything one response weighed: the delay, its impact, the options and the choice."""
+
+    delay: DelayDeclared
+    impact: Impact
+    options: list[CostedOption]
+    chosen: CostedOption
+    why: str
+    objective: str
+    sim: dict[str, Any]
+
+    def action(self) -> OrderAction | RerouteAction:
+        a = self.chosen.alt
+        if a.kind in ("alt_supplier", "transfer") and len(a.lines) == 1 and not a.detail.get("spot"):
+            sku, q = a.lines[0]
+            return OrderAction(site=self.delay.destination, sku=sku, quantity=q, origin=a.origin,
+                               lane_id=a.path[0] if len(a.path) == 1 else None,
+                               order_type="purchase" if a.kind == "alt_supplier" else "transfer")
+        return RerouteAction(shipment_id=self.delay.shipment_id, to_lane=">".join(a.path) if a.kind != "wait"
+                             else self.delay.lane_id, from_lane=self.delay.lane_id)
+
+    def to_decision(self, now: datetime) -> Decision:
+        return Decision(kind="reroute", created_at=now, trigger_event_ids=list(self.delay.trigger_event_ids),
+                        model_output={"delay": self.delay.to_dict(), "impact": self.impact.to_dict(),
+                                      "objective": self.objective, "sim": self.sim},
+                        options=[o.to_option() for o in self.options], chosen=self.chosen.alt.label, why=self.why,
+                        cost=round(self.chosen.alt.action_cost, 2), action=self.action(),
+                        idempotency_key=f"delay:{self.delay.shipment_id}:{self.delay.declaration}")
+
+
+def plan_response(network: Any, state: Any, delay: DelayDeclared, impact: Impact, *, now: datetime,
+                  objective: str | None = None, replications: int = 64, seed: int = 0,
+                  horizon_days: int | None = None, **alt_options: Any) -> Response:
+    """Alternatives for ``delay``, costed on common random numbers, and the one ``objective`` prefers
+    (default: the network's ``meta.reroute_objective``, else ``balanced``)."""
+    objective = objective or str((getattr(network, "meta", None) or {}).get("reroute_objective") or "balanced")
+    if objective not in OBJECTIVES:
+        raise DecisionError(f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}")
+    alts = alternatives(network, state, delay, impact, now=now, **alt_options)
+    costed = cost_alternatives(network, state, delay, impact, alts, now=now, horizon_days=horizon_days,
+                               replications=replications, seed=seed)
+    best, why = choose(costed, objective)
+    return Response(delay, impact, costed, best, why, objective,
+                    {"replications": replications, "seed": seed, "common_random_numbers": True,
+                     "horizon_days": horizon_days or "auto", "at": (now + timedelta(0)).isoformat()})

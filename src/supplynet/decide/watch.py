@@ -1,0 +1,109 @@
+"""The shipment watch the live loop calls: progress and ETA per shipment, delays declared with
+significance, their impact, and the response chosen, proposed or executed and recorded.
+
+    watch = ShipmentWatch(network, store=store)       # store: decisions are submitted and audited
+    for rec in new_records:                            # after the twin has applied each event
+        twin.apply(rec.event); watch.observe(rec.event, twin)
+    decisions = watch.decide(twin, now)                # delays declared since the last call
+
+Without a store the decisions come back unsubmitted (status "proposed"), with everything they weighed.
+The autonomy policy defaults to :data:`MINIMAL_POLICY` (reroutes automatic up to 5,000 a decision,
+20,000 a day; larger ones proposed to a planner); the control tower's full policy can be passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..events import EventBase, Position, ShipmentStatus
+from ..sense.delay import ArrivalForecast, DelayDeclared, DelayDetector, DelayPolicy
+from ..sense.eta import EtaModel
+from .autonomy import AutonomyPolicy, Guardrails, KindPolicy
+from .decision import Decision, submit
+from .impact import assess_impact
+from .reroute import Response, plan_response
+
+__all__ = ["MINIMAL_POLICY", "ShipmentWatch", "WatchStats"]
+
+MINIMAL_POLICY = AutonomyPolicy(kinds={"reroute": KindPolicy(level="auto", guardrails=Guardrails(
+    max_spend_per_decision=5000.0, max_spend_per_day=20000.0))})
+
+
+@dataclass
+class WatchStats:
+    positions: int = 0
+    statuses: int = 0
+    delays: int = 0
+    decisions: int = 0
+
+
+class ShipmentWatch:
+    """Consumes Position and ShipmentStatus events; declares delays; decides responses."""
+
+    def __init__(self, network: Any, *, store: Any | None = None, policy: AutonomyPolicy | None = None,
+                 objective: str | None = None, delay_policy: DelayPolicy | None = None,
+                 eta_models: Mapping[str, EtaModel] | None = None, replications: int = 64, seed: int = 0,
+                 horizon_days: int | None = None, **alternative_options: Any):
+        self.network = network
+        self.store = store
+        self.policy = policy or MINIMAL_POLICY
+        self.objective = objective
+        self.detector = DelayDetector(network, policy=delay_policy, eta_models=eta_models, seed=seed)
+        self.replications = replications
+        self.seed = seed
+        self.horizon_days = horizon_days
+        self.alternative_options = alternative_options
+        self.pending: list[DelayDeclared] = []
+        self.delays: list[DelayDeclared] = []
+        self.responses: list[Response] = []
+        self.stats = WatchStats()
+
+    def observe(self, event: EventBase, twin: Any) -> None:
+        """Fold one event (already applied to ``twin``) into the shipments' progress and ETA."""
+        if isinstance(event, ShipmentStatus):
+            self.stats.statuses += 1
+            sh = twin.state.shipments.get(event.shipment_id)
+            self.detector.observe_status(event.shipment_id, event.status, event.lane_id, event.ts,
+                                         departed_at=sh.departed_at if sh else None, event_id=event.event_id)
+            return
+        if not isinstance(event, Position) or event.shipment_id is None:
+            return
+        sh = twin.state.shipments.get(event.shipment_id)
+        if sh is None or sh.delivered_at is not None or sh.lane_id is None:
+            return
+        self.stats.positions += 1
+        _, late = self.detector.observe_position(event.shipment_id, sh.lane_id, event.lat, event.lon, event.ts,
+                                                 sh.promised_at, departed_at=sh.departed_at, event_id=event.event_id)
+        if late:
+            d = self.detector.declared(event.shipment_id, sh, event.ts, event.event_id)
+            self.pending.append(d)
+            self.delays.append(d)
+            self.stats.delays += 1
+
+    def eta(self, shipment_id: str) -> ArrivalForecast | None:
+        """The latest arrival forecast of a shipment in transit (None if it has no fix yet)."""
+        tr = self.detector.tracks.get(shipment_id)
+        return tr.forecast if tr else None
+
+    def decide(self, twin: Any, now: datetime, *, objective: str | None = None) -> list[Decision]:
+        """Assess and answer every delay declared since the last call; returns the decisions (stored
+        ones when the watch has a store)."""
+        todo, self.pending = self.pending, []
+        out: list[Decision] = []
+        state = twin.state
+        for d in todo:
+            impact = assess_impact(self.network, state, shipment_id=d.shipment_id, destination=d.destination,
+                                   lines=d.lines, now=now, arrival=d.eta_p50, on_time=d.promised_at)
+            resp = plan_response(self.network, state, d, impact, now=now, objective=objective or self.objective,
+                                 replications=self.replications, seed=self.seed, horizon_days=self.horizon_days,
+                                 **self.alternative_options)
+            self.responses.append(resp)
+            decision = resp.to_decision(now)
+            if self.store is not None:
+                decision = submit(self.store, decision, self.policy, now=now).decision
+            out.append(decision)
+            self.stats.decisions += 1
+        return out
