@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 SIGNATURE_LEN = 64
+_URLSAFE = bytes.maketrans(b"-_+/", b"+/\x00\x00")  # '+' and '/' are not URL-safe: make them invalid
 
 
 def b64u_encode(raw: bytes) -> str:
@@ -67,7 +68,7 @@ def b64u_decode(text: str | bytes, *, canonical: bool = False) -> bytes:
             raise ValueError("not base64") from exc
     pad = (-len(text)) % 4
     try:
-        raw = base64.urlsafe_b64decode(text + b"=" * pad)
+        raw = base64.b64decode((text + b"=" * pad).translate(_URLSAFE), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ValueError("not base64") from exc
     if canonical and base64.urlsafe_b64encode(raw).rstrip(b"=") != text:
