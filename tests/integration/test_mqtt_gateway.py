@@ -83,3 +83,48 @@ def test_unacknowledged_messages_are_redelivered_to_a_restarted_worker(tmp_path)
                 w2.stop()
         finally:
             dev.close()
+
+
+def test_backpressure_slow_log_bounds_the_queue_and_loses_nothing(tmp_path):
+    """The log commits slowly: the worker's queue never exceeds its bound (the broker keeps the
+    rest, since Receive Maximum caps unacknowledged deliveries), and every message arrives once."""
+    import threading
+    import time
+
+    host, port = broker()
+    tag = uid()
+    with open_store(tmp_path / "s.db") as store:
+        gate = Gate(store, config=GateConfig(rate_per_s=1e6, burst=1e6))
+        slow = store.log.append_wire_batches
+
+        def slow_append(runs):
+            time.sleep(0.05)
+            return slow(runs)
+
+        store.log.append_wire_batches = slow_append
+        cred = gate.registry.provision(f"rf-{tag}", measures=("temperature",), asset="R1")
+        worker = GatewayWorker(gate, host=host, port=port, client_id=f"gw-{tag}", shared_group=None,
+                               queue_size=20, batch_max=10, session_expiry_s=60).start()
+        assert worker.connected.wait(10)
+        dev = DeviceClient(cred, host=host, port=port, session_expiry_s=60, max_unacked=2000).connect()
+        peak = [0]
+        stop = threading.Event()
+
+        def watch():
+            while not stop.is_set():
+                peak[0] = max(peak[0], worker._q.qsize())
+                time.sleep(0.002)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            for _ in range(600):
+                dev.send([{"kind": "condition", "temperature": 4.0}], {"temperature": "degC"})
+            assert dev.wait_acked(120)
+            assert store.log.count() == 600
+            assert 0 < peak[0] <= 20
+            assert worker.batches >= 600 / 10  # at most batch_max per commit: intake followed the log
+        finally:
+            stop.set()
+            dev.close()
+            worker.stop()
