@@ -28,6 +28,7 @@ from ..events import (
     ShipmentStatus,
     StockCount,
 )
+from ._disrupt import apply_jams, jam, trip_fraction
 from ._emit import Emitter
 from ._sources import (
     GeneratedDemand,
@@ -96,6 +97,8 @@ class WorldStats:
 
 class World:
     """Ground truth of a network, advanced hour by hour (``step``), reporting through ``emitter``."""
+
+    jam = jam  # world.jam(lane_id, at, hours): the next trip on the lane stands still (see _disrupt.py)
 
     def __init__(self, network: Any, rng: np.random.Generator, start: datetime, *, cover_days: float = 12.0,
                  demand: Any | None = None, machine_source: Any | None = None, shrink_rate: float = 0.002,
@@ -260,6 +263,7 @@ class World:
     def _move(self, t0: datetime, t1: datetime) -> None:
         still = []
         for trip in self.trips:
+            apply_jams(self, trip, t1)
             if trip.tracker or trip.logger:
                 self._ping(trip, t0, t1)
             if trip.arrive < t1:
@@ -269,11 +273,10 @@ class World:
         self.trips = still
 
     def _ping(self, trip: Trip, t0: datetime, t1: datetime) -> None:
-        span = (trip.arrive - trip.depart).total_seconds()
         interval = timedelta(minutes=15)
         while trip.next_ping is not None and trip.next_ping < min(t1, trip.arrive):
             at = trip.next_ping
-            frac = (at - trip.depart).total_seconds() / span if span > 0 else 1.0
+            frac = trip_fraction(self, trip, at)
             lat, lon = (position_at(trip.trace, frac) if trip.trace is not None
                         else interpolate_route(trip.route, frac))
             if trip.tracker:

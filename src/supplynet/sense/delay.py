@@ -8,10 +8,11 @@ keeps the progress monotone, and forecasts the arrival as a distribution:
 - with a fitted :class:`~supplynet.sense.eta.EtaModel` for the lane (historical analogs, Jeong & Rilett
   2004), its P10/P50/P90, read as a split normal (two half-normals joined at the median; Wallis 2014,
   "The two-piece normal, binormal, or double Gaussian distribution");
-- otherwise the lane-history model :class:`LaneEta`: the remaining time is the not yet covered share
-  of the lane's trip time, ``(1 - f) * T``, with ``T`` from the lane's lead-time distribution in the
-  network updated by the trip durations seen since (empirical quantiles, the prior counting as
-  ``prior_trips`` trips), and scaled by the live pace of the trip so far (``rho ** 0.5``, clipped).
+- otherwise the lane-history model :class:`LaneEta`: the remaining time at progress ``f`` is the share
+  of the lane's trip time ``T`` past-trips still needed from there, ``(1 - tau_k(f)) * T`` (the
+  historical time-to-end by position; a spread of profiles ``f ** g`` until the lane has trips), with
+  ``T`` from the lane's lead-time distribution in the network updated by the trip durations seen since
+  (the prior counting as ``prior_trips`` trips), scaled by the live pace so far (``rho ** 0.5``, clipped).
   A truck standing still keeps ``f`` while the clock runs, so its predicted arrival slips hour by hour.
 
 A delay is declared when ``P(arrival > promised + tolerance) >= confidence`` (the P-level, set per
@@ -42,6 +43,9 @@ FloatArray = NDArray[np.float64]
 DAY_S = 86_400.0
 _Z90 = 1.2815515655446004
 _LEVELS = np.linspace(0.01, 0.99, 99)
+_F = np.linspace(0.0, 1.0, 41)
+#: before a lane has completed trips: trips that are slow early (tau = f ** 0.6) to slow late (f ** 1.6)
+_PRIOR_PROFILES = [_F ** g for g in (0.6, 0.75, 0.9, 1.0, 1.1, 1.3, 1.6)]
 
 
 def split_normal_sf(x: float, p10: float, p50: float, p90: float) -> float:
@@ -101,13 +105,18 @@ def lane_route(network: Any, lane_id: str, n: int = 24) -> Route:
 
 
 class LaneEta:
-    """Lane-history ETA: remaining time = (1 - progress) x trip time, trip time learned per lane.
+    """Lane-history ETA: the trip time ``T`` learned per lane, and how time is spent along the route.
 
-    The prior is the lane's lead-time distribution from the network (``prior_trips`` pseudo-trips
-    drawn with ``seed``); every completed trip seen later (:meth:`learn`) is one more sample."""
+    The prior for ``T`` is the lane's lead-time distribution from the network (``prior_trips``
+    pseudo-trips drawn with ``seed``); every completed trip seen later (:meth:`learn`) is one more
+    sample. With the completed trips' tracks, each gives a time profile ``tau_k(f)`` (share of its time
+    spent to cover share ``f`` of the route: the historical time-to-end by position of the analog
+    methods); the remaining time at progress ``f`` is then ``(1 - tau_k(f)) * T`` over the trips k and
+    the quantiles of ``T``. Until ``min_profiles`` trips are known, ``tau(f) = f ** g`` for a spread of
+    ``g`` (trips slow early to slow late) stands in."""
 
     def __init__(self, lead_time: Any, *, prior_trips: int = 5, seed: int = 0, pace_exponent: float = 0.5,
-                 pace_clip: tuple[float, float] = (0.67, 1.5)):
+                 pace_clip: tuple[float, float] = (0.67, 1.5), max_profiles: int = 30, min_profiles: int = 3):
         if prior_trips < 1:
             raise ValueError(f"prior_trips must be >= 1, got {prior_trips}")
         if not 0 <= pace_exponent <= 1:
@@ -117,17 +126,28 @@ class LaneEta:
         self.prior_trips = prior_trips
         self.pace_exponent = pace_exponent
         self.pace_clip = pace_clip
+        self.max_profiles = max_profiles
+        self.min_profiles = min_profiles
         self.observed: list[float] = []
+        self.profiles: list[FloatArray] = []
         self._q = np.quantile(self._prior, _LEVELS)
 
-    def learn(self, duration_s: float) -> None:
-        """A completed trip on the lane took ``duration_s`` seconds (departure to delivery)."""
-        if duration_s > 0 and math.isfinite(duration_s):
-            self.observed.append(float(duration_s))
-            obs = np.asarray(self.observed)
-            vals = np.concatenate([self._prior, obs])
-            w = np.concatenate([np.full(self._prior.size, self.prior_trips / self._prior.size), np.ones(obs.size)])
-            self._q = weighted_quantiles(vals, w, _LEVELS)
+    def learn(self, duration_s: float, t: FloatArray | None = None, progress: FloatArray | None = None) -> None:
+        """A completed trip on the lane took ``duration_s`` seconds (departure to delivery); ``t``
+        (seconds since departure) and ``progress`` (0..1) are its fixes, if tracked."""
+        if not (duration_s > 0 and math.isfinite(duration_s)):
+            return
+        self.observed.append(float(duration_s))
+        obs = np.asarray(self.observed)
+        vals = np.concatenate([self._prior, obs])
+        w = np.concatenate([np.full(self._prior.size, self.prior_trips / self._prior.size), np.ones(obs.size)])
+        self._q = weighted_quantiles(vals, w, _LEVELS)
+        if t is not None and progress is not None and len(t) >= 5:
+            f = np.concatenate([[0.0], np.maximum.accumulate(np.clip(progress, 0, 1)), [1.0]])
+            tt = np.concatenate([[0.0], np.clip(np.asarray(t, dtype=float) / duration_s, 0, 1), [1.0]])
+            u, i = np.unique(f, return_index=True)
+            if u.size >= 3:
+                self.profiles = [*self.profiles, np.interp(_F, u, tt[i])][-self.max_profiles:]
 
     @property
     def trip_time_quantiles(self) -> FloatArray:
@@ -138,12 +158,15 @@ class LaneEta:
         (0..1) and last made headway at ``moving_until`` (the start of a stop in progress)."""
         f = min(max(progress, 0.0), 1.0)
         q = self._q
+        profiles = self.profiles if len(self.profiles) >= self.min_profiles else _PRIOR_PROFILES
+        tau = np.array([np.interp(f, _F, p) for p in profiles])
         pace = 1.0
-        if f >= 0.05:
+        if float(tau.mean()) >= 0.05:
             med = float(np.interp(0.5, _LEVELS, q))
-            pace = float(np.clip((moving_until - depart) / max(f * med, 1.0), *self.pace_clip)) ** self.pace_exponent
-        rem = (1.0 - f) * q * pace
-        arr = t + rem
+            pace = float(np.clip((moving_until - depart) / max(float(tau.mean()) * med, 1.0), *self.pace_clip))
+            pace **= self.pace_exponent
+        rem = np.sort(np.outer(1.0 - tau, q).ravel()) * pace
+        arr = t + np.quantile(rem, _LEVELS)
         p10, p50, p90 = np.interp([0.1, 0.5, 0.9], _LEVELS, arr)
         return ArrivalForecast(t, f, float(p10), float(p50), float(p90), "lane_history", _LEVELS, arr)
 
@@ -239,6 +262,8 @@ class _Track:
     declarations: int = 0
     status_event: str | None = None
     forecast: ArrivalForecast | None = None
+    fix_t: list[float] = field(default_factory=list)
+    fix_f: list[float] = field(default_factory=list)
 
 
 def _ts(dt: datetime) -> float:
@@ -291,7 +316,8 @@ class DelayDetector:
             self.tracks[shipment_id] = _Track(shipment_id, lane_id, dep, moving_since=dep, status_event=event_id)
         elif status in ("delivered", "cancelled") and tr is not None:
             if status == "delivered":
-                self.lane_eta(lane_id).learn(_ts(at) - tr.depart)
+                self.lane_eta(lane_id).learn(_ts(at) - tr.depart, np.asarray(tr.fix_t) - tr.depart,
+                                             np.asarray(tr.fix_f))
             del self.tracks[shipment_id]
 
     def observe_position(self, shipment_id: str, lane_id: str | None, lat: float, lon: float, at: datetime,
@@ -313,6 +339,8 @@ class DelayDetector:
         if s > tr.s_m + self.stop_m:
             tr.s_m, tr.moving_since = s, t
         tr.last_t = t
+        tr.fix_t.append(t)
+        tr.fix_f.append(tr.s_m / route.length_m)
         fc = self._forecast(tr, route, t)
         tr.forecast = fc
         if promised_at is None:

@@ -1,0 +1,76 @@
+"""Disruptions injected into the fleet's world: a traffic jam on a lane.
+
+``world.jam(lane_id, at, hours)`` makes the next trip on ``lane_id`` that is on the road at or after
+``at`` stand still for ``hours`` once it has covered ``at_fraction`` of its time on the road (or at
+once, when it is already past that point). Its tracker keeps pinging from where it stands; the trip
+(and its truck) arrive ``hours`` later. The platform is not told: it must notice from the pings.
+
+    fleet.world.jam("L-DON-LIV", at=fleet.now, hours=18)
+
+Hooks in :class:`~supplynet.fleet._world.World`: :func:`apply_jams` is called for every trip each hour
+(before arrivals are checked) and :func:`trip_fraction` gives the share of the trip's route covered at
+a ping's time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+__all__ = ["Jam", "apply_jams", "jam", "trip_fraction"]
+
+
+@dataclass
+class Jam:
+    lane_id: str
+    at: datetime
+    hours: float
+    at_fraction: float = 0.4
+    shipment_id: str | None = None   # the trip it caught
+    start: datetime | None = None    # when the trip stopped
+    end: datetime | None = None
+
+
+def jam(world: Any, lane_id: str, at: datetime, hours: float, at_fraction: float = 0.4) -> Jam:
+    """Schedule a jam (see the module docstring); returns it (``shipment_id`` is filled when it bites)."""
+    world.net.lane(lane_id)  # an unknown lane raises the model's UnknownIdError
+    if not hours > 0:
+        raise ValueError(f"hours must be > 0, got {hours}")
+    if not 0 <= at_fraction < 1:
+        raise ValueError(f"at_fraction must be in [0, 1), got {at_fraction}")
+    if at.tzinfo is None:
+        raise ValueError("at must carry a timezone")
+    j = Jam(lane_id, at, float(hours), float(at_fraction))
+    world.__dict__.setdefault("jams", []).append(j)
+    return j
+
+
+def apply_jams(world: Any, trip: Any, until: datetime) -> None:
+    """Let a pending jam catch ``trip`` if it is the next trip on the jammed lane on the road."""
+    for j in world.__dict__.get("jams", ()):
+        if j.shipment_id is not None or j.lane_id != trip.lane.id or trip.arrive < j.at:
+            continue
+        if any(o.shipment_id == trip.shipment_id for o in world.jams):
+            return
+        span = trip.arrive - trip.depart
+        start = max(trip.depart + span * j.at_fraction, j.at)
+        if start >= trip.arrive:
+            continue
+        j.shipment_id, j.start = trip.shipment_id, start
+        j.end = start + timedelta(hours=j.hours)
+        trip.arrive += timedelta(hours=j.hours)
+        if trip.truck is not None and trip.truck in world.truck_free:
+            world.truck_free[trip.truck] = max(world.truck_free[trip.truck], trip.arrive)
+        return
+
+
+def trip_fraction(world: Any, trip: Any, at: datetime) -> float:
+    """Share (0..1) of the trip's time on the move at ``at``, the jam's standstill left out."""
+    moving = (trip.arrive - trip.depart).total_seconds()
+    elapsed = (at - trip.depart).total_seconds()
+    for j in world.__dict__.get("jams", ()):
+        if j.shipment_id == trip.shipment_id and j.start is not None and j.end is not None:
+            moving -= (j.end - j.start).total_seconds()
+            elapsed -= max(0.0, (min(at, j.end) - j.start).total_seconds())
+    return min(max(elapsed / moving, 0.0), 1.0) if moving > 0 else 1.0
