@@ -326,3 +326,18 @@ def test_signature_spelled_differently_in_ignored_base64_bits_is_rejected(gate, 
     m["sig"] = sig[:-1] + alphabet[v ^ 0b01]
     assert statuses(gate.submit([orjson.dumps(m)])) == [("quarantined", "bad_signature")]
     assert store.log.count() == 0
+
+
+def test_flood_is_refused_before_the_costly_signature_check(store, monkeypatch):
+    import supplynet.ingest.gate as gate_mod
+
+    clock = Clock()
+    gate = Gate(store, clock=clock, config=GateConfig(rate_per_s=10, burst=20, pre_verify_factor=3))
+    flood = make_dev(gate, "rf-flood")
+    calls = []
+    real = gate_mod.verify
+    monkeypatch.setattr(gate_mod, "verify", lambda *a: calls.append(1) or real(*a))
+    outs = gate.submit([flood.msg() for _ in range(1000)])
+    assert sum(o.status == "stored" for o in outs) == 20
+    assert {o.reason for o in outs if o.status == "refused"} == {"rate_limited"}
+    assert len(calls) == 60  # the pre-verify burst (3 x 20), not 1000 verifications

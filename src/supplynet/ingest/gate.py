@@ -13,9 +13,9 @@ Checks, in order, each with its own reason code (:data:`REASONS`):
 6. ``clock_skew`` -- envelope time more than ``clock_skew_s`` from the gateway clock;
 7. ``replayed_sequence`` / ``out_of_window_sequence`` -- every sequence number already has a
    final outcome, or the envelope jumps more than ``seq_window`` past the acknowledged one;
-8. ``rate_limited`` -- per-device token bucket (charged only for authenticated messages, so nobody
-   can use up another device's quota by forging its id); the message is *refused*, not stored: the
-   device keeps it and sends it again later;
+8. ``rate_limited`` -- per-device token bucket charged for authenticated messages, plus a looser
+   bucket (``pre_verify_factor`` x the quota) on the claimed id *before* step 4, so a flood costs
+   little CPU; the message is *refused*, not stored: the device keeps it and sends it again later;
 9. ``schema`` / ``unit`` / ``implausible`` / ``binding`` per reading.
 
 Accepted envelopes are committed to the log in one group commit (one row per envelope, readings as
@@ -76,12 +76,16 @@ class GateConfig:
     allowed_lateness_s: float = 3600.0
     rate_per_s: float = 50.0            # messages per second per device (token bucket)
     burst: float = 200.0
+    #: a looser bucket per *claimed* device id, checked before the signature: a flood costs no
+    #: Ed25519 verification beyond this factor of the quota (a forger can use it up for a victim,
+    #: whose messages are then refused, not lost: the device sends them again)
+    pre_verify_factor: float = 3.0
 
     def __post_init__(self) -> None:
         for name in ("max_bytes", "quarantine_raw_cap", "seq_window"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"GateConfig.{name} must be > 0, got {getattr(self, name)}")
-        for name in ("clock_skew_s", "allowed_lateness_s", "rate_per_s", "burst"):
+        for name in ("clock_skew_s", "allowed_lateness_s", "rate_per_s", "burst", "pre_verify_factor"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"GateConfig.{name} must be > 0, got {getattr(self, name)}")
 
@@ -203,6 +207,7 @@ class Gate:
         self._lock = threading.Lock()
         self._trackers: dict[str, SeqTracker] = {d: SeqTracker(s) for d, s in self.tables.acks().items()}
         self._buckets: dict[str, TokenBucket] = {}
+        self._pre_buckets: dict[str, TokenBucket] = {}
         self._watermark_us: dict[str, int] = {}
         #: per device: messages received and their outcomes (stored, late, quarantined, refused, reasons)
         self.accounting: dict[str, Counter[str]] = defaultdict(Counter)
@@ -298,6 +303,14 @@ class Gate:
             raise _Rejected("unknown_device", dev, "device is not registered")
         if rec is not None and rec.revoked_at_us is not None:
             raise _Rejected("revoked_device", dev, "device was revoked")
+        if operator is None:  # cheap pre-check on the claimed id, before the costly signature check
+            pre = self._pre_buckets.get(dev)
+            if pre is None:
+                f = cfg.pre_verify_factor
+                pre = self._pre_buckets[dev] = TokenBucket(cfg.rate_per_s * f, cfg.burst * f, now)
+            if not pre.take(now):
+                raise _Rejected("rate_limited", dev, f"over {cfg.pre_verify_factor:g}x the device's rate before "
+                                                     "verification", final=False, refused=True)
         if operator is not None:  # trusted import: signed by an operator key, not the device's
             public = operator
         else:

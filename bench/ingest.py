@@ -1,0 +1,398 @@
+"""Ingestion gateway benchmark -> bench/results/ingest.json.
+
+Everything runs against a real Mosquitto started for the run on a free loopback port (same binary
+as the system broker; private so other work on the machine does not share it). Messages are signed
+before the timed part; a separate publisher process publishes them at QoS 1 as fast as it can, so
+the bare subscriber and the gateway face the same publisher in the same run:
+
+* ``bare_qos1_msgs_per_s``: a paho subscriber that only counts messages (QoS 1, auto-ack);
+* ``gateway_qos1_msgs_per_s``: the gateway worker (verify Ed25519, gate, commit to SQLite with
+  synchronous=FULL, ack after commit, publish device acks); ``mqtt_qos1_ratio_vs_bare``;
+* ``mqtt_batched_readings_per_s``: envelopes of 100 readings, readings committed per second;
+* ``http_readings_per_s``: NDJSON batches to ``POST /v1/ingest`` (in-process ASGI client);
+* ``two_worker_speedup``: two gateway worker processes on one shared subscription into one SQLite
+  file, against one worker process (2 cores for broker, publisher and workers: a floor);
+  a third run kills one of the two workers mid-run and restarts it: every message exactly once;
+* ``publish_to_commit_p50_ms`` / ``p99``: devices signing at send time at a steady rate, time
+  from the envelope's timestamp to the return of the gate's commit. Also measured (notes): the
+  same with one device flooding at 100x its quota, and how much the others' p99 moves.
+
+``--quick`` runs smaller sizes (used by the tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import paho.mqtt.client as mqtt  # noqa: E402
+from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+
+from supplynet.ingest.envelope import seal  # noqa: E402
+from supplynet.ingest.gate import Gate, GateConfig  # noqa: E402
+from supplynet.ingest.mqtt import GatewayWorker, up_topic  # noqa: E402
+from supplynet.store import open_store  # noqa: E402
+
+READING = {"kind": "condition", "temperature": 4.0}
+UNITS = {"temperature": "degC"}
+QUOTA = 20.0  # messages/s per device in the latency runs (10 calm devices send 10/s each)
+
+
+# -- broker and publisher --------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    def __init__(self, tmp: Path):
+        self.port = free_port()
+        conf = tmp / "mosquitto.conf"
+        user = "user root\n" if os.geteuid() == 0 else ""
+        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                        f"max_queued_messages 1000000\nmax_inflight_messages 1000\n{user}")
+        exe = "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else "mosquitto"
+        self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def publish_file(path: str, port: int) -> None:
+    """Publisher process: publish every (topic, payload) of the pickle at QoS 1, as fast as it can."""
+    items = pickle.loads(Path(path).read_bytes())
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{os.getpid()}", protocol=mqtt.MQTTv5)
+    c.max_inflight_messages_set(1000)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    infos = [c.publish(t, p, qos=1) for t, p in items]
+    for i in infos[-1000:]:
+        i.wait_for_publish(120)
+    c.disconnect()
+    c.loop_stop()
+
+
+def publish_paced(path: str, port: int, rate: float, seconds: float, flood: int) -> None:
+    """Publisher process: devices sign at send time at ``rate`` msg/s in total; with ``flood`` > 0 the
+    first device also sends ``flood`` messages per second of its own."""
+    spec = pickle.loads(Path(path).read_bytes())
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pace-{os.getpid()}", protocol=mqtt.MQTTv5)
+    c.max_inflight_messages_set(1000)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    creds = spec["creds"]
+    seqs = [0] * len(creds)
+    flooder = creds[0]
+    start = time.time() + 1.0 + flood * seconds * 0.0004  # flood messages are signed before the clock starts
+    flood_msgs = [seal(flooder[0], flooder[1], flooder[2], j, datetime.fromtimestamp(start + j / flood, UTC),
+                       [READING], UNITS) for j in range(int(flood * seconds))] if flood else []
+    while time.time() < start:
+        time.sleep(0.01)
+    t0 = time.perf_counter()
+    k = 0
+    fl = 0
+    while (now := time.perf_counter() - t0) < seconds:
+        due = int(now * rate)
+        while k < due:
+            i = 1 + k % (len(creds) - 1)
+            d = creds[i]
+            c.publish(up_topic(d[0]), seal(d[0], d[1], d[2], seqs[i], datetime.now(UTC), [READING], UNITS), qos=1)
+            seqs[i] += 1
+            k += 1
+        while fl < min(len(flood_msgs), int(now * flood)):
+            c.publish(up_topic(flooder[0]), flood_msgs[fl], qos=1)
+            fl += 1
+        time.sleep(0.001)
+    time.sleep(0.5)
+    c.disconnect()
+    c.loop_stop()
+
+
+def start_publisher(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, __file__, *args])
+
+
+# -- measurements ----------------------------------------------------------------------------------
+def make_devices(store, n: int, tag: str) -> list[tuple[str, str, str]]:
+    gate = Gate(store)
+    out = []
+    for i in range(n):
+        c = gate.registry.provision(f"b{tag}-{i}", measures=("temperature",), asset="R1")
+        out.append((c.device_id, c.kid, c.private_key))
+    return out
+
+
+def signed(creds, n: int, readings: int, start_seq: int = 0) -> list[tuple[str, bytes]]:
+    now = datetime.now(UTC)
+    seqs = [start_seq] * len(creds)
+    out = []
+    batch = [dict(READING, dt=-k) for k in range(readings)] if readings > 1 else [READING]
+    for k in range(n):
+        i = k % len(creds)
+        d = creds[i]
+        out.append((up_topic(d[0]), seal(d[0], d[1], d[2], seqs[i], now, batch, UNITS)))
+        seqs[i] += readings
+    return out
+
+
+def bare_rate(port: int, items_file: str, n: int) -> float:
+    got = {"n": 0, "t0": None, "t1": None}
+    done = threading.Event()
+
+    def on_message(client, userdata, msg):
+        if got["t0"] is None:
+            got["t0"] = time.perf_counter()
+        got["n"] += 1
+        if got["n"] >= n:
+            got["t1"] = time.perf_counter()
+            done.set()
+
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bare", protocol=mqtt.MQTTv5)
+    c.on_message = on_message
+    c.on_connect = lambda cl, *a: cl.subscribe("devices/+/up", qos=1)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    time.sleep(0.5)
+    pub = start_publisher(["--publish", items_file, "--port", str(port)])
+    done.wait(300)
+    pub.wait(60)
+    c.disconnect()
+    c.loop_stop()
+    return (n - 1) / (got["t1"] - got["t0"])
+
+
+def gateway_rate(port: int, store, items_file: str, n_msgs: int, readings: int, tag: str) -> float:
+    gate = Gate(store, config=GateConfig(rate_per_s=1e9, burst=1e9))
+    w = GatewayWorker(gate, port=port, client_id=f"gw-{tag}", shared_group=None, session_expiry_s=60)
+    first: list[float] = []
+    orig = w._on_message
+
+    def on_message(client, userdata, msg):
+        if not first:
+            first.append(time.perf_counter())
+        orig(client, userdata, msg)
+
+    w.client.on_message = on_message
+    w.start()
+    w.connected.wait(10)
+    time.sleep(0.3)
+    pub = start_publisher(["--publish", items_file, "--port", str(port)])
+    while w.committed < n_msgs:
+        time.sleep(0.002)
+    t1 = time.perf_counter()
+    pub.wait(60)
+    w.stop()
+    return n_msgs * readings / (t1 - first[0])
+
+
+def http_rate(store, creds, n_envelopes: int, per_envelope: int, per_request: int) -> float:
+    from fastapi.testclient import TestClient
+
+    from supplynet.api import create_app
+    from supplynet.config import Settings
+
+    items = [p for _, p in signed(creds, n_envelopes, per_envelope)]
+    bodies = [b"\n".join(items[i : i + per_request]) for i in range(0, len(items), per_request)]
+    app = create_app(Settings(environment="test"), store=store, gate_config=GateConfig(rate_per_s=1e9, burst=1e9))
+    with TestClient(app) as client:
+        t0 = time.perf_counter()
+        stored = 0
+        for b in bodies:
+            r = client.post("/v1/ingest", content=b, headers={"content-type": "application/x-ndjson"})
+            assert r.status_code == 200, r.text
+            stored += r.json()["stored"]
+        dt = time.perf_counter() - t0
+    assert stored == n_envelopes, stored
+    return n_envelopes * per_envelope / dt
+
+
+def workers_run(port: int, url: str, items_file: str, n: int, workers: int, tag: str, kill_one: bool) -> float:
+    procs = []
+
+    def spawn(i: int) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "supplynet.ingest.mqtt", "--store", url, "--port", str(port),
+                                 "--client-id", f"w{tag}-{i}", "--group", f"g{tag}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+
+    procs = [spawn(i) for i in range(workers)]
+    with open_store(url) as st:
+        base = st.log.count()
+        time.sleep(4.0)  # workers import, connect and subscribe
+        pub = start_publisher(["--publish", items_file, "--port", str(port)])
+        t0 = None
+        killed = False
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            c = st.log.count() - base
+            if t0 is None and c > 0:
+                t0 = time.perf_counter()
+            if kill_one and not killed and c > n // 3:
+                procs[1].send_signal(signal.SIGKILL)
+                procs[1].wait(10)
+                procs[1] = spawn(1)  # the same client id: its session's messages come back to it
+                killed = True
+            if c >= n:
+                break
+            time.sleep(0.01)
+        t1 = time.perf_counter()
+        pub.wait(60)
+        time.sleep(0.5)
+        final = st.log.count() - base
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    if final != n:
+        raise AssertionError(f"{workers} workers{' (one killed)' if kill_one else ''}: {final} events for {n} messages")
+    return n / (t1 - t0)
+
+
+def latency(port: int, store, creds, rate: float, seconds: float, flood: int, tag: str) -> dict[str, float]:
+    gate = Gate(store, config=GateConfig(rate_per_s=QUOTA, burst=2 * QUOTA))
+    flooder = creds[0][0]
+    lat: list[float] = []
+    lat_flooder = []
+    orig_submit = gate.submit
+
+    def submit(items, adapter="mqtt"):
+        outcomes = orig_submit(items, adapter)
+        t = time.time()
+        for raw, o in zip(items, outcomes, strict=True):
+            if o.status == "stored":
+                body = orjson.loads(orjson.loads(raw)["body"])
+                ts = datetime.fromisoformat(body["ts"].replace("Z", "+00:00")).timestamp()
+                (lat_flooder if o.device == flooder else lat).append((t - ts) * 1000)
+        return outcomes
+
+    gate.submit = submit  # type: ignore[method-assign]
+    w = GatewayWorker(gate, port=port, client_id=f"lat-{tag}", shared_group=None, session_expiry_s=60).start()
+    w.connected.wait(10)
+    spec = Path(tempfile.mkstemp(suffix=".pkl")[1])
+    spec.write_bytes(pickle.dumps({"creds": creds}))
+    pub = start_publisher(["--paced", str(spec), "--port", str(port), "--rate", str(rate), "--seconds", str(seconds),
+                           "--flood", str(flood)])
+    pub.wait(seconds + 60)
+    time.sleep(1.0)
+    w.stop()
+    a = np.array(lat[len(lat) // 10 :])  # skip the warm-up
+    return {"p50": float(np.percentile(a, 50)), "p99": float(np.percentile(a, 99)), "n": len(lat),
+            "refused": gate.counters["rate_limited"], "flooder_stored": len(lat_flooder)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--publish")
+    ap.add_argument("--paced")
+    ap.add_argument("--port", type=int)
+    ap.add_argument("--rate", type=float, default=500)
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--flood", type=int, default=0)
+    a = ap.parse_args()
+    if a.publish:
+        return publish_file(a.publish, a.port)
+    if a.paced:
+        return publish_paced(a.paced, a.port, a.rate, a.seconds, a.flood)
+
+    from _common import write_result
+
+    n_single = 2000 if a.quick else 15000
+    n_batched = 200 if a.quick else 2000
+    n_http = 200 if a.quick else 3000
+    n_workers = 2000 if a.quick else 12000
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    broker = Broker(tmp)
+    notes: dict = {}
+    try:
+        url = f"sqlite:///{tmp / 'bench.db'}"
+        with open_store(url) as store:
+            creds = make_devices(store, 20, "s")
+            single = tmp / "single.pkl"
+            single.write_bytes(pickle.dumps(signed(creds, n_single, 1)))
+            print("bare subscriber ...", file=sys.stderr)
+            bare = bare_rate(broker.port, str(single), n_single)
+            print("gateway, single readings ...", file=sys.stderr)
+            gw = gateway_rate(broker.port, store, str(single), n_single, 1, "s")
+            bcreds = make_devices(store, 20, "b")
+            batched = tmp / "batched.pkl"
+            batched.write_bytes(pickle.dumps(signed(bcreds, n_batched, 100)))
+            print("gateway, batched ...", file=sys.stderr)
+            gw_b = gateway_rate(broker.port, store, str(batched), n_batched, 100, "b")
+            print("http ...", file=sys.stderr)
+            hcreds = make_devices(store, 20, "h")
+            http = http_rate(store, hcreds, n_http, 100, 50)
+            print("latency ...", file=sys.stderr)
+            lcreds = make_devices(store, 11, "l")
+            secs = 3 if a.quick else 8
+            calm = latency(broker.port, store, lcreds, 100, secs, 0, "calm")
+            lcreds2 = make_devices(store, 11, "f")
+            flooded = latency(broker.port, store, lcreds2, 100, secs, int(100 * QUOTA), "flood")
+            notes["latency"] = {"calm": calm, "one_device_flooding_100x": flooded,
+                                "others_p99_change": flooded["p99"] / calm["p99"] - 1.0,
+                                "quota_msgs_per_s": QUOTA, "flood_msgs_per_s": 100 * QUOTA}
+        print("workers ...", file=sys.stderr)
+        wurl = f"sqlite:///{tmp / 'workers.db'}"
+        with open_store(wurl) as st:
+            wcreds = make_devices(st, 20, "w")
+        runs = {}
+        for label, workers, kill, start in (("one", 1, False, 0), ("two", 2, False, 10**6),
+                                            ("two_kill_one", 2, True, 2 * 10**6)):
+            f = tmp / f"w-{label}.pkl"
+            f.write_bytes(pickle.dumps(signed(wcreds, n_workers, 1, start_seq=start)))
+            runs[label] = workers_run(broker.port, wurl, str(f), n_workers, workers, label, kill)
+        notes["workers_msgs_per_s"] = runs
+        notes["two_workers_one_killed_exactly_once"] = True
+    finally:
+        broker.stop()
+    figures = {
+        "bare_qos1_msgs_per_s": bare,
+        "gateway_qos1_msgs_per_s": gw,
+        "mqtt_qos1_ratio_vs_bare": gw / bare,
+        "mqtt_batched_readings_per_s": gw_b,
+        "http_readings_per_s": http,
+        "two_worker_speedup": runs["two"] / runs["one"],
+        "publish_to_commit_p50_ms": calm["p50"],
+        "publish_to_commit_p99_ms": calm["p99"],
+    }
+    targets = {"mqtt_qos1_ratio_vs_bare": ">= 0.8", "mqtt_batched_readings_per_s": ">= 100000",
+               "http_readings_per_s": ">= 200000", "flood_others_p99_change": "< 0.2"}
+    notes["sizes"] = {"single": n_single, "batched_envelopes": n_batched, "http_envelopes": n_http,
+                      "workers_messages": n_workers, "quick": a.quick}
+    notes["how"] = ("messages pre-signed; one publisher process at QoS 1; SQLite synchronous=FULL WAL; "
+                    "gateway acks after commit; Ed25519 verify per message")
+    write_result("ingest", figures, targets, notes)
+
+
+if __name__ == "__main__":
+    main()
