@@ -13,7 +13,7 @@ from supplynet.api.middleware import Limits
 from supplynet.config import Settings
 from supplynet.decide.autonomy import parse_policy
 from supplynet.decide.decision import Decision, OrderAction, submit
-from supplynet.events import OrderEvent, Sale, ShipmentStatus, StockCount
+from supplynet.events import Sale, ShipmentStatus, StockCount
 from supplynet.security.tokens import TokenService
 
 from .conftest import POLICY

@@ -43,6 +43,8 @@ class TwinService:
         self.twin = Twin(network)
         self.work_orders: dict[str, dict[str, Any]] = {}
         self.rul: dict[str, dict[str, Any]] = {}
+        #: serialized state pages by (query, twin offset): readers between two commits share one
+        self.pages: dict[tuple[Any, ...], bytes] = {}
         self._lock = threading.Lock()
         self._past: OrderedDict[tuple[datetime, int], Twin] = OrderedDict()
         with self._lock:

@@ -28,14 +28,15 @@ def _free_port(host: str) -> int:
 
 def serve_in_background(settings: Settings | None = None, network: Any = None, *, store: Any = None,
                         host: str | None = None, port: int | None = None, planner_name: str = "demo-planner",
-                        token_days: float = 7.0) -> tuple[str, Callable[[], None]]:
+                        token_days: float = 7.0, limits: Any = None) -> tuple[str, Callable[[], None]]:
     """Start the service in a daemon thread; returns ``(url, stop)``.
 
     A planner token is created for the dashboard: ``url`` carries it in its fragment
     (``http://host:port/ui/#token=snt_...``; a fragment never reaches the server or its logs), so opening
     the URL signs in. ``stop.token`` is the token and ``stop.base_url`` the URL without it.
     ``store``: an open store to share (else the settings' store is opened); ``port`` None takes the
-    settings' port (a free one if that is taken), 0 a free one.
+    settings' port (a free one if that is taken), 0 a free one. ``limits``: request size and rate limits
+    (:class:`supplynet.api.middleware.Limits`).
     """
     import uvicorn
 
@@ -58,7 +59,7 @@ def serve_in_background(settings: Settings | None = None, network: Any = None, *
     st = open_store(settings.resolved_store_url()) if own else store
     token, _ = TokenService(st).create(role="planner", name=planner_name, expires_in_s=token_days * 86400,
                                        created_by="demo")
-    api = create_app(settings, store=st, network=network)
+    api = create_app(settings, store=st, network=network, limits=limits)
     server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, name="supplynet-serve", daemon=True)
     thread.start()

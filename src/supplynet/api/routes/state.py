@@ -61,6 +61,11 @@ def get_state(state: StateDep, _: Viewer, table: Table,
               offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Response:
     when = _as_of(as_of)
     with state.twins.read(when) as twin:
+        key = (table, when, site, sku, limit, offset, twin.offset, twin.state.events_applied)
+        pages = state.twins.pages
+        hit = pages.get(key)
+        if hit is not None:
+            return Response(hit, media_type="application/json")
         st = twin.state
         recs: list[Any] = list({"inventory": st.inventory, "shipments": st.shipments, "orders": st.orders,
                                 "assets": st.assets}[table].values())
@@ -70,8 +75,12 @@ def get_state(state: StateDep, _: Viewer, table: Table,
         if sku is not None:
             recs = [r for r in recs if getattr(r, "sku", None) == sku]
         page = [_row(r) for r in recs[offset:offset + limit]]
-        return _json({"table": table, "as_of": when, "offset": twin.offset, "last_event_at": st.last_event_at,
+        resp = _json({"table": table, "as_of": when, "offset": twin.offset, "last_event_at": st.last_event_at,
                       "total": len(recs), "rows": page})
+        if len(pages) >= 64:
+            pages.clear()
+        pages[key] = resp.body
+        return resp
 
 
 @router.get("/v1/kpis", response_model=Kpis, summary="KPI cards: stock, service, shipments, decisions, quarantine")
