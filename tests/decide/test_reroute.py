@@ -102,3 +102,42 @@ def test_the_decision_records_everything_weighed(case, tmp_path):
         d2 = dec.model_copy(update={"idempotency_key": "other"})
         prop = submit(store, d2, tight, now=T0).decision
         assert prop.status == "proposed" and "max_spend_per_decision" in prop.autonomy["reason"]
+
+
+def test_shipment_watch_from_pings_to_a_recorded_decision(tmp_path):
+    from datetime import timedelta
+
+    from supplynet.decide.watch import ShipmentWatch
+    from supplynet.events import Line, Position, ShipmentStatus
+    from supplynet.sense.delay import lane_route
+
+    net = network()
+    twin = twin_with_late_load(net)
+    with open_store(tmp_path / "w.db") as store:
+        watch = ShipmentWatch(net, store=store, replications=16, objective="fastest")
+        dep = T0 - timedelta(days=1)
+        st = ShipmentStatus(source="wms-SUP-A", seq=1, ts=dep, shipment_id="SH1", status="departed",
+                            lane_id="L-A-PLANT", origin="SUP-A", destination="PLANT",
+                            lines=(Line(sku="COMP", quantity=600.0),), promised_at=T0 + timedelta(hours=12))
+        watch.observe(st, twin)
+        route = lane_route(net, "L-A-PLANT")
+        decisions = []
+        for k in range(200):
+            at = dep + timedelta(minutes=15 * k)
+            f = min(k * 15 / (2 * 1440), 0.3)  # on pace, then stuck at 30% of the way
+            la, lo = route.point_at(f * route.length_m)
+            e = Position(source="gps-1", seq=k + 1, ts=at, asset_id="TRK", shipment_id="SH1", lat=float(la),
+                         lon=float(lo))
+            twin.apply(e)
+            watch.observe(e, twin)
+            decisions += watch.decide(twin, at)
+            if decisions:
+                break
+        assert len(decisions) == 1 and watch.stats.delays == 1
+        d = decisions[0]
+        assert d.id and d.status in ("executed", "proposed")
+        assert "gps-1" in d.independent_sources() and "wms-SUP-A" in d.independent_sources()
+        assert d.chosen == min(d.options, key=lambda o: (o.time_days, o.cost)).label
+        # promised 36 h after departure on a 2-day lane: late from the first pings, declared on the third
+        assert k == 2 and watch.eta("SH1").progress == pytest.approx(f, abs=0.005)
+        assert watch.decide(twin, at) == []  # nothing new declared since
