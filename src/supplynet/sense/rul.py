@@ -4,9 +4,10 @@ A gradient-boosted tree model (LightGBM, Ke et al. 2017) on window features of r
 sensors (:mod:`supplynet.sense.features`), trained on a capped ("piece-wise linear") RUL target
 (Heimes, PHM08: RUL is flat at ``cap`` while the engine is healthy). Uncertainty comes from
 cross-conformal prediction (Vovk 2015; Barber et al. 2021, "jackknife+/CV+"): units are split into
-folds, each fold's units are cut at random points (mimicking the truncation of test units) and
+folds, each fold's units are cut at random points (mimicking the truncation of test units, which
+stops engines in the second part of their life: only cuts with a true RUL up to twice the cap) and
 predicted by a model trained on the other folds; the point prediction is the mean of the fold
-models (the CV+ ensemble). The signed out-of-fold residuals, grouped by the
+models. The signed out-of-fold residuals, grouped by the
 size of the prediction (Mondrian conformal, Vovk et al. 2005: errors grow with the RUL), give a
 predictive distribution for every new prediction: calibrated intervals and a probability of failure
 within any horizon.
@@ -105,6 +106,7 @@ class RulModel:
     n_folds: int = 5
     cuts_per_unit: int = 20
     min_history: int = 20
+    calib_rul_factor: float | None = 2.0
     n_bins: int = 6
     n_jobs: int = 1
     seed: int = 0
@@ -116,6 +118,8 @@ class RulModel:
             raise ValueError(f"n_folds must be >= 2, got {self.n_folds}")
         if self.n_bins < 1:
             raise ValueError(f"n_bins must be >= 1, got {self.n_bins}")
+        if self.calib_rul_factor is not None and self.calib_rul_factor <= 0:
+            raise ValueError(f"calib_rul_factor must be > 0 or None, got {self.calib_rul_factor}")
         if not 0 < self.colsample <= 1:
             raise ValueError(f"colsample must be in (0, 1], got {self.colsample}")
         self._fitted = False
@@ -165,6 +169,9 @@ class RulModel:
         self.feature_names_ = window_feature_names(self.normalizer_.kept, self.spec)
         x, units, times = self.features(f)
         y = rul_targets(units, times, self.cap)
+        y_raw = rul_targets(units, times, None)
+        # calibrate where decisions happen: cuts whose true RUL is at most calib_rul_factor * cap
+        max_rul = np.inf if self.calib_rul_factor is None or self.cap is None else self.calib_rul_factor * self.cap
         rng = np.random.default_rng(self.seed)
         fold_of = dict(zip(uniq, rng.permutation(len(uniq)) % self.n_folds, strict=True))
         fold = np.array([fold_of[u] for u in units])
@@ -181,7 +188,9 @@ class RulModel:
             # cut every held-out unit at random points: its rows with enough history, sampled
             rows = []
             for u in np.unique(units[test]):
-                idx = np.flatnonzero((units == u) & (pos + 1 >= min(self.min_history, (units == u).sum())))
+                mine = units == u
+                ok = mine & (pos + 1 >= min(self.min_history, mine.sum())) & (y_raw <= max_rul)
+                idx = np.flatnonzero(ok if ok.any() else mine)
                 rows.append(rng.choice(idx, size=min(self.cuts_per_unit, len(idx)), replace=False))
             r = np.concatenate(rows)
             oof_pred.append(model.predict(x[r]))
