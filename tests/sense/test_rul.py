@@ -151,3 +151,22 @@ def test_fd001_small_model_is_accurate_and_calibrated() -> None:
     res = evaluate_last_cycle(m, ds.test, ds.rul)
     assert res["rmse_capped"] < 14.0
     assert 0.65 <= res["interval_coverage"] <= 0.95
+
+
+def test_tracker_follows_a_unit_reading_by_reading(model: RulModel, fleet) -> None:
+    from supplynet.sense.cmapss import SENSOR_COLUMNS, SETTING_COLUMNS
+    from supplynet.sense.rul import RulTracker
+
+    _, test, _ = fleet
+    unit = test[test["unit"] == test["unit"].iloc[-1]]
+    tracker = RulTracker(model)
+    for _, row in unit.iterrows():
+        d = tracker.update(row[SETTING_COLUMNS].to_numpy(float), row[SENSOR_COLUMNS].to_numpy(float))
+    batch = model.predict_last(unit)
+    assert d.point == pytest.approx(float(batch["rul"].iloc[0]))
+    assert d.interval(0.8) == pytest.approx((float(batch["lo"].iloc[0]), float(batch["hi"].iloc[0])))
+    assert all(c < 0 for _, c in tracker.driving_sensors())
+    with pytest.raises(DataError, match="expected 3 and 21"):
+        tracker.update([0.0], [1.0])
+    tracker.reset()
+    assert tracker.driving_sensors() == []

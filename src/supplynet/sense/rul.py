@@ -32,12 +32,13 @@ from .cmapss import SENSOR_COLUMNS, SETTING_COLUMNS
 from .features import (
     ConditionNormalizer,
     OperatingConditions,
+    WindowFeatures,
     WindowSpec,
     window_feature_names,
     window_features,
 )
 
-__all__ = ["RulDistribution", "RulModel", "evaluate_last_cycle", "phm08_score", "rul_targets"]
+__all__ = ["RulDistribution", "RulModel", "RulTracker", "evaluate_last_cycle", "phm08_score", "rul_targets"]
 
 _FORMAT = "supplynet.rul/1"
 
@@ -290,6 +291,38 @@ class RulModel:
         if not isinstance(blob, dict) or blob.get("format") != _FORMAT or not isinstance(blob.get("model"), cls):
             raise ModelError(f"{path}: not a supplynet RUL model (format {_FORMAT} expected)")
         return blob["model"]
+
+
+class RulTracker:
+    """Live RUL for one asset: ``update(settings, sensors)`` per reading (one cycle) returns the
+    current :class:`RulDistribution`; equal to the batch :meth:`RulModel.predict_last` on the same
+    history. ``reset()`` after maintenance starts a new history (a renewed asset)."""
+
+    def __init__(self, model: RulModel):
+        model._need_fit()
+        self.model = model
+        self._wf = WindowFeatures(len(model.normalizer_.kept), model.spec)
+        self.last_features: np.ndarray | None = None
+
+    def update(self, settings: Sequence[float] | np.ndarray, sensors: Sequence[float] | np.ndarray) -> RulDistribution:
+        m = self.model
+        s = np.asarray(settings, dtype=float).reshape(1, -1)
+        x = np.asarray(sensors, dtype=float).reshape(1, -1)
+        if s.shape[1] != len(m.setting_cols) or x.shape[1] != len(m.sensor_cols):
+            raise DataError(f"reading has {s.shape[1]} settings and {x.shape[1]} sensors, expected "
+                            f"{len(m.setting_cols)} and {len(m.sensor_cols)}")
+        z = m.normalizer_.transform(s, x)[0]
+        self.last_features = self._wf.update(z).get()
+        return m.distribution(float(m.predict_features(self.last_features)[0]))
+
+    def driving_sensors(self, top: int = 3) -> list[tuple[str, float]]:
+        if self.last_features is None:
+            return []
+        return self.model.driving_sensors(self.last_features, top)
+
+    def reset(self) -> None:
+        self._wf.reset()
+        self.last_features = None
 
 
 def evaluate_last_cycle(model: RulModel, test: pd.DataFrame, rul: np.ndarray, level: float = 0.8) -> dict[str, float]:
