@@ -8,6 +8,7 @@
   removes the season by STL (Cleveland et al. 1990), AutoETS (Hyndman et al. 2002, statsforecast)
   forecasts the seasonally adjusted series and the season is added back by seasonal naive.
   statsforecast's seasonal AutoETS itself only takes seasons up to 24.
+  The ensemble member uses a level-only AutoETS (ZNN) for the adjusted series.
 - :func:`auto_theta` - AutoTheta (Assimakopoulos & Nikolopoulos 2000; Fiorucci et al. 2016).
 - :func:`lightgbm_global` - one LightGBM model (Ke et al. 2017) for all series through mlforecast:
   lags, rolling means, calendar and exogenous regressors, each series scaled by its mean absolute
@@ -194,15 +195,20 @@ def _fill(arr: np.ndarray, panel: Panel, m: int) -> np.ndarray:
     return arr
 
 
-def mstl_ets(panel: Panel, h: int, ctx: Context) -> np.ndarray:
-    """MSTL decomposition with an AutoETS (ZZN) trend: the seasonal ETS for long seasons."""
+def mstl_ets(panel: Panel, h: int, ctx: Context, trend_model: str = "ZZN") -> np.ndarray:
+    """MSTL decomposition with an AutoETS trend: the seasonal ETS for long seasons.
+
+    ``trend_model="ZZN"`` (any error and trend, no season) is the baseline; ``"ZNN"`` (no trend,
+    simple exponential smoothing of the seasonally adjusted series) is the ensemble member: on the
+    Walmart hold-out it was more accurate at 39 weeks and ten times faster.
+    """
     from statsforecast.models import MSTL, AutoETS
 
     m = ctx.season_length
     if m == 1:  # no season to remove: plain AutoETS
-        model = AutoETS(model="ZZN", alias="mstl")
+        model = AutoETS(model=trend_model, alias="mstl")
     else:
-        model = MSTL(season_length=m, trend_forecaster=AutoETS(model="ZZN"), alias="mstl")
+        model = MSTL(season_length=m, trend_forecaster=AutoETS(model=trend_model), alias="mstl")
     res = _statsforecast(panel, [model], h, ctx.n_jobs)["mstl"]
     return _fill(res, panel, m)
 

@@ -7,15 +7,18 @@ last known value). A period missing inside a series is zero demand.
 
 The ``default`` model classifies each series by ADI and CV² (Syntetos, Boylan & Croston 2005):
 intermittent and lumpy ones (ADI >= 1.32, non-negative) get the mean of Croston-SBA, TSB and
-ADIDA; the others the mean of a global LightGBM (mlforecast, exogenous regressors), MSTL with an
-AutoETS trend (the seasonal ETS for seasons longer than 24) and a smoothed seasonal naive - a
+ADIDA; the others the mean of a global LightGBM (mlforecast, exogenous regressors), MSTL with a
+level-only AutoETS on the adjusted series and a smoothed seasonal naive - a
 forecast combination in the sense of Bates & Granger (1969). Single members can be chosen instead
 (see :data:`MODELS`).
 
 Intervals are split-conformal (Vovk et al. 2005) with normalised scores (Papadopoulos et al. 2008;
 Lei et al. 2018): the same model is refitted without the last ``h`` periods, its absolute errors on
 them divided by each series' scale are pooled across series per horizon step (with neighbouring
-steps), and the conformal quantile of those scores times the series' scale is the half-width.
+steps), and the conformal quantile of those scores times the series' scale is the half-width. The
+normaliser also carries a season profile (how large seasonal-naive errors are, relative to the
+series' scale, at each phase of the season, pooled over series), so a calibration window that
+contains the holidays does not widen the bands of a quiet season.
 
 >>> import numpy as np, pandas as pd
 >>> ds = pd.date_range("2020-01-03", periods=120, freq="W-FRI")
@@ -50,9 +53,10 @@ __all__ = ["MODELS", "Forecaster", "backtest", "forecast_metrics"]
 
 #: model name -> members averaged for the smooth series ("default" also routes intermittent ones)
 MODELS: dict[str, tuple[str, ...]] = {
-    "default": ("lgbm", "mstl_ets", "snaive_smooth"),
+    "default": ("lgbm", "mstl_ses", "snaive_smooth"),
     "lgbm": ("lgbm",),
     "mstl_ets": ("mstl_ets",),
+    "mstl_ses": ("mstl_ses",),
     "theta": ("theta",),
     "snaive_smooth": ("snaive_smooth",),
     "seasonal_naive": ("seasonal_naive",),
@@ -62,6 +66,7 @@ MODELS: dict[str, tuple[str, ...]] = {
 _MEMBERS: dict[str, Callable[[Panel, int, km.Context], np.ndarray]] = {
     "lgbm": km.lightgbm_global,
     "mstl_ets": km.mstl_ets,
+    "mstl_ses": lambda p, h, ctx: km.mstl_ets(p, h, ctx, trend_model="ZNN"),
     "theta": km.auto_theta,
     "intermittent": km.intermittent,
     "snaive_smooth": lambda p, h, ctx: km.smoothed_seasonal_naive(p.Y, h, ctx.season_length),
@@ -94,6 +99,34 @@ def _series_scale(Y: np.ndarray, m: int) -> np.ndarray:
     for alt in (d1, lvl):
         s = np.where(np.isfinite(s) & (s > 0), s, alt)
     return np.where(np.isfinite(s) & (s > 0), s, 1.0)
+
+
+def _season_profile(panel: Panel, m: int) -> np.ndarray:
+    """Relative size of seasonal-naive errors at each phase of the season (mean 1), pooled over
+    series and smoothed over 5 phases: holiday weeks are harder to forecast than quiet ones."""
+    L = panel.Y.shape[1]
+    if m <= 1 or L <= m:
+        return np.ones(max(m, 1))
+    scale = km.scale_mae_seasonal(panel.Y, m)
+    ok = np.isfinite(scale) & (scale > 0)
+    if ok.sum() < 10:
+        return np.ones(m)
+    d = np.abs(panel.Y[ok, m:] - panel.Y[ok, :-m]) / scale[ok, None]
+    phase = np.mod(panel.t_last[ok, None] - (L - 1 - np.arange(m, L))[None, :], m)
+    valid = np.isfinite(d)
+    sums = np.bincount(phase[valid], weights=d[valid], minlength=m)
+    counts = np.bincount(phase[valid], minlength=m)
+    if (counts < 10).any():
+        return np.ones(m)
+    prof = np.mean([np.roll(sums / counts, k) for k in range(-2, 3)], axis=0)
+    return np.clip(prof / prof.mean(), 0.25, 4.0)
+
+
+def _normaliser(panel: Panel, h: int, m: int) -> np.ndarray:
+    """Per series and step: the series' scale times the season profile at the target period."""
+    prof = _season_profile(panel, m)
+    phase = np.mod(panel.t_last[:, None] + 1 + np.arange(h)[None, :], len(prof))
+    return _series_scale(panel.Y, m)[:, None] * prof[phase]
 
 
 def _intermittent_mask(Y: np.ndarray) -> np.ndarray:
@@ -163,7 +196,7 @@ def _conformal_quantiles(scores: np.ndarray, levels: list[float], pool: int = 2)
                 continue
             rank = min(np.ceil((s.size + 1) * lv / 100.0) / s.size, 1.0)
             q[j] = np.quantile(s, rank, method="higher")
-        q = np.maximum.accumulate(np.nan_to_num(q, nan=np.nanmax(q) if np.isfinite(q).any() else 0.0))
+        q = np.nan_to_num(q, nan=np.nanmax(q) if np.isfinite(q).any() else 0.0)
         out[lv] = q
     return out
 
@@ -235,9 +268,9 @@ class Forecaster:
         )
         if lv:
             q = calibrate(panel, h, ctx, [self.model], lv, progress)[self.model]
-            scale = _series_scale(panel.Y, self.season_length)
+            norm = _normaliser(panel, h, self.season_length)
             for level in lv:
-                half = q[level][None, :] * scale[:, None]
+                half = q[level][None, :] * norm
                 lo, hi = point - half, point + half
                 lo = np.where(_nonneg(panel.Y)[:, None], np.maximum(lo, 0.0), lo)
                 out[f"lo_{_name(level)}"] = lo.ravel()
@@ -284,11 +317,11 @@ def calibrate(
         inter,
         (lambda s: progress(f"calibrate {s}")) if progress else None,
     )
-    scale = _series_scale(cal.Y, m)
+    norm = _normaliser(cal, h, m)
     out = {}
     for md in models:
         inter_md = inter if md == "default" else np.ones(cal.n, bool)
-        err = np.abs(_combine(md, members, inter_md) - actual) / scale[:, None]
+        err = np.abs(_combine(md, members, inter_md) - actual) / norm
         out[md] = _conformal_quantiles(err, levels)
     return out
 
@@ -375,10 +408,10 @@ def backtest(
         scale = km.scale_mae_seasonal(train.Y, m)
         ok = (~np.isnan(actual)).any(axis=1) & np.isfinite(scale) & (scale > 0)
         ok &= train.lengths >= m + 1
-        cscale = _series_scale(train.Y, m)
+        norm = _normaliser(train, h, m)
         for key, md in names.items():
             point = _combine(md, members, inter if md == "default" else np.ones(train.n, bool))
-            half = q[md][80.0][None, :] * cscale[:, None]
+            half = q[md][80.0][None, :] * norm
             lo = np.where(_nonneg(train.Y)[:, None], np.maximum(point - half, 0.0), point - half)
             preds[key]["p"].append(point[ok])
             preds[key]["lo"].append(lo[ok])

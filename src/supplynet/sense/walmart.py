@@ -72,9 +72,7 @@ def load_walmart(
     """
     folder = find_walmart_dir(data_dir)
     if folder is None:
-        raise DataError(
-            "walmart-store-sales not found: set SUPPLYNET_DATA_DIR or place it in ../shared/data"
-        )
+        raise DataError("walmart-store-sales not found: set SUPPLYNET_DATA_DIR or place it in ../shared/data")
     train = _read(folder, "train.csv")
     missing = {"Store", "Dept", "Date", "Weekly_Sales", "IsHoliday"} - set(train.columns)
     if missing:
@@ -108,9 +106,7 @@ def load_walmart(
     feats = feats.sort_values(["Store", "ds"])
     for col in ("cpi", "unemployment", "temperature", "fuel_price"):
         feats[col] = feats.groupby("Store")[col].ffill()
-    keys = (
-        train.groupby(["Store", "Dept"], as_index=False)["ds"].min().rename(columns={"ds": "first"})
-    )
+    keys = train.groupby(["Store", "Dept"], as_index=False)["ds"].min().rename(columns={"ds": "first"})
     exog = keys.merge(feats[["Store", "ds", *EXOG_COLUMNS]], on="Store")
     exog = exog[exog["ds"] >= exog["first"]]
     exog.insert(0, "unique_id", exog["Store"].astype(str) + "_" + exog["Dept"].astype(str))
