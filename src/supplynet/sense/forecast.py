@@ -40,6 +40,7 @@ import pandas as pd
 
 from supplynet.errors import DataError
 from supplynet.sense import _forecast_models as km
+from supplynet.sense._forecast_conformal import conformal_quantiles, forecast_metrics, normaliser
 from supplynet.sense._forecast_data import (
     Grid,
     Panel,
@@ -87,46 +88,6 @@ def _levels(levels: Sequence[float]) -> list[float]:
 
 def _name(level: float) -> str:
     return f"{level:g}"
-
-
-def _series_scale(Y: np.ndarray, m: int) -> np.ndarray:
-    """Scale for normalised scores: seasonal-naive MAE, else first-difference MAE, else mean |y|."""
-    s = km.scale_mae_seasonal(Y, m)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        d1 = np.nanmean(np.abs(np.diff(Y, axis=1)), axis=1) if Y.shape[1] > 1 else np.full(len(Y), np.nan)
-        lvl = np.nanmean(np.abs(Y), axis=1)
-    for alt in (d1, lvl):
-        s = np.where(np.isfinite(s) & (s > 0), s, alt)
-    return np.where(np.isfinite(s) & (s > 0), s, 1.0)
-
-
-def _season_profile(panel: Panel, m: int) -> np.ndarray:
-    """Relative size of seasonal-naive errors at each phase of the season (mean 1), pooled over
-    series and smoothed over 5 phases: holiday weeks are harder to forecast than quiet ones."""
-    L = panel.Y.shape[1]
-    if m <= 1 or L <= m:
-        return np.ones(max(m, 1))
-    scale = km.scale_mae_seasonal(panel.Y, m)
-    ok = np.isfinite(scale) & (scale > 0)
-    if ok.sum() < 10:
-        return np.ones(m)
-    d = np.abs(panel.Y[ok, m:] - panel.Y[ok, :-m]) / scale[ok, None]
-    phase = np.mod(panel.t_last[ok, None] - (L - 1 - np.arange(m, L))[None, :], m)
-    valid = np.isfinite(d)
-    sums = np.bincount(phase[valid], weights=d[valid], minlength=m)
-    counts = np.bincount(phase[valid], minlength=m)
-    if (counts < 10).any():
-        return np.ones(m)
-    prof = np.mean([np.roll(sums / counts, k) for k in range(-2, 3)], axis=0)
-    return np.clip(prof / prof.mean(), 0.25, 4.0)
-
-
-def _normaliser(panel: Panel, h: int, m: int) -> np.ndarray:
-    """Per series and step: the series' scale times the season profile at the target period."""
-    prof = _season_profile(panel, m)
-    phase = np.mod(panel.t_last[:, None] + 1 + np.arange(h)[None, :], len(prof))
-    return _series_scale(panel.Y, m)[:, None] * prof[phase]
 
 
 def _intermittent_mask(Y: np.ndarray) -> np.ndarray:
@@ -180,25 +141,6 @@ def _needed(models: Sequence[str], inter_any: bool) -> set[str]:
         if m == "intermittent":
             names.add("seasonal_naive")
     return names
-
-
-def _conformal_quantiles(scores: np.ndarray, levels: list[float], pool: int = 2) -> dict[float, np.ndarray]:
-    """Per horizon step, the conformal quantile of scores pooled over series and nearby steps."""
-    n, h = scores.shape
-    out = {}
-    for lv in levels:
-        q = np.empty(h)
-        for j in range(h):
-            s = scores[:, max(0, j - pool) : j + pool + 1].ravel()
-            s = s[np.isfinite(s)]
-            if s.size == 0:
-                q[j] = np.nan
-                continue
-            rank = min(np.ceil((s.size + 1) * lv / 100.0) / s.size, 1.0)
-            q[j] = np.quantile(s, rank, method="higher")
-        q = np.nan_to_num(q, nan=np.nanmax(q) if np.isfinite(q).any() else 0.0)
-        out[lv] = q
-    return out
 
 
 class Forecaster:
@@ -268,7 +210,7 @@ class Forecaster:
         )
         if lv:
             q = calibrate(panel, h, ctx, [self.model], lv, progress)[self.model]
-            norm = _normaliser(panel, h, self.season_length)
+            norm = normaliser(panel, h, self.season_length)
             for level in lv:
                 half = q[level][None, :] * norm
                 lo, hi = point - half, point + half
@@ -317,46 +259,13 @@ def calibrate(
         inter,
         (lambda s: progress(f"calibrate {s}")) if progress else None,
     )
-    norm = _normaliser(cal, h, m)
+    norm = normaliser(cal, h, m)
     out = {}
     for md in models:
         inter_md = inter if md == "default" else np.ones(cal.n, bool)
         err = np.abs(_combine(md, members, inter_md) - actual) / norm
-        out[md] = _conformal_quantiles(err, levels)
+        out[md] = conformal_quantiles(err, levels)
     return out
-
-
-def forecast_metrics(
-    actual: np.ndarray,
-    point: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    weight: np.ndarray,
-    train: np.ndarray,
-    m: int,
-) -> dict[str, float]:
-    """Mean MASE and RMSSE over series (Hyndman & Koehler 2006; M5), WMAE, interval coverage.
-
-    ``actual`` may hold NaN where a series has no value; MASE is scaled by the in-sample seasonal
-    naive MAE, RMSSE by its mean squared error, WMAE is ``sum(w |e|) / sum(w)`` over all points.
-    """
-    e = point - actual
-    ok = ~np.isnan(actual)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mae = np.nanmean(np.abs(e), axis=1)
-        mse = np.nanmean(e**2, axis=1)
-        d = train[:, m:] - train[:, :-m]
-        s1 = np.nanmean(np.abs(d), axis=1)
-        s2 = np.nanmean(d**2, axis=1)
-    w = np.where(ok, weight, 0.0)
-    inside = (actual >= lo) & (actual <= hi)
-    return {
-        "mase": float(np.mean(mae / s1)),
-        "rmsse": float(np.mean(np.sqrt(mse / s2))),
-        "wmae": float(np.sum(w * np.nan_to_num(np.abs(e))) / np.sum(w)),
-        "coverage_80": float(inside[ok].mean()),
-    }
 
 
 def backtest(
@@ -408,7 +317,7 @@ def backtest(
         scale = km.scale_mae_seasonal(train.Y, m)
         ok = (~np.isnan(actual)).any(axis=1) & np.isfinite(scale) & (scale > 0)
         ok &= train.lengths >= m + 1
-        norm = _normaliser(train, h, m)
+        norm = normaliser(train, h, m)
         for key, md in names.items():
             point = _combine(md, members, inter if md == "default" else np.ones(train.n, bool))
             half = q[md][80.0][None, :] * norm
