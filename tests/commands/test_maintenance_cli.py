@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from supplynet.commands.maintenance import app
 from supplynet.errors import DataError
 from supplynet.sense.cmapss import generate_wear_fleet, truncate_units, write_cmapss_folder
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "cmapss"
+DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")) / "cmapss"
 runner = CliRunner()
 
 

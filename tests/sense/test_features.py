@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from supplynet.sense.features import (
     window_features,
 )
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "cmapss"
+DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")) / "cmapss"
 
 
 def _regime_settings(rng: np.random.Generator, k: int, n: int = 1500) -> tuple[np.ndarray, np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from supplynet.events import Alert
 from supplynet.sense.femto import load_femto_run, snapshot_features
 from supplynet.sense.health import Cusum, HealthModel, HealthMonitor, detect_onset
 
-FEMTO = Path(__file__).resolve().parents[3] / "shared" / "data" / "femto-pronostia" / "Learning_set" / "Bearing3_1"
+FEMTO = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")) / "femto-pronostia" / "Learning_set" / "Bearing3_1"
 
 
 def _wear_run(rng: np.random.Generator, n: int = 400, change: int = 300) -> np.ndarray:

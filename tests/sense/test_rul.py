@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from supplynet.sense.cmapss import (
 )
 from supplynet.sense.rul import RulDistribution, RulModel, evaluate_last_cycle, phm08_score, rul_targets
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "cmapss"
+DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")) / "cmapss"
 FAST = dict(n_estimators=60, n_folds=3)
 
 
