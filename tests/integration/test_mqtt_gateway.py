@@ -128,3 +128,35 @@ def test_backpressure_slow_log_bounds_the_queue_and_loses_nothing(tmp_path):
             stop.set()
             dev.close()
             worker.stop()
+
+
+def test_two_workers_share_the_subscription_exactly_once(tmp_path):
+    host, port = broker()
+    tag = uid()
+    with open_store(tmp_path / "s.db") as store:
+        gates = [Gate(store, config=GateConfig(rate_per_s=1e6, burst=1e6)) for _ in range(2)]
+        creds = [gates[0].registry.provision(f"rf-{tag}-{i}", measures=("temperature",), asset="R1")
+                 for i in range(4)]
+        for g in gates:
+            g.registry.refresh()
+        workers = [GatewayWorker(g, host=host, port=port, client_id=f"gw-{tag}-{k}", shared_group=f"s{tag}",
+                                 session_expiry_s=60).start() for k, g in enumerate(gates)]
+        for w in workers:
+            assert w.connected.wait(10)
+        import time
+
+        time.sleep(0.5)
+        devices = [DeviceClient(c, host=host, port=port, session_expiry_s=60).connect() for c in creds]
+        try:
+            for _ in range(150):
+                for d in devices:
+                    d.send([{"kind": "condition", "temperature": 4.0}], {"temperature": "degC"})
+            assert all(d.wait_acked(60) for d in devices)
+            assert store.log.count() == 600
+            assert all(w.committed > 0 for w in workers)  # both took a share
+            assert sum(w.committed for w in workers) >= 600
+        finally:
+            for d in devices:
+                d.close()
+            for w in workers:
+                w.stop()

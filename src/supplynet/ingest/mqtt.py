@@ -1,7 +1,10 @@
 """MQTT adapter (paho-mqtt 2.x, MQTT 5): the gateway worker and the device client.
 
 Topics: a device publishes sealed envelopes on ``devices/<id>/up`` (QoS 1) and reads its end-to-end
-acknowledgement on ``devices/<id>/ack`` (retained JSON ``{"acked": <seq>}``).
+acknowledgements on ``devices/<id>/ack``: retained JSON ``{"acked": <seq>, "ranges": [[lo, hi], ...]}``
+-- the contiguous high water this worker knows, and the envelopes (first and last seq) that got a
+final outcome in its last commit. With several workers each sees only its share of a device's
+messages, so the ranges (a selective acknowledgement) are what lets the device let go.
 
 **Gateway worker** (:class:`GatewayWorker`): a persistent session (``clean_start=False`` with a
 session expiry), subscribed at QoS 1, optionally through the MQTT 5 shared subscription
@@ -146,11 +149,14 @@ class GatewayWorker:
             self.client.ack(m.mid, m.qos)
         self.committed += len(batch)
         self.batches += 1
-        devices = {o.device for o in outcomes if o.seq is not None}
-        for d in devices:
+        ranges: dict[str, list[tuple[int, int]]] = {}
+        for o in outcomes:  # messages with a final outcome (refused ones are to be sent again)
+            if o.seq is not None and o.last_seq is not None and o.status != "refused":
+                ranges.setdefault(o.device, []).append((o.seq, o.last_seq))
+        for d, rs in ranges.items():
             acked = self.gate.acked(d)
-            if acked is not None:
-                self.client.publish(ack_topic(d), orjson.dumps({"acked": acked}), qos=1, retain=True)
+            payload = {"acked": -1 if acked is None else acked, "ranges": rs}
+            self.client.publish(ack_topic(d), orjson.dumps(payload), qos=1, retain=True)
 
     def _loop(self) -> None:
         last_monitor = time.monotonic()
@@ -210,7 +216,7 @@ class DeviceClient:
         self.clock = clock
         self.max_unacked = max_unacked
         self.send_timeout_s = send_timeout_s
-        self.acked = start_seq - 1
+        self._high = start_seq - 1
         self._lock = threading.Lock()
         self._unacked: OrderedDict[int, tuple[int, bytes, float]] = OrderedDict()  # last_seq -> (seq, payload, t)
         self._acked_event = threading.Condition(self._lock)
@@ -252,19 +258,31 @@ class DeviceClient:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
-            acked = int(orjson.loads(msg.payload)["acked"])
+            doc = orjson.loads(msg.payload)
+            acked = int(doc["acked"])
+            ranges = [(int(lo), int(hi)) for lo, hi in doc.get("ranges", ())]
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             return
         with self._lock:
-            if acked <= self.acked:
-                return
-            self.acked = acked
-            while self._unacked:
+            self._high = max(self._high, acked)
+            while self._unacked:  # everything up to the contiguous high water
                 last = next(iter(self._unacked))
-                if last > acked:
+                if last > self._high:
                     break
                 self._unacked.popitem(last=False)
+            for lo, hi in ranges:  # and the envelopes acknowledged one by one (several workers)
+                kept = self._unacked.get(hi)
+                if kept is not None and kept[0] == lo:
+                    del self._unacked[hi]
             self._acked_event.notify_all()
+
+    @property
+    def acked(self) -> int:
+        """Highest seq below which every envelope sent is acknowledged end to end."""
+        with self._lock:
+            if not self._unacked:
+                return self.seq - 1
+            return self._unacked[next(iter(self._unacked))][0] - 1
 
     def send(self, readings: list[dict[str, Any]], units: Mapping[str, str] | None = None,
              ts: datetime | None = None) -> int:
