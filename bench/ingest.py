@@ -238,7 +238,7 @@ def workers_run(port: int, url: str, items_file: str, n: int, workers: int, tag:
 
     def spawn(i: int) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "-m", "supplynet.ingest.mqtt", "--store", url, "--port", str(port),
-                                 "--client-id", f"w{tag}-{i}", "--group", f"g{tag}"],
+                                 "--client-id", f"w{tag}-{i}", "--group", f"g{tag}", "--no-monitor"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
 

@@ -351,13 +351,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--password")
     p.add_argument("--rate", type=float, default=1e6, help="per-device messages/s")
     p.add_argument("--clock-skew", type=float, default=300.0)
+    p.add_argument("--no-monitor", action="store_true", help="no data-quality monitor alerts")
     a = p.parse_args(argv)
     from ..store import open_store
     from .gate import GateConfig
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     with open_store(a.store) as store:
-        gate = Gate(store, config=GateConfig(rate_per_s=a.rate, burst=a.rate, clock_skew_s=a.clock_skew), monitor=True)
+        gate = Gate(store, config=GateConfig(rate_per_s=a.rate, burst=a.rate, clock_skew_s=a.clock_skew),
+                    monitor=not a.no_monitor)
         worker = GatewayWorker(gate, host=a.host, port=a.port, client_id=a.client_id, shared_group=a.group or None,
                                username=a.username, password=a.password)
         print(f"gateway {a.client_id} on {a.host}:{a.port} topic {worker.topic}", flush=True)
