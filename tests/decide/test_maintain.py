@@ -108,3 +108,18 @@ def test_higher_failure_cost_acts_earlier() -> None:
                 first[name] = t
                 break
     assert first["dear"] < first["cheap"]
+
+
+def test_policy_from_a_network_asset() -> None:
+    from supplynet.model import Network
+
+    net_asset = Network.model_validate({
+        "name": "n", "sites": [{"id": "P1", "name": "plant", "kind": "plant", "location": {"lat": 0, "lon": 0}}],
+        "assets": [{"id": "M1", "kind": "machine", "site": "P1", "failure_cost": 50_000, "preventive_cost": 5_000,
+                    "maintenance_lead_time_days": 3}],
+    }).assets[0]
+    pol = MaintenancePolicy.from_asset(net_asset, opportunity_interval=7, days_per_unit=0.5)
+    assert pol.threshold == pytest.approx(0.1) and pol.lead_time == 6 and pol.horizon == 13
+    free = type("A", (), {"id": "M2", "failure_cost": 0.0, "preventive_cost": 0.0})()
+    with pytest.raises(DecisionError, match="asset M2"):
+        MaintenancePolicy.from_asset(free)

@@ -82,6 +82,25 @@ class MaintenancePolicy:
         if not 0 < self.level < 1:
             raise DecisionError(f"level must be in (0, 1), got {self.level}")
 
+    @classmethod
+    def from_asset(cls, asset: object, *, opportunity_interval: float = 1.0, days_per_unit: float = 1.0,
+                   confidence: float = 0.9, level: float = 0.8) -> MaintenancePolicy:
+        """The policy of a network-file asset (``failure_cost``, ``preventive_cost``,
+        ``maintenance_lead_time_days``); ``days_per_unit`` converts days into the RUL's time unit
+        (e.g. days per cycle)."""
+        name = getattr(asset, "id", "?")
+        if days_per_unit <= 0:
+            raise DecisionError(f"days_per_unit must be > 0, got {days_per_unit}")
+        try:
+            return cls(preventive_cost=float(asset.preventive_cost),  # type: ignore[attr-defined]
+                       failure_cost=float(asset.failure_cost),  # type: ignore[attr-defined]
+                       lead_time=float(getattr(asset, "maintenance_lead_time_days", 0.0)) / days_per_unit,
+                       opportunity_interval=opportunity_interval, confidence=confidence, level=level)
+        except DecisionError as exc:
+            raise DecisionError(f"asset {name}: {exc}") from exc
+        except AttributeError as exc:
+            raise DecisionError(f"asset {name}: no maintenance costs ({exc})") from exc
+
     @property
     def threshold(self) -> float:
         """p* = preventive_cost / failure_cost."""
