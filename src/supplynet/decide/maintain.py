@@ -16,6 +16,22 @@ the evidence, not a noisy point, decides.
 State. :class:`MaintenanceState` is a small immutable value: open work orders per asset (at most
 one) and a baseline epoch per asset, bumped when a work order is closed (maintenance done) so the
 health models know to learn a new baseline. ``decide`` and ``close`` return a new state.
+
+>>> import numpy as np
+>>> policy = MaintenancePolicy(preventive_cost=1_000, failure_cost=10_000, lead_time=5, opportunity_interval=10)
+>>> policy.threshold, policy.horizon
+(0.1, 15)
+>>> class Rul:  # any RUL forecast with samples, interval and prob_fail_before
+...     point, samples = 14.0, np.linspace(4.0, 24.0, 201)
+...     def interval(self, level=0.8): return (6.0, 22.0)
+...     def prob_fail_before(self, h): return float(np.mean(self.samples <= h))
+>>> state, wo = decide(MaintenanceState(), "M1", Rul(), now=100.0, policy=policy, driving_sensors=("s_11",))
+>>> wo.id, round(wo.failure_probability, 2), wo.window[0]
+('WO-M1-1', 0.55, 105.0)
+>>> decide(state, "M1", Rul(), now=101.0, policy=policy)[1] is None  # one open work order per asset
+True
+>>> close(state, "M1").baseline_epoch("M1")
+1
 """
 
 from __future__ import annotations
