@@ -62,8 +62,9 @@ class HealthModel:
     """Baseline-relative anomaly score and health indicator for one asset.
 
     ``n_baseline``: readings that form the healthy baseline; ``scale``: excess score at which the
-    health indicator falls to 1/e; ``one_sided``: only rises above the baseline count (for
-features that grow with wear, such as vibration RMS); ``cusum_*``: onset detector on the score (reference, threshold, clip).
+    health indicator falls to 1/e; ``one_sided``: count only rises above the baseline (for features
+    that grow with wear, such as vibration RMS); ``cusum_*``: the onset detector on the score
+    (reference, threshold, clip).
     """
 
     n_baseline: int = 50
@@ -159,9 +160,16 @@ class Onset:
         """The onset as an :class:`supplynet.events.Alert` for the event log."""
         from ..events import Alert
 
-        return Alert(source=source, seq=seq, ts=ts, code="anomaly_onset", subject=self.asset, severity="warning",
-                     message=f"anomaly onset on {self.asset}: score {self.score:.1f}, health {self.health:.2f}",
-                     data={"score": self.score, "health": self.health, "features": list(self.features)})
+        return Alert(
+            source=source,
+            seq=seq,
+            ts=ts,
+            code="anomaly_onset",
+            subject=self.asset,
+            severity="warning",
+            message=f"anomaly onset on {self.asset}: score {self.score:.1f}, health {self.health:.2f}",
+            data={"score": self.score, "health": self.health, "features": list(self.features)},
+        )
 
 
 class HealthMonitor:
