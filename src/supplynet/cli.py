@@ -112,6 +112,8 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
                  ("delivered", res.delivered), ("customer demand (units)", f"{res.demand:,.0f}"),
                  ("fill rate", f"{res.fill_rate:.1%}"), ("units produced", f"{res.produced:,.0f}"),
                  ("machine failures", res.failures),
+                 ("decisions", ", ".join(f"{v} {k}" for k, v in sorted(res.decisions.items())) or "none"),
+                 ("approved by the planner", res.approved_by_planner), ("waiting for approval", res.pending),
                  ("real data replayed", ", ".join(res.sources_used) or "none (generated)")]:
         t.add_row(k, str(v))
     for k, v in sorted(res.by_kind.items()):

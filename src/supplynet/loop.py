@@ -1,25 +1,28 @@
 """The live loop, wired: log -> twin -> decide -> act, on one store.
 
 Each call to :meth:`Loop.sync` folds what was committed since the last call into the twin and
-remembers which SKU-sites the events touched; :meth:`Loop.decide` re-evaluates exactly those
-(event-driven, not a nightly batch) and commits the resulting orders as events, so the decisions are
-in the same log as the facts that triggered them.
+remembers which SKU-sites the events touched (and which events, from which sources);
+:meth:`Loop.decide` re-evaluates exactly those (event-driven, not a nightly batch). Every order is a
+:class:`~supplynet.decide.decision.Decision` run through the autonomy policy: executed at once when
+the policy allows, otherwise proposed to a person. Executed decisions write their action events to
+the log; the loop hands each new order it sees there to ``release`` (the executor of the physical
+world: in the demo, the fleet's world), whether the platform or a person approved it.
 """
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from .decide import decision as decisions
+from .decide.autonomy import AutonomyPolicy
 from .decide.replenish import OrderProposal, Replenisher
 from .events import EventBase, Line, OrderEvent
-from .fleet import Emitter
 from .twin import Twin
 
 __all__ = ["Loop", "touched_keys"]
-
-PLATFORM_SOURCE = "supplynet"
 
 
 def touched_keys(event: EventBase) -> list[tuple[str, str]]:
@@ -36,57 +39,79 @@ def touched_keys(event: EventBase) -> list[tuple[str, str]]:
 
 
 class Loop:
-    """Twin plus decisions over ``store``; ``release`` is called with every order the loop commits
-    (the executor: in the demo, the fleet's world that fulfils it)."""
+    """Twin plus decisions over ``store``.
 
-    def __init__(self, store: Any, network: Any, *, release: Callable[[OrderEvent], None] | None = None,
-                 source: str = PLATFORM_SOURCE):
+    ``policy``: the autonomy policy (levels and guardrails per decision kind); ``release``: called with
+    every executed order (``OrderEvent`` created by a decision) as it appears in the log.
+    """
+
+    def __init__(self, store: Any, network: Any, policy: AutonomyPolicy, *,
+                 release: Callable[[OrderEvent], None] | None = None):
         self.store = store
         self.network = network
+        self.policy = policy
         self.twin = Twin.rebuild(store, network, use_snapshot=False)
         self.replenisher = Replenisher(network)
         self.release = release
-        self.source = source
-        self.emitter = Emitter({source: store.log.high_water(source) or 0})
-        self.dirty: set[tuple[str, str]] = set()
+        self.dirty: dict[tuple[str, str], deque[str]] = defaultdict(lambda: deque(maxlen=5))
+        self.pending: dict[tuple[str, str], str] = {}  # SKU-site -> its proposed decision
+        self.outcomes: Counter[str] = Counter()
         self.proposals: list[OrderProposal] = []
-        self._order_no = self.emitter.seq[source]
+        self.released = 0
 
     def sync(self) -> int:
         """Fold newly committed events into the twin; returns how many."""
         n = 0
         for rec in self.store.log.read(after_offset=self.twin.offset, order="offset"):
-            self.twin.apply(rec.event, rec.offset)
-            self.dirty.update(touched_keys(rec.event))
+            e = rec.event
+            self.twin.apply(e, rec.offset)
+            for key in touched_keys(e):
+                self.dirty[key].append(e.event_id)
+            if e.kind == "order" and e.status == "created" and e.decision_id:  # type: ignore[attr-defined]
+                self.pending.pop((e.site, e.sku), None)  # type: ignore[attr-defined]
+                if self.release is not None:
+                    self.release(e)  # type: ignore[arg-type]
+                    self.released += 1
             n += 1
         return n
 
-    def positions(self) -> dict[tuple[str, str], float]:
-        return {k: p.position for k, p in self.twin.state.inventory.items()}
+    def _still_pending(self, key: tuple[str, str]) -> bool:
+        did = self.pending.get(key)
+        if did is None:
+            return False
+        if decisions.get(self.store, did).status == "proposed":
+            return True
+        del self.pending[key]  # rejected or noted: the next event may propose again
+        return False
 
-    def decide(self, now: datetime) -> list[OrderEvent]:
-        """Re-evaluate the SKU-sites touched since the last call; commit and release the orders."""
-        keys = [k for k in self.dirty if k in self.replenisher.policies]
+    def decide(self, now: datetime) -> list[decisions.Decision]:
+        """Re-evaluate the SKU-sites touched since the last call; submit each order as a decision."""
+        touched = {k: list(v) for k, v in self.dirty.items() if k in self.replenisher.policies}
         self.dirty.clear()
+        keys = sorted(k for k in touched if not self._still_pending(k))
         if not keys:
             return []
         state = self.twin.state
         positions = {k: state.position(*k).position for k in keys}
-        proposals = self.replenisher.plan(positions, sorted(keys), day=(now - self._day0(now)).days)
-        orders = []
-        for p in proposals:
-            self._order_no += 1
-            orders.append(self.emitter.emit(
-                OrderEvent, self.source, ts=now, order_id=f"PO{self._order_no:07d}", order_type=p.order_type,
-                status="created", site=p.site, sku=p.sku, quantity=p.quantity, origin=p.origin, lane_id=p.lane_id))
-        self.emitter.drain()
-        if orders:
-            self.store.log.append(orders)
-            self.proposals.extend(proposals)
-            if self.release is not None:
-                for o in orders:
-                    self.release(o)  # type: ignore[arg-type]
-        return orders  # type: ignore[return-value]
+        plans = self.replenisher.plan(positions, keys, day=(now.date() - self._epoch).days)
+        batch = [decisions.from_order_proposal(
+            p, now=now, trigger_event_ids=touched.get((p.site, p.sku), []),
+            model_output={"mean_daily_demand": self.replenisher.demand.get((p.site, p.sku), (0, 0))[0]})
+            for p in plans]
+        out = []
+        for p, res in zip(plans, decisions.submit_many(self.store, batch, self.policy, now=now), strict=True):
+            self.outcomes[res.decision.status] += 1
+            if res.decision.status == "proposed":
+                self.pending[(p.site, p.sku)] = res.decision.id
+            self.proposals.append(p)
+            out.append(res.decision)
+        return out
 
-    def _day0(self, now: datetime) -> datetime:
-        return datetime(1970, 1, 1, tzinfo=now.tzinfo)
+    @property
+    def _epoch(self) -> Any:
+        from datetime import date
+
+        return date(1970, 1, 1)
+
+    def pending_decisions(self) -> list[str]:
+        return list(self.pending.values())

@@ -26,7 +26,7 @@ from .autonomy import KINDS, AutonomyPolicy, evaluate
 
 __all__ = ["DECIDE_SOURCE", "Approval", "Decision", "DecisionNotFound", "OrderAction", "Option", "RerouteAction",
            "Submitted", "WorkOrderAction", "approve", "decision_from_row", "execute", "from_order_proposal",
-           "get", "reject", "submit"]
+           "get", "reject", "submit", "submit_many", "approve_many"]
 
 #: the source of the action events the executor writes (distinct from the loop's own source)
 DECIDE_SOURCE = "supplynet.decide"
@@ -230,6 +230,65 @@ def submit(store: Any, decision: Decision, policy: AutonomyPolicy, *, actor: str
     return Submitted(decision=stored, events=[])
 
 
+def submit_many(store: Any, batch: list[Decision], policy: AutonomyPolicy, *, now: datetime | None = None
+                ) -> list[Submitted]:
+    """:func:`submit` for many platform decisions at once, with three durable commits in all (the
+    decisions, their action events, their execution) instead of three each. Guardrails see the spend
+    of the earlier decisions of the same batch, as they would one by one."""
+    if not batch:
+        return []
+    table = _table(store)
+    spent: dict[tuple[str, str], float] = {}
+    staged = []
+    for decision in batch:
+        if decision.kind not in KINDS:
+            raise DecisionError(f"unknown decision kind {decision.kind!r}")
+        if decision.proposer != PLATFORM or decision.idempotency_key is not None:
+            raise DecisionError("submit_many takes platform decisions without idempotency keys; use submit()")
+        at = _utc(decision.created_at or now)
+        day = at.date().isoformat()
+        key = (decision.kind, day)
+        if key not in spent:
+            spent[key] = table.spent(decision.kind, day)
+        v = evaluate(kind=decision.kind, cost=decision.cost, quantity=decision.quantity, lane_id=decision.lane_id,
+                     supplier=decision.supplier, sources=decision.independent_sources(), at=at,
+                     spent_today=spent[key], policy=policy)
+        status = {"auto": "approved", "proposed": "proposed", "noted": "noted"}[v.status]
+        if status == "approved":
+            spent[key] += decision.cost
+        autonomy = {"level": v.level, "status": v.status, "guardrails_broken": list(v.broken), "reason": v.reason,
+                    "distinct_approver": v.distinct_approver}
+        approvals = [Approval(by="autonomy-policy", at=at, automatic=True, note=f"{decision.kind} level auto")] \
+            if v.status == "auto" else []
+        d = decision.model_copy(update={"autonomy": autonomy, "approvals": approvals, "status": status,
+                                        "created_at": at})
+        action = {"approved": "decision.auto", "proposed": "decision.propose", "noted": "decision.note"}[status]
+
+        def make(no: int, d: Decision = d, status: str = status) -> tuple[str, str, dict[str, Any]]:
+            return f"D{no:07d}", status, _record(d)
+
+        staged.append((make, d.kind, d.cost, day, (d.proposer, action, {
+            "kind": d.kind, "cost": d.cost, "autonomy": autonomy, "triggers": d.trigger_event_ids[:20]})))
+    stored = [decision_from_row(r) for r in table.insert_many(staged)]
+    run = [d for d in stored if d.status == "approved"]
+    events_of: dict[str, list[EventBase]] = {d.id: action_events(d, d.created_at) for d in run}
+    all_events = [e for evs in events_of.values() for e in evs]
+    if all_events:
+        store.log.append(all_events)
+    done_rows = table.update_many([
+        (table_row, "approved", "executed", _record(d.model_copy(update={"status": "executed", "executed": {
+            "at": d.created_at.isoformat(), "by": PLATFORM, "event_ids": [e.event_id for e in events_of[d.id]]}})),
+         (PLATFORM, "decision.execute", {"events": [e.event_id for e in events_of[d.id]]}))
+        for d, table_row in ((d, _as_row(d)) for d in run)])
+    executed = {r.id: decision_from_row(r) for r in done_rows}
+    return [Submitted(decision=executed.get(d.id, d), events=events_of.get(d.id, [])) for d in stored]
+
+
+def _as_row(d: Decision) -> DecisionRow:
+    return DecisionRow(d.no, d.id, d.kind, d.status, d.cost, 0, 0, d.created_at.date().isoformat(),
+                       d.idempotency_key, _record(d))
+
+
 def approve(store: Any, decision_id: str, by: str, *, now: datetime | None = None, note: str = "",
             policy: AutonomyPolicy | None = None) -> Submitted:
     """A person approves a proposal; it is executed at once. High-impact decisions (``autonomy``
@@ -247,6 +306,39 @@ def approve(store: Any, decision_id: str, by: str, *, now: datetime | None = Non
     row = _table(store).update(decision_id, expect_status="proposed", status="approved", record=_record(approved),
                                audit=(by, "decision.approve", {"note": note, "cost": d.cost}))
     return execute(store, decision_from_row(row), actor=by, now=at)
+
+
+def approve_many(store: Any, decision_ids: list[str], by: str, *, now: datetime | None = None, note: str = ""
+                 ) -> list[Submitted]:
+    """:func:`approve` for several proposals, with three durable commits in all. The same rules: only
+    proposed decisions, and a high-impact one never by its proposer."""
+    table = _table(store)
+    current = [get(store, i) for i in decision_ids]
+    for d in current:
+        if d.status != "proposed":
+            raise DecisionError(f"decision {d.id} is {d.status}; only a proposed decision can be approved")
+        if d.autonomy.get("distinct_approver") and by == d.proposer:
+            raise DecisionError(f"decision {d.id} is high-impact (cost {d.cost:,.2f}): it needs approval by "
+                                f"someone other than its proposer {d.proposer}")
+    if not current:
+        return []
+    stamp = datetime.now(UTC)
+    approved = [d.model_copy(update={"status": "approved", "approvals": [*d.approvals, Approval(by=by, at=stamp,
+                                                                                            note=note)]})
+                for d in current]
+    table.update_many([(_as_row(d), "proposed", "approved", _record(d), (by, "decision.approve",
+                                                                        {"note": note, "cost": d.cost}))
+                       for d in approved])
+    at = {d.id: _utc(now) if now else max(d.created_at, stamp) for d in approved}
+    events_of = {d.id: action_events(d, at[d.id]) for d in approved}
+    all_events = [e for evs in events_of.values() for e in evs]
+    if all_events:
+        store.log.append(all_events)
+    rows = table.update_many([
+        (_as_row(d), "approved", "executed", _record(d.model_copy(update={"status": "executed", "executed": {
+            "at": at[d.id].isoformat(), "by": by, "event_ids": [e.event_id for e in events_of[d.id]]}})),
+         (by, "decision.execute", {"events": [e.event_id for e in events_of[d.id]]})) for d in approved])
+    return [Submitted(decision=decision_from_row(r), events=events_of[r.id]) for r in rows]
 
 
 def reject(store: Any, decision_id: str, by: str, reason: str) -> Decision:

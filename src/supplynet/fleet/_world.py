@@ -42,6 +42,7 @@ from ._sources import (
 __all__ = ["Trip", "World"]
 
 HOUR = timedelta(hours=1)
+CLOSING_HOUR = 22  # stores close and upload the day's sales and shelf counts
 ZERO_C = 273.15
 
 
@@ -205,7 +206,7 @@ class World:
         self._dispatch(t0)
         self._move(t0, t1)
         self._machines(t0, t1)
-        if t1.hour == 0:
+        if t1.hour == CLOSING_HOUR:
             self._end_of_day(t1)
         self.t = t1
         return t1
@@ -322,7 +323,7 @@ class World:
                     break
 
     def _end_of_day(self, now: datetime) -> None:
-        day_index = (now - self.start).days - 1
+        day_index = (now - self.start).days
         for (site, sku), want in self.demand.day(day_index).items():
             have = max(self.stock[(site, sku)], 0.0)
             sold = min(want, have)

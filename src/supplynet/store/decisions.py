@@ -69,6 +69,39 @@ class DecisionTable:
             AuditLog.append_tx(tx, actor, action, did, detail, at_us=now)
         return DecisionRow(int(nxt), did, kind, status, float(cost), now, now, day, idem_key, record), True
 
+    def insert_many(self, items: list[tuple[Any, str, float, str, Audit]]) -> list[DecisionRow]:
+        """Insert several new decisions (no idempotency keys) in ONE durable transaction: items are
+        ``(make, kind, cost, day, audit)`` with ``make(no) -> (id, status, record)``."""
+        now = time.time_ns() // 1000
+        out = []
+        with self._backend.write() as tx:
+            nxt = int(tx.execute("SELECT coalesce(max(no), 0) + 1 FROM decisions")[0][0])
+            for make, kind, cost, day, (actor, action, detail) in items:
+                did, status, record = make(nxt)
+                tx.execute(f"INSERT INTO decisions ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           (nxt, did, kind, status, float(cost), now, now, day, None, json.dumps(record)))
+                AuditLog.append_tx(tx, actor, action, did, detail, at_us=now)
+                out.append(DecisionRow(nxt, did, kind, status, float(cost), now, now, day, None, record))
+                nxt += 1
+        return out
+
+    def update_many(self, items: list[tuple[DecisionRow, str, str, dict[str, Any], Audit]]) -> list[DecisionRow]:
+        """Change several decisions in ONE durable transaction: items are
+        ``(current row, expected status, new status, record, audit)`` (compare-and-set each)."""
+        now = time.time_ns() // 1000
+        out = []
+        with self._backend.write() as tx:
+            for cur, expect, status, record, (actor, action, detail) in items:
+                n = tx.execute("SELECT status FROM decisions WHERE id = ?", (cur.id,))
+                if not n or n[0][0] != expect:
+                    raise DecisionError(f"decision {cur.id} is {n[0][0] if n else 'missing'}, not {expect}")
+                tx.execute("UPDATE decisions SET status = ?, record = ?, updated_at = ? WHERE id = ?",
+                           (status, json.dumps(record), now, cur.id))
+                AuditLog.append_tx(tx, actor, action, cur.id, detail, at_us=now)
+                out.append(DecisionRow(cur.no, cur.id, cur.kind, status, cur.cost, cur.created_at, now, cur.day,
+                                       cur.idem_key, record))
+        return out
+
     def update(self, decision_id: str, *, expect_status: str | tuple[str, ...], status: str,
                record: dict[str, Any], audit: Audit) -> DecisionRow:
         """Change a decision's status and record if it is still in ``expect_status`` (compare-and-set)."""
