@@ -3,12 +3,18 @@
     supplynet simulate --network examples/tiny.yaml --scenario supplier_fire --replications 500 \
         --horizon 180 --out report/ [--executor dask --scheduler tcp://host:8786] \
         [--policy-compare "base_stock:service_level=0.9" --policy-compare "sS:service_level=0.97"]
+
+With ``--from-live [--at T] [--store URL]`` the twin is rebuilt from the store's event log (as of
+``T``) and every run starts from its state: on hand, backorders, shipments at their current ETAs,
+open orders and machines down or at risk (:mod:`supplynet.sim.live`); the JSON then ranks the
+sites by risk exposure over the scenarios.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -33,6 +39,35 @@ def load_sim_network(path: Path) -> SimNetwork:
     from supplynet.model import load_network
 
     return SimNetwork.from_network(load_network(path))
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time; without a zone it is UTC."""
+    try:
+        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise SimulationError(f"--at {text!r}: not an ISO 8601 time (e.g. 2026-01-05T08:00:00Z)") from exc
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def live_start(network: Path, *, at: str | None = None, store: str | None = None) -> object:
+    """The engine's start from the twin rebuilt out of ``store`` (as of ``at``) for a network YAML."""
+    from supplynet.model import load_network
+    from supplynet.sim.live import initial_state_from_twin
+    from supplynet.store import open_store
+    from supplynet.twin import Twin
+
+    if not network.exists():
+        raise SimulationError(f"--network {network}: no such file")
+    if network.suffix.lower() == ".csv":
+        raise SimulationError(f"--from-live needs the network YAML the twin runs on, not a chain CSV ({network})")
+    model = load_network(network)
+    when = parse_time(at) if at is not None else None
+    with open_store(store) as st:
+        twin = Twin.rebuild(st, model, as_of=when)
+    if twin.state.events_applied == 0:
+        raise SimulationError(f"--from-live: the store has no events{' up to ' + at if at else ''}; nothing to start from")
+    return initial_state_from_twin(SimNetwork.from_network(model), twin, at=when)
 
 
 def parse_policy_variant(text: str, net: SimNetwork) -> SimNetwork:
@@ -72,6 +107,9 @@ def simulate(
     out: Annotated[Path, typer.Option("--out", "-o", help="report folder")] = Path("sim-report"),
     policy_compare: Annotated[list[str], typer.Option("--policy-compare", help="TYPE[:k=v,...]; repeat")] = [],  # noqa: B006
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="also run without disruptions")] = True,
+    from_live: Annotated[bool, typer.Option("--from-live", help="start from the twin rebuilt from the store")] = False,
+    at: Annotated[str | None, typer.Option("--at", help="with --from-live: the twin as of this ISO time")] = None,
+    store: Annotated[str | None, typer.Option("--store", help="store URL or SQLite path (default: settings)")] = None,
 ) -> None:
     """Run the scenarios (and a baseline) and write report.json, report.html and PNG plots to --out."""
     from supplynet.sim.compare import compare_policies
@@ -81,11 +119,22 @@ def simulate(
 
     if executor not in EXECUTORS:
         raise SimulationError(f"--executor must be one of {EXECUTORS}, got {executor!r}")
-    net = load_sim_network(network)
-    scenarios = {"baseline": None} if baseline or not scenario else {}
+    live = None
+    if from_live:
+        live = live_start(network, at=at, store=store)
+        net = live.network
+    elif at is not None or store is not None:
+        raise SimulationError("--at and --store apply only with --from-live")
+    else:
+        net = load_sim_network(network)
+    scenarios = {"baseline": None} if baseline or not scenario or live is not None else {}
     for s in scenario:
         sc = load_scenario(s)
         scenarios[sc.name] = sc
+    if live is not None and not scenario:
+        from supplynet.sim.scenario import library
+
+        scenarios.update({name: load_scenario(name) for name in library()})
     variants = {"current": net}
     for text in policy_compare:
         variants[text] = parse_policy_variant(text, net)
@@ -96,7 +145,14 @@ def simulate(
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=not sys.stderr.isatty()) as bar:
         task = bar.add_task("simulating", total=total)
-        for name, sc in scenarios.items():
+        if live is not None:
+            from supplynet.sim.live import run_live_scenarios
+
+            bar.update(task, description="scenarios from the live state")
+            results = run_live_scenarios(live, [sc for sc in scenarios.values() if sc is not None],
+                                         replications=replications, horizon=horizon, seed=seed, executor=executor,
+                                         scheduler=scheduler, progress=lambda n: bar.advance(task, n))
+        for name, sc in scenarios.items() if live is None else ():
             bar.update(task, description=f"scenario {name}")
             results[name] = run_replications(net, replications=replications, horizon=horizon, seed=seed, scenario=sc,
                                              executor=executor, scheduler=scheduler,
@@ -111,7 +167,17 @@ def simulate(
                                              progress=lambda n: bar.advance(task, n))
     meta = {"network": net.name, "file": str(network), "replications": replications, "horizon": horizon,
             "seed": seed, "executor": executor, "items": net.n_items}
+    if live is not None:
+        meta["live"] = {"at": live.at.isoformat(), "down": live.down, "at_risk": live.at_risk,
+                        "warnings": live.warnings}
     summary = write_report(out, results, meta=meta, comparison=comparison)
+    if live is not None:
+        from supplynet.sim.live import rank_sites
+
+        ranking = rank_sites(results)
+        typer.echo(json.dumps({"report": str(out), "scenarios": list(results), "live": meta["live"],
+                               "ranking": json.loads(ranking.head(10).to_json(orient="records"))}, indent=2))
+        return
     top = [{k: r[k] for k in ("site", "scenario", "risk_exposure_index", "tts_p50", "ttr_p50", "flag_tts_lt_ttr")}
            for r in sorted((r for r in summary["resilience"] if r["scenario"] != "baseline"),
                            key=lambda r: -(r["risk_exposure_index"] or 0.0))[:10]]

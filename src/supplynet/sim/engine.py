@@ -111,7 +111,7 @@ class Simulation:
         self.on_hand = np.repeat(np.where(net.source, 0.0, net.init_on_hand)[None, :], R, axis=0)
         self.on_order = np.zeros((R, N))
         self.in_transit = np.zeros((R, N))
-        self.backlog = np.zeros((R, N))
+        self.backlog = np.repeat(np.where(net.source, 0.0, net.init_backlog)[None, :], R, axis=0)
         self.request = np.zeros((R, A))
         self.staged = np.zeros((R, A))
         self.pipe = np.zeros((R, int(st["pipe_total"])))
@@ -186,6 +186,18 @@ class Simulation:
         owed = np.zeros_like(self.on_hand)
         np.add.at(owed.T, self.network.arc_src, self.request.T)
         return self.on_hand + self.on_order - self.backlog - owed
+
+    def scheduled_arrivals(self, days: int | None = None) -> np.ndarray:
+        """Quantities on the way, ``[R, N, days]``: column ``d`` arrives at the start of day ``now + d``
+        (default: as many days as the longest pipeline)."""
+        st = self._static
+        days = int(st["pipe_len"].max()) if days is None else int(days)
+        out = np.zeros((self.replications, self.network.n_items, days))
+        for i in range(self.network.n_items):
+            length = int(st["pipe_len"][i])
+            for d in range(min(days, length)):
+                out[:, i, d] = self.pipe[:, st["pipe_off"][i] + (self.now + d) % length]
+        return out
 
     def result(self) -> SimResult:
         net = self.network

@@ -88,6 +88,7 @@ class SimNetwork:
     name: str = "network"
     meta: dict[str, Any] = field(default_factory=dict)
     lane_mode: list[str] = field(default_factory=list)   # transport mode per lane ("" unknown)
+    init_backlog: np.ndarray | None = None  # float[N]: backorders waiting at the start (None: none)
 
     # ------------------------------------------------------------------ derived
     def __post_init__(self) -> None:
@@ -100,6 +101,10 @@ class SimNetwork:
             raise SimulationError(f"arc quantities must be > 0, got {self.arc_qty[self.arc_qty <= 0][:3]}")
         if np.any(self.lt_mean < 0):
             raise SimulationError("lead-time means must be >= 0")
+        if self.init_backlog is None:
+            self.init_backlog = np.zeros(n)
+        elif np.shape(self.init_backlog) != (n,):
+            raise SimulationError(f"init_backlog must have one value per item ({n}), got {np.shape(self.init_backlog)}")
         self.order = self._downstream_first()
 
     @property
@@ -172,15 +177,20 @@ class SimNetwork:
         return self.replace(**new)
 
     def with_initial_state(self, on_hand: Any = None, in_transit: Any = None,
-                           open_orders: Any = None) -> SimNetwork:
-        """A copy starting from a given state (e.g. the live twin's snapshot).
+                           open_orders: Any = None, backorders: Any = None) -> SimNetwork:
+        """A copy starting from a given state (e.g. the live twin's snapshot, see :mod:`supplynet.sim.live`).
 
-        ``on_hand``/``open_orders``: array[N] or mapping ``{(site, sku) | item index: qty}``;
+        ``on_hand``/``open_orders``/``backorders``: array[N] or mapping ``{(site, sku) | item index: qty}``;
         ``in_transit``: array[N, D] (arrivals d+1 days ahead) or iterable of ``(item, qty, eta_days)``
         where item is an index or ``(site, sku)``.
         """
         oh = self.init_on_hand.copy() if on_hand is None else self._per_item(on_hand, "on_hand")
         op = self.init_open.copy() if open_orders is None else self._per_item(open_orders, "open_orders")
+        bl = self.init_backlog.copy() if backorders is None else self._per_item(backorders, "backorders")
+        for what, arr in (("on_hand", oh), ("open_orders", op), ("backorders", bl)):
+            if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+                bad = int(np.nonzero(~np.isfinite(arr) | (arr < 0))[0][0])
+                raise SimulationError(f"{what} of {self.item_names[bad]} must be a finite number >= 0, got {arr[bad]}")
         tr = self.init_transit.copy()
         if in_transit is not None:
             if isinstance(in_transit, np.ndarray):
@@ -193,7 +203,9 @@ class SimNetwork:
                 tr = np.zeros((self.n_items, d))
                 for i, q, e in rows:
                     tr[i, e - 1] += q
-        return self.replace(init_on_hand=oh, init_transit=tr, init_open=op)
+        if np.any(tr < 0) or not np.all(np.isfinite(tr)):
+            raise SimulationError("in_transit quantities must be finite and >= 0")
+        return self.replace(init_on_hand=oh, init_transit=tr, init_open=op, init_backlog=bl)
 
     def _index(self, key: Any) -> int:
         if isinstance(key, (int, np.integer)):
