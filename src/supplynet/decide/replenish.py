@@ -1,21 +1,54 @@
-"""Replenishment: from inventory positions and the network's policies to costed order proposals.
+"""Replenishment: policies sized from demand forecasts and learned lead times, orders under constraints.
 
-Pure functions: no I/O. The live loop calls :func:`plan_orders` for the SKU-sites that events just
-touched (event-driven, not a nightly batch); the simulator uses the same policy classes.
+Pure decisions, no I/O. For each SKU-site with a policy in the network:
+
+1. **Sizing** (:func:`size_policy`, with :mod:`supplynet.decide.sizing`): the demand distribution per
+   day (a forecast from :class:`~supplynet.sense.demand_live.DemandSensor`, else the network's declared
+   demand) and the inbound lane's lead-time distribution (learned from shipments by
+   :class:`~supplynet.sense.leadtimes_live.LeadTimeLearner`, else declared) give the demand over the
+   protection interval, ``E[L] sigma^2 + mu^2 Var[L]`` (Silver, Pyke & Peterson 1998 sec. 7.11), and the
+   policy's levels for its target: a cycle service level (``service_level``) or a fill rate
+   (``params.fill_rate``). Base-stock protects ``L + 1`` days, (R,S) ``L + R``, (s,S) and (r,Q) ``L``
+   with ``Q`` the EOQ of the lane's fixed cost (Harris 1913) or a week of demand; a newsvendor
+   (perishables) uses the product's critical ratio (Arrow, Harris & Marschak 1951). Levels written in
+   the network (``params: {S: 180}``) are kept as they are.
+2. **Ordering** (:meth:`Replenisher.plan`): the runtime policy (the same compiled rule the simulator
+   runs, MOQ and pack size applied) gives the quantity; every inbound lane is costed (goods, transport,
+   fixed cost, holding in transit) with its remaining lane capacity and supplier capacity today; the
+   cheapest lane that can carry an order of at least the MOQ is chosen; the quantity is cut to the
+   capacities and to the budget left today (down to whole packs; nothing below the MOQ). Keys are
+   served most urgent first (fewest days of cover), so a tight budget goes where stock runs out first.
+3. **Reason**: each :class:`OrderProposal` carries the forecast, the position, the policy and its
+   sizing, the options weighed with their cost and time, and the constraints that bound it.
+
+Event-driven use: ``observe(event, twin)`` for every event folded into the twin, then
+``decide(twin, now)`` re-sizes and re-evaluates exactly the SKU-sites those events touched.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import math
+from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
-from .policies import policy_from_spec
+from ..errors import DecisionError
+from ..sense.demand_live import DemandEstimate, DemandSensor
+from ..sense.leadtimes_live import LeadTimeEstimate, LeadTimeLearner
+from . import sizing
+from .policies import BaseStock, Newsvendor, RQPolicy, RSPolicy, SsPolicy
 
-__all__ = ["OrderProposal", "Replenisher", "downstream_demand", "newsvendor_ratio"]
+__all__ = ["OrderProposal", "Replenisher", "downstream_demand", "fill_rate_factor", "newsvendor_ratio",
+           "size_levels", "size_policy"]
+
+_DAYS_PER_YEAR = 365.0
+DEFAULT_SERVICE_LEVEL = 0.95
+_EPOCH = date(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -35,8 +68,25 @@ class OrderProposal:
     options: tuple[dict[str, Any], ...] = ()
     reason: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    forecast: dict[str, Any] = field(default_factory=dict)
+    constraints: tuple[str, ...] = ()
+    trigger_event_ids: tuple[str, ...] = ()
+
+    def to_decision(self, now: datetime, *, kind: str | None = None, trigger_event_ids: list[str] | None = None,
+                    sources: list[str] | None = None) -> Any:
+        """The :class:`supplynet.decide.decision.Decision` for this proposal (forecast, sizing and
+        constraints kept in ``model_output``)."""
+        from .decision import from_order_proposal
+
+        kind = kind or ("rebalance" if self.extra.get("rebalance") else "replenish")
+        out = {"forecast": self.forecast, "constraints": list(self.constraints),
+               **{k: v for k, v in self.extra.items() if k in ("sizing", "rebalance", "expedite")}}
+        return from_order_proposal(self, now=now, kind=kind,
+                                   trigger_event_ids=list(trigger_event_ids or self.trigger_event_ids),
+                                   sources=sources, model_output=out)
 
 
+# ----------------------------------------------------------------------------- demand from the model
 def downstream_demand(network: Any) -> dict[tuple[str, str], tuple[float, float]]:
     """Mean and std of daily demand seen at each (site, sku): stores' own demand, pushed up the lanes
     (split evenly over a site's suppliers of that SKU) and through bills of materials."""
@@ -82,15 +132,182 @@ def newsvendor_ratio(product: Any) -> float:
     return float(min(max(cu / (cu + co), 0.5), 0.995))
 
 
-class Replenisher:
-    """Sizes each (site, sku) policy once from the network, then proposes orders from positions."""
+# ----------------------------------------------------------------------------- sizing
+def fill_rate_factor(ratio: Any) -> np.ndarray:
+    """Safety factor ``k`` with ``G(k) = ratio`` for the standard normal loss ``G(k) = phi(k) - k
+    (1 - Phi(k))`` (vectorized bisection; Silver, Pyke & Peterson 1998 eq. 7.19)."""
+    r = np.asarray(ratio, dtype=float)
+    lo, hi = np.full(r.shape, -8.0), np.full(r.shape, 8.0)
+    for _ in range(64):
+        mid = 0.5 * (lo + hi)
+        g = stats.norm.pdf(mid) - mid * stats.norm.sf(mid)
+        above = g > r
+        lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+    return 0.5 * (lo + hi)
 
-    def __init__(self, network: Any):
+
+def size_levels(kind: str, ltd_mean: Any, ltd_std: Any, cycle: Any, *, service_level: float | None = None,
+                fill_rate: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorized levels ``(a, b)`` of the policy kernel from demand over the protection interval.
+
+    ``ltd_mean``/``ltd_std``: normal demand over the protection interval; ``cycle``: demand per order
+    cycle (``Q`` for (s,S) and (r,Q), ``R mu`` for base-stock and (R,S)). The protection level is the
+    ``service_level`` quantile, or the level whose expected shortage per cycle is ``(1 - fill_rate)
+    cycle`` - the formulas of :func:`sizing.base_stock_for_service` and
+    :func:`sizing.base_stock_for_fill_rate`, on arrays. Returns (S, 0) for base_stock/RS/newsvendor,
+    (s, S = s + cycle) for sS, (r, Q = cycle) for RQ.
+    """
+    if (service_level is None) == (fill_rate is None):
+        raise DecisionError("give exactly one of service_level or fill_rate")
+    m = np.asarray(ltd_mean, float)
+    sd = np.maximum(np.asarray(ltd_std, float), 0.0)
+    cyc = np.maximum(np.asarray(cycle, float), 0.0)
+    if service_level is not None:
+        if not 0.0 < service_level < 1.0:
+            raise DecisionError(f'"service_level" must be in (0, 1), got {service_level!r}')
+        level = m + float(stats.norm.ppf(service_level)) * sd
+    else:
+        if not 0.0 < fill_rate < 1.0:  # type: ignore[operator]
+            raise DecisionError(f'"fill_rate" must be in (0, 1), got {fill_rate!r}')
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(sd > 0, (1.0 - fill_rate) * cyc / np.where(sd > 0, sd, 1.0), 0.0)  # type: ignore
+        level = np.where(sd > 0, m + fill_rate_factor(ratio) * sd, m)
+    level = np.maximum(level, 0.0)
+    if kind in ("base_stock", "RS", "newsvendor"):
+        return level, np.zeros_like(level)
+    if kind == "sS":
+        return level, level + cyc
+    if kind == "RQ":
+        return level, np.maximum(cyc, 1e-9)
+    raise DecisionError(f"unknown policy type {kind!r}; use base_stock, sS, RQ, RS or newsvendor")
+
+
+def _target(spec: Any, product: Any, default: float) -> tuple[str, float]:
+    params = dict(getattr(spec, "params", None) or {})
+    if "fill_rate" in params:
+        fr = float(params["fill_rate"])
+        if not 0.0 < fr < 1.0:
+            raise DecisionError(f"policy at {spec.site}/{spec.sku}: params.fill_rate must be in (0, 1), got {fr!r}")
+        return "fill_rate", fr
+    sl = getattr(spec, "service_level", None)
+    if sl is not None:
+        return "service_level", float(sl)
+    if spec.type == "newsvendor":
+        return "service_level", newsvendor_ratio(product)
+    return "service_level", default
+
+
+def size_policy(spec: Any, demand: DemandEstimate | tuple[float, float], lead_time: LeadTimeEstimate | tuple[float, float],
+                product: Any, *, fixed_cost: float = 0.0,
+                default_service_level: float = DEFAULT_SERVICE_LEVEL) -> tuple[Any, dict[str, Any]]:
+    """The runtime policy for ``spec`` sized with :mod:`supplynet.decide.sizing`, and how it was sized.
+
+    ``demand``: per day (estimate or ``(mean, std)``); ``lead_time``: days (estimate or ``(mean, std)``).
+    Levels given in ``spec.params`` win over sized ones.
+    """
+    mu, sd = (demand.mean, demand.std) if isinstance(demand, DemandEstimate) else (float(demand[0]), float(demand[1]))
+    lt, lsd = ((lead_time.mean_days, lead_time.std_days) if isinstance(lead_time, LeadTimeEstimate)
+               else (float(lead_time[0]), float(lead_time[1])))
+    mu, sd, lt, lsd = max(mu, 0.0), max(sd, 0.0), max(lt, 0.0), max(lsd, 0.0)
+    params = dict(spec.params or {})
+    params.pop("fill_rate", None)
+    kind = spec.type
+    what, target = _target(spec, product, default_service_level)
+    sl, fr = (target, None) if what == "service_level" else (None, target)
+    h = product.unit_cost * product.holding_cost_rate / _DAYS_PER_YEAR
+    common = {"pack_size": float(product.pack_size), "moq": float(product.moq)}
+    info: dict[str, Any] = {"type": kind, "target": {what: target}, "demand_per_day": [round(mu, 4), round(sd, 4)],
+                            "lead_time_days": [round(lt, 4), round(lsd, 4)]}
+    static = {"base_stock": ("S",), "RS": ("S",), "newsvendor": ("q",), "sS": ("s", "S"), "RQ": ("r", "Q")}[kind]
+    if all(p in params for p in static):
+        info["static"] = True
+    elif mu <= 0:
+        params = {**{p: 0.0 for p in static}, **params, **({"Q": 1.0} if kind == "RQ" else {})}
+        info["note"] = "no demand: levels 0"
+    else:
+        sd_eff = sd if sd > 0 else math.sqrt(mu)  # Poisson-like floor when the spread is unknown
+        q_default = float(params.get("Q", 7.0 * mu))
+        if kind == "base_stock":
+            S = (sizing.base_stock_for_service(sl, mu, sd_eff, lt + 1, lsd) if sl is not None
+                 else sizing.base_stock_for_fill_rate(fr, mu, sd_eff, lt + 1, lsd))
+            params = {"S": S, **params}
+        elif kind == "RS":
+            R = float(params.get("R", 1.0))
+            params = {"R": R, "S": sizing.rs_order_up_to(R, mu, sd_eff, lt, sl, fr, lsd), **params}
+        elif kind == "newsvendor":
+            q = (sizing.base_stock_for_service(sl, mu, sd_eff, lt + 1, lsd) if sl is not None
+                 else sizing.base_stock_for_fill_rate(fr, mu, sd_eff, lt + 1, lsd))
+            params = {"q": q, **params}
+        else:
+            if fixed_cost > 0 and h > 0 and "Q" not in params:
+                res = sizing.ss_eoq_safety_stock(fixed_cost, h, mu, sd_eff, max(lt, 1e-9), sl, fr, lsd)
+                s, Q = res.s, res.S - res.s
+                info["Q_rule"] = "EOQ"
+            else:
+                Q = q_default
+                s = (sizing.base_stock_for_service(sl, mu, sd_eff, lt, lsd) if sl is not None
+                     else sizing.base_stock_for_fill_rate(fr, mu, sd_eff, lt, lsd, demand_per_cycle=Q))
+                info["Q_rule"] = "given" if "Q" in params else "7 days of demand"
+            Q = max(Q, float(product.moq), float(product.pack_size), 1e-9)
+            params = {**({"s": s, "S": s + Q} if kind == "sS" else {"r": s, "Q": Q}), **params}
+    if kind == "base_stock":
+        pol: Any = BaseStock(params["S"], **common)
+    elif kind == "RS":
+        pol = RSPolicy(params.get("R", 1.0), params["S"], offset=params.get("offset", 0), **common)
+    elif kind == "newsvendor":
+        pol = Newsvendor(params["q"], **common)
+    elif kind == "sS":
+        pol = SsPolicy(params["s"], max(params["S"], params["s"]), **common)
+    else:
+        pol = RQPolicy(params["r"], max(params["Q"], 1e-9), **common)
+    info["levels"] = {k: round(float(v), 4) for k, v in params.items() if k in ("S", "s", "q", "r", "Q", "R")}
+    return pol, info
+
+
+# ----------------------------------------------------------------------------- the replenisher
+def _touched(event: Any) -> list[tuple[str, str]]:
+    kind = getattr(event, "kind", None)
+    if kind in ("sale", "stock_count", "order"):
+        return [(event.site, event.sku)]
+    if kind == "production":
+        return [(event.site, event.sku)] + [(event.site, ln.sku) for ln in event.consumed]
+    if kind == "shipment":
+        return [(s, ln.sku) for ln in event.lines for s in (event.origin, event.destination)]
+    return []
+
+
+class Replenisher:
+    """Sizes each (site, sku) policy from forecasts and lead times, then proposes orders from positions.
+
+    ``demand``/``lead_times``: the live sensors (created when None; pass ``False`` to size from the
+    network's declared values only). ``budget_per_day``: money that orders may commit per day (None:
+    unlimited). ``supplier_capacity``: units per day a site can ship, overriding its
+    ``capacity_per_day``.
+    """
+
+    def __init__(self, network: Any, *, demand: DemandSensor | None | bool = None,
+                 lead_times: LeadTimeLearner | None | bool = None, budget_per_day: float | None = None,
+                 supplier_capacity: Mapping[str, float] | None = None,
+                 default_service_level: float = DEFAULT_SERVICE_LEVEL):
+        if budget_per_day is not None and not (budget_per_day >= 0 and math.isfinite(budget_per_day)):
+            raise DecisionError(f'"budget_per_day" must be a finite number >= 0, got {budget_per_day!r}')
+        if not 0.0 < default_service_level < 1.0:
+            raise DecisionError(f'"default_service_level" must be in (0, 1), got {default_service_level!r}')
         self.net = network
         self.demand = downstream_demand(network)
+        self.sensor = DemandSensor(self.demand) if demand is None or demand is True else (demand or None)
+        self.lead_times = LeadTimeLearner(network) if lead_times is None or lead_times is True else (lead_times or None)
+        self.budget_per_day = budget_per_day
+        self.default_service_level = default_service_level
+        self.supplier_capacity = dict(supplier_capacity or {})
         self.policies: dict[tuple[str, str], Any] = {}
         self.specs: dict[tuple[str, str], Any] = {}
+        self.sizing: dict[tuple[str, str], dict[str, Any]] = {}
         self.inbound: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        self.blocked: deque[dict[str, Any]] = deque(maxlen=1000)  # orders no option could carry
+        self._dirty: set[tuple[str, str]] = set()
+        self._triggers: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self._used: dict[Any, dict[str, float]] = {}
         for ln in network.lanes:
             for sku in (ln.skus or [p.sku for p in network.products]):
                 self.inbound[(ln.destination, sku)].append(ln)
@@ -100,61 +317,203 @@ class Replenisher:
                 key = (spec.site, sku)
                 if key not in self.demand or not self.inbound.get(key):
                     continue
-                lane = self._cheapest(key)
-                mu, sd = self.demand[key]
-                product = network.product(sku)
-                params_spec = spec
-                sl = getattr(spec, "service_level", None)
-                if spec.type == "newsvendor" and sl is None and "q" not in (spec.params or {}):
-                    sl = newsvendor_ratio(product)
-                if sl is not None and "service_level" not in (spec.params or {}):
-                    params_spec = {"type": spec.type, "params": {**(spec.params or {}), "service_level": sl}}
-                self.policies[key] = policy_from_spec(params_spec, demand_mean=mu, demand_std=sd,
-                                                      lead_time=lane.lead_time.mean,
-                                                      pack_size=product.pack_size, moq=product.moq)
+                if spec.sku == "*" and self.specs.get(key) is not None and self.specs[key].sku != "*":
+                    continue  # a policy naming the sku wins over the site's wildcard
                 self.specs[key] = spec
+                self.resize(key)
 
+    # ------------------------------------------------------------------ inputs
     def _cheapest(self, key: tuple[str, str]) -> Any:
         return min(self.inbound[key], key=lambda ln: (ln.cost_per_unit, ln.lead_time.mean))
 
-    def options(self, key: tuple[str, str], quantity: float) -> list[dict[str, Any]]:
-        """Every inbound lane that can bring the SKU, costed: transport + holding while in transit."""
+    def demand_estimate(self, key: tuple[str, str]) -> DemandEstimate:
+        est = self.sensor.estimate(key) if self.sensor is not None else None
+        if est is None:
+            m, s = self.demand.get(key, (0.0, 0.0))
+            est = DemandEstimate(m, s, "network")
+        return est
+
+    def lead_time_estimate(self, lane: Any) -> LeadTimeEstimate:
+        est = self.lead_times.estimate(lane.id) if self.lead_times is not None else None
+        return est or LeadTimeEstimate(lane.id, float(lane.lead_time.mean), float(lane.lead_time.std), 0)
+
+    def resize(self, key: tuple[str, str]) -> Any:
+        """Re-size the policy of ``key`` from the current demand and lead-time estimates."""
+        spec = self.specs[key]
+        lane = self._cheapest(key)
         product = self.net.product(key[1])
+        demand, lead = self.demand_estimate(key), self.lead_time_estimate(lane)
+        pol, info = size_policy(spec, demand, lead, product, fixed_cost=float(lane.fixed_cost_per_shipment),
+                                default_service_level=self.default_service_level)
+        info["demand_source"] = demand.source
+        info["lead_time_source"] = "learned" if lead.n else "declared"
+        info["lane_id"] = lane.id
+        self.policies[key] = pol
+        self.sizing[key] = info
+        return pol
+
+    # ------------------------------------------------------------------ event-driven verbs
+    def observe(self, event: Any, twin: Any = None) -> list[tuple[str, str]]:
+        """Feed one event (already folded into ``twin``) to the sensors; remember what it touched."""
+        keys = set(_touched(event))
+        if self.sensor is not None:
+            keys.update(self.sensor.observe(event, twin))
+        if self.lead_times is not None:
+            est = self.lead_times.observe(event, twin)
+            if est is not None:
+                keys.update(k for k, lns in self.inbound.items() if any(ln.id == est.lane_id for ln in lns))
+        keys &= set(self.policies)
+        eid = getattr(event, "event_id", None)
+        for k in keys:
+            self._dirty.add(k)
+            if eid:
+                self._triggers[k] = (self._triggers[k] + [eid])[-20:]
+        return sorted(keys)
+
+    def decide(self, twin: Any, now: datetime) -> list[OrderProposal]:
+        """Re-size and re-evaluate the SKU-sites touched since the last call."""
+        keys = sorted(self._dirty)
+        self._dirty.clear()
+        if not keys:
+            return []
+        for k in keys:
+            self.resize(k)
+        state = twin.state
+        positions = {k: state.position(*k).position for k in keys}
+        out = self.plan(positions, keys, day=(now.date() - _EPOCH).days, now=now)
+        trig = {k: tuple(self._triggers.pop(k, ())) for k in keys}
+        return [OrderProposal(**{**p.__dict__, "trigger_event_ids": trig.get((p.site, p.sku), ())}) for p in out]
+
+    # ------------------------------------------------------------------ options and plan
+    def _bucket(self, day: int | None, now: datetime | None) -> Any:
+        return day if day is not None else (now.date() if now is not None else object())
+
+    def _left(self, bucket: Any, what: str, cap: float | None) -> float:
+        if cap is None:
+            return math.inf
+        return max(float(cap) - self._used.get(bucket, {}).get(what, 0.0), 0.0)
+
+    def _supplier_cap(self, origin: str) -> float | None:
+        if origin in self.supplier_capacity:
+            return float(self.supplier_capacity[origin])
+        site = self.net.site(origin)
+        return getattr(site, "capacity_per_day", None) if self._is_supplier(origin) else None
+
+    def options(self, key: tuple[str, str], quantity: float, *, bucket: Any = None) -> list[dict[str, Any]]:
+        """Every inbound lane that can bring the SKU, costed for ``quantity``: goods (purchases),
+        transport, fixed cost and holding in transit; with the capacity left today."""
+        product = self.net.product(key[1])
+        h = product.unit_cost * product.holding_cost_rate / _DAYS_PER_YEAR
         out = []
         for ln in self.inbound.get(key, []):
-            cost = quantity * (ln.cost_per_unit + product.unit_cost) + getattr(ln, "fixed_cost_per_shipment", 0.0)
+            lead = self.lead_time_estimate(ln)
+            purchase = self._is_supplier(ln.origin)
+            goods = product.unit_cost if purchase else 0.0
+            cost = quantity * (goods + ln.cost_per_unit + h * lead.mean_days) + ln.fixed_cost_per_shipment
+            lane_left = self._left(bucket, f"lane:{ln.id}", getattr(ln, "capacity_per_day", None))
+            sup_left = self._left(bucket, f"site:{ln.origin}", self._supplier_cap(ln.origin))
             out.append({"lane_id": ln.id, "origin": ln.origin, "mode": ln.mode, "cost": round(cost, 2),
-                        "lead_time_days": ln.lead_time.mean,
-                        "capacity_per_day": getattr(ln, "capacity_per_day", None)})
+                        "lead_time_days": round(lead.mean_days, 4), "lead_time_std_days": round(lead.std_days, 4),
+                        "kind": "purchase" if purchase else "transfer",
+                        "unit_cost": round(goods + ln.cost_per_unit + h * lead.mean_days, 6),
+                        "fixed_cost": ln.fixed_cost_per_shipment,
+                        "capacity_per_day": getattr(ln, "capacity_per_day", None),
+                        "lane_capacity_left": None if math.isinf(lane_left) else round(lane_left, 4),
+                        "supplier_capacity_left": None if math.isinf(sup_left) else round(sup_left, 4)})
         return sorted(out, key=lambda o: (o["cost"], o["lead_time_days"]))
 
+    def _urgency(self, key: tuple[str, str], pos: float) -> float:
+        mu = self.demand_estimate(key).mean
+        return pos / mu if mu > 0 else math.inf
+
     def plan(self, positions: Mapping[tuple[str, str], float], keys: Iterable[tuple[str, str]] | None = None,
-             day: int | None = None) -> list[OrderProposal]:
-        """Order proposals for ``keys`` (default: every SKU-site with a policy)."""
+             day: int | None = None, *, now: datetime | None = None) -> list[OrderProposal]:
+        """Order proposals for ``keys`` (default: every SKU-site with a policy), most urgent first.
+
+        ``day`` is the review day of periodic policies and, with ``now``, the window in which lane,
+        supplier capacity and budget are counted (a new day frees them again).
+        """
+        bucket = self._bucket(day, now)
+        if bucket not in self._used:  # a new day: yesterday's capacity and budget no longer count
+            self._used = {bucket: {}}
+        cand = [k for k in (keys if keys is not None else self.policies) if k in self.policies]
+        cand.sort(key=lambda k: (self._urgency(k, float(positions.get(k, 0.0))), k))
         out = []
-        for key in (keys if keys is not None else self.policies):
-            policy = self.policies.get(key)
-            if policy is None:
-                continue
-            pos = float(positions.get(key, 0.0))
-            q = float(policy.order_quantity(pos, day=day))
-            if q <= 0:
-                continue
-            options = self.options(key, q)
-            cap = options[0].get("capacity_per_day")
-            if cap:
-                q = min(q, float(cap))
-            best = options[0]
-            kind = "purchase" if self._is_supplier(best["origin"]) else "transfer"
-            mu, _ = self.demand.get(key, (0.0, 0.0))
-            reason = (f"position {pos:.0f} below the {type(policy).__name__} level at {key[0]}/{key[1]} "
-                      f"(mean demand {mu:.1f}/day); cheapest of {len(options)} option(s): {best['lane_id']}")
-            out.append(OrderProposal(site=key[0], sku=key[1], quantity=q, origin=best["origin"],
-                                     lane_id=best["lane_id"], order_type=kind, cost=best["cost"],
-                                     lead_time_days=best["lead_time_days"], position=pos, policy=repr(policy),
-                                     options=tuple(options), reason=reason))
+        for key in cand:
+            p = self._plan_one(key, float(positions.get(key, 0.0)), day, bucket)
+            if p is not None:
+                out.append(p)
         return out
 
+    def _plan_one(self, key: tuple[str, str], pos: float, day: int | None, bucket: Any) -> OrderProposal | None:
+        policy = self.policies[key]
+        want = float(policy.order_quantity(pos, day=day))
+        if want <= 0:
+            return None
+        product = self.net.product(key[1])
+        pack, moq = float(product.pack_size), float(product.moq)
+        floor = max(moq, pack if pack > 1 else 0.0, 1e-9)
+        options = self.options(key, want, bucket=bucket)
+        used: dict[str, float] = self._used.setdefault(bucket, {})
+        budget_left = math.inf if self.budget_per_day is None else max(self.budget_per_day - used.get("budget", 0.0), 0)
+        chosen, q, notes = None, 0.0, []
+        for o in options:
+            cap = min(o["lane_capacity_left"] if o["lane_capacity_left"] is not None else math.inf,
+                      o["supplier_capacity_left"] if o["supplier_capacity_left"] is not None else math.inf)
+            qq = min(want, cap)
+            if budget_left < math.inf:
+                qq = min(qq, max(budget_left - o["fixed_cost"], 0.0) / max(o["unit_cost"], 1e-12))
+            if pack > 1:
+                qq = math.floor(qq / pack + 1e-9) * pack
+            why = None
+            if qq < want - 1e-9:
+                why = ("lane capacity" if o["lane_capacity_left"] is not None and o["lane_capacity_left"] < want
+                       else "supplier capacity" if o["supplier_capacity_left"] is not None
+                       and o["supplier_capacity_left"] < want else "budget")
+            if qq < floor or qq <= 0:
+                o["feasible"] = False
+                o["why_not"] = f"{why or 'capacity'} leaves {qq:g} < MOQ/pack {floor:g}"
+                continue
+            o["feasible"] = True
+            chosen, q = o, qq
+            if why:
+                notes.append(f"cut from {want:g} to {qq:g} by {why}")
+            break
+        demand = self.demand_estimate(key)
+        info = self.sizing.get(key, {})
+        if chosen is None:
+            self.blocked.append({"site": key[0], "sku": key[1], "wanted": want, "position": pos,
+                                 "options": options, "bucket": str(bucket)})
+            return None
+        chosen["chosen"] = True
+        cost = round(q * chosen["unit_cost"] + chosen["fixed_cost"], 2)
+        used["budget"] = used.get("budget", 0.0) + cost
+        used[f"lane:{chosen['lane_id']}"] = used.get(f"lane:{chosen['lane_id']}", 0.0) + q
+        used[f"site:{chosen['origin']}"] = used.get(f"site:{chosen['origin']}", 0.0) + q
+        if moq > 0:
+            notes.append(f"MOQ {moq:g}")
+        if pack > 1:
+            notes.append(f"pack {pack:g}")
+        if self.budget_per_day is not None:
+            notes.append(f"budget left {budget_left - cost:.2f} of {self.budget_per_day:g}/day")
+        forecast = demand.as_dict()
+        target = ", ".join(f"{k} {v:g}" for k, v in info.get("target", {}).items())
+        levels = ", ".join(f"{k}={v:g}" for k, v in info.get("levels", {}).items())
+        reason = (f"{key[0]}/{key[1]}: position {pos:.1f} calls for {want:g} under {info.get('type', '?')} "
+                  f"({levels}; sized for {target} from {demand.source} demand {demand.mean:.2f}±{demand.std:.2f}/day "
+                  f"and lead time {info.get('lead_time_days', ['?'])[0]} d); ordered {q:g} via {chosen['lane_id']} "
+                  f"({chosen['kind']}, cost {cost:.2f}, {chosen['lead_time_days']:g} d), the cheapest feasible of "
+                  f"{len(options)} option(s)" + (f"; {'; '.join(notes)}" if notes else ""))
+        for o in options:  # costs of the options as weighed, for the chosen quantity
+            o["cost"] = round(q * o["unit_cost"] + o["fixed_cost"], 2)
+        return OrderProposal(site=key[0], sku=key[1], quantity=q, origin=chosen["origin"], lane_id=chosen["lane_id"],
+                             order_type=chosen["kind"], cost=cost, lead_time_days=chosen["lead_time_days"],
+                             position=pos, policy=repr(policy), options=tuple(options), reason=reason,
+                             extra={"sizing": info, "wanted": want}, forecast=forecast, constraints=tuple(notes))
+
     def _is_supplier(self, site: str) -> bool:
-        s = self.net.site(site)
+        try:
+            s = self.net.site(site)
+        except Exception:  # noqa: BLE001 - unknown site: not a supplier
+            return False
         return s is not None and s.kind == "supplier"
