@@ -263,14 +263,21 @@ def events(store: StoreOpt = None,
 
 def _mount() -> None:
     """Sub-command groups that live beside the modules they drive."""
-    from .commands import eta, forecast, simulate
+    from .commands import audit, devices, eta, forecast, ingest, maintenance, quarantine, serve, simulate, tokens
     from .commands import validate as validate_cmd
 
     app.command("validate", help="Check a network file; every problem is named with file, line and field.")(
         validate_cmd.validate)
+    app.add_typer(serve.app, name="serve")
     app.add_typer(simulate.app, name="simulate")
     app.add_typer(forecast.app, name="forecast")
+    app.add_typer(maintenance.app, name="maintenance")
     app.add_typer(eta.app, name="eta")
+    app.add_typer(devices.app, name="devices")
+    app.add_typer(ingest.app, name="ingest")
+    app.add_typer(quarantine.app, name="quarantine")
+    app.add_typer(audit.app, name="audit")
+    app.add_typer(tokens.app, name="tokens")
 
 
 _mount()

@@ -25,7 +25,8 @@ def _sale(seq, qty=1.0, day=5):
 def test_help_lists_the_commands():
     r = run("--help")
     assert r.exit_code == 0
-    for cmd in ("init", "validate", "demo", "replay", "state", "events", "simulate", "forecast", "eta"):
+    for cmd in ("init", "validate", "demo", "replay", "state", "events", "simulate", "forecast", "eta", "serve",
+                "maintenance", "audit", "tokens", "devices", "ingest", "quarantine"):
         assert cmd in r.output
 
 

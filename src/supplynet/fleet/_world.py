@@ -60,6 +60,7 @@ class Trip:
     logger: str | None = None
     next_ping: datetime | None = None
     trace: np.ndarray | None = None  # a real trip fitted onto the lane: (lat, lon, time fraction)
+    last_fix: tuple[float, float] | None = None
 
 
 @dataclass
@@ -94,6 +95,12 @@ class WorldStats:
     failures: int = 0
     shrink: float = 0.0
     by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def _haversine_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    la1, lo1, la2, lo2 = map(math.radians, (*a, *b))
+    h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    return 2 * 6_371_000.0 * math.asin(min(1.0, math.sqrt(h)))
 
 
 class World:
@@ -281,9 +288,13 @@ class World:
             lat, lon = (position_at(trip.trace, frac) if trip.trace is not None
                         else interpolate_route(trip.route, frac))
             if trip.tracker:
+                # speed from the distance moved since the last fix (a truck standing in a jam reads ~0)
+                prev = trip.last_fix or (lat, lon)
+                speed = _haversine_m(prev, (lat, lon)) / interval.total_seconds()
+                trip.last_fix = (lat, lon)
                 self._emit(Position, trip.tracker, ts=at, asset_id=trip.truck, shipment_id=trip.shipment_id,
                            lat=lat + float(self.rng.normal(0, 2e-5)), lon=lon + float(self.rng.normal(0, 2e-5)),
-                           speed_m_s=float(abs(self.rng.normal(22, 3))))
+                           speed_m_s=round(speed, 2))
             if trip.logger:
                 excursion = 6.0 if self.rng.random() < 0.01 else 0.0
                 self._emit(Condition, trip.logger, ts=at, asset_id=trip.truck, shipment_id=trip.shipment_id,
