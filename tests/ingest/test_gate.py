@@ -341,3 +341,15 @@ def test_flood_is_refused_before_the_costly_signature_check(store, monkeypatch):
     assert sum(o.status == "stored" for o in outs) == 20
     assert {o.reason for o in outs if o.status == "refused"} == {"rate_limited"}
     assert len(calls) == 60  # the pre-verify burst (3 x 20), not 1000 verifications
+
+
+def test_invented_device_ids_share_one_counter(gate, reefer):
+    import orjson
+
+    base = orjson.loads(reefer.msg())
+    forged = [orjson.dumps({**base, "device": f"ghost-{i}"}) for i in range(200)]
+    outs = gate.submit(forged)
+    assert {o.reason for o in outs} == {"unknown_device"} and outs[7].device == "ghost-7"
+    assert gate.accounting["?"]["unknown_device"] == 200 and not any(k.startswith("ghost") for k in gate.accounting)
+    assert set(gate.tables.counters()) == {"?"}
+    assert {r.device for r in gate.tables.quarantined(limit=300)} == {f"ghost-{i}" for i in range(200)}

@@ -318,16 +318,6 @@ def _iso(ts_us: int) -> str:
     return (_EPOCH + timedelta(microseconds=ts_us)).isoformat().replace("+00:00", "Z")
 
 
-def _factor_offset(quantity: str, unit: str | None) -> tuple[float, float]:
-    if quantity == "angle" and unit is None:
-        return 1.0, 0.0
-    try:
-        offset = to_si(quantity, 0.0, unit)
-        return to_si(quantity, 1.0, unit) - offset, offset
-    except UnitError as exc:
-        raise IngestError("unit", str(exc)) from None
-
-
 def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind: str) -> list[Row] | None:
     """Column-at-a-time conversion of homogeneous readings; None when the fast path does not apply
     (the caller then validates reading by reading with the canonical pydantic models)."""
@@ -349,14 +339,17 @@ def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind
     for k in keys:
         if k in nums:
             quantity, target = nums[k]
-            factor, offset = _factor_offset(quantity, body.units.get(k)) if quantity != "angle" else (1.0, 0.0)
+            unit = body.units.get(k) if quantity != "angle" else None
             raw = [r[k] for r in readings]
             if not all(type(v) is float or type(v) is int for v in raw):
                 return None  # let the slow path name the offending reading
             try:
-                col = [float(v) * factor + offset for v in raw]
+                # exactly what the canonical path computes (units.to_si), value by value
+                col = [float(v) * 1.0 + 0.0 for v in raw] if unit is None else [to_si(quantity, v, unit) for v in raw]
             except OverflowError:
                 raise IngestError("implausible", f"field {k!r}: number too large") from None
+            except UnitError as exc:
+                raise IngestError("unit", f"field {k!r}: {exc}") from None
             lo, hi = min(col), max(col)
             if not (math.isfinite(lo) and math.isfinite(hi) and all(map(math.isfinite, col))):
                 raise IngestError("implausible", f"field {k!r} is not finite")

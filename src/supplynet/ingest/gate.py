@@ -209,7 +209,8 @@ class Gate:
         self._buckets: dict[str, TokenBucket] = {}
         self._pre_buckets: dict[str, TokenBucket] = {}
         self._watermark_us: dict[str, int] = {}
-        #: per device: messages received and their outcomes (stored, late, quarantined, refused, reasons)
+        #: per registered device (``"?"`` for unregistered ids): messages received and their outcomes
+        #: (stored, late, quarantined, refused, and per reason code)
         self.accounting: dict[str, Counter[str]] = defaultdict(Counter)
         #: per reason code (and ``stored`` / ``late``): messages, for the service's metrics
         self.counters: Counter[str] = Counter()
@@ -219,6 +220,12 @@ class Gate:
         """Highest seq up to which every message of ``device`` has a final, durable outcome."""
         t = self._trackers.get(device)
         return None if t is None or t.acked < 0 else t.acked
+
+    def _account_key(self, device: str, authenticated: bool) -> str:
+        """Counters are kept per registered or authenticated source; unauthenticated ids nobody
+        registered (forged, garbage) share ``"?"``, so a stream of invented ids cannot grow memory
+        or the counter table."""
+        return device if authenticated or self.registry.get(device) is not None else "?"
 
     def operator_keys(self) -> dict[str, str]:
         """Trusted operator keys now (key id -> public key): given to the gate, or in the registry."""
@@ -264,13 +271,14 @@ class Gate:
                 outcomes[acc.index] = self._finish(acc, res, items[acc.index], batch, now_us, adapter)
             for o in outcomes:
                 assert o is not None
-                self.accounting[o.device]["received"] += 1
-                self.accounting[o.device][o.status] += 1
+                key = self._account_key(o.device, o.seq is not None)
+                self.accounting[key]["received"] += 1
+                self.accounting[key][o.status] += 1
                 self.counters[o.reason or o.status] += 1
                 if o.reason is not None:
-                    self.accounting[o.device][o.reason] += 1
+                    self.accounting[key][o.reason] += 1
                 if o.status != "quarantined":
-                    batch.count(o.device, o.reason or o.status)
+                    batch.count(key, o.reason or o.status)
             for d, t in self._trackers.items():
                 if t.acked >= 0:
                     batch.acks[d] = t.acked
@@ -398,7 +406,7 @@ class Gate:
         raw = _raw(item)
         batch.quarantine.append((now_us, rej.device, rej.reason, rej.detail[:1000], adapter, len(raw),
                                  raw[: self.config.quarantine_raw_cap]))
-        batch.count(rej.device, rej.reason)
+        batch.count(self._account_key(rej.device, body is not None), rej.reason)
         if body is not None and rej.final:  # authenticated: resending will not help, acknowledge it
             self._trackers.setdefault(rej.device, SeqTracker()).mark(body.seq, body.last_seq)
         return Outcome("quarantined", rej.device, rej.reason, rej.detail, body.seq if body else None,
