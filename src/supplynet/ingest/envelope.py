@@ -318,6 +318,18 @@ def _iso(ts_us: int) -> str:
     return (_EPOCH + timedelta(microseconds=ts_us)).isoformat().replace("+00:00", "Z")
 
 
+def _unit_factor(quantity: str, unit: str | None) -> tuple[float, float]:
+    """The exact ``(factor, offset)`` :func:`supplynet.units.to_si` applies (``value * factor + offset``),
+    so a column converts bit-identically to the canonical path without a call per value."""
+    from .. import units
+
+    lookup = getattr(units, "_lookup", None)
+    if lookup is None:  # pragma: no cover - units.py changed: derive it (exact for factor-only units)
+        offset = to_si(quantity, 0.0, unit)
+        return to_si(quantity, 1.0, unit) - offset, offset
+    return lookup(quantity, unit)
+
+
 def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind: str) -> list[Row] | None:
     """Column-at-a-time conversion of homogeneous readings; None when the fast path does not apply
     (the caller then validates reading by reading with the canonical pydantic models)."""
@@ -345,7 +357,8 @@ def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind
                 return None  # let the slow path name the offending reading
             try:
                 # exactly what the canonical path computes (units.to_si), value by value
-                col = [float(v) * 1.0 + 0.0 for v in raw] if unit is None else [to_si(quantity, v, unit) for v in raw]
+                factor, offset = _unit_factor(quantity, unit)
+                col = [float(v) * factor + offset for v in raw]
             except OverflowError:
                 raise IngestError("implausible", f"field {k!r}: number too large") from None
             except UnitError as exc:
