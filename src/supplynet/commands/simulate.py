@@ -50,7 +50,22 @@ def parse_time(text: str) -> datetime:
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
-def live_start(network: Path, *, at: str | None = None, store: str | None = None) -> object:
+def apply_forecast(net: SimNetwork, path: Path) -> SimNetwork:
+    """``net`` with demand from a forecast file (see :mod:`supplynet.sim.demand`)."""
+    import pandas as pd
+
+    from supplynet.errors import DataError
+    from supplynet.sim.demand import demand_from_forecast
+
+    try:
+        frame = pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"--forecast {path}: cannot read ({exc})") from exc
+    return demand_from_forecast(net, frame)
+
+
+def live_start(network: Path, *, at: str | None = None, store: str | None = None,
+               forecast: Path | None = None) -> object:
     """The engine's start from the twin rebuilt out of ``store`` (as of ``at``) for a network YAML."""
     from supplynet.model import load_network
     from supplynet.sim.live import initial_state_from_twin
@@ -67,7 +82,10 @@ def live_start(network: Path, *, at: str | None = None, store: str | None = None
         twin = Twin.rebuild(st, model, as_of=when)
     if twin.state.events_applied == 0:
         raise SimulationError(f"--from-live: the store has no events{' up to ' + at if at else ''}; nothing to start from")
-    return initial_state_from_twin(SimNetwork.from_network(model), twin, at=when)
+    net = SimNetwork.from_network(model)
+    if forecast is not None:
+        net = apply_forecast(net, forecast)
+    return initial_state_from_twin(net, twin, at=when)
 
 
 def parse_policy_variant(text: str, net: SimNetwork) -> SimNetwork:
@@ -110,6 +128,8 @@ def simulate(
     from_live: Annotated[bool, typer.Option("--from-live", help="start from the twin rebuilt from the store")] = False,
     at: Annotated[str | None, typer.Option("--at", help="with --from-live: the twin as of this ISO time")] = None,
     store: Annotated[str | None, typer.Option("--store", help="store URL or SQLite path (default: settings)")] = None,
+    forecast: Annotated[Path | None, typer.Option(
+        "--forecast", help="forecast CSV/Parquet: unique_id (site/sku), ds, y_hat, lo_L, hi_L")] = None,
 ) -> None:
     """Run the scenarios (and a baseline) and write report.json, report.html and PNG plots to --out."""
     from supplynet.sim.compare import compare_policies
@@ -121,12 +141,14 @@ def simulate(
         raise SimulationError(f"--executor must be one of {EXECUTORS}, got {executor!r}")
     live = None
     if from_live:
-        live = live_start(network, at=at, store=store)
+        live = live_start(network, at=at, store=store, forecast=forecast)
         net = live.network
     elif at is not None or store is not None:
         raise SimulationError("--at and --store apply only with --from-live")
     else:
         net = load_sim_network(network)
+        if forecast is not None:
+            net = apply_forecast(net, forecast)
     scenarios = {"baseline": None} if baseline or not scenario or live is not None else {}
     for s in scenario:
         sc = load_scenario(s)
