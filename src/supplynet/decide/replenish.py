@@ -182,10 +182,10 @@ def size_levels(kind: str, ltd_mean: Any, ltd_std: Any, cycle: Any, *, service_l
     raise DecisionError(f"unknown policy type {kind!r}; use base_stock, sS, RQ, RS or newsvendor")
 
 
-def _target(spec: Any, product: Any, default: float) -> tuple[str, float]:
+def _target(spec: Any, product: Any, default: float, fill_rate: float | None) -> tuple[str, float]:
     params = dict(getattr(spec, "params", None) or {})
-    if "fill_rate" in params:
-        fr = float(params["fill_rate"])
+    if fill_rate is not None or "fill_rate" in params:
+        fr = float(fill_rate if fill_rate is not None else params["fill_rate"])
         if not 0.0 < fr < 1.0:
             raise DecisionError(f"policy at {spec.site}/{spec.sku}: params.fill_rate must be in (0, 1), got {fr!r}")
         return "fill_rate", fr
@@ -198,11 +198,13 @@ def _target(spec: Any, product: Any, default: float) -> tuple[str, float]:
 
 
 def size_policy(spec: Any, demand: DemandEstimate | tuple[float, float], lead_time: LeadTimeEstimate | tuple[float, float],
-                product: Any, *, fixed_cost: float = 0.0,
+                product: Any, *, fixed_cost: float = 0.0, fill_rate: float | None = None,
                 default_service_level: float = DEFAULT_SERVICE_LEVEL) -> tuple[Any, dict[str, Any]]:
     """The runtime policy for ``spec`` sized with :mod:`supplynet.decide.sizing`, and how it was sized.
 
     ``demand``: per day (estimate or ``(mean, std)``); ``lead_time``: days (estimate or ``(mean, std)``).
+    The target is ``fill_rate`` when given (or ``params["fill_rate"]`` of a dict-like spec), else the
+    spec's ``service_level``, else the newsvendor critical ratio, else ``default_service_level``.
     Levels given in ``spec.params`` win over sized ones.
     """
     mu, sd = (demand.mean, demand.std) if isinstance(demand, DemandEstimate) else (float(demand[0]), float(demand[1]))
@@ -212,7 +214,7 @@ def size_policy(spec: Any, demand: DemandEstimate | tuple[float, float], lead_ti
     params = dict(spec.params or {})
     params.pop("fill_rate", None)
     kind = spec.type
-    what, target = _target(spec, product, default_service_level)
+    what, target = _target(spec, product, default_service_level, fill_rate)
     sl, fr = (target, None) if what == "service_level" else (None, target)
     h = product.unit_cost * product.holding_cost_rate / _DAYS_PER_YEAR
     common = {"pack_size": float(product.pack_size), "moq": float(product.moq)}
@@ -282,12 +284,14 @@ class Replenisher:
     ``demand``/``lead_times``: the live sensors (created when None; pass ``False`` to size from the
     network's declared values only). ``budget_per_day``: money that orders may commit per day (None:
     unlimited). ``supplier_capacity``: units per day a site can ship, overriding its
-    ``capacity_per_day``.
+    ``capacity_per_day``. ``fill_rates``: fill-rate targets by ``(site, sku)`` or by site, used
+    instead of the policies' cycle service levels (the network model has no field for them).
     """
 
     def __init__(self, network: Any, *, demand: DemandSensor | None | bool = None,
                  lead_times: LeadTimeLearner | None | bool = None, budget_per_day: float | None = None,
                  supplier_capacity: Mapping[str, float] | None = None,
+                 fill_rates: Mapping[Any, float] | None = None,
                  default_service_level: float = DEFAULT_SERVICE_LEVEL):
         if budget_per_day is not None and not (budget_per_day >= 0 and math.isfinite(budget_per_day)):
             raise DecisionError(f'"budget_per_day" must be a finite number >= 0, got {budget_per_day!r}')
@@ -300,6 +304,7 @@ class Replenisher:
         self.budget_per_day = budget_per_day
         self.default_service_level = default_service_level
         self.supplier_capacity = dict(supplier_capacity or {})
+        self.fill_rates = dict(fill_rates or {})
         self.policies: dict[tuple[str, str], Any] = {}
         self.specs: dict[tuple[str, str], Any] = {}
         self.sizing: dict[tuple[str, str], dict[str, Any]] = {}
@@ -343,8 +348,9 @@ class Replenisher:
         lane = self._cheapest(key)
         product = self.net.product(key[1])
         demand, lead = self.demand_estimate(key), self.lead_time_estimate(lane)
+        fr = self.fill_rates.get(key, self.fill_rates.get(key[0]))
         pol, info = size_policy(spec, demand, lead, product, fixed_cost=float(lane.fixed_cost_per_shipment),
-                                default_service_level=self.default_service_level)
+                                fill_rate=fr, default_service_level=self.default_service_level)
         info["demand_source"] = demand.source
         info["lead_time_source"] = "learned" if lead.n else "declared"
         info["lane_id"] = lane.id
