@@ -112,6 +112,10 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
                  ("delivered", res.delivered), ("customer demand (units)", f"{res.demand:,.0f}"),
                  ("fill rate", f"{res.fill_rate:.1%}"), ("units produced", f"{res.produced:,.0f}"),
                  ("machine failures", res.failures),
+                 ("preventive maintenance done", res.preventive),
+                 ("RUL model learned from", res.rul_source),
+                 ("traffic jam injected", res.jam or "none"),
+                 ("watchers' decisions", ", ".join(f"{v} {k}" for k, v in sorted(res.watched.items())) or "none"),
                  ("decisions", ", ".join(f"{v} {k}" for k, v in sorted(res.decisions.items())) or "none"),
                  ("approved by the planner", res.approved_by_planner), ("waiting for approval", res.pending),
                  ("real data replayed", ", ".join(res.sources_used) or "none (generated)")]:
@@ -263,7 +267,18 @@ def events(store: StoreOpt = None,
 
 def _mount() -> None:
     """Sub-command groups that live beside the modules they drive."""
-    from .commands import audit, devices, eta, forecast, ingest, maintenance, quarantine, serve, simulate, tokens
+    from .commands import (
+        audit,
+        devices,
+        eta,
+        forecast,
+        ingest,
+        maintenance,
+        quarantine,
+        serve,
+        simulate,
+        tokens,
+    )
     from .commands import validate as validate_cmd
 
     app.command("validate", help="Check a network file; every problem is named with file, line and field.")(

@@ -17,6 +17,9 @@ from typing import Any
 
 from .decide import decision as decisions
 from .decide.autonomy import AutonomyPolicy, load_policy
+from .decide.machines import MachineWatch
+from .decide.watch import ShipmentWatch
+from .events import EventBase
 from .fleet import Fleet, LogSink
 from .loop import Loop
 from .model import Network, example_path, load_network
@@ -43,6 +46,10 @@ class DemoResult:
     produced: float
     sources_used: list[str]
     decisions: dict[str, int] = field(default_factory=dict)
+    watched: dict[str, int] = field(default_factory=dict)
+    preventive: int = 0
+    rul_source: str = ""
+    jam: str = ""
     approved_by_planner: int = 0
     pending: int = 0
     inventory: Any = None
@@ -52,7 +59,7 @@ class DemoResult:
 def run_demo(*, network: str | Path | Network | None = None, days: int = 21, seed: int = 7,
              home: str | Path = ".supplynet", data_dir: str | Path | None = None, fresh: bool = True,
              start: datetime | None = None, cover_days: float = 4.0, policy: AutonomyPolicy | None = None,
-             planner_hour: int | None = 8, on_hour: Callable[[int, int], None] | None = None) -> DemoResult:
+             planner_hour: int | None = 8, jam_hours: float = 20.0, on_hour: Callable[[int, int], None] | None = None) -> DemoResult:
     """Run the demo for ``days`` simulated days; ``on_hour(done, total)`` reports progress.
 
     ``policy``: the autonomy policy (default: the packaged example). ``planner_hour``: each day at this
@@ -68,11 +75,26 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
     start = start or datetime(2026, 1, 5, tzinfo=UTC)
+    train, replay, rul_source = machine_histories(data_dir, seed)
+    model = rul_model(home, train, rul_source)
     with open_store(f"sqlite:///{db}") as store:
         fleet = Fleet(net, seed=seed, start=start, sink=LogSink(store), data_dir=data_dir,
-                      cover_days=cover_days)
+                      cover_days=cover_days, machine_frame=replay)
         policy = policy or default_policy()
-        loop = Loop(store, net, policy, release=fleet.world.place)
+        world = fleet.world
+
+        def release(e: EventBase) -> None:
+            if e.kind == "order":  # type: ignore[attr-defined]
+                world.place(e)  # type: ignore[arg-type]
+            elif e.kind == "maintenance":  # type: ignore[attr-defined]
+                asset = net.asset(e.asset_id)  # type: ignore[attr-defined]
+                lead = timedelta(days=float(asset.maintenance_lead_time_days or 0))
+                world.maintain(e.asset_id, at=e.ts + lead, work_order=e.work_order_id)  # type: ignore
+
+        machines = MachineWatch(net, model, policy, store)
+        shipments = ShipmentWatch(net, store=store, policy=policy)
+        loop = Loop(store, net, policy, release=release, watchers=[machines, shipments])
+        jam = _schedule_jam(net, world, start, days, jam_hours)
         fleet.start()
         loop.sync()
         total = days * 24
@@ -96,7 +118,55 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
             failures=st.failures, produced=st.produced, sources_used=fleet.sources_used,
             inventory=loop.twin.inventory_frame(), extra={"end": (start + timedelta(days=days)).isoformat()},
             decisions=dict(loop.outcomes), approved_by_planner=approved, pending=len(loop.pending_decisions()),
+            watched=dict(loop.watched), preventive=st.preventive, rul_source=rul_source, jam=jam,
         )
+
+
+def machine_histories(data_dir: str | Path | None, seed: int) -> tuple[Any, Any, str]:
+    """Run-to-failure histories for the machines: the model learns from the first 80% of the units,
+    the fleet's machines replay the rest (never seen in training). C-MAPSS FD001 when the data
+    folder has it, else generated wear in the same layout."""
+    from .sense.cmapss import generate_wear_fleet, load_cmapss
+
+    frame, source = None, "generated wear"
+    if data_dir is not None and any((Path(data_dir) / "cmapss").glob("train_FD001.txt*")):
+        frame, source = load_cmapss(Path(data_dir) / "cmapss", "FD001", test=False).train, "C-MAPSS FD001"
+    if frame is None:
+        frame = generate_wear_fleet(60, seed)
+    units = sorted(frame["unit"].unique())
+    cut = units[int(len(units) * 0.8)]
+    return frame[frame["unit"] < cut], frame[frame["unit"] >= cut], source
+
+
+def rul_model(home: Path, train: Any, source: str) -> Any:
+    """The RUL model for the demo's machines, trained once and kept in ``home`` (keyed by data)."""
+    import hashlib
+
+    from .sense.rul import RulModel
+
+    key = hashlib.sha256(f"{source}:{len(train)}:{float(train.iloc[:, 2:].to_numpy().sum()):.6f}".encode())
+    path = home / f"rul-{key.hexdigest()[:12]}.pkl"
+    if path.exists():
+        try:
+            return RulModel.load(path)
+        except Exception:  # noqa: BLE001 - a stale or foreign file: train again
+            path.unlink(missing_ok=True)
+    model = RulModel(n_estimators=250, n_folds=3).fit(train)
+    model.save(path)
+    return model
+
+
+def _schedule_jam(net: Network, world: Any, start: datetime, days: int, hours: float) -> str:
+    """A traffic jam on a tracked lane, a third of the way into the demo (the delay to detect)."""
+    if hours <= 0:
+        return ""
+    tracked = [ln for ln, trucks in world.trucks_by_lane.items() if ln and any(
+        d.kind == "gps_tracker" for t in trucks for d in net.devices if d.bound_to.asset == t)]
+    if not tracked:
+        return ""
+    lane = max(tracked, key=lambda ln: net.lane(ln).lead_time.mean)
+    world.jam(lane, at=start + timedelta(days=max(days // 3, 1)), hours=hours)
+    return f"{lane} for {hours:g} h from day {max(days // 3, 1)}"
 
 
 def default_policy() -> AutonomyPolicy:
@@ -108,7 +178,9 @@ def default_policy() -> AutonomyPolicy:
 
 def _planner_round(store: Any, loop: Loop, now: datetime) -> int:
     """A planner's morning: approve what the platform proposed (the dashboard's approve button)."""
-    waiting = [d for d in loop.pending_decisions() if decisions.get(store, d).status == "proposed"]
+    from .store.decisions import DecisionTable
+
+    waiting = [r.id for r in DecisionTable(store.backend).list(status="proposed", limit=100_000)]
     decisions.approve_many(store, waiting, by="demo-planner", now=now, note="morning review")
     loop.sync()
     return len(waiting)

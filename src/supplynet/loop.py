@@ -5,21 +5,27 @@ remembers which SKU-sites the events touched (and which events, from which sourc
 :meth:`Loop.decide` re-evaluates exactly those (event-driven, not a nightly batch). Every order is a
 :class:`~supplynet.decide.decision.Decision` run through the autonomy policy: executed at once when
 the policy allows, otherwise proposed to a person. Executed decisions write their action events to
-the log; the loop hands each new order it sees there to ``release`` (the executor of the physical
-world: in the demo, the fleet's world), whether the platform or a person approved it.
+the log; the loop hands each new action it sees there (an order created by a decision, a work
+order opened) to ``release`` (the executor of the physical world: in the demo, the fleet's world),
+whether the platform or a person approved it.
+
+Other decision makers join as *watchers*: objects with ``observe(event, twin)`` (called for every
+event folded) and ``decide(twin, now)`` (called after the replenishment pass), such as
+:class:`~supplynet.decide.machines.MachineWatch` (work orders from RUL) and
+:class:`~supplynet.decide.watch.ShipmentWatch` (delays and rerouting).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from .decide import decision as decisions
 from .decide.autonomy import AutonomyPolicy
 from .decide.replenish import OrderProposal, Replenisher
-from .events import EventBase, Line, OrderEvent
+from .events import EventBase, Line
 from .twin import Twin
 
 __all__ = ["Loop", "touched_keys"]
@@ -42,11 +48,12 @@ class Loop:
     """Twin plus decisions over ``store``.
 
     ``policy``: the autonomy policy (levels and guardrails per decision kind); ``release``: called with
-    every executed order (``OrderEvent`` created by a decision) as it appears in the log.
+    every executed action (an ``OrderEvent`` created by a decision, a ``Maintenance`` work order
+    opened) as it appears in the log; ``watchers``: further decision makers (see the module doc).
     """
 
     def __init__(self, store: Any, network: Any, policy: AutonomyPolicy, *,
-                 release: Callable[[OrderEvent], None] | None = None):
+                 release: Callable[[EventBase], None] | None = None, watchers: Sequence[Any] = ()):
         self.store = store
         self.network = network
         self.policy = policy
@@ -58,6 +65,8 @@ class Loop:
         self.outcomes: Counter[str] = Counter()
         self.proposals: list[OrderProposal] = []
         self.released = 0
+        self.watchers = list(watchers)
+        self.watched: Counter[str] = Counter()
 
     def sync(self) -> int:
         """Fold newly committed events into the twin; returns how many."""
@@ -67,11 +76,17 @@ class Loop:
             self.twin.apply(e, rec.offset)
             for key in touched_keys(e):
                 self.dirty[key].append(e.event_id)
+            action = False
             if e.kind == "order" and e.status == "created" and e.decision_id:  # type: ignore[attr-defined]
                 self.pending.pop((e.site, e.sku), None)  # type: ignore[attr-defined]
-                if self.release is not None:
-                    self.release(e)  # type: ignore[arg-type]
-                    self.released += 1
+                action = True
+            elif e.kind == "maintenance" and e.action == "work_order_opened":  # type: ignore[attr-defined]
+                action = True
+            if action and self.release is not None:
+                self.release(e)
+                self.released += 1
+            for w in self.watchers:
+                w.observe(e, self.twin)
             n += 1
         return n
 
@@ -85,7 +100,17 @@ class Loop:
         return False
 
     def decide(self, now: datetime) -> list[decisions.Decision]:
-        """Re-evaluate the SKU-sites touched since the last call; submit each order as a decision."""
+        """Replenishment for the SKU-sites touched since the last call, then every watcher's turn;
+        returns the decisions made."""
+        out = self._replenish(now)
+        for w in self.watchers:
+            for res in w.decide(self.twin, now):
+                d = getattr(res, "decision", res)
+                self.watched[f"{d.kind} {d.status}"] += 1
+                out.append(d)
+        return out
+
+    def _replenish(self, now: datetime) -> list[decisions.Decision]:
         touched = {k: list(v) for k, v in self.dirty.items() if k in self.replenisher.policies}
         self.dirty.clear()
         keys = sorted(k for k in touched if not self._still_pending(k))

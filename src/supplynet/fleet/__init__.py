@@ -51,13 +51,17 @@ def real_data_sources(network: Any, data_dir: str | Path, rng: np.random.Generat
 
 class Fleet:
     """The world of a network plus its devices; ``step()`` advances one hour and sends what the
-    devices reported to ``sink``."""
+    devices reported to ``sink``. ``machine_frame``: run-to-failure units in C-MAPSS layout (unit,
+    cycle, setting_*, s_*) that the machines replay in turn, one reading per hour."""
 
     def __init__(self, network: Any, *, seed: int = 0, start: datetime, sink: Sink | None = None,
-                 data_dir: str | Path | None = None, cover_days: float = 12.0, shrink_rate: float = 0.002):
+                 data_dir: str | Path | None = None, cover_days: float = 12.0, shrink_rate: float = 0.002,
+                 machine_frame: Any | None = None):
         self.rng = np.random.default_rng(seed)
         sources = real_data_sources(network, data_dir, self.rng) if data_dir else {"used": []}
         self.sources_used: list[str] = sources["used"]
+        if machine_frame is not None:  # machines replay these run-to-failure units (C-MAPSS layout)
+            sources["machine_source"] = lambda i: CmapssWear(machine_frame, unit_offset=i)
         self.world = World(network, self.rng, start, cover_days=cover_days, demand=sources.get("demand"),
                            machine_source=sources.get("machine_source"), shrink_rate=shrink_rate,
                            traces=sources.get("routes"))

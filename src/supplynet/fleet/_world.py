@@ -72,6 +72,10 @@ class _Machine:
     next_reading: datetime
     down_until: datetime | None = None
     failures: int = 0
+    maintenance_at: datetime | None = None  # a work order's planned start
+    work_order: str | None = None
+    down_reason: str = ""  # "preventive" or "failure" while down
+    maintenance_hours: float = 4.0
 
 
 @dataclass
@@ -93,6 +97,7 @@ class WorldStats:
     delivered: int = 0
     produced: float = 0.0
     failures: int = 0
+    preventive: int = 0
     shrink: float = 0.0
     by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -200,11 +205,15 @@ class World:
                  and (not ln.skus or sku in ln.skus)]
         return min(cands, key=lambda ln: ln.cost_per_unit) if cands else None
 
-    def maintain(self, asset_id: str) -> None:
-        """Preventive maintenance done: the machine's wear starts again."""
+    def maintain(self, asset_id: str, at: datetime | None = None, work_order: str | None = None,
+                 hours: float = 4.0) -> None:
+        """A work order: at ``at`` (default now) the machine stops for ``hours`` of preventive
+        maintenance and comes back renewed (its wear starts again)."""
         m = self.machines.get(asset_id)
         if m is not None:
-            m.source.reset()
+            m.maintenance_at = at or self.t
+            m.work_order = work_order
+            m.maintenance_hours = hours
 
     # -- the clock -----------------------------------------------------------------------------------
     def step(self) -> datetime:
@@ -312,13 +321,24 @@ class World:
 
     def _machines(self, t0: datetime, t1: datetime) -> None:
         for m in self.machines.values():
+            if m.down_until is None and m.maintenance_at is not None and m.maintenance_at < t1:
+                self.stats.preventive += 1
+                m.down_until = max(m.maintenance_at, t0) + timedelta(hours=m.maintenance_hours)
+                m.down_reason = "preventive"
+                self._emit(Maintenance, f"cmms-{m.asset.site}", asset_id=m.asset.id, action="started",
+                           work_order_id=m.work_order, detail="preventive maintenance")
+                m.maintenance_at = None
             if m.down_until is not None:
                 if t1 < m.down_until:
                     continue
                 m.down_until = None
                 m.source.reset()
                 self._emit(Maintenance, f"cmms-{m.asset.site}", asset_id=m.asset.id, action="completed",
-                           detail="repaired after failure")
+                           work_order_id=m.work_order if m.down_reason == "preventive" else None,
+                           detail="preventive maintenance done" if m.down_reason == "preventive"
+                           else "repaired after failure")
+                m.work_order, m.down_reason = None, ""
+                m.next_reading = max(m.next_reading, t1)
             while m.next_reading < t1:
                 settings, sensors, failed = m.source.next()
                 self._emit(MachineReading, m.sensor_device, ts=m.next_reading, asset_id=m.asset.id,
@@ -329,6 +349,7 @@ class World:
                     self.stats.failures += 1
                     repair = max(float(getattr(m.asset, "maintenance_lead_time_days", 0) or 0), 1.0) + 2.0
                     m.down_until = m.next_reading + timedelta(days=repair)
+                    m.down_reason, m.maintenance_at = "failure", None
                     self._emit(Maintenance, m.sensor_device, ts=m.next_reading, asset_id=m.asset.id,
                                action="failure", detail="machine stopped")
                     break
@@ -357,7 +378,9 @@ class World:
 
     def _produce(self, now: datetime) -> None:
         for bom in self.net.boms:
-            if any(m.down_until is not None for m in self.machines.values() if m.asset.site == bom.plant):
+            needed = set(getattr(bom, "machines", None) or [])
+            if any(m.down_until is not None for m in self.machines.values()
+                   if m.asset.site == bom.plant and (not needed or m.asset.id in needed)):
                 continue
             rate = float(bom.rate_per_day or 0.0)
             if rate <= 0:

@@ -1,0 +1,74 @@
+"""MachineWatch: a machine's own readings raise a work order before it fails, not early in life."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from supplynet.decide.autonomy import parse_policy
+from supplynet.decide.machines import MachineWatch
+from supplynet.events import MachineReading, Maintenance
+from supplynet.model import example_path, load_network
+from supplynet.sense.cmapss import generate_wear_fleet
+from supplynet.sense.rul import RulModel
+from supplynet.store import open_store
+
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
+POLICY = parse_policy({"high_impact_cost": 1e9, "costly_action_cost": 1e9,
+                       "kinds": {"maintain": {"level": "auto"}}})
+
+
+@pytest.fixture(scope="module")
+def model_and_unit():
+    fleet = generate_wear_fleet(36, seed=4)
+    train = fleet[fleet["unit"] <= 30]
+    model = RulModel(n_estimators=120, n_folds=3, seed=1).fit(train)
+    unit = fleet[fleet["unit"] == 33].sort_values("cycle")
+    return model, unit
+
+
+def _readings(unit):
+    sc = [c for c in unit.columns if c.startswith("setting")]
+    sn = [c for c in unit.columns if c.startswith("s_")]
+    for i, row in enumerate(unit.itertuples(index=False)):
+        d = row._asdict()
+        yield MachineReading(source="SENS-OVEN-1", seq=i + 1, ts=T0 + timedelta(hours=i), asset_id="OVEN-1",
+                             cycle=i + 1, settings={c: d[c] for c in sc}, sensors={c: d[c] for c in sn})
+
+
+def test_work_order_before_failure_and_not_in_the_first_half(tmp_path, model_and_unit):
+    model, unit = model_and_unit
+    net = load_network(example_path("tiny"))
+    life = len(unit)
+    with open_store(f"sqlite:///{tmp_path / 'm.db'}") as store:
+        watch = MachineWatch(net, model, POLICY, store)
+        opened_at = None
+        for r in _readings(unit):
+            watch.observe(r)
+            out = watch.decide(None, r.ts)
+            if out and opened_at is None:
+                opened_at = r.cycle
+                d = out[0].decision
+                assert d.kind == "maintain" and d.status == "executed"
+                assert d.model_output["failure_probability"] > d.model_output["threshold"]
+                lo, hi = d.model_output["rul_interval"]
+                assert lo <= hi and d.model_output["driving_sensors"]
+                assert [e.kind for e in out[0].events] == ["maintenance"]
+            elif out:
+                pytest.fail("a second work order while one is open")
+        assert opened_at is not None, "no work order before the end of life"
+        assert life / 2 < opened_at < life
+        # a completed work order renews the asset: its history starts again, a new order may follow
+        watch.observe(Maintenance(source="cmms", seq=1, ts=T0, asset_id="OVEN-1", action="completed"))
+        assert "OVEN-1" not in watch.state.open and watch.assets["OVEN-1"].cycle == 0
+        assert any(a.code == "rul" for a in watch.alerts)
+
+
+def test_readings_of_other_sensors_are_ignored(tmp_path, model_and_unit):
+    model, _ = model_and_unit
+    net = load_network(example_path("tiny"))
+    with open_store(f"sqlite:///{tmp_path / 'm.db'}") as store:
+        watch = MachineWatch(net, model, POLICY, store)
+        watch.observe(MachineReading(source="x", seq=1, ts=T0, asset_id="OVEN-1", sensors={"temp": 1.0}))
+        assert watch.assets["OVEN-1"].cycle == 0 and watch.decide(None, T0) == []
