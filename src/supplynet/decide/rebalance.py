@@ -6,7 +6,7 @@ regular inbound lane - three kinds of options can bridge the gap of ``q`` units 
 
 - **order**: a new order on the regular (cheapest) lane; it arrives with the pipeline, after ``L``
   days, so it does not shorten the gap;
-- **expedite**: the fastest inbound lane, or the regular one at ``expedite_cost_factor`` times its
+- **expedite**: the fastest inbound lane from the regular origin or a supplier, or the regular one at ``expedite_cost_factor`` times its
   cost and ``expedite_time_factor`` times its lead time when no faster lane exists;
 - **transfer**: from another stocking site holding stock above its own order-up-to level (its
   excess), over a network lane from that site, or - with ``lateral_km`` set - over a lateral move
@@ -182,7 +182,8 @@ class Rebalancer:
         opts = [self._option("order", regular.origin, regular.id, q, lead, regular.cost_per_unit,
                              regular.fixed_cost_per_shipment, mu, avail, lead, p)]
         inbound = self.rep.inbound.get(key, [])
-        fastest = min(inbound, key=lambda ln: (self.rep.lead_time_estimate(ln).mean_days, ln.cost_per_unit))
+        same_source = [ln for ln in inbound if ln.origin == regular.origin or self.rep._is_supplier(ln.origin)]
+        fastest = min(same_source, key=lambda ln: (self.rep.lead_time_estimate(ln).mean_days, ln.cost_per_unit))
         f_lead = self.rep.lead_time_estimate(fastest).mean_days
         if f_lead < lead - 1e-9 and fastest.id != regular.id:
             opts.append(self._option("expedite", fastest.origin, fastest.id, q, f_lead, fastest.cost_per_unit,

@@ -6,7 +6,7 @@ and authoritative manual counts say should be there). One count that disagrees p
 delivery being shelved, a read missed); a gap that *persists* over ``min_counts`` consecutive counts,
 all beyond the tolerance and of the same sign, is flagged: book above physical is **shrinkage**
 (theft, damage, unrecorded waste), book below physical is an **unrecorded receipt**. Its size is
-the median gap of the persistent run (robust to one odd read), in units and in money at the
+the median gap of the last ``min_counts`` counts (robust to one odd read, current when a leak grows), in units and in money at the
 product's unit cost.
 
 This is the inventory-record-inaccuracy setting of DeHoratius & Raman (2008) and Kang & Gershwin
@@ -127,7 +127,7 @@ class ShrinkageMonitor:
         run.append((gap, book, float(e.quantity), e.ts, e.method, e.event_id))
         if len(run) < self.min_counts:
             return None
-        gaps = np.array([r[0] for r in run])
+        gaps = np.array([r[0] for r in list(run)[-self.min_counts:]])  # the recent size: a leak grows
         cost = self._unit_cost(e.sku)
         size = float(np.median(gaps))
         f = ShrinkageFinding(site=e.site, sku=e.sku, gap=size, value=None if cost is None else size * cost,
