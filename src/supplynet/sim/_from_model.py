@@ -1,7 +1,9 @@
 """Turn a :class:`supplynet.model.Network` into a :class:`SimNetwork` (stocking points and arcs).
 
 Stocking points are grown upstream from the demand entries: a (site, sku) is fed by the cheapest lane
-into the site that carries the sku (ties: shortest mean lead time), by the site's BOM for that sku
+into the site that carries the sku (ties: shortest mean lead time); the other lanes into the site that
+carry the sku become its backup lanes (used while its own lane is closed) when their origin is a
+supplier or already stocks the sku, and using them makes no cycle; by the site's BOM for that sku
 (a plant: one arc per component, production capacity ``rate_per_day`` as a virtual lane), or, at a
 supplier, by nothing (unlimited source). A point with none of these is replenished from an unnamed
 external supplier after one day (listed in ``meta["warnings"]``).
@@ -130,7 +132,9 @@ def network_to_arrays(cls: Any, network: Any, *, service_level: float = 0.95) ->
     if missing:
         net = net.replace(sites=net.sites + missing,
                           site_kind=net.site_kind + [network.site(s).kind for s in missing],
-                          site_capacity=np.concatenate([net.site_capacity, np.full(len(missing), np.inf)]))
+                          site_capacity=np.concatenate([net.site_capacity, [
+                              np.inf if network.site(s).capacity_per_day is None
+                              else float(network.site(s).capacity_per_day) for s in missing]]))
     th = np.zeros(n)
     np.add.at(th, net.arc_dst, net.arc_qty * hold[net.arc_src])
     net = net.replace(lt_min=np.asarray(lt_lo, float), lt_max=np.asarray(lt_hi, float), transit_hold=th,
@@ -150,4 +154,76 @@ def network_to_arrays(cls: Any, network: Any, *, service_level: float = 0.95) ->
                                    pack_size=p.pack_size, moq=p.moq, underage=max(p.price - p.unit_cost, 1e-9),
                                    overage=max(p.unit_cost, 1e-9))
         net = net.with_policy(pol, [i])
-    return net.replace(init_on_hand=np.where(net.source, 0.0, net.policy_level()))
+    net = net.replace(init_on_hand=np.where(net.source, 0.0, net.policy_level()))
+    return _add_backups(net, network, feed, index)
+
+
+def _add_backups(net: Any, network: Any, feed: dict[int, tuple[str, Any]], index: dict[tuple[str, str], int]) -> Any:
+    """Backup lanes for lane-fed items (see the module docstring); suppliers get a source item."""
+    n0 = net.n_items
+    for i in range(n0):
+        how, own = feed[i]
+        if how != "lane":
+            continue
+        site, sku = net.sites[net.item_site[i]], net.item_sku[i]
+        others = sorted((ln for ln in network.lanes_to(site) if ln.carries(sku) and ln.id != own.id),
+                        key=lambda ln: (ln.cost_per_unit, ln.lead_time.mean))
+        for ln in others:
+            src = index.get((ln.origin, sku))
+            if src is None:
+                if network.site(ln.origin).kind != "supplier":
+                    continue
+                net = _with_source_item(net, ln.origin, sku, network)
+                src = index[(ln.origin, sku)] = net.n_items - 1
+            if _reaches(net, i, src):
+                continue  # the origin is supplied through this item: a backup would make a cycle
+            lt = ln.lead_time
+            net = net.with_backup(src, i, ln.id, lead_time=max(lt.mean, 1.0), lead_std=lt.std, lead_kind=lt.dist,
+                                  lead_min=lt.min_days if lt.min_days is not None else max(lt.mean - 3 * lt.std, 0.0),
+                                  lead_max=lt.max_days if lt.max_days is not None else lt.mean + 3 * lt.std)
+    return net
+
+
+def _reaches(net: Any, start: int, target: int) -> bool:
+    """Whether ``target`` is downstream of (supplied through) ``start``."""
+    seen, todo = {start}, [start]
+    while todo:
+        j = todo.pop()
+        if j == target:
+            return True
+        for a in np.nonzero(net.arc_src == j)[0]:
+            d = int(net.arc_dst[a])
+            if d not in seen:
+                seen.add(d)
+                todo.append(d)
+    return False
+
+
+def _with_source_item(net: Any, site: str, sku: str, network: Any) -> Any:
+    """``net`` with one more item: an unlimited source of ``sku`` at supplier ``site``."""
+    sites = list(net.sites)
+    kinds = list(net.site_kind)
+    cap = net.site_capacity
+    if site not in sites:
+        sites.append(site)
+        kinds.append(network.site(site).kind)
+        cap = np.append(cap, np.inf)
+    price = next((p.price for p in network.products if p.sku == sku), 0.0)
+
+    def ext(name: str, value: Any) -> np.ndarray:
+        arr = getattr(net, name)
+        return np.concatenate([arr, np.asarray([value], dtype=arr.dtype)])
+
+    zeros = {k: ext(k, 0.0) for k in ("lt_std", "lt_min", "lt_max", "hold", "transit_hold", "short_cost",
+                                      "backlog_cost", "order_cost", "pol_a", "pol_b", "pol_offset", "moq",
+                                      "init_on_hand", "init_open", "init_backlog")}
+    return net.replace(
+        sites=sites, site_kind=kinds, site_capacity=cap, item_site=ext("item_site", sites.index(site)),
+        item_sku=[*net.item_sku, sku], source=ext("source", True), lt_kind=ext("lt_kind", 0),
+        lt_mean=ext("lt_mean", 1.0), item_lane=ext("item_lane", -1), dem_kind=ext("dem_kind", -1),
+        dem_mean=np.hstack([net.dem_mean, np.zeros((net.dem_mean.shape[0], 1))]),
+        dem_std=np.hstack([net.dem_std, np.zeros((net.dem_std.shape[0], 1))]),
+        hist=np.vstack([net.hist, np.zeros((1, net.hist.shape[1]))]), hist_len=ext("hist_len", 0),
+        backorders=ext("backorders", True), price=ext("price", price), pol_kind=ext("pol_kind", -1),
+        pol_review=ext("pol_review", 1.0), pack=ext("pack", 1.0),
+        init_transit=np.vstack([net.init_transit, np.zeros((1, net.init_transit.shape[1]))]), **zeros)

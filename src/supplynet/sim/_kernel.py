@@ -115,13 +115,14 @@ def _demand(kind: int, mean: float, std: float, key: np.uint64, t: int, i: int, 
 
 
 @numba.njit(cache=True)
-def _lead(kind: int, mean: float, std: float, lo: float, hi: float, key: np.uint64, t: int, i: int) -> float:
+def _lead(kind: int, mean: float, std: float, lo: float, hi: float, key: np.uint64, t: int, i: int,
+          stream: int = 2) -> float:
     if kind == 0 or std <= 0.0:
         return mean
-    u1 = uniform(key, t, i, 2)
+    u1 = uniform(key, t, i, stream)
     if kind == 3:
         return lo + (hi - lo) * u1
-    z = _std_normal(u1, uniform(key, t, i, 3))
+    z = _std_normal(u1, uniform(key, t, i, stream + 1))
     if kind == 2:  # lognormal with the given mean and std (also stands in for gamma)
         s2 = math.log(1.0 + (std / max(mean, 1e-9)) ** 2)
         return math.exp(math.log(max(mean, 1e-9)) - 0.5 * s2 + math.sqrt(s2) * z)
@@ -130,6 +131,7 @@ def _lead(kind: int, mean: float, std: float, lo: float, hi: float, key: np.uint
 
 @numba.njit(parallel=True, cache=True)
 def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, out_ptr, out_arcs, arc_qty,
+            bk_ptr, bk_arcs, arc_lane, arc_lt,
             lt_kind, lt_mean, lt_std, lt_min, lt_max, item_lane, pipe_off, pipe_len,
             site_cap, site_nom, lane_cap, lane_nom, lane_cost, lane_fixed,
             dem_kind, dem_mean, dem_std, hist, hist_len, cdf, guide, cdf_off, cdf_len, backorders,
@@ -296,8 +298,19 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
                         acc[r, i, A_NORDERS] += 1.0
                         acc[r, i, A_ORDER] += order_cost[i]
                         day_cost += order_cost[i]
-                        if in_ptr[i] == in_ptr[i + 1]:
-                            k = item_lane[i]
+                        k = item_lane[i]
+                        routed = False
+                        if bk_ptr[i] < bk_ptr[i + 1] and k >= 0 and lane_fac[k] <= 0.0:
+                            # own lane closed: the cheapest backup lane that is open
+                            for p in range(bk_ptr[i], bk_ptr[i + 1]):
+                                a = bk_arcs[p]
+                                if lane_fac[arc_lane[a]] > 0.0:
+                                    request[r, a] += q
+                                    routed = True
+                                    break
+                        if routed:
+                            pass
+                        elif in_ptr[i] == in_ptr[i + 1]:
                             fac = lt_all * lt_fac[k] if k >= 0 else lt_all
                             lt = _lead(lt_kind[i], lt_mean[i], lt_std[i], lt_min[i], lt_max[i], key, t, i) * fac
                             lt_i = min(max(int(math.floor(lt + 0.5)), 1), pipe_len[i] - 1)
@@ -314,6 +327,26 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
                                 request[r, a] += q * arc_qty[a]
             # 4. releases of staged inputs onto lanes
             for i in range(N):
+                for p in range(bk_ptr[i], bk_ptr[i + 1]):  # backup lanes: one source each
+                    a = bk_arcs[p]
+                    rel = staged[r, a]
+                    if rel <= 1e-12:
+                        continue
+                    k = arc_lane[a]
+                    rel = min(rel, lane_left[k])
+                    if rel <= 1e-12:
+                        continue
+                    lane_left[k] -= rel
+                    staged[r, a] -= rel
+                    lt = _lead(int(arc_lt[a, 0]), arc_lt[a, 1], arc_lt[a, 2], arc_lt[a, 3], arc_lt[a, 4], key, t,
+                               i, 4) * lt_all * lt_fac[k]
+                    lt_i = min(max(int(math.floor(lt + 0.5)), 1), pipe_len[i] - 1)
+                    slot = cur[i] + lt_i
+                    pipe[r, pipe_off[i] + (slot if slot < pipe_len[i] else slot - pipe_len[i])] += rel
+                    in_transit[r, i] += rel
+                    tc = lane_cost[k] * rel + lane_fixed[k]
+                    acc[r, i, A_TRANSPORT] += tc
+                    day_cost += tc
                 if in_ptr[i] == in_ptr[i + 1]:
                     continue
                 rel = np.inf

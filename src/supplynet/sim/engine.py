@@ -131,7 +131,7 @@ class Simulation:
                     self.on_order[:, i] += q
             q = net.init_open[i]
             if q:
-                arcs = np.nonzero(net.arc_dst == i)[0]
+                arcs = np.nonzero((net.arc_dst == i) & ~net.arc_backup)[0]
                 if len(arcs):
                     self.request[:, arcs] += q * net.arc_qty[arcs]
                 else:  # externally supplied: the open order ships after the mean lead time
@@ -160,6 +160,7 @@ class Simulation:
         kernel = K.advance if self.parallel else K.advance_serial
         kernel(self.now, until, self.keys, net.order, net.item_site, st["item_sku_id"], net.source,
                   st["in_ptr"], st["in_arcs"], st["out_ptr"], st["out_arcs"], net.arc_qty,
+                  st["bk_ptr"], st["bk_arcs"], net.arc_lane, net.arc_lt,
                   net.lt_kind, net.lt_mean, net.lt_std, net.lt_min, net.lt_max, net.item_lane,
                   st["pipe_off"], st["pipe_len"], net.site_capacity, st["site_nom"], net.lane_capacity,
                   st["lane_nom"], net.lane_cost, net.lane_fixed_cost, net.dem_kind, net.dem_mean, net.dem_std,
@@ -218,12 +219,19 @@ class Simulation:
 def _static_arrays(net: SimNetwork, lead_factor: float) -> dict[str, np.ndarray]:
     """CSR arc lists, pipeline ring offsets and nominal capacities (computed once per run)."""
     n = net.n_items
-    by_dst = np.argsort(net.arc_dst, kind="stable")
+    primary = np.nonzero(~net.arc_backup)[0]
+    by_dst = primary[np.argsort(net.arc_dst[primary], kind="stable")]
     by_src = np.argsort(net.arc_src, kind="stable")
     in_ptr = np.zeros(n + 1, dtype=np.int64)
     out_ptr = np.zeros(n + 1, dtype=np.int64)
-    in_ptr[1:] = np.cumsum(np.bincount(net.arc_dst, minlength=n))
+    in_ptr[1:] = np.cumsum(np.bincount(net.arc_dst[primary], minlength=n))
     out_ptr[1:] = np.cumsum(np.bincount(net.arc_src, minlength=n))
+    # backup arcs per destination, cheapest lane first
+    backup = np.nonzero(net.arc_backup)[0]
+    bk_cost = np.asarray(net.lane_cost, dtype=float)[net.arc_lane[backup]] if len(backup) else np.zeros(0)
+    bk_arcs = backup[np.lexsort((bk_cost, net.arc_dst[backup]))] if len(backup) else backup
+    bk_ptr = np.zeros(n + 1, dtype=np.int64)
+    bk_ptr[1:] = np.cumsum(np.bincount(net.arc_dst[backup], minlength=n))
     upper = np.ceil(net.lead_upper() * lead_factor) + 2
     pipe_len = np.maximum(upper, net.init_transit.shape[1] + 2).astype(np.int64)
     pipe_off = np.zeros(n, dtype=np.int64)
@@ -233,6 +241,8 @@ def _static_arrays(net: SimNetwork, lead_factor: float) -> dict[str, np.ndarray]
     site_nom = np.where(np.isfinite(net.site_capacity), net.site_capacity, np.maximum(2.0 * site_flow, 1.0))
     lanes = net.item_lane >= 0
     lane_flow = np.bincount(net.item_lane[lanes], weights=mu[lanes], minlength=len(net.lanes))
+    for a in backup:  # a backup lane may carry its destination's whole flow
+        lane_flow[net.arc_lane[a]] += mu[net.arc_dst[a]]
     lane_nom = np.where(np.isfinite(net.lane_capacity), net.lane_capacity, np.maximum(2.0 * lane_flow, 1.0))
     skus = net.sku_ids()
     # Poisson CDF tables for constant means below 30 (the kernel's fast path)
@@ -250,7 +260,8 @@ def _static_arrays(net: SimNetwork, lead_factor: float) -> dict[str, np.ndarray]
             pos += len(cdf)
     return {
         "in_ptr": in_ptr, "in_arcs": by_dst.astype(np.int64), "out_ptr": out_ptr,
-        "out_arcs": by_src.astype(np.int64), "pipe_len": pipe_len, "pipe_off": pipe_off,
+        "out_arcs": by_src.astype(np.int64), "bk_ptr": bk_ptr, "bk_arcs": bk_arcs.astype(np.int64),
+        "pipe_len": pipe_len, "pipe_off": pipe_off,
         "pipe_total": np.int64(pipe_len.sum()), "site_nom": site_nom.astype(float),
         "lane_nom": lane_nom.astype(float), "item_sku_id": np.array([skus[s] for s in net.item_sku], dtype=np.int64),
         "sku_index": skus, "cdf": np.concatenate(tables) if tables else np.ones(1), "cdf_off": off,

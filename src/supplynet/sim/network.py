@@ -6,6 +6,11 @@ BOM quantity for a component consumed at a plant; several arcs into one item mak
 An item with no arcs is replenished from an unlimited external supplier after its lead time; a
 *source* item (a supplier site) has unlimited stock and never orders.
 
+*Backup* arcs (:meth:`SimNetwork.with_backup`) are other transport lanes into an item (one unit of
+the source item per unit, their own lane and lead time). They carry nothing while the item's own
+lane is open; while it is closed by a disruption (``lane_closure`` at severity 1), new orders go to
+the cheapest backup whose lane is open. They are left out of the mean flow that sizes policies.
+
 Built from a :class:`supplynet.model.Network` (:meth:`SimNetwork.from_network`), from a Willems
 (2008) chain CSV (:meth:`SimNetwork.from_willems`) or directly from arrays (:meth:`SimNetwork.build`).
 """
@@ -89,6 +94,9 @@ class SimNetwork:
     meta: dict[str, Any] = field(default_factory=dict)
     lane_mode: list[str] = field(default_factory=list)   # transport mode per lane ("" unknown)
     init_backlog: np.ndarray | None = None  # float[N]: backorders waiting at the start (None: none)
+    arc_backup: np.ndarray | None = None    # bool[A]: a backup lane (None: no backups)
+    arc_lane: np.ndarray | None = None      # int[A]: lane of a backup arc (-1: the item's own lane)
+    arc_lt: np.ndarray | None = None        # float[A, 5]: backup lead time (kind, mean, std, min, max)
 
     # ------------------------------------------------------------------ derived
     def __post_init__(self) -> None:
@@ -105,6 +113,15 @@ class SimNetwork:
             self.init_backlog = np.zeros(n)
         elif np.shape(self.init_backlog) != (n,):
             raise SimulationError(f"init_backlog must have one value per item ({n}), got {np.shape(self.init_backlog)}")
+        a = len(self.arc_src)
+        if self.arc_backup is None:
+            self.arc_backup = np.zeros(a, dtype=bool)
+        if self.arc_lane is None:
+            self.arc_lane = np.full(a, -1, dtype=np.int64)
+        if self.arc_lt is None:
+            self.arc_lt = np.zeros((a, 5))
+        if len(self.arc_backup) != a or len(self.arc_lane) != a or np.shape(self.arc_lt) != (a, 5):
+            raise SimulationError(f"arc_backup, arc_lane and arc_lt must have one entry per arc ({a})")
         self.order = self._downstream_first()
 
     @property
@@ -144,7 +161,7 @@ class SimNetwork:
         mu = np.where(self.dem_kind >= 0, self.dem_mean.mean(axis=0), 0.0)
         var = np.where(self.dem_kind >= 0, self.dem_std.mean(axis=0) ** 2, 0.0)
         for i in self.order:  # downstream first: dst totals are final before src reads them
-            for a in np.nonzero(self.arc_dst == i)[0]:
+            for a in np.nonzero((self.arc_dst == i) & ~self.arc_backup)[0]:
                 mu[self.arc_src[a]] += self.arc_qty[a] * mu[i]
                 var[self.arc_src[a]] += self.arc_qty[a] ** 2 * var[i]
         return mu, np.sqrt(var)
@@ -153,6 +170,10 @@ class SimNetwork:
         """Largest lead time (days) a sample may take, per item."""
         up = np.where(self.lt_kind == 0, self.lt_mean, self.lt_mean + 5.0 * self.lt_std)
         up = np.where(self.lt_kind == 3, self.lt_max, up)
+        for a in np.nonzero(self.arc_backup)[0]:  # a backup lane's shipments land in the same pipeline
+            kind, mean, std, _, hi = self.arc_lt[a]
+            b = hi if kind == 3 else (mean if kind == 0 else mean + 5.0 * std)
+            up[self.arc_dst[a]] = max(up[self.arc_dst[a]], b)
         return np.maximum(1.0, np.ceil(up + 0.5))
 
     def policy_level(self) -> np.ndarray:
@@ -175,6 +196,35 @@ class SimNetwork:
             new[key][idx] = np.broadcast_to(np.asarray(val, dtype=float), (len(idx),))
         new["pol_kind"][idx[self.source[idx]]] = -1
         return self.replace(**new)
+
+    def with_backup(self, src: Any, dst: Any, lane: str | int, *, lead_time: float, lead_std: float = 0.0,
+                    lead_kind: str = "fixed", lead_min: float | None = None,
+                    lead_max: float | None = None) -> SimNetwork:
+        """A copy with a backup lane from item ``src`` into item ``dst`` (indices or ``(site, sku)``).
+
+        ``lane`` names (or indexes) the lane in ``lanes``; its capacity, costs and disruptions apply.
+        While ``dst``'s own lane is closed, orders go to the cheapest backup whose lane is open.
+        """
+        i, j = self._index(src), self._index(dst)
+        if i == j:
+            raise SimulationError(f"a backup lane must join two different items, got {self.item_names[i]} twice")
+        if self.item_lane[j] < 0:
+            raise SimulationError(f"{self.item_names[j]} has no lane of its own: a backup lane backs up a lane")
+        k = lane if isinstance(lane, (int, np.integer)) else (self.lanes.index(lane) if lane in self.lanes else -1)
+        if not 0 <= int(k) < len(self.lanes):
+            raise SimulationError(f"backup lane {lane!r} is not a lane of network {self.name!r}")
+        if lead_kind not in LEAD_KINDS:
+            raise SimulationError(f"lead-time distribution {lead_kind!r} unknown; use one of {sorted(LEAD_KINDS)}")
+        if not lead_time >= 0 or not lead_std >= 0:
+            raise SimulationError(f"backup lane {lane!r}: lead time and std must be >= 0, got {lead_time}, {lead_std}")
+        lo = max(lead_time - 3 * lead_std, 1.0) if lead_min is None else lead_min
+        hi = lead_time + 3 * lead_std if lead_max is None else lead_max
+        net = self.replace(
+            arc_src=np.append(self.arc_src, i), arc_dst=np.append(self.arc_dst, j),
+            arc_qty=np.append(self.arc_qty, 1.0), arc_backup=np.append(self.arc_backup, True),
+            arc_lane=np.append(self.arc_lane, int(k)),
+            arc_lt=np.vstack([self.arc_lt, [[LEAD_KINDS[lead_kind], max(lead_time, 1.0), lead_std, lo, hi]]]))
+        return net
 
     def with_initial_state(self, on_hand: Any = None, in_transit: Any = None,
                            open_orders: Any = None, backorders: Any = None) -> SimNetwork:
@@ -277,7 +327,8 @@ class SimNetwork:
         k = len(lanes)
         site_cap = np.full(len(sites), np.inf)
         for s, c in (site_capacity or {}).items():
-            site_cap[sites.index(s)] = np.inf if c is None else float(c)
+            if s in sites:  # a site holding no item has nothing to ship
+                site_cap[sites.index(s)] = np.inf if c is None else float(c)
         lt = _arr(lead_time, n, 1.0)
         net = cls(
             sites=sites, site_kind=[(site_kind or {}).get(s, "dc") for s in sites], item_site=sidx,
