@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import threading
 import time
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -129,36 +130,51 @@ class TokenBucket:
 
 class SeqTracker:
     """Which sequence numbers of a device have a final outcome: everything up to ``acked`` plus
-    disjoint intervals above it (``acked`` is the end-to-end acknowledgement)."""
+    disjoint spans above it, kept sorted (``acked`` is the end-to-end acknowledgement; ``high`` the
+    largest seq seen). At most ``max_spans`` spans are kept: with several workers sharing a
+    device's messages each sees gaps that never fill; forgetting the oldest spans only means a
+    late duplicate goes on to the log, whose own deduplication stores it once."""
 
-    __slots__ = ("acked", "spans")
+    __slots__ = ("acked", "high", "los", "his", "max_spans")
 
-    def __init__(self, acked: int = -1):
+    def __init__(self, acked: int = -1, max_spans: int = 4096):
         self.acked = acked
-        self.spans: dict[int, int] = {}  # lo -> hi, all > acked + 1, disjoint
+        self.high = acked
+        self.los: list[int] = []  # span starts, sorted, all > acked + 1
+        self.his: list[int] = []  # span ends
+        self.max_spans = max_spans
+
+    @property
+    def spans(self) -> dict[int, int]:
+        return dict(zip(self.los, self.his, strict=True))
 
     def done(self, lo: int, hi: int) -> bool:
         if hi <= self.acked:
             return True
-        for a, b in self.spans.items():
-            if a <= lo and hi <= b:
-                return True
-        return False
+        i = bisect_right(self.los, lo) - 1
+        return i >= 0 and hi <= self.his[i]
 
     def mark(self, lo: int, hi: int) -> None:
+        self.high = max(self.high, hi)
         if hi <= self.acked:
             return
         lo = max(lo, self.acked + 1)
-        for a, b in list(self.spans.items()):  # merge overlapping or adjacent spans
-            if a <= hi + 1 and lo <= b + 1:
-                del self.spans[a]
-                lo, hi = min(lo, a), max(hi, b)
-        if lo == self.acked + 1:
-            self.acked = hi
-            while self.acked + 1 in self.spans:
-                self.acked = self.spans.pop(self.acked + 1)
-        else:
-            self.spans[lo] = hi
+        los, his = self.los, self.his
+        i = bisect_left(los, lo)
+        if i > 0 and his[i - 1] >= lo - 1:  # touches the span before
+            i -= 1
+        j = i
+        while j < len(los) and los[j] <= hi + 1:  # and every span it overlaps or touches
+            j += 1
+        if j > i:
+            lo, hi = min(lo, los[i]), max(hi, his[j - 1])
+        los[i:j] = [lo]
+        his[i:j] = [hi]
+        if los[0] == self.acked + 1:
+            self.acked = his[0]
+            del los[0], his[0]
+        if len(los) > self.max_spans:
+            del los[0], his[0]
 
 
 @dataclass
@@ -347,9 +363,9 @@ class Gate:
         if tracker.done(body.seq, body.last_seq) or (dev, body.seq) in seen:
             raise _Rejected("replayed_sequence", dev, f"seq {body.seq}..{body.last_seq} already processed "
                                                       f"(acknowledged up to {tracker.acked})", body, final=False)
-        if body.seq > tracker.acked + cfg.seq_window:
+        if body.seq > max(tracker.acked, tracker.high) + cfg.seq_window:
             raise _Rejected("out_of_window_sequence", dev, f"seq {body.seq} is more than {cfg.seq_window} past "
-                                                           f"the acknowledged {tracker.acked}", body)
+                                                           f"the highest seen {max(tracker.acked, tracker.high)}", body)
         bucket = self._buckets.get(dev)
         if bucket is None:
             bucket = self._buckets[dev] = TokenBucket(cfg.rate_per_s, cfg.burst, now)
