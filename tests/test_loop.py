@@ -13,9 +13,15 @@ from supplynet.twin import Twin
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("rul-cache")
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory, cache):
     home = tmp_path_factory.mktemp("demo")
-    res = run_demo(network=example_path("tiny"), days=8, seed=5, home=home, data_dir=None)
+    res = run_demo(cache_dir=cache, network=example_path("tiny"), days=8, seed=5, home=home, data_dir=None, stress_replications=30,
+                   stress_horizon=30)
     return home, res
 
 
@@ -25,6 +31,10 @@ def test_demo_places_orders_and_delivers(demo_run):
     assert 0.5 < res.fill_rate <= 1.0
     assert res.events > 500
     assert res.by_kind["sale"] > 0 and res.by_kind["position"] > 0
+    # every order is a decision; the closing stress test ranks every site
+    assert sum(res.decisions.values()) == res.orders
+    assert set(res.ranking["site"]) == {"SUP-1", "PLANT-1", "DC-1", "STORE-1", "STORE-2"}
+    assert res.ranking["risk_exposure"].max() == pytest.approx(1.0)
 
 
 def test_rebuild_from_the_log_equals_the_live_twin(demo_run):
@@ -57,9 +67,9 @@ def test_as_of_sees_the_past(demo_run):
     assert sold_early == 0 and sold_late > 0
 
 
-def test_demo_is_reproducible(tmp_path):
-    a = run_demo(network=example_path("tiny"), days=3, seed=9, home=tmp_path / "a")
-    b = run_demo(network=example_path("tiny"), days=3, seed=9, home=tmp_path / "b")
+def test_demo_is_reproducible(tmp_path, cache):
+    a = run_demo(cache_dir=cache, network=example_path("tiny"), days=3, seed=9, home=tmp_path / "a", stress_replications=0)
+    b = run_demo(cache_dir=cache, network=example_path("tiny"), days=3, seed=9, home=tmp_path / "b", stress_replications=0)
     assert (a.events, a.orders, a.demand, a.fill_rate) == (b.events, b.orders, b.demand, b.fill_rate)
 
 

@@ -92,9 +92,23 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
          network: Annotated[Path | None, typer.Option(help="network file (default: the realistic example)")] = None,
          data_dir: Annotated[Path | None, typer.Option(help="public datasets to replay (default ../shared/data "
                                                               "when present; 'none' to generate)")] = None,
-         home: Annotated[Path, typer.Option(help="folder for the demo store")] = Path(".supplynet")) -> None:
-    """Run the realistic network in accelerated time through the whole loop and summarise."""
+         home: Annotated[Path, typer.Option(help="folder for the demo store")] = Path(".supplynet"),
+         serve: Annotated[bool, typer.Option(help="serve the dashboard while the demo runs and after it, "
+                                                  "until Ctrl-C (--no-serve: just run and exit, for CI)")] = True,
+         replications: Annotated[int, typer.Option(min=0, help="replications of the closing stress test "
+                                                                 "(0 skips it)")] = 200) -> None:
+    """Run the realistic network in accelerated time through the whole loop, stress-test the live state,
+    and serve the dashboard."""
     from .demo import run_demo
+
+    stops: list[Any] = []
+
+    def start_dashboard(store_url: str, net: Any) -> None:
+        from .commands.serve import serve_in_background
+
+        url, stop = serve_in_background(Settings(store_url=store_url), net)
+        stops.append(stop)
+        err.print(f"[bold]dashboard[/bold]: {url}  (planner token: {stop.token})")
 
     if data_dir is None:
         default = Settings().data_dir
@@ -104,6 +118,7 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
     with _progress() as bar:
         task = bar.add_task("demo: simulated hours", total=days * 24)
         res = run_demo(network=network, days=days, seed=seed, home=home, data_dir=data_dir,
+                       stress_replications=replications, on_ready=start_dashboard if serve else None,
                        on_hour=lambda done, total: bar.update(task, completed=done))
     t = Table(title=f"supplynet demo: {res.network}, {res.days} days ({res.seconds:.1f} s)")
     t.add_column("what")
@@ -113,6 +128,7 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
                  ("fill rate", f"{res.fill_rate:.1%}"), ("units produced", f"{res.produced:,.0f}"),
                  ("machine failures", res.failures),
                  ("preventive maintenance done", res.preventive),
+                 ("shrinkage alerts (counts vs book)", res.shrinkage_alerts),
                  ("RUL model learned from", res.rul_source),
                  ("traffic jam injected", res.jam or "none"),
                  ("watchers' decisions", ", ".join(f"{v} {k}" for k, v in sorted(res.watched.items())) or "none"),
@@ -123,7 +139,28 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
     for k, v in sorted(res.by_kind.items()):
         t.add_row(f"  {k} events", str(v))
     out.print(t)
+    if res.ranking is not None and len(res.ranking):
+        r = Table(title=f"stress test from the live state: sites by risk exposure ({res.stress_seconds:.1f} s, "
+                        f"{replications} replications per scenario; details in {res.stress_folder})")
+        for c in ("site", "kind", "TTS days", "TTR days", "TTS < TTR", "risk exposure", "worst scenario"):
+            r.add_column(c)
+        for row in res.ranking.head(10).itertuples(index=False):
+            r.add_row(str(row.site), str(row.kind), f"{row.tts_days:.1f}", f"{row.ttr_days:.1f}",
+                      "yes" if row.flagged else "no", f"{row.risk_exposure:.2f}", str(row.worst_scenario))
+        out.print(r)
     out.print(f"store kept at {res.store_url}; try: supplynet state --store {res.store_url}")
+    if stops:
+        import time as _time
+
+        err.print("[bold]the dashboard keeps running[/bold]: press Ctrl-C to stop")
+        try:
+            while True:
+                _time.sleep(1.0)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for stop in stops:
+                stop()
 
 
 # -- replay / state / events ----------------------------------------------------------------------------

@@ -50,6 +50,10 @@ class DemoResult:
     preventive: int = 0
     rul_source: str = ""
     jam: str = ""
+    ranking: Any = None
+    shrinkage_alerts: int = 0
+    stress_seconds: float = 0.0
+    stress_folder: str = ""
     approved_by_planner: int = 0
     pending: int = 0
     inventory: Any = None
@@ -59,12 +63,16 @@ class DemoResult:
 def run_demo(*, network: str | Path | Network | None = None, days: int = 21, seed: int = 7,
              home: str | Path = ".supplynet", data_dir: str | Path | None = None, fresh: bool = True,
              start: datetime | None = None, cover_days: float = 4.0, policy: AutonomyPolicy | None = None,
-             planner_hour: int | None = 8, jam_hours: float = 20.0, on_hour: Callable[[int, int], None] | None = None) -> DemoResult:
+             planner_hour: int | None = 8, jam_hours: float = 20.0, stress_replications: int = 200,
+             stress_horizon: int = 60, cache_dir: str | Path | None = None, on_ready: Callable[[Any, Network], None] | None = None, on_hour: Callable[[int, int], None] | None = None) -> DemoResult:
     """Run the demo for ``days`` simulated days; ``on_hour(done, total)`` reports progress.
 
     ``policy``: the autonomy policy (default: the packaged example). ``planner_hour``: each day at this
     hour a simulated planner approves the proposals waiting since the day before (None: nobody
-    does); proposals of the last day are left for a person at the dashboard.
+    does); proposals of the last day are left for a person at the dashboard. ``on_ready(store_url,
+    network)`` is called once the store exists (the CLI starts the dashboard there). The run ends
+    with a stress test from the live state (``stress_replications`` = 0 skips it). The machines' RUL
+    model is trained once and kept in ``cache_dir`` (default ``home``).
     """
     t0 = time.perf_counter()
     net = network if isinstance(network, Network) else load_network(network or example_path("realistic"))
@@ -76,7 +84,7 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
             Path(f"{db}{suffix}").unlink(missing_ok=True)
     start = start or datetime(2026, 1, 5, tzinfo=UTC)
     train, replay, rul_source = machine_histories(data_dir, seed)
-    model = rul_model(home, train, rul_source)
+    model = rul_model(Path(cache_dir) if cache_dir else home, train, rul_source)
     with open_store(f"sqlite:///{db}") as store:
         fleet = Fleet(net, seed=seed, start=start, sink=LogSink(store), data_dir=data_dir,
                       cover_days=cover_days, machine_frame=replay)
@@ -95,6 +103,8 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
         shipments = ShipmentWatch(net, store=store, policy=policy)
         loop = Loop(store, net, policy, release=release, watchers=[machines, shipments])
         jam = _schedule_jam(net, world, start, days, jam_hours)
+        if on_ready is not None:
+            on_ready(store.url, net)
         fleet.start()
         loop.sync()
         total = days * 24
@@ -108,6 +118,9 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
             if on_hour:
                 on_hour(hour + 1, total)
         loop.sync()
+        ranking, stress_s, folder = None, 0.0, ""
+        if stress_replications > 0:
+            ranking, stress_s, folder = _stress_test(net, loop, home, stress_replications, stress_horizon, seed)
         by_kind = Counter(fleet.world.stats.by_kind)
         st = fleet.world.stats
         return DemoResult(
@@ -119,7 +132,23 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
             inventory=loop.twin.inventory_frame(), extra={"end": (start + timedelta(days=days)).isoformat()},
             decisions=dict(loop.outcomes), approved_by_planner=approved, pending=len(loop.pending_decisions()),
             watched=dict(loop.watched), preventive=st.preventive, rul_source=rul_source, jam=jam,
+            ranking=ranking, stress_seconds=stress_s, stress_folder=folder,
+            shrinkage_alerts=loop.shrinkage_alerts,
         )
+
+
+def _stress_test(net: Network, loop: Loop, home: Path, replications: int, horizon: int,
+                 seed: int) -> tuple[Any, float, str]:
+    """The library's disruption scenarios from the twin's state now; ranking of sites by risk."""
+    from .sim.live import stress_test_from_twin
+
+    t0 = time.perf_counter()
+    kpis, ranking = stress_test_from_twin(net, loop.twin, replications=replications, horizon=horizon, seed=seed)
+    folder = home / "stress-test"
+    folder.mkdir(exist_ok=True)
+    kpis.to_csv(folder / "kpis.csv", index=False)
+    ranking.to_csv(folder / "ranking.csv", index=False)
+    return ranking, time.perf_counter() - t0, str(folder)
 
 
 def machine_histories(data_dir: str | Path | None, seed: int) -> tuple[Any, Any, str]:

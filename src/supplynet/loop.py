@@ -24,8 +24,10 @@ from typing import Any
 
 from .decide import decision as decisions
 from .decide.autonomy import AutonomyPolicy
+from .decide.rebalance import Rebalancer
 from .decide.replenish import OrderProposal, Replenisher
 from .events import EventBase, Line
+from .sense.shrinkage import ShrinkageMonitor
 from .twin import Twin
 
 __all__ = ["Loop", "touched_keys"]
@@ -58,7 +60,10 @@ class Loop:
         self.network = network
         self.policy = policy
         self.twin = Twin.rebuild(store, network, use_snapshot=False)
-        self.replenisher = Replenisher(network)
+        self.replenisher = Replenisher(network)  # with its demand sensor and lead-time learner
+        self.rebalancer = Rebalancer(network, self.replenisher)
+        self.shrinkage = ShrinkageMonitor(network, seq_start=store.log.high_water("supplynet.shrinkage") or 0)
+        self.shrinkage_alerts = 0
         self.release = release
         self.dirty: dict[tuple[str, str], deque[str]] = defaultdict(lambda: deque(maxlen=5))
         self.pending: dict[tuple[str, str], str] = {}  # SKU-site -> its proposed decision
@@ -85,6 +90,9 @@ class Loop:
             if action and self.release is not None:
                 self.release(e)
                 self.released += 1
+            self.replenisher.observe(e, self.twin)
+            self.rebalancer.observe(e, self.twin)
+            self.shrinkage.observe(e, self.twin)
             for w in self.watchers:
                 w.observe(e, self.twin)
             n += 1
@@ -111,18 +119,21 @@ class Loop:
         return out
 
     def _replenish(self, now: datetime) -> list[decisions.Decision]:
-        touched = {k: list(v) for k, v in self.dirty.items() if k in self.replenisher.policies}
+        """Transfers where they beat a new order, then orders for the SKU-sites touched since the last
+        call (policies re-sized from the demand sensed and the lead times learned); a SKU-site whose
+        proposal waits for a person gets no second one. Shrinkage findings become alerts."""
+        alerts = self.shrinkage.decide(self.twin, now)
+        if alerts:
+            self.store.log.append(alerts)
+            self.shrinkage_alerts += len(alerts)
+        touched = {k: list(v) for k, v in self.dirty.items()}
         self.dirty.clear()
-        keys = sorted(k for k in touched if not self._still_pending(k))
-        if not keys:
-            return []
-        state = self.twin.state
-        positions = {k: state.position(*k).position for k in keys}
-        plans = self.replenisher.plan(positions, keys, day=(now.date() - self._epoch).days)
-        batch = [decisions.from_order_proposal(
-            p, now=now, trigger_event_ids=touched.get((p.site, p.sku), []),
-            model_output={"mean_daily_demand": self.replenisher.demand.get((p.site, p.sku), (0, 0))[0]})
-            for p in plans]
+        moves = [p for p in self.rebalancer.decide(self.twin, now) if not self._still_pending((p.site, p.sku))]
+        moved = {(p.site, p.sku) for p in moves}
+        orders = [p for p in self.replenisher.decide(self.twin, now)
+                  if (p.site, p.sku) not in moved and not self._still_pending((p.site, p.sku))]
+        plans = moves + orders
+        batch = [p.to_decision(now, trigger_event_ids=touched.get((p.site, p.sku), [])) for p in plans]
         out = []
         for p, res in zip(plans, decisions.submit_many(self.store, batch, self.policy, now=now), strict=True):
             self.outcomes[res.decision.status] += 1

@@ -112,6 +112,8 @@ def test_bad_input_is_one_clear_line(tmp_path, args, needle):
 def test_demo_command_on_the_tiny_network(tmp_path):
     from supplynet.model import example_path
 
-    r = run("demo", "--days", "2", "--network", example_path("tiny"), "--home", tmp_path, "--data-dir", "none")
+    r = run("demo", "--days", "2", "--network", example_path("tiny"), "--home", tmp_path, "--data-dir", "none",
+            "--no-serve", "--replications", "20")
     assert r.exit_code == 0, r.output
     assert "events in the log" in r.output and (tmp_path / "demo.db").is_file()
+    assert "sites by risk exposure" in r.output and (tmp_path / "stress-test" / "ranking.csv").is_file()
