@@ -49,6 +49,11 @@ _S27 = np.uint64(27)
 _S31 = np.uint64(31)
 _S11 = np.uint64(11)
 _INV53 = 1.0 / 9007199254740992.0
+_INV32 = 1.0 / 4294967296.0
+_S32 = np.uint64(32)
+_LO32 = np.uint64(0xFFFFFFFF)
+# no inf/nan assumptions: capacities are inf when unlimited
+_FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
 @numba.njit(inline="always", cache=True)
@@ -66,6 +71,16 @@ def uniform(key: np.uint64, t: int, i: int, stream: int) -> float:
     return (float(x >> _S11) + 0.5) * _INV53
 
 
+@numba.njit(inline="always", cache=True)
+def _normal(key: np.uint64, t: int, i: int, stream: int) -> float:
+    """A standard normal from one hash (two 32-bit uniforms, Box & Muller 1958)."""
+    x = _mix(key + np.uint64(t + 1) * _GOLD)
+    x = _mix(x ^ (np.uint64(i) * _M3 + np.uint64(stream)))
+    u1 = (float(x >> _S32) + 0.5) * _INV32
+    u2 = (float(x & _LO32) + 0.5) * _INV32
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+
+
 def uniform_np(keys: np.ndarray, t: int, i: int, stream: int) -> np.ndarray:
     """numpy twin of :func:`uniform` (vectorized over replication keys), for scenario draws."""
     with np.errstate(over="ignore"):
@@ -81,19 +96,14 @@ def uniform_np(keys: np.ndarray, t: int, i: int, stream: int) -> np.ndarray:
     return ((x >> _S11).astype(np.float64) + 0.5) * _INV53
 
 
-@numba.njit(inline="always", cache=True)
-def _std_normal(u1: float, u2: float) -> float:
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
-
-
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _demand(kind: int, mean: float, std: float, key: np.uint64, t: int, i: int, hist: np.ndarray,
             hlen: int) -> float:
-    u = uniform(key, t, i, 0)
     if kind == 0:  # Poisson: inversion below 30, normal approximation above
         if mean <= 0.0:
             return 0.0
         if mean < 30.0:
+            u = uniform(key, t, i, 0)
             p = math.exp(-mean)
             f = p
             k = 0
@@ -102,34 +112,33 @@ def _demand(kind: int, mean: float, std: float, key: np.uint64, t: int, i: int, 
                 p *= mean / k
                 f += p
             return float(k)
-        z = _std_normal(u, uniform(key, t, i, 1))
+        z = _normal(key, t, i, 1)
         return max(0.0, math.floor(mean + math.sqrt(mean) * z + 0.5))
     if kind == 1 or kind == 2:
-        z = _std_normal(u, uniform(key, t, i, 1))
+        z = _normal(key, t, i, 1)
         x = max(0.0, mean + std * z)
         return math.floor(x + 0.5) if kind == 2 else x
     if kind == 3 and hlen > 0:
-        j = min(int(u * hlen), hlen - 1)
+        j = min(int(uniform(key, t, i, 0) * hlen), hlen - 1)
         return hist[j] * (mean if mean > 0.0 else 1.0)
     return 0.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _lead(kind: int, mean: float, std: float, lo: float, hi: float, key: np.uint64, t: int, i: int,
           stream: int = 2) -> float:
     if kind == 0 or std <= 0.0:
         return mean
-    u1 = uniform(key, t, i, stream)
     if kind == 3:
-        return lo + (hi - lo) * u1
-    z = _std_normal(u1, uniform(key, t, i, stream + 1))
+        return lo + (hi - lo) * uniform(key, t, i, stream)
+    z = _normal(key, t, i, stream)
     if kind == 2:  # lognormal with the given mean and std (also stands in for gamma)
         s2 = math.log(1.0 + (std / max(mean, 1e-9)) ** 2)
         return math.exp(math.log(max(mean, 1e-9)) - 0.5 * s2 + math.sqrt(s2) * z)
     return mean + std * z
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, fastmath=_FAST, error_model="numpy")
 def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, out_ptr, out_arcs, arc_qty,
             bk_ptr, bk_arcs, arc_lane, arc_lt,
             lt_kind, lt_mean, lt_std, lt_min, lt_max, item_lane, pipe_off, pipe_len,
@@ -164,10 +173,9 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
             day_now = 0.0
             day_lost = 0.0
             # 1. arrivals
-            if t > t0:
-                for i in range(N):
-                    cur[i] = cur[i] + 1 if cur[i] + 1 < pipe_len[i] else 0
             for i in range(N):
+                if t > t0:
+                    cur[i] = cur[i] + 1 if cur[i] + 1 < pipe_len[i] else 0
                 slot = pipe_off[i] + cur[i]
                 x = pipe[r, slot]
                 if x != 0.0:
@@ -175,13 +183,14 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
                     on_hand[r, i] += x
                     in_transit[r, i] -= x
                     on_order[r, i] -= x
-            # 2. disruption factors
+            # 2. disruption factors (recomputed only when some event is scheduled)
             lt_all = 1.0
-            for s in range(S):
-                site_fac[s] = 1.0
-            for k in range(K):
-                lane_fac[k] = 1.0
-                lt_fac[k] = 1.0
+            if E > 0 or t == t0:
+                for s in range(S):
+                    site_fac[s] = 1.0
+                for k in range(K):
+                    lane_fac[k] = 1.0
+                    lt_fac[k] = 1.0
             for e in range(E):
                 kind = ev_kind[e]
                 if ev_start[r, e] <= t < ev_end[r, e]:
@@ -398,4 +407,4 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
 
 
 #: the same kernel compiled without threads: for Dask workers, which run one chunk per thread
-advance_serial = numba.njit(cache=True)(advance.py_func)
+advance_serial = numba.njit(cache=True, fastmath=_FAST, error_model="numpy")(advance.py_func)
