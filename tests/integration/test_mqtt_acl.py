@@ -84,3 +84,37 @@ def test_anonymous_and_wrong_password_are_refused(acl_broker):
     assert reason.is_failure
     _, _, reason = _client(acl_broker.port, "dev-a", "wrong", "dev-a2")
     assert reason.is_failure
+
+
+def test_shipped_config_loads(tmp_path):
+    """The shipped mosquitto.conf is valid for this Mosquitto (paths pointed at the test's files)."""
+    if shutil.which("mosquitto_passwd") is None:
+        pytest.skip("mosquitto_passwd is not installed")
+    import os
+
+    from .mqtt_helpers import free_port
+
+    pw = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(pw), "gateway", "x"], check=True)
+    port = free_port()
+    conf = (ACL.parent / "mosquitto.conf").read_text()
+    conf = (conf.replace("/etc/mosquitto/supplynet/passwd", str(pw))
+            .replace("/etc/mosquitto/supplynet/acl", str(ACL))
+            .replace("listener 1883 127.0.0.1", f"listener {port} 127.0.0.1")
+            .replace("persistence true", "persistence false"))
+    conf = "\n".join(x for x in conf.splitlines() if not x.startswith("persistence_location"))
+    if os.geteuid() == 0:
+        conf += "\nuser root\n"
+    path = tmp_path / "m.conf"
+    path.write_text(conf)
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    proc = subprocess.Popen([exe, "-c", str(path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        from supplynet.testing.services import wait_for_port
+
+        assert wait_for_port("127.0.0.1", port, 10), proc.stdout.read1(4000) if proc.poll() is not None else ""
+        _, _, reason = _client(port, None, None, "anon")
+        assert reason.is_failure  # deny by default
+    finally:
+        proc.terminate()
+        proc.wait(10)
