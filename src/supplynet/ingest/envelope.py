@@ -392,22 +392,15 @@ def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind
     # the JSON needs no escaping, and repr() of a float is its shortest round-trip form
     head = f'{{"v":1,"kind":"{kind}","source":"{device}","{bind_field}":"{bound}"'
     names = list(cols)
-    columns = [cols[k] for k in names]
-    quoted = [k in idents for k in names]
-    out: list[Row] = []
+    tmpl = head.replace("{", "{{") + ',"seq":{},"ts":"{}"' + "".join(
+        f',"{name}":"{{}}"' if name in idents else f',"{name}":{{!r}}' for name in names) + "}}"
+    fmt = tmpl.format
     seq0 = body.seq
-    for i in range(n):
-        t = tus[i]
-        parts = [head, f',"seq":{seq0 + i},"ts":"{_iso_us(t)}"']
-        for name, col, q in zip(names, columns, quoted, strict=True):
-            parts.append(f',"{name}":"{col[i]}"' if q else f',"{name}":{col[i]!r}')
-        parts.append("}")
-        out.append((seq0 + i, t, kind, "".join(parts)))
-    return out
+    return [(s, t, kind, fmt(s, _iso_us(t), *vals))
+            for s, t, *vals in zip(range(seq0, seq0 + n), tus, *(cols[k] for k in names), strict=True)]
 
 
 _MAX_DT_S = 86_400 * 7
-_DAY_US = 86_400_000_000
 
 
 @lru_cache(maxsize=64)
@@ -415,14 +408,18 @@ def _day_prefix(day: int) -> str:
     return (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
 
 
-def _iso_us(ts_us: int) -> str:
-    """``2026-01-01T00:00:00.000001Z`` for integer microseconds since the epoch (what pydantic writes)."""
-    day, rest = divmod(ts_us, _DAY_US)
-    sec, us = divmod(rest, 1_000_000)
+@lru_cache(maxsize=8192)
+def _iso_second(second: int) -> str:
+    day, sec = divmod(second, 86_400)
     h, rem = divmod(sec, 3600)
     m, s_ = divmod(rem, 60)
-    frac = f".{us:06d}" if us else ""
-    return f"{_day_prefix(day)}{h:02d}:{m:02d}:{s_:02d}{frac}Z"
+    return f"{_day_prefix(day)}{h:02d}:{m:02d}:{s_:02d}"
+
+
+def _iso_us(ts_us: int) -> str:
+    """``2026-01-01T00:00:00.000001Z`` for integer microseconds since the epoch (what pydantic writes)."""
+    second, us = divmod(ts_us, 1_000_000)
+    return f"{_iso_second(second)}.{us:06d}Z" if us else f"{_iso_second(second)}Z"
 
 
 def readings_to_rows(device: str, body: Body, *, asset: str | None, site: str | None,
