@@ -11,8 +11,10 @@ session expiry), subscribed at QoS 1, optionally through the MQTT 5 shared subsc
 ``$share/<group>/devices/+/up`` so several workers split the load. Messages are acknowledged
 manually (``manual_ack``), *after* the gate has committed them: if the worker dies first, the broker
 delivers them again and the log's deduplication stores them once. A bounded queue between the
-network thread and the committing thread, and the MQTT 5 *Receive Maximum* sent on connect, stop
-intake when the log is slower than the broker (backpressure: the broker keeps the rest).
+network thread and the committing threads, and the MQTT 5 *Receive Maximum* sent on connect, stop
+intake when the log is slower than the broker (backpressure: the broker keeps the rest). Two
+committing threads by default: one checks its batch while the other waits for its fsync, and the
+log's group commit merges what they append.
 
 A broker's PUBACK covers one hop, and Mosquitto keeps queued messages in memory; so after every
 commit the worker publishes each touched device's acknowledged high water back to it, and the
@@ -75,9 +77,9 @@ class GatewayWorker:
     def __init__(self, gate: Gate, *, host: str = "127.0.0.1", port: int = 1883, client_id: str = "gw-0",
                  shared_group: str | None = "gw", username: str | None = None, password: str | None = None,
                  queue_size: int = 2000, batch_max: int = 1000, linger_s: float = 0.002,
-                 session_expiry_s: int = 3600, monitor_every_s: float = 10.0):
-        if queue_size <= 0 or batch_max <= 0:
-            raise ValueError("queue_size and batch_max must be > 0")
+                 session_expiry_s: int = 3600, monitor_every_s: float = 10.0, committers: int = 2):
+        if queue_size <= 0 or batch_max <= 0 or committers <= 0:
+            raise ValueError("queue_size, batch_max and committers must be > 0")
         self.gate = gate
         self.host, self.port = host, port
         self.topic = f"$share/{shared_group}/{UP_FILTER}" if shared_group else UP_FILTER
@@ -85,7 +87,9 @@ class GatewayWorker:
         self.monitor_every_s = monitor_every_s
         self._q: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self.committers = committers
+        self._count_lock = threading.Lock()
         self.connected = threading.Event()
         self.committed = 0  # messages with a durable outcome (acknowledged to the broker)
         self.batches = 0
@@ -147,8 +151,9 @@ class GatewayWorker:
                 delay = min(5.0, delay * 2)
         for m in batch:
             self.client.ack(m.mid, m.qos)
-        self.committed += len(batch)
-        self.batches += 1
+        with self._count_lock:
+            self.committed += len(batch)
+            self.batches += 1
         ranges: dict[str, list[tuple[int, int]]] = {}
         for o in outcomes:  # messages with a final outcome (refused ones are to be sent again)
             if o.seq is not None and o.last_seq is not None and o.status != "refused":
@@ -158,13 +163,13 @@ class GatewayWorker:
             payload = {"acked": -1 if acked is None else acked, "ranges": rs}
             self.client.publish(ack_topic(d), orjson.dumps(payload), qos=1, retain=True)
 
-    def _loop(self) -> None:
+    def _loop(self, monitors: bool) -> None:
         last_monitor = time.monotonic()
         while not self._stop.is_set():
             batch = self._take_batch()
             if batch:
                 self._process(batch)
-            if time.monotonic() - last_monitor > self.monitor_every_s:
+            if monitors and time.monotonic() - last_monitor > self.monitor_every_s:
                 last_monitor = time.monotonic()
                 try:
                     self.gate.run_monitors()
@@ -175,8 +180,10 @@ class GatewayWorker:
     def start(self) -> GatewayWorker:
         self.client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=self._props)
         self.client.loop_start()
-        self._thread = threading.Thread(target=self._loop, name="gateway-commit", daemon=True)
-        self._thread.start()
+        for k in range(self.committers):
+            t = threading.Thread(target=self._loop, args=(k == 0,), name=f"gateway-commit-{k}", daemon=True)
+            t.start()
+            self._threads.append(t)
         return self
 
     def run(self) -> None:
@@ -193,8 +200,8 @@ class GatewayWorker:
             while not self._q.empty() and time.monotonic() < deadline:
                 time.sleep(0.01)
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for t in self._threads:
+            t.join(timeout=5)
         self.client.disconnect()
         self.client.loop_stop()
 
