@@ -104,10 +104,14 @@ def publish_paced(path: str, port: int, rate: float, seconds: float, flood: int)
     """Publisher process: devices sign at send time at ``rate`` msg/s in total; with ``flood`` > 0 the
     first device also sends ``flood`` messages per second of its own."""
     spec = pickle.loads(Path(path).read_bytes())
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pace-{os.getpid()}", protocol=mqtt.MQTTv5)
-    c.max_inflight_messages_set(1000)
-    c.connect("127.0.0.1", port)
-    c.loop_start()
+    clients = []
+    for role in ("calm", "flood"):  # the flooder has its own connection, as a real device would
+        cl = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pace-{role}-{os.getpid()}", protocol=mqtt.MQTTv5)
+        cl.max_inflight_messages_set(1000)
+        cl.connect("127.0.0.1", port)
+        cl.loop_start()
+        clients.append(cl)
+    c, fc = clients
     creds = spec["creds"]
     seqs = [0] * len(creds)
     flooder = creds[0]
@@ -128,12 +132,13 @@ def publish_paced(path: str, port: int, rate: float, seconds: float, flood: int)
             seqs[i] += 1
             k += 1
         while fl < min(len(flood_msgs), int(now * flood)):
-            c.publish(up_topic(flooder[0]), flood_msgs[fl], qos=1)
+            fc.publish(up_topic(flooder[0]), flood_msgs[fl], qos=1)
             fl += 1
         time.sleep(0.001)
     time.sleep(0.5)
-    c.disconnect()
-    c.loop_stop()
+    for cl in clients:
+        cl.disconnect()
+        cl.loop_stop()
 
 
 def start_publisher(args: list[str]) -> subprocess.Popen:
