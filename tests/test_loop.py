@@ -31,6 +31,8 @@ def test_demo_places_orders_and_delivers(demo_run):
     assert 0.5 < res.fill_rate <= 1.0
     assert res.events > 500
     assert res.by_kind["sale"] > 0 and res.by_kind["position"] > 0
+    # every device message went through the gate and was stored
+    assert res.gate.get("stored", 0) > 0 and set(res.gate) == {"stored"}
     # every order is a decision; the closing stress test ranks every site
     assert sum(res.decisions.values()) == res.orders
     assert set(res.ranking["site"]) == {"SUP-1", "PLANT-1", "DC-1", "STORE-1", "STORE-2"}

@@ -129,6 +129,8 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
                  ("machine failures", res.failures),
                  ("preventive maintenance done", res.preventive),
                  ("shrinkage alerts (counts vs book)", res.shrinkage_alerts),
+                 ("signed envelopes through the gate", ", ".join(f"{v} {k}" for k, v in sorted(res.gate.items()))
+                  or "off"),
                  ("RUL model learned from", res.rul_source),
                  ("traffic jam injected", res.jam or "none"),
                  ("watchers' decisions", ", ".join(f"{v} {k}" for k, v in sorted(res.watched.items())) or "none"),

@@ -52,6 +52,7 @@ class DemoResult:
     jam: str = ""
     ranking: Any = None
     shrinkage_alerts: int = 0
+    gate: dict[str, int] = field(default_factory=dict)
     stress_seconds: float = 0.0
     stress_folder: str = ""
     approved_by_planner: int = 0
@@ -64,7 +65,7 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
              home: str | Path = ".supplynet", data_dir: str | Path | None = None, fresh: bool = True,
              start: datetime | None = None, cover_days: float = 4.0, policy: AutonomyPolicy | None = None,
              planner_hour: int | None = 8, jam_hours: float = 20.0, stress_replications: int = 200,
-             stress_horizon: int = 60, cache_dir: str | Path | None = None, on_ready: Callable[[Any, Network], None] | None = None, on_hour: Callable[[int, int], None] | None = None) -> DemoResult:
+             stress_horizon: int = 60, via_gate: bool = True, cache_dir: str | Path | None = None, on_ready: Callable[[Any, Network], None] | None = None, on_hour: Callable[[int, int], None] | None = None) -> DemoResult:
     """Run the demo for ``days`` simulated days; ``on_hour(done, total)`` reports progress.
 
     ``policy``: the autonomy policy (default: the packaged example). ``planner_hour``: each day at this
@@ -72,7 +73,8 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
     does); proposals of the last day are left for a person at the dashboard. ``on_ready(store_url,
     network)`` is called once the store exists (the CLI starts the dashboard there). The run ends
     with a stress test from the live state (``stress_replications`` = 0 skips it). The machines' RUL
-    model is trained once and kept in ``cache_dir`` (default ``home``).
+    model is trained once and kept in ``cache_dir`` (default ``home``). ``via_gate``: every device
+    has its own key and sends signed envelopes through the ingestion gate (else straight to the log).
     """
     t0 = time.perf_counter()
     net = network if isinstance(network, Network) else load_network(network or example_path("realistic"))
@@ -88,6 +90,8 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
     with open_store(f"sqlite:///{db}") as store:
         fleet = Fleet(net, seed=seed, start=start, sink=LogSink(store), data_dir=data_dir,
                       cover_days=cover_days, machine_frame=replay)
+        if via_gate:
+            fleet.sink = _gate_sink(store, net, fleet, start)
         policy = policy or default_policy()
         world = fleet.world
 
@@ -134,6 +138,7 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
             watched=dict(loop.watched), preventive=st.preventive, rul_source=rul_source, jam=jam,
             ranking=ranking, stress_seconds=stress_s, stress_folder=folder,
             shrinkage_alerts=loop.shrinkage_alerts,
+            gate=dict(getattr(fleet.sink, "outcomes", {})),
         )
 
 
@@ -196,6 +201,21 @@ def _schedule_jam(net: Network, world: Any, start: datetime, days: int, hours: f
     lane = max(tracked, key=lambda ln: net.lane(ln).lead_time.mean)
     world.jam(lane, at=start + timedelta(days=max(days // 3, 1)), hours=hours)
     return f"{lane} for {hours:g} h from day {max(days // 3, 1)}"
+
+
+def _gate_sink(store: Any, net: Network, fleet: Fleet, start: datetime) -> Any:
+    """Provision every device of the network and route the fleet through the gate; the gate's clock
+    is the fleet's (accelerated) clock, so clock-skew checks hold in simulated time."""
+    from .events import ts_to_us
+    from .fleet._gate import GateSink, provision_fleet
+    from .ingest.gate import Gate
+    from .security.devices import DeviceRegistry
+    from .store.devices import SqlRegistryBackend
+
+    registry = DeviceRegistry(SqlRegistryBackend(store.backend))
+    creds = provision_fleet(registry, net, ts_to_us(start))
+    gate = Gate(store, registry, clock=lambda: fleet.now.timestamp())
+    return GateSink(gate, creds, LogSink(store), clock=lambda: fleet.now)
 
 
 def default_policy() -> AutonomyPolicy:
