@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q $(TEST_ARGS)
 
 bench: $(STAMP)
-	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@for f in bench/[!_]*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
