@@ -12,15 +12,11 @@ from collections import Counter
 from typing import Any
 
 from ..events import EventBase, to_utc
-from ..ingest.envelope import DEVICE_KINDS, seal
+from ..ingest.envelope import DEVICE_KINDS
+from ..ingest.sink import seal_events
 from ..security.devices import Credential, DeviceRegistry
 
-__all__ = ["GateSink", "provision_fleet", "to_reading"]
-
-# canonical field -> the device's field name (values stay in SI, so no units are needed)
-_DEVICE_NAMES = {"speed_m_s": "speed", "heading_deg": "heading", "accuracy_m": "accuracy",
-                 "temperature_k": "temperature", "shock_m_s2": "shock"}
-_UNITS = {"temperature": "K", "speed": "m/s", "shock": "m/s2", "accuracy": "m", "heading": "deg"}
+__all__ = ["GateSink", "provision_fleet"]
 
 
 def provision_fleet(registry: DeviceRegistry, network: Any, now_us: int) -> dict[str, Credential]:
@@ -28,24 +24,18 @@ def provision_fleet(registry: DeviceRegistry, network: Any, now_us: int) -> dict
     which only the devices keep."""
     creds = {}
     for d in network.devices:
-        rec = registry.get(d.id)
-        if rec is not None:
+        if registry.get(d.id) is not None:
             continue
         creds[d.id] = registry.provision(d.id, kind=d.kind, measures=d.measures, asset=d.bound_to.asset,
                                          site=d.bound_to.site, report_interval_s=d.report_interval_s, now_us=now_us)
     return creds
 
 
-def to_reading(event: EventBase) -> dict[str, Any]:
-    """What a device puts in its envelope for ``event``: its fields under the device's names."""
-    d = event.model_dump(mode="json", exclude={"v", "source", "seq"}, exclude_none=True)
-    return {_DEVICE_NAMES.get(k, k): v for k, v in d.items()}
-
-
 class GateSink:
-    """Sends each device's events of a tick as one signed envelope through ``gate``; events of
-    sources without a credential (site systems) go to ``systems``. ``outcomes`` counts what the
-    gate did with every envelope (stored, late, quarantined, refused)."""
+    """Sends each device's events of a tick as signed envelopes (:func:`supplynet.ingest.sink.seal_events`)
+    through ``gate``; events of sources without a credential (site systems) go to ``systems``.
+    ``outcomes`` counts what the gate did with every envelope (stored, late, quarantined, refused),
+    ``reasons`` the reason codes of the rest."""
 
     def __init__(self, gate: Any, credentials: dict[str, Credential], systems: Any, clock: Any):
         self.gate = gate
@@ -61,10 +51,7 @@ class GateSink:
         if cred is None or any(e.kind not in DEVICE_KINDS for e in events):  # type: ignore[attr-defined]
             self.systems.send(source, events)
             return
-        readings = [to_reading(e) for e in events]
-        units = {u: s for r in readings for u, s in _UNITS.items() if u in r}
-        self._sealed.append(seal(source, cred.kid, cred.private_key, events[0].seq, to_utc(self.clock()), readings,
-                                 units=units or None))
+        self._sealed.extend(seal_events(cred, events, to_utc(self.clock())))
 
     def flush(self) -> None:
         flush = getattr(self.systems, "flush", None)
