@@ -63,6 +63,13 @@ def test_work_order_before_failure_and_not_in_the_first_half(tmp_path, model_and
         watch.observe(Maintenance(source="cmms", seq=1, ts=T0, asset_id="OVEN-1", action="completed"))
         assert "OVEN-1" not in watch.state.open and watch.assets["OVEN-1"].cycle == 0
         assert any(a.code == "rul" for a in watch.alerts)
+        # the health model learned the machine's own early readings and saw the wear begin
+        onsets = [a for a in watch.alerts if a.code == "anomaly_onset"]
+        assert len(onsets) == 1 and onsets[0].subject == "OVEN-1"
+        logged = [r.event for r in store.log.read(kinds=["alert"]) if r.event.code == "anomaly_onset"]
+        assert logged == onsets
+        onset_cycle = (onsets[0].ts - T0) / timedelta(hours=1) + 1
+        assert 30 < onset_cycle < life, (onset_cycle, life)
 
 
 def test_readings_of_other_sensors_are_ignored(tmp_path, model_and_unit):

@@ -2,7 +2,9 @@
 failure risk is significant (the interval, not the point estimate, decides).
 
 :class:`MachineWatch` is what the loop calls: ``observe(event, twin)`` feeds each machine reading to
-its asset's :class:`~supplynet.sense.rul.RulTracker` and follows maintenance events (a completed
+its asset's :class:`~supplynet.sense.rul.RulTracker` and to its health model (a baseline learned
+from the asset's own first readings, with CUSUM onset detection: an ``anomaly_onset`` alert goes to
+the log), and follows maintenance events (a completed
 work order or a failure renews the asset: its history and baseline start again);
 ``decide(twin, now)`` runs :func:`supplynet.decide.maintain.decide` for the assets that reported
 and submits each work order as a ``maintain`` decision through the autonomy policy. It also
@@ -15,7 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from ..events import Alert, EventBase
+from ..sense.health import HealthMonitor
 from ..sense.rul import RulDistribution, RulModel, RulTracker
 from . import decision as decisions
 from .autonomy import AutonomyPolicy
@@ -61,6 +66,8 @@ class MachineWatch:
         self._alert_seq = alert_seq
         self.work_orders = 0
         self.alerts: list[Alert] = []
+        self.health = HealthMonitor(feature_names=model.normalizer_.kept, n_baseline=30)
+        self._onsets: list[Any] = []
 
     def observe(self, event: EventBase, twin: Any = None) -> None:
         kind = event.kind  # type: ignore[attr-defined]
@@ -73,12 +80,17 @@ class MachineWatch:
             if any(v is None for v in sensors):
                 return  # not a reading this model understands (other sensors)
             a.latest = a.tracker.update(settings, sensors)
+            z = self.model.normalizer_.transform(np.asarray([settings], float), np.asarray([sensors], float))[0]
+            onset = self.health.update(event.asset_id, event.ts, z)  # type: ignore[attr-defined]
+            if onset is not None:
+                self._onsets.append(onset)
             a.cycle += 1
             a.fresh = True
             a.trigger = [event.event_id]
             a.source = event.source
         elif kind == "maintenance" and event.action in ("completed", "failure"):  # type: ignore[attr-defined]
             a.tracker.reset()
+            self.health.reset(event.asset_id)  # type: ignore[attr-defined]
             a.latest, a.cycle, a.fresh = None, 0, False
             if event.asset_id in self.state.open:  # type: ignore[attr-defined]
                 self.state = close(self.state, event.asset_id)  # type: ignore[attr-defined]
@@ -87,6 +99,10 @@ class MachineWatch:
         """Work orders for the assets that reported since the last call (submitted as decisions)."""
         batch = []
         alerts = []
+        for onset in self._onsets:
+            self._alert_seq += 1
+            alerts.append(onset.to_alert(SENSE_SOURCE, self._alert_seq, now))
+        self._onsets.clear()
         for asset_id, a in self.assets.items():
             if not a.fresh or a.latest is None or a.cycle < self.model.min_history:
                 continue
