@@ -23,7 +23,13 @@ Solvers
   under-estimates a concave cost, so each MILP gives a lower bound and the true cost of its
   solution an upper bound; at the fixed point they meet and the solution is optimal (up to the MILP
   gap). A per-call time limit returns the best solution with its lower bound and status.
-- :func:`solve`: the tree DP when the network is a tree with integer lead times, else the MILP.
+- :func:`solve_exact`: any acyclic network with integer lead times, exact. The tree-shaped parts are
+  folded into their 2-core neighbours by the tree DP; the 2-core is a MILP choosing one integer
+  ``(S_j, SI_j)`` pair per stage (exact costs, no approximation) linked along arcs by first-order
+  dominance of cumulative marginals; its LP relaxation is tight on the Willems (2008) chains
+  (all covered chains are proven optimal at HiGHS's root node).
+- :func:`solve`: the tree DP for a tree, :func:`solve_exact` for integer lead times, else the
+  piecewise-linear MILP.
 """
 
 from __future__ import annotations
@@ -281,37 +287,50 @@ def _finish(
 # ------------------------------------------------------------------------------ tree DP (GW 2000)
 
 
-def solve_tree(problem: GsmProblem) -> GsmSolution:
-    """Graves & Willems (2000) dynamic program on a spanning tree, exact for integer lead times.
-
-    Label the stages so that each has at most one neighbour with a larger label (peel leaves).
-    For stage k with parent p (its larger neighbour): if k supplies p, compute
-    ``f_k(S) = min_SI c_k(S, SI)``; if p supplies k, compute ``g_k(SI) = min_S c_k(S, SI)``, where
-    ``c_k(S, SI) = coef_k sqrt(SI + T_k - S) + sum_{child i supplies k} min_{x <= SI} f_i(x)
-    + sum_{k supplies child i} min_{y >= S} g_i(y)``. The last stage minimises ``c_k`` over both.
-    """
-    t0 = time.perf_counter()
-    if not problem.is_tree():
-        raise GsmError("solve_tree needs a spanning tree (no undirected cycle); use solve_milp")
+def _integer_grids(problem: GsmProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integer lead times, ``SI`` upper bounds (longest supply path) and ``S`` caps."""
     lt = problem.lead_time
     if np.any(np.abs(lt - np.round(lt)) > 1e-9):
-        raise GsmError("solve_tree needs integer lead times; use solve_milp for fractional ones")
-    lt_i = np.round(lt).astype(int)
-    n = problem.n
-    si_max = np.round(problem.max_inbound()).astype(int)
-    s_cap = np.minimum(
-        si_max + lt_i, np.where(np.isfinite(problem.max_service), problem.max_service, 1e18)
-    ).astype(np.int64)
+        raise GsmError("the exact solvers need integer lead times; use solve_milp for fractional ones")
+    lt_i = np.round(lt).astype(np.int64)
+    si_max = np.round(problem.max_inbound()).astype(np.int64)
+    cap = np.where(np.isfinite(problem.max_service), np.floor(problem.max_service + 1e-9), 1e18)
+    s_cap = np.minimum(si_max + lt_i, cap).astype(np.int64)
     if np.any(s_cap < 0):
         raise GsmError("infeasible max service times")
+    return lt_i, si_max, s_cap
+
+
+@dataclass
+class _Peel:
+    """Leaf peeling of the undirected network (Graves & Willems 2000, section 4): the stages off
+    the 2-core are folded into functions of their neighbour's service times.
+
+    ``order`` lists the peeled stages, each before its ``parent`` (-1 for the last stage of a
+    component that is a tree). ``a_fun[j]`` (over ``SI_j``) and ``b_fun[j]`` (over ``S_j``) are the
+    costs the peeled subtrees add to core stage ``j``; ``core`` lists the remaining stages."""
+
+    order: list[int]
+    parent: np.ndarray
+    core: list[int]
+    a_fun: dict[int, np.ndarray]
+    b_fun: dict[int, np.ndarray]
+    arg: dict[int, np.ndarray]
+    kind: dict[int, str]
+    roots: dict[int, tuple[int, int]]
+    total: float  # optimal cost of the components that are trees
+
+
+def _peel(problem: GsmProblem, lt_i: np.ndarray, si_max: np.ndarray, s_cap: np.ndarray) -> _Peel:
+    n = problem.n
     nbr: list[list[tuple[int, bool]]] = [[] for _ in range(n)]  # (neighbour, neighbour supplies me)
     for i, j in problem.edges:
         nbr[int(j)].append((int(i), True))
         nbr[int(i)].append((int(j), False))
-    # peel leaves: order[k] processed before its parent
     deg = np.array([len(a) for a in nbr])
     done = np.zeros(n, bool)
     order: list[int] = []
+    parent = np.full(n, -1)
     stack = [j for j in range(n) if deg[j] <= 1]
     while stack:
         j = stack.pop()
@@ -321,90 +340,306 @@ def solve_tree(problem: GsmProblem) -> GsmSolution:
         order.append(j)
         for v, _ in nbr[j]:
             if not done[v]:
+                parent[j] = v  # the one neighbour left (deg <= 1)
                 deg[v] -= 1
                 if deg[v] <= 1:
                     stack.append(v)
-    parent = np.full(n, -1)
-    pos = {j: k for k, j in enumerate(order)}
-    for j in order:
-        later = [(v, sup) for v, sup in nbr[j] if pos[v] > pos[j]]
-        if later:
-            parent[j] = later[0][0]
-    # functions over integer grids: f_k on S in [0, s_cap], g_k on SI in [0, si_max]
-    fmin: dict[int, np.ndarray] = {}  # cumulative min of f_i over x <= SI, as array over SI grid of parent
-    gmin: dict[int, np.ndarray] = {}
-    arg: dict[int, np.ndarray] = {}  # best (S, SI) given the argument
+    core = [j for j in range(n) if not done[j]]
+    fmin: dict[int, np.ndarray] = {}  # prefix min of f_k (over x <= SI of the parent)
+    gmin: dict[int, np.ndarray] = {}  # suffix min of g_k (over y >= S of the parent)
+    arg: dict[int, np.ndarray] = {}
     kind: dict[int, str] = {}
+    roots: dict[int, tuple[int, int]] = {}
     total = 0.0
-    best_root: dict[int, tuple[int, int]] = {}
-    for k in order:
-        s_grid = np.arange(s_cap[k] + 1)
-        si_grid = np.arange(si_max[k] + 1)
-        S, SI = np.meshgrid(s_grid, si_grid, indexing="ij")  # noqa: N806
-        tau = SI + lt_i[k] - S
-        c = np.where(tau >= 0, problem.coef[k] * np.sqrt(np.maximum(tau, 0)), np.inf)
+
+    def extra(k: int, s_len: int, si_len: int) -> tuple[np.ndarray, np.ndarray]:
+        a = np.zeros(si_len)
+        b = np.zeros(s_len)
+        si = np.arange(si_len)
+        s = np.arange(s_len)
         for v, v_supplies_me in nbr[k]:
-            if parent[v] != k:
+            if parent[v] != k or not done[v]:
                 continue
             if v_supplies_me:  # child supplies k: S_v <= SI_k
                 f = fmin[v]
-                c = c + f[np.minimum(SI, f.size - 1)][...]
+                a += f[np.minimum(si, f.size - 1)]
             else:  # k supplies child: SI_v >= S_k
                 g = gmin[v]
-                c = c + np.where(S < g.size, g[np.minimum(S, g.size - 1)], np.inf)
-        p = parent[k]
+                b += np.where(s < g.size, g[np.minimum(s, g.size - 1)], np.inf)
+        return a, b
+
+    for k in order:
+        a, b = extra(k, int(s_cap[k]) + 1, int(si_max[k]) + 1)
+        S, SI = np.meshgrid(np.arange(s_cap[k] + 1), np.arange(si_max[k] + 1), indexing="ij")  # noqa: N806
+        tau = SI + lt_i[k] - S
+        c = np.where(tau >= 0, problem.coef[k] * np.sqrt(np.maximum(tau, 0)), np.inf)
+        c = c + a[None, :] + b[:, None]
+        p = int(parent[k])
         if p < 0:
             flat = int(np.argmin(c))
             s_b, si_b = np.unravel_index(flat, c.shape)
-            best_root[k] = (int(s_b), int(si_b))
+            roots[k] = (int(s_b), int(si_b))
             total += float(c[s_b, si_b])
             continue
-        p_supplies_me = any(v == p and sup for v, sup in nbr[k])
-        if p_supplies_me:  # g_k(SI) = min_S c(S, SI); then min over y >= SI (suffix min)
+        if any(v == p and sup for v, sup in nbr[k]):  # parent supplies k: g_k(SI), suffix min
             kind[k] = "g"
             best_s = np.argmin(c, axis=0)
             g = c[best_s, np.arange(c.shape[1])]
-            suf = np.minimum.accumulate(g[::-1])[::-1]
             suf_arg = np.empty(g.size, int)
             cur = g.size - 1
             for y in range(g.size - 1, -1, -1):
                 if g[y] <= g[cur]:
                     cur = y
                 suf_arg[y] = cur
-            gmin[k] = suf
+            gmin[k] = g[suf_arg]
             arg[k] = np.stack([best_s[suf_arg], suf_arg], axis=1)
-        else:  # f_k(S) = min_SI c(S, SI); then min over x <= S (prefix min)
+        else:  # k supplies parent: f_k(S), prefix min
             kind[k] = "f"
             best_si = np.argmin(c, axis=1)
             f = c[np.arange(c.shape[0]), best_si]
-            pre = np.minimum.accumulate(f)
             pre_arg = np.empty(f.size, int)
             cur = 0
             for x in range(f.size):
                 if f[x] < f[cur]:
                     cur = x
                 pre_arg[x] = cur
-            fmin[k] = pre
+            fmin[k] = f[pre_arg]
             arg[k] = np.stack([pre_arg, best_si[pre_arg]], axis=1)
-    if not np.isfinite(total):
-        raise GsmError("no feasible service times (check max_service_time against lead times)")
-    # backtrack from the roots
-    S_out = np.zeros(n)  # noqa: N806
-    SI_out = np.zeros(n)  # noqa: N806
-    for k in reversed(order):
-        if parent[k] < 0:
-            S_out[k], SI_out[k] = best_root[k]
+    a_fun: dict[int, np.ndarray] = {}
+    b_fun: dict[int, np.ndarray] = {}
+    for j in core:
+        a_fun[j], b_fun[j] = extra(j, int(s_cap[j]) + 1, int(si_max[j]) + 1)
+    return _Peel(order, parent, core, a_fun, b_fun, arg, kind, roots, total)
+
+
+def _unpeel(pe: _Peel, S: np.ndarray, SI: np.ndarray) -> None:  # noqa: N803
+    """Backtrack the peeled stages from the core's (or the roots') service times, in place."""
+    for k in reversed(pe.order):
+        p = int(pe.parent[k])
+        if p < 0:
+            S[k], SI[k] = pe.roots[k]
             continue
-        p = parent[k]
-        if kind[k] == "g":  # argument: S of parent (k's SI >= S_p)
-            a = int(min(S_out[p], arg[k].shape[0] - 1))
-        else:  # argument: SI of parent (k's S <= SI_p)
-            a = int(min(SI_out[p], arg[k].shape[0] - 1))
-        S_out[k], SI_out[k] = arg[k][a]
-    sol = _finish(problem, S_out, "graves_willems_tree_dp", total, t0)
-    if abs(sol.cost - total) > 1e-6 * max(1.0, total):
-        raise GsmError(f"internal: tree DP backtrack mismatch ({sol.cost} vs {total})")
+        a = int(S[p]) if pe.kind[k] == "g" else int(SI[p])  # g: SI_k >= S_p; f: S_k <= SI_p
+        a = min(a, pe.arg[k].shape[0] - 1)
+        S[k], SI[k] = pe.arg[k][a]
+
+
+def solve_tree(problem: GsmProblem) -> GsmSolution:
+    """Graves & Willems (2000) dynamic program on a spanning tree, exact for integer lead times.
+
+    Peel leaves so that each stage has at most one neighbour (its parent) peeled after it.
+    For stage k: if k supplies its parent, compute ``f_k(S) = min_SI c_k(S, SI)``; if the parent
+    supplies k, compute ``g_k(SI) = min_S c_k(S, SI)``, where
+    ``c_k(S, SI) = coef_k sqrt(SI + T_k - S) + sum_{child i supplies k} min_{x <= SI} f_i(x)
+    + sum_{k supplies child i} min_{y >= S} g_i(y)``. The last stage minimises ``c_k`` over both.
+    """
+    t0 = time.perf_counter()
+    if not problem.is_tree():
+        raise GsmError("solve_tree needs a spanning tree (no undirected cycle); use solve_milp")
+    lt_i, si_max, s_cap = _integer_grids(problem)
+    pe = _peel(problem, lt_i, si_max, s_cap)
+    if not np.isfinite(pe.total):
+        raise GsmError("no feasible service times (check max_service_time against lead times)")
+    S_out = np.zeros(problem.n)  # noqa: N806
+    SI_out = np.zeros(problem.n)  # noqa: N806
+    _unpeel(pe, S_out, SI_out)
+    sol = _finish(problem, S_out, "graves_willems_tree_dp", pe.total, t0)
+    if abs(sol.cost - pe.total) > 1e-6 * max(1.0, pe.total):
+        raise GsmError(f"internal: tree DP backtrack mismatch ({sol.cost} vs {pe.total})")
     return sol
+
+
+# ------------------------------------------------------- general networks, integer lead times
+
+
+def _core_pair_model(problem: GsmProblem, pe: _Peel, lt_i, si_max, s_cap):
+    """Exact MILP of the 2-core choosing one ``(S_j, SI_j)`` pair per stage.
+
+    ``p_jk`` = 1 when stage j takes pair k; its cost ``coef_j sqrt(SI + T_j - S) + A_j(SI) +
+    B_j(S)`` is exact (``A``, ``B``: the folded subtrees). An arc ``i -> j`` needs ``S_i <= SI_j``,
+    written on cumulative marginals ``P(S_i >= v) <= P(SI_j >= v)`` for every v: the first-order
+    dominance that makes the relaxation the local marginal polytope, exact on trees and tight on
+    near-trees, unlike the chord of a one-variable piecewise model."""
+    import highspy
+
+    inf = highspy.kHighsInf
+    lo: list[float] = []
+    hi: list[float] = []
+    cost: list[float] = []
+    integ: list[bool] = []
+    rows: list[tuple[list[int], list[float], float, float]] = []
+    pairs: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}  # j -> (first column, s, si)
+    gs: dict[int, int] = {}  # first column of GS_{j,1..s_cap}
+    gi: dict[int, int] = {}  # first column of GI_{j,1..si_max}
+    offset = pe.total
+    for j in pe.core:
+        S, SI = np.meshgrid(np.arange(s_cap[j] + 1), np.arange(si_max[j] + 1), indexing="ij")  # noqa: N806
+        ok = SI + lt_i[j] - S >= 0
+        s_k, si_k = S[ok], SI[ok]
+        c = problem.coef[j] * np.sqrt(si_k + lt_i[j] - s_k) + pe.a_fun[j][si_k] + pe.b_fun[j][s_k]
+        keep = np.isfinite(c)
+        s_k, si_k, c = s_k[keep], si_k[keep], c[keep]
+        base = float(c.min())
+        offset += base
+        first = len(lo)
+        lo += [0.0] * c.size
+        hi += [1.0] * c.size
+        cost += list(c - base)
+        integ += [True] * c.size
+        pairs[j] = (first, s_k, si_k)
+        rows.append((list(range(first, first + c.size)), [1.0] * c.size, 1.0, 1.0))
+        for name, vals, top in (("s", s_k, int(s_cap[j])), ("si", si_k, int(si_max[j]))):
+            g0 = len(lo)
+            lo += [0.0] * top
+            hi += [1.0] * top
+            cost += [0.0] * top
+            integ += [False] * top
+            (gs if name == "s" else gi)[j] = g0
+            for v in range(1, top + 1):  # G_v - G_{v+1} - sum_{k: val_k = v} p_k = 0
+                ks = list(first + np.flatnonzero(vals == v))
+                idx = [g0 + v - 1] + ([g0 + v] if v < top else []) + ks
+                val = [1.0] + ([-1.0] if v < top else []) + [-1.0] * len(ks)
+                rows.append((idx, val, 0.0, 0.0))
+    in_core = set(pe.core)
+    for i, j in problem.edges:
+        i, j = int(i), int(j)
+        if i in in_core and j in in_core:
+            for v in range(1, int(s_cap[i]) + 1):
+                if v > si_max[j]:
+                    rows.append(([gs[i] + v - 1], [1.0], -inf, 0.0))
+                else:
+                    rows.append(([gs[i] + v - 1, gi[j] + v - 1], [1.0, -1.0], -inf, 0.0))
+    lp = highspy.HighsLp()
+    lp.num_col_ = len(lo)
+    lp.num_row_ = len(rows)
+    lp.col_cost_ = np.asarray(cost, float)
+    lp.col_lower_ = np.asarray(lo, float)
+    lp.col_upper_ = np.asarray(hi, float)
+    lp.row_lower_ = np.asarray([r[2] for r in rows], float)
+    lp.row_upper_ = np.asarray([r[3] for r in rows], float)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    starts = np.zeros(len(rows) + 1, dtype=np.int32)
+    starts[1:] = np.cumsum([len(r[0]) for r in rows])
+    lp.a_matrix_.start_ = starts
+    lp.a_matrix_.index_ = np.concatenate([np.asarray(r[0], np.int32) for r in rows])
+    lp.a_matrix_.value_ = np.concatenate([np.asarray(r[1], float) for r in rows])
+    lp.integrality_ = [highspy.HighsVarType.kInteger if t else highspy.HighsVarType.kContinuous for t in integ]
+    return lp, pairs, gs, gi, offset
+
+
+def _spanning_tree_start(problem: GsmProblem) -> np.ndarray:
+    """A feasible start: the tree DP on a spanning tree, then ``SI_j = max_i S_i`` on all arcs."""
+    parent = list(range(problem.n))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    keep = []
+    for i, j in problem.edges:
+        ri, rj = find(int(i)), find(int(j))
+        if ri != rj:
+            parent[ri] = rj
+            keep.append((int(i), int(j)))
+    tree = GsmProblem(
+        problem.ids,
+        problem.lead_time,
+        problem.coef,
+        problem.max_service,
+        np.asarray(keep, int).reshape(-1, 2),
+    )
+    return solve_tree(tree).service
+
+
+def solve_exact(
+    problem: GsmProblem,
+    time_limit: float = 120.0,
+    rel_gap: float = 1e-6,
+    threads: int | None = 1,
+    start: np.ndarray | None = None,
+    verbose: bool = False,
+) -> GsmSolution:
+    """Exact GSM on any acyclic network with integer lead times (integer service times).
+
+    With integer lead times and service-time caps the constraints ``SI_j >= S_i``,
+    ``S_j <= SI_j + T_j`` form a network matrix, so a concave cost is minimised at an integer
+    point: the net replenishment times are integers and ``coef_j sqrt(tau_j)`` is represented
+    exactly by its unit steps ``tau_j = sum_t u_jt``, ``u_jt = [tau_j >= t]`` (binary, ordered),
+    costing ``coef_j (sqrt t - sqrt(t-1))``. No approximation is left, so HiGHS's bound is a proof.
+
+    First the parts of the network that hang off its 2-core as trees are folded into their core
+    neighbour by the Graves & Willems (2000) recursion (a cost of ``SI_j`` for the suppliers'
+    subtrees, of ``S_j`` for the customers'), each written in the MILP as unary steps too; then
+    only the 2-core is a MILP (started from the tree DP on a spanning tree, repaired). Humair &
+    Willems (2011) use the same idea of solving tree-shaped parts by the recursion.
+    """
+    import highspy
+
+    t0 = time.perf_counter()
+    lt_i, si_max, s_cap = _integer_grids(problem)
+    pe = _peel(problem, lt_i, si_max, s_cap)
+    S = np.zeros(problem.n)  # noqa: N806
+    SI = np.zeros(problem.n)  # noqa: N806
+    if not pe.core:
+        _unpeel(pe, S, SI)
+        return _finish(problem, S, "graves_willems_tree_dp", pe.total, t0, status="optimal", core=0)
+    # the constant part of the cost is added outside HiGHS (bound = HiGHS bound + offset)
+    lp, pairs, gs, gi, offset = _core_pair_model(problem, pe, lt_i, si_max, s_cap)
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(verbose))
+    h.setOptionValue("mip_rel_gap", rel_gap)
+    h.setOptionValue("time_limit", max(0.1, float(time_limit - (time.perf_counter() - t0))))
+    if threads:
+        h.setOptionValue("threads", int(threads))
+    h.passModel(lp)
+    s0 = np.round(_spanning_tree_start(problem) if start is None else np.asarray(start, float))
+    si0 = np.zeros(problem.n)
+    for i, j in problem.edges:
+        si0[j] = max(si0[j], s0[i])
+    si0 = np.minimum(np.maximum(si0, s0 - lt_i), si_max)
+    # No MIP start is passed: with one, HiGHS 1.16's presolve mapped a feasible start to a lower
+    # objective than its true cost and declared it optimal (willems_04). The start is only kept
+    # as a fallback incumbent; the relaxation is tight enough to find solutions by itself.
+    h.run()
+    ms = h.getModelStatus()
+    info = h.getInfo()
+    if ms == highspy.HighsModelStatus.kOptimal:
+        status = "optimal"
+    elif ms == highspy.HighsModelStatus.kTimeLimit:
+        status = "time limit"
+    else:
+        raise GsmError(f"MILP failed: {h.modelStatusToString(ms)}")
+    if info.primal_solution_status != 0:
+        x = np.asarray(h.getSolution().col_value)
+        for j in pe.core:
+            first, s_k, si_k = pairs[j]
+            k = int(np.argmax(x[first : first + s_k.size]))
+            S[j], SI[j] = s_k[k], si_k[k]
+    else:
+        S[:] = s0
+        SI[:] = si0
+    _unpeel(pe, S, SI)
+    lb = float(info.mip_dual_bound) + offset if math.isfinite(info.mip_dual_bound) else 0.0
+    res = _finish(
+        problem,
+        S,
+        "exact_core_milp_highs",
+        lb,
+        t0,
+        status=status,
+        core=len(pe.core),
+        columns=int(lp.num_col_),
+        nodes=int(info.mip_node_count),
+    )
+    s_start = _finish(problem, s0, "start", 0.0, t0)
+    if s_start.cost < res.cost - 1e-9:  # never worse than the start (time limit before any incumbent)
+        res = _finish(problem, s_start.service, res.method, lb, t0, **res.info)
+    # proven only when the true cost of the returned service times meets HiGHS's bound
+    proven = res.cost - lb <= 10 * rel_gap * max(res.cost, 1e-12) + 1e-9
+    res.info["status"] = "optimal" if proven else ("time limit" if status == "time limit" else "unproven")
+    return res
 
 
 # ------------------------------------------------------------------- general networks (MILP)
@@ -630,12 +865,17 @@ def _warm_start(problem: GsmProblem, S: np.ndarray, seg_cols: dict, ncol: int): 
     return sol
 
 
-def solve(problem: GsmProblem, **milp_options) -> GsmSolution:
-    """The Graves-Willems tree DP when the network is a tree with integer lead times, else the MILP."""
+def solve(problem: GsmProblem, time_limit: float = 120.0, **milp_options) -> GsmSolution:
+    """Graves-Willems tree DP for a tree with integer lead times; :func:`solve_exact` (tree parts
+    folded by the DP, exact pair MILP on the 2-core) for other networks with integer lead times;
+    the iterative piecewise-linear :func:`solve_milp` when some lead time is fractional."""
     lt = problem.lead_time
-    if problem.is_tree() and np.all(np.abs(lt - np.round(lt)) < 1e-9):
+    integral = bool(np.all(np.abs(lt - np.round(lt)) < 1e-9))
+    if integral and problem.is_tree():
         return solve_tree(problem)
-    return solve_milp(problem, **milp_options)
+    if integral:
+        return solve_exact(problem, time_limit=time_limit, **milp_options)
+    return solve_milp(problem, time_limit=time_limit, **milp_options)
 
 
 def stage_table(problem: GsmProblem, sol: GsmSolution) -> list[dict[str, float | str]]:
