@@ -452,6 +452,17 @@ def solve_tree(problem: GsmProblem) -> GsmSolution:
 # ------------------------------------------------------- general networks, integer lead times
 
 
+def _undominated(cm: np.ndarray) -> np.ndarray:
+    """Pairs ``(S, SI)`` of one stage that no other pair dominates: ``(S', SI')`` with ``S' <= S``
+    (easier for its customers), ``SI' >= SI`` (easier for its suppliers) and a cost no higher can
+    replace it in any solution. ``cm[s, si]`` is the stage's cost (inf when infeasible)."""
+    m = np.minimum.accumulate(np.minimum.accumulate(cm, axis=0)[:, ::-1], axis=1)[:, ::-1]
+    inf = np.full((1, cm.shape[1]), np.inf)
+    by_s = np.vstack([inf, m[:-1]])  # min over s' <= s - 1, si' >= si
+    by_si = np.hstack([m[:, 1:], np.full((cm.shape[0], 1), np.inf)])  # s' <= s, si' >= si + 1
+    return cm < np.minimum(by_s, by_si)
+
+
 def _core_pair_model(problem: GsmProblem, pe: _Peel, lt_i, si_max, s_cap):
     """Exact MILP of the 2-core choosing one ``(S_j, SI_j)`` pair per stage.
 
@@ -474,11 +485,11 @@ def _core_pair_model(problem: GsmProblem, pe: _Peel, lt_i, si_max, s_cap):
     offset = pe.total
     for j in pe.core:
         S, SI = np.meshgrid(np.arange(s_cap[j] + 1), np.arange(si_max[j] + 1), indexing="ij")  # noqa: N806
-        ok = SI + lt_i[j] - S >= 0
-        s_k, si_k = S[ok], SI[ok]
-        c = problem.coef[j] * np.sqrt(si_k + lt_i[j] - s_k) + pe.a_fun[j][si_k] + pe.b_fun[j][s_k]
-        keep = np.isfinite(c)
-        s_k, si_k, c = s_k[keep], si_k[keep], c[keep]
+        tau = SI + lt_i[j] - S
+        cm = problem.coef[j] * np.sqrt(np.maximum(tau, 0)) + pe.a_fun[j][None, :] + pe.b_fun[j][:, None]
+        cm = np.where(tau >= 0, cm, np.inf)
+        ok = np.isfinite(cm) & _undominated(cm)
+        s_k, si_k, c = S[ok], SI[ok], cm[ok]
         base = float(c.min())
         offset += base
         first = len(lo)
@@ -557,7 +568,7 @@ def solve_exact(
     problem: GsmProblem,
     time_limit: float = 120.0,
     rel_gap: float = 1e-6,
-    threads: int | None = 1,
+    threads: int | None = None,
     start: np.ndarray | None = None,
     verbose: bool = False,
 ) -> GsmSolution:
@@ -587,58 +598,65 @@ def solve_exact(
         return _finish(problem, S, "graves_willems_tree_dp", pe.total, t0, status="optimal", core=0)
     # the constant part of the cost is added outside HiGHS (bound = HiGHS bound + offset)
     lp, pairs, gs, gi, offset = _core_pair_model(problem, pe, lt_i, si_max, s_cap)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", bool(verbose))
-    h.setOptionValue("mip_rel_gap", rel_gap)
-    h.setOptionValue("time_limit", max(0.1, float(time_limit - (time.perf_counter() - t0))))
-    if threads:
-        h.setOptionValue("threads", int(threads))
-    h.passModel(lp)
     s0 = np.round(_spanning_tree_start(problem) if start is None else np.asarray(start, float))
-    si0 = np.zeros(problem.n)
-    for i, j in problem.edges:
-        si0[j] = max(si0[j], s0[i])
-    si0 = np.minimum(np.maximum(si0, s0 - lt_i), si_max)
-    # No MIP start is passed: with one, HiGHS 1.16's presolve mapped a feasible start to a lower
-    # objective than its true cost and declared it optimal (willems_04). The start is only kept
-    # as a fallback incumbent; the relaxation is tight enough to find solutions by itself.
-    h.run()
-    ms = h.getModelStatus()
-    info = h.getInfo()
-    if ms == highspy.HighsModelStatus.kOptimal:
-        status = "optimal"
-    elif ms == highspy.HighsModelStatus.kTimeLimit:
-        status = "time limit"
-    else:
-        raise GsmError(f"MILP failed: {h.modelStatusToString(ms)}")
-    if info.primal_solution_status != 0:
-        x = np.asarray(h.getSolution().col_value)
-        for j in pe.core:
-            first, s_k, si_k = pairs[j]
-            k = int(np.argmax(x[first : first + s_k.size]))
-            S[j], SI[j] = s_k[k], si_k[k]
-    else:
-        S[:] = s0
-        SI[:] = si0
-    _unpeel(pe, S, SI)
-    lb = float(info.mip_dual_bound) + offset if math.isfinite(info.mip_dual_bound) else 0.0
+    best = _finish(problem, s0, "exact_core_milp_highs", 0.0, t0)
+    lb = -math.inf
+    status = "time limit"
+    integrality = list(lp.integrality_)
+    lp.integrality_ = []
+    nodes = 0
+    # 1. the LP relaxation (simplex): integral on every Willems chain, which proves optimality
+    # 2. if not integral, branch and bound (HiGHS MIP) for the remaining time. No MIP start is
+    #    passed: with one, HiGHS 1.16's presolve mapped a feasible start to an objective below
+    #    its true cost and declared it optimal (willems_04).
+    for phase in ("lp", "mip"):
+        remaining = time_limit - (time.perf_counter() - t0)
+        if remaining <= 0:
+            break
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", bool(verbose))
+        h.setOptionValue("mip_rel_gap", rel_gap)
+        h.setOptionValue("time_limit", float(remaining))
+        if threads:
+            h.setOptionValue("threads", int(threads))
+        if phase == "mip":
+            lp.integrality_ = integrality
+        h.passModel(lp)
+        h.run()
+        ms = h.getModelStatus()
+        info = h.getInfo()
+        if ms not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit):
+            raise GsmError(f"GSM {phase.upper()} failed: {h.modelStatusToString(ms)}")
+        if phase == "lp" and ms == highspy.HighsModelStatus.kOptimal:
+            lb = max(lb, float(info.objective_function_value) + offset)
+        if phase == "mip":
+            nodes = int(info.mip_node_count)
+            if math.isfinite(info.mip_dual_bound):
+                lb = max(lb, float(info.mip_dual_bound) + offset)
+        if info.primal_solution_status != 0:
+            x = np.asarray(h.getSolution().col_value)
+            for j in pe.core:
+                first, s_k, si_k = pairs[j]
+                k = int(np.argmax(x[first : first + s_k.size]))
+                S[j], SI[j] = s_k[k], si_k[k]
+            _unpeel(pe, S, SI)
+            cand = _finish(problem, _repair(problem, S, problem.upstream()), best.method, 0.0, t0)
+            if cand.cost < best.cost:
+                best = cand
+        if best.cost - lb <= 10 * rel_gap * max(best.cost, 1e-12) + 1e-9:
+            status = "optimal"
+            break
     res = _finish(
         problem,
-        S,
-        "exact_core_milp_highs",
-        lb,
+        best.service,
+        best.method,
+        lb if math.isfinite(lb) else 0.0,
         t0,
         status=status,
         core=len(pe.core),
         columns=int(lp.num_col_),
-        nodes=int(info.mip_node_count),
+        nodes=nodes,
     )
-    s_start = _finish(problem, s0, "start", 0.0, t0)
-    if s_start.cost < res.cost - 1e-9:  # never worse than the start (time limit before any incumbent)
-        res = _finish(problem, s_start.service, res.method, lb, t0, **res.info)
-    # proven only when the true cost of the returned service times meets HiGHS's bound
-    proven = res.cost - lb <= 10 * rel_gap * max(res.cost, 1e-12) + 1e-9
-    res.info["status"] = "optimal" if proven else ("time limit" if status == "time limit" else "unproven")
     return res
 
 
