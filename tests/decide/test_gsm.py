@@ -106,6 +106,81 @@ def test_milp_equals_tree_dp_on_a_larger_tree():
     assert gsm.solve(pr).method == "graves_willems_tree_dp"
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_exact_solver_equals_brute_force_on_general_networks(seed):
+    """solve_exact (tree parts folded by the DP, pair model on the 2-core) on small random DAGs
+    with undirected cycles, caps on the customers' service times and zero-cost stages."""
+    rng = np.random.default_rng(300 + seed)
+    pr = _random_dag(rng, 6 if seed % 2 else 5, 2 + seed % 3, [0, 1, 2])
+    assert not pr.is_tree()
+    brute = _brute_force(pr)
+    for lp_first in (True, False):  # LP-then-MIP and MIP-only paths
+        sol = gsm.solve_exact(pr, lp_first=lp_first)
+        assert not pr.check(sol.service)
+        assert sol.info["status"] == "optimal"
+        assert sol.cost == pytest.approx(brute, rel=1e-9, abs=1e-9)
+        assert sol.lower_bound <= sol.cost + 1e-9
+    assert gsm.solve(pr).method == "exact_core_milp_highs"
+
+
+def _pendant_network(rng, n_core, n_pendant):
+    """A cyclic core (every stage on an undirected cycle) with trees hanging off it."""
+    edges = [(j, j + 1) for j in range(n_core - 1)] + [(0, n_core - 1), (0, 2)]
+    n = n_core
+    for _ in range(n_pendant):
+        host = int(rng.integers(0, n))
+        edges.append((host, n) if rng.random() < 0.5 else (n, host))
+        n += 1
+    # pendant stages may point either way; keep the graph acyclic by orienting core arcs upward
+    lead = rng.integers(0, 4, size=n).astype(float)
+    coef = rng.uniform(0.5, 5.0, size=n)
+    down = {i for i, _ in edges}
+    max_s = np.array([float(rng.integers(0, 3)) if j not in down else np.inf for j in range(n)])
+    return _problem(lead, coef, edges, max_s)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exact_solver_folds_pendant_trees_and_matches_the_piecewise_milp(seed):
+    rng = np.random.default_rng(400 + seed)
+    pr = _pendant_network(rng, 5, 12)
+    ex = gsm.solve_exact(pr)
+    assert ex.info["core"] == 5  # the 12 pendant stages were folded into the core by the DP
+    mi = gsm.solve_milp(pr)
+    assert mi.info["status"] == "optimal" and ex.info["status"] == "optimal"
+    assert ex.cost == pytest.approx(mi.cost, rel=1e-6)
+    assert not pr.check(ex.service)
+
+
+def test_exact_solver_on_a_tree_is_the_dp():
+    rng = np.random.default_rng(7)
+    pr = _random_dag(rng, 25, 0, [1, 2, 3, 5], tree=True)
+    ex = gsm.solve_exact(pr)
+    assert ex.info["core"] == 0 and ex.cost == pytest.approx(gsm.solve_tree(pr).cost, rel=1e-12)
+
+
+def test_undominated_pairs():
+    inf = np.inf
+    cm = np.array(
+        [  # rows: S = 0, 1, 2; columns: SI = 0, 1, 2
+            [3.0, 4.0, 5.0],
+            [2.0, 3.0, 4.0],
+            [inf, 3.0, 2.0],
+        ]
+    )
+    keep = gsm._undominated(cm)
+    # (S', SI') replaces (S, SI) when S' <= S, SI' >= SI and it costs no more. (S=2, SI=1) costs
+    # 3 like (S=1, SI=1), which asks less of its customers: dropped. (S=2, SI=0) is infeasible.
+    # Every other pair is cheaper than all pairs that would be easier on both sides.
+    assert keep.tolist() == [[True, True, True], [True, True, True], [False, False, True]]
+
+
+def test_exact_solver_rejects_fractional_lead_times():
+    pr = _problem([0.5, 1.0, 1.0], [1, 1, 1], [(0, 1), (1, 2), (0, 2)])
+    with pytest.raises(gsm.GsmError, match="integer lead times"):
+        gsm.solve_exact(pr)
+    assert gsm.solve(pr).method == "piecewise_linear_milp_highs"
+
+
 def test_serial_optimum_is_all_or_nothing():
     """Simpson (1958): in a serial GSM each stage either holds no stock or quotes service 0 /
     passes its full replenishment time on, so S_j is in {0, SI_j + T_j} (or the cap)."""
@@ -276,3 +351,20 @@ def test_general_textbook_networks_are_solved_to_proven_optimality(name):
     sol = gsm.solve(pr)
     assert not pr.check(sol.service)
     assert sol.lower_bound == pytest.approx(sol.cost, rel=1e-5)
+
+
+WILLEMS = _data_root() / "willems2008"
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("chain", [2, 4, 17])
+def test_willems_chains_match_the_independent_snc_costs(chain):
+    """The folder's snc_summary_notes.txt holds rate-1 costs of chains 2, 4 and 17 computed by an
+    independent GSM implementation; the exact solver proves optimality and meets them."""
+    if not WILLEMS.exists():
+        pytest.skip(f"willems2008 data not found at {WILLEMS} (set SUPPLYNET_DATA_DIR)")
+    snc = {2: 27188806.10, 4: 139918.53, 17: 3108718.36}
+    pr = gsm.GsmProblem.from_stages(read_willems_csv(WILLEMS / f"willems_{chain:02d}.csv"))
+    sol = gsm.solve(pr)
+    assert sol.info["status"] == "optimal" and not pr.check(sol.service)
+    assert sol.cost == pytest.approx(snc[chain], abs=0.01)

@@ -534,7 +534,9 @@ def _core_pair_model(problem: GsmProblem, pe: _Peel, lt_i, si_max, s_cap):
     lp.a_matrix_.start_ = starts
     lp.a_matrix_.index_ = np.concatenate([np.asarray(r[0], np.int32) for r in rows])
     lp.a_matrix_.value_ = np.concatenate([np.asarray(r[1], float) for r in rows])
-    lp.integrality_ = [highspy.HighsVarType.kInteger if t else highspy.HighsVarType.kContinuous for t in integ]
+    lp.integrality_ = [
+        highspy.HighsVarType.kInteger if t else highspy.HighsVarType.kContinuous for t in integ
+    ]
     return lp, pairs, gs, gi, offset
 
 
@@ -571,20 +573,28 @@ def solve_exact(
     threads: int | None = None,
     start: np.ndarray | None = None,
     verbose: bool = False,
+    lp_first: bool = True,
 ) -> GsmSolution:
     """Exact GSM on any acyclic network with integer lead times (integer service times).
 
     With integer lead times and service-time caps the constraints ``SI_j >= S_i``,
-    ``S_j <= SI_j + T_j`` form a network matrix, so a concave cost is minimised at an integer
-    point: the net replenishment times are integers and ``coef_j sqrt(tau_j)`` is represented
-    exactly by its unit steps ``tau_j = sum_t u_jt``, ``u_jt = [tau_j >= t]`` (binary, ordered),
-    costing ``coef_j (sqrt t - sqrt(t-1))``. No approximation is left, so HiGHS's bound is a proof.
+    ``S_j <= SI_j + T_j`` form a network matrix, so the concave cost is minimised at an integer
+    point and optimising over integer ``(S_j, SI_j)`` is exact.
 
-    First the parts of the network that hang off its 2-core as trees are folded into their core
-    neighbour by the Graves & Willems (2000) recursion (a cost of ``SI_j`` for the suppliers'
-    subtrees, of ``S_j`` for the customers'), each written in the MILP as unary steps too; then
-    only the 2-core is a MILP (started from the tree DP on a spanning tree, repaired). Humair &
-    Willems (2011) use the same idea of solving tree-shaped parts by the recursion.
+    1. The parts of the network that hang off its 2-core as trees are folded into their core
+       neighbour by the Graves & Willems (2000) recursion: a cost ``A_j(SI_j)`` for the
+       suppliers' subtrees, ``B_j(S_j)`` for the customers' (Humair & Willems 2011 likewise solve
+       tree-shaped parts by the recursion).
+    2. The 2-core is a MILP choosing one pair ``(S_j, SI_j)`` per stage (Pareto-dominated pairs
+       dropped) at its exact cost ``coef_j sqrt(SI_j + T_j - S_j) + A_j(SI_j) + B_j(S_j)``; an
+       arc ``i -> j`` is ``P(S_i >= v) <= P(SI_j >= v)`` for every v on the cumulative marginals
+       (see :func:`_core_pair_model`). No approximation is left, so a bound is a proof.
+    3. HiGHS solves the LP relaxation first (``lp_first``); when it is integral the solution is
+       optimal with the LP bound as its proof, else branch and bound runs for the time left. The
+       tree DP on a spanning tree (repaired) is the fallback incumbent.
+
+    ``status`` in ``info`` is "optimal" only when the true cost of the returned service times
+    meets the bound (relative ``10 * rel_gap``).
     """
     import highspy
 
@@ -609,7 +619,7 @@ def solve_exact(
     # 2. if not integral, branch and bound (HiGHS MIP) for the remaining time. No MIP start is
     #    passed: with one, HiGHS 1.16's presolve mapped a feasible start to an objective below
     #    its true cost and declared it optimal (willems_04).
-    for phase in ("lp", "mip"):
+    for phase in ("lp", "mip") if lp_first else ("mip",):
         remaining = time_limit - (time.perf_counter() - t0)
         if remaining <= 0:
             break
