@@ -281,7 +281,43 @@ class Gate:
                 except _Rejected as rej:
                     outcomes[i] = self._reject(rej, item, batch, now_us, adapter)
             self._split_late(accepted)
-        results = self._commit(accepted)
+        log = self.store.log
+        if hasattr(log, "append_wire_batches_tx"):
+            # one durable transaction: the log rows and the gate's tables (quarantine, late,
+            # counters, acks) commit together, so a crash cannot leave acks ahead of or behind the log
+            with self.tables.write() as tx:
+                results = self._commit(accepted, tx)
+                saved = self._save_trackers(accepted)
+                try:
+                    self._outcomes(items, outcomes, accepted, results, batch, now_us, adapter)
+                    self.tables.record_tx(tx, batch)
+                except BaseException:
+                    self._trackers.update(saved)  # nothing committed: forget the marks made above
+                    raise
+        else:
+            results = self._commit(accepted)
+            self._outcomes(items, outcomes, accepted, results, batch, now_us, adapter)
+            self.tables.record(batch)
+        if self.monitor is not None:
+            for acc in accepted:
+                for r in acc.events:
+                    self.monitor.observe_row(acc.device, r, now)
+            if now - self._monitor_run >= self.monitor_every_s:
+                self.run_monitors()
+        return outcomes  # type: ignore[return-value]
+
+    def _save_trackers(self, accepted: list[_Accepted]) -> dict[str, SeqTracker]:
+        out = {}
+        for d in {a.device for a in accepted}:
+            t = self._trackers.get(d)
+            if t is not None:
+                c = SeqTracker(t.acked, t.max_spans)
+                c.high, c.los, c.his = t.high, list(t.los), list(t.his)
+                out[d] = c
+        return out
+
+    def _outcomes(self, items: Sequence[Item], outcomes: list[Outcome | None], accepted: list[_Accepted],
+                  results: list[tuple[int, int]], batch: Any, now_us: int, adapter: str) -> None:
         with self._lock:
             for acc, res in zip(accepted, results, strict=True):
                 outcomes[acc.index] = self._finish(acc, res, items[acc.index], batch, now_us, adapter)
@@ -298,14 +334,6 @@ class Gate:
             for d, t in self._trackers.items():
                 if t.acked >= 0:
                     batch.acks[d] = t.acked
-            self.tables.record(batch)
-        if self.monitor is not None:
-            for acc in accepted:
-                for r in acc.events:
-                    self.monitor.observe_row(acc.device, r, now)
-            if now - self._monitor_run >= self.monitor_every_s:
-                self.run_monitors()
-        return outcomes  # type: ignore[return-value]
 
     # -- checks ------------------------------------------------------------------------------------
     def _check(self, i: int, item: Item, now: float, now_us: int, seen: set[tuple[str, int]],
@@ -391,7 +419,7 @@ class Gate:
             if on_time:
                 self._watermark_us[acc.device] = max(wm or 0, max(r[1] for r in on_time))
 
-    def _commit(self, accepted: list[_Accepted]) -> list[tuple[int, int]]:
+    def _commit(self, accepted: list[_Accepted], tx: Any = None) -> list[tuple[int, int]]:
         """Append the on-time events (event-time order across envelopes); ``(stored, duplicates)``
         per envelope."""
         order = sorted(range(len(accepted)), key=lambda k: accepted[k].body.ts)
@@ -399,6 +427,8 @@ class Gate:
         log = self.store.log
         if not runs:
             res = []
+        elif tx is not None:
+            res = log.append_wire_batches_tx(tx, runs)
         elif hasattr(log, "append_wire_batches"):
             res = log.append_wire_batches(runs)
         else:  # a backend without the pre-serialized path: rebuild the events

@@ -98,7 +98,8 @@ class SqlBackend(abc.ABC):
     @abc.abstractmethod
     def write(self) -> AbstractContextManager[Tx]:
         """An exclusive write transaction (one per database at a time), committed durably on exit.
-        Not re-entrant: do not call the log's appends from inside it on the same thread."""
+        Not re-entrant: do not call the log's appends from inside it on the same thread (use
+        :meth:`SqlEventLog.append_wire_batches_tx` to append inside a transaction you hold)."""
 
     @abc.abstractmethod
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -250,10 +251,26 @@ class SqlEventLog(EventLog):
             req.result, req.done = res, True
         self.commits += 1
 
+    def append_wire_batches_tx(self, tx: Tx, runs: Sequence[tuple[str, Items]]) -> list[AppendResult]:
+        """:meth:`append_wire_batches` inside a write transaction the caller holds (from this log's
+        backend's ``write()``), so that the log rows commit together with the caller's other rows
+        (the ingest gate's quarantine, counters and acknowledgements): one durable transaction, and
+        a crash leaves either all of them or none. Works on every :class:`SqlBackend` (SQLite and
+        PostgreSQL): the backend's write lock serializes it with this log's own group commits."""
+        reqs = []
+        for source, items in runs:
+            chunks: list[Items | None] = [items[i : i + MAX_BATCH_ROW] for i in range(0, len(items), MAX_BATCH_ROW)]
+            reqs.append(_Request([_batch_unit(source, c) for c in chunks if c], chunks))
+        return self._write_tx(tx, reqs) if reqs else []
+
     def _write(self, group: list[_Request]) -> list[AppendResult]:
+        with self._backend.write() as tx:
+            return self._write_tx(tx, group)
+
+    def _write_tx(self, tx: Tx, group: list[_Request]) -> list[AppendResult]:
         sources = {u[2] for req in group for u in req.units}
         results: list[AppendResult] = []
-        with self._backend.write() as tx:
+        if True:
             last = tx.execute("SELECT off + n FROM events ORDER BY off DESC LIMIT 1")
             off = last[0][0] if last else 1
             known = _source_stats(tx, sources)

@@ -14,10 +14,11 @@ One :meth:`IngestTables.record` call writes a gate batch's rows in one durable t
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._sql import SqlBackend
+from ._sql import SqlBackend, Tx
 
 __all__ = ["IngestBatch", "IngestTables", "QuarantineRow"]
 
@@ -61,6 +62,16 @@ class IngestTables:
         if not batch:
             return
         with self._backend.write() as tx:
+            self.record_tx(tx, batch)
+
+    def write(self) -> AbstractContextManager[Tx]:
+        """A write transaction on the tables' backend (for :meth:`record_tx` together with the log's
+        ``append_wire_batches_tx``: one durable commit)."""
+        return self._backend.write()
+
+    def record_tx(self, tx: Tx, batch: IngestBatch) -> None:
+        """:meth:`record` inside a write transaction the caller holds."""
+        if True:
             if batch.quarantine:
                 tx.executemany(
                     "INSERT INTO quarantine (at_us, device, reason, detail, adapter, size, raw) "
