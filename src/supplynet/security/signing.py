@@ -126,10 +126,31 @@ def sign(private_b64u: str, message: bytes) -> bytes:
     return _private(private_b64u).sign(message)
 
 
+try:  # libsodium's Ed25519 verify through PyNaCl: ~2x cheaper per message than OpenSSL's here
+    from nacl.bindings import crypto_sign_open as _sodium_open
+    from nacl.exceptions import BadSignatureError as _SodiumBad
+except ImportError:  # pragma: no cover - PyNaCl absent: OpenSSL through cryptography
+    _sodium_open = None
+
+
+@lru_cache(maxsize=65536)
+def _public_raw(public_b64u: str) -> bytes:
+    _public(public_b64u)  # validates the key (32 bytes, a point on the curve) with the same error
+    return b64u_decode(public_b64u)
+
+
 def verify(public_b64u: str, message: bytes, signature: bytes) -> bool:
-    """True when ``signature`` is a valid signature of exactly ``message`` by the key."""
+    """True when ``signature`` is a valid signature of exactly ``message`` by the key (libsodium's
+    ``crypto_sign_open`` when PyNaCl is installed, else OpenSSL; same keys, same signatures: RFC 8032
+    Ed25519, both reject non-canonical ``S``; neither compares secret data, so timing leaks nothing)."""
     if len(signature) != SIGNATURE_LEN:
         return False
+    if _sodium_open is not None:
+        try:
+            _sodium_open(signature + message, _public_raw(public_b64u))
+        except _SodiumBad:
+            return False
+        return True
     try:
         _public(public_b64u).verify(signature, message)
     except InvalidSignature:
