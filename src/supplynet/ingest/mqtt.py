@@ -29,7 +29,7 @@ import logging
 import queue
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -52,12 +52,70 @@ log = logging.getLogger(__name__)
 UP_FILTER = "devices/+/up"
 
 
+def _topic_device(topic: str) -> str:
+    """The device a message claims by its topic ``devices/<id>/up`` (the broker's ACL lets a device
+    publish only under its own id); the queue's fairness key only, never trusted for authentication."""
+    parts = topic.split("/", 2)
+    return parts[1] if len(parts) == 3 else topic
+
+
 def up_topic(device: str) -> str:
     return f"devices/{device}/up"
 
 
 def ack_topic(device: str) -> str:
     return f"devices/{device}/ack"
+
+
+class FairQueue:
+    """A bounded queue that hands out items round-robin across keys (devices) instead of FIFO, so one
+    device's backlog (a flood) cannot delay the others: each pass takes at most one item per key.
+    ``put`` blocks while ``maxsize`` items wait (backpressure); ``get`` blocks until an item is there."""
+
+    def __init__(self, maxsize: int):
+        if maxsize <= 0:
+            raise ValueError(f"maxsize must be > 0, got {maxsize}")
+        self.maxsize = maxsize
+        self._by_key: OrderedDict[str, deque[Any]] = OrderedDict()
+        self._n = 0
+        self._cv = threading.Condition()
+
+    def qsize(self) -> int:
+        return self._n
+
+    def empty(self) -> bool:
+        return self._n == 0
+
+    def put(self, key: str, item: Any, timeout: float | None = None) -> None:
+        with self._cv:
+            if self._n >= self.maxsize and not self._cv.wait_for(lambda: self._n < self.maxsize, timeout):
+                raise queue.Full
+            dq = self._by_key.get(key)
+            if dq is None:
+                dq = self._by_key[key] = deque()
+            dq.append(item)
+            self._n += 1
+            self._cv.notify_all()
+
+    def take(self, n: int, timeout: float | None = None) -> list[Any]:
+        """Up to ``n`` items, one per key per round (keys in arrival order); [] after ``timeout``."""
+        with self._cv:
+            if self._n == 0 and not self._cv.wait_for(lambda: self._n > 0, timeout):
+                return []
+            out: list[Any] = []
+            while self._n and len(out) < n:
+                for key in list(self._by_key):
+                    dq = self._by_key[key]
+                    out.append(dq.popleft())
+                    self._n -= 1
+                    if dq:
+                        self._by_key.move_to_end(key)  # served: go to the back of the round
+                    else:
+                        del self._by_key[key]
+                    if len(out) >= n:
+                        break
+            self._cv.notify_all()
+            return out
 
 
 def _connect_props(session_expiry_s: int, receive_maximum: int | None = None) -> Properties:
@@ -85,7 +143,7 @@ class GatewayWorker:
         self.topic = f"$share/{shared_group}/{UP_FILTER}" if shared_group else UP_FILTER
         self.batch_max, self.linger_s = batch_max, linger_s
         self.monitor_every_s = monitor_every_s
-        self._q: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=queue_size)
+        self._q = FairQueue(queue_size)  # round-robin across devices: a flood cannot delay the others
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.committers = committers
@@ -116,26 +174,22 @@ class GatewayWorker:
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         while not self._stop.is_set():  # a full queue blocks the network thread: backpressure
             try:
-                self._q.put(msg, timeout=0.5)
+                self._q.put(_topic_device(msg.topic), msg, timeout=0.5)
                 return
             except queue.Full:
                 continue
 
     # -- committing thread -------------------------------------------------------------------------
     def _take_batch(self) -> list[mqtt.MQTTMessage]:
-        try:
-            first = self._q.get(timeout=0.2)
-        except queue.Empty:
+        batch = self._q.take(self.batch_max, timeout=0.2)
+        if not batch:
             return []
-        batch = [first]
         deadline = time.monotonic() + self.linger_s
-        while len(batch) < self.batch_max:
-            try:
-                batch.append(self._q.get_nowait())
-            except queue.Empty:
-                if time.monotonic() >= deadline:
-                    break
-                time.sleep(0.0005)
+        while len(batch) < self.batch_max and time.monotonic() < deadline:  # group commit: gather more
+            more = self._q.take(self.batch_max - len(batch), timeout=max(0.0, deadline - time.monotonic()))
+            if not more:
+                break
+            batch.extend(more)
         return batch
 
     def _process(self, batch: list[mqtt.MQTTMessage]) -> None:
