@@ -375,7 +375,12 @@ class Gate:
             sig = b64u_decode(outer.sig, canonical=True)
         except ValueError:
             raise _Rejected("bad_signature", dev, "signature is not canonical base64") from None
-        if not verify(public, outer.body, sig):
+        self._lock.release()  # libsodium's verify releases the GIL: let other batches' checks run meanwhile
+        try:
+            ok = verify(public, outer.body, sig)
+        finally:
+            self._lock.acquire()
+        if not ok:
             raise _Rejected("bad_signature", dev, "signature does not match the body")
         try:
             body = parse_body(outer.body)
