@@ -175,14 +175,23 @@ def test_forecast_is_ordered_close_to_truth_and_reacts_to_live_pace(trips):
         truth = m.trip.t[m.arr_idx] - m.trip.t[c]
         errs.append(abs(f.p50_s - truth) / max(truth, 60))
     assert np.median(errs) < 0.15
-    # same position, but the live trip took twice as long over the last kilometre: later ETA
+    # same position, but the live trip took twice as long since its departure: a later ETA, by about
+    # 2 ** pace_exponent (pace since departure relative to the analogs' median over the same stretch)
     c = int(np.searchsorted(m.s, 3000))
     t_slow = m.trip.t[: c + 1].copy()
-    k = int(np.searchsorted(m.s, 2000))
+    k = m.start_idx
     t_slow[k:] = t_slow[k] + 2 * (t_slow[k:] - t_slow[k])
     fast = model.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx)
     slow = model.predict_matched(t_slow, m.s[: c + 1], m.start_idx)
-    assert slow.p50_s > fast.p50_s * 1.2
+    assert slow.p50_s > fast.p50_s * 1.15
+    # with a 1 km pace window only the last kilometre counts: a slowdown before it changes nothing
+    windowed = EtaModel(geom, pace_window_m=1000.0, pace_exponent=0.5, recency_bandwidth_h=None).fit(trips[1:])
+    k1 = int(np.searchsorted(m.s, 1000))
+    t_early = m.trip.t[: c + 1].copy()
+    t_early[k1:] += 300.0  # a 5-minute hold at 1 km, 2 km before the cut
+    base = windowed.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx)
+    held = windowed.predict_matched(t_early, m.s[: c + 1], m.start_idx)
+    assert held.p50_s == pytest.approx(base.p50_s, rel=0.02)
     # predict() from raw fixes agrees with the matched kernel
     assert model.predict(trips[0].head(c + 1)).p50_s == pytest.approx(fast.p50_s)
 

@@ -242,27 +242,42 @@ class EtaForecast:
 
 @dataclass
 class EtaModel:
-    """Historical-analog ETA on one lane (see the module docstring for the method)."""
+    """Historical-analog ETA on one lane (see the module docstring for the method).
+
+    ``recency_bandwidth_h`` (None = off) weights analogs that had already arrived at the forecast
+    time by how recently they passed the live trip's position (Gaussian kernel on that age, in
+    hours); analogs not yet arrived, or long ago, keep the floor weight ``recency_floor``. Only
+    trips observed in full before the forecast count as recent, so the weighting is causal.
+
+    With ``calibrate`` (and at least 3 training trips with an observed arrival), :meth:`fit`
+    calibrates P10 and P90 by conformalized quantile regression (Romano, Patterson & Candes 2019)
+    on leave-one-trip-out cuts of the training trips: each end is scaled on a log scale by the
+    trip-balanced quantile of its score, so the calibration cuts reach the nominal 10% / 90%.
+    """
 
     geometry: LaneGeometry
     grid_m: float = 25.0
-    pace_window_m: float = 1000.0
-    pace_exponent: float = 0.5
-    dwell_factor: float = 0.5
+    pace_window_m: float | None = None
+    pace_exponent: float = 0.3
+    dwell_factor: float = 0.0
     tod_bandwidth_h: float | None = 2.0
     other_day_weight: float = 0.5
     pace_clip: tuple[float, float] = (0.5, 2.0)
+    recency_bandwidth_h: float | None = 0.5
+    recency_floor: float = 0.05
+    calibrate: bool = True
     _grid: FloatArray = field(init=False, repr=False)
     _tau: FloatArray = field(init=False, repr=False)
     _arrival: FloatArray = field(init=False, repr=False)
     _dow: NDArray[np.int64] = field(init=False, repr=False)
     _median_speed: float = field(init=False, default=float("nan"))
+    _cal: tuple[float, float] = field(init=False, default=(0.0, 0.0))
 
     def __post_init__(self) -> None:
         if self.grid_m <= 0:
             raise ValueError(f"grid_m must be > 0, got {self.grid_m}")
-        if self.pace_window_m <= 0:
-            raise ValueError(f"pace_window_m must be > 0, got {self.pace_window_m}")
+        if self.pace_window_m is not None and self.pace_window_m <= 0:
+            raise ValueError(f"pace_window_m must be > 0 or None, got {self.pace_window_m}")
         if not 0 <= self.pace_exponent <= 1:
             raise ValueError(f"pace_exponent must be in [0, 1], got {self.pace_exponent}")
         if not 0 <= self.dwell_factor <= 1:
@@ -274,13 +289,17 @@ class EtaModel:
         lo, hi = self.pace_clip
         if not 0 < lo <= 1 <= hi:
             raise ValueError(f"pace_clip must satisfy 0 < low <= 1 <= high, got {self.pace_clip}")
+        if self.recency_bandwidth_h is not None and self.recency_bandwidth_h <= 0:
+            raise ValueError(f"recency_bandwidth_h must be > 0 or None, got {self.recency_bandwidth_h}")
+        if not 0 < self.recency_floor <= 1:
+            raise ValueError(f"recency_floor must be in (0, 1], got {self.recency_floor}")
         self._grid = np.arange(0.0, self.geometry.route.length_m, self.grid_m)
         self._tau = np.empty((0, self._grid.size))
 
     # ---- fit
     def fit(self, trips: Sequence[Trip | MatchedTrip]) -> EtaModel:
         """Learn from past trips; only those with an observed arrival are used."""
-        taus, arrs, dows, speeds = [], [], [], []
+        taus, arrs, dows, speeds, lives = [], [], [], [], []
         for tr in trips:
             m = tr if isinstance(tr, MatchedTrip) else match_trip(self.geometry, tr)
             if m.arr_idx is None:
@@ -293,6 +312,7 @@ class EtaModel:
             taus.append(tau)
             arrs.append(float(t[-1]))
             dows.append(_dow(float(t[0])))
+            lives.append((t, s, m.start_idx))
             i0 = m.start_idx
             if t[-1] > t[i0] and s[-1] > s[i0]:
                 speeds.append((min(s[-1], self.geometry.arrival_s_m) - s[i0]) / (t[-1] - t[i0]))
@@ -302,7 +322,34 @@ class EtaModel:
         self._arrival = np.asarray(arrs)
         self._dow = np.asarray(dows, dtype=np.int64)
         self._median_speed = float(np.median(speeds)) if speeds else float("nan")
+        self._cal = self._calibration(lives) if self.calibrate and len(lives) >= 3 else (0.0, 0.0)
         return self
+
+    def _calibration(self, lives: list[tuple[FloatArray, FloatArray, int]]) -> tuple[float, float]:
+        """CQR log-scale adjustments of (P10, P90) from leave-one-trip-out cuts of the training trips;
+        every trip weighs the same however many fixes it has."""
+        lo_sc, hi_sc, wts = [], [], []
+        for k, (t, s, i0) in enumerate(lives):
+            keep = np.ones(self.n_trips, dtype=bool)
+            keep[k] = False
+            rows = []
+            for c in range(i0 + 1, t.size - 1):
+                q = self._quantiles(t[: c + 1], s[: c + 1], i0, keep)
+                if q is not None:
+                    rows.append((float(t[-1] - t[c]), q[0], q[2]))
+            if not rows:
+                continue
+            y, q10, q90 = (np.asarray(col) for col in zip(*rows, strict=True))
+            lo_sc.append(np.log((q10 + 60.0) / (y + 60.0)))
+            hi_sc.append(np.log((y + 60.0) / (q90 + 60.0)))
+            wts.append(np.full(y.size, 1.0 / y.size))
+        if len(wts) < 3:
+            return 0.0, 0.0
+        # no (n + 1) / n correction: with trips as the unit and n ~ 10 it would ask for the maximum
+        w = np.concatenate(wts)
+        c_lo = float(weighted_quantiles(np.concatenate(lo_sc), w, (0.9,))[0])
+        c_hi = float(weighted_quantiles(np.concatenate(hi_sc), w, (0.9,))[0])
+        return c_lo, c_hi
 
     @property
     def n_trips(self) -> int:
@@ -312,6 +359,11 @@ class EtaModel:
     def median_speed_mps(self) -> float:
         """Median over training trips of route distance / time from departure to arrival."""
         return self._median_speed
+
+    @property
+    def calibration(self) -> tuple[float, float]:
+        """Log-scale adjustments applied to P10 (down) and P90 (up) after :meth:`fit`."""
+        return self._cal
 
     def segment_profile(self, n_segments: int = 10) -> tuple[FloatArray, FloatArray]:
         """Segment edges (m) and the median traversal time (s) of each of ``n_segments`` equal
@@ -332,6 +384,46 @@ class EtaModel:
         f = min(max(g - i, 0.0), 1.0)
         return self._tau[:, i] * (1 - f) + self._tau[:, i + 1] * f
 
+    def _quantiles(self, t: FloatArray, s: FloatArray, start_idx: int,
+                   keep: NDArray[np.bool_] | None = None) -> tuple[float, float, float] | None:
+        """Uncalibrated (P10, P50, P90) of the remaining time from the analogs in ``keep``
+        (all when None); None when no analog covers the current position."""
+        t_c, s_c = float(t[-1]), float(s[-1])
+        j = int(np.searchsorted(s, s_c, side="left"))  # first fix at the current position
+        w = t_c - float(t[j])
+        s0 = float(s[start_idx])
+        s_ref = s0 if self.pace_window_m is None else max(s0, s_c - self.pace_window_m)
+        k = int(np.searchsorted(s, s_ref, side="left"))
+        if k > 0 and s[k] > s[k - 1]:  # interpolate the live trip's passage at s_ref
+            t_ref = t[k - 1] + (s_ref - s[k - 1]) / (s[k] - s[k - 1]) * (t[k] - t[k - 1])
+        else:
+            t_ref = float(t[k])
+        el_live = float(t[j]) - float(t_ref)
+        a, b = self._tau_at(s_c), self._tau_at(s_ref)
+        ok = np.isfinite(a) if keep is None else np.isfinite(a) & keep
+        if not ok.any():
+            return None
+        a, b, arr = a[ok], b[ok], self._arrival[ok]
+        el_hist = a - b
+        usable = np.isfinite(el_hist)
+        rho = 1.0
+        if usable.any() and el_live > 60:  # live time over the median analog time on the same stretch
+            med = float(np.median(el_hist[usable]))
+            rho = float(np.clip(el_live / med, *self.pace_clip)) if med > 60 else 1.0
+        cand = np.maximum((arr - a) * rho**self.pace_exponent - self.dwell_factor * w, 0.0)
+        wts = np.ones(cand.size)
+        if self.tod_bandwidth_h is not None:
+            dh = np.abs(_clock_h(a) - _clock_h(t_c))
+            dh = np.minimum(dh, 24 - dh)
+            wts *= np.exp(-0.5 * (dh / self.tod_bandwidth_h) ** 2) + 1e-6
+        wts *= np.where(self._dow[ok] == _dow(t_c), 1.0, self.other_day_weight)
+        if self.recency_bandwidth_h is not None:  # analogs that arrived recently (causal: arr <= now)
+            age_h = (t_c - a) / 3600.0
+            recent = np.where(arr <= t_c, np.exp(-0.5 * (age_h / self.recency_bandwidth_h) ** 2), 0.0)
+            wts *= self.recency_floor + recent
+        p10, p50, p90 = weighted_quantiles(cand, wts, (0.1, 0.5, 0.9))
+        return float(p10), float(p50), float(p90)
+
     def predict_matched(self, t: FloatArray, s: FloatArray, start_idx: int = 0) -> EtaForecast:
         """Forecast from a live trip's fixes so far: times ``t`` and monotone progress ``s`` (m)."""
         if self.n_trips == 0:
@@ -340,35 +432,17 @@ class EtaModel:
         rem_m = max(self.geometry.arrival_s_m - s_c, 0.0)
         if rem_m <= 0:
             return EtaForecast(t_c, s_c, 0.0, 0.0, 0.0, 0.0, self.n_trips)
-        j = int(np.searchsorted(s, s_c, side="left"))  # first fix at the current position
-        w = t_c - float(t[j])
-        s_ref = max(float(s[start_idx]), s_c - self.pace_window_m)
-        k = int(np.searchsorted(s, s_ref, side="left"))
-        if k > 0 and s[k] > s[k - 1]:  # interpolate the live trip's passage at s_ref
-            t_ref = t[k - 1] + (s_ref - s[k - 1]) / (s[k] - s[k - 1]) * (t[k] - t[k - 1])
-        else:
-            t_ref = float(t[k])
-        el_live = float(t[j]) - float(t_ref)
-        a, b = self._tau_at(s_c), self._tau_at(s_ref)
-        ok = np.isfinite(a)
-        if not ok.any():  # no analog covers this position: fall back to the median speed
+        q = self._quantiles(t, s, start_idx)
+        if q is None:  # no analog covers this position: fall back to the median speed
             v = self._median_speed if np.isfinite(self._median_speed) and self._median_speed > 0 else 5.0
             r = rem_m / v
             return EtaForecast(t_c, s_c, rem_m, 0.8 * r, r, 1.25 * r, 0)
-        a, b, arr = a[ok], b[ok], self._arrival[ok]
-        el_hist = a - b
-        with np.errstate(all="ignore"):
-            rho = np.where(np.isfinite(b) & (el_hist > 30) & (el_live > 30), el_live / el_hist, 1.0)
-        rho = np.clip(rho, *self.pace_clip)
-        cand = np.maximum((arr - a) * rho**self.pace_exponent - self.dwell_factor * w, 0.0)
-        wts = np.ones(cand.size)
-        if self.tod_bandwidth_h is not None:
-            dh = np.abs(_clock_h(a) - _clock_h(t_c))
-            dh = np.minimum(dh, 24 - dh)
-            wts *= np.exp(-0.5 * (dh / self.tod_bandwidth_h) ** 2) + 1e-6
-        wts *= np.where(self._dow[ok] == _dow(t_c), 1.0, self.other_day_weight)
-        p10, p50, p90 = weighted_quantiles(cand, wts, (0.1, 0.5, 0.9))
-        return EtaForecast(t_c, s_c, rem_m, float(p10), float(p50), float(p90), int(cand.size))
+        p10, p50, p90 = q
+        c_lo, c_hi = self._cal
+        p10 = min(max((p10 + 60.0) * np.exp(-c_lo) - 60.0, 0.0), p50)
+        p90 = max((p90 + 60.0) * np.exp(c_hi) - 60.0, p50)
+        n = int(np.isfinite(self._tau_at(s_c)).sum())
+        return EtaForecast(t_c, s_c, rem_m, float(p10), float(p50), float(p90), n)
 
     def predict(self, trip: Trip) -> EtaForecast:
         """Forecast for a live trip from all its fixes so far."""
