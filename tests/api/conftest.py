@@ -48,7 +48,8 @@ def api(tmp_path, tiny) -> Iterator[Api]:
     tokens = {role: svc.create(role=role, name=f"{role}-1")[0] for role in ("viewer", "planner", "admin")}
     tokens["planner2"] = svc.create(role="planner", name="planner-2")[0]
     app = create_app(Settings(environment="test", home=tmp_path), store=store, network=tiny,
-                     policy=parse_policy(POLICY), limits=Limits(max_body_bytes=64 * 1024, rate_per_s=1e6, burst=1e6))
+                     policy=parse_policy(POLICY), limits=Limits(max_body_bytes=64 * 1024, rate_per_s=1e6, burst=1e6),
+                     twin_refresh_s=0.0)  # tests write to the log directly and read at once
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, store, tiny, tokens)
     store.close()

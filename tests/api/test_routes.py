@@ -136,7 +136,7 @@ def test_errors_are_problem_details_never_tracebacks(api, monkeypatch):
     assert r.status_code == 422 and "teleport" in r.json()["detail"]
     from supplynet.api import service
 
-    monkeypatch.setattr(service.TwinService, "read", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(service.TwinService, "page", lambda *a, **k: 1 / 0)
     r = api.client.get("/v1/kpis", headers=api.h("viewer"))
     assert r.status_code == 500 and r.headers["content-type"] == "application/problem+json"
     assert "Traceback" not in r.text and "ZeroDivision" not in r.text

@@ -38,11 +38,14 @@ def _load_network(settings: Settings, network: Any) -> Any:
 
 
 def create_app(settings: Settings | None = None, *, store: Any = None, gate_config: Any = None,
-               network: Any = None, policy: Any = None, limits: Limits | None = None) -> FastAPI:
+               network: Any = None, policy: Any = None, limits: Limits | None = None,
+               twin_refresh_s: float = 0.1, token_cache_s: float = 1.0) -> FastAPI:
     """The service. ``store``: an open store to use (tests, the demo); otherwise the one the settings
     name is opened at startup and closed at shutdown. ``network``: a Network or a path (default: the
     settings' network, if any). ``policy``: an AutonomyPolicy (default: the stored one, else the
-    packaged example). ``limits``: request size and rate limits."""
+    packaged example). ``limits``: request size and rate limits. ``twin_refresh_s``: the live twin catches up
+    with the log at most this often (the service's own writes are seen at once). ``token_cache_s``: how long a
+    token's row is kept in memory (a revocation made by another process applies within it)."""
     from ..ingest.gate import Gate
     from ..ingest.http import HttpIngest
     from ..ingest.http import router as ingest_router
@@ -65,7 +68,8 @@ def create_app(settings: Settings | None = None, *, store: Any = None, gate_conf
         app.state.store = st
         app.state.ingest = HttpIngest(Gate(st, config=gate_config, monitor=True))
         runner = ScenarioRunner(net)
-        control = ControlState(store=st, network=net, twins=TwinService(st, net), tokens=TokenService(st),
+        control = ControlState(store=st, network=net, twins=TwinService(st, net, refresh_s=twin_refresh_s),
+                               tokens=TokenService(st, cache_s=token_cache_s),
                                decisions=DecisionTable(st.backend), scenarios=runner, _policy=policy)
         control.metrics = metrics  # type: ignore[attr-defined]
         runner.on_done = lambda job, seconds: metrics.scenario_seconds.observe(seconds)

@@ -15,29 +15,31 @@ __all__ = ["Admin", "IdemKey", "IdemKeyRequired", "Planner", "StateDep", "Viewer
 _bearer = HTTPBearer(auto_error=False, description="API token: snt_<id>_<secret> (supplynet tokens create)")
 
 
-def get_state(request: Request) -> ControlState:
+# The dependencies are coroutines: each is cheap (the token check is cached), and a sync dependency would
+# cost a trip through the thread pool per request.
+async def get_state(request: Request) -> ControlState:
     return request.app.state.control
 
 
 StateDep = Annotated[ControlState, Depends(get_state)]
 
 
-def current_principal(state: StateDep,
+async def current_principal(state: StateDep,
                       creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
     if creds is None or creds.scheme.lower() != "bearer":
         raise Unauthenticated("no API token: send 'Authorization: Bearer snt_...'")
     return state.tokens.authenticate(creds.credentials)
 
 
-def _viewer(p: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def _viewer(p: Annotated[Principal, Depends(current_principal)]) -> Principal:
     return p.require("viewer")
 
 
-def _planner(p: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def _planner(p: Annotated[Principal, Depends(current_principal)]) -> Principal:
     return p.require("planner")
 
 
-def _admin(p: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def _admin(p: Annotated[Principal, Depends(current_principal)]) -> Principal:
     return p.require("admin")
 
 

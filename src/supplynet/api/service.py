@@ -4,17 +4,19 @@ autonomy policy, API tokens and the scenario runner. Built by ``create_app`` at 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
 import numpy as np
+import orjson
 
 from ..decide.autonomy import AutonomyPolicy, load_policy, parse_policy
 from ..errors import SimulationError
@@ -22,7 +24,29 @@ from ..security.tokens import TokenService
 from ..store.decisions import DecisionTable
 from ..twin import Twin, TwinState
 
-__all__ = ["ControlState", "ScenarioJob", "ScenarioRunner", "TwinService", "default_policy"]
+__all__ = ["ControlState", "ScenarioJob", "ScenarioRunner", "TwinService", "default_policy", "dump", "row_dict"]
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def row_dict(rec: Any) -> dict[str, Any]:
+    """A twin record as a JSON-ready dict (with its derived ``position`` / ``open_quantity``)."""
+    names = _FIELDS.get(type(rec))
+    if names is None:
+        names = _FIELDS[type(rec)] = tuple(f.name for f in fields(rec))
+    d = {n: getattr(rec, n) for n in names}
+    for extra in ("position", "open_quantity"):
+        if hasattr(rec, extra):
+            d[extra] = getattr(rec, extra)
+    if "lines" in d:
+        d["units"] = sum(q for _, q, _ in d["lines"])
+        d["lines"] = [{"sku": s, "quantity": q, "order_id": o} for s, q, o in d["lines"]]
+    return d
+
+
+def dump(payload: Any) -> bytes:
+    """JSON bytes (orjson: datetimes as ISO 8601, numpy values, non-string keys)."""
+    return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
 
 POLICY_KEY = "autonomy_policy"
 
@@ -33,22 +57,36 @@ def default_policy() -> AutonomyPolicy:
 
 
 class TwinService:
-    """One live twin caught up with the log on every read (one indexed query when nothing is new),
-    side indexes the twin does not keep (work orders, the latest RUL estimate per asset), and a small
-    cache of past states for ``as_of`` reads."""
+    """One live twin kept caught up with the log, serialized state pages cached per twin offset, side
+    indexes the twin does not keep (work orders, the latest RUL estimate per asset), and a small cache of
+    past states for ``as_of`` reads.
 
-    def __init__(self, store: Any, network: Any):
+    Reads are cheap under load: the twin catches up at most every ``refresh_s`` seconds (one indexed query
+    when nothing is new; :meth:`invalidate` makes the next read catch up, so the service's own writes are
+    seen at once); a page is serialized once per twin offset and query, from rows serialized once per
+    record (records are immutable, so an unchanged record keeps its bytes); and a reader whose page is
+    current takes no lock and does no I/O (:meth:`cached`), so readers do not queue behind a catch-up:
+    meanwhile they get the page of the last published offset.
+    """
+
+    def __init__(self, store: Any, network: Any, *, refresh_s: float = 0.1):
+        if refresh_s < 0:
+            raise ValueError(f"refresh_s must be >= 0, not {refresh_s}")
         self.store = store
         self.network = network
+        self.refresh_s = refresh_s
         self.twin = Twin(network)
         self.work_orders: dict[str, dict[str, Any]] = {}
         self.rul: dict[str, dict[str, Any]] = {}
-        #: serialized state pages by (query, twin offset): readers between two commits share one
-        self.pages: dict[tuple[Any, ...], bytes] = {}
+        #: offset of the twin as last published (a catch-up finished); pages carry the one they were built at
+        self.published = 0
+        self._pages: dict[tuple[Any, ...], tuple[int, bytes]] = {}
+        self._rows: dict[str, dict[Any, tuple[Any, bytes]]] = {}
+        self._next_refresh = 0.0
         self._lock = threading.Lock()
         self._past: OrderedDict[tuple[datetime, int], Twin] = OrderedDict()
         with self._lock:
-            self._catch_up()
+            self._refresh(force=True)
 
     def _catch_up(self) -> int:
         n = 0
@@ -64,6 +102,22 @@ class TwinService:
             n += 1
         return n
 
+    def _refresh(self, force: bool = False) -> None:
+        """Catch up if due (under the lock). The next deadline is set first, so readers arriving during
+        the catch-up take the fast path on the published pages instead of queueing."""
+        now = time.monotonic()
+        if not force and now < self._next_refresh:
+            return
+        self._next_refresh = now + self.refresh_s
+        try:
+            self._catch_up()
+        finally:
+            self.published = self.twin.offset
+
+    def invalidate(self) -> None:
+        """The next read catches up (call after this process wrote to the log)."""
+        self._next_refresh = 0.0
+
     def _maintenance(self, e: Any) -> None:
         wo = e.work_order_id
         if e.action == "work_order_opened" and wo:
@@ -75,12 +129,17 @@ class TwinService:
 
     @contextmanager
     def read(self, as_of: datetime | None = None) -> Any:
-        """``with svc.read(as_of) as twin:`` the twin, caught up (or as of a past time)."""
+        """``with svc.read(as_of) as twin:`` the live twin (caught up at most ``refresh_s`` ago) or the
+        state as of a past time."""
         if as_of is None:
             with self._lock:
-                self._catch_up()
+                self._refresh()
                 yield self.twin
             return
+        yield self.past(as_of)
+
+    def past(self, as_of: datetime) -> Twin:
+        """The twin as of a past time (rebuilt from the log; a few kept per log offset)."""
         key = (as_of, self.store.log.last_offset() or 0)
         with self._lock:
             twin = self._past.get(key)
@@ -90,7 +149,40 @@ class TwinService:
                 self._past[key] = twin
                 while len(self._past) > 4:
                     self._past.popitem(last=False)
-        yield twin
+        return twin
+
+    def cached(self, key: tuple[Any, ...]) -> bytes | None:
+        """The page for ``key`` when it is current, without a lock or I/O; None when a catch-up is due or
+        the page was built at another offset (then call :meth:`page`)."""
+        if time.monotonic() >= self._next_refresh:
+            return None
+        hit = self._pages.get(key)
+        return hit[1] if hit is not None and hit[0] == self.published else None
+
+    def page(self, key: tuple[Any, ...], build: Callable[[Twin, Callable[[str, Any, Any], bytes]], bytes]) -> bytes:
+        """The live page for ``key``: cached per published offset, else ``build(twin, row)`` under the lock,
+        where ``row(table, key, record)`` gives a record's serialized row, kept while the record is unchanged."""
+        with self._lock:
+            self._refresh()
+            hit = self._pages.get(key)
+            if hit is not None and hit[0] == self.published:
+                return hit[1]
+            body = build(self.twin, self._row_bytes)
+            if len(self._pages) >= 256:
+                self._pages.clear()
+            self._pages[key] = (self.published, body)
+            return body
+
+    def _row_bytes(self, table: str, key: Any, rec: Any) -> bytes:
+        cache = self._rows.get(table)
+        if cache is None:
+            cache = self._rows[table] = {}
+        hit = cache.get(key)
+        if hit is not None and hit[0] is rec:
+            return hit[1]
+        body = dump(row_dict(rec))
+        cache[key] = (rec, body)
+        return body
 
     def state_copy(self) -> TwinState:
         with self.read() as twin:

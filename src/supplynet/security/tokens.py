@@ -75,9 +75,30 @@ def _now_us() -> int:
 class TokenService:
     """Create, check, list and revoke API tokens over the store's ``api_tokens`` table."""
 
-    def __init__(self, store_or_backend: Any):
+    def __init__(self, store_or_backend: Any, *, cache_s: float = 0.0):
+        """``cache_s``: keep a token's row this long after reading it (the service uses about a second, so a
+        busy client costs no query per request); a revocation made through this object applies at once,
+        one made elsewhere (the CLI, another worker) within ``cache_s``."""
+        if cache_s < 0:
+            raise SecurityError(f"cache_s must be >= 0, not {cache_s}")
         backend = getattr(store_or_backend, "backend", store_or_backend)
         self.table = TokenTable(backend)
+        self.cache_s = cache_s
+        self._cache: dict[str, tuple[TokenRow, float]] = {}
+
+    def _get(self, token_id: str) -> TokenRow | None:
+        if self.cache_s <= 0:
+            return self.table.get(token_id)
+        now = time.monotonic()
+        hit = self._cache.get(token_id)
+        if hit is not None and now - hit[1] < self.cache_s:
+            return hit[0]
+        row = self.table.get(token_id)
+        if row is not None:  # unknown ids are not kept: a token created elsewhere works at once
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[token_id] = (row, now)
+        return row
 
     def create(self, *, role: str, name: str, expires_in_s: float | None = 90 * 86400.0,
                created_by: str = "cli") -> tuple[str, TokenRow]:
@@ -104,7 +125,7 @@ class TokenService:
         m = _FORMAT.match(token.strip())
         if m is None:
             raise Unauthenticated("not an API token (device credentials cannot call the control API)")
-        row = self.table.get(m.group(1))
+        row = self._get(m.group(1))
         if row is None or not hmac.compare_digest(row.hash, _hash(m.group(2))):
             raise Unauthenticated("unknown API token")
         now = _now_us() if now_us is None else now_us
@@ -118,5 +139,6 @@ class TokenService:
         return self.table.all()
 
     def revoke(self, token_id: str, by: str = "cli") -> None:
+        self._cache.pop(token_id, None)
         if not self.table.revoke(token_id, _now_us(), by):
             raise SecurityError(f"no API token {token_id!r}")

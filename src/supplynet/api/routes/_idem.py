@@ -27,7 +27,10 @@ def idempotent(state: Any, key: str | None, actor: str, request: dict[str, Any],
             if old_fp != fp:
                 raise Conflict(f"Idempotency-Key {key!r} was used for a different request")
             return JSONResponse(body, status_code=old_status, headers={"Idempotent-Replayed": "true"})
-    body = jsonable_encoder(run())
+    try:
+        body = jsonable_encoder(run())
+    finally:
+        state.twins.invalidate()  # what this request appended to the log is seen by the next read
     if scoped is not None:
         state.decisions.remember_response(scoped, actor, fp, status, body)
     return JSONResponse(body, status_code=status)

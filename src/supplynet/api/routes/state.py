@@ -3,43 +3,27 @@
 from __future__ import annotations
 
 import math
-from dataclasses import fields
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from ...errors import DataError
 from ...events import to_utc
 from ...store.quarantine import IngestTables
 from ..deps import StateDep, Viewer
 from ..schemas import AssetHealth, ForecastBand, Kpis, StatePage
+from ..service import dump, row_dict
 
 router = APIRouter(tags=["state"])
 
 Table = Literal["inventory", "shipments", "orders", "assets"]
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _row(rec: Any) -> dict[str, Any]:
-    names = _FIELDS.get(type(rec))
-    if names is None:
-        names = _FIELDS[type(rec)] = tuple(f.name for f in fields(rec))
-    d = {n: getattr(rec, n) for n in names}
-    for extra in ("position", "open_quantity"):
-        if hasattr(rec, extra):
-            d[extra] = getattr(rec, extra)
-    if "lines" in d:
-        d["units"] = sum(q for _, q, _ in d["lines"])
-        d["lines"] = [{"sku": s, "quantity": q, "order_id": o} for s, q, o in d["lines"]]
-    return d
-
-
-def _json(payload: Any) -> Response:
-    return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS),
-                    media_type="application/json")
+_row = row_dict  # the orders route shares it
 
 
 def _as_of(value: datetime | None) -> datetime | None:
@@ -51,60 +35,80 @@ def _as_of(value: datetime | None) -> datetime | None:
         raise DataError(f"as_of {value.isoformat()}: {exc}") from exc
 
 
+def _state_page(table: str, when: datetime | None, site: str | None, sku: str | None, limit: int, offset: int,
+                twin: Any, row: Callable[[str, Any, Any], bytes]) -> bytes:
+    st = twin.state
+    items: list[tuple[Any, Any]] = list({"inventory": st.inventory, "shipments": st.shipments, "orders": st.orders,
+                                         "assets": st.assets}[table].items())
+    if site is not None:
+        items = [(k, r) for k, r in items if getattr(r, "site", None) == site
+                 or site in (getattr(r, "origin", None), getattr(r, "destination", None))]
+    if sku is not None:
+        items = [(k, r) for k, r in items if getattr(r, "sku", None) == sku]
+    head = dump({"table": table, "as_of": when, "offset": twin.offset, "last_event_at": st.last_event_at,
+                 "total": len(items)})
+    rows = b",".join([row(table, k, r) for k, r in items[offset:offset + limit]])
+    return head[:-1] + b',"rows":[' + rows + b"]}"
+
+
+def _uncached_row(table: str, key: Any, rec: Any) -> bytes:
+    return dump(row_dict(rec))
+
+
 @router.get("/v1/state/{table}", response_model=StatePage,
             summary="A table of the twin (inventory, shipments, orders, assets), live or as of a past time")
-def get_state(state: StateDep, _: Viewer, table: Table,
-              as_of: Annotated[datetime | None, Query(description="state as of this time (ISO 8601 with zone)")] = None,
-              site: Annotated[str | None, Query(max_length=128)] = None,
-              sku: Annotated[str | None, Query(max_length=128)] = None,
-              limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-              offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Response:
+async def get_state(state: StateDep, _: Viewer, table: Table,
+                    as_of: Annotated[datetime | None, Query(description="state as of this time (ISO 8601 with zone)")] = None,
+                    site: Annotated[str | None, Query(max_length=128)] = None,
+                    sku: Annotated[str | None, Query(max_length=128)] = None,
+                    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+                    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Response:
+    """Live pages are served from memory when current (serialized once per twin offset); building one, a
+    catch-up and ``as_of`` rebuilds run in the thread pool, off the event loop."""
     when = _as_of(as_of)
-    with state.twins.read(when) as twin:
-        key = (table, when, site, sku, limit, offset, twin.offset, twin.state.events_applied)
-        pages = state.twins.pages
-        hit = pages.get(key)
-        if hit is not None:
-            return Response(hit, media_type="application/json")
-        st = twin.state
-        recs: list[Any] = list({"inventory": st.inventory, "shipments": st.shipments, "orders": st.orders,
-                                "assets": st.assets}[table].values())
-        if site is not None:
-            recs = [r for r in recs if getattr(r, "site", None) == site
-                    or site in (getattr(r, "origin", None), getattr(r, "destination", None))]
-        if sku is not None:
-            recs = [r for r in recs if getattr(r, "sku", None) == sku]
-        page = [_row(r) for r in recs[offset:offset + limit]]
-        resp = _json({"table": table, "as_of": when, "offset": twin.offset, "last_event_at": st.last_event_at,
-                      "total": len(recs), "rows": page})
-        if len(pages) >= 64:
-            pages.clear()
-        pages[key] = resp.body
-        return resp
+    if when is None:
+        key = ("state", table, site, sku, limit, offset)
+        body = state.twins.cached(key)
+        if body is None:
+            body = await run_in_threadpool(state.twins.page, key, partial(_state_page, table, None, site, sku, limit,
+                                                                          offset))
+    else:
+        def past() -> bytes:
+            return _state_page(table, when, site, sku, limit, offset, state.twins.past(when), _uncached_row)
+
+        body = await run_in_threadpool(past)
+    return Response(body, media_type="application/json")
+
+
+def _twin_kpis(twin: Any, row: Any = None) -> bytes:
+    st = twin.state
+    inv = list(st.inventory.values())
+    now = st.last_event_at
+    ships = list(st.shipments.values())
+    return dump({
+        "log_offset": twin.offset, "events_applied": st.events_applied, "positions": len(inv),
+        "on_hand": sum(p.on_hand for p in inv), "on_order": sum(p.on_order for p in inv),
+        "in_transit": sum(p.in_transit for p in inv), "backorders": sum(p.backorders for p in inv),
+        "lost_sales": sum(p.lost_sales for p in inv), "sold": sum(p.sold for p in inv),
+        "shipments_open": sum(s.delivered_at is None and s.status != "cancelled" for s in ships),
+        "shipments_delivered": sum(s.delivered_at is not None for s in ships),
+        "shipments_late": sum(s.delivered_at is None and s.promised_at is not None and now is not None
+                              and s.promised_at < now for s in ships),
+        "orders_open": sum(o.open_quantity > 0 for o in st.orders.values()),
+        "assets": len(st.assets), "assets_with_work_order": sum(a.open_work_order is not None
+                                                               for a in st.assets.values()),
+    })
 
 
 @router.get("/v1/kpis", response_model=Kpis, summary="KPI cards: stock, service, shipments, decisions, quarantine")
 def get_kpis(state: StateDep, _: Viewer,
              as_of: Annotated[datetime | None, Query(description="as of this time")] = None) -> Kpis:
     when = _as_of(as_of)
-    with state.twins.read(when) as twin:
-        st = twin.state
-        inv = list(st.inventory.values())
-        now = st.last_event_at
-        ships = list(st.shipments.values())
-        out = {
-            "as_of": when, "log_offset": twin.offset, "events_applied": st.events_applied, "positions": len(inv),
-            "on_hand": sum(p.on_hand for p in inv), "on_order": sum(p.on_order for p in inv),
-            "in_transit": sum(p.in_transit for p in inv), "backorders": sum(p.backorders for p in inv),
-            "lost_sales": sum(p.lost_sales for p in inv), "sold": sum(p.sold for p in inv),
-            "shipments_open": sum(s.delivered_at is None and s.status != "cancelled" for s in ships),
-            "shipments_delivered": sum(s.delivered_at is not None for s in ships),
-            "shipments_late": sum(s.delivered_at is None and s.promised_at is not None and now is not None
-                                  and s.promised_at < now for s in ships),
-            "orders_open": sum(o.open_quantity > 0 for o in st.orders.values()),
-            "assets": len(st.assets), "assets_with_work_order": sum(a.open_work_order is not None
-                                                                   for a in st.assets.values()),
-        }
+    if when is None:
+        out = orjson.loads(state.twins.page(("kpis",), _twin_kpis))
+    else:
+        out = orjson.loads(_twin_kpis(state.twins.past(when)))
+    out["as_of"] = when
     demand = out["sold"] + out["lost_sales"] + out["backorders"]
     out["fill_rate"] = out["sold"] / demand if demand > 0 else None
     out["decisions_proposed"] = sum(n for (_, s), n in state.decisions.counts().items() if s == "proposed")
