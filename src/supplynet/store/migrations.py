@@ -206,6 +206,19 @@ MIGRATIONS: list[Migration] = [
              "hash TEXT NOT NULL)",
             "CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL)",
         )),
+    Migration(8, "scenario runs", sqlite=(
+            "CREATE TABLE scenario_runs (id TEXT PRIMARY KEY, status TEXT NOT NULL, params TEXT NOT NULL, "
+             "requested_by TEXT NOT NULL, created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, "
+             "error TEXT, results TEXT)",
+            "CREATE INDEX scenario_runs_created ON scenario_runs (created_at)",
+            "CREATE INDEX scenario_runs_status ON scenario_runs (status)",
+        ), postgres=(
+            "CREATE TABLE scenario_runs (id TEXT PRIMARY KEY, status TEXT NOT NULL, params TEXT NOT NULL, "
+             "requested_by TEXT NOT NULL, created_at BIGINT NOT NULL, started_at BIGINT, finished_at BIGINT, "
+             "error TEXT, results TEXT)",
+            "CREATE INDEX scenario_runs_created ON scenario_runs (created_at)",
+            "CREATE INDEX scenario_runs_status ON scenario_runs (status)",
+        )),
 ]
 
 _VERSION_TABLE = (
