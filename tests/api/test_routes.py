@@ -209,6 +209,25 @@ def test_scenario_runs_in_the_background(api):
     assert {r["scenario"] for r in res["network"]} == {"baseline", "supplier_fire"}
     bad = api.client.post("/v1/scenarios", json={"scenario": "alien_invasion"}, headers=api.h("planner"))
     assert bad.status_code == 422 and "alien_invasion" in bad.json()["detail"]
+    # kept in the store: a restarted service lists the run and serves its results
+    from supplynet.store.scenarios import ScenarioRow, ScenarioTable
+
+    ScenarioTable(api.store.backend).insert(ScenarioRow(id="abc123", status="running", params={"scenario": "x"},
+                                                        requested_by="planner:gone", created_at=1, started_at=2,
+                                                        finished_at=None, error=None))
+    app = create_app(Settings(environment="test"), store=api.store, network=api.network,
+                     limits=Limits(rate_per_s=1e6, burst=1e6))
+    with TestClient(app) as c:
+        runs = {r["id"]: r for r in c.get("/v1/scenarios", headers=api.h("viewer")).json()}
+        assert runs[job]["status"] == "done" and runs[job]["params"]["replications"] == 4
+        assert runs[job]["requested_by"] == "planner:planner-1" and runs[job]["progress"] == 1.0
+        again = c.get(f"/v1/scenarios/{job}/results", headers=api.h("viewer")).json()
+        assert again["daily"] == res["daily"] and again["network"] == res["network"]
+        assert runs["abc123"]["status"] == "failed" and "interrupted" in runs["abc123"]["error"]
+        r = c.get("/v1/scenarios/abc123/results", headers=api.h("viewer"))
+        assert r.status_code == 409 and "interrupted" in r.json()["detail"]
+    audit = api.client.get("/v1/audit?limit=50", headers=api.h("viewer")).json()["items"]
+    assert [(e["action"], e["actor"]) for e in audit if e["subject"] == job] == [("scenario.run", "planner:planner-1")]
 
 
 def test_device_routes_use_the_registry(api):

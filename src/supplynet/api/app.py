@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, *, store: Any = None, gate_conf
     from ..security.tokens import TokenService
     from ..store import open_store
     from ..store.decisions import DecisionTable
+    from ..store.scenarios import ScenarioTable
     from .metrics import Metrics
     from .routes import decisions, devices, events, ops, orders, scenarios, state, stream, web
     from .routes import network as network_routes
@@ -67,7 +68,7 @@ def create_app(settings: Settings | None = None, *, store: Any = None, gate_conf
         st = open_store(settings.resolved_store_url()) if own else store
         app.state.store = st
         app.state.ingest = HttpIngest(Gate(st, config=gate_config, monitor=True))
-        runner = ScenarioRunner(net)
+        runner = ScenarioRunner(net, ScenarioTable(st.backend))
         control = ControlState(store=st, network=net, twins=TwinService(st, net, refresh_s=twin_refresh_s),
                                tokens=TokenService(st, cache_s=token_cache_s),
                                decisions=DecisionTable(st.backend), scenarios=runner, _policy=policy)

@@ -22,6 +22,7 @@ from ..decide.autonomy import AutonomyPolicy, load_policy, parse_policy
 from ..errors import SimulationError
 from ..security.tokens import TokenService
 from ..store.decisions import DecisionTable
+from ..store.scenarios import ScenarioRow, ScenarioTable
 from ..twin import Twin, TwinState
 
 __all__ = ["ControlState", "ScenarioJob", "ScenarioRunner", "TwinService", "default_policy", "dump", "row_dict"]
@@ -206,6 +207,20 @@ class ScenarioJob:
         return {k: getattr(self, k) for k in ("id", "status", "params", "requested_by", "created_at", "started_at",
                                               "finished_at", "progress", "error")}
 
+    @classmethod
+    def from_row(cls, row: ScenarioRow) -> ScenarioJob:
+        return cls(id=row.id, params=row.params, requested_by=row.requested_by, created_at=_dt(row.created_at),
+                   status=row.status, started_at=_dt(row.started_at), finished_at=_dt(row.finished_at),
+                   progress=1.0 if row.status == "done" else 0.0, error=row.error)
+
+
+def _dt(us: int | None) -> datetime | None:
+    return None if us is None else datetime.fromtimestamp(us / 1e6, UTC)
+
+
+def _us(t: datetime) -> int:
+    return int(t.timestamp() * 1_000_000)
+
 
 def _band(arr: np.ndarray) -> dict[str, list[float | None]]:
     with np.errstate(all="ignore"):
@@ -260,22 +275,30 @@ def run_scenario(network: Any, params: dict[str, Any], progress: Callable[[float
 
 
 class ScenarioRunner:
-    """Runs scenarios one at a time in a background thread and keeps their status and results."""
+    """Runs scenarios one at a time in a background thread. Every run is a row of the store's
+    ``scenario_runs`` (parameters, who asked, status, results JSON), so runs and their results outlive the
+    service; progress of the runs going on in this process is kept in memory (``jobs``). Runs a stopped
+    service left queued or running are marked failed when the next one starts (one service per store)."""
 
-    def __init__(self, network: Any, *, max_queued: int = 4, keep: int = 50):
+    def __init__(self, network: Any, table: ScenarioTable, *, max_queued: int = 4):
         self.network = network
+        self.table = table
         self.max_queued = max_queued
-        self.keep = keep
-        self.jobs: OrderedDict[str, ScenarioJob] = OrderedDict()
+        #: runs queued or running in this process
+        self.jobs: dict[str, ScenarioJob] = {}
+        #: runs this process finished (the live stream tells the dashboard when it grows)
+        self.finished = 0
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scenario")
         self.on_done: Callable[[ScenarioJob, float], None] | None = None
+        table.interrupt_unfinished(_us(datetime.now(UTC)), "interrupted: the service stopped before the run finished")
 
     def pending(self) -> int:
         with self._lock:
-            return sum(j.status in ("queued", "running") for j in self.jobs.values())
+            return len(self.jobs)
 
     def submit(self, params: dict[str, Any], requested_by: str) -> ScenarioJob:
+        """Queue a run; its row and its audit entry (``scenario.run`` by ``requested_by``) are committed first."""
         from ..sim.scenario import load_scenario
 
         if self.network is None:
@@ -285,23 +308,62 @@ class ScenarioRunner:
             raise SimulationError(f"{self.max_queued} scenario runs are already queued; wait for one to finish")
         job = ScenarioJob(id=uuid.uuid4().hex[:12], params=params, requested_by=requested_by,
                           created_at=datetime.now(UTC))
+        self.table.insert(ScenarioRow(id=job.id, status="queued", params=params, requested_by=requested_by,
+                                      created_at=_us(job.created_at), started_at=None, finished_at=None, error=None),
+                          audit=(requested_by, "scenario.run"))
         with self._lock:
             self.jobs[job.id] = job
-            while len(self.jobs) > self.keep:
-                self.jobs.popitem(last=False)
         self._pool.submit(self._run, job)
         return job
 
     def _run(self, job: ScenarioJob) -> None:
-        job.status, job.started_at = "running", datetime.now(UTC)
+        job.started_at = datetime.now(UTC)
         try:
+            self.table.started(job.id, _us(job.started_at))
+            job.status = "running"
             job.results = run_scenario(self.network, job.params, progress=lambda p: setattr(job, "progress", p))
+            job.finished_at = datetime.now(UTC)
+            self.table.finished(job.id, _us(job.finished_at), results=job.results)
             job.status, job.progress = "done", 1.0
         except Exception as exc:  # a failed run is reported in its status, never lost
-            job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"
-        job.finished_at = datetime.now(UTC)
+            job.finished_at = datetime.now(UTC)
+            job.status, job.error, job.results = "failed", f"{type(exc).__name__}: {exc}", None
+            try:
+                self.table.finished(job.id, _us(job.finished_at), error=job.error)
+            except Exception:  # the store is gone (shutting down): the next start marks it interrupted
+                pass
+        with self._lock:  # written to the store first, so a reader finds it in one place or the other
+            self.jobs.pop(job.id, None)
+            self.finished += 1
         if self.on_done:
             self.on_done(job, (job.finished_at - job.started_at).total_seconds())
+
+    def get(self, job_id: str) -> ScenarioJob | None:
+        with self._lock:
+            job = self.jobs.get(job_id)
+        if job is not None:
+            return job
+        row = self.table.get(job_id)
+        return None if row is None else ScenarioJob.from_row(row)
+
+    def results(self, job_id: str) -> dict[str, Any] | None:
+        """The results of a finished run (None while it is not done)."""
+        with self._lock:
+            job = self.jobs.get(job_id)
+        if job is not None:
+            return job.results if job.status == "done" else None
+        return self.table.results(job_id)
+
+    def list(self, limit: int = 50) -> list[ScenarioJob]:
+        """Runs, newest first, with live progress for the ones going on here."""
+        with self._lock:
+            live = dict(self.jobs)
+        return [live.get(r.id) or ScenarioJob.from_row(r) for r in self.table.list(limit)]
+
+    def live(self) -> list[Any]:
+        """What the live stream watches: the runs going on (id, status, progress) and how many finished."""
+        with self._lock:
+            return [[j.id, j.status, round(j.progress, 3)] for j in self.jobs.values()] + [self.finished]
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

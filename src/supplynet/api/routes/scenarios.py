@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from ...sim.scenario import library
-from ...store.audit import AuditLog
 from ..deps import Planner, StateDep, Viewer
 from ..problems import Busy, Conflict, NotFound
 from ..schemas import ScenarioCreate, ScenarioLibrary, ScenarioPublic, ScenarioResults
@@ -26,18 +25,18 @@ def scenario_library(_: Viewer) -> ScenarioLibrary:
 def run_scenario(state: StateDep, who: Planner, body: ScenarioCreate) -> ScenarioPublic:
     if state.scenarios.pending() >= state.scenarios.max_queued:
         raise Busy(f"{state.scenarios.max_queued} scenario runs are already queued; wait for one to finish")
-    job = state.scenarios.submit(body.model_dump(), who.actor)
-    AuditLog(state.store.backend).append(who.actor, "scenario.run", job.id, body.model_dump())
+    job = state.scenarios.submit(body.model_dump(), who.actor)  # its audit entry is committed with its row
     return ScenarioPublic(**job.public())
 
 
-@router.get("/v1/scenarios", response_model=list[ScenarioPublic], summary="Scenario runs, newest first")
-def list_runs(state: StateDep, _: Viewer) -> list[ScenarioPublic]:
-    return [ScenarioPublic(**j.public()) for j in reversed(list(state.scenarios.jobs.values()))]
+@router.get("/v1/scenarios", response_model=list[ScenarioPublic],
+            summary="Scenario runs, newest first (kept in the store)")
+def list_runs(state: StateDep, _: Viewer, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[ScenarioPublic]:
+    return [ScenarioPublic(**j.public()) for j in state.scenarios.list(limit)]
 
 
 def _job(state: StateDep, job_id: str):  # noqa: ANN202
-    job = state.scenarios.jobs.get(job_id)
+    job = state.scenarios.get(job_id)
     if job is None:
         raise NotFound(f"no scenario run {job_id!r}")
     return job
@@ -52,6 +51,7 @@ def get_run(state: StateDep, _: Viewer, job_id: JobId) -> ScenarioPublic:
             summary="KPIs (P5/P50/P95), daily fill-rate and backlog bands, node resilience")
 def get_results(state: StateDep, _: Viewer, job_id: JobId) -> ScenarioResults:
     job = _job(state, job_id)
-    if job.status != "done" or job.results is None:
+    results = state.scenarios.results(job_id) if job.status == "done" else None
+    if results is None:
         raise Conflict(f"scenario run {job_id} is {job.status}" + (f": {job.error}" if job.error else ""))
-    return ScenarioResults(id=job.id, status=job.status, **job.results)
+    return ScenarioResults(id=job.id, status="done", **results)

@@ -23,7 +23,7 @@ def _snapshot(state: StateDep) -> dict:
     return {"log_offset": state.store.log.last_offset() or 0, "decisions": list(state.decisions.version()),
             "audit_seq": AuditLog(state.store.backend).head()[0],
             "quarantined": sum(IngestTables(state.store.backend).quarantine_counts().values()),
-            "scenarios": [[j.id, j.status, round(j.progress, 3)] for j in state.scenarios.jobs.values()][-5:]}
+            "scenarios": state.scenarios.live()}
 
 
 @router.get("/v1/stream", summary="Server-sent events: one 'update' message whenever something changed",
