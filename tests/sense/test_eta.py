@@ -270,3 +270,78 @@ def test_liverpool_backtest_beats_the_stronger_naive():
     assert sorted(r.excluded.values()).count("tracker_silent") == 2
     assert r.model_mae_min < r.naive_mae_min
     assert 0.75 <= r.p90_coverage <= 1.0
+
+
+# ------------------------------------------------------------------------------------------ recency, calibration
+def _renamed(trips: list[Trip], prefix: str) -> list[Trip]:
+    return [Trip(f"{prefix}{tr.trip_id}", tr.t, tr.lat, tr.lon, tr.vehicle_id, tr.lane) for tr in trips]
+
+
+def test_recency_follows_a_regime_shift_using_only_trips_that_already_arrived():
+    # 8 trips at normal speed, then (from the 9th departure on) traffic at 60% of that speed
+    t0 = 1_767_600_000.0
+    normal = _renamed(generate_trips(ROUTE, n_trips=8, seed=4, speeds_mps=SPEEDS, stops=STOPS, pace_cv=0.03,
+                                     first_departure=t0, headway_s=900.0), "N")
+    slow_speeds = [(a, 0.6 * v) for a, v in SPEEDS]
+    slow = _renamed(generate_trips(ROUTE, n_trips=5, seed=5, speeds_mps=slow_speeds, stops=STOPS, pace_cv=0.03,
+                                   first_departure=t0 + 8 * 900.0, headway_s=900.0), "S")
+    geom = LaneGeometry(Route.from_points(ROUTE))
+    live, train = slow[-1], normal + slow[:-1]
+    m = match_trip(geom, live)
+    c = int(np.searchsorted(m.s, 1500.0))  # early in the trip: the pace so far says little yet
+    truth = m.trip.t[m.arr_idx] - m.trip.t[c]
+    kw = dict(pace_exponent=0.0, tod_bandwidth_h=None, calibrate=False)
+    recent = EtaModel(geom, recency_bandwidth_h=0.75, **kw).fit(train)
+    flat = EtaModel(geom, recency_bandwidth_h=None, **kw).fit(train)
+    f_recent = recent.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx)
+    f_flat = flat.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx)
+    # most analogs are normal-speed trips: unweighted they predict far too early
+    assert f_flat.p50_s < 0.85 * truth
+    # the slow trips that arrived shortly before now carry the forecast
+    assert abs(f_recent.p50_s - truth) < 0.1 * truth
+    # causal: analogs that have not arrived at the forecast time only get the floor weight, so a model
+    # fitted on the same trips moved six hours later (all ending after "now") forecasts as the unweighted one
+    later = [Trip(tr.trip_id, tr.t + 6 * 3600.0, tr.lat, tr.lon) for tr in train]
+    a = EtaModel(geom, recency_bandwidth_h=0.75, **kw).fit(later)
+    b = EtaModel(geom, recency_bandwidth_h=None, **kw).fit(later)
+    fa = a.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx)
+    fb = b.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx)
+    assert (fa.p10_s, fa.p50_s, fa.p90_s) == pytest.approx((fb.p10_s, fb.p50_s, fb.p90_s))
+
+
+def test_conformal_calibration_moves_the_interval_ends_toward_nominal_coverage():
+    # trips with a widely varying pace: the raw analog quantiles of 13 analogs miss their nominal levels
+    noisy = generate_trips(ROUTE, n_trips=14, seed=6, speeds_mps=SPEEDS, stops=STOPS, pace_cv=0.25)
+    route = Route.from_points(ROUTE)
+    geom = LaneGeometry(route)
+    cal = EtaModel(geom).fit(noisy)
+    raw = EtaModel(geom, calibrate=False).fit(noisy)
+    assert raw.calibration == (0.0, 0.0)
+    c_lo, c_hi = cal.calibration
+    assert np.isfinite(c_lo) and np.isfinite(c_hi)
+    m = match_trip(geom, noisy[0])
+    for c in range(m.start_idx + 3, m.arr_idx, 9):
+        fc, fr = (x.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx) for x in (cal, raw))
+        assert 0 <= fc.p10_s <= fc.p50_s <= fc.p90_s
+        assert fc.p50_s == pytest.approx(fr.p50_s)  # calibration moves the ends, not the median
+        assert fc.p90_s == pytest.approx(max((fr.p90_s + 60) * np.exp(c_hi) - 60, fr.p50_s))
+    # here the raw P10 sits too high (too many arrivals before it); calibration lowers it
+    assert c_lo > 0.02
+    # leave-one-trip-out, the calibrated ends cover near their nominal 10% / 90%
+    r_cal = backtest(noisy, route=route, seed=0, cuts_per_trip=15)
+    r_raw = backtest(noisy, route=route, seed=0, cuts_per_trip=15, calibrate=False)
+    assert 0.85 <= r_cal.p90_coverage <= 0.95
+    assert r_raw.p10_coverage > 0.15 and abs(r_cal.p10_coverage - 0.1) < abs(r_raw.p10_coverage - 0.1)
+    assert r_cal.model_mae_min == pytest.approx(r_raw.model_mae_min)
+    # too few trips to calibrate on: left uncalibrated
+    assert EtaModel(geom).fit(noisy[:2]).calibration == (0.0, 0.0)
+
+
+def test_new_options_are_validated():
+    geom = LaneGeometry(Route.from_points(ROUTE))
+    with pytest.raises(ValueError, match="recency_bandwidth_h"):
+        EtaModel(geom, recency_bandwidth_h=0)
+    with pytest.raises(ValueError, match="recency_floor"):
+        EtaModel(geom, recency_floor=0)
+    with pytest.raises(ValueError, match="pace_window_m"):
+        EtaModel(geom, pace_window_m=-5)
