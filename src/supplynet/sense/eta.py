@@ -7,12 +7,17 @@ model", and Chien, Ding & Wei 2002). Every past trip k on the lane gives a first
 destination geofence. A live trip at position ``s`` (map matched, :mod:`.geo`) at time ``t`` gets one
 candidate remaining time per analog,
 
-    r_k = max(0, (A_k - tau_k(s)) * rho_k ** pace_exponent - dwell_factor * w),
+    r_k = max(0, (A_k - tau_k(s)) * rho ** pace_exponent - dwell_factor * w),
 
-where ``rho_k`` is the live trip's time over the last ``pace_window_m`` of route divided by analog
-k's time over the same stretch (live progress), and ``w`` the time already spent at the current
-position (a stop in progress). Candidates are weighted by time of day (Gaussian kernel on the clock
-time the analog passed ``s``) and day of week; P10/P50/P90 are weighted quantiles.
+where ``rho`` is the live trip's time from departure (or over the last ``pace_window_m``) to ``s``
+divided by the analogs' median time over the same stretch (live progress), and ``w`` the time already
+spent at the current position. Candidates are weighted by time of day (Gaussian kernel on the clock
+time the analog passed ``s``), day of week and recency: analogs that had already arrived by ``t``
+weigh more the more recently they passed ``s`` (the real-time correction of the latest vehicles on
+the link, as in Shalaby & Farhan 2004, "Prediction model of bus arrival and departure times using AVL
+and APC data"; causal, since only trips seen in full before ``t`` count). P10/P50/P90 are weighted
+quantiles, the ends calibrated by conformalized quantile regression (Romano, Patterson & Candes 2019)
+on leave-one-trip-out cuts of the training trips.
 
 The route geometry comes from the network (``Lane.route``) or is learned from past trips
 (:func:`learn_route`). Trips whose end was not observed (the data stops, or the tracker falls silent
