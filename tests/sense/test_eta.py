@@ -268,8 +268,9 @@ def test_liverpool_backtest_beats_the_stronger_naive():
     # 10 trips reach Petherick Road; 2 trackers fall silent mid-route, 4 trips run past the data's end
     assert r.n_trips == 10 and r.n_excluded_trips == 6
     assert sorted(r.excluded.values()).count("tracker_silent") == 2
-    assert r.model_mae_min < r.naive_mae_min
-    assert 0.75 <= r.p90_coverage <= 1.0
+    # seed 0: about 39% below the naive (seeds 0-4: 33-40%, bench/eta.py); a regression guard, not the target
+    assert r.model_mae_min < 0.7 * r.naive_mae_min
+    assert 0.85 <= r.p90_coverage <= 0.95
 
 
 # ------------------------------------------------------------------------------------------ recency, calibration
