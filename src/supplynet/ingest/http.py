@@ -65,7 +65,27 @@ def _items(raw: bytes, content_type: str) -> list[bytes | dict[str, Any]]:
     raise ValueError("body must be a JSON array of envelopes, one envelope object, or NDJSON")
 
 
-@router.post("/v1/ingest", summary="Ingest sealed device envelopes (JSON array or NDJSON)")
+@router.post("/v1/ingest", summary="Ingest sealed device envelopes (JSON array or NDJSON)", responses={
+    **{code: {"description": desc, "content": {"application/problem+json": {"schema": {
+        "type": "object", "required": ["type", "title", "status", "detail"],
+        "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                       "detail": {"type": "string"}}}}}}
+       for code, desc in ((400, "Not a JSON array or object of envelopes, nor NDJSON; or no envelopes"),
+                          (413, "Request body over the size limit"),
+                          (503, "Not stored: the store is unavailable (Retry-After)"))},
+    **{code: {"description": desc, "content": {
+        "application/json": {"schema": {
+            "type": "object", "required": ["stored", "late", "quarantined", "refused", "results", "acked"],
+            "properties": {**{k: {"type": "integer"} for k in ("stored", "late", "quarantined", "refused")},
+                           "results": {"type": "array", "items": {"type": "object", "properties": {
+                               "status": {"type": "string"}, "reason": {"type": ["string", "null"]},
+                               "device": {"type": ["string", "null"]}, "seq": {"type": ["integer", "null"]}}}},
+                           "acked": {"type": "object", "additionalProperties": {"type": ["integer", "null"]}}}}},
+        **({"application/problem+json": {"schema": {"type": "object", "required": ["status", "detail"]}}}
+           if code == 429 else {})}}
+       for code, desc in ((200, "Each message's outcome and the acknowledged sequence per device (durable)"),
+                          (429, "Every message over its device's rate limit, or the gateway at capacity "
+                                "(Retry-After)"))}})
 async def ingest(request: Request) -> Response:
     svc: HttpIngest = request.app.state.ingest
     length = request.headers.get("content-length")
