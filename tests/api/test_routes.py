@@ -239,3 +239,16 @@ def test_device_routes_use_the_registry(api):
     assert [d["device_id"] for d in listed] == ["temp-7"] and "private_key" not in str(listed)
     assert api.client.post("/v1/devices/temp-7/revoke", headers=api.h("admin")).json()["revoked_at_us"]
     assert api.client.get("/v1/devices/nope", headers=api.h("admin")).status_code == 404
+
+
+def test_forecast_bands_rank_positions_by_days_of_cover(api):
+    _seed(api.store)
+    api.store.log.append([StockCount(source="rfid-1", seq=2, ts=T, site="DC-1", sku="MILK-2L", quantity=900,
+                                     method="manual")])
+    bands = api.client.get("/v1/inventory/forecast?order=cover&days=3", headers=api.h("viewer")).json()
+    covers = [b["days_of_cover"] for b in bands]
+    assert covers == sorted(covers) and None not in covers and len(bands) >= 2
+    store = next(b for b in bands if b["site"] == "STORE-1")
+    assert store["days_of_cover"] == round(store["position"] / store["demand_mean_per_day"], 2)
+    assert store["in_transit"] == 20 and store["p50"][0] == store["on_hand"]
+    assert api.client.get("/v1/kpis", headers=api.h("viewer")).json()["last_event_at"].startswith("2026-01-06T11:00")

@@ -76,6 +76,7 @@ class StatePage(BaseModel):
 
 class Kpis(BaseModel):
     as_of: datetime | None = None
+    last_event_at: datetime | None = Field(None, description="time of the latest event the twin has applied")
     log_offset: int
     events_applied: int
     positions: int
@@ -103,6 +104,8 @@ class ForecastBand(BaseModel):
     on_hand: float
     demand_mean_per_day: float
     demand_std_per_day: float
+    days_of_cover: float | None = Field(None, description="inventory position / mean daily demand (None: no demand)")
+    in_transit: float = 0.0
     days: list[int]
     p10: list[float]
     p50: list[float]

@@ -80,13 +80,24 @@ async function refreshAll() {
 
 // -- KPI cards ---------------------------------------------------------------------------------------
 async function refreshKpis() {
-  const k = await api("/v1/kpis");
-  const cards = [["fill rate", k.fill_rate == null ? "–" : (100 * k.fill_rate).toFixed(1) + "%"], ["on hand", fmt(k.on_hand)],
-    ["on order", fmt(k.on_order)], ["in transit", fmt(k.in_transit)], ["backorders", fmt(k.backorders)], ["lost sales", fmt(k.lost_sales)],
-    ["open shipments", fmt(k.shipments_open)], ["late shipments", fmt(k.shipments_late)], ["open orders", fmt(k.orders_open)],
-    ["proposals waiting", fmt(k.decisions_proposed)], ["work orders open", fmt(k.assets_with_work_order)], ["quarantined", fmt(k.quarantined)]];
-  $("kpis").innerHTML = cards.map(([n, v]) => `<div class="kpi"><div class="v">${v}</div><div class="k">${esc(n)}</div></div>`).join("") +
-    `<div class="kpi"><div class="v small">${esc((k.as_of || "") || "")}${k.log_offset}</div><div class="k">log offset</div></div>`;
+  const k = await api("/v1/kpis"); S.kpis = k;
+  // [label, value, tone, tooltip]; tone flags what needs a planner's eye
+  const warn = (bad) => bad ? "warn" : "";
+  const cards = [
+    ["fill rate", k.fill_rate == null ? "–" : (100 * k.fill_rate).toFixed(1) + "%", warn(k.fill_rate != null && k.fill_rate < 0.95), "units sold / units demanded, since the log began"],
+    ["proposals waiting", fmt(k.decisions_proposed), warn(k.decisions_proposed > 0), "decisions that need a planner's approval (queue below)"],
+    ["units on hand", fmt(k.on_hand), "", `over ${fmt(k.positions)} site × SKU positions`],
+    ["units in transit", fmt(k.in_transit), "", "on shipments that have departed and not been received"],
+    ["units on order", fmt(k.on_order), "", "ordered, not yet shipped"],
+    ["backorders (units)", fmt(k.backorders), warn(k.backorders > 0), "demand waiting for stock"],
+    ["lost sales (units)", fmt(k.lost_sales), warn(k.lost_sales > 0), "demand at stores that do not backorder, not served"],
+    ["shipments moving", fmt(k.shipments_open), "", `${fmt(k.shipments_delivered)} delivered`],
+    ["late shipments", fmt(k.shipments_late), warn(k.shipments_late > 0), "past their promised time and not delivered"],
+    ["open orders", fmt(k.orders_open), "", "orders with quantity still to ship"],
+    ["open work orders", fmt(k.assets_with_work_order), warn(k.assets_with_work_order > 0), `${fmt(k.assets)} assets watched`],
+    ["quarantined messages", fmt(k.quarantined), warn(k.quarantined > 0), "device messages the gate rejected (see Quarantine)"]];
+  $("kpis").innerHTML = cards.map(([n, v, tone, tip]) => `<div class="kpi ${tone}" title="${esc(tip)}"><div class="v">${v}</div><div class="k">${esc(n)}</div></div>`).join("");
+  $("as-of").textContent = k.last_event_at ? `twin at ${k.last_event_at.slice(0, 16).replace("T", " ")} UTC · ${fmt(k.events_applied)} events` : `${fmt(k.events_applied)} events`;
 }
 
 // -- map: equirectangular projection of the sites' coordinates, drawn in SVG --------------------------------
@@ -134,28 +145,47 @@ async function refreshMap() {
     const d = el("rect", { x: x - 3, y: y - 3, width: 6, height: 6, fill: sh.status === "delayed" ? "#b91c1c" : "#f59e0b", class: "shipment" }, gt);
     el("title", {}, d).textContent = `${sh.shipment_id} ${sh.origin} → ${sh.destination} (${sh.status}, ${fmt(sh.units)} units)`;
   }
-  $("map-legend").textContent = `${S.net.sites.length} sites, ${S.net.lanes.length} lanes, ${live} shipments moving · ` +
-    "● supplier ● plant ● DC ● store ■ shipment";
+  const dot = (c, t) => `<span class="sw" style="background:${c}"></span>${t}`;
+  $("map-legend").innerHTML = `${S.net.sites.length} sites, ${S.net.lanes.length} lanes, <b>${live}</b> shipments moving · ` +
+    [dot(KIND_COLOR.supplier, "supplier"), dot(KIND_COLOR.plant, "plant"), dot(KIND_COLOR.dc, "DC"), dot(KIND_COLOR.store, "store"),
+     `<span class="sw sq" style="background:#f59e0b"></span>shipment`, `<span class="sw sq" style="background:#b91c1c"></span>delayed`].join(" ") +
+    ' <span class="muted">(hover for names)</span>';
 }
 
 // -- decisions -----------------------------------------------------------------------------------------
 const actionText = (a) => a.type === "order" ? `${a.order_type} ${fmt(a.quantity)} × ${esc(a.sku)} → ${esc(a.site)} via ${esc(a.lane_id || "?")}`
   : a.type === "work_order" ? `work order on ${esc(a.asset_id)}` : `reroute ${esc(a.shipment_id)} to ${esc(a.to_lane)}`;
+// "max_spend_per_decision: cost 14,183.92 > 10,000.00; quiet_hours: ..." -> one chip per guardrail, details on hover
+function guardrails(a) {
+  a = a || {};
+  const parts = (a.guardrails_broken && a.guardrails_broken.length ? a.guardrails_broken
+    : String(a.reason || "").split(/;\s*(?=[a-z_]+:)/)).filter(Boolean);
+  const chips = parts.map((p) => { const i = p.indexOf(":"); const name = i > 0 && i < 40 ? p.slice(0, i).replace(/_/g, " ") : p;
+    return `<span class="chip" title="${esc(p)}">${esc(name.length > 60 ? name.slice(0, 57) + "…" : name)}</span>`; });
+  if (a.distinct_approver) chips.push('<span class="chip two" title="high impact: the approver must not be the proposer">two-person</span>');
+  return chips.join(" ") || '<span class="muted">policy level ' + esc(a.level || "?") + "</span>";
+}
 async function refreshDecisions() {
-  const prop = await api("/v1/decisions?status=proposed&limit=50");
+  const prop = await api("/v1/decisions?status=proposed&limit=100");
   const plan = canPlan();
+  const waiting = S.kpis ? S.kpis.decisions_proposed : prop.items.length;
+  $("queue-count").textContent = waiting > prop.items.length ? `${fmt(waiting)} waiting · newest ${prop.items.length} shown`
+    : `${fmt(prop.items.length)} waiting`;
   $("decisions-proposed").innerHTML = table([
-    ["id", (d) => `<b>${esc(d.id)}</b><div class="small muted">${esc(d.kind)}</div>`],
-    ["action", (d) => `${actionText(d.action)}<div class="why">${esc(d.why)}</div><div class="why">⚑ ${esc(d.autonomy.reason || "")}</div>`],
+    ["decision", (d) => `<b>${esc(d.id)}</b> <span class="small muted">${esc(d.kind)}</span>` +
+      `<div>${actionText(d.action)}</div><div class="why">held by ${guardrails(d.autonomy)}</div>` +
+      `<details class="why"><summary>why this</summary>${esc(d.why)}<div>${esc(d.autonomy.reason || "")}</div></details>`],
     ["cost", (d) => fmt(d.cost, 0), "num"],
-    ["", (d) => plan ? `<button class="approve" data-id="${esc(d.id)}">Approve</button> <button class="reject" data-id="${esc(d.id)}">Reject</button>` : ""],
+    ["", (d) => plan ? `<div class="actions"><button class="approve" data-id="${esc(d.id)}">Approve</button><button class="reject" data-id="${esc(d.id)}">Reject</button></div>` : ""],
   ], prop.items);
-  const rec = await api("/v1/decisions?limit=12");
+  // what was decided lately: everything but the proposals listed above
+  const lists = await Promise.all(["executed", "approved", "rejected", "noted"].map((st) => api(`/v1/decisions?status=${st}&limit=12`)));
+  const rec = lists.flatMap((l) => l.items).sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, 12);
   $("decisions-recent").innerHTML = table([
     ["id", (d) => esc(d.id)], ["status", (d) => `<span class="status ${esc(d.status)}">${esc(d.status)}</span>`],
     ["action", (d) => actionText(d.action)], ["cost", (d) => fmt(d.cost), "num"],
-    ["approved by", (d) => esc((d.approvals || []).map((a) => a.by).join(", "))],
-  ], rec.items);
+    ["by", (d) => esc((d.approvals || []).map((a) => a.by).join(", ") || (d.autonomy && d.autonomy.level === "auto" ? "auto" : ""))],
+  ], rec);
 }
 $("decisions-proposed").addEventListener("click", async (ev) => {
   const b = ev.target.closest("button"); if (!b) return;
@@ -174,24 +204,33 @@ $("decisions-proposed").addEventListener("click", async (ev) => {
   refreshDecisions(); refreshAudit(); refreshKpis();
 });
 
-// -- inventory with forecast bands ---------------------------------------------------------------------------
+// -- inventory with forecast bands: the positions at risk first (fewest days of cover) ---------------------------
 async function refreshInventory() {
-  const inv = await api("/v1/state/inventory?limit=5000");
-  const rows = inv.rows.filter((r) => r.on_hand !== 0 || r.on_order !== 0).sort((a, b) => a.position - b.position);
+  const bands = await api("/v1/inventory/forecast?order=cover&limit=60&days=14");
+  S.bands = Object.fromEntries(bands.map((f) => [`${f.site}|${f.sku}`, f]));
   const sel = $("inv-select"), keep = sel.value;
-  sel.innerHTML = rows.slice(0, 200).map((r) => `<option value="${esc(r.site)}|${esc(r.sku)}">${esc(r.site)} / ${esc(r.sku)} (position ${fmt(r.position)})</option>`).join("");
+  sel.innerHTML = bands.map((f) => `<option value="${esc(f.site)}|${esc(f.sku)}">${esc(f.site)} / ${esc(f.sku)} · cover ${coverText(f.days_of_cover)}</option>`).join("");
   if (keep && [...sel.options].some((o) => o.value === keep)) sel.value = keep;
-  $("inv-table").innerHTML = table([["site", (r) => esc(r.site)], ["sku", (r) => esc(r.sku)], ["on hand", (r) => fmt(r.on_hand), "num"],
-    ["on order", (r) => fmt(r.on_order), "num"], ["in transit", (r) => fmt(r.in_transit), "num"], ["position", (r) => fmt(r.position), "num"]], rows.slice(0, 8));
+  const risk = (f) => f.days_of_cover < 1 ? "bad" : f.days_of_cover < 3 ? "warn" : "";
+  $("inv-table").innerHTML = table([["site", (f) => esc(f.site)], ["sku", (f) => esc(f.sku)], ["on hand", (f) => fmt(f.on_hand), "num"],
+    ["in transit", (f) => fmt(f.in_transit), "num"], ["position", (f) => fmt(f.position), "num"],
+    ["demand / day", (f) => fmt(f.demand_mean_per_day, 1), "num"],
+    ["cover", (f) => `<span class="cover ${risk(f)}">${coverText(f.days_of_cover)}</span>`, "num"]], bands.slice(0, 10));
   drawBand();
 }
+const coverText = (d) => d == null ? "no demand" : d <= 0 ? "out" : d < 1 ? `${fmt(d * 24)} h` : `${fmt(d, 1)} d`;
 $("inv-select").addEventListener("change", drawBand);
+$("inv-table").addEventListener("click", (ev) => {
+  const tr = ev.target.closest("tr"); if (!tr || !tr.cells.length || tr.parentElement.tagName !== "TBODY") return;
+  $("inv-select").value = `${tr.cells[0].textContent}|${tr.cells[1].textContent}`; drawBand();
+});
 function axes(svg, W, H, x0, x1, y0, y1, pad) {
   const X = (x) => pad + (x - x0) / Math.max(x1 - x0, 1e-9) * (W - 2 * pad), Y = (y) => H - pad - (y - y0) / Math.max(y1 - y0, 1e-9) * (H - 2 * pad);
   el("line", { x1: pad, y1: H - pad, x2: W - pad, y2: H - pad, stroke: "#94a3b8" }, svg);
   el("line", { x1: pad, y1: pad, x2: pad, y2: H - pad, stroke: "#94a3b8" }, svg);
   for (const v of [y0, (y0 + y1) / 2, y1]) { const t = el("text", { x: 2, y: Y(v) + 3, "font-size": 9, fill: "#64748b" }, svg); t.textContent = fmt(v, Math.abs(y1 - y0) < 5 ? 2 : 0); }
-  const t = el("text", { x: W - pad, y: H - 4, "font-size": 9, fill: "#64748b", "text-anchor": "end" }, svg); t.textContent = `day ${x1}`;
+  for (const d of [x0, Math.round((x0 + x1) / 2), x1]) {
+    const t = el("text", { x: X(d), y: H - pad + 12, "font-size": 9, fill: "#64748b", "text-anchor": "middle" }, svg); t.textContent = `day ${d}`; }
   return [X, Y];
 }
 function band(svg, X, Y, xs, lo, mid, hi, color) {
@@ -201,30 +240,44 @@ function band(svg, X, Y, xs, lo, mid, hi, color) {
   el("polyline", { points: xs.map((x, i) => mid[i] == null ? null : `${X(x)},${Y(mid[i])}`).filter(Boolean).join(" "), fill: "none", stroke: color, "stroke-width": 1.6 }, svg);
 }
 async function drawBand() {
-  const svg = $("inv-chart"); svg.innerHTML = ""; const v = $("inv-select").value; if (!v) return;
-  const [site, sku] = v.split("|");
-  const [f] = await api(`/v1/inventory/forecast?site=${encodeURIComponent(site)}&sku=${encodeURIComponent(sku)}&days=14`);
-  if (!f) return;
-  const ys = f.p10.concat(f.p90, [0]);
-  const [X, Y] = axes(svg, 460, 200, 0, f.days[f.days.length - 1], Math.min(...ys), Math.max(...ys), 28);
-  el("line", { x1: X(0), x2: X(f.days[f.days.length - 1]), y1: Y(0), y2: Y(0), stroke: "#b91c1c", "stroke-dasharray": "3 3" }, svg);
+  const svg = $("inv-chart"); svg.innerHTML = ""; const v = $("inv-select").value; if (!v) { $("inv-note").textContent = ""; return; }
+  const f = (S.bands || {})[v]; if (!f) return;
+  const ys = f.p10.concat(f.p90, [0]), last = f.days[f.days.length - 1];
+  const [X, Y] = axes(svg, 460, 200, 0, last, Math.min(...ys), Math.max(...ys), 34);
+  const lo = Math.min(...ys);
+  if (lo < 0) el("rect", { x: X(0), y: Y(0), width: X(last) - X(0), height: Y(lo) - Y(0), fill: "#fee2e2", opacity: 0.6 }, svg);
+  el("line", { x1: X(0), x2: X(last), y1: Y(0), y2: Y(0), stroke: "#b91c1c", "stroke-dasharray": "3 3" }, svg);
+  if (lo < 0) { const t = el("text", { x: X(last) - 4, y: Y(lo) - 4, "font-size": 9, fill: "#b91c1c", "text-anchor": "end" }, svg); t.textContent = "shortfall"; }
   band(svg, X, Y, f.days, f.p10, f.p50, f.p90, "#2563eb");
-  $("inv-note").textContent = `projected on hand, P10–P90 (demand ${fmt(f.demand_mean_per_day, 1)} ± ${fmt(f.demand_std_per_day, 1)}/day)`;
+  const out = f.on_hand <= 0 ? 0 : f.days.find((d, i) => f.p50[i] < 0);
+  if (out != null) { el("line", { x1: X(out), x2: X(out), y1: Y(Math.max(...ys)), y2: Y(lo), stroke: "#b91c1c", "stroke-width": 1 }, svg);
+    const t = el("text", { x: X(out) + 3, y: 44, "font-size": 9, fill: "#b91c1c" }, svg); t.textContent = out === 0 ? "out of stock now" : `stock-out ~day ${out}`; }
+  $("inv-note").textContent = `projected on hand without new orders (in-transit stock arriving over 3 days), P10–P90; ` +
+    `demand ${fmt(f.demand_mean_per_day, 1)} ± ${fmt(f.demand_std_per_day, 1)} units/day`;
 }
 
-// -- assets ----------------------------------------------------------------------------------------------
-function rulBar(r) {
-  if (!r || r.median == null) return '<span class="muted small">no estimate</span>';
-  const hi = Math.max(r.high || r.median, 1), w = 120, x = (v) => Math.max(0, Math.min(w, v / hi * w));
-  return `<svg width="${w + 4}" height="14"><rect x="${x(r.low || 0)}" y="3" width="${Math.max(2, x(r.high || r.median) - x(r.low || 0))}" height="8" fill="#93c5fd"/>` +
-    `<line x1="${x(r.median)}" x2="${x(r.median)}" y1="0" y2="14" stroke="#1d4ed8" stroke-width="2"/></svg> ` +
-    `<span class="small">${fmt(r.low)}–${fmt(r.high)} (${fmt(r.median)}) ${esc(r.unit || "cycles")}</span>`;
+// -- assets: most urgent first (shortest remaining life), then the others ------------------------------------
+function rulBar(r, scale) {
+  if (!r || r.median == null) return '<span class="muted small">no RUL estimate</span>';
+  const hi = Math.max(scale || r.high || r.median, 1), w = 110, x = (v) => Math.max(0, Math.min(w, v / hi * w));
+  const cov = r.level != null ? `${Math.round(100 * r.level)}% interval` : "interval";
+  return `<div title="${esc(cov)} ${fmt(r.low)}–${fmt(r.high)} ${esc(r.unit || "cycles")}, median ${fmt(r.median)} (estimated ${esc((r.at || "").slice(0, 16).replace("T", " "))})">` +
+    `<svg width="${w + 4}" height="12"><rect x="0" y="5" width="${w}" height="2" fill="#e5e7eb"/>` +
+    `<rect x="${x(r.low || 0)}" y="2" width="${Math.max(2, x(r.high || r.median) - x(r.low || 0))}" height="8" fill="#93c5fd"/>` +
+    `<line x1="${x(r.median)}" x2="${x(r.median)}" y1="0" y2="12" stroke="#1d4ed8" stroke-width="2"/></svg>` +
+    `<div class="small"><b>${fmt(r.median)}</b> ${esc(r.unit || "cycles")} <span class="muted">${fmt(r.low)}–${fmt(r.high)} (${esc(cov)})</span></div></div>`;
 }
 async function refreshAssets() {
   const a = await api("/v1/assets/health");
-  $("assets").innerHTML = table([["asset", (x) => `${esc(x.asset_id)}<div class="small muted">${esc(x.kind || "")} ${esc(x.site || "")}</div>`],
-    ["RUL interval", (x) => rulBar(x.rul)], ["failures", (x) => fmt(x.failures), "num"],
-    ["work order", (x) => esc(x.open_work_order || "")], ["last alert", (x) => esc(x.last_alert || "")]], a.slice(0, 30));
+  a.sort((p, q) => (p.rul ? p.rul.median : Infinity) - (q.rul ? q.rul.median : Infinity) || (q.failures - p.failures));
+  const seen = (x) => x.last_seen ? `seen ${esc(x.last_seen.slice(5, 16).replace("T", " "))}` : "no readings yet";
+  const scale = Math.max(1, ...a.filter((x) => x.rul).map((x) => x.rul.high || x.rul.median || 0));  // one scale for all bars
+  const health = (x) => x.rul ? rulBar(x.rul, scale) : x.temperature_k != null
+    ? `<span class="small">${fmt(x.temperature_k - 273.15, 1)} °C</span> <span class="muted small">· ${seen(x)}</span>`
+    : `<span class="muted small">${seen(x)}</span>`;
+  $("assets").innerHTML = table([["asset", (x) => `<b>${esc(x.asset_id)}</b><div class="small muted">${esc(x.kind || "")} at ${esc(x.site || "?")}</div>`],
+    ["remaining useful life / condition", health], ["failures", (x) => fmt(x.failures), "num"],
+    ["work order", (x) => esc(x.open_work_order || "–")]], a.slice(0, 40));
 }
 
 // -- scenarios -----------------------------------------------------------------------------------------------
@@ -236,39 +289,47 @@ $("scenario-form").addEventListener("submit", async (ev) => {
   } catch (e) { toast(e.message); }
 });
 async function refreshScenarios() {
-  const runs = await api("/v1/scenarios");
-  $("scenario-runs").innerHTML = table([["run", (r) => esc(r.id)], ["scenario", (r) => esc(r.params.scenario)],
-    ["status", (r) => `<span class="status">${esc(r.status)}</span> ${r.status === "running" ? fmt(100 * r.progress) + "%" : ""}`],
+  const runs = await api("/v1/scenarios?limit=20");
+  $("scenario-runs").innerHTML = table([["run", (r) => `<code class="small">${esc(r.id)}</code>`], ["scenario", (r) => esc(r.params.scenario)],
+    ["size", (r) => `<span class="small">${fmt(r.params.replications)} × ${fmt(r.params.horizon)} d</span>`],
+    ["status", (r) => `<span class="status ${esc(r.status)}" title="${esc(r.error || "")}">${esc(r.status)}</span> ${r.status === "running" ? fmt(100 * r.progress) + "%" : ""}`],
     ["by", (r) => esc(r.requested_by)]], runs.slice(0, 5));
   const done = runs.find((r) => r.status === "done");
-  if (done && done.id !== S.shownRun) { S.shownRun = done.id; drawScenario(await api(`/v1/scenarios/${done.id}/results`)); }
+  if (done && done.id !== S.shownRun) { S.shownRun = done.id; drawScenario(done, await api(`/v1/scenarios/${done.id}/results`)); }
 }
-function drawScenario(res) {
+function drawScenario(run, res) {
   const svg = $("scenario-chart"); svg.innerHTML = "";
-  const keys = Object.keys(res.daily).filter((k) => k.endsWith(":fill_rate"));
+  const keys = Object.keys(res.daily).filter((k) => k.endsWith(":fill_rate")).sort((a, b) => (a.startsWith("baseline") ? -1 : 1));
+  $("scenario-title").textContent = `run ${run.id}: ${run.params.scenario}, ${run.params.replications} replications, ${run.params.horizon} days`;
   if (!keys.length) return;
   const n = res.daily[keys[0]].p50.length, xs = [...Array(n).keys()];
-  const [X, Y] = axes(svg, 460, 200, 0, n - 1, 0, 1, 28);
+  const lows = keys.flatMap((k) => res.daily[k].p5.filter((v) => v != null));
+  const y0 = Math.max(0, Math.floor(Math.min(1, ...lows) * 10) / 10 - 0.1);
+  const [X, Y] = axes(svg, 460, 200, 0, n - 1, y0, 1, 34);
   const colors = ["#64748b", "#dc2626", "#2563eb", "#16a34a"];
   keys.forEach((k, i) => { const b = res.daily[k]; band(svg, X, Y, xs, b.p5, b.p50, b.p95, colors[i % 4]);
-    const t = el("text", { x: 40 + i * 130, y: 12, "font-size": 10, fill: colors[i % 4] }, svg); t.textContent = k.replace(":fill_rate", "") + " fill rate"; });
-  const want = ["fill_rate", "total_cost", "revenue_at_risk", "lost_sales"];
-  $("scenario-kpis").innerHTML = table([["scenario", (r) => esc(r.scenario)], ["metric", (r) => esc(r.metric)],
-    ["P5", (r) => fmt(r.p5, r.metric === "fill_rate" ? 3 : 0), "num"], ["P50", (r) => fmt(r.p50, r.metric === "fill_rate" ? 3 : 0), "num"],
-    ["P95", (r) => fmt(r.p95, r.metric === "fill_rate" ? 3 : 0), "num"]], res.network.filter((r) => want.includes(r.metric)));
+    el("rect", { x: 40 + i * 170, y: 4, width: 10, height: 4, fill: colors[i % 4] }, svg);
+    const t = el("text", { x: 54 + i * 170, y: 10, "font-size": 10, fill: colors[i % 4] }, svg); t.textContent = k.replace(":fill_rate", "") + " daily fill rate"; });
+  // one row per metric: the baseline and the scenario side by side, P50 with its P5-P95 range
+  const want = ["fill_rate", "lost_sales", "revenue_at_risk", "total_cost"];
+  const names = [...new Set(res.network.map((r) => r.scenario))].sort((a, b) => (a === "baseline" ? -1 : b === "baseline" ? 1 : 0));
+  const cell = (m, sc) => { const r = res.network.find((x) => x.metric === m && x.scenario === sc); if (!r) return "–";
+    const d = m === "fill_rate" ? 3 : 0; return `<b>${fmt(r.p50, d)}</b><div class="muted small nowrap">${fmt(r.p5, d)} – ${fmt(r.p95, d)}</div>`; };
+  $("scenario-kpis").innerHTML = table([["metric (P50, P5–P95)", (m) => esc(m.replace(/_/g, " "))], ...names.map((sc) => [sc, (m) => cell(m, sc), "num"])],
+    want.filter((m) => res.network.some((r) => r.metric === m)));
 }
 
 // -- quarantine and audit ------------------------------------------------------------------------------------
 async function refreshQuarantine() {
   const q = await api("/v1/quarantine?limit=15");
-  $("quarantine").innerHTML = `<p class="small">${Object.entries(q.counts).map(([k, v]) => `${esc(k)}: <b>${v}</b>`).join(" · ") || "nothing rejected"}</p>` +
-    table([["when", (r) => esc(r.at.slice(0, 19))], ["device", (r) => esc(r.device)], ["reason", (r) => esc(r.reason)], ["detail", (r) => esc(r.detail.slice(0, 80))]], q.items);
+  $("quarantine").innerHTML = !q.items.length && !Object.keys(q.counts).length ? '<p class="muted small">nothing rejected</p>' :
+    `<p class="small">${Object.entries(q.counts).map(([k, v]) => `${esc(k)}: <b>${v}</b>`).join(" · ")}</p>` + table([["when (UTC)", (r) => `<span class="nowrap">${esc(r.at.slice(5, 19).replace("T", " "))}</span>`], ["device", (r) => esc(r.device)], ["reason", (r) => esc(r.reason)], ["detail", (r) => esc(r.detail.slice(0, 80))]], q.items);
 }
 async function refreshAudit() {
   const a = await api("/v1/audit?limit=20");
-  $("audit").innerHTML = table([["#", (e) => e.seq, "num"], ["when", (e) => esc(new Date(e.at_us / 1000).toISOString().slice(0, 19))],
+  $("audit").innerHTML = table([["#", (e) => e.seq, "num"], ["when (UTC)", (e) => `<span class="nowrap">${esc(new Date(e.at_us / 1000).toISOString().slice(5, 19).replace("T", " "))}</span>`],
     ["who", (e) => esc(e.actor)], ["what", (e) => esc(e.action)], ["subject", (e) => esc(e.subject)],
-    ["hash", (e) => `<code class="small">${esc(e.hash.slice(0, 10))}</code>`]], a.items);
+    ["hash", (e) => `<code class="small" title="${esc(e.hash)}">${esc(e.hash.slice(0, 8))}</code>`]], a.items);
 }
 
 const fromUrl = new URLSearchParams(location.hash.slice(1)).get("token");

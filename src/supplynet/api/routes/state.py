@@ -86,7 +86,7 @@ def _twin_kpis(twin: Any, row: Any = None) -> bytes:
     now = st.last_event_at
     ships = list(st.shipments.values())
     return dump({
-        "log_offset": twin.offset, "events_applied": st.events_applied, "positions": len(inv),
+        "log_offset": twin.offset, "last_event_at": now, "events_applied": st.events_applied, "positions": len(inv),
         "on_hand": sum(p.on_hand for p in inv), "on_order": sum(p.on_order for p in inv),
         "in_transit": sum(p.in_transit for p in inv), "backorders": sum(p.backorders for p in inv),
         "lost_sales": sum(p.lost_sales for p in inv), "sold": sum(p.sold for p in inv),
@@ -122,22 +122,37 @@ def get_forecast_bands(state: StateDep, _: Viewer,
                        site: Annotated[str | None, Query(max_length=128)] = None,
                        sku: Annotated[str | None, Query(max_length=128)] = None,
                        days: Annotated[int, Query(ge=1, le=90)] = 14,
+                       order: Annotated[Literal["site", "cover"], Query(
+                           description="site: by site and SKU; cover: fewest days of cover first (positions with "
+                                       "demand only)")] = "site",
                        limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[ForecastBand]:
-    """Projected on-hand stock without new orders: on hand minus cumulative demand, P10-P90 under a normal
-    approximation of daily demand (mean and spread from the network's demand model, pushed up the lanes)."""
+    """Projected on-hand stock without new orders: on hand plus what is in transit (arriving over three days)
+    minus cumulative demand, P10-P90 under a normal approximation of daily demand (mean and spread from the
+    network's demand model, pushed up the lanes). Below zero is a shortfall."""
     demand = state.demand_model()
     with state.twins.read() as twin:
         inv = [p for p in twin.state.inventory.values() if (site is None or p.site == site)
                and (sku is None or p.sku == sku)]
+
+    def cover(p: Any) -> float | None:
+        mu = demand.get((p.site, p.sku), (0.0, 0.0))[0]
+        return p.position / mu if mu > 0 else None
+
+    if order == "cover":
+        inv = sorted((p for p in inv if cover(p) is not None), key=lambda p: (cover(p), p.site, p.sku))
+    else:
+        inv = sorted(inv, key=lambda p: (p.site, p.sku))
     out = []
     z = 1.2816
-    for p in sorted(inv, key=lambda p: (p.site, p.sku))[:limit]:
+    for p in inv[:limit]:
         mu, sd = demand.get((p.site, p.sku), (0.0, 0.0))
         ds = list(range(days + 1))
         mid = [p.on_hand + p.in_transit * min(1.0, d / 3) - mu * d for d in ds]
         spread = [z * sd * math.sqrt(d) for d in ds]
-        out.append(ForecastBand(site=p.site, sku=p.sku, position=p.position, on_hand=p.on_hand,
-                                demand_mean_per_day=mu, demand_std_per_day=sd, days=ds,
+        c = cover(p)
+        out.append(ForecastBand(site=p.site, sku=p.sku, position=p.position, on_hand=p.on_hand, in_transit=p.in_transit,
+                                demand_mean_per_day=mu, demand_std_per_day=sd,
+                                days_of_cover=None if c is None else round(c, 2), days=ds,
                                 p10=[round(m - s, 2) for m, s in zip(mid, spread, strict=True)],
                                 p50=[round(m, 2) for m in mid],
                                 p90=[round(m + s, 2) for m, s in zip(mid, spread, strict=True)],
