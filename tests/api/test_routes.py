@@ -252,3 +252,12 @@ def test_forecast_bands_rank_positions_by_days_of_cover(api):
     assert store["days_of_cover"] == round(store["position"] / store["demand_mean_per_day"], 2)
     assert store["in_transit"] == 20 and store["p50"][0] == store["on_hand"]
     assert api.client.get("/v1/kpis", headers=api.h("viewer")).json()["last_event_at"].startswith("2026-01-06T11:00")
+    # stock on order arrives within the lane's lead time (L-DC-STORE-1: 1 day): the projection counts it
+    from supplynet.events import OrderEvent
+
+    api.store.log.append([OrderEvent(source="erp", seq=1, ts=datetime(2026, 1, 6, 12, tzinfo=UTC), order_id="TO-1",
+                                     order_type="transfer", status="created", site="STORE-1", sku="MILK-2L",
+                                     quantity=100, origin="DC-1")])
+    after = api.client.get("/v1/inventory/forecast?site=STORE-1&sku=MILK-2L&days=3", headers=api.h("viewer")).json()[0]
+    assert after["position"] == store["position"] + 100
+    assert [round(a - b, 2) for a, b in zip(after["p50"], store["p50"], strict=True)] == [0, 100, 100, 100]

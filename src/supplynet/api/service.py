@@ -381,6 +381,7 @@ class ControlState:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     metrics: Any = None
     _demand: Any = None
+    _lead: Any = None
 
     def demand_model(self) -> dict[tuple[str, str], tuple[float, float]]:
         """Mean and std of daily demand per (site, sku) from the network (cached)."""
@@ -389,6 +390,18 @@ class ControlState:
 
             self._demand = downstream_demand(self.network) if self.network is not None else {}
         return self._demand
+
+    def lead_days(self, site: str, sku: str) -> float:
+        """Mean lead time (days) of the quickest lane bringing ``sku`` to ``site`` (1 when none is known)."""
+        if self._lead is None:
+            lead: dict[tuple[str, str], float] = {}
+            for ln in getattr(self.network, "lanes", ()) or ():
+                skus = ln.skus or [p.sku for p in self.network.products]
+                for k in skus:
+                    key = (ln.destination, k)
+                    lead[key] = min(lead.get(key, float("inf")), float(ln.lead_time.mean))
+            self._lead = lead
+        return self._lead.get((site, sku), 1.0)
 
     @property
     def policy(self) -> AutonomyPolicy:

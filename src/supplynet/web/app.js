@@ -128,7 +128,7 @@ async function refreshMap() {
     const r = { supplier: 6, plant: 7, dc: 8, store: 4.5 }[s.kind] || 5;
     const c = el("circle", { cx: x, cy: y, r, fill: KIND_COLOR[s.kind] || "#555", stroke: "#fff", "stroke-width": 1.2, "data-site": s.id }, gs);
     el("title", {}, c).textContent = `${s.id} ${s.name || ""} (${s.kind}${s.city ? ", " + s.city : ""})`;
-    if (s.kind !== "store") { const t = el("text", { x: x + 9, y: y + 4, "font-size": 10, fill: "#334155" }, gt); t.textContent = s.id; }
+    if (s.kind !== "store" || S.net.sites.filter((x) => x.kind === "store").length <= 8) { const t = el("text", { x: x + 9, y: y + 4, "font-size": 10, fill: "#334155" }, gt); t.textContent = s.id; }
   }
   const now = ships.last_event_at ? Date.parse(ships.last_event_at) : Date.now();
   let live = 0;
@@ -252,7 +252,7 @@ async function drawBand() {
   const out = f.on_hand <= 0 ? 0 : f.days.find((d, i) => f.p50[i] < 0);
   if (out != null) { el("line", { x1: X(out), x2: X(out), y1: Y(Math.max(...ys)), y2: Y(lo), stroke: "#b91c1c", "stroke-width": 1 }, svg);
     const t = el("text", { x: X(out) + 3, y: 44, "font-size": 9, fill: "#b91c1c" }, svg); t.textContent = out === 0 ? "out of stock now" : `stock-out ~day ${out}`; }
-  $("inv-note").textContent = `projected on hand without new orders (in-transit stock arriving over 3 days), P10–P90; ` +
+  $("inv-note").textContent = `projected on hand without new orders (in transit arriving over 3 days, on order over the lane's lead time), P10–P90; ` +
     `demand ${fmt(f.demand_mean_per_day, 1)} ± ${fmt(f.demand_std_per_day, 1)} units/day`;
 }
 

@@ -126,8 +126,8 @@ def get_forecast_bands(state: StateDep, _: Viewer,
                            description="site: by site and SKU; cover: fewest days of cover first (positions with "
                                        "demand only)")] = "site",
                        limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[ForecastBand]:
-    """Projected on-hand stock without new orders: on hand plus what is in transit (arriving over three days)
-    minus cumulative demand, P10-P90 under a normal approximation of daily demand (mean and spread from the
+    """Projected on-hand stock without new orders: on hand plus what is in transit (arriving over three days) and
+    on order (arriving over the inbound lane's mean lead time) minus cumulative demand, P10-P90 under a normal approximation of daily demand (mean and spread from the
     network's demand model, pushed up the lanes). Below zero is a shortfall."""
     demand = state.demand_model()
     with state.twins.read() as twin:
@@ -147,7 +147,8 @@ def get_forecast_bands(state: StateDep, _: Viewer,
     for p in inv[:limit]:
         mu, sd = demand.get((p.site, p.sku), (0.0, 0.0))
         ds = list(range(days + 1))
-        mid = [p.on_hand + p.in_transit * min(1.0, d / 3) - mu * d for d in ds]
+        lead = max(state.lead_days(p.site, p.sku), 0.5)
+        mid = [p.on_hand + p.in_transit * min(1.0, d / 3) + p.on_order * min(1.0, d / lead) - mu * d for d in ds]
         spread = [z * sd * math.sqrt(d) for d in ds]
         c = cover(p)
         out.append(ForecastBand(site=p.site, sku=p.sku, position=p.position, on_hand=p.on_hand, in_transit=p.in_transit,
