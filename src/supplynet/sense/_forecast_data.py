@@ -1,6 +1,7 @@
 """Input validation and the panel the forecasting kernels work on.
 
-Long-format frames (``unique_id``, ``ds``, ``y`` and an optional ``weight``) are checked here, then
+Long-format frames (``unique_id``, ``ds``, ``y``, an optional ``weight`` and an optional ``group``, the
+product a SKU-site series belongs to) are checked here, then
 put on an integer time grid (one step per period of ``freq``) and packed into a right-aligned matrix:
 row ``i`` holds series ``i``'s last values, left-padded with NaN, so that "``k`` periods before the
 end" is the same column for every series. A period missing inside a series is zero demand (no sale
@@ -124,7 +125,8 @@ def _numeric(df: pd.DataFrame, col: str, what: str, allow_nan: bool) -> pd.Serie
 
 
 def validate_series(df: pd.DataFrame, grid: Grid, what: str = "data") -> pd.DataFrame:
-    """Check a long-format frame and return ``unique_id`` (str), ``ds``, ``t``, ``y``, ``weight``."""
+    """Check a long-format frame and return ``unique_id`` (str), ``ds``, ``t``, ``y``, ``weight``
+    (and ``group``, when given: e.g. the SKU of a SKU-site series, constant per series)."""
     _check_columns(df, ["unique_id", "ds", "y"], what)
     if len(df) == 0:
         raise DataError(f"{what}: no rows")
@@ -140,6 +142,18 @@ def validate_series(df: pd.DataFrame, grid: Grid, what: str = "data") -> pd.Data
         out["weight"] = w
     else:
         out["weight"] = 1.0
+    if "group" in df.columns:
+        g = df["group"]
+        if g.isna().any():
+            first = df["unique_id"][g.isna()].iloc[0]
+            raise DataError(f"{what}: missing value in column 'group' (unique_id {first!r})")
+        out["group"] = g.astype(str).to_numpy()
+        per = out.groupby("unique_id")["group"].nunique()
+        if (per > 1).any():
+            raise DataError(
+                f"{what}: column 'group' must be constant per series; unique_id {per.index[per > 1][0]!r} "
+                f"has {int(per.max())} groups"
+            )
     out["t"] = grid.index(out["ds"])
     dup = out.duplicated(["unique_id", "t"], keep=False)
     if dup.any():
@@ -186,6 +200,7 @@ class Panel:
     lengths: np.ndarray  # (n,) int
     t_last: np.ndarray  # (n,) int, grid index of each series' last period
     ds_last: np.ndarray  # (n,) datetime64, date of each series' last period
+    groups: np.ndarray | None = None  # (n,) int codes of the optional ``group`` column
 
     @property
     def n(self) -> int:
@@ -201,6 +216,7 @@ class Panel:
             lengths=self.lengths[keep] - k,
             t_last=self.t_last[keep] - k,
             ds_last=np.full(int(keep.sum()), np.datetime64("NaT"), dtype="datetime64[ns]"),
+            groups=None if self.groups is None else self.groups[keep],
         )
 
     def subset(self, mask: np.ndarray) -> Panel:
@@ -211,6 +227,7 @@ class Panel:
             self.lengths[mask],
             self.t_last[mask],
             self.ds_last[mask],
+            None if self.groups is None else self.groups[mask],
         )
 
     def cut(self, cutoff: int) -> Panel:
@@ -235,6 +252,7 @@ class Panel:
             sub.lengths - k,
             np.full(sub.n, cutoff, dtype=np.int64),
             np.full(sub.n, np.datetime64("NaT"), dtype="datetime64[ns]"),
+            sub.groups,
         )
 
     def window(self, uids: np.ndarray, start: int, h: int) -> tuple[np.ndarray, np.ndarray]:
@@ -283,4 +301,7 @@ def build_panel(clean: pd.DataFrame) -> Panel:
     W[:] = w_by_t.reindex(grid_t.ravel()).fillna(1.0).to_numpy().reshape(W.shape)
     W[codes, cols] = clean["weight"].to_numpy()
     ds_last = clean.groupby(codes)["ds"].max().to_numpy()
-    return Panel(np.asarray(uids, dtype=object), Y, W, lengths.astype(np.int64), last, ds_last)
+    groups = None
+    if "group" in clean.columns:
+        groups = pd.factorize(clean.groupby(codes)["group"].first().to_numpy(), sort=True)[0].astype(np.int64)
+    return Panel(np.asarray(uids, dtype=object), Y, W, lengths.astype(np.int64), last, ds_last, groups)

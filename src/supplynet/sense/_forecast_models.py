@@ -4,6 +4,13 @@
 - :func:`smoothed_seasonal_naive` - the same weeks of earlier seasons, averaged over the years
   available and over neighbouring periods (weights 1-2-1), shifted by the change in level between
   the last quarter-season and the same weeks a season earlier (damped).
+- :func:`svd_denoise` - low-rank reconstruction of the series of each group (a product across sites):
+  the weeks x sites matrix of one product keeps its first ``rank`` singular components, which pools
+  the product's seasonal shape across sites and drops site-level noise (the preprocessing of the
+  winning Walmart store-sales solution, D. Thaler 2014; Eckart & Young 1936). Applied to the history
+  before the smoothed seasonal naive and MSTL members of the default ensemble.
+- :func:`dead_mask` - series that stopped selling: their last ``run`` periods are all zero (for an
+  intermittent series, the current gap is also longer than any earlier one).
 - :func:`mstl_ets` - a real seasonal ETS for long seasons: MSTL (Bandara, Hyndman & Bergmeir 2021)
   removes the season by STL (Cleveland et al. 1990), AutoETS (Hyndman et al. 2002, statsforecast)
   forecasts the seasonally adjusted series and the season is added back by seasonal naive.
@@ -36,6 +43,7 @@ __all__ = [
     "auto_theta",
     "classify_demand",
     "croston",
+    "dead_mask",
     "fallback_mean",
     "intermittent",
     "lightgbm_global",
@@ -43,6 +51,8 @@ __all__ = [
     "scale_mae_seasonal",
     "seasonal_naive",
     "smoothed_seasonal_naive",
+    "svd_denoise",
+    "zero_runs",
 ]
 
 ADI_CUTOFF = 1.32
@@ -126,6 +136,53 @@ def smoothed_seasonal_naive(
     if bad.any():
         out = np.where(bad, fallback_mean(Y, m)[:, None], out)
     return out
+
+
+def svd_denoise(Y: np.ndarray, groups: np.ndarray | None, rank: int = 12) -> np.ndarray:
+    """Rank-``rank`` reconstruction of each group's (series x periods) matrix, NaN kept where Y is.
+
+    Periods before a series starts count as 0 in the decomposition. Groups with at most ``rank``
+    series, or no groups at all, are returned unchanged (nothing to pool).
+    """
+    if rank < 1:
+        raise ValueError(f"rank must be >= 1, got {rank}")
+    if groups is None:
+        return Y
+    obs = ~np.isnan(Y)
+    Z = np.where(obs, Y, 0.0)
+    out = Z.copy()
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        if rows.size <= rank:
+            continue
+        U, s, Vt = np.linalg.svd(Z[rows], full_matrices=False)
+        out[rows] = (U[:, :rank] * s[:rank]) @ Vt[:rank]
+    return np.where(obs, out, np.nan)
+
+
+def zero_runs(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the length of the run of zeros it ends with, and the longest run of zeros before it
+    (NaN, i.e. before the series starts, breaks runs and counts as neither)."""
+    n, L = Y.shape
+    cur = np.zeros(n, np.int64)
+    longest = np.zeros(n, np.int64)
+    for j in range(L):
+        z = Y[:, j] == 0
+        longest = np.where(z, longest, np.maximum(longest, cur))
+        cur = np.where(z, cur + 1, 0)
+    return cur, longest
+
+
+def dead_mask(Y: np.ndarray, run: int = 4, intermittent: np.ndarray | None = None) -> np.ndarray:
+    """Rows that stopped selling: they end with at least ``run`` observed zeros and, for rows flagged
+    ``intermittent`` (long gaps are their habit), with a gap longer than any they had before."""
+    if run < 1:
+        raise ValueError(f"run must be >= 1, got {run}")
+    trailing, longest = zero_runs(Y)
+    dead = trailing >= run
+    if intermittent is not None:
+        dead &= ~intermittent | (trailing > longest)
+    return dead
 
 
 def classify_demand(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -262,13 +319,20 @@ def lightgbm_global(panel: Panel, h: int, ctx: Context) -> np.ndarray:
     long["y"] = long["y"].to_numpy() / scale[pos]
     train = _features_frame(panel, ctx, long["t"].to_numpy(), long["unique_id"].to_numpy())
     train["y"] = long["y"].to_numpy()
-    lags = sorted(({1, 2, 3, 4} if short else set()) | {m - 1, m, m + 1} - {0})
     q = max(m // 4, 2)
+    lags = sorted(({1, 2, 3, 4} if short else set()) | {m - 1, m, m + 1} - {0})
+    if short:
+        transforms = {1: [RollingMean(window_size=q), RollingMean(window_size=m)]}
+    else:
+        transforms = {m: [RollingMean(window_size=q)]}
+        if h < m - 1:  # the most recent values known at every step: lag h and the q before it
+            lags = sorted({h, *lags})
+            transforms[h] = [RollingMean(window_size=q)]
     params = {
         "objective": "l1",
-        "n_estimators": 200,
-        "learning_rate": 0.08,
-        "num_leaves": 31,
+        "n_estimators": 500,
+        "learning_rate": 0.05,
+        "num_leaves": 63,
         "min_child_samples": 50,
         "subsample": 0.8,
         "subsample_freq": 1,
@@ -282,9 +346,7 @@ def lightgbm_global(panel: Panel, h: int, ctx: Context) -> np.ndarray:
         models={"lgbm": lgb.LGBMRegressor(**params)},
         freq=1,
         lags=lags,
-        lag_transforms={1: [RollingMean(window_size=q), RollingMean(window_size=m)]}
-        if short
-        else {m: [RollingMean(window_size=q)]},
+        lag_transforms=transforms,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

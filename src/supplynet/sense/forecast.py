@@ -5,12 +5,21 @@ regressors (price and markdowns, holidays, temperature, IoT sell-through ...) in
 ``unique_id`` and ``ds`` that may run past the history (future values; missing ones are held at the
 last known value). A period missing inside a series is zero demand.
 
-The ``default`` model classifies each series by ADI and CV² (Syntetos, Boylan & Croston 2005):
-intermittent and lumpy ones (ADI >= 1.32, non-negative) get the mean of Croston-SBA, TSB and
-ADIDA; the others the mean of a global LightGBM (mlforecast, exogenous regressors), MSTL with a
-level-only AutoETS on the adjusted series and a smoothed seasonal naive - a
-forecast combination in the sense of Bates & Granger (1969). Single members can be chosen instead
-(see :data:`MODELS`).
+The ``default`` model is a forecast combination in the sense of Bates & Granger (1969): the mean of a
+global LightGBM (mlforecast, exogenous regressors), MSTL with a level-only AutoETS on the seasonally
+adjusted series and a smoothed seasonal naive, the last two on histories denoised within each
+``group`` (rank-12 SVD of a product's series across sites, :func:`~._forecast_models.svd_denoise`;
+without a ``group`` column they see the raw series). Two rules on top:
+
+- dead series: a series classified smooth whose last 4 periods are all zero (it stopped selling)
+  is forecast 0, and so is an intermittent one whose current gap is longer than any before;
+- intermittent and lumpy series (Syntetos, Boylan & Croston 2005: ADI >= 1.32, non-negative) get the
+  mean of Croston-SBA, TSB and ADIDA instead, *if* that beats the ensemble on those series in the
+  calibration refit (the last ``h`` periods before the forecast origin, never later data); otherwise
+  they keep the ensemble (the decision is pooled over the intermittent series, not per series, and
+  made on squared error, which rewards the mean demand rate rather than the median, often 0).
+
+Single members can be chosen instead (see :data:`MODELS`).
 
 Intervals are split-conformal (Vovk et al. 2005) with normalised scores (Papadopoulos et al. 2008;
 Lei et al. 2018): the same model is refitted without the last ``h`` periods, its absolute errors on
@@ -31,6 +40,7 @@ contains the holidays does not widen the bands of a quiet season.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -54,15 +64,29 @@ __all__ = ["MODELS", "Forecaster", "backtest", "forecast_metrics"]
 
 #: model name -> members averaged for the smooth series ("default" also routes intermittent ones)
 MODELS: dict[str, tuple[str, ...]] = {
-    "default": ("lgbm", "mstl_ses", "snaive_smooth"),
+    "default": ("lgbm", "mstl_ses_svd", "snaive_svd"),
     "lgbm": ("lgbm",),
     "mstl_ets": ("mstl_ets",),
     "mstl_ses": ("mstl_ses",),
     "theta": ("theta",),
     "snaive_smooth": ("snaive_smooth",),
+    "mstl_ses_svd": ("mstl_ses_svd",),
+    "snaive_svd": ("snaive_svd",),
     "seasonal_naive": ("seasonal_naive",),
     "intermittent": ("intermittent",),
 }
+
+#: trailing zero periods after which a smooth series counts as dead (forecast 0)
+DEAD_RUN = 4
+#: rank kept by the group SVD denoising
+SVD_RANK = 12
+
+
+def _denoised(panel: Panel) -> Panel:
+    if panel.groups is None:
+        return panel
+    return dataclasses.replace(panel, Y=km.svd_denoise(panel.Y, panel.groups, SVD_RANK))
+
 
 _MEMBERS: dict[str, Callable[[Panel, int, km.Context], np.ndarray]] = {
     "lgbm": km.lightgbm_global,
@@ -71,6 +95,8 @@ _MEMBERS: dict[str, Callable[[Panel, int, km.Context], np.ndarray]] = {
     "theta": km.auto_theta,
     "intermittent": km.intermittent,
     "snaive_smooth": lambda p, h, ctx: km.smoothed_seasonal_naive(p.Y, h, ctx.season_length),
+    "mstl_ses_svd": lambda p, h, ctx: km.mstl_ets(_denoised(p), h, ctx, trend_model="ZNN"),
+    "snaive_svd": lambda p, h, ctx: km.smoothed_seasonal_naive(_denoised(p).Y, h, ctx.season_length),
     "seasonal_naive": lambda p, h, ctx: km.seasonal_naive(p.Y, h, ctx.season_length),
 }
 
@@ -123,10 +149,21 @@ def _member_forecasts(
     return out
 
 
-def _combine(model: str, members: dict[str, np.ndarray], inter: np.ndarray) -> np.ndarray:
+def _combine(
+    model: str,
+    members: dict[str, np.ndarray],
+    inter: np.ndarray,
+    Y: np.ndarray | None = None,
+    route: bool = True,
+) -> np.ndarray:
+    """Mean of the model's members; for ``default`` also the dead-series and intermittent rules
+    (``Y`` is the history the members saw; ``route`` whether intermittent rows get Croston-type
+    forecasts)."""
     point = np.mean([members[m] for m in MODELS[model]], axis=0)
-    if model == "default" and inter.any():
+    if model == "default" and route and inter.any():
         point[inter] = members["intermittent"][inter]
+    if model == "default" and Y is not None:
+        point[km.dead_mask(Y, DEAD_RUN, inter)] = 0.0
     if model == "intermittent":
         point = np.where(np.isnan(point), members.get("seasonal_naive", point), point)
     return point
@@ -198,9 +235,14 @@ class Forecaster:
         lv = _levels(levels)
         panel, ctx = self._panel, self._ctx
         inter = _intermittent_mask(panel.Y) if self.model == "default" else np.ones(panel.n, bool)
-        needed = _needed([self.model], bool(inter.any()))
-        members = _member_forecasts(panel, h, ctx, needed, inter, progress, self.model != "default")
-        point = _combine(self.model, members, inter)
+        q, route = {}, True
+        if lv or self.model == "default":
+            q, route = calibrate(panel, h, ctx, [self.model], lv or [80.0], progress)
+        # rows the intermittent member serves; the smooth members serve the others
+        served = inter if route else np.zeros(panel.n, bool)
+        needed = _needed([self.model], bool(served.any()))
+        members = _member_forecasts(panel, h, ctx, needed, served, progress, self.model != "default")
+        point = _combine(self.model, members, inter, panel.Y, route)
         out = pd.DataFrame(
             {
                 "unique_id": np.repeat(panel.uids, h),
@@ -209,10 +251,9 @@ class Forecaster:
             }
         )
         if lv:
-            q = calibrate(panel, h, ctx, [self.model], lv, progress)[self.model]
             norm = normaliser(panel, h, self.season_length)
             for level in lv:
-                half = q[level][None, :] * norm
+                half = q[self.model][level][None, :] * norm
                 lo, hi = point - half, point + half
                 lo = np.where(_nonneg(panel.Y)[:, None], np.maximum(lo, 0.0), lo)
                 out[f"lo_{_name(level)}"] = lo.ravel()
@@ -241,15 +282,19 @@ def calibrate(
     models: Sequence[str],
     levels: list[float],
     progress: Progress | None = None,
-) -> dict[str, dict[float, np.ndarray]]:
-    """Split-conformal half-widths (in units of each series' scale) per model, level and step."""
+) -> tuple[dict[str, dict[float, np.ndarray]], bool]:
+    """Refit without the last ``h`` periods and score the held-out block: split-conformal
+    half-widths (in units of each series' scale) per model, level and step, and whether the
+    ``default`` model routes intermittent series to the Croston-type methods (they must do at
+    least as well as the ensemble on the intermittent series of this block, in root mean squared
+    scaled error)."""
     cal = panel.truncate(h)
     m = ctx.season_length
     usable = cal.lengths >= 1
     cal = cal.subset(usable)
     actual = panel.Y[panel.lengths > h][usable][:, -h:]
     if cal.n == 0:
-        return {md: {lv: np.full(h, np.inf) for lv in levels} for md in models}
+        return {md: {lv: np.full(h, np.inf) for lv in levels} for md in models}, True
     inter = _intermittent_mask(cal.Y)
     members = _member_forecasts(
         cal,
@@ -260,12 +305,23 @@ def calibrate(
         (lambda s: progress(f"calibrate {s}")) if progress else None,
     )
     norm = normaliser(cal, h, m)
+    route = True
+    if "default" in models and inter.any():
+        # squared error (as RMSSE): it rewards the mean demand rate that Croston-type methods
+        # estimate, where absolute error would reward forecasting 0 for any mostly-zero series
+        errs = []
+        for r in (True, False):
+            e = (_combine("default", members, inter, cal.Y, r) - actual)[inter] / norm[inter]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                errs.append(np.nanmean(np.sqrt(np.nanmean(e**2, axis=1))))
+        route = bool(errs[0] <= errs[1]) if np.isfinite(errs).all() else True
     out = {}
     for md in models:
         inter_md = inter if md == "default" else np.ones(cal.n, bool)
-        err = np.abs(_combine(md, members, inter_md) - actual) / norm
+        err = np.abs(_combine(md, members, inter_md, cal.Y, route) - actual) / norm
         out[md] = conformal_quantiles(err, levels)
-    return out
+    return out, route
 
 
 def backtest(
@@ -312,14 +368,16 @@ def backtest(
             continue
         inter = _intermittent_mask(train.Y)
         members = _member_forecasts(train, h, ctx, _needed(models, bool(inter.any())), inter, progress)
-        q = calibrate(train, h, ctx, models, [80.0], progress)
+        q, route = calibrate(train, h, ctx, models, [80.0], progress)
         actual, weight = full.window(train.uids, cutoff + 1, h)
         scale = km.scale_mae_seasonal(train.Y, m)
         ok = (~np.isnan(actual)).any(axis=1) & np.isfinite(scale) & (scale > 0)
         ok &= train.lengths >= m + 1
         norm = normaliser(train, h, m)
         for key, md in names.items():
-            point = _combine(md, members, inter if md == "default" else np.ones(train.n, bool))
+            point = _combine(
+                md, members, inter if md == "default" else np.ones(train.n, bool), train.Y, route
+            )
             half = q[md][80.0][None, :] * norm
             lo = np.where(_nonneg(train.Y)[:, None], np.maximum(point - half, 0.0), point - half)
             preds[key]["p"].append(point[ok])

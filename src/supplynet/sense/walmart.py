@@ -1,11 +1,12 @@
 """Loader for the Walmart store-sales data (Kaggle "Walmart Recruiting: Store Sales Forecasting").
 
 Turns ``walmart-store-sales/train.csv.zip`` into Nixtla long format (``unique_id``, ``ds``, ``y``,
-``weight``), one series per store and department (``"<store>_<dept>"``, 3,331 of them), with
-``weight`` = 5 on holiday weeks (the competition's WMAE weighting) and 1 otherwise, plus an
+``weight``, ``group``), one series per store and department (``"<store>_<dept>"``, 3,331 of them),
+with ``weight`` = 5 on holiday weeks (the competition's WMAE weighting) and 1 otherwise and
+``group`` = the department (the "product" whose series across stores are pooled), plus an
 exogenous frame (``unique_id``, ``ds``, temperature, fuel price, markdowns 1-5 with missing values
-as 0, CPI, unemployment, holiday flag) on every week of every series, including weeks beyond its
-last sale, so it can serve as future exogenous values.
+as 0, CPI, unemployment, holiday flag, store and department numbers) on every week of every series,
+including weeks beyond its last sale, so it can serve as future exogenous values.
 
 The data folder is found from ``SUPPLYNET_DATA_DIR`` or ``../shared/data`` next to the repository.
 """
@@ -34,6 +35,8 @@ EXOG_COLUMNS = (
     "cpi",
     "unemployment",
     "is_holiday",
+    "store",
+    "dept",
 )
 
 
@@ -65,7 +68,8 @@ def load_walmart(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return ``(series, exog)`` for the Walmart weekly sales.
 
-    ``series`` has columns ``unique_id``, ``ds``, ``y``, ``weight`` (5 on holiday weeks); weeks a
+    ``series`` has columns ``unique_id``, ``ds``, ``y``, ``weight`` (5 on holiday weeks) and
+    ``group`` (the department); weeks a
     department did not report are absent (the forecaster treats gaps inside a series as zero
     demand). ``exog`` has ``unique_id``, ``ds`` and :data:`EXOG_COLUMNS` for every week in
     ``features.csv`` from each series' first week on.
@@ -86,6 +90,7 @@ def load_walmart(
             "ds": train["ds"],
             "y": train["Weekly_Sales"].astype(float),
             "weight": np.where(holiday, HOLIDAY_WEIGHT, 1.0),
+            "group": "dept" + train["Dept"].astype(str),
         }
     ).sort_values(["unique_id", "ds"], ignore_index=True)
 
@@ -107,7 +112,9 @@ def load_walmart(
     for col in ("cpi", "unemployment", "temperature", "fuel_price"):
         feats[col] = feats.groupby("Store")[col].ffill()
     keys = train.groupby(["Store", "Dept"], as_index=False)["ds"].min().rename(columns={"ds": "first"})
-    exog = keys.merge(feats[["Store", "ds", *EXOG_COLUMNS]], on="Store")
+    feats["store"] = feats["Store"].astype(float)
+    exog = keys.merge(feats[["Store", "ds", *EXOG_COLUMNS[:-1]]], on="Store")
+    exog["dept"] = exog["Dept"].astype(float)
     exog = exog[exog["ds"] >= exog["first"]]
     exog.insert(0, "unique_id", exog["Store"].astype(str) + "_" + exog["Dept"].astype(str))
     exog = exog.drop(columns=["Store", "Dept", "first"]).sort_values(["unique_id", "ds"], ignore_index=True)
