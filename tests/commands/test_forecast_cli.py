@@ -49,6 +49,39 @@ def test_backtest_prints_the_metrics_json(tmp_path: Path) -> None:
     assert out["model"]["mase"] < out["seasonal_naive"]["mase"]
 
 
+def test_backtest_pools_a_group_column(tmp_path: Path) -> None:
+    # 16 sites selling one product with one seasonal shape: the denoised member beats seasonal naive
+    rng = np.random.default_rng(11)
+    n = 120
+    ds = pd.date_range("2019-01-04", periods=n, freq="W-FRI").strftime("%Y-%m-%d")
+    t = np.arange(n)
+    shape = 1 + 0.4 * np.sin(2 * np.pi * t / 52)
+    frame = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "unique_id": f"sku1@site{s}",
+                    "ds": ds,
+                    "y": (30 + 3 * s) * shape * (1 + rng.normal(0, 0.3, n)),
+                }
+            ).assign(group="sku1")
+            for s in range(16)
+        ]
+    )
+    frame.to_csv(tmp_path / "demand.csv", index=False)
+    args = ["backtest", "--data", str(tmp_path / "demand.csv"), "--horizon", "8", "--model", "snaive_svd"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["n_series"] == 16
+    assert out["model"]["mase"] < 0.8 * out["seasonal_naive"]["mase"]
+    frame.loc[frame.index[0], "group"] = "other"
+    frame.to_csv(tmp_path / "bad.csv", index=False)
+    args[2] = str(tmp_path / "bad.csv")
+    with pytest.raises(DataError, match="'group' must be constant per series"):
+        CliRunner().invoke(app, args, catch_exceptions=False)
+
+
 def test_backtest_accepts_an_exog_file(tmp_path: Path) -> None:
     data = write_series(tmp_path / "demand.csv", n_series=3)
     frame = pd.read_csv(data)

@@ -228,3 +228,12 @@ def test_walmart_loader_shapes_and_holiday_weights() -> None:
     assert series.loc[series["ds"] == "2010-12-31", "weight"].eq(5.0).all()
     assert not exog.duplicated(["unique_id", "ds"]).any()
     assert exog["markdown1"].notna().all()
+    # the department is each series' group (pooled across stores) and, with the store, a regressor
+    one = series[series["unique_id"] == "1_1"]
+    assert (
+        one["group"].eq("dept1").all()
+        and series["group"].nunique() == series["unique_id"].str.split("_").str[1].nunique()
+    )
+    assert exog.loc[exog["unique_id"] == "10_7", ["store", "dept"]].drop_duplicates().values.tolist() == [
+        [10.0, 7.0]
+    ]

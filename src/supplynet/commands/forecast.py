@@ -29,11 +29,17 @@ def _read_csv(path: Path, what: str) -> pd.DataFrame:
 
 @app.command("backtest")
 def backtest_cmd(
-    data: Path = typer.Option(..., "--data", help="long-format CSV: unique_id, ds, y [, weight]"),
+    data: Path = typer.Option(
+        ...,
+        "--data",
+        help="long-format CSV: unique_id, ds, y [, weight] [, group (product pooled across sites)]",
+    ),
     horizon: int = typer.Option(..., "--horizon", "-h", help="periods held out per window"),
     freq: str = typer.Option("W", "--freq", help="pandas frequency: W, D, H, M, Q ..."),
     exog: Path | None = typer.Option(None, "--exog", help="CSV: unique_id, ds and regressors"),
-    model: str = typer.Option("default", "--model", help="default, lgbm, mstl_ets, theta, ..."),
+    model: str = typer.Option(
+        "default", "--model", help="default, lgbm, mstl_ses_svd, snaive_svd, mstl_ets, theta, ..."
+    ),
     n_windows: int = typer.Option(1, "--n-windows", help="rolling origins (blocks of --horizon)"),
     season_length: int | None = typer.Option(None, "--season-length", help="default: from --freq"),
     n_jobs: int = typer.Option(1, "--n-jobs", help="worker processes / threads"),
