@@ -169,6 +169,13 @@ def test_combine_zeroes_dead_series_and_routes_intermittent_ones() -> None:
     assert fm._combine("lgbm", members, np.ones(4, bool), Y).tolist() == [[4.0, 4.0]] * 4
 
 
+def test_combine_floors_negative_forecasts_unless_the_series_nets_negative() -> None:
+    Y = np.array([[5.0, -2, 3, 1, 2], [-5.0, -2, 1, -3, -1]])
+    members = {name: np.array([[-1.0, 2.0], [-1.0, 2.0]]) for name in fm.MODELS["default"]}
+    point = fm._combine("default", members, np.zeros(2, bool), Y, route=False)
+    assert point.tolist() == [[0.0, 2.0], [-1.0, 2.0]]
+
+
 @pytest.mark.slow
 def test_default_forecasts_zero_for_a_series_that_stopped_selling() -> None:
     df = _seasonal(6, 120, seed=4)

@@ -13,6 +13,8 @@ without a ``group`` column they see the raw series). Two rules on top:
 
 - dead series: a series classified smooth whose last 4 periods are all zero (it stopped selling)
   is forecast 0, and so is an intermittent one whose current gap is longer than any before;
+- no negative demand: forecasts are floored at 0 unless the series' mean is negative (net sales
+  with more returns than sales);
 - intermittent and lumpy series (Syntetos, Boylan & Croston 2005: ADI >= 1.32, non-negative) get the
   mean of Croston-SBA, TSB and ADIDA instead, *if* that beats the ensemble on those series in the
   calibration refit (the last ``h`` periods before the forecast origin, never later data); otherwise
@@ -164,6 +166,10 @@ def _combine(
         point[inter] = members["intermittent"][inter]
     if model == "default" and Y is not None:
         point[km.dead_mask(Y, DEAD_RUN, inter)] = 0.0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            sells = np.nanmean(Y, axis=1) >= 0  # net sales: returns can make a period negative
+        point[sells] = np.maximum(point[sells], 0.0)
     if model == "intermittent":
         point = np.where(np.isnan(point), members.get("seasonal_naive", point), point)
     return point
