@@ -129,7 +129,7 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
         st = fleet.world.stats
         return DemoResult(
             store_url=store.url, network=net.name, days=days, seconds=time.perf_counter() - t0,
-            events=store.log.count(), by_kind=dict(by_kind), orders=len(loop.proposals),
+            events=store.log.count(), by_kind=dict(by_kind), orders=loop.orders_decided,
             shipments=st.shipments, delivered=st.delivered,
             fill_rate=(st.sold / st.demand) if st.demand else 1.0, demand=st.demand, unfilled=st.unfilled,
             failures=st.failures, produced=st.produced, sources_used=fleet.sources_used,

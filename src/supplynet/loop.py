@@ -25,25 +25,12 @@ from typing import Any
 from .decide import decision as decisions
 from .decide.autonomy import AutonomyPolicy
 from .decide.rebalance import Rebalancer
-from .decide.replenish import OrderProposal, Replenisher
-from .events import EventBase, Line
+from .decide.replenish import Replenisher, touched_keys
+from .events import EventBase
 from .sense.shrinkage import ShrinkageMonitor
 from .twin import Twin
 
 __all__ = ["Loop", "touched_keys"]
-
-
-def touched_keys(event: EventBase) -> list[tuple[str, str]]:
-    """The (site, sku) pairs whose position an event can change."""
-    kind = event.kind  # type: ignore[attr-defined]
-    if kind in ("sale", "stock_count", "order"):
-        return [(event.site, event.sku)]  # type: ignore[attr-defined]
-    if kind == "production":
-        return [(event.site, event.sku)] + [(event.site, ln.sku) for ln in event.consumed]  # type: ignore
-    if kind == "shipment":
-        lines: tuple[Line, ...] = event.lines  # type: ignore[attr-defined]
-        return [(s, ln.sku) for ln in lines for s in (event.origin, event.destination)]  # type: ignore
-    return []
 
 
 class Loop:
@@ -68,7 +55,7 @@ class Loop:
         self.dirty: dict[tuple[str, str], deque[str]] = defaultdict(lambda: deque(maxlen=5))
         self.pending: dict[tuple[str, str], str] = {}  # SKU-site -> its proposed decision
         self.outcomes: Counter[str] = Counter()
-        self.proposals: list[OrderProposal] = []
+        self.orders_decided = 0
         self.released = 0
         self.watchers = list(watchers)
         self.watched: Counter[str] = Counter()
@@ -139,15 +126,9 @@ class Loop:
             self.outcomes[res.decision.status] += 1
             if res.decision.status == "proposed":
                 self.pending[(p.site, p.sku)] = res.decision.id
-            self.proposals.append(p)
+            self.orders_decided += 1
             out.append(res.decision)
         return out
-
-    @property
-    def _epoch(self) -> Any:
-        from datetime import date
-
-        return date(1970, 1, 1)
 
     def pending_decisions(self) -> list[str]:
         return list(self.pending.values())

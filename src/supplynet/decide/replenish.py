@@ -44,7 +44,7 @@ from . import sizing
 from .policies import BaseStock, Newsvendor, RQPolicy, RSPolicy, SsPolicy
 
 __all__ = ["OrderProposal", "Replenisher", "downstream_demand", "fill_rate_factor", "newsvendor_ratio",
-           "size_levels", "size_policy"]
+           "size_levels", "size_policy", "touched_keys"]
 
 _DAYS_PER_YEAR = 365.0
 DEFAULT_SERVICE_LEVEL = 0.95
@@ -267,7 +267,8 @@ def size_policy(spec: Any, demand: DemandEstimate | tuple[float, float], lead_ti
 
 
 # ----------------------------------------------------------------------------- the replenisher
-def _touched(event: Any) -> list[tuple[str, str]]:
+def touched_keys(event: Any) -> list[tuple[str, str]]:
+    """The (site, sku) pairs whose position an event can change."""
     kind = getattr(event, "kind", None)
     if kind in ("sale", "stock_count", "order"):
         return [(event.site, event.sku)]
@@ -361,7 +362,7 @@ class Replenisher:
     # ------------------------------------------------------------------ event-driven verbs
     def observe(self, event: Any, twin: Any = None) -> list[tuple[str, str]]:
         """Feed one event (already folded into ``twin``) to the sensors; remember what it touched."""
-        keys = set(_touched(event))
+        keys = set(touched_keys(event))
         if self.sensor is not None:
             keys.update(self.sensor.observe(event, twin))
         if self.lead_times is not None:
