@@ -113,19 +113,20 @@ class SqlBackend(abc.ABC):
 
 
 def _prepare_all(events: Iterable[EventBase]) -> list[Unit]:
-    """Rows (units) for events, one each; this loop is the log's hot path."""
-    out: list[Unit] = []
-    add, classes, epoch, us = out.append, _CLASSES, _EPOCH, _US
-    for event in events:
-        cls = type(event)
-        if cls not in classes:
+    """Rows (units) for events, one each; this loop is the log's hot path (one comprehension, the
+    serializer looked up once per class)."""
+    events = events if isinstance(events, (list, tuple)) else list(events)
+    sers: dict[type, Any] = {}
+    for cls in {type(e) for e in events}:
+        if cls not in _CLASSES:
             raise TypeError(f"the log stores canonical events from supplynet.events, not {cls.__name__}")
-        f = event.__dict__
-        ts = (f["ts"] - epoch) // us
-        seq = f["seq"]
-        add([0, 1, f["source"], seq, seq, ts, ts, f["kind"],
-             cls.__pydantic_serializer__.to_json(event, exclude_none=True).decode()])
-    return out
+        sers[cls] = cls.__pydantic_serializer__.to_json
+    epoch, us = _EPOCH, _US
+    return [
+        [0, 1, (f := e.__dict__)["source"], f["seq"], f["seq"], (t := (f["ts"] - epoch) // us), t, f["kind"],
+         sers[type(e)](e, exclude_none=True, warnings=False).decode()]
+        for e in events
+    ]
 
 
 def _batch_unit(source: str, items: Items) -> Unit:
@@ -280,7 +281,27 @@ class SqlEventLog(EventLog):
             rows: list[Unit] = []
             for req in group:
                 stored = dups = 0
-                for unit, items in zip(req.units, req.items or repeat(None, len(req.units)), strict=True):
+                if req.items is None:  # single events (append): the hot path, nothing but offsets
+                    i = 0
+                    units = req.units
+                    for unit in units:
+                        st = stats[unit[2]]
+                        if unit[3] <= st[0]:
+                            break
+                        unit[0] = off
+                        off += 1
+                        st[0] = unit[3]
+                        st[1] += 1
+                        i += 1
+                    rows += units[:i] if i < len(units) else units
+                    stored = i
+                    if i == len(units):
+                        results.append(AppendResult(stored, 0))
+                        continue
+                    todo = zip(units[i:], repeat(None), strict=False)
+                else:
+                    todo = zip(req.units, req.items, strict=True)
+                for unit, items in todo:
                     st = stats[unit[2]]
                     if unit[3] <= st[0]:  # at or below the source's high water: look it up
                         if rows:
