@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 
 from supplynet.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(help="Demand forecasts: rolling-origin backtests against seasonal baselines.")
 
@@ -19,6 +22,8 @@ def _group() -> None:
 
 
 def _read_csv(path: Path, what: str) -> pd.DataFrame:
+    import pandas as pd
+
     if not path.exists():
         raise DataError(f"{what} file not found: {path}")
     try:

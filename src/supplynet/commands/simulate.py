@@ -16,22 +16,24 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from supplynet.decide.policies import policy_from_spec
 from supplynet.errors import SimulationError
-from supplynet.sim.network import SimNetwork
+
+if TYPE_CHECKING:
+    from supplynet.sim.network import SimNetwork
 
 app = typer.Typer(help="Monte Carlo what-if: stress-test a network under disruption scenarios.")
 
 
 def load_sim_network(path: Path) -> SimNetwork:
     """A SimNetwork from a network YAML (supplynet.model) or a Willems (2008) chain CSV."""
+    from supplynet.sim.network import SimNetwork
+
     if not path.exists():
         raise SimulationError(f"--network {path}: no such file")
     if path.suffix.lower() == ".csv":
@@ -69,6 +71,7 @@ def live_start(network: Path, *, at: str | None = None, store: str | None = None
     """The engine's start from the twin rebuilt out of ``store`` (as of ``at``) for a network YAML."""
     from supplynet.model import load_network
     from supplynet.sim.live import initial_state_from_twin
+    from supplynet.sim.network import SimNetwork
     from supplynet.store import open_store
     from supplynet.twin import Twin
 
@@ -90,6 +93,10 @@ def live_start(network: Path, *, at: str | None = None, store: str | None = None
 
 def parse_policy_variant(text: str, net: SimNetwork) -> SimNetwork:
     """``TYPE[:k=v,...]`` applied to every ordering item; ``service_level=..`` sizes per item."""
+    import numpy as np
+
+    from supplynet.decide.policies import policy_from_spec
+
     kind, _, rest = text.partition(":")
     params: dict[str, float] = {}
     for part in filter(None, (p.strip() for p in rest.split(","))):
