@@ -43,7 +43,40 @@ import numpy as np
 
 from supplynet.errors import DecisionError
 
-__all__ = ["GsmError", "GsmProblem", "GsmSolution", "solve", "solve_milp", "solve_tree", "stage_table"]
+__all__ = [
+    "GsmError",
+    "GsmProblem",
+    "GsmSolution",
+    "service_level_of_rounded_z",
+    "solve",
+    "solve_milp",
+    "solve_tree",
+    "stage_table",
+]
+
+
+def service_level_of_rounded_z(
+    z: float, decimals: int = 3, max_level_decimals: int = 4
+) -> tuple[float | None, float]:
+    """The service level a rounded safety factor was computed from, and its exact quantile.
+
+    Data sets often store ``z = round(Phi^-1(alpha), decimals)`` instead of the service level
+    ``alpha`` (the Willems (2008) CSV conversion writes ``norm.ppf(serviceLevel)`` with 3 decimals).
+    Returns ``(alpha, Phi^-1(alpha))`` for the ``alpha`` with the fewest decimals (2 up to
+    ``max_level_decimals``) whose quantile rounds to ``z``; ``(None, z)`` when there is none (``z``
+    is then taken as given).
+    """
+    from statistics import NormalDist
+
+    nd = NormalDist()
+    z = float(z)
+    for d in range(2, max_level_decimals + 1):
+        alpha = round(nd.cdf(z), d)
+        if 0.0 < alpha < 1.0:
+            exact = nd.inv_cdf(alpha)
+            if abs(round(exact, decimals) - z) < 0.5 * 10.0**-decimals * 1e-6 + 1e-12:
+                return alpha, exact
+    return None, z
 
 
 class GsmError(DecisionError, ValueError):
@@ -176,6 +209,7 @@ class GsmProblem:
         holding_rate: float = 1.0,
         default_risk_pool: float = 2.0,
         cumulative_cost: bool = True,
+        z_decimals: int | None = None,
     ) -> GsmProblem:
         """Build from stage records with ``id, lead_time, added_cost, max_service_time, demand_mean,
         demand_std, service_factor, risk_pool, upstream=((supplier id, quantity), ...)`` (see
@@ -185,7 +219,9 @@ class GsmProblem:
         (Graves & Willems 2000). With ``cumulative_cost=False`` the cost column is taken as the
         stage's own unit value (the convention of some published test instances).
         Demand-stage bound ``z_d sigma_d sqrt(tau)``; internal stages pool the demand stages they
-        feed (Humair & Willems 2011).
+        feed (Humair & Willems 2011). With ``z_decimals`` the service factors are read as quantiles
+        rounded to that many decimals and replaced by the exact quantile of the service level they
+        came from (:func:`service_level_of_rounded_z`).
         """
         rows = list(stages)
         if holding_rate <= 0:
@@ -225,7 +261,10 @@ class GsmProblem:
                 if r.demand_std is None or r.demand_std < 0 or r.demand_mean < 0:
                     raise GsmError(f"stage {r.id!r}: demand mean/std must be >= 0")
                 demand_mu[j], demand_sd[j] = float(r.demand_mean), float(r.demand_std)
-                demand_z[j] = 1.645 if r.service_factor is None else float(r.service_factor)
+                z = 1.645 if r.service_factor is None else float(r.service_factor)
+                if z_decimals is not None:
+                    z = service_level_of_rounded_z(z, z_decimals)[1]
+                demand_z[j] = z
         for j in reversed(order):
             acc: dict[int, float] = {j: 1.0} if j in demand_mu else {}
             for v, q in down[j]:
