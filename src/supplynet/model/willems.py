@@ -24,7 +24,8 @@ Mapping (one site per stage, so stage ids are site ids):
   data has no prices: ``price`` is 1.5x the largest cumulative cost of the sku in the chain;
   ``holding_cost_rate`` is 0.35 per year (the rate that reproduces the published optima).
 * demand: ``Demand(mean_per_day, std_per_day, dist="normal")``; the safety factor z becomes a
-  ``base_stock`` policy with ``service_level = Phi(z)``.
+  ``base_stock`` policy with the service level z was computed from
+  (``Phi(z)`` up to the conversion's rounding of z to 3 decimals: 0.95 for 1.645).
 * locations: the data has none; sites are laid out by echelon from west to east across the
   continental US (longitude by depth, latitude by rank), deterministic and only for drawing.
 """
@@ -38,6 +39,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
+from statistics import NormalDist
 
 from pydantic import ValidationError
 
@@ -176,6 +178,18 @@ def _phi(z: float) -> float:
     return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
 
 
+def _service_level(z: float) -> float:
+    """The service level a CSV safety factor came from: the conversion wrote
+    ``round(norm.ppf(serviceLevel), 3)``, so the level with the fewest decimals (2 to 4) whose
+    quantile rounds to ``z`` (0.95 for 1.645, not 0.950015); ``Phi(z)`` when there is none."""
+    nd = NormalDist()
+    for decimals in (2, 3, 4):
+        level = round(nd.cdf(z), decimals)
+        if 0.0 < level < 1.0 and round(nd.inv_cdf(level), 3) == round(z, 3):
+            return level
+    return round(_phi(z), 6)
+
+
 def load_willems(path: str | Path) -> Network:
     """Read ``willems_NN.csv`` into a validated Network (see the module docstring for the mapping)."""
     path = Path(path)
@@ -237,7 +251,7 @@ def load_willems(path: str | Path) -> Network:
                 entry["std_per_day"] = s.demand_std
             demand.append(entry)
             if s.demand_z is not None:
-                level = min(max(round(_phi(s.demand_z), 6), 1e-6), 1 - 1e-6)
+                level = min(max(_service_level(s.demand_z), 1e-6), 1 - 1e-6)
                 policies.append({"site": s.id, "sku": sku[s.id], "type": "base_stock", "service_level": level})
 
     meta = {"source": "Willems (2008) MSOM data set", "file": path.name, "stages": len(stages)}
