@@ -252,6 +252,8 @@ def main() -> None:
         "events": f"{N_EVENTS} Sale/StockCount/Position events from {N_DEVICES} devices; chunks of {CHUNK}",
         "raw_runs_rows_per_s": [round(x) for x in raw],
         "log_batch_runs_events_per_s": [round(x) for x in batch],
+        "ratio_per_pair": [round(b / r, 3) for r, b in zip(raw, batch, strict=True)],
+        "ratio_median_of_pairs": round(sorted(b / r for r, b in zip(raw, batch, strict=True))[len(raw) // 2], 3),
         "raw_sqlite_unique_key_only_rows_per_s": round(max(raw_key_only)),
         "raw_table": "the log's DDL: events table with UNIQUE(source, seq) and indexes (source, ts), (ts), (kind, ts)",
         "single": f"{N_SINGLE} events, append([event]) each durable (fsync per commit)",
