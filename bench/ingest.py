@@ -53,7 +53,8 @@ from supplynet.store import open_store  # noqa: E402
 
 READING = {"kind": "condition", "temperature": 4.0}
 UNITS = {"temperature": "degC"}
-QUOTA = 20.0  # messages/s per device in the latency runs (10 calm devices send 10/s each)
+QUOTA = 20.0  # messages/s per device in the latency runs
+CALM, CALM_RATE = 20, 10.0  # calm devices in the latency runs, and the messages/s each sends
 
 
 # -- broker and publisher --------------------------------------------------------------------------
@@ -101,44 +102,44 @@ def publish_file(path: str, port: int) -> None:
 
 
 def publish_paced(path: str, port: int, rate: float, seconds: float, flood: int) -> None:
-    """Publisher process: devices sign at send time at ``rate`` msg/s in total; with ``flood`` > 0 the
-    first device also sends ``flood`` messages per second of its own."""
+    """Publisher process. ``flood`` == 0: the calm devices (all but the first), signing at send time,
+    ``rate`` msg/s in total. ``flood`` > 0: the first device alone sends ``flood`` messages per second
+    (signed before the clock starts), from its own process and connection, as a separate device would."""
     spec = pickle.loads(Path(path).read_bytes())
-    clients = []
-    for role in ("calm", "flood"):  # the flooder has its own connection, as a real device would
-        cl = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pace-{role}-{os.getpid()}", protocol=mqtt.MQTTv5)
-        cl.max_inflight_messages_set(1000)
-        cl.connect("127.0.0.1", port)
-        cl.loop_start()
-        clients.append(cl)
-    c, fc = clients
+    role = "flood" if flood else "calm"
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pace-{role}-{os.getpid()}", protocol=mqtt.MQTTv5)
+    c.max_inflight_messages_set(1000)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
     creds = spec["creds"]
+    start = spec["start"]
+    if flood:
+        d = creds[0]
+        msgs = [seal(d[0], d[1], d[2], j, datetime.fromtimestamp(start + j / flood, UTC), [READING], UNITS)
+                for j in range(int(flood * seconds))]
+        topic = up_topic(d[0])
     seqs = [0] * len(creds)
-    flooder = creds[0]
-    start = time.time() + 1.0 + flood * seconds * 0.0004  # flood messages are signed before the clock starts
-    flood_msgs = [seal(flooder[0], flooder[1], flooder[2], j, datetime.fromtimestamp(start + j / flood, UTC),
-                       [READING], UNITS) for j in range(int(flood * seconds))] if flood else []
     while time.time() < start:
-        time.sleep(0.01)
+        time.sleep(0.005)
     t0 = time.perf_counter()
     k = 0
-    fl = 0
     while (now := time.perf_counter() - t0) < seconds:
-        due = int(now * rate)
-        while k < due:
-            i = 1 + k % (len(creds) - 1)
-            d = creds[i]
-            c.publish(up_topic(d[0]), seal(d[0], d[1], d[2], seqs[i], datetime.now(UTC), [READING], UNITS), qos=1)
-            seqs[i] += 1
-            k += 1
-        while fl < min(len(flood_msgs), int(now * flood)):
-            fc.publish(up_topic(flooder[0]), flood_msgs[fl], qos=1)
-            fl += 1
+        if flood:
+            while k < min(len(msgs), int(now * flood)):
+                c.publish(topic, msgs[k], qos=1)
+                k += 1
+        else:
+            due = int(now * rate)
+            while k < due:
+                i = 1 + k % (len(creds) - 1)
+                d = creds[i]
+                c.publish(up_topic(d[0]), seal(d[0], d[1], d[2], seqs[i], datetime.now(UTC), [READING], UNITS), qos=1)
+                seqs[i] += 1
+                k += 1
         time.sleep(0.001)
     time.sleep(0.5)
-    for cl in clients:
-        cl.disconnect()
-        cl.loop_stop()
+    c.disconnect()
+    c.loop_stop()
 
 
 def start_publisher(args: list[str]) -> subprocess.Popen:
@@ -198,24 +199,32 @@ def gateway_rate(port: int, store, items_file: str, n_msgs: int, readings: int, 
     gate = Gate(store, config=GateConfig(rate_per_s=1e9, burst=1e9))
     w = GatewayWorker(gate, port=port, client_id=f"gw-{tag}", shared_group=None, session_expiry_s=60)
     first: list[float] = []
-    orig = w._on_message
+    last: list[float] = []
+    done = threading.Event()
+    orig, orig_process = w._on_message, w._process
 
     def on_message(client, userdata, msg):
         if not first:
             first.append(time.perf_counter())
         orig(client, userdata, msg)
 
+    def process(batch):  # the clock stops when the last message is committed (no polling thread)
+        orig_process(batch)
+        if w.committed >= n_msgs and not done.is_set():
+            last.append(time.perf_counter())
+            done.set()
+
     w.client.on_message = on_message
+    w._process = process  # type: ignore[method-assign]
     w.start()
     w.connected.wait(10)
     time.sleep(0.3)
     pub = start_publisher(["--publish", items_file, "--port", str(port)])
-    while w.committed < n_msgs:
-        time.sleep(0.002)
-    t1 = time.perf_counter()
+    if not done.wait(300):
+        raise AssertionError(f"gateway committed {w.committed} of {n_msgs} messages in 300 s")
     pub.wait(60)
     w.stop()
-    return n_msgs * readings / (t1 - first[0])
+    return n_msgs * readings / (last[0] - first[0])
 
 
 def http_rate(store, creds, n_envelopes: int, per_envelope: int, per_request: int, clients: int = 1) -> float:
@@ -249,15 +258,21 @@ def workers_run(port: int, url: str, items_file: str, n: int, workers: int, tag:
     procs = []
 
     def spawn(i: int) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "supplynet.ingest.mqtt", "--store", url, "--port", str(port),
-                                 "--client-id", f"w{tag}-{i}", "--group", f"g{tag}", "--no-monitor"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+        p = subprocess.Popen([sys.executable, "-m", "supplynet.ingest.mqtt", "--store", url, "--port", str(port),
+                              "--client-id", f"w{tag}-{i}", "--group", f"g{tag}", "--no-monitor"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+        for line in p.stdout:  # type: ignore[union-attr]
+            if line.strip() == "subscribed":  # the broker granted its subscription: nothing published is lost
+                break
+        else:
+            raise RuntimeError(f"worker {i} exited before subscribing")
+        threading.Thread(target=p.stdout.read, daemon=True).start()  # type: ignore[union-attr]
+        return p
 
     procs = [spawn(i) for i in range(workers)]
     with open_store(url) as st:
         base = st.log.count()
-        time.sleep(4.0)  # workers import, connect and subscribe
         pub = start_publisher(["--publish", items_file, "--port", str(port)])
         t0 = None
         killed = False
@@ -297,8 +312,8 @@ def latency(port: int, store, creds, rate: float, seconds: float, flood: int, ta
     lat_flooder = []
     orig_submit = gate.submit
 
-    def submit(items, adapter="mqtt"):
-        outcomes = orig_submit(items, adapter)
+    def submit(items, adapter="mqtt", **kw):
+        outcomes = orig_submit(items, adapter, **kw)
         t = time.time()
         for raw, o in zip(items, outcomes, strict=True):
             if o.status == "stored":
@@ -311,10 +326,12 @@ def latency(port: int, store, creds, rate: float, seconds: float, flood: int, ta
     w = GatewayWorker(gate, port=port, client_id=f"lat-{tag}", shared_group=None, session_expiry_s=60).start()
     w.connected.wait(10)
     spec = Path(tempfile.mkstemp(suffix=".pkl")[1])
-    spec.write_bytes(pickle.dumps({"creds": creds}))
-    pub = start_publisher(["--paced", str(spec), "--port", str(port), "--rate", str(rate), "--seconds", str(seconds),
-                           "--flood", str(flood)])
-    pub.wait(seconds + 60)
+    # both publishers ready by then (the flooder signs its messages first)
+    spec.write_bytes(pickle.dumps({"creds": creds, "start": time.time() + 1.5 + flood * seconds * 0.0003}))
+    pubs = [start_publisher(["--paced", str(spec), "--port", str(port), "--rate", str(rate), "--seconds",
+                             str(seconds), "--flood", str(f)]) for f in ([0, flood] if flood else [0])]
+    for pub in pubs:
+        pub.wait(seconds + 60)
     time.sleep(1.0)
     w.stop()
     a = np.array(lat[len(lat) // 10 :])  # skip the warm-up
@@ -365,11 +382,11 @@ def main() -> None:
             hcreds = make_devices(store, 20, "h")
             http = http_rate(store, hcreds, n_http, 100, 50)
             print("latency ...", file=sys.stderr)
-            lcreds = make_devices(store, 11, "l")
+            lcreds = make_devices(store, 1 + CALM, "l")
             secs = 3 if a.quick else 8
-            calm = latency(broker.port, store, lcreds, 100, secs, 0, "calm")
-            lcreds2 = make_devices(store, 11, "f")
-            flooded = latency(broker.port, store, lcreds2, 100, secs, int(100 * QUOTA), "flood")
+            calm = latency(broker.port, store, lcreds, CALM * CALM_RATE, secs, 0, "calm")
+            lcreds2 = make_devices(store, 1 + CALM, "f")
+            flooded = latency(broker.port, store, lcreds2, CALM * CALM_RATE, secs, int(100 * QUOTA), "flood")
             notes["latency"] = {"calm": calm, "one_device_flooding_100x": flooded,
                                 "others_p99_change": flooded["p99"] / calm["p99"] - 1.0,
                                 "quota_msgs_per_s": QUOTA, "flood_msgs_per_s": 100 * QUOTA}

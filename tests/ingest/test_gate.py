@@ -353,3 +353,33 @@ def test_invented_device_ids_share_one_counter(gate, reefer):
     assert gate.accounting["?"]["unknown_device"] == 200 and not any(k.startswith("ghost") for k in gate.accounting)
     assert set(gate.tables.counters()) == {"?"}
     assert {r.device for r in gate.tables.quarantined(limit=300)} == {f"ghost-{i}" for i in range(200)}
+
+
+def test_admit_refuses_unread_and_accounts_for_it(store):
+    """Gate.admit: the adapter's sender (MQTT topic) is charged before anything is read; over
+    pre_verify_factor x the quota the message is refused, counted (received = stored + refused) and
+    persisted with the next batch; admitted messages are not charged a second time."""
+    clock = Clock()
+    gate = Gate(store, clock=clock, config=GateConfig(rate_per_s=10, burst=10, pre_verify_factor=2.0))
+    d = make_dev(gate, "rf-adm")
+    admitted = [m for m in (d.msg() for _ in range(50)) if gate.admit(d.id)]
+    assert len(admitted) == 20  # the pre-verification bucket: 2 x burst
+    assert gate.admit("nobody") is True  # unknown senders are the checks' to reject
+    outs = gate.submit(admitted, "mqtt", admitted=True)
+    assert [o.status for o in outs] == ["stored"] * 10 + ["refused"] * 10  # the quota after verification
+    acc = gate.accounting[d.id]
+    assert acc["received"] == 50 and acc["stored"] == 10 and acc["refused"] == 40 == acc["rate_limited"]
+    assert gate.counters["rate_limited"] == 40
+    assert gate.tables.counters()[d.id] == {"stored": 10, "rate_limited": 40}
+    assert gate.acked(d.id) == 9
+
+
+def test_acked_reports_only_committed_batches(store, clock):
+    gate = Gate(store, clock=clock)
+    d = make_dev(gate, "rf-ack")
+    assert gate.acked(d.id) is None
+    gate.submit([d.msg() for _ in range(3)])
+    assert gate.acked(d.id) == 2
+    gate._trackers[d.id].mark(3, 3)  # marked by a batch whose transaction has not committed
+    assert gate.acked(d.id) == 2
+    assert Gate(store, clock=clock).acked(d.id) == 2  # what a restarted gate reads back

@@ -51,3 +51,44 @@ def test_gate_runs_monitors_and_logs_alerts(store, clock):
     # a restarted gateway continues the monitor's sequence numbers
     g2 = Gate(store, clock=clock, monitor=True)
     assert g2.monitor.seq == max(a.seq for a in alerts) + 1
+
+
+def test_columns_give_the_same_state_and_alerts_as_rows():
+    """observe_columns (the gate's column path) against observe_row reading by reading: same alerts
+    (codes, subjects, data, order) and the same state afterwards, over flat lines, gaps, drift and
+    time going backwards."""
+    import random
+
+    from supplynet.ingest.envelope import parse_body, readings_to_rows, seal
+    from supplynet.security.signing import generate_keypair
+
+    cfg = MonitorConfig(stuck_n=4, ewma_alpha=0.3, bands={"temperature_k": (270.0, 290.0)})
+    by_rows = DataQualityMonitor(lambda d: 10.0, config=cfg)
+    by_cols = DataQualityMonitor(lambda d: 10.0, config=cfg)
+    rng = random.Random(3)
+    priv = generate_keypair()[0]
+    from datetime import UTC, datetime
+
+    t0 = 1_800_000_000.0
+    seq = 0
+    for k in range(40):
+        n = rng.randint(1, 12)
+        temps = [rng.choice([4.0, 4.0, 4.0, 30.0, -20.0, rng.uniform(-5, 25)]) for _ in range(n)]
+        dts = [rng.choice([0, 5, 10, 40, -3, 200]) for _ in range(n)]
+        readings = [{"kind": "condition", "temperature": v, "dt": d} for v, d in zip(temps, dts, strict=True)]
+        from supplynet.ingest.envelope import open_outer
+
+        raw = seal("rf-1", "k", priv, seq, datetime.fromtimestamp(t0 + 30 * k, UTC), readings, {"temperature": "degC"})
+        body = parse_body(open_outer(raw).body)
+        rows = readings_to_rows("rf-1", body, asset="R1", site=None, allowed_kinds=frozenset({"condition"}))
+        assert getattr(rows, "columns", None) is not None  # the column path was taken
+        now = t0 + 30 * k + 1
+        for r in rows:
+            by_rows.observe_row("rf-1", r, now)
+        by_cols.observe_columns("rf-1", rows.tus, rows.columns, now)
+        seq += n
+    a, b = by_rows.check(t0 + 10_000), by_cols.check(t0 + 10_000)
+    assert len(a) > 3 and {x.code for x in a} >= {"stuck_sensor", "drift_out_of_range", "gap"}
+    assert [(x.seq, x.code, x.subject, x.message, x.data) for x in a] == \
+        [(x.seq, x.code, x.subject, x.message, x.data) for x in b]
+    assert by_rows._devices["rf-1"] == by_cols._devices["rf-1"]

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -297,6 +298,13 @@ def readings_to_events(device: str, body: Body, *, asset: str | None, site: str 
 #: a reading ready for the log: (seq, ts_us, kind, wire JSON of the canonical event)
 Row = tuple[int, int, str, str]
 
+
+class Rows(list):  # type: ignore[type-arg]
+    """Rows of one envelope from the column path, with the columns they were made from: event times
+    ``tus`` and the SI values per canonical field (the data-quality monitor reads them as they are)."""
+
+    __slots__ = ("tus", "columns")
+
 # fields the fast path handles per kind: numeric fields with a unit (device name -> quantity, SI name),
 # required fields, and plain identifier fields
 _FAST_NUM: dict[str, dict[str, tuple[str, str]]] = {
@@ -318,6 +326,7 @@ def _iso(ts_us: int) -> str:
     return (_EPOCH + timedelta(microseconds=ts_us)).isoformat().replace("+00:00", "Z")
 
 
+@lru_cache(maxsize=256)
 def _unit_factor(quantity: str, unit: str | None) -> tuple[float, float]:
     """The exact ``(factor, offset)`` :func:`supplynet.units.to_si` applies (``value * factor + offset``),
     so a column converts bit-identically to the canonical path without a call per value."""
@@ -330,12 +339,24 @@ def _unit_factor(quantity: str, unit: str | None) -> tuple[float, float]:
     return lookup(quantity, unit)
 
 
+_NUMBER_TYPES = frozenset({int, float})
+
+
+@lru_cache(maxsize=4096)
+def _template(kind: str, device: str, bind_field: str, bound: str, names: tuple[str, ...],
+              idents: frozenset[str]) -> str:
+    """The ``%`` template of one reading's canonical JSON: seq, ts, then the columns ``names``."""
+    head = f'{{"v":1,"kind":"{kind}","source":"{device}","{bind_field}":"{bound}"'.replace("%", "%%")
+    return head + ',"seq":%d,"ts":"%s"' + "".join(
+        f',"{name}":"%s"' if name in idents else f',"{name}":%r' for name in names) + "}"
+
+
 def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind: str) -> list[Row] | None:
     """Column-at-a-time conversion of homogeneous readings; None when the fast path does not apply
     (the caller then validates reading by reading with the canonical pydantic models)."""
     readings = body.readings
     first = readings[0]
-    if not isinstance(first, dict) or bound is None:
+    if type(first) is not dict or bound is None:
         return None
     keys = first.keys()
     nums = _FAST_NUM[kind]
@@ -343,17 +364,22 @@ def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind
     allowed = {"kind", "dt", bind_field} | set(nums) | idents
     if not keys <= allowed or not _FAST_REQUIRED[kind] <= keys:
         return None
-    for r in readings:
-        if not isinstance(r, dict) or r.keys() != keys or r["kind"] != kind:
-            return None
-    n = len(readings)
-    cols: dict[str, list[float]] = {}
+    # every reading a dict with as many keys as the first, each holding the first's keys: the same keys
+    if set(map(type, readings)) != {dict} or set(map(len, readings)) != {len(keys)}:
+        return None
+    try:
+        columns = {k: [r[k] for r in readings] for k in keys}
+    except KeyError:
+        return None
+    if any(v != kind for v in columns["kind"]):
+        return None
+    cols: dict[str, list[Any]] = {}
     for k in keys:
         if k in nums:
             quantity, target = nums[k]
             unit = body.units.get(k) if quantity != "angle" else None
-            raw = [r[k] for r in readings]
-            if not all(type(v) is float or type(v) is int for v in raw):
+            raw = columns[k]
+            if not set(map(type, raw)) <= _NUMBER_TYPES:
                 return None  # let the slow path name the offending reading
             try:
                 # exactly what the canonical path computes (units.to_si), value by value
@@ -370,34 +396,44 @@ def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind
             _check_range(target, hi)
             cols[target] = col
         elif k in idents:
-            vals = [r[k] for r in readings]
+            vals = columns[k]
             if not all(type(v) is str and _IDENT.match(v) for v in vals):
                 return None
-            cols[k] = vals  # type: ignore[assignment]
+            cols[k] = vals
         elif k == bind_field:
-            if any(r[k] != bound for r in readings):
+            if any(v != bound for v in columns[k]):
                 return None  # the slow path reports the binding violation
+    n = len(readings)
     base_us = (body.ts - _EPOCH) // _US
+    seqs = range(body.seq, body.seq + n)
     if "dt" in keys:
-        dts = [r["dt"] for r in readings]
-        if not all(type(v) is float or type(v) is int for v in dts):
+        dts = columns["dt"]
+        types = set(map(type, dts))
+        if not types <= _NUMBER_TYPES:
             return None
         if min(dts) < -_MAX_DT_S or max(dts) > _MAX_DT_S:
             return None  # the slow path names the reading
-        tus = [base_us + v * 1_000_000 if type(v) is int else (body.ts + timedelta(seconds=v) - _EPOCH) // _US
-               for v in dts]
+        if types == {int}:  # whole seconds: one formatted second each, the envelope's fraction shared
+            base_s, frac = divmod(base_us, 1_000_000)
+            suffix = f".{frac:06d}Z" if frac else "Z"
+            tus = [base_us + v * 1_000_000 for v in dts]
+            tss = [_iso_second(base_s + v) + suffix for v in dts]
+        else:
+            tus = [base_us + v * 1_000_000 if type(v) is int else (body.ts + timedelta(seconds=v) - _EPOCH) // _US
+                   for v in dts]
+            tss = [_iso_us(t) for t in tus]
     else:
         tus = [base_us] * n
+        tss = [_iso_us(base_us)] * n
     # identifiers here match [A-Za-z0-9_.:@/-] (registry ids, checked skus), floats are finite:
     # the JSON needs no escaping, and repr() of a float is its shortest round-trip form
-    head = f'{{"v":1,"kind":"{kind}","source":"{device}","{bind_field}":"{bound}"'
-    names = list(cols)
-    tmpl = head.replace("{", "{{") + ',"seq":{},"ts":"{}"' + "".join(
-        f',"{name}":"{{}}"' if name in idents else f',"{name}":{{!r}}' for name in names) + "}}"
-    fmt = tmpl.format
-    seq0 = body.seq
-    return [(s, t, kind, fmt(s, _iso_us(t), *vals))
-            for s, t, *vals in zip(range(seq0, seq0 + n), tus, *(cols[k] for k in names), strict=True)]
+    names = tuple(cols)
+    tmpl = _template(kind, device, bind_field, bound, names, frozenset(idents))
+    js = [tmpl % a for a in zip(seqs, tss, *(cols[k] for k in names), strict=True)]
+    out = Rows(zip(seqs, tus, repeat(kind), js))
+    out.tus = tus
+    out.columns = {k: v for k, v in cols.items() if k not in idents}
+    return out
 
 
 _MAX_DT_S = 86_400 * 7

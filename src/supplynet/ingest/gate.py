@@ -15,7 +15,8 @@ Checks, in order, each with its own reason code (:data:`REASONS`):
    final outcome, or the envelope jumps more than ``seq_window`` past the acknowledged one;
 8. ``rate_limited`` -- per-device token bucket charged for authenticated messages, plus a looser
    bucket (``pre_verify_factor`` x the quota) on the claimed id *before* step 4, so a flood costs
-   little CPU; the message is *refused*, not stored: the device keeps it and sends it again later;
+   little CPU (an adapter that knows the sender from its transport charges it even before step 1:
+   :meth:`Gate.admit`); the message is *refused*, not stored: the device keeps it and sends it again;
 9. ``schema`` / ``unit`` / ``implausible`` / ``binding`` per reading.
 
 Accepted envelopes are committed to the log in one group commit (one row per envelope, readings as
@@ -221,21 +222,27 @@ class Gate:
         self.monitor_every_s = 10.0
         self._monitor_run = clock()
         self._lock = threading.Lock()
+        self._monitor_lock = threading.RLock()  # the monitor's state (run_monitors may come from a timer)
         self._trackers: dict[str, SeqTracker] = {d: SeqTracker(s) for d, s in self.tables.acks().items()}
+        #: per device, the acknowledged seq of the last committed batch (what acked() reports)
+        self._durable: dict[str, int] = {d: t.acked for d, t in self._trackers.items()}
         self._buckets: dict[str, TokenBucket] = {}
         self._pre_buckets: dict[str, TokenBucket] = {}
+        self._pre_lock = threading.Lock()  # the pre-verification buckets and admit()'s refusals
+        self._early: Counter[str] = Counter()  # refusals by admit() not yet in the counters table
+        self._early_seen: Counter[str] = Counter()  # ... not yet in accounting / counters
         self._watermark_us: dict[str, int] = {}
         #: per registered device (``"?"`` for unregistered ids): messages received and their outcomes
         #: (stored, late, quarantined, refused, and per reason code)
-        self.accounting: dict[str, Counter[str]] = defaultdict(Counter)
+        self._accounting: dict[str, Counter[str]] = defaultdict(Counter)
         #: per reason code (and ``stored`` / ``late``): messages, for the service's metrics
-        self.counters: Counter[str] = Counter()
+        self._counters: Counter[str] = Counter()
 
     # -- public ------------------------------------------------------------------------------------
     def acked(self, device: str) -> int | None:
         """Highest seq up to which every message of ``device`` has a final, durable outcome."""
-        t = self._trackers.get(device)
-        return None if t is None or t.acked < 0 else t.acked
+        a = self._durable.get(device, -1)
+        return None if a < 0 else a
 
     def _account_key(self, device: str, authenticated: bool) -> str:
         """Counters are kept per registered or authenticated source; unauthenticated ids nobody
@@ -254,8 +261,9 @@ class Gate:
         """Check the data-quality monitor's clock-driven conditions and append its alerts to the log."""
         if self.monitor is None:
             return 0
-        self._monitor_run = self.clock()
-        alerts = self.monitor.check(self._monitor_run)
+        with self._monitor_lock:
+            self._monitor_run = self.clock()
+            alerts = self.monitor.check(self._monitor_run)
         if alerts:
             self.store.log.append(alerts)
         return len(alerts)
@@ -264,9 +272,60 @@ class Gate:
         b = self._buckets.get(device)
         return 1.0 if b is None else max(0.05, b.retry_after())
 
-    def submit(self, items: Sequence[Item], adapter: str = "mqtt") -> list[Outcome]:
+    def admit(self, device: str) -> bool:
+        """Charge the pre-verification bucket of ``device`` for one message *before* it is read (an
+        adapter that knows the sender from the transport: the MQTT topic, which the broker's ACL
+        ties to the publisher); False when it is over ``pre_verify_factor`` x its quota: the message
+        is then refused (counted here as received and rate limited; the device sends it again), and
+        costs no parsing or signature check. Admitted messages go to :meth:`submit` with
+        ``admitted=True`` so the bucket is not charged twice."""
+        now = self.clock()
+        if self.registry.get(device) is None:
+            return True  # an unknown sender is the checks' to reject (and quarantine)
+        with self._pre_lock:  # not the gate's lock: a batch being checked does not hold up the network
+            if self._pre_take(device, now):
+                return True
+            self._early[device] += 1  # persisted with the next batch
+            self._early_seen[device] += 1  # counted at the next read of accounting / counters
+        return False
+
+    def _fold_early(self) -> None:
+        """Move admit()'s refusals into accounting and counters (caller holds ``_lock``)."""
+        with self._pre_lock:
+            early, self._early_seen = self._early_seen, Counter()
+        for key, n in early.items():
+            acc = self._accounting[key]
+            acc["received"] += n
+            acc["refused"] += n
+            acc["rate_limited"] += n
+            self._counters["rate_limited"] += n
+
+    @property
+    def accounting(self) -> dict[str, Counter[str]]:
+        """Per registered device (``"?"`` for unregistered ids): messages received and their outcomes
+        (stored, late, quarantined, refused, and per reason code)."""
+        with self._lock:
+            self._fold_early()
+            return self._accounting
+
+    @property
+    def counters(self) -> Counter[str]:
+        """Per reason code (and ``stored`` / ``late`` / ``refused``): messages, for the service's metrics."""
+        with self._lock:
+            self._fold_early()
+            return self._counters
+
+    def _pre_take(self, device: str, now: float) -> bool:
+        pre = self._pre_buckets.get(device)
+        if pre is None:
+            f = self.config.pre_verify_factor
+            pre = self._pre_buckets[device] = TokenBucket(self.config.rate_per_s * f, self.config.burst * f, now)
+        return pre.take(now)
+
+    def submit(self, items: Sequence[Item], adapter: str = "mqtt", *, admitted: bool = False) -> list[Outcome]:
         """Run every message through the checks, commit what passes, record the rest; returns one
-        :class:`Outcome` per message, in order, after everything is durable."""
+        :class:`Outcome` per message, in order, after everything is durable. ``admitted``: the
+        adapter already charged each message to its sender with :meth:`admit`."""
         now = self.clock()
         now_us = int(now * 1e6)
         self.registry.refresh()
@@ -274,10 +333,15 @@ class Gate:
         batch = self._batch_cls()
         accepted: list[_Accepted] = []
         with self._lock:
+            with self._pre_lock:
+                early, self._early = self._early, Counter()
+            for key, n in early.items():
+                batch.count(key, "rate_limited", n)
+            self._fold_early()
             seen: set[tuple[str, int]] = set()
             for i, item in enumerate(items):
                 try:
-                    accepted.append(self._check(i, item, now, now_us, seen, adapter))
+                    accepted.append(self._check(i, item, now, now_us, seen, adapter, admitted))
                 except _Rejected as rej:
                     outcomes[i] = self._reject(rej, item, batch, now_us, adapter)
             self._split_late(accepted)
@@ -285,26 +349,46 @@ class Gate:
         if hasattr(log, "append_wire_batches_tx"):
             # one durable transaction: the log rows and the gate's tables (quarantine, late,
             # counters, acks) commit together, so a crash cannot leave acks ahead of or behind the log
-            with self.tables.write() as tx:
-                results = self._commit(accepted, tx)
-                saved = self._save_trackers(accepted)
-                try:
+            saved: dict[str, SeqTracker] | None = None
+            try:
+                with self.tables.write() as tx:
+                    results = self._commit(accepted, tx)
+                    saved = self._save_trackers(accepted)
                     self._outcomes(items, outcomes, accepted, results, batch, now_us, adapter)
                     self.tables.record_tx(tx, batch)
-                except BaseException:
+            except BaseException:
+                if saved is not None:
                     self._trackers.update(saved)  # nothing committed: forget the marks made above
-                    raise
+                raise
         else:
             results = self._commit(accepted)
             self._outcomes(items, outcomes, accepted, results, batch, now_us, adapter)
             self.tables.record(batch)
+        # committed: what this transaction wrote is durable (another batch may have marked more
+        # since, not yet committed: acked() reports only this)
+        with self._lock:
+            durable = self._durable
+            for d, a in batch.acks.items():
+                if a > durable.get(d, -1):
+                    durable[d] = a
         if self.monitor is not None:
-            for acc in accepted:
-                for r in acc.events:
-                    self.monitor.observe_row(acc.device, r, now)
-            if now - self._monitor_run >= self.monitor_every_s:
-                self.run_monitors()
+            with self._monitor_lock:
+                self._observe(accepted, now)
         return outcomes  # type: ignore[return-value]
+
+    def _observe(self, accepted: list[_Accepted], now: float) -> None:
+        monitor = self.monitor
+        assert monitor is not None
+        for acc in accepted:
+            rows = acc.events
+            columns = getattr(rows, "columns", None)
+            if columns is not None and not acc.late:  # the column path: the values as computed
+                monitor.observe_columns(acc.device, rows.tus, columns, now)
+            else:
+                for r in rows:
+                    monitor.observe_row(acc.device, r, now)
+        if now - self._monitor_run >= self.monitor_every_s:
+            self.run_monitors()
 
     def _save_trackers(self, accepted: list[_Accepted]) -> dict[str, SeqTracker]:
         out = {}
@@ -324,20 +408,21 @@ class Gate:
             for o in outcomes:
                 assert o is not None
                 key = self._account_key(o.device, o.seq is not None)
-                self.accounting[key]["received"] += 1
-                self.accounting[key][o.status] += 1
-                self.counters[o.reason or o.status] += 1
+                self._accounting[key]["received"] += 1
+                self._accounting[key][o.status] += 1
+                self._counters[o.reason or o.status] += 1
                 if o.reason is not None:
-                    self.accounting[key][o.reason] += 1
+                    self._accounting[key][o.reason] += 1
                 if o.status != "quarantined":
                     batch.count(key, o.reason or o.status)
-            for d, t in self._trackers.items():
-                if t.acked >= 0:
+            for d in {o.device for o in outcomes if o.seq is not None}:  # the devices this batch marked
+                t = self._trackers.get(d)
+                if t is not None and t.acked >= 0:
                     batch.acks[d] = t.acked
 
     # -- checks ------------------------------------------------------------------------------------
     def _check(self, i: int, item: Item, now: float, now_us: int, seen: set[tuple[str, int]],
-               adapter: str) -> _Accepted:
+               adapter: str, admitted: bool = False) -> _Accepted:
         cfg = self.config
         size = _size(item)
         if size > cfg.max_bytes:
@@ -355,12 +440,10 @@ class Gate:
             raise _Rejected("unknown_device", dev, "device is not registered")
         if rec is not None and rec.revoked_at_us is not None:
             raise _Rejected("revoked_device", dev, "device was revoked")
-        if operator is None:  # cheap pre-check on the claimed id, before the costly signature check
-            pre = self._pre_buckets.get(dev)
-            if pre is None:
-                f = cfg.pre_verify_factor
-                pre = self._pre_buckets[dev] = TokenBucket(cfg.rate_per_s * f, cfg.burst * f, now)
-            if not pre.take(now):
+        if operator is None and not admitted:  # cheap pre-check on the claimed id, before the signature
+            with self._pre_lock:
+                ok = self._pre_take(dev, now)
+            if not ok:
                 raise _Rejected("rate_limited", dev, f"over {cfg.pre_verify_factor:g}x the device's rate before "
                                                      "verification", final=False, refused=True)
         if operator is not None:  # trusted import: signed by an operator key, not the device's
@@ -417,12 +500,19 @@ class Gate:
         lateness_us = int(self.config.allowed_lateness_s * 1e6)
         for acc in sorted(accepted, key=lambda a: a.body.ts):
             wm = self._watermark_us.get(acc.device)
-            on_time, late = [], []
-            for r in acc.events:
-                (late if wm is not None and r[1] < wm - lateness_us else on_time).append(r)
-            acc.events, acc.late = on_time, late
-            if on_time:
-                self._watermark_us[acc.device] = max(wm or 0, max(r[1] for r in on_time))
+            events = acc.events
+            if not events:
+                continue
+            tss = [r[1] for r in events]
+            if wm is not None and min(tss) < wm - lateness_us:  # some are late: split reading by reading
+                on_time, late = [], []
+                for r in events:
+                    (late if r[1] < wm - lateness_us else on_time).append(r)
+                acc.events, acc.late = on_time, late
+                if not on_time:
+                    continue
+                tss = [r[1] for r in on_time]
+            self._watermark_us[acc.device] = max(wm or 0, max(tss))
 
     def _commit(self, accepted: list[_Accepted], tx: Any = None) -> list[tuple[int, int]]:
         """Append the on-time events (event-time order across envelopes); ``(stored, duplicates)``

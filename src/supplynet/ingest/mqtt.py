@@ -14,10 +14,15 @@ delivers them again and the log's deduplication stores them once. A bounded queu
 network thread and the committing threads, and the MQTT 5 *Receive Maximum* sent on connect, stop
 intake when the log is slower than the broker (backpressure: the broker keeps the rest). Two
 committing threads by default: one checks its batch while the other waits for its fsync, and the
-log's group commit merges what they append.
+log's group commit merges what they append. The PUBACKs of a committed batch go out in one write.
+A message whose topic names a device over ``pre_verify_factor`` x its quota is refused before it
+is queued or read (:meth:`Gate.admit`; the broker's ACL ties the topic to the publisher), so a
+flooding device costs the others little. The worker's paho client reads the socket in 64 KiB
+chunks and decodes PUBLISH packets directly (:class:`_LeanClient`).
 
 A broker's PUBACK covers one hop, and Mosquitto keeps queued messages in memory; so after every
-commit the worker publishes each touched device's acknowledged high water back to it, and the
+commit the worker publishes each touched device's acknowledged high water back to it (at most every
+``device_ack_every_s`` per device, and when idle), and the
 **device client** (:class:`DeviceClient`) keeps every envelope above it and sends those again
 (on reconnect and when they are older than ``resend_after_s``).
 """
@@ -27,6 +32,7 @@ from __future__ import annotations
 import argparse
 import logging
 import queue
+import struct
 import threading
 import time
 from collections import OrderedDict, deque
@@ -50,6 +56,7 @@ __all__ = ["DeviceClient", "GatewayWorker", "ack_topic", "up_topic"]
 log = logging.getLogger(__name__)
 
 UP_FILTER = "devices/+/up"
+_PUBACK = struct.Struct("!BBH").pack
 
 
 def _topic_device(topic: str) -> str:
@@ -78,7 +85,9 @@ class FairQueue:
         self.maxsize = maxsize
         self._by_key: OrderedDict[str, deque[Any]] = OrderedDict()
         self._n = 0
-        self._cv = threading.Condition()
+        self._lock = threading.Lock()
+        self._not_empty = threading.Condition(self._lock)
+        self._not_full = threading.Condition(self._lock)
 
     def qsize(self) -> int:
         return self._n
@@ -87,21 +96,22 @@ class FairQueue:
         return self._n == 0
 
     def put(self, key: str, item: Any, timeout: float | None = None) -> None:
-        with self._cv:
-            if self._n >= self.maxsize and not self._cv.wait_for(lambda: self._n < self.maxsize, timeout):
+        with self._lock:
+            if self._n >= self.maxsize and not self._not_full.wait_for(lambda: self._n < self.maxsize, timeout):
                 raise queue.Full
             dq = self._by_key.get(key)
             if dq is None:
                 dq = self._by_key[key] = deque()
             dq.append(item)
             self._n += 1
-            self._cv.notify_all()
+            self._not_empty.notify()
 
     def take(self, n: int, timeout: float | None = None) -> list[Any]:
         """Up to ``n`` items, one per key per round (keys in arrival order); [] after ``timeout``."""
-        with self._cv:
-            if self._n == 0 and not self._cv.wait_for(lambda: self._n > 0, timeout):
+        with self._lock:
+            if self._n == 0 and not self._not_empty.wait_for(lambda: self._n > 0, timeout):
                 return []
+            was_full = self._n >= self.maxsize
             out: list[Any] = []
             while self._n and len(out) < n:
                 for key in list(self._by_key):
@@ -114,8 +124,109 @@ class FairQueue:
                         del self._by_key[key]
                     if len(out) >= n:
                         break
-            self._cv.notify_all()
+            if was_full:
+                self._not_full.notify_all()
+            if self._n:
+                self._not_empty.notify()  # another taker may serve the rest
             return out
+
+
+class _Message:
+    """An incoming PUBLISH as the gateway needs it (paho's ``MQTTMessage`` builds a condition
+    variable per message for its ``info``, which a subscriber never uses)."""
+
+    __slots__ = ("_topic", "dup", "mid", "payload", "qos", "retain")
+
+    def __init__(self, mid: int, topic: bytes, payload: bytes, qos: int, dup: bool, retain: bool):
+        self.mid, self._topic, self.payload, self.qos, self.dup, self.retain = mid, topic, payload, qos, dup, retain
+
+    @property
+    def topic(self) -> str:
+        return self._topic.decode("utf-8")
+
+
+class _LeanClient(mqtt.Client):
+    """paho's client with a cheaper receive path for a subscriber at high message rates.
+
+    * reads: paho reads each packet with three or more ``recv`` calls (the command byte, each byte
+      of the remaining length, the rest) and one ``select`` per packet; here one ``recv`` of up to
+      64 KiB is buffered and every complete packet in it is handled before the next ``select``;
+    * PUBLISH: decoded directly (topic, packet id, payload; properties skipped: the gateway sets no
+      topic alias maximum, so the broker sends none it would need) and handed to ``on_message``.
+      Everything else (CONNACK, SUBACK, PUBACK of the device acks, PINGRESP, DISCONNECT) goes
+      through paho unchanged.
+    Only the transport read path differs; the MQTT session semantics are paho's."""
+
+    _READ = 65536
+
+    def __init__(self, *a: Any, **k: Any):
+        super().__init__(*a, **k)
+        self._rbuf = bytearray()
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        buf = self._rbuf
+        if not buf:
+            data = super()._sock_recv(self._READ)  # BlockingIOError when nothing is there
+            if len(data) <= bufsize:
+                return data
+            buf += data
+        out = bytes(buf[:bufsize])
+        del buf[:bufsize]
+        return out
+
+    def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
+        rc = super().loop_read(max_packets)
+        while rc == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS and self._rbuf and self._sock is not None:
+            rc = self._packet_read()  # what is already buffered: select() would not wake up for it
+            if rc > 0:
+                return self._loop_rc_handle(rc)
+            if rc == mqtt.MQTTErrorCode.MQTT_ERR_AGAIN:  # a partial packet: the rest comes with the next read
+                return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+        return rc
+
+    def reconnect(self) -> mqtt.MQTTErrorCode:
+        self._rbuf = bytearray()  # bytes of the old connection mean nothing on the new one
+        return super().reconnect()
+
+    def _handle_publish(self) -> mqtt.MQTTErrorCode:
+        cb = self.on_message
+        if self._protocol != mqtt.MQTTv5 or cb is None or self._on_message_filtered._root._children:
+            return super()._handle_publish()
+        cmd = self._in_packet["command"]
+        pkt = self._in_packet["packet"]
+        qos = (cmd & 0x06) >> 1
+        if qos > 1:
+            return super()._handle_publish()
+        n = len(pkt)
+        if n < 3:
+            raise mqtt.MalformedPacket("PUBLISH too short")
+        tlen = (pkt[0] << 8) | pkt[1]
+        pos = 2 + tlen
+        topic = bytes(pkt[2:pos])
+        mid = 0
+        if qos:
+            if pos + 2 > n:
+                raise mqtt.MalformedPacket("PUBLISH without packet id")
+            mid = (pkt[pos] << 8) | pkt[pos + 1]
+            pos += 2
+        plen = mult = 0  # properties length: a variable byte integer
+        for k in range(4):
+            if pos >= n:
+                raise mqtt.MalformedPacket("PUBLISH properties truncated")
+            b = pkt[pos]
+            pos += 1
+            plen |= (b & 0x7F) << (7 * k)
+            mult = b & 0x80
+            if not mult:
+                break
+        if mult or pos + plen > n:
+            raise mqtt.MalformedPacket("PUBLISH properties malformed")
+        msg = _Message(mid, topic, bytes(pkt[pos + plen :]), qos, bool(cmd & 0x08), bool(cmd & 0x01))
+        with self._in_callback_mutex:
+            cb(self, self._userdata, msg)
+        if qos == 1 and not self._manual_ack:
+            return self._send_puback(mid)
+        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
 
 
 def _connect_props(session_expiry_s: int, receive_maximum: int | None = None) -> Properties:
@@ -135,7 +246,8 @@ class GatewayWorker:
     def __init__(self, gate: Gate, *, host: str = "127.0.0.1", port: int = 1883, client_id: str = "gw-0",
                  shared_group: str | None = "gw", username: str | None = None, password: str | None = None,
                  queue_size: int = 2000, batch_max: int = 1000, linger_s: float = 0.002,
-                 session_expiry_s: int = 3600, monitor_every_s: float = 10.0, committers: int = 2):
+                 session_expiry_s: int = 3600, monitor_every_s: float = 10.0, committers: int = 2,
+                 device_ack_every_s: float = 0.05):
         if queue_size <= 0 or batch_max <= 0 or committers <= 0:
             raise ValueError("queue_size, batch_max and committers must be > 0")
         self.gate = gate
@@ -149,9 +261,15 @@ class GatewayWorker:
         self.committers = committers
         self._count_lock = threading.Lock()
         self.connected = threading.Event()
-        self.committed = 0  # messages with a durable outcome (acknowledged to the broker)
+        self.subscribed = threading.Event()  # the broker granted the subscription (SUBACK)
+        self.committed = 0  # messages with a durable outcome, or refused unread (acknowledged to the broker)
+        self.refused_unread = 0  # of which refused by Gate.admit (the device over its quota)
         self.batches = 0
-        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True)
+        self.device_ack_every_s = device_ack_every_s
+        self._ranges: dict[str, list[tuple[int, int]]] = {}  # device acks not yet published
+        self._ranges_lock = threading.Lock()
+        self._ranges_sent = 0.0
+        c = _LeanClient(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True)
         if username:
             c.username_pw_set(username, password)
         c.max_inflight_messages_set(1000)
@@ -159,6 +277,7 @@ class GatewayWorker:
         c.reconnect_delay_set(0.1, 2)
         c.on_connect = self._on_connect
         c.on_message = self._on_message
+        c.on_subscribe = lambda *a: self.subscribed.set()
         c.on_disconnect = lambda *a: self.connected.clear()
         self._props = _connect_props(session_expiry_s, receive_maximum=min(queue_size, 65535))
         self.client = c
@@ -172,9 +291,16 @@ class GatewayWorker:
         self.connected.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        device = _topic_device(msg.topic)
+        if not self.gate.admit(device):  # a device over its quota: refused unread (it sends it again)
+            client.ack(msg.mid, msg.qos)
+            with self._count_lock:
+                self.committed += 1
+                self.refused_unread += 1
+            return
         while not self._stop.is_set():  # a full queue blocks the network thread: backpressure
             try:
-                self._q.put(_topic_device(msg.topic), msg, timeout=0.5)
+                self._q.put(device, msg, timeout=0.5)
                 return
             except queue.Full:
                 continue
@@ -196,25 +322,48 @@ class GatewayWorker:
         delay = 0.1
         while True:
             try:
-                outcomes = self.gate.submit([m.payload for m in batch], "mqtt")
+                outcomes = self.gate.submit([m.payload for m in batch], "mqtt", admitted=True)
                 break
             except StoreError as exc:  # not stored: do not acknowledge, try again
                 log.error("gateway: store failed, retrying in %.1f s: %s", delay, exc)
                 if self._stop.wait(delay):
                     return
                 delay = min(5.0, delay * 2)
-        for m in batch:
-            self.client.ack(m.mid, m.qos)
+        self._ack_all(batch)
         with self._count_lock:
             self.committed += len(batch)
             self.batches += 1
-        ranges: dict[str, list[tuple[int, int]]] = {}
-        for o in outcomes:  # messages with a final outcome (refused ones are to be sent again)
-            if o.seq is not None and o.last_seq is not None and o.status != "refused":
-                ranges.setdefault(o.device, []).append((o.seq, o.last_seq))
+        with self._ranges_lock:
+            for o in outcomes:  # messages with a final outcome (refused ones are to be sent again)
+                if o.seq is not None and o.last_seq is not None and o.status != "refused":
+                    self._ranges.setdefault(o.device, []).append((o.seq, o.last_seq))
+        self._publish_device_acks(force=False)
+
+    def _ack_all(self, batch: list[mqtt.MQTTMessage]) -> None:
+        """PUBACK every QoS 1 message of the batch: one write of all of them (MQTT 5 PUBACK with
+        reason Success may leave the reason code out: 4 bytes each) instead of one per message."""
+        mids = [m.mid for m in batch if m.qos == 1]
+        enqueue = getattr(self.client, "_packet_queue", None)  # paho's own send queue (thread-safe)
+        if enqueue is None or not mids:  # pragma: no cover - another paho: one ack call each
+            for m in batch:
+                self.client.ack(m.mid, m.qos)
+            return
+        enqueue(mqtt.PUBACK, b"".join([_PUBACK(0x40, 2, mid) for mid in mids]), 0, 0)
+
+    def _publish_device_acks(self, force: bool) -> None:
+        """Publish each touched device's acknowledgement: at most every ``device_ack_every_s`` (an
+        acknowledgement covers everything up to its high water, so one per device and interval
+        carries the same information as one per batch), and at once when ``force``."""
+        now = time.monotonic()
+        with self._ranges_lock:
+            if not self._ranges or (not force and now - self._ranges_sent < self.device_ack_every_s):
+                return
+            ranges, self._ranges = self._ranges, {}
+            self._ranges_sent = now
         for d, rs in ranges.items():
             acked = self.gate.acked(d)
-            payload = {"acked": -1 if acked is None else acked, "ranges": rs}
+            high = -1 if acked is None else acked
+            payload = {"acked": high, "ranges": [r for r in rs if r[1] > high]}
             self.client.publish(ack_topic(d), orjson.dumps(payload), qos=1, retain=True)
 
     def _loop(self, monitors: bool) -> None:
@@ -223,6 +372,8 @@ class GatewayWorker:
             batch = self._take_batch()
             if batch:
                 self._process(batch)
+            else:
+                self._publish_device_acks(force=True)
             if monitors and time.monotonic() - last_monitor > self.monitor_every_s:
                 last_monitor = time.monotonic()
                 try:
@@ -241,7 +392,8 @@ class GatewayWorker:
         return self
 
     def run(self) -> None:
-        self.start()
+        if not self._threads:
+            self.start()
         try:
             while not self._stop.wait(0.5):
                 pass
@@ -256,6 +408,7 @@ class GatewayWorker:
         self._stop.set()
         for t in self._threads:
             t.join(timeout=5)
+        self._publish_device_acks(force=True)
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -424,6 +577,9 @@ def main(argv: list[str] | None = None) -> None:
         worker = GatewayWorker(gate, host=a.host, port=a.port, client_id=a.client_id, shared_group=a.group or None,
                                username=a.username, password=a.password)
         print(f"gateway {a.client_id} on {a.host}:{a.port} topic {worker.topic}", flush=True)
+        worker.start()
+        if worker.subscribed.wait(30):
+            print("subscribed", flush=True)  # the line a supervisor may wait for
         worker.run()
 
 
