@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import logging
 import queue
+import socket
 import struct
 import threading
 import time
@@ -51,7 +52,7 @@ from ..security.devices import Credential
 from .envelope import seal
 from .gate import Gate
 
-__all__ = ["DeviceClient", "GatewayWorker", "ack_topic", "up_topic"]
+__all__ = ["DeviceClient", "GatewayWorker", "ack_topic", "tcp_nodelay", "up_topic"]
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,15 @@ class _LeanClient(mqtt.Client):
     def __init__(self, *a: Any, **k: Any):
         super().__init__(*a, **k)
         self._rbuf = bytearray()
+        self._acks_later: list[int] = []
+
+    def ack_later(self, mid: int) -> None:
+        """PUBACK ``mid`` (QoS 1) with the others of this read, in one write (network thread only)."""
+        self._acks_later.append(mid)
+
+    def _flush_acks(self) -> None:
+        mids, self._acks_later = self._acks_later, []
+        self._packet_queue(mqtt.PUBACK, b"".join([_PUBACK(0x40, 2, mid) for mid in mids]), 0, 0)
 
     def _sock_recv(self, bufsize: int) -> bytes:
         buf = self._rbuf
@@ -175,14 +185,18 @@ class _LeanClient(mqtt.Client):
         return out
 
     def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
-        rc = super().loop_read(max_packets)
-        while rc == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS and self._rbuf and self._sock is not None:
-            rc = self._packet_read()  # what is already buffered: select() would not wake up for it
-            if rc > 0:
-                return self._loop_rc_handle(rc)
-            if rc == mqtt.MQTTErrorCode.MQTT_ERR_AGAIN:  # a partial packet: the rest comes with the next read
-                return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
-        return rc
+        try:
+            rc = super().loop_read(max_packets)
+            while rc == mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS and self._rbuf and self._sock is not None:
+                rc = self._packet_read()  # what is already buffered: select() would not wake up for it
+                if rc > 0:
+                    return self._loop_rc_handle(rc)
+                if rc == mqtt.MQTTErrorCode.MQTT_ERR_AGAIN:  # a partial packet: the rest comes with the next read
+                    return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+            return rc
+        finally:
+            if self._acks_later:
+                self._flush_acks()
 
     def reconnect(self) -> mqtt.MQTTErrorCode:
         self._rbuf = bytearray()  # bytes of the old connection mean nothing on the new one
@@ -227,6 +241,15 @@ class _LeanClient(mqtt.Client):
         if qos == 1 and not self._manual_ack:
             return self._send_puback(mid)
         return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+
+def tcp_nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    """Small MQTT packets go out at once: with Nagle's algorithm a PUBACK or a lone reading can
+    wait for the peer's delayed TCP acknowledgement (40 ms on Linux)."""
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):  # pragma: no cover - not a TCP socket (unix socket, websockets)
+        pass
 
 
 def _connect_props(session_expiry_s: int, receive_maximum: int | None = None) -> Properties:
@@ -278,6 +301,7 @@ class GatewayWorker:
         c.on_connect = self._on_connect
         c.on_message = self._on_message
         c.on_subscribe = lambda *a: self.subscribed.set()
+        c.on_socket_open = tcp_nodelay
         c.on_disconnect = lambda *a: self.connected.clear()
         self._props = _connect_props(session_expiry_s, receive_maximum=min(queue_size, 65535))
         self.client = c
@@ -293,7 +317,10 @@ class GatewayWorker:
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         device = _topic_device(msg.topic)
         if not self.gate.admit(device):  # a device over its quota: refused unread (it sends it again)
-            client.ack(msg.mid, msg.qos)
+            if msg.qos == 1 and isinstance(client, _LeanClient):
+                client.ack_later(msg.mid)
+            else:
+                client.ack(msg.mid, msg.qos)
             with self._count_lock:
                 self.committed += 1
                 self.refused_unread += 1
@@ -444,6 +471,7 @@ class DeviceClient:
         c.on_connect = self._on_connect
         c.on_message = self._on_message
         c.on_disconnect = lambda *a: self.connected.clear()
+        c.on_socket_open = tcp_nodelay
         self._props = _connect_props(session_expiry_s)
         self.client = c
         self._stop = threading.Event()
