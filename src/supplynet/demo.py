@@ -57,6 +57,7 @@ class DemoResult:
     stress_folder: str = ""
     approved_by_planner: int = 0
     pending: int = 0
+    reroutes: list[str] = field(default_factory=list)  # executed answers to late shipments the world carried out
     inventory: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -94,6 +95,7 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
             fleet.sink = _gate_sink(store, net, fleet, start)
         policy = policy or default_policy()
         world = fleet.world
+        reroutes_carried_out: list[str] = []
 
         def release(e: EventBase) -> None:
             if e.kind == "order":  # type: ignore[attr-defined]
@@ -102,6 +104,10 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
                 asset = net.asset(e.asset_id)  # type: ignore[attr-defined]
                 lead = timedelta(days=float(asset.maintenance_lead_time_days or 0))
                 world.maintain(e.asset_id, at=e.ts + lead, work_order=e.work_order_id)  # type: ignore
+            elif e.kind == "alert":  # an executed answer to a late shipment
+                done = world.reroute({**e.data, "shipment_id": e.subject}, at=e.ts)  # type: ignore[attr-defined]
+                if done:
+                    reroutes_carried_out.append(done)
 
         machines = MachineWatch(net, model, policy, store)
         shipments = ShipmentWatch(net, store=store, policy=policy)
@@ -139,6 +145,7 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
             ranking=ranking, stress_seconds=stress_s, stress_folder=folder,
             shrinkage_alerts=loop.shrinkage_alerts,
             gate=dict(getattr(fleet.sink, "outcomes", {})),
+            reroutes=reroutes_carried_out,
         )
 
 

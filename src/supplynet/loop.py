@@ -74,6 +74,8 @@ class Loop:
                 action = True
             elif e.kind == "maintenance" and e.action == "work_order_opened":  # type: ignore[attr-defined]
                 action = True
+            elif e.kind == "alert" and e.code == "reroute" and e.source == decisions.DECIDE_SOURCE:  # type: ignore[attr-defined]
+                action = True
             if action and self.release is not None:
                 self.release(e)
                 self.released += 1

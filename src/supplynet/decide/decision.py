@@ -69,10 +69,19 @@ class WorkOrderAction(_Base):
 
 
 class RerouteAction(_Base):
+    """Answer to a late shipment: ``option`` is the alternative's kind (``wait``, ``expedite``,
+    ``reroute`` move the same load; ``transfer``, ``alt_supplier`` send ``lines`` from ``origin``),
+    ``arrival_days`` its planned time from the decision to arrival at the destination."""
+
     type: Literal["reroute"] = "reroute"
     shipment_id: str
     to_lane: str
     from_lane: str | None = None
+    option: str | None = None
+    arrival_days: float | None = None
+    origin: str | None = None
+    destination: str | None = None
+    lines: list[tuple[str, float]] = Field(default_factory=list)
 
 
 Action = Annotated[OrderAction | WorkOrderAction | RerouteAction, Field(discriminator="type")]
@@ -366,7 +375,9 @@ def action_events(d: Decision, at: datetime) -> list[EventBase]:
         return [Maintenance(source=DECIDE_SOURCE, seq=base, ts=at, asset_id=a.asset_id, action="work_order_opened",
                             work_order_id=f"WO-{d.id}", detail=(a.detail or d.why)[:2000])]
     return [Alert(source=DECIDE_SOURCE, seq=base, ts=at, code="reroute", subject=a.shipment_id, severity="info",
-                  message=d.why[:2000], data={"to_lane": a.to_lane, "from_lane": a.from_lane, "decision_id": d.id})]
+                  message=d.why[:2000], data={"to_lane": a.to_lane, "from_lane": a.from_lane, "decision_id": d.id,
+                                              "option": a.option, "arrival_days": a.arrival_days, "origin": a.origin,
+                                              "destination": a.destination, "lines": [list(x) for x in a.lines]})]
 
 
 def execute(store: Any, decision: Decision, *, actor: str = PLATFORM, now: datetime | None = None) -> Submitted:

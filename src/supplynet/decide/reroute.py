@@ -387,7 +387,9 @@ class Response:
                                lane_id=a.path[0] if len(a.path) == 1 else None,
                                order_type="purchase" if a.kind == "alt_supplier" else "transfer")
         return RerouteAction(shipment_id=self.delay.shipment_id, to_lane=">".join(a.path) if a.kind != "wait"
-                             else self.delay.lane_id, from_lane=self.delay.lane_id)
+                             else self.delay.lane_id, from_lane=self.delay.lane_id, option=a.kind,
+                             arrival_days=round(float(a.arrival_days), 6), origin=a.origin,
+                             destination=self.delay.destination, lines=[(s, float(q)) for s, q in a.lines])
 
     def to_decision(self, now: datetime) -> Decision:
         return Decision(kind="reroute", created_at=now, trigger_event_ids=list(self.delay.trigger_event_ids),

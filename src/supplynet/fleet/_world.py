@@ -88,6 +88,15 @@ class _Backlog:
     lane: Any
 
 
+@dataclass(frozen=True)
+class _SpotLane:
+    """A haul with no lane in the network (a spot carrier): just its two ends."""
+
+    origin: str
+    destination: str
+    id: None = None
+
+
 @dataclass
 class WorldStats:
     demand: float = 0.0
@@ -214,6 +223,55 @@ class World:
             m.maintenance_at = at or self.t
             m.work_order = work_order
             m.maintenance_hours = hours
+
+    def reroute(self, data: dict[str, Any], at: datetime | None = None) -> str | None:
+        """Carry out an executed answer to a late shipment (the ``data`` of a ``reroute`` alert, see
+        :class:`~supplynet.decide.decision.RerouteAction`); returns what the world did (None: nothing).
+
+        ``expedite`` and ``reroute`` move the same load: it leaves the jam (another road, or an express
+        carrier takes it over) and arrives ``arrival_days`` after ``at`` if that is sooner. ``transfer``
+        and ``alt_supplier`` send ``lines`` from ``origin`` to the destination as a new shipment (stock
+        allowing at a site; a supplier always ships), arriving ``arrival_days`` after ``at``; the late
+        load still arrives too. ``wait`` changes nothing."""
+        at = at or self.t
+        option, days = data.get("option"), data.get("arrival_days")
+        if option in (None, "wait") or days is None:
+            return None
+        arrive = at + timedelta(days=max(float(days), 0.0))
+        sid = data.get("shipment_id") or data.get("subject")
+        if option in ("expedite", "reroute"):
+            trip = next((t for t in self.trips if t.shipment_id == sid), None)
+            if trip is None or arrive >= trip.arrive:
+                return None
+            for j in self.__dict__.get("jams", ()):
+                if j.shipment_id == sid and j.start is not None and j.end is not None and j.end > at:
+                    j.end = max(j.start, at)  # the load is moving again
+            trip.arrive = max(arrive, at)
+            if trip.truck is not None and trip.truck in self.truck_free:
+                self.truck_free[trip.truck] = trip.arrive
+            return f"{option}: {sid} now arrives {trip.arrive.isoformat()}"
+        origin, dest = data.get("origin"), data.get("destination")
+        if option not in ("transfer", "alt_supplier") or origin not in self.sites or dest not in self.sites:
+            return None
+        lines = []
+        for sku, qty in data.get("lines") or ():
+            q = float(qty) if self.kind[origin] == "supplier" else min(float(qty), max(self.stock[(origin, sku)], 0.0))
+            if q > 0:
+                if self.kind[origin] != "supplier":
+                    self.stock[(origin, sku)] -= q
+                lines.append((sku, q, None))
+        if not lines:
+            return None
+        lane = self._lane(origin, dest, lines[0][0]) or _SpotLane(origin, dest)
+        self._ship_no += 1
+        new_sid = f"SH{self._ship_no:06d}"
+        route = np.array([[self.sites[x].location.lat, self.sites[x].location.lon] for x in (origin, dest)])
+        self.trips.append(Trip(new_sid, lane, lines, at, arrive, arrive, route))
+        self.stats.shipments += 1
+        self._emit(ShipmentStatus, f"wms-{origin}", ts=at, shipment_id=new_sid, status="departed", lane_id=lane.id,
+                   origin=origin, destination=dest, lines=tuple(Line(sku=s, quantity=q) for s, q, _ in lines),
+                   promised_at=arrive)
+        return f"{option}: {new_sid} from {origin} for {sid}, arrives {arrive.isoformat()}"
 
     # -- the clock -----------------------------------------------------------------------------------
     def step(self) -> datetime:
