@@ -383,3 +383,15 @@ def test_acked_reports_only_committed_batches(store, clock):
     gate._trackers[d.id].mark(3, 3)  # marked by a batch whose transaction has not committed
     assert gate.acked(d.id) == 2
     assert Gate(store, clock=clock).acked(d.id) == 2  # what a restarted gate reads back
+
+
+def test_token_bucket_ignores_a_clock_that_runs_backwards():
+    """Two committing threads may check batches stamped with slightly different clocks: an older
+    ``now`` must not take tokens away (with a high rate it used to refuse a device for seconds)."""
+    from supplynet.ingest.gate import TokenBucket
+
+    b = TokenBucket(rate=1e6, capacity=1e6, now=100.0)
+    assert b.take(100.5)
+    assert all(b.take(100.49) for _ in range(1000))  # 10 ms older: still full, nothing refused
+    b = TokenBucket(rate=1.0, capacity=2.0, now=10.0)
+    assert b.take(10.0) and b.take(10.0) and not b.take(9.0) and not b.take(10.5) and b.take(11.0)

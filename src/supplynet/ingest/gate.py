@@ -117,8 +117,9 @@ class TokenBucket:
         self.rate, self.capacity, self.tokens, self.stamp = rate, capacity, capacity, now
 
     def take(self, now: float, cost: float = 1.0) -> bool:
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
+        if now > self.stamp:  # batches checked by several threads may come with slightly older clocks:
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now  # time never runs backwards here (it would take tokens away)
         if self.tokens >= cost:
             self.tokens -= cost
             return True
