@@ -350,14 +350,16 @@ def approve_many(store: Any, decision_ids: list[str], by: str, *, now: datetime 
     return [Submitted(decision=decision_from_row(r), events=events_of[r.id]) for r in rows]
 
 
-def reject(store: Any, decision_id: str, by: str, reason: str) -> Decision:
+def reject(store: Any, decision_id: str, by: str, reason: str, *, now: datetime | None = None) -> Decision:
+    """A proposal turned down (by a person, or by the platform when a newer one supersedes it)."""
     if not reason or not reason.strip():
         raise DecisionError("a rejection needs a reason")
     d = get(store, decision_id)
     if d.status != "proposed":
         raise DecisionError(f"decision {decision_id} is {d.status}; only a proposed decision can be rejected")
     rejected = d.model_copy(update={"status": "rejected",
-                                    "rejection": {"by": by, "at": datetime.now(UTC).isoformat(), "reason": reason}})
+                                    "rejection": {"by": by, "at": (now or datetime.now(UTC)).isoformat(),
+                                                  "reason": reason}})
     row = _table(store).update(decision_id, expect_status="proposed", status="rejected", record=_record(rejected),
                                audit=(by, "decision.reject", {"reason": reason}))
     return decision_from_row(row)

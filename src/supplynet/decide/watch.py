@@ -6,6 +6,10 @@ significance, their impact, and the response chosen, proposed or executed and re
         twin.apply(rec.event); watch.observe(rec.event, twin)
     decisions = watch.decide(twin, now)                # delays declared since the last call
 
+A shipment answered again (its forecast slipped further, or several declarations came in one call)
+gets one decision for its latest declaration; a proposal of an earlier one still waiting for a
+planner is rejected as superseded, so the approval queue holds one current answer per shipment.
+
 Without a store the decisions come back unsubmitted (status "proposed"), with everything they weighed.
 The autonomy policy defaults to :data:`MINIMAL_POLICY` (reroutes automatic up to 5,000 a decision,
 20,000 a day; larger ones proposed to a planner); the control tower's full policy can be passed in.
@@ -22,7 +26,7 @@ from ..events import EventBase, Position, ShipmentStatus
 from ..sense.delay import ArrivalForecast, DelayDeclared, DelayDetector, DelayPolicy
 from ..sense.eta import EtaModel
 from .autonomy import AutonomyPolicy, Guardrails, KindPolicy
-from .decision import Decision, submit
+from .decision import PLATFORM, Decision, DecisionError, reject, submit
 from .impact import assess_impact
 from .reroute import Response, plan_response
 
@@ -38,6 +42,7 @@ class WatchStats:
     statuses: int = 0
     delays: int = 0
     decisions: int = 0
+    superseded: int = 0
 
 
 class ShipmentWatch:
@@ -60,6 +65,7 @@ class ShipmentWatch:
         self.delays: list[DelayDeclared] = []
         self.responses: list[Response] = []
         self.stats = WatchStats()
+        self._open: dict[str, str] = {}  # shipment id -> its proposal waiting for a planner
 
     def observe(self, event: EventBase, twin: Any) -> None:
         """Fold one event (already applied to ``twin``) into the shipments' progress and ETA."""
@@ -94,7 +100,8 @@ class ShipmentWatch:
         todo, self.pending = self.pending, []
         out: list[Decision] = []
         state = twin.state
-        for d in todo:
+        latest = {d.shipment_id: d for d in todo}  # the last declaration per shipment answers for all
+        for d in latest.values():
             impact = assess_impact(self.network, state, shipment_id=d.shipment_id, destination=d.destination,
                                    lines=d.lines, now=now, arrival=d.eta_p50, on_time=d.promised_at)
             resp = plan_response(self.network, state, d, impact, now=now, objective=objective or self.objective,
@@ -104,6 +111,19 @@ class ShipmentWatch:
             decision = resp.to_decision(now)
             if self.store is not None:
                 decision = submit(self.store, decision, self.policy, now=now).decision
+                self._supersede(d.shipment_id, decision, now)
             out.append(decision)
             self.stats.decisions += 1
         return out
+
+    def _supersede(self, shipment_id: str, decision: Decision, now: datetime) -> None:
+        prev = self._open.pop(shipment_id, None)
+        if prev is not None and prev != decision.id:
+            try:
+                reject(self.store, prev, by=PLATFORM, now=now,
+                       reason=f"superseded by {decision.id}: shipment {shipment_id} was assessed again")
+                self.stats.superseded += 1
+            except DecisionError:  # a planner approved or rejected it meanwhile
+                pass
+        if decision.status == "proposed":
+            self._open[shipment_id] = decision.id
