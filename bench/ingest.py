@@ -246,6 +246,8 @@ def gateway_rate(port: int, store, items_file: str, n_msgs: int, readings: int, 
         raise AssertionError(f"gateway committed {w.committed} of {n_msgs} messages in 300 s")
     pub.wait(60)
     w.stop()
+    if gate.counters["stored"] != n_msgs:  # every message stored, none refused or quarantined
+        raise AssertionError(f"gateway stored {gate.counters['stored']} of {n_msgs}: {dict(gate.counters)}")
     return n_msgs * readings / (last[0] - first[0])
 
 
