@@ -15,6 +15,7 @@ from supplynet.sense.eta import (
     EtaModel,
     LaneGeometry,
     backtest,
+    backtest_seeds,
     classify_trips,
     learn_route,
     match_trip,
@@ -166,7 +167,9 @@ def test_weighted_quantiles():
 def test_forecast_is_ordered_close_to_truth_and_reacts_to_live_pace(trips):
     geom = LaneGeometry(Route.from_points(ROUTE))
     model = EtaModel(geom).fit(trips[1:])
-    assert model.n_trips == 10  # the silent trip and the held-out one are not analogs
+    assert model.n_trips == 10  # trips with an observed arrival (the silent one still lends its segments)
+    assert set(model.hyperparameters) == {"route_sd", "route_time_s", "segment_sd", "segment_time_s", "clock_sd",
+                                          "clock_time_s", "trip_sd", "noise_sd"}
     m = match_trip(geom, trips[0])
     errs = []
     for c in range(m.dep_idx + 5, m.arr_idx, 7):
@@ -175,23 +178,15 @@ def test_forecast_is_ordered_close_to_truth_and_reacts_to_live_pace(trips):
         truth = m.trip.t[m.arr_idx] - m.trip.t[c]
         errs.append(abs(f.p50_s - truth) / max(truth, 60))
     assert np.median(errs) < 0.15
-    # same position, but the live trip took twice as long since its departure: a later ETA, by about
-    # 2 ** pace_exponent (pace since departure relative to the analogs' median over the same stretch)
+    # same position, but the live trip took twice as long since its departure: its own segments raise
+    # the trip effect, so a later ETA
     c = int(np.searchsorted(m.s, 3000))
     t_slow = m.trip.t[: c + 1].copy()
     k = m.start_idx
     t_slow[k:] = t_slow[k] + 2 * (t_slow[k:] - t_slow[k])
     fast = model.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx)
     slow = model.predict_matched(t_slow, m.s[: c + 1], m.start_idx)
-    assert slow.p50_s > fast.p50_s * 1.15
-    # with a 1 km pace window only the last kilometre counts: a slowdown before it changes nothing
-    windowed = EtaModel(geom, pace_window_m=1000.0, pace_exponent=0.5, recency_bandwidth_h=None).fit(trips[1:])
-    k1 = int(np.searchsorted(m.s, 1000))
-    t_early = m.trip.t[: c + 1].copy()
-    t_early[k1:] += 300.0  # a 5-minute hold at 1 km, 2 km before the cut
-    base = windowed.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx)
-    held = windowed.predict_matched(t_early, m.s[: c + 1], m.start_idx)
-    assert held.p50_s == pytest.approx(base.p50_s, rel=0.02)
+    assert slow.p50_s > fast.p50_s * 1.3
     # predict() from raw fixes agrees with the matched kernel
     assert model.predict(trips[0].head(c + 1)).p50_s == pytest.approx(fast.p50_s)
 
@@ -207,8 +202,8 @@ def test_segment_profile_reflects_known_speeds(trips):
 
 def test_model_validation_and_unfitted_errors():
     geom = LaneGeometry(Route.from_points(ROUTE))
-    with pytest.raises(ValueError, match="pace_exponent"):
-        EtaModel(geom, pace_exponent=2)
+    with pytest.raises(ValueError, match="segment_m"):
+        EtaModel(geom, segment_m=0)
     with pytest.raises(DataError, match="not fitted"):
         EtaModel(geom).predict_matched(np.array([0.0, 1.0]), np.array([0.0, 10.0]))
     with pytest.raises(ValueError, match="shorter than the route"):
@@ -230,6 +225,10 @@ def test_backtest_beats_naive_counts_exclusions_and_is_seeded(trips):
     np.testing.assert_array_equal(again.cuts, r.cuts)
     other = backtest(trips, seed=8, cuts_per_trip=10)
     assert not np.array_equal(other.cuts[:, 0], r.cuts[:, 0])
+    # several seeds at the cost of one fit per fold: the same cuts and forecasts as one seed at a time
+    many = backtest_seeds(trips, seeds=(7, 8), cuts_per_trip=10)
+    np.testing.assert_array_equal(many[0].cuts, r.cuts)
+    np.testing.assert_array_equal(many[1].cuts, other.cuts)
 
 
 def test_backtest_needs_two_complete_trips(trips):
@@ -268,7 +267,8 @@ def test_liverpool_backtest_beats_the_stronger_naive():
     # 10 trips reach Petherick Road; 2 trackers fall silent mid-route, 4 trips run past the data's end
     assert r.n_trips == 10 and r.n_excluded_trips == 6
     assert sorted(r.excluded.values()).count("tracker_silent") == 2
-    # seed 0: about 39% below the naive (seeds 0-4: 33-40%, bench/eta.py); a regression guard, not the target
+    # seed 0: about 33% below the naive with nothing tuned on these trips (bench/eta.py); a regression
+    # guard, not the issue's 40% target
     assert r.model_mae_min < 0.7 * r.naive_mae_min
     assert 0.85 <= r.p90_coverage <= 0.95
 
@@ -278,7 +278,7 @@ def _renamed(trips: list[Trip], prefix: str) -> list[Trip]:
     return [Trip(f"{prefix}{tr.trip_id}", tr.t, tr.lat, tr.lon, tr.vehicle_id, tr.lane) for tr in trips]
 
 
-def test_recency_follows_a_regime_shift_using_only_trips_that_already_arrived():
+def test_realtime_follows_a_regime_shift_using_only_traversals_already_seen():
     # 8 trips at normal speed, then (from the 9th departure on) traffic at 60% of that speed
     t0 = 1_767_600_000.0
     normal = _renamed(generate_trips(ROUTE, n_trips=8, seed=4, speeds_mps=SPEEDS, stops=STOPS, pace_cv=0.03,
@@ -289,60 +289,58 @@ def test_recency_follows_a_regime_shift_using_only_trips_that_already_arrived():
     geom = LaneGeometry(Route.from_points(ROUTE))
     live, train = slow[-1], normal + slow[:-1]
     m = match_trip(geom, live)
-    c = int(np.searchsorted(m.s, 1500.0))  # early in the trip: the pace so far says little yet
+    c = m.start_idx + 1  # just after departure: the live trip has not completed a segment yet
     truth = m.trip.t[m.arr_idx] - m.trip.t[c]
-    kw = dict(pace_exponent=0.0, tod_bandwidth_h=None, calibrate=False)
-    recent = EtaModel(geom, recency_bandwidth_h=0.75, **kw).fit(train)
-    flat = EtaModel(geom, recency_bandwidth_h=None, **kw).fit(train)
-    f_recent = recent.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx)
+    rt = EtaModel(geom, calibrate=False).fit(train)
+    flat = EtaModel(geom, realtime=False, calibrate=False).fit(train)
+    f_rt = rt.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx)
     f_flat = flat.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx)
-    # most analogs are normal-speed trips: unweighted they predict far too early
-    assert f_flat.p50_s < 0.85 * truth
-    # the slow trips that arrived shortly before now carry the forecast
-    assert abs(f_recent.p50_s - truth) < 0.1 * truth
-    # causal: analogs that have not arrived at the forecast time only get the floor weight, so a model
-    # fitted on the same trips moved six hours later (all ending after "now") forecasts as the unweighted one
+    # most training trips are normal-speed: the segment baseline alone predicts far too early
+    assert f_flat.p50_s < 0.8 * truth and f_flat.n_analogs == 0
+    # the slow trips that passed shortly before now pull the forecast most of the way (the fitted
+    # covariance shares the shift between the traffic processes and the trip effect, so not all of it)
+    assert abs(f_rt.p50_s - truth) < 0.6 * abs(f_flat.p50_s - truth) and f_rt.n_analogs > 0
+    # causal: traversals completed after the forecast time are not used, so a model fitted on the same
+    # trips moved six hours later forecasts as the one without real-time conditioning
     later = [Trip(tr.trip_id, tr.t + 6 * 3600.0, tr.lat, tr.lon) for tr in train]
-    a = EtaModel(geom, recency_bandwidth_h=0.75, **kw).fit(later)
-    b = EtaModel(geom, recency_bandwidth_h=None, **kw).fit(later)
-    fa = a.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx)
-    fb = b.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx)
+    fa = EtaModel(geom, calibrate=False).fit(later).predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx)
+    fb = EtaModel(geom, realtime=False, calibrate=False).fit(later).predict_matched(
+        m.trip.t[: c + 1], m.s[: c + 1], m.start_idx)
     assert (fa.p10_s, fa.p50_s, fa.p90_s) == pytest.approx((fb.p10_s, fb.p50_s, fb.p90_s))
 
 
-def test_conformal_calibration_moves_the_interval_ends_toward_nominal_coverage():
-    # trips with a widely varying pace: the raw analog quantiles of 13 analogs miss their nominal levels
+def test_conformal_calibration_moves_the_interval_ends_only():
+    # trips with a widely varying pace
     noisy = generate_trips(ROUTE, n_trips=14, seed=6, speeds_mps=SPEEDS, stops=STOPS, pace_cv=0.25)
     route = Route.from_points(ROUTE)
     geom = LaneGeometry(route)
-    cal = EtaModel(geom).fit(noisy)
-    raw = EtaModel(geom, calibrate=False).fit(noisy)
+    cal = EtaModel(geom, calibrate=True).fit(noisy)
+    raw = EtaModel(geom).fit(noisy)
     assert raw.calibration == (0.0, 0.0)
     c_lo, c_hi = cal.calibration
-    assert np.isfinite(c_lo) and np.isfinite(c_hi)
+    assert np.isfinite(c_lo) and np.isfinite(c_hi) and (c_lo, c_hi) != (0.0, 0.0)
     m = match_trip(geom, noisy[0])
     for c in range(m.start_idx + 3, m.arr_idx, 9):
         fc, fr = (x.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx) for x in (cal, raw))
         assert 0 <= fc.p10_s <= fc.p50_s <= fc.p90_s
         assert fc.p50_s == pytest.approx(fr.p50_s)  # calibration moves the ends, not the median
         assert fc.p90_s == pytest.approx(max((fr.p90_s + 60) * np.exp(c_hi) - 60, fr.p50_s))
-    # here the raw P10 sits too high (too many arrivals before it); calibration lowers it
-    assert c_lo > 0.02
-    # leave-one-trip-out, the calibrated ends cover near their nominal 10% / 90%
-    r_cal = backtest(noisy, route=route, seed=0, cuts_per_trip=15)
-    r_raw = backtest(noisy, route=route, seed=0, cuts_per_trip=15, calibrate=False)
-    assert 0.85 <= r_cal.p90_coverage <= 0.95
-    assert r_raw.p10_coverage > 0.15 and abs(r_cal.p10_coverage - 0.1) < abs(r_raw.p10_coverage - 0.1)
+    # leave-one-trip-out: the posterior's own P90 covers near its nominal 90%; calibration moves P10
+    # toward its nominal 10% and leaves the MAE alone
+    r_cal = backtest(noisy, route=route, seed=0, cuts_per_trip=15, calibrate=True)
+    r_raw = backtest(noisy, route=route, seed=0, cuts_per_trip=15)
+    assert 0.85 <= r_raw.p90_coverage <= 0.95 and r_cal.p90_coverage >= r_raw.p90_coverage
+    assert abs(r_cal.p10_coverage - 0.1) < abs(r_raw.p10_coverage - 0.1)
     assert r_cal.model_mae_min == pytest.approx(r_raw.model_mae_min)
     # too few trips to calibrate on: left uncalibrated
-    assert EtaModel(geom).fit(noisy[:2]).calibration == (0.0, 0.0)
+    assert EtaModel(geom, calibrate=True).fit(noisy[:2]).calibration == (0.0, 0.0)
 
 
 def test_new_options_are_validated():
     geom = LaneGeometry(Route.from_points(ROUTE))
-    with pytest.raises(ValueError, match="recency_bandwidth_h"):
-        EtaModel(geom, recency_bandwidth_h=0)
-    with pytest.raises(ValueError, match="recency_floor"):
-        EtaModel(geom, recency_floor=0)
-    with pytest.raises(ValueError, match="pace_window_m"):
-        EtaModel(geom, pace_window_m=-5)
+    with pytest.raises(ValueError, match="max_obs"):
+        EtaModel(geom, max_obs=5)
+    with pytest.raises(ValueError, match="n_samples"):
+        EtaModel(geom, n_samples=10)
+    with pytest.raises(ValueError, match="calibration_cuts"):
+        EtaModel(geom, calibration_cuts=0)

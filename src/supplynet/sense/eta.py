@@ -1,23 +1,27 @@
 """ETA as a distribution (P10/P50/P90) from lane history plus live progress, and its backtest.
 
-Model: historical analogs by position (the "historical average" bus-arrival predictor with a live
-correction, as in Jeong & Rilett 2004, "Bus arrival time prediction using artificial neural network
-model", and Chien, Ding & Wei 2002). Every past trip k on the lane gives a first-passage time
-``tau_k(s)`` on a grid along the route (segments of ``grid_m``) and an arrival time ``A_k`` at the
-destination geofence. A live trip at position ``s`` (map matched, :mod:`.geo`) at time ``t`` gets one
-candidate remaining time per analog,
+Model: segment travel times with a Gaussian-process correction (kriging of link travel times; the
+Kalman-filter family of bus arrival predictors, Shalaby & Farhan 2004, "Prediction model of bus
+arrival and departure times using AVL and APC data", generalised as in Rasmussen & Williams 2006,
+"Gaussian processes for machine learning"). The route up to the destination geofence is cut into
+segments of ``segment_m``; every traversal of a segment by a past trip (also by trips whose end was
+not observed) gives a log travel time. Its mean per segment is the lane's baseline (the
+time-to-end profile by position is the sum of the baselines downstream). The deviations
+``y = log d - baseline`` are modelled as a Gaussian process with covariance
 
-    r_k = max(0, (A_k - tau_k(s)) * rho ** pace_exponent - dwell_factor * w),
+    route_sd² exp(-|dt| / route_time_s)                  traffic on the whole route now
+  + segment_sd² [same segment] exp(-|dt| / segment_time_s)  this segment's recent state
+  + clock_sd² [same day type] exp(-|dclock| / clock_time_s) time of day (weekday / weekend)
+  + trip_sd² [same trip]                                   the vehicle's own pace
+  + noise_sd² [same traversal]
 
-where ``rho`` is the live trip's time from departure (or over the last ``pace_window_m``) to ``s``
-divided by the analogs' median time over the same stretch (live progress), and ``w`` the time already
-spent at the current position. Candidates are weighted by time of day (Gaussian kernel on the clock
-time the analog passed ``s``), day of week and recency: analogs that had already arrived by ``t``
-weigh more the more recently they passed ``s`` (the real-time correction of the latest vehicles on
-the link, as in Shalaby & Farhan 2004, "Prediction model of bus arrival and departure times using AVL
-and APC data"; causal, since only trips seen in full before ``t`` count). P10/P50/P90 are weighted
-quantiles, the ends calibrated by conformalized quantile regression (Romano, Patterson & Candes 2019)
-on leave-one-trip-out cuts of the training trips.
+whose hyperparameters are fitted by maximum marginal likelihood on the training trips (nothing is
+tuned on the trips a backtest evaluates). A live trip at time ``t`` is forecast from the posterior of
+its downstream segments given its own completed segments and (``realtime``) the other trips'
+traversals completed before ``t`` (the vehicles ahead; causal). P50 is the sum of the segments'
+posterior medians; P10 and P90 are quantiles of fixed posterior draws of the sum, optionally
+calibrated by conformalized quantile regression (Romano, Patterson & Candes 2019) on
+leave-one-trip-out cuts of the training trips.
 
 The route geometry comes from the network (``Lane.route``) or is learned from past trips
 (:func:`learn_route`). Trips whose end was not observed (the data stops, or the tracker falls silent
@@ -34,6 +38,8 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.linalg import cho_factor, cho_solve
+from scipy.optimize import minimize
 
 from ..errors import DataError
 from .geo import Route, haversine_m
@@ -47,6 +53,7 @@ __all__ = [
     "MatchedTrip",
     "TripStatus",
     "backtest",
+    "backtest_seeds",
     "classify_trips",
     "learn_route",
     "match_trip",
@@ -211,12 +218,81 @@ def _first_passage(t: FloatArray, s: FloatArray, grid: FloatArray) -> FloatArray
     return np.interp(grid, u, t[idx], left=np.nan, right=np.nan)
 
 
-def _clock_h(t: FloatArray | float) -> FloatArray:
-    return np.mod(np.asarray(t, dtype=float), DAY_S) / 3600.0
+def _weekend(t: FloatArray) -> NDArray[np.bool_]:
+    return ((np.floor(np.asarray(t, dtype=float) / DAY_S) + 3) % 7) >= 5  # 1970-01-01 was a Thursday
 
 
-def _dow(t: float) -> int:
-    return int((np.floor(t / DAY_S) + 3) % 7)  # 1970-01-01 was a Thursday; Monday = 0
+#: hyperparameters of the covariance of segment log-time ratios, in this order (see :class:`EtaModel`)
+HYPERPARAMETERS = ("route_sd", "route_time_s", "segment_sd", "segment_time_s", "clock_sd", "clock_time_s",
+                   "trip_sd", "noise_sd")
+_INIT = np.array([0.1, 1800.0, 0.2, 600.0, 0.1, 3600.0, 0.1, 0.2])
+_BOUNDS = np.log([(1e-3, 2.0), (60.0, 7 * DAY_S), (1e-3, 2.0), (60.0, 7 * DAY_S), (1e-3, 2.0), (60.0, DAY_S / 2),
+                  (1e-3, 2.0), (1e-2, 2.0)])
+
+
+@dataclass(frozen=True)
+class _Obs:
+    """Segment traversals: segment index, mid time, log duration, trip index, completion time."""
+
+    k: NDArray[np.int64]
+    t: FloatArray
+    logd: FloatArray
+    trip: NDArray[np.int64]
+    done: FloatArray
+
+    @staticmethod
+    def of(te: FloatArray, trip: int, until: float = np.inf) -> _Obs:
+        d = np.diff(te)
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(d) & (d > 0) & (te[1:] <= until)
+        k = np.nonzero(ok)[0]
+        return _Obs(k, 0.5 * (te[k] + te[k + 1]), np.log(d[k]), np.full(k.size, trip), te[k + 1])
+
+    @staticmethod
+    def concat(parts: Sequence[_Obs]) -> _Obs:
+        return _Obs(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("k", "t", "logd", "trip", "done")))
+
+    def take(self, sel: NDArray[np.bool_] | NDArray[np.int64]) -> _Obs:
+        return _Obs(self.k[sel], self.t[sel], self.logd[sel], self.trip[sel], self.done[sel])
+
+
+def _kernel(p: FloatArray, a: _Obs, b: _Obs) -> FloatArray:
+    """Covariance of segment log-time ratios: route-wide and per-segment Ornstein-Uhlenbeck processes
+    in time, a time-of-day process on the clock (weekdays with weekdays, weekends with weekends) and a
+    trip effect; the noise term is added on the diagonal by the callers."""
+    s0, t0, sg, tg, sc, tc, sb, _ = p
+    dt = np.abs(a.t[:, None] - b.t[None, :])
+    dc = np.abs(np.mod(a.t, DAY_S)[:, None] - np.mod(b.t, DAY_S)[None, :])
+    dc = np.minimum(dc, DAY_S - dc)
+    same_type = _weekend(a.t)[:, None] == _weekend(b.t)[None, :]
+    return (s0**2 * np.exp(-dt / t0) + sg**2 * (a.k[:, None] == b.k[None, :]) * np.exp(-dt / tg)
+            + sc**2 * same_type * np.exp(-dc / tc) + sb**2 * (a.trip[:, None] == b.trip[None, :]))
+
+
+def _neg_log_marginal(logp: FloatArray, obs: _Obs, y: FloatArray) -> tuple[float, FloatArray]:
+    """Negative log marginal likelihood of ``y`` (up to a constant) and its gradient in the log
+    hyperparameters (Rasmussen & Williams 2006, eq. 5.9)."""
+    p = np.exp(logp)
+    s0, t0, sg, tg, sc, tc, sb, se = p
+    dt = np.abs(obs.t[:, None] - obs.t[None, :])
+    dc = np.abs(np.mod(obs.t, DAY_S)[:, None] - np.mod(obs.t, DAY_S)[None, :])
+    dc = np.minimum(dc, DAY_S - dc)
+    a0 = s0**2 * np.exp(-dt / t0)
+    ag = sg**2 * (obs.k[:, None] == obs.k[None, :]) * np.exp(-dt / tg)
+    w = _weekend(obs.t)
+    ac = sc**2 * (w[:, None] == w[None, :]) * np.exp(-dc / tc)
+    ab = sb**2 * (obs.trip[:, None] == obs.trip[None, :])
+    eye = np.eye(y.size)
+    c = a0 + ag + ac + ab + se**2 * eye
+    try:
+        cf = cho_factor(c, lower=True)
+    except np.linalg.LinAlgError:
+        return 1e12, np.zeros(logp.size)
+    alpha = cho_solve(cf, y)
+    inner = cho_solve(cf, eye) - np.outer(alpha, alpha)
+    derivs = (2 * a0, a0 * dt / t0, 2 * ag, ag * dt / tg, 2 * ac, ac * dc / tc, 2 * ab, 2 * se**2 * eye)
+    grad = np.array([0.5 * float(np.sum(inner * d)) for d in derivs])
+    return float(0.5 * y @ alpha + np.log(np.diag(cf[0])).sum()), grad
 
 
 @dataclass(frozen=True)
@@ -247,99 +323,141 @@ class EtaForecast:
 
 @dataclass
 class EtaModel:
-    """Historical-analog ETA on one lane (see the module docstring for the method).
+    """Segment travel times with a Gaussian-process correction on one lane (see the module docstring).
 
-    ``recency_bandwidth_h`` (None = off) weights analogs that had already arrived at the forecast
-    time by how recently they passed the live trip's position (Gaussian kernel on that age, in
-    hours); analogs not yet arrived, or long ago, keep the floor weight ``recency_floor``. Only
-    trips observed in full before the forecast count as recent, so the weighting is causal.
+    ``segment_m`` is the segment length (about the spacing of urban bus stops). With ``realtime``,
+    traversals by the other trips that were complete before the forecast time condition it (the
+    vehicles ahead); without, only the live trip's own segments do. Hyperparameters are fitted by
+    maximum marginal likelihood on the training trips' traversals (at most ``max_obs`` of the most
+    recent); nothing is tuned on the trips a backtest evaluates. ``n_samples`` draws of the posterior
+    give P10 and P90 (fixed draws: forecasts are deterministic).
 
     With ``calibrate`` (and at least 3 training trips with an observed arrival), :meth:`fit`
     calibrates P10 and P90 by conformalized quantile regression (Romano, Patterson & Candes 2019)
-    on leave-one-trip-out cuts of the training trips: each end is scaled on a log scale by the
-    trip-balanced quantile of its score, so the calibration cuts reach the nominal 10% / 90%.
+    on leave-one-trip-out cuts of the training trips (same hyperparameters, baseline refitted without
+    the trip): each end is scaled on a log scale by the trip-balanced quantile of its score.
     """
 
     geometry: LaneGeometry
+    segment_m: float = 400.0
+    realtime: bool = True
+    calibrate: bool = False
+    max_obs: int = 600
+    n_samples: int = 400
+    calibration_cuts: int = 10
     grid_m: float = 25.0
-    pace_window_m: float | None = None
-    pace_exponent: float = 0.3
-    dwell_factor: float = 0.0
-    tod_bandwidth_h: float | None = 2.0
-    other_day_weight: float = 0.5
-    pace_clip: tuple[float, float] = (0.5, 2.0)
-    recency_bandwidth_h: float | None = 0.5
-    recency_floor: float = 0.05
-    calibrate: bool = True
+    _edges: FloatArray = field(init=False, repr=False)
     _grid: FloatArray = field(init=False, repr=False)
     _tau: FloatArray = field(init=False, repr=False)
-    _arrival: FloatArray = field(init=False, repr=False)
-    _dow: NDArray[np.int64] = field(init=False, repr=False)
+    _obs: _Obs = field(init=False, repr=False)
+    _logd: FloatArray = field(init=False, repr=False)
+    _h: FloatArray = field(init=False, repr=False)
+    _p: FloatArray = field(init=False, repr=False)
+    _z: FloatArray = field(init=False, repr=False)
+    _n_complete: int = field(init=False, default=0)
     _median_speed: float = field(init=False, default=float("nan"))
     _cal: tuple[float, float] = field(init=False, default=(0.0, 0.0))
 
     def __post_init__(self) -> None:
+        if self.segment_m <= 0:
+            raise ValueError(f"segment_m must be > 0, got {self.segment_m}")
         if self.grid_m <= 0:
             raise ValueError(f"grid_m must be > 0, got {self.grid_m}")
-        if self.pace_window_m is not None and self.pace_window_m <= 0:
-            raise ValueError(f"pace_window_m must be > 0 or None, got {self.pace_window_m}")
-        if not 0 <= self.pace_exponent <= 1:
-            raise ValueError(f"pace_exponent must be in [0, 1], got {self.pace_exponent}")
-        if not 0 <= self.dwell_factor <= 1:
-            raise ValueError(f"dwell_factor must be in [0, 1], got {self.dwell_factor}")
-        if self.tod_bandwidth_h is not None and self.tod_bandwidth_h <= 0:
-            raise ValueError(f"tod_bandwidth_h must be > 0 or None, got {self.tod_bandwidth_h}")
-        if not 0 < self.other_day_weight <= 1:
-            raise ValueError(f"other_day_weight must be in (0, 1], got {self.other_day_weight}")
-        lo, hi = self.pace_clip
-        if not 0 < lo <= 1 <= hi:
-            raise ValueError(f"pace_clip must satisfy 0 < low <= 1 <= high, got {self.pace_clip}")
-        if self.recency_bandwidth_h is not None and self.recency_bandwidth_h <= 0:
-            raise ValueError(f"recency_bandwidth_h must be > 0 or None, got {self.recency_bandwidth_h}")
-        if not 0 < self.recency_floor <= 1:
-            raise ValueError(f"recency_floor must be in (0, 1], got {self.recency_floor}")
+        if self.max_obs < 20:
+            raise ValueError(f"max_obs must be >= 20, got {self.max_obs}")
+        if self.n_samples < 50:
+            raise ValueError(f"n_samples must be >= 50, got {self.n_samples}")
+        if self.calibration_cuts < 1:
+            raise ValueError(f"calibration_cuts must be >= 1, got {self.calibration_cuts}")
+        end = self.geometry.arrival_s_m
+        e = np.append(np.arange(0.0, end, self.segment_m), end)
+        if e.size > 2 and e[-1] - e[-2] < self.segment_m / 2:  # no stub at the end: merge it
+            e = np.delete(e, -2)
+        self._edges = e
         self._grid = np.arange(0.0, self.geometry.route.length_m, self.grid_m)
         self._tau = np.empty((0, self._grid.size))
+        self._p = _INIT.copy()
+        self._z = np.random.default_rng(0).standard_normal((self.n_samples, e.size - 1))
 
     # ---- fit
     def fit(self, trips: Sequence[Trip | MatchedTrip]) -> EtaModel:
-        """Learn from past trips; only those with an observed arrival are used."""
-        taus, arrs, dows, speeds, lives = [], [], [], [], []
+        """Learn from past trips. Every trip's traversed segments count (also trips whose end was not
+        observed); at least one trip must have an observed arrival."""
+        taus, speeds, parts, lives = [], [], [], []
         for tr in trips:
             m = tr if isinstance(tr, MatchedTrip) else match_trip(self.geometry, tr)
+            end = m.trip.n if m.arr_idx is None else m.arr_idx + 1
+            t, s = m.trip.t[:end], m.s[:end]
+            te = _first_passage(t, s, self._edges)
+            if m.arr_idx is not None:
+                te[-1] = t[-1]  # arrival: the first fix in the destination geofence
+            obs = _Obs.of(te, len(parts))
+            if obs.k.size == 0:
+                continue
+            parts.append(obs)
             if m.arr_idx is None:
                 continue
-            a = m.arr_idx
-            t, s = m.trip.t[: a + 1], m.s[: a + 1]
-            tau = _first_passage(t, s, self._grid)
-            if np.isfinite(tau).sum() < 2:
-                continue
-            taus.append(tau)
-            arrs.append(float(t[-1]))
-            dows.append(_dow(float(t[0])))
-            lives.append((t, s, m.start_idx))
+            taus.append(_first_passage(t, s, self._grid))
+            lives.append((t, s, m.start_idx, len(parts) - 1))
             i0 = m.start_idx
             if t[-1] > t[i0] and s[-1] > s[i0]:
                 speeds.append((min(s[-1], self.geometry.arrival_s_m) - s[i0]) / (t[-1] - t[i0]))
         if not taus:
             raise DataError("no trip with an observed arrival to learn the ETA from")
         self._tau = np.vstack(taus)
-        self._arrival = np.asarray(arrs)
-        self._dow = np.asarray(dows, dtype=np.int64)
+        self._n_complete = len(taus)
         self._median_speed = float(np.median(speeds)) if speeds else float("nan")
+        self._obs = _Obs.concat(parts)
+        self._h = self._baseline(self._obs)
+        self._p = self._fit_hyper()
         self._cal = self._calibration(lives) if self.calibrate and len(lives) >= 3 else (0.0, 0.0)
         return self
 
-    def _calibration(self, lives: list[tuple[FloatArray, FloatArray, int]]) -> tuple[float, float]:
+    def _baseline(self, obs: _Obs) -> FloatArray:
+        """Mean log traversal time of each segment; segments nobody traversed at the median pace."""
+        n = self._edges.size - 1
+        cnt = np.bincount(obs.k, minlength=n)
+        tot = np.bincount(obs.k, weights=obs.logd, minlength=n)
+        h = np.full(n, np.nan)
+        h[cnt > 0] = tot[cnt > 0] / cnt[cnt > 0]
+        length = np.diff(self._edges)
+        if np.isnan(h).any():
+            rate = float(np.median(np.exp(h[cnt > 0]) / length[cnt > 0]))
+            h[cnt == 0] = np.log(length[cnt == 0] * rate)
+        return h
+
+    def _recent(self, obs: _Obs, until: float = np.inf) -> _Obs:
+        """The at most ``max_obs`` most recent observations completed by ``until``."""
+        idx = np.nonzero(obs.done <= until)[0]
+        if idx.size > self.max_obs:
+            idx = idx[np.argsort(obs.done[idx], kind="stable")[-self.max_obs:]]
+        return obs.take(idx)
+
+    def _fit_hyper(self) -> FloatArray:
+        obs = self._recent(self._obs)
+        y = obs.logd - self._h[obs.k]
+        if y.size < 10:
+            return _INIT.copy()
+        res = minimize(_neg_log_marginal, np.log(_INIT), args=(obs, y), method="L-BFGS-B", jac=True,
+                       bounds=[tuple(b) for b in _BOUNDS], options={"maxiter": 200})
+        return np.exp(res.x)
+
+    def _calibration(self, lives: list[tuple[FloatArray, FloatArray, int, int]]) -> tuple[float, float]:
         """CQR log-scale adjustments of (P10, P90) from leave-one-trip-out cuts of the training trips;
         every trip weighs the same however many fixes it has."""
         lo_sc, hi_sc, wts = [], [], []
-        for k, (t, s, i0) in enumerate(lives):
-            keep = np.ones(self.n_trips, dtype=bool)
-            keep[k] = False
+        for t, s, i0, j in lives:
+            others = self._obs.take(self._obs.trip != j)
+            if others.k.size == 0:
+                continue
+            h = self._baseline(others)
+            cand = np.arange(i0 + 1, t.size - 1)
+            if cand.size == 0:
+                continue
+            cuts = np.unique(cand[np.linspace(0, cand.size - 1, min(self.calibration_cuts, cand.size)).astype(int)])
             rows = []
-            for c in range(i0 + 1, t.size - 1):
-                q = self._quantiles(t[: c + 1], s[: c + 1], i0, keep)
+            for c in cuts:
+                q = self._raw(t[i0: c + 1], s[i0: c + 1], h, others)
                 if q is not None:
                     rows.append((float(t[-1] - t[c]), q[0], q[2]))
             if not rows:
@@ -358,7 +476,8 @@ class EtaModel:
 
     @property
     def n_trips(self) -> int:
-        return int(self._tau.shape[0])
+        """Training trips with an observed arrival."""
+        return self._n_complete
 
     @property
     def median_speed_mps(self) -> float:
@@ -369,6 +488,12 @@ class EtaModel:
     def calibration(self) -> tuple[float, float]:
         """Log-scale adjustments applied to P10 (down) and P90 (up) after :meth:`fit`."""
         return self._cal
+
+    @property
+    def hyperparameters(self) -> dict[str, float]:
+        """The covariance's hyperparameters (standard deviations of log-time ratios, time scales in
+        seconds), as fitted by maximum marginal likelihood."""
+        return {k: float(v) for k, v in zip(HYPERPARAMETERS, self._p, strict=True)}
 
     def segment_profile(self, n_segments: int = 10) -> tuple[FloatArray, FloatArray]:
         """Segment edges (m) and the median traversal time (s) of each of ``n_segments`` equal
@@ -383,77 +508,59 @@ class EtaModel:
         return edges, med
 
     # ---- predict
-    def _tau_at(self, s: float) -> FloatArray:
-        g = s / self.grid_m
-        i = int(np.clip(np.floor(g), 0, self._grid.size - 2))
-        f = min(max(g - i, 0.0), 1.0)
-        return self._tau[:, i] * (1 - f) + self._tau[:, i + 1] * f
-
-    def _quantiles(self, t: FloatArray, s: FloatArray, start_idx: int,
-                   keep: NDArray[np.bool_] | None = None) -> tuple[float, float, float] | None:
-        """Uncalibrated (P10, P50, P90) of the remaining time from the analogs in ``keep``
-        (all when None); None when no analog covers the current position."""
+    def _raw(self, t: FloatArray, s: FloatArray, h: FloatArray, history: _Obs) -> tuple[float, float, float] | None:
+        """Uncalibrated (P10, P50, P90) of the remaining time given baseline ``h`` and the other trips'
+        traversals ``history``; None at or past the arrival line."""
         t_c, s_c = float(t[-1]), float(s[-1])
-        j = int(np.searchsorted(s, s_c, side="left"))  # first fix at the current position
-        w = t_c - float(t[j])
-        s0 = float(s[start_idx])
-        s_ref = s0 if self.pace_window_m is None else max(s0, s_c - self.pace_window_m)
-        k = int(np.searchsorted(s, s_ref, side="left"))
-        if k > 0 and s[k] > s[k - 1]:  # interpolate the live trip's passage at s_ref
-            t_ref = t[k - 1] + (s_ref - s[k - 1]) / (s[k] - s[k - 1]) * (t[k] - t[k - 1])
-        else:
-            t_ref = float(t[k])
-        el_live = float(t[j]) - float(t_ref)
-        a, b = self._tau_at(s_c), self._tau_at(s_ref)
-        ok = np.isfinite(a) if keep is None else np.isfinite(a) & keep
-        if not ok.any():
+        e = self._edges
+        if s_c >= e[-1]:
             return None
-        a, b, arr = a[ok], b[ok], self._arrival[ok]
-        el_hist = a - b
-        usable = np.isfinite(el_hist)
-        rho = 1.0
-        if usable.any() and el_live > 60:  # live time over the median analog time on the same stretch
-            med = float(np.median(el_hist[usable]))
-            rho = float(np.clip(el_live / med, *self.pace_clip)) if med > 60 else 1.0
-        cand = np.maximum((arr - a) * rho**self.pace_exponent - self.dwell_factor * w, 0.0)
-        wts = np.ones(cand.size)
-        if self.tod_bandwidth_h is not None:
-            dh = np.abs(_clock_h(a) - _clock_h(t_c))
-            dh = np.minimum(dh, 24 - dh)
-            wts *= np.exp(-0.5 * (dh / self.tod_bandwidth_h) ** 2) + 1e-6
-        wts *= np.where(self._dow[ok] == _dow(t_c), 1.0, self.other_day_weight)
-        if self.recency_bandwidth_h is not None:  # analogs that arrived recently (causal: arr <= now)
-            age_h = (t_c - a) / 3600.0
-            recent = np.where(arr <= t_c, np.exp(-0.5 * (age_h / self.recency_bandwidth_h) ** 2), 0.0)
-            wts *= self.recency_floor + recent
-        p10, p50, p90 = weighted_quantiles(cand, wts, (0.1, 0.5, 0.9))
-        return float(p10), float(p50), float(p90)
+        g = int(np.clip(np.searchsorted(e, s_c, side="right") - 1, 0, e.size - 2))
+        own = _Obs.of(_first_passage(t, s, e), -1, t_c)
+        other = self._recent(history, t_c) if self.realtime else history.take(np.zeros(history.k.size, bool))
+        obs = _Obs.concat([other, own])
+        y = obs.logd - h[obs.k]
+        base = np.exp(h[g:])
+        base[0] *= (e[g + 1] - s_c) / (e[g + 1] - e[g])
+        k = np.arange(g, e.size - 1)
+        tq = t_c + np.cumsum(base) - base / 2  # when the live trip will be half way through each segment
+        q = _Obs(k, tq, np.zeros(k.size), np.full(k.size, -1), tq)
+        p = self._p
+        prior = _kernel(p, q, q) + np.eye(k.size) * p[7] ** 2
+        if y.size:
+            cf = cho_factor(_kernel(p, obs, obs) + np.eye(y.size) * p[7] ** 2, lower=True)
+            ks = _kernel(p, q, obs)
+            mu = ks @ cho_solve(cf, y)
+            cov = prior - ks @ cho_solve(cf, ks.T)
+        else:
+            mu, cov = np.zeros(k.size), prior
+        chol = np.linalg.cholesky(0.5 * (cov + cov.T) + 1e-9 * np.eye(k.size))
+        draws = np.exp(mu + self._z[:, : k.size] @ chol.T) @ base
+        p50 = float(base @ np.exp(mu))  # the path of segment medians
+        p10, p90 = np.quantile(draws, (0.1, 0.9))
+        return float(min(p10, p50)), p50, float(max(p90, p50))
 
     def predict_matched(self, t: FloatArray, s: FloatArray, start_idx: int = 0) -> EtaForecast:
         """Forecast from a live trip's fixes so far: times ``t`` and monotone progress ``s`` (m)."""
         if self.n_trips == 0:
             raise DataError("the model is not fitted")
+        t, s = np.asarray(t, dtype=float), np.asarray(s, dtype=float)
         t_c, s_c = float(t[-1]), float(s[-1])
         rem_m = max(self.geometry.arrival_s_m - s_c, 0.0)
-        if rem_m <= 0:
+        q = self._raw(t[start_idx:], s[start_idx:], self._h, self._obs) if rem_m > 0 else None
+        if q is None:
             return EtaForecast(t_c, s_c, 0.0, 0.0, 0.0, 0.0, self.n_trips)
-        q = self._quantiles(t, s, start_idx)
-        if q is None:  # no analog covers this position: fall back to the median speed
-            v = self._median_speed if np.isfinite(self._median_speed) and self._median_speed > 0 else 5.0
-            r = rem_m / v
-            return EtaForecast(t_c, s_c, rem_m, 0.8 * r, r, 1.25 * r, 0)
         p10, p50, p90 = q
         c_lo, c_hi = self._cal
         p10 = min(max((p10 + 60.0) * np.exp(-c_lo) - 60.0, 0.0), p50)
         p90 = max((p90 + 60.0) * np.exp(c_hi) - 60.0, p50)
-        n = int(np.isfinite(self._tau_at(s_c)).sum())
+        n = int(np.unique(self._obs.trip[self._obs.done <= t_c]).size) if self.realtime else 0
         return EtaForecast(t_c, s_c, rem_m, float(p10), float(p50), float(p90), n)
 
     def predict(self, trip: Trip) -> EtaForecast:
         """Forecast for a live trip from all its fixes so far."""
         m = match_trip(self.geometry, trip)
         return self.predict_matched(m.trip.t, m.s, m.start_idx)
-
 
 # ----------------------------------------------------------------------------------- backtest
 @dataclass(frozen=True)
@@ -513,9 +620,30 @@ def backtest(
     fix if the start was not observed; below ``min_speed_mps`` the median-speed baseline is used),
     and remaining distance over the median speed of the training trips. The stronger is reported.
     """
+    (res,) = backtest_seeds(trips, seeds=(seed,), cuts_per_trip=cuts_per_trip, route=route,
+                            origin_radius_m=origin_radius_m, dest_radius_m=dest_radius_m,
+                            min_speed_mps=min_speed_mps, **model_options)
+    return res
+
+
+def backtest_seeds(
+    trips: Sequence[Trip],
+    *,
+    seeds: Sequence[int | np.random.Generator] = (0,),
+    cuts_per_trip: int = 20,
+    route: Route | None = None,
+    origin_radius_m: float = 300.0,
+    dest_radius_m: float = 150.0,
+    min_speed_mps: float = 0.5,
+    **model_options: object,
+) -> list[BacktestResult]:
+    """:func:`backtest` for several seeds of the cut points at the cost of one: each fold's model is
+    fitted once (it does not depend on the cuts). Result ``i`` equals ``backtest(seed=seeds[i])``."""
     if cuts_per_trip < 1:
         raise ValueError(f"cuts_per_trip must be >= 1, got {cuts_per_trip}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if not seeds:
+        raise ValueError("seeds must not be empty")
+    rngs = [sd if isinstance(sd, np.random.Generator) else np.random.default_rng(sd) for sd in seeds]
     trips = list(trips)
     if len(trips) < 2:
         raise DataError(f"the backtest needs at least 2 trips with an observed end, got {len(trips)} trip(s)")
@@ -527,41 +655,48 @@ def backtest(
     if len(complete) < 2:
         raise DataError(f"the backtest needs at least 2 trips with an observed end, found {len(complete)} "
                         f"(excluded: {excluded or 'none'})")
-    rows: list[tuple[float, ...]] = []
+    rows: list[list[tuple[float, ...]]] = [[] for _ in rngs]
     n_start_unobs = 0
     for i in complete:
         train = [tr for j, tr in enumerate(trips) if j != i]
         geom = geom_all if route is not None else LaneGeometry(learn_route(train), origin_radius_m, dest_radius_m)
-        model = EtaModel(geom, **model_options).fit(train)  # type: ignore[arg-type]
         m = match_trip(geom, trips[i])
         if m.arr_idx is None:  # the fold's geometry does not see this trip arrive
             continue
-        n_start_unobs += m.dep_idx is None
         lo = m.start_idx + 1
         cand = np.arange(lo, m.arr_idx)
         if cand.size == 0:
             continue
-        cuts = rng.choice(cand, size=min(cuts_per_trip, cand.size), replace=False)
+        n_start_unobs += m.dep_idx is None
+        model = EtaModel(geom, **model_options).fit(train)  # type: ignore[arg-type]
         t, s = m.trip.t, m.s
         arr_t = float(t[m.arr_idx])
         v_med = model.median_speed_mps
-        for c in np.sort(cuts):
-            fc = model.predict_matched(t[: c + 1], s[: c + 1], m.start_idx)
-            truth = arr_t - float(t[c])
-            rem = fc.remaining_m
-            i0 = m.start_idx
-            v_dep = (s[c] - s[i0]) / (t[c] - t[i0]) if t[c] > t[i0] else 0.0
-            naive_med = rem / v_med
-            naive_dep = rem / v_dep if v_dep >= min_speed_mps else naive_med
-            rows.append((truth, fc.p10_s, fc.p50_s, fc.p90_s, naive_dep, naive_med))
-    if not rows:
+        i0 = m.start_idx
+        forecasts: dict[int, tuple[float, ...]] = {}
+        for rng, out in zip(rngs, rows, strict=True):
+            cuts = rng.choice(cand, size=min(cuts_per_trip, cand.size), replace=False)
+            for c in np.sort(cuts):
+                if c not in forecasts:
+                    fc = model.predict_matched(t[: c + 1], s[: c + 1], i0)
+                    truth = arr_t - float(t[c])
+                    rem = fc.remaining_m
+                    v_dep = (s[c] - s[i0]) / (t[c] - t[i0]) if t[c] > t[i0] else 0.0
+                    naive_med = rem / v_med
+                    naive_dep = rem / v_dep if v_dep >= min_speed_mps else naive_med
+                    forecasts[int(c)] = (truth, fc.p10_s, fc.p50_s, fc.p90_s, naive_dep, naive_med)
+                out.append(forecasts[int(c)])
+    if not rows[0]:
         raise DataError("no cut could be evaluated (no fix between departure and arrival)")
-    arr = np.asarray(rows)
+    return [_summary(np.asarray(r), complete, excluded, n_start_unobs) for r in rows]
+
+
+def _summary(arr: FloatArray, complete: list[int], excluded: dict[str, str], n_start_unobs: int) -> BacktestResult:
     err = lambda col: float(np.mean(np.abs(arr[:, col] - arr[:, 0])) / 60.0)  # noqa: E731
     mae_dep, mae_med = err(4), err(5)
     naive_name = "since_departure" if mae_dep <= mae_med else "median_speed"
     return BacktestResult(
-        n_trips=len(complete), n_cuts=len(rows), n_excluded_trips=len(excluded), excluded=excluded,
+        n_trips=len(complete), n_cuts=len(arr), n_excluded_trips=len(excluded), excluded=excluded,
         model_mae_min=err(2), p90_coverage=float(np.mean(arr[:, 0] <= arr[:, 3])),
         p10_coverage=float(np.mean(arr[:, 0] <= arr[:, 1])), naive_mae_min=min(mae_dep, mae_med),
         naive_name=naive_name, naive_since_departure_mae_min=mae_dep, naive_median_speed_mae_min=mae_med,
