@@ -160,6 +160,20 @@ def publish_paced(path: str, port: int, rate: float, seconds: float, flood: int)
     c.loop_stop()
 
 
+def discard_session(port: int, client_id: str) -> None:
+    """Connect as ``client_id`` with a clean start (and no session expiry), then leave: the broker
+    drops the persistent session a finished run's gateway left, which would otherwise keep queueing
+    every later run's messages (its QoS 1 subscription) and load the broker in those runs."""
+    done = threading.Event()
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    c.on_connect = lambda *a: done.set()
+    c.connect("127.0.0.1", port, clean_start=True)
+    c.loop_start()
+    done.wait(10)
+    c.disconnect()
+    c.loop_stop()
+
+
 def flood_messages(flood: int, seconds: float, window: float | None) -> int:
     return int(flood * seconds / 2) + flood if window else int(flood * seconds)
 
@@ -246,6 +260,7 @@ def gateway_rate(port: int, store, items_file: str, n_msgs: int, readings: int, 
         raise AssertionError(f"gateway committed {w.committed} of {n_msgs} messages in 300 s")
     pub.wait(60)
     w.stop()
+    discard_session(port, f"gw-{tag}")
     if gate.counters["stored"] != n_msgs:  # every message stored, none refused or quarantined
         raise AssertionError(f"gateway stored {gate.counters['stored']} of {n_msgs}: {dict(gate.counters)}")
     return n_msgs * readings / (last[0] - first[0])
@@ -324,6 +339,8 @@ def workers_run(port: int, url: str, items_file: str, n: int, workers: int, tag:
             p.wait(10)
         except subprocess.TimeoutExpired:
             p.kill()
+    for i in range(workers):
+        discard_session(port, f"w{tag}-{i}")
     if final != n:
         raise AssertionError(f"{workers} workers{' (one killed)' if kill_one else ''}: {final} events for {n} messages")
     return n / (t1 - t0)
@@ -370,6 +387,7 @@ def latency(port: int, store, creds, rate: float, seconds: float, flood: int, ta
         pub.wait(seconds + 60)
     time.sleep(1.0)
     w.stop()
+    discard_session(port, f"lat-{tag}")
     if window:
         phase = (np.array(sent) - start) / window
         keep = (phase % 1.0 >= 0.2) & (phase >= 1.0)  # not the first window (warm-up), nor window starts
