@@ -388,7 +388,8 @@ class EtaModel:
             m = tr if isinstance(tr, MatchedTrip) else match_trip(self.geometry, tr)
             end = m.trip.n if m.arr_idx is None else m.arr_idx + 1
             t, s = m.trip.t[:end], m.s[:end]
-            te = _first_passage(t, s, self._edges)
+            # from the departure on, as for a live trip: the dwell at the origin is no traversal
+            te = _first_passage(t[m.start_idx:], s[m.start_idx:], self._edges)
             if m.arr_idx is not None:
                 te[-1] = t[-1]  # arrival: the first fix in the destination geofence
             obs = _Obs.of(te, len(parts))
