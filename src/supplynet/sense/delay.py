@@ -5,8 +5,8 @@ For every GPS fix of a shipment in transit the detector matches the fix to the l
 (:class:`~supplynet.sense.geo.Route`: the lane's geometry, else the straight line between its sites),
 keeps the progress monotone, and forecasts the arrival as a distribution:
 
-- with a fitted :class:`~supplynet.sense.eta.EtaModel` for the lane (historical analogs, Jeong & Rilett
-  2004), its P10/P50/P90, read as a split normal (two half-normals joined at the median; Wallis 2014,
+- with a fitted :class:`~supplynet.sense.eta.EtaModel` for the lane (segment travel times with a
+  Gaussian-process correction, see :mod:`supplynet.sense.eta`), its P10/P50/P90, read as a split normal (two half-normals joined at the median; Wallis 2014,
   "The two-piece normal, binormal, or double Gaussian distribution");
 - otherwise the lane-history model :class:`LaneEta`: the remaining time at progress ``f`` is the share
   of the lane's trip time ``T`` past-trips still needed from there, ``(1 - tau_k(f)) * T`` (the
@@ -370,7 +370,7 @@ class DelayDetector:
             tt = np.array([tr.depart, tr.moving_since, t]) if tr.moving_since > tr.depart else np.array([tr.depart, t])
             ss = np.array([0.0, tr.s_m, tr.s_m]) if tr.moving_since > tr.depart else np.array([0.0, tr.s_m])
             e = model.predict_matched(tt, ss, 0)
-            return ArrivalForecast(t, f, e.eta_p10, e.eta_p50, e.eta_p90, "analog")
+            return ArrivalForecast(t, f, e.eta_p10, e.eta_p50, e.eta_p90, "segment_gp")
         return self.lane_eta(tr.lane_id).forecast(t, tr.depart, f, tr.moving_since)
 
     def declared(self, shipment_id: str, shipment: Any, at: datetime, event_id: str) -> DelayDeclared:
