@@ -1,4 +1,4 @@
-"""Trip loaders, route learning, trip classification, the analog ETA model and its backtest,
+"""Trip loaders, route learning, trip classification, the segment-GP ETA model and its backtest,
 on generated trips with known physics and (marked ``data``) on the Liverpool route-14 file."""
 
 from __future__ import annotations
