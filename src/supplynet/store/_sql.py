@@ -64,6 +64,9 @@ _MIXED = "*"
 Unit = list[Any]
 Items = list[tuple[int, int, str, str]]
 _ROW_COLUMNS = _COLUMNS[:-1]  # received_at is given once per transaction
+#: (data_version, next offset, {source: [seq_max, n_events, seq_span, ts_span]}) after this log's last commit
+_Memo = tuple[int, int, dict[str, list[int]]]
+_MEMO_SOURCES = 200_000
 
 
 class Tx(abc.ABC):
@@ -82,6 +85,11 @@ class Tx(abc.ABC):
     ) -> None:
         """Bulk insert (SQLite ``executemany``, PostgreSQL ``COPY``); ``constants`` are integer columns
         with the same value in every row."""
+
+    def data_version(self) -> int | None:
+        """A number that changes when another connection commits to the database (SQLite's
+        ``PRAGMA data_version``), so a writer may keep what it last wrote in memory; None: unknown."""
+        return None
 
 
 class SqlBackend(abc.ABC):
@@ -172,6 +180,7 @@ class SqlEventLog(EventLog):
         self._closed = False
         #: number of transactions committed by this process (shows group commit at work)
         self.commits = 0
+        self._memo: _Memo | None = None
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -262,19 +271,38 @@ class SqlEventLog(EventLog):
         for source, items in runs:
             chunks: list[Items | None] = [items[i : i + MAX_BATCH_ROW] for i in range(0, len(items), MAX_BATCH_ROW)]
             reqs.append(_Request([_batch_unit(source, c) for c in chunks if c], chunks))
-        return self._write_tx(tx, reqs) if reqs else []
+        self._memo = None  # the caller's transaction may still roll back
+        return self._write_tx(tx, reqs)[0] if reqs else []
 
     def _write(self, group: list[_Request]) -> list[AppendResult]:
-        with self._backend.write() as tx:
-            return self._write_tx(tx, group)
+        memo, self._memo = self._memo, None
+        try:
+            with self._backend.write() as tx:
+                results, self._memo = self._write_tx(tx, group, memo)  # set under the write lock
+        except BaseException:
+            self._memo = None  # the commit failed: read the truth back next time
+            raise
+        return results
 
-    def _write_tx(self, tx: Tx, group: list[_Request]) -> list[AppendResult]:
+    def _write_tx(self, tx: Tx, group: list[_Request], memo: _Memo | None = None
+                  ) -> tuple[list[AppendResult], _Memo | None]:
+        """Write ``group`` in ``tx``. ``memo``: the next offset and per-source stats this log committed
+        last, used instead of reading them back while no other connection has committed since (the
+        database's ``data_version`` unchanged); returns the results and the memo after this write."""
         sources = {u[2] for req in group for u in req.units}
         results: list[AppendResult] = []
-        if True:
+        version = tx.data_version()
+        if memo is not None and version is not None and memo[0] == version:
+            off, cached = memo[1], memo[2]
+            known = {s: cached[s] for s in sources if s in cached}
+            if len(known) < len(sources):
+                known.update(_source_stats(tx, sources - known.keys()))
+        else:
+            cached = {}
             last = tx.execute("SELECT off + n FROM events ORDER BY off DESC LIMIT 1")
             off = last[0][0] if last else 1
             known = _source_stats(tx, sources)
+        if True:
             # per source [seq_max, n_events, seq_span, ts_span]; -1: nothing stored yet
             stats = {s: list(known[s]) if s in known else [-1, 0, 0, 0] for s in sources}
             now = {"received_at": time.time_ns() // 1000}
@@ -333,7 +361,10 @@ class SqlEventLog(EventLog):
                     "seq_span = excluded.seq_span, ts_span = excluded.ts_span",
                     changed,
                 )
-        return results
+        if version is None or len(cached) + len(stats) > _MEMO_SOURCES:
+            return results, None
+        cached.update((s, st) for s, st in stats.items() if st[0] >= 0)
+        return results, (version, off, cached)
 
     # -- reading ---------------------------------------------------------------------------------
 

@@ -58,6 +58,9 @@ class _SqliteTx(Tx):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._conn.executemany(sql, rows)
 
+    def data_version(self) -> int | None:
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
     def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], constants: Mapping[str, int] | None = None
     ) -> None:
