@@ -169,6 +169,15 @@ class _Request:
         self.done = False
 
 
+def _wire_requests(runs: Sequence[tuple[str, Items]]) -> list[_Request]:
+    """One request per run of serialized events ``(source, items)``, in rows of MAX_BATCH_ROW."""
+    reqs = []
+    for source, items in runs:
+        chunks: list[Items | None] = [items[i : i + MAX_BATCH_ROW] for i in range(0, len(items), MAX_BATCH_ROW)]
+        reqs.append(_Request([_batch_unit(source, c) for c in chunks if c], chunks))
+    return reqs
+
+
 class SqlEventLog(EventLog):
     """:class:`~supplynet.store.base.EventLog` over a :class:`SqlBackend`."""
 
@@ -209,10 +218,7 @@ class SqlEventLog(EventLog):
         """Like :meth:`append_batches` for events a trusted caller (the ingest gate's fast path)
         already validated and serialized: per run ``(source, [(seq, ts_us, kind, wire_json), ...])``
         sorted by ``seq`` without repeats, each ``wire_json`` readable by ``parse_event``."""
-        reqs = []
-        for source, items in runs:
-            chunks: list[Items | None] = [items[i : i + MAX_BATCH_ROW] for i in range(0, len(items), MAX_BATCH_ROW)]
-            reqs.append(_Request([_batch_unit(source, c) for c in chunks if c], chunks))
+        reqs = _wire_requests(runs)
         self._wait(reqs)
         for req in reqs:
             if req.error is not None:
@@ -267,10 +273,7 @@ class SqlEventLog(EventLog):
         (the ingest gate's quarantine, counters and acknowledgements): one durable transaction, and
         a crash leaves either all of them or none. Works on every :class:`SqlBackend` (SQLite and
         PostgreSQL): the backend's write lock serializes it with this log's own group commits."""
-        reqs = []
-        for source, items in runs:
-            chunks: list[Items | None] = [items[i : i + MAX_BATCH_ROW] for i in range(0, len(items), MAX_BATCH_ROW)]
-            reqs.append(_Request([_batch_unit(source, c) for c in chunks if c], chunks))
+        reqs = _wire_requests(runs)
         self._memo = None  # the caller's transaction may still roll back
         return self._write_tx(tx, reqs)[0] if reqs else []
 
@@ -302,65 +305,64 @@ class SqlEventLog(EventLog):
             last = tx.execute("SELECT off + n FROM events ORDER BY off DESC LIMIT 1")
             off = last[0][0] if last else 1
             known = _source_stats(tx, sources)
-        if True:
-            # per source [seq_max, n_events, seq_span, ts_span]; -1: nothing stored yet
-            stats = {s: list(known[s]) if s in known else [-1, 0, 0, 0] for s in sources}
-            now = {"received_at": time.time_ns() // 1000}
-            rows: list[Unit] = []
-            for req in group:
-                stored = dups = 0
-                if req.items is None:  # single events (append): the hot path, nothing but offsets
-                    i = 0
-                    units = req.units
-                    for unit in units:
-                        st = stats[unit[2]]
-                        if unit[3] <= st[0]:
-                            break
-                        unit[0] = off
-                        off += 1
-                        st[0] = unit[3]
-                        st[1] += 1
-                        i += 1
-                    rows += units[:i] if i < len(units) else units
-                    stored = i
-                    if i == len(units):
-                        results.append(AppendResult(stored, 0))
-                        continue
-                    todo = zip(units[i:], repeat(None), strict=False)
-                else:
-                    todo = zip(req.units, req.items, strict=True)
-                for unit, items in todo:
+        # per source [seq_max, n_events, seq_span, ts_span]; -1: nothing stored yet
+        stats = {s: list(known[s]) if s in known else [-1, 0, 0, 0] for s in sources}
+        now = {"received_at": time.time_ns() // 1000}
+        rows: list[Unit] = []
+        for req in group:
+            stored = dups = 0
+            if req.items is None:  # single events (append): the hot path, nothing but offsets
+                i = 0
+                units = req.units
+                for unit in units:
                     st = stats[unit[2]]
-                    if unit[3] <= st[0]:  # at or below the source's high water: look it up
-                        if rows:
-                            tx.insert_rows("events", _ROW_COLUMNS, rows, now)
-                            rows = []
-                        unit, items, d = _dedupe(tx, unit, items, st)
-                        dups += d
-                        if unit is None:
-                            continue
+                    if unit[3] <= st[0]:
+                        break
                     unit[0] = off
-                    n = unit[1]
-                    off += n
-                    stored += n
-                    rows.append(unit)
-                    if unit[4] > st[0]:
-                        st[0] = unit[4]
-                    st[1] += n
-                    if items is not None:
-                        st[2] = max(st[2], unit[4] - unit[3])
-                        st[3] = max(st[3], unit[6] - unit[5])
-                results.append(AppendResult(stored, dups))
-            if rows:
-                tx.insert_rows("events", _ROW_COLUMNS, rows, now)
-            changed = [(s, *st) for s, st in stats.items() if st != known.get(s) and st[0] >= 0]
-            if changed:
-                tx.executemany(
-                    "INSERT INTO log_sources (source, seq_max, n_events, seq_span, ts_span) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (source) DO UPDATE SET seq_max = excluded.seq_max, n_events = excluded.n_events, "
-                    "seq_span = excluded.seq_span, ts_span = excluded.ts_span",
-                    changed,
-                )
+                    off += 1
+                    st[0] = unit[3]
+                    st[1] += 1
+                    i += 1
+                rows += units[:i] if i < len(units) else units
+                stored = i
+                if i == len(units):
+                    results.append(AppendResult(stored, 0))
+                    continue
+                todo = zip(units[i:], repeat(None), strict=False)
+            else:
+                todo = zip(req.units, req.items, strict=True)
+            for unit, items in todo:
+                st = stats[unit[2]]
+                if unit[3] <= st[0]:  # at or below the source's high water: look it up
+                    if rows:
+                        tx.insert_rows("events", _ROW_COLUMNS, rows, now)
+                        rows = []
+                    unit, items, d = _dedupe(tx, unit, items, st)
+                    dups += d
+                    if unit is None:
+                        continue
+                unit[0] = off
+                n = unit[1]
+                off += n
+                stored += n
+                rows.append(unit)
+                if unit[4] > st[0]:
+                    st[0] = unit[4]
+                st[1] += n
+                if items is not None:
+                    st[2] = max(st[2], unit[4] - unit[3])
+                    st[3] = max(st[3], unit[6] - unit[5])
+            results.append(AppendResult(stored, dups))
+        if rows:
+            tx.insert_rows("events", _ROW_COLUMNS, rows, now)
+        changed = [(s, *st) for s, st in stats.items() if st != known.get(s) and st[0] >= 0]
+        if changed:
+            tx.executemany(
+                "INSERT INTO log_sources (source, seq_max, n_events, seq_span, ts_span) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (source) DO UPDATE SET seq_max = excluded.seq_max, n_events = excluded.n_events, "
+                "seq_span = excluded.seq_span, ts_span = excluded.ts_span",
+                changed,
+            )
         if version is None or len(cached) + len(stats) > _MEMO_SOURCES:
             return results, None
         cached.update((s, st) for s, st in stats.items() if st[0] >= 0)

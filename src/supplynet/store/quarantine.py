@@ -71,26 +71,25 @@ class IngestTables:
 
     def record_tx(self, tx: Tx, batch: IngestBatch) -> None:
         """:meth:`record` inside a write transaction the caller holds."""
-        if True:
-            if batch.quarantine:
-                tx.executemany(
-                    "INSERT INTO quarantine (at_us, device, reason, detail, adapter, size, raw) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)", batch.quarantine)
-            if batch.late:
-                tx.executemany(
-                    "INSERT INTO late_events (source, seq, ts_us, kind, body, received_at) VALUES (?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (source, seq) DO NOTHING", batch.late)
-            if batch.counts:
-                tx.executemany(
-                    "INSERT INTO ingest_counters (device, outcome, n) VALUES (?, ?, ?) "
-                    "ON CONFLICT (device, outcome) DO UPDATE SET n = ingest_counters.n + excluded.n",
-                    [(d, o, n) for (d, o), n in batch.counts.items()])
-            if batch.acks:
-                tx.executemany(
-                    "INSERT INTO ingest_acks (device, acked_seq) VALUES (?, ?) ON CONFLICT (device) DO UPDATE "
-                    "SET acked_seq = CASE WHEN excluded.acked_seq > ingest_acks.acked_seq "
-                    "THEN excluded.acked_seq ELSE ingest_acks.acked_seq END",
-                    sorted(batch.acks.items()))
+        if batch.quarantine:
+            tx.executemany(
+                "INSERT INTO quarantine (at_us, device, reason, detail, adapter, size, raw) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", batch.quarantine)
+        if batch.late:
+            tx.executemany(
+                "INSERT INTO late_events (source, seq, ts_us, kind, body, received_at) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (source, seq) DO NOTHING", batch.late)
+        if batch.counts:
+            tx.executemany(
+                "INSERT INTO ingest_counters (device, outcome, n) VALUES (?, ?, ?) "
+                "ON CONFLICT (device, outcome) DO UPDATE SET n = ingest_counters.n + excluded.n",
+                [(d, o, n) for (d, o), n in batch.counts.items()])
+        if batch.acks:
+            tx.executemany(
+                "INSERT INTO ingest_acks (device, acked_seq) VALUES (?, ?) ON CONFLICT (device) DO UPDATE "
+                "SET acked_seq = CASE WHEN excluded.acked_seq > ingest_acks.acked_seq "
+                "THEN excluded.acked_seq ELSE ingest_acks.acked_seq END",
+                sorted(batch.acks.items()))
 
     # -- reads -------------------------------------------------------------------------------------
     def acks(self) -> dict[str, int]:
