@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["Jam", "apply_jams", "jam", "trip_fraction"]
+__all__ = ["Jam", "apply_jams", "end_jam", "jam", "trip_fraction"]
 
 
 @dataclass
@@ -63,6 +63,13 @@ def apply_jams(world: Any, trip: Any, until: datetime) -> None:
         if trip.truck is not None and trip.truck in world.truck_free:
             world.truck_free[trip.truck] = max(world.truck_free[trip.truck], trip.arrive)
         return
+
+
+def end_jam(world: Any, shipment_id: str, at: datetime) -> None:
+    """The jam holding ``shipment_id`` ends at ``at`` (the load took another road or carrier)."""
+    for j in world.__dict__.get("jams", ()):
+        if j.shipment_id == shipment_id and j.start is not None and j.end is not None and j.end > at:
+            j.end = max(j.start, at)
 
 
 def trip_fraction(world: Any, trip: Any, at: datetime) -> float:

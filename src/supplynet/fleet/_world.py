@@ -28,7 +28,7 @@ from ..events import (
     ShipmentStatus,
     StockCount,
 )
-from ._disrupt import apply_jams, jam, trip_fraction
+from ._disrupt import apply_jams, end_jam, jam, trip_fraction
 from ._emit import Emitter
 from ._sources import (
     GeneratedDemand,
@@ -243,9 +243,7 @@ class World:
             trip = next((t for t in self.trips if t.shipment_id == sid), None)
             if trip is None or arrive >= trip.arrive:
                 return None
-            for j in self.__dict__.get("jams", ()):
-                if j.shipment_id == sid and j.start is not None and j.end is not None and j.end > at:
-                    j.end = max(j.start, at)  # the load is moving again
+            end_jam(self, sid, at)  # the load is moving again
             trip.arrive = max(arrive, at)
             if trip.truck is not None and trip.truck in self.truck_free:
                 self.truck_free[trip.truck] = trip.arrive
@@ -253,25 +251,21 @@ class World:
         origin, dest = data.get("origin"), data.get("destination")
         if option not in ("transfer", "alt_supplier") or origin not in self.sites or dest not in self.sites:
             return None
-        lines = []
-        for sku, qty in data.get("lines") or ():
-            q = float(qty) if self.kind[origin] == "supplier" else min(float(qty), max(self.stock[(origin, sku)], 0.0))
-            if q > 0:
-                if self.kind[origin] != "supplier":
-                    self.stock[(origin, sku)] -= q
-                lines.append((sku, q, None))
+        lines = [(sku, q, None) for sku, qty in data.get("lines") or () if (q := self._take(origin, sku, float(qty))) > 0]
         if not lines:
             return None
         lane = self._lane(origin, dest, lines[0][0]) or _SpotLane(origin, dest)
-        self._ship_no += 1
-        new_sid = f"SH{self._ship_no:06d}"
-        route = np.array([[self.sites[x].location.lat, self.sites[x].location.lon] for x in (origin, dest)])
-        self.trips.append(Trip(new_sid, lane, lines, at, arrive, arrive, route))
-        self.stats.shipments += 1
-        self._emit(ShipmentStatus, f"wms-{origin}", ts=at, shipment_id=new_sid, status="departed", lane_id=lane.id,
-                   origin=origin, destination=dest, lines=tuple(Line(sku=s, quantity=q) for s, q, _ in lines),
-                   promised_at=arrive)
+        new_sid = self._depart(lane, lines, at, arrive=arrive)
         return f"{option}: {new_sid} from {origin} for {sid}, arrives {arrive.isoformat()}"
+
+    def _take(self, origin: str, sku: str, qty: float) -> float:
+        """Take up to ``qty`` of ``sku`` from ``origin``'s stock (a supplier always has it); returns it."""
+        if self.kind.get(origin) == "supplier":
+            return qty
+        q = min(qty, max(self.stock[(origin, sku)], 0.0))
+        if q > 0:
+            self.stock[(origin, sku)] -= q
+        return q
 
     # -- the clock -----------------------------------------------------------------------------------
     def step(self) -> datetime:
@@ -294,15 +288,10 @@ class World:
         by_lane: dict[str, list[_Backlog]] = defaultdict(list)
         keep = []
         for b in self.backlog:
-            if self.kind.get(b.origin) == "supplier":
-                qty = b.quantity
-            else:
-                qty = min(b.quantity, max(self.stock[(b.origin, b.sku)], 0.0))
+            qty = self._take(b.origin, b.sku, b.quantity)
             if qty <= 0:
                 keep.append(b)
                 continue
-            if self.kind.get(b.origin) != "supplier":
-                self.stock[(b.origin, b.sku)] -= qty
             by_lane[b.lane.id].append(_Backlog(b.order_id, b.origin, b.site, b.sku, qty, b.lane))
             if qty < b.quantity:
                 keep.append(_Backlog(b.order_id, b.origin, b.site, b.sku, b.quantity - qty, b.lane))
@@ -310,12 +299,18 @@ class World:
         for lines in by_lane.values():
             self._depart(lines[0].lane, [(b.sku, b.quantity, b.order_id) for b in lines], now)
 
-    def _depart(self, lane: Any, lines: list[tuple[str, float, str | None]], now: datetime) -> None:
+    def _depart(self, lane: Any, lines: list[tuple[str, float, str | None]], now: datetime,
+                arrive: datetime | None = None) -> str:
+        """A shipment leaves ``now``: arriving after the lane's sampled lead time, or at ``arrive``
+        (promised then too: an expedited haul); returns its id."""
         self._ship_no += 1
         sid = f"SH{self._ship_no:06d}"
-        lt_days = float(np.maximum(lane.lead_time.sample(self.rng, 1)[0], 1 / 24))
-        arrive = now + timedelta(days=lt_days)
-        promised = now + timedelta(days=float(lane.lead_time.mean) + 0.5)
+        if arrive is None:
+            lt_days = float(np.maximum(lane.lead_time.sample(self.rng, 1)[0], 1 / 24))
+            arrive = now + timedelta(days=lt_days)
+            promised = now + timedelta(days=float(lane.lead_time.mean) + 0.5)
+        else:
+            promised = arrive
         truck = next((a for a in self.trucks_by_lane.get(lane.id, []) if self.truck_free[a] <= now), None)
         tracker = logger = None
         if truck:
@@ -331,9 +326,10 @@ class World:
             trip.trace = fit_trace_to_lane(trace, tuple(route[0]), tuple(route[-1]))
         self.trips.append(trip)
         self.stats.shipments += 1
-        self._emit(ShipmentStatus, f"wms-{lane.origin}", shipment_id=sid, status="departed", lane_id=lane.id,
+        self._emit(ShipmentStatus, f"wms-{lane.origin}", ts=now, shipment_id=sid, status="departed", lane_id=lane.id,
                    origin=lane.origin, destination=lane.destination, asset_id=truck,
                    lines=tuple(Line(sku=s, quantity=q, order_id=o) for s, q, o in lines), promised_at=promised)
+        return sid
 
     def _move(self, t0: datetime, t1: datetime) -> None:
         still = []
