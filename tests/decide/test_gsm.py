@@ -23,6 +23,14 @@ from supplynet.decide.willems_data import parse_willems_csv, read_willems_csv
 from supplynet.errors import DataError, DecisionError
 
 
+def _stage(id, lead_time, added_cost, *, max_service_time=None, demand_mean=None, demand_std=None,
+           service_factor=None, risk_pool=None, upstream=()):
+    """A stage as the Willems importer hands it to ``GsmProblem.from_stages``."""
+    return SimpleNamespace(id=id, lead_time=lead_time, added_cost=added_cost, max_service_time=max_service_time,
+                           demand_mean=demand_mean, demand_std=demand_std, service_factor=service_factor,
+                           risk_pool=risk_pool, upstream=upstream)
+
+
 def _problem(lead, coef, edges, max_s=None):
     n = len(lead)
     return gsm.GsmProblem(
@@ -199,39 +207,9 @@ def test_serial_optimum_is_all_or_nothing():
 
 def test_from_stages_cumulative_cost_and_demand_pooling():
     st = [
-        SimpleNamespace(
-            id="part",
-            lead_time=3,
-            added_cost=2.0,
-            max_service_time=None,
-            demand_mean=None,
-            demand_std=None,
-            service_factor=None,
-            risk_pool=2,
-            upstream=(),
-        ),
-        SimpleNamespace(
-            id="a",
-            lead_time=1,
-            added_cost=5.0,
-            max_service_time=0,
-            demand_mean=10.0,
-            demand_std=3.0,
-            service_factor=2.0,
-            risk_pool=None,
-            upstream=(("part", 2.0),),
-        ),
-        SimpleNamespace(
-            id="b",
-            lead_time=1,
-            added_cost=1.0,
-            max_service_time=0,
-            demand_mean=4.0,
-            demand_std=4.0,
-            service_factor=1.0,
-            risk_pool=None,
-            upstream=(("part", 1.0),),
-        ),
+        _stage("part", 3, 2.0, risk_pool=2),
+        _stage("a", 1, 5.0, max_service_time=0, demand_mean=10.0, demand_std=3.0, service_factor=2.0, upstream=(("part", 2.0),)),
+        _stage("b", 1, 1.0, max_service_time=0, demand_mean=4.0, demand_std=4.0, service_factor=1.0, upstream=(("part", 1.0),)),
     ]
     pr = gsm.GsmProblem.from_stages(st, holding_rate=0.5)
     j = {s: k for k, s in enumerate(pr.ids)}
@@ -410,28 +388,8 @@ def test_from_stages_with_z_decimals_uses_the_exact_quantile():
     from statistics import NormalDist
 
     stages = [
-        SimpleNamespace(
-            id="P",
-            lead_time=3,
-            added_cost=2.0,
-            max_service_time=None,
-            demand_mean=None,
-            demand_std=None,
-            service_factor=None,
-            risk_pool=2,
-            upstream=(),
-        ),
-        SimpleNamespace(
-            id="R",
-            lead_time=1,
-            added_cost=1.0,
-            max_service_time=0,
-            demand_mean=10.0,
-            demand_std=4.0,
-            service_factor=1.751,
-            risk_pool=None,
-            upstream=(("P", 1),),
-        ),
+        _stage("P", 3, 2.0, risk_pool=2),
+        _stage("R", 1, 1.0, max_service_time=0, demand_mean=10.0, demand_std=4.0, service_factor=1.751, upstream=(("P", 1),)),
     ]
     rounded = gsm.GsmProblem.from_stages(stages)
     exact = gsm.GsmProblem.from_stages(stages, z_decimals=3)
