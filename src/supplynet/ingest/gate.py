@@ -345,25 +345,19 @@ class Gate:
                 except _Rejected as rej:
                     outcomes[i] = self._reject(rej, item, batch, now_us, adapter)
             self._split_late(accepted)
-        log = self.store.log
-        if hasattr(log, "append_wire_batches_tx"):
-            # one durable transaction: the log rows and the gate's tables (quarantine, late,
-            # counters, acks) commit together, so a crash cannot leave acks ahead of or behind the log
-            saved: dict[str, SeqTracker] | None = None
-            try:
-                with self.tables.write() as tx:
-                    results = self._commit(accepted, tx)
-                    saved = self._save_trackers(accepted)
-                    self._outcomes(items, outcomes, accepted, results, batch, now_us, adapter)
-                    self.tables.record_tx(tx, batch)
-            except BaseException:
-                if saved is not None:
-                    self._trackers.update(saved)  # nothing committed: forget the marks made above
-                raise
-        else:
-            results = self._commit(accepted)
-            self._outcomes(items, outcomes, accepted, results, batch, now_us, adapter)
-            self.tables.record(batch)
+        # one durable transaction: the log rows and the gate's tables (quarantine, late, counters,
+        # acks) commit together, so a crash cannot leave acks ahead of or behind the log
+        saved: dict[str, SeqTracker] | None = None
+        try:
+            with self.tables.write() as tx:
+                results = self._commit(accepted, tx)
+                saved = self._save_trackers(accepted)
+                self._outcomes(items, outcomes, accepted, results, batch, now_us, adapter)
+                self.tables.record_tx(tx, batch)
+        except BaseException:
+            if saved is not None:
+                self._trackers.update(saved)  # nothing committed: forget the marks made above
+            raise
         # committed: what this transaction wrote is durable (another batch may have marked more
         # since, not yet committed: acked() reports only this)
         with self._lock:
@@ -514,22 +508,12 @@ class Gate:
                 tss = [r[1] for r in on_time]
             self._watermark_us[acc.device] = max(wm or 0, max(tss))
 
-    def _commit(self, accepted: list[_Accepted], tx: Any = None) -> list[tuple[int, int]]:
-        """Append the on-time events (event-time order across envelopes); ``(stored, duplicates)``
-        per envelope."""
+    def _commit(self, accepted: list[_Accepted], tx: Any) -> list[tuple[int, int]]:
+        """Append the on-time events (event-time order across envelopes) inside ``tx``;
+        ``(stored, duplicates)`` per envelope."""
         order = sorted(range(len(accepted)), key=lambda k: accepted[k].body.ts)
         runs = [(accepted[k].device, accepted[k].events) for k in order if accepted[k].events]
-        log = self.store.log
-        if not runs:
-            res = []
-        elif tx is not None:
-            res = log.append_wire_batches_tx(tx, runs)
-        elif hasattr(log, "append_wire_batches"):
-            res = log.append_wire_batches(runs)
-        else:  # a backend without the pre-serialized path: rebuild the events
-            from ..events import parse_event
-
-            res = log.append_batches([(s, [parse_event(r[3]) for r in rows]) for s, rows in runs])
+        res = self.store.log.append_wire_batches_tx(tx, runs) if runs else []
         out: list[tuple[int, int]] = [(0, 0)] * len(accepted)
         it = iter(res)
         for k in order:
