@@ -20,6 +20,7 @@ import orjson
 
 from ..decide.autonomy import AutonomyPolicy, load_policy, parse_policy
 from ..errors import SimulationError
+from ..events import ts_to_us, us_to_ts
 from ..security.tokens import TokenService
 from ..store.decisions import DecisionTable
 from ..store.scenarios import ScenarioRow, ScenarioTable
@@ -215,11 +216,7 @@ class ScenarioJob:
 
 
 def _dt(us: int | None) -> datetime | None:
-    return None if us is None else datetime.fromtimestamp(us / 1e6, UTC)
-
-
-def _us(t: datetime) -> int:
-    return int(t.timestamp() * 1_000_000)
+    return None if us is None else us_to_ts(us)
 
 
 def _band(arr: np.ndarray) -> dict[str, list[float | None]]:
@@ -291,7 +288,7 @@ class ScenarioRunner:
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scenario")
         self.on_done: Callable[[ScenarioJob, float], None] | None = None
-        table.interrupt_unfinished(_us(datetime.now(UTC)), "interrupted: the service stopped before the run finished")
+        table.interrupt_unfinished(ts_to_us(datetime.now(UTC)), "interrupted: the service stopped before the run finished")
 
     def pending(self) -> int:
         with self._lock:
@@ -309,7 +306,7 @@ class ScenarioRunner:
         job = ScenarioJob(id=uuid.uuid4().hex[:12], params=params, requested_by=requested_by,
                           created_at=datetime.now(UTC))
         self.table.insert(ScenarioRow(id=job.id, status="queued", params=params, requested_by=requested_by,
-                                      created_at=_us(job.created_at), started_at=None, finished_at=None, error=None),
+                                      created_at=ts_to_us(job.created_at), started_at=None, finished_at=None, error=None),
                           audit=(requested_by, "scenario.run"))
         with self._lock:
             self.jobs[job.id] = job
@@ -319,17 +316,17 @@ class ScenarioRunner:
     def _run(self, job: ScenarioJob) -> None:
         job.started_at = datetime.now(UTC)
         try:
-            self.table.started(job.id, _us(job.started_at))
+            self.table.started(job.id, ts_to_us(job.started_at))
             job.status = "running"
             job.results = run_scenario(self.network, job.params, progress=lambda p: setattr(job, "progress", p))
             job.finished_at = datetime.now(UTC)
-            self.table.finished(job.id, _us(job.finished_at), results=job.results)
+            self.table.finished(job.id, ts_to_us(job.finished_at), results=job.results)
             job.status, job.progress = "done", 1.0
         except Exception as exc:  # a failed run is reported in its status, never lost
             job.finished_at = datetime.now(UTC)
             job.status, job.error, job.results = "failed", f"{type(exc).__name__}: {exc}", None
             try:
-                self.table.finished(job.id, _us(job.finished_at), error=job.error)
+                self.table.finished(job.id, ts_to_us(job.finished_at), error=job.error)
             except Exception:  # the store is gone (shutting down): the next start marks it interrupted
                 pass
         with self._lock:  # written to the store first, so a reader finds it in one place or the other
