@@ -74,6 +74,8 @@ class ShipmentWatch:
             sh = twin.state.shipments.get(event.shipment_id)
             self.detector.observe_status(event.shipment_id, event.status, event.lane_id, event.ts,
                                          departed_at=sh.departed_at if sh else None, event_id=event.event_id)
+            if event.status in ("delivered", "cancelled"):
+                self._open.pop(event.shipment_id, None)  # nothing left to supersede
             return
         if not isinstance(event, Position) or event.shipment_id is None:
             return
