@@ -1,18 +1,25 @@
 """Benchmark of shipment visibility (issue 7). Run: .venv/bin/python bench/eta.py
 
-ETA: leave-one-trip-out backtest of :class:`supplynet.sense.eta.EtaModel` on the Liverpool route-14
-file (``../shared/data/gps-trajectories``, or $SUPPLYNET_DATA_DIR), every complete trip cut at
-20 random fixes (the CLI default) for seeds 0-4; the figures are the means over seeds (each seed's
-row is in ``notes.seeds``). The naive baseline is, per seed, the stronger of remaining distance over
-the average speed since departure and over the median speed of the training trips (same cuts).
+ETA: leave-one-trip-out backtest of the backtest's default model,
+:class:`supplynet.sense.eta_tod.TodEtaModel` (segment times by time of day with a trip random
+effect), on the Liverpool route-14 file (``../shared/data/gps-trajectories``, or
+$SUPPLYNET_DATA_DIR), every complete trip cut at 20 random fixes (the CLI default) for seeds 0-4;
+the figures are the means over seeds (each seed's row is in ``notes.seeds``). The naive baseline is,
+per seed, the stronger of remaining distance over the average speed since departure and over the
+median speed of the training trips (same cuts).
 
-Nothing is tuned on the evaluated trips: the model's defaults (400 m segments, real-time
-conditioning on traversals completed before the forecast, no conformal calibration) were fixed
-before the run, and its covariance hyperparameters are fitted per fold by maximum marginal
-likelihood on the training trips only. ``eta_ablations`` reruns the seeds without real-time
-conditioning (baseline + the live trip's own segments), with conformal calibration of P10/P90, and
-with 200 m / 800 m segments (sensitivity only: the default is not picked from these).
+Nothing is tuned on the evaluated trips: the model's structure and its bandwidth grid (15 min to
+2 h and the all-day mean) were fixed before the run; per fold, the variances are fitted by EM and
+the bandwidth picked by marginal likelihood on the training trips only. The previous default, the
+segment GP (:class:`supplynet.sense.eta.EtaModel`), is ``eta_ablations.gp`` with its own ablations
+(``gp_*``: without real-time conditioning, with conformal calibration of P10/P90, 200 m / 800 m
+segments). ``tod_all_day`` is the new model without time of day (the all-day mean per segment, trip
+effect kept); ``tod_segments_*`` are sensitivity only (the 400 m default is not picked from these).
 ``eta_all_fixes`` repeats the default cutting at every fix (no sampling noise).
+
+Caveat: the file holds one Monday afternoon, so the time-of-day neighbours of a left-out trip are
+trips of the same afternoon; with history over many days they would be other days' trips at that
+hour, which share the recurrent rush hour but not that day's incidents.
 
 Late delivery: ROC AUC of :class:`supplynet.sense.leadtime.LateDeliveryClassifier` on the SCMS
 delivery history, time-based split (last 20% of scheduled dates held out), next to the per-lane
@@ -44,10 +51,14 @@ DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", ROOT.parent / "shared" / "data"
 
 
 ABLATIONS: dict[str, dict[str, object]] = {
-    "no_realtime": {"realtime": False},
-    "calibrated": {"calibrate": True},
-    "segments_200m": {"segment_m": 200.0},
-    "segments_800m": {"segment_m": 800.0},
+    "gp": {"model": "gp"},
+    "gp_no_realtime": {"model": "gp", "realtime": False},
+    "gp_calibrated": {"model": "gp", "calibrate": True},
+    "gp_segments_200m": {"model": "gp", "segment_m": 200.0},
+    "gp_segments_800m": {"model": "gp", "segment_m": 800.0},
+    "tod_all_day": {"bandwidths_s": (float("inf"),)},
+    "tod_segments_200m": {"segment_m": 200.0},
+    "tod_segments_800m": {"segment_m": 800.0},
 }
 
 

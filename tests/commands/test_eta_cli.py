@@ -44,6 +44,13 @@ def test_backtest_prints_the_promised_json(trip_csv):
     again = json.loads(runner.invoke(app, ["backtest", "--data", str(trip_csv), "--seed", "4",
                                            "--cuts-per-trip", "5"]).stdout)
     assert again == out
+    # the segment GP stays reachable: same cuts and naive, its own forecasts
+    gp = json.loads(runner.invoke(app, ["backtest", "--data", str(trip_csv), "--seed", "4", "--cuts-per-trip", "5",
+                                        "--model", "gp"]).stdout)
+    assert gp["n_cuts"] == out["n_cuts"] and gp["naive"] == out["naive"]
+    assert gp["model"] != out["model"] and gp["model"]["mae_min"] < gp["naive"]["mae_min"]
+    res = runner.invoke(app, ["backtest", "--data", str(trip_csv), "--model", "analog"])
+    assert isinstance(res.exception, DataError) and "--model" in str(res.exception)
 
 
 def test_backtest_on_a_single_gpx_trip_is_a_clear_error(tmp_path):

@@ -1,11 +1,12 @@
 """``supplynet eta``: backtest the ETA model on a trip file; lead-time and late-delivery report.
 
-    supplynet eta backtest --data trips.csv [--format csv|gpx] [--seed 0] [--cuts-per-trip 20]
+    supplynet eta backtest --data trips.csv [--format csv|gpx] [--seed 0] [--cuts-per-trip 20] [--model tod|gp]
     supplynet eta leadtime --data ../shared/data/scms-delivery
 
 Both print JSON to stdout. ``backtest`` prints ``{"n_trips", "n_cuts", "model": {"mae_min",
 "p90_coverage", ...}, "naive": {"mae_min", ...}, ...}`` (see :func:`supplynet.sense.eta.backtest`):
-leave-one-trip-out, the model at its defaults (hyperparameters fitted on each fold's training trips),
+leave-one-trip-out, the default model (:class:`supplynet.sense.eta_tod.TodEtaModel`: segment times by
+time of day with a trip random effect; bandwidth and variances fitted on each fold's training trips),
 the naive the stronger of remaining distance over the speed since departure and over the training
 trips' median speed, trips without an observed end excluded and counted.
 """
@@ -38,12 +39,15 @@ def backtest(
     lon_col: Annotated[str | None, typer.Option(help="CSV column holding the longitude")] = None,
     origin_radius_m: Annotated[float, typer.Option(help="origin geofence radius (m)")] = 300.0,
     dest_radius_m: Annotated[float, typer.Option(help="destination geofence radius (m)")] = 150.0,
+    model: Annotated[str, typer.Option(help="tod (time-of-day segments, default) or gp (segment GP)")] = "tod",
 ) -> None:
     """Leave-one-trip-out ETA backtest: cut each trip at random fixes, forecast the remaining time,
     compare with the stronger naive baseline. Prints JSON."""
     from supplynet.sense.eta import backtest as run_backtest
     from supplynet.sense.trips import load_trips
 
+    if model not in ("tod", "gp"):
+        raise DataError(f"--model {model!r}: use tod or gp")
     if fmt is not None and fmt.lower() not in ("csv", "gpx"):
         raise DataError(f"--format {fmt!r}: use csv or gpx")
     opts = {k: v for k, v in dict(trip_col=trip_col, time_col=time_col, lat_col=lat_col, lon_col=lon_col).items()
@@ -53,7 +57,7 @@ def backtest(
     with _err.status(f"backtesting ETA on {data.name}"):
         trips = load_trips(data, fmt, **opts)
         res = run_backtest(trips, seed=seed, cuts_per_trip=cuts_per_trip, origin_radius_m=origin_radius_m,
-                           dest_radius_m=dest_radius_m)
+                           dest_radius_m=dest_radius_m, model=model)  # type: ignore[arg-type]
     out = res.to_dict()
     out["data"] = str(data)
     out["seed"] = seed

@@ -27,7 +27,9 @@ The route geometry comes from the network (``Lane.route``) or is learned from pa
 (:func:`learn_route`). Trips whose end was not observed (the data stops, or the tracker falls silent
 away from the destination) are detected (:func:`classify_trips`), kept out of the evaluation and
 counted. :func:`backtest` evaluates leave-one-trip-out, cutting each trip at random fixes (seeded),
-against the stronger of two naive baselines computed on the same cuts.
+against the stronger of two naive baselines computed on the same cuts; its default model is the
+time-of-day segment model of :mod:`supplynet.sense.eta_tod` (on the Liverpool route-14 file it is
+the stronger of the two; the GP stays available as ``model="gp"``).
 """
 
 from __future__ import annotations
@@ -609,12 +611,15 @@ def backtest(
     origin_radius_m: float = 300.0,
     dest_radius_m: float = 150.0,
     min_speed_mps: float = 0.5,
+    model: Literal["tod", "gp"] = "tod",
     **model_options: object,
 ) -> BacktestResult:
     """Leave-one-trip-out backtest: each complete trip is cut at ``cuts_per_trip`` random fixes
     between its departure and its arrival (fewer if it has fewer), and the model fitted on every
     other trip forecasts the remaining time. Without ``route`` the geometry is learned from the
-    training trips of each fold.
+    training trips of each fold. ``model`` is ``"tod"`` (default:
+    :class:`~supplynet.sense.eta_tod.TodEtaModel`, segment times by time of day with a trip random
+    effect) or ``"gp"`` (:class:`EtaModel`, the segment GP); ``model_options`` go to its constructor.
 
     Naive baselines on the same cuts: remaining distance over the average speed since departure
     (from the last fix in the origin geofence, so the dwell there does not count; from the first
@@ -623,7 +628,7 @@ def backtest(
     """
     (res,) = backtest_seeds(trips, seeds=(seed,), cuts_per_trip=cuts_per_trip, route=route,
                             origin_radius_m=origin_radius_m, dest_radius_m=dest_radius_m,
-                            min_speed_mps=min_speed_mps, **model_options)
+                            min_speed_mps=min_speed_mps, model=model, **model_options)
     return res
 
 
@@ -636,6 +641,7 @@ def backtest_seeds(
     origin_radius_m: float = 300.0,
     dest_radius_m: float = 150.0,
     min_speed_mps: float = 0.5,
+    model: Literal["tod", "gp"] = "tod",
     **model_options: object,
 ) -> list[BacktestResult]:
     """:func:`backtest` for several seeds of the cut points at the cost of one: each fold's model is
@@ -644,6 +650,12 @@ def backtest_seeds(
         raise ValueError(f"cuts_per_trip must be >= 1, got {cuts_per_trip}")
     if not seeds:
         raise ValueError("seeds must not be empty")
+    from .eta_tod import TodEtaModel  # eta_tod builds on this module
+
+    models = {"tod": TodEtaModel, "gp": EtaModel}
+    if model not in models:
+        raise ValueError(f"model must be one of {sorted(models)}, got {model!r}")
+    model_cls = models[model]
     rngs = [sd if isinstance(sd, np.random.Generator) else np.random.default_rng(sd) for sd in seeds]
     trips = list(trips)
     if len(trips) < 2:
@@ -669,17 +681,17 @@ def backtest_seeds(
         if cand.size == 0:
             continue
         n_start_unobs += m.dep_idx is None
-        model = EtaModel(geom, **model_options).fit(train)  # type: ignore[arg-type]
+        fitted = model_cls(geom, **model_options).fit(train)  # type: ignore[arg-type]
         t, s = m.trip.t, m.s
         arr_t = float(t[m.arr_idx])
-        v_med = model.median_speed_mps
+        v_med = fitted.median_speed_mps
         i0 = m.start_idx
         forecasts: dict[int, tuple[float, ...]] = {}
         for rng, out in zip(rngs, rows, strict=True):
             cuts = rng.choice(cand, size=min(cuts_per_trip, cand.size), replace=False)
             for c in np.sort(cuts):
                 if c not in forecasts:
-                    fc = model.predict_matched(t[: c + 1], s[: c + 1], i0)
+                    fc = fitted.predict_matched(t[: c + 1], s[: c + 1], i0)
                     truth = arr_t - float(t[c])
                     rem = fc.remaining_m
                     v_dep = (s[c] - s[i0]) / (t[c] - t[i0]) if t[c] > t[i0] else 0.0

@@ -1,0 +1,261 @@
+"""ETA from segment travel times by time of day with a trip random effect (the backtest's default model).
+
+The route up to the destination geofence is cut into segments of ``segment_m``; every traversal of a
+segment by a past trip (also by trips whose end was not observed) is kept with the clock time it
+entered the segment. The expected traversal time of segment ``k`` entered at clock time ``c`` is the
+kernel-weighted mean of the past traversals of ``k`` (Nadaraya-Watson; Gaussian kernel on the
+distance in time of day, weekdays with weekdays and weekends with weekends): the historical
+time-to-end profile by position and time of day (Jeong & Rilett 2004, "Bus arrival time prediction
+using artificial neural network", the historical-average model; Chien, Ding & Wei 2002). A live trip
+at clock time ``t`` walks the downstream segments, entering each at ``t`` plus the expected times of
+the ones before it.
+
+Live progress enters as a trip random effect: the log ratio of each traversal to its time-of-day
+expectation is ``x = u_trip + e`` with ``u_trip ~ N(0, trip_sd²)`` shared by a trip's segments and
+``e ~ N(0, segment_sd[k]²)`` (each segment its own noise: a busy junction varies more than a quiet
+road). The live trip's ``u`` is the best linear unbiased predictor from its own completed segments,
+``u = trip_sd² Σ x_k / sd_k² / (1 + trip_sd² Σ 1 / sd_k²)`` (Henderson's BLUP; the shrinkage toward 0
+grows with the segments' noise and shrinks with how many the trip has done), and the remaining
+segments' expected times are scaled by ``exp(u)``. P50 is that sum; P10 and P90 are quantiles of
+fixed draws of the sum (``u`` from its posterior, each segment's noise independent).
+
+Everything is fitted on the training trips only: the variances by EM on the traversals' log ratios
+(each ratio against the time-of-day expectation from the *other* trips, as a live trip's is), and
+the kernel bandwidth by the random-effects marginal likelihood over a grid fixed in advance
+(:data:`BANDWIDTHS_S`). Nothing is tuned on the trips a backtest evaluates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import DataError
+from .eta import DAY_S, EtaForecast, LaneGeometry, MatchedTrip, _first_passage, _weekend, match_trip
+from .trips import Trip
+
+__all__ = ["BANDWIDTHS_S", "TodEtaModel"]
+
+FloatArray = NDArray[np.float64]
+
+#: candidate kernel bandwidths (seconds of time of day); ``inf`` is the all-day mean. Fixed a priori.
+BANDWIDTHS_S: tuple[float, ...] = (900.0, 1200.0, 1800.0, 2700.0, 3600.0, 5400.0, 7200.0, float("inf"))
+
+
+def _segment_edges(end_m: float, segment_m: float) -> FloatArray:
+    e = np.append(np.arange(0.0, end_m, segment_m), end_m)
+    if e.size > 2 and e[-1] - e[-2] < segment_m / 2:  # no stub at the end: merge it
+        e = np.delete(e, -2)
+    return e
+
+
+def _clock_gap(a: FloatArray, b: float) -> FloatArray:
+    d = np.abs(np.mod(a, DAY_S) - np.mod(b, DAY_S))
+    return np.minimum(d, DAY_S - d)
+
+
+@dataclass
+class TodEtaModel:
+    """Segment times by time of day with a trip random effect on one lane (see the module docstring).
+
+    ``segment_m`` is the segment length (400 m, about the spacing of urban bus stops, as
+    :class:`~supplynet.sense.eta.EtaModel`); ``bandwidths_s`` the candidate kernel bandwidths, one of
+    which :meth:`fit` picks by marginal likelihood on the training trips; ``n_samples`` fixed draws
+    give P10 and P90 (forecasts are deterministic).
+    """
+
+    geometry: LaneGeometry
+    segment_m: float = 400.0
+    bandwidths_s: Sequence[float] = BANDWIDTHS_S
+    n_samples: int = 400
+    em_iterations: int = 50
+    _edges: FloatArray = field(init=False, repr=False)
+    _trav: FloatArray = field(init=False, repr=False)  # rows: segment, entry time, duration, trip
+    _bw: float = field(init=False, default=float("nan"))
+    _tau2: float = field(init=False, default=float("nan"))
+    _sig2: FloatArray = field(init=False, repr=False)
+    _loglik: dict[float, float] = field(init=False, default_factory=dict)
+    _n_complete: int = field(init=False, default=0)
+    _median_speed: float = field(init=False, default=float("nan"))
+    _z: FloatArray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.segment_m <= 0:
+            raise ValueError(f"segment_m must be > 0, got {self.segment_m}")
+        if not self.bandwidths_s or any(not b > 0 for b in self.bandwidths_s):
+            raise ValueError(f"bandwidths_s must be a non-empty list of values > 0, got {list(self.bandwidths_s)}")
+        if self.n_samples < 50:
+            raise ValueError(f"n_samples must be >= 50, got {self.n_samples}")
+        if self.em_iterations < 1:
+            raise ValueError(f"em_iterations must be >= 1, got {self.em_iterations}")
+        self._edges = _segment_edges(self.geometry.arrival_s_m, self.segment_m)
+        k = self._edges.size - 1
+        self._trav = np.empty((0, 4))
+        self._sig2 = np.full(k, np.nan)
+        self._z = np.random.default_rng(0).standard_normal((self.n_samples, k + 1))
+
+    # ---- fit
+    def fit(self, trips: Sequence[Trip | MatchedTrip]) -> TodEtaModel:
+        """Learn from past trips. Every trip's traversed segments count (also trips whose end was not
+        observed); at least one trip must have an observed arrival."""
+        e = self._edges
+        rows, speeds, n_complete = [], [], 0
+        for j, tr in enumerate(trips):
+            m = tr if isinstance(tr, MatchedTrip) else match_trip(self.geometry, tr)
+            end = m.trip.n if m.arr_idx is None else m.arr_idx + 1
+            t, s = m.trip.t[:end], m.s[:end]
+            i0 = m.start_idx
+            te = _first_passage(t[i0:], s[i0:], e)  # from the departure on: the origin dwell is no traversal
+            if m.arr_idx is not None:
+                te[-1] = t[-1]  # arrival: the first fix in the destination geofence
+                n_complete += 1
+                if t[-1] > t[i0] and s[-1] > s[i0]:
+                    speeds.append((min(s[-1], self.geometry.arrival_s_m) - s[i0]) / (t[-1] - t[i0]))
+            d = np.diff(te)
+            with np.errstate(invalid="ignore"):
+                ok = np.nonzero(np.isfinite(d) & (d > 0))[0]
+            rows.extend((float(k), float(te[k]), float(d[k]), float(j)) for k in ok)
+        if n_complete == 0:
+            raise DataError("no trip with an observed arrival to learn the ETA from")
+        if not rows:
+            raise DataError("no segment traversal to learn the ETA from")
+        self._trav = np.asarray(rows)
+        self._n_complete = n_complete
+        self._median_speed = float(np.median(speeds)) if speeds else float("nan")
+        fits = {bw: self._fit_effects(bw) for bw in self.bandwidths_s}
+        self._loglik = {bw: f[2] for bw, f in fits.items()}
+        self._bw = max(fits, key=lambda bw: fits[bw][2])
+        self._tau2, self._sig2, _ = fits[self._bw]
+        return self
+
+    def _expected(self, bw: float, t0: float, exclude: float = -1.0) -> FloatArray:
+        """Expected traversal time of every segment entered at clock time ``t0`` (kernel-weighted mean
+        of the traversals, leaving out trip ``exclude``); unseen segments at the median pace."""
+        r = self._trav
+        w = np.ones(len(r)) if np.isinf(bw) else np.exp(-0.5 * (_clock_gap(r[:, 1], t0) / bw) ** 2) + 1e-12
+        w = w * (_weekend(r[:, 1]) == _weekend(np.array([t0]))[0]) + 1e-15  # other day type: last resort
+        w[r[:, 3] == exclude] = 0.0
+        n = self._edges.size - 1
+        k = r[:, 0].astype(int)
+        den = np.bincount(k, weights=w, minlength=n)
+        num = np.bincount(k, weights=w * r[:, 2], minlength=n)
+        seen = den > 0
+        out = np.full(n, np.nan)
+        out[seen] = num[seen] / den[seen]
+        if not seen.all():
+            length = np.diff(self._edges)
+            out[~seen] = length[~seen] * float(np.median(out[seen] / length[seen]))
+        return out
+
+    def _fit_effects(self, bw: float) -> tuple[float, FloatArray, float]:
+        """(trip variance, per-segment noise variances, marginal log likelihood) of the log ratios of
+        the traversals to their leave-own-trip-out time-of-day expectations, by EM."""
+        r = self._trav
+        ks, js = r[:, 0].astype(int), r[:, 3].astype(int)
+        x = np.log(r[:, 2] / np.array([self._expected(bw, t0, j)[int(k)] for k, t0, _, j in r]))
+        n_seg, n_trip = self._edges.size - 1, int(js.max()) + 1
+        tau2, sig2 = 0.01, np.full(n_seg, max(float(np.var(x)), 1e-4))
+        cnt = np.bincount(ks, minlength=n_seg)
+        for _ in range(self.em_iterations):
+            prec = np.bincount(js, weights=1 / sig2[ks], minlength=n_trip)
+            post_var = 1 / (1 / tau2 + prec)
+            post_mean = post_var * np.bincount(js, weights=x / sig2[ks], minlength=n_trip)
+            seen = np.unique(js)
+            tau2 = max(float(np.mean(post_mean[seen] ** 2 + post_var[seen])), 1e-6)
+            res2 = (x - post_mean[js]) ** 2 + post_var[js]
+            tot = np.bincount(ks, weights=res2, minlength=n_seg)
+            pooled = float(tot.sum() / cnt.sum())
+            sig2 = np.maximum((tot + 2 * pooled) / (cnt + 2), 1e-4)  # two pseudo-traversals at the pooled variance
+        ll = 0.0
+        for j in np.unique(js):  # x_j ~ N(0, diag(sig2) + tau2 11')
+            sel = js == j
+            xs, s2 = x[sel], sig2[ks[sel]]
+            a = float(np.sum(xs / s2))
+            ll -= 0.5 * (np.sum(np.log(s2)) + np.log1p(tau2 * np.sum(1 / s2))
+                         + np.sum(xs**2 / s2) - tau2 * a * a / (1 + tau2 * np.sum(1 / s2)))
+        return tau2, sig2, float(ll)
+
+    @property
+    def n_trips(self) -> int:
+        """Training trips with an observed arrival."""
+        return self._n_complete
+
+    @property
+    def median_speed_mps(self) -> float:
+        """Median over training trips of route distance / time from departure to arrival."""
+        return self._median_speed
+
+    @property
+    def bandwidth_s(self) -> float:
+        """The time-of-day kernel bandwidth picked by :meth:`fit` (seconds)."""
+        return self._bw
+
+    @property
+    def trip_sd(self) -> float:
+        """Standard deviation of the trip effect (log scale)."""
+        return float(np.sqrt(self._tau2))
+
+    @property
+    def segment_sd(self) -> FloatArray:
+        """Per-segment noise standard deviations (log scale)."""
+        return np.sqrt(self._sig2)
+
+    @property
+    def log_likelihoods(self) -> dict[float, float]:
+        """Marginal log likelihood of the training traversals for each candidate bandwidth."""
+        return dict(self._loglik)
+
+    # ---- predict
+    def expected_times(self, t0: float) -> tuple[FloatArray, FloatArray]:
+        """Segment edges (m) and each segment's expected traversal time (s) when entered at ``t0``."""
+        if self.n_trips == 0:
+            raise DataError("the model is not fitted")
+        return self._edges.copy(), self._expected(self._bw, t0)
+
+    def trip_effect(self, t: FloatArray, s: FloatArray, start_idx: int = 0) -> tuple[float, float]:
+        """Posterior mean and variance of a live trip's log pace effect from its completed segments."""
+        e, bw = self._edges, self._bw
+        te = _first_passage(np.asarray(t, float)[start_idx:], np.asarray(s, float)[start_idx:], e)
+        d = np.diff(te)
+        with np.errstate(invalid="ignore"):
+            own = np.nonzero(np.isfinite(d) & (d > 0))[0]
+        x = np.array([np.log(d[k] / self._expected(bw, te[k])[k]) for k in own])
+        prec = float(np.sum(1 / self._sig2[own]))
+        var = 1 / (1 / self._tau2 + prec)
+        return var * float(np.sum(x / self._sig2[own])) if own.size else 0.0, var
+
+    def predict_matched(self, t: FloatArray, s: FloatArray, start_idx: int = 0) -> EtaForecast:
+        """Forecast from a live trip's fixes so far: times ``t`` and monotone progress ``s`` (m)."""
+        if self.n_trips == 0:
+            raise DataError("the model is not fitted")
+        t, s = np.asarray(t, dtype=float), np.asarray(s, dtype=float)
+        t_c, s_c = float(t[-1]), float(s[-1])
+        e = self._edges
+        rem_m = max(self.geometry.arrival_s_m - s_c, 0.0)
+        if rem_m <= 0 or s_c >= e[-1]:
+            return EtaForecast(t_c, s_c, 0.0, 0.0, 0.0, 0.0, self.n_trips)
+        g = int(np.clip(np.searchsorted(e, s_c, side="right") - 1, 0, e.size - 2))
+        durs, clock = [], t_c
+        for k in range(g, e.size - 1):
+            dk = float(self._expected(self._bw, clock)[k])
+            if k == g:
+                dk *= (e[g + 1] - s_c) / (e[g + 1] - e[g])
+            durs.append(dk)
+            clock += dk
+        base = np.asarray(durs)
+        u, var = self.trip_effect(t, s, start_idx)
+        p50 = float(base.sum() * np.exp(u))
+        sig2 = self._sig2[g:]
+        z = self._z[:, : base.size + 1]
+        draws = (np.exp(u + np.sqrt(var) * z[:, :1] + z[:, 1:] * np.sqrt(sig2) - sig2 / 2) * base).sum(axis=1)
+        q10, q50, q90 = np.quantile(draws, (0.1, 0.5, 0.9))
+        return EtaForecast(t_c, s_c, rem_m, float(min(p50 * q10 / q50, p50)), p50,
+                           float(max(p50 * q90 / q50, p50)), self.n_trips)
+
+    def predict(self, trip: Trip) -> EtaForecast:
+        """Forecast for a live trip from all its fixes so far."""
+        m = match_trip(self.geometry, trip)
+        return self.predict_matched(m.trip.t, m.s, m.start_idx)
