@@ -43,7 +43,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import write_result  # noqa: E402
 
-from supplynet.sense.eta import backtest, backtest_seeds  # noqa: E402
+from supplynet.sense.eta import (  # noqa: E402
+    LaneGeometry,
+    backtest,
+    backtest_seeds,
+    classify_trips,
+    learn_route,
+    match_trip,
+)
+from supplynet.sense.eta_tod import TodEtaModel  # noqa: E402
 from supplynet.sense.leadtime import leadtime_report  # noqa: E402
 from supplynet.sense.trips import load_trips  # noqa: E402
 
@@ -71,6 +79,20 @@ def _seeds(trips: list, **opts: object) -> dict[str, object]:
             "p90_coverage": round(float(np.mean([r.p90_coverage for r in rs])), 3)}
 
 
+def _tod_folds(trips: list) -> dict[str, dict[str, float]]:
+    """What each leave-one-trip-out fold of the default model fitted on its training trips: the
+    time-of-day bandwidth picked by marginal likelihood (minutes) and the trip effect's sd."""
+    geom = LaneGeometry(learn_route(trips))
+    end = max(float(tr.t[-1]) for tr in trips)
+    out = {}
+    for i, st in enumerate(classify_trips(geom, [match_trip(geom, tr) for tr in trips], data_end_t=end)):
+        if st.status == "complete":
+            train = trips[:i] + trips[i + 1:]
+            m = TodEtaModel(LaneGeometry(learn_route(train))).fit(train)
+            out[st.trip_id] = {"bandwidth_min": round(m.bandwidth_s / 60, 1), "trip_sd": round(m.trip_sd, 3)}
+    return out
+
+
 def main() -> None:
     figures: dict[str, object] = {}
     notes: dict[str, object] = {}
@@ -96,6 +118,7 @@ def main() -> None:
         notes["eta_all_fixes"] = {k: allfix[k] for k in ("n_cuts", "model", "naive", "mae_reduction_vs_naive")}
         notes["seeds"] = [{k: r[k] for k in ("seed", "model", "naive", "mae_reduction_vs_naive")} for r in rows]
         notes["excluded"] = rows[0]["excluded"]
+        notes["eta_tod_folds"] = _tod_folds(trips)
         notes["eta_ablations"] = {name: _seeds(trips, **opts) for name, opts in ABLATIONS.items()}
         notes["eta_seconds"] = round(time.perf_counter() - t0, 1)
     else:
