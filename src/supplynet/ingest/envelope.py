@@ -26,7 +26,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from itertools import repeat
 from typing import Any
 
 import orjson
@@ -34,6 +33,7 @@ import orjson
 from ..errors import EventError, IngestError, UnitError
 from ..events import EVENT_TYPES, EventBase, to_utc
 from ..security.signing import b64u_encode, sign
+from ..store._sql import ColumnRun
 from ..units import to_si
 
 __all__ = [
@@ -299,11 +299,13 @@ def readings_to_events(device: str, body: Body, *, asset: str | None, site: str 
 Row = tuple[int, int, str, str]
 
 
-class Rows(list):  # type: ignore[type-arg]
-    """Rows of one envelope from the column path, with the columns they were made from: event times
-    ``tus`` and the SI values per canonical field (the data-quality monitor reads them as they are)."""
+class Rows(ColumnRun):
+    """The readings of one envelope from the column path, as the log stores them (one row of
+    columns, :class:`~supplynet.store._sql.ColumnRun`), with ``columns``: the SI values per
+    canonical numeric field (the data-quality monitor reads them as they are)."""
 
-    __slots__ = ("tus", "columns")
+    __slots__ = ("columns",)
+
 
 # fields the fast path handles per kind: numeric fields with a unit (device name -> quantity, SI name),
 # required fields, and plain identifier fields
@@ -322,10 +324,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
 
-def _iso(ts_us: int) -> str:
-    return (_EPOCH + timedelta(microseconds=ts_us)).isoformat().replace("+00:00", "Z")
-
-
 @lru_cache(maxsize=256)
 def _unit_factor(quantity: str, unit: str | None) -> tuple[float, float]:
     """The exact ``(factor, offset)`` :func:`supplynet.units.to_si` applies (``value * factor + offset``),
@@ -340,15 +338,6 @@ def _unit_factor(quantity: str, unit: str | None) -> tuple[float, float]:
 
 
 _NUMBER_TYPES = frozenset({int, float})
-
-
-@lru_cache(maxsize=4096)
-def _template(kind: str, device: str, bind_field: str, bound: str, names: tuple[str, ...],
-              idents: frozenset[str]) -> str:
-    """The ``%`` template of one reading's canonical JSON: seq, ts, then the columns ``names``."""
-    head = f'{{"v":1,"kind":"{kind}","source":"{device}","{bind_field}":"{bound}"'.replace("%", "%%")
-    return head + ',"seq":%d,"ts":"%s"' + "".join(
-        f',"{name}":"%s"' if name in idents else f',"{name}":%r' for name in names) + "}"
 
 
 def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind: str) -> list[Row] | None:
@@ -413,25 +402,16 @@ def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind
             return None
         if min(dts) < -_MAX_DT_S or max(dts) > _MAX_DT_S:
             return None  # the slow path names the reading
-        if types == {int}:  # whole seconds: one formatted second each, the envelope's fraction shared
-            base_s, frac = divmod(base_us, 1_000_000)
-            suffix = f".{frac:06d}Z" if frac else "Z"
+        if types == {int}:
             tus = [base_us + v * 1_000_000 for v in dts]
-            tss = [_iso_second(base_s + v) + suffix for v in dts]
         else:
             tus = [base_us + v * 1_000_000 if type(v) is int else (body.ts + timedelta(seconds=v) - _EPOCH) // _US
                    for v in dts]
-            tss = [_iso_us(t) for t in tus]
     else:
         tus = [base_us] * n
-        tss = [_iso_us(base_us)] * n
-    # identifiers here match [A-Za-z0-9_.:@/-] (registry ids, checked skus), floats are finite:
-    # the JSON needs no escaping, and repr() of a float is its shortest round-trip form
-    names = tuple(cols)
-    tmpl = _template(kind, device, bind_field, bound, names, frozenset(idents))
-    js = [tmpl % a for a in zip(seqs, tss, *(cols[k] for k in names), strict=True)]
-    out = Rows(zip(seqs, tus, repeat(kind), js))
-    out.tus = tus
+    # the log keeps the columns as they are (one row per envelope) and reads them back into the
+    # same canonical events: floats are finite, identifiers match the canonical Ident pattern
+    out = Rows({"v": 1, "kind": kind, "source": device, bind_field: bound}, seqs, tus, cols)
     out.columns = {k: v for k, v in cols.items() if k not in idents}
     return out
 
@@ -439,30 +419,11 @@ def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind
 _MAX_DT_S = 86_400 * 7
 
 
-@lru_cache(maxsize=64)
-def _day_prefix(day: int) -> str:
-    return (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
-
-
-@lru_cache(maxsize=8192)
-def _iso_second(second: int) -> str:
-    day, sec = divmod(second, 86_400)
-    h, rem = divmod(sec, 3600)
-    m, s_ = divmod(rem, 60)
-    return f"{_day_prefix(day)}{h:02d}:{m:02d}:{s_:02d}"
-
-
-def _iso_us(ts_us: int) -> str:
-    """``2026-01-01T00:00:00.000001Z`` for integer microseconds since the epoch (what pydantic writes)."""
-    second, us = divmod(ts_us, 1_000_000)
-    return f"{_iso_second(second)}.{us:06d}Z" if us else f"{_iso_second(second)}Z"
-
-
 def readings_to_rows(device: str, body: Body, *, asset: str | None, site: str | None,
-                     allowed_kinds: frozenset[str] | None) -> list[Row]:
-    """The verified body's readings as log rows; same checks and result as
-    :func:`readings_to_events` (a test holds the two paths to each other), faster for homogeneous
-    batches of plain telemetry."""
+                     allowed_kinds: frozenset[str] | None) -> list[Row] | Rows:
+    """The verified body's readings for the log; same checks and events as
+    :func:`readings_to_events` (a test holds the two paths to each other): homogeneous batches of
+    plain telemetry as columns (:class:`Rows`, stored as one row of columns), the rest as rows."""
     first = body.readings[0]
     kind = first.get("kind") if isinstance(first, dict) else None
     if kind in _FAST_NUM and (allowed_kinds is None or kind in allowed_kinds):

@@ -19,8 +19,8 @@ Checks, in order, each with its own reason code (:data:`REASONS`):
    :meth:`Gate.admit`); the message is *refused*, not stored: the device keeps it and sends it again;
 9. ``schema`` / ``unit`` / ``implausible`` / ``binding`` per reading.
 
-Accepted envelopes are committed to the log in one group commit (one row per envelope, readings as
-a list). Events older than the device's event-time watermark minus ``allowed_lateness_s`` go to the
+Accepted envelopes are committed to the log in one group commit (one row per envelope: plain
+telemetry as columns, other readings as a list of events). Events older than the device's event-time watermark minus ``allowed_lateness_s`` go to the
 late table instead. Quarantine rows, late events, counters and acknowledgements are written in one
 more durable transaction; only then does :meth:`Gate.submit` return, so an adapter that
 acknowledges after ``submit`` acknowledges only what is durable. Every message gets exactly one
@@ -40,7 +40,7 @@ from typing import Any, Literal, NamedTuple
 from ..errors import IngestError
 from ..security.devices import OPERATOR, DeviceRegistry
 from ..security.signing import b64u_decode, fingerprint, verify
-from .envelope import Body, Row, open_outer, parse_body, readings_to_rows
+from .envelope import Body, Row, Rows, open_outer, parse_body, readings_to_rows
 
 __all__ = ["EXPLAIN", "REASONS", "Gate", "GateConfig", "Outcome", "SeqTracker", "TokenBucket"]
 
@@ -183,7 +183,7 @@ class _Accepted:
     index: int
     device: str
     body: Body
-    events: list[Row]
+    events: list[Row] | Rows  # Rows: the column path's readings, stored as one row of columns
     late: list[Row] = field(default_factory=list)
 
 
@@ -497,10 +497,10 @@ class Gate:
             events = acc.events
             if not events:
                 continue
-            tss = [r[1] for r in events]
+            tss = events.tus if isinstance(events, Rows) else [r[1] for r in events]
             if wm is not None and min(tss) < wm - lateness_us:  # some are late: split reading by reading
                 on_time, late = [], []
-                for r in events:
+                for r in events:  # (a column run gives its events as rows here)
                     (late if r[1] < wm - lateness_us else on_time).append(r)
                 acc.events, acc.late = on_time, late
                 if not on_time:

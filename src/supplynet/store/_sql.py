@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import repeat
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from ..errors import EventError, StoreError
@@ -45,7 +46,7 @@ from .base import (
     to_us,
 )
 
-__all__ = ["MAX_BATCH_ROW", "SqlBackend", "SqlEventLog", "SqlSnapshotStore", "SqlStore", "Tx"]
+__all__ = ["MAX_BATCH_ROW", "ColumnRun", "SqlBackend", "SqlEventLog", "SqlSnapshotStore", "SqlStore", "Tx"]
 
 #: a run given to ``append_batch`` is kept in rows of at most this many events
 MAX_BATCH_ROW = 4096
@@ -137,7 +138,100 @@ def _prepare_all(events: Iterable[EventBase]) -> list[Unit]:
     ]
 
 
-def _batch_unit(source: str, items: Items) -> Unit:
+_COLUMN_PREFIX = '{"c":1,'
+
+
+class ColumnRun:
+    """Events of one source that share every field but ``seq``, ``ts`` and a few columns (an
+    ingest envelope's readings), kept as columns: a trusted writer (the ingest gate's fast path) hands
+    one to :meth:`SqlEventLog.append_wire_batches` instead of a list of serialized events, and the
+    log stores it as one row whose body is the columns (``{"c":1,"h":{common fields},"seq":first seq
+    or [seqs],"ts":[microseconds],"f":{field: [values]}}``), read back into the same events as
+    the per-event JSON of the same values. ``seqs`` ascending without repeats; values JSON
+    numbers (finite) or strings. Iterating gives the ``(seq, ts_us, kind, wire_json)`` items."""
+
+    __slots__ = ("head", "seqs", "tus", "fields", "_items")
+
+    def __init__(self, head: dict[str, Any], seqs: Sequence[int], tus: list[int], fields: dict[str, list[Any]]):
+        self.head, self.seqs, self.tus, self.fields = head, seqs, tus, fields
+        self._items: Items | None = None
+
+    def __len__(self) -> int:
+        return len(self.tus)
+
+    def items(self) -> Items:
+        """The events as ``(seq, ts_us, kind, wire_json)``, made on first use (the late table, tests)."""
+        if self._items is None:
+            kind = self.head["kind"]
+            self._items = [(s, t, kind, orjson.dumps(d).decode())
+                           for s, t, d in zip(self.seqs, self.tus, _column_dicts(self.head, self.seqs, self.tus,
+                                                                                self.fields), strict=True)]
+        return self._items
+
+    def __iter__(self) -> Iterator[tuple[int, int, str, str]]:
+        return iter(self.items())
+
+    def __getitem__(self, i: int) -> tuple[int, int, str, str]:
+        return self.items()[i]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ColumnRun | list):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def body(self) -> str:
+        seqs = self.seqs
+        first = seqs[0]
+        contiguous = seqs[-1] - first == len(seqs) - 1  # ascending without repeats
+        return orjson.dumps({"c": 1, "h": self.head, "seq": first if contiguous else list(seqs), "ts": self.tus,
+                             "f": self.fields}).decode()
+
+    def without(self, seqs: set[int]) -> ColumnRun | None:
+        """The run less the events whose ``seq`` is in ``seqs`` (None when nothing is left)."""
+        keep = [i for i, s in enumerate(self.seqs) if s not in seqs]
+        if not keep:
+            return None
+        if len(keep) == len(self.seqs):
+            return self
+        return ColumnRun(self.head, [self.seqs[i] for i in keep], [self.tus[i] for i in keep],
+                         {k: [col[i] for i in keep] for k, col in self.fields.items()})
+
+
+def _iso_us(ts_us: int) -> str:
+    return (_EPOCH + timedelta(microseconds=ts_us)).isoformat().replace("+00:00", "Z")
+
+
+def _column_dicts(head: dict[str, Any], seqs: Sequence[int], tus: Sequence[int],
+                  fields: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    names = list(fields)
+    return [{**head, "seq": s, "ts": _iso_us(t), **dict(zip(names, vals, strict=True))}
+            for s, t, *vals in zip(seqs, tus, *fields.values(), strict=True)]
+
+
+def _column_decode(body: str) -> tuple[dict[str, Any], Sequence[int], list[int], dict[str, list[Any]]]:
+    d = orjson.loads(body)
+    tus, seq = d["ts"], d["seq"]
+    seqs = range(seq, seq + len(tus)) if isinstance(seq, int) else seq
+    if len(seqs) != len(tus) or not isinstance(d["h"], dict) or not all(len(c) == len(tus) for c in d["f"].values()):
+        raise EventError("a column row's columns differ in length")
+    return d["h"], seqs, tus, d["f"]
+
+
+def _column_events(body: str) -> list[EventBase]:
+    """The events of a column row (the same as the per-event JSON of the same values gives)."""
+    return parse_events(orjson.dumps(_column_dicts(*_column_decode(body))))
+
+
+def _column_seqs(body: str) -> Sequence[int]:
+    return _column_decode(body)[1]
+
+
+def _batch_unit(source: str, items: Items | ColumnRun) -> Unit:
+    if isinstance(items, ColumnRun):
+        tus, seqs = items.tus, items.seqs
+        return [0, len(tus), source, seqs[0], seqs[-1], min(tus), max(tus), items.head["kind"], items.body()]
     kinds = {it[2] for it in items}
     ts = [it[1] for it in items]
     return [
@@ -169,10 +263,16 @@ class _Request:
         self.done = False
 
 
-def _wire_requests(runs: Sequence[tuple[str, Items]]) -> list[_Request]:
-    """One request per run of serialized events ``(source, items)``, in rows of MAX_BATCH_ROW."""
+def _wire_requests(runs: Sequence[tuple[str, Items | ColumnRun]]) -> list[_Request]:
+    """One request per run of serialized events ``(source, items)`` (or a :class:`ColumnRun`, one
+    row), in rows of MAX_BATCH_ROW."""
     reqs = []
     for source, items in runs:
+        if isinstance(items, ColumnRun):
+            if len(items) <= MAX_BATCH_ROW:
+                reqs.append(_Request([_batch_unit(source, items)], [items]))  # type: ignore[list-item]
+                continue
+            items = items.items()
         chunks: list[Items | None] = [items[i : i + MAX_BATCH_ROW] for i in range(0, len(items), MAX_BATCH_ROW)]
         reqs.append(_Request([_batch_unit(source, c) for c in chunks if c], chunks))
     return reqs
@@ -214,10 +314,11 @@ class SqlEventLog(EventLog):
                 raise req.error
         return [AppendResult(r.result.stored, r.result.duplicates + rep) for r, (_, _, rep) in zip(reqs, prepared, strict=True)]
 
-    def append_wire_batches(self, runs: Sequence[tuple[str, Items]]) -> list[AppendResult]:
+    def append_wire_batches(self, runs: Sequence[tuple[str, Items | ColumnRun]]) -> list[AppendResult]:
         """Like :meth:`append_batches` for events a trusted caller (the ingest gate's fast path)
         already validated and serialized: per run ``(source, [(seq, ts_us, kind, wire_json), ...])``
-        sorted by ``seq`` without repeats, each ``wire_json`` readable by ``parse_event``."""
+        sorted by ``seq`` without repeats, each ``wire_json`` readable by ``parse_event``; or
+        ``(source, ColumnRun)`` whose columns read back as valid events."""
         reqs = _wire_requests(runs)
         self._wait(reqs)
         for req in reqs:
@@ -267,7 +368,7 @@ class SqlEventLog(EventLog):
             req.result, req.done = res, True
         self.commits += 1
 
-    def append_wire_batches_tx(self, tx: Tx, runs: Sequence[tuple[str, Items]]) -> list[AppendResult]:
+    def append_wire_batches_tx(self, tx: Tx, runs: Sequence[tuple[str, Items | ColumnRun]]) -> list[AppendResult]:
         """:meth:`append_wire_batches` inside a write transaction the caller holds (from this log's
         backend's ``write()``), so that the log rows commit together with the caller's other rows
         (the ingest gate's quarantine, counters and acknowledgements): one durable transaction, and
@@ -494,10 +595,17 @@ def _dedupe(tx: Tx, unit: Unit, items: Items | None, st: list[int]) -> tuple[Uni
     ):
         if body.startswith("["):  # a batch row (even one of a single event)
             stored.update(int(e["seq"]) for e in json.loads(body))
+        elif body.startswith(_COLUMN_PREFIX):  # a column row
+            stored.update(_column_seqs(body))
         else:
             stored.add(int(seq))
     if items is None:
         return (None, None, 1) if lo in stored else (unit, None, 0)
+    if isinstance(items, ColumnRun):
+        rest = items.without(stored)
+        if rest is None:
+            return None, None, len(items)
+        return _batch_unit(source, rest), rest, len(items) - len(rest)  # type: ignore[return-value]
     fresh = [it for it in items if it[0] not in stored]
     if not fresh:
         return None, None, len(items)
@@ -514,8 +622,13 @@ class _Filter:
         """The row's events that pass the filter, as ``(ts_us, offset, event, received_at)``."""
         off, n, kind, body, received, _, _ = row
         try:
-            events = parse_events(body) if body.startswith("[") else [EVENT_TYPES[kind].model_validate_json(body)]
-        except (ValidationError, EventError, KeyError) as exc:
+            if body.startswith("["):
+                events = parse_events(body)
+            elif body.startswith(_COLUMN_PREFIX):
+                events = _column_events(body)
+            else:
+                events = [EVENT_TYPES[kind].model_validate_json(body)]
+        except (ValidationError, EventError, KeyError, TypeError, ValueError) as exc:
             raise StoreError(f"the log row at offset {off} cannot be read back: {exc}") from exc
         at = us_to_ts(int(received))
         for i, e in enumerate(events):
