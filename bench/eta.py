@@ -18,8 +18,11 @@ effect kept); ``tod_segments_*`` are sensitivity only (the 400 m default is not 
 ``eta_all_fixes`` repeats the default cutting at every fix (no sampling noise).
 
 Caveat: the file holds one Monday afternoon, so the time-of-day neighbours of a left-out trip are
-trips of the same afternoon; with history over many days they would be other days' trips at that
-hour, which share the recurrent rush hour but not that day's incidents.
+trips of the same afternoon, also ones that run after the forecast; with history over many days
+they would be other days' trips at that hour, which share the recurrent rush hour but not that
+day's traffic. ``tod_causal`` weighs by time of day only traversals completed before each forecast
+(segments without one take the all-day mean): most of the gain over the GP is gone there, so the
+headline figure leans on same-afternoon neighbours.
 
 Late delivery: ROC AUC of :class:`supplynet.sense.leadtime.LateDeliveryClassifier` on the SCMS
 delivery history, time-based split (last 20% of scheduled dates held out), next to the per-lane
@@ -65,6 +68,7 @@ ABLATIONS: dict[str, dict[str, object]] = {
     "gp_segments_200m": {"model": "gp", "segment_m": 200.0},
     "gp_segments_800m": {"model": "gp", "segment_m": 800.0},
     "tod_all_day": {"bandwidths_s": (float("inf"),)},
+    "tod_causal": {"causal": True},
     "tod_segments_200m": {"segment_m": 200.0},
     "tod_segments_800m": {"segment_m": 800.0},
 }

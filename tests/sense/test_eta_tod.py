@@ -87,6 +87,22 @@ def test_a_held_out_rush_trip_is_forecast_from_its_hour():
     assert flat.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx).p50_s < 0.9 * truth
 
 
+def test_causal_profile_ignores_traversals_completed_after_the_forecast():
+    # the live trip leaves 10 minutes before the jam starts; the jammed trips that leave after it
+    # are time-of-day neighbours, but none of their traversals is complete when it departs
+    day = _rush_day(seed=7)
+    geom = _geom()
+    live, train = day[11], day[:11] + day[12:]
+    m = match_trip(geom, live)
+    c = m.start_idx + 1
+    truth = m.trip.t[m.arr_idx] - m.trip.t[c]
+    full = TodEtaModel(geom).fit(train).predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx)
+    causal = TodEtaModel(geom, causal=True).fit(train).predict_matched(m.trip.t[: c + 1], m.s[: c + 1],
+                                                                         m.start_idx)
+    assert full.p50_s > 1.1 * truth  # the later jammed trips pull the profile up
+    assert abs(causal.p50_s - truth) < 0.05 * truth
+
+
 def test_trip_effect_is_shrunk_toward_zero_and_grows_with_the_segments_done():
     trips = generate_trips(ROUTE, n_trips=14, seed=6, speeds_mps=SPEEDS, stops=STOPS, pace_cv=0.2)
     geom = _geom()

@@ -22,7 +22,10 @@ fixed draws of the sum (``u`` from its posterior, each segment's noise independe
 Everything is fitted on the training trips only: the variances by EM on the traversals' log ratios
 (each ratio against the time-of-day expectation from the *other* trips, as a live trip's is), and
 the kernel bandwidth by the random-effects marginal likelihood over a grid fixed in advance
-(:data:`BANDWIDTHS_S`). Nothing is tuned on the trips a backtest evaluates.
+(:data:`BANDWIDTHS_S`). Nothing is tuned on the trips a backtest evaluates. On a file holding a
+single day, though, a left-out trip's time-of-day neighbours are trips of that same day, also ones
+that run after the forecast; ``causal=True`` restricts the profile to traversals completed before
+each forecast (what a deployment without other days' history could use).
 """
 
 from __future__ import annotations
@@ -65,6 +68,11 @@ class TodEtaModel:
     :class:`~supplynet.sense.eta.EtaModel`); ``bandwidths_s`` the candidate kernel bandwidths, one of
     which :meth:`fit` picks by marginal likelihood on the training trips; ``n_samples`` fixed draws
     give P10 and P90 (forecasts are deterministic).
+
+    With ``causal``, a forecast at time ``t`` weighs by time of day only the traversals completed
+    before ``t`` (a segment none of which has takes its all-day mean over every training trip): the
+    check, on a file holding a single day, of how much the time-of-day profile draws on trips of the
+    same day that run after the forecast. Fitting (variances, bandwidth) is unchanged.
     """
 
     geometry: LaneGeometry
@@ -72,6 +80,7 @@ class TodEtaModel:
     bandwidths_s: Sequence[float] = BANDWIDTHS_S
     n_samples: int = 400
     em_iterations: int = 50
+    causal: bool = False
     _edges: FloatArray = field(init=False, repr=False)
     _trav: FloatArray = field(init=False, repr=False)  # rows: segment, entry time, duration, trip
     _bw: float = field(init=False, default=float("nan"))
@@ -131,17 +140,28 @@ class TodEtaModel:
         self._tau2, self._sig2, _ = fits[self._bw]
         return self
 
-    def _expected(self, bw: float, t0: float, exclude: float = -1.0) -> FloatArray:
+    def _expected(self, bw: float, t0: float, exclude: float = -1.0, until: float = np.inf) -> FloatArray:
         """Expected traversal time of every segment entered at clock time ``t0`` (kernel-weighted mean
-        of the traversals, leaving out trip ``exclude``); unseen segments at the median pace."""
+        of the traversals, leaving out trip ``exclude``; with a finite ``until`` only traversals
+        completed by then, a segment none of which has falling back to its all-day mean); unseen
+        segments at the median pace."""
         r = self._trav
         w = np.ones(len(r)) if np.isinf(bw) else np.exp(-0.5 * (_clock_gap(r[:, 1], t0) / bw) ** 2) + 1e-12
         w = w * (_weekend(r[:, 1]) == _weekend(np.array([t0]))[0]) + 1e-15  # other day type: last resort
         w[r[:, 3] == exclude] = 0.0
         n = self._edges.size - 1
         k = r[:, 0].astype(int)
+        if np.isfinite(until):
+            late = r[:, 1] + r[:, 2] > until
+            w_all = (r[:, 3] != exclude).astype(float)
+            w[late] = 0.0
+            den_all = np.bincount(k, weights=w_all, minlength=n)
+            num_all = np.bincount(k, weights=w_all * r[:, 2], minlength=n)
         den = np.bincount(k, weights=w, minlength=n)
         num = np.bincount(k, weights=w * r[:, 2], minlength=n)
+        if np.isfinite(until):
+            none = den <= 1e-9 * np.maximum(den_all, 1e-300)  # nothing (or only other-day types) done by then
+            den[none], num[none] = den_all[none], num_all[none]
         seen = den > 0
         out = np.full(n, np.nan)
         out[seen] = num[seen] / den[seen]
@@ -218,11 +238,12 @@ class TodEtaModel:
     def trip_effect(self, t: FloatArray, s: FloatArray, start_idx: int = 0) -> tuple[float, float]:
         """Posterior mean and variance of a live trip's log pace effect from its completed segments."""
         e, bw = self._edges, self._bw
+        until = float(np.asarray(t, float)[-1]) if self.causal else np.inf
         te = _first_passage(np.asarray(t, float)[start_idx:], np.asarray(s, float)[start_idx:], e)
         d = np.diff(te)
         with np.errstate(invalid="ignore"):
             own = np.nonzero(np.isfinite(d) & (d > 0))[0]
-        x = np.array([np.log(d[k] / self._expected(bw, te[k])[k]) for k in own])
+        x = np.array([np.log(d[k] / self._expected(bw, te[k], until=until)[k]) for k in own])
         prec = float(np.sum(1 / self._sig2[own]))
         var = 1 / (1 / self._tau2 + prec)
         return var * float(np.sum(x / self._sig2[own])) if own.size else 0.0, var
@@ -240,7 +261,7 @@ class TodEtaModel:
         g = int(np.clip(np.searchsorted(e, s_c, side="right") - 1, 0, e.size - 2))
         durs, clock = [], t_c
         for k in range(g, e.size - 1):
-            dk = float(self._expected(self._bw, clock)[k])
+            dk = float(self._expected(self._bw, clock, until=t_c if self.causal else np.inf)[k])
             if k == g:
                 dk *= (e[g + 1] - s_c) / (e[g + 1] - e[g])
             durs.append(dk)
