@@ -340,6 +340,12 @@ def _unit_factor(quantity: str, unit: str | None) -> tuple[float, float]:
 _NUMBER_TYPES = frozenset({int, float})
 
 
+@lru_cache(maxsize=64)
+def _fast_allowed(kind: str, bind_field: str) -> frozenset[str]:
+    """The reading fields the fast path takes for ``kind``."""
+    return frozenset({"kind", "dt", bind_field} | set(_FAST_NUM[kind]) | _FAST_IDENT[kind])
+
+
 def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind: str) -> list[Row] | None:
     """Column-at-a-time conversion of homogeneous readings; None when the fast path does not apply
     (the caller then validates reading by reading with the canonical pydantic models)."""
@@ -350,16 +356,19 @@ def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind
     keys = first.keys()
     nums = _FAST_NUM[kind]
     idents = _FAST_IDENT[kind]
-    allowed = {"kind", "dt", bind_field} | set(nums) | idents
-    if not keys <= allowed or not _FAST_REQUIRED[kind] <= keys:
+    if not keys <= _fast_allowed(kind, bind_field) or not _FAST_REQUIRED[kind] <= keys:
         return None
-    # every reading a dict with as many keys as the first, each holding the first's keys: the same keys
-    if set(map(type, readings)) != {dict} or set(map(len, readings)) != {len(keys)}:
-        return None
-    try:
-        columns = {k: [r[k] for r in readings] for k in keys}
-    except KeyError:
-        return None
+    n = len(readings)
+    if n == 1:  # a single reading (the common MQTT message): its own columns
+        columns = {k: [v] for k, v in first.items()}
+    else:
+        # every reading a dict with as many keys as the first, each holding the first's keys: the same keys
+        if set(map(type, readings)) != {dict} or set(map(len, readings)) != {len(keys)}:
+            return None
+        try:
+            columns = {k: [r[k] for r in readings] for k in keys}
+        except KeyError:
+            return None
     if any(v != kind for v in columns["kind"]):
         return None
     cols: dict[str, list[Any]] = {}
@@ -378,8 +387,8 @@ def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind
                 raise IngestError("implausible", f"field {k!r}: number too large") from None
             except UnitError as exc:
                 raise IngestError("unit", f"field {k!r}: {exc}") from None
-            lo, hi = min(col), max(col)
-            if not (math.isfinite(lo) and math.isfinite(hi) and all(map(math.isfinite, col))):
+            lo, hi = (col[0], col[0]) if n == 1 else (min(col), max(col))
+            if not (math.isfinite(lo) and math.isfinite(hi) and (n == 1 or all(map(math.isfinite, col)))):
                 raise IngestError("implausible", f"field {k!r} is not finite")
             _check_range(target, lo)
             _check_range(target, hi)
@@ -392,7 +401,6 @@ def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind
         elif k == bind_field:
             if any(v != bound for v in columns[k]):
                 return None  # the slow path reports the binding violation
-    n = len(readings)
     base_us = (body.ts - _EPOCH) // _US
     seqs = range(body.seq, body.seq + n)
     if "dt" in keys:
