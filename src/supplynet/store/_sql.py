@@ -61,7 +61,8 @@ _MIXED = "*"
 # A unit is one future row of ``events``, a list in column order whose first item (the offset) the
 # committer fills in, so the list itself is the row handed to the database:
 # [off, n, source, seq, seq_last, ts_min, ts_max, kind, body]. A batch unit has its events kept
-# beside it as items [(seq, ts_us, kind, json), ...] (None for a single event).
+# beside it as items [(seq, ts_us, kind, json), ...] or a ColumnRun (None for a single event). A
+# body is one event's JSON ("{"), a JSON array of events ("["), or a ColumnRun's columns ('{"c":1,').
 Unit = list[Any]
 Items = list[tuple[int, int, str, str]]
 _ROW_COLUMNS = _COLUMNS[:-1]  # received_at is given once per transaction
