@@ -227,7 +227,6 @@ class Gate:
         #: per device, the acknowledged seq of the last committed batch (what acked() reports)
         self._durable: dict[str, int] = {d: t.acked for d, t in self._trackers.items()}
         self._buckets: dict[str, TokenBucket] = {}
-        self._kinds: dict[Any, frozenset[str]] = {}  # allowed event kinds per device's measures
         self._pre_buckets: dict[str, TokenBucket] = {}
         self._pre_lock = threading.Lock()  # the pre-verification buckets and admit()'s refusals
         self._early: Counter[str] = Counter()  # refusals by admit() not yet in the counters table
@@ -470,9 +469,7 @@ class Gate:
         if abs(skew) > cfg.clock_skew_s:
             raise _Rejected("clock_skew", dev, f"envelope time is {skew:+.0f} s off the gateway clock "
                                                f"(allowed ±{cfg.clock_skew_s:.0f} s)", body)
-        tracker = self._trackers.get(dev)
-        if tracker is None:
-            tracker = self._trackers[dev] = SeqTracker()
+        tracker = self._tracker(dev)
         if tracker.done(body.seq, body.last_seq) or (dev, body.seq) in seen:
             raise _Rejected("replayed_sequence", dev, f"seq {body.seq}..{body.last_seq} already processed "
                                                       f"(acknowledged up to {tracker.acked})", body, final=False)
@@ -487,18 +484,18 @@ class Gate:
                             refused=True)
         try:
             events = readings_to_rows(dev, body, asset=rec.asset if rec else None, site=rec.site if rec else None,
-                                      allowed_kinds=self._allowed_kinds(rec) if rec and rec.measures else None)
+                                      allowed_kinds=rec.allowed_kinds if rec and rec.measures else None)
         except IngestError as exc:
             raise _Rejected(exc.reason, dev, exc.detail, body) from None
         seen.add((dev, body.seq))
         return _Accepted(i, dev, body, events)
 
-    def _allowed_kinds(self, rec: Any) -> frozenset[str]:
-        """``rec.allowed_kinds``, kept per set of measures (the property builds it on every call)."""
-        kinds = self._kinds.get(rec.measures)
-        if kinds is None:
-            kinds = self._kinds[rec.measures] = rec.allowed_kinds
-        return kinds
+    def _tracker(self, device: str) -> SeqTracker:
+        """The device's sequence tracker (made on its first message; not allocated per lookup)."""
+        tracker = self._trackers.get(device)
+        if tracker is None:
+            tracker = self._trackers[device] = SeqTracker()
+        return tracker
 
     def _split_late(self, accepted: list[_Accepted]) -> None:
         lateness_us = int(self.config.allowed_lateness_s * 1e6)
@@ -543,7 +540,7 @@ class Gate:
                                  raw[: self.config.quarantine_raw_cap]))
         batch.count(self._account_key(rej.device, body is not None), rej.reason)
         if body is not None and rej.final:  # authenticated: resending will not help, acknowledge it
-            self._trackers.setdefault(rej.device, SeqTracker()).mark(body.seq, body.last_seq)
+            self._tracker(rej.device).mark(body.seq, body.last_seq)
         return Outcome("quarantined", rej.device, rej.reason, rej.detail, body.seq if body else None,
                        body.last_seq if body else None)
 
@@ -553,10 +550,7 @@ class Gate:
         body = acc.body
         for r in acc.late:
             batch.late.append((acc.device, r[0], r[1], r[2], r[3], now_us))
-        tracker = self._trackers.get(acc.device)
-        if tracker is None:
-            tracker = self._trackers[acc.device] = SeqTracker()
-        tracker.mark(body.seq, body.last_seq)
+        self._tracker(acc.device).mark(body.seq, body.last_seq)
         if stored == 0 and dups > 0 and not acc.late:
             rej = _Rejected("replayed_sequence", acc.device, f"seq {body.seq}..{body.last_seq} already in the log",
                             body, final=False)

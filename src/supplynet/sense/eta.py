@@ -212,6 +212,25 @@ def weighted_quantiles(values: FloatArray, weights: FloatArray, qs: Sequence[flo
     return np.interp(np.asarray(qs, dtype=float), pos, v)
 
 
+def _past_trip(geometry: LaneGeometry, trip: Trip | MatchedTrip, edges: FloatArray
+               ) -> tuple[MatchedTrip, FloatArray, FloatArray, FloatArray, float | None]:
+    """A past trip as the models learn from it: ``(matched, t, s, te, speed)`` with its fixes up to
+    the arrival, the first passage times at ``edges`` from the departure on (as for a live trip: the
+    dwell at the origin is no traversal; an observed arrival is the first fix in the destination
+    geofence), and its speed from departure to arrival (None without an observed arrival)."""
+    m = trip if isinstance(trip, MatchedTrip) else match_trip(geometry, trip)
+    end = m.trip.n if m.arr_idx is None else m.arr_idx + 1
+    t, s = m.trip.t[:end], m.s[:end]
+    i0 = m.start_idx
+    te = _first_passage(t[i0:], s[i0:], edges)
+    speed = None
+    if m.arr_idx is not None:
+        te[-1] = t[-1]
+        if t[-1] > t[i0] and s[-1] > s[i0]:
+            speed = float((min(s[-1], geometry.arrival_s_m) - s[i0]) / (t[-1] - t[i0]))
+    return m, t, s, te, speed
+
+
 def _first_passage(t: FloatArray, s: FloatArray, grid: FloatArray) -> FloatArray:
     """Time the (monotone) progress ``s`` first reached each grid point; NaN outside what was seen."""
     u, idx = np.unique(s, return_index=True)
@@ -387,13 +406,7 @@ class EtaModel:
         observed); at least one trip must have an observed arrival."""
         taus, speeds, parts, lives = [], [], [], []
         for tr in trips:
-            m = tr if isinstance(tr, MatchedTrip) else match_trip(self.geometry, tr)
-            end = m.trip.n if m.arr_idx is None else m.arr_idx + 1
-            t, s = m.trip.t[:end], m.s[:end]
-            # from the departure on, as for a live trip: the dwell at the origin is no traversal
-            te = _first_passage(t[m.start_idx:], s[m.start_idx:], self._edges)
-            if m.arr_idx is not None:
-                te[-1] = t[-1]  # arrival: the first fix in the destination geofence
+            m, t, s, te, speed = _past_trip(self.geometry, tr, self._edges)
             obs = _Obs.of(te, len(parts))
             if obs.k.size == 0:
                 continue
@@ -402,9 +415,8 @@ class EtaModel:
                 continue
             taus.append(_first_passage(t, s, self._grid))
             lives.append((t, s, m.start_idx, len(parts) - 1))
-            i0 = m.start_idx
-            if t[-1] > t[i0] and s[-1] > s[i0]:
-                speeds.append((min(s[-1], self.geometry.arrival_s_m) - s[i0]) / (t[-1] - t[i0]))
+            if speed is not None:
+                speeds.append(speed)
         if not taus:
             raise DataError("no trip with an observed arrival to learn the ETA from")
         self._tau = np.vstack(taus)

@@ -37,7 +37,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import DataError
-from .eta import DAY_S, EtaForecast, LaneGeometry, MatchedTrip, _first_passage, _weekend, match_trip
+from .eta import (
+    DAY_S,
+    EtaForecast,
+    LaneGeometry,
+    MatchedTrip,
+    _first_passage,
+    _past_trip,
+    _weekend,
+    match_trip,
+)
 from .trips import Trip
 
 __all__ = ["BANDWIDTHS_S", "TodEtaModel"]
@@ -113,16 +122,10 @@ class TodEtaModel:
         e = self._edges
         rows, speeds, n_complete = [], [], 0
         for j, tr in enumerate(trips):
-            m = tr if isinstance(tr, MatchedTrip) else match_trip(self.geometry, tr)
-            end = m.trip.n if m.arr_idx is None else m.arr_idx + 1
-            t, s = m.trip.t[:end], m.s[:end]
-            i0 = m.start_idx
-            te = _first_passage(t[i0:], s[i0:], e)  # from the departure on: the origin dwell is no traversal
-            if m.arr_idx is not None:
-                te[-1] = t[-1]  # arrival: the first fix in the destination geofence
-                n_complete += 1
-                if t[-1] > t[i0] and s[-1] > s[i0]:
-                    speeds.append((min(s[-1], self.geometry.arrival_s_m) - s[i0]) / (t[-1] - t[i0]))
+            m, _, _, te, speed = _past_trip(self.geometry, tr, e)
+            n_complete += m.arr_idx is not None
+            if speed is not None:
+                speeds.append(speed)
             d = np.diff(te)
             with np.errstate(invalid="ignore"):
                 ok = np.nonzero(np.isfinite(d) & (d > 0))[0]
