@@ -13,12 +13,17 @@ from .mqtt_helpers import broker, uid, wait_until
 pytestmark = pytest.mark.integration
 
 
-def test_devices_publish_gateway_commits_then_acks_end_to_end(tmp_path):
+@pytest.mark.parametrize("scheme", ["ed25519", "hmac-sha256"])
+def test_devices_publish_gateway_commits_then_acks_end_to_end(tmp_path, monkeypatch, scheme):
+    from supplynet.security.vault import Vault
+
+    monkeypatch.setenv("SUPPLYNET_VAULT_KEY", Vault.generate_key())  # used by the symmetric devices only
     host, port = broker()
     tag = uid()
     with open_store(tmp_path / "s.db") as store:
         gate = Gate(store, config=GateConfig(rate_per_s=1e6, burst=1e6))
-        creds = [gate.registry.provision(f"rf-{tag}-{i}", measures=("temperature",), asset="R1") for i in range(3)]
+        creds = [gate.registry.provision(f"rf-{tag}-{i}", measures=("temperature",), asset="R1", scheme=scheme)
+                 for i in range(3)]
         worker = GatewayWorker(gate, host=host, port=port, client_id=f"gw-{tag}", shared_group=f"g{tag}",
                                session_expiry_s=60).start()
         assert worker.connected.wait(10)

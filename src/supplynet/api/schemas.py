@@ -146,6 +146,9 @@ class DeviceCreate(_In):
     asset: Ident | None = None
     site: Ident | None = None
     report_interval_s: Annotated[float, Field(gt=0, le=86400 * 30)] | None = None
+    scheme: Literal["ed25519", "hmac-sha256"] = Field(
+        "ed25519", description="ed25519 (the platform keeps only the public key) or hmac-sha256 (symmetric: "
+                               "cheaper per message; the secret is kept sealed under the vault key)")
 
 
 class DevicePublic(BaseModel):

@@ -3,11 +3,14 @@
     supplynet devices add rf-1 --measures temperature --asset REEFER-1 --interval 60
     supplynet devices add --network network.yaml --all      # every device of the network
     supplynet devices add operator:alice --operator --key-out alice.key
+    supplynet devices add pos-7 --measures sale --site S1 --scheme hmac-sha256   # symmetric key
     supplynet devices list
     supplynet devices rotate rf-1 --overlap 86400
     supplynet devices revoke rf-1
 
-``add`` and ``rotate`` print the credential as JSON once (the platform keeps only the public key).
+``add`` and ``rotate`` print the credential as JSON once (the platform keeps only the public key;
+with ``--scheme hmac-sha256`` it keeps the secret sealed under the vault key, see
+:mod:`supplynet.security.vault`).
 """
 
 from __future__ import annotations
@@ -42,6 +45,22 @@ def _print(obj: Any) -> None:
 
 
 _ONCE = "shown once: the platform keeps only the public key; store the private key on the device"
+_ONCE_HMAC = ("shown once: the platform keeps the secret only sealed under its vault key; store it on the device "
+              "(every gateway needs the same vault key)")
+SchemeOpt = Annotated[str, typer.Option(help="key scheme: ed25519 (the platform keeps only the public key) or "
+                                             "hmac-sha256 (symmetric: ~60x cheaper to verify per message; the "
+                                             "secret is sealed under the vault key)")]
+
+
+def _once(cred: Any) -> str:
+    return _ONCE_HMAC if cred.scheme == "hmac-sha256" else _ONCE
+
+
+def _check_scheme(scheme: str) -> None:
+    from supplynet.security.signing import SCHEMES
+
+    if scheme not in SCHEMES:
+        raise DataError(f"--scheme {scheme!r}: use one of {', '.join(SCHEMES)}")
 
 
 @app.command()
@@ -57,8 +76,10 @@ def add(device_id: Annotated[str | None, typer.Argument(help="device id (letters
         all_devices: Annotated[bool, typer.Option("--all", help="with --network: every device in it")] = False,
         operator: Annotated[bool, typer.Option("--operator", help="an operator key (signs file imports)")] = False,
         key_out: Annotated[Path | None, typer.Option(help="also write the private key to this file (mode 600)")] = None,
+        scheme: SchemeOpt = "ed25519",
         store: StoreOpt = None) -> None:
     """Provision a device (or operator) and print its credential once."""
+    _check_scheme(scheme)
     specs: list[dict[str, Any]] = []
     if network is not None:
         from supplynet.model import load_network
@@ -82,8 +103,8 @@ def add(device_id: Annotated[str | None, typer.Argument(help="device id (letters
                       "report_interval_s": interval})
     st, reg = _registry(store)
     with st:
-        creds = [reg.provision(**s) for s in specs]
-    out = [{**c.to_dict(), "note": _ONCE} for c in creds]
+        creds = [reg.provision(**s, scheme=scheme) for s in specs]
+    out = [{**c.to_dict(), "note": _once(c)} for c in creds]
     if key_out is not None:
         if len(creds) != 1:
             raise DataError("--key-out works with one device at a time")
@@ -105,7 +126,7 @@ def list_(store: StoreOpt = None) -> None:
         rows.append({"device_id": r.device_id, "kind": r.kind, "measures": list(r.measures), "asset": r.asset,
                      "site": r.site, "report_interval_s": r.report_interval_s,
                      "revoked_at": us_to_ts(r.revoked_at_us).isoformat() if r.revoked_at_us else None,
-                     "keys": [{"kid": k.kid, "not_before": us_to_ts(k.not_before_us).isoformat(),
+                     "keys": [{"kid": k.kid, "scheme": k.scheme, "not_before": us_to_ts(k.not_before_us).isoformat(),
                                "not_after": us_to_ts(k.not_after_us).isoformat() if k.not_after_us else None}
                               for k in r.keys]})
     _print(rows)
@@ -114,12 +135,16 @@ def list_(store: StoreOpt = None) -> None:
 @app.command()
 def rotate(device_id: Annotated[str, typer.Argument(help="device id")],
            overlap: Annotated[float, typer.Option(help="seconds the current key stays valid")] = 86400.0,
+           scheme: Annotated[str | None, typer.Option(help="the new key's scheme (default: the current key's): "
+                                                           "ed25519 or hmac-sha256")] = None,
            store: StoreOpt = None) -> None:
     """Give the device a new key; the old one stays valid for the overlap. Prints the new credential once."""
+    if scheme is not None:
+        _check_scheme(scheme)
     st, reg = _registry(store)
     with st:
-        cred = reg.rotate(device_id, overlap_s=overlap)
-    _print({**cred.to_dict(), "note": _ONCE, "old_keys_valid_for_s": overlap})
+        cred = reg.rotate(device_id, overlap_s=overlap, scheme=scheme)
+    _print({**cred.to_dict(), "note": _once(cred), "old_keys_valid_for_s": overlap})
 
 
 @app.command()

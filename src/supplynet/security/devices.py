@@ -1,7 +1,10 @@
 """Device registry: provision, rotate, revoke, look up.
 
 Provisioning makes a fresh Ed25519 key pair and returns the private key once (a
-:class:`Credential`); the registry keeps only the public key (see :mod:`.signing` for why).
+:class:`Credential`); the registry keeps only the public key (see :mod:`.signing` for why). A device
+on the symmetric scheme (``scheme="hmac-sha256"``) gets a fresh 32-byte secret instead, shown once as
+well; the registry keeps it only sealed under the vault key (:mod:`.vault`) and opens it in memory
+when the gate first needs it.
 Rotation adds a new key and lets the old one expire after an overlap, so a device that has not
 switched yet keeps working. Revocation takes effect on the next message: the gate calls
 :meth:`DeviceRegistry.refresh` before each batch, which re-reads the registry when its generation
@@ -21,7 +24,16 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from ..errors import SecurityError
-from .signing import fingerprint, generate_keypair
+from .signing import (
+    ED25519,
+    HMAC_SHA256,
+    SCHEMES,
+    b64u_encode,
+    fingerprint,
+    generate_keypair,
+    generate_secret,
+)
+from .vault import Vault, default_vault
 
 __all__ = [
     "DEFAULT_OVERLAP_S",
@@ -75,9 +87,11 @@ def _now_us() -> int:
 @dataclass(frozen=True)
 class KeyRecord:
     kid: str
-    public: str
+    public: str  # Ed25519 public key (b64u); "" for a symmetric key
     not_before_us: int
     not_after_us: int | None = None  # None: valid until rotated or revoked
+    scheme: str = ED25519
+    sealed: str | None = None  # hmac-sha256: the secret sealed under the vault key (never in plain)
 
     def valid_at(self, t_us: int) -> bool:
         return self.not_before_us <= t_us and (self.not_after_us is None or t_us < self.not_after_us)
@@ -113,6 +127,12 @@ class DeviceRecord:
         d["keys"] = [asdict(k) for k in self.keys]
         return d
 
+    def public_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` without the sealed secrets (what the API and the CLI show)."""
+        d = self.to_dict()
+        d["keys"] = [{k: v for k, v in key.items() if k != "sealed"} for key in d["keys"]]
+        return d
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DeviceRecord:
         d = dict(d)
@@ -127,8 +147,9 @@ class Credential:
 
     device_id: str
     kid: str
-    private_key: str
-    public_key: str
+    private_key: str  # Ed25519 private key, or ``hmac-sha256:<secret>`` for a symmetric device
+    public_key: str  # "" for a symmetric device
+    scheme: str = ED25519
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -164,8 +185,10 @@ class DeviceRegistry:
     """Provision, rotate, revoke and look up devices; lookups are served from a cache that
     :meth:`refresh` keeps in step with the backend."""
 
-    def __init__(self, backend: RegistryBackend | None = None):
+    def __init__(self, backend: RegistryBackend | None = None, *, vault: Vault | None = None):
         self.backend: RegistryBackend = backend if backend is not None else InMemoryRegistryBackend()
+        self._vault = vault  # loaded on first use (only symmetric devices need it)
+        self._secrets: dict[tuple[str, str, str], bytes] = {}  # (device, kid, sealed) -> opened secret
         self._cache: dict[str, DeviceRecord] = {}
         self._generation = -1
         self.refresh()
@@ -192,6 +215,37 @@ class DeviceRegistry:
         return {k.kid: k.public for r in self._cache.values() if r.kind == OPERATOR and r.revoked_at_us is None
                 for k in r.keys if k.valid_at(t_us)}
 
+    def vault(self, *, create: bool = False) -> Vault:
+        if self._vault is None:
+            self._vault = default_vault(create=create)
+        return self._vault
+
+    def secret(self, device_id: str, key: KeyRecord) -> bytes:
+        """The opened secret of a symmetric key (kept in memory after the first use); raises
+        :class:`SecurityError` when this process's vault key does not open it."""
+        if key.sealed is None:
+            raise SecurityError(f"device {device_id!r} key {key.kid!r} has no sealed secret")
+        k = (device_id, key.kid, key.sealed)
+        out = self._secrets.get(k)
+        if out is None:
+            out = self._secrets[k] = self.vault().open(key.sealed, device_id, key.kid)
+        return out
+
+    def _new_key(self, device_id: str, scheme: str, now: int) -> tuple[KeyRecord, Credential]:
+        if scheme == ED25519:
+            priv, pub = generate_keypair()
+            key = KeyRecord(fingerprint(pub), pub, now)
+            return key, Credential(device_id, key.kid, priv, pub)
+        if scheme == HMAC_SHA256:
+            import os
+
+            text, raw = generate_secret()
+            kid = b64u_encode(os.urandom(9))  # random: a kid derived from the secret would say something of it
+            key = KeyRecord(kid, "", now, scheme=HMAC_SHA256,
+                            sealed=self.vault(create=True).seal(raw, device_id, kid))
+            return key, Credential(device_id, kid, text, "", HMAC_SHA256)
+        raise SecurityError(f"device {device_id!r}: unknown key scheme {scheme!r} (use {' or '.join(SCHEMES)})")
+
     def _require(self, device_id: str) -> DeviceRecord:
         d = self.backend.get_device(device_id)
         if d is None:
@@ -205,8 +259,9 @@ class DeviceRegistry:
 
     def provision(self, device_id: str, *, kind: str | None = None, measures: Iterable[str] = (),
                   asset: str | None = None, site: str | None = None, report_interval_s: float | None = None,
-                  now_us: int | None = None) -> Credential:
-        """Register a device with a fresh key; returns its credential (shown once, not stored)."""
+                  now_us: int | None = None, scheme: str = ED25519) -> Credential:
+        """Register a device with a fresh key; returns its credential (shown once, not stored).
+        ``scheme``: ``ed25519`` (default) or ``hmac-sha256`` (symmetric; needs the vault key)."""
         if not isinstance(device_id, str) or not _ID.match(device_id):
             raise SecurityError(f"device id {device_id!r}: use 1-128 letters, digits or _ . : @ - (no '/')")
         if self.backend.get_device(device_id) is not None:
@@ -218,15 +273,18 @@ class DeviceRegistry:
             raise SecurityError(f"device {device_id!r}: bind it to an asset or a site, not both")
         if report_interval_s is not None and not report_interval_s > 0:
             raise SecurityError(f"device {device_id!r}: report_interval_s must be > 0, got {report_interval_s}")
+        if kind == OPERATOR and scheme != ED25519:
+            raise SecurityError(f"operator {device_id!r}: operators sign with Ed25519 keys only")
         now = _now_us() if now_us is None else now_us
-        priv, pub = generate_keypair()
-        key = KeyRecord(fingerprint(pub), pub, now)
+        key, cred = self._new_key(device_id, scheme, now)
         self._save(DeviceRecord(device_id, kind, tuple(measures), asset, site, report_interval_s, (key,),
                                 None, now))
-        return Credential(device_id, key.kid, priv, pub)
+        return cred
 
-    def rotate(self, device_id: str, *, overlap_s: float = DEFAULT_OVERLAP_S, now_us: int | None = None) -> Credential:
-        """A new key; keys valid now stay valid for ``overlap_s`` more seconds, then expire."""
+    def rotate(self, device_id: str, *, overlap_s: float = DEFAULT_OVERLAP_S, now_us: int | None = None,
+               scheme: str | None = None) -> Credential:
+        """A new key; keys valid now stay valid for ``overlap_s`` more seconds, then expire.
+        ``scheme``: the new key's scheme (default: that of the device's newest key)."""
         if overlap_s < 0:
             raise SecurityError(f"overlap_s must be >= 0, got {overlap_s}")
         rec = self._require(device_id)
@@ -236,10 +294,12 @@ class DeviceRegistry:
         end = now + int(overlap_s * 1e6)
         old = tuple(replace(k, not_after_us=min(k.not_after_us, end) if k.not_after_us is not None else end)
                     for k in rec.keys if k.not_after_us is None or k.not_after_us > now)
-        priv, pub = generate_keypair()
-        key = KeyRecord(fingerprint(pub), pub, now)
+        scheme = scheme or (rec.keys[-1].scheme if rec.keys else ED25519)
+        if rec.kind == OPERATOR and scheme != ED25519:
+            raise SecurityError(f"operator {device_id!r}: operators sign with Ed25519 keys only")
+        key, cred = self._new_key(device_id, scheme, now)
         self._save(replace(rec, keys=(*old, key)))
-        return Credential(device_id, key.kid, priv, pub)
+        return cred
 
     def revoke(self, device_id: str, *, now_us: int | None = None) -> DeviceRecord:
         """Refuse every message of the device from now on."""

@@ -29,7 +29,7 @@ def _audit(state: StateDep, who: Principal, action: str, device: str, detail: di
 
 @router.get("/v1/devices", response_model=list[DevicePublic], summary="Registered devices (admin)")
 def list_devices(state: StateDep, _: Admin) -> list[DevicePublic]:
-    return [DevicePublic(**d.to_dict()) for d in _registry(state).list()]
+    return [DevicePublic(**d.public_dict()) for d in _registry(state).list()]
 
 
 @router.get("/v1/devices/{device_id}", response_model=DevicePublic, summary="One device (admin)")
@@ -37,7 +37,7 @@ def get_device(state: StateDep, _: Admin, device_id: DeviceId) -> DevicePublic:
     rec = _registry(state).get(device_id)
     if rec is None:
         raise NotFound(f"no device {device_id!r}")
-    return DevicePublic(**rec.to_dict())
+    return DevicePublic(**rec.public_dict())
 
 
 @router.post("/v1/devices", response_model=DeviceCreated, status_code=201,
@@ -48,12 +48,12 @@ def provision_device(state: StateDep, who: Admin, body: DeviceCreate) -> DeviceC
         raise Conflict(f"device {body.device_id!r} is already registered")
     try:
         cred = reg.provision(body.device_id, kind=body.kind, measures=body.measures, asset=body.asset,
-                             site=body.site, report_interval_s=body.report_interval_s)
+                             site=body.site, report_interval_s=body.report_interval_s, scheme=body.scheme)
     except SecurityError as exc:
         raise DataError(str(exc)) from exc
     _audit(state, who, "device.provision", body.device_id, {"kid": cred.kid})
     rec = reg.get(body.device_id)
-    return DeviceCreated(device=DevicePublic(**rec.to_dict()), credential=cred.to_dict())  # type: ignore[union-attr]
+    return DeviceCreated(device=DevicePublic(**rec.public_dict()), credential=cred.to_dict())  # type: ignore[union-attr]
 
 
 @router.post("/v1/devices/{device_id}/revoke", response_model=DevicePublic, summary="Revoke a device (admin)")
@@ -63,4 +63,4 @@ def revoke_device(state: StateDep, who: Admin, device_id: DeviceId) -> DevicePub
         raise NotFound(f"no device {device_id!r}")
     rec = reg.revoke(device_id)
     _audit(state, who, "device.revoke", device_id, {})
-    return DevicePublic(**rec.to_dict())
+    return DevicePublic(**rec.public_dict())
