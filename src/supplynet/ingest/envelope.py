@@ -33,7 +33,7 @@ import orjson
 from ..errors import EventError, IngestError, UnitError
 from ..events import EVENT_TYPES, EventBase, to_utc
 from ..security.signing import b64u_encode, sign
-from ..store._sql import ColumnRun
+from ..store import ColumnRun
 from ..units import to_si
 
 __all__ = [

@@ -20,10 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import StoreError
+from ._sql import ColumnRun
 from .base import AppendResult, EventLog, LoggedEvent, Snapshot, SnapshotStore, Store, redact_url
 
 __all__ = [
     "AppendResult",
+    "ColumnRun",
     "EventLog",
     "LoggedEvent",
     "Snapshot",
