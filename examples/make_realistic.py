@@ -341,14 +341,16 @@ def main() -> str:
                         "bound_to": {"asset": rid}, "report_interval_s": 120.0})
     for store in STORES:
         devices.append({"id": f"POS-{store}", "kind": "pos_terminal", "measures": ["sale"],
-                        "bound_to": {"site": store}, "report_interval_s": 300.0})
+                        "bound_to": {"site": store}, "report_interval_s": 300.0, "scheme": "hmac-sha256"})
         devices.append({"id": f"SHELF-{store}", "kind": "shelf_sensor", "measures": ["stock_count"],
                         "bound_to": {"site": store}, "report_interval_s": 900.0})
     for dc in DCS:
         devices.append({"id": f"RFID-{dc}", "kind": "rfid_reader", "measures": ["stock_count"],
                         "bound_to": {"site": dc}, "report_interval_s": 300.0})
     out += ["", "assets:"] + [flow(a) for a in assets]
-    out += ["", "devices:"] + [flow(d) for d in devices]
+    out += ["", "# devices sign with Ed25519 unless they say otherwise; the POS terminals (many small sale messages)",
+            "# use scheme: hmac-sha256 (a symmetric secret, kept sealed under the vault key)",
+            "devices:"] + [flow(d) for d in devices]
 
     # ---- policies --------------------------------------------------------------------------------
     pol: list[dict] = []

@@ -92,7 +92,7 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
         fleet = Fleet(net, seed=seed, start=start, sink=LogSink(store), data_dir=data_dir,
                       cover_days=cover_days, machine_frame=replay)
         if via_gate:
-            fleet.sink = _gate_sink(store, net, fleet, start)
+            fleet.sink = _gate_sink(store, net, fleet, start, home)
         policy = policy or default_policy()
         world = fleet.world
         reroutes_carried_out: list[str] = []
@@ -210,7 +210,7 @@ def _schedule_jam(net: Network, world: Any, start: datetime, days: int, hours: f
     return f"{lane} for {hours:g} h from day {max(days // 3, 1)}"
 
 
-def _gate_sink(store: Any, net: Network, fleet: Fleet, start: datetime) -> Any:
+def _gate_sink(store: Any, net: Network, fleet: Fleet, start: datetime, home: Path) -> Any:
     """Provision every device of the network and route the fleet through the gate; the gate's clock
     is the fleet's (accelerated) clock, so clock-skew checks hold in simulated time."""
     from .events import ts_to_us
@@ -219,7 +219,7 @@ def _gate_sink(store: Any, net: Network, fleet: Fleet, start: datetime) -> Any:
     from .security.devices import DeviceRegistry
     from .store.devices import SqlRegistryBackend
 
-    registry = DeviceRegistry(SqlRegistryBackend(store.backend))
+    registry = DeviceRegistry(SqlRegistryBackend(store.backend), home=home)  # vault.key there (hmac devices)
     creds = provision_fleet(registry, net, ts_to_us(start))
     gate = Gate(store, registry, clock=lambda: fleet.now.timestamp())
     return GateSink(gate, creds, LogSink(store), clock=lambda: fleet.now)

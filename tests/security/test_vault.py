@@ -106,3 +106,15 @@ def test_cli_adds_symmetric_devices_and_never_shows_the_sealed_secret(no_vault_e
     assert cred["private_key"].split(":", 1)[1] not in rows and rot["private_key"].split(":", 1)[1] not in rows
     bad = runner.invoke(devices_app, ["add", "x", "--scheme", "rsa", "--store", url])
     assert bad.exit_code != 0 and "use one of ed25519, hmac-sha256" in str(bad.exception)  # the CLI prints it
+
+
+def test_network_file_names_each_devices_scheme(no_vault_env, tmp_path):
+    from supplynet.model import example_path
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    res = runner.invoke(devices_app, ["add", "--network", str(example_path("realistic")), "--all", "--store", url])
+    assert res.exit_code == 0, res.output
+    creds = {c["device_id"]: c for c in json.loads(res.stdout)}
+    assert {c["scheme"] for i, c in creds.items() if i.startswith("POS-")} == {"hmac-sha256"}
+    assert {c["scheme"] for i, c in creds.items() if not i.startswith("POS-")} == {"ed25519"}
+    assert (no_vault_env / "vault.key").exists()  # made for the symmetric devices on first use

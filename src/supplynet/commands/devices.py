@@ -47,9 +47,10 @@ def _print(obj: Any) -> None:
 _ONCE = "shown once: the platform keeps only the public key; store the private key on the device"
 _ONCE_HMAC = ("shown once: the platform keeps the secret only sealed under its vault key; store it on the device "
               "(every gateway needs the same vault key)")
-SchemeOpt = Annotated[str, typer.Option(help="key scheme: ed25519 (the platform keeps only the public key) or "
-                                             "hmac-sha256 (symmetric: ~60x cheaper to verify per message; the "
-                                             "secret is sealed under the vault key)")]
+SchemeOpt = Annotated[str | None, typer.Option(help="key scheme: ed25519 (default; the platform keeps only the "
+                                                    "public key) or hmac-sha256 (symmetric: ~60x cheaper to verify "
+                                                    "per message; the secret is sealed under the vault key); with "
+                                                    "--network, default: the device entry's scheme")]
 
 
 def _once(cred: Any) -> str:
@@ -76,10 +77,11 @@ def add(device_id: Annotated[str | None, typer.Argument(help="device id (letters
         all_devices: Annotated[bool, typer.Option("--all", help="with --network: every device in it")] = False,
         operator: Annotated[bool, typer.Option("--operator", help="an operator key (signs file imports)")] = False,
         key_out: Annotated[Path | None, typer.Option(help="also write the private key to this file (mode 600)")] = None,
-        scheme: SchemeOpt = "ed25519",
+        scheme: SchemeOpt = None,
         store: StoreOpt = None) -> None:
     """Provision a device (or operator) and print its credential once."""
-    _check_scheme(scheme)
+    if scheme is not None:
+        _check_scheme(scheme)
     specs: list[dict[str, Any]] = []
     if network is not None:
         from supplynet.model import load_network
@@ -94,16 +96,17 @@ def add(device_id: Annotated[str | None, typer.Argument(help="device id (letters
                 raise DataError(f"device {i!r} is not in {network} (devices: {', '.join(sorted(by_id)[:10])} ...)")
             d = by_id[i]
             specs.append({"device_id": d.id, "kind": d.kind, "measures": list(d.measures), "asset": d.bound_to.asset,
-                          "site": d.bound_to.site, "report_interval_s": d.report_interval_s})
+                          "site": d.bound_to.site, "report_interval_s": d.report_interval_s,
+                          "scheme": scheme or d.scheme})
     else:
         if not device_id:
             raise DataError("give a DEVICE_ID (or --network FILE --all)")
         specs.append({"device_id": device_id, "kind": "operator" if operator else kind,
                       "measures": [m.strip() for m in measures.split(",") if m.strip()], "asset": asset, "site": site,
-                      "report_interval_s": interval})
+                      "report_interval_s": interval, "scheme": scheme or "ed25519"})
     st, reg = _registry(store)
     with st:
-        creds = [reg.provision(**s, scheme=scheme) for s in specs]
+        creds = [reg.provision(**s) for s in specs]
     out = [{**c.to_dict(), "note": _once(c)} for c in creds]
     if key_out is not None:
         if len(creds) != 1:

@@ -27,7 +27,8 @@ def provision_fleet(registry: DeviceRegistry, network: Any, now_us: int) -> dict
         if registry.get(d.id) is not None:
             continue
         creds[d.id] = registry.provision(d.id, kind=d.kind, measures=d.measures, asset=d.bound_to.asset,
-                                         site=d.bound_to.site, report_interval_s=d.report_interval_s, now_us=now_us)
+                                         site=d.bound_to.site, report_interval_s=d.report_interval_s, now_us=now_us,
+                                         scheme=d.scheme)
     return creds
 
 

@@ -428,6 +428,9 @@ class Device(_Base):
     measures: Annotated[list[Measure], Field(min_length=1)]
     bound_to: Binding
     report_interval_s: Pos = 60.0
+    #: how it signs its messages: ed25519 (the platform keeps only its public key) or hmac-sha256
+    #: (symmetric secret kept sealed under the vault key; cheaper per message, for chatty devices)
+    scheme: Literal["ed25519", "hmac-sha256"] = "ed25519"
 
     @model_validator(mode="before")
     @classmethod

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import SecurityError
@@ -185,9 +186,11 @@ class DeviceRegistry:
     """Provision, rotate, revoke and look up devices; lookups are served from a cache that
     :meth:`refresh` keeps in step with the backend."""
 
-    def __init__(self, backend: RegistryBackend | None = None, *, vault: Vault | None = None):
+    def __init__(self, backend: RegistryBackend | None = None, *, vault: Vault | None = None,
+                 home: str | Path | None = None):
         self.backend: RegistryBackend = backend if backend is not None else InMemoryRegistryBackend()
-        self._vault = vault  # loaded on first use (only symmetric devices need it)
+        self._vault = vault  # loaded on first use (only symmetric devices need it): see default_vault
+        self._home = home
         self._secrets: dict[tuple[str, str, str], bytes] = {}  # (device, kid, sealed) -> opened secret
         self._cache: dict[str, DeviceRecord] = {}
         self._generation = -1
@@ -217,7 +220,7 @@ class DeviceRegistry:
 
     def vault(self, *, create: bool = False) -> Vault:
         if self._vault is None:
-            self._vault = default_vault(create=create)
+            self._vault = default_vault(create=create, home=self._home)
         return self._vault
 
     def secret(self, device_id: str, key: KeyRecord) -> bytes:

@@ -83,9 +83,9 @@ class Vault:
                 from exc
 
 
-def default_vault(*, create: bool = False) -> Vault:
-    """The vault key from the environment or the home folder (see the module docstring);
-    ``create``: make the home folder's key file when there is none yet."""
+def default_vault(*, create: bool = False, home: str | Path | None = None) -> Vault:
+    """The vault key from the environment or the home folder (``home``, default the settings'; see
+    the module docstring); ``create``: make the home folder's key file when there is none yet."""
     env = os.environ.get("SUPPLYNET_VAULT_KEY")
     if env:
         return Vault(env, source="SUPPLYNET_VAULT_KEY")
@@ -94,9 +94,11 @@ def default_vault(*, create: bool = False) -> Vault:
         path = Path(path_s)
         source = f"SUPPLYNET_VAULT_KEY_FILE={path}"
     else:
-        from ..config import Settings
+        if home is None:
+            from ..config import Settings
 
-        path = Settings().home / "vault.key"
+            home = Settings().home
+        path = Path(home) / "vault.key"
         source = str(path)
     if not path.exists():
         if not create or path_s:
