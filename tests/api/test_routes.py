@@ -261,3 +261,25 @@ def test_forecast_bands_rank_positions_by_days_of_cover(api):
     after = api.client.get("/v1/inventory/forecast?site=STORE-1&sku=MILK-2L&days=3", headers=api.h("viewer")).json()[0]
     assert after["position"] == store["position"] + 100
     assert [round(a - b, 2) for a, b in zip(after["p50"], store["p50"], strict=True)] == [0, 100, 100, 100]
+
+
+def test_symmetric_devices_through_the_api_keep_their_secret_sealed(api, tmp_path, monkeypatch):
+    monkeypatch.delenv("SUPPLYNET_VAULT_KEY", raising=False)
+    monkeypatch.delenv("SUPPLYNET_VAULT_KEY_FILE", raising=False)
+    r = api.client.post("/v1/devices", json={"device_id": "pos-9", "measures": ["sale"], "site": "STORE-1",
+                                             "scheme": "hmac-sha256"}, headers=api.h("admin"))
+    assert r.status_code == 201, r.text
+    cred = r.json()["credential"]
+    assert cred["scheme"] == "hmac-sha256" and cred["private_key"].startswith("hmac-sha256:")
+    assert (tmp_path / "vault.key").exists()  # the service's home (its settings), not the working folder
+    shown = api.client.get("/v1/devices/pos-9", headers=api.h("admin")).json()
+    assert shown["keys"][0]["scheme"] == "hmac-sha256" and "sealed" not in shown["keys"][0]
+    # the service's own gate verifies it: an NDJSON post of a sealed sale is stored
+    from supplynet.ingest.envelope import seal
+
+    msg = seal("pos-9", cred["kid"], cred["private_key"], 0, datetime.now(UTC),
+               [{"kind": "sale", "sku": "MILK-2L", "quantity": 2}])
+    out = api.client.post("/v1/ingest", content=msg, headers={**api.h("admin"), "content-type": "application/x-ndjson"})
+    assert out.status_code == 200 and out.json()["stored"] == 1, out.text
+    bad = api.client.post("/v1/devices", json={"device_id": "x-1", "scheme": "rsa"}, headers=api.h("admin"))
+    assert bad.status_code in (400, 422)

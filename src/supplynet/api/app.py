@@ -49,9 +49,11 @@ def create_app(settings: Settings | None = None, *, store: Any = None, gate_conf
     from ..ingest.gate import Gate
     from ..ingest.http import HttpIngest
     from ..ingest.http import router as ingest_router
+    from ..security.devices import DeviceRegistry
     from ..security.tokens import TokenService
     from ..store import open_store
     from ..store.decisions import DecisionTable
+    from ..store.devices import SqlRegistryBackend
     from ..store.scenarios import ScenarioTable
     from .metrics import Metrics
     from .routes import decisions, devices, events, ops, orders, scenarios, state, stream, web
@@ -67,11 +69,13 @@ def create_app(settings: Settings | None = None, *, store: Any = None, gate_conf
         own = store is None
         st = open_store(settings.resolved_store_url()) if own else store
         app.state.store = st
-        app.state.ingest = HttpIngest(Gate(st, config=gate_config, monitor=True))
+        registry = DeviceRegistry(SqlRegistryBackend(st.backend), home=settings.home)
+        app.state.ingest = HttpIngest(Gate(st, registry, config=gate_config, monitor=True))
         runner = ScenarioRunner(net, ScenarioTable(st.backend))
         control = ControlState(store=st, network=net, twins=TwinService(st, net, refresh_s=twin_refresh_s),
                                tokens=TokenService(st, cache_s=token_cache_s),
-                               decisions=DecisionTable(st.backend), scenarios=runner, _policy=policy)
+                               decisions=DecisionTable(st.backend), scenarios=runner, _policy=policy,
+                               home=settings.home)
         control.metrics = metrics  # type: ignore[attr-defined]
         runner.on_done = lambda job, seconds: metrics.scenario_seconds.observe(seconds)
         app.state.control = control

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -377,6 +378,7 @@ class ControlState:
     _policy: AutonomyPolicy | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     metrics: Any = None
+    home: Path | None = None  # the service's home folder (its vault key for symmetric devices)
     _demand: Any = None
     _lead: Any = None
 

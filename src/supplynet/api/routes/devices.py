@@ -20,7 +20,7 @@ DeviceId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0
 
 
 def _registry(state: StateDep) -> DeviceRegistry:
-    return DeviceRegistry(SqlRegistryBackend(state.store.backend))
+    return DeviceRegistry(SqlRegistryBackend(state.store.backend), home=state.home)
 
 
 def _audit(state: StateDep, who: Principal, action: str, device: str, detail: dict) -> None:
