@@ -2,19 +2,25 @@
 
 ETA: leave-one-trip-out backtest of the backtest's default model,
 :class:`supplynet.sense.eta_tod.TodEtaModel` (segment times by time of day with a trip random
-effect), on the Liverpool route-14 file (``../shared/data/gps-trajectories``, or
+effect whose loading varies log-linearly along the route, and the share of the current segment's
+time still ahead read from the past traversals' time profile), on the Liverpool route-14 file (``../shared/data/gps-trajectories``, or
 $SUPPLYNET_DATA_DIR), every complete trip cut at 20 random fixes (the CLI default) for seeds 0-4;
 the figures are the means over seeds (each seed's row is in ``notes.seeds``). The naive baseline is,
 per seed, the stronger of remaining distance over the average speed since departure and over the
 median speed of the training trips (same cuts).
 
-Nothing is tuned on the evaluated trips: the model's structure and its bandwidth grid (15 min to
-2 h and the all-day mean) were fixed before the run; per fold, the variances are fitted by EM and
-the bandwidth picked by marginal likelihood on the training trips only. The previous default, the
+Nothing is tuned on the evaluated trips: the model's structure, its bandwidth grid (15 min to
+2 h and the all-day mean) and its grid of loading slopes (-3 to 3) were fixed before the run; per
+fold, the variances are fitted by EM and the bandwidth and loading slope picked jointly by marginal
+likelihood on the training trips only (``notes.eta_tod_folds``). The GP, the previous default, the
 segment GP (:class:`supplynet.sense.eta.EtaModel`), is ``eta_ablations.gp`` with its own ablations
 (``gp_*``: without real-time conditioning, with conformal calibration of P10/P90, 200 m / 800 m
-segments). ``tod_all_day`` is the new model without time of day (the all-day mean per segment, trip
-effect kept); ``tod_segments_*`` are sensitivity only (the 400 m default is not picked from these).
+segments). ``tod_all_day`` is the model without time of day (the all-day mean per segment, trip
+effect kept); ``tod_constant_effect`` has one constant trip effect (loading slope fixed at 0);
+``tod_no_within_profile`` shares the current segment's time by length; ``tod_constant_effect_no_within``
+has neither (the time-of-day model as it was before both, but for the live trip entering the
+downstream segments at its own pace); ``tod_segments_*`` are sensitivity only
+(the 400 m default is not picked from these).
 ``eta_all_fixes`` repeats the default cutting at every fix (no sampling noise).
 
 Caveat: the file holds one Monday afternoon, so the time-of-day neighbours of a left-out trip are
@@ -68,6 +74,9 @@ ABLATIONS: dict[str, dict[str, object]] = {
     "gp_segments_200m": {"model": "gp", "segment_m": 200.0},
     "gp_segments_800m": {"model": "gp", "segment_m": 800.0},
     "tod_all_day": {"bandwidths_s": (float("inf"),)},
+    "tod_constant_effect": {"loading_slopes": (0.0,)},
+    "tod_no_within_profile": {"within_profile": False},
+    "tod_constant_effect_no_within": {"loading_slopes": (0.0,), "within_profile": False},
     "tod_causal": {"causal": True},
     "tod_segments_200m": {"segment_m": 200.0},
     "tod_segments_800m": {"segment_m": 800.0},
@@ -85,7 +94,8 @@ def _seeds(trips: list, **opts: object) -> dict[str, object]:
 
 def _tod_folds(trips: list) -> dict[str, dict[str, float]]:
     """What each leave-one-trip-out fold of the default model fitted on its training trips: the
-    time-of-day bandwidth picked by marginal likelihood (minutes) and the trip effect's sd."""
+    time-of-day bandwidth and the loading slope picked by marginal likelihood (minutes; the loading
+    at the origin over the one at the destination is exp(-slope)) and the trip effect's sd."""
     geom = LaneGeometry(learn_route(trips))
     end = max(float(tr.t[-1]) for tr in trips)
     out = {}
@@ -93,7 +103,8 @@ def _tod_folds(trips: list) -> dict[str, dict[str, float]]:
         if st.status == "complete":
             train = trips[:i] + trips[i + 1:]
             m = TodEtaModel(LaneGeometry(learn_route(train))).fit(train)
-            out[st.trip_id] = {"bandwidth_min": round(m.bandwidth_s / 60, 1), "trip_sd": round(m.trip_sd, 3)}
+            out[st.trip_id] = {"bandwidth_min": round(m.bandwidth_s / 60, 1), "loading_slope": m.loading_slope,
+                               "trip_sd": round(m.trip_sd, 3)}
     return out
 
 

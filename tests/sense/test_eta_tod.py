@@ -126,6 +126,63 @@ def test_trip_effect_is_shrunk_toward_zero_and_grows_with_the_segments_done():
         assert slow.p50_s / fast.p50_s == pytest.approx(np.exp(gap), rel=1e-6)
 
 
+def _loaded(trips: list[Trip], geom: LaneGeometry, factors: np.ndarray, theta: float) -> list[Trip]:
+    """The trips with trip ``j``'s time after its departure stretched by ``factors[j] ** lambda(s)``,
+    ``lambda(s) = exp(theta (s / L - 1/2))``: a pace effect whose log fades (theta < 0) along the route."""
+    out = []
+    for tr, f in zip(trips, factors, strict=True):
+        m = match_trip(geom, tr)
+        mid = 0.5 * (m.s[1:] + m.s[:-1]) / geom.route.length_m
+        scale = np.where(np.arange(1, tr.n) > m.start_idx, f ** np.exp(theta * (mid - 0.5)), 1.0)
+        out.append(Trip(tr.trip_id, tr.t[0] + np.concatenate([[0.0], np.cumsum(np.diff(tr.t) * scale)]), tr.lat, tr.lon))
+    return out
+
+
+def test_a_pace_effect_fading_along_the_route_is_learned_from_the_training_trips():
+    geom = _geom()
+    base = generate_trips(ROUTE, n_trips=24, seed=8, speeds_mps=SPEEDS, stops=STOPS, pace_cv=0.02, headway_s=600.0)
+    trips = _loaded(base, geom, np.random.default_rng(8).lognormal(0.0, 0.3, len(base)), theta=-2.0)
+    err_fit, err_flat = [], []
+    for k in range(4):  # each held-out trip is forecast by models fitted on the others only
+        train = trips[:k] + trips[k + 1:]
+        model = TodEtaModel(geom).fit(train)
+        flat = TodEtaModel(geom, loading_slopes=(0.0,)).fit(train)
+        assert model.loading_slope == pytest.approx(-2.0, abs=0.5)  # picked by marginal likelihood
+        assert model.loadings[0] > 2.0 * model.loadings[-1]
+        m = match_trip(geom, trips[k])
+        c = int(np.searchsorted(m.s, 2500.0))  # 40% along: the slow start must not be extrapolated
+        truth = m.trip.t[m.arr_idx] - m.trip.t[c]
+        err_fit.append(abs(model.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx).p50_s - truth))
+        err_flat.append(abs(flat.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx).p50_s - truth))
+    assert np.mean(err_fit) < 0.5 * np.mean(err_flat)
+    # a pace that scales the whole trip alike: the constant effect (slope 0) wins
+    const = generate_trips(ROUTE, n_trips=14, seed=6, speeds_mps=SPEEDS, stops=STOPS, pace_cv=0.2)
+    assert TodEtaModel(geom).fit(const).loading_slope == 0.0
+
+
+def test_the_time_still_ahead_in_a_segment_with_a_stop_comes_from_its_past_traversals():
+    trips = generate_trips(ROUTE, n_trips=12, seed=1, speeds_mps=SPEEDS, stops=STOPS, pace_cv=0.02)
+    geom = _geom()
+    err_at_stop, err_prof, err_lin = [], [], []
+    for k in range(3):
+        train = trips[:k] + trips[k + 1:]
+        prof, lin = TodEtaModel(geom).fit(train), TodEtaModel(geom, within_profile=False).fit(train)
+        m = match_trip(geom, trips[k])
+        at_stop = int(np.nonzero(m.s >= 3450.0)[0][0])  # first fix at (or just before) the 90 s stop at 3.5 km
+        for c in range(m.start_idx + 1, m.arr_idx):
+            truth = m.trip.t[m.arr_idx] - m.trip.t[c]
+            a = prof.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx).p50_s - truth
+            b = lin.predict_matched(m.trip.t[: c + 1], m.s[: c + 1], m.start_idx).p50_s - truth
+            err_prof.append(abs(a))
+            err_lin.append(abs(b))
+            if c == at_stop:
+                err_at_stop.append((abs(a), abs(b)))
+    # a share of the segment's length would put most of the 3.2-3.6 km segment's time behind a bus
+    # that has reached the stop at 3.5 km, though its dwell is still ahead
+    assert all(a < 0.6 * b for a, b in err_at_stop)
+    assert np.mean(err_prof) < np.mean(err_lin)
+
+
 def test_backtest_default_is_the_time_of_day_model_and_gp_stays_reachable():
     trips = _rush_day(seed=5)[::2]
     route = Route.from_points(ROUTE)
@@ -147,6 +204,10 @@ def test_validation_and_unfitted_errors():
         TodEtaModel(geom, bandwidths_s=())
     with pytest.raises(ValueError, match="bandwidths_s"):
         TodEtaModel(geom, bandwidths_s=(600.0, -1.0))
+    with pytest.raises(ValueError, match="loading_slopes"):
+        TodEtaModel(geom, loading_slopes=())
+    with pytest.raises(ValueError, match="loading_slopes"):
+        TodEtaModel(geom, loading_slopes=(0.0, float("nan")))
     with pytest.raises(ValueError, match="n_samples"):
         TodEtaModel(geom, n_samples=10)
     with pytest.raises(ValueError, match="em_iterations"):

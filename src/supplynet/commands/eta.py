@@ -6,7 +6,8 @@
 Both print JSON to stdout. ``backtest`` prints ``{"n_trips", "n_cuts", "model": {"mae_min",
 "p90_coverage", ...}, "naive": {"mae_min", ...}, ...}`` (see :func:`supplynet.sense.eta.backtest`):
 leave-one-trip-out, the default model (:class:`supplynet.sense.eta_tod.TodEtaModel`: segment times by
-time of day with a trip random effect; bandwidth and variances fitted on each fold's training trips),
+time of day with a trip random effect whose loading varies along the route; bandwidth, loading slope
+and variances fitted on each fold's training trips),
 the naive the stronger of remaining distance over the speed since departure and over the training
 trips' median speed, trips without an observed end excluded and counted.
 """

@@ -7,25 +7,39 @@ kernel-weighted mean of the past traversals of ``k`` (Nadaraya-Watson; Gaussian 
 distance in time of day, weekdays with weekdays and weekends with weekends): the historical
 time-to-end profile by position and time of day (Jeong & Rilett 2004, "Bus arrival time prediction
 using artificial neural network", the historical-average model; Chien, Ding & Wei 2002). A live trip
-at clock time ``t`` walks the downstream segments, entering each at ``t`` plus the expected times of
-the ones before it.
+at clock time ``t`` walks the downstream segments, entering each at ``t`` plus its own expected times
+of the ones before it.
 
-Live progress enters as a trip random effect: the log ratio of each traversal to its time-of-day
-expectation is ``x = u_trip + e`` with ``u_trip ~ N(0, trip_sd²)`` shared by a trip's segments and
-``e ~ N(0, segment_sd[k]²)`` (each segment its own noise: a busy junction varies more than a quiet
-road). The live trip's ``u`` is the best linear unbiased predictor from its own completed segments,
-``u = trip_sd² Σ x_k / sd_k² / (1 + trip_sd² Σ 1 / sd_k²)`` (Henderson's BLUP; the shrinkage toward 0
-grows with the segments' noise and shrinks with how many the trip has done), and the remaining
-segments' expected times are scaled by ``exp(u)``. P50 is that sum; P10 and P90 are quantiles of
-fixed draws of the sum (``u`` from its posterior, each segment's noise independent).
+Live progress enters as a trip random effect with a loading that varies along the route: the log
+ratio of each traversal to its time-of-day expectation is ``x_k = lambda_k u_trip + e_k`` with
+``u_trip ~ N(0, trip_sd²)`` shared by a trip's segments, ``e_k ~ N(0, segment_sd[k]²)`` (each segment
+its own noise: a busy junction varies more than a quiet road) and
+``lambda_k = exp(theta (m_k - 1/2))``, ``m_k`` the segment's midpoint as a fraction of the route
+(a one-factor model with a log-linear loading; ``theta = 0`` is one constant effect). A trip that
+runs slow through a congested town centre need not run as slow on the open road after it: on the
+Liverpool route-14 file every leave-one-trip-out fold fits ``theta`` between -1.75 and -0.75, an
+effect two to five times stronger in log terms at the origin than at the destination. The live trip's ``u`` is
+the best linear unbiased predictor from its own completed segments,
+``u = trip_sd² Σ lambda_k x_k / sd_k² / (1 + trip_sd² Σ lambda_k² / sd_k²)`` (Henderson's BLUP; the
+shrinkage toward 0 grows with the segments' noise and shrinks with how many the trip has done), and
+each remaining segment's expected time is scaled by ``exp(lambda_k u)``. P50 is that sum; P10 and P90
+are quantiles of fixed draws of the sum (``u`` from its posterior, each segment's noise independent).
+
+Within the segment the vehicle is in, the share of the segment's time still ahead is read from the
+past traversals' own time profile on a 25 m grid (``within_profile``), not from the share of its
+length: a segment holding a recurring stop (a timing point where buses wait minutes) keeps most of
+its time ahead until the vehicle has left the stop, which a share of the length misses.
 
 Everything is fitted on the training trips only: the variances by EM on the traversals' log ratios
 (each ratio against the time-of-day expectation from the *other* trips, as a live trip's is), and
-the kernel bandwidth by the random-effects marginal likelihood over a grid fixed in advance
-(:data:`BANDWIDTHS_S`). Nothing is tuned on the trips a backtest evaluates. On a file holding a
-single day, though, a left-out trip's time-of-day neighbours are trips of that same day, also ones
-that run after the forecast; ``causal=True`` restricts the profile to traversals completed before
-each forecast (what a deployment without other days' history could use).
+the kernel bandwidth and the loading slope ``theta`` jointly by the random-effects marginal
+likelihood over grids fixed in advance (:data:`BANDWIDTHS_S`, :data:`LOADING_SLOPES`); the
+within-segment profile from the training trips' traversals. Nothing is tuned on the trips a backtest
+evaluates. On a file holding a single day, though, a left-out trip's time-of-day neighbours are trips
+of that same day, also ones that run after the forecast; ``causal=True`` restricts the time-of-day
+profile to traversals completed before each forecast (what a deployment without other days' history
+could use; the variances, bandwidth, loading slope and within-segment profile are still fitted on all
+training trips, as all-day statistics of the lane's history).
 """
 
 from __future__ import annotations
@@ -49,12 +63,19 @@ from .eta import (
 )
 from .trips import Trip
 
-__all__ = ["BANDWIDTHS_S", "TodEtaModel"]
+__all__ = ["BANDWIDTHS_S", "LOADING_SLOPES", "TodEtaModel"]
 
 FloatArray = NDArray[np.float64]
 
 #: candidate kernel bandwidths (seconds of time of day); ``inf`` is the all-day mean. Fixed a priori.
 BANDWIDTHS_S: tuple[float, ...] = (900.0, 1200.0, 1800.0, 2700.0, 3600.0, 5400.0, 7200.0, float("inf"))
+#: candidate slopes ``theta`` of the trip effect's log loading along the route (0: one constant effect).
+#: Fixed a priori: -3 to 3 spans a factor e^3 (about 20) between the two ends of the route, from an
+#: effect felt only near the origin to one felt only near the destination; steps of 0.25 (a loading
+#: ratio of 1.28 end to end), finer than ten-odd training trips resolve.
+LOADING_SLOPES: tuple[float, ...] = tuple(float(v) for v in np.arange(-12, 13) / 4)
+#: grid (m) of the within-segment time profile: a GPS fix every 20-30 s at bus speeds is 50-200 m apart
+_WITHIN_GRID_M = 25.0
 
 
 def _segment_edges(end_m: float, segment_m: float) -> FloatArray:
@@ -74,9 +95,12 @@ class TodEtaModel:
     """Segment times by time of day with a trip random effect on one lane (see the module docstring).
 
     ``segment_m`` is the segment length (400 m, about the spacing of urban bus stops, as
-    :class:`~supplynet.sense.eta.EtaModel`); ``bandwidths_s`` the candidate kernel bandwidths, one of
-    which :meth:`fit` picks by marginal likelihood on the training trips; ``n_samples`` fixed draws
-    give P10 and P90 (forecasts are deterministic).
+    :class:`~supplynet.sense.eta.EtaModel`); ``bandwidths_s`` the candidate kernel bandwidths and
+    ``loading_slopes`` the candidate slopes of the trip effect's log loading along the route, one pair
+    of which :meth:`fit` picks by marginal likelihood on the training trips (``loading_slopes=(0.0,)``
+    is one constant trip effect); ``within_profile`` reads the share of the current segment's time
+    still ahead from the past traversals' time profile (else from the share of its length);
+    ``n_samples`` fixed draws give P10 and P90 (forecasts are deterministic).
 
     With ``causal``, a forecast at time ``t`` weighs by time of day only the traversals completed
     before ``t`` (a segment none of which has takes its all-day mean over every training trip): the
@@ -87,6 +111,8 @@ class TodEtaModel:
     geometry: LaneGeometry
     segment_m: float = 400.0
     bandwidths_s: Sequence[float] = BANDWIDTHS_S
+    loading_slopes: Sequence[float] = LOADING_SLOPES
+    within_profile: bool = True
     n_samples: int = 400
     em_iterations: int = 50
     causal: bool = False
@@ -95,6 +121,9 @@ class TodEtaModel:
     _bw: float = field(init=False, default=float("nan"))
     _tau2: float = field(init=False, default=float("nan"))
     _sig2: FloatArray = field(init=False, repr=False)
+    _theta: float = field(init=False, default=float("nan"))
+    _lam: FloatArray = field(init=False, repr=False)
+    _share: FloatArray = field(init=False, repr=False)  # rows: grid point (m), share of its segment's time ahead
     _loglik: dict[float, float] = field(init=False, default_factory=dict)
     _n_complete: int = field(init=False, default=0)
     _median_speed: float = field(init=False, default=float("nan"))
@@ -105,6 +134,8 @@ class TodEtaModel:
             raise ValueError(f"segment_m must be > 0, got {self.segment_m}")
         if not self.bandwidths_s or any(not b > 0 for b in self.bandwidths_s):
             raise ValueError(f"bandwidths_s must be a non-empty list of values > 0, got {list(self.bandwidths_s)}")
+        if not self.loading_slopes or any(not np.isfinite(v) for v in self.loading_slopes):
+            raise ValueError(f"loading_slopes must be a non-empty list of finite values, got {list(self.loading_slopes)}")
         if self.n_samples < 50:
             raise ValueError(f"n_samples must be >= 50, got {self.n_samples}")
         if self.em_iterations < 1:
@@ -113,6 +144,8 @@ class TodEtaModel:
         k = self._edges.size - 1
         self._trav = np.empty((0, 4))
         self._sig2 = np.full(k, np.nan)
+        self._lam = np.ones(k)
+        self._share = np.empty((0, 2))
         self._z = np.random.default_rng(0).standard_normal((self.n_samples, k + 1))
 
     # ---- fit
@@ -121,8 +154,11 @@ class TodEtaModel:
         observed); at least one trip must have an observed arrival."""
         e = self._edges
         rows, speeds, n_complete = [], [], 0
+        grid = np.arange(0.0, e[-1], _WITHIN_GRID_M)
+        seg = np.clip(np.searchsorted(e, grid, side="right") - 1, 0, e.size - 2)
+        ahead, total = np.zeros(grid.size), np.zeros(grid.size)
         for j, tr in enumerate(trips):
-            m, _, _, te, speed = _past_trip(self.geometry, tr, e)
+            m, t, s, te, speed = _past_trip(self.geometry, tr, e)
             n_complete += m.arr_idx is not None
             if speed is not None:
                 speeds.append(speed)
@@ -130,6 +166,12 @@ class TodEtaModel:
             with np.errstate(invalid="ignore"):
                 ok = np.nonzero(np.isfinite(d) & (d > 0))[0]
             rows.extend((float(k), float(te[k]), float(d[k]), float(j)) for k in ok)
+            i0 = m.start_idx
+            left, dur = te[seg + 1] - _first_passage(t[i0:], s[i0:], grid), d[seg]
+            with np.errstate(invalid="ignore"):
+                seen = np.isfinite(left) & np.isfinite(dur) & (dur > 0)
+            ahead[seen] += np.clip(left[seen], 0.0, dur[seen])
+            total[seen] += dur[seen]
         if n_complete == 0:
             raise DataError("no trip with an observed arrival to learn the ETA from")
         if not rows:
@@ -137,10 +179,21 @@ class TodEtaModel:
         self._trav = np.asarray(rows)
         self._n_complete = n_complete
         self._median_speed = float(np.median(speeds)) if speeds else float("nan")
-        fits = {bw: self._fit_effects(bw) for bw in self.bandwidths_s}
-        self._loglik = {bw: f[2] for bw, f in fits.items()}
-        self._bw = max(fits, key=lambda bw: fits[bw][2])
-        self._tau2, self._sig2, _ = fits[self._bw]
+        lin = (e[seg + 1] - grid) / np.diff(e)[seg]  # the share of the length where no trip passed
+        self._share = np.column_stack([grid, np.where(total > 0, ahead / np.maximum(total, 1e-9), lin)])
+        mid = 0.5 * (e[1:] + e[:-1]) / e[-1] - 0.5
+        best: tuple[float, float, float, FloatArray, float] | None = None  # (loglik, bw, theta, sig2, tau2)
+        self._loglik = {}
+        for bw in self.bandwidths_s:
+            x = self._log_ratios(bw)
+            for theta in self.loading_slopes:
+                tau2, sig2, ll = self._em(x, np.exp(theta * mid))
+                self._loglik[bw] = max(self._loglik.get(bw, -np.inf), ll)
+                if best is None or ll > best[0]:
+                    best = (ll, bw, float(theta), sig2, tau2)
+        assert best is not None
+        _, self._bw, self._theta, self._sig2, self._tau2 = best
+        self._lam = np.exp(self._theta * mid)
         return self
 
     def _expected(self, bw: float, t0: float, exclude: float = -1.0, until: float = np.inf) -> FloatArray:
@@ -173,33 +226,37 @@ class TodEtaModel:
             out[~seen] = length[~seen] * float(np.median(out[seen] / length[seen]))
         return out
 
-    def _fit_effects(self, bw: float) -> tuple[float, FloatArray, float]:
-        """(trip variance, per-segment noise variances, marginal log likelihood) of the log ratios of
-        the traversals to their leave-own-trip-out time-of-day expectations, by EM."""
+    def _log_ratios(self, bw: float) -> FloatArray:
+        """Log ratio of every traversal to its leave-own-trip-out time-of-day expectation."""
+        r = self._trav
+        return np.log(r[:, 2] / np.array([self._expected(bw, t0, j)[int(k)] for k, t0, _, j in r]))
+
+    def _em(self, x: FloatArray, lam: FloatArray) -> tuple[float, FloatArray, float]:
+        """(trip variance, per-segment noise variances, marginal log likelihood) of the log ratios
+        ``x`` under the one-factor model with loadings ``lam``, by EM."""
         r = self._trav
         ks, js = r[:, 0].astype(int), r[:, 3].astype(int)
-        x = np.log(r[:, 2] / np.array([self._expected(bw, t0, j)[int(k)] for k, t0, _, j in r]))
         n_seg, n_trip = self._edges.size - 1, int(js.max()) + 1
         tau2, sig2 = 0.01, np.full(n_seg, max(float(np.var(x)), 1e-4))
         cnt = np.bincount(ks, minlength=n_seg)
+        lk = lam[ks]
+        seen = np.unique(js)
         for _ in range(self.em_iterations):
-            prec = np.bincount(js, weights=1 / sig2[ks], minlength=n_trip)
+            prec = np.bincount(js, weights=lk**2 / sig2[ks], minlength=n_trip)
             post_var = 1 / (1 / tau2 + prec)
-            post_mean = post_var * np.bincount(js, weights=x / sig2[ks], minlength=n_trip)
-            seen = np.unique(js)
+            post_mean = post_var * np.bincount(js, weights=lk * x / sig2[ks], minlength=n_trip)
             tau2 = max(float(np.mean(post_mean[seen] ** 2 + post_var[seen])), 1e-6)
-            res2 = (x - post_mean[js]) ** 2 + post_var[js]
+            res2 = (x - lk * post_mean[js]) ** 2 + lk**2 * post_var[js]
             tot = np.bincount(ks, weights=res2, minlength=n_seg)
             pooled = float(tot.sum() / cnt.sum())
             sig2 = np.maximum((tot + 2 * pooled) / (cnt + 2), 1e-4)  # two pseudo-traversals at the pooled variance
-        ll = 0.0
-        for j in np.unique(js):  # x_j ~ N(0, diag(sig2) + tau2 11')
-            sel = js == j
-            xs, s2 = x[sel], sig2[ks[sel]]
-            a = float(np.sum(xs / s2))
-            ll -= 0.5 * (np.sum(np.log(s2)) + np.log1p(tau2 * np.sum(1 / s2))
-                         + np.sum(xs**2 / s2) - tau2 * a * a / (1 + tau2 * np.sum(1 / s2)))
-        return tau2, sig2, float(ll)
+        # x_j ~ N(0, diag(sig2) + tau2 lam lam') per trip j (determinant lemma, Sherman-Morrison)
+        s2 = sig2[ks]
+        a = np.bincount(js, weights=lk * x / s2, minlength=n_trip)[seen]
+        b = np.bincount(js, weights=lk**2 / s2, minlength=n_trip)[seen]
+        ll = -0.5 * (float(np.sum(np.log(s2)) + np.sum(x**2 / s2))
+                     + float(np.sum(np.log1p(tau2 * b) - tau2 * a * a / (1 + tau2 * b))))
+        return tau2, sig2, ll
 
     @property
     def n_trips(self) -> int:
@@ -218,8 +275,18 @@ class TodEtaModel:
 
     @property
     def trip_sd(self) -> float:
-        """Standard deviation of the trip effect (log scale)."""
+        """Standard deviation of the trip effect (log scale, where its loading is 1: mid-route)."""
         return float(np.sqrt(self._tau2))
+
+    @property
+    def loading_slope(self) -> float:
+        """The slope ``theta`` of the trip effect's log loading along the route picked by :meth:`fit`."""
+        return self._theta
+
+    @property
+    def loadings(self) -> FloatArray:
+        """Each segment's loading on the trip effect, ``exp(theta (m_k - 1/2))``."""
+        return self._lam.copy()
 
     @property
     def segment_sd(self) -> FloatArray:
@@ -228,7 +295,8 @@ class TodEtaModel:
 
     @property
     def log_likelihoods(self) -> dict[float, float]:
-        """Marginal log likelihood of the training traversals for each candidate bandwidth."""
+        """Marginal log likelihood of the training traversals for each candidate bandwidth (at its
+        best loading slope)."""
         return dict(self._loglik)
 
     # ---- predict
@@ -247,9 +315,18 @@ class TodEtaModel:
         with np.errstate(invalid="ignore"):
             own = np.nonzero(np.isfinite(d) & (d > 0))[0]
         x = np.array([np.log(d[k] / self._expected(bw, te[k], until=until)[k]) for k in own])
-        prec = float(np.sum(1 / self._sig2[own]))
-        var = 1 / (1 / self._tau2 + prec)
-        return var * float(np.sum(x / self._sig2[own])) if own.size else 0.0, var
+        lam, sig2 = self._lam[own], self._sig2[own]
+        var = 1 / (1 / self._tau2 + float(np.sum(lam**2 / sig2)))
+        return var * float(np.sum(lam * x / sig2)) if own.size else 0.0, var
+
+    def _share_ahead(self, s_c: float, g: int) -> float:
+        """Share of segment ``g``'s time still ahead at progress ``s_c`` (see ``within_profile``)."""
+        e = self._edges
+        if not self.within_profile:
+            return float((e[g + 1] - s_c) / (e[g + 1] - e[g]))
+        grid, share = self._share[:, 0], self._share[:, 1]
+        inside = (grid >= e[g]) & (grid < e[g + 1])
+        return float(np.interp(s_c, np.append(grid[inside], e[g + 1]), np.append(share[inside], 0.0)))
 
     def predict_matched(self, t: FloatArray, s: FloatArray, start_idx: int = 0) -> EtaForecast:
         """Forecast from a live trip's fixes so far: times ``t`` and monotone progress ``s`` (m)."""
@@ -262,19 +339,20 @@ class TodEtaModel:
         if rem_m <= 0 or s_c >= e[-1]:
             return EtaForecast(t_c, s_c, 0.0, 0.0, 0.0, 0.0, self.n_trips)
         g = int(np.clip(np.searchsorted(e, s_c, side="right") - 1, 0, e.size - 2))
+        u, var = self.trip_effect(t, s, start_idx)
+        lam = self._lam[g:]
         durs, clock = [], t_c
         for k in range(g, e.size - 1):
             dk = float(self._expected(self._bw, clock, until=t_c if self.causal else np.inf)[k])
             if k == g:
-                dk *= (e[g + 1] - s_c) / (e[g + 1] - e[g])
+                dk *= self._share_ahead(s_c, g)
             durs.append(dk)
-            clock += dk
+            clock += dk * float(np.exp(lam[k - g] * u))  # the live trip enters the next at its own pace
         base = np.asarray(durs)
-        u, var = self.trip_effect(t, s, start_idx)
-        p50 = float(base.sum() * np.exp(u))
+        p50 = float(base @ np.exp(lam * u))
         sig2 = self._sig2[g:]
         z = self._z[:, : base.size + 1]
-        draws = (np.exp(u + np.sqrt(var) * z[:, :1] + z[:, 1:] * np.sqrt(sig2) - sig2 / 2) * base).sum(axis=1)
+        draws = (np.exp(lam * (u + np.sqrt(var) * z[:, :1]) + z[:, 1:] * np.sqrt(sig2) - sig2 / 2) * base).sum(axis=1)
         q10, q50, q90 = np.quantile(draws, (0.1, 0.5, 0.9))
         return EtaForecast(t_c, s_c, rem_m, float(min(p50 * q10 / q50, p50)), p50,
                            float(max(p50 * q90 / q50, p50)), self.n_trips)
