@@ -5,9 +5,13 @@ For every GPS fix of a shipment in transit the detector matches the fix to the l
 (:class:`~supplynet.sense.geo.Route`: the lane's geometry, else the straight line between its sites),
 keeps the progress monotone, and forecasts the arrival as a distribution:
 
-- with a fitted :class:`~supplynet.sense.eta.EtaModel` for the lane (segment travel times with a
-  Gaussian-process correction, see :mod:`supplynet.sense.eta`), its P10/P50/P90, read as a split normal (two half-normals joined at the median; Wallis 2014,
-  "The two-piece normal, binormal, or double Gaussian distribution");
+- with a fitted segment model for the lane (:class:`~supplynet.sense.eta_tod.TodEtaModel`, the
+  backtest's default: segment times by time of day with a trip random effect, see
+  :mod:`supplynet.sense.eta_tod`; or :class:`~supplynet.sense.eta.EtaModel`, segment times with a
+  Gaussian-process correction; :func:`fit_lane_eta_model` fits one on a lane's past GPS trips), its
+  P10/P50/P90 from the shipment's fixes so far (the first passage of each segment, so the live pace
+  is learned segment by segment), read as a split normal (two half-normals joined at the median;
+  Wallis 2014, "The two-piece normal, binormal, or double Gaussian distribution");
 - otherwise the lane-history model :class:`LaneEta`: the remaining time at progress ``f`` is the share
   of the lane's trip time ``T`` past-trips still needed from there, ``(1 - tau_k(f)) * T`` (the
   historical time-to-end by position; a spread of profiles ``f ** g`` until the lane has trips), with
@@ -27,17 +31,19 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import DataError
-from .eta import EtaModel, weighted_quantiles
+from .eta import EtaModel, LaneGeometry, weighted_quantiles
+from .eta_tod import TodEtaModel
 from .geo import Route
+from .trips import Trip
 
-__all__ = ["ArrivalForecast", "DelayDeclared", "DelayDetector", "DelayPolicy", "LaneEta", "lane_route",
-           "split_normal_sf"]
+__all__ = ["ArrivalForecast", "DelayDeclared", "DelayDetector", "DelayPolicy", "LaneEta", "SegmentEtaModel",
+           "fit_lane_eta_model", "lane_route", "split_normal_sf"]
 
 FloatArray = NDArray[np.float64]
 DAY_S = 86_400.0
@@ -46,6 +52,8 @@ _LEVELS = np.linspace(0.01, 0.99, 99)
 _F = np.linspace(0.0, 1.0, 41)
 #: before a lane has completed trips: trips that are slow early (tau = f ** 0.6) to slow late (f ** 1.6)
 _PRIOR_PROFILES = [_F ** g for g in (0.6, 0.75, 0.9, 1.0, 1.1, 1.3, 1.6)]
+#: a fitted segment ETA model of one lane (both take a trip's fixes and give P10/P50/P90)
+SegmentEtaModel = TodEtaModel | EtaModel
 
 
 def split_normal_sf(x: float, p10: float, p50: float, p90: float) -> float:
@@ -102,6 +110,20 @@ def lane_route(network: Any, lane_id: str, n: int = 24) -> Route:
     a, b = network.site(lane.origin).location, network.site(lane.destination).location
     f = np.linspace(0.0, 1.0, n)
     return Route(a.lat + (b.lat - a.lat) * f, a.lon + (b.lon - a.lon) * f)
+
+
+def fit_lane_eta_model(network: Any, lane_id: str, trips: list[Trip], *, model: Literal["tod", "gp"] = "tod",
+                       route: Route | None = None, **options: Any) -> SegmentEtaModel:
+    """A segment ETA model for a lane fitted on its past GPS trips: ``"tod"`` (default, as the
+    backtest's) or ``"gp"``, on the lane's route (``route``, else :func:`lane_route`); ``options`` go
+    to the model (e.g. the geofence radii through ``origin_radius_m`` / ``dest_radius_m``). Raises
+    :class:`DataError` when no trip was seen to arrive."""
+    if model not in ("tod", "gp"):
+        raise ValueError(f"model must be 'tod' or 'gp', got {model!r}")
+    radii = {k: options.pop(k) for k in ("origin_radius_m", "dest_radius_m") if k in options}
+    geom = LaneGeometry(route if route is not None else lane_route(network, lane_id), **radii)
+    cls = TodEtaModel if model == "tod" else EtaModel
+    return cls(geom, **options).fit(trips)
 
 
 class LaneEta:
@@ -278,10 +300,12 @@ class DelayDetector:
     """Per-shipment progress, ETA and delay declaration over a network's lanes.
 
     Feed it shipment statuses and positions (:meth:`observe_status`, :meth:`observe_position`);
-    ``eta_models`` maps lane ids to fitted :class:`EtaModel` s (else :class:`LaneEta` is used)."""
+    ``eta_models`` maps lane ids to fitted segment models (:class:`~supplynet.sense.eta_tod.TodEtaModel`
+    or :class:`~supplynet.sense.eta.EtaModel`, see :func:`fit_lane_eta_model`); other lanes use
+    :class:`LaneEta`."""
 
     def __init__(self, network: Any, *, policy: DelayPolicy | None = None,
-                 eta_models: Mapping[str, EtaModel] | None = None, stop_m: float = 50.0, seed: int = 0):
+                 eta_models: Mapping[str, SegmentEtaModel] | None = None, stop_m: float = 50.0, seed: int = 0):
         self.network = network
         self.policy = policy or DelayPolicy.for_network(network)
         self.eta_models = dict(eta_models or {})
@@ -367,10 +391,13 @@ class DelayDetector:
         model = self.eta_models.get(tr.lane_id)
         f = tr.s_m / route.length_m
         if model is not None and model.n_trips > 0:
-            tt = np.array([tr.depart, tr.moving_since, t]) if tr.moving_since > tr.depart else np.array([tr.depart, t])
-            ss = np.array([0.0, tr.s_m, tr.s_m]) if tr.moving_since > tr.depart else np.array([0.0, tr.s_m])
+            # the fixes so far (progress held through stops): as in the backtest, the first passage of
+            # each segment boundary after the first fix gives the live pace segment by segment
+            tt = np.asarray(tr.fix_t)
+            ss = np.asarray(tr.fix_f) * route.length_m
             e = model.predict_matched(tt, ss, 0)
-            return ArrivalForecast(t, f, e.eta_p10, e.eta_p50, e.eta_p90, "segment_gp")
+            method = "segment_tod" if isinstance(model, TodEtaModel) else "segment_gp"
+            return ArrivalForecast(t, f, e.eta_p10, e.eta_p50, e.eta_p90, method)
         return self.lane_eta(tr.lane_id).forecast(t, tr.depart, f, tr.moving_since)
 
     def declared(self, shipment_id: str, shipment: Any, at: datetime, event_id: str) -> DelayDeclared:
