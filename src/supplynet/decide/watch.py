@@ -23,8 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from ..events import EventBase, Position, ShipmentStatus
-from ..sense.delay import ArrivalForecast, DelayDeclared, DelayDetector, DelayPolicy
-from ..sense.eta import EtaModel
+from ..sense.delay import ArrivalForecast, DelayDeclared, DelayDetector, DelayPolicy, SegmentEtaModel
 from .autonomy import AutonomyPolicy, Guardrails, KindPolicy
 from .decision import PLATFORM, Decision, DecisionError, reject, submit
 from .impact import assess_impact
@@ -50,7 +49,7 @@ class ShipmentWatch:
 
     def __init__(self, network: Any, *, store: Any | None = None, policy: AutonomyPolicy | None = None,
                  objective: str | None = None, delay_policy: DelayPolicy | None = None,
-                 eta_models: Mapping[str, EtaModel] | None = None, replications: int = 64, seed: int = 0,
+                 eta_models: Mapping[str, SegmentEtaModel] | None = None, replications: int = 64, seed: int = 0,
                  horizon_days: int | None = None, **alternative_options: Any):
         self.network = network
         self.store = store
