@@ -1,0 +1,67 @@
+"""SQLite checkpoints run on the backend's own thread, not inside a commit: the WAL still starts over
+(it stays small), commits never wait for a whole checkpoint, and closing stops the thread."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+from supplynet.store.sqlite import CHECKPOINT_EVERY_S, SqliteBackend
+
+
+def _wal_frames(path) -> int:
+    conn = sqlite3.connect(path)  # a passive checkpoint reports the WAL's frames now
+    try:
+        return int(conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+    finally:
+        conn.close()
+
+
+def _fill(b: SqliteBackend, commits: int, start: int = 0) -> None:
+    for i in range(start, start + commits):
+        with b.write() as tx:
+            tx.execute("INSERT INTO t (k, v) VALUES (?, ?)", (i, "x" * 200))
+
+
+def test_the_wal_is_copied_back_by_the_thread_and_starts_over(tmp_path):
+    b = SqliteBackend(tmp_path / "c.db")
+    try:
+        assert b.pragma("wal_autocheckpoint") == 0  # no commit pays for a checkpoint
+        with b.write() as tx:
+            tx.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
+        _fill(b, 2000)
+        time.sleep(CHECKPOINT_EVERY_S * 4)  # the thread copies the WAL between two commits
+        _fill(b, 1, start=2000)  # this commit starts the WAL over
+        assert _wal_frames(tmp_path / "c.db") < 20  # without the thread: thousands of frames
+        assert b.query("SELECT count(*) FROM t") == [(2001,)]
+    finally:
+        b.close()
+    assert not any(t.name.startswith("sqlite-checkpoint-c.db") for t in threading.enumerate())
+    reopened = SqliteBackend(tmp_path / "c.db")
+    try:
+        assert reopened.query("SELECT count(*), max(k) FROM t") == [(2001, 2000)]
+    finally:
+        reopened.close()
+
+
+def test_commits_go_on_while_a_checkpoint_copies(tmp_path):
+    b = SqliteBackend(tmp_path / "c.db")
+    try:
+        with b.write() as tx:
+            tx.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
+        stop = time.monotonic() + CHECKPOINT_EVERY_S * 6
+        n = 0
+        while time.monotonic() < stop:  # several checkpoints run under this stream of commits
+            _fill_one(b, n)
+            n += 1
+        busy, frames, copied = b.checkpoint()
+        assert busy == 0 and copied == frames
+        assert b.query("SELECT count(*) FROM t") == [(n,)]
+    finally:
+        b.close()
+
+
+def _fill_one(b: SqliteBackend, k: int) -> None:
+    with b.write() as tx:
+        tx.execute("INSERT INTO t (k, v) VALUES (?, ?)", (k, "y" * 100))
