@@ -441,9 +441,10 @@ class GatewayWorker:
 
 
 class DeviceClient:
-    """A device: signs readings into envelopes, publishes them at QoS 1, keeps each until the
-    platform's end-to-end acknowledgement covers it, and sends again what is above it. At most
-    ``max_unacked`` envelopes are outstanding: ``send`` waits for acknowledgements beyond that."""
+    """A device: signs readings into envelopes (Ed25519, or HMAC-SHA256 with a symmetric credential:
+    whichever the credential holds), publishes them at QoS 1, keeps each until the platform's
+    end-to-end acknowledgement covers it, and sends again what is above it. At most ``max_unacked``
+    envelopes are outstanding: ``send`` waits for acknowledgements beyond that."""
 
     def __init__(self, credential: Credential, *, host: str = "127.0.0.1", port: int = 1883, start_seq: int = 0,
                  username: str | None = None, password: str | None = None, resend_after_s: float = 5.0,

@@ -1,4 +1,5 @@
-"""Device identity: the registry (provision, rotate, revoke) and Ed25519 message signing."""
+"""Device identity: the registry (provision, rotate, revoke), message signing (Ed25519, or HMAC-SHA256 for
+symmetric devices) and the vault key that seals symmetric secrets at rest."""
 
 from .devices import Credential, DeviceRecord, DeviceRegistry
 from .signing import OperatorKey, generate_keypair, sign, verify
