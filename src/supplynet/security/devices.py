@@ -16,6 +16,7 @@ the store's ``devices`` table (:mod:`supplynet.store.devices`).
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Iterable
@@ -240,8 +241,6 @@ class DeviceRegistry:
             key = KeyRecord(fingerprint(pub), pub, now)
             return key, Credential(device_id, key.kid, priv, pub)
         if scheme == HMAC_SHA256:
-            import os
-
             text, raw = generate_secret()
             kid = b64u_encode(os.urandom(9))  # random: a kid derived from the secret would say something of it
             key = KeyRecord(kid, "", now, scheme=HMAC_SHA256,

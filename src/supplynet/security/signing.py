@@ -28,6 +28,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -138,8 +139,6 @@ def fingerprint(public_b64u: str) -> str:
 
 def generate_secret() -> tuple[str, bytes]:
     """A fresh 32-byte HMAC-SHA256 device secret: ``(credential text, raw secret)``."""
-    import os
-
     raw = os.urandom(MAC_LEN)
     return _HMAC_PREFIX + b64u_encode(raw), raw
 

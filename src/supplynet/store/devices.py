@@ -1,8 +1,9 @@
 """The device registry's table (``devices``): one JSON record per device, plus a generation counter
 that moves on every change so readers (the gate) reload only when something changed.
 
-The records hold verification material only (public keys), never a private key. The structure of a
-record belongs to :mod:`supplynet.security.devices`; this module only keeps it.
+The records hold verification material only: public keys, or a symmetric device's secret sealed
+under the vault key (which is not in the store) -- never a private key or a secret in plain. The
+structure of a record belongs to :mod:`supplynet.security.devices`; this module only keeps it.
 """
 
 from __future__ import annotations
