@@ -342,8 +342,25 @@ class EtaForecast:
         return self.t + self.p90_s
 
 
+class _FittedOnTrips:
+    """What both segment ETA models report of the training trips :meth:`fit` saw."""
+
+    _n_complete: int
+    _median_speed: float
+
+    @property
+    def n_trips(self) -> int:
+        """Training trips with an observed arrival."""
+        return self._n_complete
+
+    @property
+    def median_speed_mps(self) -> float:
+        """Median over training trips of route distance / time from departure to arrival."""
+        return self._median_speed
+
+
 @dataclass
-class EtaModel:
+class EtaModel(_FittedOnTrips):
     """Segment travel times with a Gaussian-process correction on one lane (see the module docstring).
 
     ``segment_m`` is the segment length (about the spacing of urban bus stops). With ``realtime``,
@@ -488,16 +505,6 @@ class EtaModel:
         c_lo = float(weighted_quantiles(np.concatenate(lo_sc), w, (0.9,))[0])
         c_hi = float(weighted_quantiles(np.concatenate(hi_sc), w, (0.9,))[0])
         return c_lo, c_hi
-
-    @property
-    def n_trips(self) -> int:
-        """Training trips with an observed arrival."""
-        return self._n_complete
-
-    @property
-    def median_speed_mps(self) -> float:
-        """Median over training trips of route distance / time from departure to arrival."""
-        return self._median_speed
 
     @property
     def calibration(self) -> tuple[float, float]:

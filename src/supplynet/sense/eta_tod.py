@@ -57,6 +57,7 @@ from .eta import (
     LaneGeometry,
     MatchedTrip,
     _first_passage,
+    _FittedOnTrips,
     _past_trip,
     _weekend,
     match_trip,
@@ -91,7 +92,7 @@ def _clock_gap(a: FloatArray, b: float) -> FloatArray:
 
 
 @dataclass
-class TodEtaModel:
+class TodEtaModel(_FittedOnTrips):
     """Segment times by time of day with a trip random effect on one lane (see the module docstring).
 
     ``segment_m`` is the segment length (400 m, about the spacing of urban bus stops, as
@@ -257,16 +258,6 @@ class TodEtaModel:
         ll = -0.5 * (float(np.sum(np.log(s2)) + np.sum(x**2 / s2))
                      + float(np.sum(np.log1p(tau2 * b) - tau2 * a * a / (1 + tau2 * b))))
         return tau2, sig2, ll
-
-    @property
-    def n_trips(self) -> int:
-        """Training trips with an observed arrival."""
-        return self._n_complete
-
-    @property
-    def median_speed_mps(self) -> float:
-        """Median over training trips of route distance / time from departure to arrival."""
-        return self._median_speed
 
     @property
     def bandwidth_s(self) -> float:
