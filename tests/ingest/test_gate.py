@@ -105,6 +105,22 @@ def test_clock_skew_299_accepted_301_refused(gate, reefer, skew, ok):
     assert statuses(out) == ([("stored", None)] if ok else [("quarantined", "clock_skew")])
 
 
+def test_clock_skew_is_not_final_the_same_sequence_sealed_again_is_stored(gate, reefer, store):
+    """An envelope an hour old (held through an outage) is quarantined but its sequence numbers stay
+    open: not acknowledged, so the device keeps it and can seal it again with a fresh time."""
+    old = reefer.msg({"kind": "condition", "temperature": 5.0, "dt": 0}, skew_s=-3600, seq=0)
+    (out,) = gate.submit([old])
+    assert (out.status, out.reason, out.retry) == ("quarantined", "clock_skew", True)
+    assert gate.acked("rf-1") is None and store.log.count() == 0  # nothing acknowledged
+    again = reefer.msg({"kind": "condition", "temperature": 5.0, "ts": (reefer.clock.now.replace(microsecond=0)
+                        .isoformat().replace("+00:00", "Z"))}, seq=0)
+    (out,) = gate.submit([again])
+    assert (out.status, out.retry) == ("stored", False) and gate.acked("rf-1") == 0
+    (out,) = gate.submit([old])  # the stale copy once more: its sequence is done now, so it is final
+    assert (out.status, out.reason, out.retry) == ("quarantined", "clock_skew", False)
+    assert store.log.count() == 1
+
+
 def test_revoked_device_refused_on_its_next_message(gate, reefer, store):
     assert statuses(gate.submit([reefer.msg()])) == [("stored", None)]
     other_process = DeviceRegistry(SqlRegistryBackend(store.backend))  # e.g. `supplynet devices revoke`

@@ -165,3 +165,59 @@ def test_two_workers_share_the_subscription_exactly_once(tmp_path):
                 d.close()
             for w in workers:
                 w.stop()
+
+
+@pytest.mark.parametrize("reseal", [True, False])
+def test_a_buffer_held_through_a_long_outage_is_sealed_again_and_stored(tmp_path, reseal):
+    """The gateway is down for an hour; the broker keeps the devices' messages for its persistent
+    session. Delivered an hour late, their envelope time is off the gateway clock: quarantined as
+    clock skew, but not final, so the device is not acknowledged and keeps them. Resent, the device
+    client seals them again (each reading keeps its own time) and every one is stored once; a
+    client that does not reseal still keeps them (nothing lost, nothing stored)."""
+    from datetime import UTC, datetime, timedelta
+
+    host, port = broker()
+    tag = uid()
+    clock = [datetime(2026, 3, 1, 8, 0, tzinfo=UTC).timestamp()]
+    with open_store(tmp_path / "s.db") as store:
+        gate = Gate(store, clock=lambda: clock[0], config=GateConfig(rate_per_s=1e6, burst=1e6))
+        cred = gate.registry.provision(f"rf-{tag}", measures=("temperature",), asset="R1",
+                                       now_us=int(clock[0] * 1e6) - 10**6)
+
+        def worker() -> GatewayWorker:
+            w = GatewayWorker(gate, host=host, port=port, client_id=f"gw-{tag}", shared_group=None,
+                              session_expiry_s=600).start()
+            assert w.subscribed.wait(10)
+            return w
+
+        worker().stop()  # its persistent session stays with the broker, which keeps what arrives for it
+        dev = DeviceClient(cred, host=host, port=port, session_expiry_s=60, resend_after_s=3600,
+                           clock=lambda: clock[0], reseal_after_s=120.0 if reseal else float("inf")).connect()
+        w = None
+        try:
+            assert dev.connected.wait(10)
+            t0 = clock[0]
+            for k in range(20):
+                dev.send([{"kind": "condition", "temperature": 3.0 + k % 4, "dt": -k}], {"temperature": "degC"})
+            clock[0] += 3600  # an hour later the gateway is back: the broker delivers the hour-old envelopes
+            w = worker()
+            assert wait_until(lambda: gate.counters["clock_skew"] == 20, 20), dict(gate.counters)
+            assert store.log.count() == 0 and dev.unacked == 20  # not acknowledged: the device keeps them
+            assert dev.resend(older_than_s=0.0) == 20
+            assert wait_until(lambda: w.committed >= 20, 20)
+            if not reseal:
+                assert wait_until(lambda: gate.counters["clock_skew"] == 40, 20), dict(gate.counters)
+                assert store.log.count() == 0 and dev.unacked == 20  # refused again, still kept
+                return
+            assert dev.wait_acked(20), dict(gate.counters)
+            assert dev.resealed == 20 and gate.counters["stored"] == 20 and gate.counters["clock_skew"] == 20
+            events = sorted((r.event for r in store.log.read()), key=lambda e: e.seq)
+            assert [e.seq for e in events] == list(range(20))
+            expected = [datetime.fromtimestamp(t0, UTC) - timedelta(seconds=k) for k in range(20)]
+            assert [e.ts for e in events] == expected  # each reading at its own time, not the resend's
+            acc = gate.accounting[dev.device]  # received = stored + quarantined, message by message
+            assert (acc["received"], acc["stored"], acc["quarantined"]) == (40, 20, 20)
+        finally:
+            dev.close()
+            if w is not None:
+                w.stop()

@@ -11,7 +11,9 @@ Checks, in order, each with its own reason code (:data:`REASONS`):
    a file import (adapter ``replay``) may instead be signed by a trusted operator key, for devices
    the registry may not know (history); it is not rate limited;
 5. ``schema`` (body), ``binding`` (the body names another device);
-6. ``clock_skew`` -- envelope time more than ``clock_skew_s`` from the gateway clock;
+6. ``clock_skew`` -- envelope time more than ``clock_skew_s`` from the gateway clock (quarantined,
+   but not final: the sequence numbers stay open, and the device client seals a buffer held through
+   an outage again under a fresh envelope time, each reading keeping its own time);
 7. ``replayed_sequence`` / ``out_of_window_sequence`` -- every sequence number already has a
    final outcome, or the envelope jumps more than ``seq_window`` past the acknowledged one;
 8. ``rate_limited`` -- per-device token bucket charged for authenticated messages, plus a looser
@@ -103,6 +105,9 @@ class Outcome(NamedTuple):
     seq: int | None = None
     last_seq: int | None = None
     events: int = 0  # events stored (log + late table)
+    #: the sender should send it again: its sequence numbers have no final outcome yet (refused, or
+    #: quarantined for a reason that resending can cure, such as an envelope time off the clock)
+    retry: bool = False
 
     @property
     def accepted(self) -> bool:
@@ -476,9 +481,9 @@ class Gate:
         if body.device != dev:
             raise _Rejected("binding", dev, f"signed by {dev!r} but speaks for {body.device[:64]!r}", body)
         skew = body.ts.timestamp() - now
-        if abs(skew) > cfg.clock_skew_s:
+        if abs(skew) > cfg.clock_skew_s:  # not final: a buffer held through an outage is sealed again
             raise _Rejected("clock_skew", dev, f"envelope time is {skew:+.0f} s off the gateway clock "
-                                               f"(allowed ±{cfg.clock_skew_s:.0f} s)", body)
+                                               f"(allowed ±{cfg.clock_skew_s:.0f} s)", body, final=False)
         tracker = self._tracker(dev)
         if tracker.done(body.seq, body.last_seq) or (dev, body.seq) in seen:
             raise _Rejected("replayed_sequence", dev, f"seq {body.seq}..{body.last_seq} already processed "
@@ -544,15 +549,20 @@ class Gate:
         body = rej.body
         if rej.refused:
             return Outcome("refused", rej.device, rej.reason, rej.detail, body.seq if body else None,
-                           body.last_seq if body else None)
+                           body.last_seq if body else None, retry=True)
         raw = _raw(item)
         batch.quarantine.append((now_us, rej.device, rej.reason, rej.detail[:1000], adapter, len(raw),
                                  raw[: self.config.quarantine_raw_cap]))
         batch.count(self._account_key(rej.device, body is not None), rej.reason)
-        if body is not None and rej.final:  # authenticated: resending will not help, acknowledge it
-            self._tracker(rej.device).mark(body.seq, body.last_seq)
+        retry = False
+        if body is not None:
+            tracker = self._tracker(rej.device)
+            if rej.final:  # authenticated: resending will not help, acknowledge it
+                tracker.mark(body.seq, body.last_seq)
+            else:  # e.g. an envelope time off the clock: the device seals it again and resends it
+                retry = not tracker.done(body.seq, body.last_seq)
         return Outcome("quarantined", rej.device, rej.reason, rej.detail, body.seq if body else None,
-                       body.last_seq if body else None)
+                       body.last_seq if body else None, retry=retry)
 
     def _finish(self, acc: _Accepted, res: tuple[int, int], item: Item, batch: Any, now_us: int,
                 adapter: str) -> Outcome:

@@ -79,7 +79,9 @@ def _items(raw: bytes, content_type: str) -> list[bytes | dict[str, Any]]:
             "properties": {**{k: {"type": "integer"} for k in ("stored", "late", "quarantined", "refused")},
                            "results": {"type": "array", "items": {"type": "object", "properties": {
                                "status": {"type": "string"}, "reason": {"type": ["string", "null"]},
-                               "device": {"type": ["string", "null"]}, "seq": {"type": ["integer", "null"]}}}},
+                               "device": {"type": ["string", "null"]}, "seq": {"type": ["integer", "null"]},
+                               "retry": {"type": "boolean", "description": "send it again (sealed anew if its "
+                                                                          "time was off the clock)"}}}},
                            "acked": {"type": "object", "additionalProperties": {"type": ["integer", "null"]}}}}},
         **({"application/problem+json": {"schema": {"type": "object", "required": ["status", "detail"]}}}
            if code == 429 else {})}}
@@ -117,7 +119,7 @@ async def ingest(request: Request) -> Response:
     retry = 0.0
     for o in outcomes:
         counts[o.status] += 1
-        results.append({"status": o.status, "reason": o.reason, "device": o.device, "seq": o.seq})
+        results.append({"status": o.status, "reason": o.reason, "device": o.device, "seq": o.seq, "retry": o.retry})
         if o.status == "refused":
             retry = max(retry, svc.gate.retry_after(o.device))
         elif o.seq is not None:

@@ -38,7 +38,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -361,8 +361,8 @@ class GatewayWorker:
             self.committed += len(batch)
             self.batches += 1
         with self._ranges_lock:
-            for o in outcomes:  # messages with a final outcome (refused ones are to be sent again)
-                if o.seq is not None and o.last_seq is not None and o.status != "refused":
+            for o in outcomes:  # messages with a final outcome (refused or off-the-clock ones are to be sent again)
+                if o.seq is not None and o.last_seq is not None and not o.retry:
                     self._ranges.setdefault(o.device, []).append((o.seq, o.last_seq))
         self._publish_device_acks(force=False)
 
@@ -440,16 +440,26 @@ class GatewayWorker:
         self.client.loop_stop()
 
 
+#: what a device keeps of an unacknowledged envelope to seal it again: readings, units, envelope time
+_Kept = tuple[list[dict[str, Any]], "Mapping[str, str] | None", datetime]
+
+
 class DeviceClient:
     """A device: signs readings into envelopes (Ed25519, or HMAC-SHA256 with a symmetric credential:
     whichever the credential holds), publishes them at QoS 1, keeps each until the platform's
     end-to-end acknowledgement covers it, and sends again what is above it. At most ``max_unacked``
-    envelopes are outstanding: ``send`` waits for acknowledgements beyond that."""
+    envelopes are outstanding: ``send`` waits for acknowledgements beyond that.
+
+    An envelope kept longer than ``reseal_after_s`` (the platform outage outlasted it) is sealed
+    again when it is resent: same sequence numbers and readings, each reading pinned to its own
+    time (``ts``), under a fresh envelope time -- the gateway refuses envelope times more than its
+    clock skew (300 s) off, so a buffer held through a long outage would otherwise all be refused.
+    The platform still stores each sequence number once (a copy it already has is a replay)."""
 
     def __init__(self, credential: Credential, *, host: str = "127.0.0.1", port: int = 1883, start_seq: int = 0,
                  username: str | None = None, password: str | None = None, resend_after_s: float = 5.0,
                  clock: Callable[[], float] = time.time, session_expiry_s: int = 3600, max_unacked: int = 1000,
-                 send_timeout_s: float = 300.0):
+                 send_timeout_s: float = 300.0, reseal_after_s: float = 120.0):
         self.cred = credential
         self.device = credential.device_id
         self.host, self.port = host, port
@@ -458,9 +468,12 @@ class DeviceClient:
         self.clock = clock
         self.max_unacked = max_unacked
         self.send_timeout_s = send_timeout_s
+        self.reseal_after_s = reseal_after_s
+        self.resealed = 0
         self._high = start_seq - 1
         self._lock = threading.Lock()
-        self._unacked: OrderedDict[int, tuple[int, bytes, float]] = OrderedDict()  # last_seq -> (seq, payload, t)
+        # last_seq -> (seq, payload, sent at (monotonic), (readings, units, envelope ts)) for a reseal
+        self._unacked: OrderedDict[int, tuple[int, bytes, float, _Kept]] = OrderedDict()
         self._acked_event = threading.Condition(self._lock)
         self.sent = 0
         self.resent = 0
@@ -540,9 +553,9 @@ class DeviceClient:
                 self._acked_event.wait(min(left, 0.5))
             seq = self.seq
             self.seq += len(readings)
-            payload = seal(self.device, self.cred.kid, self.cred.private_key, seq,
-                           ts or datetime.fromtimestamp(self.clock(), UTC), readings, units)
-            self._unacked[seq + len(readings) - 1] = (seq, payload, time.monotonic())
+            ts = ts or datetime.fromtimestamp(self.clock(), UTC)
+            payload = seal(self.device, self.cred.kid, self.cred.private_key, seq, ts, readings, units)
+            self._unacked[seq + len(readings) - 1] = (seq, payload, time.monotonic(), (readings, units, ts))
         self.client.publish(up_topic(self.device), payload, qos=1)
         self.sent += 1
         return seq
@@ -551,14 +564,35 @@ class DeviceClient:
         """Publish again every kept envelope above the acknowledged seq (older than ``older_than_s``)."""
         age = self.resend_after_s if older_than_s is None else older_than_s
         now = time.monotonic()
+        wall = self.clock()
+        payloads = []
         with self._lock:
-            todo = [(k, v) for k, v in self._unacked.items() if now - v[2] >= age]
-            for k, (seq, payload, _) in todo:
-                self._unacked[k] = (seq, payload, now)
-        for _, (_, payload, _) in todo:
+            for k, (seq, payload, sent, kept) in list(self._unacked.items()):
+                if now - sent < age:
+                    continue
+                if wall - kept[2].timestamp() > self.reseal_after_s:
+                    kept = self._reseal_kept(kept, wall)
+                    payload = seal(self.device, self.cred.kid, self.cred.private_key, seq, kept[2], kept[0], kept[1])
+                    self.resealed += 1
+                self._unacked[k] = (seq, payload, now, kept)
+                payloads.append(payload)
+        for payload in payloads:
             self.client.publish(up_topic(self.device), payload, qos=1)
-        self.resent += len(todo)
-        return len(todo)
+        self.resent += len(payloads)
+        return len(payloads)
+
+    @staticmethod
+    def _reseal_kept(kept: _Kept, wall: float) -> _Kept:
+        """The envelope's readings pinned to their own times, under a fresh envelope time."""
+        readings, units, ts = kept
+        pinned = []
+        for r in readings:
+            r = dict(r)
+            if "dt" in r or "ts" not in r:  # ``dt`` wins over ``ts`` on the platform: replace it by the time
+                at = ts + timedelta(seconds=float(r.pop("dt", 0)))
+                r["ts"] = at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            pinned.append(r)
+        return pinned, units, datetime.fromtimestamp(wall, UTC)
 
     def _resend_loop(self) -> None:
         while not self._stop.wait(max(0.2, self.resend_after_s / 2)):
