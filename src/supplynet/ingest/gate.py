@@ -57,10 +57,13 @@ EXPLAIN = {
     "schema": "the message is not a well-formed envelope, or a reading does not fit the canonical event schema",
     "unknown_device": "no device with this id is registered (supplynet devices add)",
     "revoked_device": "the device was revoked; its messages are refused",
-    "bad_signature": "the Ed25519 signature does not match the body with any key of the device valid now "
-                     "(tampered, corrupted, forged, or signed with an expired key)",
+    "bad_signature": "the signature (Ed25519, or HMAC-SHA256 for a symmetric device) does not match the body "
+                     "with any key of the device valid now (tampered, corrupted, forged, or signed with an "
+                     "expired key)",
     "binding": "the device reported something it is not bound to (another device, asset, site or quantity)",
-    "clock_skew": "the envelope's timestamp is too far from the gateway clock (check the device's clock)",
+    "clock_skew": "the envelope's timestamp is too far from the gateway clock: held through an outage (the "
+                  "device client seals it again with a fresh time and resends it; it is not acknowledged "
+                  "until then), or the device's clock is wrong (check it)",
     "replayed_sequence": "every sequence number of the message was already processed (a replay, or a resend "
                          "after a lost acknowledgement: the data is already stored)",
     "out_of_window_sequence": "the sequence number jumps too far past the acknowledged one",
