@@ -70,6 +70,28 @@ def test_quarantine_list_show_stats_explain(tmp_path):
     assert _run(quarantine_app, "list", "--reason", "schema", "--store", url)[0]["device"] == "?"
 
 
+def test_quarantine_prune_deletes_old_entries_and_keeps_the_counters(tmp_path):
+    from supplynet.store.quarantine import IngestTables
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    with open_store(url) as st:
+        gate = Gate(st)
+        now = gate.clock()
+        gate.submit([b"\x00old"])  # two entries recorded 40 days ago, one now
+        gate.clock = lambda: now - 40 * 86_400
+        gate.submit([b"\x00older", b"{}"])
+        assert sum(IngestTables(st.backend).quarantine_counts().values()) == 3
+    assert _run(quarantine_app, "prune", "--older-than-days", "30", "--reason", "bad_signature",
+                "--store", url)["deleted"] == 0  # no old entry has that reason
+    out = _run(quarantine_app, "prune", "--older-than-days", "30", "--store", url)
+    assert (out["deleted"], out["remaining"]) == (2, 1)
+    stats = _run(quarantine_app, "stats", "--store", url)
+    assert stats["quarantined_by_reason"] == {"schema": 1}
+    assert sum(stats["devices"]["?"].values()) - stats["devices"]["?"]["received"] == 3  # still counted
+    bad = runner.invoke(quarantine_app, ["prune", "--older-than-days", "1", "--reason", "nope", "--store", url])
+    assert bad.exit_code != 0 and "not a reason code" in str(bad.exception)
+
+
 def test_ingest_file_and_sign(tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
     key = tmp_path / "alice.key"

@@ -3,6 +3,7 @@
     supplynet quarantine list [--device rf-1] [--reason bad_signature] [--limit 50]
     supplynet quarantine show 42
     supplynet quarantine stats
+    supplynet quarantine prune --older-than-days 30 [--reason clock_skew]
 
 All print JSON. Every entry carries its reason code and what it means.
 """
@@ -86,3 +87,26 @@ def stats(store: StoreOpt = None) -> None:
     devices = {d: {**c, "received": sum(c.values())} for d, c in counters.items()}
     sys.stdout.write(json.dumps({"quarantined_by_reason": by_reason, "late_events": late, "devices": devices},
                                 indent=2) + "\n")
+
+
+@app.command()
+def prune(older_than_days: Annotated[float, typer.Option(help="delete entries recorded more than this many days "
+                                                              "ago")],
+          reason: Annotated[str | None, typer.Option(help="only entries with this reason code")] = None,
+          store: StoreOpt = None) -> None:
+    """Delete old quarantine entries (their raw copies); the outcome counters keep counting them."""
+    import time
+
+    from supplynet.ingest.gate import EXPLAIN
+
+    if not older_than_days >= 0:
+        raise DataError(f"--older-than-days must be >= 0, got {older_than_days}")
+    if reason is not None and reason not in EXPLAIN:
+        raise DataError(f"--reason {reason!r}: not a reason code (one of {', '.join(sorted(EXPLAIN))})")
+    cutoff_us = time.time_ns() // 1000 - int(older_than_days * 86_400e6)
+    st, t = _tables(store)
+    with st:
+        n = t.prune_quarantine(cutoff_us, reason=reason)
+        left = sum(t.quarantine_counts().values())
+    sys.stdout.write(json.dumps({"deleted": n, "remaining": left, "older_than_days": older_than_days,
+                                 "reason": reason}, indent=2) + "\n")

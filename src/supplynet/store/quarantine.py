@@ -121,6 +121,19 @@ class IngestTables:
             "SELECT id, at_us, device, reason, detail, adapter, size, raw FROM quarantine WHERE id = ?", (entry_id,))
         return None if not rows else QuarantineRow(*(rows[0][:6]), int(rows[0][6]), bytes(rows[0][7]))
 
+    def prune_quarantine(self, older_than_us: int, *, reason: str | None = None) -> int:
+        """Delete quarantine entries recorded before ``older_than_us`` (of one reason, or all);
+        returns how many. The outcome counters keep counting them (received = stored + quarantined
+        + refused still holds)."""
+        sql, params = "DELETE FROM quarantine WHERE at_us < ?", [int(older_than_us)]
+        if reason is not None:
+            sql, params = sql + " AND reason = ?", [*params, reason]
+        with self._backend.write() as tx:
+            n = int(tx.execute("SELECT count(*) FROM quarantine WHERE at_us < ?" +
+                               (" AND reason = ?" if reason is not None else ""), params)[0][0])
+            tx.execute(sql, params)
+        return n
+
     def quarantine_counts(self) -> dict[str, int]:
         return {r: int(n) for r, n in self._backend.query(
             "SELECT reason, count(*) FROM quarantine GROUP BY reason ORDER BY reason")}
