@@ -11,8 +11,9 @@ thread with its own connection, every quarter second after writes, instead of in
 crosses SQLite's automatic threshold: that commit -- and every device waiting for its
 acknowledgement -- would otherwise stall for the whole checkpoint (measured here: 100-200 ms tails
 on a 2 ms commit). A passive checkpoint (``PRAGMA wal_checkpoint(PASSIVE)``) copies the bulk beside
-the writers; a second one between two commits copies what they added meanwhile, so the next commit
-starts the WAL over and the file stays small. A reader holding an old snapshot only delays how much
+the writers; when the WAL has grown past SQLite's own threshold (a steady stream of commits never lets a
+passive checkpoint finish), a second one between two commits copies what they added meanwhile, so
+the next commit starts the WAL over and the file stays small. A reader holding an old snapshot only delays how much
 of the WAL can be copied, as with SQLite's own checkpoints.
 """
 
@@ -34,6 +35,9 @@ __all__ = ["DEFAULT_PATH", "SqliteBackend", "SqliteStore", "sqlite_path"]
 DEFAULT_PATH = Path(".supplynet") / "supplynet.db"
 BUSY_TIMEOUT_S = 30.0
 CHECKPOINT_EVERY_S = 0.25
+#: a WAL longer than this (4 KiB pages; SQLite's own autocheckpoint threshold) is copied to its end
+#: between two commits, holding the write lock for that short pass, so that it starts over
+WAL_RESTART_FRAMES = 1000
 #: after the WAL starts over, a file grown past this is cut back (bytes)
 WAL_SIZE_LIMIT = 32 * 1024 * 1024
 
@@ -172,11 +176,12 @@ class SqliteBackend(SqlBackend):
                 if conn is None:
                     conn = self._connect()
                     conn.execute("PRAGMA synchronous=FULL")
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # the bulk, beside the writers
-                with self._wlock:  # the few frames written meanwhile, between two commits: then the
-                    if self._closed:  # next commit starts the WAL over and the file stays small
-                        break
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                frames = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]  # beside the writers
+                if frames > WAL_RESTART_FRAMES:  # a steady stream of commits never leaves the WAL fully
+                    with self._wlock:  # copied: copy the rest between two commits, so the next one starts
+                        if self._closed:  # the WAL over and the file stays small
+                            break
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 done = n
             except (sqlite3.Error, StoreError) as exc:  # nothing is lost: the WAL keeps it; try again later
                 log.warning("sqlite checkpoint of %s failed (will retry): %s", self.url, exc)
