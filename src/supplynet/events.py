@@ -54,6 +54,7 @@ __all__ = [
     "StockCount",
     "Waveform",
     "dumps",
+    "iso_utc",
     "parse_event",
     "parse_events",
     "to_utc",
@@ -71,6 +72,11 @@ def to_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamp must carry a timezone (e.g. '2026-01-01T00:00:00Z')")
     return value.astimezone(UTC)
+
+
+def iso_utc(value: datetime) -> str:
+    """The wire spelling of a time: ISO 8601 in UTC with ``Z`` (``2026-01-01T00:00:00.5Z``)."""
+    return to_utc(value).isoformat().replace("+00:00", "Z")
 
 
 def ts_to_us(ts: datetime) -> int:

@@ -45,9 +45,10 @@ def backtest(
     """Leave-one-trip-out ETA backtest: cut each trip at random fixes, forecast the remaining time,
     compare with the stronger naive baseline. Prints JSON."""
     from supplynet.sense.eta import backtest as run_backtest
+    from supplynet.sense.eta_tod import ETA_MODELS
     from supplynet.sense.trips import load_trips
 
-    if model not in ("tod", "gp"):
+    if model not in ETA_MODELS:
         raise DataError(f"--model {model!r}: use tod or gp")
     if fmt is not None and fmt.lower() not in ("csv", "gpx"):
         raise DataError(f"--format {fmt!r}: use csv or gpx")

@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from ..errors import EventError, IngestError, UnitError
-from ..events import EVENT_TYPES, EventBase, to_utc
+from ..events import EVENT_TYPES, EventBase, iso_utc, to_utc
 from ..security.signing import b64u_encode, sign
 from ..store import ColumnRun
 from ..units import to_si
@@ -109,7 +109,7 @@ def _dumps(obj: Any) -> bytes:
 def seal(device: str, kid: str, private_key: str, seq: int, ts: datetime | str, readings: list[dict[str, Any]],
          units: Mapping[str, str] | None = None) -> bytes:
     """Build and sign an envelope; returns the sealed wire bytes."""
-    ts_text = ts if isinstance(ts, str) else to_utc(ts).isoformat().replace("+00:00", "Z")
+    ts_text = ts if isinstance(ts, str) else iso_utc(ts)
     body: dict[str, Any] = {"v": 1, "device": device, "seq": seq, "ts": ts_text, "readings": readings}
     if units:
         body["units"] = dict(units)

@@ -23,8 +23,8 @@ Checks, in order, each with its own reason code (:data:`REASONS`):
 9. ``schema`` / ``unit`` / ``implausible`` / ``binding`` per reading.
 
 Accepted envelopes are committed to the log in one group commit (one row per envelope: plain
-telemetry as columns, other readings as a list of events). Events older than the device's event-time watermark minus ``allowed_lateness_s`` go to the
-late table instead. Quarantine rows, late events, counters and acknowledgements are written in one
+telemetry as columns, other readings as a list of events). Events older than the device's
+event-time watermark minus ``allowed_lateness_s`` go to the late table instead. Quarantine rows, late events, counters and acknowledgements are written in one
 more durable transaction; only then does :meth:`Gate.submit` return, so an adapter that
 acknowledges after ``submit`` acknowledges only what is durable. Every message gets exactly one
 :class:`Outcome`: ``received = stored + late + quarantined + refused`` per device.
@@ -462,8 +462,7 @@ class Gate:
             sig = b64u_decode(outer.sig, canonical=True)
         except ValueError:
             raise _Rejected("bad_signature", dev, "signature is not canonical base64") from None
-        if key is not None and key.scheme == HMAC_SHA256:  # symmetric device: ~1 us, no need to yield the lock
-            assert rec is not None
+        if key is not None and key.scheme == HMAC_SHA256:  # symmetric device: a few us, no need to yield the lock
             try:
                 secret = self.registry.secret(dev, key)
             except SecurityError as exc:

@@ -52,6 +52,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from ..errors import StoreError
+from ..events import iso_utc
 from ..security.devices import Credential
 from .envelope import seal
 from .gate import Gate
@@ -597,7 +598,7 @@ class DeviceClient:
             r = dict(r)
             if "dt" in r or "ts" not in r:  # ``dt`` wins over ``ts`` on the platform: replace it by the time
                 at = ts + timedelta(seconds=float(r.pop("dt", 0)))
-                r["ts"] = at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+                r["ts"] = iso_utc(at)
             pinned.append(r)
         return pinned, units, datetime.fromtimestamp(wall, UTC)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from ..events import EVENT_TYPES
+from ..events import EVENT_TYPES, iso_utc
 from ..security.signing import OperatorKey, fingerprint, verify_file
 from .envelope import _FIELDS, seal
 from .gate import Gate
@@ -65,7 +65,7 @@ def _fmt(path: Path, fmt: str | None) -> str:
 def _ts_text(v: Any, path: Path, where: str) -> str:
     if isinstance(v, datetime):
         ts = v if v.tzinfo else v.replace(tzinfo=UTC)
-        return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return iso_utc(ts)
     if hasattr(v, "to_pydatetime"):
         return _ts_text(v.to_pydatetime(), path, where)
     if isinstance(v, str) and v:

@@ -235,7 +235,9 @@ class DeviceRegistry:
             out = self._secrets[k] = self.vault().open(key.sealed, device_id, key.kid)
         return out
 
-    def _new_key(self, device_id: str, scheme: str, now: int) -> tuple[KeyRecord, Credential]:
+    def _new_key(self, device_id: str, scheme: str, now: int, kind: str | None) -> tuple[KeyRecord, Credential]:
+        if kind == OPERATOR and scheme != ED25519:
+            raise SecurityError(f"operator {device_id!r}: operators sign with Ed25519 keys only")
         if scheme == ED25519:
             priv, pub = generate_keypair()
             key = KeyRecord(fingerprint(pub), pub, now)
@@ -246,7 +248,7 @@ class DeviceRegistry:
             key = KeyRecord(kid, "", now, scheme=HMAC_SHA256,
                             sealed=self.vault(create=True).seal(raw, device_id, kid))
             return key, Credential(device_id, kid, text, "", HMAC_SHA256)
-        raise SecurityError(f"device {device_id!r}: unknown key scheme {scheme!r} (use {' or '.join(SCHEMES)})")
+        raise SecurityError(f"device {device_id!r}: unknown key scheme {scheme!r}; use one of {', '.join(SCHEMES)}")
 
     def _require(self, device_id: str) -> DeviceRecord:
         d = self.backend.get_device(device_id)
@@ -275,10 +277,8 @@ class DeviceRegistry:
             raise SecurityError(f"device {device_id!r}: bind it to an asset or a site, not both")
         if report_interval_s is not None and not report_interval_s > 0:
             raise SecurityError(f"device {device_id!r}: report_interval_s must be > 0, got {report_interval_s}")
-        if kind == OPERATOR and scheme != ED25519:
-            raise SecurityError(f"operator {device_id!r}: operators sign with Ed25519 keys only")
         now = _now_us() if now_us is None else now_us
-        key, cred = self._new_key(device_id, scheme, now)
+        key, cred = self._new_key(device_id, scheme, now, kind)
         self._save(DeviceRecord(device_id, kind, tuple(measures), asset, site, report_interval_s, (key,),
                                 None, now))
         return cred
@@ -297,9 +297,7 @@ class DeviceRegistry:
         old = tuple(replace(k, not_after_us=min(k.not_after_us, end) if k.not_after_us is not None else end)
                     for k in rec.keys if k.not_after_us is None or k.not_after_us > now)
         scheme = scheme or (rec.keys[-1].scheme if rec.keys else ED25519)
-        if rec.kind == OPERATOR and scheme != ED25519:
-            raise SecurityError(f"operator {device_id!r}: operators sign with Ed25519 keys only")
-        key, cred = self._new_key(device_id, scheme, now)
+        key, cred = self._new_key(device_id, scheme, now, rec.kind)
         self._save(replace(rec, keys=(*old, key)))
         return cred
 

@@ -4,10 +4,12 @@ on the symmetric scheme, HMAC-SHA256 (RFC 2104) tags.
 Why Ed25519 is the default and not a shared HMAC secret: the platform then stores only *public*
 keys, so a copy of the device table (or of a database backup) lets nobody forge a device's
 messages -- the zero-trust default. The symmetric scheme (``hmac-sha256``) is there for devices
-that send many small messages or cannot afford Ed25519: its check costs about 1 µs instead of
+that send many small messages or cannot afford Ed25519: its check costs a few µs instead of
 ~60 µs. Its secret is kept sealed under the vault key (:mod:`.vault`), never in the store in plain;
 a device's credential carries it as ``hmac-sha256:<32 bytes, b64u>``, and :func:`sign` takes
-either kind of credential. Verification in OpenSSL recomputes the signature's ``R`` point and compares it in constant
+either kind of credential.
+
+Verification in OpenSSL recomputes the signature's ``R`` point and compares it in constant
 time (``CRYPTO_memcmp``); every comparison of secrets or digests written here uses
 :func:`hmac.compare_digest`.
 

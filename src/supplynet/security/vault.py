@@ -1,7 +1,7 @@
 """The platform's vault key: encrypts device secrets at rest (symmetric ``hmac-sha256`` devices).
 
 An Ed25519 device leaves only its public key with the platform. A device on the symmetric scheme
-(HMAC-SHA256, for high-rate or constrained devices: about 1 µs to verify against ~60 µs for
+(HMAC-SHA256, for high-rate or constrained devices: a few µs to verify against ~60 µs for
 Ed25519) shares a secret with it, and the platform must be able to recompute each MAC, so it keeps
 the secret -- never in plain: the registry stores it sealed with XSalsa20-Poly1305 (libsodium's
 ``secretbox``) under the vault key, and the sealing is bound to the device id and key id (a sealed

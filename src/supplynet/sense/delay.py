@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 
 from ..errors import DataError
 from .eta import EtaModel, LaneGeometry, weighted_quantiles
-from .eta_tod import TodEtaModel
+from .eta_tod import TodEtaModel, eta_model_class
 from .geo import Route
 from .trips import Trip
 
@@ -118,11 +118,9 @@ def fit_lane_eta_model(network: Any, lane_id: str, trips: list[Trip], *, model: 
     backtest's) or ``"gp"``, on the lane's route (``route``, else :func:`lane_route`); ``options`` go
     to the model (e.g. the geofence radii through ``origin_radius_m`` / ``dest_radius_m``). Raises
     :class:`DataError` when no trip was seen to arrive."""
-    if model not in ("tod", "gp"):
-        raise ValueError(f"model must be 'tod' or 'gp', got {model!r}")
+    cls = eta_model_class(model)
     radii = {k: options.pop(k) for k in ("origin_radius_m", "dest_radius_m") if k in options}
     geom = LaneGeometry(route if route is not None else lane_route(network, lane_id), **radii)
-    cls = TodEtaModel if model == "tod" else EtaModel
     return cls(geom, **options).fit(trips)
 
 

@@ -669,12 +669,9 @@ def backtest_seeds(
         raise ValueError(f"cuts_per_trip must be >= 1, got {cuts_per_trip}")
     if not seeds:
         raise ValueError("seeds must not be empty")
-    from .eta_tod import TodEtaModel  # eta_tod builds on this module
+    from .eta_tod import eta_model_class  # eta_tod builds on this module
 
-    models = {"tod": TodEtaModel, "gp": EtaModel}
-    if model not in models:
-        raise ValueError(f"model must be one of {sorted(models)}, got {model!r}")
-    model_cls = models[model]
+    model_cls = eta_model_class(model)
     rngs = [sd if isinstance(sd, np.random.Generator) else np.random.default_rng(sd) for sd in seeds]
     trips = list(trips)
     if len(trips) < 2:

@@ -54,6 +54,7 @@ from ..errors import DataError
 from .eta import (
     DAY_S,
     EtaForecast,
+    EtaModel,
     LaneGeometry,
     MatchedTrip,
     _first_passage,
@@ -64,7 +65,7 @@ from .eta import (
 )
 from .trips import Trip
 
-__all__ = ["BANDWIDTHS_S", "LOADING_SLOPES", "TodEtaModel"]
+__all__ = ["BANDWIDTHS_S", "ETA_MODELS", "LOADING_SLOPES", "TodEtaModel", "eta_model_class"]
 
 FloatArray = NDArray[np.float64]
 
@@ -352,3 +353,15 @@ class TodEtaModel(_FittedOnTrips):
         """Forecast for a live trip from all its fixes so far."""
         m = match_trip(self.geometry, trip)
         return self.predict_matched(m.trip.t, m.s, m.start_idx)
+
+
+#: the segment ETA models by name (the backtest's, the CLI's and the live path's ``model``)
+ETA_MODELS: dict[str, type[TodEtaModel] | type[EtaModel]] = {"tod": TodEtaModel, "gp": EtaModel}
+
+
+def eta_model_class(name: str) -> type[TodEtaModel] | type[EtaModel]:
+    """The segment ETA model called ``name`` (``"tod"`` or ``"gp"``); ValueError for another name."""
+    cls = ETA_MODELS.get(name)
+    if cls is None:
+        raise ValueError(f"model must be one of {sorted(ETA_MODELS)}, got {name!r}")
+    return cls

@@ -125,13 +125,13 @@ class IngestTables:
         """Delete quarantine entries recorded before ``older_than_us`` (of one reason, or all);
         returns how many. The outcome counters keep counting them (received = stored + quarantined
         + refused still holds)."""
-        sql, params = "DELETE FROM quarantine WHERE at_us < ?", [int(older_than_us)]
-        if reason is not None:
-            sql, params = sql + " AND reason = ?", [*params, reason]
+        where, params = _where(reason=reason)
+        where.append("at_us < ?")
+        params.append(int(older_than_us))
+        clause = " WHERE " + " AND ".join(where)
         with self._backend.write() as tx:
-            n = int(tx.execute("SELECT count(*) FROM quarantine WHERE at_us < ?" +
-                               (" AND reason = ?" if reason is not None else ""), params)[0][0])
-            tx.execute(sql, params)
+            n = int(tx.execute("SELECT count(*) FROM quarantine" + clause, params)[0][0])
+            tx.execute("DELETE FROM quarantine" + clause, params)
         return n
 
     def quarantine_counts(self) -> dict[str, int]:

@@ -7,14 +7,14 @@ so readers never wait for writers. ``BEGIN IMMEDIATE`` takes the database's writ
 start of a write, so several processes sharing the file serialize cleanly (busy timeout).
 
 Checkpoints (copying the WAL back into the database file, with its own fsyncs) run on a background
-thread with its own connection, every quarter second after writes, instead of inside whichever commit
-crosses SQLite's automatic threshold: that commit -- and every device waiting for its
+thread with its own connection, every quarter second after writes, instead of inside whichever
+commit crosses SQLite's automatic threshold: that commit -- and every device waiting for its
 acknowledgement -- would otherwise stall for the whole checkpoint (measured here: 100-200 ms tails
 on a 2 ms commit). A passive checkpoint (``PRAGMA wal_checkpoint(PASSIVE)``) copies the bulk beside
-the writers; when the WAL has grown past SQLite's own threshold (a steady stream of commits never lets a
-passive checkpoint finish), a second one between two commits copies what they added meanwhile, so
-the next commit starts the WAL over and the file stays small. A reader holding an old snapshot only delays how much
-of the WAL can be copied, as with SQLite's own checkpoints.
+the writers; when the WAL has grown past SQLite's own threshold (a steady stream of commits never
+lets a passive checkpoint finish), a second one between two commits copies what they added
+meanwhile, so the next commit starts the WAL over and the file stays small. A reader holding an old
+snapshot only delays how much of the WAL can be copied, as with SQLite's own checkpoints.
 """
 
 from __future__ import annotations
