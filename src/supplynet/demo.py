@@ -17,6 +17,8 @@ from typing import Any
 
 from .decide import decision as decisions
 from .decide.autonomy import AutonomyPolicy, load_policy
+from .decide.coldchain_watch import ColdChainWatch
+from .decide.geo_watch import GeoWatch
 from .decide.machines import MachineWatch
 from .decide.watch import ShipmentWatch
 from .events import EventBase
@@ -111,7 +113,9 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
 
         machines = MachineWatch(net, model, policy, store)
         shipments = ShipmentWatch(net, store=store, policy=policy)
-        loop = Loop(store, net, policy, release=release, watchers=[machines, shipments])
+        cold = ColdChainWatch(net, store=store, policy=policy)
+        geo = GeoWatch(net, store=store)
+        loop = Loop(store, net, policy, release=release, watchers=[machines, shipments, cold, geo])
         jam = _schedule_jam(net, world, start, days, jam_hours)
         if on_ready is not None:
             on_ready(store.url, net)

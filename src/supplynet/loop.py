@@ -47,7 +47,8 @@ class Loop:
         self.network = network
         self.policy = policy
         self.twin = Twin.rebuild(store, network, use_snapshot=False)
-        self.replenisher = Replenisher(network)  # with its demand sensor and lead-time learner
+        # with its demand sensor and lead-time learner; the policy file's budget caps what orders commit a day
+        self.replenisher = Replenisher(network, budget_per_day=policy.budget_per_day)
         self.rebalancer = Rebalancer(network, self.replenisher)
         self.shrinkage = ShrinkageMonitor(network, seq_start=store.log.high_water("supplynet.shrinkage") or 0)
         self.shrinkage_alerts = 0

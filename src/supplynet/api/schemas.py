@@ -362,4 +362,4 @@ class AutonomyPolicyBody(_In):
     high_impact_cost: Annotated[float, Field(ge=0)] = 20000.0
     costly_action_cost: Annotated[float, Field(ge=0)] = 2000.0
     timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
-    kinds: dict[Literal["replenish", "rebalance", "maintain", "reroute"], dict[str, Any]] = Field(default_factory=dict)
+    kinds: dict[Literal["replenish", "rebalance", "maintain", "reroute", "quality"], dict[str, Any]] = Field(default_factory=dict)

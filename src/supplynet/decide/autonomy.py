@@ -36,7 +36,7 @@ from ..errors import DecisionError
 __all__ = ["KINDS", "AutonomyPolicy", "Guardrails", "KindPolicy", "QuietHours", "Verdict", "evaluate",
            "load_policy", "parse_policy"]
 
-KINDS = ("replenish", "rebalance", "maintain", "reroute")
+KINDS = ("replenish", "rebalance", "maintain", "reroute", "quality")
 Level = Literal["manual", "propose", "auto"]
 NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
@@ -78,6 +78,9 @@ class AutonomyPolicy(_Base):
 
     high_impact_cost: NonNeg = 20_000.0
     costly_action_cost: NonNeg = 2_000.0
+    #: money replenishment orders may commit per day, proposals included (None: no budget); orders beyond
+    #: it are trimmed or left for the next day by the replenisher
+    budget_per_day: NonNeg | None = None
     timezone: str = "UTC"
     kinds: dict[str, KindPolicy] = Field(default_factory=dict)
 

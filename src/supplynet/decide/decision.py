@@ -24,7 +24,8 @@ from ..events import Alert, EventBase, Maintenance, OrderEvent
 from ..store.decisions import DecisionRow, DecisionTable
 from .autonomy import KINDS, AutonomyPolicy, evaluate
 
-__all__ = ["DECIDE_SOURCE", "Approval", "Decision", "DecisionNotFound", "OrderAction", "Option", "RerouteAction",
+__all__ = ["DECIDE_SOURCE", "Approval", "Decision", "DecisionNotFound", "OrderAction", "Option", "QualityAction",
+           "RerouteAction",
            "Submitted", "WorkOrderAction", "approve", "decision_from_row", "execute", "from_order_proposal",
            "get", "reject", "submit", "submit_many", "approve_many"]
 
@@ -33,7 +34,7 @@ DECIDE_SOURCE = "supplynet.decide"
 PLATFORM = "supplynet"
 _SEQ_STRIDE = 16
 
-Kind = Literal["replenish", "rebalance", "maintain", "reroute"]
+Kind = Literal["replenish", "rebalance", "maintain", "reroute", "quality"]
 Status = Literal["proposed", "approved", "rejected", "executed", "noted"]
 
 
@@ -84,7 +85,18 @@ class RerouteAction(_Base):
     lines: list[tuple[str, float]] = Field(default_factory=list)
 
 
-Action = Annotated[OrderAction | WorkOrderAction | RerouteAction, Field(discriminator="type")]
+class QualityAction(_Base):
+    """A lot put at risk in transit (a cold-chain excursion): ``option`` is ``inspect`` (hold the lot at
+    ``destination`` for inspection on arrival), ``write_off`` (divert it to disposal) or ``release``."""
+
+    type: Literal["quality"] = "quality"
+    shipment_id: str
+    option: Literal["inspect", "write_off", "release"]
+    destination: str | None = None
+    skus: list[str] = Field(default_factory=list)
+
+
+Action = Annotated[OrderAction | WorkOrderAction | RerouteAction | QualityAction, Field(discriminator="type")]
 
 
 class Approval(_Base):
@@ -376,6 +388,11 @@ def action_events(d: Decision, at: datetime) -> list[EventBase]:
     if isinstance(a, WorkOrderAction):
         return [Maintenance(source=DECIDE_SOURCE, seq=base, ts=at, asset_id=a.asset_id, action="work_order_opened",
                             work_order_id=f"WO-{d.id}", detail=(a.detail or d.why)[:2000])]
+    if isinstance(a, QualityAction):
+        return [Alert(source=DECIDE_SOURCE, seq=base, ts=at, code="quality_hold", subject=a.shipment_id,
+                      severity="critical", message=d.why[:2000],
+                      data={"decision_id": d.id, "option": a.option, "destination": a.destination,
+                            "skus": list(a.skus)})]
     return [Alert(source=DECIDE_SOURCE, seq=base, ts=at, code="reroute", subject=a.shipment_id, severity="info",
                   message=d.why[:2000], data={"to_lane": a.to_lane, "from_lane": a.from_lane, "decision_id": d.id,
                                               "option": a.option, "arrival_days": a.arrival_days, "origin": a.origin,

@@ -17,19 +17,24 @@ The autonomy policy defaults to :data:`MINIMAL_POLICY` (reroutes automatic up to
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ..events import EventBase, Position, ShipmentStatus
 from ..sense.delay import ArrivalForecast, DelayDeclared, DelayDetector, DelayPolicy, SegmentEtaModel
+from ._alerts import AlertOutbox
 from .autonomy import AutonomyPolicy, Guardrails, KindPolicy
 from .decision import PLATFORM, Decision, DecisionError, reject, submit
 from .impact import assess_impact
 from .reroute import Response, plan_response
 
-__all__ = ["MINIMAL_POLICY", "ShipmentWatch", "WatchStats"]
+__all__ = ["ETA_SOURCE", "MINIMAL_POLICY", "ShipmentWatch", "WatchStats"]
+
+#: the source of the ``eta`` and ``late_shipment`` alerts (the twin folds them into each shipment)
+ETA_SOURCE = "supplynet.eta"
 
 MINIMAL_POLICY = AutonomyPolicy(kinds={"reroute": KindPolicy(level="auto", guardrails=Guardrails(
     max_spend_per_decision=5000.0, max_spend_per_day=20000.0))})
@@ -50,7 +55,8 @@ class ShipmentWatch:
     def __init__(self, network: Any, *, store: Any | None = None, policy: AutonomyPolicy | None = None,
                  objective: str | None = None, delay_policy: DelayPolicy | None = None,
                  eta_models: Mapping[str, SegmentEtaModel] | None = None, replications: int = 64, seed: int = 0,
-                 horizon_days: int | None = None, **alternative_options: Any):
+                 horizon_days: int | None = None, eta_change_s: float = 1800.0, eta_every_s: float = 6 * 3600.0,
+                 **alternative_options: Any):
         self.network = network
         self.store = store
         self.policy = policy or MINIMAL_POLICY
@@ -65,6 +71,11 @@ class ShipmentWatch:
         self.responses: list[Response] = []
         self.stats = WatchStats()
         self._open: dict[str, str] = {}  # shipment id -> its proposal waiting for a planner
+        # the arrival forecast goes to the log (and so the twin, the API and the map) when its P50 moved by
+        # eta_change_s or a tenth of the time still to go, or eta_every_s passed since the last one written
+        self.eta_change_s, self.eta_every_s = float(eta_change_s), float(eta_every_s)
+        self._eta_sent: dict[str, tuple[float, float]] = {}  # shipment id -> (forecast time, p50) written
+        self.alerts = AlertOutbox(ETA_SOURCE)
 
     def observe(self, event: EventBase, twin: Any) -> None:
         """Fold one event (already applied to ``twin``) into the shipments' progress and ETA."""
@@ -75,6 +86,7 @@ class ShipmentWatch:
                                          departed_at=sh.departed_at if sh else None, event_id=event.event_id)
             if event.status in ("delivered", "cancelled"):
                 self._open.pop(event.shipment_id, None)  # nothing left to supersede
+                self._eta_sent.pop(event.shipment_id, None)
             return
         if not isinstance(event, Position) or event.shipment_id is None:
             return
@@ -84,11 +96,32 @@ class ShipmentWatch:
         self.stats.positions += 1
         _, late = self.detector.observe_position(event.shipment_id, sh.lane_id, event.lat, event.lon, event.ts,
                                                  sh.promised_at, departed_at=sh.departed_at, event_id=event.event_id)
+        self._eta_alert(event)
         if late:
             d = self.detector.declared(event.shipment_id, sh, event.ts, event.event_id)
             self.pending.append(d)
             self.delays.append(d)
             self.stats.delays += 1
+            self.alerts.add(code="late_shipment", subject=event.shipment_id, ts=event.ts, key=event.event_id,
+                            severity="warning",
+                            message=f"{event.shipment_id} to {d.destination}: P50 arrival "
+                                    f"{d.expected_delay_h:.1f} h after the promised time",
+                            data={k: v for k, v in d.to_dict().items() if k != "lines"})
+
+    def _eta_alert(self, event: Position) -> None:
+        f = self.eta(event.shipment_id or "")
+        if f is None or not all(map(math.isfinite, (f.p10, f.p50, f.p90))):
+            return
+        last = self._eta_sent.get(event.shipment_id or "")
+        moved = abs(f.p50 - last[1]) if last is not None else math.inf
+        if moved < max(self.eta_change_s, 0.1 * (f.p50 - f.t)) and f.t - last[0] < self.eta_every_s:  # type: ignore[index]
+            return
+        self._eta_sent[event.shipment_id or ""] = (f.t, f.p50)
+        iso = {k: datetime.fromtimestamp(v, UTC).isoformat() for k, v in (("p10", f.p10), ("p50", f.p50),
+                                                                          ("p90", f.p90))}
+        self.alerts.add(code="eta", subject=event.shipment_id or "", ts=event.ts, key=event.event_id, severity="info",
+                        message=f"arrival P50 {iso['p50']} (P10 {iso['p10']}, P90 {iso['p90']})",
+                        data={**iso, "method": f.method, "progress": round(float(f.progress), 4)})
 
     def eta(self, shipment_id: str) -> ArrivalForecast | None:
         """The latest arrival forecast of a shipment in transit (None if it has no fix yet)."""
@@ -98,6 +131,7 @@ class ShipmentWatch:
     def decide(self, twin: Any, now: datetime, *, objective: str | None = None) -> list[Decision]:
         """Assess and answer every delay declared since the last call; returns the decisions (stored
         ones when the watch has a store)."""
+        self.alerts.flush(self.store)
         todo, self.pending = self.pending, []
         out: list[Decision] = []
         state = twin.state

@@ -173,6 +173,11 @@ class Site(_Base):
         return _default_from(data, "name", "id")
 
 
+#: the usual warmest temperature per storage class (UK chilled food at most 8 C; frozen food at -18 C, -15 C
+#: tolerated in transport)
+STORAGE_CEILING_C: dict[str, float] = {"chilled": 8.0, "frozen": -15.0}
+
+
 class Product(_Base):
     """A stock-keeping unit. ``shortage_cost`` defaults to the lost margin ``max(price - unit_cost, 0)``."""
 
@@ -187,6 +192,10 @@ class Product(_Base):
     shelf_life_days: Pos | None = None
     shortage_cost: NonNeg | None = None
     storage: Literal["ambient", "chilled", "frozen"] = "ambient"
+    #: cold chain: the warmest the product may be (default by storage: chilled 8 C, frozen -15 C,
+    #: ambient unchecked) and how long in all it may spend above that before the lot is at risk
+    max_temperature_c: Num | None = None
+    excursion_allowance_min: NonNeg = 30.0
     meta: dict[str, MetaValue] = Field(default_factory=dict)
 
     @model_validator(mode="before")
@@ -199,6 +208,13 @@ class Product(_Base):
             if ok and math.isfinite(price - cost):
                 data = {**data, "shortage_cost": float(max(price - cost, 0.0))}
         return data
+
+    @property
+    def temperature_ceiling_c(self) -> float | None:
+        """``max_temperature_c``, else the storage class's usual ceiling (None: not temperature-controlled)."""
+        if self.max_temperature_c is not None:
+            return self.max_temperature_c
+        return STORAGE_CEILING_C.get(self.storage)
 
     @property
     def perishable(self) -> bool:

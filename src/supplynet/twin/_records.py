@@ -59,6 +59,10 @@ class ShipmentState:
     lon: float | None = None
     position_at: datetime | None = None
     max_temperature_k: float | None = None
+    eta_p10: datetime | None = None  # the platform's arrival forecast (``eta`` alerts), beside the carrier's ``eta``
+    eta_p50: datetime | None = None
+    eta_p90: datetime | None = None
+    late: bool = False  # a delay was declared (``late_shipment`` alert)
 
 
 @dataclass(frozen=True, slots=True)

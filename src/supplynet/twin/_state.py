@@ -214,6 +214,17 @@ def _maintenance(s: TwinState, e: Maintenance) -> None:
 def _alert(s: TwinState, e: Alert) -> None:
     if e.subject in s.assets:
         s.assets[e.subject] = replace(s.assets[e.subject], last_alert=e.code)
+    sh = s.shipments.get(e.subject)
+    if sh is None:
+        return
+    if e.code == "eta":
+        try:
+            q = {k: datetime.fromisoformat(e.data[k]) for k in ("p10", "p50", "p90")}
+        except (KeyError, TypeError, ValueError):
+            return  # not a forecast this fold understands
+        s.shipments[e.subject] = replace(sh, eta_p10=q["p10"], eta_p50=q["p50"], eta_p90=q["p90"])
+    elif e.code == "late_shipment":
+        s.shipments[e.subject] = replace(sh, late=True)
 
 
 _HANDLERS = {

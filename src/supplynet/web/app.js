@@ -137,24 +137,30 @@ async function refreshMap() {
     let lat = sh.lat, lon = sh.lon;
     if (lat == null) {   // no GPS fix: place it along the lane by elapsed share of the promised time
       const a = site[sh.origin], b = site[sh.destination]; if (!a || !b) continue;
-      const t0 = Date.parse(sh.departed_at), t1 = Date.parse(sh.eta || sh.promised_at || sh.departed_at) || t0 + 864e5;
+      const t0 = Date.parse(sh.departed_at), t1 = Date.parse(sh.eta_p50 || sh.eta || sh.promised_at || sh.departed_at) || t0 + 864e5;
       const f = Math.max(0, Math.min(1, (now - t0) / Math.max(t1 - t0, 1)));
       lat = a.lat + f * (b.lat - a.lat); lon = a.lon + f * (b.lon - a.lon);
     }
     const [x, y] = P(lat, lon); live++;
-    const d = el("rect", { x: x - 3, y: y - 3, width: 6, height: 6, fill: sh.status === "delayed" ? "#b91c1c" : "#f59e0b", class: "shipment" }, gt);
-    el("title", {}, d).textContent = `${sh.shipment_id} ${sh.origin} → ${sh.destination} (${sh.status}, ${fmt(sh.units)} units)`;
+    const late = sh.late || sh.status === "delayed" || (sh.promised_at && sh.eta_p50 && Date.parse(sh.eta_p50) > Date.parse(sh.promised_at));
+    const d = el("rect", { x: x - 3, y: y - 3, width: 6, height: 6, fill: late ? "#b91c1c" : "#f59e0b", class: late ? "shipment late" : "shipment" }, gt);
+    const hm = (t) => t ? t.slice(5, 16).replace("T", " ") : "?";
+    const eta = sh.eta_p50 ? ` · ETA ${hm(sh.eta_p50)} UTC (P10 ${hm(sh.eta_p10)}, P90 ${hm(sh.eta_p90)})` : "";
+    const promised = sh.promised_at ? ` · promised ${hm(sh.promised_at)}` : "";
+    el("title", {}, d).textContent = `${sh.shipment_id} ${sh.origin} → ${sh.destination} (${late ? "late" : sh.status}, ${fmt(sh.units)} units)${eta}${promised}`;
   }
   const dot = (c, t) => `<span class="sw" style="background:${c}"></span>${t}`;
   $("map-legend").innerHTML = `${S.net.sites.length} sites, ${S.net.lanes.length} lanes, <b>${live}</b> shipments moving · ` +
     [dot(KIND_COLOR.supplier, "supplier"), dot(KIND_COLOR.plant, "plant"), dot(KIND_COLOR.dc, "DC"), dot(KIND_COLOR.store, "store"),
-     `<span class="sw sq" style="background:#f59e0b"></span>shipment`, `<span class="sw sq" style="background:#b91c1c"></span>delayed`].join(" ") +
+     `<span class="sw sq" style="background:#f59e0b"></span>shipment`, `<span class="sw sq" style="background:#b91c1c"></span>late`].join(" ") +
     ' <span class="muted">(hover for names)</span>';
 }
 
 // -- decisions -----------------------------------------------------------------------------------------
 const actionText = (a) => a.type === "order" ? `${a.order_type} ${fmt(a.quantity)} × ${esc(a.sku)} → ${esc(a.site)} via ${esc(a.lane_id || "?")}`
-  : a.type === "work_order" ? `work order on ${esc(a.asset_id)}` : `reroute ${esc(a.shipment_id)} to ${esc(a.to_lane)}`;
+  : a.type === "work_order" ? `work order on ${esc(a.asset_id)}`
+  : a.type === "quality" ? `${a.option === "write_off" ? "write off" : "inspect"} ${esc((a.skus || []).join(", "))} on ${esc(a.shipment_id)}${a.destination ? " at " + esc(a.destination) : ""}`
+  : `reroute ${esc(a.shipment_id)} to ${esc(a.to_lane)}`;
 // "max_spend_per_decision: cost 14,183.92 > 10,000.00; quiet_hours: ..." -> one chip per guardrail, details on hover
 function guardrails(a) {
   a = a || {};

@@ -37,7 +37,7 @@ def sim_now(state: StateDep) -> datetime:
 @router.get("/v1/decisions", response_model=DecisionPage, summary="Decisions, newest first")
 def list_decisions(state: StateDep, _: Viewer,
                    status: Literal["proposed", "approved", "rejected", "executed", "noted"] | None = None,
-                   kind: Literal["replenish", "rebalance", "maintain", "reroute"] | None = None,
+                   kind: Literal["replenish", "rebalance", "maintain", "reroute", "quality"] | None = None,
                    before: Annotated[int | None, Query(ge=1, le=2**62, description="page: decisions numbered below")] = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 50) -> DecisionPage:
     rows = state.decisions.list(status=status, kind=kind, before_no=before, limit=limit + 1)

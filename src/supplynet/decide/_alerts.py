@@ -1,0 +1,46 @@
+"""Alerts the platform's watchers write to the log, each exactly once however often it is derived.
+
+A watcher that folds the log again after a restart derives the same finding again; its alert carries
+a sequence number computed from what it is about (:func:`alert_seq`: code, subject and the event
+that triggered it), and the log stores an event once per ``(source, seq)``, so the second copy is a
+duplicate, not a second alert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from ..events import Alert
+
+__all__ = ["AlertOutbox", "alert_seq"]
+
+
+def alert_seq(*parts: object) -> int:
+    """A stable sequence number in [1, 2**63) for the alert identified by ``parts``."""
+    digest = hashlib.blake2b("\x1f".join(str(p) for p in parts).encode(), digest_size=8).digest()
+    return (int.from_bytes(digest, "big") & (2**63 - 1)) or 1
+
+
+class AlertOutbox:
+    """Alerts a watcher found since its last ``flush``; ``flush(store)`` appends them to the log."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.pending: list[Alert] = []
+        self.counts: dict[str, int] = {}
+
+    def add(self, *, code: str, subject: str, ts: datetime, key: object, severity: str = "warning",
+            message: str = "", data: dict[str, Any] | None = None) -> Alert:
+        a = Alert(source=self.source, seq=alert_seq(code, subject, key), ts=ts, code=code, subject=subject,
+                  severity=severity, message=message[:2000], data=data or {})  # type: ignore[arg-type]
+        self.pending.append(a)
+        self.counts[code] = self.counts.get(code, 0) + 1
+        return a
+
+    def flush(self, store: Any | None) -> list[Alert]:
+        out, self.pending = self.pending, []
+        if out and store is not None:
+            store.log.append(out)
+        return out

@@ -1,0 +1,220 @@
+"""The live watchers the loop runs beside replenishment: cold chain, geofences, ETA in the twin.
+
+Each watcher is fed real canonical events in log order (the twin folds them first, as the loop
+does), writes its alerts to a real SQLite log, and must write each finding once, also when a
+restarted loop derives it again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from supplynet.decide.autonomy import parse_policy
+from supplynet.decide.coldchain_watch import COLDCHAIN_SOURCE, ColdChainWatch
+from supplynet.decide.geo_watch import GEO_SOURCE, GeoWatch
+from supplynet.events import Alert, Condition, Line, Position, ShipmentStatus
+from supplynet.model import example_path, load_network
+from supplynet.store import open_store
+from supplynet.twin import Twin
+
+T0 = datetime(2026, 1, 5, 6, tzinfo=UTC)
+ZERO_C = 273.15
+
+
+@pytest.fixture(scope="module")
+def net():
+    return load_network(example_path("realistic"))
+
+
+class _Live:
+    """A store, a twin and watchers, fed events as the loop feeds them."""
+
+    def __init__(self, store, net, watchers):
+        self.store, self.watchers = store, watchers
+        self.twin = Twin.rebuild(store, net)
+        self.decisions = []
+
+    def sync(self):
+        for rec in self.store.log.read(after_offset=self.twin.offset, order="offset"):
+            self.twin.apply(rec.event, rec.offset)
+            for w in self.watchers:
+                w.observe(rec.event, self.twin)
+
+    def feed(self, events, now=None):
+        """One turn of the loop: the events are committed, folded and decided on; what the watchers wrote
+        is folded at the start of the next turn (here at the end of this one)."""
+        self.store.log.append(events)
+        self.sync()
+        for w in self.watchers:
+            self.decisions += w.decide(self.twin, now or events[-1].ts)
+        self.sync()
+
+    def alerts(self, source):
+        return [r.event for r in self.store.log.read(order="offset")
+                if isinstance(r.event, Alert) and r.event.source == source]
+
+
+def _departure(sid="SH1", lane="L-CRW-LEI", truck="RFR-CRW-LEI", lines=(("MINCE-10KG", 40.0),)):
+    return ShipmentStatus(source="wms-SUP-CRW", seq=1, ts=T0, shipment_id=sid, status="departed", lane_id=lane,
+                          origin="SUP-CRW", destination="PLT-LEI", asset_id=truck,
+                          lines=tuple(Line(sku=s, quantity=q) for s, q in lines),
+                          promised_at=T0 + timedelta(days=2.7))
+
+
+def _temps(temps_c, *, start=0, sid="SH1", truck="RFR-CRW-LEI", every_min=15):
+    return [Condition(source="LOG-1", seq=start + i + 1, ts=T0 + timedelta(minutes=every_min * (start + i + 1)),
+                      asset_id=truck, shipment_id=sid, temperature_k=ZERO_C + c) for i, c in enumerate(temps_c)]
+
+
+POLICY = parse_policy({"kinds": {"quality": {"level": "propose"}}})
+
+
+def test_a_brief_spike_is_an_excursion_not_a_product_at_risk(tmp_path, net):
+    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        live = _Live(store, net, [ColdChainWatch(net, store=store, policy=POLICY)])
+        live.feed([_departure()])
+        live.feed(_temps([4.0, 4.2, 10.0, 4.1, 3.9]))
+        alerts = live.alerts(COLDCHAIN_SOURCE)
+        # one excursion above the reefer's 5 C limit; 10 min above mince's 8 C ceiling is within its 30 min
+        assert [a.code for a in alerts] == ["cold_chain_excursion"]
+        assert alerts[0].subject == "SH1" and alerts[0].data["limit_c"] == 5.0
+        assert alerts[0].data["peak_c"] == pytest.approx(10.0)
+        assert live.decisions == []
+
+
+def test_a_long_excursion_puts_the_lot_at_risk_once_and_proposes_an_inspection(tmp_path, net):
+    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        watch = ColdChainWatch(net, store=store, policy=POLICY, inspection_cost=150.0)
+        live = _Live(store, net, [watch])
+        live.feed([_departure()])
+        live.feed(_temps([4.0, 9.5, 9.8, 10.2, 9.9, 4.0]))  # about 65 min above 8 C
+        live.feed(_temps([4.1, 4.0], start=6))  # nothing new: no second alert, no second decision
+        codes = [a.code for a in live.alerts(COLDCHAIN_SOURCE)]
+        assert codes == ["cold_chain_excursion", "product_at_risk"]
+        risk = live.alerts(COLDCHAIN_SOURCE)[1]
+        assert risk.severity == "critical" and risk.data["skus"] == ["MINCE-10KG"]
+        assert len(live.decisions) == 1
+        d = live.decisions[0]
+        assert d.kind == "quality" and d.status == "proposed"
+        assert d.action.option == "inspect" and d.action.destination == "PLT-LEI"
+        # 40 x 10 kg of mince at 58 each is worth more than an inspection: inspect, costed
+        assert {o.label: o.cost for o in d.options}["write off the lot"] == pytest.approx(40 * 58.0)
+        assert d.cost == pytest.approx(150.0)
+        assert "MINCE-10KG: 53.9 min above 8.0 C (allowance 30.0 min)" in d.why
+
+
+def test_a_cheap_lot_is_written_off_rather_than_inspected(tmp_path, net):
+    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        live = _Live(store, net, [ColdChainWatch(net, store=store, policy=POLICY, inspection_cost=500.0)])
+        live.feed([_departure(lines=(("MINCE-10KG", 2.0),))])
+        live.feed(_temps([4.0, 9.5, 9.8, 10.2, 9.9, 4.0]))
+        (d,) = live.decisions
+        assert d.action.option == "write_off" and d.cost == pytest.approx(2 * 58.0)
+
+
+def test_a_restarted_watch_writes_no_alert_twice(tmp_path, net):
+    events = [_departure(), *_temps([4.0, 9.5, 9.8, 10.2, 9.9, 4.0])]
+    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        _Live(store, net, [ColdChainWatch(net, store=store, policy=POLICY)]).feed(events)
+        first = [(a.seq, a.code) for a in _Live(store, net, []).alerts(COLDCHAIN_SOURCE)]
+        # a new loop folds the same log from the start and derives the same findings
+        again = _Live(store, net, [ColdChainWatch(net, store=store, policy=POLICY)])
+        again.feed(events)
+        assert [(a.seq, a.code) for a in again.alerts(COLDCHAIN_SOURCE)] == first
+
+
+def test_ambient_goods_on_a_plain_truck_are_not_watched(tmp_path, net):
+    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        live = _Live(store, net, [ColdChainWatch(net, store=store, policy=POLICY)])
+        live.feed([_departure(sid="SH2", lane="L-DAV-LON", truck="TRK-DAV-LON", lines=(("FLOUR-25KG", 10.0),))])
+        live.feed(_temps([25.0, 30.0, 31.0, 30.0], sid="SH2", truck="TRK-DAV-LON"))
+        assert live.alerts(COLDCHAIN_SOURCE) == [] and live.decisions == []
+
+
+def _fix(i, lat, lon, *, sid="SH9", truck="TRK-DAV-LON", minutes=15):
+    return Position(source="GPS-1", seq=i, ts=T0 + timedelta(minutes=minutes * i), asset_id=truck,
+                    shipment_id=sid, lat=lat, lon=lon)
+
+
+def test_geofence_arrival_departure_dwell_and_detour(tmp_path, net):
+    dav, lon_ = net.site("DC-DAV").location, net.site("ST-LON").location
+    dep = ShipmentStatus(source="wms-DC-DAV", seq=1, ts=T0, shipment_id="SH9", status="departed", lane_id="L-DAV-LON",
+                         origin="DC-DAV", destination="ST-LON", asset_id="TRK-DAV-LON")
+    route = net.lane("L-DAV-LON").route
+    mid = ((route[1][0] + route[2][0]) / 2, (route[1][1] + route[2][1]) / 2)  # on the road, between two towns
+    fixes = [_fix(1, dav.lat, dav.lon), _fix(2, dav.lat + 0.01, dav.lon)]  # at the DC, then 1.1 km away: left
+    fixes += [_fix(3 + k, *mid) for k in range(14)]  # standing 3.25 h on the route: a long dwell
+    fixes += [_fix(17 + k, mid[0] + 0.3, mid[1] + 0.3) for k in range(3)]  # ~39 km off the route
+    fixes += [_fix(20, lon_.lat, lon_.lon)]  # at the store
+    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        live = _Live(store, net, [GeoWatch(net, store=store)])
+        live.feed([dep])
+        live.feed(fixes)
+        got = [(a.code, a.data.get("site")) for a in live.alerts(GEO_SOURCE)]
+        assert got == [("geofence_arrival", "DC-DAV"), ("geofence_departure", "DC-DAV"), ("long_dwell", None),
+                       ("route_deviation", None), ("geofence_arrival", "ST-LON")]
+        dwell = next(a for a in live.alerts(GEO_SOURCE) if a.code == "long_dwell")
+        assert dwell.data["hours"] == pytest.approx(3.0)
+        detour = next(a for a in live.alerts(GEO_SOURCE) if a.code == "route_deviation")
+        assert detour.subject == "SH9" and detour.data["off_route_m"] > 30_000
+
+
+def test_a_lane_without_a_declared_route_has_no_detours(tmp_path, net):
+    assert net.lane("L-CRW-LEI").route is None
+    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        live = _Live(store, net, [GeoWatch(net, store=store)])
+        live.feed([_departure()])
+        live.feed([_fix(k + 1, 52.0 + 0.01 * k, -3.5, sid="SH1", truck="RFR-CRW-LEI") for k in range(5)])
+        assert "route_deviation" not in [a.code for a in live.alerts(GEO_SOURCE)]
+
+
+def test_geo_watch_checks_its_settings(net):
+    with pytest.raises(ValueError, match="radius_m"):
+        GeoWatch(net, radius_m=0)
+
+
+def test_each_moving_shipment_has_its_eta_in_the_twin_and_a_late_one_is_marked(tmp_path, net):
+    from supplynet.decide.watch import ETA_SOURCE, ShipmentWatch
+
+    route = net.lane("L-DAV-LON").route
+    dep = ShipmentStatus(source="wms-DC-DAV", seq=1, ts=T0, shipment_id="SH9", status="departed", lane_id="L-DAV-LON",
+                         origin="DC-DAV", destination="ST-LON", asset_id="TRK-DAV-LON",
+                         lines=(Line(sku="MILK-2L", quantity=100.0),), promised_at=T0 + timedelta(hours=20))
+    a, b = route[0], route[1]
+    moving = [_fix(k + 1, a[0] + (b[0] - a[0]) * k / 8, a[1] + (b[1] - a[1]) * k / 8) for k in range(8)]
+    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        watch = ShipmentWatch(net, store=store)
+        live = _Live(store, net, [watch])
+        live.feed([dep])
+        live.feed(moving)
+        sh = live.twin.state.shipments["SH9"]
+        assert sh.eta_p10 is not None and sh.eta_p10 <= sh.eta_p50 <= sh.eta_p90
+        assert not sh.late
+        frame = live.twin.shipments_frame()
+        assert {"eta_p10", "eta_p50", "eta_p90", "late"} <= set(frame.columns)
+        # then it stands still for a day: declared late, the twin says so, and the log has the alert once
+        stuck = [_fix(9 + k, *moving[-1].model_dump(include={"lat", "lon"}).values(), minutes=15)
+                 for k in range(96)]
+        live.feed(stuck)
+        codes = [e.code for e in live.alerts(ETA_SOURCE)]
+        assert codes.count("late_shipment") >= 1
+        assert live.twin.state.shipments["SH9"].late
+        assert live.twin.state.shipments["SH9"].eta_p50 > T0 + timedelta(hours=20)
+
+
+def test_budget_per_day_is_set_in_the_policy_file_and_reaches_the_replenisher(tmp_path, net):
+    from supplynet.decide.autonomy import load_policy
+    from supplynet.errors import SupplynetError
+    from supplynet.loop import Loop
+
+    f = tmp_path / "policy.yaml"
+    f.write_text("budget_per_day: 400\nkinds:\n  replenish: {level: auto}\n")
+    policy = load_policy(f)
+    assert policy.budget_per_day == 400.0
+    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        assert Loop(store, net, policy).replenisher.budget_per_day == 400.0
+    f.write_text("budget_per_day: -5\n")
+    with pytest.raises(SupplynetError, match="budget_per_day"):
+        load_policy(f)
