@@ -19,10 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from ..events import Alert, EventBase
+from ..events import Alert, EventBase, MachineReading
+from ..sense.features import waveform_features
 from ..sense.health import HealthMonitor
 from ..sense.rul import RulDistribution, RulModel, RulTracker
 from . import decision as decisions
+from ._alerts import alert_seq
 from .autonomy import AutonomyPolicy
 from .maintain import MaintenancePolicy, MaintenanceState, close
 from .maintain import decide as decide_maintenance
@@ -52,7 +54,7 @@ class MachineWatch:
     """
 
     def __init__(self, network: Any, model: RulModel, policy: AutonomyPolicy, store: Any, *,
-                 hours_per_cycle: float = 1.0, opportunity_cycles: float = 8.0, alert_seq: int = 0):
+                 hours_per_cycle: float = 1.0, opportunity_cycles: float = 8.0, vibration_baseline: int = 50):
         self.model = model
         self.policy = policy
         self.store = store
@@ -63,14 +65,20 @@ class MachineWatch:
                 continue
             self.assets[a.id] = _Asset(RulTracker(model), MaintenancePolicy.from_asset(
                 a, opportunity_interval=opportunity_cycles, days_per_unit=hours_per_cycle / 24.0))
-        self._alert_seq = alert_seq
         self.work_orders = 0
         self.alerts: list[Alert] = []
         self.health = HealthMonitor(feature_names=model.normalizer_.kept, n_baseline=30)
+        self.vibration: dict[str, HealthMonitor] = {}  # asset -> its waveform health model
+        self.vibration_baseline = vibration_baseline
         self._onsets: list[Any] = []
 
     def observe(self, event: EventBase, twin: Any = None) -> None:
         kind = event.kind  # type: ignore[attr-defined]
+        if kind == "machine_reading" and event.waveform is not None:  # type: ignore[attr-defined]
+            self._vibration(event)  # type: ignore[arg-type]
+        elif kind == "maintenance" and event.action in ("completed", "failure"):  # type: ignore[attr-defined]
+            if event.asset_id in self.vibration:  # type: ignore[attr-defined]
+                self.vibration[event.asset_id].reset(event.asset_id)  # type: ignore[attr-defined]
         a = self.assets.get(getattr(event, "asset_id", ""))
         if a is None:
             return
@@ -95,21 +103,43 @@ class MachineWatch:
             if event.asset_id in self.state.open:  # type: ignore[attr-defined]
                 self.state = close(self.state, event.asset_id)  # type: ignore[attr-defined]
 
+    def _vibration(self, event: MachineReading) -> None:
+        """A vibration snapshot: log RMS and log peak per channel (the features that track a bearing's
+        wear on FEMTO, see :func:`supplynet.sense.femto.snapshot_features`) into the asset's own
+        one-sided health model; an onset becomes an ``anomaly_onset`` alert."""
+        w = event.waveform
+        assert w is not None
+        names, x = [], []
+        for ch in sorted(w.channels):
+            samples = np.asarray(w.channels[ch], dtype=float)
+            if samples.size < 8 or not np.all(np.isfinite(samples)):
+                return  # too short to say anything (the gate bounds the rest)
+            f = waveform_features(samples, w.sample_rate_hz, n_bands=4)
+            for k in ("rms", "peak"):
+                names.append(f"{ch}_{k}")
+                x.append(float(np.log(max(float(f[k][0]), 1e-12))))
+        mon = self.vibration.get(event.asset_id)
+        if mon is None or mon.feature_names != names:  # a new asset, or its channels changed: start again
+            mon = self.vibration[event.asset_id] = HealthMonitor(
+                feature_names=names, n_baseline=self.vibration_baseline, one_sided=True)
+        onset = mon.update(event.asset_id, event.ts, x)
+        if onset is not None:
+            self._onsets.append(onset)
+
     def decide(self, twin: Any, now: datetime) -> list[decisions.Submitted]:
         """Work orders for the assets that reported since the last call (submitted as decisions)."""
         batch = []
         alerts = []
-        for onset in self._onsets:
-            self._alert_seq += 1
-            alerts.append(onset.to_alert(SENSE_SOURCE, self._alert_seq, now))
+        for onset in self._onsets:  # a stable number: the same onset found again after a restart is one alert
+            alerts.append(onset.to_alert(SENSE_SOURCE, alert_seq("anomaly_onset", onset.asset, onset.ts), now))
         self._onsets.clear()
         for asset_id, a in self.assets.items():
             if not a.fresh or a.latest is None or a.cycle < self.model.min_history:
                 continue
             a.fresh = False
             lo, hi = a.latest.interval(a.policy.level)
-            self._alert_seq += 1
-            alerts.append(Alert(source=SENSE_SOURCE, seq=self._alert_seq, ts=now, code="rul", subject=asset_id,
+            alerts.append(Alert(source=SENSE_SOURCE, seq=alert_seq("rul", asset_id, *a.trigger[:1], a.cycle), ts=now,
+                                code="rul", subject=asset_id,
                                 severity="info", message=f"RUL {a.latest.point:.0f} cycles ({lo:.0f}-{hi:.0f})",
                                 data={"low": lo, "median": float(a.latest.point), "high": hi,
                                       "level": a.policy.level, "unit": "cycles"}))
