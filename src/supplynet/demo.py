@@ -18,6 +18,7 @@ from typing import Any
 from .decide import decision as decisions
 from .decide.autonomy import AutonomyPolicy, load_policy
 from .decide.coldchain_watch import ColdChainWatch
+from .decide.forecast_refit import DemandRefit
 from .decide.geo_watch import GeoWatch
 from .decide.machines import MachineWatch
 from .decide.watch import ShipmentWatch
@@ -116,6 +117,8 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
         cold = ColdChainWatch(net, store=store, policy=policy)
         geo = GeoWatch(net, store=store)
         loop = Loop(store, net, policy, release=release, watchers=[machines, shipments, cold, geo])
+        if loop.replenisher.sensor is not None:  # the forecaster refits daily; inline here, so a seed is one run
+            loop.watchers.append(DemandRefit(loop.replenisher.sensor, every=timedelta(days=1), background=False))
         jam = _schedule_jam(net, world, start, days, jam_hours)
         if on_ready is not None:
             on_ready(store.url, net)

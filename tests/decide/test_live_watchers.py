@@ -218,3 +218,67 @@ def test_budget_per_day_is_set_in_the_policy_file_and_reaches_the_replenisher(tm
     f.write_text("budget_per_day: -5\n")
     with pytest.raises(SupplynetError, match="budget_per_day"):
         load_policy(f)
+
+
+def _sensor_with_sales(days=30):
+    import numpy as np
+
+    from supplynet.events import Sale
+    from supplynet.sense.demand_live import DemandSensor
+
+    rng = np.random.default_rng(5)
+    sensor = DemandSensor({("S1", "A"): (10.0, 3.0)}, alpha=0.2, min_days=7)
+    for d in range(days):
+        sensor.observe(Sale(source="pos", seq=d, ts=T0 + timedelta(days=d), site="S1", sku="A",
+                            quantity=float(rng.poisson(60 if d % 7 in (5, 6) else 40))))
+    return sensor
+
+
+def test_demand_refit_installs_the_forecasters_distribution_on_schedule():
+    from supplynet.decide.forecast_refit import DemandRefit
+
+    sensor = _sensor_with_sales()
+    assert sensor.estimate(("S1", "A")).source == "online"
+    refit = DemandRefit(sensor, every=timedelta(days=1), background=False)
+    now = T0 + timedelta(days=30)
+    assert refit.decide(None, now) == []
+    est = sensor.estimate(("S1", "A"))
+    assert est.source == "forecast" and 40 < est.mean < 52 and est.std > 0 and refit.refits == 1
+    refit.decide(None, now + timedelta(hours=6))  # not due yet
+    assert refit.refits == 1
+    refit.decide(None, now + timedelta(days=1))
+    assert refit.refits == 2
+
+
+def test_demand_refit_runs_off_the_decision_path_and_survives_a_failure(monkeypatch):
+    import threading
+
+    from supplynet.decide import forecast_refit
+    from supplynet.decide.forecast_refit import DemandRefit
+
+    sensor = _sensor_with_sales()
+    release = threading.Event()
+    real = forecast_refit.forecast_estimates
+
+    def slow(*a, **kw):  # the forecaster takes its time: the loop must not wait for it
+        release.wait(10)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(forecast_refit, "forecast_estimates", slow)
+    refit = DemandRefit(sensor, background=True)
+    now = T0 + timedelta(days=30)
+    refit.decide(None, now)  # returns at once with the forecast under way
+    assert sensor.estimate(("S1", "A")).source == "online" and refit.refits == 0
+    release.set()
+    refit._running.result(timeout=30)
+    refit.decide(None, now + timedelta(minutes=1))  # the next turn installs it
+    assert sensor.estimate(("S1", "A")).source == "forecast" and refit.refits == 1
+
+    def broken(*a, **kw):
+        raise RuntimeError("statsforecast fell over")
+
+    monkeypatch.setattr(forecast_refit, "forecast_estimates", broken)
+    refit.decide(None, now + timedelta(days=2))
+    refit.close()
+    assert refit.failures == 1 and refit.refits == 1
+    assert sensor.estimate(("S1", "A")).source == "forecast"  # the last good forecast still serves

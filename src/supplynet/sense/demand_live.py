@@ -33,7 +33,7 @@ from scipy import stats
 from ..errors import ModelError
 from ..events import EventBase
 
-__all__ = ["DemandEstimate", "DemandSensor", "protection_demand"]
+__all__ = ["DemandEstimate", "DemandSensor", "forecast_estimates", "protection_demand"]
 
 
 @dataclass(frozen=True)
@@ -176,25 +176,43 @@ class DemandSensor:
               min_history: int = 21, level: float = 80.0, now: datetime | None = None) -> dict[tuple[str, str],
                                                                                              DemandEstimate]:
         """Forecast every series with ``min_history`` closed days using the forecasting module and
-        keep the mean and std per day over the next ``horizon_days``; returns the new estimates."""
-        from .forecast import Forecaster  # the batch path only
+        keep the mean and std per day over the next ``horizon_days``; returns the new estimates.
+        (:meth:`history`, :func:`forecast_estimates` and :meth:`install` are the same in three steps,
+        for a caller that forecasts on another thread.)"""
+        est = forecast_estimates(self.history(), horizon_days, model=model, season_length=season_length,
+                                 min_history=min_history, level=level, now=now)
+        self.install(est, horizon_days)
+        return est
 
-        hist = self.history()
-        if hist.empty:
-            return {}
-        n = hist.groupby("unique_id")["y"].transform("size")
-        hist = hist[n >= min_history]
-        if hist.empty:
-            return {}
-        fc = Forecaster(freq="D", season_length=season_length, model=model).fit(hist).predict(
-            horizon_days, levels=(level,))
-        pdm = protection_demand(fc, horizon_days, level)
-        out = {}
-        for uid, m, s in zip(pdm["unique_id"], pdm["mean"], pdm["std"], strict=True):
-            site, sku = str(uid).split("|", 1)
-            est = DemandEstimate(float(m) / horizon_days, float(s) / math.sqrt(horizon_days), "forecast",
-                                 int((hist["unique_id"] == uid).sum()), now)
-            last = self._closed.get((site, sku)) or self._today or date.today()
-            self._forecast[(site, sku)] = (est, date.fromordinal(last.toordinal() + horizon_days))
-            out[(site, sku)] = est
-        return out
+    def install(self, estimates: Mapping[tuple[str, str], DemandEstimate], horizon_days: int) -> None:
+        """Use ``estimates`` (from :func:`forecast_estimates`) for the next ``horizon_days`` of each series."""
+        for key, est in estimates.items():
+            last = self._closed.get(key) or self._today or date.today()
+            self._forecast[key] = (est, date.fromordinal(last.toordinal() + horizon_days))
+
+
+def forecast_estimates(hist: pd.DataFrame, horizon_days: int = 7, *, model: str = "snaive_smooth",
+                       season_length: int = 7, min_history: int = 21, level: float = 80.0,
+                       now: datetime | None = None) -> dict[tuple[str, str], DemandEstimate]:
+    """Demand per day over the next ``horizon_days`` of each ``"site|sku"`` series of ``hist`` (Nixtla long
+    format, as :meth:`DemandSensor.history` gives) with ``min_history`` days: the forecaster's point
+    forecast and conformal interval turned into a mean and std per day (:func:`protection_demand`). Pure:
+    safe to run on another thread."""
+    from .forecast import Forecaster  # the batch path only
+
+    if hist.empty:
+        return {}
+    n = hist.groupby("unique_id")["y"].transform("size")
+    hist = hist[n >= min_history]
+    if hist.empty:
+        return {}
+    fc = Forecaster(freq="D", season_length=season_length, model=model).fit(hist).predict(
+        horizon_days, levels=(level,))
+    pdm = protection_demand(fc, horizon_days, level)
+    counts = hist.groupby("unique_id").size()
+    out = {}
+    for uid, m, s in zip(pdm["unique_id"], pdm["mean"], pdm["std"], strict=True):
+        site, sku = str(uid).split("|", 1)
+        out[(site, sku)] = DemandEstimate(float(m) / horizon_days, float(s) / math.sqrt(horizon_days), "forecast",
+                                          int(counts[uid]), now)
+    return out

@@ -1,0 +1,87 @@
+"""The demand forecaster on a schedule, off the decision path.
+
+:class:`DemandRefit` is a watcher of the live loop. Every ``every`` of event time it takes the demand
+sensor's closed daily history (:meth:`~supplynet.sense.demand_live.DemandSensor.history`, on the loop's
+thread: the sensor is not shared), forecasts it on a worker thread with the forecasting module
+(:func:`~supplynet.sense.demand_live.forecast_estimates`: statsforecast models, intermittent series
+routed to theirs, conformal intervals) and, at the first ``decide`` after the forecast is done, installs
+the predictive distribution in the sensor, so the replenisher sizes the next policies from it
+(``demand_source: forecast`` in each order's sizing notes). The loop never waits for a forecast; a
+refit that fails is logged and the online estimates go on serving.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..events import EventBase
+from ..sense.demand_live import DemandEstimate, DemandSensor, forecast_estimates
+
+__all__ = ["DemandRefit"]
+
+log = logging.getLogger(__name__)
+
+
+class DemandRefit:
+    """Refit ``sensor``'s forecasts every ``every`` (event time) on a worker thread.
+
+    ``background=False`` forecasts inline (tests, notebooks: deterministic timing). ``min_history``:
+    closed days a series needs; ``horizon_days``: the forecast's reach and how long it is trusted.
+    """
+
+    def __init__(self, sensor: DemandSensor, *, every: timedelta = timedelta(days=1), horizon_days: int = 7,
+                 min_history: int = 14, model: str = "snaive_smooth", level: float = 80.0,
+                 background: bool = True):
+        if every <= timedelta(0) or horizon_days < 1 or min_history < 2:
+            raise ValueError("DemandRefit: every must be > 0, horizon_days >= 1 and min_history >= 2")
+        self.sensor = sensor
+        self.every, self.horizon_days, self.min_history = every, int(horizon_days), int(min_history)
+        self.model, self.level = model, float(level)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="demand-refit") if background else None
+        self._running: Future[dict[tuple[str, str], DemandEstimate]] | None = None
+        self.last_started: datetime | None = None
+        self.refits = 0
+        self.series = 0
+        self.failures = 0
+
+    def observe(self, event: EventBase, twin: Any) -> None:
+        """Nothing to fold: the sensor is fed by the replenisher."""
+
+    def decide(self, twin: Any, now: datetime) -> list[Any]:
+        self._collect()
+        if self._running is None and (self.last_started is None or now - self.last_started >= self.every):
+            self.last_started = now
+            hist = self.sensor.history()
+            longest = int(hist["unique_id"].value_counts().max()) if not hist.empty else 0
+            if longest >= self.min_history:
+                args = (hist, self.horizon_days)
+                kw = {"model": self.model, "min_history": self.min_history, "level": self.level, "now": now}
+                if self._pool is None:
+                    self._install(forecast_estimates(*args, **kw))
+                else:
+                    self._running = self._pool.submit(forecast_estimates, *args, **kw)
+        return []
+
+    def _collect(self) -> None:
+        if self._running is None or not self._running.done():
+            return
+        fut, self._running = self._running, None
+        try:
+            self._install(fut.result())
+        except Exception:  # noqa: BLE001 - the online estimates keep serving; say so and go on
+            self.failures += 1
+            log.exception("demand refit failed; sizing goes on from the online estimates")
+
+    def _install(self, estimates: dict[tuple[str, str], DemandEstimate]) -> None:
+        self.sensor.install(estimates, self.horizon_days)
+        self.refits += 1
+        self.series = len(estimates)
+
+    def close(self) -> None:
+        """Wait for a refit under way and stop the worker."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self._collect()
