@@ -116,6 +116,8 @@ class Loop:
         if alerts:
             self.store.log.append(alerts)
             self.shrinkage_alerts += len(alerts)
+        if self.policy.quiet("replenish", now) or self.policy.quiet("rebalance", now):
+            return []  # the SKU-sites stay touched: decided when the quiet hours end, from the state then
         touched = {k: list(v) for k, v in self.dirty.items()}
         self.dirty.clear()
         moves = [p for p in self.rebalancer.decide(self.twin, now) if not self._still_pending((p.site, p.sku))]

@@ -282,3 +282,25 @@ def test_demand_refit_runs_off_the_decision_path_and_survives_a_failure(monkeypa
     refit.close()
     assert refit.failures == 1 and refit.refits == 1
     assert sensor.estimate(("S1", "A")).source == "forecast"  # the last good forecast still serves
+
+
+def test_quiet_hours_hold_auto_replenishment_until_they_end_instead_of_asking_a_person(tmp_path):
+    from supplynet.events import StockCount
+    from supplynet.loop import Loop
+
+    tiny = load_network(example_path("tiny"))
+    policy = parse_policy({"timezone": "UTC", "high_impact_cost": 1e9, "costly_action_cost": 1e9, "kinds": {
+        "replenish": {"level": "auto", "guardrails": {"quiet_hours": {"start": "23:00", "end": "05:00"}}},
+        "rebalance": {"level": "auto"}}})
+    night = datetime(2026, 1, 5, 23, 30, tzinfo=UTC)
+    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        loop = Loop(store, tiny, policy)
+        store.log.append([StockCount(source="RFID-1", seq=1, ts=night, site="STORE-1", sku="BREAD-800G", quantity=0.0,
+                                     method="cycle_count")])
+        loop.sync()
+        assert loop.decide(night) == []  # quiet: nothing made, nothing waits for a person
+        assert loop.decide(night + timedelta(hours=4)) == []
+        made = loop.decide(night + timedelta(hours=5, minutes=30))  # 05:00 has passed
+        orders = [d for d in made if d.action.site == "STORE-1" and d.action.sku == "BREAD-800G"]
+        assert orders and all(d.status == "executed" for d in orders)
+        assert not [d for d in made if d.status == "proposed"]

@@ -106,6 +106,14 @@ class AutonomyPolicy(_Base):
             raise DecisionError(f"unknown decision kind {kind!r}; use {', '.join(KINDS)}")
         return self.kinds.get(kind) or KindPolicy()
 
+    def quiet(self, kind: str, at: datetime) -> bool:
+        """Whether ``at`` falls in the quiet hours of an ``auto`` kind: the loop then holds that kind's
+        decisions and makes them when the quiet hours end, from the state at that time, instead of
+        turning each into a proposal that only a person could release."""
+        kp = self.for_kind(kind)
+        q = kp.guardrails.quiet_hours
+        return kp.level == "auto" and q is not None and q.contains(at.astimezone(ZoneInfo(self.timezone)).time())
+
     def to_yaml_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
