@@ -13,6 +13,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 import supplynet.ingest as ingest_pkg
+from supplynet.testing.require import require_or_skip
 
 from .mqtt_helpers import PrivateBroker, wait_until
 
@@ -44,7 +45,7 @@ def _client(port: int, user: str | None, password: str | None, cid: str):
 @pytest.fixture
 def acl_broker(tmp_path):
     if shutil.which("mosquitto_passwd") is None:
-        pytest.skip("mosquitto_passwd is not installed")
+        require_or_skip("mosquitto_passwd is not installed (apt-get install mosquitto)", "service")
     pw = tmp_path / "passwd"
     for i, (user, secret) in enumerate([("gateway", "gw-secret"), ("dev-a", "a-secret"), ("dev-b", "b-secret")]):
         subprocess.run(["mosquitto_passwd", "-b", *(["-c"] if i == 0 else []), str(pw), user, secret], check=True)
@@ -89,7 +90,7 @@ def test_anonymous_and_wrong_password_are_refused(acl_broker):
 def test_shipped_config_loads(tmp_path):
     """The shipped mosquitto.conf is valid for this Mosquitto (paths pointed at the test's files)."""
     if shutil.which("mosquitto_passwd") is None:
-        pytest.skip("mosquitto_passwd is not installed")
+        require_or_skip("mosquitto_passwd is not installed (apt-get install mosquitto)", "service")
     import os
 
     from .mqtt_helpers import free_port
