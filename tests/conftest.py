@@ -5,7 +5,8 @@
 (trust auth, user ``postgres``) and drops it at the end. ``pg_url`` (per test): that database
 with an empty ``public`` schema. Override the server with ``SUPPLYNET_TEST_PG`` (a URL without
 the database name, e.g. ``postgresql://me@db:5432``). When PostgreSQL is not installed at all the
-tests that need it are skipped with that reason; when it is installed but will not start they fail.
+tests that need it are skipped with that reason (they fail under ``SUPPLYNET_REQUIRE_SERVICES``, as in
+CI: :mod:`supplynet.testing.require`); when it is installed but will not start they fail.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from supplynet.testing.services import ServiceMissing, ensure_postgres
+from supplynet.testing.require import require_service
+from supplynet.testing.services import ensure_postgres
 
 
 @pytest.fixture(scope="session")
@@ -25,10 +27,7 @@ def pg_server() -> str:
     url = os.environ.get("SUPPLYNET_TEST_PG")
     if url:
         return url.rstrip("/")
-    try:
-        ensure_postgres()
-    except ServiceMissing as exc:
-        pytest.skip(str(exc))
+    require_service(ensure_postgres)
     return "postgresql://postgres@127.0.0.1:5432"
 
 

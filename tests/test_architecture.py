@@ -1,5 +1,10 @@
 """The picture in DESIGN.md stays true: data flows left to right, and a module imports only from
-modules to its left (plus the shared foundation)."""
+modules to its left (plus the shared foundation); the edges that wire the loop together import
+each other only downwards; and every package is placed in the picture (a new one fails until it is).
+
+The checker resolves ``from supplynet import api`` and ``from .. import sim`` to the submodule they
+name, follows relative imports from packages and modules alike, and is itself tested on a planted
+tree (``test_the_checker_catches_planted_bad_imports``), so it cannot silently pass."""
 
 from __future__ import annotations
 
@@ -10,8 +15,9 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "supplynet"
 
-# shared by everyone: may be imported from anywhere, import only each other
-FOUNDATION = {"errors", "units", "events", "model", "config", "store", "_version"}
+# shared by everyone: may be imported from anywhere, import only each other ("" is the package
+# itself, supplynet/__init__.py: its version)
+FOUNDATION = {"", "errors", "units", "events", "model", "config", "store", "_version"}
 # the loop, left to right; a layer may import layers with a smaller rank
 RANK = {
     "security": 1,
@@ -24,8 +30,18 @@ RANK = {
     "sim": 6,
     "decide": 7,
 }
-# edges: wire everything together, nothing imports them (except each other)
-EDGE = {"fleet", "loop", "demo", "cli", "commands", "api", "web", "testing"}
+# edges: wire everything together; nothing in the loop or the foundation imports them, and an edge
+# imports only edges of a lower rank (the CLI mounts the commands, which serve the API, ...)
+EDGE = {
+    "testing": 0,  # contract suites and strategies: the loop's interfaces only
+    "web": 0,  # static assets
+    "fleet": 0,  # a client of the gate like any device
+    "loop": 0,
+    "api": 1,
+    "demo": 1,
+    "commands": 2,
+    "cli": 3,
+}
 
 
 def _layer(module: str) -> str:
@@ -36,43 +52,72 @@ def _layer(module: str) -> str:
     return parts[0]
 
 
-def _imports(path: Path) -> list[tuple[int, str]]:
-    rel = path.relative_to(SRC).with_suffix("")
-    pkg_parts = list(rel.parts[:-1]) if rel.name != "__init__" else list(rel.parts[:-1])
+def _is_module(src: Path, dotted: str) -> bool:
+    """True if ``dotted`` (relative to the package root ``src``) is a module or package there."""
+    path = src.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def _imports(src: Path, path: Path) -> list[tuple[int, str]]:
+    """(line, module) for every import of the package in ``path``, relative to the package root
+    (``""`` is the root itself); ``from X import Y`` names ``X.Y`` when Y is a submodule of X."""
+    rel = path.relative_to(src).with_suffix("")
+    pkg_parts = list(rel.parts[:-1])  # the package this file belongs to (its own, for an __init__)
     out = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
             if node.level:
-                base = pkg_parts[: len(pkg_parts) - (node.level - 1)] if node.level > 1 else pkg_parts
+                if node.level - 1 > len(pkg_parts):
+                    out.append((node.lineno, "<beyond the package root>"))
+                    continue
+                base = pkg_parts[: len(pkg_parts) - (node.level - 1)]
                 mod = ".".join([*base, *(node.module.split(".") if node.module else [])])
-                names = [mod] if node.module else [".".join([*base, a.name]) for a in node.names]
-            elif node.module and node.module.startswith("supplynet"):
-                names = [node.module.removeprefix("supplynet").lstrip(".")]
+            elif node.module == "supplynet" or (node.module or "").startswith("supplynet."):
+                mod = node.module.removeprefix("supplynet").lstrip(".")
             else:
                 continue
-            out.extend((node.lineno, n) for n in names if n)
+            for a in node.names:  # `from supplynet import api`, `from .. import sim`: the submodule
+                sub = f"{mod}.{a.name}" if mod else a.name
+                out.append((node.lineno, sub if a.name != "*" and _is_module(src, sub) else mod))
         elif isinstance(node, ast.Import):
             out.extend((node.lineno, a.name.removeprefix("supplynet").lstrip("."))
-                       for a in node.names if a.name.startswith("supplynet."))
+                       for a in node.names if a.name == "supplynet" or a.name.startswith("supplynet."))
     return out
 
 
-def _violations() -> list[str]:
+def _place(layer: str) -> str | None:
+    if layer in FOUNDATION:
+        return "foundation"
+    if layer in RANK:
+        return "loop"
+    if layer in EDGE:
+        return "edge"
+    return None
+
+
+def violations(src: Path = SRC) -> list[str]:
+    """Every import that breaks the picture, and every module outside it, as ``file:line (why)``."""
     bad = []
-    for path in sorted(SRC.rglob("*.py")):
-        rel = path.relative_to(SRC).with_suffix("")
+    for path in sorted(src.rglob("*.py")):
+        rel = path.relative_to(src).with_suffix("")
         parts = [p for p in rel.parts if p != "__init__"]
-        if not parts:
-            continue
         me = _layer(".".join(parts))
-        for line, target in _imports(path):
+        here = f"{path.relative_to(src.parent)}"
+        if _place(me) is None:
+            bad.append(f"{here}: {me!r} is in no layer: add it to FOUNDATION, RANK or EDGE in "
+                       "tests/test_architecture.py (and to the picture in DESIGN.md)")
+            continue
+        for line, target in _imports(src, path):
             them = _layer(target)
-            if them == me or not target:
+            if them == me:
                 continue
-            where = f"{path.relative_to(SRC.parent)}:{line} ({me} imports {them})"
-            if me in EDGE:
-                continue
-            if them in EDGE:
+            where = f"{here}:{line} ({me or 'supplynet'} imports {them or 'supplynet'})"
+            if _place(them) is None:
+                bad.append(where + ": imports a module in no layer")
+            elif me in EDGE:
+                if them in EDGE and EDGE[them] >= EDGE[me]:
+                    bad.append(where + ": an edge imports only edges below it")
+            elif them in EDGE:
                 bad.append(where + ": nothing may import an edge module")
             elif me in FOUNDATION and them not in FOUNDATION:
                 bad.append(where + ": the foundation may not import the loop")
@@ -82,7 +127,67 @@ def _violations() -> list[str]:
 
 
 def test_imports_point_left():
-    assert _violations() == []
+    assert violations() == []
+
+
+def _plant(root: Path, files: dict[str, str]) -> Path:
+    src = root / "supplynet"
+    for name, text in files.items():
+        f = src / name
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text)
+    return src
+
+
+CLEAN = {
+    "__init__.py": '__version__ = "0"\n',
+    "errors.py": "",
+    "events.py": "from .errors import *\n",
+    "ingest/__init__.py": "from supplynet import events\nfrom ..security import signing\n",
+    "security/__init__.py": "",
+    "security/signing.py": "from .. import errors\n",
+    "twin/__init__.py": "from ..ingest import gate\n",
+    "ingest/gate.py": "import supplynet.events\nfrom . import __name__ as _n\n",
+    "decide/__init__.py": "from supplynet.decide import policies\nfrom supplynet import sim\n",
+    "decide/policies.py": "",
+    "sim/__init__.py": "from ..decide.policies import x\nfrom supplynet.decide import policies\n",
+    "api/__init__.py": "from .. import decide, sim, __version__\nfrom supplynet.testing import services\n",
+    "cli.py": "from supplynet import api\nfrom .commands import serve\n",
+    "commands/__init__.py": "", "commands/serve.py": "from ..api import app\n",
+    "testing/__init__.py": "", "testing/services.py": "from ..errors import x\n",
+}
+
+
+def test_the_checker_passes_a_clean_tree(tmp_path):
+    assert violations(_plant(tmp_path, CLEAN)) == []
+
+
+@pytest.mark.parametrize(("name", "text", "why"), [
+    ("twin/bad.py", "from supplynet import decide\n", "twin imports decide): imports a module to its right"),
+    ("twin/bad.py", "from .. import sim\n", "twin imports sim): imports a module to its right"),
+    ("twin/bad.py", "from supplynet.decide import policies\n", "imports decide.policies): imports a module to its"),
+    ("twin/bad.py", "import supplynet.sim\n", "twin imports sim): imports a module to its right"),
+    ("ingest/sub/bad.py", "from ...twin import x\n", "ingest imports twin): imports a module to its right"),
+    ("decide/policies.py", "from supplynet import decide\n", "decide.policies imports decide): imports a module"),
+    ("events.py", "from supplynet import ingest\n", "events imports ingest): the foundation may not import"),
+    ("__init__.py", "from . import sim\n", "supplynet imports sim): the foundation may not import the loop"),
+    ("sim/bad.py", "from supplynet import api\n", "sim imports api): nothing may import an edge module"),
+    ("sim/bad.py", "from .. import testing\n", "sim imports testing): nothing may import an edge module"),
+    ("api/bad.py", "from supplynet import cli\n", "api imports cli): an edge imports only edges below it"),
+    ("testing/bad.py", "from ..fleet import x\n", "testing imports fleet): an edge imports only edges below"),
+    ("newthing/__init__.py", "", "'newthing' is in no layer"),
+    ("decide/bad.py", "from supplynet import newthing\n", "imports newthing): imports a module in no layer"),
+    ("twin/bad.py", "from ...... import os\n", "<beyond the package root>): imports a module in no layer"),
+])
+def test_the_checker_catches_planted_bad_imports(tmp_path, name, text, why):
+    files = dict(CLEAN)
+    files[name] = files.get(name, "") + text
+    if name.startswith("newthing") or "newthing" in text:
+        files["newthing/__init__.py"] = ""
+    found = violations(_plant(tmp_path, files))
+    if name != "newthing/__init__.py" and "newthing" in text:  # the package itself is reported too
+        found.remove(next(f for f in found if "'newthing' is in no layer" in f))
+    assert len(found) == 1 and why in found[0], found
 
 
 @pytest.mark.parametrize("module", ["supplynet.events", "supplynet.units", "supplynet.errors", "supplynet.twin",

@@ -10,7 +10,7 @@ import pytest
 from supplynet.decide.autonomy import parse_policy
 from supplynet.decide.decision import Decision, OrderAction, submit
 from supplynet.security.devices import DeviceRegistry
-from supplynet.security.tokens import TokenService
+from supplynet.security.tokens import TokenService, Unauthenticated
 from supplynet.store.devices import SqlRegistryBackend
 
 from .conftest import POLICY
@@ -117,8 +117,9 @@ def test_revoked_and_expired_tokens_stop_working(api):
     r = api.client.get("/v1/me", headers={"Authorization": f"Bearer {tok}"})
     assert r.status_code == 401 and "revoked" in r.json()["detail"]
     tok2, row2 = svc.create(role="viewer", name="short", expires_in_s=1)
-    with pytest.raises(Exception, match="expired"):
+    with pytest.raises(Unauthenticated, match=rf"^API token {row2.id} expired$"):
         svc.authenticate(tok2, now_us=row2.expires_at + 1)
+    assert svc.authenticate(tok2, now_us=row2.expires_at - 1).token_id == row2.id  # valid up to its expiry
 
 
 def test_token_is_stored_hashed_and_shown_once(api):

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from supplynet.commands.eta import app
 from supplynet.errors import DataError
 from supplynet.sense.trips import generate_trips
+from supplynet.testing.require import require_or_skip
 
 runner = CliRunner()
 ROUTE = [(53.40, -2.98), (53.40, -2.935), (53.427, -2.935)]
@@ -92,7 +93,7 @@ def test_leadtime_prints_report(tmp_path):
 def test_backtest_cli_on_liverpool():
     f = DATA / "gps-trajectories" / "liverpool_bus_route14_outbound.csv"
     if not f.is_file():
-        pytest.skip(f"{f} not found (set SUPPLYNET_DATA_DIR)")
+        require_or_skip(f"{f} not found (set SUPPLYNET_DATA_DIR)", "data")
     res = runner.invoke(app, ["backtest", "--data", str(f), "--format", "csv"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from supplynet.commands.maintenance import app
 from supplynet.errors import DataError
 from supplynet.sense.cmapss import generate_wear_fleet, truncate_units, write_cmapss_folder
+from supplynet.testing.require import require_or_skip
 
 DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")) / "cmapss"
 runner = CliRunner()
@@ -63,7 +64,7 @@ def test_evaluate_needs_a_model_file(folder: Path, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_cli_on_real_fd003(tmp_path: Path) -> None:
     if not DATA.is_dir():
-        pytest.skip(f"C-MAPSS data not found at {DATA}")
+        require_or_skip(f"C-MAPSS data not found at {DATA}", "data")
     out = tmp_path / "fd3.pkl"
     res = runner.invoke(app, ["train", "--data", str(DATA), "--subset", "FD003", "--out", str(out)])
     assert res.exit_code == 0, res.output

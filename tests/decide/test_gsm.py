@@ -21,6 +21,7 @@ import pytest
 from supplynet.decide import gsm
 from supplynet.decide.willems_data import parse_willems_csv, read_willems_csv
 from supplynet.errors import DataError, DecisionError
+from supplynet.testing.require import require_or_skip
 
 
 def _stage(id, lead_time, added_cost, *, max_service_time=None, demand_mean=None, demand_std=None,
@@ -269,7 +270,7 @@ TEXTBOOK = _data_root() / "willems2008" / "gsm_textbook_instances"
 
 def _need_data() -> None:
     if not TEXTBOOK.exists():
-        pytest.skip(f"GSM textbook instances not found at {TEXTBOOK} (set SUPPLYNET_DATA_DIR)")
+        require_or_skip(f"GSM textbook instances not found at {TEXTBOOK} (set SUPPLYNET_DATA_DIR)", "data")
 
 
 @pytest.mark.data
@@ -340,7 +341,7 @@ def test_willems_chains_match_the_independent_snc_costs(chain):
     """The folder's snc_summary_notes.txt holds rate-1 costs of chains 2, 4 and 17 computed by an
     independent GSM implementation; the exact solver proves optimality and meets them."""
     if not WILLEMS.exists():
-        pytest.skip(f"willems2008 data not found at {WILLEMS} (set SUPPLYNET_DATA_DIR)")
+        require_or_skip(f"willems2008 data not found at {WILLEMS} (set SUPPLYNET_DATA_DIR)", "data")
     snc = {2: 27188806.10, 4: 139918.53, 17: 3108718.36}
     pr = gsm.GsmProblem.from_stages(read_willems_csv(WILLEMS / f"willems_{chain:02d}.csv"))
     sol = gsm.solve(pr)
@@ -407,7 +408,7 @@ def test_mean_lead_time_safety_stock_of_humair_et_al_2013(chain, published):
     the service level, and chain 15 misses it with the CSV's rounded z = 1.812. The figure does not
     depend on the holding rate."""
     if not WILLEMS.exists():
-        pytest.skip(f"willems2008 data not found at {WILLEMS} (set SUPPLYNET_DATA_DIR)")
+        require_or_skip(f"willems2008 data not found at {WILLEMS} (set SUPPLYNET_DATA_DIR)", "data")
     rows = read_willems_csv(WILLEMS / f"willems_{chain:02d}.csv")
     pr = gsm.GsmProblem.from_stages(rows, z_decimals=3)
     sol = gsm.solve(pr)
@@ -424,7 +425,7 @@ def test_willems_deterministic_chains_round_to_the_published_cost(chain):
     """Chains without stochastic lead times against reported_optimal_cost.txt (Humair & Willems
     2011, three significant figures) at holding rate 0.35 and exact service-level quantiles."""
     if not WILLEMS.exists():
-        pytest.skip(f"willems2008 data not found at {WILLEMS} (set SUPPLYNET_DATA_DIR)")
+        require_or_skip(f"willems2008 data not found at {WILLEMS} (set SUPPLYNET_DATA_DIR)", "data")
     published = [float(x) for x in (WILLEMS / "reported_optimal_cost.txt").read_text().split()][chain - 1]
     pr = gsm.GsmProblem.from_stages(
         read_willems_csv(WILLEMS / f"willems_{chain:02d}.csv"), holding_rate=0.35, z_decimals=3

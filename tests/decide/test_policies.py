@@ -18,6 +18,7 @@ from supplynet.decide.policies import (
     policy_from_spec,
 )
 from supplynet.errors import DecisionError
+from supplynet.model import PolicySpec
 
 ALL = [BaseStock(50), SsPolicy(20, 60), RQPolicy(20, 15), RSPolicy(7, 80, offset=3), Newsvendor(40),
        BaseStock(50, pack_size=12, moq=30)]
@@ -114,8 +115,7 @@ def test_policy_from_spec_levels_and_service_level():
 
 
 def test_policy_from_model_policyspec():
-    model = pytest.importorskip("supplynet.model")
-    spec = model.PolicySpec(site="DC-1", sku="*", type="sS", service_level=0.97)
+    spec = PolicySpec(site="DC-1", sku="*", type="sS", service_level=0.97)
     p = policy_from_spec(spec, demand_mean=20.0, demand_std=5.0, lead_time=2.0, pack_size=6)
     assert isinstance(p, SsPolicy) and float(p.s) < float(p.S)
     assert p.order_quantity(0.0) % 6 == 0

@@ -217,7 +217,6 @@ def test_event_driven_decide_touches_only_what_the_events_changed(net):
 
 
 def test_to_decision_keeps_options_and_reason(net):
-    pytest.importorskip("supplynet.decide.decision")
     rep = Replenisher(net, demand=False, lead_times=False)
     (p,) = rep.plan({("DC", "B"): 10.0}, [("DC", "B")])
     d = p.to_decision(T0, trigger_event_ids=["pos:7"])

@@ -19,6 +19,7 @@ import pytest
 from scipy import integrate, optimize, stats
 
 from supplynet.decide import sizing as sz
+from supplynet.testing.require import require_or_skip
 
 REL = 1e-3  # the "within 0.1%"
 
@@ -294,7 +295,7 @@ INSTANCES = _data_root() / "stockpyl" / "stockpyl_instances.json"
 @pytest.fixture(scope="module")
 def inst():
     if not INSTANCES.exists():
-        pytest.skip(f"textbook instances not found at {INSTANCES} (set SUPPLYNET_DATA_DIR)")
+        require_or_skip(f"textbook instances not found at {INSTANCES} (set SUPPLYNET_DATA_DIR)", "data")
     return {i["name"]: i["data"] for i in json.loads(INSTANCES.read_text())["instances"]}
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import tempfile
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,8 +23,19 @@ from .conftest import Clock, make_dev
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 
 
+@pytest.fixture
+def w() -> Iterator[World]:
+    """A world of its own for each test, so no test depends on which ran before it (all examples of
+    one test share it: hypothesis runs them inside one call of the test function)."""
+    world = World()
+    try:
+        yield world
+    finally:
+        world.close()
+
+
 class World:
-    """One store, gate and device shared by a test's examples."""
+    """One store, gate and device shared by one test's examples (a fresh one for each test)."""
 
     def __init__(self):
         self.dir = tempfile.TemporaryDirectory()
@@ -32,6 +45,7 @@ class World:
                                                                          burst=1e9))
         self.dev = make_dev(self.gate, "rf-1")
         self.seq = 0
+        self.captured: list[bytes] = []  # messages stored once, replayed by test_replays_are_replayed_sequence
 
     def signed_body(self, body_text: str) -> bytes:
         """An envelope whose (hostile) body is correctly signed by the registered device."""
@@ -73,62 +87,54 @@ json_scalars = st.one_of(st.none(), st.booleans(), st.text(max_size=20), st.list
 
 @given(raw=st.binary(max_size=3000))
 @SETTINGS
-def test_random_bytes_are_schema_errors(raw):
-    w = WORLD["w"]
+def test_random_bytes_are_schema_errors(w, raw):
     _one(w, raw, {"schema"})
 
 
 @given(value=json_scalars)
 @SETTINGS
-def test_wrong_types_in_readings_are_schema(value):
-    w = WORLD["w"]
+def test_wrong_types_in_readings_are_schema(w, value):
     _one(w, w.signed_body(w.body(json.dumps([{"kind": "condition", "temperature": value}]))), {"schema"})
 
 
 @given(literal=st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "-1e999", "nan"]))
 @SETTINGS
-def test_nan_and_infinities_are_refused(literal):
-    w = WORLD["w"]
+def test_nan_and_infinities_are_refused(w, literal):
     _one(w, w.signed_body(w.body('[{"kind":"condition","temperature":' + literal + "}]")), {"schema"})
 
 
 @given(x=st.one_of(st.floats(min_value=1e6, max_value=1e308), st.floats(max_value=-1e6, min_value=-1e308),
                    st.integers(min_value=10**6, max_value=10**30)))
 @SETTINGS
-def test_huge_numbers_are_implausible(x):
-    w = WORLD["w"]
+def test_huge_numbers_are_implausible(w, x):
     _one(w, w.signed_body(w.body(json.dumps([{"kind": "condition", "temperature": x}]))),
          {"implausible"})
 
 
 @given(depth=st.integers(min_value=200, max_value=50_000))
 @SETTINGS
-def test_deep_nesting_is_schema(depth):
-    w = WORLD["w"]
+def test_deep_nesting_is_schema(w, depth):
     _one(w, w.signed_body(w.body("[" * depth + "]" * depth)), {"schema"})
     _one(w, b'{"device":' + b"[" * depth + b"]" * depth + b"}", {"schema"})
 
 
 @given(junk=st.binary(min_size=1, max_size=40).filter(lambda b: not _utf8(b)))
 @SETTINGS
-def test_invalid_utf8_is_schema(junk):
-    w = WORLD["w"]
+def test_invalid_utf8_is_schema(w, junk):
     _one(w, b'{"device":"rf-1","kid":"x","sig":"y","body":"' + junk + b'"}', {"schema"})
     _one(w, w.signed_body(w.body('[{"kind":"condition","note":"') + "\udcff" + '"}]'), {"schema"})
 
 
 @given(cut=st.floats(min_value=0.0, max_value=0.999))
 @SETTINGS
-def test_truncated_json_is_schema(cut):
-    w = WORLD["w"]
+def test_truncated_json_is_schema(w, cut):
     msg = w.dev.msg(seq=10**6)
     _one(w, msg[: int(len(msg) * cut)], {"schema"})
 
 
 @given(device=st.text(min_size=1, max_size=40).filter(lambda s: s != "rf-1"))
 @SETTINGS
-def test_forged_device_ids_are_unknown(device):
-    w = WORLD["w"]
+def test_forged_device_ids_are_unknown(w, device):
     forged = orjson.loads(w.dev.msg(seq=2 * 10**6))
     forged["device"] = device
     _one(w, orjson.dumps(forged), {"unknown_device"})
@@ -136,16 +142,14 @@ def test_forged_device_ids_are_unknown(device):
 
 @given(k=st.integers(min_value=0, max_value=19))
 @SETTINGS
-def test_replays_are_replayed_sequence(k):
-    w = WORLD["w"]
-    if "captured" not in WORLD:
-        WORLD["captured"] = [w.dev.msg(seq=3 * 10**6 + i) for i in range(20)]
-        assert {o.status for o in w.gate.submit(WORLD["captured"])} == {"stored"}
-    _one(w, WORLD["captured"][k], {"replayed_sequence"})
+def test_replays_are_replayed_sequence(w, k):
+    if not w.captured:  # the first example stores 20 messages; every example then replays one of them
+        w.captured = [w.dev.msg(seq=3 * 10**6 + i) for i in range(20)]
+        assert [o.status for o in w.gate.submit(w.captured)] == ["stored"] * 20
+    _one(w, w.captured[k], {"replayed_sequence"})
 
 
-def test_ten_megabyte_payloads_are_refused_with_bounded_memory():
-    w = WORLD["w"]
+def test_ten_megabyte_payloads_are_refused_with_bounded_memory(w):
     payloads = [b'{"device":"rf-1","body":"' + b"A" * (10 << 20) + b'"}', b"[" * (10 << 20),
                 w.signed_body(w.body('[{"kind":"condition","temperature":1.0,"pad":"' + "x" * (10 << 20) + '"}]'))]
     tracemalloc.start()
@@ -160,20 +164,19 @@ def test_ten_megabyte_payloads_are_refused_with_bounded_memory():
     assert max(len(r.raw) for r in w.gate.tables.quarantined(reason="payload_too_large")) <= 4096
 
 
-def test_gate_stays_up_and_accounts_for_everything():
-    w = WORLD["w"]
-    acc = w.gate.accounting
-    for dev, c in acc.items():
-        assert c["received"] == c["stored"] + c["late"] + c["quarantined"] + c["refused"], dev
-    assert w.gate.submit([w.dev.msg(seq=4 * 10**6)])[0].status == "stored"
+@given(raw=st.lists(st.binary(max_size=200), min_size=1, max_size=20))
+@SETTINGS
+def test_gate_stays_up_and_accounts_for_everything(w, raw):
+    """Hostile bytes between good messages and replays: every message is accounted for (received =
+    stored + late + quarantined + refused, per device) and a good message after them is stored."""
+    before = w.store.log.count()
+    good = [w.dev.msg(), w.dev.msg()]
+    outs = w.gate.submit([good[0], *raw, good[1], good[0]])
+    assert [o.status for o in outs] == ["stored", *["quarantined"] * len(raw), "stored", "quarantined"]
+    assert outs[-1].reason == "replayed_sequence" and w.store.log.count() == before + 2
+    for dev, c in w.gate.accounting.items():
+        assert c["received"] == c["stored"] + c["late"] + c["quarantined"] + c["refused"], (dev, c)
+    assert sum(c["received"] for c in w.gate.accounting.values()) == sum(w.gate.counters.values())
+    assert w.gate.accounting["rf-1"]["stored"] == w.gate.counters["stored"] == w.store.log.count()
 
 
-WORLD: dict = {}
-
-
-def setup_module(module):
-    WORLD["w"] = World()
-
-
-def teardown_module(module):
-    WORLD["w"].close()

@@ -11,6 +11,7 @@ import pytest
 from supplynet.errors import DataError, SecurityError
 from supplynet.ingest.replay import replay_file
 from supplynet.security.signing import OperatorKey, sign_file
+from supplynet.testing.require import require_or_skip
 
 from .conftest import make_dev
 
@@ -132,7 +133,7 @@ DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parent
 def test_real_bus_trace_replays(gate, operator, store):
     f = DATA / "gps-trajectories" / "liverpool_bus_route14_outbound.csv"
     if not f.exists():
-        pytest.skip(f"public dataset not found at {f}")
+        require_or_skip(f"public dataset not found at {f}", "data")
     gate.registry.provision("bus-4716", measures=("position",), asset="BUS-4716", now_us=int(gate.clock() * 1e6))
     rep = replay_file(f, gate, operator, kind="position", source="bus-4716",
                       rename={"timestamp": "ts", "latitude": "lat", "longitude": "lon"})

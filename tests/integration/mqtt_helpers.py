@@ -5,16 +5,12 @@ from __future__ import annotations
 import secrets
 import time
 
-import pytest
-
-from supplynet.testing.services import ServiceMissing, ensure_mosquitto
+from supplynet.testing.require import require_or_skip, require_service
+from supplynet.testing.services import ensure_mosquitto
 
 
 def broker() -> tuple[str, int]:
-    try:
-        ensure_mosquitto()
-    except ServiceMissing as exc:
-        pytest.skip(str(exc))
+    require_service(ensure_mosquitto)
     return "127.0.0.1", 1883
 
 
@@ -54,7 +50,7 @@ class PrivateBroker:
 
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not shutil.os.path.exists(exe):
-            pytest.skip("mosquitto is not installed")
+            require_or_skip("mosquitto is not installed (apt-get install mosquitto)", "service")
         self.exe = exe
         self.port = port or free_port()
         self.conf = tmp_path / f"mosquitto-{self.port}.conf"

@@ -20,6 +20,7 @@ from supplynet.model import example_path, load_network
 from supplynet.security.tokens import TokenService
 from supplynet.store import open_store
 from supplynet.store.audit import AuditLog
+from supplynet.testing.require import require_or_skip
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -33,8 +34,8 @@ def _chromium() -> Path:
     if not CHROMIUM.exists() and shutil.which("apt-get") and os.geteuid() == 0:
         subprocess.run(["apt-get", "install", "-y", "chromium"], capture_output=True, timeout=900, check=False)
     if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is absent and `apt-get install -y chromium` could not install it "
-                    "(.ci/run installs it before make test)")
+        require_or_skip("/usr/bin/chromium is absent and `apt-get install -y chromium` could not install it "
+                        "(.ci/run installs it before make test)", "browser")
     return CHROMIUM
 
 

@@ -267,8 +267,7 @@ def test_yaml_bad_indentation() -> None:
         "'<block mapping start>' (while parsing a block collection)"]
 
 
-def test_syntax_errors_read_the_same_with_both_parsers() -> None:
-    pytest.importorskip("yaml")
+def test_syntax_errors_read_the_same_with_both_parsers(libyaml: None) -> None:
     text = mutate("    destination: P1\n", "    destination: [P1\n")
     assert issues_of(text, "ruamel") == issues_of(text, "libyaml")
 

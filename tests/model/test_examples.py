@@ -86,15 +86,14 @@ def test_realistic_coordinates_are_in_great_britain(realistic: Network) -> None:
         assert 49.9 < s.location.lat < 55.9 and -5.8 < s.location.lon < 1.8, s.id
 
 
-def test_realistic_uses_the_fast_parser_when_available(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_realistic_uses_the_fast_parser_when_available(monkeypatch: pytest.MonkeyPatch, libyaml: None) -> None:
     """Speed guard without a timing assertion: with libyaml present the loader uses it (bench/model_load.py
     measures the time)."""
-    pytest.importorskip("yaml")
     import supplynet.model._yaml as y
 
     calls: list[str] = []
     real = y._compose_libyaml
     monkeypatch.setattr(y, "_compose_libyaml", lambda text: calls.append("libyaml") or real(text))
-    if y._libyaml_available():
-        load_network(example_path("realistic"))
-        assert calls == ["libyaml"]
+    assert y._libyaml_available()
+    load_network(example_path("realistic"))
+    assert calls == ["libyaml"]

@@ -10,6 +10,7 @@ import pytest
 
 from supplynet.errors import DataError
 from supplynet.model.willems import load_willems, read_stages, willems_files
+from supplynet.testing.require import require_or_skip
 
 HEADER = "stage_id,lead_time,max_s_time,cost_rate,risk_pool,ext_demand_mean,ext_demand_std,ext_demand_thres,up_stages\n"
 # two parts -> an assembly -> a transport stage -> two retailers; a third retailer is fed by two stages
@@ -99,7 +100,7 @@ def test_bad_header(tmp_path) -> None:
 def test_all_38_real_chains_load() -> None:
     files = willems_files()
     if not files:
-        pytest.skip("../shared/data/willems2008 is absent (set SUPPLYNET_DATA_DIR to the data folder)")
+        require_or_skip("../shared/data/willems2008 is absent (set SUPPLYNET_DATA_DIR to the data folder)", "data")
     assert len(files) == 38
     sizes = []
     for path in files:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from supplynet.model import example_path
 from supplynet.model._yaml import compose, format_path
 
@@ -46,8 +44,7 @@ def test_line_index_points_at_items_and_keys(parser: str) -> None:
     assert lines[("sites", 0)] == 2 and lines[("sites", 0, "location", "lat")] == 4 and lines[("sites", 1)] == 5
 
 
-def test_parsers_agree_on_the_examples() -> None:
-    pytest.importorskip("yaml")
+def test_parsers_agree_on_the_examples(libyaml: None) -> None:
     for name in ("tiny", "realistic"):
         text = example_path(name).read_text(encoding="utf-8")
         assert compose(text, name, parser="ruamel")[:2] == compose(text, name, parser="libyaml")[:2]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from supplynet.security import signing
 from supplynet.security.signing import generate_keypair, sign, verify
+from supplynet.testing.require import require_or_skip
 
 
 def _openssl_verify(pub: str, msg: bytes, sig: bytes) -> bool:
@@ -23,7 +23,7 @@ def _openssl_verify(pub: str, msg: bytes, sig: bytes) -> bool:
 
 def test_sodium_and_openssl_agree_on_valid_and_flipped_signatures():
     if signing._sodium_open is None:
-        pytest.skip("PyNaCl is not installed: verify() uses OpenSSL only")
+        require_or_skip("PyNaCl (a dependency) is not installed: verify() uses OpenSSL only", "dependency")
     rng = np.random.default_rng(7)
     priv, pub = generate_keypair()
     _, other = generate_keypair()

@@ -23,6 +23,7 @@ from supplynet.sense.eta import (
 )
 from supplynet.sense.geo import Route, haversine_m
 from supplynet.sense.trips import Trip, generate_trips, load_gpx, load_trips, load_trips_csv
+from supplynet.testing.require import require_or_skip
 
 ROUTE = [(53.40, -2.98), (53.40, -2.935), (53.427, -2.935)]  # about 3 km east then 3 km north
 SPEEDS = [(0.0, 4.0), (2000.0, 9.0), (4000.0, 5.0)]  # slow town centre, fast road, slow suburb
@@ -244,7 +245,7 @@ def test_backtest_needs_two_complete_trips(trips):
 @pytest.mark.data
 def test_liverpool_file_loads_with_its_columns():
     if not LIVERPOOL.is_file():
-        pytest.skip(f"{LIVERPOOL} not found (set SUPPLYNET_DATA_DIR)")
+        require_or_skip(f"{LIVERPOOL} not found (set SUPPLYNET_DATA_DIR)", "data")
     trips = load_trips(LIVERPOOL)
     assert len(trips) == 16 and sum(t.n for t in trips) == 1533
     assert {t.lane for t in trips} == {"14"}
@@ -254,7 +255,7 @@ def test_liverpool_file_loads_with_its_columns():
 @pytest.mark.data
 def test_gpx_304_journey_loads():
     if not GPX_304.is_file():
-        pytest.skip(f"{GPX_304} not found (set SUPPLYNET_DATA_DIR)")
+        require_or_skip(f"{GPX_304} not found (set SUPPLYNET_DATA_DIR)", "data")
     (trip,) = load_trips(GPX_304)
     assert trip.n == 2144 and 60 * 60 < trip.duration_s < 90 * 60
 
@@ -262,7 +263,7 @@ def test_gpx_304_journey_loads():
 @pytest.mark.data
 def test_liverpool_backtest_beats_the_stronger_naive():
     if not LIVERPOOL.is_file():
-        pytest.skip(f"{LIVERPOOL} not found (set SUPPLYNET_DATA_DIR)")
+        require_or_skip(f"{LIVERPOOL} not found (set SUPPLYNET_DATA_DIR)", "data")
     r = backtest(load_trips(LIVERPOOL), seed=0, cuts_per_trip=20)
     # 10 trips reach Petherick Road; 2 trackers fall silent mid-route, 4 trips run past the data's end
     assert r.n_trips == 10 and r.n_excluded_trips == 6

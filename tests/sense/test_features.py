@@ -18,6 +18,7 @@ from supplynet.sense.features import (
     window_feature_names,
     window_features,
 )
+from supplynet.testing.require import require_or_skip
 
 DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")) / "cmapss"
 
@@ -147,7 +148,7 @@ def test_bearing_fault_bands_find_an_outer_race_defect() -> None:
 @pytest.mark.slow
 def test_cmapss_regimes_are_learned_six_for_fd002_one_for_fd001() -> None:
     if not DATA.is_dir():
-        pytest.skip(f"C-MAPSS data not found at {DATA}")
+        require_or_skip(f"C-MAPSS data not found at {DATA}", "data")
     from supplynet.sense.cmapss import SETTING_COLUMNS, load_cmapss
 
     for subset, k in (("FD002", 6), ("FD001", 1)):

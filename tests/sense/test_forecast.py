@@ -9,6 +9,7 @@ import pytest
 from supplynet.errors import DataError
 from supplynet.sense import _forecast_models as km
 from supplynet.sense.forecast import Forecaster, backtest
+from supplynet.testing.require import require_or_skip
 
 M = 52
 
@@ -221,7 +222,7 @@ def test_walmart_loader_shapes_and_holiday_weights() -> None:
     from supplynet.sense.walmart import find_walmart_dir, load_walmart
 
     if find_walmart_dir() is None:
-        pytest.skip("../shared/data/walmart-store-sales not available (set SUPPLYNET_DATA_DIR)")
+        require_or_skip("../shared/data/walmart-store-sales not available (set SUPPLYNET_DATA_DIR)", "data")
     series, exog = load_walmart()
     assert series["unique_id"].nunique() == 3331
     assert set(series["weight"].unique()) == {1.0, 5.0}

@@ -13,6 +13,7 @@ from supplynet.errors import DataError
 from supplynet.events import Alert
 from supplynet.sense.femto import load_femto_run, snapshot_features
 from supplynet.sense.health import Cusum, HealthModel, HealthMonitor, detect_onset
+from supplynet.testing.require import require_or_skip
 
 FEMTO = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")) / "femto-pronostia" / "Learning_set" / "Bearing3_1"
 
@@ -142,7 +143,7 @@ def test_femto_loader_errors(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_femto_bearing3_1_onset_before_failure_and_not_in_first_half() -> None:
     if not FEMTO.is_dir():
-        pytest.skip(f"FEMTO data not found at {FEMTO}")
+        require_or_skip(f"FEMTO data not found at {FEMTO}", "data")
     run = load_femto_run(FEMTO)
     feats, names = snapshot_features(run)
     cols = [names.index(n) for n in ("h_rms", "h_peak", "v_rms", "v_peak")]

@@ -18,6 +18,7 @@ from supplynet.sense.leadtime import (
     load_scms,
     time_split,
 )
+from supplynet.testing.require import require_or_skip
 
 SCMS = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")) / \
     "scms-delivery"
@@ -142,7 +143,7 @@ def test_bad_files_raise_data_errors(tmp_path):
 @pytest.mark.slow
 def test_real_scms_file_report():
     if not SCMS.is_dir():
-        pytest.skip(f"{SCMS} not found (set SUPPLYNET_DATA_DIR)")
+        require_or_skip(f"{SCMS} not found (set SUPPLYNET_DATA_DIR)", "data")
     rep = leadtime_report(SCMS, top=5)
     q = rep["data_quality"]
     assert q["n_rows"] == 10324 and rep["n_shipments"] == 10324

@@ -19,6 +19,7 @@ from supplynet.sense.cmapss import (
     write_cmapss_folder,
 )
 from supplynet.sense.rul import RulDistribution, RulModel, evaluate_last_cycle, phm08_score, rul_targets
+from supplynet.testing.require import require_or_skip
 
 DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")) / "cmapss"
 FAST = dict(n_estimators=60, n_folds=3)
@@ -146,7 +147,7 @@ def test_cmapss_loader_errors(fleet, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_fd001_small_model_is_accurate_and_calibrated() -> None:
     if not DATA.is_dir():
-        pytest.skip(f"C-MAPSS data not found at {DATA}")
+        require_or_skip(f"C-MAPSS data not found at {DATA}", "data")
     ds = load_cmapss(DATA, "FD001")
     m = RulModel(n_estimators=150, learning_rate=0.08, n_folds=3, max_rows=6000).fit(ds.train)
     res = evaluate_last_cycle(m, ds.test, ds.rul)

@@ -11,10 +11,11 @@ import pytest
 from scipy import stats
 
 from supplynet.decide.policies import BaseStock, SsPolicy
-from supplynet.errors import SimulationError
+from supplynet.errors import DataError, SimulationError
 from supplynet.sim import _kernel as K
 from supplynet.sim.engine import SimResult, Simulation
 from supplynet.sim.network import SimNetwork
+from supplynet.testing.require import require_or_skip
 
 DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data"))
 
@@ -155,7 +156,7 @@ def test_willems_reader_on_a_generated_chain(tmp_path):
     assert 0.8 < fill <= 1.0
     bad = tmp_path / "bad.csv"
     bad.write_text("stage_id,lead_time\nA,x\n")
-    with pytest.raises(Exception, match="bad number"):
+    with pytest.raises(DataError, match=r"bad\.csv:2: bad number in stage 'A'"):
         SimNetwork.from_willems(bad)
 
 
@@ -163,7 +164,7 @@ def test_willems_reader_on_a_generated_chain(tmp_path):
 def test_snyder_shen_example_6_1_serial_cost_within_1_percent():
     path = DATA / "stockpyl" / "stockpyl_instances.json"
     if not path.exists():
-        pytest.skip(f"{path} absent (public data folder not mounted)")
+        require_or_skip(f"{path} absent (public data folder not mounted)", "data")
     inst = next(i for i in json.loads(path.read_text())["instances"] if i["name"] == "example_6_1")
     nodes = sorted(inst["data"]["_nodes"], key=lambda n: n["_index"])  # stage 1 (demand) .. 3
     echelon = {1: 6.48, 2: 12.03, 3: 22.72}
@@ -191,7 +192,7 @@ def test_every_willems_chain_loads_and_simulates():
     folder = DATA / "willems2008"
     files = sorted(folder.glob("willems_*.csv"))
     if not files:
-        pytest.skip(f"{folder} absent (public data folder not mounted)")
+        require_or_skip(f"{folder} absent (public data folder not mounted)", "data")
     assert len(files) == 38
     for f in files:
         net = SimNetwork.from_willems(f)

@@ -105,9 +105,16 @@ def test_shipments_arrive_on_their_current_eta(store_and_model):
     assert arr[0, bread, 1] == 200 and arr[0, bread, [0, 2, 3, 4, 5]].sum() == 0
     sim.run(until=3)
     assert np.all(sim.scheduled_arrivals(1)[:, milk, 0] >= 150)  # due at the start of today (day 3)
-    owed = sim.in_transit[:, milk].copy()
+    # the shipment due today is all that is on its way to DC-1's milk (the rest of the order came earlier)
+    assert np.all(sim.in_transit[:, milk] == 150) and np.all(sim.on_order[:, milk] == 150)
+    on_hand = sim.on_hand[:, milk].copy()
     sim.step()
-    assert np.all(sim.scheduled_arrivals(1)[:, milk, 0] + sim.in_transit[:, milk] <= owed + 1e6)
+    # it arrived, once: nothing is owed or scheduled any more and no new order went out (so nothing
+    # new is on its way); the stock rose by the 150 less what left for the stores that day
+    assert np.all(sim.in_transit[:, milk] == 0) and np.all(sim.on_order[:, milk] == 0)
+    assert np.all(sim.scheduled_arrivals(None)[:, milk, :] == 0)
+    rise = sim.on_hand[:, milk] - on_hand
+    assert np.all((rise > 0) & (rise <= 150)), rise
 
 
 def test_machine_down_stops_its_production_line_for_the_repair_time(store_and_model):

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-pytest.importorskip("simpy")
+from supplynet.decide.policies import SsPolicy
+from supplynet.sim import _kernel as K
+from supplynet.sim.engine import Simulation
+from supplynet.sim.network import SimNetwork
 
-from supplynet.decide.policies import SsPolicy  # noqa: E402
-from supplynet.sim import _kernel as K  # noqa: E402
-from supplynet.sim.engine import Simulation  # noqa: E402
-from supplynet.sim.network import SimNetwork  # noqa: E402
-
-from .simpy_ref import simulate_ss  # noqa: E402
+from .simpy_ref import simulate_ss
 
 
 def test_ss_single_echelon_agrees_with_simpy():

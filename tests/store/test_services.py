@@ -6,6 +6,7 @@ import socket
 
 import pytest
 
+from supplynet.testing.require import require_service
 from supplynet.testing.services import (
     ensure_mosquitto,
     ensure_nats,
@@ -29,5 +30,5 @@ def test_port_open_sees_a_listener_and_a_closed_port() -> None:
 @pytest.mark.integration
 @pytest.mark.parametrize(("ensure", "port"), [(ensure_postgres, 5432), (ensure_mosquitto, 1883), (ensure_nats, 4222)])
 def test_ensure_leaves_the_service_listening(ensure, port: int) -> None:
-    ensure()
+    require_service(ensure)
     assert port_open("127.0.0.1", port)

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import sqlite3
+import struct
 import threading
 import time
+from pathlib import Path
 
-from supplynet.store.sqlite import CHECKPOINT_EVERY_S, SqliteBackend
+from supplynet.store.sqlite import SqliteBackend
 
 
 def _wal_frames(path) -> int:
@@ -16,6 +18,24 @@ def _wal_frames(path) -> int:
         return int(conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
     finally:
         conn.close()
+
+
+def _backfilled(path) -> tuple[int, int]:
+    """(frames in the WAL, frames copied back) as SQLite's shared WAL index records them, read off the
+    ``-shm`` file without a connection (a connection's checkpoint would do the thread's work): the
+    index header's ``mxFrame`` (byte 16) and the checkpoint info's ``nBackfill`` (byte 96), native
+    32-bit integers (https://www.sqlite.org/walformat.html, "The WAL-Index Header")."""
+    raw = Path(f"{path}-shm").read_bytes()[:100]
+    return struct.unpack_from("=I", raw, 16)[0], struct.unpack_from("=I", raw, 96)[0]
+
+
+def _wait_until(pred, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.01)
+    return pred()
 
 
 def _fill(b: SqliteBackend, commits: int, start: int = 0) -> None:
@@ -31,7 +51,12 @@ def test_the_wal_is_copied_back_by_the_thread_and_starts_over(tmp_path):
         with b.write() as tx:
             tx.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
         _fill(b, 2000)
-        time.sleep(CHECKPOINT_EVERY_S * 4)  # the thread copies the WAL between two commits
+        # the thread copies the whole WAL back after the last commit (it wakes every CHECKPOINT_EVERY_S;
+        # the deadline is generous for a loaded machine): wait for that, not for a fixed time
+        wal = _backfilled(tmp_path / "c.db")[0]
+        assert wal > 0
+        done = _wait_until(lambda: _backfilled(tmp_path / "c.db") == (wal, wal), 30.0)
+        assert done, f"(WAL frames, frames copied back) = {_backfilled(tmp_path / 'c.db')}"
         _fill(b, 1, start=2000)  # this commit starts the WAL over
         assert _wal_frames(tmp_path / "c.db") < 20  # without the thread: thousands of frames
         assert b.query("SELECT count(*) FROM t") == [(2001,)]
