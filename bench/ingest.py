@@ -220,8 +220,6 @@ def signed(creds, n: int, readings: int, start_seq: int = 0) -> list[tuple[str, 
 class _NoGate:
     """Stands in for the gate in the bare subscriber: admits every message, checks and stores none."""
 
-    counters: dict[str, int] = {}
-
     def admit(self, device: str) -> bool:
         return True
 
