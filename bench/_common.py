@@ -6,7 +6,8 @@
      "figures": {..}, "targets": {..}}
 
 ``figures`` carries exactly the figure names the issue gives; ``notes`` (optional) says how they
-were measured or why one is missing.
+were measured or why one is missing. ``SUPPLYNET_BENCH_RESULTS`` names another folder for the file
+(tests/test_bench_quick.py runs each bench's ``--quick`` mode into a temporary one).
 """
 
 from __future__ import annotations
@@ -23,9 +24,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RESULTS", "best_rate", "machine_info", "write_result"]
+__all__ = ["RESULTS", "best_rate", "machine_info", "results_dir", "write_result"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def results_dir() -> Path:
+    """Where results go: ``$SUPPLYNET_BENCH_RESULTS`` when set, else ``bench/results``."""
+    env = os.environ.get("SUPPLYNET_BENCH_RESULTS")
+    return Path(env) if env else RESULTS
 
 
 def _cpu_model() -> str | None:
@@ -71,10 +78,11 @@ def write_result(
     targets: Mapping[str, Any] | None = None,
     notes: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write ``bench/results/<name>.json`` and print it; returns the path."""
+    """Write ``<results_dir()>/<name>.json`` and print it; returns the path."""
     if not name or not name.replace("_", "").isalnum():
         raise ValueError(f"a benchmark name is a word like 'log', not {name!r}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = results_dir()
+    out.mkdir(parents=True, exist_ok=True)
     doc: dict[str, Any] = {
         "name": name,
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -84,7 +92,7 @@ def write_result(
     }
     if notes:
         doc["notes"] = _clean(dict(notes))
-    path = RESULTS / f"{name}.json"
+    path = out / f"{name}.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)

@@ -1,26 +1,30 @@
-"""Ingestion gateway benchmark -> bench/results/ingest.json.
+"""Ingestion gateway benchmark -> bench/results/ingest.json. Run: .venv/bin/python bench/ingest.py [--quick]
 
 Everything runs against a real Mosquitto started for the run on a free loopback port (same binary
 as the system broker; private so other work on the machine does not share it). Messages are signed
 before the timed part; a separate publisher process publishes them at QoS 1 as fast as it can, so
 the bare subscriber and the gateway face the same publisher in the same run:
 
-* ``bare_qos1_msgs_per_s``: a paho subscriber that only counts messages (QoS 1, auto-ack);
-* ``gateway_qos1_msgs_per_s``: the gateway worker (verify the device's tag, gate, commit to SQLite
-  with synchronous=FULL, ack after commit, publish device acks) for devices on the symmetric scheme
-  (HMAC-SHA256, secret sealed under the vault key: the scheme for devices sending many small
-  messages); ``mqtt_qos1_ratio_vs_bare``. The same for Ed25519 devices (the default scheme, ~60 µs
-  per verification on this machine) is ``gateway_qos1_ed25519_msgs_per_s`` and
-  ``mqtt_qos1_ratio_vs_bare_ed25519``. Bare, HMAC and Ed25519 runs alternate five times (the
-  gateway's with fresh sequence numbers). The ratio is the median over rounds of each gateway run
-  against the bare run just before it: this VM's host speed drifts between runs (the publisher's own
-  CPU per message varies by a third from run to run), and a pair run back to back sees the same
-  machine; the rates are the medians of their runs. The best run of each, and every run, are in
-  the notes;
+* ``bare_qos1_msgs_per_s``: the reference, :class:`BareWorker`: the gateway worker's own receive
+  path (the buffered ``_LeanClient``, manual acks, fair queue, committer threads, one PUBACK write
+  per batch) with the gate taken out: it verifies, stores and acknowledges nothing to devices, it
+  only takes each batch and PUBACKs it. It receives the same file of signed messages as the gateway
+  run it is paired with, so a ratio is the cost of the gate and the store and nothing else;
+* ``gateway_qos1_msgs_per_s``: the gateway worker (verify the device's signature, gate, commit to
+  SQLite with synchronous=FULL, ack after commit, publish device acks) for Ed25519 devices (the
+  default scheme, ~60 us per verification here); ``mqtt_qos1_ratio_vs_bare`` against the bare
+  worker on the same Ed25519 messages. The same for devices on the symmetric scheme (HMAC-SHA256,
+  secret sealed under the vault key) is ``gateway_qos1_hmac_msgs_per_s`` and
+  ``mqtt_qos1_ratio_vs_bare_hmac``. Per round: bare then gateway on fresh Ed25519 messages, bare
+  then gateway on fresh HMAC messages; five rounds. A ratio is the median over rounds of each
+  gateway run against the bare run just before it on the same messages (this VM's speed drifts
+  between runs; a pair back to back sees the same machine); the rates are medians of their runs.
+  Every run is in the notes;
 * ``mqtt_batched_readings_per_s``: envelopes of 100 readings, readings committed per second;
-* ``http_readings_per_s``: NDJSON batches (50 envelopes of 100 readings) to ``POST /v1/ingest`` from
-  one client (in-process ASGI test client; 2 concurrent clients measured no faster here), with the
-  service's data-quality monitor on; the median of three runs (each in the notes);
+* ``http_readings_per_s``: NDJSON batches (50 envelopes of 100 readings) to ``POST /v1/ingest`` of a
+  real uvicorn server on a loopback TCP port (the service as ``supplynet serve`` builds it, with the
+  data-quality monitor on), from one client in a separate process over one keep-alive connection;
+  the median of three runs (each in the notes);
 * ``two_worker_speedup``: two gateway worker processes on one shared subscription into one SQLite
   file, against one worker process (2 cores for broker, publisher and workers: a floor);
   a third run kills one of the two workers mid-run and restarts it: every message exactly once;
@@ -31,7 +35,7 @@ the bare subscriber and the gateway face the same publisher in the same run:
   background load). The flooder's publisher runs at nice 19 (a device's CPU is not the gateway's;
   the broker and the gateway carry the whole flood); the same at normal priority is in the notes.
 
-``--quick`` runs smaller sizes (used by the tests).
+``--quick`` runs smaller sizes, one round (tests/test_bench_quick.py runs it).
 """
 
 from __future__ import annotations
@@ -213,35 +217,37 @@ def signed(creds, n: int, readings: int, start_seq: int = 0) -> list[tuple[str, 
     return out
 
 
-def bare_rate(port: int, items_file: str, n: int) -> float:
-    got = {"n": 0, "t0": None, "t1": None}
-    done = threading.Event()
+class _NoGate:
+    """Stands in for the gate in the bare subscriber: admits every message, checks and stores none."""
 
-    def on_message(client, userdata, msg):
-        if got["t0"] is None:
-            got["t0"] = time.perf_counter()
-        got["n"] += 1
-        if got["n"] >= n:
-            got["t1"] = time.perf_counter()
-            done.set()
+    def admit(self, device: str) -> bool:
+        return True
 
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bare", protocol=mqtt.MQTTv5)
-    c.on_message = on_message
-    c.on_connect = lambda cl, *a: cl.subscribe("devices/+/up", qos=1)
-    c.connect("127.0.0.1", port)
-    c.loop_start()
-    time.sleep(0.5)
-    pub = start_publisher(["--publish", items_file, "--port", str(port)])
-    done.wait(300)
-    pub.wait(60)
-    c.disconnect()
-    c.loop_stop()
-    return (n - 1) / (got["t1"] - got["t0"])
+    def acked(self, device: str) -> None:
+        return None
+
+    def run_monitors(self) -> None:
+        return None
 
 
-def gateway_rate(port: int, store, items_file: str, n_msgs: int, readings: int, tag: str) -> float:
-    gate = Gate(store, config=GateConfig(rate_per_s=1e9, burst=1e9))
-    w = GatewayWorker(gate, port=port, client_id=f"gw-{tag}", shared_group=None, session_expiry_s=60)
+class BareWorker(GatewayWorker):
+    """The gateway worker's receive path without the gate: the same buffered client
+    (``_LeanClient``, manual acks), fair queue, committer threads and one PUBACK write per batch;
+    each batch is acknowledged as soon as it is taken (no verification, no store, no device acks)."""
+
+    def __init__(self, **kw: object):
+        super().__init__(_NoGate(), **kw)  # type: ignore[arg-type]
+
+    def _process(self, batch) -> None:  # type: ignore[no-untyped-def]
+        self._ack_all(batch)
+        with self._count_lock:
+            self.committed += len(batch)
+            self.batches += 1
+
+
+def receive_rate(w: GatewayWorker, port: int, items_file: str, n_msgs: int, readings: int) -> float:
+    """Readings per second through ``w`` (a gateway or the bare worker): from the first message's
+    arrival to the return of the batch that completes ``n_msgs`` (no polling thread)."""
     first: list[float] = []
     last: list[float] = []
     done = threading.Event()
@@ -252,7 +258,7 @@ def gateway_rate(port: int, store, items_file: str, n_msgs: int, readings: int, 
             first.append(time.perf_counter())
         orig(client, userdata, msg)
 
-    def process(batch):  # the clock stops when the last message is committed (no polling thread)
+    def process(batch):
         orig_process(batch)
         if w.committed >= n_msgs and not done.is_set():
             last.append(time.perf_counter())
@@ -261,45 +267,88 @@ def gateway_rate(port: int, store, items_file: str, n_msgs: int, readings: int, 
     w.client.on_message = on_message
     w._process = process  # type: ignore[method-assign]
     w.start()
-    w.connected.wait(10)
+    w.subscribed.wait(10)
     time.sleep(0.3)
     pub = start_publisher(["--publish", items_file, "--port", str(port)])
     if not done.wait(300):
-        raise AssertionError(f"gateway committed {w.committed} of {n_msgs} messages in 300 s")
+        raise AssertionError(f"{type(w).__name__} took {w.committed} of {n_msgs} messages in 300 s")
     pub.wait(60)
     w.stop()
-    discard_session(port, f"gw-{tag}")
-    if gate.counters["stored"] != n_msgs:  # every message stored, none refused or quarantined
-        raise AssertionError(f"gateway stored {gate.counters['stored']} of {n_msgs}: {dict(gate.counters)}")
+    discard_session(port, w.client._client_id.decode())
     return n_msgs * readings / (last[0] - first[0])
 
 
-def http_rate(store, creds, n_envelopes: int, per_envelope: int, per_request: int, clients: int = 1,
+def bare_rate(port: int, items_file: str, n: int, tag: str) -> float:
+    return receive_rate(BareWorker(port=port, client_id=f"bare-{tag}", shared_group=None, session_expiry_s=60),
+                        port, items_file, n, 1)
+
+
+def gateway_rate(port: int, store, items_file: str, n_msgs: int, readings: int, tag: str) -> float:
+    gate = Gate(store, config=GateConfig(rate_per_s=1e9, burst=1e9))
+    w = GatewayWorker(gate, port=port, client_id=f"gw-{tag}", shared_group=None, session_expiry_s=60)
+    rate = receive_rate(w, port, items_file, n_msgs, readings)
+    if gate.counters["stored"] != n_msgs:  # every message stored, none refused or quarantined
+        raise AssertionError(f"gateway stored {gate.counters['stored']} of {n_msgs}: {dict(gate.counters)}")
+    return rate
+
+
+def http_post_file(path: str, url: str) -> None:
+    """Client process: POST every NDJSON body of the pickle to ``url`` over one keep-alive
+    connection, one after the other; prints the readings stored and the seconds taken as JSON."""
+    import httpx
+
+    bodies = pickle.loads(Path(path).read_bytes())
+    stored = bad = 0
+    with httpx.Client(timeout=120, headers={"content-type": "application/x-ndjson"}) as client:
+        client.get(url.replace("/v1/ingest", "/v1/ingest/metrics"))  # connect outside the clock
+        t0 = time.perf_counter()
+        for b in bodies:
+            r = client.post(url, content=b)
+            if r.status_code == 200:
+                stored += r.json()["stored"]
+            else:
+                bad += 1
+        dt = time.perf_counter() - t0
+    print(orjson.dumps({"stored": stored, "non_2xx": bad, "seconds": dt}).decode(), flush=True)
+
+
+def http_rate(store, creds, n_envelopes: int, per_envelope: int, per_request: int, tmp: Path,
               start_seq: int = 0) -> float:
-    from fastapi.testclient import TestClient
+    """Readings per second through ``POST /v1/ingest`` of a real uvicorn server on a loopback TCP
+    port (the service as ``supplynet serve`` builds it, in a thread of this process), from a client
+    in a separate process."""
+    import uvicorn
 
     from supplynet.api import create_app
+    from supplynet.api.middleware import Limits
     from supplynet.config import Settings
 
     items = [p for _, p in signed(creds, n_envelopes, per_envelope, start_seq)]
     bodies = [b"\n".join(items[i : i + per_request]) for i in range(0, len(items), per_request)]
-    app = create_app(Settings(environment="test"), store=store, gate_config=GateConfig(rate_per_s=1e9, burst=1e9))
-    from concurrent.futures import ThreadPoolExecutor
-
-    with TestClient(app) as client:
-        client.app.state.ingest = type(client.app.state.ingest)(client.app.state.ingest.gate, max_inflight=clients)
-
-        def post(b: bytes) -> int:
-            r = client.post("/v1/ingest", content=b, headers={"content-type": "application/x-ndjson"})
-            assert r.status_code == 200, r.text
-            return r.json()["stored"]
-
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(clients) as pool:  # concurrent clients: one's fsync overlaps another's checks
-            stored = sum(pool.map(post, bodies))
-        dt = time.perf_counter() - t0
-    assert stored == n_envelopes, stored
-    return n_envelopes * per_envelope / dt
+    f = tmp / f"http-{start_seq}.pkl"
+    f.write_bytes(pickle.dumps(bodies))
+    app = create_app(Settings(environment="test"), store=store, gate_config=GateConfig(rate_per_s=1e9, burst=1e9),
+                     limits=Limits(max_body_bytes=32 << 20, rate_per_s=1e6, burst=1e6))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    th = threading.Thread(target=server.run, daemon=True)
+    th.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not th.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        out = subprocess.run([sys.executable, __file__, "--http-post", str(f), "--url",
+                              f"http://127.0.0.1:{port}/v1/ingest"], capture_output=True, text=True, timeout=300,
+                             check=True).stdout
+    finally:
+        server.should_exit = True
+        th.join(30)
+    res = orjson.loads(out.strip().splitlines()[-1])
+    if res["stored"] != n_envelopes or res["non_2xx"]:
+        raise AssertionError(f"http: stored {res['stored']} of {n_envelopes}, {res['non_2xx']} non-2xx answers")
+    return n_envelopes * per_envelope / res["seconds"]
 
 
 def workers_run(port: int, url: str, items_file: str, n: int, workers: int, tag: str, kill_one: bool) -> float:
@@ -424,7 +473,11 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=500)
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--flood", type=int, default=0)
+    ap.add_argument("--http-post")
+    ap.add_argument("--url")
     a = ap.parse_args()
+    if a.http_post:
+        return http_post_file(a.http_post, a.url)
     if a.publish:
         return publish_file(a.publish, a.port)
     if a.paced:
@@ -448,26 +501,27 @@ def main() -> None:
         url = f"sqlite:///{tmp / 'bench.db'}"
         with open_store(url) as store:
             creds = {"hmac": make_devices(store, 20, "s", "hmac-sha256"), "ed25519": make_devices(store, 20, "e")}
-            single = tmp / "single.pkl"
-            single.write_bytes(pickle.dumps(signed(creds["ed25519"], n_single, 1)))
-            bares: list[float] = []
-            gws: dict[str, list[float]] = {"hmac": [], "ed25519": []}
+            bares: dict[str, list[float]] = {"ed25519": [], "hmac": []}
+            gws: dict[str, list[float]] = {"ed25519": [], "hmac": []}
             for r in range(rounds):  # alternating, so all see the machine's load alike; pairs back to back
-                print(f"bare subscriber ({r + 1}/{rounds}) ...", file=sys.stderr)
-                bares.append(bare_rate(broker.port, str(single), n_single))
-                for scheme, cr in creds.items():
-                    fresh = tmp / f"single-{scheme}-{r}.pkl"  # new sequence numbers: nothing is a replay
-                    fresh.write_bytes(pickle.dumps(signed(cr, n_single, 1, start_seq=r * 10**6)))
+                for scheme in ("ed25519", "hmac"):
+                    # new sequence numbers each round (nothing is a replay); bare and gateway get this file
+                    fresh = tmp / f"single-{scheme}-{r}.pkl"
+                    fresh.write_bytes(pickle.dumps(signed(creds[scheme], n_single, 1, start_seq=r * 10**6)))
+                    print(f"bare subscriber, {scheme} payloads ({r + 1}/{rounds}) ...", file=sys.stderr)
+                    bares[scheme].append(bare_rate(broker.port, str(fresh), n_single, f"{scheme}{r}"))
                     print(f"gateway, single readings, {scheme} ({r + 1}/{rounds}) ...", file=sys.stderr)
                     gws[scheme].append(gateway_rate(broker.port, store, str(fresh), n_single, 1, f"s{scheme}{r}"))
-            bare, gw, gw_ed = (float(np.median(v)) for v in (bares, gws["hmac"], gws["ed25519"]))
-            pairs = {scheme: [g / b for b, g in zip(bares, v, strict=True)] for scheme, v in gws.items()}
-            ratio, ratio_ed = float(np.median(pairs["hmac"])), float(np.median(pairs["ed25519"]))
-            notes["single_reading_runs_msgs_per_s"] = {"bare": bares, "gateway_hmac_sha256": gws["hmac"],
-                                                       "gateway_ed25519": gws["ed25519"]}
+            bare, gw, gw_hmac = (float(np.median(v)) for v in (bares["ed25519"], gws["ed25519"], gws["hmac"]))
+            pairs = {scheme: [g / b for b, g in zip(bares[scheme], gws[scheme], strict=True)] for scheme in gws}
+            ratio, ratio_hmac = float(np.median(pairs["ed25519"])), float(np.median(pairs["hmac"]))
+            notes["single_reading_runs_msgs_per_s"] = {"bare_ed25519_payloads": bares["ed25519"],
+                                                       "gateway_ed25519": gws["ed25519"],
+                                                       "bare_hmac_payloads": bares["hmac"],
+                                                       "gateway_hmac_sha256": gws["hmac"]}
             notes["single_reading_ratio_of_each_pair"] = pairs
-            notes["single_reading_ratio_best_of_each"] = {"hmac": max(gws["hmac"]) / max(bares),
-                                                          "ed25519": max(gws["ed25519"]) / max(bares)}
+            notes["single_reading_ratio_best_of_each"] = {s: max(gws[s]) / max(bares[s]) for s in gws}
+            notes["bare_hmac_payloads_msgs_per_s"] = float(np.median(bares["hmac"]))
             bcreds = make_devices(store, 20, "b")
             batched = tmp / "batched.pkl"
             batched.write_bytes(pickle.dumps(signed(bcreds, n_batched, 100)))
@@ -475,7 +529,7 @@ def main() -> None:
             gw_b = gateway_rate(broker.port, store, str(batched), n_batched, 100, "b")
             print("http ...", file=sys.stderr)
             hcreds = make_devices(store, 20, "h")
-            https = [http_rate(store, hcreds, n_http, 100, 50, start_seq=r * 10**6) for r in range(rounds_http)]
+            https = [http_rate(store, hcreds, n_http, 100, 50, tmp, start_seq=r * 10**6) for r in range(rounds_http)]
             http = float(np.median(https))
             notes["http_runs_readings_per_s"] = https
             print("latency ...", file=sys.stderr)
@@ -513,8 +567,8 @@ def main() -> None:
         "bare_qos1_msgs_per_s": bare,
         "gateway_qos1_msgs_per_s": gw,
         "mqtt_qos1_ratio_vs_bare": ratio,
-        "gateway_qos1_ed25519_msgs_per_s": gw_ed,
-        "mqtt_qos1_ratio_vs_bare_ed25519": ratio_ed,
+        "gateway_qos1_hmac_msgs_per_s": gw_hmac,
+        "mqtt_qos1_ratio_vs_bare_hmac": ratio_hmac,
         "mqtt_batched_readings_per_s": gw_b,
         "http_readings_per_s": http,
         "two_worker_speedup": runs["two"] / runs["one"],
@@ -522,13 +576,19 @@ def main() -> None:
         "publish_to_commit_p99_ms": calm["p99"],
         "flood_others_p99_change": notes["latency"]["others_p99_change"],
     }
-    targets = {"mqtt_qos1_ratio_vs_bare": ">= 0.8", "mqtt_batched_readings_per_s": ">= 100000",
+    targets = {"mqtt_qos1_ratio_vs_bare": ">= 0.8 (Ed25519 devices)", "mqtt_batched_readings_per_s": ">= 100000",
                "http_readings_per_s": ">= 200000", "flood_others_p99_change": "< 0.2"}
     notes["sizes"] = {"single": n_single, "batched_envelopes": n_batched, "http_envelopes": n_http,
                       "workers_messages": n_workers, "quick": a.quick}
     notes["how"] = ("messages pre-signed; one publisher process at QoS 1; SQLite synchronous=FULL WAL; "
-                    "gateway acks after commit; single-reading figures for HMAC-SHA256 devices (and Ed25519 "
-                    "alongside), everything else with Ed25519 devices")
+                    "gateway acks after commit; the headline single-reading figures for Ed25519 devices (the "
+                    "default scheme), HMAC-SHA256 beside them (_hmac); everything else with Ed25519 devices")
+    notes["reference"] = ("bare: BareWorker, the gateway worker's own receive path (the _LeanClient buffered "
+                          "reads and direct PUBLISH decoding, manual acks, fair queue, committer threads, one "
+                          "PUBACK write per batch) with the gate taken out: no verification, no store, no device "
+                          "acks. It receives the very file of signed messages its paired gateway run receives "
+                          "(Ed25519 payloads for the headline pair, HMAC payloads for the _hmac pair), so the "
+                          "ratio is the cost of the gate and the store alone")
     write_result("ingest", figures, targets, notes)
 
 

@@ -20,6 +20,8 @@ Figures: fill rate (units served / demanded) of both, and the reduction of avera
 (units x weeks / 52) of the platform against the static policy. The GSM and forecasting figures are
 read from ``bench/results/gsm.json`` and ``forecast.json`` when present (``notes.sources`` says which);
 without them the GSM figures are measured here at a short time limit and the forecast one is left out.
+
+``--quick``: every 10th series (about 330) and no GSM figures, for tests/test_bench_quick.py.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "src"))
 
-from _common import RESULTS, write_result  # noqa: E402
+from _common import results_dir, write_result  # noqa: E402
 
 from supplynet.decide.policies import SsPolicy  # noqa: E402
 from supplynet.decide.replenish import size_levels  # noqa: E402
@@ -112,7 +114,7 @@ def platform_levels(series: pd.DataFrame, weeks: np.ndarray, uids: np.ndarray, t
 
 
 def _read(name: str) -> dict | None:
-    path = RESULTS / f"{name}.json"
+    path = results_dir() / f"{name}.json"
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
@@ -155,6 +157,7 @@ def gsm_figures(sources: dict[str, str]) -> dict[str, float | int | None]:
 
 
 def main() -> None:
+    quick = "--quick" in sys.argv[1:]
     t_start = time.perf_counter()
     sources: dict[str, str] = {}
     figures: dict[str, float | int | None] = {}
@@ -164,6 +167,9 @@ def main() -> None:
         figures.update(fill_rate_platform=None, fill_rate_static=None, avg_inventory_reduction=None)
     else:
         series, _ = load_walmart()
+        if quick:  # every 10th series (by sorted id): about 330
+            keep = np.sort(series["unique_id"].unique())[::10]
+            series = series[series["unique_id"].isin(keep)]
         weeks, uids, Y = demand_matrix(series)
         t0 = len(weeks) - WEEKS
         mu, sd = history_stats(Y[:t0])
@@ -180,7 +186,10 @@ def main() -> None:
             "series": int(len(uids)), "replay_weeks": WEEKS, "replay_from": str(pd.Timestamp(weeks[t0]).date()),
             "history_weeks": int(t0), "lead_time_weeks": LEAD_WEEKS, "target_fill_rate": FILL_RATE,
             "forecast_model": MODEL, "static": static, "platform": plat, **fnotes}
-    figures.update(gsm_figures(sources))
+    if quick:
+        sources["gsm"] = "not measured (--quick)"
+    else:
+        figures.update(gsm_figures(sources))
     fdoc = _read("forecast")
     if fdoc and "forecast_seconds_3331" in fdoc.get("figures", {}):
         figures["forecast_seconds_3331"] = fdoc["figures"]["forecast_seconds_3331"]
@@ -189,6 +198,7 @@ def main() -> None:
         figures["forecast_seconds_3331"] = None
         sources["forecast_seconds_3331"] = "not available: run bench/forecast.py first"
     notes["sources"] = sources
+    notes["quick"] = quick
     notes["seconds"] = round(time.perf_counter() - t_start, 1)
     write_result("inventory", figures, targets={
         "fill_rate_platform": ">= fill_rate_static", "avg_inventory_reduction": ">= 0.15",

@@ -15,7 +15,8 @@ Figures (bench/results/log.json):
 Raw and log runs alternate and the best of REPEATS is kept for each, so load from other work on a
 shared machine hits both alike.
 
-Run: ``.venv/bin/python bench/log.py`` from the repo root (about a minute).
+Run: ``.venv/bin/python bench/log.py [--quick]`` from the repo root (about a minute; ``--quick``:
+15,000 events, 2 repeats).
 """
 
 from __future__ import annotations
@@ -217,7 +218,11 @@ def run_twin(events: list[EventBase]) -> tuple[float | None, str]:
 
 
 def main() -> None:
-    events = make_events()
+    global REPEATS
+    quick = "--quick" in sys.argv[1:]
+    if quick:
+        REPEATS = 2
+    events = make_events(15_000 if quick else N_EVENTS)
     rows = raw_rows(events)
     ddl = _events_ddl()
     key_only_ddl = ddl[:1]
@@ -249,7 +254,8 @@ def main() -> None:
     if twin is not None:
         figures["twin_updates_per_s"] = round(twin)
     notes = {
-        "events": f"{N_EVENTS} Sale/StockCount/Position events from {N_DEVICES} devices; chunks of {CHUNK}",
+        "events": f"{len(events)} Sale/StockCount/Position events from {N_DEVICES} devices; chunks of {CHUNK}",
+        "quick": quick,
         "raw_runs_rows_per_s": [round(x) for x in raw],
         "log_batch_runs_events_per_s": [round(x) for x in batch],
         "ratio_per_pair": [round(b / r, 3) for r, b in zip(raw, batch, strict=True)],

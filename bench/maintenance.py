@@ -16,6 +16,8 @@ life), lead time 5 cycles, a maintenance opportunity every 10 cycles (horizon 15
 - oracle: preventive action exactly at failure (cost 1, no lost life).
 ``oracle_savings_share`` = (RTF - risk) / (RTF - oracle).
 
+``--quick``: FD001 and the bearing only (no fleet costs), for tests/test_bench_quick.py.
+
 Bearing: FEMTO Bearing3_1, per-snapshot log RMS and log peak of both channels, health baseline from
 the first 50 snapshots (8 min), one-sided score, CUSUM onset; seconds from onset to the last
 snapshot, and whether any alarm fired in the first half of the run (it must not).
@@ -109,11 +111,12 @@ def fleet_shares(trained: list, policy: MaintenancePolicy) -> dict[str, object]:
 
 
 def main() -> None:
+    quick = "--quick" in sys.argv[1:]  # FD001 and the bearing only: no fleet costs
     figures: dict[str, float | None] = {}
-    notes: dict[str, object] = {}
+    notes: dict[str, object] = {"quick": quick}
     cmapss = DATA / "cmapss"
     trained = []
-    for sub in SUBSETS:
+    for sub in SUBSETS[:1] if quick else SUBSETS:
         ds = load_cmapss(cmapss, sub)
         t0 = time.perf_counter()
         model = RulModel(seed=0).fit(ds.train)
@@ -128,6 +131,20 @@ def main() -> None:
                                  "regimes": model.normalizer_.conditions.k}
         trained.append((sub, model, ds))
         print(sub, figures, flush=True)
+    if quick:
+        notes["fleet"] = "not run (--quick)"
+    else:
+        fleet_figures(trained, figures, notes)
+    bearing(figures, notes)
+    targets = {
+        "rmse_capped_FD001": "<= 11.5", "rmse_capped_FD003": "<= 11.5", "rmse_capped_FD002": "<= 12.0",
+        "coverage80_FD00x": "0.75-0.85", "train_seconds_FD00x": "< 60", "oracle_savings_share": ">= 0.70",
+        "bearing_onset_seconds_before_failure": "> 0, no alarm in the first half",
+    }
+    write_result("maintenance", figures, targets, notes)
+
+
+def fleet_figures(trained: list, figures: dict, notes: dict) -> None:
     main_run = fleet_shares(trained, POLICY)
     figures["oracle_savings_share"] = main_run["risk_share"]
     notes["fleet"] = main_run
@@ -143,6 +160,8 @@ def main() -> None:
                                                      opportunity_interval=20),
         }.items()}
 
+
+def bearing(figures: dict, notes: dict) -> None:
     run = load_femto_run(DATA / "femto-pronostia" / "Learning_set" / "Bearing3_1")
     feats, names = snapshot_features(run)
     cols = [names.index(n) for n in ("h_rms", "h_peak", "v_rms", "v_peak")]
@@ -152,13 +171,6 @@ def main() -> None:
         float(run.times_s[-1] - run.times_s[onset]) if onset is not None else None)
     notes["bearing"] = {"onset_snapshot": onset, "snapshots": len(run.times_s),
                         "alarm_in_first_half": onset is not None and onset < half}
-
-    targets = {
-        "rmse_capped_FD001": "<= 11.5", "rmse_capped_FD003": "<= 11.5", "rmse_capped_FD002": "<= 12.0",
-        "coverage80_FD00x": "0.75-0.85", "train_seconds_FD00x": "< 60", "oracle_savings_share": ">= 0.70",
-        "bearing_onset_seconds_before_failure": "> 0, no alarm in the first half",
-    }
-    write_result("maintenance", figures, targets, notes)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Figures: ``realistic_load_seconds`` (examples/realistic.yaml, 1,158 lines: parse
 cross-references, best of 5, with the default parser: libyaml when PyYAML has it),
 ``realistic_load_seconds_ruamel`` (the same with the pure-Python reference parser),
 ``willems_all_38_seconds`` (importing every Willems (2008) chain; absent without the data folder).
-Target: the realistic file loads in well under a second.
+Target: the realistic file loads in well under a second. ``--quick``: fewer repeats.
 """
 
 from __future__ import annotations
@@ -31,13 +31,15 @@ def best_seconds(fn, repeats: int = 5) -> float:
 
 
 def main() -> None:
+    quick = "--quick" in sys.argv[1:]  # best of 2 (1 for ruamel) instead of 5 (2)
     path = example_path("realistic")
     figures = {
-        "realistic_load_seconds": best_seconds(lambda: load_network(path)),
-        "realistic_load_seconds_ruamel": best_seconds(lambda: load_network(path, parser="ruamel"), repeats=2),
+        "realistic_load_seconds": best_seconds(lambda: load_network(path), repeats=2 if quick else 5),
+        "realistic_load_seconds_ruamel": best_seconds(lambda: load_network(path, parser="ruamel"),
+                                                      repeats=1 if quick else 2),
     }
     files = willems_files()
-    notes = {"realistic_lines": path.read_text(encoding="utf-8").count("\n")}
+    notes = {"realistic_lines": path.read_text(encoding="utf-8").count("\n"), "quick": quick}
     if files:
         t0 = time.perf_counter()
         for f in files:

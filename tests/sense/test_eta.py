@@ -261,17 +261,24 @@ def test_gpx_304_journey_loads():
 
 
 @pytest.mark.data
+@pytest.mark.slow
 def test_liverpool_backtest_beats_the_stronger_naive():
     if not LIVERPOOL.is_file():
         require_or_skip(f"{LIVERPOOL} not found (set SUPPLYNET_DATA_DIR)", "data")
-    r = backtest(load_trips(LIVERPOOL), seed=0, cuts_per_trip=20)
+    rs = backtest_seeds(load_trips(LIVERPOOL), seeds=range(5), cuts_per_trip=20)
+    r = rs[0]
     # 10 trips reach Petherick Road; 2 trackers fall silent mid-route, 4 trips run past the data's end
     assert r.n_trips == 10 and r.n_excluded_trips == 6
     assert sorted(r.excluded.values()).count("tracker_silent") == 2
-    # the default (time-of-day segment) model, seed 0: about 40% below the naive with nothing tuned on
-    # these trips (bench/eta.py); a regression guard, not the 40% target
-    assert r.model_mae_min < 0.7 * r.naive_mae_min
-    assert 0.85 <= r.p90_coverage <= 0.95
+    # the default (time-of-day segment) model over seeds 0-4, as bench/eta.py states it: the claim is
+    # 42.5% below the naive (target 40%); the guard is the target, 2.5 points under the claim. No
+    # seed falls under 33% (seed range 36.7-48.2% when measured). P90 coverage: 0.85-0.95 on the mean
+    # over seeds (the claim 0.931; single seeds range 0.915-0.96)
+    model = np.mean([x.model_mae_min for x in rs])
+    naive = np.mean([x.naive_mae_min for x in rs])
+    assert 1 - model / naive >= 0.40, (model, naive)
+    assert min(x.mae_reduction for x in rs) >= 0.33, [x.mae_reduction for x in rs]
+    assert 0.85 <= np.mean([x.p90_coverage for x in rs]) <= 0.95
 
 
 # ------------------------------------------------------------------------------------------ recency, calibration

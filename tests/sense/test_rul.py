@@ -149,10 +149,14 @@ def test_fd001_small_model_is_accurate_and_calibrated() -> None:
     if not DATA.is_dir():
         require_or_skip(f"C-MAPSS data not found at {DATA}", "data")
     ds = load_cmapss(DATA, "FD001")
-    m = RulModel(n_estimators=150, learning_rate=0.08, n_folds=3, max_rows=6000).fit(ds.train)
-    res = evaluate_last_cycle(m, ds.test, ds.rul)
-    assert res["rmse_capped"] < 14.0
-    assert 0.65 <= res["interval_coverage"] <= 0.95
+    # the claim (bench/maintenance.py): rmse_capped <= 11.5 on FD001 and 80% intervals covering
+    # 0.75-0.85. This smaller model (a third of the time) measured 10.99-11.22 and 0.78-0.82 on seeds
+    # 0-2; the guard is the claim itself on every seed, no tolerance added
+    for seed in (0, 1, 2):
+        m = RulModel(n_estimators=150, learning_rate=0.08, n_folds=3, max_rows=6000, seed=seed).fit(ds.train)
+        res = evaluate_last_cycle(m, ds.test, ds.rul)
+        assert res["rmse_capped"] <= 11.5, (seed, res["rmse_capped"])
+        assert 0.75 <= res["interval_coverage"] <= 0.85, (seed, res["interval_coverage"])
 
 
 def test_tracker_follows_a_unit_reading_by_reading(model: RulModel, fleet) -> None:
