@@ -312,6 +312,7 @@ def _mount() -> None:
         devices,
         eta,
         forecast,
+        importer,
         ingest,
         maintenance,
         quarantine,
@@ -333,6 +334,8 @@ def _mount() -> None:
     app.add_typer(quarantine.app, name="quarantine")
     app.add_typer(audit.app, name="audit")
     app.add_typer(tokens.app, name="tokens")
+    app.command("import", help="Import a company's history file (sales, stock, purchase orders, shipments, "
+                               "sensor log, maintenance history) through the gate.")(importer.import_cmd)
 
 
 _mount()
