@@ -315,6 +315,7 @@ def _mount() -> None:
         importer,
         ingest,
         maintenance,
+        plan,
         quarantine,
         serve,
         simulate,
@@ -334,6 +335,7 @@ def _mount() -> None:
     app.add_typer(quarantine.app, name="quarantine")
     app.add_typer(audit.app, name="audit")
     app.add_typer(tokens.app, name="tokens")
+    app.add_typer(plan.app, name="plan")
     app.command("import", help="Import a company's history file (sales, stock, purchase orders, shipments, "
                                "sensor log, maintenance history) through the gate.")(importer.import_cmd)
 
