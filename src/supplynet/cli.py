@@ -312,8 +312,11 @@ def _mount() -> None:
         devices,
         eta,
         forecast,
+        health,
+        importer,
         ingest,
         maintenance,
+        plan,
         quarantine,
         serve,
         simulate,
@@ -333,6 +336,10 @@ def _mount() -> None:
     app.add_typer(quarantine.app, name="quarantine")
     app.add_typer(audit.app, name="audit")
     app.add_typer(tokens.app, name="tokens")
+    app.add_typer(plan.app, name="plan")
+    app.add_typer(health.app, name="health")
+    app.command("import", help="Import a company's history file (sales, stock, purchase orders, shipments, "
+                               "sensor log, maintenance history) through the gate.")(importer.import_cmd)
 
 
 _mount()

@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, *, store: Any = None, gate_conf
     from ..store.devices import SqlRegistryBackend
     from ..store.scenarios import ScenarioTable
     from .metrics import Metrics
-    from .routes import decisions, devices, events, ops, orders, scenarios, state, stream, web
+    from .routes import decisions, devices, events, forecasts, ops, orders, scenarios, state, stream, web
     from .routes import network as network_routes
     from .service import ControlState, ScenarioRunner, TwinService
 
@@ -101,7 +101,7 @@ def create_app(settings: Settings | None = None, *, store: Any = None, gate_conf
         gate = app.state.ingest.gate
         return {"counters": dict(gate.counters), "devices": len(gate.accounting)}
 
-    for mod in (network_routes, state, events, devices, decisions, orders, scenarios, ops, stream):
+    for mod in (network_routes, state, events, devices, decisions, orders, scenarios, ops, stream, forecasts):
         app.include_router(mod.router, responses=COMMON_RESPONSES)
     app.include_router(web.router)
     app.mount("/ui", StaticFiles(directory=str(resources.files("supplynet") / "web"), html=True), name="ui")

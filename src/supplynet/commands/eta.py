@@ -1,6 +1,7 @@
 """``supplynet eta``: backtest the ETA model on a trip file; lead-time and late-delivery report.
 
     supplynet eta backtest --data trips.csv [--format csv|gpx] [--seed 0] [--cuts-per-trip 20] [--model tod|gp]
+    supplynet eta fit --data trips.csv --out eta.json
     supplynet eta leadtime --data ../shared/data/scms-delivery
 
 Both print JSON to stdout. ``backtest`` prints ``{"n_trips", "n_cuts", "model": {"mae_min",
@@ -9,7 +10,9 @@ leave-one-trip-out, the default model (:class:`supplynet.sense.eta_tod.TodEtaMod
 time of day with a trip random effect whose loading varies along the route; bandwidth, loading slope
 and variances fitted on each fold's training trips),
 the naive the stronger of remaining distance over the speed since departure and over the training
-trips' median speed, trips without an observed end excluded and counted.
+trips' median speed, trips without an observed end excluded and counted. When the trips are not repeats of one route
+(``--mode auto``), it says so and backtests the lane-level model learned across all trips instead
+(:mod:`supplynet.sense.eta_lane`). ``fit`` writes that model as JSON, per lane.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ def backtest(
     origin_radius_m: Annotated[float, typer.Option(help="origin geofence radius (m)")] = 300.0,
     dest_radius_m: Annotated[float, typer.Option(help="destination geofence radius (m)")] = 150.0,
     model: Annotated[str, typer.Option(help="tod (time-of-day segments, default) or gp (segment GP)")] = "tod",
+    mode: Annotated[str, typer.Option(help="auto (default: route when the trips repeat one route, else lane), "
+                                           "route, or lane (one model learned across all trips)")] = "auto",
 ) -> None:
     """Leave-one-trip-out ETA backtest: cut each trip at random fixes, forecast the remaining time,
     compare with the stronger naive baseline. Prints JSON."""
@@ -56,15 +61,50 @@ def backtest(
             if v is not None}
     if opts and (fmt or data.suffix.lstrip(".")).lower() == "gpx":
         raise DataError("--trip-col/--time-col/--lat-col/--lon-col apply to CSV files only")
+    if mode not in ("auto", "route", "lane"):
+        raise DataError(f"--mode {mode!r}: use auto, route or lane")
+    from supplynet.sense.eta_lane import lane_backtest, repeated_route
+
     with _err.status(f"backtesting ETA on {data.name}"):
         trips = load_trips(data, fmt, **opts)
-        res = run_backtest(trips, seed=seed, cuts_per_trip=cuts_per_trip, origin_radius_m=origin_radius_m,
-                           dest_radius_m=dest_radius_m, model=model)  # type: ignore[arg-type]
-    out = res.to_dict()
+        repeats = repeated_route(trips)
+        use = mode if mode != "auto" else ("route" if repeats else "lane")
+        if use == "route":
+            out = run_backtest(trips, seed=seed, cuts_per_trip=cuts_per_trip, origin_radius_m=origin_radius_m,
+                               dest_radius_m=dest_radius_m, model=model).to_dict()  # type: ignore[arg-type]
+        else:
+            out = lane_backtest(trips, seed=seed, cuts_per_trip=cuts_per_trip)
+    out["mode"] = use
+    if not repeats:
+        out["note"] = ("the trips are not repeats of one route (most do not share an origin and a destination): "
+                       + ("the lane-level model learned across all trips is used (speed by distance band and time "
+                          "of day)" if use == "lane" else "a route model was forced with --mode route"))
+        _err.print(out["note"])
     out["data"] = str(data)
     out["seed"] = seed
     out["cuts_per_trip"] = cuts_per_trip
     typer.echo(json.dumps(out))
+
+
+@app.command()
+def fit(
+    data: Annotated[Path, typer.Option("--data", help="trip file: timestamped GPS fixes (CSV or GPX)")],
+    out: Annotated[Path, typer.Option("--out", help="model file (JSON)")],
+    fmt: Annotated[str | None, typer.Option("--format", help="csv or gpx (default: from the suffix)")] = None,
+    min_trips: Annotated[int, typer.Option(min=2, help="fewest trips for a lane of its own")] = 3,
+) -> None:
+    """Fit the lane-level ETA model on all trips (and per lane, from a lane/route column); write JSON
+    that the live delay detector loads per lane. Prints JSON."""
+    from supplynet.sense.eta_lane import fit_lanes, save_models
+    from supplynet.sense.trips import load_trips
+
+    if out.suffix.lower() != ".json":
+        raise DataError(f"--out {out}: the model is written as JSON (name it .json)")
+    trips = load_trips(data, fmt)
+    models = fit_lanes(trips, min_trips=min_trips)
+    save_models(models, out)
+    typer.echo(json.dumps({"out": str(out), "n_trips": models["*"].n_trips, "lanes": sorted(models),
+                           "median_speed_kmh": round(models["*"].median_speed_mps * 3.6, 2)}))
 
 
 @app.command()

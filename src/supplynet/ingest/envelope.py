@@ -39,6 +39,7 @@ from ..units import to_si
 __all__ = [
     "Body",
     "DeviceClock",
+    "IMPORT_KINDS",
     "Sealed",
     "open_outer",
     "parse_body",
@@ -60,6 +61,9 @@ _FIELDS: dict[str, dict[str, tuple[str, str]]] = {
     "sale": {"quantity": ("count", "quantity"), "unfilled": ("count", "unfilled")},
 }
 DEVICE_KINDS = frozenset(_FIELDS)
+#: kinds an operator-signed import may also carry for a source no device registration binds
+#: (a company's history: purchase orders, shipments, maintenance records)
+IMPORT_KINDS = DEVICE_KINDS | {"order", "shipment", "maintenance"}
 _BINDING_FIELD = {"position": "asset_id", "condition": "asset_id", "machine_reading": "asset_id",
                   "stock_count": "site", "sale": "site"}
 
@@ -219,22 +223,24 @@ class DeviceClock:
 
 
 def readings_to_events(device: str, body: Body, *, asset: str | None, site: str | None,
-                       allowed_kinds: frozenset[str] | None) -> list[EventBase]:
+                       allowed_kinds: frozenset[str] | None,
+                       kinds: frozenset[str] = DEVICE_KINDS) -> list[EventBase]:
     """Convert every reading of a verified body to a canonical event (SI units), enforcing the
-    device's binding; raises ``IngestError`` with reason schema, unit, implausible or binding."""
+    device's binding; raises ``IngestError`` with reason schema, unit, implausible or binding.
+    ``kinds``: the event kinds the sender may report (:data:`IMPORT_KINDS` for an operator's import)."""
     out: list[EventBase] = []
     env_units = body.units
     for i, r in enumerate(body.readings):
         if not isinstance(r, dict):
             raise IngestError("schema", f"reading {i} must be a JSON object")
         kind = r.get("kind")
-        if kind not in DEVICE_KINDS:
-            raise IngestError("schema", f"reading {i}: kind must be one of {sorted(DEVICE_KINDS)}, got "
+        if kind not in kinds:
+            raise IngestError("schema", f"reading {i}: kind must be one of {sorted(kinds)}, got "
                                         f"{str(kind)[:30]!r}")
         if allowed_kinds is not None and kind not in allowed_kinds:
             raise IngestError("binding", f"reading {i}: device {device!r} does not measure {kind!r}")
-        bind_field = _BINDING_FIELD[kind]
-        bound = asset if bind_field == "asset_id" else site
+        bind_field = _BINDING_FIELD.get(kind, "")  # import kinds are bound to nothing
+        bound = asset if bind_field == "asset_id" else site if bind_field else None
         claimed = r.get(bind_field)
         if allowed_kinds is not None:
             if bound is None:
@@ -248,7 +254,7 @@ def readings_to_events(device: str, body: Body, *, asset: str | None, site: str 
             raise IngestError("schema", f"reading {i}: 'units' must be an object")
         fields: dict[str, Any] = {"source": device, "seq": body.seq + i, "kind": kind,
                                   "ts": DeviceClock.reading_ts(body.ts, r)}
-        mapping = _FIELDS[kind]
+        mapping = _FIELDS.get(kind, {})
         for k, v in r.items():
             if k in ("kind", "dt", "ts", "units"):
                 continue
@@ -428,7 +434,7 @@ _MAX_DT_S = 86_400 * 7
 
 
 def readings_to_rows(device: str, body: Body, *, asset: str | None, site: str | None,
-                     allowed_kinds: frozenset[str] | None) -> list[Row] | Rows:
+                     allowed_kinds: frozenset[str] | None, kinds: frozenset[str] = DEVICE_KINDS) -> list[Row] | Rows:
     """The verified body's readings for the log; same checks and events as
     :func:`readings_to_events` (a test holds the two paths to each other): homogeneous batches of
     plain telemetry as columns (:class:`Rows`, stored as one row of columns), the rest as rows."""
@@ -441,7 +447,7 @@ def readings_to_rows(device: str, body: Body, *, asset: str | None, site: str | 
             rows = _fast_rows(device, body, bound, bind_field, kind)
             if rows is not None:
                 return rows
-    events = readings_to_events(device, body, asset=asset, site=site, allowed_kinds=allowed_kinds)
+    events = readings_to_events(device, body, asset=asset, site=site, allowed_kinds=allowed_kinds, kinds=kinds)
     return [(e.seq, (e.ts - _EPOCH) // _US, e.kind, e.model_dump_json(exclude_none=True))  # type: ignore[attr-defined]
             for e in events]
 

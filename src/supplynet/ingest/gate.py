@@ -43,7 +43,7 @@ from typing import Any, Literal, NamedTuple
 from ..errors import IngestError, SecurityError
 from ..security.devices import OPERATOR, DeviceRegistry
 from ..security.signing import HMAC_SHA256, b64u_decode, fingerprint, verify, verify_mac
-from .envelope import Body, Row, Rows, open_outer, parse_body, readings_to_rows
+from .envelope import DEVICE_KINDS, IMPORT_KINDS, Body, Row, Rows, open_outer, parse_body, readings_to_rows
 
 __all__ = ["EXPLAIN", "REASONS", "Gate", "GateConfig", "Outcome", "SeqTracker", "TokenBucket"]
 
@@ -501,7 +501,8 @@ class Gate:
                             refused=True)
         try:
             events = readings_to_rows(dev, body, asset=rec.asset if rec else None, site=rec.site if rec else None,
-                                      allowed_kinds=rec.allowed_kinds if rec and rec.measures else None)
+                                      allowed_kinds=rec.allowed_kinds if rec and rec.measures else None,
+                                      kinds=IMPORT_KINDS if operator is not None and rec is None else DEVICE_KINDS)
         except IngestError as exc:
             raise _Rejected(exc.reason, dev, exc.detail, body) from None
         seen.add((dev, body.seq))

@@ -394,7 +394,8 @@ class DelayDetector:
             tt = np.asarray(tr.fix_t)
             ss = np.asarray(tr.fix_f) * route.length_m
             e = model.predict_matched(tt, ss, 0)
-            method = "segment_tod" if isinstance(model, TodEtaModel) else "segment_gp"
+            method = getattr(model, "method", None) or ("segment_tod" if isinstance(model, TodEtaModel)
+                                                       else "segment_gp")
             return ArrivalForecast(t, f, e.eta_p10, e.eta_p50, e.eta_p90, method)
         return self.lane_eta(tr.lane_id).forecast(t, tr.depart, f, tr.moving_since)
 

@@ -246,6 +246,9 @@ class Forecaster:
             q, route = calibrate(panel, h, ctx, [self.model], lv or [80.0], progress)
         # rows the intermittent member serves; the smooth members serve the others
         served = inter if route else np.zeros(panel.n, bool)
+        #: which series are intermittent (``default`` model), and whether they went to their models
+        self.intermittent_ = inter if self.model == "default" else np.zeros(panel.n, bool)
+        self.routed_ = bool(self.model == "default" and served.any())
         needed = _needed([self.model], bool(served.any()))
         members = _member_forecasts(panel, h, ctx, needed, served, progress, self.model != "default")
         point = _combine(self.model, members, inter, panel.Y, route)

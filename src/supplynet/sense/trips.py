@@ -114,6 +114,19 @@ def _numeric(df: pd.DataFrame, col: str, path: Path, lo: float, hi: float) -> ND
     return v.to_numpy(dtype=float)
 
 
+def _delimiter(path: Path) -> str:
+    """The file's delimiter (``,`` ``;`` tab ``|``) from its first lines."""
+    import csv
+
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        head = fh.read(65_536)
+    try:
+        return csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
+    except csv.Error:
+        first = head.splitlines()[0] if head else ""
+        return max(",;\t|", key=first.count) if any(d in first for d in ",;\t|") else ","
+
+
 def load_trips_csv(
     path: str | Path,
     *,
@@ -128,7 +141,7 @@ def load_trips_csv(
 ) -> list[Trip]:
     """Trips from a CSV of timestamped fixes, one row per fix.
 
-    Columns are found by common names unless given. Without a trip column, each vehicle's track
+    The delimiter is sniffed (``,`` ``;`` tab ``|``). Columns are found by common names unless given. Without a trip column, each vehicle's track
     (or the whole file) is split into trips wherever fixes are more than ``split_gap_s`` apart.
     Fixes repeating a timestamp within a trip keep the first. Trips come back in file order.
     """
@@ -138,7 +151,7 @@ def load_trips_csv(
     if split_gap_s <= 0:
         raise ValueError(f"split_gap_s must be > 0, got {split_gap_s}")
     try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""])
+        df = pd.read_csv(p, sep=_delimiter(p), dtype=str, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"{p}: not a readable CSV file ({exc})") from exc
     if df.empty:

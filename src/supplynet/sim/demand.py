@@ -2,7 +2,7 @@
 
 The forecast module predicts, per series, a point forecast and central intervals in Nixtla long
 format: ``unique_id, ds, y_hat, lo_80, hi_80`` (any levels; plain ``lo``/``hi`` columns are read at
-``level``). :func:`demand_from_forecast` turns that into the engine's per-day demand arrays of each
+``level``; Nixtla's ``mean, lo-80, hi-80`` of ``supplynet forecast run`` too). :func:`demand_from_forecast` turns that into the engine's per-day demand arrays of each
 stocking point: mean ``y_hat / days_per_period`` and standard deviation ``sigma / sqrt(days_per_period)``
 (the days of a period independent), where ``sigma`` is the interval's half-width over the normal
 quantile of its level, ``(hi - lo) / (2 z_{(1 + L/100) / 2})``. A period labelled ``ds`` covers the
@@ -62,6 +62,9 @@ def forecast_to_daily(forecast: pd.DataFrame, *, level: float | None = None,
     spacing of ``ds``; a single-row series counts as one day).
     """
     need = {"unique_id", "ds", "y_hat"}
+    if isinstance(forecast, pd.DataFrame) and "y_hat" not in forecast.columns and "mean" in forecast.columns:
+        # Nixtla's names (``supplynet forecast run``): mean, lo-80, hi-80
+        forecast = forecast.rename(columns=lambda c: "y_hat" if c == "mean" else re.sub(r"^(lo|hi)-", r"\1_", str(c)))
     if not isinstance(forecast, pd.DataFrame) or not need <= set(forecast.columns):
         have = list(forecast.columns) if isinstance(forecast, pd.DataFrame) else type(forecast).__name__
         raise DataError(f"forecast: columns {sorted(need)} (and lo_L/hi_L or lo/hi) expected, got {have}")
