@@ -99,8 +99,8 @@ def prune(older_than_days: Annotated[float, typer.Option(help="delete entries re
 
     from supplynet.ingest.gate import EXPLAIN
 
-    if not older_than_days >= 0:
-        raise DataError(f"--older-than-days must be >= 0, got {older_than_days}")
+    if not 0 <= older_than_days <= 36_500:  # also refuses nan and inf
+        raise DataError(f"--older-than-days must be a number of days in 0..36500, got {older_than_days}")
     if reason is not None and reason not in EXPLAIN:
         raise DataError(f"--reason {reason!r}: not a reason code (one of {', '.join(sorted(EXPLAIN))})")
     cutoff_us = time.time_ns() // 1000 - int(older_than_days * 86_400e6)
