@@ -102,14 +102,14 @@ def init(directory: Annotated[Path, typer.Argument(help="project folder to creat
 # -- demo ---------------------------------------------------------------------------------------------
 @app.command()
 def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days")] = 21,
-         seed: Annotated[int, typer.Option(help="random seed (same seed, same run)")] = 7,
+         seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="random seed (same seed, same run)")] = 7,
          network: Annotated[Path | None, typer.Option(help="network file (default: the realistic example)")] = None,
          data_dir: Annotated[Path | None, typer.Option(help="public datasets to replay (default ../shared/data "
                                                               "when present; 'none' to generate)")] = None,
          home: Annotated[Path, typer.Option(help="folder for the demo store")] = Path(".supplynet"),
          serve: Annotated[bool, typer.Option(help="serve the dashboard while the demo runs and after it, "
                                                   "until Ctrl-C (--no-serve: just run and exit, for CI)")] = True,
-         replications: Annotated[int, typer.Option(min=0, help="replications of the closing stress test "
+         replications: Annotated[int, typer.Option(min=0, max=100_000, help="replications of the closing stress test "
                                                                  "(0 skips it)")] = 200) -> None:
     """Run the realistic network in accelerated time through the whole loop, stress-test the live state,
     and serve the dashboard."""

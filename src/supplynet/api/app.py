@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from ..config import Settings
+from .deps import Viewer
 from .middleware import Limits, LimitsMiddleware, MetricsMiddleware, SecurityHeaders
 from .problems import COMMON_RESPONSES, install
 
@@ -55,7 +56,6 @@ def create_app(settings: Settings | None = None, *, store: Any = None, gate_conf
     from ..store.decisions import DecisionTable
     from ..store.devices import SqlRegistryBackend
     from ..store.scenarios import ScenarioTable
-    from .deps import Viewer
     from .metrics import Metrics
     from .routes import decisions, devices, events, ops, orders, scenarios, state, stream, web
     from .routes import network as network_routes

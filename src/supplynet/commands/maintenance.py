@@ -31,10 +31,10 @@ def train(
     data: Annotated[Path, typer.Option("--data", help="C-MAPSS folder (train_FD00x.txt[.gz] ...)")],
     subset: Annotated[str, typer.Option("--subset", help="subset name, e.g. FD001")],
     out: Annotated[Path, typer.Option("--out", help="where to write the model file")],
-    seed: Annotated[int, typer.Option(help="seed of folds, cuts and trees")] = 0,
-    cap: Annotated[float, typer.Option(help="RUL cap of the training target (cycles)")] = 125.0,
-    trees: Annotated[int, typer.Option(min=10, help="boosting rounds per fold model")] = 400,
-    folds: Annotated[int, typer.Option(min=2, help="cross-conformal folds (= models in the ensemble)")] = 5,
+    seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="seed of folds, cuts and trees")] = 0,
+    cap: Annotated[float, typer.Option(min=1, max=1e6, help="RUL cap of the training target (cycles)")] = 125.0,
+    trees: Annotated[int, typer.Option(min=10, max=100_000, help="boosting rounds per fold model")] = 400,
+    folds: Annotated[int, typer.Option(min=2, max=100, help="cross-conformal folds (= models in the ensemble)")] = 5,
 ) -> None:
     """Fit the RUL model with conformal intervals on the subset's training units. Prints JSON."""
     from supplynet.sense.cmapss import load_cmapss

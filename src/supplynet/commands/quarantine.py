@@ -64,8 +64,8 @@ def list_(device: Annotated[str | None, typer.Option(help="only this device")] =
 
 
 @app.command()
-def show(entry_id: Annotated[int, typer.Argument(help="quarantine entry id (from list)")],
-         raw_chars: Annotated[int, typer.Option(help="characters of the raw message to print")] = 2000,
+def show(entry_id: Annotated[int, typer.Argument(min=1, max=2**62, help="quarantine entry id (from list)")],
+         raw_chars: Annotated[int, typer.Option(min=0, max=1 << 20, help="characters of the raw message to print")] = 2000,
          store: StoreOpt = None) -> None:
     """One entry in full: explanation, detail and the raw message (size-capped)."""
     st, t = _tables(store)
