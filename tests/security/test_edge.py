@@ -16,6 +16,7 @@ import httpx
 import orjson
 import pytest
 
+import supplynet
 from supplynet.ingest.envelope import seal
 from supplynet.security.devices import Credential, DeviceRegistry
 from supplynet.security.tokens import TokenService
@@ -26,7 +27,7 @@ from supplynet.testing.services import wait_for_port
 
 pytestmark = pytest.mark.integration
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+SRC = Path(supplynet.__file__).resolve().parents[1]  # the supplynet this test imports
 SECURITY_HEADERS = {"x-frame-options": "DENY", "x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
 
 
