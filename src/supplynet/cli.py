@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .config import Settings
-from .errors import DataError, EventError, SupplynetError
+from .errors import DataError, EventError, StoreError, SupplynetError
 
 __all__ = ["app", "main"]
 
@@ -62,6 +62,20 @@ def _store_url(store: str | None, default_db: str = "supplynet.db") -> str:
     return f"sqlite:///{settings.home / default_db}"
 
 
+def _existing_store_url(store: str | None) -> str:
+    """The store URL for a read-only command: a SQLite file must exist already (reading never makes
+    a folder or an empty database)."""
+    from .store.sqlite import sqlite_path
+
+    url = _store_url(store)
+    if "://" not in url or url.lower().startswith("sqlite:"):
+        path = sqlite_path(url)
+        if not path.is_file():
+            raise StoreError(f"no store at {path}: this command reads an existing store (check --store, or "
+                             "create one with supplynet demo, replay or ingest)")
+    return url
+
+
 def _progress() -> Progress:
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=err, transient=False)
@@ -88,14 +102,14 @@ def init(directory: Annotated[Path, typer.Argument(help="project folder to creat
 # -- demo ---------------------------------------------------------------------------------------------
 @app.command()
 def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days")] = 21,
-         seed: Annotated[int, typer.Option(help="random seed (same seed, same run)")] = 7,
+         seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="random seed (same seed, same run)")] = 7,
          network: Annotated[Path | None, typer.Option(help="network file (default: the realistic example)")] = None,
          data_dir: Annotated[Path | None, typer.Option(help="public datasets to replay (default ../shared/data "
                                                               "when present; 'none' to generate)")] = None,
          home: Annotated[Path, typer.Option(help="folder for the demo store")] = Path(".supplynet"),
          serve: Annotated[bool, typer.Option(help="serve the dashboard while the demo runs and after it, "
                                                   "until Ctrl-C (--no-serve: just run and exit, for CI)")] = True,
-         replications: Annotated[int, typer.Option(min=0, help="replications of the closing stress test "
+         replications: Annotated[int, typer.Option(min=0, max=100_000, help="replications of the closing stress test "
                                                                  "(0 skips it)")] = 200) -> None:
     """Run the realistic network in accelerated time through the whole loop, stress-test the live state,
     and serve the dashboard."""
@@ -219,8 +233,9 @@ def _parse_time(value: str | None, name: str) -> datetime | None:
     try:
         ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
         return to_utc(ts if ts.tzinfo else ts.replace(tzinfo=datetime.now().astimezone().tzinfo))
-    except ValueError as exc:
-        raise DataError(f"--{name} {value!r}: expected an ISO time such as 2026-01-05T12:00:00Z") from exc
+    except (ValueError, OverflowError) as exc:
+        raise DataError(f"--{name} {value[:64]!r}: expected an ISO time such as 2026-01-05T12:00:00Z "
+                        f"({str(exc)[:80]})") from None
 
 
 def _emit_frame(frame: Any, fmt: str, title: str) -> None:
@@ -257,9 +272,12 @@ def state(table: Annotated[str, typer.Argument(help="inventory | shipments | ord
         raise DataError(f"unknown table {table!r}; use one of {', '.join(frames)}")
     if fmt not in ("table", "csv", "json"):
         raise DataError(f"--format {fmt!r}: use table, csv or json")
+    if not 1 <= limit <= 1_000_000:
+        raise DataError(f"--limit {limit}: use 1..1000000")
     net = load_network(network) if network else None
-    with open_store(_store_url(store)) as st:
-        twin = Twin.rebuild(st, net, as_of=_parse_time(as_of, "as-of"))
+    when = _parse_time(as_of, "as-of")
+    with open_store(_existing_store_url(store)) as st:
+        twin = Twin.rebuild(st, net, as_of=when)
     frame = getattr(twin, frames[table])()
     if site is not None and "site" in frame.columns:
         frame = frame[frame["site"] == site]
@@ -286,9 +304,11 @@ def events(store: StoreOpt = None,
     for k in kind or []:
         if k not in EVENT_TYPES:
             raise DataError(f"--kind {k!r}: use one of {', '.join(sorted(EVENT_TYPES))}")
-    with open_store(_store_url(store)) as st:
-        args = dict(since=_parse_time(since, "since"), until=_parse_time(until, "until"), sources=source or None,
-                    kinds=kind or None)
+    if not 1 <= limit <= 1_000_000:
+        raise DataError(f"--limit {limit}: use 1..1000000")
+    args = dict(since=_parse_time(since, "since"), until=_parse_time(until, "until"), sources=source or None,
+                kinds=kind or None)
+    with open_store(_existing_store_url(store)) as st:
         if tail:
             recs = list(st.log.read(**args))[-limit:]
         else:

@@ -57,6 +57,7 @@ __all__ = [
     "iso_utc",
     "parse_event",
     "parse_events",
+    "parse_time",
     "to_utc",
     "ts_to_us",
     "us_to_ts",
@@ -68,10 +69,27 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def to_utc(value: datetime) -> datetime:
-    """A timezone-aware datetime in UTC; naive datetimes are refused (ambiguous)."""
+    """A timezone-aware datetime in UTC; naive datetimes are refused (ambiguous), and so are times
+    that do not exist in UTC (``0001-01-01T00:00:00+01:00`` is before year 1 there): both with a
+    ``ValueError``, never an ``OverflowError``."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamp must carry a timezone (e.g. '2026-01-01T00:00:00Z')")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"timestamp {value.isoformat()} is out of range in UTC (years 1..9999)") from None
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time with zone (``Z`` allowed) -> UTC datetime; ``ValueError`` for anything else
+    (no zone, not a time, out of range), never another exception."""
+    if not isinstance(text, str) or len(text) > 64:
+        raise ValueError("expected an ISO time string such as 2026-01-05T12:00:00Z")
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(str(exc)) from None
+    return to_utc(value)
 
 
 def iso_utc(value: datetime) -> str:
@@ -86,8 +104,11 @@ def ts_to_us(ts: datetime) -> int:
 
 
 def us_to_ts(us: int) -> datetime:
-    """Integer microseconds since the epoch -> UTC datetime."""
-    return datetime.fromtimestamp(us / 1_000_000, tz=UTC)
+    """Integer microseconds since the epoch -> UTC datetime (``ValueError`` outside years 1..9999)."""
+    try:
+        return datetime.fromtimestamp(us / 1_000_000, tz=UTC)
+    except (OverflowError, OSError) as exc:
+        raise ValueError(f"{us} microseconds since the epoch is out of range") from exc
 
 
 def _finite(v: float) -> float:

@@ -95,9 +95,10 @@ def test_role_endpoint_matrix(api):
     assert checked == 5 * len(matrix)
 
 
-def test_health_needs_no_token(api):
+def test_health_needs_no_token_and_says_only_ok(api):
     r = api.client.get("/v1/health")
-    assert r.status_code == 200 and r.json()["status"] == "ok"
+    assert r.status_code == 200 and r.json() == {"ok": True}
+    assert api.client.get("/v1/status").status_code == 401  # the store, schema and version need a token
 
 
 @pytest.mark.parametrize("bad", ["", "Bearer", "Bearer snt_short", "Basic dXNlcjpwYXNz",

@@ -48,24 +48,34 @@ def test_json_array_and_ndjson_are_stored_after_commit(client, store):
 
 def test_bad_messages_are_quarantined_not_refused(client, store):
     d = _dev(client)
-    r = client.post("/v1/ingest", content=b'{"device":"x"}\nnot json\n' + d.msg(),
+    forged = orjson.loads(d.msg())
+    forged["sig"] = forged["sig"][:-4] + "AAAA"
+    r = client.post("/v1/ingest", content=orjson.dumps(forged) + b"\n" + d.msg(),
                     headers={"content-type": "application/x-ndjson"})
     body = r.json()
-    assert r.status_code == 200 and body["quarantined"] == 2 and body["stored"] == 1
-    assert [x["reason"] for x in body["results"]] == ["schema", "schema", None]
+    assert r.status_code == 200 and body["quarantined"] == 1 and body["stored"] == 1
+    assert [x["reason"] for x in body["results"]] == ["bad_signature", None]
     assert client.post("/v1/ingest", content=b"{trunc", headers={"content-type": "application/json"}).status_code == 400
+
+
+def test_junk_that_is_not_an_envelope_is_one_400_naming_it(client, store):
+    d = _dev(client)
+    r = client.post("/v1/ingest", content=d.msg() + b'\n{"device":"x"}\nnot json\n',
+                    headers={"content-type": "application/x-ndjson"})
+    assert r.status_code == 400 and "line 2 is not a sealed envelope" in r.json()["detail"]
+    assert store.log.count() == 0 and client.app.state.ingest.gate.tables.quarantine_counts() == {}
 
 
 def test_overload_answers_429_with_retry_after(client, store):
     d = _dev(client)
     svc = client.app.state.ingest
-    held = [svc.try_enter() for _ in range(4)]
+    held = [svc.try_enter(f"10.0.0.{k}") for k in range(svc.max_admitted)]
     assert all(held)
     r = client.post("/v1/ingest", content=d.msg(), headers={"content-type": "application/x-ndjson"})
-    assert r.status_code == 429 and r.headers["retry-after"] == "1"
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
     assert store.log.count() == 0
-    for _ in held:
-        svc.leave()
+    for k in range(svc.max_admitted):
+        svc.leave(f"10.0.0.{k}")
     r = client.post("/v1/ingest", content=d.msg(seq=0), headers={"content-type": "application/x-ndjson"})
     assert r.status_code == 200 and store.log.count() == 1
 

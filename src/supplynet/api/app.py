@@ -17,7 +17,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from ..config import Settings
-from .middleware import Limits, LimitsMiddleware, MetricsMiddleware
+from .deps import Viewer
+from .middleware import Limits, LimitsMiddleware, MetricsMiddleware, SecurityHeaders
 from .problems import COMMON_RESPONSES, install
 
 __all__ = ["create_app"]
@@ -47,7 +48,7 @@ def create_app(settings: Settings | None = None, *, store: Any = None, gate_conf
     with the log at most this often (the service's own writes are seen at once). ``token_cache_s``: how long a
     token's row is kept in memory (a revocation made by another process applies within it)."""
     from ..ingest.gate import Gate
-    from ..ingest.http import HttpIngest
+    from ..ingest.http import HttpIngest, IngestShedding
     from ..ingest.http import router as ingest_router
     from ..security.devices import DeviceRegistry
     from ..security.tokens import TokenService
@@ -95,11 +96,12 @@ def create_app(settings: Settings | None = None, *, store: Any = None, gate_conf
     install(app)
     app.include_router(ingest_router)
 
-    @app.get("/v1/ingest/metrics", tags=["ingest"])
-    def ingest_metrics() -> dict[str, Any]:
-        """Messages per outcome and reason code since the service started."""
-        gate = app.state.ingest.gate
-        return {"counters": dict(gate.counters), "devices": len(gate.accounting)}
+    @app.get("/v1/ingest/metrics", tags=["ingest"], responses=COMMON_RESPONSES)
+    def ingest_metrics(_: Viewer) -> dict[str, Any]:
+        """Messages per outcome and reason code since the service started, and the HTTP edge's
+        admission counters (shed, served, cut off); viewer token."""
+        svc = app.state.ingest
+        return {"counters": dict(svc.gate.counters), "devices": len(svc.gate.accounting), "http": svc.stats()}
 
     for mod in (network_routes, state, events, devices, decisions, orders, scenarios, ops, stream, forecasts):
         app.include_router(mod.router, responses=COMMON_RESPONSES)
@@ -107,4 +109,6 @@ def create_app(settings: Settings | None = None, *, store: Any = None, gate_conf
     app.mount("/ui", StaticFiles(directory=str(resources.files("supplynet") / "web"), html=True), name="ui")
     app.add_middleware(LimitsMiddleware, limits=limits or Limits())
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(IngestShedding)  # sheds ingest overload before routing or metrics
+    app.add_middleware(SecurityHeaders)  # outermost: every response carries them
     return app

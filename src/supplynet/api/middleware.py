@@ -1,6 +1,10 @@
-"""Pure ASGI middleware: request size limit, per-client rate limit (token bucket), metrics timing.
+"""Pure ASGI middleware: request size limit, per-client rate limit (token bucket), metrics timing,
+security headers.
 
-The ingest route keeps its own limits (its body cap and in-flight bound), so it is left out here.
+The ingest route keeps its own limits (its admission, body cap and timeouts), so it is left out here.
+A client is its *verified* principal (the API token's id, once the token checks out), else its
+address: a made-up ``Authorization`` header per request is limited like no header at all. Metric
+labels are bounded: an unknown HTTP method is ``other`` and an unknown path ``unmatched``.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from typing import Any
 
 from .problems import problem
 
-__all__ = ["Limits", "LimitsMiddleware", "MetricsMiddleware"]
+__all__ = ["CSP", "Limits", "LimitsMiddleware", "MetricsMiddleware", "SecurityHeaders"]
 
 _EXEMPT = ("/v1/ingest",)
 
@@ -46,9 +50,17 @@ class Limits:
 
 
 def _client_key(scope: dict[str, Any]) -> str:
+    """``p:<token id>`` for a request whose bearer token verifies, else ``a:<client address>``."""
     for k, v in scope.get("headers", ()):
         if k == b"authorization":
-            return "t:" + v.decode("latin-1")[-24:]
+            scheme, _, token = v.decode("latin-1").partition(" ")
+            control = getattr(getattr(scope.get("app"), "state", None), "control", None)
+            if scheme.lower() == "bearer" and token and control is not None:
+                try:
+                    return "p:" + control.tokens.authenticate(token.strip()).token_id
+                except Exception:  # not a valid token: limited by address (the route answers 401)
+                    pass
+            break
     client = scope.get("client")
     return f"a:{client[0] if client else '?'}"
 
@@ -99,6 +111,47 @@ class LimitsMiddleware:
         await self.app(scope, receive, send)
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+#: the dashboard's policy: its own script and styles only (inline ``style`` attributes are allowed:
+#: the dashboard draws legend swatches with them), API calls to itself, never framed
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+       "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+       "form-action 'self'; frame-ancestors 'none'")
+#: the OpenAPI pages (/docs, /redoc) load Swagger UI / ReDoc from their CDN with an inline script
+CSP_DOCS = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+            "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+            "font-src 'self' https://fonts.gstatic.com; worker-src 'self' blob:; connect-src 'self'; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+_COMMON = [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
+           (b"referrer-policy", b"no-referrer")]
+
+
+class SecurityHeaders:
+    """Content-Security-Policy, X-Frame-Options DENY, X-Content-Type-Options nosniff and
+    Referrer-Policy no-referrer on every response (problems, 429s, static files, the dashboard)."""
+
+    def __init__(self, app: Any):
+        self.app = app
+        self._csp = [(b"content-security-policy", CSP.encode()), *_COMMON]
+        self._csp_docs = [(b"content-security-policy", CSP_DOCS.encode()), *_COMMON]
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = self._csp_docs if scope["path"] in ("/docs", "/redoc", "/docs/oauth2-redirect") else self._csp
+
+        async def send_with_headers(msg: dict[str, Any]) -> None:
+            if msg["type"] == "http.response.start":
+                names = {k.lower() for k, _ in msg.get("headers", ())}
+                msg["headers"] = [*msg.get("headers", ()), *((k, v) for k, v in extra if k not in names)]
+            await send(msg)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 class MetricsMiddleware:
     def __init__(self, app: Any, metrics: Any):
         self.app = app
@@ -122,6 +175,8 @@ class MetricsMiddleware:
             route = scope.get("route")
             path = getattr(route, "path", None) or ("static" if scope["path"].startswith("/static") else "unmatched")
             method = scope.get("method", "GET")
+            if method not in _METHODS:
+                method = "other"  # a made-up method is one label value, not one per spelling
             if not path.startswith("/v1/stream"):
                 self.metrics.latency.labels(method, path).observe(time.perf_counter() - t0)
             self.metrics.requests.labels(method, path, str(status[0])).inc()

@@ -350,6 +350,12 @@ class Me(BaseModel):
 
 
 class Health(BaseModel):
+    """The unauthenticated liveness answer: nothing about the deployment."""
+
+    ok: bool
+
+
+class Status(BaseModel):
     status: Literal["ok", "degraded"]
     store: str
     schema_version: int

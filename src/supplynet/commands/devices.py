@@ -64,7 +64,7 @@ def add(device_id: Annotated[str | None, typer.Argument(help="device id (letters
                                                    "temperature,humidity")] = "",
         asset: Annotated[str | None, typer.Option(help="asset it is bound to (truck, reefer, machine)")] = None,
         site: Annotated[str | None, typer.Option(help="site it is bound to (store, DC)")] = None,
-        interval: Annotated[float | None, typer.Option(help="expected report interval in seconds")] = None,
+        interval: Annotated[float | None, typer.Option(min=0.001, max=1e7, help="expected report interval in seconds")] = None,
         network: Annotated[Path | None, typer.Option(help="network YAML: take kind, measures, binding, interval "
                                                           "from its device entry")] = None,
         all_devices: Annotated[bool, typer.Option("--all", help="with --network: every device in it")] = False,
@@ -128,7 +128,7 @@ def list_(store: StoreOpt = None) -> None:
 
 @app.command()
 def rotate(device_id: Annotated[str, typer.Argument(help="device id")],
-           overlap: Annotated[float, typer.Option(help="seconds the current key stays valid")] = 86400.0,
+           overlap: Annotated[float, typer.Option(min=0, max=3.2e7, help="seconds the current key stays valid")] = 86400.0,
            scheme: Annotated[str | None, typer.Option(help="the new key's scheme (default: the current key's): "
                                                            "ed25519 or hmac-sha256")] = None,
            store: StoreOpt = None) -> None:

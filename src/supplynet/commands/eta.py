@@ -35,14 +35,14 @@ _err = Console(stderr=True)
 def backtest(
     data: Annotated[Path, typer.Option("--data", help="trip file: timestamped GPS fixes (CSV or GPX)")],
     fmt: Annotated[str | None, typer.Option("--format", help="csv or gpx (default: from the suffix)")] = None,
-    seed: Annotated[int, typer.Option(help="seed of the random cut points")] = 0,
-    cuts_per_trip: Annotated[int, typer.Option("--cuts-per-trip", min=1, help="random cuts per trip")] = 20,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="seed of the random cut points")] = 0,
+    cuts_per_trip: Annotated[int, typer.Option("--cuts-per-trip", min=1, max=10_000, help="random cuts per trip")] = 20,
     trip_col: Annotated[str | None, typer.Option(help="CSV column holding the trip id")] = None,
     time_col: Annotated[str | None, typer.Option(help="CSV column holding the timestamp")] = None,
     lat_col: Annotated[str | None, typer.Option(help="CSV column holding the latitude")] = None,
     lon_col: Annotated[str | None, typer.Option(help="CSV column holding the longitude")] = None,
-    origin_radius_m: Annotated[float, typer.Option(help="origin geofence radius (m)")] = 300.0,
-    dest_radius_m: Annotated[float, typer.Option(help="destination geofence radius (m)")] = 150.0,
+    origin_radius_m: Annotated[float, typer.Option(min=0, max=1e6, help="origin geofence radius (m)")] = 300.0,
+    dest_radius_m: Annotated[float, typer.Option(min=0, max=1e6, help="destination geofence radius (m)")] = 150.0,
     model: Annotated[str, typer.Option(help="tod (time-of-day segments, default) or gp (segment GP)")] = "tod",
     mode: Annotated[str, typer.Option(help="auto (default: route when the trips repeat one route, else lane), "
                                            "route, or lane (one model learned across all trips)")] = "auto",
@@ -110,10 +110,10 @@ def fit(
 @app.command()
 def leadtime(
     data: Annotated[Path, typer.Option("--data", help="shipment history: SCMS Delivery History CSV or its folder")],
-    min_n: Annotated[int, typer.Option("--min-n", min=2, help="fewest shipments for a lane to be reported")] = 20,
-    test_fraction: Annotated[float, typer.Option(help="share of the latest shipments held out")] = 0.2,
-    seed: Annotated[int, typer.Option(help="seed of the classifier")] = 0,
-    top: Annotated[int, typer.Option(help="lanes to list (largest first; 0 = all)")] = 20,
+    min_n: Annotated[int, typer.Option("--min-n", min=2, max=10_000_000, help="fewest shipments for a lane to be reported")] = 20,
+    test_fraction: Annotated[float, typer.Option(min=0, max=1, help="share of the latest shipments held out")] = 0.2,
+    seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="seed of the classifier")] = 0,
+    top: Annotated[int, typer.Option(min=0, max=1_000_000, help="lanes to list (largest first; 0 = all)")] = 20,
 ) -> None:
     """Lead-time distributions per lane and mode, late-delivery ROC AUC on a time-based split, and
     the data-quality report of the file. Prints JSON."""

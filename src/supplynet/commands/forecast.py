@@ -40,15 +40,15 @@ def backtest_cmd(
         "--data",
         help="long-format CSV: unique_id, ds, y [, weight] [, group (product pooled across sites)]",
     ),
-    horizon: int = typer.Option(..., "--horizon", "-h", help="periods held out per window"),
+    horizon: int = typer.Option(..., "--horizon", "-h", min=1, max=100_000, help="periods held out per window"),
     freq: str = typer.Option("W", "--freq", help="pandas frequency: W, D, H, M, Q ..."),
     exog: Path | None = typer.Option(None, "--exog", help="CSV: unique_id, ds and regressors"),
     model: str = typer.Option(
         "default", "--model", help="default, lgbm, mstl_ses_svd, snaive_svd, mstl_ets, theta, ..."
     ),
-    n_windows: int = typer.Option(1, "--n-windows", help="rolling origins (blocks of --horizon)"),
-    season_length: int | None = typer.Option(None, "--season-length", help="default: from --freq"),
-    n_jobs: int = typer.Option(1, "--n-jobs", help="worker processes / threads"),
+    n_windows: int = typer.Option(1, "--n-windows", min=1, max=10_000, help="rolling origins (blocks of --horizon)"),
+    season_length: int | None = typer.Option(None, "--season-length", min=1, max=100_000, help="default: from --freq"),
+    n_jobs: int = typer.Option(1, "--n-jobs", min=-1, max=256, help="worker processes / threads"),
 ) -> None:
     """Backtest MODEL against seasonal naive and seasonal ETS; print the metrics as JSON."""
     from rich.console import Console

@@ -37,13 +37,13 @@ def _pairs(values: list[str] | None, opt: str) -> dict[str, str]:
 
 @app.command()
 def mqtt(host: Annotated[str | None, typer.Option(help="broker host (default SUPPLYNET_MQTT_HOST)")] = None,
-         port: Annotated[int | None, typer.Option(help="broker port (default SUPPLYNET_MQTT_PORT)")] = None,
+         port: Annotated[int | None, typer.Option(min=1, max=65535, help="broker port (default SUPPLYNET_MQTT_PORT)")] = None,
          client_id: Annotated[str, typer.Option(help="MQTT client id: keep it stable across restarts "
                                                      "(persistent session)")] = "gw-0",
          group: Annotated[str, typer.Option(help="shared-subscription group ('' = plain subscription)")] = "gw",
          username: Annotated[str | None, typer.Option(help="broker user name")] = None,
          password: Annotated[str | None, typer.Option(help="broker password", envvar="SUPPLYNET_MQTT_PASSWORD")] = None,
-         rate: Annotated[float, typer.Option(help="per-device rate limit, messages/s")] = 50.0,
+         rate: Annotated[float, typer.Option(min=0.001, max=1e9, help="per-device rate limit, messages/s")] = 50.0,
          store: StoreOpt = None) -> None:
     """Run one gateway worker until interrupted (start several with the same --group to share load)."""
     from supplynet.config import Settings

@@ -64,10 +64,10 @@ def train(
     time_col: Annotated[str | None, typer.Option("--time-col", help="your log: cycles or timestamps")] = None,
     sensor_cols: Cols = None,
     setting_cols: Cols = None,
-    seed: Annotated[int, typer.Option(help="seed of folds, cuts and trees")] = 0,
-    cap: Annotated[float, typer.Option(help="RUL cap of the training target (cycles)")] = 125.0,
-    trees: Annotated[int, typer.Option(min=10, help="boosting rounds per fold model")] = 400,
-    folds: Annotated[int, typer.Option(min=2, help="cross-conformal folds (= models in the ensemble)")] = 5,
+    seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="seed of folds, cuts and trees")] = 0,
+    cap: Annotated[float, typer.Option(min=1, max=1e6, help="RUL cap of the training target (cycles)")] = 125.0,
+    trees: Annotated[int, typer.Option(min=10, max=100_000, help="boosting rounds per fold model")] = 400,
+    folds: Annotated[int, typer.Option(min=2, max=100, help="cross-conformal folds (= models in the ensemble)")] = 5,
 ) -> None:
     """Fit the RUL model with conformal intervals on run-to-failure units (each unit's last row is its
     failure). Prints JSON."""

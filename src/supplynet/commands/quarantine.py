@@ -64,8 +64,8 @@ def list_(device: Annotated[str | None, typer.Option(help="only this device")] =
 
 
 @app.command()
-def show(entry_id: Annotated[int, typer.Argument(help="quarantine entry id (from list)")],
-         raw_chars: Annotated[int, typer.Option(help="characters of the raw message to print")] = 2000,
+def show(entry_id: Annotated[int, typer.Argument(min=1, max=2**62, help="quarantine entry id (from list)")],
+         raw_chars: Annotated[int, typer.Option(min=0, max=1 << 20, help="characters of the raw message to print")] = 2000,
          store: StoreOpt = None) -> None:
     """One entry in full: explanation, detail and the raw message (size-capped)."""
     st, t = _tables(store)
@@ -99,8 +99,8 @@ def prune(older_than_days: Annotated[float, typer.Option(help="delete entries re
 
     from supplynet.ingest.gate import EXPLAIN
 
-    if not older_than_days >= 0:
-        raise DataError(f"--older-than-days must be >= 0, got {older_than_days}")
+    if not 0 <= older_than_days <= 36_500:  # also refuses nan and inf
+        raise DataError(f"--older-than-days must be a number of days in 0..36500, got {older_than_days}")
     if reason is not None and reason not in EXPLAIN:
         raise DataError(f"--reason {reason!r}: not a reason code (one of {', '.join(sorted(EXPLAIN))})")
     cutoff_us = time.time_ns() // 1000 - int(older_than_days * 86_400e6)

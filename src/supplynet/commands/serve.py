@@ -101,6 +101,8 @@ def serve(host: Annotated[str | None, typer.Option(help="address to listen on (S
     if network:
         overrides["network"] = network
     settings = Settings(**overrides)
+    if not 1 <= (port or settings.api_port) <= 65535:
+        raise ConfigError(f"--port {port or settings.api_port}: a TCP port is 1..65535")
     app_ = create_app(settings, policy=load_policy(policy) if policy else None)
     h, p = host or settings.api_host, port or settings.api_port
     typer.echo(f"supplynet control tower on http://{h}:{p}/ui/ (API docs: http://{h}:{p}/docs)", err=True)

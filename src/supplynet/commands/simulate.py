@@ -47,9 +47,9 @@ def parse_time(text: str) -> datetime:
     """An ISO 8601 time; without a zone it is UTC."""
     try:
         t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise SimulationError(f"--at {text!r}: not an ISO 8601 time (e.g. 2026-01-05T08:00:00Z)") from exc
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+        return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # OverflowError: a time before year 1 or after 9999 in UTC
+        raise SimulationError(f"--at {text[:64]!r}: not an ISO 8601 time (e.g. 2026-01-05T08:00:00Z)") from exc
 
 
 def apply_forecast(net: SimNetwork, path: Path) -> SimNetwork:
@@ -124,9 +124,9 @@ def parse_policy_variant(text: str, net: SimNetwork) -> SimNetwork:
 def simulate(
     network: Annotated[Path, typer.Option("--network", "-n", help="network YAML or Willems chain CSV")],
     scenario: Annotated[list[str], typer.Option("--scenario", "-s", help="library name or YAML path; repeat")] = [],  # noqa: B006
-    replications: Annotated[int, typer.Option("--replications", "-r", min=1)] = 200,
-    horizon: Annotated[int, typer.Option("--horizon", "-d", min=1, help="days")] = 180,
-    seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
+    replications: Annotated[int, typer.Option("--replications", "-r", min=1, max=1_000_000)] = 200,
+    horizon: Annotated[int, typer.Option("--horizon", "-d", min=1, max=3650, help="days")] = 180,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1)] = 0,
     executor: Annotated[str, typer.Option("--executor", help="local | dask")] = "local",
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="Dask scheduler address")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="report folder")] = Path("sim-report"),

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ..config import Settings
+from ..errors import DataError
 
 __all__ = ["app"]
 
@@ -15,6 +16,10 @@ app = typer.Typer(help="API tokens for people and programs: roles viewer, planne
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///path or postgresql://... "
                                                               "(default: SUPPLYNET_STORE_URL or .supplynet/supplynet.db)")]
+
+
+#: the longest lifetime a token may be given (days); 0 means it never expires
+MAX_EXPIRES_DAYS = 3650
 
 
 def _url(store: str | None) -> str:
@@ -33,9 +38,13 @@ def create(role: Annotated[str, typer.Option(help="viewer | planner | admin")],
            expires: Annotated[float, typer.Option("--expires", help="days until it expires; 0 for never")] = 90.0,
            store: StoreOpt = None) -> None:
     """Create a token; it is printed once (only its hash is kept)."""
+    import math
+
     from ..security.tokens import TokenService
     from ..store import open_store
 
+    if not (math.isfinite(expires) and 0 <= expires <= MAX_EXPIRES_DAYS):
+        raise DataError(f"--expires {expires:g}: days until the token expires, 0..{MAX_EXPIRES_DAYS} (0 for never)")
     with open_store(_url(store)) as st:
         token, row = TokenService(st).create(role=role, name=name, expires_in_s=expires * 86400 if expires else None,
                                              created_by="cli")

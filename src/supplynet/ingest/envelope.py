@@ -210,7 +210,11 @@ class DeviceClock:
             dt = _number(r["dt"], "dt")
             if abs(dt) > _MAX_DT_S:
                 raise IngestError("schema", f"reading field 'dt'={dt:g} s is more than a week off the envelope ts")
-            return body_ts + timedelta(seconds=dt)
+            try:
+                return body_ts + timedelta(seconds=dt)
+            except OverflowError:
+                raise IngestError("time_out_of_range", f"reading time {body_ts.isoformat()} + {dt:g} s is out "
+                                                       "of range") from None
         if "ts" in r:
             t = r["ts"]
             if not isinstance(t, str) or len(t) > 40:
@@ -419,8 +423,11 @@ def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind
         if types == {int}:
             tus = [base_us + v * 1_000_000 for v in dts]
         else:
-            tus = [base_us + v * 1_000_000 if type(v) is int else (body.ts + timedelta(seconds=v) - _EPOCH) // _US
-                   for v in dts]
+            try:
+                tus = [base_us + v * 1_000_000 if type(v) is int else (body.ts + timedelta(seconds=v) - _EPOCH) // _US
+                       for v in dts]
+            except OverflowError:
+                return None  # the slow path names the reading
     else:
         tus = [base_us] * n
     # the log keeps the columns as they are (one row per envelope) and reads them back into the

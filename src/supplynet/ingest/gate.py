@@ -20,7 +20,18 @@ Checks, in order, each with its own reason code (:data:`REASONS`):
    bucket (``pre_verify_factor`` x the quota) on the claimed id *before* step 4, so a flood costs
    little CPU (an adapter that knows the sender from its transport charges it even before step 1:
    :meth:`Gate.admit`); the message is *refused*, not stored: the device keeps it and sends it again;
-9. ``schema`` / ``unit`` / ``implausible`` / ``binding`` per reading.
+9. ``schema`` / ``unit`` / ``implausible`` / ``binding`` per reading;
+10. ``time_out_of_range`` -- a reading dated after the gateway clock plus ``clock_skew_s``, or more
+    than ``history_s`` before its device was provisioned (before 1970 for an operator-signed import):
+    final, so a reading dated 2999 can move neither the twin's clock nor the device's late cut-off.
+
+Quarantine rows of unauthenticated messages (no verified body) are rate limited per *origin* (the
+source address an adapter passes, e.g. HTTP's client address): over ``quarantine_per_origin_s``
+(burst ``quarantine_origin_burst``) the message is still counted and answered as quarantined, but
+its row and raw copy are not written, so a stranger cannot fill the quarantine table.
+
+A message that breaks the gate in a way no check foresaw is quarantined as ``schema`` (and logged
+with its traceback); it never fails the other messages of its batch.
 
 Accepted envelopes are committed to the log in one group commit (one row per envelope: plain
 telemetry as columns, other readings as a list of events). Events older than the device's
@@ -32,6 +43,7 @@ acknowledges after ``submit`` acknowledges only what is durable. Every message g
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from bisect import bisect_left, bisect_right
@@ -41,6 +53,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 from ..errors import IngestError, SecurityError
+from ..events import iso_utc, us_to_ts
 from ..security.devices import OPERATOR, DeviceRegistry
 from ..security.signing import HMAC_SHA256, b64u_decode, fingerprint, verify, verify_mac
 from .envelope import DEVICE_KINDS, IMPORT_KINDS, Body, Row, Rows, open_outer, parse_body, readings_to_rows
@@ -49,7 +62,7 @@ __all__ = ["EXPLAIN", "REASONS", "Gate", "GateConfig", "Outcome", "SeqTracker", 
 
 REASONS = (
     "payload_too_large", "schema", "unknown_device", "revoked_device", "bad_signature", "binding", "clock_skew",
-    "replayed_sequence", "out_of_window_sequence", "rate_limited", "unit", "implausible",
+    "replayed_sequence", "out_of_window_sequence", "rate_limited", "unit", "implausible", "time_out_of_range",
 )
 #: what each reason code means and what to do about it (``supplynet quarantine`` shows it)
 EXPLAIN = {
@@ -70,7 +83,10 @@ EXPLAIN = {
     "rate_limited": "the device sent more than its rate limit; the message was refused (the device resends it)",
     "unit": "a value's unit is unknown or is not a unit of that quantity",
     "implausible": "a value is not finite or lies outside the plausible range of its quantity",
+    "time_out_of_range": "a reading is dated in the future (past the gateway clock plus the allowed skew) or "
+                         "long before its device was provisioned: the device's clock or firmware is wrong",
 }
+log = logging.getLogger(__name__)
 Status = Literal["stored", "late", "quarantined", "refused"]
 Item = bytes | str | dict[str, Any]
 
@@ -88,12 +104,19 @@ class GateConfig:
     #: Ed25519 verification beyond this factor of the quota (a forger can use it up for a victim,
     #: whose messages are then refused, not lost: the device sends them again)
     pre_verify_factor: float = 3.0
+    #: how long before its provisioning a device's reading may be dated (a buffer filled before it
+    #: was registered); older readings are quarantined as ``time_out_of_range``
+    history_s: float = 30 * 86_400.0
+    #: quarantine rows of unauthenticated messages per second per origin (source address), and burst
+    quarantine_per_origin_s: float = 20.0
+    quarantine_origin_burst: float = 200.0
 
     def __post_init__(self) -> None:
         for name in ("max_bytes", "quarantine_raw_cap", "seq_window"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"GateConfig.{name} must be > 0, got {getattr(self, name)}")
-        for name in ("clock_skew_s", "allowed_lateness_s", "rate_per_s", "burst", "pre_verify_factor"):
+        for name in ("clock_skew_s", "allowed_lateness_s", "rate_per_s", "burst", "pre_verify_factor", "history_s",
+                     "quarantine_per_origin_s", "quarantine_origin_burst"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"GateConfig.{name} must be > 0, got {getattr(self, name)}")
 
@@ -237,6 +260,7 @@ class Gate:
         self._durable: dict[str, int] = {d: t.acked for d, t in self._trackers.items()}
         self._buckets: dict[str, TokenBucket] = {}
         self._pre_buckets: dict[str, TokenBucket] = {}
+        self._origin_buckets: dict[str, TokenBucket] = {}  # quarantine rows per origin (unauthenticated)
         self._pre_lock = threading.Lock()  # the pre-verification buckets and admit()'s refusals
         self._early: Counter[str] = Counter()  # refusals by admit() not yet in the counters table
         self._early_seen: Counter[str] = Counter()  # ... not yet in accounting / counters
@@ -324,6 +348,16 @@ class Gate:
             self._fold_early()
             return self._counters
 
+    def _origin_take(self, origin: str, now: float) -> bool:
+        """May an unauthenticated message from ``origin`` have its quarantine row (caller holds ``_lock``)?"""
+        b = self._origin_buckets.get(origin)
+        if b is None:
+            if len(self._origin_buckets) >= 10_000:  # bounded: forget every origin (they start full again)
+                self._origin_buckets.clear()
+            cfg = self.config
+            b = self._origin_buckets[origin] = TokenBucket(cfg.quarantine_per_origin_s, cfg.quarantine_origin_burst, now)
+        return b.take(now)
+
     def _pre_take(self, device: str, now: float) -> bool:
         pre = self._pre_buckets.get(device)
         if pre is None:
@@ -331,10 +365,12 @@ class Gate:
             pre = self._pre_buckets[device] = TokenBucket(self.config.rate_per_s * f, self.config.burst * f, now)
         return pre.take(now)
 
-    def submit(self, items: Sequence[Item], adapter: str = "mqtt", *, admitted: bool = False) -> list[Outcome]:
+    def submit(self, items: Sequence[Item], adapter: str = "mqtt", *, admitted: bool = False,
+               origin: str | None = None) -> list[Outcome]:
         """Run every message through the checks, commit what passes, record the rest; returns one
         :class:`Outcome` per message, in order, after everything is durable. ``admitted``: the
-        adapter already charged each message to its sender with :meth:`admit`."""
+        adapter already charged each message to its sender with :meth:`admit`. ``origin``: where the
+        batch came from (a client address), for the per-origin bound on quarantine rows."""
         now = self.clock()
         now_us = int(now * 1e6)
         self.registry.refresh()
@@ -352,7 +388,11 @@ class Gate:
                 try:
                     accepted.append(self._check(i, item, now, now_us, seen, adapter, admitted))
                 except _Rejected as rej:
-                    outcomes[i] = self._reject(rej, item, batch, now_us, adapter)
+                    outcomes[i] = self._reject(rej, item, batch, now_us, adapter, origin)
+                except Exception as exc:  # a check no one foresaw: this message, not its batch
+                    log.exception("gate: message %d of a %s batch broke a check; quarantined as schema", i, adapter)
+                    rej = _Rejected("schema", _peek_device(item), f"unprocessable message ({type(exc).__name__})")
+                    outcomes[i] = self._reject(rej, item, batch, now_us, adapter, origin)
             self._split_late(accepted)
         # one durable transaction: the log rows and the gate's tables (quarantine, late, counters,
         # acks) commit together, so a crash cannot leave acks ahead of or behind the log
@@ -505,6 +545,14 @@ class Gate:
                                       kinds=IMPORT_KINDS if operator is not None and rec is None else DEVICE_KINDS)
         except IngestError as exc:
             raise _Rejected(exc.reason, dev, exc.detail, body) from None
+        tss = events.tus if isinstance(events, Rows) else [r[1] for r in events]
+        lo_us = 0 if operator is not None or rec is None else max(0, rec.created_at_us - int(cfg.history_s * 1e6))
+        hi_us = now_us + int(cfg.clock_skew_s * 1e6)
+        first, last = min(tss), max(tss)
+        if last > hi_us or first < lo_us:
+            bad = last if last > hi_us else first
+            raise _Rejected("time_out_of_range", dev, f"a reading is dated {_when(bad)}, outside "
+                                                      f"[{_when(lo_us)}, {_when(hi_us)}]", body)
         seen.add((dev, body.seq))
         return _Accepted(i, dev, body, events)
 
@@ -548,14 +596,16 @@ class Gate:
         return out
 
     # -- outcomes ----------------------------------------------------------------------------------
-    def _reject(self, rej: _Rejected, item: Item, batch: Any, now_us: int, adapter: str) -> Outcome:
+    def _reject(self, rej: _Rejected, item: Item, batch: Any, now_us: int, adapter: str,
+                origin: str | None = None) -> Outcome:
         body = rej.body
         if rej.refused:
             return Outcome("refused", rej.device, rej.reason, rej.detail, body.seq if body else None,
                            body.last_seq if body else None, retry=True)
-        raw = _raw(item)
-        batch.quarantine.append((now_us, rej.device, rej.reason, rej.detail[:1000], adapter, len(raw),
-                                 raw[: self.config.quarantine_raw_cap]))
+        if body is not None or origin is None or self._origin_take(origin, now_us / 1e6):
+            raw = _raw(item)
+            batch.quarantine.append((now_us, rej.device, rej.reason, rej.detail[:1000], adapter, len(raw),
+                                     raw[: self.config.quarantine_raw_cap]))
         batch.count(self._account_key(rej.device, body is not None), rej.reason)
         retry = False
         if body is not None:
@@ -587,6 +637,13 @@ class _Rejected(Exception):
                  refused: bool = False):
         self.reason, self.device, self.detail, self.body = reason, device[:128], detail, body
         self.final, self.refused = final, refused
+
+
+def _when(us: int) -> str:
+    try:
+        return iso_utc(us_to_ts(us))
+    except ValueError:
+        return f"{us} us since 1970"
 
 
 def _size(item: Item) -> int:

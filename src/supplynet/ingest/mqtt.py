@@ -28,6 +28,11 @@ commit the worker publishes each touched device's acknowledged high water back t
 ``device_ack_every_s`` per device, and when idle), and the
 **device client** (:class:`DeviceClient`) keeps every envelope above it and sends those again
 (on reconnect and when they are older than ``resend_after_s``).
+
+A committing thread that hits an unexpected error is not restarted in place ("let it crash"): it
+logs one critical line and :meth:`GatewayWorker.run` ends the process with exit code 70 at once, so
+the supervisor starts a fresh worker (the unacknowledged messages are delivered to it again). A
+worker that stays up and commits nothing is never the outcome.
 """
 
 from __future__ import annotations
@@ -286,6 +291,9 @@ class GatewayWorker:
         self._q = FairQueue(queue_size)  # round-robin across devices: a flood cannot delay the others
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        #: set when a committing thread died: (thread name, the exception); run() then ends the process
+        self.died: tuple[str, BaseException] | None = None
+        self._dead = threading.Event()
         self.committers = committers
         self.gil_switch_interval_s = gil_switch_interval_s
         self._count_lock = threading.Lock()
@@ -399,6 +407,16 @@ class GatewayWorker:
             payload = {"acked": high, "ranges": [r for r in rs if r[1] > high]}
             self.client.publish(ack_topic(d), orjson.dumps(payload), qos=1, retain=True)
 
+    def _committer(self, monitors: bool) -> None:
+        try:
+            self._loop(monitors)
+        except BaseException as exc:  # let it crash: run() ends the process, the supervisor restarts it
+            self.died = (threading.current_thread().name, exc)
+            log.critical("gateway: committing thread %s died (%s: %s); the worker exits for a restart",
+                         threading.current_thread().name, type(exc).__name__, exc, exc_info=True)
+            self._dead.set()
+            self._stop.set()
+
     def _loop(self, monitors: bool) -> None:
         last_monitor = time.monotonic()
         while not self._stop.is_set():
@@ -421,19 +439,23 @@ class GatewayWorker:
         self.client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=self._props)
         self.client.loop_start()
         for k in range(self.committers):
-            t = threading.Thread(target=self._loop, args=(k == 0,), name=f"gateway-commit-{k}", daemon=True)
+            t = threading.Thread(target=self._committer, args=(k == 0,), name=f"gateway-commit-{k}", daemon=True)
             t.start()
             self._threads.append(t)
         return self
 
     def run(self) -> None:
+        """Block until :meth:`stop`; ``SystemExit(70)`` when a committing thread died (nothing is
+        acknowledged that was not committed: the broker delivers the rest to the next worker)."""
         if not self._threads:
             self.start()
         try:
             while not self._stop.wait(0.5):
                 pass
         finally:
-            self.stop()
+            self.stop(drain=not self._dead.is_set())
+        if self.died is not None:
+            raise SystemExit(70)
 
     def stop(self, drain: bool = True) -> None:
         if drain:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -25,12 +25,20 @@ def outcome(res: dec.Submitted) -> dict:
             "events": [e.model_dump(mode="json", exclude_none=True) for e in res.events]}
 
 
+#: how far the twin's clock may run ahead of the wall clock and still date an action (accelerated
+#: demos run ahead; a reading dated 2999 that reached the log some other way must not date an order)
+MAX_AHEAD = timedelta(days=366)
+
+
 def sim_now(state: StateDep) -> datetime:
     """The time of the action: the twin's clock (the latest event time), never before the wall clock
-    when the twin is in the past... unless the log runs ahead of it (accelerated demos)."""
+    when the twin is in the past... unless the log runs ahead of it (accelerated demos), by at most
+    :data:`MAX_AHEAD`."""
     with state.twins.read() as twin:
         last = twin.state.last_event_at
     now = datetime.now(UTC)
+    if last is not None and last > now + MAX_AHEAD:
+        return now
     return last if last is not None and last > now else (last or now)
 
 

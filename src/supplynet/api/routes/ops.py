@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+import time
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+import orjson
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
 
 from ... import __version__
 from ...decide.autonomy import parse_policy
@@ -22,6 +26,7 @@ from ..schemas import (
     Health,
     Me,
     QuarantinePage,
+    Status,
     TokenCreate,
     TokenCreated,
     TokenPublic,
@@ -30,15 +35,56 @@ from ..schemas import (
 router = APIRouter()
 
 
-@router.get("/v1/health", response_model=Health, tags=["health"], summary="Liveness and store check (no token)")
-def health(state: StateDep) -> Health:
+class HealthProbe:
+    """The store check behind ``/v1/health``: run in the thread pool at most once a second, never
+    awaited by a health request once a first answer is in (under overload the answer is the last
+    check's, at once); not ok when the store failed, or no check finished for ``stale_s``."""
+
+    def __init__(self, check: Any, every_s: float = 1.0, stale_s: float = 10.0):
+        self.check, self.every_s, self.stale_s = check, every_s, stale_s
+        self.ok, self.at = False, 0.0
+        self._task: asyncio.Future[None] | None = None
+
+    def _run(self) -> None:
+        try:
+            self.check()
+            self.ok = True
+        except Exception:  # reported as not ok, not raised: a health check answers
+            self.ok = False
+        self.at = time.monotonic()
+
+    async def status(self) -> bool:
+        if self.at == 0.0:
+            await run_in_threadpool(self._run)
+        now = time.monotonic()
+        if now - self.at > self.every_s and (self._task is None or self._task.done()):
+            self._task = asyncio.ensure_future(run_in_threadpool(self._run))
+        return self.ok and now - self.at <= self.stale_s
+
+
+_OK, _NOT_OK = orjson.dumps({"ok": True}), orjson.dumps({"ok": False})
+
+
+@router.get("/v1/health", response_model=Health, tags=["health"], responses={503: {"model": Health}},
+            summary="Liveness: {\"ok\": true}, or 503 {\"ok\": false} when the store fails (no token)")
+async def health(request: Request, state: StateDep) -> Response:
+    probe = getattr(request.app.state, "health_probe", None)
+    if probe is None:
+        probe = request.app.state.health_probe = HealthProbe(lambda: state.store.log.last_offset())
+    ok = await probe.status()
+    return Response(_OK if ok else _NOT_OK, status_code=200 if ok else 503, media_type="application/json")
+
+
+@router.get("/v1/status", response_model=Status, tags=["health"], summary="The store, schema, log and version "
+                                                                         "(viewer token)")
+def status(state: StateDep, _: Viewer) -> Status:
     try:
         version = state.store.schema_version()
         offset = state.store.log.last_offset()
-        status = "ok"
-    except Exception:  # reported, not raised: a health check answers
-        version, offset, status = -1, None, "degraded"
-    return Health(status=status, store=state.store.backend.safe_url, schema_version=version, log_offset=offset,
+        st = "ok"
+    except Exception:  # reported, not raised: a status check answers
+        version, offset, st = -1, None, "degraded"
+    return Status(status=st, store=state.store.backend.safe_url, schema_version=version, log_offset=offset,
                   network=getattr(state.network, "name", None), version=__version__)
 
 
