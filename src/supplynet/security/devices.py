@@ -112,6 +112,9 @@ class DeviceRecord:
     keys: tuple[KeyRecord, ...] = ()
     revoked_at_us: int | None = None
     created_at_us: int = 0
+    #: registered without a binding on purpose (a gateway relaying for several sites): its readings
+    #: name their asset or site themselves; every other device reports only about its own
+    any_site: bool = False
 
     @property
     def allowed_kinds(self) -> frozenset[str]:
@@ -263,9 +266,12 @@ class DeviceRegistry:
 
     def provision(self, device_id: str, *, kind: str | None = None, measures: Iterable[str] = (),
                   asset: str | None = None, site: str | None = None, report_interval_s: float | None = None,
-                  now_us: int | None = None, scheme: str = ED25519) -> Credential:
+                  now_us: int | None = None, scheme: str = ED25519, any_site: bool = False) -> Credential:
         """Register a device with a fresh key; returns its credential (shown once, not stored).
-        ``scheme``: ``ed25519`` (default) or ``hmac-sha256`` (symmetric; needs the vault key)."""
+        ``scheme``: ``ed25519`` (default) or ``hmac-sha256`` (symmetric; needs the vault key).
+        A device is bound to one ``asset`` or one ``site`` and reports only about it; ``any_site``
+        registers one that may report for any (a gateway relaying for several sites), which must be
+        asked for explicitly. Operators (``kind="operator"``) report nothing and take no binding."""
         if not isinstance(device_id, str) or not _ID.match(device_id):
             raise SecurityError(f"device id {device_id!r}: use 1-128 letters, digits or _ . : @ - (no '/')")
         if self.backend.get_device(device_id) is not None:
@@ -275,12 +281,18 @@ class DeviceRegistry:
                 raise SecurityError(f"device {device_id!r}: {name} {v!r} is not an identifier")
         if asset and site:
             raise SecurityError(f"device {device_id!r}: bind it to an asset or a site, not both")
+        if kind != OPERATOR and not (asset or site or any_site):
+            raise SecurityError(f"device {device_id!r} is bound to nothing: give the asset or site it reports "
+                                f"about (--asset / --site), or --any-site for a gateway that reports for several")
+        if any_site and (asset or site or kind == OPERATOR):
+            raise SecurityError(f"device {device_id!r}: --any-site is for a device bound to no asset or site "
+                                f"(and not for an operator)")
         if report_interval_s is not None and not report_interval_s > 0:
             raise SecurityError(f"device {device_id!r}: report_interval_s must be > 0, got {report_interval_s}")
         now = _now_us() if now_us is None else now_us
         key, cred = self._new_key(device_id, scheme, now, kind)
         self._save(DeviceRecord(device_id, kind, tuple(measures), asset, site, report_interval_s, (key,),
-                                None, now))
+                                None, now, any_site))
         return cred
 
     def rotate(self, device_id: str, *, overlap_s: float = DEFAULT_OVERLAP_S, now_us: int | None = None,
