@@ -309,6 +309,7 @@ def _mount() -> None:
     """Sub-command groups that live beside the modules they drive."""
     from .commands import (
         audit,
+        certs,
         devices,
         eta,
         forecast,
@@ -333,6 +334,7 @@ def _mount() -> None:
     app.add_typer(quarantine.app, name="quarantine")
     app.add_typer(audit.app, name="audit")
     app.add_typer(tokens.app, name="tokens")
+    app.add_typer(certs.app, name="certs")
 
 
 _mount()

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import SecurityError
+from .acks import PlatformKey
 from .signing import (
     ED25519,
     HMAC_SHA256,
@@ -155,6 +156,12 @@ class Credential:
     private_key: str  # Ed25519 private key, or ``hmac-sha256:<secret>`` for a symmetric device
     public_key: str  # "" for a symmetric device
     scheme: str = ED25519
+    #: the platform's public key (Ed25519): the device verifies its acknowledgements with it
+    #: (:mod:`.acks`); "" for an operator
+    platform_key: str = ""
+    #: the device's broker password (MQTT user name: its id), derived from the vault key
+    #: (:mod:`.broker`); "" for an operator
+    mqtt_password: str = ""
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -222,6 +229,11 @@ class DeviceRegistry:
         return {k.kid: k.public for r in self._cache.values() if r.kind == OPERATOR and r.revoked_at_us is None
                 for k in r.keys if k.valid_at(t_us)}
 
+    def platform_key(self, *, create: bool = False) -> PlatformKey:
+        """The platform's acknowledgement key, derived from the vault key (``create``: make the home
+        folder's vault key if there is none yet, as provisioning does)."""
+        return PlatformKey.from_vault(self.vault(create=create))
+
     def vault(self, *, create: bool = False) -> Vault:
         if self._vault is None:
             self._vault = default_vault(create=create, home=self._home)
@@ -244,14 +256,22 @@ class DeviceRegistry:
         if scheme == ED25519:
             priv, pub = generate_keypair()
             key = KeyRecord(fingerprint(pub), pub, now)
-            return key, Credential(device_id, key.kid, priv, pub)
+            return key, Credential(device_id, key.kid, priv, pub, ED25519, *self._platform_material(device_id, kind))
         if scheme == HMAC_SHA256:
             text, raw = generate_secret()
             kid = b64u_encode(os.urandom(9))  # random: a kid derived from the secret would say something of it
             key = KeyRecord(kid, "", now, scheme=HMAC_SHA256,
                             sealed=self.vault(create=True).seal(raw, device_id, kid))
-            return key, Credential(device_id, kid, text, "", HMAC_SHA256)
+            return key, Credential(device_id, kid, text, "", HMAC_SHA256, *self._platform_material(device_id, kind))
         raise SecurityError(f"device {device_id!r}: unknown key scheme {scheme!r}; use one of {', '.join(SCHEMES)}")
+
+    def _platform_material(self, device_id: str, kind: str | None) -> tuple[str, str]:
+        """What a device gets with its credential: the platform's public key and its broker password."""
+        if kind == OPERATOR:
+            return "", ""
+        from .broker import mqtt_password
+
+        return self.platform_key(create=True).public, mqtt_password(self.vault(), device_id)
 
     def _require(self, device_id: str) -> DeviceRecord:
         d = self.backend.get_device(device_id)
