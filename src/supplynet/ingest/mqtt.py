@@ -59,6 +59,7 @@ from ..errors import SecurityError, StoreError
 from ..events import iso_utc
 from ..security.acks import PlatformKey, open_ack
 from ..security.devices import Credential
+from ..security.signing import fingerprint
 from .envelope import seal
 from .gate import Gate
 
@@ -459,6 +460,7 @@ class GatewayWorker:
     def start(self) -> GatewayWorker:
         if self.gil_switch_interval_s:  # process-wide: the worker owns its process (None leaves it alone)
             sys.setswitchinterval(self.gil_switch_interval_s)
+        log.info("gateway: acknowledgements signed with platform key %s", fingerprint(self.platform_key.public))
         self.client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=self._props)
         self.client.loop_start()
         for k in range(self.committers):
@@ -574,7 +576,10 @@ class DeviceClient:
         opened = open_ack(self.platform_key, self.device, msg.payload)
         if opened is None:  # forged, unsigned or another device's: keep everything, send it again
             self.forged_acks += 1
-            log.warning("device %s: ignored an acknowledgement not signed by the platform key", self.device)
+            if self.forged_acks in (1, 10) or self.forged_acks % 1000 == 0:  # loud, but not a log flood
+                log.warning("device %s: ignored %d acknowledgements not signed by the platform key %s (a hostile "
+                            "broker, or a gateway with another vault key)", self.device, self.forged_acks,
+                            fingerprint(self.platform_key))
             return
         acked, ranges = opened
         with self._lock:
