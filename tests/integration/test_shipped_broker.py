@@ -123,13 +123,19 @@ def test_junk_on_a_victims_topic_no_longer_uses_its_quota(env):
         assert set(codes) == {NOT_AUTHORIZED}
         own = [bad.publish(up_topic(attacker.device_id), b'{"junk": %d}' % i) for i in range(700)]
         assert set(own) == {SUCCESS}
-        assert wait_until(lambda: w.committed >= 700, 30)  # the gateway has dealt with all of them
+        # envelopes claiming to be the victim, forged, on the attacker's own topic: charged to the
+        # attacker's connection before they are read, and never to the victim's verified quota
+        forged = [seal(victim.device_id, victim.kid, attacker.private_key, 10_000 + i, utcnow(),
+                       [{"kind": "condition", "temperature": 4.0}], {"temperature": "degC"}) for i in range(300)]
+        assert {bad.publish(up_topic(attacker.device_id), f) for f in forged} == {SUCCESS}
+        assert wait_until(lambda: w.committed >= 1000, 30)  # the gateway has dealt with all of them
         good = Probe(broker.port, victim.device_id, victim.mqtt_password, f"victim-{tag}")
         assert {good.publish(up_topic(victim.device_id), _envelope(victim, k)) for k in range(20)} == {SUCCESS}
         assert wait_until(lambda: gate.store.log.high_water(victim.device_id) == 19, 30)
         acc = gate.accounting
         assert acc[victim.device_id]["stored"] == 20 and acc[victim.device_id]["refused"] == 0
         assert acc[attacker.device_id]["refused"] > 0  # the pre-check refused the attacker's own flood
+        assert acc[victim.device_id]["bad_signature"] > 0  # the forgeries that got past it were read and refused
         for p in (bad, good):
             p.close()
     finally:

@@ -68,3 +68,9 @@ def test_cli_ingest_acl_and_certs_init(tmp_path):
     assert again.exit_code == 2 and "--force" in again.output and "Traceback" not in again.output
     bad = runner.invoke(app, ["certs", "init", "--dir", str(tmp_path / "d"), "--host", "a b"])
     assert bad.exit_code == 2 and "neither an IP address nor a DNS name" in bad.output
+
+
+def test_cli_ingest_mqtt_names_a_missing_tls_file(tmp_path):
+    r = runner.invoke(app, ["ingest", "mqtt", "--tls-ca", str(tmp_path / "nope.crt"), "--store",
+                            f"sqlite:///{tmp_path / 's.db'}"])
+    assert r.exit_code == 2 and "nope.crt not found" in r.output and "Traceback" not in r.output
