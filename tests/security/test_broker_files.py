@@ -74,3 +74,19 @@ def test_cli_ingest_mqtt_names_a_missing_tls_file(tmp_path):
     r = runner.invoke(app, ["ingest", "mqtt", "--tls-ca", str(tmp_path / "nope.crt"), "--store",
                             f"sqlite:///{tmp_path / 's.db'}"])
     assert r.exit_code == 2 and "nope.crt not found" in r.output and "Traceback" not in r.output
+
+
+def test_client_certificate_is_issued_by_the_ca(tmp_path):
+    from cryptography import x509
+
+    from supplynet.security.certs import init_certs, issue_client_cert
+
+    files = init_certs(tmp_path / "c")
+    cert_path, key_path = issue_client_cert(files.folder, "rf-1")
+    ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    cert.verify_directly_issued_by(ca)  # raises when the CA did not sign it
+    assert cert.subject.rfc4514_string().startswith("CN=rf-1")
+    assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+    server = x509.load_pem_x509_certificate(files.server_cert.read_bytes())
+    server.verify_directly_issued_by(ca)
