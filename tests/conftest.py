@@ -53,3 +53,18 @@ def pg_url(pg_database: str) -> str:
         conn.execute("DROP SCHEMA public CASCADE")
         conn.execute("CREATE SCHEMA public")
     return pg_database
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_vault_key() -> Iterator[None]:
+    """One vault key for the session (in the environment, so gateway subprocesses share it): device
+    provisioning derives the platform's acknowledgement key from it, and without it every test would
+    make ``vault.key`` in the working folder's ``.supplynet``. Tests of the vault itself unset it."""
+    from supplynet.security.vault import Vault
+
+    had = os.environ.get("SUPPLYNET_VAULT_KEY")
+    if had is None:
+        os.environ["SUPPLYNET_VAULT_KEY"] = Vault.generate_key()
+    yield
+    if had is None:
+        os.environ.pop("SUPPLYNET_VAULT_KEY", None)

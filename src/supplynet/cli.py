@@ -329,6 +329,7 @@ def _mount() -> None:
     """Sub-command groups that live beside the modules they drive."""
     from .commands import (
         audit,
+        certs,
         devices,
         eta,
         forecast,
@@ -360,6 +361,7 @@ def _mount() -> None:
     app.add_typer(health.app, name="health")
     app.command("import", help="Import a company's history file (sales, stock, purchase orders, shipments, "
                                "sensor log, maintenance history) through the gate.")(importer.import_cmd)
+    app.add_typer(certs.app, name="certs")
 
 
 _mount()

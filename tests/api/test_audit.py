@@ -109,7 +109,7 @@ def test_every_mutating_api_call_is_audited(api):
     api.client.post("/v1/orders", json={"site": "STORE-1", "sku": "MILK-2L", "quantity": 2},
                     headers=api.h("planner", **{"Idempotency-Key": "audit-order-1"}))
     api.client.put("/v1/policies/autonomy", json={"kinds": {"maintain": {"level": "manual"}}}, headers=api.h("admin"))
-    api.client.post("/v1/devices", json={"device_id": "t-1", "measures": ["temperature"]}, headers=api.h("admin"))
+    api.client.post("/v1/devices", json={"device_id": "t-1", "measures": ["temperature"], "asset": "R1"}, headers=api.h("admin"))
     items = api.client.get("/v1/audit", headers=api.h("viewer")).json()["items"]
     new = [e for e in items if e["seq"] > before]
     assert {e["action"] for e in new} >= {"token.create", "decision.place", "decision.execute", "policy.update",

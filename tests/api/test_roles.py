@@ -30,7 +30,7 @@ def _matrix(api):
     dec_id = _proposal(api)
     dec2 = _proposal(api)
     reg = DeviceRegistry(SqlRegistryBackend(api.store.backend))
-    reg.provision("probe-1", measures=["temperature"])
+    reg.provision("probe-1", measures=["temperature"], asset="R1")
     tok_id = TokenService(api.store).create(role="viewer", name="victim")[1].id
     return [
         ("GET", "/v1/network", None, "viewer"),
@@ -59,7 +59,7 @@ def _matrix(api):
         ("POST", "/v1/scenarios", {"scenario": "supplier_fire", "replications": 2, "horizon": 14}, "planner"),
         ("GET", "/v1/devices", None, "admin"),
         ("GET", "/v1/devices/probe-1", None, "admin"),
-        ("POST", "/v1/devices", {"device_id": "new-dev", "measures": ["temperature"]}, "admin"),
+        ("POST", "/v1/devices", {"device_id": "new-dev", "measures": ["temperature"], "asset": "R1"}, "admin"),
         ("POST", "/v1/devices/probe-1/revoke", None, "admin"),
         ("GET", "/v1/tokens", None, "admin"),
         ("POST", "/v1/tokens", {"name": "bot", "role": "viewer"}, "admin"),
@@ -70,7 +70,7 @@ def _matrix(api):
 
 
 def test_role_endpoint_matrix(api):
-    cred = DeviceRegistry(SqlRegistryBackend(api.store.backend)).provision("gps-9", measures=["position"])
+    cred = DeviceRegistry(SqlRegistryBackend(api.store.backend)).provision("gps-9", measures=["position"], asset="TRUCK-1")
     matrix = _matrix(api)
     checked = 0
     for role in (None, "device", "viewer", "planner", "admin"):

@@ -155,8 +155,13 @@ def test_shipped_config_loads(tmp_path):
     pw = tmp_path / "passwd"
     subprocess.run(["mosquitto_passwd", "-b", "-c", str(pw), "gateway", "x"], check=True)
     port = free_port()
+    from supplynet.security.certs import init_certs
+
+    certs = init_certs(tmp_path / "certs").folder
     conf = (ACL.parent / "mosquitto.conf").read_text()
-    conf = (conf.replace("/etc/mosquitto/supplynet/passwd", str(pw))
+    conf = (conf.replace("/etc/mosquitto/supplynet/certs", str(certs))
+            .replace("listener 8883", f"listener {free_port()} 127.0.0.1")
+            .replace("/etc/mosquitto/supplynet/passwd", str(pw))
             .replace("/etc/mosquitto/supplynet/acl", str(ACL))
             .replace("listener 1883 127.0.0.1", f"listener {port} 127.0.0.1")
             .replace("persistence true", "persistence false"))

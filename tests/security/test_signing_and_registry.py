@@ -74,7 +74,7 @@ def test_provision_stores_only_public_material():
 def test_rotation_overlap_and_revocation():
     reg = DeviceRegistry()
     t0 = 1_700_000_000_000_000
-    old = reg.provision("rf-1", now_us=t0)
+    old = reg.provision("rf-1", asset="R1", now_us=t0)
     new = reg.rotate("rf-1", overlap_s=60, now_us=t0 + 10**6)
     rec = reg.get("rf-1")
     assert rec.key(old.kid, t0 + 30 * 10**6) and rec.key(new.kid, t0 + 30 * 10**6)
@@ -91,7 +91,7 @@ def test_rotation_overlap_and_revocation():
 def test_registry_refresh_sees_other_writers():
     backend = InMemoryRegistryBackend()
     a, b = DeviceRegistry(backend), DeviceRegistry(backend)
-    a.provision("rf-1")
+    a.provision("rf-1", asset="R1")
     assert b.get("rf-1") is None and b.refresh() and b.get("rf-1") is not None
     assert not b.refresh()
 

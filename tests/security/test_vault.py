@@ -47,26 +47,26 @@ def test_symmetric_device_secret_is_shown_once_and_kept_only_sealed():
 def test_sealed_secret_opens_only_with_its_vault_key_and_on_its_own_record():
     vault = Vault(Vault.generate_key())
     reg = DeviceRegistry(vault=vault)
-    reg.provision("a", scheme=HMAC_SHA256)
+    reg.provision("a", asset="R1", scheme=HMAC_SHA256)
     key = reg.get("a").keys[0]
     other = DeviceRegistry(reg.backend, vault=Vault(Vault.generate_key()))  # a gateway with another key
     with pytest.raises(SecurityError, match="does not open with this vault key"):
         other.secret("a", key)
-    reg.provision("b", scheme=HMAC_SHA256)
+    reg.provision("b", asset="R1", scheme=HMAC_SHA256)
     with pytest.raises(SecurityError):  # a's sealed secret pasted onto b's record
         reg.secret("b", key)
 
 
 def test_rotation_keeps_the_scheme_unless_told_and_operators_stay_ed25519():
     reg = DeviceRegistry(vault=Vault(Vault.generate_key()))
-    reg.provision("a", scheme=HMAC_SHA256)
+    reg.provision("a", asset="R1", scheme=HMAC_SHA256)
     assert reg.rotate("a", overlap_s=10).scheme == HMAC_SHA256
     assert reg.rotate("a", overlap_s=10, scheme="ed25519").scheme == "ed25519"
     assert [k.scheme for k in reg.get("a").keys] == [HMAC_SHA256, HMAC_SHA256, "ed25519"]
     with pytest.raises(SecurityError, match="Ed25519 keys only"):
         reg.provision("operator:x", kind="operator", scheme=HMAC_SHA256)
     with pytest.raises(SecurityError, match="unknown key scheme"):
-        reg.provision("c", scheme="rsa")
+        reg.provision("c", asset="R1", scheme="rsa")
 
 
 def test_vault_key_from_env_file_or_home(no_vault_env, monkeypatch, tmp_path):
@@ -104,7 +104,7 @@ def test_cli_adds_symmetric_devices_and_never_shows_the_sealed_secret(no_vault_e
     with open_store(url) as st:
         rows = json.dumps(st.backend.query("SELECT record FROM devices"))
     assert cred["private_key"].split(":", 1)[1] not in rows and rot["private_key"].split(":", 1)[1] not in rows
-    bad = runner.invoke(devices_app, ["add", "x", "--scheme", "rsa", "--store", url])
+    bad = runner.invoke(devices_app, ["add", "x", "--site", "S1", "--scheme", "rsa", "--store", url])
     assert bad.exit_code != 0 and "use one of ed25519, hmac-sha256" in str(bad.exception)  # the CLI prints it
 
 

@@ -149,6 +149,8 @@ class DeviceCreate(_In):
     scheme: Literal["ed25519", "hmac-sha256"] = Field(
         "ed25519", description="ed25519 (the platform keeps only the public key) or hmac-sha256 (symmetric: "
                                "cheaper per message; the secret is kept sealed under the vault key)")
+    any_site: bool = Field(False, description="bound to no asset or site: may report for any (a gateway relaying "
+                                              "for several sites); every other device needs asset or site")
 
 
 class DevicePublic(BaseModel):
@@ -157,6 +159,7 @@ class DevicePublic(BaseModel):
     measures: list[str]
     asset: str | None = None
     site: str | None = None
+    any_site: bool = False
     report_interval_s: float | None = None
     keys: list[dict[str, Any]]
     revoked_at_us: int | None = None

@@ -1,6 +1,7 @@
 """``supplynet devices``: the device registry.
 
     supplynet devices add rf-1 --measures temperature --asset REEFER-1 --interval 60
+    supplynet devices add gw-7 --measures stock_count,sale --any-site   # relays for several sites
     supplynet devices add --network network.yaml --all      # every device of the network
     supplynet devices add operator:alice --operator --key-out alice.key
     supplynet devices add pos-7 --measures sale --site S1 --scheme hmac-sha256   # symmetric key
@@ -64,6 +65,9 @@ def add(device_id: Annotated[str | None, typer.Argument(help="device id (letters
                                                    "temperature,humidity")] = "",
         asset: Annotated[str | None, typer.Option(help="asset it is bound to (truck, reefer, machine)")] = None,
         site: Annotated[str | None, typer.Option(help="site it is bound to (store, DC)")] = None,
+        any_site: Annotated[bool, typer.Option("--any-site", help="bound to no asset or site: may report for "
+                                                                  "any (a gateway relaying for several sites); "
+                                                                  "every other device needs --asset or --site")] = False,
         interval: Annotated[float | None, typer.Option(min=0.001, max=1e7, help="expected report interval in seconds")] = None,
         network: Annotated[Path | None, typer.Option(help="network YAML: take kind, measures, binding, interval "
                                                           "from its device entry")] = None,
@@ -94,7 +98,7 @@ def add(device_id: Annotated[str | None, typer.Argument(help="device id (letters
             raise DataError("give a DEVICE_ID (or --network FILE --all)")
         specs.append({"device_id": device_id, "kind": "operator" if operator else kind,
                       "measures": [m.strip() for m in measures.split(",") if m.strip()], "asset": asset, "site": site,
-                      "report_interval_s": interval, "scheme": scheme or "ed25519"})
+                      "report_interval_s": interval, "scheme": scheme or "ed25519", "any_site": any_site})
     st, reg = _registry(store)
     with st:
         creds = [reg.provision(**s) for s in specs]
@@ -118,7 +122,7 @@ def list_(store: StoreOpt = None) -> None:
     rows = []
     for r in recs:
         rows.append({"device_id": r.device_id, "kind": r.kind, "measures": list(r.measures), "asset": r.asset,
-                     "site": r.site, "report_interval_s": r.report_interval_s,
+                     "site": r.site, "any_site": r.any_site, "report_interval_s": r.report_interval_s,
                      "revoked_at": us_to_ts(r.revoked_at_us).isoformat() if r.revoked_at_us else None,
                      "keys": [{"kid": k.kid, "scheme": k.scheme, "not_before": us_to_ts(k.not_before_us).isoformat(),
                                "not_after": us_to_ts(k.not_after_us).isoformat() if k.not_after_us else None}

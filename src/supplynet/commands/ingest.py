@@ -1,6 +1,8 @@
 """``supplynet ingest``: run a gateway worker, replay history files, sign files.
 
     supplynet ingest mqtt [--host 127.0.0.1 --port 1883 --client-id gw-0 --group gw]
+    supplynet ingest mqtt --port 8883 --tls-ca certs/ca.crt --username gateway   # TLS; password derived
+    supplynet ingest acl [--out DIR]          # the broker's acl and passwd files from the registry
     supplynet ingest file history.csv --operator-key alice.key --kind condition --unit temperature=degC
     supplynet ingest sign history.csv --operator-key alice.key
 
@@ -10,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -42,20 +45,33 @@ def mqtt(host: Annotated[str | None, typer.Option(help="broker host (default SUP
                                                      "(persistent session)")] = "gw-0",
          group: Annotated[str, typer.Option(help="shared-subscription group ('' = plain subscription)")] = "gw",
          username: Annotated[str | None, typer.Option(help="broker user name")] = None,
-         password: Annotated[str | None, typer.Option(help="broker password", envvar="SUPPLYNET_MQTT_PASSWORD")] = None,
+         password: Annotated[str | None, typer.Option(help="broker password (default with --username: the one "
+                                                          "`ingest acl` derived from the vault key)",
+                                                     envvar="SUPPLYNET_MQTT_PASSWORD")] = None,
          rate: Annotated[float, typer.Option(min=0.001, max=1e9, help="per-device rate limit, messages/s")] = 50.0,
+         tls_ca: Annotated[Path | None, typer.Option(help="connect over TLS, trusting this CA (supplynet certs "
+                                                          "init makes ca.crt)")] = None,
+         tls_cert: Annotated[Path | None, typer.Option(help="TLS client certificate (brokers that require one)")] = None,
+         tls_key: Annotated[Path | None, typer.Option(help="TLS client key")] = None,
          store: StoreOpt = None) -> None:
     """Run one gateway worker until interrupted (start several with the same --group to share load)."""
     from supplynet.config import Settings
     from supplynet.ingest.gate import Gate, GateConfig
-    from supplynet.ingest.mqtt import GatewayWorker
+    from supplynet.ingest.mqtt import GatewayWorker, TlsOptions
+    from supplynet.security.broker import mqtt_password
     from supplynet.store import open_store
 
     settings = Settings()
+    tls = TlsOptions(tls_ca, tls_cert, tls_key) if tls_ca else None
+    if (tls_cert or tls_key) and tls is None:
+        raise DataError("--tls-cert and --tls-key need --tls-ca")
     with open_store(store or settings.resolved_store_url()) as st:
         gate = Gate(st, config=GateConfig(rate_per_s=rate, burst=max(rate * 4, 1.0)), monitor=True)
+        if username and password is None:
+            password = mqtt_password(gate.registry.vault(), username)
         worker = GatewayWorker(gate, host=host or settings.mqtt_host, port=port or settings.mqtt_port,
-                               client_id=client_id, shared_group=group or None, username=username, password=password)
+                               client_id=client_id, shared_group=group or None, username=username, password=password,
+                               tls=tls)
         typer.echo(f"gateway {client_id}: {worker.host}:{worker.port} topic {worker.topic}; Ctrl-C to stop", err=True)
         try:
             worker.run()
@@ -105,3 +121,38 @@ def sign(path: Annotated[Path, typer.Argument(help="file to sign")],
         raise DataError(f"{path}: file not found")
     out = sign_file(OperatorKey.load(operator_key), path)
     sys.stdout.write(json.dumps({"file": str(path), "signature": str(out)}) + "\n")
+
+
+@app.command()
+def acl(out: Annotated[Path | None, typer.Option(help="folder for the files (default: mosquitto/ in the supplynet "
+                                                      "home folder)")] = None,
+        rate: Annotated[float, typer.Option(help="the devices' quota, messages/s (the gateways' --rate): sizes "
+                                                 "queue_needed_10min")] = 50.0,
+        store: StoreOpt = None) -> None:
+    """Write the broker's ACL and password files from the device registry (see README, "MQTT broker")."""
+    from datetime import UTC, datetime
+
+    from supplynet.config import Settings
+    from supplynet.security.broker import GATEWAY_USER, render_broker_files
+    from supplynet.security.devices import DeviceRegistry
+    from supplynet.store import open_store
+    from supplynet.store.devices import SqlRegistryBackend
+
+    settings = Settings()
+    folder = out or Path(settings.home) / "mosquitto"
+    with open_store(store or settings.resolved_store_url()) as st:
+        reg = DeviceRegistry(SqlRegistryBackend(st.backend))
+        files = render_broker_files(reg.list(), reg.vault(create=True),
+                                    generated_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "acl").write_text(files.acl)
+    pw = folder / "passwd"
+    fd = os.open(pw, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(files.passwd)
+    pw.chmod(0o600)
+    sys.stdout.write(json.dumps({"acl": str(folder / "acl"), "passwd": str(pw), "gateway_user": GATEWAY_USER,
+                                 "devices": len(files.devices), "skipped": files.skipped,
+                                 # the gateway session's queue for a 10-minute outage at the full quota
+                                 # (the shipped config's max_queued_messages must be at least this)
+                                 "queue_needed_10min": int(len(files.devices) * rate * 600)}, indent=2) + "\n")

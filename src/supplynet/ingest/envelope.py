@@ -227,10 +227,15 @@ class DeviceClock:
 
 
 def readings_to_events(device: str, body: Body, *, asset: str | None, site: str | None,
-                       allowed_kinds: frozenset[str] | None,
+                       allowed_kinds: frozenset[str] | None, any_site: bool = False,
                        kinds: frozenset[str] = DEVICE_KINDS) -> list[EventBase]:
     """Convert every reading of a verified body to a canonical event (SI units), enforcing the
     device's binding; raises ``IngestError`` with reason schema, unit, implausible or binding.
+
+    A reading is about the asset or site the device is bound to (filled in when the reading leaves
+    it out); one naming another, or of a kind whose binding the device lacks (a reefer's logger
+    reporting sales), is refused. ``any_site``: a device registered without a binding on purpose
+    (a gateway relaying for several sites; an operator-signed history import) may name any.
     ``kinds``: the event kinds the sender may report (:data:`IMPORT_KINDS` for an operator's import)."""
     out: list[EventBase] = []
     env_units = body.units
@@ -246,7 +251,7 @@ def readings_to_events(device: str, body: Body, *, asset: str | None, site: str 
         bind_field = _BINDING_FIELD.get(kind, "")  # import kinds are bound to nothing
         bound = asset if bind_field == "asset_id" else site if bind_field else None
         claimed = r.get(bind_field)
-        if allowed_kinds is not None:
+        if not any_site:
             if bound is None:
                 raise IngestError("binding", f"reading {i}: device {device!r} is not bound to any "
                                              f"{'asset' if bind_field == 'asset_id' else 'site'}, cannot report {kind}")
@@ -441,7 +446,8 @@ _MAX_DT_S = 86_400 * 7
 
 
 def readings_to_rows(device: str, body: Body, *, asset: str | None, site: str | None,
-                     allowed_kinds: frozenset[str] | None, kinds: frozenset[str] = DEVICE_KINDS) -> list[Row] | Rows:
+                     allowed_kinds: frozenset[str] | None, any_site: bool = False,
+                     kinds: frozenset[str] = DEVICE_KINDS) -> list[Row] | Rows:
     """The verified body's readings for the log; same checks and events as
     :func:`readings_to_events` (a test holds the two paths to each other): homogeneous batches of
     plain telemetry as columns (:class:`Rows`, stored as one row of columns), the rest as rows."""
@@ -450,11 +456,12 @@ def readings_to_rows(device: str, body: Body, *, asset: str | None, site: str | 
     if kind in _FAST_NUM and (allowed_kinds is None or kind in allowed_kinds):
         bind_field = _BINDING_FIELD[kind]
         bound = asset if bind_field == "asset_id" else site
-        if allowed_kinds is not None or bound is not None:
+        if bound is not None:
             rows = _fast_rows(device, body, bound, bind_field, kind)
             if rows is not None:
                 return rows
-    events = readings_to_events(device, body, asset=asset, site=site, allowed_kinds=allowed_kinds, kinds=kinds)
+    events = readings_to_events(device, body, asset=asset, site=site, allowed_kinds=allowed_kinds, any_site=any_site,
+                                kinds=kinds)
     return [(e.seq, (e.ts - _EPOCH) // _US, e.kind, e.model_dump_json(exclude_none=True))  # type: ignore[attr-defined]
             for e in events]
 

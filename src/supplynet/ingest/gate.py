@@ -542,6 +542,7 @@ class Gate:
         try:
             events = readings_to_rows(dev, body, asset=rec.asset if rec else None, site=rec.site if rec else None,
                                       allowed_kinds=rec.allowed_kinds if rec and rec.measures else None,
+                                      any_site=rec is None or rec.any_site,  # rec None: an operator's import
                                       kinds=IMPORT_KINDS if operator is not None and rec is None else DEVICE_KINDS)
         except IngestError as exc:
             raise _Rejected(exc.reason, dev, exc.detail, body) from None

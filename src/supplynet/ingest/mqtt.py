@@ -1,10 +1,13 @@
 """MQTT adapter (paho-mqtt 2.x, MQTT 5): the gateway worker and the device client.
 
 Topics: a device publishes sealed envelopes on ``devices/<id>/up`` (QoS 1) and reads its end-to-end
-acknowledgements on ``devices/<id>/ack``: retained JSON ``{"acked": <seq>, "ranges": [[lo, hi], ...]}``
+acknowledgements on ``devices/<id>/ack``: retained, signed with the platform key
+(:mod:`supplynet.security.acks`), saying ``{"device": <id>, "acked": <seq>, "ranges": [[lo, hi], ...]}``
 -- the contiguous high water this worker knows, and the envelopes (first and last seq) that got a
 final outcome in its last commit. With several workers each sees only its share of a device's
-messages, so the ranges (a selective acknowledgement) are what lets the device let go.
+messages, so the ranges (a selective acknowledgement) are what lets the device let go. The device
+client verifies the signature with the platform's public key from its credential and ignores
+anything else (a hostile broker cannot make it drop data that was never stored).
 
 **Gateway worker** (:class:`GatewayWorker`): a persistent session (``clean_start=False`` with a
 session expiry), subscribed at QoS 1, optionally through the MQTT 5 shared subscription
@@ -47,22 +50,25 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ..errors import StoreError
+from ..errors import SecurityError, StoreError
 from ..events import iso_utc
+from ..security.acks import PlatformKey, open_ack
 from ..security.devices import Credential
+from ..security.signing import fingerprint
 from .envelope import seal
 from .gate import Gate
 
-__all__ = ["DeviceClient", "GatewayWorker", "ack_topic", "tcp_nodelay", "up_topic"]
+__all__ = ["DeviceClient", "GatewayWorker", "TlsOptions", "ack_topic", "tcp_nodelay", "up_topic"]
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +268,36 @@ def tcp_nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
         pass
 
 
+@dataclass(frozen=True)
+class TlsOptions:
+    """MQTT over TLS (the shipped broker's listener 8883; ``supplynet certs init`` makes the files):
+    the CA that signed the broker's certificate (the broker's name or address is checked against
+    it), and optionally this client's own certificate and key (brokers with
+    ``require_certificate true``)."""
+
+    ca: Path
+    cert: Path | None = None
+    key: Path | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("ca", "cert", "key"):
+            p = getattr(self, name)
+            if p is not None and not Path(p).is_file():
+                raise SecurityError(f"TLS {name} file {p} not found (supplynet certs init makes them)")
+        if (self.cert is None) != (self.key is None):
+            raise SecurityError("a TLS client certificate needs its key, and a key its certificate")
+
+    def apply(self, client: mqtt.Client) -> None:
+        import ssl
+
+        try:
+            client.tls_set(ca_certs=str(self.ca), certfile=str(self.cert) if self.cert else None,
+                           keyfile=str(self.key) if self.key else None, cert_reqs=ssl.CERT_REQUIRED,
+                           tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise SecurityError(f"TLS files {self.ca}, {self.cert}, {self.key}: {exc}") from exc
+
+
 def _connect_props(session_expiry_s: int, receive_maximum: int | None = None) -> Properties:
     p = Properties(PacketTypes.CONNECT)
     p.SessionExpiryInterval = session_expiry_s
@@ -280,10 +316,14 @@ class GatewayWorker:
                  shared_group: str | None = "gw", username: str | None = None, password: str | None = None,
                  queue_size: int = 2000, batch_max: int = 1000, linger_s: float = 0.002,
                  session_expiry_s: int = 3600, monitor_every_s: float = 10.0, committers: int = 2,
-                 device_ack_every_s: float = 0.05, gil_switch_interval_s: float | None = 0.001):
+                 device_ack_every_s: float = 0.05, gil_switch_interval_s: float | None = 0.001,
+                 platform_key: PlatformKey | None = None, tls: TlsOptions | None = None):
         if queue_size <= 0 or batch_max <= 0 or committers <= 0:
             raise ValueError("queue_size, batch_max and committers must be > 0")
         self.gate = gate
+        #: signs the device acks: the deployment's key from the vault key (made in the home folder
+        #: when there is none, as provisioning does; every worker of a deployment needs the same)
+        self.platform_key = platform_key or gate.registry.platform_key(create=True)
         self.host, self.port = host, port
         self.topic = f"$share/{shared_group}/{UP_FILTER}" if shared_group else UP_FILTER
         self.batch_max, self.linger_s = batch_max, linger_s
@@ -309,6 +349,8 @@ class GatewayWorker:
         c = _LeanClient(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True)
         if username:
             c.username_pw_set(username, password)
+        if tls is not None:
+            tls.apply(c)
         c.max_inflight_messages_set(1000)
         c.max_queued_messages_set(0)
         c.reconnect_delay_set(0.1, 2)
@@ -404,8 +446,8 @@ class GatewayWorker:
         for d, rs in ranges.items():
             acked = self.gate.acked(d)
             high = -1 if acked is None else acked
-            payload = {"acked": high, "ranges": [r for r in rs if r[1] > high]}
-            self.client.publish(ack_topic(d), orjson.dumps(payload), qos=1, retain=True)
+            payload = self.platform_key.sign_ack(d, high, [r for r in rs if r[1] > high])
+            self.client.publish(ack_topic(d), payload, qos=1, retain=True)
 
     def _committer(self, monitors: bool) -> None:
         try:
@@ -436,6 +478,7 @@ class GatewayWorker:
     def start(self) -> GatewayWorker:
         if self.gil_switch_interval_s:  # process-wide: the worker owns its process (None leaves it alone)
             sys.setswitchinterval(self.gil_switch_interval_s)
+        log.info("gateway: acknowledgements signed with platform key %s", fingerprint(self.platform_key.public))
         self.client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=self._props)
         self.client.loop_start()
         for k in range(self.committers):
@@ -489,8 +532,15 @@ class DeviceClient:
     def __init__(self, credential: Credential, *, host: str = "127.0.0.1", port: int = 1883, start_seq: int = 0,
                  username: str | None = None, password: str | None = None, resend_after_s: float = 5.0,
                  clock: Callable[[], float] = time.time, session_expiry_s: int = 3600, max_unacked: int = 1000,
-                 send_timeout_s: float = 300.0, reseal_after_s: float = 120.0):
+                 send_timeout_s: float = 300.0, reseal_after_s: float = 120.0, platform_key: str | None = None,
+                 tls: TlsOptions | None = None):
         self.cred = credential
+        #: the platform's public key: only acknowledgements it signed let the device drop data
+        self.platform_key = platform_key or credential.platform_key
+        if not self.platform_key:
+            raise SecurityError(f"device {credential.device_id}: no platform key to verify acknowledgements with "
+                                "(it comes with the credential from supplynet devices add)")
+        self.forged_acks = 0  # acknowledgements refused: not signed by the platform key, or for another device
         self.device = credential.device_id
         self.host, self.port = host, port
         self.seq = start_seq
@@ -509,7 +559,9 @@ class DeviceClient:
         self.resent = 0
         self.connected = threading.Event()
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"dev-{self.device}", protocol=mqtt.MQTTv5)
-        c.username_pw_set(username or self.device, password)
+        c.username_pw_set(username or self.device, password if password is not None else credential.mqtt_password or None)
+        if tls is not None:
+            tls.apply(c)
         c.max_inflight_messages_set(1000)
         c.reconnect_delay_set(0.1, 2)
         c.on_connect = self._on_connect
@@ -543,12 +595,15 @@ class DeviceClient:
             self.resend(older_than_s=0.0)  # a broker that lost our session lost what it held
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        try:
-            doc = orjson.loads(msg.payload)
-            acked = int(doc["acked"])
-            ranges = [(int(lo), int(hi)) for lo, hi in doc.get("ranges", ())]
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        opened = open_ack(self.platform_key, self.device, msg.payload)
+        if opened is None:  # forged, unsigned or another device's: keep everything, send it again
+            self.forged_acks += 1
+            if self.forged_acks in (1, 10) or self.forged_acks % 1000 == 0:  # loud, but not a log flood
+                log.warning("device %s: ignored %d acknowledgements not signed by the platform key %s (a hostile "
+                            "broker, or a gateway with another vault key)", self.device, self.forged_acks,
+                            fingerprint(self.platform_key))
             return
+        acked, ranges = opened
         with self._lock:
             self._high = max(self._high, acked)
             while self._unacked:  # everything up to the contiguous high water
@@ -659,6 +714,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rate", type=float, default=1e6, help="per-device messages/s")
     p.add_argument("--clock-skew", type=float, default=300.0)
     p.add_argument("--no-monitor", action="store_true", help="no data-quality monitor alerts")
+    p.add_argument("--tls-ca", help="connect over TLS trusting this CA")
     a = p.parse_args(argv)
     from ..store import open_store
     from .gate import GateConfig
@@ -667,8 +723,14 @@ def main(argv: list[str] | None = None) -> None:
     with open_store(a.store) as store:
         gate = Gate(store, config=GateConfig(rate_per_s=a.rate, burst=a.rate, clock_skew_s=a.clock_skew),
                     monitor=not a.no_monitor)
+        password = a.password
+        if a.username and password is None:  # the password `supplynet ingest acl` derived from the vault key
+            from ..security.broker import mqtt_password
+
+            password = mqtt_password(gate.registry.vault(), a.username)
         worker = GatewayWorker(gate, host=a.host, port=a.port, client_id=a.client_id, shared_group=a.group or None,
-                               username=a.username, password=a.password)
+                               username=a.username, password=password,
+                               tls=TlsOptions(Path(a.tls_ca)) if a.tls_ca else None)
         print(f"gateway {a.client_id} on {a.host}:{a.port} topic {worker.topic}", flush=True)
         worker.start()
         if worker.subscribed.wait(30):

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import SecurityError
+from .acks import PlatformKey
 from .signing import (
     ED25519,
     HMAC_SHA256,
@@ -112,6 +113,9 @@ class DeviceRecord:
     keys: tuple[KeyRecord, ...] = ()
     revoked_at_us: int | None = None
     created_at_us: int = 0
+    #: registered without a binding on purpose (a gateway relaying for several sites): its readings
+    #: name their asset or site themselves; every other device reports only about its own
+    any_site: bool = False
 
     @property
     def allowed_kinds(self) -> frozenset[str]:
@@ -152,6 +156,12 @@ class Credential:
     private_key: str  # Ed25519 private key, or ``hmac-sha256:<secret>`` for a symmetric device
     public_key: str  # "" for a symmetric device
     scheme: str = ED25519
+    #: the platform's public key (Ed25519): the device verifies its acknowledgements with it
+    #: (:mod:`.acks`); "" for an operator
+    platform_key: str = ""
+    #: the device's broker password (MQTT user name: its id), derived from the vault key
+    #: (:mod:`.broker`); "" for an operator
+    mqtt_password: str = ""
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -219,6 +229,11 @@ class DeviceRegistry:
         return {k.kid: k.public for r in self._cache.values() if r.kind == OPERATOR and r.revoked_at_us is None
                 for k in r.keys if k.valid_at(t_us)}
 
+    def platform_key(self, *, create: bool = False) -> PlatformKey:
+        """The platform's acknowledgement key, derived from the vault key (``create``: make the home
+        folder's vault key if there is none yet, as provisioning does)."""
+        return PlatformKey.from_vault(self.vault(create=create))
+
     def vault(self, *, create: bool = False) -> Vault:
         if self._vault is None:
             self._vault = default_vault(create=create, home=self._home)
@@ -241,14 +256,22 @@ class DeviceRegistry:
         if scheme == ED25519:
             priv, pub = generate_keypair()
             key = KeyRecord(fingerprint(pub), pub, now)
-            return key, Credential(device_id, key.kid, priv, pub)
+            return key, Credential(device_id, key.kid, priv, pub, ED25519, *self._platform_material(device_id, kind))
         if scheme == HMAC_SHA256:
             text, raw = generate_secret()
             kid = b64u_encode(os.urandom(9))  # random: a kid derived from the secret would say something of it
             key = KeyRecord(kid, "", now, scheme=HMAC_SHA256,
                             sealed=self.vault(create=True).seal(raw, device_id, kid))
-            return key, Credential(device_id, kid, text, "", HMAC_SHA256)
+            return key, Credential(device_id, kid, text, "", HMAC_SHA256, *self._platform_material(device_id, kind))
         raise SecurityError(f"device {device_id!r}: unknown key scheme {scheme!r}; use one of {', '.join(SCHEMES)}")
+
+    def _platform_material(self, device_id: str, kind: str | None) -> tuple[str, str]:
+        """What a device gets with its credential: the platform's public key and its broker password."""
+        if kind == OPERATOR:
+            return "", ""
+        from .broker import mqtt_password
+
+        return self.platform_key(create=True).public, mqtt_password(self.vault(), device_id)
 
     def _require(self, device_id: str) -> DeviceRecord:
         d = self.backend.get_device(device_id)
@@ -263,9 +286,12 @@ class DeviceRegistry:
 
     def provision(self, device_id: str, *, kind: str | None = None, measures: Iterable[str] = (),
                   asset: str | None = None, site: str | None = None, report_interval_s: float | None = None,
-                  now_us: int | None = None, scheme: str = ED25519) -> Credential:
+                  now_us: int | None = None, scheme: str = ED25519, any_site: bool = False) -> Credential:
         """Register a device with a fresh key; returns its credential (shown once, not stored).
-        ``scheme``: ``ed25519`` (default) or ``hmac-sha256`` (symmetric; needs the vault key)."""
+        ``scheme``: ``ed25519`` (default) or ``hmac-sha256`` (symmetric; needs the vault key).
+        A device is bound to one ``asset`` or one ``site`` and reports only about it; ``any_site``
+        registers one that may report for any (a gateway relaying for several sites), which must be
+        asked for explicitly. Operators (``kind="operator"``) report nothing and take no binding."""
         if not isinstance(device_id, str) or not _ID.match(device_id):
             raise SecurityError(f"device id {device_id!r}: use 1-128 letters, digits or _ . : @ - (no '/')")
         if self.backend.get_device(device_id) is not None:
@@ -275,12 +301,18 @@ class DeviceRegistry:
                 raise SecurityError(f"device {device_id!r}: {name} {v!r} is not an identifier")
         if asset and site:
             raise SecurityError(f"device {device_id!r}: bind it to an asset or a site, not both")
+        if kind != OPERATOR and not (asset or site or any_site):
+            raise SecurityError(f"device {device_id!r} is bound to nothing: give the asset or site it reports "
+                                f"about (--asset / --site), or --any-site for a gateway that reports for several")
+        if any_site and (asset or site or kind == OPERATOR):
+            raise SecurityError(f"device {device_id!r}: --any-site is for a device bound to no asset or site "
+                                f"(and not for an operator)")
         if report_interval_s is not None and not report_interval_s > 0:
             raise SecurityError(f"device {device_id!r}: report_interval_s must be > 0, got {report_interval_s}")
         now = _now_us() if now_us is None else now_us
         key, cred = self._new_key(device_id, scheme, now, kind)
         self._save(DeviceRecord(device_id, kind, tuple(measures), asset, site, report_interval_s, (key,),
-                                None, now))
+                                None, now, any_site))
         return cred
 
     def rotate(self, device_id: str, *, overlap_s: float = DEFAULT_OVERLAP_S, now_us: int | None = None,

@@ -69,6 +69,13 @@ class Vault:
         """A short id of the key (not the key): shows which vault key sealed a record."""
         return b64u_encode(hashlib.sha256(b"supplynet-vault-id" + self._key).digest())[:8]
 
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte key for one ``purpose`` (the platform's acknowledgement key, broker passwords):
+        BLAKE2b keyed with the vault key, personalised apart from the sealing subkeys, so neither
+        tells anything of the vault key or of each other."""
+        return hashlib.blake2b(purpose.encode(), key=self._key, digest_size=KEY_BYTES,
+                               person=b"supplynet-derive").digest()
+
     def seal(self, secret: bytes, device_id: str, kid: str) -> str:
         return b64u_encode(bytes(_box(self._key, device_id, kid).encrypt(secret)))
 

@@ -48,7 +48,8 @@ def provision_device(state: StateDep, who: Admin, body: DeviceCreate) -> DeviceC
         raise Conflict(f"device {body.device_id!r} is already registered")
     try:
         cred = reg.provision(body.device_id, kind=body.kind, measures=body.measures, asset=body.asset,
-                             site=body.site, report_interval_s=body.report_interval_s, scheme=body.scheme)
+                             site=body.site, report_interval_s=body.report_interval_s, scheme=body.scheme,
+                             any_site=body.any_site)
     except SecurityError as exc:
         raise DataError(str(exc)) from exc
     _audit(state, who, "device.provision", body.device_id, {"kid": cred.kid})
