@@ -258,7 +258,7 @@ def state(table: Annotated[str, typer.Argument(help="inventory | shipments | ord
     if fmt not in ("table", "csv", "json"):
         raise DataError(f"--format {fmt!r}: use table, csv or json")
     net = load_network(network) if network else None
-    with open_store(_store_url(store)) as st:
+    with open_store(_store_url(store), readonly=True) as st:
         twin = Twin.rebuild(st, net, as_of=_parse_time(as_of, "as-of"))
     frame = getattr(twin, frames[table])()
     if site is not None and "site" in frame.columns:
@@ -286,7 +286,7 @@ def events(store: StoreOpt = None,
     for k in kind or []:
         if k not in EVENT_TYPES:
             raise DataError(f"--kind {k!r}: use one of {', '.join(sorted(EVENT_TYPES))}")
-    with open_store(_store_url(store)) as st:
+    with open_store(_store_url(store), readonly=True) as st:
         args = dict(since=_parse_time(since, "since"), until=_parse_time(until, "until"), sources=source or None,
                     kinds=kind or None)
         if tail:

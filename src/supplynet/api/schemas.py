@@ -222,7 +222,8 @@ class OrderCreate(_In):
 class WorkOrderCreate(_In):
     asset_id: Ident
     detail: Annotated[str, Field(max_length=1000)] = ""
-    cost: Annotated[float, Field(ge=0, le=1e9)] | None = None
+    cost: Annotated[float, Field(ge=0, le=1e9, description="a quote, kept as a note: the decision is costed "
+                                 "at the larger of it and the asset's preventive cost in the network")] | None = None
 
 
 class OrderPublic(_Out):
@@ -304,7 +305,7 @@ class AuditEntryPublic(BaseModel):
     actor: str
     action: str
     subject: str
-    detail: dict[str, Any]
+    detail: Any  # a JSON object; an entry whose detail is not JSON shows its text
     prev_hash: str
     hash: str
 
@@ -361,5 +362,7 @@ class Health(BaseModel):
 class AutonomyPolicyBody(_In):
     high_impact_cost: Annotated[float, Field(ge=0)] = 20000.0
     costly_action_cost: Annotated[float, Field(ge=0)] = 2000.0
+    split_window_hours: Annotated[float, Field(ge=0, le=24 * 14)] = 24.0
+    person_max_spend_per_day: Annotated[float, Field(ge=0)] | None = None
     timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
     kinds: dict[Literal["replenish", "rebalance", "maintain", "reroute"], dict[str, Any]] = Field(default_factory=dict)

@@ -36,8 +36,10 @@ def _registry(store_url: str | None) -> tuple[Any, Any]:
     from supplynet.store import open_store
     from supplynet.store.devices import SqlRegistryBackend
 
+    from .tokens import cli_actor
+
     st = open_store(store_url or Settings().resolved_store_url())
-    return st, DeviceRegistry(SqlRegistryBackend(st.backend))
+    return st, DeviceRegistry(SqlRegistryBackend(st.backend, actor=cli_actor()))  # every change audited
 
 
 def _print(obj: Any) -> None:
