@@ -1,7 +1,7 @@
 """``supplynet maintenance``: train and evaluate the remaining-useful-life model on C-MAPSS.
 
-    supplynet maintenance train --data DIR --subset FD001 --out model.pkl
-    supplynet maintenance evaluate --model model.pkl --data DIR --subset FD001
+    supplynet maintenance train --data DIR --subset FD001 --out model.json
+    supplynet maintenance evaluate --model model.json --data DIR --subset FD001
 
 ``DIR`` is a folder in the NASA C-MAPSS format (``train_FD00x.txt``, ``test_FD00x.txt``,
 ``RUL_FD00x.txt``, each optionally gzipped). ``train`` prints ``{"subset", "out", "train_seconds",
@@ -30,7 +30,8 @@ _err = Console(stderr=True)
 def train(
     data: Annotated[Path, typer.Option("--data", help="C-MAPSS folder (train_FD00x.txt[.gz] ...)")],
     subset: Annotated[str, typer.Option("--subset", help="subset name, e.g. FD001")],
-    out: Annotated[Path, typer.Option("--out", help="where to write the model file")],
+    out: Annotated[Path, typer.Option("--out", help="where to write the model file (JSON with LightGBM's "
+                                                                      "text model format)")],
     seed: Annotated[int, typer.Option(help="seed of folds, cuts and trees")] = 0,
     cap: Annotated[float, typer.Option(help="RUL cap of the training target (cycles)")] = 125.0,
     trees: Annotated[int, typer.Option(min=10, help="boosting rounds per fold model")] = 400,
