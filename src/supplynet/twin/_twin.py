@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..events import EventBase, ts_to_us
 from ..errors import DataError
+from ..events import EventBase, ts_to_us
 from ._snapshot import decode_snapshot, encode_snapshot
 from ._state import TwinState, apply
 
