@@ -319,6 +319,7 @@ def _mount() -> None:
         simulate,
         tokens,
     )
+    from .commands import store as store_cmd
     from .commands import validate as validate_cmd
 
     app.command("validate", help="Check a network file; every problem is named with file, line and field.")(
@@ -331,6 +332,7 @@ def _mount() -> None:
     app.add_typer(devices.app, name="devices")
     app.add_typer(ingest.app, name="ingest")
     app.add_typer(quarantine.app, name="quarantine")
+    app.add_typer(store_cmd.app, name="store")
     app.add_typer(audit.app, name="audit")
     app.add_typer(tokens.app, name="tokens")
 
