@@ -76,6 +76,22 @@ def test_the_same_person_cannot_approve_her_own_proposal_with_another_role(peopl
     assert ok.status_code == 200 and ok.json()["decision"]["status"] == "executed"
 
 
+def test_an_admin_cannot_mint_a_second_person(people):
+    client, toks, _ = people
+    big = _order(client, toks, "alice-planner", 40_000, "mint-0001")
+    minted = {}
+    for name, role, by in (("mallory", "planner", "alice-admin"), ("bob", "planner", "alice-admin"),
+                           ("puppet", "admin", "alice-admin"), ("bob2", "planner", "puppet")):
+        r = client.post("/v1/tokens", json={"name": name, "role": role}, headers=_h({**toks, **minted}, by))
+        assert r.status_code == 201, r.text
+        minted[name] = r.json()["token"]
+    for who in ("mallory", "bob", "bob2"):  # new people, a namesake of bob, a token minted through a puppet
+        r = client.post(f"/v1/decisions/{big['id']}/approve", headers=_h(minted, who))
+        assert r.status_code in (400, 409, 422) and "was issued by alice" in r.text, (who, r.text)
+    ok = client.post(f"/v1/decisions/{big['id']}/approve", headers=_h(toks, "bob"))  # bob's own token (CLI)
+    assert ok.status_code == 200 and ok.json()["decision"]["status"] == "executed"
+
+
 def test_split_orders_to_one_subject_add_up(people):
     client, toks, _ = people
     first = _order(client, toks, "alice-planner", 10_000, "split-0001")

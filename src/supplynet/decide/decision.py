@@ -366,17 +366,25 @@ def _as_row(d: Decision) -> DecisionRow:
 
 
 def approve(store: Any, decision_id: str, by: str, *, now: datetime | None = None, note: str = "",
-            policy: AutonomyPolicy | None = None) -> Submitted:
+            policy: AutonomyPolicy | None = None, sponsors: set[str] | frozenset[str] = frozenset()) -> Submitted:
     """A person approves a proposal; it is executed at once. High-impact decisions (``autonomy``
-    recorded ``distinct_approver``) refuse their own proposer."""
+    recorded ``distinct_approver``) refuse their own proposer -- the person, whichever token she uses
+    -- and anyone whose token the proposer issued (``sponsors``: who issued the approver's tokens, and
+    theirs, as :meth:`supplynet.store.tokens.TokenTable.sponsors` finds them): an admin cannot mint a
+    second person."""
     d = get(store, decision_id)
     if d.status != "proposed":
         raise DecisionError(f"decision {decision_id} is {d.status}; only a proposed decision can be approved")
     high = bool(d.autonomy.get("distinct_approver")) or (policy is not None and d.cost >= policy.high_impact_cost)
-    if high and person_of(by) == person_of(d.proposer):
+    proposer = person_of(d.proposer)
+    if high and person_of(by) == proposer:
         raise DecisionError(f"decision {decision_id} needs approval by someone other than its proposer "
-                            f"{person_of(d.proposer)} (cost {d.cost:,.2f}; {d.autonomy.get('reason', 'high-impact')}); "
+                            f"{proposer} (cost {d.cost:,.2f}; {d.autonomy.get('reason', 'high-impact')}); "
                             f"another token of the same person does not count")
+    if high and proposer in {person_of(s) for s in sponsors}:
+        raise DecisionError(f"decision {decision_id} needs approval by someone other than its proposer "
+                            f"{proposer}: {person_of(by)}'s token was issued by {proposer} (directly or through "
+                            f"people {proposer} issued tokens to), so it does not count as a second person")
     at = _utc(now) if now else max(d.created_at, datetime.now(UTC))
     approved = d.model_copy(update={"status": "approved",
                                     "approvals": [*d.approvals, Approval(by=by, at=datetime.now(UTC), note=note)]})

@@ -16,6 +16,7 @@ from .audit import AuditLog
 
 __all__ = ["TokenRow", "TokenTable"]
 
+_ROLES = ("viewer", "planner", "admin")  # an actor "role:person" names a person
 _COLS = "id, name, role, hash, created_at, expires_at, revoked_at, created_by, last_used_at, person"
 
 
@@ -83,6 +84,22 @@ class TokenTable:
     def people(self) -> dict[str, list[str]]:
         """Every person and the roles they hold."""
         return {n: json.loads(r) for n, r in self._backend.query("SELECT name, roles FROM people ORDER BY name")}
+
+    def sponsors(self, token_id: str, depth: int = 8) -> set[str]:
+        """Who issued this token, who issued the tokens of that person, and so on (actor strings as
+        ``created_by`` records them, e.g. ``admin:alice`` or ``cli:root``)."""
+        rows = self._backend.query("SELECT created_by FROM api_tokens WHERE id = ?", (token_id,))
+        seen = {str(r[0]) for r in rows}
+        frontier = set(seen)
+        for _ in range(depth):
+            people = {a.partition(":")[2] for a in frontier if a.partition(":")[0] in _ROLES}
+            if not people:
+                break
+            marks = ", ".join("?" * len(people))
+            frontier = {str(r[0]) for r in self._backend.query(
+                f"SELECT DISTINCT created_by FROM api_tokens WHERE person IN ({marks})", sorted(people))} - seen
+            seen |= frontier
+        return seen
 
     def touch(self, token_id: str, at_us: int) -> None:
         """Record use (best effort, at most once a minute per token)."""
