@@ -17,6 +17,8 @@ import pytest
 from supplynet.events import Sale
 from supplynet.store import open_store
 from supplynet.store.audit import AuditLog
+from supplynet.store.migrations import apply_migrations
+from supplynet.store.sqlite import SqliteStore
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 
@@ -106,14 +108,16 @@ def test_check_never_creates_or_migrates(tmp_path, vault_env):
     missing = tmp_path / "none" / "x.db"
     out = _cli("store", "check", "--store", f"sqlite:///{missing}", env=vault_env)
     assert out.returncode == 2 and out.stderr.startswith("error: ") and not missing.parent.exists()
-    old = tmp_path / "old.db"
-    with open_store(old):
-        pass
-    conn = sqlite3.connect(old)
-    with conn:
-        conn.execute("DELETE FROM schema_version WHERE version = 9")
-    conn.close()
-    _cli("store", "check", "--store", f"sqlite:///{old}", env=vault_env)
+    old = tmp_path / "old.db"  # a store made by the previous version (schema 8)
+    with SqliteStore(old, migrate=False) as st:
+        apply_migrations(st.backend, target=8)
+    for args in (("store", "check"), ("audit", "list"), ("tokens", "list"), ("devices", "list"), ("events",),
+                 ("state",)):
+        _cli(*args, "--store", f"sqlite:///{old}", env=vault_env)
+        out = _cli(*args, "--store", f"sqlite:///{missing}", env=vault_env)
+        assert out.returncode == 2 and "Traceback" not in out.stderr and not missing.parent.exists(), args
     conn = sqlite3.connect(old)
     assert conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] == 8
     conn.close()
+    out = _cli("store", "migrate", "--store", f"sqlite:///{old}", env=vault_env)
+    assert out.returncode == 0 and out.stdout.strip().endswith("schema version 8 -> 9")

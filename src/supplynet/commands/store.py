@@ -1,6 +1,7 @@
 """``supplynet store check``: is the store intact?
 
     supplynet store check --store sqlite:///.supplynet/supplynet.db
+    supplynet store migrate --store postgresql://...
 
 Runs the database's own checks (SQLite ``PRAGMA integrity_check``; PostgreSQL ``amcheck`` where it is
 installed, else catalogue sanity and a full read of each table), then the log's invariants and the
@@ -18,13 +19,13 @@ from ..config import Settings
 
 __all__ = ["app"]
 
-app = typer.Typer(help="The store itself: check its integrity.", no_args_is_help=True)
+app = typer.Typer(help="The store itself: check its integrity, bring its schema up to date.", no_args_is_help=True)
+StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///path or postgresql://... (default: "
+                                                              "SUPPLYNET_STORE_URL or .supplynet/supplynet.db)")]
 
 
 @app.command()
-def check(store: Annotated[str | None, typer.Option("--store", help="sqlite:///path or postgresql://... (default: "
-                                                                    "SUPPLYNET_STORE_URL or .supplynet/supplynet.db)")]
-          = None) -> None:
+def check(store: StoreOpt = None) -> None:
     """Check the database, the log's invariants and the audit chain; exit 2 with one line per problem."""
     from ..errors import StoreError, StoreUnavailable
     from ..store import open_store
@@ -47,3 +48,15 @@ def check(store: Annotated[str | None, typer.Option("--store", help="sqlite:///p
     if problems:
         raise typer.Exit(code=2)
     typer.echo(f"ok: {st.url}")
+
+
+@app.command()
+def migrate(store: StoreOpt = None) -> None:
+    """Apply the schema migrations this version knows (commands that only read never do)."""
+    from ..store import open_store
+
+    url = store or Settings().resolved_store_url()
+    with open_store(url, readonly=True) as st:
+        before = st.schema_version()
+        after = st.migrate()
+    typer.echo(f"{st.url}: schema version {before} -> {after}")

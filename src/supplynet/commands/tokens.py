@@ -64,7 +64,7 @@ def list_(store: StoreOpt = None) -> None:
     from ..security.tokens import TokenService
     from ..store import open_store
 
-    with open_store(_url(store)) as st:
+    with open_store(_url(store), readonly=True) as st:
         rows = TokenService(st).list()
     typer.echo(json.dumps([{"id": r.id, "name": r.name, "person": r.holder, "role": r.role,
                             "created_at": _us(r.created_at),
@@ -78,7 +78,7 @@ def people(store: StoreOpt = None) -> None:
     from ..security.tokens import TokenService
     from ..store import open_store
 
-    with open_store(_url(store)) as st:
+    with open_store(_url(store), readonly=True) as st:
         typer.echo(json.dumps(TokenService(st).table.people(), indent=2))
 
 
