@@ -85,7 +85,11 @@ def test_an_admin_cannot_mint_a_second_person(people):
         r = client.post("/v1/tokens", json={"name": name, "role": role}, headers=_h({**toks, **minted}, by))
         assert r.status_code == 201, r.text
         minted[name] = r.json()["token"]
-    for who in ("mallory", "bob", "bob2"):  # new people, a namesake of bob, a token minted through a puppet
+    r = client.post("/v1/tokens", json={"name": "bob laptop", "person": "bob", "role": "planner"},
+                    headers=_h(toks, "alice-admin"))
+    assert r.status_code == 201 and r.json()["info"]["person"] == "bob"
+    minted["bob laptop"] = r.json()["token"]
+    for who in ("mallory", "bob", "bob2", "bob laptop"):  # new people, bob's namesake or his, via a puppet
         r = client.post(f"/v1/decisions/{big['id']}/approve", headers=_h(minted, who))
         assert r.status_code in (400, 409, 422) and "was issued by alice" in r.text, (who, r.text)
     ok = client.post(f"/v1/decisions/{big['id']}/approve", headers=_h(toks, "bob"))  # bob's own token (CLI)

@@ -320,10 +320,13 @@ class AuditVerify(BaseModel):
     entries: int
     head_seq: int
     problems: list[str]
+    keyed_from: int | None = Field(None, description="the first keyed entry (earlier ones predate keyed chains)")
 
 
 class TokenCreate(_In):
     name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@ \-]+$")]
+    person: Annotated[str | None, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@ \-]+$",
+                                        description="the person it belongs to (default: the name)")] = None
     role: Role
     expires_in_days: Annotated[float, Field(gt=0, le=3650)] | None = 90
 
@@ -331,6 +334,7 @@ class TokenCreate(_In):
 class TokenPublic(BaseModel):
     id: str
     name: str
+    person: str = ""
     role: str
     created_at_us: int
     expires_at_us: int | None = None
