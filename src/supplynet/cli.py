@@ -276,7 +276,7 @@ def state(table: Annotated[str, typer.Argument(help="inventory | shipments | ord
         raise DataError(f"--limit {limit}: use 1..1000000")
     net = load_network(network) if network else None
     when = _parse_time(as_of, "as-of")
-    with open_store(_existing_store_url(store)) as st:
+    with open_store(_existing_store_url(store), readonly=True) as st:
         twin = Twin.rebuild(st, net, as_of=when)
     frame = getattr(twin, frames[table])()
     if site is not None and "site" in frame.columns:
@@ -308,7 +308,7 @@ def events(store: StoreOpt = None,
         raise DataError(f"--limit {limit}: use 1..1000000")
     args = dict(since=_parse_time(since, "since"), until=_parse_time(until, "until"), sources=source or None,
                 kinds=kind or None)
-    with open_store(_existing_store_url(store)) as st:
+    with open_store(_existing_store_url(store), readonly=True) as st:
         if tail:
             recs = list(st.log.read(**args))[-limit:]
         else:
@@ -343,6 +343,7 @@ def _mount() -> None:
         simulate,
         tokens,
     )
+    from .commands import store as store_cmd
     from .commands import validate as validate_cmd
 
     app.command("validate", help="Check a network file; every problem is named with file, line and field.")(
@@ -355,6 +356,7 @@ def _mount() -> None:
     app.add_typer(devices.app, name="devices")
     app.add_typer(ingest.app, name="ingest")
     app.add_typer(quarantine.app, name="quarantine")
+    app.add_typer(store_cmd.app, name="store")
     app.add_typer(audit.app, name="audit")
     app.add_typer(tokens.app, name="tokens")
     app.add_typer(plan.app, name="plan")

@@ -45,3 +45,42 @@ class Settings(BaseSettings):
         """Refuse default secrets outside development."""
         if self.environment == "production" and self.secret_key == "dev-insecure-secret":
             raise ConfigError("SUPPLYNET_SECRET_KEY must be set in production (the default is public)")
+
+
+def vault_key_text(*, create: bool = False, home: str | Path | None = None) -> tuple[str, str]:
+    """The vault key's text and where it came from (see :mod:`supplynet.security.vault`):
+    ``SUPPLYNET_VAULT_KEY``, else the file ``SUPPLYNET_VAULT_KEY_FILE``, else ``vault.key`` in ``home``
+    (default: the settings' home folder). ``create``: make the home folder's key file (mode 600) when
+    there is none yet. Raises :class:`~supplynet.errors.SecurityError` when there is no key."""
+    import base64
+    import os
+
+    from .errors import SecurityError
+
+    env = os.environ.get("SUPPLYNET_VAULT_KEY")
+    if env:
+        return env, "SUPPLYNET_VAULT_KEY"
+    path_s = os.environ.get("SUPPLYNET_VAULT_KEY_FILE")
+    if path_s:
+        path = Path(path_s)
+        source = f"SUPPLYNET_VAULT_KEY_FILE={path}"
+    else:
+        path = Path(home if home is not None else Settings().home) / "vault.key"
+        source = str(path)
+    if not path.exists():
+        if not create or path_s:
+            raise SecurityError(f"no vault key: {source} does not exist (set SUPPLYNET_VAULT_KEY or "
+                                f"SUPPLYNET_VAULT_KEY_FILE to the key that sealed the symmetric devices' secrets "
+                                f"and keys the audit chain)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it meanwhile: use theirs
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode("ascii") + "\n")
+    try:
+        return path.read_text(), source
+    except OSError as exc:
+        raise SecurityError(f"cannot read the vault key {source}: {exc.strerror}") from exc

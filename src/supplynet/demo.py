@@ -193,7 +193,7 @@ def rul_model(home: Path, train: Any, source: str) -> Any:
     from .sense.rul import RulModel
 
     key = hashlib.sha256(f"{source}:{len(train)}:{float(train.iloc[:, 2:].to_numpy().sum()):.6f}".encode())
-    path = home / f"rul-{key.hexdigest()[:12]}.pkl"
+    path = home / f"rul-{key.hexdigest()[:12]}.json"  # JSON + LightGBM text, no pickle
     if path.exists():
         try:
             return RulModel.load(path)

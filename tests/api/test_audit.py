@@ -116,3 +116,14 @@ def test_every_mutating_api_call_is_audited(api):
                                           "device.provision"}
     assert {e["actor"] for e in new} == {"admin:admin-1", "planner:planner-1"}
     assert api.client.get("/v1/audit/verify", headers=api.h("admin")).json()["ok"] is True
+
+
+def test_api_audit_page_shows_a_non_json_detail_as_text(api):
+    api.client.post("/v1/tokens", json={"name": "bot", "role": "viewer"}, headers=api.h("admin"))
+    seq = api.client.get("/v1/audit", headers=api.h("viewer")).json()["head_seq"]
+    with api.store.backend.write() as tx:  # an entry edited by hand, its detail no longer JSON
+        tx.execute("UPDATE audit SET detail = ? WHERE seq = ?", ("{broken", seq))
+    r = api.client.get("/v1/audit", headers=api.h("viewer"))
+    assert r.status_code == 200 and r.json()["items"][0]["detail"] == "{broken"
+    v = api.client.get("/v1/audit/verify", headers=api.h("admin")).json()
+    assert v["ok"] is False and any(f"entry {seq}" in p for p in v["problems"])

@@ -170,7 +170,8 @@ def test_audit_tampering_is_detected(url, store, how):
     _chain(store)
     runner = CliRunner()
     ok = runner.invoke(audit_app, ["verify", "--store", url])
-    assert ok.exit_code == 0 and json.loads(ok.stdout) == {"ok": True, "entries": 6, "head_seq": 6, "problems": []}
+    assert ok.exit_code == 0 and json.loads(ok.stdout) == {"ok": True, "entries": 6, "head_seq": 6, "problems": [],
+                                                       "keyed_from": 1}
     _raw(url, *TAMPER[how])
     res = AuditLog(store.backend).verify()
     assert not res.ok and res.problems
@@ -228,5 +229,8 @@ def test_tokens_cli(url, store):
     assert isinstance(unknown.exception, SecurityError) and "nosuchtoken1" in str(unknown.exception)
     role = runner.invoke(tokens_app, ["create", "--role", "root", "--name", "x", "--store", url])
     assert isinstance(role.exception, SecurityError) and "viewer, planner, admin" in str(role.exception)
+    import getpass
+
+    cli = f"cli:{getpass.getuser()}"  # who: the login name of the person at the command line
     assert [(e.action, e.actor) for e in AuditLog(store.backend).entries()] == [
-        ("token.create", "cli"), ("token.create", "cli"), ("token.revoke", "cli")]
+        ("token.create", cli), ("token.create", cli), ("token.revoke", cli)]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -92,14 +94,38 @@ def test_failing_units_have_lower_rul_and_driving_sensors(model: RulModel, fleet
 
 def test_save_load_roundtrip(model: RulModel, fleet, tmp_path: Path) -> None:
     _, test, _ = fleet
-    path = model.save(tmp_path / "m" / "rul.pkl")
+    path = model.save(tmp_path / "m" / "rul.json")
+    body = json.loads(path.read_text())  # data, not code: JSON with LightGBM's own text model format
+    assert body["format"] == "supplynet.rul/2" and body["lightgbm_models"][0].startswith("tree\nversion=")
     again = RulModel.load(path)
     pd.testing.assert_frame_equal(model.predict_last(test), again.predict_last(test))
+    x, _, _ = model.features(test)
+    assert np.array_equal(model.predict_features(x), again.predict_features(x))
+    a, b = model.driving_sensors(x[-1]), again.driving_sensors(x[-1])
+    assert [n for n, _ in a] == [n for n, _ in b] and [c for _, c in a] == pytest.approx([c for _, c in b])
+    assert again.save(tmp_path / "again.json").read_text() == path.read_text()
     (tmp_path / "junk.pkl").write_bytes(b"not a pickle")
     with pytest.raises(ModelError, match="not a supplynet RUL model"):
         RulModel.load(tmp_path / "junk.pkl")
     with pytest.raises(DataError, match="not found"):
         RulModel.load(tmp_path / "missing.pkl")
+
+
+class _Boom:
+    def __reduce__(self):
+        return (exec, ("import pathlib; pathlib.Path('PWNED').write_text('ran')",))
+
+
+def test_pickled_models_are_refused_never_unpickled(model: RulModel, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, obj in (("old.pkl", {"format": "supplynet.rul/1", "model": model}), ("evil.pkl", _Boom())):
+        (tmp_path / name).write_bytes(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+        with pytest.raises(ModelError, match="pickled model .* is refused"):
+            RulModel.load(tmp_path / name)
+    assert not (tmp_path / "PWNED").exists()
+    (tmp_path / "other.json").write_text('{"format": "supplynet.rul/2", "params": {}}')
+    with pytest.raises(ModelError, match="damaged"):
+        RulModel.load(tmp_path / "other.json")
 
 
 def test_model_errors(fleet) -> None:
@@ -176,3 +202,20 @@ def test_tracker_follows_a_unit_reading_by_reading(model: RulModel, fleet) -> No
         tracker.update([0.0], [1.0])
     tracker.reset()
     assert tracker.driving_sensors() == []
+
+
+def test_demo_model_cache_is_json_and_reused(fleet, tmp_path: Path, monkeypatch) -> None:
+    from supplynet import demo
+
+    train = fleet[0]
+    first = demo.rul_model(tmp_path, train, "generated wear")
+    cached = list(tmp_path.glob("rul-*"))
+    assert len(cached) == 1 and cached[0].suffix == ".json" and cached[0].read_bytes()[:1] == b"{"
+
+    def no_training(*a, **k):
+        raise AssertionError("the cached model should have been loaded, not trained again")
+
+    monkeypatch.setattr(RulModel, "fit", no_training)
+    again = demo.rul_model(tmp_path, train, "generated wear")
+    x, _, _ = first.features(fleet[1])
+    assert np.array_equal(first.predict_features(x), again.predict_features(x))

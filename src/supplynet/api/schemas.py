@@ -225,7 +225,8 @@ class OrderCreate(_In):
 class WorkOrderCreate(_In):
     asset_id: Ident
     detail: Annotated[str, Field(max_length=1000)] = ""
-    cost: Annotated[float, Field(ge=0, le=1e9)] | None = None
+    cost: Annotated[float, Field(ge=0, le=1e9, description="a quote, kept as a note: the decision is costed "
+                                 "at the larger of it and the asset's preventive cost in the network")] | None = None
 
 
 class OrderPublic(_Out):
@@ -307,7 +308,7 @@ class AuditEntryPublic(BaseModel):
     actor: str
     action: str
     subject: str
-    detail: dict[str, Any]
+    detail: Any  # a JSON object; an entry whose detail is not JSON shows its text
     prev_hash: str
     hash: str
 
@@ -322,10 +323,13 @@ class AuditVerify(BaseModel):
     entries: int
     head_seq: int
     problems: list[str]
+    keyed_from: int | None = Field(None, description="the first keyed entry (earlier ones predate keyed chains)")
 
 
 class TokenCreate(_In):
     name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@ \-]+$")]
+    person: Annotated[str | None, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@ \-]+$",
+                                        description="the person it belongs to (default: the name)")] = None
     role: Role
     expires_in_days: Annotated[float, Field(gt=0, le=3650)] | None = 90
 
@@ -333,6 +337,7 @@ class TokenCreate(_In):
 class TokenPublic(BaseModel):
     id: str
     name: str
+    person: str = ""
     role: str
     created_at_us: int
     expires_at_us: int | None = None
@@ -370,5 +375,7 @@ class Status(BaseModel):
 class AutonomyPolicyBody(_In):
     high_impact_cost: Annotated[float, Field(ge=0)] = 20000.0
     costly_action_cost: Annotated[float, Field(ge=0)] = 2000.0
+    split_window_hours: Annotated[float, Field(ge=0, le=24 * 14)] = 24.0
+    person_max_spend_per_day: Annotated[float, Field(ge=0)] | None = None
     timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
     kinds: dict[Literal["replenish", "rebalance", "maintain", "reroute", "quality"], dict[str, Any]] = Field(default_factory=dict)

@@ -1,8 +1,20 @@
-"""``supplynet audit``: read and verify the hash-chained audit log."""
+"""``supplynet audit``: read, verify and anchor the keyed, hash-chained audit log.
+
+    supplynet audit verify [--anchor checkpoint.json]
+    supplynet audit list --limit 20
+    supplynet audit keygen --out ~/.supplynet/audit-signing.key     # an operator signing key
+    supplynet audit checkpoint --key audit-signing.key --out checkpoint.json
+
+``checkpoint`` signs the chain's head with an operator's Ed25519 key and writes it to a file to keep
+elsewhere; ``verify --anchor FILE`` checks the chain still holds what that file signed.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,7 +24,8 @@ from ..errors import StoreError
 
 __all__ = ["app"]
 
-app = typer.Typer(help="The tamper-evident audit log: verify the hash chain, list entries.", no_args_is_help=True)
+app = typer.Typer(help="The tamper-evident audit log: verify the keyed hash chain, list entries, sign "
+                       "checkpoints.", no_args_is_help=True)
 
 StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///path or postgresql://... "
                                                               "(default: SUPPLYNET_STORE_URL or .supplynet/supplynet.db)")]
@@ -22,28 +35,90 @@ def _url(store: str | None) -> str:
     return store or Settings().resolved_store_url()
 
 
-@app.command()
-def verify(store: StoreOpt = None) -> None:
-    """Recompute every hash and link; prints JSON and exits 1 if an entry was edited, deleted or reordered."""
+def _open(store: str | None):  # noqa: ANN202 - a Store
     from ..store import open_store
-    from ..store.audit import AuditLog
 
-    with open_store(_url(store)) as st:
+    st = open_store(_url(store), readonly=True)
+    if not st.backend.table_exists("audit"):
+        st.close()
+        raise StoreError("this store has no audit table (schema too old, or not a supplynet store)")
+    return st
+
+
+@app.command()
+def verify(store: StoreOpt = None,
+           anchor: Annotated[Path | None, typer.Option(help="a checkpoint exported with 'audit checkpoint --out': "
+                                                             "the chain must still hold what it signed")] = None,
+           public_key: Annotated[str | None, typer.Option(help="with --anchor: the operator public key that must "
+                                                               "have signed it (URL-safe base64)")] = None) -> None:
+    """Recompute every keyed hash and link (needs the vault key); prints JSON and exits 1 if an entry was
+    edited, deleted, reordered or rewritten, or the chain no longer holds the anchor."""
+    from ..store.audit import AuditLog
+    from ..store.checkpoints import Checkpoint, check_anchor
+
+    cp = Checkpoint.load(anchor) if anchor is not None else None
+    with _open(store) as st:
         res = AuditLog(st.backend).verify()
-    typer.echo(json.dumps(res.to_dict(), indent=2))
-    if not res.ok:
+        out = res.to_dict()
+        if cp is not None:
+            problems = check_anchor(st.backend, cp, public_key)
+            out["anchor"] = {"seq": cp.seq, "fingerprint": cp.fingerprint, "ok": not problems}
+            out["problems"] += problems
+            out["ok"] = out["ok"] and not problems
+    typer.echo(json.dumps(out, indent=2))
+    if not out["ok"]:
         raise typer.Exit(code=1)
 
 
 @app.command("list")
 def list_(store: StoreOpt = None, limit: Annotated[int, typer.Option(min=1, max=100000)] = 50,
           subject: Annotated[str | None, typer.Option(help="only entries about this subject")] = None) -> None:
-    """The latest entries, newest first, one JSON object per line."""
-    from ..store import open_store
+    """The latest entries, newest first, one JSON object per line (a detail that is not JSON as its text)."""
     from ..store.audit import AuditLog
 
-    with open_store(_url(store)) as st:
-        if not st.backend.table_exists("audit"):
-            raise StoreError("this store has no audit table (schema too old)")
+    with _open(store) as st:
         for e in AuditLog(st.backend).entries(limit=limit, subject=subject, newest_first=True):
             typer.echo(json.dumps(e.to_dict()))
+
+
+@app.command()
+def keygen(out: Annotated[Path | None, typer.Option(help="where to write the private key (mode 600; default "
+                                                         "audit-signing.key in the home folder)")] = None) -> None:
+    """Make an operator Ed25519 signing key for checkpoints; prints its public key."""
+    from ..errors import DataError
+    from ..store.checkpoints import Checkpoint, generate_signing_key
+
+    path = out or Path(os.environ.get("SUPPLYNET_HOME") or Settings().home) / "audit-signing.key"
+    private, public = generate_signing_key()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise DataError(f"{path} exists: not overwriting a signing key") from exc
+    with os.fdopen(fd, "w") as f:
+        f.write(private + "\n")
+    fp = Checkpoint(0, "", 0, "", public, "").fingerprint
+    typer.echo(json.dumps({"key_file": str(path), "public_key": public, "fingerprint": fp}, indent=2))
+
+
+@app.command()
+def checkpoint(store: StoreOpt = None,
+               key: Annotated[Path | None, typer.Option(help="the operator's private key file (default: "
+                                                             "SUPPLYNET_AUDIT_SIGNING_KEY[_FILE] or the home "
+                                                             "folder's audit-signing.key)")] = None,
+               out: Annotated[Path | None, typer.Option(help="also write the checkpoint here (keep it "
+                                                             "elsewhere: it is the anchor for verify)")] = None) -> None:
+    """Sign the chain's head now (kept beside the chain) and print the checkpoint as JSON."""
+    from ..errors import DataError
+    from ..store import open_store
+    from ..store.checkpoints import make_checkpoint, signing_key
+
+    private = signing_key(key)
+    if private is None:
+        raise DataError("no signing key: give --key FILE (make one with 'supplynet audit keygen')")
+    with open_store(_url(store)) as st:
+        cp = make_checkpoint(st.backend, private, time.time_ns() // 1000)
+    text = json.dumps(cp.to_dict(), indent=2)
+    if out is not None:
+        out.write_text(text + "\n")
+    typer.echo(text)

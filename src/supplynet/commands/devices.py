@@ -31,14 +31,16 @@ StoreOpt = Annotated[str | None, typer.Option("--store", help="store URL (defaul
                                                                ".supplynet/supplynet.db)")]
 
 
-def _registry(store_url: str | None) -> tuple[Any, Any]:
+def _registry(store_url: str | None, *, readonly: bool = False) -> tuple[Any, Any]:
     from supplynet.config import Settings
     from supplynet.security.devices import DeviceRegistry
     from supplynet.store import open_store
     from supplynet.store.devices import SqlRegistryBackend
 
-    st = open_store(store_url or Settings().resolved_store_url())
-    return st, DeviceRegistry(SqlRegistryBackend(st.backend))
+    from .tokens import cli_actor
+
+    st = open_store(store_url or Settings().resolved_store_url(), readonly=readonly)
+    return st, DeviceRegistry(SqlRegistryBackend(st.backend, actor=cli_actor()))  # every change audited
 
 
 def _print(obj: Any) -> None:
@@ -116,7 +118,7 @@ def list_(store: StoreOpt = None) -> None:
     """Registered devices with their bindings and key ids (no secrets) as JSON."""
     from supplynet.events import us_to_ts
 
-    st, reg = _registry(store)
+    st, reg = _registry(store, readonly=True)
     with st:
         recs = reg.list()
     rows = []

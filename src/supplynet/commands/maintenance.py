@@ -1,9 +1,9 @@
 """``supplynet maintenance``: train and evaluate the remaining-useful-life model on your data.
 
-    supplynet maintenance train --data log.csv --unit-col engine --time-col cycle --out model.pkl
-    supplynet maintenance evaluate --model model.pkl --data held_out.csv --truth rul.csv
-    supplynet maintenance train --data DIR --subset FD001 --out model.pkl        (C-MAPSS preset)
-    supplynet maintenance evaluate --model model.pkl --data DIR --subset FD001
+    supplynet maintenance train --data log.csv --unit-col engine --time-col cycle --out model.json
+    supplynet maintenance evaluate --model model.json --data held_out.csv --truth rul.csv
+    supplynet maintenance train --data DIR --subset FD001 --out model.json        (C-MAPSS preset)
+    supplynet maintenance evaluate --model model.json --data DIR --subset FD001
 
 Your log: one CSV/Parquet table with a unit column, a time column (cycles, or timestamps: hours
 since the unit's first row) and sensors (``--sensor-cols``, default every other numeric column;
@@ -57,7 +57,8 @@ def _own_data(data: Path, unit_col: str | None, time_col: str | None, sensor_col
 def train(
     data: Annotated[Path, typer.Option("--data", help="a CSV/Parquet log (unit, time, sensors), or a C-MAPSS "
                                                       "folder with --subset")],
-    out: Annotated[Path, typer.Option("--out", help="where to write the model file")],
+    out: Annotated[Path, typer.Option("--out", help="where to write the model file (JSON with LightGBM's "
+                                                     "text model format)")],
     subset: Annotated[str | None, typer.Option("--subset", help="C-MAPSS preset: subset name, e.g. FD001")] = None,
     unit_col: Annotated[str | None, typer.Option("--unit-col", help="your log: the unit (engine, machine) column")]
     = None,

@@ -26,6 +26,16 @@ def _url(store: str | None) -> str:
     return store or Settings().resolved_store_url()
 
 
+def cli_actor() -> str:
+    """Who acts from the command line, as the audit chain records it: ``cli:<login name>``."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return "cli"
+
+
 def _us(v: int | None) -> str | None:
     from ..events import us_to_ts
 
@@ -34,10 +44,12 @@ def _us(v: int | None) -> str | None:
 
 @app.command()
 def create(role: Annotated[str, typer.Option(help="viewer | planner | admin")],
-           name: Annotated[str, typer.Option(help="who or what will use it")],
+           person: Annotated[str | None, typer.Option(help="the person it belongs to (the two-person rule "
+                                                           "compares people, not tokens); default: --name")] = None,
+           name: Annotated[str | None, typer.Option(help="a label for the token (default: the person)")] = None,
            expires: Annotated[float, typer.Option("--expires", help="days until it expires; 0 for never")] = 90.0,
            store: StoreOpt = None) -> None:
-    """Create a token; it is printed once (only its hash is kept)."""
+    """Create a token for a person; it is printed once (only its hash is kept)."""
     import math
 
     from ..security.tokens import TokenService
@@ -45,10 +57,12 @@ def create(role: Annotated[str, typer.Option(help="viewer | planner | admin")],
 
     if not (math.isfinite(expires) and 0 <= expires <= MAX_EXPIRES_DAYS):
         raise DataError(f"--expires {expires:g}: days until the token expires, 0..{MAX_EXPIRES_DAYS} (0 for never)")
+    if not person and not name:
+        raise DataError("give --person NAME (who the token belongs to)")
     with open_store(_url(store)) as st:
-        token, row = TokenService(st).create(role=role, name=name, expires_in_s=expires * 86400 if expires else None,
-                                             created_by="cli")
-    typer.echo(json.dumps({"token": token, "id": row.id, "name": row.name, "role": row.role,
+        token, row = TokenService(st).create(role=role, name=name, person=person,
+                                             expires_in_s=expires * 86400 if expires else None, created_by=cli_actor())
+    typer.echo(json.dumps({"token": token, "id": row.id, "name": row.name, "person": row.holder, "role": row.role,
                            "expires_at": _us(row.expires_at), "note": "shown once: store it now"}, indent=2))
 
 
@@ -58,11 +72,22 @@ def list_(store: StoreOpt = None) -> None:
     from ..security.tokens import TokenService
     from ..store import open_store
 
-    with open_store(_url(store)) as st:
+    with open_store(_url(store), readonly=True) as st:
         rows = TokenService(st).list()
-    typer.echo(json.dumps([{"id": r.id, "name": r.name, "role": r.role, "created_at": _us(r.created_at),
+    typer.echo(json.dumps([{"id": r.id, "name": r.name, "person": r.holder, "role": r.role,
+                            "created_at": _us(r.created_at),
                             "expires_at": _us(r.expires_at), "revoked_at": _us(r.revoked_at),
                             "created_by": r.created_by} for r in rows], indent=2))
+
+
+@app.command()
+def people(store: StoreOpt = None) -> None:
+    """People and the roles their tokens give them, as JSON."""
+    from ..security.tokens import TokenService
+    from ..store import open_store
+
+    with open_store(_url(store), readonly=True) as st:
+        typer.echo(json.dumps(TokenService(st).table.people(), indent=2))
 
 
 @app.command()
@@ -72,5 +97,5 @@ def revoke(token_id: Annotated[str, typer.Argument(help="the token's id (tokens 
     from ..store import open_store
 
     with open_store(_url(store)) as st:
-        TokenService(st).revoke(token_id, by="cli")
+        TokenService(st).revoke(token_id, by=cli_actor())
     typer.echo(json.dumps({"revoked": token_id}))

@@ -1,6 +1,8 @@
 """Autonomy policy: how much the platform may do alone, per decision kind, and its guardrails.
 
     high_impact_cost: 20000      # at or above: approved by someone other than the proposer
+    split_window_hours: 24       # a person's decisions on one subject within it add up against high_impact_cost
+    person_max_spend_per_day: null   # a person's own decisions in a day (null: high_impact_cost)
     costly_action_cost: 2000     # at or above: the evidence must name two independent sources
     timezone: Europe/London      # for quiet hours
     kinds:
@@ -81,6 +83,8 @@ class AutonomyPolicy(_Base):
     #: money replenishment orders may commit per day, proposals included (None: no budget); orders beyond
     #: it are trimmed or left for the next day by the replenisher
     budget_per_day: NonNeg | None = None
+    split_window_hours: Annotated[float, Field(ge=0, le=24 * 14, allow_inf_nan=False)] = 24.0
+    person_max_spend_per_day: NonNeg | None = None
     timezone: str = "UTC"
     kinds: dict[str, KindPolicy] = Field(default_factory=dict)
 

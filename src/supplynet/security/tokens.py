@@ -7,6 +7,11 @@ password hash protects only low-entropy secrets). The secret is returned once, b
 Roles are ordered: ``viewer`` reads; ``planner`` also approves and rejects decisions, places orders and
 work orders and runs scenarios; ``admin`` also manages devices, policies and tokens. Device credentials
 (Ed25519 keys that sign envelopes) are not tokens: they never authenticate against these endpoints.
+
+Every token belongs to a **person** (``person``; tokens made before people belong to a person named
+after the token), who holds the roles of their tokens. The actor a principal acts as is
+``role:person``, and the rules that need two people (:mod:`supplynet.decide.decision`) compare the
+person (:func:`person_of`), so one person's tokens of two roles are still one person.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Any
 from ..errors import SecurityError
 from ..store.tokens import TokenRow, TokenTable
 
-__all__ = ["ROLES", "Forbidden", "Principal", "TokenService", "Unauthenticated", "role_at_least"]
+__all__ = ["ROLES", "Forbidden", "Principal", "TokenService", "Unauthenticated", "person_of", "role_at_least"]
 
 ROLES = ("viewer", "planner", "admin")
 _RANK = {r: i for i, r in enumerate(ROLES)}
@@ -46,13 +51,20 @@ def role_at_least(role: str, needed: str) -> bool:
     return _RANK.get(role, -1) >= _RANK[needed]
 
 
+def person_of(actor: str) -> str:
+    """The person behind an actor string (``role:person`` -> ``person``; others are their own person)."""
+    role, sep, person = actor.partition(":")
+    return person if sep and role in _RANK else actor
+
+
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a token's name (the person or program) and role."""
+    """Who is calling: a token's name (the person or program), role and the person it belongs to."""
 
     name: str
     role: str
     token_id: str
+    person: str = ""
 
     def require(self, needed: str) -> Principal:
         if not role_at_least(self.role, needed):
@@ -61,7 +73,7 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        return f"{self.role}:{self.name}"
+        return f"{self.role}:{self.person or self.name}"
 
 
 def _hash(secret: str) -> str:
@@ -100,13 +112,18 @@ class TokenService:
             self._cache[token_id] = (row, now)
         return row
 
-    def create(self, *, role: str, name: str, expires_in_s: float | None = 90 * 86400.0,
-               created_by: str = "cli") -> tuple[str, TokenRow]:
-        """A new token; returns ``(token, row)``. The token string is not stored: show it once."""
+    def create(self, *, role: str, name: str | None = None, expires_in_s: float | None = 90 * 86400.0,
+               created_by: str = "cli", person: str | None = None) -> tuple[str, TokenRow]:
+        """A new token for ``person`` (default: a person named ``name``); ``name`` labels the token
+        (default: the person's name). Returns ``(token, row)``; the token string is not stored: show it once."""
         if role not in ROLES:
             raise SecurityError(f"role {role!r}: use one of {', '.join(ROLES)}")
+        name = name or person
+        person = person or name
         if not _NAME.match(name or ""):
             raise SecurityError(f"token name {name!r}: 1-64 letters, digits, spaces or _.@-")
+        if not _NAME.match(person or ""):
+            raise SecurityError(f"person {person!r}: 1-64 letters, digits, spaces or _.@-")
         if expires_in_s is not None and expires_in_s <= 0:
             raise SecurityError(f"expires_in_s must be > 0 (or None for no expiry), not {expires_in_s}")
         tid = secrets.token_hex(6)
@@ -114,7 +131,7 @@ class TokenService:
         now = _now_us()
         row = TokenRow(id=tid, name=name, role=role, hash=_hash(secret), created_at=now,
                        expires_at=None if expires_in_s is None else now + int(expires_in_s * 1e6),
-                       revoked_at=None, created_by=created_by, last_used_at=None)
+                       revoked_at=None, created_by=created_by, last_used_at=None, person=person)
         self.table.insert(row)
         return f"snt_{tid}_{secret}", row
 
@@ -133,7 +150,7 @@ class TokenService:
             raise Unauthenticated(f"API token {row.id} was revoked")
         if row.expires_at is not None and now >= row.expires_at:
             raise Unauthenticated(f"API token {row.id} expired")
-        return Principal(name=row.name, role=row.role, token_id=row.id)
+        return Principal(name=row.name, role=row.role, token_id=row.id, person=row.holder)
 
     def list(self) -> list[TokenRow]:
         return self.table.all()

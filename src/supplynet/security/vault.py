@@ -93,34 +93,7 @@ class Vault:
 def default_vault(*, create: bool = False, home: str | Path | None = None) -> Vault:
     """The vault key from the environment or the home folder (``home``, default the settings'; see
     the module docstring); ``create``: make the home folder's key file when there is none yet."""
-    env = os.environ.get("SUPPLYNET_VAULT_KEY")
-    if env:
-        return Vault(env, source="SUPPLYNET_VAULT_KEY")
-    path_s = os.environ.get("SUPPLYNET_VAULT_KEY_FILE")
-    if path_s:
-        path = Path(path_s)
-        source = f"SUPPLYNET_VAULT_KEY_FILE={path}"
-    else:
-        if home is None:
-            from ..config import Settings
+    from ..config import vault_key_text
 
-            home = Settings().home
-        path = Path(home) / "vault.key"
-        source = str(path)
-    if not path.exists():
-        if not create or path_s:
-            raise SecurityError(f"no vault key: {source} does not exist (set SUPPLYNET_VAULT_KEY or "
-                                f"SUPPLYNET_VAULT_KEY_FILE to the key that sealed the symmetric devices' secrets)")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it meanwhile: use theirs
-            pass
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(Vault.generate_key() + "\n")
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SecurityError(f"cannot read the vault key {source}: {exc.strerror}") from exc
+    text, source = vault_key_text(create=create, home=home)
     return Vault(text, source=source)

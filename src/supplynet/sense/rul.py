@@ -18,7 +18,8 @@ Frames are in long format: one row per unit and cycle, with unit, time, setting 
 
 from __future__ import annotations
 
-import pickle
+import dataclasses
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,7 @@ from .features import (
 
 __all__ = ["RulDistribution", "RulModel", "RulTracker", "evaluate_last_cycle", "phm08_score", "rul_targets"]
 
-_FORMAT = "supplynet.rul/1"
+_FORMAT = "supplynet.rul/2"  # JSON metadata + LightGBM's own text model format; never pickle
 
 
 def phm08_score(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -275,26 +276,83 @@ class RulModel:
 
     # ---------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
+        """Write the fitted model as one JSON file: its parameters, the learned normalization and
+        calibration as plain numbers, and each fold's trees in LightGBM's own text format. Loading it
+        runs no code (no pickle)."""
         self._need_fit()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as fh:
-            pickle.dump({"format": _FORMAT, "model": self}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        params = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        params["spec"] = dataclasses.asdict(self.spec)
+        params["setting_cols"], params["sensor_cols"] = list(self.setting_cols), list(self.sensor_cols)
+        nz, oc = self.normalizer_, self.normalizer_.conditions
+        body = {
+            "format": _FORMAT, "params": params,
+            "conditions": {"k_max": oc.k_max, "min_silhouette": oc.min_silhouette, "sample_size": oc.sample_size,
+                           "seed": oc.seed, "k": oc.k, "silhouettes": {str(k): v for k, v in oc.silhouettes.items()},
+                           "centers": _lists(oc.centers_), "scale": _lists(oc._scale), "center": _lists(oc._center)},
+            "normalizer": {"rel_tol": nz.rel_tol, "names": nz.names, "kept": nz.kept, "mean": _lists(nz.mean_),
+                           "std": _lists(nz.std_), "keep": [bool(b) for b in nz._keep]},
+            "feature_names": list(self.feature_names_), "bin_edges": _lists(self.bin_edges_),
+            "residuals": [_lists(r) for r in self.residuals_],
+            "lightgbm_models": [getattr(m, "booster_", m).model_to_string() for m in self.models_],
+        }
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(body, separators=(",", ":")))
+        tmp.replace(path)
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> RulModel:
+        """A model written by :meth:`save`. Anything else -- a pickle from an earlier version included --
+        is refused with :class:`ModelError` without being interpreted."""
         path = Path(path)
         if not path.is_file():
             raise DataError(f"{path}: model file not found")
+        raw = path.read_bytes()
+        if raw[:1] == b"\x80":
+            raise ModelError(f"{path}: a pickled model (an earlier format) is refused: pickles can run code; "
+                             f"train it again (supplynet maintenance train)")
         try:
-            with path.open("rb") as fh:
-                blob = pickle.load(fh)  # noqa: S301 - our own model files
-        except Exception as exc:  # unpickling raises many types
-            raise ModelError(f"{path}: not a supplynet RUL model ({exc})") from exc
-        if not isinstance(blob, dict) or blob.get("format") != _FORMAT or not isinstance(blob.get("model"), cls):
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or body.get("format") != _FORMAT:
             raise ModelError(f"{path}: not a supplynet RUL model (format {_FORMAT} expected)")
-        return blob["model"]
+        try:
+            return cls._from_body(body)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{path}: a damaged supplynet RUL model ({exc})") from exc
+
+    @classmethod
+    def _from_body(cls, body: dict[str, Any]) -> RulModel:
+        import lightgbm as lgb
+
+        p = dict(body["params"])
+        p["spec"] = WindowSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in p["spec"].items()})
+        p["setting_cols"], p["sensor_cols"] = tuple(p["setting_cols"]), tuple(p["sensor_cols"])
+        model = cls(**p)
+        c, n = body["conditions"], body["normalizer"]
+        oc = OperatingConditions(k_max=c["k_max"], min_silhouette=c["min_silhouette"], sample_size=c["sample_size"],
+                                 seed=c["seed"], k=c["k"], silhouettes={int(k): v for k, v in c["silhouettes"].items()},
+                                 centers_=np.asarray(c["centers"], dtype=float))
+        oc._scale, oc._center = np.asarray(c["scale"], dtype=float), np.asarray(c["center"], dtype=float)
+        nz = ConditionNormalizer(conditions=oc, rel_tol=n["rel_tol"], names=list(n["names"]), kept=list(n["kept"]),
+                                 mean_=np.asarray(n["mean"], dtype=float), std_=np.asarray(n["std"], dtype=float))
+        nz._keep = np.asarray(n["keep"], dtype=bool)
+        model.normalizer_ = nz
+        model.feature_names_ = list(body["feature_names"])
+        model.bin_edges_ = np.asarray(body["bin_edges"], dtype=float)
+        model.residuals_ = [np.asarray(r, dtype=float) for r in body["residuals"]]
+        model.models_ = [lgb.Booster(model_str=str(s)) for s in body["lightgbm_models"]]
+        if len(model.residuals_) != len(model.bin_edges_) + 1 or not model.models_:
+            raise ValueError("its calibration or its models are incomplete")
+        model._fitted = True
+        return model
+
+
+def _lists(a: np.ndarray | None) -> Any:
+    return None if a is None else np.asarray(a, dtype=float).tolist()
 
 
 class RulTracker:

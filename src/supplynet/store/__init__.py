@@ -63,23 +63,42 @@ register_backend("postgresql", _open_postgres)
 register_backend("postgres", _open_postgres)
 
 
-def open_store(url_or_path: str | Path | None = None) -> Store:
+def open_store(url_or_path: str | Path | None = None, *, readonly: bool = False) -> Store:
     """Open (and migrate) the store at a URL (``sqlite:///path``, ``postgresql://...``) or a SQLite
-    file path. None: ``SUPPLYNET_STORE_URL``, else ``.supplynet/supplynet.db`` (folder created)."""
+    file path. None: ``SUPPLYNET_STORE_URL``, else ``.supplynet/supplynet.db`` (folder created).
+
+    ``readonly``: for commands that only read (state, events, audit list, store check): never runs
+    migrations, and a SQLite file that does not exist is an error instead of a new store."""
     if url_or_path is None:
         from ..config import Settings
 
         url_or_path = Settings().resolved_store_url()
-    if isinstance(url_or_path, Path):
-        return _open_sqlite(str(url_or_path))
     text = str(url_or_path).strip()
     if not text:
         raise StoreError("empty store URL: give sqlite:///path, postgresql://... or a file path")
     scheme, sep, _ = text.partition("://")
-    if not sep:  # a plain file path
+    scheme = scheme.lower() if sep else "sqlite"
+    if readonly and scheme in ("sqlite", "postgresql", "postgres"):
+        return _open_readonly(text, scheme)
+    if isinstance(url_or_path, Path) or not sep:  # a plain file path
         return _open_sqlite(text)
-    factory = _BACKENDS.get(scheme.lower())
+    factory = _BACKENDS.get(scheme)
     if factory is None:
         known = ", ".join(f"{s}://" for s in sorted(_BACKENDS))
         raise StoreError(f"unsupported store URL {redact_url(text)!r}: known schemes are {known}")
     return factory(text)
+
+
+def _open_readonly(text: str, scheme: str) -> Store:
+    from ..errors import StoreUnavailable
+
+    if scheme == "sqlite":
+        from .sqlite import SqliteStore, sqlite_path
+
+        path = sqlite_path(text)
+        if not path.is_file():
+            raise StoreUnavailable(f"no store at {path} (nothing to read)")
+        return SqliteStore(path, migrate=False)
+    from .postgres import PostgresStore
+
+    return PostgresStore(text, migrate=False)

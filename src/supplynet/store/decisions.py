@@ -52,9 +52,13 @@ class DecisionTable:
         self._backend = backend
 
     def insert(self, make: Any, *, kind: str, cost: float, day: str, idem_key: str | None,
-               audit: Audit) -> tuple[DecisionRow, bool]:
+               audit: Audit | None, peers_days: tuple[str, ...] = ()) -> tuple[DecisionRow, bool]:
         """Insert a decision; ``make(no) -> (id, status, record)`` builds it from its number. Returns the
-        row and True, or the existing row and False when ``idem_key`` was used before."""
+        row and True, or the existing row and False when ``idem_key`` was used before.
+
+        ``peers_days``: ``make(no, peers) -> (id, status, record, audit)`` also gets the approved and
+        executed decisions of those days, read in the same write transaction (writers are serialized),
+        so rules that add decisions up (split orders, daily caps) hold under concurrent requests."""
         now = time.time_ns() // 1000
         with self._backend.write() as tx:
             if idem_key is not None:
@@ -62,7 +66,16 @@ class DecisionTable:
                 if old:
                     return _row(old[0]), False
             nxt = tx.execute("SELECT coalesce(max(no), 0) + 1 FROM decisions")[0][0]
-            did, status, record = make(int(nxt))
+            if peers_days:
+                marks = ", ".join("?" * len(peers_days))
+                peers = [_row(r) for r in tx.execute(
+                    f"SELECT {_COLS} FROM decisions WHERE day IN ({marks}) AND status IN ('approved', 'executed')",
+                    peers_days)]
+                did, status, record, audit = make(int(nxt), peers)
+            else:
+                did, status, record = make(int(nxt))
+            if audit is None:
+                raise DecisionError("a decision is inserted with its audit entry")
             tx.execute(f"INSERT INTO decisions ({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        (int(nxt), did, kind, status, float(cost), now, now, day, idem_key, json.dumps(record)))
             actor, action, detail = audit

@@ -221,6 +221,31 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX scenario_runs_created ON scenario_runs (created_at)",
             "CREATE INDEX scenario_runs_status ON scenario_runs (status)",
         )),
+    # keyed audit chain with signed checkpoints (store/audit.py, store/checkpoints.py); people who hold
+    # tokens (store/tokens.py): existing tokens belong to a person named after them
+    Migration(9, "keyed audit chain, checkpoints, people", sqlite=(
+            "ALTER TABLE audit_head ADD COLUMN key_id TEXT",
+            "CREATE TABLE audit_checkpoints (seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, at_us INTEGER NOT NULL, "
+             "key_id TEXT NOT NULL, public_key TEXT NOT NULL, signature TEXT NOT NULL)",
+            "CREATE TABLE people (name TEXT PRIMARY KEY, roles TEXT NOT NULL, created_at INTEGER NOT NULL, "
+             "created_by TEXT NOT NULL)",
+            "ALTER TABLE api_tokens ADD COLUMN person TEXT",
+            "UPDATE api_tokens SET person = name",
+            "INSERT INTO people (name, roles, created_at, created_by) SELECT name, "
+             "'[' || group_concat(DISTINCT '\"' || role || '\"') || ']', min(created_at), 'migration' "
+             "FROM api_tokens GROUP BY name",
+        ), postgres=(
+            "ALTER TABLE audit_head ADD COLUMN key_id TEXT",
+            "CREATE TABLE audit_checkpoints (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, at_us BIGINT NOT NULL, "
+             "key_id TEXT NOT NULL, public_key TEXT NOT NULL, signature TEXT NOT NULL)",
+            "CREATE TABLE people (name TEXT PRIMARY KEY, roles TEXT NOT NULL, created_at BIGINT NOT NULL, "
+             "created_by TEXT NOT NULL)",
+            "ALTER TABLE api_tokens ADD COLUMN person TEXT",
+            "UPDATE api_tokens SET person = name",
+            "INSERT INTO people (name, roles, created_at, created_by) SELECT name, "
+             "'[' || string_agg(DISTINCT '\"' || role || '\"', ',') || ']', min(created_at), 'migration' "
+             "FROM api_tokens GROUP BY name",
+        )),
 ]
 
 _VERSION_TABLE = (

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import pickle
+import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ..errors import DataError
 from ..events import EventBase, ts_to_us
+from ._snapshot import decode_snapshot, encode_snapshot
 from ._state import TwinState, apply
 
 if TYPE_CHECKING:
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Twin"]
 
-_SNAPSHOT_FORMAT = 1
+log = logging.getLogger(__name__)
 
 
 class Twin:
@@ -70,20 +72,24 @@ class Twin:
         if use_snapshot:
             snap = store.snapshots.latest_snapshot()
             if snap is not None:
-                twin = cls.from_snapshot(snap.blob if hasattr(snap, "blob") else snap[-1], network)
+                try:
+                    twin = cls.from_snapshot(snap.blob if hasattr(snap, "blob") else snap[-1], network)
+                except DataError as exc:  # an old or foreign snapshot: the log is the truth, replay it all
+                    log.warning("%s; replaying the log from the start instead", exc)
         twin = twin or cls(network)
         twin.catch_up(store)
         return twin
 
     # -- snapshots -------------------------------------------------------------------------------
     def to_snapshot(self) -> bytes:
-        return pickle.dumps((_SNAPSHOT_FORMAT, self.offset, self.state), protocol=pickle.HIGHEST_PROTOCOL)
+        """The state as snapshot bytes (compressed JSON, see :mod:`supplynet.twin._snapshot`)."""
+        return encode_snapshot(self.offset, self.state)
 
     @classmethod
     def from_snapshot(cls, blob: bytes, network: Network | None = None) -> Twin:
-        fmt, offset, state = pickle.loads(blob)  # noqa: S301 - our own store's bytes
-        if fmt != _SNAPSHOT_FORMAT:
-            return cls(network)
+        """A twin from snapshot bytes; :class:`~supplynet.errors.DataError` for any other format (an old
+        pickle is refused, never unpickled)."""
+        offset, state = decode_snapshot(blob)
         return cls(network, state=state, offset=offset)
 
     def save_snapshot(self, store: Any) -> None:

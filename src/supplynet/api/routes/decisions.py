@@ -67,7 +67,8 @@ def approve_decision(state: StateDep, who: Planner, decision_id: DecisionId, ide
     note = body.note if body else ""
     return idempotent(state, idem, who.actor, {"op": "approve", "id": decision_id, "note": note}, 200,
                       lambda: outcome(dec.approve(state.store, decision_id, who.actor, note=note,
-                                                  now=sim_now(state), policy=state.policy)))
+                                                  now=sim_now(state), policy=state.policy,
+                                                  sponsors=state.tokens.table.sponsors(who.token_id))))
 
 
 @router.post("/v1/decisions/{decision_id}/reject", response_model=DecisionPublic,

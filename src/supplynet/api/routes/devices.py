@@ -9,7 +9,6 @@ from fastapi import APIRouter, Path
 from ...errors import DataError, SecurityError
 from ...security.devices import DeviceRegistry
 from ...security.tokens import Principal
-from ...store.audit import AuditLog
 from ...store.devices import SqlRegistryBackend
 from ..deps import Admin, StateDep
 from ..problems import Conflict, NotFound
@@ -19,12 +18,10 @@ router = APIRouter(tags=["devices"])
 DeviceId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
 
 
-def _registry(state: StateDep) -> DeviceRegistry:
-    return DeviceRegistry(SqlRegistryBackend(state.store.backend), home=state.home)
-
-
-def _audit(state: StateDep, who: Principal, action: str, device: str, detail: dict) -> None:
-    AuditLog(state.store.backend).append(who.actor, action, device, detail)
+def _registry(state: StateDep, who: Principal | None = None) -> DeviceRegistry:
+    """The registry; changes made through it are audited as ``who`` (in the change's transaction)."""
+    backend = SqlRegistryBackend(state.store.backend, actor=who.actor if who is not None else "api")
+    return DeviceRegistry(backend, home=state.home)
 
 
 @router.get("/v1/devices", response_model=list[DevicePublic], summary="Registered devices (admin)")
@@ -43,7 +40,7 @@ def get_device(state: StateDep, _: Admin, device_id: DeviceId) -> DevicePublic:
 @router.post("/v1/devices", response_model=DeviceCreated, status_code=201,
              summary="Provision a device; its private key is shown once (admin)")
 def provision_device(state: StateDep, who: Admin, body: DeviceCreate) -> DeviceCreated:
-    reg = _registry(state)
+    reg = _registry(state, who)
     if reg.backend.get_device(body.device_id) is not None:
         raise Conflict(f"device {body.device_id!r} is already registered")
     try:
@@ -52,16 +49,14 @@ def provision_device(state: StateDep, who: Admin, body: DeviceCreate) -> DeviceC
                              any_site=body.any_site)
     except SecurityError as exc:
         raise DataError(str(exc)) from exc
-    _audit(state, who, "device.provision", body.device_id, {"kid": cred.kid})
     rec = reg.get(body.device_id)
     return DeviceCreated(device=DevicePublic(**rec.public_dict()), credential=cred.to_dict())  # type: ignore[union-attr]
 
 
 @router.post("/v1/devices/{device_id}/revoke", response_model=DevicePublic, summary="Revoke a device (admin)")
 def revoke_device(state: StateDep, who: Admin, device_id: DeviceId) -> DevicePublic:
-    reg = _registry(state)
+    reg = _registry(state, who)
     if reg.backend.get_device(device_id) is None:
         raise NotFound(f"no device {device_id!r}")
     rec = reg.revoke(device_id)
-    _audit(state, who, "device.revoke", device_id, {})
     return DevicePublic(**rec.public_dict())

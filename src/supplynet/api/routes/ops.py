@@ -130,7 +130,7 @@ def audit_verify(state: StateDep, _: Admin) -> AuditVerify:
 
 
 def _token_public(r) -> TokenPublic:  # noqa: ANN001
-    return TokenPublic(id=r.id, name=r.name, role=r.role, created_at_us=r.created_at, expires_at_us=r.expires_at,
+    return TokenPublic(id=r.id, name=r.name, person=r.holder, role=r.role, created_at_us=r.created_at, expires_at_us=r.expires_at,
                        revoked_at_us=r.revoked_at, created_by=r.created_by, last_used_at_us=r.last_used_at)
 
 
@@ -143,7 +143,7 @@ def list_tokens(state: StateDep, _: Admin) -> list[TokenPublic]:
              summary="Create an API token (admin); the token is shown once")
 def create_token(state: StateDep, who: Admin, body: TokenCreate) -> TokenCreated:
     days = body.expires_in_days
-    token, row = state.tokens.create(role=body.role, name=body.name, created_by=who.actor,
+    token, row = state.tokens.create(role=body.role, name=body.name, person=body.person, created_by=who.actor,
                                      expires_in_s=None if days is None else days * 86400.0)
     return TokenCreated(token=token, info=_token_public(row))
 

@@ -81,12 +81,15 @@ def create_work_order(state: StateDep, who: Planner, body: WorkOrderCreate, idem
     asset = next((a for a in net.assets if a.id == body.asset_id), None) if net is not None else None
     if asset is None:
         raise DataError(f"asset {body.asset_id!r} is not in the network")
-    cost = body.cost if body.cost is not None else float(asset.preventive_cost)
+    # the cost that decides whether a second person is needed comes from the network's cost data: a
+    # requester's lower figure is kept as a note, never used to skip the second person
+    cost = max(float(asset.preventive_cost), body.cost or 0.0)
+    quoted = {"requested_cost": body.cost} if body.cost is not None else {}
 
     def run() -> dict:
         d = dec.Decision(kind="maintain", created_at=sim_now(state), proposer=who.actor, sources=[who.actor],
                          options=[dec.Option(label="preventive maintenance", cost=cost,
-                                             time_days=asset.maintenance_lead_time_days),
+                                             time_days=asset.maintenance_lead_time_days, detail=quoted),
                                   dec.Option(label="run to failure", cost=float(asset.failure_cost))],
                          chosen="preventive maintenance", why=body.detail or f"opened by {who.actor}", cost=cost,
                          idempotency_key=f"wo:{who.actor}|{idem}",
