@@ -1,7 +1,6 @@
 """Crash proof with plain paho QoS 1 publishers (not the project's device client, so no end-to-end
 acks and no resends) through 5 gateway SIGKILLs on the shipped broker config (issue 15, target), on
-SQLite and on PostgreSQL:
-every message is in the log exactly once.
+SQLite and on PostgreSQL: every message is in the log exactly once.
 
 Plain publishers get no signed acks: what makes them lossless is the broker's persistent session
 for the gateway's shared subscription (clean_start false + session expiry, persistence on, a queue
