@@ -1,6 +1,6 @@
 """Crash proof with plain paho QoS 1 publishers (not the project's device client, so no end-to-end
-acks and no resends) through 5 gateway SIGKILLs on the shipped broker config (issue 15, target):
-every message is in the log exactly once.
+acks and no resends) through 5 gateway SIGKILLs on the shipped broker config (issue 15, target), on
+SQLite and on PostgreSQL: every message is in the log exactly once.
 
 Plain publishers get no signed acks: what makes them lossless is the broker's persistent session
 for the gateway's shared subscription (clean_start false + session expiry, persistence on, a queue
@@ -104,8 +104,8 @@ def _publish(cred, port: int, n: int, duration_s: float, errors: list) -> None:
         c.loop_stop()
 
 
-def _run(tmp_path, n: int, duration_s: float) -> Gateway:
-    url = f"sqlite:///{tmp_path / 'crash.db'}"
+def _run(tmp_path, n: int, duration_s: float, url: str | None = None) -> Gateway:
+    url = url or f"sqlite:///{tmp_path / 'crash.db'}"
     tag = uid()
     with open_store(url) as st:
         reg = DeviceRegistry(SqlRegistryBackend(st.backend))
@@ -150,6 +150,11 @@ def _run(tmp_path, n: int, duration_s: float) -> Gateway:
 
 def test_plain_qos1_publishers_through_five_gateway_kills_exactly_once(tmp_path):
     gw = _run(tmp_path, 5000, duration_s=15.0)
+    assert gw.kills == KILLS
+
+
+def test_plain_qos1_publishers_through_five_gateway_kills_exactly_once_postgres(tmp_path, pg_url):
+    gw = _run(tmp_path, 5000, duration_s=15.0, url=pg_url)
     assert gw.kills == KILLS
 
 

@@ -47,9 +47,11 @@ def _print(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2) + "\n")
 
 
-_ONCE = "shown once: the platform keeps only the public key; store the private key on the device"
+_DEVICE = ("; platform_key verifies the platform's acknowledgements, mqtt_password logs in to the broker "
+           "(supplynet ingest acl)")
+_ONCE = "shown once: the platform keeps only the public key; store the private key on the device" + _DEVICE
 _ONCE_HMAC = ("shown once: the platform keeps the secret only sealed under its vault key; store it on the device "
-              "(every gateway needs the same vault key)")
+              "(every gateway needs the same vault key)" + _DEVICE)
 SchemeOpt = Annotated[str | None, typer.Option(help="key scheme: ed25519 (default; the platform keeps only the "
                                                     "public key) or hmac-sha256 (symmetric: ~20x cheaper to verify "
                                                     "per message; the secret is sealed under the vault key); with "

@@ -1,4 +1,6 @@
-"""The platform's vault key: encrypts device secrets at rest (symmetric ``hmac-sha256`` devices).
+"""The platform's vault key: encrypts device secrets at rest (symmetric ``hmac-sha256`` devices), and
+is the one secret the platform's other keys derive from (:meth:`Vault.derive`: the key that signs
+device acknowledgements, :mod:`.acks`; broker passwords, :mod:`.broker`).
 
 An Ed25519 device leaves only its public key with the platform. A device on the symmetric scheme
 (HMAC-SHA256, for high-rate or constrained devices: a few µs to verify against ~60 µs for
@@ -11,10 +13,11 @@ database backup therefore holds nothing usable without the vault key, which live
 1. ``SUPPLYNET_VAULT_KEY``: the key itself (32 bytes, URL-safe base64), e.g. from a secrets manager;
 2. ``SUPPLYNET_VAULT_KEY_FILE``: a file holding it;
 3. otherwise ``vault.key`` in the supplynet home folder (``SUPPLYNET_HOME``, default ``.supplynet``),
-   made with mode 600 the first time a symmetric device is provisioned.
+   made with mode 600 the first time a device is provisioned.
 
-Every gateway worker verifying symmetric devices needs the same vault key (the same environment or
-file); a worker with another key refuses those devices' messages as ``bad_signature`` and says why.
+Every gateway worker needs the same vault key (the same environment or file): a worker with another
+key refuses symmetric devices' messages as ``bad_signature`` and says why, and signs acknowledgements
+that no device accepts (the devices keep their data and send it again).
 
 >>> v = Vault(Vault.generate_key())
 >>> sealed = v.seal(b"s" * 32, "trk-1", "k1")
