@@ -304,3 +304,20 @@ def test_quiet_hours_hold_auto_replenishment_until_they_end_instead_of_asking_a_
         orders = [d for d in made if d.action.site == "STORE-1" and d.action.sku == "BREAD-800G"]
         assert orders and all(d.status == "executed" for d in orders)
         assert not [d for d in made if d.status == "proposed"]
+
+
+def test_propose_hands_decisions_and_alerts_to_the_caller_and_writes_nothing(tmp_path, net):
+    with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        cold, geo = ColdChainWatch(net, store=store, policy=POLICY), GeoWatch(net, store=store)
+        twin = Twin.rebuild(store, net)
+        store.log.append([_departure(), *_temps([4.0, 9.5, 9.8, 10.2, 9.9, 4.0])])
+        for rec in store.log.read(order="offset"):
+            twin.apply(rec.event, rec.offset)
+            cold.observe(rec.event, twin)
+            geo.observe(rec.event, twin)
+        n = store.log.count()
+        found, raised = cold.propose(twin, T0 + timedelta(hours=2))
+        assert [d.kind for d in found] == ["quality"] and found[0].id == "" and found[0].status == "proposed"
+        assert [a.code for a in raised] == ["cold_chain_excursion", "product_at_risk"]
+        assert geo.propose(twin, T0 + timedelta(hours=2)) == ([], [])
+        assert store.log.count() == n  # the caller records them

@@ -175,7 +175,7 @@ CASES = [
      "assets[1].temperature_limit_c: applies only to reefers, not to a truck"),
     ("policy s above S", "{s: 20, S: 60}", "{s: 80, S: 60}", "s: 80", "policies[0].params.s: must be <= S (60), got 80"),
     ("policy unknown param", "{s: 20, S: 60}", "{s: 20, SS: 60}", "SS: 60",
-     "policies[0].params.SS: unknown parameter for type sS (expected s, S)"),
+     "policies[0].params.SS: unknown parameter for type sS (expected s, S; optional: max_cycle_days)"),
     ("policy missing param", "{s: 20, S: 60}", "{s: 20}", "{s: 20}",
      "policies[0].params: type sS needs S (or give service_level to size it)"),
     ("policy type typo", "type: sS", "type: ss", "type: ss",

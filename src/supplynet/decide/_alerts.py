@@ -39,8 +39,14 @@ class AlertOutbox:
         self.counts[code] = self.counts.get(code, 0) + 1
         return a
 
-    def flush(self, store: Any | None) -> list[Alert]:
+    def drain(self) -> list[Alert]:
+        """The alerts found since the last call, for a caller that records them itself."""
         out, self.pending = self.pending, []
+        return out
+
+    def flush(self, store: Any | None) -> list[Alert]:
+        """Append the alerts found since the last call to ``store``'s log; returns them."""
+        out = self.drain()
         if out and store is not None:
             store.log.append(out)
         return out

@@ -91,6 +91,18 @@ class ColdChainWatch:
 
     # -- decide -------------------------------------------------------------------------------------
     def decide(self, twin: Any, now: datetime) -> list[decisions.Decision]:
+        """:meth:`propose`, then each decision submitted through the autonomy policy and the alerts
+        appended to the log (without a store: returned unsubmitted)."""
+        batch, _ = self.propose(twin, now, keep_alerts=True)
+        out = [decisions.submit(self.store, d, self.policy, now=now).decision for d in batch] \
+            if self.store is not None else batch
+        self.alerts.flush(self.store)
+        return out
+
+    def propose(self, twin: Any, now: datetime, *, keep_alerts: bool = False
+                ) -> tuple[list[decisions.Decision], list[Any]]:
+        """The decisions (unsubmitted) and alerts for the loads that reported since the last call; the
+        caller records them (the loop's service: in its one transaction)."""
         out: list[decisions.Decision] = []
         for sid, load in list(self.loads.items()):
             if not load.fresh:
@@ -122,13 +134,9 @@ class ColdChainWatch:
                     f"{sku}: {' and '.join(why)}" for sku, why in sorted(new_risk.items())),
                 data={"asset_id": load.asset_id, "skus": sorted(new_risk), "assessments": assessments,
                       "destination": sh.destination if sh else None})
-            d = self._decision(sid, sh, lines, new_risk, assessments, load, now)
-            if self.store is not None:
-                d = decisions.submit(self.store, d, self.policy, now=now).decision
+            out.append(self._decision(sid, sh, lines, new_risk, assessments, load, now))
             self.decisions_made += 1
-            out.append(d)
-        self.alerts.flush(self.store)
-        return out
+        return out, ([] if keep_alerts else self.alerts.drain())
 
     def _limit(self, asset_id: str, skus: Iterable[str]) -> float | None:
         try:

@@ -65,6 +65,10 @@ class DemandRefit:
                     self._running = self._pool.submit(forecast_estimates, *args, **kw)
         return []
 
+    def propose(self, twin: Any, now: datetime) -> tuple[list[Any], list[Any]]:
+        """The same turn as :meth:`decide`: it makes no decision and raises no alert itself."""
+        return self.decide(twin, now), []
+
     def _collect(self) -> None:
         if self._running is None or not self._running.done():
             return

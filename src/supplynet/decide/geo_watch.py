@@ -135,3 +135,7 @@ class GeoWatch:
         """Write the alerts found since the last call; geofence findings make no decision by themselves."""
         self.alerts.flush(self.store)
         return []
+
+    def propose(self, twin: Any, now: datetime) -> tuple[list[Any], list[Any]]:
+        """No decisions; the alerts found since the last call, for the caller to record."""
+        return [], self.alerts.drain()

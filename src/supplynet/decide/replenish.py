@@ -199,13 +199,17 @@ def _target(spec: Any, product: Any, default: float, fill_rate: float | None) ->
 
 def size_policy(spec: Any, demand: DemandEstimate | tuple[float, float], lead_time: LeadTimeEstimate | tuple[float, float],
                 product: Any, *, fixed_cost: float = 0.0, fill_rate: float | None = None,
-                default_service_level: float = DEFAULT_SERVICE_LEVEL) -> tuple[Any, dict[str, Any]]:
+                default_service_level: float = DEFAULT_SERVICE_LEVEL, max_cycle_days: float | None = None
+                ) -> tuple[Any, dict[str, Any]]:
     """The runtime policy for ``spec`` sized with :mod:`supplynet.decide.sizing`, and how it was sized.
 
     ``demand``: per day (estimate or ``(mean, std)``); ``lead_time``: days (estimate or ``(mean, std)``).
     The target is ``fill_rate`` when given (or ``params["fill_rate"]`` of a dict-like spec), else the
     spec's ``service_level``, else the newsvendor critical ratio, else ``default_service_level``.
-    Levels given in ``spec.params`` win over sized ones.
+    Levels given in ``spec.params`` win over sized ones. ``max_cycle_days`` caps an (s,S) or (r,Q) order
+    quantity at that many days of demand (and a perishable's at half its shelf life): the EOQ of a cheap
+    SKU on a costly lane can be months of stock, which a warehouse neither has room for nor sells before
+    it spoils (``spec.params["max_cycle_days"]`` sets it per policy; None: the textbook EOQ).
     """
     mu, sd = (demand.mean, demand.std) if isinstance(demand, DemandEstimate) else (float(demand[0]), float(demand[1]))
     lt, lsd = ((lead_time.mean_days, lead_time.std_days) if isinstance(lead_time, LeadTimeEstimate)
@@ -213,6 +217,7 @@ def size_policy(spec: Any, demand: DemandEstimate | tuple[float, float], lead_ti
     mu, sd, lt, lsd = max(mu, 0.0), max(sd, 0.0), max(lt, 0.0), max(lsd, 0.0)
     params = dict(spec.params or {})
     params.pop("fill_rate", None)
+    max_cycle_days = float(params.pop("max_cycle_days", max_cycle_days) or 0) or None
     kind = spec.type
     what, target = _target(spec, product, default_service_level, fill_rate)
     sl, fr = (target, None) if what == "service_level" else (None, target)
@@ -241,10 +246,17 @@ def size_policy(spec: Any, demand: DemandEstimate | tuple[float, float], lead_ti
                  else sizing.base_stock_for_fill_rate(fr, mu, sd_eff, lt + 1, lsd))
             params = {"q": q, **params}
         else:
-            if fixed_cost > 0 and h > 0 and "Q" not in params:
-                res = sizing.ss_eoq_safety_stock(fixed_cost, h, mu, sd_eff, max(lt, 1e-9), sl, fr, lsd)
+            cap = _cycle_cap(mu, product, max_cycle_days)
+            res = (sizing.ss_eoq_safety_stock(fixed_cost, h, mu, sd_eff, max(lt, 1e-9), sl, fr, lsd)
+                   if fixed_cost > 0 and h > 0 and "Q" not in params else None)
+            if res is not None and res.S - res.s <= cap:
                 s, Q = res.s, res.S - res.s
                 info["Q_rule"] = "EOQ"
+            elif res is not None:  # EOQ beyond the cap: the cap, with the reorder point for that cycle
+                Q = cap
+                s = (sizing.base_stock_for_service(sl, mu, sd_eff, lt, lsd) if sl is not None
+                     else sizing.base_stock_for_fill_rate(fr, mu, sd_eff, lt, lsd, demand_per_cycle=Q))
+                info["Q_rule"] = f"EOQ {res.S - res.s:,.0f} capped at {cap / mu:.1f} days of demand"
             else:
                 Q = q_default
                 s = (sizing.base_stock_for_service(sl, mu, sd_eff, lt, lsd) if sl is not None
@@ -264,6 +276,13 @@ def size_policy(spec: Any, demand: DemandEstimate | tuple[float, float], lead_ti
         pol = RQPolicy(params["r"], max(params["Q"], 1e-9), **common)
     info["levels"] = {k: round(float(v), 4) for k, v in params.items() if k in ("S", "s", "q", "r", "Q", "R")}
     return pol, info
+
+
+def _cycle_cap(mu: float, product: Any, max_cycle_days: float | None) -> float:
+    """The largest order quantity worth holding: ``max_cycle_days`` of demand, half a perishable's shelf life."""
+    days = [d for d in (max_cycle_days, (product.shelf_life_days / 2) if product.shelf_life_days else None)
+            if d is not None and d > 0]
+    return max(mu * min(days), 1e-9) if days and max_cycle_days is not None else math.inf
 
 
 # ----------------------------------------------------------------------------- the replenisher
@@ -287,13 +306,14 @@ class Replenisher:
     unlimited). ``supplier_capacity``: units per day a site can ship, overriding its
     ``capacity_per_day``. ``fill_rates``: fill-rate targets by ``(site, sku)`` or by site, used
     instead of the policies' cycle service levels (the network model has no field for them).
+    ``max_cycle_days``: the most days of demand one (s,S) or (r,Q) order may bring (see :func:`size_policy`).
     """
 
     def __init__(self, network: Any, *, demand: DemandSensor | None | bool = None,
                  lead_times: LeadTimeLearner | None | bool = None, budget_per_day: float | None = None,
                  supplier_capacity: Mapping[str, float] | None = None,
                  fill_rates: Mapping[Any, float] | None = None,
-                 default_service_level: float = DEFAULT_SERVICE_LEVEL):
+                 default_service_level: float = DEFAULT_SERVICE_LEVEL, max_cycle_days: float | None = 14.0):
         if budget_per_day is not None and not (budget_per_day >= 0 and math.isfinite(budget_per_day)):
             raise DecisionError(f'"budget_per_day" must be a finite number >= 0, got {budget_per_day!r}')
         if not 0.0 < default_service_level < 1.0:
@@ -304,6 +324,7 @@ class Replenisher:
         self.lead_times = LeadTimeLearner(network) if lead_times is None or lead_times is True else (lead_times or None)
         self.budget_per_day = budget_per_day
         self.default_service_level = default_service_level
+        self.max_cycle_days = max_cycle_days
         self.supplier_capacity = dict(supplier_capacity or {})
         self.fill_rates = dict(fill_rates or {})
         self.policies: dict[tuple[str, str], Any] = {}
@@ -350,8 +371,10 @@ class Replenisher:
         product = self.net.product(key[1])
         demand, lead = self.demand_estimate(key), self.lead_time_estimate(lane)
         fr = self.fill_rates.get(key, self.fill_rates.get(key[0]))
-        pol, info = size_policy(spec, demand, lead, product, fixed_cost=float(lane.fixed_cost_per_shipment),
-                                fill_rate=fr, default_service_level=self.default_service_level)
+        # a shipment's fixed cost is shared by the SKUs the lane carries together (joint replenishment)
+        fixed = float(lane.fixed_cost_per_shipment) / max(len(lane.skus or ()), 1)
+        pol, info = size_policy(spec, demand, lead, product, fixed_cost=fixed, fill_rate=fr,
+                                default_service_level=self.default_service_level, max_cycle_days=self.max_cycle_days)
         info["demand_source"] = demand.source
         info["lead_time_source"] = "learned" if lead.n else "declared"
         info["lane_id"] = lane.id

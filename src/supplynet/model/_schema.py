@@ -473,13 +473,14 @@ class PolicySpec(_Base):
     def _params(self) -> PolicySpec:
         if self.sku != "*":
             _check_id_field("sku", self.sku)
-        known = POLICY_PARAMS[self.type]
+        # the levels of the type, and for (s,S) and (r,Q) the most days of demand one order may bring
+        optional = ("max_cycle_days",) if self.type in ("sS", "RQ") else ()
         for name in self.params:
-            if name not in known:
-                raise FieldError(
-                    f"params.{name}", f"unknown parameter for type {self.type} (expected {', '.join(known)})"
-                )
-        missing = [name for name in known if name not in self.params]
+            if name not in POLICY_PARAMS[self.type] + optional:
+                also = f"; optional: {', '.join(optional)}" if optional else ""
+                raise FieldError(f"params.{name}", f"unknown parameter for type {self.type} "
+                                                   f"(expected {', '.join(POLICY_PARAMS[self.type])}{also})")
+        missing = [name for name in POLICY_PARAMS[self.type] if name not in self.params]
         if missing and self.service_level is None and self.type != "newsvendor":
             raise FieldError(
                 "params", f"type {self.type} needs {', '.join(missing)} (or give service_level to size it)"

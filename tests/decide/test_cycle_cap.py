@@ -1,0 +1,64 @@
+"""Live order quantities a warehouse can hold: the EOQ capped at days of demand and shelf life, the lane's
+fixed cost shared by the SKUs it carries. (The demo's DCs held 900k units, months of tinned tomatoes,
+from the uncapped EOQ of a 0.22 SKU on an 800-a-trip rail lane.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from supplynet.decide import sizing
+from supplynet.decide.replenish import Replenisher, size_policy
+from supplynet.model import example_path, load_network
+from supplynet.model._schema import PolicySpec, Product
+
+CHEAP = Product(sku="TIN", unit_cost=0.22, price=0.55, holding_cost_rate=0.22)
+SPEC = PolicySpec(site="DC", sku="TIN", type="sS", service_level=0.97)
+
+
+def test_without_a_cap_the_textbook_eoq_stands():
+    pol, info = size_policy(SPEC, (338.0, 60.0), (4.0, 1.2), CHEAP, fixed_cost=800.0)
+    res = sizing.ss_eoq_safety_stock(800.0, 0.22 * 0.22 / 365, 338.0, 60.0, 4.0, 0.97, None, 1.2)
+    assert info["Q_rule"] == "EOQ"
+    assert float(pol.S) - float(pol.s) == pytest.approx(res.S - res.s)
+    assert (float(pol.S) - float(pol.s)) / 338.0 > 150  # about half a year of tins
+
+
+def test_the_cap_limits_an_order_to_days_of_demand_and_keeps_the_reorder_point():
+    pol, info = size_policy(SPEC, (338.0, 60.0), (4.0, 1.2), CHEAP, fixed_cost=800.0, max_cycle_days=14.0)
+    assert float(pol.S) - float(pol.s) == pytest.approx(14 * 338.0)
+    assert float(pol.s) == pytest.approx(sizing.base_stock_for_service(0.97, 338.0, 60.0, 4.0, 1.2))
+    assert "capped at 14.0 days" in info["Q_rule"]
+    # a policy may set its own cap; a cap above the EOQ changes nothing
+    own = PolicySpec(site="DC", sku="TIN", type="RQ", service_level=0.97, params={"max_cycle_days": 7})
+    pol7, _ = size_policy(own, (338.0, 60.0), (4.0, 1.2), CHEAP, fixed_cost=800.0, max_cycle_days=14.0)
+    assert float(pol7.Q) == pytest.approx(7 * 338.0)
+    big, info_big = size_policy(SPEC, (338.0, 60.0), (4.0, 1.2), CHEAP, fixed_cost=800.0, max_cycle_days=10_000.0)
+    assert info_big["Q_rule"] == "EOQ"
+
+
+def test_a_perishable_orders_at_most_half_its_shelf_life():
+    fresh = CHEAP.model_copy(update={"shelf_life_days": 6.0})
+    pol, _ = size_policy(SPEC, (338.0, 60.0), (4.0, 1.2), fresh, fixed_cost=800.0, max_cycle_days=14.0)
+    assert float(pol.S) - float(pol.s) == pytest.approx(3 * 338.0)
+
+
+def test_the_live_replenisher_caps_cycles_and_shares_a_lanes_fixed_cost():
+    net = load_network(example_path("realistic"))
+    rep = Replenisher(net, demand=False, lead_times=False)
+    mu = rep.sizing[("DC-DAV", "TOMATOES-400G")]["demand_per_day"][0]
+    levels = rep.sizing[("DC-DAV", "TOMATOES-400G")]["levels"]
+    assert levels["S"] - levels["s"] <= 14 * mu + 1e-6
+    # every (s,S) and (r,Q) cycle of the network within two weeks of its demand
+    for key, info in rep.sizing.items():
+        lv, m = info["levels"], info["demand_per_day"][0]
+        q = lv["S"] - lv["s"] if "s" in lv else lv.get("Q")
+        if q is not None and m > 0 and not info.get("static"):
+            product = net.product(key[1])
+            assert q <= 14 * m + max(product.moq, product.pack_size) + 1e-6, (key, q, m)
+    lane = net.lane(rep.sizing[("DC-DAV", "TOMATOES-400G")]["lane_id"])
+    uncapped = Replenisher(net, demand=False, lead_times=False, max_cycle_days=None)
+    assert "EOQ" == uncapped.sizing[("DC-DAV", "TOMATOES-400G")]["Q_rule"]
+    q_shared = uncapped.sizing[("DC-DAV", "TOMATOES-400G")]["levels"]
+    h = 0.22 * 0.22 / 365
+    full = sizing.ss_eoq_safety_stock(lane.fixed_cost_per_shipment, h, mu, 59.6626, 4.06, 0.97, None, 1.22)
+    assert q_shared["S"] - q_shared["s"] < (full.S - full.s) / 3  # the 12 SKUs of the lane share its cost
