@@ -361,5 +361,6 @@ class Health(BaseModel):
 class AutonomyPolicyBody(_In):
     high_impact_cost: Annotated[float, Field(ge=0)] = 20000.0
     costly_action_cost: Annotated[float, Field(ge=0)] = 2000.0
+    budget_per_day: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
     kinds: dict[Literal["replenish", "rebalance", "maintain", "reroute", "quality"], dict[str, Any]] = Field(default_factory=dict)
