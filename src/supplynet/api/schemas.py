@@ -377,5 +377,6 @@ class AutonomyPolicyBody(_In):
     costly_action_cost: Annotated[float, Field(ge=0)] = 2000.0
     split_window_hours: Annotated[float, Field(ge=0, le=24 * 14)] = 24.0
     person_max_spend_per_day: Annotated[float, Field(ge=0)] | None = None
+    budget_per_day: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
     kinds: dict[Literal["replenish", "rebalance", "maintain", "reroute", "quality"], dict[str, Any]] = Field(default_factory=dict)
