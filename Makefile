@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test bench lint clean
+.PHONY: venv demo test test-all bench lint clean
 
 venv: $(STAMP)
 
@@ -17,7 +17,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/supplynet demo $(DEMO_ARGS)
 
+# everyday suite, under 10 minutes on 2 cores: everything but the `slow` marker (the 50,000-message
+# crash test, the browser, schemathesis, benchmark --quick guards, whole-data-set runs)
 test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" $(TEST_ARGS)
+
+# everything, `slow` included: what CI (.ci/run) runs
+test-all: $(STAMP)
 	$(BIN)/python -m pytest -q $(TEST_ARGS)
 
 bench: $(STAMP)
