@@ -138,7 +138,7 @@ def test_slow_uploads_are_cut_off_and_hold_no_slot(served):
         r = httpx.post(served.base + "/v1/ingest", content=served.envelope(),
                        headers={"content-type": "application/x-ndjson"}, timeout=10)
         assert r.status_code == 200 and r.json()["stored"] == 1
-        assert time.perf_counter() - t0 < 1.5
+        assert time.perf_counter() - t0 < 1.9  # it did not wait for the slow ones to be cut off (2 s)
         for s in slow:  # one byte every 5 s is too slow: cut off after 2 s of silence (4 at a time per address)
             s.settimeout(10)
             head = s.recv(4096)

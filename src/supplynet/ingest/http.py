@@ -232,7 +232,7 @@ def _envelope(doc: Any, where: str) -> dict[str, Any]:
     try:
         open_outer(doc if isinstance(doc, dict) else orjson.dumps(doc))
     except IngestError as exc:
-        raise ValueError(f"{where} is not a sealed envelope: {exc.detail}; nothing was stored") from None
+        raise ValueError(f"{where} is not a sealed envelope: {exc.detail[:300]}; nothing was stored") from None
     return doc
 
 
