@@ -10,10 +10,13 @@ The route is unauthenticated, so the edge defends itself before the gate does an
 * **admission** -- at most ``max_admitted`` requests are past the door at once (``max_per_client``
   of them from one client address); the rest get 429 with ``Retry-After`` *before anything is
   read* (:class:`IngestShedding`, the outermost ASGI layer, so a shed request costs no routing).
-  ``Retry-After`` is the time the admitted requests take at the rate the gate has been serving, so
-  clients that honour it come back about when there is room (goodput holds under overload). An
+  ``Retry-After`` is the time the admitted requests take at the rate the gate has been serving
+  (times a random factor in [1, 2), so clients shed together do not return together), so clients
+  that honour it come back about when there is room (goodput holds under overload); the shed answer
+  closes the connection (its body was never read). An
   admitted request waits (at most ``slot_wait_s``) for a reading slot: ``max_reading`` in all,
-  ``max_reading_per_client`` per address, so slow uploads from one address hold only its own;
+  ``max_reading_per_client`` per address, so slow uploads from one address hold only its own (the
+  bodies in memory at once are at most ``max_reading`` x ``max_request_bytes``);
 * **slow bodies** -- the body must arrive within ``body_timeout_s``, with no pause longer than
   ``body_idle_s``: a client sending one byte every few seconds is cut off (408). The
   ``max_inflight`` gate slots are taken only once a body is in;
