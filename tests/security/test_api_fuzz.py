@@ -110,3 +110,20 @@ def test_rate_limit_is_keyed_on_the_verified_token_else_the_address(tmp_path):
             assert c.get("/v1/me").status_code == 429  # no token: the address, spent
     finally:
         store.close()
+
+
+def test_health_is_ok_or_not_and_nothing_more(tmp_path):
+    import time
+
+    store = open_store(tmp_path / "s.db")
+    app = create_app(Settings(environment="test", home=tmp_path), store=store)
+    with TestClient(app) as c:
+        r = c.get("/v1/health")
+        assert r.status_code == 200 and r.json() == {"ok": True} and str(tmp_path) not in r.text
+        store.close()  # the store fails: the next check (due: the last is over a second old) says so
+        c.app.state.health_probe.at = time.monotonic() - 2
+        deadline = time.monotonic() + 10
+        while (r := c.get("/v1/health")).status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.05)  # answered at once from the last check; the new one runs behind
+        assert r.status_code == 503 and r.json() == {"ok": False}
+        assert c.app.state.health_probe.ok is False

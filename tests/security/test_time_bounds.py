@@ -111,3 +111,17 @@ def test_http_batch_with_a_poison_envelope_answers_per_message(store):
         assert r.status_code == 200, r.text
         assert [x["status"] for x in r.json()["results"]] == ["stored", "quarantined", "quarantined", "stored"]
         assert orjson.loads(r.content)["stored"] == 2
+
+
+def test_the_api_clock_ignores_a_log_dated_centuries_ahead(store):
+    from fastapi.testclient import TestClient
+
+    from supplynet.api import create_app
+    from supplynet.api.routes.decisions import sim_now
+    from supplynet.config import Settings
+    from supplynet.events import Sale
+
+    store.log.append([Sale(source="pos-1", seq=0, ts="2999-01-01T00:00:00Z", site="S1", sku="A", quantity=1)])
+    with TestClient(create_app(Settings(environment="test"), store=store, twin_refresh_s=0.0)) as c:
+        now = sim_now(c.app.state.control)
+    assert abs((now - datetime.now(UTC)).total_seconds()) < 60

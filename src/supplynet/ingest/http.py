@@ -10,12 +10,16 @@ The route is unauthenticated, so the edge defends itself before the gate does an
 * **admission** -- at most ``max_admitted`` requests are past the door at once (``max_per_client``
   of them from one client address); the rest get 429 with ``Retry-After`` *before anything is
   read* (:class:`IngestShedding`, the outermost ASGI layer, so a shed request costs no routing).
-  ``Retry-After`` grows with the ratio of shed to served requests, so clients that honour it spread
-  out and the gate stays busy (goodput holds under overload);
+  ``Retry-After`` is the time the admitted requests take at the rate the gate has been serving
+  (times a random factor in [1, 2), so clients shed together do not return together), so clients
+  that honour it come back about when there is room (goodput holds under overload); the shed answer
+  closes the connection (its body was never read). An
+  admitted request waits (at most ``slot_wait_s``) for a reading slot: ``max_reading`` in all,
+  ``max_reading_per_client`` per address, so slow uploads from one address hold only its own (the
+  bodies in memory at once are at most ``max_reading`` x ``max_request_bytes``);
 * **slow bodies** -- the body must arrive within ``body_timeout_s``, with no pause longer than
-  ``body_idle_s``: a client sending one byte every few seconds is cut off (408) and never holds a
-  gate slot (the ``max_inflight`` gate slots are taken only once a body is in, waiting at most
-  ``slot_wait_s`` for one);
+  ``body_idle_s``: a client sending one byte every few seconds is cut off (408). The
+  ``max_inflight`` gate slots are taken only once a body is in;
 * **junk** -- at most ``max_items`` envelopes per request (and a bounded count of JSON values, checked
   before parsing: 413); an item that is not an envelope (the outer, unauthenticated shape) fails the
   whole request with one 400 naming the first such item, and nothing is quarantined for it;
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 import threading
 import time
 from typing import Any
@@ -50,11 +55,12 @@ class HttpIngest:
     """What the route needs: the gate and the edge's bounds (see the module docstring)."""
 
     def __init__(self, gate: Gate, *, max_request_bytes: int = 32 << 20, max_inflight: int = 4,
-                 max_admitted: int = 64, max_per_client: int = 32, max_items: int = 10_000,
-                 max_json_values: int = 1_000_000, body_timeout_s: float = 15.0, body_idle_s: float = 2.0,
-                 slot_wait_s: float = 5.0):
+                 max_admitted: int = 1024, max_per_client: int = 512, max_reading: int = 16,
+                 max_reading_per_client: int = 4, max_items: int = 10_000, max_json_values: int = 1_000_000,
+                 body_timeout_s: float = 15.0, body_idle_s: float = 2.0, slot_wait_s: float = 20.0):
         for name, v in (("max_request_bytes", max_request_bytes), ("max_inflight", max_inflight),
                         ("max_admitted", max_admitted), ("max_per_client", max_per_client),
+                        ("max_reading", max_reading), ("max_reading_per_client", max_reading_per_client),
                         ("max_items", max_items), ("max_json_values", max_json_values),
                         ("body_timeout_s", body_timeout_s), ("body_idle_s", body_idle_s),
                         ("slot_wait_s", slot_wait_s)):
@@ -65,6 +71,8 @@ class HttpIngest:
         self.max_inflight = max_inflight
         self.max_admitted = max_admitted
         self.max_per_client = max_per_client
+        self.max_reading = max_reading
+        self.max_reading_per_client = max_reading_per_client
         self.max_items = max_items
         self.max_json_values = max_json_values
         self.body_timeout_s = body_timeout_s
@@ -73,11 +81,14 @@ class HttpIngest:
         self._lock = threading.Lock()
         self._admitted = 0
         self._per_client: dict[str, int] = {}
-        self._slots: asyncio.Semaphore | None = None  # made in the serving loop, on first use
+        # made in the serving loop on first use: gate slots, reading slots, reading slots per client
+        self._slots: asyncio.Semaphore | None = None
+        self._reading: asyncio.Semaphore | None = None
+        self._reading_by: dict[str, list[Any]] = {}  # client -> [semaphore, holders + waiters]
         #: requests shed (429 before reading), served (answered after the gate) and cut off (slow body)
         self.shed = self.served = self.cut_off = 0
-        self._window = [time.monotonic(), 0, 0]  # start, shed, served: the last second's rates
-        self._ratio = 0.0
+        self._window = [time.monotonic(), 0]  # start, served in it
+        self._rate = 50.0  # served requests/s (moving average; a prior until measured)
 
     # -- admission ---------------------------------------------------------------------------------
     def try_enter(self, client: str = "?") -> bool:
@@ -86,7 +97,6 @@ class HttpIngest:
             n = self._per_client.get(client, 0)
             if self._admitted >= self.max_admitted or n >= self.max_per_client:
                 self.shed += 1
-                self._window[1] += 1
                 return False
             self._admitted += 1
             self._per_client[client] = n + 1
@@ -102,25 +112,71 @@ class HttpIngest:
                 self._per_client.pop(client, None)
 
     def retry_after(self) -> int:
-        """Seconds a shed client should wait: about twice the shed-to-served ratio of the last second
-        (1..30), so the clients that honour it come back at about the rate the gate serves."""
+        """Seconds a shed client should wait: how long the requests already admitted take at the rate
+        the gate has been serving them, times a random factor in [1, 2) so the clients shed together
+        do not come back together (1..60 s): clients that honour it return about when there is room,
+        and the gate stays busy without waves of refusals."""
         with self._lock:
-            start, shed, served = self._window
-            now = time.monotonic()
-            if now - start >= 1.0:
-                self._ratio = shed / max(served, 1)
-                self._window = [now, 0, 0]
-            return int(min(30, max(1, math.ceil(2 * self._ratio))))
+            base = self._admitted / max(self._rate, 1.0)
+        return int(min(60, max(1, math.ceil(base * (1.0 + random.random())))))
 
     def _served(self) -> None:
         with self._lock:
             self.served += 1
-            self._window[2] += 1
+            now = time.monotonic()
+            start, n = self._window
+            if now - start >= 5.0:  # idle since: a new window, the rate as it was
+                self._window = [now, 1]
+            elif now - start >= 1.0:
+                self._rate = 0.5 * self._rate + 0.5 * (n / (now - start))
+                self._window = [now, 1]
+            else:
+                self._window[1] = n + 1
 
     def slots(self) -> asyncio.Semaphore:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_inflight)
         return self._slots
+
+    async def start_reading(self, client: str) -> bool:
+        """Wait (up to ``slot_wait_s``) for a reading slot: one of ``max_reading``, and one of the
+        client's ``max_reading_per_client`` (so slow uploads from one address hold only its own);
+        False when none came. Pair a True with :meth:`done_reading`."""
+        if self._reading is None:
+            self._reading = asyncio.Semaphore(self.max_reading)
+        mine = self._reading_by.get(client)
+        if mine is None:
+            mine = self._reading_by[client] = [asyncio.Semaphore(self.max_reading_per_client), 0]
+        mine[1] += 1
+        deadline = time.monotonic() + self.slot_wait_s
+        try:
+            await asyncio.wait_for(mine[0].acquire(), self.slot_wait_s)
+        except BaseException as exc:  # timed out, or the client went away (cancelled)
+            self._drop(client, mine)
+            if isinstance(exc, TimeoutError):
+                return False
+            raise
+        try:
+            await asyncio.wait_for(self._reading.acquire(), max(0.001, deadline - time.monotonic()))
+        except BaseException as exc:
+            mine[0].release()
+            self._drop(client, mine)
+            if isinstance(exc, TimeoutError):
+                return False
+            raise
+        return True
+
+    def done_reading(self, client: str) -> None:
+        mine = self._reading_by[client]
+        assert self._reading is not None
+        self._reading.release()
+        mine[0].release()
+        self._drop(client, mine)
+
+    def _drop(self, client: str, mine: list[Any]) -> None:
+        mine[1] -= 1
+        if mine[1] == 0:
+            del self._reading_by[client]
 
     def stats(self) -> dict[str, int]:
         return {"admitted": self._admitted, "shed": self.shed, "served": self.served, "cut_off": self.cut_off}
@@ -160,7 +216,7 @@ class IngestShedding:
         if not svc.try_enter(client):
             await send({"type": "http.response.start", "status": 429, "headers": [
                 (b"content-type", b"application/problem+json"), (b"retry-after", str(svc.retry_after()).encode()),
-                (b"content-length", str(len(_SHED_BODY)).encode())]})
+                (b"content-length", str(len(_SHED_BODY)).encode()), (b"connection", b"close")]})
             await send({"type": "http.response.body", "body": _SHED_BODY})
             return
         scope.setdefault("state", {})["ingest_admitted"] = True
@@ -179,7 +235,7 @@ def _envelope(doc: Any, where: str) -> dict[str, Any]:
     try:
         open_outer(doc if isinstance(doc, dict) else orjson.dumps(doc))
     except IngestError as exc:
-        raise ValueError(f"{where} is not a sealed envelope: {exc.detail}; nothing was stored") from None
+        raise ValueError(f"{where} is not a sealed envelope: {exc.detail[:300]}; nothing was stored") from None
     return doc
 
 
@@ -279,6 +335,16 @@ async def ingest(request: Request) -> Response:
 
 
 async def _ingest(request: Request, svc: HttpIngest, client: str) -> Response:
+    if not await svc.start_reading(client):
+        return _problem(429, "Too Many Requests", "the gateway is at capacity; retry later",
+                        {"Retry-After": str(svc.retry_after())})
+    try:
+        return await _read_and_submit(request, svc, client)
+    finally:
+        svc.done_reading(client)
+
+
+async def _read_and_submit(request: Request, svc: HttpIngest, client: str) -> Response:
     raw = await _read_body(request, svc)
     if isinstance(raw, Response):
         return raw
