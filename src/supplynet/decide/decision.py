@@ -233,14 +233,14 @@ def _person_verdict(decision: Decision, peers: list[DecisionRow], policy: Autono
                     _subjects(p.kind, rec.get("action") or {})))
     if not reasons:
         for subject in _subjects(decision.kind, decision.action.model_dump()):
-            before = sum(c for t, c, _, subs in own if subject in subs and since <= t <= at)
+            before = sum(c for t, c, _, subs in own if subject in subs and t >= since)
             if before > 0 and before + cost >= high:
                 reasons.append(f"split_decisions: {before:,.2f} already placed on {subject} in the last "
                                f"{policy.split_window_hours:g} h + {cost:,.2f} >= {high:,.2f} needs approval by "
                                f"someone other than {person}")
                 break
     cap = policy.person_max_spend_per_day if policy.person_max_spend_per_day is not None else high
-    today = sum(c for t, c, who, _ in own if who == person and t.date() == at.date())
+    today = sum(c for t, c, who, _ in own if who == person and t.date() >= at.date())
     if not reasons and today + cost > cap:
         reasons.append(f"person_max_spend_per_day: {person} placed {today:,.2f} today on their own authority; "
                        f"+ {cost:,.2f} > {cap:,.2f} needs approval by someone else")
