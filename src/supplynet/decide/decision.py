@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import DecisionError
 from ..events import Alert, EventBase, Maintenance, OrderEvent
-from ..security.tokens import person_of
+from ..security.tokens import people_behind, person_of
 from ..store.decisions import DecisionRow, DecisionTable
 from .autonomy import KINDS, AutonomyPolicy, evaluate
 
@@ -366,12 +366,13 @@ def _as_row(d: Decision) -> DecisionRow:
 
 
 def approve(store: Any, decision_id: str, by: str, *, now: datetime | None = None, note: str = "",
-            policy: AutonomyPolicy | None = None, sponsors: set[str] | frozenset[str] = frozenset()) -> Submitted:
+            policy: AutonomyPolicy | None = None, sponsors: set[str] | frozenset[str] = frozenset(),
+            proposer_sponsors: set[str] | frozenset[str] = frozenset()) -> Submitted:
     """A person approves a proposal; it is executed at once. High-impact decisions (``autonomy``
     recorded ``distinct_approver``) refuse their own proposer -- the person, whichever token she uses
-    -- and anyone whose token the proposer issued (``sponsors``: who issued the approver's tokens, and
-    theirs, as :meth:`supplynet.store.tokens.TokenTable.sponsors` finds them): an admin cannot mint a
-    second person."""
+    -- and anyone on either side whose tokens the other issued (``sponsors``: who issued the approver's
+    token, and theirs; ``proposer_sponsors``: the same for the proposer's tokens; see
+    :func:`supplynet.security.tokens.people_behind`): an admin cannot mint a second person."""
     d = get(store, decision_id)
     if d.status != "proposed":
         raise DecisionError(f"decision {decision_id} is {d.status}; only a proposed decision can be approved")
@@ -381,10 +382,11 @@ def approve(store: Any, decision_id: str, by: str, *, now: datetime | None = Non
         raise DecisionError(f"decision {decision_id} needs approval by someone other than its proposer "
                             f"{proposer} (cost {d.cost:,.2f}; {d.autonomy.get('reason', 'high-impact')}); "
                             f"another token of the same person does not count")
-    if high and proposer in {person_of(s) for s in sponsors}:
+    shared = people_behind(by, sponsors) & people_behind(d.proposer, proposer_sponsors)
+    if high and shared:
         raise DecisionError(f"decision {decision_id} needs approval by someone other than its proposer "
-                            f"{proposer}: {person_of(by)}'s token was issued by {proposer} (directly or through "
-                            f"people {proposer} issued tokens to), so it does not count as a second person")
+                            f"{proposer}: {person_of(by)}'s and {proposer}'s tokens were issued by the same person "
+                            f"({', '.join(sorted(shared))}), so {person_of(by)} does not count as a second person")
     at = _utc(now) if now else max(d.created_at, datetime.now(UTC))
     approved = d.model_copy(update={"status": "approved",
                                     "approvals": [*d.approvals, Approval(by=by, at=datetime.now(UTC), note=note)]})
