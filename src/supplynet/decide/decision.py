@@ -14,7 +14,7 @@ with their cost and time, the one chosen and why, and who or what approved it (D
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +24,7 @@ from ..events import Alert, EventBase, Maintenance, OrderEvent
 from ..security.tokens import people_behind, person_of
 from ..store.decisions import DecisionRow, DecisionTable
 from .autonomy import KINDS, AutonomyPolicy, evaluate
+from .people import person_verdict, window_days
 
 __all__ = ["DECIDE_SOURCE", "Approval", "Decision", "DecisionNotFound", "OrderAction", "Option", "RerouteAction",
            "Submitted", "WorkOrderAction", "approve", "decision_from_row", "execute", "from_order_proposal",
@@ -188,69 +189,6 @@ def _record(d: Decision) -> dict[str, Any]:
     return d.model_dump(mode="json", exclude={"id", "no", "status"})
 
 
-def _subjects(kind: str, action: dict[str, Any]) -> list[str]:
-    """What a decision acts on, for adding up split decisions: the SKU at a site (and the supplier of
-    a purchase), the asset of a work order, the shipment of a reroute."""
-    t = action.get("type")
-    if t == "order":
-        out = [f"{kind} {action.get('sku')} at {action.get('site')}"]
-        if action.get("order_type") == "purchase" and action.get("origin"):
-            out.append(f"supplier {action['origin']}")
-        return out
-    if t == "work_order":
-        return [f"asset {action.get('asset_id')}"]
-    return [f"shipment {action.get('shipment_id')}"]
-
-
-def _window_days(at: datetime, policy: AutonomyPolicy) -> tuple[str, ...]:
-    """The UTC days the split-decision window and the day's cap reach back to (oldest first)."""
-    first = (at - timedelta(hours=policy.split_window_hours)).date()
-    return tuple((first + timedelta(days=i)).isoformat() for i in range((at.date() - first).days + 1))
-
-
-def _person_verdict(decision: Decision, peers: list[DecisionRow], policy: AutonomyPolicy, at: datetime
-                    ) -> tuple[dict[str, Any], list[Approval], str]:
-    """Whether a person's own decision may go ahead on their authority, or needs a second person.
-
-    It needs one when its cost reaches ``high_impact_cost``; when, with the decisions placed on the
-    same subject on their proposers' own authority within ``split_window_hours``, it reaches it (a big
-    order split into small ones); or when the proposer's own decisions of the day would pass
-    ``person_max_spend_per_day`` (default: ``high_impact_cost``). The person is compared, not the
-    role: one person's tokens of two roles are one person."""
-    person, cost = person_of(decision.proposer), decision.cost
-    high, since = policy.high_impact_cost, at - timedelta(hours=policy.split_window_hours)
-    reasons = []
-    if cost >= high:
-        reasons.append(f"high_impact: cost {cost:,.2f} >= {high:,.2f} needs approval by someone other than "
-                       f"{person}")
-    own = []  # (decision time, cost, proposer's person, subjects) of earlier self-approved decisions
-    for p in peers:
-        rec = p.record
-        auto = rec.get("autonomy") or {}
-        if auto.get("level") != "person" or auto.get("status") != "approved":
-            continue
-        own.append((datetime.fromisoformat(rec["created_at"]), p.cost, person_of(str(rec.get("proposer", ""))),
-                    _subjects(p.kind, rec.get("action") or {})))
-    if not reasons:
-        for subject in _subjects(decision.kind, decision.action.model_dump()):
-            before = sum(c for t, c, _, subs in own if subject in subs and t >= since)
-            if before > 0 and before + cost >= high:
-                reasons.append(f"split_decisions: {before:,.2f} already placed on {subject} in the last "
-                               f"{policy.split_window_hours:g} h + {cost:,.2f} >= {high:,.2f} needs approval by "
-                               f"someone other than {person}")
-                break
-    cap = policy.person_max_spend_per_day if policy.person_max_spend_per_day is not None else high
-    today = sum(c for t, c, who, _ in own if who == person and t.date() >= at.date())
-    if not reasons and today + cost > cap:
-        reasons.append(f"person_max_spend_per_day: {person} placed {today:,.2f} today on their own authority; "
-                       f"+ {cost:,.2f} > {cap:,.2f} needs approval by someone else")
-    if reasons:
-        return ({"level": "person", "status": "proposed", "reason": "; ".join(reasons), "distinct_approver": True},
-                [], "proposed")
-    return ({"level": "person", "status": "approved", "reason": "placed by a person within their authority",
-             "distinct_approver": False}, [Approval(by=decision.proposer, at=at, note="proposer")], "approved")
-
-
 def submit(store: Any, decision: Decision, policy: AutonomyPolicy, *, actor: str | None = None,
            now: datetime | None = None) -> Submitted:
     """Persist and audit a new decision, apply autonomy, and execute it if it is auto.
@@ -269,7 +207,9 @@ def submit(store: Any, decision: Decision, policy: AutonomyPolicy, *, actor: str
     human = decision.proposer != PLATFORM
     if human:  # the rules that need a second person are checked in the insert's transaction
         def make_person(no: int, peers: list[DecisionRow]) -> tuple[str, str, dict[str, Any], Any]:
-            autonomy, approvals, status = _person_verdict(decision, peers, policy, at)
+            autonomy = person_verdict(decision, peers, policy, at)
+            status = autonomy["status"]
+            approvals = [Approval(by=decision.proposer, at=at, note="proposer")] if status == "approved" else []
             d = decision.model_copy(update={"autonomy": autonomy, "approvals": approvals, "status": status,
                                             "created_at": at})
             action = "decision.place" if status == "approved" else "decision.propose"
@@ -278,7 +218,7 @@ def submit(store: Any, decision: Decision, policy: AutonomyPolicy, *, actor: str
 
         row, created = table.insert(make_person, kind=decision.kind, cost=decision.cost, day=day,
                                     idem_key=decision.idempotency_key, audit=None,
-                                    peers_days=_window_days(at, policy))
+                                    peers_days=window_days(at, policy))
     else:
         v = evaluate(kind=decision.kind, cost=decision.cost, quantity=decision.quantity, lane_id=decision.lane_id,
                      supplier=decision.supplier, sources=decision.independent_sources(), at=at,
