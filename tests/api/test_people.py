@@ -36,7 +36,8 @@ def people(tmp_path, tiny):
     svc = TokenService(store)
     toks = {"alice-planner": svc.create(role="planner", person="alice")[0],
             "alice-admin": svc.create(role="admin", person="alice", name="alice ops")[0],
-            "bob": svc.create(role="planner", person="bob")[0]}
+            "bob": svc.create(role="planner", person="bob")[0],
+            "carol-admin": svc.create(role="admin", person="carol")[0]}
     app = create_app(Settings(environment="test", home=tmp_path), store=store, network=tiny,
                      policy=parse_policy(POLICY), limits=Limits(max_body_bytes=64 * 1024, rate_per_s=1e6, burst=1e6),
                      twin_refresh_s=0.0)
@@ -91,7 +92,11 @@ def test_an_admin_cannot_mint_a_second_person(people):
     minted["bob laptop"] = r.json()["token"]
     for who in ("mallory", "bob", "bob2", "bob laptop"):  # new people, bob's namesake or his, via a puppet
         r = client.post(f"/v1/decisions/{big['id']}/approve", headers=_h(minted, who))
-        assert r.status_code in (400, 409, 422) and "was issued by alice" in r.text, (who, r.text)
+        assert r.status_code in (400, 409, 422) and "issued by the same person (alice)" in r.text, (who, r.text)
+    # the other way round: a puppet's proposal approved by the admin who minted it
+    puppet_order = _order(client, {"p": minted["mallory"]}, "p", 40_000, "mint-0002")
+    r = client.post(f"/v1/decisions/{puppet_order['id']}/approve", headers=_h(toks, "alice-planner"))
+    assert r.status_code in (400, 409, 422) and "issued by the same person (alice)" in r.text
     ok = client.post(f"/v1/decisions/{big['id']}/approve", headers=_h(toks, "bob"))  # bob's own token (CLI)
     assert ok.status_code == 200 and ok.json()["decision"]["status"] == "executed"
 
@@ -181,3 +186,24 @@ def test_existing_tokens_migrate_to_a_person_named_after_them(tmp_path):
         svc = TokenService(st)
         assert svc.table.people() == {"frank": ["planner"]}
         assert svc.authenticate(token).actor == "planner:frank"
+
+
+def test_loosening_the_two_person_rule_needs_a_second_admin(people):
+    client, toks, _ = people
+    loose = {"high_impact_cost": 1e9, "costly_action_cost": 1_000, "kinds": {"maintain": {"level": "propose"}}}
+    r = client.put("/v1/policies/autonomy", json=loose, headers=_h(toks, "alice-admin"))
+    assert r.status_code == 202 and r.json()["loosens"][0].startswith("high_impact_cost 25,000.00 -> ")
+    assert client.put("/v1/policies/autonomy", json=loose, headers=_h(toks, "alice-admin")).status_code == 202
+    puppet = client.post("/v1/tokens", json={"name": "puppet", "role": "admin"}, headers=_h(toks, "alice-admin"))
+    r = client.put("/v1/policies/autonomy", json=loose, headers={"Authorization": f"Bearer {puppet.json()['token']}"})
+    assert r.status_code == 202  # a second admin she minted herself does not count
+    assert client.get("/v1/policies/autonomy", headers=_h(toks, "bob")).json()["high_impact_cost"] == HIGH
+    assert _order(client, toks, "alice-planner", 40_000, "loose-0001")["status"] == "proposed"
+    # the puppet's pending change confirmed by alice herself: still one person
+    assert client.put("/v1/policies/autonomy", json=loose, headers=_h(toks, "alice-admin")).status_code == 202
+    # alice's pending change confirmed by carol: two people
+    r = client.put("/v1/policies/autonomy", json=loose, headers=_h(toks, "carol-admin"))
+    assert r.status_code == 200 and r.json()["high_impact_cost"] == 1e9
+    # tightening it again takes one admin
+    strict = {**loose, "high_impact_cost": 10_000}
+    assert client.put("/v1/policies/autonomy", json=strict, headers=_h(toks, "alice-admin")).status_code == 200

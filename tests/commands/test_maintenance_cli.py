@@ -26,7 +26,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_train_then_evaluate_prints_json(folder: Path, tmp_path: Path) -> None:
-    out = tmp_path / "model.pkl"
+    out = tmp_path / "model.json"
     res = runner.invoke(app, ["train", "--data", str(folder), "--subset", "FD001", "--out", str(out),
                               "--trees", "60", "--folds", "3"])
     assert res.exit_code == 0, res.output

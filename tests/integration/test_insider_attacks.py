@@ -1,9 +1,9 @@
 """A dishonest insider against the running control tower (``supplynet serve`` as its own process,
 over TCP, with tokens of several people made by the CLI): she cannot approve her own proposal with
 her other token, cannot split an order to slip under the threshold (also sending the parts at once),
-cannot price a work order at zero to skip the second person; every device and token change she makes
-is in the audit chain with her name; and rewriting the chain in the database afterwards is caught by
-``supplynet audit verify``, also against an exported signed checkpoint."""
+cannot price a work order at zero to skip the second person, cannot raise the threshold alone; every
+device and token change she makes is in the audit chain with her name; and rewriting the chain in the
+database afterwards is caught by ``supplynet audit verify``, also against an exported signed checkpoint."""
 
 from __future__ import annotations
 
@@ -101,7 +101,12 @@ def test_a_dishonest_insider_against_the_running_tower(tower):
     wo = client.post("/v1/work-orders", json={"asset_id": "OVEN-1", "cost": 0}, headers=_h(tokens, "alice", "attack-wo-01"))
     assert wo.status_code == 201 and wo.json()["decision"]["status"] == "proposed"
     assert wo.json()["decision"]["cost"] == 2500
-    # 4. her device and token changes through the API are audited with her name
+    # 4. raising the threshold on her own authority: pending, not in force
+    loose = {"high_impact_cost": 1e9, "costly_action_cost": 1e5, "kinds": {"maintain": {"level": "propose"}}}
+    r = client.put("/v1/policies/autonomy", json=loose, headers=_h(tokens, "alice-admin"))
+    assert r.status_code == 202 and r.json()["status"] == "pending"
+    assert client.get("/v1/policies/autonomy", headers=_h(tokens, "bob")).json()["high_impact_cost"] == 2500
+    # 5. her device and token changes through the API are audited with her name
     dev = client.post("/v1/devices", json={"device_id": "rf-9", "measures": ["temperature"], "site": "DC-1"},
                       headers=_h(tokens, "alice-admin"))
     assert dev.status_code == 201, dev.text
@@ -114,7 +119,7 @@ def test_a_dishonest_insider_against_the_running_tower(tower):
     assert {("device.provision", "rf-9"), ("device.revoke", "rf-9"),
             ("token.create", tok.json()["info"]["id"])} <= mine
     assert _cli(env, "audit", "verify", "--store", url).returncode == 0
-    # 5. an anchor exported now; then she rewrites the chain in the database with plain hashes
+    # 6. an anchor exported now; then she rewrites the chain in the database with plain hashes
     assert _cli(env, "audit", "keygen", "--out", str(tmp_path / "op.key")).returncode == 0
     anchor = tmp_path / "anchor.json"
     assert _cli(env, "audit", "checkpoint", "--store", url, "--key", str(tmp_path / "op.key"),

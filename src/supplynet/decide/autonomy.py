@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..errors import DecisionError
 
 __all__ = ["KINDS", "AutonomyPolicy", "Guardrails", "KindPolicy", "QuietHours", "Verdict", "evaluate",
-           "load_policy", "parse_policy"]
+           "load_policy", "loosened", "parse_policy"]
 
 KINDS = ("replenish", "rebalance", "maintain", "reroute", "quality")
 Level = Literal["manual", "propose", "auto"]
@@ -176,6 +176,22 @@ def evaluate(*, kind: str, cost: float, quantity: float | None, lane_id: str | N
     if broken:
         return Verdict("proposed", "auto", broken=tuple(broken), distinct_approver=distinct)
     return Verdict("auto", "auto")
+
+
+def loosened(old: AutonomyPolicy, new: AutonomyPolicy) -> list[str]:
+    """How ``new`` relaxes the rules that call for a second person (empty: it does not). Such a change
+    is itself a decision one person must not make alone (see the API's policy route)."""
+    def cap(p: AutonomyPolicy) -> float:
+        return p.person_max_spend_per_day if p.person_max_spend_per_day is not None else p.high_impact_cost
+
+    out = []
+    if new.high_impact_cost > old.high_impact_cost:
+        out.append(f"high_impact_cost {old.high_impact_cost:,.2f} -> {new.high_impact_cost:,.2f}")
+    if cap(new) > cap(old):
+        out.append(f"person_max_spend_per_day {cap(old):,.2f} -> {cap(new):,.2f}")
+    if new.split_window_hours < old.split_window_hours:
+        out.append(f"split_window_hours {old.split_window_hours:g} -> {new.split_window_hours:g}")
+    return out
 
 
 def parse_policy(data: Any, source: str = "<autonomy policy>") -> AutonomyPolicy:

@@ -27,7 +27,8 @@ from typing import Any
 from ..errors import SecurityError
 from ..store.tokens import TokenRow, TokenTable
 
-__all__ = ["ROLES", "Forbidden", "Principal", "TokenService", "Unauthenticated", "person_of", "role_at_least"]
+__all__ = ["ROLES", "Forbidden", "Principal", "TokenService", "Unauthenticated", "people_behind", "person_of",
+           "role_at_least"]
 
 ROLES = ("viewer", "planner", "admin")
 _RANK = {r: i for i, r in enumerate(ROLES)}
@@ -55,6 +56,15 @@ def person_of(actor: str) -> str:
     """The person behind an actor string (``role:person`` -> ``person``; others are their own person)."""
     role, sep, person = actor.partition(":")
     return person if sep and role in _RANK else actor
+
+
+def people_behind(actor: str, sponsors: set[str] | frozenset[str] = frozenset()) -> set[str]:
+    """The people who act through ``actor``: its person, and the people who issued its tokens (directly
+    or through others; ``sponsors`` as :meth:`supplynet.store.tokens.TokenTable.sponsors` finds them).
+    Two actors are two people only when these sets do not meet."""
+    out = {person_of(actor)}
+    out.update(person_of(a) for a in sponsors if a.partition(":")[0] in _RANK)
+    return out
 
 
 @dataclass(frozen=True)

@@ -85,10 +85,13 @@ class TokenTable:
         """Every person and the roles they hold."""
         return {n: json.loads(r) for n, r in self._backend.query("SELECT name, roles FROM people ORDER BY name")}
 
-    def sponsors(self, token_id: str, depth: int = 8) -> set[str]:
-        """Who issued this token, who issued the tokens of that person, and so on (actor strings as
-        ``created_by`` records them, e.g. ``admin:alice`` or ``cli:root``)."""
-        rows = self._backend.query("SELECT created_by FROM api_tokens WHERE id = ?", (token_id,))
+    def sponsors(self, token_id: str | None = None, *, person: str | None = None, depth: int = 8) -> set[str]:
+        """Who issued this token (or any token of ``person``), who issued the tokens of those people,
+        and so on: actor strings as ``created_by`` records them (``admin:alice``, ``cli:root``)."""
+        if token_id is not None:
+            rows = self._backend.query("SELECT created_by FROM api_tokens WHERE id = ?", (token_id,))
+        else:
+            rows = self._backend.query("SELECT DISTINCT created_by FROM api_tokens WHERE person = ?", (person,))
         seen = {str(r[0]) for r in rows}
         frontier = set(seen)
         for _ in range(depth):

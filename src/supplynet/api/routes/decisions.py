@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 
 from ...decide import decision as dec
+from ...security.tokens import person_of
 from ..deps import IdemKey, Planner, StateDep, Viewer
 from ..schemas import ApproveBody, DecisionOutcome, DecisionPage, DecisionPublic, RejectBody
 from ._idem import idempotent
@@ -65,10 +66,15 @@ def get_decision(state: StateDep, _: Viewer, decision_id: DecisionId) -> Decisio
 def approve_decision(state: StateDep, who: Planner, decision_id: DecisionId, idem: IdemKey = None,
                      body: ApproveBody | None = None) -> DecisionOutcome:
     note = body.note if body else ""
-    return idempotent(state, idem, who.actor, {"op": "approve", "id": decision_id, "note": note}, 200,
-                      lambda: outcome(dec.approve(state.store, decision_id, who.actor, note=note,
-                                                  now=sim_now(state), policy=state.policy,
-                                                  sponsors=state.tokens.table.sponsors(who.token_id))))
+
+    def run() -> dict:
+        tokens = state.tokens.table  # who issued whose tokens: one person cannot be both sides
+        proposer = person_of(dec.get(state.store, decision_id).proposer)
+        return outcome(dec.approve(state.store, decision_id, who.actor, note=note, now=sim_now(state),
+                                   policy=state.policy, sponsors=tokens.sponsors(who.token_id),
+                                   proposer_sponsors=tokens.sponsors(person=proposer)))
+
+    return idempotent(state, idem, who.actor, {"op": "approve", "id": decision_id, "note": note}, 200, run)
 
 
 @router.post("/v1/decisions/{decision_id}/reject", response_model=DecisionPublic,

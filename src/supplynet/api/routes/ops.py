@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from ... import __version__
-from ...decide.autonomy import parse_policy
+from ...decide.autonomy import loosened, parse_policy
 from ...events import us_to_ts
+from ...security.tokens import people_behind, person_of
 from ...store.audit import AuditLog
 from ...store.quarantine import IngestTables
 from ..deps import Admin, StateDep, Viewer
@@ -164,9 +166,31 @@ def get_policy(state: StateDep, _: Viewer) -> AutonomyPolicyBody:
     return AutonomyPolicyBody(**state.policy.to_yaml_dict())
 
 
+_PENDING = "autonomy_policy.pending"
+
+
 @router.put("/v1/policies/autonomy", response_model=AutonomyPolicyBody, tags=["policies"],
-            summary="Replace the autonomy policy (admin)")
-def put_policy(state: StateDep, who: Admin, body: AutonomyPolicyBody) -> AutonomyPolicyBody:
+            summary="Replace the autonomy policy (admin); one that loosens the two-person rule waits for a "
+                    "second admin",
+            responses={202: {"description": "it loosens the two-person rule: pending until another admin (not "
+                                            "one whose token the first issued) puts the same policy"}})
+def put_policy(state: StateDep, who: Admin, body: AutonomyPolicyBody) -> Any:
     policy = parse_policy(body.model_dump(mode="json"), "request body")
+    loose = loosened(state.policy, policy)
+    if loose:
+        raw = state.decisions.setting(_PENDING)
+        pending = json.loads(raw) if raw else None
+        table = state.tokens.table  # one person cannot be both sides, not even through a token she issued
+        me = people_behind(who.actor, table.sponsors(who.token_id))
+        if not pending or pending["policy"] != policy.to_yaml_dict() or \
+                me & people_behind(pending["by"], table.sponsors(pending["token"])):
+            state.decisions.put_setting(_PENDING, json.dumps({"policy": policy.to_yaml_dict(), "by": who.actor,
+                                                              "token": who.token_id}),
+                                        audit=(who.actor, "policy.propose", {"loosens": loose}))
+            return JSONResponse(status_code=202, content={
+                "status": "pending", "loosens": loose,
+                "note": "it loosens the two-person rule: it applies when another admin (not one whose token "
+                        f"{person_of(who.actor)} issued) puts the same policy"})
+        state.decisions.put_setting(_PENDING, "", audit=(who.actor, "policy.confirm", {"proposed_by": pending["by"]}))
     state.set_policy(policy, who.actor)
     return AutonomyPolicyBody(**state.policy.to_yaml_dict())
