@@ -264,14 +264,24 @@ def test_forecast_bands_rank_positions_by_days_of_cover(api):
 
 
 def test_symmetric_devices_through_the_api_keep_their_secret_sealed(api, tmp_path, monkeypatch):
+    import os
+
+    # the deployment's vault key (it keys the audit chain the fixture already wrote to) now lives in the
+    # service's home folder only, not in the environment nor in the working folder
+    key = os.environ["SUPPLYNET_VAULT_KEY"]
     monkeypatch.delenv("SUPPLYNET_VAULT_KEY", raising=False)
     monkeypatch.delenv("SUPPLYNET_VAULT_KEY_FILE", raising=False)
+    (tmp_path / "vault.key").write_text(key)
+    (tmp_path / "vault.key").chmod(0o600)
+    monkeypatch.setenv("SUPPLYNET_HOME", str(tmp_path))  # the service's home, as `supplynet serve` runs it
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
     r = api.client.post("/v1/devices", json={"device_id": "pos-9", "measures": ["sale"], "site": "STORE-1",
                                              "scheme": "hmac-sha256"}, headers=api.h("admin"))
     assert r.status_code == 201, r.text
     cred = r.json()["credential"]
     assert cred["scheme"] == "hmac-sha256" and cred["private_key"].startswith("hmac-sha256:")
-    assert (tmp_path / "vault.key").exists()  # the service's home (its settings), not the working folder
+    assert not list((tmp_path / "cwd").rglob("vault.key"))  # the service's home (its settings), not the working folder
     shown = api.client.get("/v1/devices/pos-9", headers=api.h("admin")).json()
     assert shown["keys"][0]["scheme"] == "hmac-sha256" and "sealed" not in shown["keys"][0]
     # the service's own gate verifies it: an NDJSON post of a sealed sale is stored

@@ -101,7 +101,8 @@ def _gate_checks(built: Built) -> None:
     def check(idx: list[int]) -> None:
         body = Body("import", 0, now, [built.readings[k] for k in idx], {})
         try:
-            readings_to_events("import", body, asset=None, site=None, allowed_kinds=None, kinds=IMPORT_KINDS)
+            readings_to_events("import", body, asset=None, site=None, allowed_kinds=None, any_site=True,
+                               kinds=IMPORT_KINDS)
         except IngestError as exc:
             if len(idx) == 1:
                 bad[idx[0]] = exc.detail
