@@ -118,7 +118,8 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
         geo = GeoWatch(net, store=store)
         loop = Loop(store, net, policy, release=release, watchers=[machines, shipments, cold, geo])
         if loop.replenisher.sensor is not None:  # the forecaster refits daily; inline here, so a seed is one run
-            loop.watchers.append(DemandRefit(loop.replenisher.sensor, every=timedelta(days=1), background=False))
+            loop.watchers.append(DemandRefit(loop.replenisher.sensor, every=timedelta(days=1), background=False,
+                                             sites=[s.id for s in net.sites_of_kind("store")]))
         jam = _schedule_jam(net, world, start, days, jam_hours)
         if on_ready is not None:
             on_ready(store.url, net)

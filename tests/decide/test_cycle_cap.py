@@ -62,3 +62,14 @@ def test_the_live_replenisher_caps_cycles_and_shares_a_lanes_fixed_cost():
     h = 0.22 * 0.22 / 365
     full = sizing.ss_eoq_safety_stock(lane.fixed_cost_per_shipment, h, mu, 59.6626, 4.06, 0.97, None, 1.22)
     assert q_shared["S"] - q_shared["s"] < (full.S - full.s) / 3  # the 12 SKUs of the lane share its cost
+
+
+def test_an_orders_cost_carries_its_share_of_the_trip_not_the_whole_truck():
+    net = load_network(example_path("realistic"))
+    rep = Replenisher(net, demand=False, lead_times=False)
+    (opt,) = [o for o in rep.options(("ST-LON", "MILK-2L"), 100.0) if o["origin"] == "DC-DAV"]
+    lane = net.lane(opt["lane_id"])
+    served = [k for k in rep.specs if k[0] == "ST-LON" and lane in rep.inbound[k]]
+    assert opt["shipment_shared_by"] == len(served) > 20
+    assert opt["fixed_cost"] == pytest.approx(lane.fixed_cost_per_shipment / len(served), abs=1e-4)
+    assert opt["cost"] == pytest.approx(100.0 * opt["unit_cost"] + opt["fixed_cost"], abs=0.01)

@@ -321,3 +321,16 @@ def test_propose_hands_decisions_and_alerts_to_the_caller_and_writes_nothing(tmp
         assert [a.code for a in raised] == ["cold_chain_excursion", "product_at_risk"]
         assert geo.propose(twin, T0 + timedelta(hours=2)) == ([], [])
         assert store.log.count() == n  # the caller records them
+
+
+def test_demand_refit_forecasts_only_the_sites_it_is_given():
+    from supplynet.decide.forecast_refit import DemandRefit
+    from supplynet.events import Sale
+
+    sensor = _sensor_with_sales()
+    for d in range(30):  # a DC's lumpy echelon demand: a big batch every fifth day
+        sensor.record(("DC1", "A"), (T0 + timedelta(days=d)).date(), 900.0 if d % 5 == 0 else 0.0)
+    sensor.observe(Sale(source="pos", seq=99, ts=T0 + timedelta(days=30), site="S1", sku="A", quantity=1.0))
+    DemandRefit(sensor, background=False, sites=["S1"]).decide(None, T0 + timedelta(days=30))
+    assert sensor.estimate(("S1", "A")).source == "forecast"
+    assert sensor.estimate(("DC1", "A")).source == "online"

@@ -13,6 +13,7 @@ refit that fails is logged and the online estimates go on serving.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,16 +31,20 @@ class DemandRefit:
 
     ``background=False`` forecasts inline (tests, notebooks: deterministic timing). ``min_history``:
     closed days a series needs; ``horizon_days``: the forecast's reach and how long it is trusted.
+    ``sites``: forecast only these sites' series (the demo: the stores, whose demand is customers'; a
+    DC's is the lumpy sum of its stores' orders, which a daily forecaster turns into intervals wider
+    than the demand itself, so the DC keeps its smoothed estimate); None: every series.
     """
 
     def __init__(self, sensor: DemandSensor, *, every: timedelta = timedelta(days=1), horizon_days: int = 7,
                  min_history: int = 14, model: str = "snaive_smooth", level: float = 80.0,
-                 background: bool = True):
+                 background: bool = True, sites: Iterable[str] | None = None):
         if every <= timedelta(0) or horizon_days < 1 or min_history < 2:
             raise ValueError("DemandRefit: every must be > 0, horizon_days >= 1 and min_history >= 2")
         self.sensor = sensor
         self.every, self.horizon_days, self.min_history = every, int(horizon_days), int(min_history)
         self.model, self.level = model, float(level)
+        self.sites = frozenset(sites) if sites is not None else None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="demand-refit") if background else None
         self._running: Future[dict[tuple[str, str], DemandEstimate]] | None = None
         self.last_started: datetime | None = None
@@ -54,7 +59,8 @@ class DemandRefit:
         self._collect()
         if self._running is None and (self.last_started is None or now - self.last_started >= self.every):
             self.last_started = now
-            hist = self.sensor.history()
+            keys = None if self.sites is None else [k for k in self.sensor.daily if k[0] in self.sites]
+            hist = self.sensor.history(keys)
             longest = int(hist["unique_id"].value_counts().max()) if not hist.empty else 0
             if longest >= self.min_history:
                 args = (hist, self.horizon_days)

@@ -28,7 +28,7 @@ Event-driven use: ``observe(event, twin)`` for every event folded into the twin,
 from __future__ import annotations
 
 import math
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -347,7 +347,10 @@ class Replenisher:
                 if spec.sku == "*" and self.specs.get(key) is not None and self.specs[key].sku != "*":
                     continue  # a policy naming the sku wins over the site's wildcard
                 self.specs[key] = spec
-                self.resize(key)
+        # a lane's trip carries every SKU ordered over it that day: its fixed cost is shared among them
+        self.lane_skus: Counter[str] = Counter(ln.id for key in self.specs for ln in self.inbound[key])
+        for key in self.specs:
+            self.resize(key)
 
     # ------------------------------------------------------------------ inputs
     def _cheapest(self, key: tuple[str, str]) -> Any:
@@ -360,6 +363,11 @@ class Replenisher:
             est = DemandEstimate(m, s, "network")
         return est
 
+    def fixed_cost(self, lane: Any) -> float:
+        """An order's share of ``lane``'s fixed cost per shipment: the trip carries every SKU-site it serves
+        (joint replenishment), so each pays ``fixed / n``, not the whole truck."""
+        return float(lane.fixed_cost_per_shipment) / max(self.lane_skus.get(lane.id, 1), 1)
+
     def lead_time_estimate(self, lane: Any) -> LeadTimeEstimate:
         est = self.lead_times.estimate(lane.id) if self.lead_times is not None else None
         return est or LeadTimeEstimate(lane.id, float(lane.lead_time.mean), float(lane.lead_time.std), 0)
@@ -371,9 +379,7 @@ class Replenisher:
         product = self.net.product(key[1])
         demand, lead = self.demand_estimate(key), self.lead_time_estimate(lane)
         fr = self.fill_rates.get(key, self.fill_rates.get(key[0]))
-        # a shipment's fixed cost is shared by the SKUs the lane carries together (joint replenishment)
-        fixed = float(lane.fixed_cost_per_shipment) / max(len(lane.skus or ()), 1)
-        pol, info = size_policy(spec, demand, lead, product, fixed_cost=fixed, fill_rate=fr,
+        pol, info = size_policy(spec, demand, lead, product, fixed_cost=self.fixed_cost(lane), fill_rate=fr,
                                 default_service_level=self.default_service_level, max_cycle_days=self.max_cycle_days)
         info["demand_source"] = demand.source
         info["lead_time_source"] = "learned" if lead.n else "declared"
@@ -439,14 +445,16 @@ class Replenisher:
             lead = self.lead_time_estimate(ln)
             purchase = self._is_supplier(ln.origin)
             goods = product.unit_cost if purchase else 0.0
-            cost = quantity * (goods + ln.cost_per_unit + h * lead.mean_days) + ln.fixed_cost_per_shipment
+            fixed = self.fixed_cost(ln)
+            cost = quantity * (goods + ln.cost_per_unit + h * lead.mean_days) + fixed
             lane_left = self._left(bucket, f"lane:{ln.id}", getattr(ln, "capacity_per_day", None))
             sup_left = self._left(bucket, f"site:{ln.origin}", self._supplier_cap(ln.origin))
             out.append({"lane_id": ln.id, "origin": ln.origin, "mode": ln.mode, "cost": round(cost, 2),
                         "lead_time_days": round(lead.mean_days, 4), "lead_time_std_days": round(lead.std_days, 4),
                         "kind": "purchase" if purchase else "transfer",
                         "unit_cost": round(goods + ln.cost_per_unit + h * lead.mean_days, 6),
-                        "fixed_cost": ln.fixed_cost_per_shipment,
+                        "fixed_cost": round(fixed, 4), "fixed_cost_per_shipment": ln.fixed_cost_per_shipment,
+                        "shipment_shared_by": self.lane_skus.get(ln.id, 1),
                         "capacity_per_day": getattr(ln, "capacity_per_day", None),
                         "lane_capacity_left": None if math.isinf(lane_left) else round(lane_left, 4),
                         "supplier_capacity_left": None if math.isinf(sup_left) else round(sup_left, 4)})
