@@ -269,3 +269,41 @@ def test_only_an_operator_import_carries_orders_shipments_maintenance(gate, oper
     [bound] = gate.submit([seal("erp-1", fingerprint(operator.public), operator.private_b64u, 5, now, [order])],
                           "replay")
     assert bound.status == "quarantined" and bound.reason == "schema"
+
+
+def test_the_column_path_of_an_unbound_import_gives_the_canonical_events():
+    """Sales of an operator's import (each reading names its site and time) take the gate's column
+    path; it must store exactly the events, and refuse exactly what, the reading-by-reading path does."""
+    from supplynet.errors import IngestError
+    from supplynet.ingest.envelope import IMPORT_KINDS, Body, Rows, readings_to_events, readings_to_rows
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def both(readings):
+        body = Body("import:sales:x", 10, now, readings, {"quantity": "dozen"})
+        out = []
+        for fn in (readings_to_rows, readings_to_events):
+            try:
+                res = fn("import:sales:x", body, asset=None, site=None, allowed_kinds=None, any_site=True,
+                         kinds=IMPORT_KINDS)
+                out.append(res)
+            except IngestError as exc:
+                out.append(exc.reason)
+        return out
+
+    good = [{"kind": "sale", "ts": f"2024-0{1 + i % 9}-0{1 + i % 7}T0{i % 10}:00:00Z", "site": f"S{i % 3}",
+             "sku": f"A-{i % 5}", "quantity": i % 4 + 0.5} for i in range(50)]
+    fast, slow = both(good)
+    assert isinstance(fast, Rows)  # the column path
+    from supplynet.events import parse_event
+
+    assert [parse_event(wire) for _, _, _, wire in fast] == slow  # read back: the very same events
+    assert [tus for _, tus, _, _ in fast] == [int(e.ts.timestamp() * 1e6) for e in slow]
+    assert slow[3].quantity == 12 * 3.5 and slow[3].site == "S0"
+    for bad in ({"site": "S 1"}, {"ts": "2024-01-01T00:00:00"}, {"ts": "yesterday"}, {"quantity": -1},
+                {"quantity": 2e9}, {"site": 7}):
+        readings = [dict(r) for r in good[:5]]
+        readings[2].update(bad)
+        fast, slow = both(readings)
+        assert (fast if isinstance(fast, str) else "stored") == (slow if isinstance(slow, str) else "stored"), bad
+        assert isinstance(slow, str), bad  # each of these is refused

@@ -358,20 +358,23 @@ _NUMBER_TYPES = frozenset({int, float})
 @lru_cache(maxsize=64)
 def _fast_allowed(kind: str, bind_field: str) -> frozenset[str]:
     """The reading fields the fast path takes for ``kind``."""
-    return frozenset({"kind", "dt", bind_field} | set(_FAST_NUM[kind]) | _FAST_IDENT[kind])
+    return frozenset({"kind", "dt", "ts", bind_field} | set(_FAST_NUM[kind]) | _FAST_IDENT[kind])
 
 
 def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind: str) -> list[Row] | None:
     """Column-at-a-time conversion of homogeneous readings; None when the fast path does not apply
-    (the caller then validates reading by reading with the canonical pydantic models)."""
+    (the caller then validates reading by reading with the canonical pydantic models). ``bound``
+    None: a sender bound to nothing (an operator's import), each reading names its own site or
+    asset, checked as an identifier column."""
     readings = body.readings
     first = readings[0]
-    if type(first) is not dict or bound is None:
+    if type(first) is not dict:
         return None
     keys = first.keys()
     nums = _FAST_NUM[kind]
-    idents = _FAST_IDENT[kind]
-    if not keys <= _fast_allowed(kind, bind_field) or not _FAST_REQUIRED[kind] <= keys:
+    idents = _FAST_IDENT[kind] if bound is not None else _FAST_IDENT[kind] | {bind_field}
+    required = _FAST_REQUIRED[kind] if bound is not None else _FAST_REQUIRED[kind] | {bind_field}
+    if not keys <= _fast_allowed(kind, bind_field) or not required <= keys or ("ts" in keys and "dt" in keys):
         return None
     n = len(readings)
     if n == 1:  # a single reading (the common MQTT message): its own columns
@@ -410,15 +413,28 @@ def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind
             cols[target] = col
         elif k in idents:
             vals = columns[k]
-            if not all(type(v) is str and _IDENT.match(v) for v in vals):
-                return None
+            if not set(map(type, vals)) <= {str} or not all(map(_IDENT.match, set(vals))):
+                return None  # each distinct identifier checked once
             cols[k] = vals
         elif k == bind_field:
             if any(v != bound for v in columns[k]):
                 return None  # the slow path reports the binding violation
     base_us = (body.ts - _EPOCH) // _US
     seqs = range(body.seq, body.seq + n)
-    if "dt" in keys:
+    if "ts" in keys:  # each reading's own time, as DeviceClock.reading_ts reads it
+        parsed: dict[Any, int] = {}
+        tus = []
+        for v in columns["ts"]:
+            us = parsed.get(v)
+            if us is None:
+                if type(v) is not str or len(v) > 40:
+                    return None
+                try:
+                    us = parsed[v] = (to_utc(datetime.fromisoformat(v.replace("Z", "+00:00"))) - _EPOCH) // _US
+                except ValueError:
+                    return None  # the slow path names the reading
+            tus.append(us)
+    elif "dt" in keys:
         dts = columns["dt"]
         types = set(map(type, dts))
         if not types <= _NUMBER_TYPES:
@@ -437,7 +453,10 @@ def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind
         tus = [base_us] * n
     # the log keeps the columns as they are (one row per envelope) and reads them back into the
     # same canonical events: floats are finite, identifiers match the canonical Ident pattern
-    out = Rows({"v": 1, "kind": kind, "source": device, bind_field: bound}, seqs, tus, cols)
+    head = {"v": 1, "kind": kind, "source": device}
+    if bound is not None:
+        head[bind_field] = bound
+    out = Rows(head, seqs, tus, cols)
     out.columns = {k: v for k, v in cols.items() if k not in idents}
     return out
 
@@ -456,7 +475,9 @@ def readings_to_rows(device: str, body: Body, *, asset: str | None, site: str | 
     if kind in _FAST_NUM and (allowed_kinds is None or kind in allowed_kinds):
         bind_field = _BINDING_FIELD[kind]
         bound = asset if bind_field == "asset_id" else site
-        if bound is not None:
+        # unbound on purpose (a relaying gateway, an operator's import): each reading names its own site or
+        # asset, as the canonical path reads it; any other unbound sender goes the canonical path (refused)
+        if bound is not None or any_site:
             rows = _fast_rows(device, body, bound, bind_field, kind)
             if rows is not None:
                 return rows

@@ -184,19 +184,24 @@ def import_file(kind: str, path: str | Path, gate: Gate, operator: OperatorKey, 
         if progress is not None:
             progress(done, len(built.readings))
 
-    streams: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-    for (stream, seq), r in zip(built.keys, built.readings, strict=True):
-        streams.setdefault(stream, []).append((seq, r))
-    for stream, items in streams.items():
+    streams: dict[str, list[int]] = {}
+    for k, (stream, _) in enumerate(built.keys):
+        streams.setdefault(stream, []).append(k)
+    for stream, idx in streams.items():
         source = f"{rep.source}:{stream}"[:128] if stream else rep.source
-        items.sort(key=lambda x: x[0])
+        seqs = [built.keys[k][1] for k in idx]
+        if any(a >= b for a, b in zip(seqs, seqs[1:], strict=False)):
+            order = sorted(range(len(idx)), key=seqs.__getitem__)
+            idx, seqs = [idx[o] for o in order], [seqs[o] for o in order]
         start = 0
-        while start < len(items):  # envelopes of consecutive sequence numbers (a refused row ends one)
-            end = start + 1
-            while end < len(items) and end - start < chunk and items[end][0] == items[end - 1][0] + 1:
-                end += 1
-            pending.append(seal(source, kid, operator.private_b64u, items[start][0], now,
-                                [r for _, r in items[start:end]]))
+        while start < len(idx):  # envelopes of consecutive sequence numbers (a refused row ends one)
+            end = min(start + chunk, len(idx))
+            if seqs[end - 1] - seqs[start] != end - 1 - start:  # a gap inside: cut at the first one
+                end = start + 1
+                while end < len(idx) and end - start < chunk and seqs[end] == seqs[end - 1] + 1:
+                    end += 1
+            pending.append(seal(source, kid, operator.private_b64u, seqs[start], now,
+                                [built.readings[k] for k in idx[start:end]]))
             start = end
             if len(pending) >= batch_envelopes:
                 flush()

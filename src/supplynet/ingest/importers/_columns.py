@@ -109,27 +109,37 @@ def _blank(s: pd.Series) -> pd.Series:
     return s.isna()
 
 
+def _on_uniques(s: pd.Series, fn: Any, na: Any = None) -> pd.Series:
+    """``fn`` applied to each distinct value once (ids, dates: few distinct values, many rows);
+    ``na`` where the value is missing."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    mapped = np.array([fn(u) for u in uniques] + [na], dtype=object)
+    return pd.Series(mapped[codes], index=s.index, dtype=object)
+
+
+def _text(v: Any) -> str | None:
+    if isinstance(v, str):
+        v = v.strip()
+        return v or None
+    if isinstance(v, float):
+        if not np.isfinite(v):
+            return None
+        return str(int(v)) if v.is_integer() else str(v)
+    return str(v).strip() or None
+
+
 def parse_text(s: pd.Series) -> Parsed:
     """Text values, stripped; numbers written without a trailing ``.0``; blanks missing."""
-    if pd.api.types.is_float_dtype(s):
-        whole = s.notna() & np.isfinite(s) & (s == np.floor(s.fillna(0)))
-        text = s.astype(object).where(~whole, s.where(whole, 0).astype("int64").astype(str))
-        text = text.where(s.notna(), None).astype(object)
-        return Parsed(text.map(lambda v: None if v is None else str(v)))
-    blank = _blank(s)
-    text = s.map(lambda v: v if isinstance(v, str) else (str(int(v)) if isinstance(v, float) and v.is_integer()
-                                                          else str(v)), na_action="ignore")
-    text = text.astype(object).str.strip().where(~blank, None)
-    return Parsed(text)
+    return Parsed(_on_uniques(s, _text))
 
 
 def parse_ident(s: pd.Series) -> Parsed:
     """Identifiers (site, SKU, asset, order): letters, digits and ``_ . : @ / -``, 1-128 characters."""
-    p = parse_text(s)
-    ok = p.values.map(lambda v: v is None or bool(IDENT.match(v))).astype(bool)
+    text = parse_text(s).values
+    ok = _on_uniques(text, lambda v: bool(IDENT.match(v)), na=True).astype(bool)
     bad = pd.Series(pd.NA, index=s.index, dtype=object).where(ok, "not an identifier (1-128 letters, digits, "
                                                                   "and _ . : @ / -)")
-    return Parsed(p.values.where(ok, None), bad)
+    return Parsed(text.where(ok, None), bad)
 
 
 def parse_number(s: pd.Series, *, decimal: str | None = None, lo: float | None = None,

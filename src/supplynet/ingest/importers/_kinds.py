@@ -205,8 +205,11 @@ def _parse(f: F, s: pd.Series, mapping: Mapping) -> Parsed:
 
 
 def _iso(ts: pd.Series) -> pd.Series:
-    frac = (ts.dt.microsecond != 0).any()
-    return ts.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if frac else "%Y-%m-%dT%H:%M:%SZ")
+    """ISO text (UTC, ``Z``) of each time, formatted once per distinct time."""
+    codes, uniques = pd.factorize(ts, use_na_sentinel=True)
+    frac = bool(len(uniques)) and bool((pd.DatetimeIndex(uniques).microsecond != 0).any())
+    text = pd.DatetimeIndex(uniques).strftime("%Y-%m-%dT%H:%M:%S.%fZ" if frac else "%Y-%m-%dT%H:%M:%SZ")
+    return pd.Series(np.append(np.asarray(text, dtype=object), None)[codes], index=ts.index, dtype=object)
 
 
 def build(kind_name: str, table: Table, mapping: Mapping, file: str) -> Built:
@@ -256,10 +259,16 @@ def build(kind_name: str, table: Table, mapping: Mapping, file: str) -> Built:
 
 
 def _records(values: dict[str, pd.Series], names: list[str], keep: pd.Series) -> list[dict[str, Any]]:
-    frame = pd.DataFrame({k: values[k][keep] for k in names if k in values})
-    out = []
-    for rec in frame.to_dict("records"):
-        out.append({k: v for k, v in rec.items() if v is not None and not (isinstance(v, float) and np.isnan(v))})
+    """One dict per kept row of the named fields, missing values left out."""
+    cols = {k: values[k][keep].to_numpy(dtype=object) for k in names if k in values}
+    full = [k for k, v in cols.items() if not pd.isna(v).any()]
+    partial = [k for k in cols if k not in full]
+    out = [dict(zip(full, row, strict=True)) for row in zip(*(cols[k] for k in full), strict=True)] if full \
+        else [{} for _ in range(int(keep.sum()))]
+    for k in partial:
+        for rec, v in zip(out, cols[k], strict=True):
+            if v is not None and not (isinstance(v, float) and np.isnan(v)):
+                rec[k] = v
     return out
 
 
