@@ -590,6 +590,7 @@ def main() -> None:
                "http_readings_per_s": ">= 200000", "flood_others_p99_change": "< 0.2"}
     notes["sizes"] = {"single": n_single, "batched_envelopes": n_batched, "http_envelopes": n_http,
                       "workers_messages": n_workers, "quick": a.quick}
+    notes["quick"] = a.quick
     notes["how"] = ("messages pre-signed; one publisher process at QoS 1; SQLite synchronous=FULL WAL; "
                     "gateway acks after commit; the headline single-reading figures for Ed25519 devices (the "
                     "default scheme), HMAC-SHA256 beside them (_hmac); everything else with Ed25519 devices")
