@@ -96,11 +96,14 @@ def test_ingest_quick(tmp_path: Path) -> None:
     f, n = doc["figures"], doc["notes"]
     assert n["two_workers_one_killed_exactly_once"] is True
     assert n["sizes"]["quick"] is True
-    # the bare reference does strictly less work on the same messages than the gateway: a ratio
-    # over 1.1 would mean the reference is broken, not the gateway fast
     for key in ("mqtt_qos1_ratio_vs_bare", "mqtt_qos1_ratio_vs_bare_hmac"):
-        assert 0.1 <= f[key] <= 1.1, (key, f[key])
+        assert f[key] > 0, (key, f[key])
     if calm(doc, doc["start_load"]):
+        # the bare reference does strictly less work on the same messages than the gateway: a ratio
+        # over 1.1 on a calm machine means the reference is broken, not the gateway fast (loaded,
+        # single pairs ranged 0.70-1.37: both sides were held by the publisher and the broker)
+        for key in ("mqtt_qos1_ratio_vs_bare", "mqtt_qos1_ratio_vs_bare_hmac"):
+            assert 0.1 <= f[key] <= 1.1, (key, f[key])
         # HMAC verification is ~20x cheaper than Ed25519: the HMAC gateway is not much the slower
         assert f["gateway_qos1_hmac_msgs_per_s"] >= 0.8 * f["gateway_qos1_msgs_per_s"]
         # targets 100,000 and 200,000 readings/s (quick at load 8: 64,000 and 44,000): a tenth of
