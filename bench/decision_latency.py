@@ -5,18 +5,21 @@ Run from the repo root: ``.venv/bin/python bench/decision_latency.py [--quick]``
 
 Set-up: the realistic example network, its opening stock-take (the fleet's world), a SQLite store.
 A background thread offers 5,000 messages/s (reefer temperature readings, batches every 10 ms) to the
-store's log; the live path in another thread reads the log, folds every event into the twin, feeds
-the :class:`~supplynet.decide.watch.ShipmentWatch` (at most 2,000 events a pass), and when a delay is declared assesses its impact,
-costs the alternatives with the Monte Carlo engine (64 replications, common random numbers), chooses,
-and submits the decision (autonomy policy, audit chain, action events) to the store. 1,000 trials
-(``--quick``: 100), one decision each: a truck departs on a random lane and stops at 20-70% of
-its route, pinging every 15 minutes. A detector set up as the watch's is fed the trip's pings first
-to find the one that completes the evidence; the pings before it go to the log in one append (they
-declare nothing: the run counts any trial where they did), then that ping alone, stamped.
-The latency runs from the append of the ping that completed the
-evidence to the decision's commit; the p99 is over all of them (>= 1,000 samples) and the maximum is
-a figure (``decision_latency_max_ms``). After each trial the load is cancelled (goes back to its
-origin), so the twin does not grow from trial to trial.
+store's log; the live path in another thread reads the log (at most 2,000 events a pass), folds
+every event into the twin, feeds the :class:`~supplynet.decide.watch.ShipmentWatch`, and when a delay
+is declared assesses its impact, costs the alternatives with the Monte Carlo engine (64
+replications, common random numbers), chooses, and submits the decision (autonomy policy, audit
+chain, action events) to the store. 1,000 trials (``--quick``: 100), one decision each: a truck
+departs on a random lane and stops at 20-70% of its route, pinging every 15 minutes. A detector set
+up as the watch's is fed the trip's pings first to find the one that completes the evidence; the
+pings before it go to the log in one append (they declare nothing: the run counts any trial where
+they did), then that ping alone, stamped. The latency runs from the append of the ping that
+completed the evidence to the decision's commit; the p99 is over all of them (>= 1,000 samples)
+and the maximum is a figure (``decision_latency_max_ms``). After each trial the load is cancelled
+(goes back to its origin), so the twin does not grow from trial to trial.
+
+On a loaded machine (load average 15-18 on the 2 cores) the live path cannot fold the 5,000 msg/s
+background and the run may not finish (a wait of more than 120 s for the live path is an error).
 
 ``background_msgs_per_s`` is the number of background messages committed over the wall-clock window
 of the trials divided by its length; the writer never drops what it owes, so a writer falling
