@@ -41,6 +41,7 @@ the bare subscriber and the gateway face the same publisher in the same run:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import pickle
 import signal
@@ -50,6 +51,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -312,39 +314,46 @@ def http_post_file(path: str, url: str) -> None:
     print(orjson.dumps({"stored": stored, "non_2xx": bad, "seconds": dt}).decode(), flush=True)
 
 
-def http_rate(store, creds, n_envelopes: int, per_envelope: int, per_request: int, tmp: Path,
-              start_seq: int = 0) -> float:
-    """Readings per second through ``POST /v1/ingest`` of a real uvicorn server on a loopback TCP
-    port (the service as ``supplynet serve`` builds it, in a thread of this process), from a client
-    in a separate process."""
+@contextlib.contextmanager
+def http_server(store) -> Iterator[int]:  # type: ignore[no-untyped-def]
+    """A real uvicorn server of the service (as ``supplynet serve`` builds it, device rate limits and
+    the API's request limits lifted) on a free loopback port, in a thread of this process; yields
+    the port. Its start-up (the twin catching up with the log) is outside every measurement."""
     import uvicorn
 
     from supplynet.api import create_app
     from supplynet.api.middleware import Limits
     from supplynet.config import Settings
 
-    items = [p for _, p in signed(creds, n_envelopes, per_envelope, start_seq)]
-    bodies = [b"\n".join(items[i : i + per_request]) for i in range(0, len(items), per_request)]
-    f = tmp / f"http-{start_seq}.pkl"
-    f.write_bytes(pickle.dumps(bodies))
     app = create_app(Settings(environment="test"), store=store, gate_config=GateConfig(rate_per_s=1e9, burst=1e9),
                      limits=Limits(max_body_bytes=32 << 20, rate_per_s=1e6, burst=1e6))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
     th = threading.Thread(target=server.run, daemon=True)
     th.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 300
     while not server.started:
         if not th.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
     try:
-        out = subprocess.run([sys.executable, __file__, "--http-post", str(f), "--url",
-                              f"http://127.0.0.1:{port}/v1/ingest"], capture_output=True, text=True, timeout=300,
-                             check=True).stdout
+        yield port
     finally:
         server.should_exit = True
         th.join(30)
+
+
+def http_rate(port: int, creds, n_envelopes: int, per_envelope: int, per_request: int, tmp: Path,
+              start_seq: int = 0) -> float:
+    """Readings per second through ``POST /v1/ingest`` of the server on ``port`` (:func:`http_server`),
+    from a client in a separate process."""
+    items = [p for _, p in signed(creds, n_envelopes, per_envelope, start_seq)]
+    bodies = [b"\n".join(items[i : i + per_request]) for i in range(0, len(items), per_request)]
+    f = tmp / f"http-{start_seq}.pkl"
+    f.write_bytes(pickle.dumps(bodies))
+    out = subprocess.run([sys.executable, __file__, "--http-post", str(f), "--url",
+                          f"http://127.0.0.1:{port}/v1/ingest"], capture_output=True, text=True, timeout=300,
+                         check=True).stdout
     res = orjson.loads(out.strip().splitlines()[-1])
     if res["stored"] != n_envelopes or res["non_2xx"]:
         raise AssertionError(f"http: stored {res['stored']} of {n_envelopes}, {res['non_2xx']} non-2xx answers")
@@ -529,7 +538,8 @@ def main() -> None:
             gw_b = gateway_rate(broker.port, store, str(batched), n_batched, 100, "b")
             print("http ...", file=sys.stderr)
             hcreds = make_devices(store, 20, "h")
-            https = [http_rate(store, hcreds, n_http, 100, 50, tmp, start_seq=r * 10**6) for r in range(rounds_http)]
+            with http_server(store) as port:
+                https = [http_rate(port, hcreds, n_http, 100, 50, tmp, start_seq=r * 10**6) for r in range(rounds_http)]
             http = float(np.median(https))
             notes["http_runs_readings_per_s"] = https
             print("latency ...", file=sys.stderr)
@@ -580,6 +590,7 @@ def main() -> None:
                "http_readings_per_s": ">= 200000", "flood_others_p99_change": "< 0.2"}
     notes["sizes"] = {"single": n_single, "batched_envelopes": n_batched, "http_envelopes": n_http,
                       "workers_messages": n_workers, "quick": a.quick}
+    notes["quick"] = a.quick
     notes["how"] = ("messages pre-signed; one publisher process at QoS 1; SQLite synchronous=FULL WAL; "
                     "gateway acks after commit; the headline single-reading figures for Ed25519 devices (the "
                     "default scheme), HMAC-SHA256 beside them (_hmac); everything else with Ed25519 devices")
