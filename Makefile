@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-all bench lint clean
+.PHONY: venv demo test test-slow test-all bench lint clean
 
 venv: $(STAMP)
 
@@ -22,7 +22,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" $(TEST_ARGS)
 
-# everything, `slow` included: what CI (.ci/run) runs
+# the `slow` tests alone; CI (.ci/run) runs `make test`, then this
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow $(TEST_ARGS)
+
+# everything, `slow` included, in one run
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q $(TEST_ARGS)
 
