@@ -309,6 +309,7 @@ def _mount() -> None:
     """Sub-command groups that live beside the modules they drive."""
     from .commands import (
         audit,
+        decisions,
         devices,
         eta,
         forecast,
@@ -319,6 +320,7 @@ def _mount() -> None:
         simulate,
         tokens,
     )
+    from .commands import run as run_cmd
     from .commands import validate as validate_cmd
 
     app.command("validate", help="Check a network file; every problem is named with file, line and field.")(
@@ -333,6 +335,9 @@ def _mount() -> None:
     app.add_typer(quarantine.app, name="quarantine")
     app.add_typer(audit.app, name="audit")
     app.add_typer(tokens.app, name="tokens")
+    app.command("run", help="The brain: follow the log, keep the twin, decide and record (restart-safe).")(
+        run_cmd.run)
+    app.add_typer(decisions.app, name="decisions")
 
 
 _mount()

@@ -96,7 +96,16 @@ class MachineWatch:
                 self.state = close(self.state, event.asset_id)  # type: ignore[attr-defined]
 
     def decide(self, twin: Any, now: datetime) -> list[decisions.Submitted]:
-        """Work orders for the assets that reported since the last call (submitted as decisions)."""
+        """Work orders for the assets that reported since the last call (submitted as decisions); the
+        alerts (RUL, anomaly onset) are appended to the log."""
+        batch, alerts = self.propose(twin, now)
+        if alerts:
+            self.store.log.append(alerts)
+        return decisions.submit_many(self.store, batch, self.policy, now=now)
+
+    def propose(self, twin: Any, now: datetime) -> tuple[list[decisions.Decision], list[Alert]]:
+        """The work orders (unsubmitted decisions) and alerts for the assets that reported since the last
+        call; the caller records them (the loop's service: in its one transaction)."""
         batch = []
         alerts = []
         for onset in self._onsets:
@@ -136,8 +145,6 @@ class MachineWatch:
                               "expected_cost_avoided": wo.expected_cost_avoided},
                 options=options, chosen="maintain now", why=why, cost=a.policy.preventive_cost,
                 action=decisions.WorkOrderAction(asset_id=asset_id, detail=why)))
-        if alerts:
-            self.store.log.append(alerts)
-            self.alerts.extend(alerts)
+        self.alerts.extend(alerts)
         self.work_orders += len(batch)
-        return decisions.submit_many(self.store, batch, self.policy, now=now)
+        return batch, alerts

@@ -221,6 +221,26 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX scenario_runs_created ON scenario_runs (created_at)",
             "CREATE INDEX scenario_runs_status ON scenario_runs (status)",
         )),
+    # the brain's tables: data access in store/decisions.py (dedupe keys) and store/brain.py
+    Migration(9, "decision dedupe keys, loop checkpoints and leader lease, the store's network", sqlite=(
+            "ALTER TABLE decisions ADD COLUMN dedupe_key TEXT",
+            "CREATE UNIQUE INDEX decisions_dedupe ON decisions (dedupe_key)",
+            "CREATE TABLE loop_checkpoints (name TEXT PRIMARY KEY, log_offset INTEGER NOT NULL, "
+             "clock_us INTEGER NOT NULL, updated_at INTEGER NOT NULL)",
+            "CREATE TABLE loop_lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch INTEGER NOT NULL, "
+             "expires_at INTEGER NOT NULL)",
+            "CREATE TABLE store_network (id INTEGER PRIMARY KEY CHECK (id = 1), sha256 TEXT NOT NULL, "
+             "content TEXT NOT NULL, name TEXT NOT NULL, recorded_at INTEGER NOT NULL)",
+        ), postgres=(
+            "ALTER TABLE decisions ADD COLUMN dedupe_key TEXT",
+            "CREATE UNIQUE INDEX decisions_dedupe ON decisions (dedupe_key)",
+            "CREATE TABLE loop_checkpoints (name TEXT PRIMARY KEY, log_offset BIGINT NOT NULL, "
+             "clock_us BIGINT NOT NULL, updated_at BIGINT NOT NULL)",
+            "CREATE TABLE loop_lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch BIGINT NOT NULL, "
+             "expires_at BIGINT NOT NULL)",
+            "CREATE TABLE store_network (id INTEGER PRIMARY KEY CHECK (id = 1), sha256 TEXT NOT NULL, "
+             "content TEXT NOT NULL, name TEXT NOT NULL, recorded_at BIGINT NOT NULL)",
+        )),
 ]
 
 _VERSION_TABLE = (

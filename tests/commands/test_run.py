@@ -1,0 +1,165 @@
+"""``supplynet run`` as a real process on a real SQLite store: caught up, killed and restarted, stopped
+gracefully, alone on its store."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from supplynet.decide.decision import DECIDE_SOURCE
+from supplynet.model import example_path
+from supplynet.store import open_store
+from supplynet.store.audit import AuditLog
+from supplynet.store.brain import BrainTables
+from supplynet.store.decisions import DecisionTable
+from supplynet.testing.brain import fill_log, write_auto_policy
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+TINY = str(example_path("tiny"))
+
+
+@pytest.fixture(scope="session")
+def brain_home(tmp_path_factory):
+    """One home for every run of the session: the machines' RUL model is trained once there."""
+    return tmp_path_factory.mktemp("brain-home")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("world")
+    with open_store(folder / "world.db") as st:
+        n = fill_log(st, days=6, seed=3)
+    return folder / "world.db", write_auto_policy(folder), n
+
+
+def _env(home):
+    return {**os.environ, "PYTHONPATH": str(SRC), "SUPPLYNET_HOME": str(home)}
+
+
+def _cmd(db, policy, *extra):
+    return [sys.executable, "-m", "supplynet.cli", "run", "--store", f"sqlite:///{db}", "--network", TINY,
+            "--policy", str(policy), "--tick", "3600", "--status-every", "0.5", *extra]
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copy(src, dst)
+    return dst
+
+
+class _Proc:
+    """A ``supplynet run`` subprocess whose stderr is read line by line."""
+
+    def __init__(self, cmd, env):
+        self.p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self._t = threading.Thread(target=self._read, daemon=True)
+        self._t.start()
+
+    def _read(self):
+        for line in self.p.stderr:
+            self.lines.append(line.rstrip())
+
+    def wait_for(self, text, timeout=180.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in ln for ln in self.lines):
+                return
+            if self.p.poll() is not None:
+                self._t.join(timeout=5)
+                if any(text in ln for ln in self.lines):
+                    return
+                raise AssertionError(f"exited {self.p.returncode} before {text!r}: {self.lines[-5:]}")
+            time.sleep(0.05)
+        raise AssertionError(f"no {text!r} within {timeout} s: {self.lines[-5:]}")
+
+    def finish(self, timeout=300.0):
+        rc = self.p.wait(timeout=timeout)
+        self._t.join(timeout=5)
+        return rc
+
+
+def _decisions(db):
+    with open_store(db) as st:
+        rows = DecisionTable(st.backend).list(limit=10_000_000)
+        decided = {e.event.event_id for e in st.log.read(sources=[DECIDE_SOURCE])}
+        cp = BrainTables(st.backend).checkpoint("main")
+        head = st.log.last_offset()
+        audit_ok = AuditLog(st.backend).verify().ok
+    return rows, decided, cp, head, audit_ok
+
+
+@pytest.fixture(scope="module")
+def baseline(world, brain_home, tmp_path_factory):
+    db = _copy(world[0], tmp_path_factory.mktemp("base") / "base.db")
+    p = _Proc(_cmd(db, world[1], "--until-caught-up"), _env(brain_home))
+    assert p.finish() == 0, p.lines[-5:]
+    return db, p.lines
+
+
+def test_until_caught_up_decides_and_checkpoints_at_the_head(baseline):
+    db, lines = baseline
+    rows, decided, cp, head, audit_ok = _decisions(db)
+    assert len(rows) > 100
+    assert all(r.dedupe_key and r.dedupe_key.startswith(f"{r.kind}:") for r in rows)
+    assert cp is not None and cp.offset == head  # it stopped at the log head, its own actions folded
+    assert any("leader of the loop" in ln for ln in lines) and any(ln.startswith("supplynet run: done") for ln in lines)
+    assert any("events/s" in ln and "lag" in ln for ln in lines)
+    assert audit_ok
+
+
+def test_sigkill_at_random_moments_neither_loses_nor_repeats_a_decision(world, baseline, brain_home, tmp_path):
+    want = {r.dedupe_key for r in _decisions(baseline[0])[0]}
+    db = _copy(world[0], tmp_path / "killed.db")
+    rng = random.Random(20261207)
+    for _ in range(3):
+        p = _Proc(_cmd(db, world[1]), _env(brain_home))
+        p.wait_for("leader of the loop")
+        time.sleep(rng.uniform(0.3, 2.5))
+        p.p.send_signal(signal.SIGKILL)
+        p.finish()
+    p = _Proc(_cmd(db, world[1], "--until-caught-up"), _env(brain_home))
+    assert p.finish() == 0, p.lines[-5:]
+    rows, decided, cp, head, audit_ok = _decisions(db)
+    keys = [r.dedupe_key for r in rows]
+    assert len(keys) == len(set(keys))  # no two decisions share a dedupe key
+    assert abs(len(rows) - len(want)) <= 0.05 * len(want), (len(rows), len(want))
+    assert len(set(keys) & want) >= 0.95 * len(want)
+    executed = [r for r in rows if r.status == "executed"]
+    assert executed and all(set(r.record["executed"]["event_ids"]) <= decided for r in executed)
+    assert cp.offset == head and audit_ok
+
+
+def test_sigterm_finishes_the_batch_checkpoints_and_exits_0(world, brain_home, tmp_path):
+    db = _copy(world[0], tmp_path / "term.db")
+    p = _Proc(_cmd(db, world[1]), _env(brain_home))
+    p.wait_for("leader of the loop")
+    p.wait_for("running:")
+    p.p.send_signal(signal.SIGTERM)
+    assert p.finish(timeout=60) == 0, p.lines[-5:]
+    assert any(ln.startswith("supplynet run: done") for ln in p.lines)
+    rows, _, cp, head, _ = _decisions(db)
+    assert cp is not None and cp.offset > 0 and rows
+
+
+def test_a_second_run_on_the_same_sqlite_store_is_refused(world, brain_home, tmp_path):
+    db = _copy(world[0], tmp_path / "two.db")
+    first = _Proc(_cmd(db, world[1]), _env(brain_home))
+    try:
+        first.wait_for("leader of the loop")
+        second = subprocess.run(_cmd(db, world[1]), env=_env(brain_home), capture_output=True, text=True,
+                                timeout=180)
+        assert second.returncode == 2
+        err = second.stderr.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: another 'supplynet run'") and str(first.p.pid) in err[0]
+    finally:
+        first.p.send_signal(signal.SIGTERM)
+        assert first.finish(timeout=60) == 0
