@@ -163,3 +163,52 @@ def test_a_second_run_on_the_same_sqlite_store_is_refused(world, brain_home, tmp
     finally:
         first.p.send_signal(signal.SIGTERM)
         assert first.finish(timeout=60) == 0
+
+
+def test_postgres_standby_takes_over_within_10_s_without_a_double_decision(pg_url, brain_home, tmp_path):
+    with open_store(pg_url) as st:
+        fill_log(st, days=4, seed=4)
+    policy = write_auto_policy(tmp_path)
+
+    def cmd(*extra):
+        return [sys.executable, "-m", "supplynet.cli", "run", "--store", pg_url, "--network", TINY, "--policy",
+                str(policy), "--tick", "3600", "--status-every", "0.5", "--snapshot-events", "1000", *extra]
+
+    procs = [_Proc(cmd(), _env(brain_home)), _Proc(cmd(), _env(brain_home))]  # started together
+    try:
+        deadline = time.monotonic() + 180
+        while not all(any("standby" in ln or "leader of" in ln for ln in p.lines) for p in procs):
+            assert time.monotonic() < deadline and all(p.p.poll() is None for p in procs), [p.lines for p in procs]
+            time.sleep(0.05)
+        a, b = sorted(procs, key=lambda p: not any("leader of" in ln for ln in p.lines))
+        assert any("standby" in ln for ln in b.lines)  # exactly one leads
+        a.wait_for("running:")
+        a.p.send_signal(signal.SIGKILL)
+        killed, killed_wall = time.monotonic(), time.time()
+        a.finish()
+        b.wait_for("leader of the loop", timeout=60)
+        takeover = time.monotonic() - killed
+        assert takeover < 10, takeover
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:  # the new leader catches up with the log head
+            with open_store(pg_url) as st:
+                cp = BrainTables(st.backend).checkpoint("main")
+                if cp is not None and cp.updated_at > killed_wall * 1e6 and cp.offset == st.log.last_offset():
+                    break
+            time.sleep(0.5)
+        b.p.send_signal(signal.SIGTERM)
+        assert b.finish(timeout=60) == 0, b.lines[-5:]
+    finally:
+        for p in procs:
+            if p.p.poll() is None:
+                p.p.kill()
+    with open_store(pg_url) as st:
+        rows = DecisionTable(st.backend).list(limit=10_000_000)
+        lease = BrainTables(st.backend).lease("main")
+        cp = BrainTables(st.backend).checkpoint("main")
+        head = st.log.last_offset()
+    assert lease[1] == 2 and lease[0].split(":")[1] == str(b.p.pid)  # the standby leads, at the second epoch
+    assert cp.offset == head and len(rows) > 50, (a.lines[-3:], b.lines[-5:])
+    made = [(r.kind, r.record["action"].get("site"), r.record["action"].get("sku"), r.record["created_at"])
+            for r in rows]
+    assert len(made) == len(set(made))  # one decision per SKU-site and tick, whoever made it

@@ -226,6 +226,8 @@ class Brain:
 
     def run(self, stop: threading.Event, *, until_caught_up: bool = False) -> BrainStats:
         """Elect, then follow and decide until ``stop`` (or the log head with ``until_caught_up``)."""
+        if self.store.backend.dialect != "sqlite":
+            self.prepare()  # a standby is ready to take over but for the log's tail
         if not self.elect(stop):
             return self.stats
         try:
