@@ -240,14 +240,14 @@ def _emit_frame(frame: Any, fmt: str, title: str) -> None:
 @app.command()
 def state(table: Annotated[str, typer.Argument(help="inventory | shipments | orders | assets")] = "inventory",
           store: StoreOpt = None,
-          network: Annotated[Path | None, typer.Option(help="network file (site kinds, lost-sales sites)")] = None,
+          network: Annotated[Path | None, typer.Option(help="network file (default: the one the store recorded)")] = None,
           as_of: Annotated[str | None, typer.Option("--as-of", help="state as of this time (ISO)")] = None,
           site: Annotated[str | None, typer.Option(help="only this site")] = None,
           sku: Annotated[str | None, typer.Option(help="only this SKU")] = None,
           limit: Annotated[int, typer.Option(help="rows to show")] = 50,
           fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table") -> None:
     """Show the twin's tables, rebuilt from the log (optionally as of a past time)."""
-    from .model import load_network
+    from .commands._netstore import store_network
     from .store import open_store
     from .twin import Twin
 
@@ -257,8 +257,8 @@ def state(table: Annotated[str, typer.Argument(help="inventory | shipments | ord
         raise DataError(f"unknown table {table!r}; use one of {', '.join(frames)}")
     if fmt not in ("table", "csv", "json"):
         raise DataError(f"--format {fmt!r}: use table, csv or json")
-    net = load_network(network) if network else None
     with open_store(_store_url(store)) as st:
+        net = store_network(st, network, record=False)  # the store's own network unless one is given
         twin = Twin.rebuild(st, net, as_of=_parse_time(as_of, "as-of"))
     frame = getattr(twin, frames[table])()
     if site is not None and "site" in frame.columns:

@@ -27,12 +27,6 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 TINY = str(example_path("tiny"))
 
 
-@pytest.fixture(scope="session")
-def brain_home(tmp_path_factory):
-    """One home for every run of the session: the machines' RUL model is trained once there."""
-    return tmp_path_factory.mktemp("brain-home")
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     folder = tmp_path_factory.mktemp("world")
