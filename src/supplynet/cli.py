@@ -314,6 +314,7 @@ def _mount() -> None:
         forecast,
         ingest,
         maintenance,
+        outbox,
         quarantine,
         serve,
         simulate,
@@ -333,6 +334,7 @@ def _mount() -> None:
     app.add_typer(quarantine.app, name="quarantine")
     app.add_typer(audit.app, name="audit")
     app.add_typer(tokens.app, name="tokens")
+    app.add_typer(outbox.app, name="outbox")
 
 
 _mount()

@@ -37,6 +37,7 @@ import orjson
 
 from ..errors import StoreError
 from ._sql import SqlBackend, Tx
+from .audit import AuditLog
 
 __all__ = ["ACTIONS", "STATUSES", "OutboxRow", "OutboxTable", "SinkSecretTable", "canonical_json"]
 
@@ -184,9 +185,11 @@ class OutboxTable:
     def mark_dead(self, row_id: int, *, now_us: int, error: str) -> None:
         self.settle(now_us=now_us, dead=[(row_id, error)])
 
-    def resend(self, action_id: str, sink: str | None = None, *, now_us: int | None = None) -> int:
+    def resend(self, action_id: str, sink: str | None = None, *, now_us: int | None = None,
+               actor: str | None = None) -> int:
         """Dead letters of ``action_id`` (for ``sink``, or every sink) back to pending, due now, with
-        their attempts reset; returns how many."""
+        their attempts reset; returns how many. ``actor``: who asked (recorded in the audit chain in
+        the same transaction)."""
         import time
 
         now = int(now_us if now_us is not None else time.time_ns() // 1000)
@@ -195,9 +198,13 @@ class OutboxTable:
             where += " AND sink = ?"
             params.append(sink)
         with self._backend.write() as tx:
-            return len(tx.execute(
+            ids = tx.execute(
                 f"UPDATE outbox SET status = 'pending', attempts = 0, next_at_us = ?, updated_at_us = ?, "
-                f"resends = resends + 1 WHERE {where} RETURNING id", (now, now, *params)))
+                f"resends = resends + 1 WHERE {where} RETURNING sink", (now, now, *params))
+            if ids and actor is not None:
+                AuditLog.append_tx(tx, actor, "outbox.resend", action_id, {"sinks": sorted(r[0] for r in ids)},
+                                   at_us=now)
+        return len(ids)
 
     # -- reading -----------------------------------------------------------------------------------
     def due(self, now_us: int, limit: int) -> builtins.list[OutboxRow]:
