@@ -320,6 +320,7 @@ def _mount() -> None:
         simulate,
         tokens,
     )
+    from .commands import fleet as fleet_cmd
     from .commands import validate as validate_cmd
 
     app.command("validate", help="Check a network file; every problem is named with file, line and field.")(
@@ -335,6 +336,8 @@ def _mount() -> None:
     app.add_typer(audit.app, name="audit")
     app.add_typer(tokens.app, name="tokens")
     app.add_typer(outbox.app, name="outbox")
+    app.command("fleet", help="The simulated world as a client: devices through the gate, actions from a file "
+                              "sink's folder.")(fleet_cmd.fleet)
 
 
 _mount()
