@@ -216,3 +216,25 @@ def test_resend_after_dead_delivers(store) -> None:
         assert [r.status for r in rx.requests] == [410, 200]
         assert rx.requests[0].body == rx.requests[1].body
     d.close()
+
+
+def test_run_forever_delivers_what_is_enqueued_and_stops_on_request(store) -> None:
+    import threading
+
+    with WebhookReceiver(secret=SECRET.encode()) as rx:
+        d = Dispatcher(store, _sinks(rx.url))
+        stop = threading.Event()
+        t = threading.Thread(target=d.run_forever, args=(stop,), kwargs={"idle_s": 0.05}, daemon=True)
+        t.start()
+        box = OutboxTable(store.backend)
+        for i in range(50):  # enqueued while the dispatcher runs, as decisions commit
+            box.enqueue(action_id=f"live-{i}", action="order", body={"i": i}, sinks=["erp"], decision_id=None,
+                        at_us=0)
+        assert rx.wait_for(50, timeout=20)
+        stop.set()
+        t.join(5)
+        assert not t.is_alive()
+        assert sorted(r.headers["Idempotency-Key"] for r in rx.requests) == sorted(f"live-{i}" for i in range(50))
+        assert all(r.signature_ok for r in rx.requests)
+    assert box.counts() == {"delivered": 50} and d.totals["delivered"] == 50
+    d.close()

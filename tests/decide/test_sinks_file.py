@@ -79,3 +79,12 @@ def test_unreadable_and_empty_files(tmp_path: Path) -> None:
         parse_sinks("sinks: []\n", "x.yaml")
     with pytest.raises(ConfigError, match="more problems"):
         parse_sinks("sinks:\n  - {name: a, kind: file, actions: [x]}\n  - {name: b, kind: web}\n  - 3\n", "x.yaml")
+
+
+def test_the_packaged_example_loads() -> None:
+    from importlib import resources
+
+    cfg = load_sinks(str(resources.files("supplynet") / "examples" / "sinks.yaml"))
+    assert [(s.name, s.kind) for s in cfg.sinks] == [("erp", "webhook"), ("plant-commands", "mqtt"),
+                                                     ("erp-folder", "file")]
+    assert cfg.names_for("work_order") == ["plant-commands", "erp-folder"]
