@@ -238,3 +238,29 @@ def test_run_forever_delivers_what_is_enqueued_and_stops_on_request(store) -> No
         assert all(r.signature_ok for r in rx.requests)
     assert box.counts() == {"delivered": 50} and d.totals["delivered"] == 50
     d.close()
+
+
+def test_a_hanging_endpoint_costs_one_timeout_per_connection_not_per_row(store) -> None:
+    import time
+
+    hang = socket.socket()  # accepts connections (the kernel's backlog) and never answers
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(512)
+    try:
+        cfg = parse_sinks(f"sinks:\n  - {{name: erp, kind: webhook, url: 'http://127.0.0.1:{hang.getsockname()[1]}/h',"
+                          f" secret_env: ERP_SECRET, timeout_s: 0.3, actions: [order]}}\n", "s.yaml")
+        d = Dispatcher(store, cfg, workers=8, seed=4)
+        _enqueue(store, 200)
+        t0 = time.perf_counter()
+        c = d.run_once(T0)
+        elapsed = time.perf_counter() - t0
+    finally:
+        hang.close()
+    assert c == {"claimed": 200, "delivered": 0, "retried": 200, "dead": 0}
+    rows = OutboxTable(store.backend).list()
+    tried = [r for r in rows if r.attempts == 1]
+    assert 8 <= len(tried) <= 40 and all("timed out" in r.last_error for r in tried)
+    deferred = [r for r in rows if r.attempts == 0]
+    assert len(deferred) == 200 - len(tried) and all(r.next_at_us > T0 * 1e6 for r in deferred)
+    assert elapsed < 3.0  # 200 rows x 0.3 s / 8 connections = 7.5 s if each row waited for its timeout
+    d.close()

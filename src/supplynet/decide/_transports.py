@@ -1,7 +1,9 @@
 """How the dispatcher reaches each kind of sink: HTTP webhooks, MQTT commands, JSONL files.
 
 Every transport delivers a list of outbox rows and says, per row, what happened (an
-:class:`Outcome`): ``delivered``, ``retry`` (try again later) or ``dead`` (never worth another try).
+:class:`Outcome`): ``delivered``, ``retry`` (try again later), ``dead`` (never worth another try) or
+``defer`` (not tried: the sink is down, see :class:`WebhookTransport`; due again later, no attempt
+counted).
 The bytes sent are :meth:`~supplynet.store.outbox.OutboxRow.payload`, the same on every attempt.
 """
 
@@ -37,7 +39,7 @@ USER_AGENT = "supplynet-outbox/1"
 @dataclass(frozen=True)
 class Outcome:
     row: OutboxRow
-    result: str  # delivered | retry | dead
+    result: str  # delivered | retry | dead | defer
     error: str = ""
     retry_after_s: float | None = None  # the sink asked for this pause (HTTP Retry-After)
 
@@ -66,7 +68,8 @@ class WebhookTransport:
     """HTTP POST of each row's payload, a few at a time (``workers`` threads, each keeping its
     connection alive). 2xx: delivered; 408, 429: retry; any other 4xx: dead at once; anything else
     (3xx, 5xx, timeouts, refused connections): retry (the dispatcher makes it dead after
-    ``max_attempts``)."""
+    ``max_attempts``). Once ``workers`` requests of a round failed to connect or timed out, the rest of
+    the round is deferred untried (a dead endpoint costs one timeout per connection, not one per row)."""
 
     def __init__(self, spec: SinkSpec, secret: bytes, workers: int = 8):
         parts = urlsplit(spec.url or "")
@@ -75,9 +78,12 @@ class WebhookTransport:
         self._host, self._port = parts.hostname or "", parts.port
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._local = threading.local()
+        self._down = 0  # requests of this round that could not reach the endpoint
+        self._workers = max(1, workers)
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix=f"webhook-{spec.name}")
 
     def deliver(self, rows: Sequence[OutboxRow], now_us: int) -> list[Outcome]:
+        self._down = 0
         if len(rows) == 1:
             return [self._one(rows[0])]
         return list(self._pool.map(self._one, rows))
@@ -103,6 +109,8 @@ class WebhookTransport:
         return resp.status, resp.getheader("Retry-After")
 
     def _one(self, row: OutboxRow) -> Outcome:
+        if self._down >= self._workers:
+            return Outcome(row, "defer", f"POST {self.spec.url}: not tried, the endpoint is not reachable")
         body = row.payload()
         headers = {"Content-Type": "application/json", "Idempotency-Key": row.action_id,
                    "X-Supplynet-Signature": signature_header(self.secret, body), "X-Supplynet-Action": row.action,
@@ -117,6 +125,8 @@ class WebhookTransport:
                 status, after = self._post(body, headers, fresh=True)  # a kept-alive connection went stale
         except (OSError, http.client.HTTPException) as exc:
             self._drop()
+            if isinstance(exc, OSError):
+                self._down += 1  # refused, reset, timed out: the endpoint is down (not a bad answer)
             what = "timed out" if isinstance(exc, socket.timeout | TimeoutError) else (
                 str(exc) or type(exc).__name__)
             return Outcome(row, "retry", f"POST {self.spec.url}: {what}")

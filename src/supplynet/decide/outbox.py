@@ -30,6 +30,7 @@ import secrets
 import threading
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,8 @@ class Dispatcher:
         self.rng = random.Random(seed)
         self.totals: Counter[str] = Counter()
         self._transports: dict[str, Any] = {}
+        self._sinks_pool = ThreadPoolExecutor(max_workers=max(1, len(sinks_config.sinks)),
+                                              thread_name_prefix="outbox-sink")
         for spec in sinks_config.sinks:
             if spec.kind == "webhook":
                 self._transports[spec.name] = WebhookTransport(spec, sink_secret(store, spec, vault=vault), workers)
@@ -136,17 +139,15 @@ class Dispatcher:
         for r in rows:
             by_sink[r.sink].append(r)
         outcomes: list[Outcome] = []
-        for sink, group in by_sink.items():
-            transport = self._transports.get(sink)
-            if transport is None:
-                outcomes += [Outcome(r, "dead", f"no sink named {sink!r} in {self.config.source}") for r in group]
-                continue
-            outcomes += transport.deliver(group, now_us)
-        delivered, retry, dead = [], [], []
+        for group_outcomes in self._sinks_pool.map(lambda item: self._deliver(*item, now_us), by_sink.items()):
+            outcomes += group_outcomes
+        delivered, retry, dead, defer = [], [], [], []
         for o in outcomes:
             spec = self.config.get(o.row.sink)
             if o.result == "delivered":
                 delivered.append(o.row.id)
+            elif o.result == "defer" and spec is not None:
+                defer.append((o.row.id, now_us + int(backoff_s(spec, o.row.attempts, self.rng) * 1_000_000)))
             elif o.result == "retry" and spec is not None and o.row.attempts + 1 < spec.max_attempts:
                 pause = backoff_s(spec, o.row.attempts + 1, self.rng)
                 if o.retry_after_s is not None:
@@ -155,12 +156,20 @@ class Dispatcher:
             else:
                 err = o.error if o.result == "dead" else f"{o.error} (gave up after {o.row.attempts + 1} attempts)"
                 dead.append((o.row, err))
-        self.table.settle(now_us=now_us, delivered=delivered, retry=retry, dead=[(r.id, e) for r, e in dead])
+        self.table.settle(now_us=now_us, delivered=delivered, retry=retry, dead=[(r.id, e) for r, e in dead],
+                          defer=defer)
         if dead:
             self._raise_alerts(dead, now_us)
-        counts.update(delivered=len(delivered), retried=len(retry), dead=len(dead))
+        counts.update(delivered=len(delivered), retried=len(retry) + len(defer), dead=len(dead))
         self.totals.update({k: v for k, v in counts.items() if k != "claimed"})
         return counts
+
+    def _deliver(self, sink: str, group: list[OutboxRow], now_us: int) -> list[Outcome]:
+        """One sink's rows (the sinks of a round are served side by side: a slow one holds up no other)."""
+        transport = self._transports.get(sink)
+        if transport is None:
+            return [Outcome(r, "dead", f"no sink named {sink!r} in {self.config.source}") for r in group]
+        return transport.deliver(group, now_us)
 
     def _raise_alerts(self, dead: list[tuple[OutboxRow, str]], now_us: int) -> None:
         """An ``Alert`` in the log for each dead letter, and an ``alert`` action for the other alert sinks
@@ -200,6 +209,7 @@ class Dispatcher:
                 stop.wait(idle_s)
 
     def close(self) -> None:
+        self._sinks_pool.shutdown(wait=True)
         for t in self._transports.values():
             t.close()
 

@@ -157,10 +157,12 @@ class OutboxTable:
         return rows
 
     def settle(self, *, now_us: int, delivered: Sequence[int] = (),
-               retry: Sequence[tuple[int, int, str]] = (), dead: Sequence[tuple[int, str]] = ()) -> None:
+               retry: Sequence[tuple[int, int, str]] = (), dead: Sequence[tuple[int, str]] = (),
+               defer: Sequence[tuple[int, int]] = ()) -> None:
         """Record a round of attempts in one transaction: ``delivered`` row ids, ``retry`` as
-        ``(id, next_at_us, error)``, ``dead`` as ``(id, error)``; each counts one more attempt."""
-        if not (delivered or retry or dead):
+        ``(id, next_at_us, error)``, ``dead`` as ``(id, error)``, each counting one more attempt; and
+        ``defer`` as ``(id, next_at_us)``: not tried this round (no attempt counted)."""
+        if not (delivered or retry or dead or defer):
             return
         now = int(now_us)
         with self._backend.write() as tx:
@@ -171,6 +173,9 @@ class OutboxTable:
                 tx.executemany("UPDATE outbox SET attempts = attempts + 1, next_at_us = ?, updated_at_us = ?, "
                                "last_error = ? WHERE id = ? AND status = 'pending'",
                                [(int(nxt), now, err[:_ERROR_CHARS], int(i)) for i, nxt, err in retry])
+            if defer:
+                tx.executemany("UPDATE outbox SET next_at_us = ? WHERE id = ? AND status = 'pending'",
+                               [(int(nxt), int(i)) for i, nxt in defer])
             if dead:
                 tx.executemany("UPDATE outbox SET status = 'dead', attempts = attempts + 1, updated_at_us = ?, "
                                "last_error = ? WHERE id = ? AND status = 'pending'",
