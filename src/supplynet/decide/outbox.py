@@ -13,8 +13,9 @@ AWS Architecture Blog, *Exponential Backoff And Jitter*, 2015): the n-th retry w
 ``backoff_s * 2**(n-1)``, at most ``backoff_max_s``, or what the receiver asked for (HTTP
 ``Retry-After``). After ``max_attempts`` tries a row is a dead letter; a webhook's 4xx other than
 408/429 makes it one at once. A dead letter raises an alert: an ``Alert`` event
-(``code=dead_letter``, source ``supplynet.outbox``) in the log, and an ``alert`` action for the
-other sinks that take alerts. ``supplynet outbox resend`` sends a dead letter again.
+(``code=dead_letter``, severity critical, source ``supplynet.outbox``) in the log, which ``supplynet
+run`` sends like every alert to the sinks that take alerts (a dead alert about a dead letter raises
+none: no chain). ``supplynet outbox resend`` sends a dead letter again.
 
 Webhook secrets: ``secret_env`` names the environment variable holding the sink's HMAC secret;
 without it the sink gets its own random secret, kept in the store sealed under the vault key
@@ -172,28 +173,24 @@ class Dispatcher:
         return transport.deliver(group, now_us)
 
     def _raise_alerts(self, dead: list[tuple[OutboxRow, str]], now_us: int) -> None:
-        """An ``Alert`` in the log for each dead letter, and an ``alert`` action for the other alert sinks
-        (not for a dead alert about a dead letter: no chain of them)."""
+        """An ``Alert`` in the log for each dead letter (``supplynet run`` sends alerts of the log to the
+        sinks that take them); none for a dead alert about a dead letter, so a sink that is down and
+        takes alerts does not start a chain of them."""
         from ..events import us_to_ts
 
         events = []
         for row, err in dead:
             log.warning("outbox: %s %s to %s is a dead letter: %s", row.action, row.action_id, row.sink, err)
+            if row.action == "alert" and row.body.get("code") == "dead_letter":
+                continue
             data = {"action_id": row.action_id, "action": row.action, "sink": row.sink,
                     "decision_id": row.decision_id, "attempts": row.attempts + 1, "error": err}
             events.append(Alert(source=ALERT_SOURCE, seq=row.id * 1000 + min(row.resends, 999), ts=us_to_ts(now_us),
                                 code="dead_letter", subject=row.sink, severity="critical",
                                 message=f"{row.action} {row.action_id} to sink {row.sink} is a dead letter: {err}"[:2000],
                                 data=data))
-            if row.action == "alert" and row.body.get("code") == "dead_letter":
-                continue
-            others = [n for n in self.config.names_for("alert") if n != row.sink]
-            if others:
-                self.table.enqueue(action_id=f"dead-letter:{row.id}:{row.resends}", action="alert",
-                                   body={"code": "dead_letter", "severity": "critical", "subject": row.sink,
-                                         "message": events[-1].message, "data": data},
-                                   sinks=others, decision_id=row.decision_id, at_us=now_us)
-        self.store.log.append(events)
+        if events:
+            self.store.log.append(events)
 
     def run_forever(self, stop: threading.Event, idle_s: float = 0.2) -> None:
         """Rounds until ``stop`` is set; pauses ``idle_s`` when nothing was due. A database that is
