@@ -49,3 +49,12 @@ def test_only_an_admin_resends_a_dead_letter(api) -> None:
     again = api.client.post("/v1/outbox/D7:order/resend", headers=api.h("admin"))
     assert again.status_code == 409 and "not a dead letter (erp: pending, wms: delivered)" in again.json()["detail"]
     assert api.client.post("/v1/outbox/nope/resend", headers=api.h("admin")).status_code == 404
+
+
+def test_metrics_show_pending_and_dead_letters(api) -> None:
+    _rows(api)
+    r = api.client.get("/metrics", headers=api.h("viewer"))
+    assert r.status_code == 200
+    lines = set(r.text.splitlines())
+    for status, n in (("pending", 1), ("delivered", 1), ("dead", 1)):
+        assert f'supplynet_outbox_rows{{status="{status}"}} {n}.0' in lines
