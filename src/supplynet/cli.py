@@ -315,11 +315,13 @@ def _mount() -> None:
         forecast,
         ingest,
         maintenance,
+        outbox,
         quarantine,
         serve,
         simulate,
         tokens,
     )
+    from .commands import fleet as fleet_cmd
     from .commands import run as run_cmd
     from .commands import validate as validate_cmd
 
@@ -338,6 +340,9 @@ def _mount() -> None:
     app.command("run", help="The brain: follow the log, keep the twin, decide and record (restart-safe).")(
         run_cmd.run)
     app.add_typer(decisions.app, name="decisions")
+    app.add_typer(outbox.app, name="outbox")
+    app.command("fleet", help="The simulated world as a client: devices through the gate, actions from a file "
+                              "sink's folder.")(fleet_cmd.fleet)
 
 
 _mount()

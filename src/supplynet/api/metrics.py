@@ -5,7 +5,8 @@
 * ``supplynet_ingest_messages_total{outcome}`` (stored, late; the ingest rate is its ``rate()``) and
   ``supplynet_ingest_rejects_total{reason}``, read from the gateway's durable counters (every worker);
 * ``supplynet_decisions{kind,status}``: decisions by kind and status;
-* ``supplynet_log_events`` and ``supplynet_scenario_run_seconds`` (histogram).
+* ``supplynet_log_events`` and ``supplynet_scenario_run_seconds`` (histogram);
+* ``supplynet_outbox_rows{status}``: the outbox's pending, delivered and dead rows.
 """
 
 from __future__ import annotations
@@ -56,6 +57,21 @@ class _StoreCollector:
             dec.add_metric([kind, status], n)
         yield dec
         yield GaugeMetricFamily("supplynet_log_events", "Events in the log", value=events)
+        yield from _outbox(st)
+
+
+def _outbox(st: Any) -> Iterator[Any]:
+    """``supplynet_outbox_rows{status}``: actions pending, delivered and dead (letters) in the outbox."""
+    from ..store.outbox import STATUSES, OutboxTable
+
+    try:
+        counts = OutboxTable(st.store.backend).counts()
+    except Exception:  # a scrape never fails the app
+        return
+    g = GaugeMetricFamily("supplynet_outbox_rows", "Outbox rows by status (dead: dead letters)", labels=["status"])
+    for status in STATUSES:
+        g.add_metric([status], counts.get(status, 0))
+    yield g
 
 
 class Metrics:

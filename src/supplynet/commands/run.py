@@ -211,7 +211,7 @@ class Brain:
     def _outbox(self) -> Any:
         if self.sinks is None:
             return None
-        from ..store.outbox import OutboxTable  # type: ignore[import-not-found]  # the sinks branch
+        from ..store.outbox import OutboxTable
 
         sinks = self.sinks
 
@@ -300,29 +300,24 @@ class Brain:
 
 
 def load_sinks_file(path: Path | None) -> Any:
-    """The sinks file (``supplynet.decide.sinks.load_sinks``, from the outbox work) or None."""
+    """The sinks file (:func:`supplynet.decide.sinks.load_sinks`) or None."""
     if path is None:
         return None
-    try:
-        from ..decide.sinks import load_sinks  # type: ignore[import-not-found]
-        from ..store import outbox as _outbox  # type: ignore[attr-defined]  # noqa: F401
-    except ImportError as exc:
-        raise ConfigError("--sinks needs the outbox and sinks (supplynet.decide.sinks, supplynet.store.outbox), "
-                          "which this build does not have") from exc
+    from ..decide.sinks import load_sinks
+
     return load_sinks(path)
 
 
-def start_dispatcher(store: Any, sinks: Any, stop: threading.Event) -> threading.Thread | None:
-    """The outbox dispatcher beside the loop (``supplynet.decide.outbox.Dispatcher``) when there are sinks.
-    SEAM: the dispatcher comes with the outbox work; without it, rows wait for ``supplynet fleet``/a later run."""
+def start_dispatcher(store: Any, sinks: Any, stop: threading.Event, home: Path | None = None
+                     ) -> threading.Thread | None:
+    """The outbox dispatcher (:class:`supplynet.decide.outbox.Dispatcher`) in a thread beside the loop, when
+    there are sinks; a dispatcher that dies takes the process with it."""
     if sinks is None:
         return None
-    try:
-        from ..decide.outbox import Dispatcher  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    t = threading.Thread(target=_crash_on_error(Dispatcher(store, sinks).run_forever, "dispatcher"), args=(stop,),
-                         name="supplynet-dispatcher", daemon=True)
+    from ..decide.outbox import Dispatcher
+
+    t = threading.Thread(target=_crash_on_error(Dispatcher(store, sinks, home=home).run_forever, "dispatcher"),
+                         args=(stop,), name="supplynet-dispatcher", daemon=True)
     t.start()
     return t
 
@@ -368,11 +363,13 @@ def run(store: Annotated[str | None, typer.Option(help="sqlite:///path or postgr
         brain = Brain(st, net, pol, sinks=sink_cfg, tick_s=tick, name=name, home=settings.home, data_dir=data_dir,
                       snapshot_events=snapshot_events, status_s=status_every)
         dispatcher_stop = threading.Event()
-        start_dispatcher(st, sink_cfg, dispatcher_stop)
+        dispatcher = start_dispatcher(st, sink_cfg, dispatcher_stop, settings.home)
         try:
             brain.run(stop, until_caught_up=until_caught_up)
         finally:
             dispatcher_stop.set()
+            if dispatcher is not None:
+                dispatcher.join(timeout=30)
 
 
 def _policy(store: Any, path: Path | None) -> Any:

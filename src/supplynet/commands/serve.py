@@ -134,5 +134,5 @@ def _start_loop(store: Any, network: Any, policy: Path | None, settings: Setting
     thread = threading.Thread(target=_crash_on_error(lambda s: brain.run(s), "loop"), args=(stop,),
                               name="supplynet-loop", daemon=True)
     thread.start()
-    start_dispatcher(store, cfg, stop)
+    start_dispatcher(store, cfg, stop, settings.home)
     return thread

@@ -221,8 +221,27 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX scenario_runs_created ON scenario_runs (created_at)",
             "CREATE INDEX scenario_runs_status ON scenario_runs (status)",
         )),
+    Migration(9, "outbox of actions to deliver, sealed sink secrets", sqlite=(
+            "CREATE TABLE outbox (id INTEGER PRIMARY KEY, action_id TEXT NOT NULL, sink TEXT NOT NULL, "
+             "action TEXT NOT NULL, decision_id TEXT, body TEXT NOT NULL, status TEXT NOT NULL, "
+             "attempts INTEGER NOT NULL, next_at_us INTEGER NOT NULL, created_at_us INTEGER NOT NULL, "
+             "updated_at_us INTEGER NOT NULL, last_error TEXT, resends INTEGER NOT NULL DEFAULT 0, "
+             "UNIQUE (action_id, sink))",
+            "CREATE INDEX outbox_due ON outbox (status, next_at_us)",
+            "CREATE TABLE sink_secrets (sink TEXT PRIMARY KEY, sealed TEXT NOT NULL, vault_id TEXT NOT NULL, "
+             "created_at_us INTEGER NOT NULL)",
+        ), postgres=(
+            "CREATE TABLE outbox (id BIGSERIAL PRIMARY KEY, action_id TEXT NOT NULL, sink TEXT NOT NULL, "
+             "action TEXT NOT NULL, decision_id TEXT, body TEXT NOT NULL, status TEXT NOT NULL, "
+             "attempts INTEGER NOT NULL, next_at_us BIGINT NOT NULL, created_at_us BIGINT NOT NULL, "
+             "updated_at_us BIGINT NOT NULL, last_error TEXT, resends INTEGER NOT NULL DEFAULT 0, "
+             "UNIQUE (action_id, sink))",
+            "CREATE INDEX outbox_due ON outbox (status, next_at_us)",
+            "CREATE TABLE sink_secrets (sink TEXT PRIMARY KEY, sealed TEXT NOT NULL, vault_id TEXT NOT NULL, "
+             "created_at_us BIGINT NOT NULL)",
+        )),
     # the brain's tables: data access in store/decisions.py (dedupe keys) and store/brain.py
-    Migration(9, "decision dedupe keys, loop checkpoints and leader lease, the store's network", sqlite=(
+    Migration(10, "decision dedupe keys, loop checkpoints and leader lease, the store's network", sqlite=(
             "ALTER TABLE decisions ADD COLUMN dedupe_key TEXT",
             "CREATE UNIQUE INDEX decisions_dedupe ON decisions (dedupe_key)",
             "CREATE TABLE loop_checkpoints (name TEXT PRIMARY KEY, log_offset INTEGER NOT NULL, "
