@@ -3,6 +3,7 @@ gracefully, alone on its store."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -21,6 +22,7 @@ from supplynet.store import open_store
 from supplynet.store.audit import AuditLog
 from supplynet.store.brain import BrainTables
 from supplynet.store.decisions import DecisionTable
+from supplynet.store.outbox import OutboxTable
 from supplynet.testing.brain import fill_log, write_auto_policy
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -33,6 +35,14 @@ def world(tmp_path_factory):
     with open_store(folder / "world.db") as st:
         n = fill_log(st, days=6, seed=3)
     return folder / "world.db", write_auto_policy(folder), n
+
+
+def _sinks(folder: Path) -> Path:
+    """A file sink taking every action (what an ERP reading a folder would see)."""
+    path = folder / "sinks.yaml"
+    path.write_text(f"sinks:\n  - {{name: erp-folder, kind: file, folder: {folder / 'actions'}, rotate: none, "
+                    f"actions: [order, transfer, work_order, reroute, expedite, alert]}}\n")
+    return path
 
 
 def _env(home):
@@ -81,6 +91,11 @@ class _Proc:
         return rc
 
 
+def _outbox(db):
+    with open_store(db) as st:
+        return OutboxTable(st.backend).list(limit=10_000_000)
+
+
 def _decisions(db):
     with open_store(db) as st:
         rows = DecisionTable(st.backend).list(limit=10_000_000)
@@ -113,14 +128,15 @@ def test_until_caught_up_decides_and_checkpoints_at_the_head(baseline):
 def test_sigkill_at_random_moments_neither_loses_nor_repeats_a_decision(world, baseline, brain_home, tmp_path):
     want = {r.dedupe_key for r in _decisions(baseline[0])[0]}
     db = _copy(world[0], tmp_path / "killed.db")
+    sinks = _sinks(tmp_path)
     rng = random.Random(20261207)
     for _ in range(3):
-        p = _Proc(_cmd(db, world[1]), _env(brain_home))
+        p = _Proc(_cmd(db, world[1], "--sinks", sinks), _env(brain_home))
         p.wait_for("leader of the loop")
         time.sleep(rng.uniform(0.3, 2.5))
         p.p.send_signal(signal.SIGKILL)
         p.finish()
-    p = _Proc(_cmd(db, world[1], "--until-caught-up"), _env(brain_home))
+    p = _Proc(_cmd(db, world[1], "--sinks", sinks, "--until-caught-up"), _env(brain_home))
     assert p.finish() == 0, p.lines[-5:]
     rows, decided, cp, head, audit_ok = _decisions(db)
     keys = [r.dedupe_key for r in rows]
@@ -130,6 +146,18 @@ def test_sigkill_at_random_moments_neither_loses_nor_repeats_a_decision(world, b
     executed = [r for r in rows if r.status == "executed"]
     assert executed and all(set(r.record["executed"]["event_ids"]) <= decided for r in executed)
     assert cp.offset == head and audit_ok
+    # every executed decision has its outbox row, once; what reached the folder carries one body per key
+    outbox = _outbox(db)
+    assert sorted(o.action_id for o in outbox if o.decision_id) == sorted(f"act-{r.id}" for r in executed)
+    assert {o.action for o in outbox} <= {"order", "transfer", "alert"} and all(o.sink == "erp-folder" for o in outbox)
+    with open_store(db) as st:
+        alerts = {f"alert-{e.event.event_id}" for e in st.log.read(kinds=["alert"])}
+    assert {o.action_id for o in outbox if o.action == "alert"} <= alerts  # each alert raised once, in the log
+    by_key: dict[str, set[str]] = {}
+    for line in (tmp_path / "actions" / "actions.jsonl").read_text().splitlines():
+        by_key.setdefault(json.loads(line)["action_id"], set()).add(line)
+    assert by_key and all(len(bodies) == 1 for bodies in by_key.values())
+    assert set(by_key) <= {o.action_id for o in outbox}
 
 
 def test_sigterm_finishes_the_batch_checkpoints_and_exits_0(world, brain_home, tmp_path):
