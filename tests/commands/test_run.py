@@ -234,3 +234,52 @@ def test_postgres_standby_takes_over_within_10_s_without_a_double_decision(pg_ur
     made = [(r.kind, r.record["action"].get("site"), r.record["action"].get("sku"), r.record["created_at"])
             for r in rows]
     assert len(made) == len(set(made))  # one decision per SKU-site and tick, whoever made it
+
+
+def test_serve_loop_hosts_the_brain_and_metrics_show_its_lag(world, brain_home, tmp_path):
+    import socket
+    import urllib.request
+
+    from supplynet.security.tokens import TokenService
+
+    db = _copy(world[0], tmp_path / "serve.db")
+    with open_store(db) as st:
+        token, _ = TokenService(st).create(role="viewer", name="test")
+        lag_before = st.log.last_offset()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "supplynet.cli", "serve", "--loop", "--store", f"sqlite:///{db}", "--network", TINY,
+           "--policy", str(world[1]), "--tick", "3600", "--host", "127.0.0.1", "--port", str(port)]
+    p = _Proc(cmd, _env(brain_home))
+
+    def metrics():
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return {ln.split(" ")[0]: float(ln.split(" ")[1]) for ln in r.read().decode().splitlines()
+                    if ln and not ln.startswith("#")}
+
+    try:
+        seen, deadline = [], time.monotonic() + 240
+        while time.monotonic() < deadline:
+            try:
+                m = metrics()
+            except OSError:
+                assert p.p.poll() is None, p.lines[-5:]
+                time.sleep(0.3)
+                continue
+            seen.append(m["supplynet_loop_lag_events"])
+            if m["supplynet_loop_lag_events"] == 0:
+                break
+            time.sleep(0.3)
+        assert seen and seen[-1] == 0 and max(seen) > 0, seen  # behind at first, then caught up
+        assert max(seen) <= lag_before
+        made = sum(v for k, v in m.items() if k.startswith('supplynet_loop_decisions{kind="replenish"'))
+        assert made > 100 and m["supplynet_loop_lag_seconds"] == 0
+        p.p.send_signal(signal.SIGTERM)
+        assert p.finish(timeout=60) == 0, p.lines[-5:]
+    finally:
+        if p.p.poll() is None:
+            p.p.kill()
+    rows, _, cp, head, _ = _decisions(db)
+    assert len(rows) == made and cp.offset == head

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -116,6 +117,8 @@ def serve(host: Annotated[str | None, typer.Option(help="address to listen on (S
         stop = threading.Event()
         brain = _start_loop(st, net, policy, settings, sinks, tick, stop) if loop else None
         typer.echo(f"supplynet control tower on http://{h}:{p}/ui/ (API docs: http://{h}:{p}/docs)", err=True)
+        for sig in (signal.SIGTERM, signal.SIGINT):  # uvicorn re-raises the signal that stopped it: ours ends
+            signal.signal(sig, lambda *_: stop.set())  # the brain's batch, then the process exits 0
         uvicorn.run(app_, host=h, port=p, log_level="info", workers=workers)
         stop.set()
         if brain is not None:  # the batch in hand finishes and the checkpoint commits

@@ -187,6 +187,11 @@ class DecisionTable:
         return {(k, s): int(n) for k, s, n in self._backend.query(
             "SELECT kind, status, count(*) FROM decisions GROUP BY kind, status")}
 
+    def loop_counts(self) -> dict[tuple[str, str], int]:
+        """(kind, status) -> number of the loop's decisions (those carrying a dedupe key)."""
+        return {(k, s): int(n) for k, s, n in self._backend.query(
+            "SELECT kind, status, count(*) FROM decisions WHERE dedupe_key IS NOT NULL GROUP BY kind, status")}
+
     def version(self) -> tuple[int, int]:
         """(number of decisions, last change time): changes when anything changes (for live updates)."""
         r = self._backend.query("SELECT count(*), coalesce(max(updated_at), 0) FROM decisions")[0]
