@@ -79,7 +79,7 @@ class MachineWatch:
             sensors = [event.sensors.get(c) for c in self.model.sensor_cols]  # type: ignore[attr-defined]
             if any(v is None for v in sensors):
                 return  # not a reading this model understands (other sensors)
-            a.latest = a.tracker.update(settings, sensors)
+            a.tracker.observe(settings, sensors)  # the RUL is predicted when the asset is decided on
             z = self.model.normalizer_.transform(np.asarray([settings], float), np.asarray([sensors], float))[0]
             onset = self.health.update(event.asset_id, event.ts, z)  # type: ignore[attr-defined]
             if onset is not None:
@@ -113,9 +113,10 @@ class MachineWatch:
             alerts.append(onset.to_alert(SENSE_SOURCE, self._alert_seq, now))
         self._onsets.clear()
         for asset_id, a in self.assets.items():
-            if not a.fresh or a.latest is None or a.cycle < self.model.min_history:
+            if not a.fresh or a.cycle < self.model.min_history:
                 continue
             a.fresh = False
+            a.latest = a.tracker.current()
             lo, hi = a.latest.interval(a.policy.level)
             self._alert_seq += 1
             alerts.append(Alert(source=SENSE_SOURCE, seq=self._alert_seq, ts=now, code="rul", subject=asset_id,

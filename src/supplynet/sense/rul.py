@@ -309,6 +309,19 @@ class RulTracker:
         self.last_features: np.ndarray | None = None
 
     def update(self, settings: Sequence[float] | np.ndarray, sensors: Sequence[float] | np.ndarray) -> RulDistribution:
+        self.observe(settings, sensors)
+        return self.current()
+
+    def current(self) -> RulDistribution:
+        """The RUL distribution after the last reading (the model's prediction, made now)."""
+        if self.last_features is None:
+            raise DataError("no reading since the tracker started or was reset")
+        m = self.model
+        return m.distribution(float(m.predict_features(self.last_features)[0]))
+
+    def observe(self, settings: Sequence[float] | np.ndarray, sensors: Sequence[float] | np.ndarray) -> None:
+        """One reading into the window features, without a prediction (:meth:`current` makes it when the
+        estimate is needed: a loop deciding once per tick pays one prediction, not one per reading)."""
         m = self.model
         s = np.asarray(settings, dtype=float).reshape(1, -1)
         x = np.asarray(sensors, dtype=float).reshape(1, -1)
@@ -317,7 +330,6 @@ class RulTracker:
                             f"{len(m.setting_cols)} and {len(m.sensor_cols)}")
         z = m.normalizer_.transform(s, x)[0]
         self.last_features = self._wf.update(z).get()
-        return m.distribution(float(m.predict_features(self.last_features)[0]))
 
     def driving_sensors(self, top: int = 3) -> list[tuple[str, float]]:
         if self.last_features is None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..events import Condition, Position, Sale, StockCount
+from ..events import Condition, MachineReading, Position, Sale, StockCount
 
 __all__ = ["AUTO_POLICY", "fill_log", "write_auto_policy"]
 
@@ -34,8 +34,11 @@ def write_auto_policy(folder: Path) -> Path:
 
 
 def fill_log(store: Any, *, days: float = 10.0, every_s: float = 900.0, seed: int = 0,
-             start: datetime = datetime(2026, 1, 5, tzinfo=UTC)) -> int:
-    """Append the telemetry of ``days`` days; returns the number of events."""
+             start: datetime = datetime(2026, 1, 5, tzinfo=UTC), machine_frame: Any = None,
+             machine_every_s: float = 60.0, gps_every_s: float = 120.0) -> int:
+    """Append the telemetry of ``days`` days; returns the number of events. ``machine_frame``: run-to-failure
+    histories (C-MAPSS layout: unit, cycle, setting_*, s_*) replayed as OVEN-1's readings, one every
+    ``machine_every_s`` seconds, unit after unit."""
     rng = np.random.default_rng(seed)
     hours = int(days * 24)
     per_hour = max(1, int(3600 / every_s))
@@ -46,6 +49,8 @@ def fill_log(store: Any, *, days: float = 10.0, every_s: float = 900.0, seed: in
         seqs[src] = seqs.get(src, 0) + 1
         return seqs[src]
 
+    rows = machine_frame.to_dict("records") if machine_frame is not None else None
+    cursor = [0]
     for h in range(hours):
         t0 = start + timedelta(hours=h)
         runs: list[tuple[str, list[Any]]] = []
@@ -59,10 +64,21 @@ def fill_log(store: Any, *, days: float = 10.0, every_s: float = 900.0, seed: in
                            asset_id="REEFER-1", temperature_k=float(276.15 + rng.normal(0, 0.5)))
                  for i in range(12)]
         runs.append(("TEMP-REEFER-1", temps))
-        pos = [Position(source="GPS-TRUCK-1", seq=nxt("GPS-TRUCK-1"), ts=t0 + timedelta(minutes=2 * i),
+        pos = [Position(source="GPS-TRUCK-1", seq=nxt("GPS-TRUCK-1"), ts=t0 + timedelta(seconds=gps_every_s * i),
                         asset_id="TRUCK-1", lat=52.4 + rng.normal(0, 0.01), lon=-1.5 + rng.normal(0, 0.01))
-               for i in range(30)]
+               for i in range(int(3600 / gps_every_s))]
         runs.append(("GPS-TRUCK-1", pos))
+        if rows is not None:
+            readings = []
+            for i in range(int(3600 / machine_every_s)):
+                r = rows[cursor[0] % len(rows)]
+                cursor[0] += 1
+                readings.append(MachineReading(
+                    source="SENS-OVEN-1", seq=nxt("SENS-OVEN-1"), ts=t0 + timedelta(seconds=machine_every_s * i),
+                    asset_id="OVEN-1", cycle=int(r["cycle"]),
+                    settings={k: float(v) for k, v in r.items() if k.startswith("setting")},
+                    sensors={k: float(v) for k, v in r.items() if k.startswith("s_")}))
+            runs.append(("SENS-OVEN-1", readings))
         if h % 24 == 6:
             runs.append(("WMS-DC-1", [StockCount(source="WMS-DC-1", seq=nxt("WMS-DC-1"), ts=t0, site="DC-1", sku=sku,
                                                  quantity=float(rng.integers(200, 400)))
