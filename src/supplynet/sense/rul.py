@@ -307,6 +307,7 @@ class RulTracker:
         self.model = model
         self._wf = WindowFeatures(len(model.normalizer_.kept), model.spec)
         self.last_features: np.ndarray | None = None
+        self._stale = False
 
     def update(self, settings: Sequence[float] | np.ndarray, sensors: Sequence[float] | np.ndarray) -> RulDistribution:
         self.observe(settings, sensors)
@@ -314,6 +315,9 @@ class RulTracker:
 
     def current(self) -> RulDistribution:
         """The RUL distribution after the last reading (the model's prediction, made now)."""
+        if self._stale:
+            self.last_features = self._wf.get()
+            self._stale = False
         if self.last_features is None:
             raise DataError("no reading since the tracker started or was reset")
         m = self.model
@@ -329,9 +333,13 @@ class RulTracker:
             raise DataError(f"reading has {s.shape[1]} settings and {x.shape[1]} sensors, expected "
                             f"{len(m.setting_cols)} and {len(m.sensor_cols)}")
         z = m.normalizer_.transform(s, x)[0]
-        self.last_features = self._wf.update(z).get()
+        self._wf.update(z)
+        self._stale = True  # the window's features are computed when asked for (current, driving_sensors)
 
     def driving_sensors(self, top: int = 3) -> list[tuple[str, float]]:
+        if self._stale:
+            self.last_features = self._wf.get()
+            self._stale = False
         if self.last_features is None:
             return []
         return self.model.driving_sensors(self.last_features, top)
@@ -339,6 +347,7 @@ class RulTracker:
     def reset(self) -> None:
         self._wf.reset()
         self.last_features = None
+        self._stale = False
 
 
 def evaluate_last_cycle(model: RulModel, test: pd.DataFrame, rul: np.ndarray, level: float = 0.8) -> dict[str, float]:
