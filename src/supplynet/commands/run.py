@@ -127,7 +127,7 @@ class Brain:
 
     def __init__(self, store: Any, network: Any, policy: Any, *, sinks: Any = None, tick_s: float = 900.0,
                  name: str = "main", home: Path | None = None, data_dir: Path | None = None,
-                 snapshot_events: int = 200_000, snapshot_seconds: float = 300.0, status_s: float = 2.0,
+                 snapshot_events: int = 25_000, snapshot_seconds: float = 300.0, status_s: float = 2.0,
                  poll_s: float = 0.2, batch: int = 20_000, out: TextIO | None = sys.stderr, seed: int = 7):
         if tick_s < 1:
             raise ConfigError(f"--tick must be at least 1 second, not {tick_s:g}")
@@ -344,7 +344,7 @@ def run(store: Annotated[str | None, typer.Option(help="sqlite:///path or postgr
         tick: Annotated[float, typer.Option(help="decide as each tick of event time closes (seconds)")] = 900.0,
         name: Annotated[str, typer.Option(help="the loop's name (its checkpoint and lease)")] = "main",
         data_dir: Annotated[Path | None, typer.Option(help="datasets folder (C-MAPSS for the machines' RUL model)")] = None,
-        snapshot_events: Annotated[int, typer.Option(min=1, help="write a twin snapshot every N events folded")] = 200_000,
+        snapshot_events: Annotated[int, typer.Option(min=1, help="write a twin snapshot every N events folded")] = 25_000,
         status_every: Annotated[float, typer.Option(help="seconds between status lines on stderr")] = 2.0) -> None:
     """The brain: follow the log, keep the twin, decide, record decisions and outbox rows (Ctrl-C stops)."""
     from ..config import Settings

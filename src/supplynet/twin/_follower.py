@@ -54,7 +54,7 @@ class SnapshotEvery:
     """Write a twin snapshot after ``events`` folded events or ``seconds`` of wall time, whichever first
     (``seconds`` counts only while events keep coming)."""
 
-    events: int = 200_000
+    events: int = 25_000
     seconds: float = 300.0
 
     def __post_init__(self) -> None:
