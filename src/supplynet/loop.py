@@ -17,6 +17,9 @@ event folded) and ``decide(twin, now)`` (called after the replenishment pass), s
 
 from __future__ import annotations
 
+import io
+import pickle
+import types
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -222,9 +225,30 @@ class Loop:
                     w.recorded(d, now)
             for e in sub.events:  # own actions count at once (the log's copy folds again without effect)
                 self.twin.apply(e)
-        if self.follower.snapshot_due():
-            self.follower.save_snapshot()
         return rec
+
+    # -- the decision makers' state, saved beside the twin's snapshot ------------------------------------
+    _STATE = ("replenisher", "rebalancer", "shrinkage", "watchers", "pending", "outcomes", "watched",
+              "orders_decided", "shrinkage_alerts")
+
+    def state_blob(self, shared: dict[str, Any]) -> bytes:
+        """The decision makers' state (sensors, trackers, proposals waiting) as bytes; the objects in
+        ``shared`` (the store, the network, the models) are referred to by name, not copied."""
+        ids = {id(v): k for k, v in {**shared, "twin": self.twin}.items()}
+        buf = io.BytesIO()
+        _Pickler(buf, ids).dump({k: getattr(self, k) for k in self._STATE})
+        return buf.getvalue()
+
+    def restore_state(self, blob: bytes, shared: dict[str, Any]) -> None:
+        """Put back what :meth:`state_blob` saved (with the same ``shared`` objects, and this loop's twin)."""
+        refs = {**shared, "twin": self.twin}
+
+        class _Unpickler(pickle.Unpickler):
+            def persistent_load(self, pid: Any) -> Any:
+                return refs[pid]
+
+        for k, v in _Unpickler(io.BytesIO(blob)).load().items():  # noqa: S301 - our own store's bytes
+            setattr(self, k, v)
 
     def commit(self, *, outbox: Any = None, name: str = "main", guard: Any = None) -> Any:
         """Record the checkpoint (and the outbox rows of the actions folded since the last commit) without
@@ -280,3 +304,23 @@ def _sequenced(alerts: list[Alert], now: datetime) -> list[Alert]:
         out.append(a.model_copy(update={"seq": base + seen[a.source]}))
         seen[a.source] += 1
     return out
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles the decision makers; the shared objects become names, read-only mappings plain dicts again."""
+
+    def __init__(self, buf: Any, ids: dict[int, str]):
+        super().__init__(buf, protocol=pickle.HIGHEST_PROTOCOL)
+        self._ids = ids
+
+    def persistent_id(self, obj: Any) -> str | None:
+        return self._ids.get(id(obj))
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is types.MappingProxyType:
+            return _proxy, (dict(obj),)
+        return NotImplemented
+
+
+def _proxy(d: dict[Any, Any]) -> types.MappingProxyType[Any, Any]:
+    return types.MappingProxyType(d)

@@ -194,11 +194,17 @@ class Brain:
         from ..twin import SnapshotEvery, Twin
 
         self.prepare()
-        cp = BrainTables(self.store.backend).checkpoint(self.name)
+        tables = BrainTables(self.store.backend)
+        cp = tables.checkpoint(self.name)
         twin = Twin(self.network)
         snap = self.store.snapshots.latest_snapshot()
-        if snap is not None and cp is not None and snap.offset <= cp.offset:
-            twin = Twin.from_snapshot(snap.blob, self.network)
+        saved = tables.state(self.name)
+        # a snapshot is used with the decision makers' state saved at the same offset (else they would
+        # start cold on the tail and decide differently): the loop resumes exactly where it was
+        resume = (snap is not None and cp is not None and saved is not None and snap.offset <= cp.offset
+                  and saved[0] == snap.offset)
+        if resume:
+            twin = Twin.from_snapshot(snap.blob, self.network)  # type: ignore[union-attr]
         watchers: list[Any] = []
         if self._model is not None:
             watchers.append(MachineWatch(self.network, self._model, self.policy, self.store))
@@ -206,7 +212,20 @@ class Brain:
         loop = Loop(self.store, self.network, self.policy, watchers=watchers, twin=twin,
                     snapshots=SnapshotEvery(self.snapshot_events, self.snapshot_seconds))
         loop.collect_actions = True
+        if resume and twin.offset == snap.offset:  # type: ignore[union-attr]
+            loop.restore_state(saved[1], self._shared())  # type: ignore[index]
         return loop
+
+    def _shared(self) -> dict[str, Any]:
+        return {"store": self.store, "network": self.network, "policy": self.policy, "model": self._model}
+
+    def _snapshot(self) -> None:
+        """Twin snapshot and the decision makers' state at the same offset (right after a checkpoint)."""
+        from ..store.brain import BrainTables
+
+        loop = self.loop
+        loop.follower.save_snapshot()
+        BrainTables(self.store.backend).save_state(self.name, loop.twin.offset, loop.state_blob(self._shared()))
 
     def _outbox(self) -> Any:
         if self.sinks is None:
@@ -245,6 +264,8 @@ class Brain:
                 if end is not None:
                     rec = loop.step(end, outbox=outbox, name=self.name, guard=self._guard)
                     self._count(rec)
+                    if loop.follower.snapshot_due():
+                        self._snapshot()
                     self.stats.ticks += 1
                     dirty = False
                 elif n < self.batch:  # at the log head

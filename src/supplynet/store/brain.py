@@ -6,6 +6,8 @@
 * ``loop_lease(name, holder, epoch, expires_at)``: who leads. A new leader bumps ``epoch``; every
   transaction that acts checks, under the write lock, that the row still names it (fencing: a leader
   that lost the lease cannot commit a decision after another took over).
+* ``loop_state(name, log_offset, blob, created_at)``: the decision makers' state (their sensors and
+  trackers) saved with each twin snapshot, so a restart resumes them where the snapshot resumes the twin.
 * ``store_network(sha256, content, name, recorded_at)``: the network file the store was first run
   with; later commands without ``--network`` use it, a different one is refused unless updated.
 """
@@ -114,6 +116,17 @@ class BrainTables:
     def lease(self, name: str) -> tuple[str, int, int] | None:
         rows = self._backend.query("SELECT holder, epoch, expires_at FROM loop_lease WHERE name = ?", (name,))
         return (rows[0][0], int(rows[0][1]), int(rows[0][2])) if rows else None
+
+    # -- the decision makers' state beside the twin's snapshot --------------------------------------
+    def save_state(self, name: str, offset: int, blob: bytes) -> None:
+        with self._backend.write() as tx:
+            tx.execute("INSERT INTO loop_state (name, log_offset, blob, created_at) VALUES (?, ?, ?, ?) ON CONFLICT "
+                       "(name) DO UPDATE SET log_offset = excluded.log_offset, blob = excluded.blob, "
+                       "created_at = excluded.created_at", (name, int(offset), bytes(blob), _now_us()))
+
+    def state(self, name: str) -> tuple[int, bytes] | None:
+        rows = self._backend.query("SELECT log_offset, blob FROM loop_state WHERE name = ?", (name,))
+        return (int(rows[0][0]), bytes(rows[0][1])) if rows else None
 
     # -- the network the store runs ---------------------------------------------------------------
     def network(self) -> NetworkRecord | None:

@@ -241,7 +241,7 @@ MIGRATIONS: list[Migration] = [
              "created_at_us BIGINT NOT NULL)",
         )),
     # the brain's tables: data access in store/decisions.py (dedupe keys) and store/brain.py
-    Migration(10, "decision dedupe keys, loop checkpoints and leader lease, the store's network", sqlite=(
+    Migration(10, "decision dedupe keys, loop checkpoints, leader lease and decision makers' state, the store's network", sqlite=(
             "ALTER TABLE decisions ADD COLUMN dedupe_key TEXT",
             "CREATE UNIQUE INDEX decisions_dedupe ON decisions (dedupe_key)",
             "CREATE TABLE loop_checkpoints (name TEXT PRIMARY KEY, log_offset INTEGER NOT NULL, "
@@ -250,6 +250,8 @@ MIGRATIONS: list[Migration] = [
              "expires_at INTEGER NOT NULL)",
             "CREATE TABLE store_network (id INTEGER PRIMARY KEY CHECK (id = 1), sha256 TEXT NOT NULL, "
              "content TEXT NOT NULL, name TEXT NOT NULL, recorded_at INTEGER NOT NULL)",
+            "CREATE TABLE loop_state (name TEXT PRIMARY KEY, log_offset INTEGER NOT NULL, blob BLOB NOT NULL, "
+             "created_at INTEGER NOT NULL)",
         ), postgres=(
             "ALTER TABLE decisions ADD COLUMN dedupe_key TEXT",
             "CREATE UNIQUE INDEX decisions_dedupe ON decisions (dedupe_key)",
@@ -259,6 +261,8 @@ MIGRATIONS: list[Migration] = [
              "expires_at BIGINT NOT NULL)",
             "CREATE TABLE store_network (id INTEGER PRIMARY KEY CHECK (id = 1), sha256 TEXT NOT NULL, "
              "content TEXT NOT NULL, name TEXT NOT NULL, recorded_at BIGINT NOT NULL)",
+            "CREATE TABLE loop_state (name TEXT PRIMARY KEY, log_offset BIGINT NOT NULL, blob BYTEA NOT NULL, "
+             "created_at BIGINT NOT NULL)",
         )),
 ]
 
