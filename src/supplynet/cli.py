@@ -255,14 +255,14 @@ def _emit_frame(frame: Any, fmt: str, title: str) -> None:
 @app.command()
 def state(table: Annotated[str, typer.Argument(help="inventory | shipments | orders | assets")] = "inventory",
           store: StoreOpt = None,
-          network: Annotated[Path | None, typer.Option(help="network file (site kinds, lost-sales sites)")] = None,
+          network: Annotated[Path | None, typer.Option(help="network file (default: the one the store recorded)")] = None,
           as_of: Annotated[str | None, typer.Option("--as-of", help="state as of this time (ISO)")] = None,
           site: Annotated[str | None, typer.Option(help="only this site")] = None,
           sku: Annotated[str | None, typer.Option(help="only this SKU")] = None,
           limit: Annotated[int, typer.Option(help="rows to show")] = 50,
           fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table") -> None:
     """Show the twin's tables, rebuilt from the log (optionally as of a past time)."""
-    from .model import load_network
+    from .commands._netstore import store_network
     from .store import open_store
     from .twin import Twin
 
@@ -274,9 +274,9 @@ def state(table: Annotated[str, typer.Argument(help="inventory | shipments | ord
         raise DataError(f"--format {fmt!r}: use table, csv or json")
     if not 1 <= limit <= 1_000_000:
         raise DataError(f"--limit {limit}: use 1..1000000")
-    net = load_network(network) if network else None
     when = _parse_time(as_of, "as-of")
     with open_store(_existing_store_url(store), readonly=True) as st:
+        net = store_network(st, network, record=False)  # the store's own network unless one is given
         twin = Twin.rebuild(st, net, as_of=when)
     frame = getattr(twin, frames[table])()
     if site is not None and "site" in frame.columns:
@@ -330,6 +330,7 @@ def _mount() -> None:
     from .commands import (
         audit,
         certs,
+        decisions,
         devices,
         eta,
         forecast,
@@ -337,12 +338,15 @@ def _mount() -> None:
         importer,
         ingest,
         maintenance,
+        outbox,
         plan,
         quarantine,
         serve,
         simulate,
         tokens,
     )
+    from .commands import fleet as fleet_cmd
+    from .commands import run as run_cmd
     from .commands import store as store_cmd
     from .commands import validate as validate_cmd
 
@@ -364,6 +368,12 @@ def _mount() -> None:
     app.command("import", help="Import a company's history file (sales, stock, purchase orders, shipments, "
                                "sensor log, maintenance history) through the gate.")(importer.import_cmd)
     app.add_typer(certs.app, name="certs")
+    app.command("run", help="The brain: follow the log, keep the twin, decide and record (restart-safe).")(
+        run_cmd.run)
+    app.add_typer(decisions.app, name="decisions")
+    app.add_typer(outbox.app, name="outbox")
+    app.command("fleet", help="The simulated world as a client: devices through the gate, actions from a file "
+                              "sink's folder.")(fleet_cmd.fleet)
 
 
 _mount()

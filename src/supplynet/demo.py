@@ -92,6 +92,11 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
     train, replay, rul_source = machine_histories(data_dir, seed)
     model = rul_model(Path(cache_dir) if cache_dir else home, train, rul_source)
     with open_store(f"sqlite:///{db}") as store:
+        if not isinstance(network, Network):  # the store remembers its network ('supplynet state' uses it)
+            from .store.brain import BrainTables
+
+            src = Path(network or example_path("realistic"))
+            BrainTables(store.backend).record_network(src.read_text(encoding="utf-8"), net.name, replace=True)
         fleet = Fleet(net, seed=seed, start=start, sink=LogSink(store), data_dir=data_dir,
                       cover_days=cover_days, machine_frame=replay)
         if via_gate:

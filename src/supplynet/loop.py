@@ -17,20 +17,27 @@ event folded) and ``decide(twin, now)`` (called after the replenishment pass), s
 
 from __future__ import annotations
 
+import io
+import pickle
+import types
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from .decide import decision as decisions
 from .decide.autonomy import AutonomyPolicy
 from .decide.rebalance import Rebalancer
 from .decide.replenish import Replenisher, touched_keys
-from .events import EventBase
+from .events import Alert, EventBase, iso_utc, ts_to_us, us_to_ts
 from .sense.shrinkage import ShrinkageMonitor
-from .twin import Twin
+from .twin import Follower, SnapshotEvery, Twin
 
 __all__ = ["Loop", "touched_keys"]
+
+#: alert codes that are not sent to sinks: the per-asset RUL estimate (every reading) and the reroute
+#: alert, which carries out a decision (sent as its action)
+_NOT_ACTIONS = frozenset({"rul", "reroute"})
 
 
 class Loop:
@@ -42,11 +49,14 @@ class Loop:
     """
 
     def __init__(self, store: Any, network: Any, policy: AutonomyPolicy, *,
-                 release: Callable[[EventBase], None] | None = None, watchers: Sequence[Any] = ()):
+                 release: Callable[[EventBase], None] | None = None, watchers: Sequence[Any] = (),
+                 twin: Twin | None = None, snapshots: SnapshotEvery | None = None):
         self.store = store
         self.network = network
         self.policy = policy
-        self.twin = Twin.rebuild(store, network, use_snapshot=False)
+        # given a twin (restored from a snapshot), the decision makers see the log from its offset on;
+        # otherwise the whole log is folded before they subscribe (they see what comes next)
+        self.twin = twin if twin is not None else Twin.rebuild(store, network, use_snapshot=False)
         # with its demand sensor and lead-time learner; the policy file's budget caps what orders commit a day
         self.replenisher = Replenisher(network, budget_per_day=policy.budget_per_day)
         self.rebalancer = Rebalancer(network, self.replenisher)
@@ -60,33 +70,41 @@ class Loop:
         self.released = 0
         self.watchers = list(watchers)
         self.watched: Counter[str] = Counter()
+        #: actions and alerts seen in the log, kept (when ``collect_actions``) for the next transaction's outbox
+        self.collect_actions = False
+        self.folded_actions: list[EventBase] = []
+        #: the one log follower: the twin, then this loop (which hands each event to its decision makers)
+        self.follower = Follower(store, self.twin, [self], snapshots=snapshots)
+        #: the tick of event time being folded (:meth:`advance`); None until the first event
+        self.tick: int | None = None
 
     def sync(self) -> int:
         """Fold newly committed events into the twin; returns how many."""
-        n = 0
-        for rec in self.store.log.read(after_offset=self.twin.offset, order="offset"):
-            e = rec.event
-            self.twin.apply(e, rec.offset)
-            for key in touched_keys(e):
-                self.dirty[key].append(e.event_id)
-            action = False
-            if e.kind == "order" and e.status == "created" and e.decision_id:  # type: ignore[attr-defined]
-                self.pending.pop((e.site, e.sku), None)  # type: ignore[attr-defined]
-                action = True
-            elif e.kind == "maintenance" and e.action == "work_order_opened":  # type: ignore[attr-defined]
-                action = True
-            elif e.kind == "alert" and e.code == "reroute" and e.source == decisions.DECIDE_SOURCE:  # type: ignore[attr-defined]
-                action = True
-            if action and self.release is not None:
-                self.release(e)
-                self.released += 1
-            self.replenisher.observe(e, self.twin)
-            self.rebalancer.observe(e, self.twin)
-            self.shrinkage.observe(e, self.twin)
-            for w in self.watchers:
-                w.observe(e, self.twin)
-            n += 1
-        return n
+        return self.follower.poll()
+
+    def observe(self, e: EventBase, twin: Twin) -> None:
+        """The loop as the follower's subscriber: one event, already folded into ``twin``."""
+        for key in touched_keys(e):
+            self.dirty[key].append(e.event_id)
+        kind = e.kind  # type: ignore[attr-defined]
+        action = False
+        if kind == "order" and e.status == "created" and e.decision_id:  # type: ignore[attr-defined]
+            self.pending.pop((e.site, e.sku), None)  # type: ignore[attr-defined]
+            action = True
+        elif kind == "maintenance" and e.action == "work_order_opened":  # type: ignore[attr-defined]
+            action = True
+        elif kind == "alert" and e.code == "reroute" and e.source == decisions.DECIDE_SOURCE:  # type: ignore[attr-defined]
+            action = True
+        if action and self.release is not None:
+            self.release(e)
+            self.released += 1
+        if self.collect_actions and (action or (kind == "alert" and e.code not in _NOT_ACTIONS)):  # type: ignore
+            self.folded_actions.append(e)
+        self.replenisher.observe(e, twin)
+        self.rebalancer.observe(e, twin)
+        self.shrinkage.observe(e, twin)
+        for w in self.watchers:
+            w.observe(e, twin)
 
     def _still_pending(self, key: tuple[str, str]) -> bool:
         did = self.pending.get(key)
@@ -116,16 +134,7 @@ class Loop:
         if alerts:
             self.store.log.append(alerts)
             self.shrinkage_alerts += len(alerts)
-        if self.policy.quiet("replenish", now) or self.policy.quiet("rebalance", now):
-            return []  # the SKU-sites stay touched: decided when the quiet hours end, from the state then
-        touched = {k: list(v) for k, v in self.dirty.items()}
-        self.dirty.clear()
-        moves = [p for p in self.rebalancer.decide(self.twin, now) if not self._still_pending((p.site, p.sku))]
-        moved = {(p.site, p.sku) for p in moves}
-        orders = [p for p in self.replenisher.decide(self.twin, now)
-                  if (p.site, p.sku) not in moved and not self._still_pending((p.site, p.sku))]
-        plans = moves + orders
-        batch = [p.to_decision(now, trigger_event_ids=touched.get((p.site, p.sku), [])) for p in plans]
+        plans, batch = self._plans(now)
         out = []
         for p, res in zip(plans, decisions.submit_many(self.store, batch, self.policy, now=now), strict=True):
             self.outcomes[res.decision.status] += 1
@@ -135,5 +144,188 @@ class Loop:
             out.append(res.decision)
         return out
 
+    def _plans(self, now: datetime) -> tuple[list[Any], list[decisions.Decision]]:
+        """Transfers where they beat a new order, then orders, for the SKU-sites touched since the last call
+        (a SKU-site whose proposal waits for a person gets no second one); the plans and their decisions.
+        In the quiet hours of an ``auto`` kind nothing is planned: the SKU-sites stay touched and are decided
+        when the quiet hours end, from the state then, instead of each becoming a proposal for a person."""
+        if self.policy.quiet("replenish", now) or self.policy.quiet("rebalance", now):
+            return [], []
+        touched = {k: list(v) for k, v in self.dirty.items()}
+        self.dirty.clear()
+        moves = [p for p in self.rebalancer.decide(self.twin, now) if not self._still_pending((p.site, p.sku))]
+        moved = {(p.site, p.sku) for p in moves}
+        orders = [p for p in self.replenisher.decide(self.twin, now)
+                  if (p.site, p.sku) not in moved and not self._still_pending((p.site, p.sku))]
+        plans = moves + orders
+        return plans, [p.to_decision(now, trigger_event_ids=touched.get((p.site, p.sku), [])) for p in plans]
+
     def pending_decisions(self) -> list[str]:
         return list(self.pending.values())
+
+    # -- the loop as a service: decide as each tick of event time closes, one transaction each ---------
+    def advance(self, tick_s: float, *, limit: int = 20_000, wall: datetime | None = None) -> tuple[int, datetime | None]:
+        """Fold up to ``limit`` events, stopping before the first whose time closes the current tick of
+        ``tick_s`` seconds; returns the events folded and the end of the tick that closed (None: none did).
+
+        The loop's clock is the time of the newest event folded; an event stamped later than the wall
+        clock (``wall``, default now) plus a minute does not move it. A loop started afresh (or from a
+        snapshot) takes the tick of the first event it folds, so decisions fall at the same points of the
+        log whether or not the loop was restarted."""
+        limit_us = ts_to_us(wall or datetime.now(UTC)) + 60_000_000
+        tick_us = int(tick_s * 1e6)
+        closed: list[int] = []
+
+        def stop(e: EventBase) -> bool:
+            t = ts_to_us(e.ts)
+            if t > limit_us:
+                return False
+            k = t // tick_us
+            if self.tick is None:
+                self.tick = k
+            elif k > self.tick:
+                closed.append(k)
+                return True
+            return False
+
+        n = self.follower.poll(limit=limit, stop=stop)
+        if not closed:
+            return n, None
+        end = us_to_ts((self.tick + 1) * tick_us)  # type: ignore[operator]
+        self.tick = closed[0]
+        return n, end
+
+    def step(self, now: datetime, *, outbox: Any = None, name: str = "main", guard: Any = None) -> Any:
+        """Every decision maker's turn at ``now`` (the end of a tick), recorded with the alerts raised, the
+        outbox rows of the actions folded since the last step and the checkpoint, in one transaction
+        (:func:`supplynet.decide.record.record`); each decision's ``dedupe_key`` is its kind, subject and
+        ``now``. Returns what was recorded."""
+        from .decide.record import dedupe_key, record, subject_of
+
+        trigger = iso_utc(now)
+        alerts: list[Alert] = list(self.shrinkage.decide(self.twin, now))
+        self.shrinkage_alerts += len(alerts)
+        _, batch = self._plans(now)
+        owner: list[Any] = [None] * len(batch)
+        for w in self.watchers:
+            made = w.propose(self.twin, now)
+            found, raised = made if isinstance(made, tuple) else (made, [])
+            batch += found
+            owner += [w] * len(found)
+            alerts += raised
+        batch = [d.model_copy(update={"dedupe_key": dedupe_key(d.kind, subject_of(d), trigger)}) for d in batch]
+        folded = self._folded(outbox)
+        rec = record(self.store, batch, self.policy, alerts=_sequenced(alerts, now), outbox=outbox,
+                     checkpoint=(name, self.twin.offset, ts_to_us(now)), guard=guard, folded=folded)
+        for w, sub in zip(owner, rec.submitted, strict=True):
+            d = sub.decision
+            if w is None:
+                self.outcomes[d.status] += 1
+                self.orders_decided += 1
+                if d.status == "proposed":
+                    self.pending[(d.action.site, d.action.sku)] = d.id  # type: ignore[union-attr]
+            else:
+                self.watched[f"{d.kind} {d.status}"] += 1
+                if hasattr(w, "recorded"):
+                    w.recorded(d, now)
+            for e in sub.events:  # own actions count at once (the log's copy folds again without effect)
+                self.twin.apply(e)
+        return rec
+
+    # -- the decision makers' state, saved beside the twin's snapshot ------------------------------------
+    _STATE = ("replenisher", "rebalancer", "shrinkage", "watchers", "pending", "outcomes", "watched",
+              "orders_decided", "shrinkage_alerts")
+
+    def state_blob(self, shared: dict[str, Any]) -> bytes:
+        """The decision makers' state (sensors, trackers, proposals waiting) as bytes; the objects in
+        ``shared`` (the store, the network, the models) are referred to by name, not copied."""
+        ids = {id(v): k for k, v in {**shared, "twin": self.twin}.items()}
+        buf = io.BytesIO()
+        _Pickler(buf, ids).dump({k: getattr(self, k) for k in self._STATE})
+        return buf.getvalue()
+
+    def restore_state(self, blob: bytes, shared: dict[str, Any]) -> None:
+        """Put back what :meth:`state_blob` saved (with the same ``shared`` objects, and this loop's twin)."""
+        refs = {**shared, "twin": self.twin}
+
+        class _Unpickler(pickle.Unpickler):
+            def persistent_load(self, pid: Any) -> Any:
+                return refs[pid]
+
+        for k, v in _Unpickler(io.BytesIO(blob)).load().items():  # noqa: S301 - our own store's bytes
+            setattr(self, k, v)
+
+    def commit(self, *, outbox: Any = None, name: str = "main", guard: Any = None) -> Any:
+        """Record the checkpoint (and the outbox rows of the actions folded since the last commit) without
+        deciding: at the log head, between ticks."""
+        from .decide.record import record
+
+        at = self.twin.state.last_event_at
+        return record(self.store, [], self.policy, outbox=outbox, folded=self._folded(outbox), guard=guard,
+                      checkpoint=(name, self.twin.offset, ts_to_us(at) if at else 0))
+
+    def _folded(self, outbox: Any) -> list[tuple[str, str, dict[str, Any], str | None]]:
+        """Outbox rows for the actions and alerts folded since the last commit (a person's approval, an
+        alert another component raised); the ones this loop recorded itself are already there."""
+        from .decide.record import action_name, alert_body, decision_body
+
+        out: list[tuple[str, str, dict[str, Any], str | None]] = []
+        if outbox is not None:
+            for e in self.folded_actions:
+                if e.kind == "alert" and e.code != "reroute":  # type: ignore[attr-defined]
+                    out.append((f"alert-{e.event_id}", "alert", alert_body(e), None))  # type: ignore[arg-type]
+                    continue
+                did = _decision_of(e)
+                if not did:
+                    continue
+                try:
+                    d = decisions.get(self.store, did)
+                except decisions.DecisionNotFound:  # an action event naming no stored decision: nothing to send
+                    continue
+                at = datetime.fromisoformat(d.executed["at"]) if d.executed else e.ts
+                out.append((f"act-{did}", action_name(d), decision_body(d, decisions.action_events(d, at)), did))
+        self.folded_actions.clear()
+        return out
+
+
+def _decision_of(e: Any) -> str | None:
+    """The decision an action event carries out (None: not a decision's action)."""
+    if e.kind == "order":
+        return e.decision_id
+    if e.kind == "maintenance":
+        wo = e.work_order_id or ""
+        return wo[3:] if wo.startswith("WO-D") else None
+    return (e.data or {}).get("decision_id")
+
+
+def _sequenced(alerts: list[Alert], now: datetime) -> list[Alert]:
+    """Alerts numbered from the time they were raised (per source: microseconds of ``now`` plus i, room for
+    a million a second of tick), so the same alert raised again after a restart is the same log event,
+    stored once."""
+    base = ts_to_us(now)
+    seen: Counter[str] = Counter()
+    out = []
+    for a in sorted(alerts, key=lambda a: (a.source, a.code, a.subject or "", a.seq)):
+        out.append(a.model_copy(update={"seq": base + seen[a.source]}))
+        seen[a.source] += 1
+    return out
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles the decision makers; the shared objects become names, read-only mappings plain dicts again."""
+
+    def __init__(self, buf: Any, ids: dict[int, str]):
+        super().__init__(buf, protocol=pickle.HIGHEST_PROTOCOL)
+        self._ids = ids
+
+    def persistent_id(self, obj: Any) -> str | None:
+        return self._ids.get(id(obj))
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is types.MappingProxyType:
+            return _proxy, (dict(obj),)
+        return NotImplemented
+
+
+def _proxy(d: dict[Any, Any]) -> types.MappingProxyType[Any, Any]:
+    return types.MappingProxyType(d)

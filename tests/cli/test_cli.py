@@ -9,8 +9,10 @@ from typer.testing import CliRunner
 
 from supplynet.cli import app
 from supplynet.events import Sale, dumps
+from supplynet.model import example_path
 
 runner = CliRunner()
+_TINY = str(example_path("tiny"))
 
 
 def run(*args, env=None):
@@ -61,6 +63,8 @@ def test_replay_state_events_roundtrip(tmp_path):
     r = run("replay", f, "--store", store)
     assert "0 stored, 5 duplicates" in r.output
     r = run("state", "--store", store, "--format", "json")
+    assert r.exit_code == 2 and "has no network yet" in r.output  # nothing shown against a missing network
+    r = run("state", "--store", store, "--format", "json", "--network", _TINY)
     rows = json.loads(r.output)
     assert rows[0]["site"] == "ST1" and rows[0]["sold"] == 5 and rows[0]["on_hand"] == -5
     r = run("events", "--store", store, "--kind", "sale", "--limit", "2")
@@ -75,9 +79,9 @@ def test_state_as_of(tmp_path):
     f = tmp_path / "e.jsonl"
     f.write_text("\n".join([_sale(1, 2, day=5), _sale(2, 3, day=7)]))
     run("replay", f, "--store", store)
-    r = run("state", "--store", store, "--format", "json", "--as-of", "2026-01-06T00:00:00Z")
+    r = run("state", "--store", store, "--format", "json", "--as-of", "2026-01-06T00:00:00Z", "--network", _TINY)
     assert json.loads(r.output)[0]["sold"] == 2
-    r = run("state", "--store", store, "--format", "json", "--as-of", "yesterday")
+    r = run("state", "--store", store, "--format", "json", "--as-of", "yesterday", "--network", _TINY)
     assert r.exit_code == 2 and "--as-of 'yesterday'" in r.output
 
 

@@ -110,6 +110,9 @@ def create_app(settings: Settings | None = None, *, store: Any = None, gate_conf
 
     for mod in (network_routes, state, events, devices, decisions, orders, scenarios, ops, stream, forecasts):
         app.include_router(mod.router, responses=COMMON_RESPONSES)
+    from .routes import outbox as outbox_routes
+
+    app.include_router(outbox_routes.router, responses=COMMON_RESPONSES)
     app.include_router(web.router)
     app.mount("/ui", StaticFiles(directory=str(resources.files("supplynet") / "web"), html=True), name="ui")
     app.add_middleware(LimitsMiddleware, limits=limits or Limits())

@@ -5,7 +5,11 @@
 * ``supplynet_ingest_messages_total{outcome}`` (stored, late; the ingest rate is its ``rate()``) and
   ``supplynet_ingest_rejects_total{reason}``, read from the gateway's durable counters (every worker);
 * ``supplynet_decisions{kind,status}``: decisions by kind and status;
-* ``supplynet_log_events`` and ``supplynet_scenario_run_seconds`` (histogram).
+* ``supplynet_log_events`` and ``supplynet_scenario_run_seconds`` (histogram);
+* ``supplynet_outbox_rows{status}``: the outbox's pending, delivered and dead rows;
+* ``supplynet_loop_lag_events`` and ``supplynet_loop_lag_seconds``: how far the loop (``supplynet run``
+  or ``serve --loop``) is behind the log head (events committed after its checkpoint, and how long the
+  oldest of them has waited), and ``supplynet_loop_decisions{kind,outcome}``: the loop's decisions.
 """
 
 from __future__ import annotations
@@ -56,6 +60,48 @@ class _StoreCollector:
             dec.add_metric([kind, status], n)
         yield dec
         yield GaugeMetricFamily("supplynet_log_events", "Events in the log", value=events)
+        yield from _outbox(st)
+        yield from _loop(st)
+
+
+def _loop(st: Any) -> Iterator[Any]:
+    """The loop's lag behind the log head (events, seconds) and its decisions by kind and outcome."""
+    import time
+
+    from ..store.brain import BrainTables
+
+    try:
+        cp = BrainTables(st.store.backend).checkpoint("main")
+        head = st.store.log.last_offset() or 0
+        done = cp.offset if cp is not None else 0
+        lag = max(0, head - done)
+        first = next(iter(st.store.log.read(after_offset=done, limit=1)), None) if lag else None
+        secs = max(0.0, time.time() - first.received_at.timestamp()) if first is not None else 0.0
+        made = st.decisions.loop_counts()
+    except Exception:  # a scrape never fails the app
+        return
+    yield GaugeMetricFamily("supplynet_loop_lag_events", "Events in the log the loop has not folded yet", value=lag)
+    yield GaugeMetricFamily("supplynet_loop_lag_seconds", "How long the oldest event the loop has not folded has "
+                            "waited", value=secs)
+    g = GaugeMetricFamily("supplynet_loop_decisions", "The loop's decisions by kind and outcome",
+                          labels=["kind", "outcome"])
+    for (kind, outcome), n in sorted(made.items()):
+        g.add_metric([kind, outcome], n)
+    yield g
+
+
+def _outbox(st: Any) -> Iterator[Any]:
+    """``supplynet_outbox_rows{status}``: actions pending, delivered and dead (letters) in the outbox."""
+    from ..store.outbox import STATUSES, OutboxTable
+
+    try:
+        counts = OutboxTable(st.store.backend).counts()
+    except Exception:  # a scrape never fails the app
+        return
+    g = GaugeMetricFamily("supplynet_outbox_rows", "Outbox rows by status (dead: dead letters)", labels=["status"])
+    for status in STATUSES:
+        g.add_metric([status], counts.get(status, 0))
+    yield g
 
 
 class Metrics:

@@ -25,7 +25,7 @@ from ..events import ts_to_us, us_to_ts
 from ..security.tokens import TokenService
 from ..store.decisions import DecisionTable
 from ..store.scenarios import ScenarioRow, ScenarioTable
-from ..twin import Twin, TwinState
+from ..twin import Follower, RulIndex, Twin, TwinState, WorkOrderIndex
 
 __all__ = ["ControlState", "ScenarioJob", "ScenarioRunner", "TwinService", "default_policy", "dump", "row_dict"]
 
@@ -60,9 +60,9 @@ def default_policy() -> AutonomyPolicy:
 
 
 class TwinService:
-    """One live twin kept caught up with the log, serialized state pages cached per twin offset, side
-    indexes the twin does not keep (work orders, the latest RUL estimate per asset), and a small cache of
-    past states for ``as_of`` reads.
+    """One live twin kept caught up with the log by the log follower, with the twin's projections the
+    routes read (work orders, the latest RUL estimate per asset), serialized state pages cached per twin
+    offset, and a small cache of past states for ``as_of`` reads.
 
     Reads are cheap under load: the twin catches up at most every ``refresh_s`` seconds (one indexed query
     when nothing is new; :meth:`invalidate` makes the next read catch up, so the service's own writes are
@@ -79,8 +79,11 @@ class TwinService:
         self.network = network
         self.refresh_s = refresh_s
         self.twin = Twin(network)
-        self.work_orders: dict[str, dict[str, Any]] = {}
-        self.rul: dict[str, dict[str, Any]] = {}
+        self._work_orders, self._rul = WorkOrderIndex(), RulIndex()
+        #: the one log follower of this service: the twin plus its projections
+        self.follower = Follower(store, self.twin, [self._work_orders, self._rul])
+        self.work_orders: dict[str, dict[str, Any]] = self._work_orders.items
+        self.rul: dict[str, dict[str, Any]] = self._rul.items
         #: offset of the twin as last published (a catch-up finished); pages carry the one they were built at
         self.published = 0
         self._pages: dict[tuple[Any, ...], tuple[int, bytes]] = {}
@@ -92,18 +95,7 @@ class TwinService:
             self._refresh(force=True)
 
     def _catch_up(self) -> int:
-        n = 0
-        twin = self.twin
-        for rec in self.store.log.read(after_offset=twin.offset, order="offset"):
-            e = rec.event
-            twin.apply(e, rec.offset)
-            kind = e.kind  # type: ignore[attr-defined]
-            if kind == "maintenance":
-                self._maintenance(e)
-            elif kind == "alert" and e.code.startswith("rul"):  # type: ignore[attr-defined]
-                self.rul[e.subject] = {**e.data, "at": e.ts.isoformat(), "source": e.source}  # type: ignore
-            n += 1
-        return n
+        return self.follower.poll()
 
     def _refresh(self, force: bool = False) -> None:
         """Catch up if due (under the lock). The next deadline is set first, so readers arriving during
@@ -120,15 +112,6 @@ class TwinService:
     def invalidate(self) -> None:
         """The next read catches up (call after this process wrote to the log)."""
         self._next_refresh = 0.0
-
-    def _maintenance(self, e: Any) -> None:
-        wo = e.work_order_id
-        if e.action == "work_order_opened" and wo:
-            self.work_orders[wo] = {"work_order_id": wo, "asset_id": e.asset_id, "status": "open",
-                                    "opened_at": e.ts, "detail": e.detail,
-                                    "decision_id": wo[3:] if wo.startswith("WO-D") else None}
-        elif wo and wo in self.work_orders and e.action in ("started", "completed", "cancelled"):
-            self.work_orders[wo]["status"] = {"started": "in_progress"}.get(e.action, e.action)
 
     @contextmanager
     def read(self, as_of: datetime | None = None) -> Any:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -84,26 +85,59 @@ def serve_in_background(settings: Settings | None = None, network: Any = None, *
 @app.callback(invoke_without_command=True)
 def serve(host: Annotated[str | None, typer.Option(help="address to listen on (SUPPLYNET_API_HOST)")] = None,
           port: Annotated[int | None, typer.Option(help="port (SUPPLYNET_API_PORT)")] = None,
-          network: Annotated[Path | None, typer.Option(help="network YAML (SUPPLYNET_NETWORK)")] = None,
+          network: Annotated[Path | None, typer.Option(help="network YAML (SUPPLYNET_NETWORK; default: the one the "
+                                                            "store recorded)")] = None,
           store: Annotated[str | None, typer.Option(help="sqlite:///path or postgresql://... (SUPPLYNET_STORE_URL)")] = None,
           policy: Annotated[Path | None, typer.Option(help="autonomy policy YAML (default: the stored one, else "
                                                            "the packaged example)")] = None,
+          network_update: Annotated[bool, typer.Option("--network-update", help="replace the store's network "
+                                                                                 "(recorded in the log)")] = False,
+          loop: Annotated[bool, typer.Option("--loop", help="also run the brain (supplynet run) in this process")] = False,
+          sinks: Annotated[Path | None, typer.Option(help="with --loop: sinks YAML for executed actions")] = None,
+          tick: Annotated[float, typer.Option(help="with --loop: decide as each tick of event time closes (s)")] = 900.0,
           workers: Annotated[int, typer.Option(min=1, max=1, help="one process (the twin lives in it)")] = 1) -> None:
-    """Serve the API and dashboard until Ctrl-C."""
+    """Serve the API and dashboard until Ctrl-C (with --loop, the brain runs beside it)."""
     import uvicorn
 
     from ..api import create_app
     from ..decide.autonomy import load_policy
+    from ..store import open_store
+    from ._netstore import store_network
 
     overrides: dict[str, Any] = {}
     if store:
         overrides["store_url"] = store
-    if network:
-        overrides["network"] = network
     settings = Settings(**overrides)
     if not 1 <= (port or settings.api_port) <= 65535:
         raise ConfigError(f"--port {port or settings.api_port}: a TCP port is 1..65535")
-    app_ = create_app(settings, policy=load_policy(policy) if policy else None)
-    h, p = host or settings.api_host, port or settings.api_port
-    typer.echo(f"supplynet control tower on http://{h}:{p}/ui/ (API docs: http://{h}:{p}/docs)", err=True)
-    uvicorn.run(app_, host=h, port=p, log_level="info", workers=workers)
+    pol = load_policy(policy) if policy else None
+    st = open_store(settings.resolved_store_url())
+    try:
+        net = store_network(st, network or settings.network, update=network_update)
+        app_ = create_app(settings, store=st, network=net, policy=pol)
+        h, p = host or settings.api_host, port or settings.api_port
+        stop = threading.Event()
+        brain = _start_loop(st, net, policy, settings, sinks, tick, stop) if loop else None
+        typer.echo(f"supplynet control tower on http://{h}:{p}/ui/ (API docs: http://{h}:{p}/docs)", err=True)
+        for sig in (signal.SIGTERM, signal.SIGINT):  # uvicorn re-raises the signal that stopped it: ours ends
+            signal.signal(sig, lambda *_: stop.set())  # the brain's batch, then the process exits 0
+        uvicorn.run(app_, host=h, port=p, log_level="info", workers=workers)
+        stop.set()
+        if brain is not None:  # the batch in hand finishes and the checkpoint commits
+            brain.join(timeout=60)
+    finally:
+        st.close()
+
+
+def _start_loop(store: Any, network: Any, policy: Path | None, settings: Settings, sinks: Path | None, tick: float,
+                stop: threading.Event) -> threading.Thread:
+    """The brain in a thread of the API process; a brain that dies takes the process with it."""
+    from .run import Brain, _crash_on_error, _policy, load_sinks_file, start_dispatcher
+
+    cfg = load_sinks_file(sinks)
+    brain = Brain(store, network, _policy(store, policy), sinks=cfg, tick_s=tick, home=settings.home, status_s=30.0)
+    thread = threading.Thread(target=_crash_on_error(lambda s: brain.run(s), "loop"), args=(stop,),
+                              name="supplynet-loop", daemon=True)
+    thread.start()
+    start_dispatcher(store, cfg, stop, settings.home)
+    return thread

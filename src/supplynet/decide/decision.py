@@ -130,6 +130,9 @@ class Decision(_Base):
     rejection: dict[str, Any] | None = None
     executed: dict[str, Any] | None = None
     idempotency_key: str | None = None
+    #: the platform's key of the decision: kind, subject and trigger (unique in the store; see
+    #: :mod:`supplynet.decide.record`)
+    dedupe_key: str | None = None
 
     @property
     def quantity(self) -> float | None:

@@ -87,7 +87,7 @@ class MachineWatch:
             sensors = [event.sensors.get(c) for c in self.model.sensor_cols]  # type: ignore[attr-defined]
             if any(v is None for v in sensors):
                 return  # not a reading this model understands (other sensors)
-            a.latest = a.tracker.update(settings, sensors)
+            a.tracker.observe(settings, sensors)  # the RUL is predicted when the asset is decided on
             z = self.model.normalizer_.transform(np.asarray([settings], float), np.asarray([sensors], float))[0]
             onset = self.health.update(event.asset_id, event.ts, z)  # type: ignore[attr-defined]
             if onset is not None:
@@ -127,16 +127,26 @@ class MachineWatch:
             self._onsets.append(onset)
 
     def decide(self, twin: Any, now: datetime) -> list[decisions.Submitted]:
-        """Work orders for the assets that reported since the last call (submitted as decisions)."""
+        """Work orders for the assets that reported since the last call (submitted as decisions); the
+        alerts (RUL, anomaly onset) are appended to the log."""
+        batch, alerts = self.propose(twin, now)
+        if alerts:
+            self.store.log.append(alerts)
+        return decisions.submit_many(self.store, batch, self.policy, now=now)
+
+    def propose(self, twin: Any, now: datetime) -> tuple[list[decisions.Decision], list[Alert]]:
+        """The work orders (unsubmitted decisions) and alerts for the assets that reported since the last
+        call; the caller records them (the loop's service: in its one transaction)."""
         batch = []
         alerts = []
         for onset in self._onsets:  # a stable number: the same onset found again after a restart is one alert
             alerts.append(onset.to_alert(SENSE_SOURCE, alert_seq("anomaly_onset", onset.asset, onset.ts), now))
         self._onsets.clear()
         for asset_id, a in self.assets.items():
-            if not a.fresh or a.latest is None or a.cycle < self.model.min_history:
+            if not a.fresh or a.cycle < self.model.min_history:
                 continue
             a.fresh = False
+            a.latest = a.tracker.current()
             lo, hi = a.latest.interval(a.policy.level)
             alerts.append(Alert(source=SENSE_SOURCE, seq=alert_seq("rul", asset_id, *a.trigger[:1], a.cycle), ts=now,
                                 code="rul", subject=asset_id,
@@ -166,8 +176,6 @@ class MachineWatch:
                               "expected_cost_avoided": wo.expected_cost_avoided},
                 options=options, chosen="maintain now", why=why, cost=a.policy.preventive_cost,
                 action=decisions.WorkOrderAction(asset_id=asset_id, detail=why)))
-        if alerts:
-            self.store.log.append(alerts)
-            self.alerts.extend(alerts)
+        self.alerts.extend(alerts)
         self.work_orders += len(batch)
-        return decisions.submit_many(self.store, batch, self.policy, now=now)
+        return batch, alerts

@@ -131,7 +131,22 @@ class ShipmentWatch:
     def decide(self, twin: Any, now: datetime, *, objective: str | None = None) -> list[Decision]:
         """Assess and answer every delay declared since the last call; returns the decisions (stored
         ones when the watch has a store)."""
-        self.alerts.flush(self.store)
+        self.alerts.flush(self.store)  # eta and late_shipment alerts found while observing
+        out: list[Decision] = []
+        found, _ = self.propose(twin, now, objective=objective)
+        for decision in found:
+            if self.store is not None:
+                decision = submit(self.store, decision, self.policy, now=now).decision
+                self.recorded(decision, now)
+            out.append(decision)
+        return out
+
+    def propose(self, twin: Any, now: datetime, *, objective: str | None = None
+                ) -> tuple[list[Decision], list[Any]]:
+        """The answers (unsubmitted decisions) to the delays declared since the last call and the alerts
+        raised while observing (``eta``, ``late_shipment``); the caller records them and hands each
+        decision back to :meth:`recorded`."""
+        alerts = self.alerts.drain()
         todo, self.pending = self.pending, []
         out: list[Decision] = []
         state = twin.state
@@ -143,15 +158,13 @@ class ShipmentWatch:
                                  replications=self.replications, seed=self.seed, horizon_days=self.horizon_days,
                                  **self.alternative_options)
             self.responses.append(resp)
-            decision = resp.to_decision(now)
-            if self.store is not None:
-                decision = submit(self.store, decision, self.policy, now=now).decision
-                self._supersede(d.shipment_id, decision, now)
-            out.append(decision)
+            out.append(resp.to_decision(now))
             self.stats.decisions += 1
-        return out
+        return out, alerts
 
-    def _supersede(self, shipment_id: str, decision: Decision, now: datetime) -> None:
+    def recorded(self, decision: Decision, now: datetime) -> None:
+        """A stored answer: an earlier proposal for the same shipment still waiting is superseded."""
+        shipment_id = decision.action.shipment_id  # type: ignore[union-attr]
         prev = self._open.pop(shipment_id, None)
         if prev is not None and prev != decision.id:
             try:

@@ -365,8 +365,25 @@ class RulTracker:
         self.model = model
         self._wf = WindowFeatures(len(model.normalizer_.kept), model.spec)
         self.last_features: np.ndarray | None = None
+        self._stale = False
 
     def update(self, settings: Sequence[float] | np.ndarray, sensors: Sequence[float] | np.ndarray) -> RulDistribution:
+        self.observe(settings, sensors)
+        return self.current()
+
+    def current(self) -> RulDistribution:
+        """The RUL distribution after the last reading (the model's prediction, made now)."""
+        if self._stale:
+            self.last_features = self._wf.get()
+            self._stale = False
+        if self.last_features is None:
+            raise DataError("no reading since the tracker started or was reset")
+        m = self.model
+        return m.distribution(float(m.predict_features(self.last_features)[0]))
+
+    def observe(self, settings: Sequence[float] | np.ndarray, sensors: Sequence[float] | np.ndarray) -> None:
+        """One reading into the window features, without a prediction (:meth:`current` makes it when the
+        estimate is needed: a loop deciding once per tick pays one prediction, not one per reading)."""
         m = self.model
         s = np.asarray(settings, dtype=float).reshape(1, -1)
         x = np.asarray(sensors, dtype=float).reshape(1, -1)
@@ -374,10 +391,13 @@ class RulTracker:
             raise DataError(f"reading has {s.shape[1]} settings and {x.shape[1]} sensors, expected "
                             f"{len(m.setting_cols)} and {len(m.sensor_cols)}")
         z = m.normalizer_.transform(s, x)[0]
-        self.last_features = self._wf.update(z).get()
-        return m.distribution(float(m.predict_features(self.last_features)[0]))
+        self._wf.update(z)
+        self._stale = True  # the window's features are computed when asked for (current, driving_sensors)
 
     def driving_sensors(self, top: int = 3) -> list[tuple[str, float]]:
+        if self._stale:
+            self.last_features = self._wf.get()
+            self._stale = False
         if self.last_features is None:
             return []
         return self.model.driving_sensors(self.last_features, top)
@@ -385,6 +405,7 @@ class RulTracker:
     def reset(self) -> None:
         self._wf.reset()
         self.last_features = None
+        self._stale = False
 
 
 def evaluate_last_cycle(model: RulModel, test: pd.DataFrame, rul: np.ndarray, level: float = 0.8) -> dict[str, float]:

@@ -2,7 +2,9 @@
 
 A decision is one JSON record (its structure belongs to :mod:`supplynet.decide.decision`) with a few
 columns beside it for queries: ``kind``, ``status``, ``cost``, the UTC ``day`` it was made (spend per
-day), and an optional idempotency key (unique: the same key makes one decision, not two). Its
+day), an optional idempotency key (a person's request, unique: the same key makes one decision, not
+two) and an optional ``dedupe_key`` (the platform's: kind, subject and trigger; unique, so a decision
+the loop makes again after a restart is the row it made the first time). Its
 number ``no`` is given by the database. Every write also appends an audit entry in the same
 transaction.
 """
@@ -35,14 +37,16 @@ class DecisionRow:
     day: str
     idem_key: str | None
     record: dict[str, Any]
+    dedupe_key: str | None = None
 
 
 _COLS = "no, id, kind, status, cost, created_at, updated_at, day, idem_key, record"
+_READ = _COLS + ", dedupe_key"
 
 
 def _row(r: tuple[Any, ...]) -> DecisionRow:
-    no, i, k, s, c, ca, ua, d, ik, rec = r
-    return DecisionRow(int(no), i, k, s, float(c), int(ca), int(ua), d, ik, json.loads(rec))
+    no, i, k, s, c, ca, ua, d, ik, rec, *dk = r
+    return DecisionRow(int(no), i, k, s, float(c), int(ca), int(ua), d, ik, json.loads(rec), dk[0] if dk else None)
 
 
 class DecisionTable:
@@ -135,7 +139,7 @@ class DecisionTable:
                            record)
 
     def get(self, decision_id: str) -> DecisionRow | None:
-        rows = self._backend.query(f"SELECT {_COLS} FROM decisions WHERE id = ?", (decision_id,))
+        rows = self._backend.query(f"SELECT {_READ} FROM decisions WHERE id = ?", (decision_id,))
         return _row(rows[0]) if rows else None
 
     def list(self, *, status: str | None = None, kind: str | None = None, before_no: int | None = None,
@@ -148,10 +152,42 @@ class DecisionTable:
         if before_no is not None:
             where.append("no < ?")
             params.append(int(before_no))
-        sql = f"SELECT {_COLS} FROM decisions"
+        sql = f"SELECT {_READ} FROM decisions"
         if where:
             sql += " WHERE " + " AND ".join(where)
         return [_row(r) for r in self._backend.query(sql + f" ORDER BY no DESC LIMIT {int(limit)}", params)]
+
+    # -- the loop's decisions, written inside its one transaction -----------------------------------------
+    @staticmethod
+    def by_dedupe_tx(tx: Any, dedupe_keys: list[str]) -> dict[str, DecisionRow]:
+        """The decisions already made under ``dedupe_keys`` (inside the caller's write transaction)."""
+        out: dict[str, DecisionRow] = {}
+        for i in range(0, len(dedupe_keys), 500):
+            chunk = dedupe_keys[i:i + 500]
+            marks = ", ".join("?" * len(chunk))
+            for r in tx.execute(f"SELECT {_READ} FROM decisions WHERE dedupe_key IN ({marks})", chunk):
+                row = _row(r)
+                out[row.dedupe_key] = row  # type: ignore[index]
+        return out
+
+    @staticmethod
+    def next_no_tx(tx: Any) -> int:
+        return int(tx.execute("SELECT coalesce(max(no), 0) + 1 FROM decisions")[0][0])
+
+    @staticmethod
+    def spent_tx(tx: Any, kind: str, day: str) -> float:
+        rows = tx.execute("SELECT coalesce(sum(cost), 0) FROM decisions WHERE kind = ? AND day = ? AND status IN "
+                          "('approved', 'executed')", (kind, day))
+        return float(rows[0][0] or 0.0)
+
+    @staticmethod
+    def insert_tx(tx: Any, row: DecisionRow, audit: list[Audit]) -> None:
+        """Insert a decision made by the loop (its number from :meth:`next_no_tx`) with its audit entries."""
+        tx.execute(f"INSERT INTO decisions ({_READ}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (row.no, row.id, row.kind, row.status, float(row.cost), row.created_at, row.updated_at, row.day,
+                    row.idem_key, json.dumps(row.record), row.dedupe_key))
+        for actor, action, detail in audit:
+            AuditLog.append_tx(tx, actor, action, row.id, detail, at_us=row.updated_at)
 
     def spent(self, kind: str, day: str) -> float:
         """Committed spend of ``kind`` on ``day``: decisions executed or approved (or auto) that day."""
@@ -163,6 +199,11 @@ class DecisionTable:
     def counts(self) -> dict[tuple[str, str], int]:
         return {(k, s): int(n) for k, s, n in self._backend.query(
             "SELECT kind, status, count(*) FROM decisions GROUP BY kind, status")}
+
+    def loop_counts(self) -> dict[tuple[str, str], int]:
+        """(kind, status) -> number of the loop's decisions (those carrying a dedupe key)."""
+        return {(k, s): int(n) for k, s, n in self._backend.query(
+            "SELECT kind, status, count(*) FROM decisions WHERE dedupe_key IS NOT NULL GROUP BY kind, status")}
 
     def version(self) -> tuple[int, int]:
         """(number of decisions, last change time): changes when anything changes (for live updates)."""

@@ -245,6 +245,48 @@ MIGRATIONS: list[Migration] = [
             "INSERT INTO people (name, roles, created_at, created_by) SELECT name, "
              "'[' || string_agg(DISTINCT '\"' || role || '\"', ',') || ']', min(created_at), 'migration' "
              "FROM api_tokens GROUP BY name",
+    Migration(10, "outbox of actions to deliver, sealed sink secrets", sqlite=(
+            "CREATE TABLE outbox (id INTEGER PRIMARY KEY, action_id TEXT NOT NULL, sink TEXT NOT NULL, "
+             "action TEXT NOT NULL, decision_id TEXT, body TEXT NOT NULL, status TEXT NOT NULL, "
+             "attempts INTEGER NOT NULL, next_at_us INTEGER NOT NULL, created_at_us INTEGER NOT NULL, "
+             "updated_at_us INTEGER NOT NULL, last_error TEXT, resends INTEGER NOT NULL DEFAULT 0, "
+             "UNIQUE (action_id, sink))",
+            "CREATE INDEX outbox_due ON outbox (status, next_at_us)",
+            "CREATE TABLE sink_secrets (sink TEXT PRIMARY KEY, sealed TEXT NOT NULL, vault_id TEXT NOT NULL, "
+             "created_at_us INTEGER NOT NULL)",
+        ), postgres=(
+            "CREATE TABLE outbox (id BIGSERIAL PRIMARY KEY, action_id TEXT NOT NULL, sink TEXT NOT NULL, "
+             "action TEXT NOT NULL, decision_id TEXT, body TEXT NOT NULL, status TEXT NOT NULL, "
+             "attempts INTEGER NOT NULL, next_at_us BIGINT NOT NULL, created_at_us BIGINT NOT NULL, "
+             "updated_at_us BIGINT NOT NULL, last_error TEXT, resends INTEGER NOT NULL DEFAULT 0, "
+             "UNIQUE (action_id, sink))",
+            "CREATE INDEX outbox_due ON outbox (status, next_at_us)",
+            "CREATE TABLE sink_secrets (sink TEXT PRIMARY KEY, sealed TEXT NOT NULL, vault_id TEXT NOT NULL, "
+             "created_at_us BIGINT NOT NULL)",
+        )),
+    # the brain's tables: data access in store/decisions.py (dedupe keys) and store/brain.py
+    Migration(11, "decision dedupe keys, loop checkpoints, leader lease and decision makers' state, the store's network", sqlite=(
+            "ALTER TABLE decisions ADD COLUMN dedupe_key TEXT",
+            "CREATE UNIQUE INDEX decisions_dedupe ON decisions (dedupe_key)",
+            "CREATE TABLE loop_checkpoints (name TEXT PRIMARY KEY, log_offset INTEGER NOT NULL, "
+             "clock_us INTEGER NOT NULL, updated_at INTEGER NOT NULL)",
+            "CREATE TABLE loop_lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch INTEGER NOT NULL, "
+             "expires_at INTEGER NOT NULL)",
+            "CREATE TABLE store_network (id INTEGER PRIMARY KEY CHECK (id = 1), sha256 TEXT NOT NULL, "
+             "content TEXT NOT NULL, name TEXT NOT NULL, recorded_at INTEGER NOT NULL)",
+            "CREATE TABLE loop_state (name TEXT PRIMARY KEY, log_offset INTEGER NOT NULL, blob BLOB NOT NULL, "
+             "created_at INTEGER NOT NULL)",
+        ), postgres=(
+            "ALTER TABLE decisions ADD COLUMN dedupe_key TEXT",
+            "CREATE UNIQUE INDEX decisions_dedupe ON decisions (dedupe_key)",
+            "CREATE TABLE loop_checkpoints (name TEXT PRIMARY KEY, log_offset BIGINT NOT NULL, "
+             "clock_us BIGINT NOT NULL, updated_at BIGINT NOT NULL)",
+            "CREATE TABLE loop_lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch BIGINT NOT NULL, "
+             "expires_at BIGINT NOT NULL)",
+            "CREATE TABLE store_network (id INTEGER PRIMARY KEY CHECK (id = 1), sha256 TEXT NOT NULL, "
+             "content TEXT NOT NULL, name TEXT NOT NULL, recorded_at BIGINT NOT NULL)",
+            "CREATE TABLE loop_state (name TEXT PRIMARY KEY, log_offset BIGINT NOT NULL, blob BYTEA NOT NULL, "
+             "created_at BIGINT NOT NULL)",
         )),
 ]
 

@@ -281,6 +281,69 @@ class StoreContract:
         assert at is not None and (at.offset, at.ts_us, at.blob) == (10, 1_000, b"state-a")
         assert store.snapshots.latest_snapshot(before_ts_us=999) is None
 
+    # -- the outbox (its tables work through ``store.backend``, as every table of the store) ------
+
+    def test_outbox_enqueue_once_per_action_and_sink(self, store: Store) -> None:
+        from ..store.outbox import OutboxTable
+
+        box = OutboxTable(store.backend)  # type: ignore[attr-defined]
+        body = {"qty": 3.5, "site": "ST1", "z": [1, "x"], "a": None}
+        assert box.enqueue(action_id="A1", action="order", body=body, sinks=["erp", "wms", "erp"],
+                           decision_id="D1", at_us=100) == 2
+        with store.backend.write() as tx:  # type: ignore[attr-defined]
+            n = OutboxTable.enqueue_tx(tx, action_id="A1", action="order", body={"other": 1}, sinks=["erp", "cmms"],
+                                       decision_id="D1", at_us=200)
+        assert n == 1  # erp was there already: left as it is
+        rows = sorted(box.list(), key=lambda r: r.sink)
+        assert [(r.sink, r.status, r.attempts, r.next_at_us, r.created_at_us) for r in rows] == [
+            ("cmms", "pending", 0, 200, 200), ("erp", "pending", 0, 100, 100), ("wms", "pending", 0, 100, 100)]
+        erp = next(r for r in rows if r.sink == "erp")
+        assert erp.body == body and erp.decision_id == "D1" and erp.action == "order"
+        assert erp.payload() == (b'{"action":"order","action_id":"A1","body":{"a":null,"qty":3.5,"site":"ST1",'
+                                 b'"z":[1,"x"]},"decision_id":"D1"}')
+        assert box.counts() == {"pending": 3}
+
+    def test_outbox_rolls_back_with_the_transaction(self, store: Store) -> None:
+        from ..store.outbox import OutboxTable
+
+        box = OutboxTable(store.backend)  # type: ignore[attr-defined]
+        with pytest.raises(RuntimeError), store.backend.write() as tx:  # type: ignore[attr-defined]
+            OutboxTable.enqueue_tx(tx, action_id="A1", action="alert", body={}, sinks=["erp"], decision_id=None,
+                                   at_us=1)
+            raise RuntimeError("the decision failed")
+        assert box.list() == [] and box.counts() == {}
+
+    def test_outbox_due_settle_and_resend(self, store: Store) -> None:
+        from ..store.outbox import OutboxTable
+
+        box = OutboxTable(store.backend)  # type: ignore[attr-defined]
+        for i in range(4):
+            box.enqueue(action_id=f"A{i}", action="work_order", body={"i": i}, sinks=["cmms"], decision_id=None,
+                        at_us=10 * i)
+        assert [r.action_id for r in box.due(15, 10)] == ["A0", "A1"]
+        assert [r.action_id for r in box.due(1_000, 3)] == ["A0", "A1", "A2"]
+        claimed = box.claim(25, 10, lease_us=1_000)
+        assert [r.action_id for r in claimed] == ["A0", "A1", "A2"]
+        assert [r.action_id for r in box.due(25, 10)] == []  # leased to this dispatcher
+        ids = {r.action_id: r.id for r in claimed}
+        box.settle(now_us=30, delivered=[ids["A0"]], retry=[(ids["A1"], 500, "HTTP 503")], dead=[(ids["A2"], "HTTP 410")])
+        a1 = box.get(ids["A1"])
+        assert a1 is not None and (a1.status, a1.attempts, a1.next_at_us, a1.last_error) == ("pending", 1, 500, "HTTP 503")
+        assert box.counts() == {"delivered": 1, "pending": 2, "dead": 1}
+        assert [r.action_id for r in box.list(status="dead")] == ["A2"]
+        assert [r.action_id for r in box.list(status="pending", sink="cmms")] == ["A3", "A1"]
+        box.mark_delivered(ids["A0"], now_us=40)  # already delivered: no change
+        assert box.get(ids["A0"]).attempts == 1  # type: ignore[union-attr]
+        assert box.resend("A0") == 0  # only dead letters go back
+        assert box.resend("A2", "other") == 0
+        assert box.resend("A2", now_us=50) == 1
+        a2 = box.get(ids["A2"])
+        assert a2 is not None and (a2.status, a2.attempts, a2.next_at_us, a2.resends) == ("pending", 0, 50, 1)
+        with pytest.raises(StoreError, match="status"):
+            box.list(status="lost")
+        with pytest.raises(StoreError, match="action"):
+            box.enqueue(action_id="B", action="teleport", body={}, sinks=["x"], decision_id=None, at_us=0)
+
     # -- properties ------------------------------------------------------------------------------
 
     @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

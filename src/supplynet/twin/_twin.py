@@ -48,13 +48,11 @@ class Twin:
         return self
 
     def catch_up(self, store: Any) -> int:
-        """Apply every event committed to ``store`` after ``offset``; returns how many."""
-        n = 0
-        for rec in store.log.read(after_offset=self.offset, order="offset"):
-            apply(self.state, rec.event)
-            self.offset = rec.offset
-            n += 1
-        return n
+        """Apply every event committed to ``store`` after ``offset`` (through the log follower); returns
+        how many."""
+        from ._follower import Follower
+
+        return Follower(store, self).poll()
 
     @classmethod
     def rebuild(cls, store: Any, network: Network | None = None, as_of: datetime | None = None,

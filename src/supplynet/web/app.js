@@ -35,6 +35,7 @@ async function signIn(token) {
   try { S.net = await api("/v1/network"); $("network-name").textContent = S.net.name; } catch (e) { S.net = null; }
   try { const lib = await api("/v1/scenarios/library"); $("scenario-name").innerHTML = Object.keys(lib.scenarios).map((n) => `<option>${esc(n)}</option>`).join(""); } catch (e) { /* no sim */ }
   await refreshAll(); startStream();
+  setInterval(refreshOutbox, 10000);  // the dispatcher works apart from the log: look now and then
 }
 $("login-form").addEventListener("submit", (ev) => { ev.preventDefault(); signIn($("token").value); });
 $("logout").addEventListener("click", () => { sessionStorage.removeItem("supplynet.token"); location.reload(); });
@@ -68,14 +69,14 @@ function onUpdate(u) {
     const c = new Set(u.changed || []);
     if (c.has("log_offset")) { refreshKpis(); refreshMap(); refreshInventory(); refreshAssets(); }
     if (c.has("decisions")) { refreshDecisions(); refreshKpis(); }
-    if (c.has("audit_seq")) refreshAudit();
+    if (c.has("audit_seq")) { refreshAudit(); refreshOutbox(); }
     if (c.has("quarantined")) refreshQuarantine();
     if (c.has("scenarios")) refreshScenarios();
   }, 250);
 }
 async function refreshAll() {
   await Promise.allSettled([refreshKpis(), refreshMap(), refreshDecisions(), refreshInventory(), refreshAssets(),
-    refreshScenarios(), refreshQuarantine(), refreshAudit()]);
+    refreshScenarios(), refreshQuarantine(), refreshAudit(), refreshOutbox()]);
 }
 
 // -- KPI cards ---------------------------------------------------------------------------------------
@@ -331,6 +332,28 @@ async function refreshQuarantine() {
   $("quarantine").innerHTML = !q.items.length && !Object.keys(q.counts).length ? '<p class="muted small">nothing rejected</p>' :
     `<p class="small">${Object.entries(q.counts).map(([k, v]) => `${esc(k)}: <b>${v}</b>`).join(" · ")}</p>` + table([["when (UTC)", (r) => `<span class="nowrap">${esc(r.at.slice(5, 19).replace("T", " "))}</span>`], ["device", (r) => esc(r.device)], ["reason", (r) => esc(r.reason)], ["detail", (r) => esc(r.detail.slice(0, 80))]], q.items);
 }
+// -- outbox: what waits for a sink, what a sink refused; admins re-send dead letters ---------------------------
+const isAdmin = () => S.me && S.me.role === "admin";
+async function refreshOutbox() {
+  const [pend, dead] = await Promise.all([api("/v1/outbox?status=pending&limit=20"), api("/v1/outbox?status=dead&limit=20")]);
+  const c = dead.counts, rows = dead.items.concat(pend.items);
+  const when = (r) => `<span class="nowrap">${esc(new Date(r.updated_at_us / 1000).toISOString().slice(5, 19).replace("T", " "))}</span>`;
+  const act = (r) => r.status === "dead" && isAdmin()
+    ? `<button class="resend" data-action="${esc(r.action_id)}" data-sink="${esc(r.sink)}">Re-send</button>` : "";
+  $("outbox").innerHTML = `<p class="small">${["pending", "dead", "delivered"].map((k) => `${k}: <b>${fmt(c[k] || 0)}</b>`).join(" · ")}</p>` +
+    table([["action", (r) => `<code class="small">${esc(r.action_id)}</code><div class="muted small">${esc(r.action)}</div>`], ["sink", (r) => esc(r.sink)],
+      ["status", (r) => `<span class="status ${r.status === "dead" ? "rejected" : "proposed"}">${esc(r.status)}</span>`], ["tries", (r) => fmt(r.attempts), "num"],
+      ["updated (UTC)", when], ["last error", (r) => `<span class="small">${esc((r.last_error || "").slice(0, 90))}</span>`], ["", act]], rows);
+}
+$("outbox").addEventListener("click", async (ev) => {
+  const b = ev.target.closest("button.resend"); if (!b) return;
+  b.disabled = true;
+  try {
+    const r = await api(`/v1/outbox/${encodeURIComponent(b.dataset.action)}/resend?sink=${encodeURIComponent(b.dataset.sink)}`, { method: "POST" });
+    toast(`re-sending ${r.action_id} to ${b.dataset.sink}`);
+  } catch (e) { toast(e.message); }
+  refreshOutbox();
+});
 async function refreshAudit() {
   const a = await api("/v1/audit?limit=20");
   $("audit").innerHTML = table([["#", (e) => e.seq, "num"], ["when (UTC)", (e) => `<span class="nowrap">${esc(new Date(e.at_us / 1000).toISOString().slice(5, 19).replace("T", " "))}</span>`],

@@ -1,0 +1,84 @@
+"""The platform's own signing key: what supplynet says to the world (MQTT commands) is signed with it.
+
+An Ed25519 key (:class:`~supplynet.security.signing.OperatorKey`), found like the vault key:
+
+1. ``SUPPLYNET_PLATFORM_KEY``: the private key itself (32 bytes, URL-safe base64);
+2. ``SUPPLYNET_PLATFORM_KEY_FILE``: a file holding it;
+3. otherwise ``platform.key`` in the supplynet home folder, made with mode 600 on first use.
+
+Receivers keep only the public key (``supplynet outbox key`` prints it) and check each command with
+:func:`open_command`. A command travels as the house's sealed envelope (the same shape devices use)::
+
+    {"sender":"supplynet","kid":"<key fingerprint>","sig":"<Ed25519 over body, b64u>","body":"<JSON text>"}
+
+>>> key = OperatorKey.generate()
+>>> env = seal_command(key, b'{"action":"order"}')
+>>> open_command(env, [key.public])
+b'{"action":"order"}'
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+
+from ..errors import SecurityError
+from .signing import OperatorKey, b64u_decode, b64u_encode, fingerprint, sign, verify
+
+__all__ = ["open_command", "platform_key", "seal_command"]
+
+SENDER = "supplynet"
+
+
+def platform_key(*, create: bool = True, home: str | Path | None = None) -> OperatorKey:
+    """The platform key from the environment or the home folder (see the module docstring)."""
+    env = os.environ.get("SUPPLYNET_PLATFORM_KEY")
+    if env:
+        key = OperatorKey(env.strip())
+        try:
+            _ = key.public  # validates the key
+        except SecurityError as exc:
+            raise SecurityError(f"SUPPLYNET_PLATFORM_KEY: {exc}") from exc
+        return key
+    path_s = os.environ.get("SUPPLYNET_PLATFORM_KEY_FILE")
+    if path_s:
+        return OperatorKey.load(Path(path_s))
+    if home is None:
+        from ..config import Settings
+
+        home = Settings().home
+    path = Path(home) / "platform.key"
+    if not path.exists():
+        if not create:
+            raise SecurityError(f"no platform key: {path} does not exist (set SUPPLYNET_PLATFORM_KEY or "
+                                f"SUPPLYNET_PLATFORM_KEY_FILE)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it meanwhile: use theirs
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(OperatorKey.generate().private_b64u + "\n")
+    return OperatorKey.load(path)
+
+
+def seal_command(key: OperatorKey, body: bytes) -> bytes:
+    """The signed envelope of ``body`` (its exact bytes are what the signature covers)."""
+    return orjson.dumps({"sender": SENDER, "kid": fingerprint(key.public),
+                         "sig": b64u_encode(sign(key.private_b64u, body)), "body": body.decode()})
+
+
+def open_command(envelope: bytes, trusted_public_keys: list[str] | set[str]) -> bytes:
+    """The body of a command envelope signed by one of ``trusted_public_keys`` (else :class:`SecurityError`)."""
+    try:
+        d = orjson.loads(envelope)
+        body, kid, sig = d["body"].encode(), d["kid"], b64u_decode(d["sig"], canonical=True)
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise SecurityError("not a signed supplynet command envelope") from exc
+    for pub in trusted_public_keys:
+        if fingerprint(pub) == kid and verify(pub, body, sig):
+            return body
+    raise SecurityError(f"the command's signature (key {kid}) does not verify with a trusted platform key")
