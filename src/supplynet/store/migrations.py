@@ -245,6 +245,7 @@ MIGRATIONS: list[Migration] = [
             "INSERT INTO people (name, roles, created_at, created_by) SELECT name, "
              "'[' || string_agg(DISTINCT '\"' || role || '\"', ',') || ']', min(created_at), 'migration' "
              "FROM api_tokens GROUP BY name",
+        )),
     Migration(10, "outbox of actions to deliver, sealed sink secrets", sqlite=(
             "CREATE TABLE outbox (id INTEGER PRIMARY KEY, action_id TEXT NOT NULL, sink TEXT NOT NULL, "
              "action TEXT NOT NULL, decision_id TEXT, body TEXT NOT NULL, status TEXT NOT NULL, "
