@@ -17,6 +17,8 @@ event folded) and ``decide(twin, now)`` (called after the replenishment pass), s
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import pickle
 import types
@@ -29,6 +31,7 @@ from .decide import decision as decisions
 from .decide.autonomy import AutonomyPolicy
 from .decide.rebalance import Rebalancer
 from .decide.replenish import Replenisher, touched_keys
+from .errors import DataError
 from .events import Alert, EventBase, iso_utc, ts_to_us, us_to_ts
 from .sense.shrinkage import ShrinkageMonitor
 from .twin import Follower, SnapshotEvery, Twin
@@ -236,23 +239,30 @@ class Loop:
     _STATE = ("replenisher", "rebalancer", "shrinkage", "watchers", "pending", "outcomes", "watched",
               "orders_decided", "shrinkage_alerts")
 
-    def state_blob(self, shared: dict[str, Any]) -> bytes:
-        """The decision makers' state (sensors, trackers, proposals waiting) as bytes; the objects in
+    def state_blob(self, shared: dict[str, Any], key: bytes) -> bytes:
+        """The decision makers' state (sensors, trackers, proposals waiting) as bytes, sealed with an
+        HMAC-SHA256 tag under ``key`` (:func:`state_key`: derived from the vault key); the objects in
         ``shared`` (the store, the network, the models) are referred to by name, not copied."""
         ids = {id(v): k for k, v in {**shared, "twin": self.twin}.items()}
         buf = io.BytesIO()
         _Pickler(buf, ids).dump({k: getattr(self, k) for k in self._STATE})
-        return buf.getvalue()
+        raw = buf.getvalue()
+        return _STATE_MAGIC + hmac.new(key, raw, hashlib.sha256).digest() + raw
 
-    def restore_state(self, blob: bytes, shared: dict[str, Any]) -> None:
-        """Put back what :meth:`state_blob` saved (with the same ``shared`` objects, and this loop's twin)."""
+    def restore_state(self, blob: bytes, shared: dict[str, Any], key: bytes) -> None:
+        """Put back what :meth:`state_blob` saved (with the same ``shared`` objects, and this loop's twin).
+
+        The bytes are a pickle, so they are read only when their tag proves this deployment's vault key
+        sealed them: a store copied from elsewhere, or a row planted by someone who holds the database
+        but not the vault key, is refused (:class:`DataError`) without being unpickled."""
+        raw = open_state(blob, key)
         refs = {**shared, "twin": self.twin}
 
         class _Unpickler(pickle.Unpickler):
             def persistent_load(self, pid: Any) -> Any:
                 return refs[pid]
 
-        for k, v in _Unpickler(io.BytesIO(blob)).load().items():  # noqa: S301 - our own store's bytes
+        for k, v in _Unpickler(io.BytesIO(raw)).load().items():  # noqa: S301 - authenticated above
             setattr(self, k, v)
 
     def commit(self, *, outbox: Any = None, name: str = "main", guard: Any = None) -> Any:
@@ -325,6 +335,29 @@ class _Pickler(pickle.Pickler):
         if type(obj) is types.MappingProxyType:
             return _proxy, (dict(obj),)
         return NotImplemented
+
+
+_STATE_MAGIC = b"supplynet-loop-state/1\n"
+
+
+def state_key(home: Any = None) -> bytes:
+    """The key that seals the decision makers' saved state: derived from the vault key (the one secret
+    every process of a deployment shares; none other can make a state this deployment will read)."""
+    from .security.vault import default_vault
+
+    return default_vault(create=True, home=home).derive("loop-state")
+
+
+def open_state(blob: bytes, key: bytes) -> bytes:
+    """The pickle inside a sealed state, once its tag checks out; :class:`DataError` otherwise."""
+    n = len(_STATE_MAGIC)
+    if not blob.startswith(_STATE_MAGIC) or len(blob) < n + 32:
+        raise DataError("the saved loop state is not in this version's sealed format; refused (not unpickled)")
+    tag, raw = blob[n:n + 32], blob[n + 32:]
+    if not hmac.compare_digest(tag, hmac.new(key, raw, hashlib.sha256).digest()):
+        raise DataError("the saved loop state was not sealed with this deployment's vault key; refused "
+                        "(not unpickled)")
+    return raw
 
 
 def _proxy(d: dict[Any, Any]) -> types.MappingProxyType[Any, Any]:

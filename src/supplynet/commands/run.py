@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
@@ -141,6 +142,7 @@ class Brain:
         self._model: Any = None
         self._lock: Any = None
         self._epoch = 0
+        self._key: bytes | None = None
 
     # -- election ---------------------------------------------------------------------------------
     def elect(self, stop: threading.Event) -> bool:
@@ -187,6 +189,9 @@ class Brain:
 
     def build_loop(self) -> Any:
         """The loop from the latest twin snapshot at or before the checkpoint (else from the log's start)."""
+        from ..decide.coldchain_watch import ColdChainWatch
+        from ..decide.forecast_refit import DemandRefit
+        from ..decide.geo_watch import GeoWatch
         from ..decide.machines import MachineWatch
         from ..decide.watch import ShipmentWatch
         from ..loop import Loop
@@ -202,19 +207,44 @@ class Brain:
         # a snapshot is used with the decision makers' state saved at the same offset (else they would
         # start cold on the tail and decide differently): the loop resumes exactly where it was
         resume = (snap is not None and cp is not None and saved is not None and snap.offset <= cp.offset
-                  and saved[0] == snap.offset)
+                  and saved[0] == snap.offset and self._authentic(saved[1]))  # type: ignore[index]
         if resume:
             twin = Twin.from_snapshot(snap.blob, self.network)  # type: ignore[union-attr]
         watchers: list[Any] = []
         if self._model is not None:
             watchers.append(MachineWatch(self.network, self._model, self.policy, self.store))
         watchers.append(ShipmentWatch(self.network, store=self.store, policy=self.policy))
+        watchers.append(ColdChainWatch(self.network, store=self.store, policy=self.policy))
+        watchers.append(GeoWatch(self.network, store=self.store))
         loop = Loop(self.store, self.network, self.policy, watchers=watchers, twin=twin,
                     snapshots=SnapshotEvery(self.snapshot_events, self.snapshot_seconds))
+        if loop.replenisher.sensor is not None:  # the stores' demand forecast, refitted daily on a worker thread
+            loop.watchers.append(DemandRefit(loop.replenisher.sensor, every=timedelta(days=1),
+                                             sites=[s.id for s in self.network.sites_of_kind("store")]))
         loop.collect_actions = True
         if resume and twin.offset == snap.offset:  # type: ignore[union-attr]
-            loop.restore_state(saved[1], self._shared())  # type: ignore[index]
+            loop.restore_state(saved[1], self._shared(), self._state_key())  # type: ignore[index]
         return loop
+
+    def _state_key(self) -> bytes:
+        from ..loop import state_key
+
+        if self._key is None:
+            self._key = state_key(self.home)
+        return self._key
+
+    def _authentic(self, blob: bytes) -> bool:
+        """Whether the saved decision makers' state was sealed by this deployment (else: refused, never
+        unpickled; the loop folds the log from its start instead, and says so)."""
+        from ..errors import DataError
+        from ..loop import open_state
+
+        try:
+            open_state(blob, self._state_key())
+        except DataError as exc:
+            self._say(f"warning: {exc}; folding the log from its start instead")
+            return False
+        return True
 
     def _shared(self) -> dict[str, Any]:
         return {"store": self.store, "network": self.network, "policy": self.policy, "model": self._model}
@@ -225,7 +255,8 @@ class Brain:
 
         loop = self.loop
         loop.follower.save_snapshot()
-        BrainTables(self.store.backend).save_state(self.name, loop.twin.offset, loop.state_blob(self._shared()))
+        BrainTables(self.store.backend).save_state(self.name, loop.twin.offset,
+                                                   loop.state_blob(self._shared(), self._state_key()))
 
     def _outbox(self) -> Any:
         if self.sinks is None:

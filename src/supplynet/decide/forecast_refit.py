@@ -52,6 +52,20 @@ class DemandRefit:
         self.series = 0
         self.failures = 0
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Saved with the loop's state: settings and counters, not the worker thread (a refit under way is
+        simply started again after a restart)."""
+        state = dict(self.__dict__)
+        state["_background"] = self._pool is not None
+        state["_pool"] = state["_running"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        background = state.pop("_background", False)
+        self.__dict__.update(state)
+        self.last_started = None if background else self.last_started
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="demand-refit") if background else None
+
     def observe(self, event: EventBase, twin: Any) -> None:
         """Nothing to fold: the sensor is fed by the replenisher."""
 
