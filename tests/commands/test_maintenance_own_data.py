@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from supplynet.cli import app
 from supplynet.sense.cmapss import generate_wear_fleet, load_cmapss, truncate_units
+from supplynet.testing.require import require_or_skip
 
 DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")) / "cmapss"
 runner = CliRunner()
@@ -25,7 +26,7 @@ def _json(res) -> dict:
 @pytest.mark.data
 def test_cmapss_as_plain_csv_reproduces_the_preset(tmp_path: Path) -> None:
     if not (DATA / "train_FD001.txt").exists():
-        pytest.skip(f"C-MAPSS not found at {DATA}")
+        require_or_skip(f"C-MAPSS not found at {DATA}", "data")
     ds = load_cmapss(DATA, "FD001")
     ds.train.rename(columns={"unit": "engine"}).to_csv(tmp_path / "train.csv", index=False)
     ds.test.rename(columns={"unit": "engine"}).to_csv(tmp_path / "test.csv", sep=";", index=False)

@@ -18,6 +18,7 @@ from supplynet.decide.willems_data import read_willems_csv
 from supplynet.model import example_path, load_network
 from supplynet.store import open_store
 from supplynet.store.audit import AuditLog
+from supplynet.testing.require import require_or_skip
 
 runner = CliRunner()
 REL = 1e-4
@@ -35,7 +36,7 @@ WILLEMS = _data_root() / "willems2008"
 @pytest.fixture(scope="module")
 def inst():
     if not INSTANCES.exists():
-        pytest.skip(f"textbook instances not found at {INSTANCES} (set SUPPLYNET_DATA_DIR)")
+        require_or_skip(f"textbook instances not found at {INSTANCES} (set SUPPLYNET_DATA_DIR)", "data")
     return {i["name"]: i["data"] for i in json.loads(INSTANCES.read_text())["instances"]}
 
 
@@ -129,7 +130,7 @@ def test_multi_echelon_plan_is_the_gsm_optimum(tmp_path):
 def test_plan_gsm_on_willems_chains_equals_the_library_solver(chain, tmp_path):
     path = WILLEMS / f"willems_{chain:02d}.csv"
     if not path.exists():
-        pytest.skip(f"willems2008 data not found at {WILLEMS}")
+        require_or_skip(f"willems2008 data not found at {WILLEMS}", "data")
     out = tmp_path / "stages.csv"
     res = runner.invoke(app, ["plan", "gsm", "--willems", str(path), "--out", str(out)])
     assert res.exit_code == 0, res.output

@@ -14,6 +14,7 @@ from supplynet.model import example_path, load_network
 from supplynet.sense.cmapss import generate_wear_fleet
 from supplynet.sense.rul import RulModel
 from supplynet.store import open_store
+from supplynet.testing.require import require_or_skip
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 POLICY = parse_policy({"high_impact_cost": 1e9, "costly_action_cost": 1e9,
@@ -138,7 +139,7 @@ def test_femto_waveforms_through_the_machine_watch_raise_an_onset_late_in_life(t
     folder = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")) \
         / "femto-pronostia" / "Learning_set" / "Bearing3_1"
     if not folder.is_dir():
-        pytest.skip(f"FEMTO data not found at {folder}")
+        require_or_skip(f"FEMTO data not found at {folder}", "data")
     run = load_femto_run(folder)
     model, _ = model_and_unit
     net = load_network(example_path("realistic"))

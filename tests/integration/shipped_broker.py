@@ -14,12 +14,12 @@ import threading
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 import supplynet.ingest as ingest_pkg
 from supplynet.security.broker import GATEWAY_USER, mqtt_password, render_broker_files
 from supplynet.security.certs import init_certs
+from supplynet.testing.require import require_or_skip
 from supplynet.testing.services import wait_for_port
 
 from .mqtt_helpers import free_port
@@ -34,7 +34,7 @@ class ShippedBroker:
     def __init__(self, folder: Path, registry):
         exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not os.path.exists(exe):
-            pytest.skip("mosquitto is not installed")
+            require_or_skip("mosquitto is not installed", "service")
         self.exe, self.folder, self.registry = exe, folder, registry
         folder.mkdir(parents=True, exist_ok=True)
         self.certs = init_certs(folder / "certs")

@@ -10,6 +10,7 @@ import pytest
 from supplynet.config import Settings
 from supplynet.model import example_path, load_network
 from supplynet.store import open_store
+from supplynet.testing.require import require_or_skip
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -20,7 +21,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 
 def test_dashboard_works_under_the_csp_and_injected_script_does_not_run(tmp_path):
     if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is absent (tests/integration/test_browser.py installs it when it can)")
+        require_or_skip("/usr/bin/chromium is absent (tests/integration/test_browser.py installs it when it can)", "browser")
     from playwright.sync_api import expect, sync_playwright
 
     from supplynet.commands.serve import serve_in_background

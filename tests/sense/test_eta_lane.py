@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 from typer.testing import CliRunner
 
 from supplynet.cli import app
 from supplynet.sense.eta_lane import LaneEtaModel, lane_backtest, load_eta_models, repeated_route
 from supplynet.sense.geo import haversine_m
 from supplynet.sense.trips import load_trips
+from supplynet.testing.require import require_or_skip
 
 DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data"))
 runner = CliRunner()
@@ -76,7 +76,7 @@ def load_trips_frame(tmp_path: Path, frame: pd.DataFrame) -> list:
 def test_bus_route_file_with_semicolons_stays_on_the_route_model(tmp_path: Path) -> None:
     src = DATA / "gps-trajectories" / "liverpool_bus_route14_outbound.csv"
     if not src.exists():
-        pytest.skip("bus trace not found")
+        require_or_skip("bus trace not found", "data")
     f = tmp_path / "bus.csv"
     pd.read_csv(src).to_csv(f, sep=";", index=False)
     trips = load_trips(f)
