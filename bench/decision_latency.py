@@ -241,6 +241,7 @@ def main() -> None:
     write_result("decision_latency", figures,
                  {"delay_to_decision_p99_ms": "< 250", "background_msgs_per_s": ">= 5000 (offered 5000)"},
                  notes={"network": "realistic example", "decisions_measured": int(lat.size), "trials": trials,
+                        "quick": trials == QUICK_TRIALS,
                         "trials_declared_on_a_bulk_ping": missed,
                         "trigger": "the ping that completes the evidence is found first by a DelayDetector set up as "
                                    "the watch's (same policy, models, seed) fed the same pings; the pings before "

@@ -22,6 +22,13 @@ intervals covering 75-85%, 3,331 series in < 180 s.
 ``--quick``: the intermittent figures only (tests/test_bench_quick.py). ``--revalidate`` adds
 ``notes.zero_floor_revalidation``: the zero floor (adopted after seeing the hold-out) judged on the
 39 weeks before the hold-out, a window it was not chosen on, with and without the floor.
+Outcome when measured (2026-12-07; window 2011-05-06 to 2012-01-27, 65 weeks of history before it):
+the floor lowers MASE by 0.003% (60.2948 against 60.2965) and WMAE by 0.13% (1,897.0 against
+1,899.5), 80% coverage 0.905 either way: it helps on this window too, but negligibly. The same run
+shows a larger caveat: on this earlier window the default model is NOT better than seasonal naive
+(MASE 0.26% worse; a mean MASE of 60, not examined further, suggests a few series whose in-sample
+seasonal-naive scale, from only 13 weeks of seasonal differences, is tiny), so the 15% improvement
+of the headline window does not carry over to a window with about one season of history.
 """
 
 from __future__ import annotations
