@@ -24,6 +24,7 @@ from .decide.machines import MachineWatch
 from .decide.watch import ShipmentWatch
 from .events import EventBase
 from .fleet import Fleet, LogSink
+from .fleet._setup import machine_histories, schedule_jam
 from .loop import Loop
 from .model import Network, example_path, load_network
 from .store import open_store
@@ -125,7 +126,7 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
         if loop.replenisher.sensor is not None:  # the forecaster refits daily; inline here, so a seed is one run
             loop.watchers.append(DemandRefit(loop.replenisher.sensor, every=timedelta(days=1), background=False,
                                              sites=[s.id for s in net.sites_of_kind("store")]))
-        jam = _schedule_jam(net, world, start, days, jam_hours)
+        jam = schedule_jam(net, world, start, days, jam_hours)
         if on_ready is not None:
             on_ready(store.url, net)
         fleet.start()
@@ -176,20 +177,6 @@ def _stress_test(net: Network, loop: Loop, home: Path, replications: int, horizo
     return ranking, time.perf_counter() - t0, str(folder)
 
 
-def machine_histories(data_dir: str | Path | None, seed: int) -> tuple[Any, Any, str]:
-    """Run-to-failure histories for the machines: the model learns from the first 80% of the units,
-    the fleet's machines replay the rest (never seen in training). C-MAPSS FD001 when the data
-    folder has it, else generated wear in the same layout."""
-    from .sense.cmapss import generate_wear_fleet, load_cmapss
-
-    frame, source = None, "generated wear"
-    if data_dir is not None and any((Path(data_dir) / "cmapss").glob("train_FD001.txt*")):
-        frame, source = load_cmapss(Path(data_dir) / "cmapss", "FD001", test=False).train, "C-MAPSS FD001"
-    if frame is None:
-        frame = generate_wear_fleet(60, seed)
-    units = sorted(frame["unit"].unique())
-    cut = units[int(len(units) * 0.8)]
-    return frame[frame["unit"] < cut], frame[frame["unit"] >= cut], source
 
 
 def rul_model(home: Path, train: Any, source: str) -> Any:
@@ -210,17 +197,6 @@ def rul_model(home: Path, train: Any, source: str) -> Any:
     return model
 
 
-def _schedule_jam(net: Network, world: Any, start: datetime, days: int, hours: float) -> str:
-    """A traffic jam on a tracked lane, a third of the way into the demo (the delay to detect)."""
-    if hours <= 0:
-        return ""
-    tracked = [ln for ln, trucks in world.trucks_by_lane.items() if ln and any(
-        d.kind == "gps_tracker" for t in trucks for d in net.devices if d.bound_to.asset == t)]
-    if not tracked:
-        return ""
-    lane = max(tracked, key=lambda ln: net.lane(ln).lead_time.mean)
-    world.jam(lane, at=start + timedelta(days=max(days // 3, 1)), hours=hours)
-    return f"{lane} for {hours:g} h from day {max(days // 3, 1)}"
 
 
 def _gate_sink(store: Any, net: Network, fleet: Fleet, start: datetime, home: Path) -> Any:

@@ -23,6 +23,7 @@ from supplynet.decide.decision import Decision, OrderAction, approve, submit
 from supplynet.errors import DecisionError
 from supplynet.security.tokens import TokenService, person_of
 from supplynet.store import open_store
+from supplynet.testing.old_store import undo_after_audit
 
 HIGH = 25_000.0
 POLICY = {"high_impact_cost": HIGH, "costly_action_cost": 1_000, "kinds": {"maintain": {"level": "propose"}}}
@@ -173,6 +174,7 @@ def test_existing_tokens_migrate_to_a_person_named_after_them(tmp_path):
         token, _ = TokenService(st).create(role="planner", name="frank")
     conn = sqlite3.connect(path)  # back to schema 8: no people, no person column
     with conn:
+        undo_after_audit(conn)
         conn.execute("DROP TABLE people")
         conn.execute("ALTER TABLE api_tokens DROP COLUMN person")
         conn.execute("DROP TABLE audit_checkpoints")

@@ -18,6 +18,7 @@ import pytest
 
 import supplynet
 from supplynet.ingest.envelope import seal
+from supplynet.model import example_path
 from supplynet.security.devices import Credential, DeviceRegistry
 from supplynet.security.tokens import TokenService
 from supplynet.store import open_store
@@ -75,7 +76,8 @@ def served(tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "SUPPLYNET_HOME": str(home), "PYTHONPATH": str(SRC)}
     log = (home / "serve.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "supplynet.cli", "serve", "--store", url, "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "supplynet.cli", "serve", "--store", url, "--port", str(port),
+                             "--network", str(example_path("tiny"))],
                             stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         if not wait_for_port("127.0.0.1", port, 60):

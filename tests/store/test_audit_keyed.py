@@ -23,6 +23,7 @@ from supplynet.errors import StoreError
 from supplynet.store import open_store
 from supplynet.store.audit import AuditKey, AuditLog, entry_hash
 from supplynet.store.migrations import apply_migrations, latest_version
+from supplynet.testing.old_store import undo_after_audit
 
 runner = CliRunner()
 
@@ -125,6 +126,7 @@ def test_store_from_before_keyed_chains_migrates_through_a_transition_entry(vaul
         pass
     conn = sqlite3.connect(path)
     with conn:
+        undo_after_audit(conn)
         for stmt in ("DROP TABLE audit_checkpoints", "DROP TABLE people", "DELETE FROM schema_version WHERE version = 9"):
             conn.execute(stmt)
         conn.execute("CREATE TABLE audit_head2 (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, "

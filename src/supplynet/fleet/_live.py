@@ -87,8 +87,8 @@ def run_fleet(store: Any, network: Any, *, days: float, speed: float | None = No
               on_ready: Callable[[], None] | None = None,
               on_hour: Callable[[int, int], None] | None = None) -> FleetReport:
     """Run the world of ``network`` for ``days`` against ``store``; see the module docstring."""
-    from ..demo import _schedule_jam, machine_histories
     from ..ingest.gate import Gate, GateConfig
+    from ._setup import machine_histories, schedule_jam
 
     if speed is not None and not speed > 0:
         raise ValueError(f"speed must be > 0 simulated seconds per wall second, got {speed}")
@@ -100,7 +100,7 @@ def run_fleet(store: Any, network: Any, *, days: float, speed: float | None = No
     fleet = Fleet(network, seed=seed, start=start, data_dir=data_dir, cover_days=cover_days, machine_frame=replay)
     world = fleet.world
     world.emitter.seq.update(store.log.high_waters())  # continue after what an earlier run sent
-    jam = _schedule_jam(network, world, start, int(days), jam_hours)
+    jam = schedule_jam(network, world, start, int(days), jam_hours)
     mono0 = time.monotonic()
 
     def clock() -> datetime:
