@@ -35,3 +35,14 @@ def test_device_client_needs_the_platform_key(gate):
     with pytest.raises(SecurityError, match="no platform key"):
         DeviceClient(replace(cred, platform_key=""))
     assert DeviceClient(cred).platform_key == cred.platform_key
+
+
+def test_mqtt_commands_and_device_acks_are_signed_by_the_one_platform_key(monkeypatch, tmp_path):
+    from supplynet.security.acks import PlatformKey
+    from supplynet.security.platform import platform_key
+    from supplynet.security.vault import default_vault
+
+    monkeypatch.delenv("SUPPLYNET_PLATFORM_KEY", raising=False)
+    monkeypatch.delenv("SUPPLYNET_PLATFORM_KEY_FILE", raising=False)
+    assert platform_key(home=tmp_path).public == PlatformKey.from_vault(default_vault()).public
+    assert not (tmp_path / "platform.key").exists()  # no second secret file to keep

@@ -4,7 +4,8 @@ An Ed25519 key (:class:`~supplynet.security.signing.OperatorKey`), found like th
 
 1. ``SUPPLYNET_PLATFORM_KEY``: the private key itself (32 bytes, URL-safe base64);
 2. ``SUPPLYNET_PLATFORM_KEY_FILE``: a file holding it;
-3. otherwise ``platform.key`` in the supplynet home folder, made with mode 600 on first use.
+3. otherwise derived from the vault key: the platform key that also signs the devices'
+   acknowledgements (:mod:`supplynet.security.acks`).
 
 Receivers keep only the public key (``supplynet outbox key`` prints it) and check each command with
 :func:`open_command`. A command travels as the house's sealed envelope (the same shape devices use)::
@@ -45,24 +46,13 @@ def platform_key(*, create: bool = True, home: str | Path | None = None) -> Oper
     path_s = os.environ.get("SUPPLYNET_PLATFORM_KEY_FILE")
     if path_s:
         return OperatorKey.load(Path(path_s))
-    if home is None:
-        from ..config import Settings
+    # the deployment's one platform key: derived from the vault key, the same key that signs the devices'
+    # acknowledgements (security/acks.py), so every process with the vault key signs alike and there is
+    # no second secret file to keep
+    from .acks import PURPOSE
+    from .vault import default_vault
 
-        home = Settings().home
-    path = Path(home) / "platform.key"
-    if not path.exists():
-        if not create:
-            raise SecurityError(f"no platform key: {path} does not exist (set SUPPLYNET_PLATFORM_KEY or "
-                                f"SUPPLYNET_PLATFORM_KEY_FILE)")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it meanwhile: use theirs
-            pass
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(OperatorKey.generate().private_b64u + "\n")
-    return OperatorKey.load(path)
+    return OperatorKey(b64u_encode(default_vault(create=create, home=home).derive(PURPOSE)))
 
 
 def seal_command(key: OperatorKey, body: bytes) -> bytes:
