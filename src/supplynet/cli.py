@@ -100,6 +100,20 @@ def init(directory: Annotated[Path, typer.Argument(help="project folder to creat
 
 
 # -- demo ---------------------------------------------------------------------------------------------
+def _pin_vault_key(home: Path) -> None:
+    """The demo keeps its deployment's vault key in its home: every part of this process (the gate's
+    sealed device secrets, the keyed audit chain, the dashboard) uses ``home/vault.key`` unless the
+    environment names a key; later commands on the demo's store find it with ``SUPPLYNET_HOME=home``."""
+    import os
+
+    from .security.vault import default_vault
+
+    if os.environ.get("SUPPLYNET_VAULT_KEY") or os.environ.get("SUPPLYNET_VAULT_KEY_FILE"):
+        return
+    default_vault(create=True, home=home)
+    os.environ["SUPPLYNET_VAULT_KEY_FILE"] = str((home / "vault.key").resolve())
+
+
 @app.command()
 def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days")] = 21,
          seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="random seed (same seed, same run)")] = 7,
@@ -129,6 +143,7 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
         data_dir = default if default.is_dir() else None
     elif str(data_dir) == "none":
         data_dir = None
+    _pin_vault_key(home)
     with _progress() as bar:
         task = bar.add_task("demo: simulated hours", total=days * 24)
         res = run_demo(network=network, days=days, seed=seed, home=home, data_dir=data_dir,
