@@ -238,6 +238,10 @@ class BareWorker(GatewayWorker):
     each batch is acknowledged as soon as it is taken (no verification, no store, no device acks)."""
 
     def __init__(self, **kw: object):
+        from supplynet.security.acks import PlatformKey
+
+        # no device acks are sent, but the worker wants a key to sign them with: a throwaway one
+        kw.setdefault("platform_key", PlatformKey(os.urandom(32)))
         super().__init__(_NoGate(), **kw)  # type: ignore[arg-type]
 
     def _process(self, batch) -> None:  # type: ignore[no-untyped-def]

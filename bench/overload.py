@@ -177,6 +177,7 @@ def main() -> None:
 
     from _common import write_result
 
+    from supplynet.model import example_path
     from supplynet.security.devices import DeviceRegistry
     from supplynet.store import open_store
     from supplynet.store.devices import SqlRegistryBackend
@@ -196,7 +197,8 @@ def main() -> None:
                                           for c in creds]))
         port = _free_port()
         log = open(Path(tmp) / "serve.log", "wb")  # noqa: SIM115 - closed below
-        server = subprocess.Popen([sys.executable, "-m", "supplynet.cli", "serve", "--store", url, "--port", str(port)],
+        server = subprocess.Popen([sys.executable, "-m", "supplynet.cli", "serve", "--store", url, "--port", str(port),
+                                   "--network", str(example_path("tiny"))],
                                   stdout=log, stderr=subprocess.STDOUT, env={**env, "SUPPLYNET_HOME": tmp})
         try:
             import httpx
