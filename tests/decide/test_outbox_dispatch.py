@@ -266,3 +266,22 @@ def test_a_hanging_endpoint_costs_one_timeout_per_connection_not_per_row(store) 
     assert len(deferred) == 200 - len(tried) and all(r.next_at_us > T0 * 1e6 for r in deferred)
     assert elapsed < 3.0  # 200 rows x 0.3 s / 8 connections = 7.5 s if each row waited for its timeout
     d.close()
+
+
+def test_an_idle_dispatcher_takes_no_write_lock(store, monkeypatch: pytest.MonkeyPatch) -> None:
+    with WebhookReceiver() as rx:
+        d = Dispatcher(store, _sinks(rx.url))
+        _enqueue(store, 1)
+        real, writes = store.backend.write, []
+
+        def counted():
+            writes.append(1)
+            return real()
+
+        monkeypatch.setattr(store.backend, "write", counted)
+        assert d.run_once(T0)["delivered"] == 1
+        assert len(writes) == 2  # claim and settle
+        for i in range(20):
+            assert d.run_once(T0 + i)["claimed"] == 0
+        assert len(writes) == 2  # nothing due: reads only (the loop and the gate keep the write lock)
+    d.close()

@@ -132,8 +132,11 @@ class Dispatcher:
         """One round: claim the due rows, deliver them, record the outcomes; returns counts
         (``claimed``, ``delivered``, ``retried``, ``dead``)."""
         now_us = _now_us(now)
+        counts = {"claimed": 0, "delivered": 0, "retried": 0, "dead": 0}
+        if not self.table.due(now_us, 1):  # a read: an idle dispatcher takes no write lock
+            return counts
         rows = self.table.claim(now_us, self.batch, self.lease_us)
-        counts = {"claimed": len(rows), "delivered": 0, "retried": 0, "dead": 0}
+        counts["claimed"] = len(rows)
         if not rows:
             return counts
         by_sink: dict[str, list[OutboxRow]] = defaultdict(list)
