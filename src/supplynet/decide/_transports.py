@@ -240,10 +240,19 @@ class MqttTransport:
     acknowledged it (PUBACK). A topic that needs ``{site}`` or ``{asset}`` for an action that has
     none makes that row dead (the sinks file routes it nowhere)."""
 
-    def __init__(self, spec: SinkSpec, key: OperatorKey, host: str, port: int):
+    def __init__(self, spec: SinkSpec, key: OperatorKey, host: str, port: int, password: str | None = None):
         self.spec, self.key, self.host, self.port = spec, key, host, port
+        self.password = password
         self._client: Any = None
         self._connected = threading.Event()
+        self._refused = ""  # why the broker refused the last connection, if it did
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            self._refused = str(reason)
+            return
+        self._refused = ""
+        self._connected.set()
 
     def _connect(self) -> Any:
         if self._client is not None:
@@ -255,7 +264,9 @@ class MqttTransport:
                         protocol=mqtt.MQTTv5)
         c.max_inflight_messages_set(1000)
         c.reconnect_delay_set(0.2, 5)
-        c.on_connect = lambda cl, u, f, reason, p: None if reason.is_failure else self._connected.set()
+        if self.spec.username:
+            c.username_pw_set(self.spec.username, self.password)
+        c.on_connect = self._on_connect
         c.on_disconnect = lambda *a: self._connected.clear()
         try:
             c.connect_async(self.host, self.port, keepalive=30)
@@ -271,7 +282,8 @@ class MqttTransport:
         c = self._connect()
         where = f"mqtt://{self.host}:{self.port}"
         if not self._connected.wait(self.spec.timeout_s):
-            return [Outcome(r, "retry", f"{where}: broker not reachable") for r in rows]
+            why = f"the broker refused the connection ({self._refused})" if self._refused else "broker not reachable"
+            return [Outcome(r, "retry", f"{where}: {why}") for r in rows]
         out: list[Outcome] = []
         sent = []
         for r in rows:

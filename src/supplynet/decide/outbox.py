@@ -126,7 +126,12 @@ class Dispatcher:
                 parts = urlsplit(spec.broker) if spec.broker else None
                 host = (parts.hostname if parts else None) or st.mqtt_host
                 port = (parts.port if parts else None) or st.mqtt_port
-                self._transports[spec.name] = MqttTransport(spec, key, host, port)
+                password = None
+                if spec.password_env:
+                    password = os.environ.get(spec.password_env)
+                    if not password:
+                        raise ConfigError(f"sink {spec.name}: password_env {spec.password_env} is not set")
+                self._transports[spec.name] = MqttTransport(spec, key, host, port, password)
 
     def run_once(self, now: float | datetime | None = None) -> dict[str, int]:
         """One round: claim the due rows, deliver them, record the outcomes; returns counts
