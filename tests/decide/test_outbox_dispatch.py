@@ -285,3 +285,36 @@ def test_an_idle_dispatcher_takes_no_write_lock(store, monkeypatch: pytest.Monke
             assert d.run_once(T0 + i)["claimed"] == 0
         assert len(writes) == 2  # nothing due: reads only (the loop and the gate keep the write lock)
     d.close()
+
+
+@pytest.mark.integration
+def test_two_dispatchers_on_postgresql_share_the_work_without_sending_twice(pg_url: str) -> None:
+    import threading
+
+    with open_store(pg_url) as pg, WebhookReceiver(secret=SECRET.encode()) as rx:
+        box = OutboxTable(pg.backend)
+        for lo in range(0, 300, 100):
+            with box.write() as tx:
+                for i in range(lo, lo + 100):
+                    OutboxTable.enqueue_tx(tx, action_id=f"pg-{i}", action="order", body={"i": i}, sinks=["erp"],
+                                           decision_id=f"D{i}", at_us=0)
+        cfg = _sinks(rx.url)
+        claimed: list[int] = []
+
+        def work(seed: int) -> None:
+            with open_store(pg_url) as st, Dispatcher(st, cfg, batch=25, seed=seed) as d:
+                while True:
+                    c = d.run_once()
+                    if not c["claimed"] and not OutboxTable(st.backend).counts().get("pending"):
+                        return
+                    claimed.append(c["claimed"])
+
+        threads = [threading.Thread(target=work, args=(s,)) for s in (1, 2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert box.counts() == {"delivered": 300}
+        keys = [r.headers["Idempotency-Key"] for r in rx.requests]
+        assert sorted(keys) == sorted(f"pg-{i}" for i in range(300))  # each once: a claimed row is leased
+        assert sum(claimed) == 300 and all(r.signature_ok for r in rx.requests)
