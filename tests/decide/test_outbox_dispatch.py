@@ -318,3 +318,14 @@ def test_two_dispatchers_on_postgresql_share_the_work_without_sending_twice(pg_u
         keys = [r.headers["Idempotency-Key"] for r in rx.requests]
         assert sorted(keys) == sorted(f"pg-{i}" for i in range(300))  # each once: a claimed row is leased
         assert sum(claimed) == 300 and all(r.signature_ok for r in rx.requests)
+
+
+def test_errors_never_show_the_url_query_where_tokens_live(store) -> None:
+    with WebhookReceiver(default_status=503) as rx:
+        d = Dispatcher(store, _sinks(rx.url + "?token=s3cr3t"))
+        _enqueue(store, 1)
+        assert d.run_once(T0)["retried"] == 1
+        assert rx.requests[0].path == "/hook?token=s3cr3t"  # the receiver gets the whole URL
+    [row] = OutboxTable(store.backend).list()
+    assert row.last_error == f"POST {rx.url}: HTTP 503" and "s3cr3t" not in row.last_error
+    d.close()

@@ -77,6 +77,8 @@ class WebhookTransport:
         self._https = parts.scheme == "https"
         self._host, self._port = parts.hostname or "", parts.port
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # what messages show (viewers read them): no query string or user info, which may hold tokens
+        self._shown = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path or '/'}"
         self._local = threading.local()
         self._down = 0  # requests of this round that could not reach the endpoint
         self._workers = max(1, workers)
@@ -110,7 +112,7 @@ class WebhookTransport:
 
     def _one(self, row: OutboxRow) -> Outcome:
         if self._down >= self._workers:
-            return Outcome(row, "defer", f"POST {self.spec.url}: not tried, the endpoint is not reachable")
+            return Outcome(row, "defer", f"POST {self._shown}: not tried, the endpoint is not reachable")
         body = row.payload()
         headers = {"Content-Type": "application/json", "Idempotency-Key": row.action_id,
                    "X-Supplynet-Signature": signature_header(self.secret, body), "X-Supplynet-Action": row.action,
@@ -129,10 +131,10 @@ class WebhookTransport:
                 self._down += 1  # refused, reset, timed out: the endpoint is down (not a bad answer)
             what = "timed out" if isinstance(exc, socket.timeout | TimeoutError) else (
                 str(exc) or type(exc).__name__)
-            return Outcome(row, "retry", f"POST {self.spec.url}: {what}")
+            return Outcome(row, "retry", f"POST {self._shown}: {what}")
         if 200 <= status < 300:
             return Outcome(row, "delivered")
-        err = f"POST {self.spec.url}: HTTP {status}"
+        err = f"POST {self._shown}: HTTP {status}"
         if 400 <= status < 500 and status not in (408, 429):
             return Outcome(row, "dead", err + " (the receiver refused it: not retried)")
         return Outcome(row, "retry", err, _retry_after(after))
