@@ -329,3 +329,18 @@ def test_errors_never_show_the_url_query_where_tokens_live(store) -> None:
     [row] = OutboxTable(store.backend).list()
     assert row.last_error == f"POST {rx.url}: HTTP 503" and "s3cr3t" not in row.last_error
     d.close()
+
+
+def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
+    import random
+
+    from supplynet.decide.outbox import backoff_s
+
+    spec = _sinks("http://127.0.0.1:9/h").get("erp")  # backoff_s 1, backoff_max_s 60
+    for seed in range(5):
+        rng = random.Random(seed)
+        for n in range(1, 12):
+            d = min(60.0, 2.0 ** (n - 1))
+            assert d / 2 <= backoff_s(spec, n, rng) <= d
+    waits = {round(backoff_s(spec, 4, random.Random(s)), 6) for s in range(20)}
+    assert len(waits) == 20  # jittered: retries of many rows do not arrive together
