@@ -88,3 +88,10 @@ def test_the_packaged_example_loads() -> None:
     assert [(s.name, s.kind) for s in cfg.sinks] == [("erp", "webhook"), ("plant-commands", "mqtt"),
                                                      ("erp-folder", "file")]
     assert cfg.names_for("work_order") == ["plant-commands", "erp-folder"]
+
+
+def test_mqtt_login_needs_username_and_password_env_together() -> None:
+    cfg = parse_sinks("sinks:\n  - {name: p, kind: mqtt, topic: t, username: u, password_env: PW, actions: [alert]}\n")
+    assert (cfg.sinks[0].username, cfg.sinks[0].password_env) == ("u", "PW")
+    with pytest.raises(ConfigError, match=r"<sinks>:2 sinks\[0\].password_env: give username and password_env"):
+        parse_sinks("sinks:\n  - {name: p, kind: mqtt, topic: t, username: u, actions: [alert]}\n")

@@ -12,7 +12,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from supplynet.decide.outbox import Dispatcher
 from supplynet.decide.sinks import parse_sinks
-from supplynet.errors import SecurityError
+from supplynet.errors import ConfigError, SecurityError
 from supplynet.security.platform import open_command
 from supplynet.security.signing import OperatorKey
 from supplynet.store import open_store
@@ -88,3 +88,34 @@ def test_mqtt_broker_down_is_retried(tmp_path) -> None:
                 assert wait_until(lambda: d.run_once(next(clock))["delivered"] == 1, 15, step=0.3)
             finally:
                 broker.stop()
+
+
+def test_mqtt_sink_logs_in_to_a_broker_that_refuses_anonymous_clients(tmp_path, monkeypatch) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("mosquitto_passwd") is None:
+        pytest.skip("mosquitto_passwd is not installed")
+    pw = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(pw), "supplynet", "right-password"], check=True)
+    broker = PrivateBroker(tmp_path, extra=f"allow_anonymous false\npassword_file {pw}\n").start()
+    try:
+        text = (f"sinks:\n  - {{name: plant, kind: mqtt, topic: 'c/{{asset}}', broker: 'mqtt://127.0.0.1:{broker.port}',"
+                f" username: supplynet, password_env: PLANT_MQTT_PW, timeout_s: 2, actions: [work_order]}}\n")
+        cfg = parse_sinks(text, "s.yaml")
+        with open_store(tmp_path / "s.db") as store:
+            box = OutboxTable(store.backend)
+            box.enqueue(action_id="d1:wo", action="work_order", body={"asset_id": "M1"}, sinks=["plant"],
+                        decision_id="d1", at_us=0)
+            monkeypatch.setenv("PLANT_MQTT_PW", "wrong")
+            with Dispatcher(store, cfg, key=OperatorKey.generate()) as d:
+                assert d.run_once()["retried"] == 1
+            assert "refused the connection" in box.list()[0].last_error
+            monkeypatch.setenv("PLANT_MQTT_PW", "right-password")
+            with Dispatcher(store, cfg, key=OperatorKey.generate()) as d:
+                assert d.run_once(time.time() + 3600)["delivered"] == 1
+            monkeypatch.delenv("PLANT_MQTT_PW")
+            with pytest.raises(ConfigError, match="sink plant: password_env PLANT_MQTT_PW is not set"):
+                Dispatcher(store, cfg, key=OperatorKey.generate())
+    finally:
+        broker.stop()

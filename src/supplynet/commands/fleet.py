@@ -7,7 +7,10 @@ Devices report through the real ingestion gate (provisioned in the store's regis
 carries out what a ``file`` sink writes into ``--actions`` (orders ship, work orders stop machines,
 expedites and reroutes speed loads), each action id once. ``--speed`` is simulated seconds per wall
 second (``max``: as fast as possible). Lines already in the actions folder when the fleet starts
-belong to an earlier world and are skipped. Prints a JSON report at the end (or on Ctrl-C).
+belong to an earlier world and are skipped. Prints a JSON report at the end (or on Ctrl-C): hours
+run, events sent, what the gate did with the envelopes (``late`` or ``quarantined`` ones at a finite
+speed mean the machine could not keep up with it: choose a lower one), actions carried out and
+repeats ignored, and the world's own statistics (demand, sales, shipments, failures).
 """
 
 from __future__ import annotations

@@ -77,6 +77,8 @@ class WebhookTransport:
         self._https = parts.scheme == "https"
         self._host, self._port = parts.hostname or "", parts.port
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # what messages show (viewers read them): no query string or user info, which may hold tokens
+        self._shown = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path or '/'}"
         self._local = threading.local()
         self._down = 0  # requests of this round that could not reach the endpoint
         self._workers = max(1, workers)
@@ -110,7 +112,7 @@ class WebhookTransport:
 
     def _one(self, row: OutboxRow) -> Outcome:
         if self._down >= self._workers:
-            return Outcome(row, "defer", f"POST {self.spec.url}: not tried, the endpoint is not reachable")
+            return Outcome(row, "defer", f"POST {self._shown}: not tried, the endpoint is not reachable")
         body = row.payload()
         headers = {"Content-Type": "application/json", "Idempotency-Key": row.action_id,
                    "X-Supplynet-Signature": signature_header(self.secret, body), "X-Supplynet-Action": row.action,
@@ -129,10 +131,10 @@ class WebhookTransport:
                 self._down += 1  # refused, reset, timed out: the endpoint is down (not a bad answer)
             what = "timed out" if isinstance(exc, socket.timeout | TimeoutError) else (
                 str(exc) or type(exc).__name__)
-            return Outcome(row, "retry", f"POST {self.spec.url}: {what}")
+            return Outcome(row, "retry", f"POST {self._shown}: {what}")
         if 200 <= status < 300:
             return Outcome(row, "delivered")
-        err = f"POST {self.spec.url}: HTTP {status}"
+        err = f"POST {self._shown}: HTTP {status}"
         if 400 <= status < 500 and status not in (408, 429):
             return Outcome(row, "dead", err + " (the receiver refused it: not retried)")
         return Outcome(row, "retry", err, _retry_after(after))
@@ -240,10 +242,19 @@ class MqttTransport:
     acknowledged it (PUBACK). A topic that needs ``{site}`` or ``{asset}`` for an action that has
     none makes that row dead (the sinks file routes it nowhere)."""
 
-    def __init__(self, spec: SinkSpec, key: OperatorKey, host: str, port: int):
+    def __init__(self, spec: SinkSpec, key: OperatorKey, host: str, port: int, password: str | None = None):
         self.spec, self.key, self.host, self.port = spec, key, host, port
+        self.password = password
         self._client: Any = None
         self._connected = threading.Event()
+        self._refused = ""  # why the broker refused the last connection, if it did
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            self._refused = str(reason)
+            return
+        self._refused = ""
+        self._connected.set()
 
     def _connect(self) -> Any:
         if self._client is not None:
@@ -255,7 +266,9 @@ class MqttTransport:
                         protocol=mqtt.MQTTv5)
         c.max_inflight_messages_set(1000)
         c.reconnect_delay_set(0.2, 5)
-        c.on_connect = lambda cl, u, f, reason, p: None if reason.is_failure else self._connected.set()
+        if self.spec.username:
+            c.username_pw_set(self.spec.username, self.password)
+        c.on_connect = self._on_connect
         c.on_disconnect = lambda *a: self._connected.clear()
         try:
             c.connect_async(self.host, self.port, keepalive=30)
@@ -271,7 +284,8 @@ class MqttTransport:
         c = self._connect()
         where = f"mqtt://{self.host}:{self.port}"
         if not self._connected.wait(self.spec.timeout_s):
-            return [Outcome(r, "retry", f"{where}: broker not reachable") for r in rows]
+            why = f"the broker refused the connection ({self._refused})" if self._refused else "broker not reachable"
+            return [Outcome(r, "retry", f"{where}: {why}") for r in rows]
         out: list[Outcome] = []
         sent = []
         for r in rows:

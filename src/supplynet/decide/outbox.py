@@ -58,9 +58,11 @@ def backoff_s(spec: SinkSpec, attempts: int, rng: random.Random) -> float:
     return delay / 2 + rng.uniform(0, delay / 2)
 
 
-def sink_secret(store: Any, spec: SinkSpec, *, vault: Any | None = None, create: bool = True) -> bytes:
+def sink_secret(store: Any, spec: SinkSpec, *, vault: Any | None = None, create: bool = True,
+                home: str | Path | None = None) -> bytes:
     """The HMAC secret of a webhook sink: ``$secret_env``'s value, or the sink's own secret sealed in
-    the store under the vault key (made on first use when ``create``)."""
+    the store under the vault key (made on first use when ``create``; the vault key as
+    :func:`~supplynet.security.vault.default_vault` finds it in ``home``)."""
     if spec.secret_env:
         value = os.environ.get(spec.secret_env, "")
         if not value:
@@ -69,7 +71,7 @@ def sink_secret(store: Any, spec: SinkSpec, *, vault: Any | None = None, create:
         return value.encode()
     from ..security.vault import default_vault
 
-    vault = vault or default_vault(create=create)
+    vault = vault or default_vault(create=create, home=home)
     table = SinkSecretTable(store.backend)
     kept = table.get(spec.name)
     if kept is None:
@@ -77,7 +79,11 @@ def sink_secret(store: Any, spec: SinkSpec, *, vault: Any | None = None, create:
             raise SecurityError(f"sink {spec.name}: no secret kept yet (the dispatcher makes one on first start)")
         sealed = vault.seal(secrets.token_urlsafe(32).encode(), f"sink:{spec.name}", _VAULT_KID)
         kept = table.put_if_absent(spec.name, sealed, vault.key_id, time.time_ns() // 1000)
-    return vault.open(kept[0], f"sink:{spec.name}", _VAULT_KID)
+    try:
+        return vault.open(kept[0], f"sink:{spec.name}", _VAULT_KID)
+    except SecurityError as exc:
+        raise SecurityError(f"sink {spec.name}: its sealed webhook secret does not open with this vault key "
+                            f"({vault.source}); use the vault key that sealed it (key id {kept[1]})") from exc
 
 
 def _now_us(now: float | datetime | None) -> int:
@@ -112,7 +118,8 @@ class Dispatcher:
                                               thread_name_prefix="outbox-sink")
         for spec in sinks_config.sinks:
             if spec.kind == "webhook":
-                self._transports[spec.name] = WebhookTransport(spec, sink_secret(store, spec, vault=vault), workers)
+                self._transports[spec.name] = WebhookTransport(spec, sink_secret(store, spec, vault=vault, home=home),
+                                                                 workers)
             elif spec.kind == "file":
                 self._transports[spec.name] = FileTransport(spec)
             else:
@@ -126,14 +133,22 @@ class Dispatcher:
                 parts = urlsplit(spec.broker) if spec.broker else None
                 host = (parts.hostname if parts else None) or st.mqtt_host
                 port = (parts.port if parts else None) or st.mqtt_port
-                self._transports[spec.name] = MqttTransport(spec, key, host, port)
+                password = None
+                if spec.password_env:
+                    password = os.environ.get(spec.password_env)
+                    if not password:
+                        raise ConfigError(f"sink {spec.name}: password_env {spec.password_env} is not set")
+                self._transports[spec.name] = MqttTransport(spec, key, host, port, password)
 
     def run_once(self, now: float | datetime | None = None) -> dict[str, int]:
         """One round: claim the due rows, deliver them, record the outcomes; returns counts
         (``claimed``, ``delivered``, ``retried``, ``dead``)."""
         now_us = _now_us(now)
+        counts = {"claimed": 0, "delivered": 0, "retried": 0, "dead": 0}
+        if not self.table.due(now_us, 1):  # a read: an idle dispatcher takes no write lock
+            return counts
         rows = self.table.claim(now_us, self.batch, self.lease_us)
-        counts = {"claimed": len(rows), "delivered": 0, "retried": 0, "dead": 0}
+        counts["claimed"] = len(rows)
         if not rows:
             return counts
         by_sink: dict[str, list[OutboxRow]] = defaultdict(list)

@@ -17,6 +17,8 @@
         kind: mqtt
         topic: supplynet/commands/{site}   # fields: {site} {asset} {action} {action_id} {sink}
         broker: mqtt://127.0.0.1:1883      # default: SUPPLYNET_MQTT_HOST / SUPPLYNET_MQTT_PORT
+        username: supplynet                # optional, with password_env: the env var holding the password
+        password_env: MQTT_PASSWORD
         actions: [work_order]
       - name: archive
         kind: file
@@ -44,7 +46,7 @@ __all__ = ["KINDS", "SinkSpec", "SinksConfig", "load_sinks", "parse_sinks"]
 KINDS = ("webhook", "mqtt", "file")
 _TARGET = {"webhook": "url", "mqtt": "topic", "file": "folder"}
 _COMMON = {"name", "kind", "actions", "secret_env", "max_attempts", "timeout_s", "backoff_s", "backoff_max_s"}
-_ALLOWED = {"webhook": _COMMON | {"url"}, "mqtt": _COMMON | {"topic", "broker", "qos"},
+_ALLOWED = {"webhook": _COMMON | {"url"}, "mqtt": _COMMON | {"topic", "broker", "qos", "username", "password_env"},
             "file": _COMMON | {"folder", "rotate"}}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _ENV = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -70,6 +72,8 @@ class SinkSpec:
     backoff_max_s: float = 300.0
     rotate: str = "daily"
     qos: int = 1
+    username: str | None = None
+    password_env: str | None = None
     line: int | None = None
 
     def takes(self, action: str) -> bool:
@@ -190,9 +194,17 @@ class _Checker:
         for j, a in enumerate(actions):
             if a not in ACTIONS:
                 self.bad((*at, "actions", j), f"unknown action {a!r} (one of {', '.join(ACTIONS)})")
+        for key in ("secret_env", "password_env"):
+            env = d.get(key)
+            if env is not None and (not isinstance(env, str) or not _ENV.fullmatch(env)):
+                self.bad((*at, key), f"expected the name of an environment variable, got {env!r}")
+        user = d.get("username")
+        if user is not None and (not isinstance(user, str) or not user):
+            self.bad((*at, "username"), f"expected a user name, got {user!r}")
+        if (user is None) != (d.get("password_env") is None):
+            self.bad((*at, "username" if user is None else "password_env"),
+                     "give username and password_env together (the password comes from the environment)")
         env = d.get("secret_env")
-        if env is not None and (not isinstance(env, str) or not _ENV.fullmatch(env)):
-            self.bad((*at, "secret_env"), f"expected the name of an environment variable, got {env!r}")
         nums = {k: self.number(at, d, k, lo, integer)
                 for k, lo, integer in (("max_attempts", 1, True), ("timeout_s", 0.001, False),
                                        ("backoff_s", 0.0, False), ("backoff_max_s", 0.0, False), ("qos", 0, True))}
@@ -210,7 +222,8 @@ class _Checker:
         kw = {k: v for k, v in nums.items() if v is not None}
         return SinkSpec(name=name, kind=kind, actions=tuple(dict.fromkeys(actions)), url=d.get("url"),
                         topic=d.get("topic"), folder=Path(d["folder"]) if kind == "file" else None, broker=broker,
-                        secret_env=env, rotate=rotate, line=self.lines.get(at), **kw)
+                        secret_env=env, rotate=rotate, username=user, password_env=d.get("password_env"),
+                        line=self.lines.get(at), **kw)
 
     def number(self, at: tuple[str | int, ...], d: dict[str, Any], key: str, lo: float,
                integer: bool) -> float | int | None:

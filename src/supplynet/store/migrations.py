@@ -22,6 +22,11 @@ number of events, and the widest row seen in sequence numbers and in time (``seq
 ``ts_span``), which bound the range scans of deduplication and time-range reads.
 
 ``snapshots``: serialized twin states with the log offset and event time they cover.
+
+``outbox``: one row per action (``order``, ``transfer``, ``work_order``, ``reroute``, ``expedite``,
+``alert``) and sink, written in the transaction that decides it and delivered later by the dispatcher
+(``store.outbox``); unique ``(action_id, sink)``; ``status`` pending, delivered or dead; ``body`` its
+canonical JSON. ``sink_secrets``: each webhook sink's HMAC secret, sealed under the vault key.
 """
 
 from __future__ import annotations

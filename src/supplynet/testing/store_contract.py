@@ -13,7 +13,9 @@ the URL of a fresh, empty database (one :func:`supplynet.store.open_store` can o
         pass
 
 The suite checks behaviour only through the public interface, with exact expectations, so two
-backends that pass it return the same results for the same calls.
+backends that pass it return the same results for the same calls. The store's tables beside the log
+(the outbox, ...) work through ``store.backend``, a :class:`~supplynet.store._sql.SqlBackend`; a
+backend must offer one to pass their part.
 """
 
 from __future__ import annotations
