@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     @classmethod
     def _env(cls, v: str) -> str:
         if v not in {"development", "production", "test"}:
-            raise ValueError("must be development, production or test")
+            raise ConfigError("must be development, production or test")
         return v
 
     def resolved_store_url(self) -> str:

@@ -5,18 +5,30 @@ client-library errors into this tree with ``raise ... from exc``; the API maps i
 details and the CLI to one clear line on stderr (exit code 2), never a traceback::
 
     SupplynetError
-    ├── ConfigError                 bad settings or environment
-    ├── ModelError                  the network file is wrong (file, line, field)
+    ├── ParameterError  (V)         a function, constructor or command got an invalid argument
+    │                               (out of range, wrong shape) or was called out of order
+    ├── ConfigError     (V)         bad settings or environment
+    ├── ModelError      (V)         the network file is wrong (file, line, field)
     │   └── ModelValidationError    carries a list of ModelIssue (one per problem found)
-    ├── EventError                  an event or envelope does not fit the canonical schema
+    ├── EventError      (V)         an event or envelope does not fit the canonical schema
     │   └── UnitError               a value's unit is unknown or cannot be converted
     ├── StoreError                  the store failed (database down, migration missing)
     │   └── StoreUnavailable        cannot connect to the database
     ├── IngestError                 a message was refused by the gate (carries a reason code)
     ├── SecurityError               authentication or authorisation failed
-    ├── DataError                   an input data file is missing, malformed or too short
-    ├── SimulationError             a scenario or simulation request is invalid
-    └── DecisionError               an action was refused (guardrail, missing approval)
+    ├── DataError       (V)         input data (a file, a frame, readings) is missing, malformed or too short
+    ├── SimulationError (V)         a scenario or simulation request is invalid
+    └── DecisionError   (V)         an action was refused (guardrail, missing approval)
+
+The classes marked (V) are also :class:`ValueError`: they say "this value is wrong", so code and
+tests that catch ``ValueError`` (pydantic validators among them) keep working, and a subclass needs
+no second base. The store, gate and security errors are not: a refused signature or a database that
+is down is not a bad value, and a broad ``except ValueError`` must never swallow one.
+
+>>> issubclass(ParameterError, ValueError), issubclass(SecurityError, ValueError)
+(True, False)
+>>> str(IngestError("bad_signature", "key unknown"))
+'bad_signature: key unknown'
 """
 
 from __future__ import annotations
@@ -32,6 +44,7 @@ __all__ = [
     "ModelError",
     "ModelIssue",
     "ModelValidationError",
+    "ParameterError",
     "SecurityError",
     "SimulationError",
     "StoreError",
@@ -48,11 +61,17 @@ class SupplynetError(Exception):
     code: str = "error"
 
 
-class ConfigError(SupplynetError):
+class ParameterError(SupplynetError, ValueError):
+    """An argument is invalid (the message names it and the value given) or a call is out of order."""
+
+    code = "parameter"
+
+
+class ConfigError(SupplynetError, ValueError):
     code = "config"
 
 
-class ModelError(SupplynetError):
+class ModelError(SupplynetError, ValueError):
     code = "model"
 
 
@@ -80,7 +99,7 @@ class ModelValidationError(ModelError):
         super().__init__("\n".join(str(i) for i in self.issues))
 
 
-class EventError(SupplynetError):
+class EventError(SupplynetError, ValueError):
     code = "event"
 
 
@@ -111,13 +130,13 @@ class SecurityError(SupplynetError):
     code = "security"
 
 
-class DataError(SupplynetError):
+class DataError(SupplynetError, ValueError):
     code = "data"
 
 
-class SimulationError(SupplynetError):
+class SimulationError(SupplynetError, ValueError):
     code = "simulation"
 
 
-class DecisionError(SupplynetError):
+class DecisionError(SupplynetError, ValueError):
     code = "decision"

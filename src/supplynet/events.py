@@ -73,22 +73,22 @@ def to_utc(value: datetime) -> datetime:
     that do not exist in UTC (``0001-01-01T00:00:00+01:00`` is before year 1 there): both with a
     ``ValueError``, never an ``OverflowError``."""
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("timestamp must carry a timezone (e.g. '2026-01-01T00:00:00Z')")
+        raise EventError("timestamp must carry a timezone (e.g. '2026-01-01T00:00:00Z')")
     try:
         return value.astimezone(UTC)
     except OverflowError:
-        raise ValueError(f"timestamp {value.isoformat()} is out of range in UTC (years 1..9999)") from None
+        raise EventError(f"timestamp {value.isoformat()} is out of range in UTC (years 1..9999)") from None
 
 
 def parse_time(text: str) -> datetime:
     """An ISO 8601 time with zone (``Z`` allowed) -> UTC datetime; ``ValueError`` for anything else
     (no zone, not a time, out of range), never another exception."""
     if not isinstance(text, str) or len(text) > 64:
-        raise ValueError("expected an ISO time string such as 2026-01-05T12:00:00Z")
+        raise EventError("expected an ISO time string such as 2026-01-05T12:00:00Z")
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except (ValueError, OverflowError) as exc:
-        raise ValueError(str(exc)) from None
+        raise EventError(str(exc)) from None
     return to_utc(value)
 
 
@@ -108,12 +108,12 @@ def us_to_ts(us: int) -> datetime:
     try:
         return datetime.fromtimestamp(us / 1_000_000, tz=UTC)
     except (OverflowError, OSError) as exc:
-        raise ValueError(f"{us} microseconds since the epoch is out of range") from exc
+        raise EventError(f"{us} microseconds since the epoch is out of range") from exc
 
 
 def _finite(v: float) -> float:
     if not math.isfinite(v):
-        raise ValueError("must be a finite number")
+        raise EventError("must be a finite number")
     return v
 
 
@@ -174,10 +174,10 @@ class Waveform(BaseModel):
     @classmethod
     def _same_length(cls, v: dict[str, list[float]]) -> dict[str, list[float]]:
         if not v:
-            raise ValueError("a waveform needs at least one channel")
+            raise EventError("a waveform needs at least one channel")
         lengths = {len(x) for x in v.values()}
         if len(lengths) != 1 or 0 in lengths:
-            raise ValueError("all channels must have the same, non-zero number of samples")
+            raise EventError("all channels must have the same, non-zero number of samples")
         return v
 
 

@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Any
 
+from ..errors import ConfigError
 from .problems import problem
 
 __all__ = ["CSP", "Limits", "LimitsMiddleware", "MetricsMiddleware", "SecurityHeaders"]
@@ -25,7 +26,7 @@ class Limits:
 
     def __init__(self, max_body_bytes: int = 1 << 20, rate_per_s: float = 200.0, burst: float = 400.0):
         if max_body_bytes <= 0 or rate_per_s <= 0 or burst < 1:
-            raise ValueError("max_body_bytes and rate_per_s must be > 0 and burst >= 1")
+            raise ConfigError("max_body_bytes and rate_per_s must be > 0 and burst >= 1")
         self.max_body_bytes = max_body_bytes
         self.rate_per_s = rate_per_s
         self.burst = burst

@@ -23,6 +23,7 @@ from ..errors import (
     EventError,
     IngestError,
     ModelError,
+    ParameterError,
     SecurityError,
     SimulationError,
     StoreError,
@@ -37,7 +38,7 @@ log = logging.getLogger("supplynet.api")
 _BY_CODE = {"unauthenticated": 401, "forbidden": 403, "not_found": 404, "conflict": 409, "busy": 429}
 _BY_CLASS: list[tuple[type[SupplynetError], int]] = [
     (StoreUnavailable, 503), (StoreError, 503), (SecurityError, 403), (DecisionError, 409),
-    (SimulationError, 422), (EventError, 422), (ModelError, 422), (DataError, 422), (IngestError, 422),
+    (SimulationError, 422), (ParameterError, 422), (EventError, 422), (ModelError, 422), (DataError, 422), (IngestError, 422),
     (ConfigError, 500),
 ]
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",

@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 
 from ..decide.autonomy import AutonomyPolicy, load_policy, parse_policy
-from ..errors import SimulationError
+from ..errors import ConfigError, SimulationError
 from ..events import ts_to_us, us_to_ts
 from ..security.tokens import TokenService
 from ..store.decisions import DecisionTable
@@ -74,7 +74,7 @@ class TwinService:
 
     def __init__(self, store: Any, network: Any, *, refresh_s: float = 0.1):
         if refresh_s < 0:
-            raise ValueError(f"refresh_s must be >= 0, not {refresh_s}")
+            raise ConfigError(f"refresh_s must be >= 0, not {refresh_s}")
         self.store = store
         self.network = network
         self.refresh_s = refresh_s

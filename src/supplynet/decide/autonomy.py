@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..errors import DecisionError
+from ..errors import ConfigError, DecisionError
 
 __all__ = ["KINDS", "AutonomyPolicy", "Guardrails", "KindPolicy", "QuietHours", "Verdict", "evaluate",
            "load_policy", "loosened", "parse_policy"]
@@ -93,7 +93,7 @@ class AutonomyPolicy(_Base):
     def _known(cls, v: dict[str, KindPolicy]) -> dict[str, KindPolicy]:
         unknown = sorted(set(v) - set(KINDS))
         if unknown:
-            raise ValueError(f"unknown decision kind {unknown[0]!r}; use {', '.join(KINDS)}")
+            raise ConfigError(f"unknown decision kind {unknown[0]!r}; use {', '.join(KINDS)}")
         return v
 
     @field_validator("timezone")
@@ -102,7 +102,7 @@ class AutonomyPolicy(_Base):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as Europe/London)") from exc
+            raise ConfigError(f"unknown time zone {v!r} (use an IANA name such as Europe/London)") from exc
         return v
 
     def for_kind(self, kind: str) -> KindPolicy:

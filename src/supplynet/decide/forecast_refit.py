@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..errors import ParameterError
 from ..events import EventBase
 from ..sense.demand_live import DemandEstimate, DemandSensor, forecast_estimates
 
@@ -40,7 +41,7 @@ class DemandRefit:
                  min_history: int = 14, model: str = "snaive_smooth", level: float = 80.0,
                  background: bool = True, sites: Iterable[str] | None = None):
         if every <= timedelta(0) or horizon_days < 1 or min_history < 2:
-            raise ValueError("DemandRefit: every must be > 0, horizon_days >= 1 and min_history >= 2")
+            raise ParameterError("DemandRefit: every must be > 0, horizon_days >= 1 and min_history >= 2")
         self.sensor = sensor
         self.every, self.horizon_days, self.min_history = every, int(horizon_days), int(min_history)
         self.model, self.level = model, float(level)

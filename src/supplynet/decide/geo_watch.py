@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ParameterError
 from ..events import EventBase, Position
 from ..sense.geo import Route, haversine_m
 from ._alerts import AlertOutbox
@@ -54,7 +55,7 @@ class GeoWatch:
                  deviation_m: float = 5_000.0, deviation_fixes: int = 3):
         if radius_m <= 0 or exit_factor < 1 or dwell_s <= 0 or dwell_radius_m <= 0 or deviation_m <= 0 \
                 or deviation_fixes < 1:
-            raise ValueError("GeoWatch: radius_m, dwell_s, dwell_radius_m, deviation_m must be > 0, "
+            raise ParameterError("GeoWatch: radius_m, dwell_s, dwell_radius_m, deviation_m must be > 0, "
                              "exit_factor >= 1 and deviation_fixes >= 1")
         self.network = network
         self.store = store

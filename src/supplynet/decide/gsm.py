@@ -79,7 +79,7 @@ def service_level_of_rounded_z(
     return None, z
 
 
-class GsmError(DecisionError, ValueError):
+class GsmError(DecisionError):
     """A GSM input or request is invalid; the message names the stage and the value."""
 
     code = "gsm"

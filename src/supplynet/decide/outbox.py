@@ -36,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, SecurityError, StoreUnavailable
+from ..errors import ConfigError, ParameterError, SecurityError, StoreUnavailable
 from ..events import Alert
 from ..security.platform import platform_key
 from ..security.signing import OperatorKey
@@ -91,7 +91,7 @@ def _now_us(now: float | datetime | None) -> int:
         return time.time_ns() // 1000
     if isinstance(now, datetime):
         if now.tzinfo is None:
-            raise ValueError("now must be timezone-aware")
+            raise ParameterError("now must be timezone-aware")
         return int(now.timestamp() * 1_000_000)
     return int(now * 1_000_000)
 

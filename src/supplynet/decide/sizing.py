@@ -73,7 +73,7 @@ __all__ = [
 ]
 
 
-class SizingError(DecisionError, ValueError):
+class SizingError(DecisionError):
     """A sizing input is out of range; the message names the parameter and its value."""
 
     code = "sizing"

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..errors import ParameterError
+
 __all__ = ["Jam", "apply_jams", "end_jam", "jam", "trip_fraction"]
 
 
@@ -36,11 +38,11 @@ def jam(world: Any, lane_id: str, at: datetime, hours: float, at_fraction: float
     """Schedule a jam (see the module docstring); returns it (``shipment_id`` is filled when it bites)."""
     world.net.lane(lane_id)  # an unknown lane raises the model's UnknownIdError
     if not hours > 0:
-        raise ValueError(f"hours must be > 0, got {hours}")
+        raise ParameterError(f"hours must be > 0, got {hours}")
     if not 0 <= at_fraction < 1:
-        raise ValueError(f"at_fraction must be in [0, 1), got {at_fraction}")
+        raise ParameterError(f"at_fraction must be in [0, 1), got {at_fraction}")
     if at.tzinfo is None:
-        raise ValueError("at must carry a timezone")
+        raise ParameterError("at must carry a timezone")
     j = Jam(lane_id, at, float(hours), float(at_fraction))
     world.__dict__.setdefault("jams", []).append(j)
     return j

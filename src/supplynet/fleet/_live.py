@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ..errors import ParameterError
 from ..events import ts_to_us
 from . import Fleet
 from ._actions import ActionCarrier, ActionFeed
@@ -91,7 +92,7 @@ def run_fleet(store: Any, network: Any, *, days: float, speed: float | None = No
     from ._setup import machine_histories, schedule_jam
 
     if speed is not None and not speed > 0:
-        raise ValueError(f"speed must be > 0 simulated seconds per wall second, got {speed}")
+        raise ParameterError(f"speed must be > 0 simulated seconds per wall second, got {speed}")
     t_wall = time.perf_counter()
     stop = stop or threading.Event()
     home = Path(home)

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import DataError
+
 __all__ = ["CmapssWear", "GeneratedDemand", "GeneratedWear", "WalmartDemand", "fit_trace_to_lane", "interpolate_route",
            "load_gps_routes", "position_at", "route_for"]
 
@@ -66,7 +68,7 @@ class WalmartDemand:
         wide = frame.pivot_table(index="ds", columns="unique_id", values="y", aggfunc="sum").sort_index()
         wide = wide.loc[:, (wide > 0).mean() > 0.9].clip(lower=0).fillna(0.0)
         if wide.shape[1] == 0:
-            raise ValueError("no Walmart series with enough sales to replay")
+            raise DataError("no Walmart series with enough sales to replay")
         cols = [wide.columns[i % wide.shape[1]] for i in range(len(self.keys))]
         weekly = wide[cols].to_numpy(dtype=float)
         scale = means * 7.0 / np.maximum(weekly.mean(axis=0), 1e-9)

@@ -52,7 +52,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from ..errors import IngestError, SecurityError
+from ..errors import IngestError, ParameterError, SecurityError
 from ..events import iso_utc, us_to_ts
 from ..security.devices import OPERATOR, DeviceRegistry
 from ..security.signing import HMAC_SHA256, b64u_decode, fingerprint, verify, verify_mac
@@ -114,11 +114,11 @@ class GateConfig:
     def __post_init__(self) -> None:
         for name in ("max_bytes", "quarantine_raw_cap", "seq_window"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"GateConfig.{name} must be > 0, got {getattr(self, name)}")
+                raise ParameterError(f"GateConfig.{name} must be > 0, got {getattr(self, name)}")
         for name in ("clock_skew_s", "allowed_lateness_s", "rate_per_s", "burst", "pre_verify_factor", "history_s",
                      "quarantine_per_origin_s", "quarantine_origin_burst"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"GateConfig.{name} must be > 0, got {getattr(self, name)}")
+                raise ParameterError(f"GateConfig.{name} must be > 0, got {getattr(self, name)}")
 
 
 class Outcome(NamedTuple):

@@ -41,7 +41,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import IngestError, StoreError
+from ..errors import ConfigError, DataError, IngestError, StoreError
 from .envelope import open_outer
 from .gate import Gate
 
@@ -65,7 +65,7 @@ class HttpIngest:
                         ("body_timeout_s", body_timeout_s), ("body_idle_s", body_idle_s),
                         ("slot_wait_s", slot_wait_s)):
             if not v > 0:
-                raise ValueError(f"{name} must be > 0, got {v}")
+                raise ConfigError(f"{name} must be > 0, got {v}")
         self.gate = gate
         self.max_request_bytes = max_request_bytes
         self.max_inflight = max_inflight
@@ -235,7 +235,7 @@ def _envelope(doc: Any, where: str) -> dict[str, Any]:
     try:
         open_outer(doc if isinstance(doc, dict) else orjson.dumps(doc))
     except IngestError as exc:
-        raise ValueError(f"{where} is not a sealed envelope: {exc.detail[:300]}; nothing was stored") from None
+        raise DataError(f"{where} is not a sealed envelope: {exc.detail[:300]}; nothing was stored") from None
     return doc
 
 
@@ -252,7 +252,7 @@ def _items(raw: bytes, content_type: str, max_items: int) -> list[dict[str, Any]
             try:
                 doc = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                raise ValueError(f"line {n} is not valid JSON: {str(exc)[:200]}; nothing was stored") from None
+                raise DataError(f"line {n} is not valid JSON: {str(exc)[:200]}; nothing was stored") from None
             docs.append(_envelope(doc, f"line {n}"))
             if len(docs) > max_items:
                 raise OverflowError(f"more than {max_items} envelopes in the request")
@@ -260,11 +260,11 @@ def _items(raw: bytes, content_type: str, max_items: int) -> list[dict[str, Any]
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise ValueError(f"body is not valid JSON: {str(exc)[:200]}") from None
+        raise DataError(f"body is not valid JSON: {str(exc)[:200]}") from None
     if isinstance(doc, dict):
         return [_envelope(doc, "the body")]
     if not isinstance(doc, list):
-        raise ValueError("body must be a JSON array of envelopes, one envelope object, or NDJSON")
+        raise DataError("body must be a JSON array of envelopes, one envelope object, or NDJSON")
     if len(doc) > max_items:
         raise OverflowError(f"{len(doc)} items in the request, over the limit of {max_items}")
     return [_envelope(d, f"item {k}") for k, d in enumerate(doc)]

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from ..errors import ParameterError
 from ..events import Alert, EventBase, ts_to_us
 
 __all__ = ["DataQualityMonitor", "MonitorConfig"]
@@ -37,7 +38,7 @@ class MonitorConfig:
 
     def __post_init__(self) -> None:
         if self.stale_intervals <= 0 or self.gap_factor <= 0 or self.stuck_n < 2 or not 0 < self.ewma_alpha <= 1:
-            raise ValueError("MonitorConfig: stale_intervals, gap_factor > 0, stuck_n >= 2, 0 < ewma_alpha <= 1")
+            raise ParameterError("MonitorConfig: stale_intervals, gap_factor > 0, stuck_n >= 2, 0 < ewma_alpha <= 1")
 
 
 @dataclass

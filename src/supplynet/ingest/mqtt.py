@@ -60,7 +60,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ..errors import SecurityError, StoreError
+from ..errors import ParameterError, SecurityError, StoreError
 from ..events import iso_utc
 from ..security.acks import PlatformKey, open_ack
 from ..security.devices import Credential
@@ -98,7 +98,7 @@ class FairQueue:
 
     def __init__(self, maxsize: int):
         if maxsize <= 0:
-            raise ValueError(f"maxsize must be > 0, got {maxsize}")
+            raise ParameterError(f"maxsize must be > 0, got {maxsize}")
         self.maxsize = maxsize
         self._by_key: OrderedDict[str, deque[Any]] = OrderedDict()
         self._n = 0
@@ -319,7 +319,7 @@ class GatewayWorker:
                  device_ack_every_s: float = 0.05, gil_switch_interval_s: float | None = 0.001,
                  platform_key: PlatformKey | None = None, tls: TlsOptions | None = None):
         if queue_size <= 0 or batch_max <= 0 or committers <= 0:
-            raise ValueError("queue_size, batch_max and committers must be > 0")
+            raise ParameterError("queue_size, batch_max and committers must be > 0")
         self.gate = gate
         #: signs the device acks: the deployment's key from the vault key (made in the home folder
         #: when there is none, as provisioning does; every worker of a deployment needs the same)

@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from ..errors import ParameterError
 from .signing import b64u_decode, b64u_encode, public_from_private, sign, verify
 
 __all__ = ["PURPOSE", "PlatformKey", "open_ack"]
@@ -41,7 +42,7 @@ class PlatformKey:
 
     def __init__(self, seed: bytes):
         if len(seed) != 32:
-            raise ValueError(f"an Ed25519 seed is 32 bytes, got {len(seed)}")
+            raise ParameterError(f"an Ed25519 seed is 32 bytes, got {len(seed)}")
         self._private = b64u_encode(seed)
         self.public = public_from_private(self._private)
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ..errors import SecurityError
+from ..errors import DataError, SecurityError
 
 __all__ = [
     "ED25519",
@@ -83,14 +83,14 @@ def b64u_decode(text: str | bytes, *, canonical: bool = False) -> bytes:
         try:
             text = text.encode("ascii")
         except UnicodeEncodeError as exc:
-            raise ValueError("not base64") from exc
+            raise DataError("not base64") from exc
     pad = (-len(text)) % 4
     try:
         raw = base64.b64decode((text + b"=" * pad).translate(_URLSAFE), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ValueError("not base64") from exc
+        raise DataError("not base64") from exc
     if canonical and base64.urlsafe_b64encode(raw).rstrip(b"=") != text:
-        raise ValueError("not the canonical base64 encoding")
+        raise DataError("not the canonical base64 encoding")
     return raw
 
 

@@ -36,6 +36,8 @@ import pandas as pd
 
 from supplynet.sense._forecast_data import Grid, Panel
 
+from ..errors import ParameterError
+
 __all__ = [
     "ADI_CUTOFF",
     "CV2_CUTOFF",
@@ -145,7 +147,7 @@ def svd_denoise(Y: np.ndarray, groups: np.ndarray | None, rank: int = 12) -> np.
     series, or no groups at all, are returned unchanged (nothing to pool).
     """
     if rank < 1:
-        raise ValueError(f"rank must be >= 1, got {rank}")
+        raise ParameterError(f"rank must be >= 1, got {rank}")
     if groups is None:
         return Y
     obs = ~np.isnan(Y)
@@ -177,7 +179,7 @@ def dead_mask(Y: np.ndarray, run: int = 4, intermittent: np.ndarray | None = Non
     """Rows that stopped selling: they end with at least ``run`` observed zeros and, for rows flagged
     ``intermittent`` (long gaps are their habit), with a gap longer than any they had before."""
     if run < 1:
-        raise ValueError(f"run must be >= 1, got {run}")
+        raise ParameterError(f"run must be >= 1, got {run}")
     trailing, longest = zero_runs(Y)
     dead = trailing >= run
     if intermittent is not None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, ParameterError
 
 __all__ = [
     "CMAPSS_COLUMNS", "SENSOR_COLUMNS", "SETTING_COLUMNS", "CmapssSubset", "generate_wear_fleet", "load_cmapss",
@@ -119,7 +119,7 @@ def generate_wear_fleet(n_units: int, seed: int | np.random.Generator = 0, *, re
     sensor gets a regime offset, as in FD002.
     """
     if n_units < 1:
-        raise ValueError(f"n_units must be >= 1, got {n_units}")
+        raise ParameterError(f"n_units must be >= 1, got {n_units}")
     design = np.random.default_rng(design_seed)
     centers = design.uniform([0, 0, 60], [40, 0.8, 100], size=(regimes, 3))
     offsets = design.normal(0, 5, size=(regimes, 21))

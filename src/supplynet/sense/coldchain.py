@@ -25,6 +25,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ..errors import DataError, ParameterError
+
 __all__ = [
     "ACTIVATION_ENERGY_J_MOL",
     "GAS_CONSTANT_J_MOL_K",
@@ -44,15 +46,15 @@ KELVIN = 273.15
 def _readings(t: ArrayLike, temp_c: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     ta, xa = np.asarray(t, dtype=float), np.asarray(temp_c, dtype=float)
     if ta.ndim != 1 or ta.shape != xa.shape:
-        raise ValueError(f"t and temp_c must be 1-D arrays of one length, got {ta.shape} and {xa.shape}")
+        raise DataError(f"t and temp_c must be 1-D arrays of one length, got {ta.shape} and {xa.shape}")
     if ta.size == 0:
-        raise ValueError("no temperature readings")
+        raise DataError("no temperature readings")
     if not (np.all(np.isfinite(ta)) and np.all(np.isfinite(xa))):
-        raise ValueError("t and temp_c must be finite (drop missing readings first)")
+        raise DataError("t and temp_c must be finite (drop missing readings first)")
     if np.any(np.diff(ta) < 0):
-        raise ValueError("readings must be sorted in time")
+        raise DataError("readings must be sorted in time")
     if np.any(xa <= -KELVIN):
-        raise ValueError(f"temperature below absolute zero: {xa.min()} C")
+        raise DataError(f"temperature below absolute zero: {xa.min()} C")
     return ta, xa
 
 
@@ -75,7 +77,7 @@ def mean_kinetic_temperature_c(
 ) -> float:
     """Mean kinetic temperature (deg C) of time-weighted readings (USP <1079>)."""
     if activation_energy_j_mol <= 0:
-        raise ValueError(f"activation_energy_j_mol must be > 0, got {activation_energy_j_mol}")
+        raise ParameterError(f"activation_energy_j_mol must be > 0, got {activation_energy_j_mol}")
     ta, xa = _readings(t, temp_c)
     w = _interval_weights(ta, max_gap_s)
     h = activation_energy_j_mol / GAS_CONSTANT_J_MOL_K
@@ -110,11 +112,11 @@ def find_excursions(
     An interval longer than ``max_gap_s`` ends an excursion at its last reading (no data is not
     evidence)."""
     if upper_c is None and lower_c is None:
-        raise ValueError("give upper_c, lower_c or both")
+        raise ParameterError("give upper_c, lower_c or both")
     if upper_c is not None and lower_c is not None and lower_c >= upper_c:
-        raise ValueError(f"lower_c ({lower_c}) must be below upper_c ({upper_c})")
+        raise ParameterError(f"lower_c ({lower_c}) must be below upper_c ({upper_c})")
     if max_gap_s <= 0:
-        raise ValueError(f"max_gap_s must be > 0, got {max_gap_s}")
+        raise ParameterError(f"max_gap_s must be > 0, got {max_gap_s}")
     ta, xa = _readings(t, temp_c)
     out: list[Excursion] = []
     for kind, limit, sign in (("above", upper_c, 1.0), ("below", lower_c, -1.0)):
@@ -158,7 +160,7 @@ class ProductTolerance:
 
     def __post_init__(self) -> None:
         if self.allowance_s < 0:
-            raise ValueError(f"product {self.sku!r}: allowance_s must be >= 0, got {self.allowance_s}")
+            raise ParameterError(f"product {self.sku!r}: allowance_s must be >= 0, got {self.allowance_s}")
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import DataError
+from ..errors import DataError, ParameterError
 from .eta import EtaModel, LaneGeometry, weighted_quantiles
 from .eta_tod import TodEtaModel, eta_model_class
 from .geo import Route
@@ -138,9 +138,9 @@ class LaneEta:
     def __init__(self, lead_time: Any, *, prior_trips: int = 5, seed: int = 0, pace_exponent: float = 0.5,
                  pace_clip: tuple[float, float] = (0.67, 1.5), max_profiles: int = 30, min_profiles: int = 3):
         if prior_trips < 1:
-            raise ValueError(f"prior_trips must be >= 1, got {prior_trips}")
+            raise ParameterError(f"prior_trips must be >= 1, got {prior_trips}")
         if not 0 <= pace_exponent <= 1:
-            raise ValueError(f"pace_exponent must be in [0, 1], got {pace_exponent}")
+            raise ParameterError(f"pace_exponent must be in [0, 1], got {pace_exponent}")
         draws = np.maximum(np.asarray(lead_time.sample(np.random.default_rng(seed), 2000), dtype=float), 1 / 24)
         self._prior = draws * DAY_S
         self.prior_trips = prior_trips
@@ -204,15 +204,15 @@ class DelayPolicy:
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.confidence < 1:
-            raise ValueError(f"confidence must be in [0.5, 1), got {self.confidence}")
+            raise ParameterError(f"confidence must be in [0.5, 1), got {self.confidence}")
         if self.tolerance_s < 0:
-            raise ValueError(f"tolerance_s must be >= 0, got {self.tolerance_s}")
+            raise ParameterError(f"tolerance_s must be >= 0, got {self.tolerance_s}")
         if self.min_pings < 2:
-            raise ValueError(f"min_pings must be >= 2 (one late ping is not a delay), got {self.min_pings}")
+            raise ParameterError(f"min_pings must be >= 2 (one late ping is not a delay), got {self.min_pings}")
         if self.min_span_s < 0:
-            raise ValueError(f"min_span_s must be >= 0, got {self.min_span_s}")
+            raise ParameterError(f"min_span_s must be >= 0, got {self.min_span_s}")
         if self.reassess_s <= 0:
-            raise ValueError(f"reassess_s must be > 0, got {self.reassess_s}")
+            raise ParameterError(f"reassess_s must be > 0, got {self.reassess_s}")
 
     @classmethod
     def for_network(cls, network: Any, **overrides: Any) -> DelayPolicy:

@@ -43,7 +43,7 @@ from numpy.typing import NDArray
 from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import minimize
 
-from ..errors import DataError
+from ..errors import DataError, ParameterError
 from .geo import Route, haversine_m
 from .trips import Trip
 
@@ -77,10 +77,10 @@ class LaneGeometry:
 
     def __post_init__(self) -> None:
         if self.origin_radius_m <= 0 or self.dest_radius_m <= 0:
-            raise ValueError(f"geofence radii must be > 0, got origin_radius_m={self.origin_radius_m}, "
+            raise ParameterError(f"geofence radii must be > 0, got origin_radius_m={self.origin_radius_m}, "
                              f"dest_radius_m={self.dest_radius_m}")
         if self.origin_radius_m + self.dest_radius_m >= self.route.length_m:
-            raise ValueError(f"origin_radius_m + dest_radius_m ({self.origin_radius_m + self.dest_radius_m}) "
+            raise ParameterError(f"origin_radius_m + dest_radius_m ({self.origin_radius_m + self.dest_radius_m}) "
                              f"must be shorter than the route ({self.route.length_m:.0f} m)")
 
     @property
@@ -203,9 +203,9 @@ def weighted_quantiles(values: FloatArray, weights: FloatArray, qs: Sequence[flo
     v = np.asarray(values, dtype=float)
     w = np.asarray(weights, dtype=float)
     if v.size == 0:
-        raise ValueError("weighted_quantiles of an empty sample")
+        raise DataError("weighted_quantiles of an empty sample")
     if np.any(w < 0) or w.sum() <= 0:
-        raise ValueError("weights must be non-negative and not all zero")
+        raise DataError("weights must be non-negative and not all zero")
     o = np.argsort(v, kind="stable")
     v, w = v[o], w[o]
     pos = (np.cumsum(w) - w / 2) / w.sum()
@@ -398,15 +398,15 @@ class EtaModel(_FittedOnTrips):
 
     def __post_init__(self) -> None:
         if self.segment_m <= 0:
-            raise ValueError(f"segment_m must be > 0, got {self.segment_m}")
+            raise ParameterError(f"segment_m must be > 0, got {self.segment_m}")
         if self.grid_m <= 0:
-            raise ValueError(f"grid_m must be > 0, got {self.grid_m}")
+            raise ParameterError(f"grid_m must be > 0, got {self.grid_m}")
         if self.max_obs < 20:
-            raise ValueError(f"max_obs must be >= 20, got {self.max_obs}")
+            raise ParameterError(f"max_obs must be >= 20, got {self.max_obs}")
         if self.n_samples < 50:
-            raise ValueError(f"n_samples must be >= 50, got {self.n_samples}")
+            raise ParameterError(f"n_samples must be >= 50, got {self.n_samples}")
         if self.calibration_cuts < 1:
-            raise ValueError(f"calibration_cuts must be >= 1, got {self.calibration_cuts}")
+            raise ParameterError(f"calibration_cuts must be >= 1, got {self.calibration_cuts}")
         end = self.geometry.arrival_s_m
         e = np.append(np.arange(0.0, end, self.segment_m), end)
         if e.size > 2 and e[-1] - e[-2] < self.segment_m / 2:  # no stub at the end: merge it
@@ -666,9 +666,9 @@ def backtest_seeds(
     """:func:`backtest` for several seeds of the cut points at the cost of one: each fold's model is
     fitted once (it does not depend on the cuts). Result ``i`` equals ``backtest(seed=seeds[i])``."""
     if cuts_per_trip < 1:
-        raise ValueError(f"cuts_per_trip must be >= 1, got {cuts_per_trip}")
+        raise ParameterError(f"cuts_per_trip must be >= 1, got {cuts_per_trip}")
     if not seeds:
-        raise ValueError("seeds must not be empty")
+        raise ParameterError("seeds must not be empty")
     from .eta_tod import eta_model_class  # eta_tod builds on this module
 
     model_cls = eta_model_class(model)

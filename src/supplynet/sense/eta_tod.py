@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import DataError
+from ..errors import DataError, ParameterError
 from .eta import (
     DAY_S,
     EtaForecast,
@@ -133,15 +133,15 @@ class TodEtaModel(_FittedOnTrips):
 
     def __post_init__(self) -> None:
         if self.segment_m <= 0:
-            raise ValueError(f"segment_m must be > 0, got {self.segment_m}")
+            raise ParameterError(f"segment_m must be > 0, got {self.segment_m}")
         if not self.bandwidths_s or any(not b > 0 for b in self.bandwidths_s):
-            raise ValueError(f"bandwidths_s must be a non-empty list of values > 0, got {list(self.bandwidths_s)}")
+            raise ParameterError(f"bandwidths_s must be a non-empty list of values > 0, got {list(self.bandwidths_s)}")
         if not self.loading_slopes or any(not np.isfinite(v) for v in self.loading_slopes):
-            raise ValueError(f"loading_slopes must be a non-empty list of finite values, got {list(self.loading_slopes)}")
+            raise ParameterError(f"loading_slopes must be a non-empty list of finite values, got {list(self.loading_slopes)}")
         if self.n_samples < 50:
-            raise ValueError(f"n_samples must be >= 50, got {self.n_samples}")
+            raise ParameterError(f"n_samples must be >= 50, got {self.n_samples}")
         if self.em_iterations < 1:
-            raise ValueError(f"em_iterations must be >= 1, got {self.em_iterations}")
+            raise ParameterError(f"em_iterations must be >= 1, got {self.em_iterations}")
         self._edges = _segment_edges(self.geometry.arrival_s_m, self.segment_m)
         k = self._edges.size - 1
         self._trav = np.empty((0, 4))
@@ -363,5 +363,5 @@ def eta_model_class(name: str) -> type[TodEtaModel] | type[EtaModel]:
     """The segment ETA model called ``name`` (``"tod"`` or ``"gp"``); ValueError for another name."""
     cls = ETA_MODELS.get(name)
     if cls is None:
-        raise ValueError(f"model must be one of {sorted(ETA_MODELS)}, got {name!r}")
+        raise ParameterError(f"model must be one of {sorted(ETA_MODELS)}, got {name!r}")
     return cls

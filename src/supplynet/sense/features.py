@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import hilbert, lfilter
 
+from ..errors import DataError, ParameterError
+
 __all__ = [
     "BearingGeometry",
     "ConditionNormalizer",
@@ -62,9 +64,9 @@ class OperatingConditions:
 
     def __post_init__(self) -> None:
         if self.k_max < 1:
-            raise ValueError(f"k_max must be >= 1, got {self.k_max}")
+            raise ParameterError(f"k_max must be >= 1, got {self.k_max}")
         if not 0 < self.min_silhouette <= 1:
-            raise ValueError(f"min_silhouette must be in (0, 1], got {self.min_silhouette}")
+            raise ParameterError(f"min_silhouette must be in (0, 1], got {self.min_silhouette}")
 
     def _scaled(self, settings: np.ndarray) -> np.ndarray:
         assert self._center is not None and self._scale is not None
@@ -76,7 +78,7 @@ class OperatingConditions:
 
         x = np.asarray(settings, dtype=float)
         if x.ndim != 2 or len(x) == 0:
-            raise ValueError(f"settings must be a non-empty 2-D array, got shape {x.shape}")
+            raise DataError(f"settings must be a non-empty 2-D array, got shape {x.shape}")
         if x.shape[1] == 0:  # no settings: one regime
             self._center, self._scale = np.zeros(0), np.ones(0)
             self.k, self.centers_, self.silhouettes = 1, np.zeros((1, 0)), {}
@@ -106,7 +108,7 @@ class OperatingConditions:
     def predict(self, settings: np.ndarray) -> np.ndarray:
         """Regime label (0..k-1) of each row of settings: the nearest learned centre."""
         if self.centers_ is None:
-            raise ValueError("OperatingConditions.predict called before fit")
+            raise ParameterError("OperatingConditions.predict called before fit")
         z = self._scaled(np.atleast_2d(settings))
         d = ((z[:, None, :] - self.centers_[None, :, :]) ** 2).sum(axis=2)
         return d.argmin(axis=1)
@@ -130,7 +132,7 @@ class ConditionNormalizer:
     def fit(self, settings: np.ndarray, sensors: np.ndarray, names: Sequence[str]) -> ConditionNormalizer:
         x = np.asarray(sensors, dtype=float)
         if x.ndim != 2 or x.shape[1] != len(names):
-            raise ValueError(f"sensors has shape {x.shape}, expected (n, {len(names)}) for names {list(names)}")
+            raise DataError(f"sensors has shape {x.shape}, expected (n, {len(names)}) for names {list(names)}")
         self.conditions.fit(settings)
         lab = self.conditions.predict(settings)
         k = self.conditions.k
@@ -153,7 +155,7 @@ class ConditionNormalizer:
     def transform(self, settings: np.ndarray, sensors: np.ndarray) -> np.ndarray:
         """Standardized informative sensors (columns in the order of ``kept``)."""
         if self.mean_ is None or self.std_ is None:
-            raise ValueError("ConditionNormalizer.transform called before fit")
+            raise ParameterError("ConditionNormalizer.transform called before fit")
         x = np.atleast_2d(np.asarray(sensors, dtype=float))[:, self._keep]
         lab = self.conditions.predict(settings)
         return (x - self.mean_[lab]) / self.std_[lab]
@@ -179,9 +181,9 @@ class WindowSpec:
         for name in ("windows", "slope_windows", "spans"):
             vals = getattr(self, name)
             if any(int(v) < 1 for v in vals):
-                raise ValueError(f"WindowSpec.{name} must be positive integers, got {vals}")
+                raise ParameterError(f"WindowSpec.{name} must be positive integers, got {vals}")
         if self.start < 1:
-            raise ValueError(f"WindowSpec.start must be >= 1, got {self.start}")
+            raise ParameterError(f"WindowSpec.start must be >= 1, got {self.start}")
 
     @property
     def memory(self) -> int:
@@ -224,7 +226,7 @@ def window_features(values: np.ndarray, groups: np.ndarray, spec: WindowSpec = W
     x = np.asarray(values, dtype=float)
     g = np.asarray(groups)
     if x.ndim != 2 or len(g) != len(x):
-        raise ValueError(f"values must be (n, m) and groups (n,), got {x.shape} and {g.shape}")
+        raise DataError(f"values must be (n, m) and groups (n,), got {x.shape} and {g.shape}")
     n, m = x.shape
     start, pos = _group_starts(g)
     idx = np.arange(n)
@@ -276,7 +278,7 @@ class WindowFeatures:
 
     def __init__(self, n_sensors: int, spec: WindowSpec = WindowSpec()):
         if n_sensors < 1:
-            raise ValueError(f"n_sensors must be >= 1, got {n_sensors}")
+            raise ParameterError(f"n_sensors must be >= 1, got {n_sensors}")
         self.spec = spec
         self.m = n_sensors
         self.reset()
@@ -290,7 +292,7 @@ class WindowFeatures:
     def update(self, x: Sequence[float] | np.ndarray) -> WindowFeatures:
         v = np.asarray(x, dtype=float).reshape(-1)
         if len(v) != self.m:
-            raise ValueError(f"reading has {len(v)} values, expected {self.m}")
+            raise DataError(f"reading has {len(v)} values, expected {self.m}")
         self._buf.append(v)
         if self._ewm is None:
             self._ewm = [v.copy() for _ in self.spec.spans]
@@ -305,7 +307,7 @@ class WindowFeatures:
 
     def get(self) -> np.ndarray:
         if self._n == 0:
-            raise ValueError("WindowFeatures.get called before any update")
+            raise ParameterError("WindowFeatures.get called before any update")
         buf = np.array(self._buf)
         pos0 = self._n - len(buf)  # position of buf[0] inside the unit
         feats = [buf[-1]]
@@ -344,15 +346,15 @@ class BearingGeometry:
 
     def __post_init__(self) -> None:
         if self.n_elements < 1:
-            raise ValueError(f"n_elements must be >= 1, got {self.n_elements}")
+            raise ParameterError(f"n_elements must be >= 1, got {self.n_elements}")
         if not 0 < self.element_diameter < self.pitch_diameter:
-            raise ValueError(
+            raise ParameterError(
                 f"need 0 < element_diameter ({self.element_diameter}) < pitch_diameter ({self.pitch_diameter})")
 
     def fault_frequencies(self, shaft_hz: float) -> dict[str, float]:
         """Defect frequencies (Hz) for a shaft turning at ``shaft_hz`` with a stationary outer race."""
         if shaft_hz <= 0:
-            raise ValueError(f"shaft_hz must be > 0, got {shaft_hz}")
+            raise ParameterError(f"shaft_hz must be > 0, got {shaft_hz}")
         r = self.element_diameter / self.pitch_diameter * np.cos(np.deg2rad(self.contact_angle_deg))
         n = self.n_elements
         return {
@@ -384,9 +386,9 @@ def waveform_features(
     """
     x = np.atleast_2d(np.asarray(signal, dtype=float))
     if fs <= 0:
-        raise ValueError(f"fs must be > 0, got {fs}")
+        raise ParameterError(f"fs must be > 0, got {fs}")
     if x.shape[1] < 8:
-        raise ValueError(f"a snapshot needs at least 8 samples, got {x.shape[1]}")
+        raise DataError(f"a snapshot needs at least 8 samples, got {x.shape[1]}")
     xc = x - x.mean(axis=1, keepdims=True)
     rms = np.sqrt((xc ** 2).mean(axis=1))
     peak = np.abs(xc).max(axis=1)

@@ -24,6 +24,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ..errors import DataError, ParameterError
+
 __all__ = [
     "EARTH_RADIUS_M",
     "Dwell",
@@ -78,14 +80,14 @@ def speeds_mps(t: ArrayLike, lat: ArrayLike, lon: ArrayLike) -> FloatArray:
 
 def _check_fixes(t: FloatArray | None, lat: FloatArray, lon: FloatArray) -> None:
     if lat.shape != lon.shape or lat.ndim != 1:
-        raise ValueError(f"lat and lon must be 1-D arrays of one length, got {lat.shape} and {lon.shape}")
+        raise DataError(f"lat and lon must be 1-D arrays of one length, got {lat.shape} and {lon.shape}")
     if t is not None:
         if t.shape != lat.shape:
-            raise ValueError(f"t has shape {t.shape}, lat has {lat.shape}: one timestamp per fix")
+            raise DataError(f"t has shape {t.shape}, lat has {lat.shape}: one timestamp per fix")
         if t.size > 1 and np.any(np.diff(t) < 0):
-            raise ValueError("t must be sorted in time (non-decreasing)")
+            raise DataError("t must be sorted in time (non-decreasing)")
     if np.any(np.abs(lat) > 90) or np.any(np.abs(lon) > 180):
-        raise ValueError("lat must lie in [-90, 90] and lon in [-180, 180] degrees")
+        raise DataError("lat must lie in [-90, 90] and lon in [-180, 180] degrees")
 
 
 # --------------------------------------------------------------------------------------------- route
@@ -116,12 +118,12 @@ class Route:
         lon = np.asarray(self.lon, dtype=float)
         _check_fixes(None, lat, lon)
         if lat.size < 2:
-            raise ValueError(f"a route needs at least 2 vertices, got {lat.size}")
+            raise DataError(f"a route needs at least 2 vertices, got {lat.size}")
         if not (np.all(np.isfinite(lat)) and np.all(np.isfinite(lon))):
-            raise ValueError("route vertices must be finite numbers")
+            raise DataError("route vertices must be finite numbers")
         cum = np.concatenate([[0.0], np.cumsum(haversine_m(lat[:-1], lon[:-1], lat[1:], lon[1:]))])
         if cum[-1] <= 0:
-            raise ValueError("route has zero length (all vertices coincide)")
+            raise DataError("route has zero length (all vertices coincide)")
         object.__setattr__(self, "lat", lat)
         object.__setattr__(self, "lon", lon)
         object.__setattr__(self, "cum_m", cum)
@@ -131,7 +133,7 @@ class Route:
         """Route from a list of (lat, lon) pairs, e.g. ``Lane.route`` of the network model."""
         arr = np.asarray(points, dtype=float)
         if arr.ndim != 2 or arr.shape[1] != 2:
-            raise ValueError(f"route points must be (lat, lon) pairs, got an array of shape {arr.shape}")
+            raise DataError(f"route points must be (lat, lon) pairs, got an array of shape {arr.shape}")
         return cls(arr[:, 0], arr[:, 1])
 
     @property
@@ -176,7 +178,7 @@ class Route:
         la, lo = np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)
         _check_fixes(None, la, lo)
         if backtrack_m < 0 or max_cross_track_m <= 0:
-            raise ValueError(f"backtrack_m must be >= 0 and max_cross_track_m > 0, got {backtrack_m}, "
+            raise ParameterError(f"backtrack_m must be >= 0 and max_cross_track_m > 0, got {backtrack_m}, "
                              f"{max_cross_track_m}")
         vx, vy = self._local_xy(self.lat, self.lon)
         px, py = self._local_xy(la, lo)
@@ -235,7 +237,7 @@ def detect_dwells(
     """Stay points (Li et al. 2008): maximal runs of fixes within ``radius_m`` of the run's first fix
     that last at least ``min_duration_s``. The stop's position is the mean of its fixes."""
     if radius_m <= 0 or min_duration_s < 0:
-        raise ValueError(f"radius_m must be > 0 and min_duration_s >= 0, got {radius_m}, {min_duration_s}")
+        raise ParameterError(f"radius_m must be > 0 and min_duration_s >= 0, got {radius_m}, {min_duration_s}")
     ta, la, lo = (np.asarray(a, dtype=float) for a in (t, lat, lon))
     _check_fixes(ta, la, lo)
     out: list[Dwell] = []
@@ -267,11 +269,11 @@ class Geofence:
 
     def __post_init__(self) -> None:
         if not -90 <= self.lat <= 90 or not -180 <= self.lon <= 180:
-            raise ValueError(f"geofence {self.site!r}: lat/lon out of range ({self.lat}, {self.lon})")
+            raise ParameterError(f"geofence {self.site!r}: lat/lon out of range ({self.lat}, {self.lon})")
         if self.radius_m <= 0:
-            raise ValueError(f"geofence {self.site!r}: radius_m must be > 0, got {self.radius_m}")
+            raise ParameterError(f"geofence {self.site!r}: radius_m must be > 0, got {self.radius_m}")
         if self.exit_factor < 1:
-            raise ValueError(f"geofence {self.site!r}: exit_factor must be >= 1, got {self.exit_factor}")
+            raise ParameterError(f"geofence {self.site!r}: exit_factor must be >= 1, got {self.exit_factor}")
 
 
 @dataclass(frozen=True)
@@ -321,10 +323,10 @@ def detect_deviations(
     """Runs of at least ``min_fixes`` consecutive fixes farther than ``threshold_m`` from the route
     (one stray fix is GPS noise, not a detour)."""
     if threshold_m <= 0 or min_fixes < 1:
-        raise ValueError(f"threshold_m must be > 0 and min_fixes >= 1, got {threshold_m}, {min_fixes}")
+        raise ParameterError(f"threshold_m must be > 0 and min_fixes >= 1, got {threshold_m}, {min_fixes}")
     ta, xt = np.asarray(t, dtype=float), np.asarray(cross_track_m, dtype=float)
     if ta.shape != xt.shape:
-        raise ValueError(f"t has shape {ta.shape}, cross_track_m has {xt.shape}")
+        raise DataError(f"t has shape {ta.shape}, cross_track_m has {xt.shape}")
     off = np.concatenate([[False], xt > threshold_m, [False]])
     edges = np.diff(off.astype(np.int8))
     starts, ends = np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0] - 1

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import DataError, ParameterError
+
 __all__ = ["Cusum", "HealthModel", "HealthMonitor", "HealthState", "Onset", "detect_onset"]
 
 
@@ -34,9 +36,9 @@ class Cusum:
 
     def __post_init__(self) -> None:
         if self.threshold <= 0:
-            raise ValueError(f"threshold must be > 0, got {self.threshold}")
+            raise ParameterError(f"threshold must be > 0, got {self.threshold}")
         if self.clip <= 0:
-            raise ValueError(f"clip must be > 0, got {self.clip}")
+            raise ParameterError(f"clip must be > 0, got {self.clip}")
 
     def update(self, z: float) -> bool:
         self.s = max(0.0, self.s + min(float(z) - self.reference, self.clip))
@@ -81,9 +83,9 @@ class HealthModel:
 
     def __post_init__(self) -> None:
         if self.n_baseline < 3:
-            raise ValueError(f"n_baseline must be >= 3, got {self.n_baseline}")
+            raise ParameterError(f"n_baseline must be >= 3, got {self.n_baseline}")
         if self.scale <= 0:
-            raise ValueError(f"scale must be > 0, got {self.scale}")
+            raise ParameterError(f"scale must be > 0, got {self.scale}")
         self._cusum = Cusum(self.cusum_reference, self.cusum_threshold, self.cusum_clip)
 
     @property
@@ -94,9 +96,9 @@ class HealthModel:
         """Add a healthy reading to the baseline (ignored once the baseline is complete)."""
         v = np.asarray(x, dtype=float).reshape(-1)
         if not np.all(np.isfinite(v)):
-            raise ValueError("health reading has non-finite values")
+            raise DataError("health reading has non-finite values")
         if self._buf and len(v) != len(self._buf[0]):
-            raise ValueError(f"reading has {len(v)} features, baseline has {len(self._buf[0])}")
+            raise DataError(f"reading has {len(v)} features, baseline has {len(self._buf[0])}")
         if self.mean_ is None:
             self._buf.append(v)
             if len(self._buf) >= self.n_baseline:
@@ -117,7 +119,7 @@ class HealthModel:
     def score_one(self, x: Sequence[float] | np.ndarray) -> float:
         """Squared Mahalanobis distance to the baseline per dimension (about 1 when healthy)."""
         if self.mean_ is None or self.precision_ is None:
-            raise ValueError(f"baseline not complete: {len(self._buf)} of {self.n_baseline} readings learned")
+            raise ParameterError(f"baseline not complete: {len(self._buf)} of {self.n_baseline} readings learned")
         z = (np.asarray(x, dtype=float).reshape(-1) - self.mean_) / self._sd
         if self.one_sided:
             z = np.maximum(z, 0.0)

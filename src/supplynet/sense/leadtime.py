@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from ..errors import DataError
+from ..errors import DataError, ParameterError
 
 __all__ = [
     "CellIssue",
@@ -225,7 +225,7 @@ def lead_time_table(df: pd.DataFrame, *, lane_col: str = "country", mode_col: st
                     min_n: int = 20) -> list[LeadTimeStats]:
     """Lead-time statistics per (lane, mode) with at least ``min_n`` observed lead times, largest first."""
     if min_n < 2:
-        raise ValueError(f"min_n must be >= 2, got {min_n}")
+        raise ParameterError(f"min_n must be >= 2, got {min_n}")
     for c in (lane_col, mode_col, "lead_time_days", "late"):
         if c not in df.columns:
             raise DataError(f"shipment history has no column {c!r}")
@@ -248,7 +248,7 @@ def time_split(df: pd.DataFrame, *, date_col: str = "scheduled",
     """Earlier rows (by ``date_col``) train, the last ``test_fraction`` test; rows sharing the
     cutoff date all go to the test side, so no day is split."""
     if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+        raise ParameterError(f"test_fraction must be in (0, 1), got {test_fraction}")
     d = df.sort_values(date_col, kind="stable")
     cutoff = d[date_col].iloc[int(len(d) * (1 - test_fraction))]
     return d[d[date_col] < cutoff], d[d[date_col] >= cutoff]
@@ -270,7 +270,7 @@ class LateDeliveryClassifier:
 
     def __post_init__(self) -> None:
         if self.max_iter < 1 or not 0 < self.learning_rate <= 1 or self.min_category_count < 1:
-            raise ValueError(f"max_iter >= 1, 0 < learning_rate <= 1, min_category_count >= 1 required; got "
+            raise ParameterError(f"max_iter >= 1, 0 < learning_rate <= 1, min_category_count >= 1 required; got "
                              f"{self.max_iter}, {self.learning_rate}, {self.min_category_count}")
 
     def _features(self, df: pd.DataFrame) -> pd.DataFrame:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, ModelError
+from ..errors import DataError, ModelError, ParameterError
 from .cmapss import SENSOR_COLUMNS, SETTING_COLUMNS
 from .features import (
     ConditionNormalizer,
@@ -76,7 +76,7 @@ class RulDistribution:
     def interval(self, level: float = 0.8) -> tuple[float, float]:
         """Equal-tailed interval covering ``level`` of the distribution."""
         if not 0 < level < 1:
-            raise ValueError(f"level must be in (0, 1), got {level}")
+            raise ParameterError(f"level must be in (0, 1), got {level}")
         a = (1 - level) / 2
         n = len(self.samples)
         lo_i = max(int(np.floor(a * (n + 1))) - 1, 0)
@@ -119,15 +119,15 @@ class RulModel:
 
     def __post_init__(self) -> None:
         if self.cap is not None and self.cap <= 0:
-            raise ValueError(f"cap must be > 0 or None, got {self.cap}")
+            raise ParameterError(f"cap must be > 0 or None, got {self.cap}")
         if self.n_folds < 2:
-            raise ValueError(f"n_folds must be >= 2, got {self.n_folds}")
+            raise ParameterError(f"n_folds must be >= 2, got {self.n_folds}")
         if self.n_bins < 1:
-            raise ValueError(f"n_bins must be >= 1, got {self.n_bins}")
+            raise ParameterError(f"n_bins must be >= 1, got {self.n_bins}")
         if self.calib_rul_factor is not None and self.calib_rul_factor <= 0:
-            raise ValueError(f"calib_rul_factor must be > 0 or None, got {self.calib_rul_factor}")
+            raise ParameterError(f"calib_rul_factor must be > 0 or None, got {self.calib_rul_factor}")
         if not 0 < self.colsample <= 1:
-            raise ValueError(f"colsample must be in (0, 1], got {self.colsample}")
+            raise ParameterError(f"colsample must be in (0, 1], got {self.colsample}")
         self._fitted = False
 
     # ---------------------------------------------------------------- features
@@ -346,7 +346,7 @@ class RulModel:
         model.residuals_ = [np.asarray(r, dtype=float) for r in body["residuals"]]
         model.models_ = [lgb.Booster(model_str=str(s)) for s in body["lightgbm_models"]]
         if len(model.residuals_) != len(model.bin_edges_) + 1 or not model.models_:
-            raise ValueError("its calibration or its models are incomplete")
+            raise DataError("its calibration or its models are incomplete")
         model._fitted = True
         return model
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ..errors import DataError
+from ..errors import DataError, ParameterError
 
 __all__ = ["Trip", "generate_trips", "load_gpx", "load_trips", "load_trips_csv"]
 
@@ -45,16 +45,16 @@ class Trip:
     def __post_init__(self) -> None:
         t, lat, lon = (np.asarray(a, dtype=float) for a in (self.t, self.lat, self.lon))
         if not (t.ndim == lat.ndim == lon.ndim == 1) or not (t.size == lat.size == lon.size):
-            raise ValueError(f"trip {self.trip_id!r}: t, lat and lon must be 1-D of one length "
+            raise DataError(f"trip {self.trip_id!r}: t, lat and lon must be 1-D of one length "
                              f"({t.size}, {lat.size}, {lon.size})")
         if t.size == 0:
-            raise ValueError(f"trip {self.trip_id!r} has no fixes")
+            raise DataError(f"trip {self.trip_id!r} has no fixes")
         if not np.all(np.isfinite(t) & np.isfinite(lat) & np.isfinite(lon)):
-            raise ValueError(f"trip {self.trip_id!r}: t, lat and lon must be finite")
+            raise DataError(f"trip {self.trip_id!r}: t, lat and lon must be finite")
         if np.any(np.diff(t) < 0):
-            raise ValueError(f"trip {self.trip_id!r}: fixes must be sorted in time")
+            raise DataError(f"trip {self.trip_id!r}: fixes must be sorted in time")
         if np.any(np.abs(lat) > 90) or np.any(np.abs(lon) > 180):
-            raise ValueError(f"trip {self.trip_id!r}: lat/lon out of range")
+            raise DataError(f"trip {self.trip_id!r}: lat/lon out of range")
         object.__setattr__(self, "t", t)
         object.__setattr__(self, "lat", lat)
         object.__setattr__(self, "lon", lon)
@@ -70,7 +70,7 @@ class Trip:
     def head(self, k: int) -> Trip:
         """The trip as seen after its first ``k`` fixes (what a live tracker has reported so far)."""
         if not 1 <= k <= self.n:
-            raise ValueError(f"k must be in [1, {self.n}], got {k}")
+            raise ParameterError(f"k must be in [1, {self.n}], got {k}")
         return Trip(self.trip_id, self.t[:k], self.lat[:k], self.lon[:k], self.vehicle_id, self.lane,
                     dict(self.meta))
 
@@ -149,7 +149,7 @@ def load_trips_csv(
     if not p.is_file():
         raise DataError(f"{p}: file not found")
     if split_gap_s <= 0:
-        raise ValueError(f"split_gap_s must be > 0, got {split_gap_s}")
+        raise ParameterError(f"split_gap_s must be > 0, got {split_gap_s}")
     try:
         df = pd.read_csv(p, sep=_delimiter(p), dtype=str, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -273,7 +273,7 @@ def generate_trips(
     route = Route.from_points(route_points)
     pieces = sorted(speeds_mps or [(0.0, 8.0)])
     if pieces[0][0] != 0 or any(v <= 0 for _, v in pieces):
-        raise ValueError("speeds_mps must start at 0 m and have positive speeds")
+        raise ParameterError("speeds_mps must start at 0 m and have positive speeds")
     stop_list = sorted(stops or [])
     length = route.length_m
     # time to reach each of a fine grid of distances at unit pace, stops included

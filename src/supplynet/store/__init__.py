@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import StoreError
+from ..errors import ConfigError, StoreError
 from ._sql import ColumnRun
 from .base import AppendResult, EventLog, LoggedEvent, Snapshot, SnapshotStore, Store, redact_url
 
@@ -42,7 +42,7 @@ def register_backend(scheme: str, factory: Callable[[str], Store]) -> None:
     """Let :func:`open_store` open ``scheme://...`` URLs with ``factory(url)`` (plug-in backends;
     check them with :mod:`supplynet.testing.store_contract`)."""
     if not scheme or not scheme.isidentifier():
-        raise ValueError(f"a URL scheme is a word such as 'mydb', not {scheme!r}")
+        raise ConfigError(f"a URL scheme is a word such as 'mydb', not {scheme!r}")
     _BACKENDS[scheme.lower()] = factory
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from ..errors import EventError, StoreError
+from ..errors import EventError, ParameterError, StoreError
 from ..events import EVENT_TYPES, EventBase, parse_events, ts_to_us, us_to_ts
 from . import migrations as _migrations
 from .base import (
@@ -497,7 +497,7 @@ class SqlEventLog(EventLog):
         order: Order = "offset",
     ) -> Iterator[LoggedEvent]:
         if order not in ("offset", "time"):
-            raise ValueError(f"order must be 'offset' or 'time', not {order!r}")
+            raise ParameterError(f"order must be 'offset' or 'time', not {order!r}")
         since_us, until_us = to_us(since, "since"), to_us(until, "until")
         srcs = [sources] if isinstance(sources, str) else (None if sources is None else list(sources))
         kind_set = None
@@ -507,7 +507,7 @@ class SqlEventLog(EventLog):
             if unknown:
                 raise EventError(f"unknown event kind {unknown[0]!r}; known kinds: {', '.join(sorted(EVENT_TYPES))}")
         if limit is not None and limit < 0:
-            raise ValueError(f"limit must be >= 0, not {limit}")
+            raise ParameterError(f"limit must be >= 0, not {limit}")
         where: list[str] = []
         params: list[Any] = []
         if srcs is not None:
@@ -683,7 +683,7 @@ class SqlSnapshotStore(SnapshotStore):
         if not isinstance(blob, bytes | bytearray | memoryview):
             raise TypeError(f"a snapshot blob must be bytes, not {type(blob).__name__}")
         if offset < 0:
-            raise ValueError(f"snapshot offset must be >= 0, not {offset}")
+            raise ParameterError(f"snapshot offset must be >= 0, not {offset}")
         with self._backend.write() as tx:
             rows = tx.execute(
                 "INSERT INTO snapshots (log_offset, ts_us, blob, created_at) VALUES (?, ?, ?, ?) RETURNING id",

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import SecurityError, StoreError
+from ..errors import ParameterError, SecurityError, StoreError
 from ._sql import SqlBackend, Tx
 
 __all__ = ["GENESIS", "AuditEntry", "AuditKey", "AuditLog", "VerifyResult", "audit_key", "entry_hash",
@@ -171,7 +171,7 @@ class AuditLog:
                   at_us: int | None = None) -> AuditEntry:
         """Append inside an open write transaction (the caller's change and its entry commit together)."""
         if not actor or not action:
-            raise ValueError("an audit entry needs an actor and an action")
+            raise ParameterError("an audit entry needs an actor and an action")
         key = audit_key(create=True)
         head = tx.execute("SELECT seq, hash, key_id FROM audit_head WHERE id = 1")
         seq, prev, key_id = (int(head[0][0]), str(head[0][1]), head[0][2]) if head else (0, GENESIS, None)

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from ..errors import ParameterError
 from ..events import EventBase, ts_to_us
 
 __all__ = [
@@ -48,7 +49,7 @@ def to_us(value: TimeLike | None, name: str = "time") -> int | None:
         try:
             return ts_to_us(value)
         except ValueError as exc:
-            raise ValueError(f"{name}: {exc}") from exc
+            raise ParameterError(f"{name}: {exc}") from exc
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     raise TypeError(f"{name} must be a timezone-aware datetime or integer microseconds, not {value!r}")

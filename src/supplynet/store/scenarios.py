@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from ..errors import ParameterError
 from ._sql import SqlBackend
 from .audit import AuditLog
 
@@ -56,7 +57,7 @@ class ScenarioTable:
     def insert(self, row: ScenarioRow, *, audit: tuple[str, str] | None = None) -> None:
         """A new run; ``audit=(actor, action)`` appends its audit entry in the same transaction."""
         if row.status not in STATUSES:
-            raise ValueError(f"scenario run status {row.status!r}: use one of {', '.join(STATUSES)}")
+            raise ParameterError(f"scenario run status {row.status!r}: use one of {', '.join(STATUSES)}")
         with self._backend.write() as tx:
             tx.execute(f"INSERT INTO scenario_runs ({_COLS}, results) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                        (row.id, row.status, json.dumps(row.params, sort_keys=True), row.requested_by, row.created_at,
@@ -72,7 +73,7 @@ class ScenarioTable:
                  error: str | None = None) -> None:
         """Done with ``results`` (a JSON-ready document) or failed with ``error``."""
         if (results is None) == (error is None):
-            raise ValueError("a finished scenario run has either results or an error")
+            raise ParameterError("a finished scenario run has either results or an error")
         status = "done" if error is None else "failed"
         # orjson writes NaN and infinities as null and takes numpy values
         body = None if results is None else orjson.dumps(results, option=orjson.OPT_SERIALIZE_NUMPY).decode()

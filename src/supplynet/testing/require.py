@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
+from ..errors import ParameterError
 from .services import ServiceMissing
 
 __all__ = ["KINDS", "data_dir", "require_data", "require_or_skip", "require_service", "required"]
@@ -40,7 +41,7 @@ def required(kind: str) -> bool:
     try:
         var = KINDS[kind]
     except KeyError:
-        raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}") from None
+        raise ParameterError(f"kind must be one of {sorted(KINDS)}, got {kind!r}") from None
     return os.environ.get(var, "").strip() not in ("", "0")
 
 

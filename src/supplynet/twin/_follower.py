@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from ..errors import ParameterError
 from ..events import EventBase
 
 if TYPE_CHECKING:
@@ -59,9 +60,9 @@ class SnapshotEvery:
 
     def __post_init__(self) -> None:
         if self.events < 1:
-            raise ValueError(f'"events" must be >= 1, not {self.events}')
+            raise ParameterError(f'"events" must be >= 1, not {self.events}')
         if self.seconds <= 0:
-            raise ValueError(f'"seconds" must be > 0, not {self.seconds}')
+            raise ParameterError(f'"seconds" must be > 0, not {self.seconds}')
 
 
 class Follower:

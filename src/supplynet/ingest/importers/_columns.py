@@ -62,7 +62,7 @@ class Mapping(BaseModel):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as Europe/Paris)") from None
+            raise DataError(f"unknown time zone {v!r} (use an IANA name such as Europe/Paris)") from None
         return v
 
     @classmethod
