@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "supplynet"
 
 # shared by everyone: may be imported from anywhere, import only each other ("" is the package
 # itself, supplynet/__init__.py: its version)
-FOUNDATION = {"", "errors", "units", "events", "model", "config", "store", "_version"}
+FOUNDATION = {"", "errors", "units", "events", "model", "config", "store", "_version", "_lazy"}
 # the loop, left to right; a layer may import layers with a smaller rank
 RANK = {
     "security": 1,

@@ -69,7 +69,7 @@ def fleet(network: Annotated[Path, typer.Option("--network", help="the network f
           store: StoreOpt = None) -> None:
     """Run the simulated world against a store: devices through the gate, actions from a file sink."""
     from supplynet.config import Settings
-    from supplynet.fleet._live import run_fleet
+    from supplynet.fleet import run_fleet
     from supplynet.model import load_network
     from supplynet.store import open_store
 

@@ -1,0 +1,61 @@
+"""Decide: replenish, maintain, reroute and rebalance; the autonomy policy (levels, guardrails,
+approvals); decisions recorded with their outbox rows; the dispatcher and its sinks.
+
+Every public name of the package's modules is here (imported on first use)::
+
+    >>> from supplynet import decide
+    >>> decide.AutonomyPolicy is decide.autonomy.AutonomyPolicy
+    True
+"""
+
+from __future__ import annotations
+
+from .._lazy import lazy_exports
+
+#: the public names of each public module (its ``__all__``)
+_BY_MODULE: dict[str, tuple[str, ...]] = {
+    "autonomy": ("KINDS", "AutonomyPolicy", "Guardrails", "KindPolicy", "QuietHours", "Verdict",
+        "evaluate", "load_policy", "loosened", "parse_policy"),
+    "coldchain_watch": ("COLDCHAIN_SOURCE", "ColdChainWatch"),
+    "decision": ("DECIDE_SOURCE", "Approval", "Decision", "DecisionNotFound", "OrderAction", "Option",
+        "QualityAction", "RerouteAction", "Submitted", "WorkOrderAction", "approve", "decision_from_row",
+        "execute", "from_order_proposal", "get", "reject", "submit", "submit_many", "approve_many"),
+    "forecast_refit": ("DemandRefit",),
+    "geo_watch": ("GEO_SOURCE", "GeoWatch"),
+    "gsm": ("GsmError", "GsmProblem", "GsmSolution", "service_level_of_rounded_z", "solve", "solve_milp",
+        "solve_tree", "stage_table"),
+    "impact": ("Impact", "ItemImpact", "Node", "StarvedRun", "affected_items", "assess_impact", "project"),
+    "machines": ("MachineWatch", "SENSE_SOURCE"),
+    "maintain": ("MaintenancePolicy", "MaintenanceState", "RulForecast", "WorkOrder", "close", "decide",
+        "significant", "wilson_lower"),
+    "outbox": ("ALERT_SOURCE", "Dispatcher", "backoff_s", "sink_secret"),
+    "people": ("person_verdict", "subjects", "window_days"),
+    "plan": ("POLICY_PARAMS", "plan_gsm", "plan_inventory", "stage_problem_from_network",
+        "stocking_points"),
+    "plan_apply": ("apply_plan", "policies_from_plan"),
+    "policies": ("KIND_BASE_STOCK", "KIND_NEWSVENDOR", "KIND_RQ", "KIND_RS", "KIND_SS", "BaseStock",
+        "Forecast", "Newsvendor", "Policy", "RQPolicy", "RSPolicy", "SsPolicy", "order_qty_scalar",
+        "policy_from_spec"),
+    "rebalance": ("RebalanceOption", "Rebalancer", "haversine_km"),
+    "record": ("ACTIONS", "Outbox", "Recorded", "action_name", "alert_body", "decision_body", "dedupe_key",
+        "subject_of"),
+    "replenish": ("OrderProposal", "Replenisher", "downstream_demand", "fill_rate_factor",
+        "newsvendor_ratio", "size_levels", "size_policy", "touched_keys"),
+    "reroute": ("OBJECTIVES", "Alternative", "CostedOption", "ExpediteMode", "Response", "alternatives",
+        "choose", "cost_alternatives", "plan_response"),
+    "sinks": ("SinkSpec", "SinksConfig", "load_sinks", "parse_sinks"),
+    "sizing": ("EOQResult", "LeadTimeDemand", "NewsvendorResult", "RQResult", "SerialResult",
+        "SizingError", "SsResult", "base_stock_cost_optimal", "base_stock_for_fill_rate",
+        "base_stock_for_service", "clark_scarf_serial", "critical_ratio", "eoq", "eoq_backorders", "epq",
+        "lead_time_demand", "newsvendor_continuous", "newsvendor_discrete", "newsvendor_empirical",
+        "newsvendor_explicit", "newsvendor_normal", "newsvendor_poisson", "normal_loss",
+        "normal_second_loss", "poisson_loss", "rq_for_service", "rq_loss_function", "rq_poisson_exact",
+        "rs_order_up_to", "ss_eoq_safety_stock", "ss_poisson_exact", "ss_power_approximation"),
+    "watch": ("ETA_SOURCE", "MINIMAL_POLICY", "ShipmentWatch", "WatchStats"),
+    "willems_data": ("StageRow", "data_dir", "parse_willems_csv", "read_reported_costs",
+        "read_willems_csv"),
+}
+#: names two modules share, or equal to their module's name, published under a name of their own
+_ALIASES = {"SINK_KINDS": ("sinks", "KINDS"), "record_decisions": ("record", "record")}
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _BY_MODULE, _ALIASES)

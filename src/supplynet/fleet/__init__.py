@@ -14,12 +14,15 @@ from typing import Any
 
 import numpy as np
 
+from .._lazy import lazy_exports
 from ._emit import CallbackSink, Emitter, LogSink, Sink
 from ._sources import CmapssWear, GeneratedDemand, GeneratedWear, WalmartDemand, load_gps_routes
 from ._world import Trip, World
 
 __all__ = ["CallbackSink", "CmapssWear", "Emitter", "Fleet", "GeneratedDemand", "GeneratedWear", "LogSink", "Sink",
-           "Trip", "WalmartDemand", "World", "real_data_sources"]
+           "Trip", "WalmartDemand", "World", "real_data_sources", "run_fleet"]
+# run_fleet (``supplynet fleet``) imports this package itself: published lazily
+_, __getattr__, __dir__ = lazy_exports(__name__, {"_live": ("run_fleet",)})
 
 
 def real_data_sources(network: Any, data_dir: str | Path, rng: np.random.Generator) -> dict[str, Any]:
