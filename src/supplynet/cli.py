@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .commands.options import StoreOpt
 from .config import Settings
 from .errors import DataError, EventError, StoreError, SupplynetError
 
@@ -44,9 +45,6 @@ app = typer.Typer(
     cls=_Group, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
     help="supplynet: intelligent supply networks. Sense -> predict -> act, with a digital twin to ask what-if.",
 )
-
-StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///path or postgresql://...; "
-                                                                "default: SUPPLYNET_STORE_URL or .supplynet/supplynet.db")]
 
 
 def _store_url(store: str | None, default_db: str = "supplynet.db") -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AfterValidator,
@@ -64,7 +64,7 @@ __all__ = [
     "wire_schema",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -318,21 +318,20 @@ def _event_error(exc: ValidationError) -> EventError:
 def parse_event(data: bytes | str | dict[str, Any]) -> EventBase:
     """Validate one wire event (JSON bytes/str or a dict); raises :class:`EventError`."""
     try:
-        if isinstance(data, dict):
-            return _ADAPTER.validate_python(data)
-        return _ADAPTER.validate_json(data)
+        event: EventBase = _ADAPTER.validate_python(data) if isinstance(data, dict) else _ADAPTER.validate_json(data)
     except ValidationError as exc:
         raise _event_error(exc) from exc
+    return event
 
 
 def parse_events(data: bytes | str | list[dict[str, Any]]) -> list[EventBase]:
     """Validate a JSON array (or list of dicts) of events at once."""
     try:
-        if isinstance(data, list):
-            return _LIST_ADAPTER.validate_python(data)
-        return _LIST_ADAPTER.validate_json(data)
+        events: list[EventBase] = (_LIST_ADAPTER.validate_python(data) if isinstance(data, list)
+                                   else _LIST_ADAPTER.validate_json(data))
     except ValidationError as exc:
         raise _event_error(exc) from exc
+    return events
 
 
 def dumps(event: EventBase) -> str:

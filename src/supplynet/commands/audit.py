@@ -21,14 +21,12 @@ import typer
 
 from ..config import Settings
 from ..errors import StoreError
+from .options import StoreOpt
 
 __all__ = ["app"]
 
 app = typer.Typer(help="The tamper-evident audit log: verify the keyed hash chain, list entries, sign "
                        "checkpoints.", no_args_is_help=True)
-
-StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///path or postgresql://... "
-                                                              "(default: SUPPLYNET_STORE_URL or .supplynet/supplynet.db)")]
 
 
 def _url(store: str | None) -> str:

@@ -25,10 +25,9 @@ import typer
 
 from supplynet.errors import DataError
 
-app = typer.Typer(help="Device registry: provision, list, rotate keys, revoke.", no_args_is_help=True)
+from .options import StoreOpt
 
-StoreOpt = Annotated[str | None, typer.Option("--store", help="store URL (default: SUPPLYNET_STORE_URL or "
-                                                               ".supplynet/supplynet.db)")]
+app = typer.Typer(help="Device registry: provision, list, rotate keys, revoke.", no_args_is_help=True)
 
 
 def _registry(store_url: str | None, *, readonly: bool = False) -> tuple[Any, Any]:

@@ -27,8 +27,7 @@ import typer
 
 from supplynet.errors import DataError
 
-StoreOpt = Annotated[str | None, typer.Option("--store", help="store URL (default: SUPPLYNET_STORE_URL or "
-                                                               ".supplynet/supplynet.db)")]
+from .options import StoreOpt
 
 
 def parse_speed(text: str) -> float | None:

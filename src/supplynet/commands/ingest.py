@@ -21,11 +21,10 @@ import typer
 
 from supplynet.errors import DataError
 
+from .options import StoreOpt
+
 app = typer.Typer(help="Ingestion gateway: MQTT worker, file replay, operator file signatures.",
                   no_args_is_help=True)
-
-StoreOpt = Annotated[str | None, typer.Option("--store", help="store URL (default: SUPPLYNET_STORE_URL or "
-                                                               ".supplynet/supplynet.db)")]
 
 
 def _pairs(values: list[str] | None, opt: str) -> dict[str, str]:

@@ -22,11 +22,11 @@ import typer
 
 from supplynet.errors import DataError
 
+from .options import StoreOpt
+
 app = typer.Typer(help="Outbox of actions for the sinks: list, re-send dead letters, dispatch.",
                   no_args_is_help=True)
 
-StoreOpt = Annotated[str | None, typer.Option("--store", help="store URL (default: SUPPLYNET_STORE_URL or "
-                                                               ".supplynet/supplynet.db)")]
 SinksOpt = Annotated[Path, typer.Option("--sinks", help="the sinks file (YAML)")]
 
 

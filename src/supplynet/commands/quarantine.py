@@ -18,10 +18,9 @@ import typer
 
 from supplynet.errors import DataError
 
-app = typer.Typer(help="Quarantined messages: list, show, explain, count.", no_args_is_help=True)
+from .options import StoreOpt
 
-StoreOpt = Annotated[str | None, typer.Option("--store", help="store URL (default: SUPPLYNET_STORE_URL or "
-                                                               ".supplynet/supplynet.db)")]
+app = typer.Typer(help="Quarantined messages: list, show, explain, count.", no_args_is_help=True)
 
 
 def _tables(store_url: str | None) -> tuple[Any, Any]:

@@ -11,17 +11,14 @@ line. Read-only: it never migrates or creates anything.
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from ..config import Settings
+from .options import StoreOpt
 
 __all__ = ["app"]
 
 app = typer.Typer(help="The store itself: check its integrity, bring its schema up to date.", no_args_is_help=True)
-StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///path or postgresql://... (default: "
-                                                              "SUPPLYNET_STORE_URL or .supplynet/supplynet.db)")]
 
 
 @app.command()

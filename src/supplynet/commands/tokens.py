@@ -9,13 +9,11 @@ import typer
 
 from ..config import Settings
 from ..errors import DataError
+from .options import StoreOpt
 
 __all__ = ["app"]
 
 app = typer.Typer(help="API tokens for people and programs: roles viewer, planner, admin.", no_args_is_help=True)
-
-StoreOpt = Annotated[str | None, typer.Option("--store", help="sqlite:///path or postgresql://... "
-                                                              "(default: SUPPLYNET_STORE_URL or .supplynet/supplynet.db)")]
 
 
 #: the longest lifetime a token may be given (days); 0 means it never expires

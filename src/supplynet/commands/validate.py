@@ -55,7 +55,7 @@ def validate(
     if json_output:
         typer.echo(json.dumps({"ok": True, "file": str(file), **info}))
         return
-    kinds = ", ".join(f"{n} {k}" for k, n in info["sites_by_kind"].items() if n)  # type: ignore[union-attr]
+    kinds = ", ".join(f"{n} {k}" for k, n in info["sites_by_kind"].items() if n)
     typer.echo(f"OK: {net.name}: {len(net.sites)} sites ({kinds}), {len(net.products)} products, "
                f"{len(net.lanes)} lanes, {len(net.boms)} BOMs, {len(net.demand)} demand entries, "
                f"{len(net.assets)} assets, {len(net.devices)} devices, {len(net.policies)} policies")

@@ -21,7 +21,9 @@ log's group commit merges what they append. The PUBACKs of a committed batch go 
 A message whose topic names a device over ``pre_verify_factor`` x its quota is refused before it
 is queued or read (:meth:`Gate.admit`; the broker's ACL ties the topic to the publisher), so a
 flooding device costs the others little. The worker's paho client reads the socket in 64 KiB
-chunks and decodes PUBLISH packets directly (:class:`_LeanClient`). The worker sets the process's
+chunks and decodes PUBLISH packets directly (:class:`_LeanClient`, which overrides private paho
+methods: :func:`subscriber_client` uses it only on the paho releases it is tested on, and paho's own
+client on any other). The worker sets the process's
 GIL switch interval to 1 ms (Python's default is 5 ms): a committing thread back from its fsync
 otherwise waits up to 5 ms for the network thread busy reading a flood, which showed in the calm
 devices' p99 (``gil_switch_interval_s=None`` leaves the interpreter's setting alone).
@@ -68,7 +70,8 @@ from ..security.signing import fingerprint
 from .envelope import seal
 from .gate import Gate
 
-__all__ = ["DeviceClient", "GatewayWorker", "TlsOptions", "ack_topic", "tcp_nodelay", "up_topic"]
+__all__ = ["LEAN_PAHO_RANGE", "DeviceClient", "GatewayWorker", "TlsOptions", "ack_topic", "lean_client_refusal",
+           "subscriber_client", "tcp_nodelay", "up_topic"]
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +262,53 @@ class _LeanClient(mqtt.Client):
         return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
 
 
+#: the paho-mqtt releases, [from, to), whose private receive path :class:`_LeanClient` overrides was
+#: written against and is tested on (tests/ingest/test_lean_client.py compares it with paho's own)
+LEAN_PAHO_RANGE = ((2, 0), (3, 0))
+_LEAN_METHODS = ("_sock_recv", "_packet_read", "_loop_rc_handle", "_handle_publish", "_packet_queue", "_send_puback",
+                 "loop_read", "reconnect")
+_LEAN_STATE = ("_in_packet", "_sock", "_protocol", "_userdata", "_in_callback_mutex", "_manual_ack")
+
+
+def lean_client_refusal(version: str | None = None, client_cls: type = mqtt.Client) -> str | None:
+    """Why :class:`_LeanClient` must not be used with this paho (``version``, ``client_cls``: the
+    installed one by default), or None when it may: the release is in :data:`LEAN_PAHO_RANGE` and
+    the private methods and state it relies on are there."""
+    if version is None:
+        import paho.mqtt
+
+        version = str(getattr(paho.mqtt, "__version__", "0"))
+    try:
+        release = tuple(int(x) for x in version.split(".")[:2])
+    except ValueError:
+        return f"paho-mqtt version {version!r} is not a release number"
+    lo, hi = LEAN_PAHO_RANGE
+    if not lo <= release < hi:
+        return f"paho-mqtt {version} is outside the releases the lean receive path was tested on ({lo} to {hi})"
+    missing = [m for m in _LEAN_METHODS if not callable(getattr(client_cls, m, None))]
+    if missing:
+        return f"paho-mqtt {version} has no {', '.join(missing)}"
+    probe = client_cls(CallbackAPIVersion.VERSION2, client_id="probe", protocol=mqtt.MQTTv5, manual_ack=True)
+    missing = [a for a in _LEAN_STATE if not hasattr(probe, a)]
+    try:
+        probe._on_message_filtered._root._children  # noqa: B018 - the topic-callback tree it checks
+    except AttributeError:
+        missing.append("_on_message_filtered._root._children")
+    return f"paho-mqtt {version}'s client has no {', '.join(missing)}" if missing else None
+
+
+def subscriber_client(client_id: str, *, version: str | None = None) -> mqtt.Client:
+    """The gateway's MQTT 5 client (manual acknowledgements): :class:`_LeanClient` where
+    :func:`lean_client_refusal` allows it, else paho's own client, which receives the same messages
+    more slowly (one warning says why). The one place the private-method override is chosen."""
+    why = lean_client_refusal(version)
+    kw: dict[str, Any] = {"client_id": client_id, "protocol": mqtt.MQTTv5, "manual_ack": True}
+    if why is None:
+        return _LeanClient(CallbackAPIVersion.VERSION2, **kw)
+    log.warning("gateway: %s; using paho's standard receive path (slower under floods)", why)
+    return mqtt.Client(CallbackAPIVersion.VERSION2, **kw)
+
+
 def tcp_nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
     """Small MQTT packets go out at once: with Nagle's algorithm a PUBACK or a lone reading can
     wait for the peer's delayed TCP acknowledgement (40 ms on Linux)."""
@@ -346,7 +396,7 @@ class GatewayWorker:
         self._ranges: dict[str, list[tuple[int, int]]] = {}  # device acks not yet published
         self._ranges_lock = threading.Lock()
         self._ranges_sent = 0.0
-        c = _LeanClient(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True)
+        c = subscriber_client(client_id)
         if username:
             c.username_pw_set(username, password)
         if tls is not None:

@@ -9,11 +9,11 @@ Only device kinds travel this way (position, condition, machine_reading, stock_c
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ..events import EventBase
+from ..events import EventBase, to_utc
 from ..security.devices import Credential
 from .envelope import DEVICE_KINDS, seal
 from .gate import Gate
@@ -47,27 +47,53 @@ def seal_events(cred: Credential, events: Sequence[EventBase], now: datetime | N
 
 
 class GateSink:
-    """A fleet sink that seals each device's events with its credential and submits them to the gate
-    on ``flush``. Sources without a credential, and non-device kinds, are counted in ``skipped``."""
+    """A fleet sink that sends each device's events as envelopes sealed with its credential
+    (:func:`seal_events`) through ``gate`` on ``flush``: the path a real device takes.
 
-    def __init__(self, gate: Gate, credentials: Mapping[str, Credential], adapter: str = "fleet"):
+    Events of a source without a credential, or of a kind no device sends (site systems' shipment,
+    production and maintenance records), go to ``systems`` (another sink, e.g. the log directly)
+    when one is given, else they are dropped and counted in ``skipped``. ``outcomes`` counts what
+    the gate did with every envelope (stored, late, quarantined, refused), ``reasons`` the reason
+    codes. The envelopes are stamped with ``clock()`` (a timezone-aware datetime; default: the
+    gate's clock).
+    """
+
+    def __init__(self, gate: Gate, credentials: Mapping[str, Credential], systems: Any = None,
+                 clock: Callable[[], datetime] | None = None, adapter: str = "fleet"):
         self.gate = gate
         self.credentials = dict(credentials)
+        self.systems = systems
+        self.clock = clock or (lambda: datetime.fromtimestamp(self.gate.clock(), UTC))
         self.adapter = adapter
         self._pending: list[bytes] = []
         self.outcomes: Counter[str] = Counter()
+        self.reasons: Counter[str] = Counter()
         self.skipped = 0
+
+    @property
+    def creds(self) -> dict[str, Credential]:
+        return self.credentials
 
     def send(self, source: str, events: list[EventBase]) -> None:
         cred = self.credentials.get(source)
-        device = [e for e in events if e.kind in DEVICE_KINDS] if cred else []  # type: ignore[attr-defined]
-        self.skipped += len(events) - len(device)
-        if device:
-            now = datetime.fromtimestamp(self.gate.clock(), UTC)
-            self._pending.extend(seal_events(cred, device, now))  # type: ignore[arg-type]
+        if cred is None or any(e.kind not in DEVICE_KINDS for e in events):  # type: ignore[attr-defined]
+            if self.systems is not None:
+                self.systems.send(source, events)
+                return
+            device = [e for e in events if e.kind in DEVICE_KINDS] if cred else []  # type: ignore[attr-defined]
+            self.skipped += len(events) - len(device)
+            events = device
+        if cred is not None and events:
+            self._pending.extend(seal_events(cred, events, to_utc(self.clock())))
 
     def flush(self) -> None:
-        if self._pending:
-            for o in self.gate.submit(self._pending, self.adapter):
-                self.outcomes[o.reason or o.status] += 1
-            self._pending = []
+        flush = getattr(self.systems, "flush", None)
+        if flush:
+            flush()
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        for o in self.gate.submit(batch, self.adapter):
+            self.outcomes[o.status] += 1
+            if o.reason:
+                self.reasons[o.reason] += 1
