@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-slow test-all bench lint clean
+.PHONY: venv demo test test-slow test-all bench lint typecheck clean
 
 venv: $(STAMP)
 
@@ -35,6 +35,11 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+# mypy, configured in pyproject.toml ([tool.mypy]: strict on the core, an opt-out list elsewhere)
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .supplynet build *.egg-info src/*.egg-info
+	rm -rf $(VENV) .supplynet build *.egg-info src/*.egg-info .mypy_cache

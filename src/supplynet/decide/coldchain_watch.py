@@ -22,13 +22,16 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..events import Condition, EventBase, ShipmentStatus
 from ..sense.coldchain import ProductTolerance, assess_load
 from . import decision as decisions
 from ._alerts import AlertOutbox
 from .autonomy import AutonomyPolicy
+
+if TYPE_CHECKING:
+    from ..model import Network
 
 __all__ = ["COLDCHAIN_SOURCE", "ColdChainWatch"]
 
@@ -55,7 +58,7 @@ class ColdChainWatch:
     ``max_gap_s``: a silence longer than this is a gap in the record, not time above the limit.
     """
 
-    def __init__(self, network: Any, *, store: Any | None = None, policy: AutonomyPolicy | None = None,
+    def __init__(self, network: Network, *, store: Any | None = None, policy: AutonomyPolicy | None = None,
                  inspection_cost: float = 150.0, max_gap_s: float = 3600.0, max_readings: int = 5000):
         self.network = network
         self.store = store

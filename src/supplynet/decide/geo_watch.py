@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from ..errors import ParameterError
 from ..events import EventBase, Position
 from ..sense.geo import Route, haversine_m
 from ._alerts import AlertOutbox
+
+if TYPE_CHECKING:
+    from ..model import Network
 
 __all__ = ["GEO_SOURCE", "GeoWatch"]
 
@@ -50,7 +53,7 @@ class _Track:
 class GeoWatch:
     """Geofence, dwell and route-deviation alerts from GPS fixes."""
 
-    def __init__(self, network: Any, *, store: Any | None = None, radius_m: float = 300.0,
+    def __init__(self, network: Network, *, store: Any | None = None, radius_m: float = 300.0,
                  exit_factor: float = 1.25, dwell_s: float = 3 * 3600.0, dwell_radius_m: float = 150.0,
                  deviation_m: float = 5_000.0, deviation_fixes: int = 3):
         if radius_m <= 0 or exit_factor < 1 or dwell_s <= 0 or dwell_radius_m <= 0 or deviation_m <= 0 \

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,10 @@ from ._alerts import alert_seq
 from .autonomy import AutonomyPolicy
 from .maintain import MaintenancePolicy, MaintenanceState, close
 from .maintain import decide as decide_maintenance
+
+if TYPE_CHECKING:
+    from ..model import Network
+    from ..store import Store
 
 __all__ = ["MachineWatch", "SENSE_SOURCE"]
 
@@ -53,7 +57,7 @@ class MachineWatch:
     time (days) into cycles; ``opportunity_cycles``: how often maintenance can start (e.g. a shift).
     """
 
-    def __init__(self, network: Any, model: RulModel, policy: AutonomyPolicy, store: Any, *,
+    def __init__(self, network: Network, model: RulModel, policy: AutonomyPolicy, store: Store, *,
                  hours_per_cycle: float = 1.0, opportunity_cycles: float = 8.0, vibration_baseline: int = 50):
         self.model = model
         self.policy = policy

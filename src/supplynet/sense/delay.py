@@ -31,7 +31,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,6 +41,9 @@ from .eta import EtaModel, LaneGeometry, weighted_quantiles
 from .eta_tod import TodEtaModel, eta_model_class
 from .geo import Route
 from .trips import Trip
+
+if TYPE_CHECKING:
+    from ..model import Network
 
 __all__ = ["ArrivalForecast", "DelayDeclared", "DelayDetector", "DelayPolicy", "LaneEta", "SegmentEtaModel",
            "fit_lane_eta_model", "lane_route", "split_normal_sf"]
@@ -102,7 +105,7 @@ def _norm_ppf(q: float) -> float:
     return NormalDist().inv_cdf(min(max(q, 1e-9), 1 - 1e-9))
 
 
-def lane_route(network: Any, lane_id: str, n: int = 24) -> Route:
+def lane_route(network: Network, lane_id: str, n: int = 24) -> Route:
     """The lane's route: its geometry in the network, else the straight line between its sites."""
     lane = network.lane(lane_id)
     if lane.route:
@@ -112,7 +115,7 @@ def lane_route(network: Any, lane_id: str, n: int = 24) -> Route:
     return Route(a.lat + (b.lat - a.lat) * f, a.lon + (b.lon - a.lon) * f)
 
 
-def fit_lane_eta_model(network: Any, lane_id: str, trips: list[Trip], *, model: Literal["tod", "gp"] = "tod",
+def fit_lane_eta_model(network: Network, lane_id: str, trips: list[Trip], *, model: Literal["tod", "gp"] = "tod",
                        route: Route | None = None, **options: Any) -> SegmentEtaModel:
     """A segment ETA model for a lane fitted on its past GPS trips: ``"tod"`` (default, as the
     backtest's) or ``"gp"``, on the lane's route (``route``, else :func:`lane_route`); ``options`` go
@@ -215,7 +218,7 @@ class DelayPolicy:
             raise ParameterError(f"reassess_s must be > 0, got {self.reassess_s}")
 
     @classmethod
-    def for_network(cls, network: Any, **overrides: Any) -> DelayPolicy:
+    def for_network(cls, network: Network, **overrides: Any) -> DelayPolicy:
         """Defaults overridden by the network's ``meta`` (``delay_confidence``, ``delay_tolerance_s``,
         ``delay_min_pings``, ``delay_min_span_s``) and then by ``overrides``."""
         meta = dict(getattr(network, "meta", None) or {})
@@ -302,7 +305,7 @@ class DelayDetector:
     or :class:`~supplynet.sense.eta.EtaModel`, see :func:`fit_lane_eta_model`); other lanes use
     :class:`LaneEta`."""
 
-    def __init__(self, network: Any, *, policy: DelayPolicy | None = None,
+    def __init__(self, network: Network, *, policy: DelayPolicy | None = None,
                  eta_models: Mapping[str, SegmentEtaModel] | None = None, stop_m: float = 50.0, seed: int = 0):
         self.network = network
         self.policy = policy or DelayPolicy.for_network(network)

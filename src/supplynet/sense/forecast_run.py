@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,10 @@ import pandas as pd
 from ..errors import DataError
 from ._forecast_data import resolve_freq
 from .forecast import Forecaster, _levels, _name
+
+if TYPE_CHECKING:
+    from ..model import Network
+    from ..store import Store
 
 __all__ = ["parse_levels", "read_frame", "run_forecast", "sales_history", "to_nixtla"]
 
@@ -84,7 +88,7 @@ def run_forecast(df: pd.DataFrame, horizon: int, *, freq: str = "W", levels: Seq
     return out, info
 
 
-def sales_history(store: Any, freq: str = "W", network: Any = None) -> pd.DataFrame:
+def sales_history(store: Store, freq: str = "W", network: Network | None = None) -> pd.DataFrame:
     """Demand per ``site/sku`` and period from the log's sales events (see the module docstring)."""
     grid = resolve_freq(freq)
     rows = [(e.site, e.sku, e.ts, e.quantity + e.unfilled) for r in store.log.read(kinds=["sale"])

@@ -32,12 +32,15 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ModelError
 from ..events import EventBase, ShipmentStatus
+
+if TYPE_CHECKING:
+    from ..model import Network
 
 __all__ = ["LeadTimeEstimate", "LeadTimeLearner"]
 
@@ -76,7 +79,7 @@ class LeadTimeLearner:
     """Learns per-lane lead times from shipment events; ``observe`` returns the updated estimate on a
     delivery (None otherwise)."""
 
-    def __init__(self, network: Any = None, *, prior_weight: float = 5.0, window: int = 200) -> None:
+    def __init__(self, network: Network | None = None, *, prior_weight: float = 5.0, window: int = 200) -> None:
         if not prior_weight >= 0 or not math.isfinite(prior_weight):
             raise ModelError(f'"prior_weight" must be a finite number >= 0, got {prior_weight!r}')
         if int(window) < 2:

@@ -25,12 +25,15 @@ import math
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ModelError
 from ..events import Alert, EventBase, StockCount
+
+if TYPE_CHECKING:
+    from ..model import Network
 
 __all__ = ["ShrinkageFinding", "ShrinkageMonitor", "reconcile"]
 
@@ -74,7 +77,7 @@ class ShrinkageMonitor:
     """Watches IoT counts; ``observe(event, twin)`` after the twin applied the event,
     ``decide(twin, now)`` for the alerts of newly found (or grown) gaps."""
 
-    def __init__(self, network: Any = None, *, min_counts: int = 3, abs_tolerance: float = 1.0,
+    def __init__(self, network: Network | None = None, *, min_counts: int = 3, abs_tolerance: float = 1.0,
                  rel_tolerance: float = 0.02, regrow: float = 0.5, critical_value: float = 1000.0,
                  source: str = "supplynet.shrinkage", seq_start: int = 0) -> None:
         if int(min_counts) < 2:
