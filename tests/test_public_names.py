@@ -197,9 +197,8 @@ def test_value_shaped_errors_are_value_errors_and_the_rest_are_not():
     from supplynet.decide.gsm import GsmError
     from supplynet.decide.sizing import SizingError
 
-    for cls in (errors.ParameterError, errors.DataError, errors.EventError, errors.UnitError, errors.ModelError,
-                errors.ConfigError, errors.SimulationError, errors.DecisionError, SizingError, GsmError):
+    for cls in (errors.ParameterError, errors.DataError, errors.EventError, errors.UnitError, errors.ConfigError, errors.SimulationError, errors.DecisionError, SizingError, GsmError):
         assert issubclass(cls, ValueError) and issubclass(cls, errors.SupplynetError), cls
-    for cls in (errors.StoreError, errors.StoreUnavailable, errors.SecurityError, errors.IngestError):
+    for cls in (errors.StoreError, errors.StoreUnavailable, errors.SecurityError, errors.IngestError, errors.ModelError):
         assert not issubclass(cls, ValueError), cls
     assert SizingError.__bases__ == (errors.DecisionError,) and GsmError.__bases__ == (errors.DecisionError,)

@@ -8,7 +8,7 @@ details and the CLI to one clear line on stderr (exit code 2), never a traceback
     ├── ParameterError  (V)         a function, constructor or command got an invalid argument
     │                               (out of range, wrong shape) or was called out of order
     ├── ConfigError     (V)         bad settings or environment
-    ├── ModelError      (V)         the network file is wrong (file, line, field)
+    ├── ModelError                  the network file is wrong (file, line, field)
     │   └── ModelValidationError    carries a list of ModelIssue (one per problem found)
     ├── EventError      (V)         an event or envelope does not fit the canonical schema
     │   └── UnitError               a value's unit is unknown or cannot be converted
@@ -23,7 +23,9 @@ details and the CLI to one clear line on stderr (exit code 2), never a traceback
 The classes marked (V) are also :class:`ValueError`: they say "this value is wrong", so code and
 tests that catch ``ValueError`` (pydantic validators among them) keep working, and a subclass needs
 no second base. The store, gate and security errors are not: a refused signature or a database that
-is down is not a bad value, and a broad ``except ValueError`` must never swallow one.
+is down is not a bad value, and a broad ``except ValueError`` must never swallow one. Nor is
+``ModelError``: the network's own validation raises it from inside pydantic, which would otherwise
+catch it as a ``ValueError`` and lose the line numbers it carries.
 
 >>> issubclass(ParameterError, ValueError), issubclass(SecurityError, ValueError)
 (True, False)
@@ -71,7 +73,7 @@ class ConfigError(SupplynetError, ValueError):
     code = "config"
 
 
-class ModelError(SupplynetError, ValueError):
+class ModelError(SupplynetError):
     code = "model"
 
 

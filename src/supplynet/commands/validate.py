@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
@@ -55,7 +55,8 @@ def validate(
     if json_output:
         typer.echo(json.dumps({"ok": True, "file": str(file), **info}))
         return
-    kinds = ", ".join(f"{n} {k}" for k, n in info["sites_by_kind"].items() if n)
+    by_kind = cast("dict[str, int]", info["sites_by_kind"])
+    kinds = ", ".join(f"{n} {k}" for k, n in by_kind.items() if n)
     typer.echo(f"OK: {net.name}: {len(net.sites)} sites ({kinds}), {len(net.products)} products, "
                f"{len(net.lanes)} lanes, {len(net.boms)} BOMs, {len(net.demand)} demand entries, "
                f"{len(net.assets)} assets, {len(net.devices)} devices, {len(net.policies)} policies")

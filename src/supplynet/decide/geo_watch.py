@@ -59,7 +59,7 @@ class GeoWatch:
         if radius_m <= 0 or exit_factor < 1 or dwell_s <= 0 or dwell_radius_m <= 0 or deviation_m <= 0 \
                 or deviation_fixes < 1:
             raise ParameterError("GeoWatch: radius_m, dwell_s, dwell_radius_m, deviation_m must be > 0, "
-                             "exit_factor >= 1 and deviation_fixes >= 1")
+                                 "exit_factor >= 1 and deviation_fixes >= 1")
         self.network = network
         self.store = store
         self.radius_m, self.exit_m = float(radius_m), float(radius_m * exit_factor)

@@ -78,10 +78,10 @@ class LaneGeometry:
     def __post_init__(self) -> None:
         if self.origin_radius_m <= 0 or self.dest_radius_m <= 0:
             raise ParameterError(f"geofence radii must be > 0, got origin_radius_m={self.origin_radius_m}, "
-                             f"dest_radius_m={self.dest_radius_m}")
+                                 f"dest_radius_m={self.dest_radius_m}")
         if self.origin_radius_m + self.dest_radius_m >= self.route.length_m:
             raise ParameterError(f"origin_radius_m + dest_radius_m ({self.origin_radius_m + self.dest_radius_m}) "
-                             f"must be shorter than the route ({self.route.length_m:.0f} m)")
+                                 f"must be shorter than the route ({self.route.length_m:.0f} m)")
 
     @property
     def arrival_s_m(self) -> float:

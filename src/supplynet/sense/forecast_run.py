@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..events import Sale
 from ._forecast_data import resolve_freq
 from .forecast import Forecaster, _levels, _name
 
@@ -92,7 +93,7 @@ def sales_history(store: Store, freq: str = "W", network: Network | None = None)
     """Demand per ``site/sku`` and period from the log's sales events (see the module docstring)."""
     grid = resolve_freq(freq)
     rows = [(e.site, e.sku, e.ts, e.quantity + e.unfilled) for r in store.log.read(kinds=["sale"])
-            for e in (r.event,)]
+            for e in (r.event,) if isinstance(e, Sale)]
     if not rows:
         raise DataError("the log holds no sales events (supplynet import sales FILE)")
     df = pd.DataFrame(rows, columns=["site", "sku", "ts", "y"])

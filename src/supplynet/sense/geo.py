@@ -179,7 +179,7 @@ class Route:
         _check_fixes(None, la, lo)
         if backtrack_m < 0 or max_cross_track_m <= 0:
             raise ParameterError(f"backtrack_m must be >= 0 and max_cross_track_m > 0, got {backtrack_m}, "
-                             f"{max_cross_track_m}")
+                                 f"{max_cross_track_m}")
         vx, vy = self._local_xy(self.lat, self.lon)
         px, py = self._local_xy(la, lo)
         ax, ay, dx, dy = vx[:-1], vy[:-1], np.diff(vx), np.diff(vy)

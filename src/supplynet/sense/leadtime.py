@@ -271,7 +271,7 @@ class LateDeliveryClassifier:
     def __post_init__(self) -> None:
         if self.max_iter < 1 or not 0 < self.learning_rate <= 1 or self.min_category_count < 1:
             raise ParameterError(f"max_iter >= 1, 0 < learning_rate <= 1, min_category_count >= 1 required; got "
-                             f"{self.max_iter}, {self.learning_rate}, {self.min_category_count}")
+                                 f"{self.max_iter}, {self.learning_rate}, {self.min_category_count}")
 
     def _features(self, df: pd.DataFrame) -> pd.DataFrame:
         x = pd.DataFrame(index=df.index)

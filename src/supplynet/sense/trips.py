@@ -46,7 +46,7 @@ class Trip:
         t, lat, lon = (np.asarray(a, dtype=float) for a in (self.t, self.lat, self.lon))
         if not (t.ndim == lat.ndim == lon.ndim == 1) or not (t.size == lat.size == lon.size):
             raise DataError(f"trip {self.trip_id!r}: t, lat and lon must be 1-D of one length "
-                             f"({t.size}, {lat.size}, {lon.size})")
+                            f"({t.size}, {lat.size}, {lon.size})")
         if t.size == 0:
             raise DataError(f"trip {self.trip_id!r} has no fixes")
         if not np.all(np.isfinite(t) & np.isfinite(lat) & np.isfinite(lon)):
