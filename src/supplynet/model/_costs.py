@@ -22,7 +22,8 @@ lost_sale         units lost x the penalty of the (site, sku) (``costs.penalties
 backorder         units backordered x the backorder penalty + unit-days waiting x the daily penalty
 expedite          (1 + ``costs.expedite_premium``) x the lane's transport cost
 downtime          hours x the asset's ``costs.downtime_cost_per_hour`` (default: its
-                  ``failure_cost`` spread over its repair time, ``maintenance_lead_time_days``, at least a day)
+                  ``preventive_cost`` spread over ``maintenance_lead_time_days``, at least a day: the
+                  crew and parts of a day down; the output lost is priced as lost sales, not here)
 spoilage          units written off x ``costs.spoilage`` per unit (default: the unit cost)
 ================  ==============================================================================
 
@@ -108,7 +109,7 @@ class CostModel:
         if given is not None:
             return float(given)
         a = self.network.asset(asset)
-        return float(a.failure_cost) / (24.0 * max(float(a.maintenance_lead_time_days), 1.0))
+        return float(a.preventive_cost) / (24.0 * max(float(a.maintenance_lead_time_days), 1.0))
 
     def site_downtime_rate(self, site: str) -> float:
         """Cost per hour all the machines at ``site`` are down (what an outage there costs besides lost sales)."""

@@ -1,8 +1,12 @@
 """KPIs of a run as tidy DataFrames: distributions over replications (P5, P50, P95, mean).
 
 - :func:`item_kpis` / :func:`site_kpis` / :func:`network_kpis`: fill rate (share of demand served
-  from stock the day it arrives), average backorders, lost sales, holding (on hand and in transit),
-  ordering, transport and shortage cost, revenue at risk (price x demand not served in the horizon).
+  from stock the day it arrives), average backorders, lost sales, revenue at risk (price x demand not
+  served in the horizon) and the total cost in the network's cost model (its currency is
+  ``result.meta["currency"]``), by component (:data:`COST_COMPONENTS`): holding (on hand and in
+  transit), ordering, transport (a lane's fixed cost once per day it ships), lost-sale and backorder
+  penalties (``shortage_cost`` is their sum), demand a disruption took away (at the lost-sale penalty)
+  and machine downtime at sites a disruption takes down.
 - :func:`node_resilience`: per site, time-to-survive (days from the first disruption until the site
   first fails to serve) and time-to-recover (days until its last shortage is over), after
   Simchi-Levi et al., "Identifying risks and mitigating disruptions in the automotive supply chain",
@@ -24,11 +28,15 @@ import pandas as pd
 from supplynet.sim import _kernel as K
 from supplynet.sim.engine import SimResult
 
-__all__ = ["QUANTILES", "item_kpis", "network_kpis", "node_resilience", "site_kpis", "stress_test_nodes"]
+__all__ = ["COST_COMPONENTS", "QUANTILES", "item_kpis", "network_kpis", "node_resilience", "site_kpis", "stress_test_nodes"]
 
 QUANTILES = (0.05, 0.5, 0.95)
 METRICS = ("fill_rate", "backorders", "lost_sales", "holding_cost", "ordering_cost", "transport_cost",
-           "shortage_cost", "total_cost", "revenue_at_risk", "demand")
+           "shortage_cost", "lost_sale_cost", "backorder_cost", "downtime_cost", "demand_loss",
+           "demand_loss_cost", "total_cost", "revenue_at_risk", "demand")
+#: the parts of ``total_cost`` (the network's cost model, :class:`supplynet.model.CostModel`), in report order
+COST_COMPONENTS = ("holding_cost", "ordering_cost", "transport_cost", "lost_sale_cost", "backorder_cost",
+                   "demand_loss_cost", "downtime_cost")
 
 
 def _per_replication(res: SimResult, groups: np.ndarray, n_groups: int) -> dict[str, np.ndarray]:
@@ -55,9 +63,14 @@ def _per_replication(res: SimResult, groups: np.ndarray, n_groups: int) -> dict[
         "ordering_cost": gsum(acc[:, :, K.A_ORDER]),
         "transport_cost": gsum(acc[:, :, K.A_TRANSPORT]),
         "shortage_cost": gsum(acc[:, :, K.A_SHORT]),
+        "lost_sale_cost": gsum(acc[:, :, K.A_LOST_COST]),
+        "backorder_cost": gsum(acc[:, :, K.A_BACKORDER_COST]),
+        "downtime_cost": gsum(acc[:, :, K.A_DOWNTIME]),
+        "demand_loss": gsum(acc[:, :, K.A_DEMAND_LOSS]),
+        "demand_loss_cost": gsum(acc[:, :, K.A_DEMAND_LOSS_COST]),
         "revenue_at_risk": unmet_value,
     }
-    m["total_cost"] = m["holding_cost"] + m["ordering_cost"] + m["transport_cost"] + m["shortage_cost"]
+    m["total_cost"] = sum(m[c] for c in COST_COMPONENTS)
     return m
 
 
