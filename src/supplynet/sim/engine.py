@@ -213,6 +213,8 @@ class Simulation:
             site_kind=net.site_kind, price=net.price, ev_start=self.events.start, ev_end=self.events.end,
             ev_site=self.events.site, scenario=getattr(self.scenario, "name", "baseline"),
             meta={"network": net.name, "currency": net.currency, "seed": self.seed, "horizon": self.horizon,
+                  "backorder_items": int(np.sum(net.backorders & (net.dem_kind >= 0))),
+                  "lost_sale_items": int(np.sum(~net.backorders & (net.dem_kind >= 0))),
                   "warmup": getattr(self, "meta_warmup", 0)})
 
 
