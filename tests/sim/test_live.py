@@ -175,7 +175,7 @@ def test_cli_simulate_from_live(store_and_model, tmp_path):
     res = CliRunner().invoke(app, ["--network", str(example_path("tiny")), "--from-live", "--store",
                                    f"sqlite:///{tmp_path / 'live.db'}", "--at", at(10).isoformat(),
                                    "--scenario", "supplier_fire", "--replications", "8", "--horizon", "20",
-                                   "--out", str(out)])
+                                   "--out", str(out), "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["live"]["at"] == at(10).isoformat() and doc["live"]["down"] == ["OVEN-1"]

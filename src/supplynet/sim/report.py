@@ -21,7 +21,8 @@ from supplynet.sim import _kernel as K
 from supplynet.sim import kpi
 from supplynet.sim.engine import SimResult
 
-__all__ = ["build_tables", "cost_breakdown", "render_table", "scenario_summary", "summary_table", "write_report"]
+__all__ = ["build_tables", "cost_breakdown", "render_table", "scenario_summary", "service_panels",
+           "summary_table", "write_report"]
 
 _COST_LABELS = {"holding_cost": "holding", "ordering_cost": "ordering", "transport_cost": "transport",
                 "lost_sale_cost": "lost sales", "backorder_cost": "backorders",
@@ -148,6 +149,17 @@ def ranking_table(rows: list[dict[str, Any]]) -> Any:
                         ["site", "scenario", "risk", "TTS", "TTR", "flags"], out, text=2)
 
 
+def service_panels(results: dict[str, SimResult]) -> list[tuple[str, str]]:
+    """The panels of the service plot: the fill rate, and backorders or lost sales only when the network
+    has them (no flat-zero backorder panel on a lost-sales network)."""
+    panels = [("fill", "daily fill rate (P5-P95)")]
+    if _has(results, "backorder_items"):
+        panels.append(("backlog", "units backordered"))
+    if _has(results, "lost_sale_items"):
+        panels.append(("lost", "units of demand lost per day"))
+    return panels
+
+
 def _plots(results: dict[str, SimResult], tables: dict[str, pd.DataFrame], out: Path) -> list[dict[str, str]]:
     import matplotlib
 
@@ -155,11 +167,7 @@ def _plots(results: dict[str, SimResult], tables: dict[str, pd.DataFrame], out: 
     import matplotlib.pyplot as plt
 
     cur = currency_of(results)
-    panels = [("fill", "daily fill rate (P5-P95)")]
-    if _has(results, "backorder_items"):
-        panels.append(("backlog", "units backordered"))
-    if _has(results, "lost_sale_items"):
-        panels.append(("lost", "units of demand lost per day"))
+    panels = service_panels(results)
     files = []
     fig, axes = plt.subplots(len(panels), 1, figsize=(9, 2.6 * len(panels) + 1), sharex=True, squeeze=False)
     axes = axes[:, 0]
@@ -228,7 +236,10 @@ def _html(results: dict[str, SimResult], meta: dict[str, Any], plots: list[dict[
     cols = [("fill_rate", "fill rate")]
     cols += [(c, label) for c, label in (("lost_sales", "units lost"), ("backorders", "avg backorders"))
              if c in summary]
-    cols += [("revenue_at_risk", "revenue at risk"), ("total_cost", "total cost"), ("vs_baseline", "vs baseline")]
+    cur = currency_of(results)
+    unit = f" ({cur})" if cur else ""
+    cols += [("revenue_at_risk", f"revenue at risk{unit}"), ("total_cost", f"total cost{unit}"),
+             ("vs_baseline", "vs baseline")]
     srows = []
     for _, r in summary.iterrows():
         row: dict[str, Any] = {"scenario": r["scenario"]}
@@ -238,8 +249,10 @@ def _html(results: dict[str, SimResult], meta: dict[str, Any], plots: list[dict[
                 _signed(v) if c == "vs_baseline" else _money(v, 1 if c == "backorders" else 0)
         srows.append(row)
     breakdown = cost_breakdown(results)
+    absent = {c for c, what in (("lost_sale_cost", "lost_sale_items"), ("backorder_cost", "backorder_items"))
+              if not _has(results, what)}
     cost_rows = [{"label": _COST_LABELS.get(c, "total"), "values": [_money(v) for v in breakdown.loc[c]]}
-                 for c in breakdown.index]
+                 for c in breakdown.index if c not in absent]
     ranking = [{"site": r["site"], "kind": r["kind"], "scenario": r["scenario"],
                 "rei": f"{r['risk_exposure_index']:.2f}", "tts": f"{r['tts_p50']:.0f}", "ttr": f"{r['ttr_p50']:.0f}",
                 "flags": ", ".join(f for f, on in (("TTS < TTR", r.get("flag_tts_lt_ttr")),
