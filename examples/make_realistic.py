@@ -380,7 +380,7 @@ COSTS = [
     "costs:",
     "  currency: GBP",
     "  holding_rate: 0.25        # a year, of unit cost, for products that give none",
-    "  ordering_cost: 12         # raising, receiving and paying one replenishment order",
+    "  ordering_cost: 0.5        # one order line (a sku at a site; orders go by EDI, a line costs cents)",
     "  expedite_premium: 0.6     # an expedited load costs 1.6x its lane's transport",
     "  penalties:                # a lost sale costs its margin unless said here",
     "    - {sku: MILK-2L, lost_sale: 0.9}            # a shopper without milk often leaves the basket",

@@ -548,7 +548,7 @@ class Costs(_Base):
 
     currency: Currency | None = None  # ISO 4217; default: the network's ``currency`` (itself default USD)
     holding_rate: NonNeg | None = None  # per year, of unit cost, for products without holding_cost_rate
-    ordering_cost: NonNeg = 0.0  # per replenishment order a stocking point places
+    ordering_cost: NonNeg = 0.0  # per order line: one replenishment order of one sku at one stocking point
     expedite_premium: NonNeg = 0.5  # an expedited shipment costs (1 + premium) x its lane's transport cost
     transport: dict[Mode, TransportRate] = Field(default_factory=dict)  # per mode, for lanes without costs
     penalties: list[Penalty] = Field(default_factory=list)  # per sku or sku-site; default: margin
