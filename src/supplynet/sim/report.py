@@ -100,7 +100,8 @@ def render_table(title: str, header: list[str], rows: list[list[str]], *, text: 
     table = Table(title=title, title_justify="left", header_style="bold")
     for j, h in enumerate(header):
         numeric = j >= text and h != "flags"
-        table.add_column(h, justify="right" if numeric else "left", no_wrap=numeric)
+        table.add_column(h, justify="right" if numeric else "left", no_wrap=numeric,
+                         overflow="ellipsis" if numeric else "fold")
     for row in rows:
         table.add_row(*row)
     return table
