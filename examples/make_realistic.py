@@ -218,7 +218,6 @@ def main() -> str:
         "# Coordinates are the real towns; lead times are order handling plus road distance (1.25 x great circle).",
         "name: uk-grocery",
         "description: 4 suppliers, 2 plants with machines, 3 DCs and 20 stores selling 40 of 50 skus.",
-        "currency: GBP",
         "start: 2024-01-01",
         "",
         "sites:",
@@ -369,7 +368,31 @@ def main() -> str:
         for sku in ("BREAD-WHITE-800G", "BREAD-BROWN-800G"):
             pol.append({"site": store, "sku": sku, "type": "newsvendor"})
     out += ["", "policies:"] + [flow(p) for p in pol]
+    out += COSTS
     return "\n".join(out) + "\n"
+
+
+#: the one cost model (supplynet.model.CostModel): unit costs and prices stay on the products, transport on the lanes
+COSTS = [
+    "",
+    "# One cost model prices every KPI, decision option and report, in its currency (supplynet.model.CostModel).",
+    "# Unit cost, price (so the margin) and holding rate sit on the products, transport costs on the lanes.",
+    "costs:",
+    "  currency: GBP",
+    "  holding_rate: 0.25        # a year, of unit cost, for products that give none",
+    "  ordering_cost: 0.5        # one order line (a sku at a site; orders go by EDI, a line costs cents)",
+    "  expedite_premium: 0.6     # an expedited load costs 1.6x its lane's transport",
+    "  penalties:                # a lost sale costs its margin unless said here",
+    "    - {sku: MILK-2L, lost_sale: 0.9}            # a shopper without milk often leaves the basket",
+    "    - {sku: BREAD-WHITE-800G, lost_sale: 0.85}",
+    "  downtime_cost_per_hour:   # crew and overheads idle while a line is down (lost output: priced as lost sales)",
+    "    OVEN-LEI-1: 220",
+    "    MEALLINE-LEI-1: 180",
+    "    FILLER-WAR-1: 150",
+    "  spoilage:                 # write-off value per unit (default: its unit cost); chilled goods add disposal",
+    "    MILK-2L: 0.95",
+    "    STRAWBERRIES-400G: 1.3",
+]
 
 
 if __name__ == "__main__":

@@ -57,3 +57,22 @@ def test_enough_stock_means_no_impact():
     assert imp.stockouts == [] and imp.starved == () and imp.revenue_at_risk == 0.0
     d = imp.to_dict()
     assert d["items_assessed"] == 4 and d["stockouts"] == []
+
+
+def test_the_delay_is_priced_by_the_cost_model_in_its_currency():
+    imp = _impact(delay_h=48.0)
+    store = next(i for i in imp.items if (i.site, i.sku) == ("ST-1", "PROD"))
+    extra = store.units_short - store.units_short_on_time
+    # ST-1 backorders (the default): the penalty defaults to the margin, 6 - 2 per unit
+    assert store.shortage_cost == pytest.approx(extra * 4.0) and imp.shortage_cost > 0
+    doc = imp.to_dict()
+    assert doc["currency"] == "USD" and doc["shortage_cost"] == pytest.approx(round(imp.shortage_cost, 2))
+    # a penalty set in the network's costs: section is the one used
+    net = network().model_copy(update={"currency": "EUR", "costs": {"penalties": [
+        {"sku": "PROD", "site": "ST-1", "backorder": 10.0}]}})
+    twin = twin_with_late_load(net, comp_at_plant=40.0)
+    priced = assess_impact(net, twin.state, shipment_id="SH1", destination="PLANT", lines=[("COMP", 600.0, None)],
+                           now=T0, arrival=T0 + timedelta(hours=60), on_time=T0 + timedelta(hours=12))
+    st = next(i for i in priced.items if (i.site, i.sku) == ("ST-1", "PROD"))
+    assert st.shortage_cost == pytest.approx((st.units_short - st.units_short_on_time) * 10.0)
+    assert priced.currency == "EUR" and priced.revenue_at_risk == pytest.approx(imp.revenue_at_risk)

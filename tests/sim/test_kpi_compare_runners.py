@@ -114,7 +114,7 @@ def test_simulate_cli_on_the_tiny_example(tmp_path):
     out = tmp_path / "rep"
     r = CliRunner().invoke(app, ["--network", str(model.example_path("tiny")), "--scenario", "supplier_fire",
                                  "--replications", "12", "--horizon", "60", "--seed", "1", "--out", str(out),
-                                 "--policy-compare", "base_stock:service_level=0.8"])
+                                 "--policy-compare", "base_stock:service_level=0.8", "--json"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout[r.stdout.index("{"):])
     assert doc["scenarios"] == ["baseline", "supplier_fire"] and doc["ranking"]

@@ -175,9 +175,21 @@ def test_cli_simulate_from_live(store_and_model, tmp_path):
     res = CliRunner().invoke(app, ["--network", str(example_path("tiny")), "--from-live", "--store",
                                    f"sqlite:///{tmp_path / 'live.db'}", "--at", at(10).isoformat(),
                                    "--scenario", "supplier_fire", "--replications", "8", "--horizon", "20",
-                                   "--out", str(out)])
+                                   "--out", str(out), "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["live"]["at"] == at(10).isoformat() and doc["live"]["down"] == ["OVEN-1"]
     assert doc["ranking"] and {"site", "tts_days", "ttr_days", "flagged", "risk_exposure"} <= set(doc["ranking"][0])
     assert (out / "report.json").exists()
+
+
+def test_cli_simulate_from_live_prints_tables_without_json(store_and_model, tmp_path):
+    from supplynet.commands.simulate import app
+
+    res = CliRunner().invoke(app, ["--network", str(example_path("tiny")), "--from-live", "--store",
+                                   f"sqlite:///{tmp_path / 'live.db'}", "--at", at(10).isoformat(),
+                                   "--scenario", "supplier_fire", "--replications", "6", "--horizon", "15",
+                                   "--out", str(tmp_path / "rep")], terminal_width=80)
+    assert res.exit_code == 0, res.output
+    assert "total cost (GBP)" in res.stdout and "Risk exposure from the live state" in res.stdout
+    assert "{" not in res.stdout and max(len(line) for line in res.stdout.splitlines()) <= 80

@@ -238,7 +238,7 @@ def run_scenario(network: Any, params: dict[str, Any], progress: Callable[[float
         if progress:
             progress(done[0] / total)
 
-    out: dict[str, Any] = {"network": [], "daily": {}, "resilience": []}
+    out: dict[str, Any] = {"network": [], "daily": {}, "resilience": [], "currency": getattr(net, "currency", "")}
     for name, sc in runs.items():
         res = run_replications(net, replications=params["replications"], horizon=params["horizon"],
                                seed=params["seed"], scenario=sc, progress=tick)

@@ -137,8 +137,11 @@ def simulate(
     store: Annotated[str | None, typer.Option("--store", help="store URL or SQLite path (default: settings)")] = None,
     forecast: Annotated[Path | None, typer.Option(
         "--forecast", help="forecast CSV/Parquet: unique_id (site/sku), ds, y_hat, lo_L, hi_L")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON (for machines) "
+                                                        "instead of tables")] = False,
 ) -> None:
-    """Run the scenarios (and a baseline) and write report.json, report.html and PNG plots to --out."""
+    """Run the scenarios (and a baseline) and write report.json, report.html and PNG plots to --out;
+    print a summary table (scenarios, cost in the network's currency, riskiest sites), or JSON with --json."""
     from supplynet.sim.compare import compare_policies
     from supplynet.sim.report import write_report
     from supplynet.sim.runners import EXECUTORS, run_replications
@@ -204,10 +207,32 @@ def simulate(
         from supplynet.sim.live import rank_sites
 
         ranking = rank_sites(results)
-        typer.echo(json.dumps({"report": str(out), "scenarios": list(results), "live": meta["live"],
-                               "ranking": json.loads(ranking.head(10).to_json(orient="records"))}, indent=2))
+        doc = {"report": str(out), "scenarios": list(results), "live": meta["live"],
+               "ranking": json.loads(ranking.head(10).to_json(orient="records"))}
+    else:
+        top = [{k: r[k] for k in ("site", "scenario", "risk_exposure_index", "tts_p50", "ttr_p50", "flag_tts_lt_ttr",
+                                  "short_before_disruption")} for r in summary["ranking"][:10]]
+        doc = {"report": str(out), "scenarios": list(results), "ranking": top}
+    if as_json:
+        typer.echo(json.dumps({**doc, "currency": summary["currency"], "summary": summary["summary"]}, indent=2))
         return
-    top = [{k: r[k] for k in ("site", "scenario", "risk_exposure_index", "tts_p50", "ttr_p50", "flag_tts_lt_ttr")}
-           for r in sorted((r for r in summary["resilience"] if r["scenario"] != "baseline"),
-                           key=lambda r: -(r["risk_exposure_index"] or 0.0))[:10]]
-    typer.echo(json.dumps({"report": str(out), "scenarios": list(results), "ranking": top}, indent=2))
+    print_summary(results, out, ranking=summary["ranking"][:10] if live is None else None, live=doc.get("live"),
+                  live_ranking=doc["ranking"] if live is not None else None)
+
+
+def print_summary(results: dict, out: Path, *, ranking: list[dict] | None = None, live: dict | None = None,
+                  live_ranking: list[dict] | None = None, console: Console | None = None) -> None:
+    """The run's summary as tables at the terminal (80 columns): scenarios with their cost in the network's
+    currency, then the riskiest sites; ``--json`` prints the same as JSON."""
+    from supplynet.sim.report import ranking_table, render_table, summary_table
+
+    console = console or Console(width=max(80, min(Console().width, 120)), highlight=False)
+    console.print(summary_table(results))
+    if ranking:
+        console.print(ranking_table(ranking))
+    if live_ranking:
+        rows = [[str(r["site"]), str(r["worst_scenario"]), f"{r['risk_exposure']:.2f}", f"{r['tts_days']:.0f}",
+                 f"{r['ttr_days']:.0f}", "TTS<TTR" if r["flagged"] else ""] for r in live_ranking]
+        console.print(render_table(f"Risk exposure from the live state as of {(live or {}).get('at', '')}",
+                                   ["site", "worst scenario", "risk", "TTS", "TTR", "flags"], rows, text=2))
+    console.print(f"report: {out / 'report.html'} (JSON: {out / 'report.json'})")

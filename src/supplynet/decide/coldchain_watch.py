@@ -183,7 +183,9 @@ class ColdChainWatch:
     def _decision(self, sid: str, sh: Any, lines: list[tuple[str, float]], risk: dict[str, list[str]],
                   assessments: dict[str, dict[str, Any]], load: _Load, now: datetime) -> decisions.Decision:
         products = {sku: self._product(sku) for sku in risk}
-        value = sum(qty * products[sku].unit_cost for sku, qty in lines if products.get(sku) is not None)
+        cm = getattr(self.network, "cost_model", None)  # write-off value per unit: the cost model's spoilage
+        value = sum(qty * (cm.spoilage_rate(sku) if cm is not None else products[sku].unit_cost)
+                    for sku, qty in lines if products.get(sku) is not None)
         over = max((float(a["time_above_s"]) / max(60.0 * p.excursion_allowance_min, 1.0) - 1.0
                     for p in products.values() if p is not None
                     for c, a in assessments.items() if c == f"{p.temperature_ceiling_c:g}"), default=1.0)

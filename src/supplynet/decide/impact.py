@@ -12,7 +12,8 @@ approximation of a multi-echelon network, e.g. Chen & Mandelbaum 1991) twice fro
 (on hand less backorders, other shipments in transit at their ETA): once with the load arriving when
 promised and once at the forecast arrival. What differs is the impact of the delay: the stock-outs
 (first time a point cannot serve its need), units short at customers and their value at the
-product's price (revenue at risk), and production runs starved of a component (units of output not
+product's price (revenue at risk) and at the network's cost model's shortage penalty (shortage cost,
+in its currency), and production runs starved of a component (units of output not
 made, valued at the output's price, not added to the revenue at risk: they show up there downstream).
 """
 
@@ -37,6 +38,7 @@ class Node:
     sku: str
     ext: float = 0.0
     price: float = 0.0
+    penalty: float = 0.0  # the cost model's price of one unit short here (lost sale or backorder)
     lanes: list[tuple[Key, float]] = field(default_factory=list)
     bom_children: list[tuple[Key, float]] = field(default_factory=list)  # (output item, qty per unit)
     components: list[tuple[Key, float]] = field(default_factory=list)    # affected inputs (item, qty)
@@ -64,7 +66,11 @@ def affected_items(network: Any, site: str, skus: list[str], depth: int = 5) -> 
                 price = float(network.product(k).price)
             except KeyError:
                 price = 0.0
-            nodes[key] = Node(s, k, ext=float(d.mean_per_day) if d else 0.0, price=price, role=role)
+            try:
+                penalty = float(network.cost_model.shortage_rate(s, k))
+            except (KeyError, AttributeError):
+                penalty = 0.0
+            nodes[key] = Node(s, k, ext=float(d.mean_per_day) if d else 0.0, price=price, penalty=penalty, role=role)
             queue.append((key, level))
         return nodes[key]
 
@@ -183,6 +189,7 @@ class ItemImpact:
     units_short: float
     units_short_on_time: float
     revenue_at_risk: float
+    shortage_cost: float = 0.0  # units short because of the delay x the cost model's penalty
 
     def to_dict(self) -> dict[str, Any]:
         return {"site": self.site, "sku": self.sku, "role": self.role, "on_hand": round(self.on_hand, 3),
@@ -190,7 +197,7 @@ class ItemImpact:
                 "stockout_at": self.stockout_at.isoformat() if self.stockout_at else None,
                 "stockout_at_on_time": self.stockout_at_on_time.isoformat() if self.stockout_at_on_time else None,
                 "units_short": round(self.units_short, 3), "units_short_on_time": round(self.units_short_on_time, 3),
-                "revenue_at_risk": round(self.revenue_at_risk, 2)}
+                "revenue_at_risk": round(self.revenue_at_risk, 2), "shortage_cost": round(self.shortage_cost, 2)}
 
 
 @dataclass(frozen=True)
@@ -220,6 +227,13 @@ class Impact:
     horizon_days: float
     items: tuple[ItemImpact, ...]
     starved: tuple[StarvedRun, ...]
+    currency: str = ""  # of every amount (the network's cost model)
+
+    @property
+    def shortage_cost(self) -> float:
+        """What the units the delay keeps from customers cost in the network's cost model (lost-sale or
+        backorder penalty: the margin unless the network's ``costs:`` says otherwise)."""
+        return float(sum(i.shortage_cost for i in self.items))
 
     @property
     def revenue_at_risk(self) -> float:
@@ -238,7 +252,8 @@ class Impact:
     def to_dict(self) -> dict[str, Any]:
         return {"shipment_id": self.shipment_id, "destination": self.destination, "now": self.now.isoformat(),
                 "arrival": self.arrival.isoformat(), "on_time_arrival": self.on_time_arrival.isoformat(),
-                "horizon_days": self.horizon_days, "revenue_at_risk": round(self.revenue_at_risk, 2),
+                "horizon_days": self.horizon_days, "currency": self.currency,
+                "revenue_at_risk": round(self.revenue_at_risk, 2), "shortage_cost": round(self.shortage_cost, 2),
                 "units_short": round(self.units_short, 3),
                 "stockouts": [i.to_dict() for i in self.stockouts],
                 "starved_runs": [r.to_dict() for r in self.starved],
@@ -309,7 +324,8 @@ def assess_impact(network: Any, state: Any, *, shipment_id: str, destination: st
         items.append(ItemImpact(
             site=k[0], sku=k[1], role=n.role, on_hand=float(stock.get(k, 0.0)), need_per_day=n.need,
             stockout_at=at(late.stockout_step.get(k)), stockout_at_on_time=at(ok.stockout_step.get(k)),
-            units_short=s_late, units_short_on_time=s_ok, revenue_at_risk=max(s_late - s_ok, 0.0) * n.price))
+            units_short=s_late, units_short_on_time=s_ok, revenue_at_risk=max(s_late - s_ok, 0.0) * n.price,
+            shortage_cost=max(s_late - s_ok, 0.0) * n.penalty))
     starved = []
     for k, step in late.starved_step.items():
         extra = late.lost_output.get(k, 0.0) - ok.lost_output.get(k, 0.0)
@@ -318,4 +334,4 @@ def assess_impact(network: Any, state: Any, *, shipment_id: str, destination: st
         starved.append(StarvedRun(k[0], k[1], tuple(sorted(late.limiting.get(k, ()))), at(step),  # type: ignore[arg-type]
                                   extra, extra * nodes[k].price))
     return Impact(shipment_id, destination, now, arrival, on_time, horizon, tuple(items),
-                  tuple(sorted(starved, key=lambda r: r.starts_at)))
+                  tuple(sorted(starved, key=lambda r: r.starts_at)), currency=str(getattr(network, "currency", "") or ""))

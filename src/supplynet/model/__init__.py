@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from supplynet.errors import DataError
+from supplynet.model._costs import COMPONENTS, CostModel
 from supplynet.model._load import load_network, parse_network, validate_data
 from supplynet.model._network import Network, UnknownIdError
 from supplynet.model._schema import (
@@ -26,17 +27,21 @@ from supplynet.model._schema import (
     Binding,
     Bom,
     Component,
+    Costs,
     Demand,
     Device,
     Lane,
     LeadTime,
     Location,
+    Penalty,
     PolicySpec,
     Product,
     Site,
+    TransportRate,
 )
 
 __all__ = [
+    "COMPONENTS",
     "DEFAULT_MEASURES",
     "EXAMPLES",
     "MEASURES",
@@ -45,15 +50,19 @@ __all__ = [
     "Binding",
     "Bom",
     "Component",
+    "CostModel",
+    "Costs",
     "Demand",
     "Device",
     "Lane",
     "LeadTime",
     "Location",
     "Network",
+    "Penalty",
     "PolicySpec",
     "Product",
     "Site",
+    "TransportRate",
     "UnknownIdError",
     "example_path",
     "load_network",

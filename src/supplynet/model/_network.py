@@ -11,6 +11,7 @@ from supplynet.errors import ModelError
 from supplynet.model._schema import (
     Asset,
     Bom,
+    Costs,
     Demand,
     Device,
     Lane,
@@ -24,6 +25,8 @@ from supplynet.model._schema import (
 
 if TYPE_CHECKING:
     import networkx as nx
+
+    from supplynet.model._costs import CostModel
 
 __all__ = ["Network", "UnknownIdError"]
 
@@ -52,6 +55,7 @@ class Network(_Base):
     assets: list[Asset] = Field(default_factory=list)
     devices: list[Device] = Field(default_factory=list)
     policies: list[PolicySpec] = Field(default_factory=list)
+    costs: Costs = Field(default_factory=Costs)
     meta: dict[str, MetaValue] = Field(default_factory=dict)
 
     _sites: dict[str, Site] = PrivateAttr(default_factory=dict)
@@ -63,6 +67,36 @@ class Network(_Base):
     _in: dict[str, list[Lane]] = PrivateAttr(default_factory=dict)
     _policies: dict[tuple[str, str], PolicySpec] = PrivateAttr(default_factory=dict)
     _demand: dict[tuple[str, str], Demand] = PrivateAttr(default_factory=dict)
+    _cost_model: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cost_defaults(cls, data: Any) -> Any:
+        """Fill what the ``costs:`` section defaults: the currency, products' holding rate and the
+        transport cost of lanes that give none (by mode). A disagreeing currency is left for the
+        reference check (it names the line)."""
+        if not isinstance(data, dict) or not isinstance(data.get("costs"), dict):
+            return data
+        costs = data["costs"]
+        data = dict(data)
+        if isinstance(costs.get("currency"), str) and "currency" not in data:
+            data["currency"] = costs["currency"]
+        rate = costs.get("holding_rate")
+        if rate is not None and isinstance(data.get("products"), list):
+            data["products"] = [{**p, "holding_cost_rate": rate}
+                                if isinstance(p, dict) and "holding_cost_rate" not in p else p
+                                for p in data["products"]]
+        modes = costs.get("transport")
+        if isinstance(modes, dict) and isinstance(data.get("lanes"), list):
+            lanes = []
+            for lane in data["lanes"]:
+                rates = modes.get(lane.get("mode", "truck")) if isinstance(lane, dict) else None
+                if isinstance(rates, dict):
+                    lane = {**{k: v for k, v in rates.items()
+                               if k in ("cost_per_unit", "fixed_cost_per_shipment")}, **lane}
+                lanes.append(lane)
+            data["lanes"] = lanes
+        return data
 
     @model_validator(mode="after")
     def _cross_references(self) -> Network:
@@ -88,6 +122,15 @@ class Network(_Base):
         if not update:
             return super().model_copy(deep=deep)
         return type(self).model_validate({**self.model_dump(), **update})
+
+    @property
+    def cost_model(self) -> CostModel:
+        """The network's one :class:`~supplynet.model.CostModel` (prices every KPI, option and report)."""
+        from supplynet.model._costs import CostModel
+
+        if self._cost_model is None:
+            self._cost_model = CostModel(self)
+        return self._cost_model
 
     # ---- look-ups -------------------------------------------------------------------------
     def site(self, site_id: str) -> Site:

@@ -128,7 +128,34 @@ class _Checker:
         self.check_assets()
         self.check_devices()
         self.check_supply()
+        self.check_costs()
         return self.issues
+
+    def check_costs(self) -> None:
+        costs = _get(self.net, "costs")
+        if not isinstance(costs, dict | BaseModel):
+            return
+        mine, top = _get(costs, "currency"), _get(self.net, "currency")
+        if isinstance(mine, str) and isinstance(top, str) and mine != top:
+            self.add(("costs", "currency"), f"'{mine}' disagrees with the network's currency '{top}'; "
+                     "give one currency (leave one of them out)")
+        seen: dict[tuple[str, Any], int] = {}
+        for i, entry in _entries(costs, "penalties"):
+            sku, site = _get(entry, "sku"), _get(entry, "site")
+            self.ref(("costs", "penalties", i, "sku"), sku, "sku", self.skus)
+            if site is not None:
+                self.ref(("costs", "penalties", i, "site"), site, "site", self.sites)
+            if isinstance(sku, str):
+                if (sku, site) in seen:
+                    where = f" at site '{site}'" if site else ""
+                    self.add(("costs", "penalties", i, "sku"), f"duplicate penalty for sku '{sku}'{where}",
+                             ("costs", "penalties", seen[(sku, site)], "sku"))
+                seen.setdefault((sku, site), i)
+        for key, what, known in (("downtime_cost_per_hour", "asset", self.assets), ("spoilage", "sku", self.skus)):
+            table = _get(costs, key)
+            if isinstance(table, dict):
+                for ident in table:
+                    self.ref(("costs", key, ident), ident, what, known)
 
     def check_lanes(self) -> None:
         for i, lane in _entries(self.net, "lanes"):

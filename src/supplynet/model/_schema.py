@@ -22,6 +22,7 @@ __all__ = [
     "Binding",
     "Bom",
     "Component",
+    "Costs",
     "Demand",
     "Device",
     "FieldError",
@@ -29,9 +30,11 @@ __all__ = [
     "LeadTime",
     "Lane",
     "Location",
-        "PolicySpec",
+    "Penalty",
+    "PolicySpec",
     "Product",
     "Site",
+    "TransportRate",
 ]
 
 
@@ -499,3 +502,55 @@ def _check_id_field(field: str, value: str) -> None:
         _check_id(value)
     except ValueError as exc:
         raise FieldError(field, f"{exc} (or '*' for every sku)") from None
+
+
+# ---- the cost model's section (``costs:``) -------------------------------------------------------
+
+Currency = Annotated[str, Strict(), Field(pattern=r"^[A-Z]{3}$")]
+
+
+class TransportRate(_Base):
+    """What a lane of one mode costs when the lane itself gives no ``cost_per_unit`` /
+    ``fixed_cost_per_shipment``."""
+
+    cost_per_unit: NonNeg = 0.0
+    fixed_cost_per_shipment: NonNeg = 0.0
+
+
+class Penalty(_Base):
+    """What a unit not served costs for ``sku`` (at ``site``; without ``site``: at every site).
+
+    ``lost_sale``: per unit of demand lost (default: the product's ``shortage_cost``, i.e. its margin);
+    ``backorder``: per unit backordered, once (default: the same); ``backorder_per_day``: per unit
+    and day a backorder waits (default: a tenth of the unit's holding cost per day).
+    """
+
+    sku: Id
+    site: Id | None = None
+    lost_sale: NonNeg | None = None
+    backorder: NonNeg | None = None
+    backorder_per_day: NonNeg | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Penalty:
+        if self.lost_sale is None and self.backorder is None and self.backorder_per_day is None:
+            raise FieldError("lost_sale", "give at least one of lost_sale, backorder, backorder_per_day")
+        return self
+
+
+class Costs(_Base):
+    """The network's one cost model (``costs:`` in the YAML), in ``currency``.
+
+    Per-SKU ``unit_cost`` and ``price`` (so the margin) and ``holding_cost_rate`` stay on the
+    products, transport costs on the lanes; this section adds what the parts do not say and the
+    defaults they fall back to. See :class:`supplynet.model.CostModel` for how each component is priced.
+    """
+
+    currency: Currency | None = None  # ISO 4217; default: the network's ``currency`` (itself default USD)
+    holding_rate: NonNeg | None = None  # per year, of unit cost, for products without holding_cost_rate
+    ordering_cost: NonNeg = 0.0  # per order line: one replenishment order of one sku at one stocking point
+    expedite_premium: NonNeg = 0.5  # an expedited shipment costs (1 + premium) x its lane's transport cost
+    transport: dict[Mode, TransportRate] = Field(default_factory=dict)  # per mode, for lanes without costs
+    penalties: list[Penalty] = Field(default_factory=list)  # per sku or sku-site; default: margin
+    downtime_cost_per_hour: dict[Id, NonNeg] = Field(default_factory=dict)  # per asset id
+    spoilage: dict[Id, NonNeg] = Field(default_factory=dict)  # write-off value per unit; default: unit cost

@@ -106,7 +106,8 @@ def network_to_arrays(cls: Any, network: Any, *, service_level: float = 0.95) ->
         if sku not in products:
             raise SimulationError(f"network {network.name!r}: sku {sku!r} is used but not listed under products")
     prod = [products[sku] for _, sku in items]
-    hold = np.array([p.holding_cost_per_day for p in prod])
+    cm = network.cost_model  # the one cost model prices every item
+    hold = np.array([cm.holding_per_day(sku) for _, sku in items])
     dem_mean = np.zeros(n)
     dem_std = np.zeros(n)
     kinds = ["none"] * n
@@ -123,7 +124,9 @@ def network_to_arrays(cls: Any, network: Any, *, service_level: float = 0.95) ->
         source=[feed[i][0] == "source" for i in range(n)], lead_time=lt_mean, lead_std=lt_std, lead_kind=lt_kind,
         demand_mean=dem_mean, demand_std=dem_std, demand=kinds,
         backorders=[network.site(s).backorders for s, _ in items], hold=hold,
-        short_cost=[p.shortage_cost or 0.0 for p in prod], backlog_cost=0.1 * hold,
+        short_cost=[cm.shortage_rate(s, k) for s, k in items],
+        backlog_cost=[cm.backorder_rate_per_day(s, k) for s, k in items],
+        order_cost=[0.0 if feed[i][0] == "source" else cm.ordering(1) for i in range(n)],
         price=[p.price for p in prod], policy=BaseStock(np.zeros(n)),
         site_capacity={s.id: s.capacity_per_day for s in network.sites}, lanes=lane_ids, item_lane=item_lane,
         lane_capacity=lane_cap, lane_cost=lane_cost, lane_fixed_cost=lane_fixed, name=network.name)
@@ -138,7 +141,9 @@ def network_to_arrays(cls: Any, network: Any, *, service_level: float = 0.95) ->
     th = np.zeros(n)
     np.add.at(th, net.arc_dst, net.arc_qty * hold[net.arc_src])
     net = net.replace(lt_min=np.asarray(lt_lo, float), lt_max=np.asarray(lt_hi, float), transit_hold=th,
-                      lane_mode=lane_modes, meta={"warnings": warnings, "source": "model"})
+                      lane_mode=lane_modes, meta={"warnings": warnings, "source": "model"},
+                      site_down=np.array([24.0 * cm.site_downtime_rate(s) for s in net.sites]),
+                      currency=cm.currency)
     mu, sd = net.mean_flow()
     sd = np.maximum(sd, np.sqrt(mu))
     default = net.default_policy(service_level)

@@ -17,6 +17,11 @@ Order of events in one day, per replication:
    within its capacity, arriving after a sampled lead time (at least one day);
 5. end-of-day costs: holding on hand and in transit; shortage per unit short (backordered or lost)
    plus, for backorders, a cost per unit-day waiting.
+
+A lane's fixed cost is paid once per day it carries anything (one truck takes every sku of the day),
+not once per sku. A site whose capacity a disruption takes costs its machines' downtime per day
+(``site_down``, scaled by the share lost, spread over the site's items); demand a disruption takes
+away (a negative shift or spike) costs the lost-sale penalty per expected unit (``A_DEMAND_LOSS``).
 """
 
 from __future__ import annotations
@@ -34,8 +39,9 @@ OUTAGE, LANE_CLOSURE, CAPACITY_LOSS, LEAD_TIME_SHOCK, SUPPLIER_FAILURE, DEMAND_S
 
 # accumulator columns (per replication x item)
 A_DEMAND, A_SERVED_NOW, A_LOST, A_BACKLOG_DAYS, A_HOLD, A_TRANSIT, A_ORDER, A_TRANSPORT, A_SHORT, \
-    A_NORDERS, A_REVENUE, A_SHIPPED_EXT, A_SHORT_DAYS, A_ONHAND_DAYS, A_OWED_DAYS = range(15)
-N_ACC = 15
+    A_NORDERS, A_REVENUE, A_SHIPPED_EXT, A_SHORT_DAYS, A_ONHAND_DAYS, A_OWED_DAYS, A_LOST_COST, A_BACKORDER_COST, \
+    A_DOWNTIME, A_DEMAND_LOSS, A_DEMAND_LOSS_COST = range(20)
+N_ACC = 20
 # daily totals columns (per replication x day)
 D_DEMAND, D_SERVED_NOW, D_BACKLOG, D_ON_HAND, D_COST, D_LOST = range(6)
 N_DAILY = 6
@@ -142,7 +148,7 @@ def _lead(kind: int, mean: float, std: float, lo: float, hi: float, key: np.uint
 def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, out_ptr, out_arcs, arc_qty,
             bk_ptr, bk_arcs, arc_lane, arc_lt,
             lt_kind, lt_mean, lt_std, lt_min, lt_max, item_lane, pipe_off, pipe_len,
-            site_cap, site_nom, lane_cap, lane_nom, lane_cost, lane_fixed,
+            site_cap, site_nom, lane_cap, lane_nom, lane_cost, lane_fixed, site_down, site_items,
             dem_kind, dem_mean, dem_std, hist, hist_len, cdf, guide, cdf_off, cdf_len, backorders,
             hold, transit_hold, short_cost, backlog_cost, price, order_cost,
             pol_kind, pol_a, pol_b, pol_review, pol_offset, pack, moq,
@@ -164,6 +170,7 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
         lane_left = np.empty(K)
         lane_fac = np.empty(K)
         lt_fac = np.empty(K)
+        lane_used = np.zeros(K, dtype=np.bool_)
         cur = np.empty(N, dtype=np.int64)  # today's slot in each item's pipeline ring
         for i in range(N):
             cur[i] = t0 % pipe_len[i]
@@ -211,6 +218,8 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
             for s in range(S):
                 cap_left[s] = site_cap[s] if site_fac[s] >= 1.0 else site_nom[s] * site_fac[s]
             for k in range(K):
+                lane_used[k] = False
+            for k in range(K):
                 lane_left[k] = lane_cap[k] if lane_fac[k] >= 1.0 else lane_nom[k] * lane_fac[k]
             tm = min(t, Tm - 1)
             # 3. demand, fulfilment, ordering: downstream first
@@ -244,6 +253,11 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
                                     hist_len[i])
                     if dem_kind[i] == 3:
                         d *= f
+                    if f < 1.0:  # demand the disruption took away: lost sales too
+                        gone = dem_mean[tm, i] * (1.0 - f)
+                        acc[r, i, A_DEMAND_LOSS] += gone
+                        acc[r, i, A_DEMAND_LOSS_COST] += short_cost[i] * gone
+                        day_cost += short_cost[i] * gone
                 bl = backlog[r, i]
                 cint = 0.0
                 for p in range(out_ptr[i], out_ptr[i + 1]):
@@ -279,6 +293,7 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
                     day_lost += unmet
                 if d > 0.0 or sb > 0.0:
                     acc[r, i, A_SHORT] += sc
+                    acc[r, i, A_BACKORDER_COST if backorders[i] else A_LOST_COST] += sc
                     day_cost += sc
                     acc[r, i, A_DEMAND] += d
                     acc[r, i, A_SERVED_NOW] += sn
@@ -290,6 +305,7 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
                     acc[r, i, A_BACKLOG_DAYS] += backlog[r, i]
                     if d == 0.0 and sb == 0.0:
                         acc[r, i, A_SHORT] += sc
+                        acc[r, i, A_BACKORDER_COST if backorders[i] else A_LOST_COST] += sc
                         day_cost += sc
                 if cint > si:
                     acc[r, i, A_OWED_DAYS] += cint - si
@@ -327,7 +343,8 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
                             pipe[r, pipe_off[i] + (slot if slot < pipe_len[i] else slot - pipe_len[i])] += q
                             in_transit[r, i] += q
                             if k >= 0:
-                                tc = lane_cost[k] * q + lane_fixed[k]
+                                tc = lane_cost[k] * q + (0.0 if lane_used[k] else lane_fixed[k])
+                                lane_used[k] = True
                                 acc[r, i, A_TRANSPORT] += tc
                                 day_cost += tc
                         else:
@@ -353,7 +370,8 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
                     slot = cur[i] + lt_i
                     pipe[r, pipe_off[i] + (slot if slot < pipe_len[i] else slot - pipe_len[i])] += rel
                     in_transit[r, i] += rel
-                    tc = lane_cost[k] * rel + lane_fixed[k]
+                    tc = lane_cost[k] * rel + (0.0 if lane_used[k] else lane_fixed[k])
+                    lane_used[k] = True
                     acc[r, i, A_TRANSPORT] += tc
                     day_cost += tc
                 if in_ptr[i] == in_ptr[i + 1]:
@@ -381,13 +399,19 @@ def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, o
                 pipe[r, pipe_off[i] + (slot if slot < pipe_len[i] else slot - pipe_len[i])] += rel
                 in_transit[r, i] += rel
                 if k >= 0:
-                    tc = lane_cost[k] * rel + lane_fixed[k]
+                    tc = lane_cost[k] * rel + (0.0 if lane_used[k] else lane_fixed[k])
+                    lane_used[k] = True
                     acc[r, i, A_TRANSPORT] += tc
                     day_cost += tc
-            # 5. end-of-day holding costs and daily totals
+            # 5. end-of-day holding and downtime costs and daily totals
             day_oh = 0.0
             day_bl = 0.0
             for i in range(N):
+                s = item_site[i]
+                if site_fac[s] < 1.0 and site_down[s] > 0.0:
+                    dc = site_down[s] * (1.0 - site_fac[s]) / site_items[s]
+                    acc[r, i, A_DOWNTIME] += dc
+                    day_cost += dc
                 if source[i]:
                     continue
                 oh = on_hand[r, i]

@@ -163,7 +163,7 @@ class Simulation:
                   st["bk_ptr"], st["bk_arcs"], net.arc_lane, net.arc_lt,
                   net.lt_kind, net.lt_mean, net.lt_std, net.lt_min, net.lt_max, net.item_lane,
                   st["pipe_off"], st["pipe_len"], net.site_capacity, st["site_nom"], net.lane_capacity,
-                  st["lane_nom"], net.lane_cost, net.lane_fixed_cost, net.dem_kind, net.dem_mean, net.dem_std,
+                  st["lane_nom"], net.lane_cost, net.lane_fixed_cost, st["site_down"], st["site_items"], net.dem_kind, net.dem_mean, net.dem_std,
                   net.hist, net.hist_len, st["cdf"], st["guide"], st["cdf_off"],
                   st["cdf_len"], net.backorders, net.hold, net.transit_hold, net.short_cost, net.backlog_cost,
                   net.price,
@@ -212,7 +212,9 @@ class Simulation:
             item_names=net.item_names, item_site=net.item_site, item_sku=net.item_sku, sites=net.sites,
             site_kind=net.site_kind, price=net.price, ev_start=self.events.start, ev_end=self.events.end,
             ev_site=self.events.site, scenario=getattr(self.scenario, "name", "baseline"),
-            meta={"network": net.name, "seed": self.seed, "horizon": self.horizon,
+            meta={"network": net.name, "currency": net.currency, "seed": self.seed, "horizon": self.horizon,
+                  "backorder_items": int(np.sum(net.backorders & (net.dem_kind >= 0))),
+                  "lost_sale_items": int(np.sum(~net.backorders & (net.dem_kind >= 0))),
                   "warmup": getattr(self, "meta_warmup", 0)})
 
 
@@ -245,6 +247,11 @@ def _static_arrays(net: SimNetwork, lead_factor: float) -> dict[str, np.ndarray]
         lane_flow[net.arc_lane[a]] += mu[net.arc_dst[a]]
     lane_nom = np.where(np.isfinite(net.lane_capacity), net.lane_capacity, np.maximum(2.0 * lane_flow, 1.0))
     skus = net.sku_ids()
+    site_down = np.zeros(len(net.sites))
+    if net.site_down is not None:
+        given = np.asarray(net.site_down, dtype=float)[: len(net.sites)]
+        site_down[: len(given)] = given
+    site_items = np.maximum(np.bincount(net.item_site, minlength=len(net.sites)), 1).astype(float)
     # Poisson CDF tables for constant means below 30 (the kernel's fast path)
     tables, guides, off, length = [], [], np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     pos = 0
@@ -263,7 +270,8 @@ def _static_arrays(net: SimNetwork, lead_factor: float) -> dict[str, np.ndarray]
         "out_arcs": by_src.astype(np.int64), "bk_ptr": bk_ptr, "bk_arcs": bk_arcs.astype(np.int64),
         "pipe_len": pipe_len, "pipe_off": pipe_off,
         "pipe_total": np.int64(pipe_len.sum()), "site_nom": site_nom.astype(float),
-        "lane_nom": lane_nom.astype(float), "item_sku_id": np.array([skus[s] for s in net.item_sku], dtype=np.int64),
+        "lane_nom": lane_nom.astype(float), "site_down": site_down, "site_items": site_items,
+        "item_sku_id": np.array([skus[s] for s in net.item_sku], dtype=np.int64),
         "sku_index": skus, "cdf": np.concatenate(tables) if tables else np.ones(1), "cdf_off": off,
         "guide": np.concatenate(guides).astype(np.int64) if guides else np.zeros(1, np.int64),
         "cdf_len": length,

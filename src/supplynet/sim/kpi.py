@@ -1,8 +1,12 @@
 """KPIs of a run as tidy DataFrames: distributions over replications (P5, P50, P95, mean).
 
 - :func:`item_kpis` / :func:`site_kpis` / :func:`network_kpis`: fill rate (share of demand served
-  from stock the day it arrives), average backorders, lost sales, holding (on hand and in transit),
-  ordering, transport and shortage cost, revenue at risk (price x demand not served in the horizon).
+  from stock the day it arrives), average backorders, lost sales, revenue at risk (price x demand not
+  served in the horizon) and the total cost in the network's cost model (its currency is
+  ``result.meta["currency"]``), by component (:data:`COST_COMPONENTS`): holding (on hand and in
+  transit), ordering, transport (a lane's fixed cost once per day it ships), lost-sale and backorder
+  penalties (``shortage_cost`` is their sum), demand a disruption took away (at the lost-sale penalty)
+  and machine downtime at sites a disruption takes down.
 - :func:`node_resilience`: per site, time-to-survive (days from the first disruption until the site
   first fails to serve) and time-to-recover (days until its last shortage is over), after
   Simchi-Levi et al., "Identifying risks and mitigating disruptions in the automotive supply chain",
@@ -24,11 +28,15 @@ import pandas as pd
 from supplynet.sim import _kernel as K
 from supplynet.sim.engine import SimResult
 
-__all__ = ["QUANTILES", "item_kpis", "network_kpis", "node_resilience", "site_kpis", "stress_test_nodes"]
+__all__ = ["COST_COMPONENTS", "QUANTILES", "item_kpis", "network_kpis", "node_resilience", "site_kpis", "stress_test_nodes"]
 
 QUANTILES = (0.05, 0.5, 0.95)
 METRICS = ("fill_rate", "backorders", "lost_sales", "holding_cost", "ordering_cost", "transport_cost",
-           "shortage_cost", "total_cost", "revenue_at_risk", "demand")
+           "shortage_cost", "lost_sale_cost", "backorder_cost", "downtime_cost", "demand_loss",
+           "demand_loss_cost", "total_cost", "revenue_at_risk", "demand")
+#: the parts of ``total_cost`` (the network's cost model, :class:`supplynet.model.CostModel`), in report order
+COST_COMPONENTS = ("holding_cost", "ordering_cost", "transport_cost", "lost_sale_cost", "backorder_cost",
+                   "demand_loss_cost", "downtime_cost")
 
 
 def _per_replication(res: SimResult, groups: np.ndarray, n_groups: int) -> dict[str, np.ndarray]:
@@ -55,9 +63,14 @@ def _per_replication(res: SimResult, groups: np.ndarray, n_groups: int) -> dict[
         "ordering_cost": gsum(acc[:, :, K.A_ORDER]),
         "transport_cost": gsum(acc[:, :, K.A_TRANSPORT]),
         "shortage_cost": gsum(acc[:, :, K.A_SHORT]),
+        "lost_sale_cost": gsum(acc[:, :, K.A_LOST_COST]),
+        "backorder_cost": gsum(acc[:, :, K.A_BACKORDER_COST]),
+        "downtime_cost": gsum(acc[:, :, K.A_DOWNTIME]),
+        "demand_loss": gsum(acc[:, :, K.A_DEMAND_LOSS]),
+        "demand_loss_cost": gsum(acc[:, :, K.A_DEMAND_LOSS_COST]),
         "revenue_at_risk": unmet_value,
     }
-    m["total_cost"] = m["holding_cost"] + m["ordering_cost"] + m["transport_cost"] + m["shortage_cost"]
+    m["total_cost"] = sum(m[c] for c in COST_COMPONENTS)
     return m
 
 
@@ -108,7 +121,11 @@ def node_resilience(res: SimResult) -> pd.DataFrame:
     """Per site: TTS and TTR (days, P50 and P95 over replications), flag TTS < TTR, risk exposure rank.
 
     Days are counted from the replication's first disruption (day 0 without disruptions). TTS is
-    censored at the end of the horizon when the site never falls short.
+    censored at the end of the horizon when the site never falls short. A site already short before
+    the first disruption and still short after it has TTS 0 (it is failing when the disruption hits) and
+    ``short_before_disruption`` set (in most replications; ``share_short_before_disruption``: in how
+    many). A run without disruptions (the baseline) gets no ``risk_exposure_index`` (NaN): it is the
+    reference, not a risk.
     """
     R = res.acc.shape[0]
     t0 = res.ev_start.min(axis=1) if res.ev_start.shape[1] else np.zeros(R, dtype=np.int64)
@@ -121,14 +138,22 @@ def node_resilience(res: SimResult) -> pd.DataFrame:
             continue
         fs = res.first_short[:, items]
         ls = res.last_short[:, items]
-        after = np.where(fs >= t0[:, None], fs, np.iinfo(np.int64).max)
+        big = np.iinfo(np.int64).max
+        after = np.where(fs >= t0[:, None], fs, big)
         first = after.min(axis=1)
-        hit = first < np.iinfo(np.int64).max
-        tts = np.where(hit, first - t0, horizon - t0).astype(float)
+        # short before the first disruption: its first shortage is earlier, so the day it first fails
+        # after the disruption is unknown; if it is still (or again) short afterwards it is failing when
+        # the disruption hits: TTS 0, TTR until its last shortage (never "never short, TTR 0")
+        before = ((fs >= 0) & (fs < t0[:, None])).any(axis=1)
+        chronic = ((fs >= 0) & (fs < t0[:, None]) & (ls >= t0[:, None])).any(axis=1)
+        hit = (first < big) | chronic
+        tts = np.where(chronic, 0, np.where(first < big, first - t0, horizon - t0)).astype(float)
         ttr = np.where(hit, ls.max(axis=1) + 1 - t0, 0).astype(float)
         rows.append({
             "site": site, "kind": res.site_kind[s], "scenario": res.scenario,
             "share_short": float(hit.mean()),
+            "share_short_before_disruption": float(before.mean()),
+            "short_before_disruption": bool(before.mean() > 0.5),
             "tts_p50": float(np.median(tts)), "tts_p5": float(np.quantile(tts, 0.05)),
             "ttr_p50": float(np.median(ttr)), "ttr_p95": float(np.quantile(ttr, 0.95)),
             "revenue_at_risk_p50": float(np.median(m["revenue_at_risk"][:, s])),
@@ -143,6 +168,9 @@ def node_resilience(res: SimResult) -> pd.DataFrame:
         return df
     df["flag_tts_lt_ttr"] = (df["share_short"] > 0) & (df["tts_p50"] < df["ttr_p50"])
     impact = df["revenue_at_risk_mean"] + df["shortage_cost_mean"] + df["owed_value_mean"]
+    if not res.ev_start.shape[1]:  # a run without disruptions (the baseline) is no risk to rank
+        df["risk_exposure_index"] = np.nan
+        return df.sort_values(["ttr_p50", "site"], ascending=[False, True]).reset_index(drop=True)
     df["risk_exposure_index"] = impact / impact.max() if impact.max() > 0 else 0.0
     return df.sort_values(["risk_exposure_index", "ttr_p50"], ascending=False).reset_index(drop=True)
 

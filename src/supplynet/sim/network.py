@@ -97,6 +97,8 @@ class SimNetwork:
     arc_backup: np.ndarray | None = None    # bool[A]: a backup lane (None: no backups)
     arc_lane: np.ndarray | None = None      # int[A]: lane of a backup arc (-1: the item's own lane)
     arc_lt: np.ndarray | None = None        # float[A, 5]: backup lead time (kind, mean, std, min, max)
+    site_down: np.ndarray | None = None     # float[S]: cost per day a site is wholly down (its machines' downtime)
+    currency: str = ""                      # of every cost above ("" unknown: a chain CSV without one)
 
     # ------------------------------------------------------------------ derived
     def __post_init__(self) -> None:

@@ -172,6 +172,9 @@ function guardrails(a) {
   if (a.distinct_approver) chips.push('<span class="chip two" title="high impact: the approver must not be the proposer">two-person</span>');
   return chips.join(" ") || '<span class="muted">policy level ' + esc(a.level || "?") + "</span>";
 }
+// every amount on the page is in the network's one currency (its cost model): say which
+const currency = () => (S.net && S.net.currency) || "";
+const costHead = () => (currency() ? `cost (${currency()})` : "cost");
 async function refreshDecisions() {
   const prop = await api("/v1/decisions?status=proposed&limit=100");
   const plan = canPlan();
@@ -182,7 +185,7 @@ async function refreshDecisions() {
     ["decision", (d) => `<b>${esc(d.id)}</b> <span class="small muted">${esc(d.kind)}</span>` +
       `<div>${actionText(d.action)}</div><div class="why">held by ${guardrails(d.autonomy)}</div>` +
       `<details class="why"><summary>why this</summary>${esc(d.why)}<div>${esc(d.autonomy.reason || "")}</div></details>`],
-    ["cost", (d) => fmt(d.cost, 0), "num"],
+    [costHead(), (d) => fmt(d.cost, 0), "num"],
     ["", (d) => plan ? `<div class="actions"><button class="approve" data-id="${esc(d.id)}">Approve</button><button class="reject" data-id="${esc(d.id)}">Reject</button></div>` : ""],
   ], prop.items);
   // what was decided lately: everything but the proposals listed above
@@ -190,7 +193,7 @@ async function refreshDecisions() {
   const rec = lists.flatMap((l) => l.items).sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, 12);
   $("decisions-recent").innerHTML = table([
     ["id", (d) => esc(d.id)], ["status", (d) => `<span class="status ${esc(d.status)}">${esc(d.status)}</span>`],
-    ["action", (d) => actionText(d.action)], ["cost", (d) => fmt(d.cost), "num"],
+    ["action", (d) => actionText(d.action)], [costHead(), (d) => fmt(d.cost), "num"],
     ["by", (d) => esc((d.approvals || []).map((a) => a.by).join(", ") || (d.autonomy && d.autonomy.level === "auto" ? "auto" : ""))],
   ], rec);
 }
@@ -318,11 +321,13 @@ function drawScenario(run, res) {
     el("rect", { x: 40 + i * 170, y: 4, width: 10, height: 4, fill: colors[i % 4] }, svg);
     const t = el("text", { x: 54 + i * 170, y: 10, "font-size": 10, fill: colors[i % 4] }, svg); t.textContent = k.replace(":fill_rate", "") + " daily fill rate"; });
   // one row per metric: the baseline and the scenario side by side, P50 with its P5-P95 range
-  const want = ["fill_rate", "lost_sales", "revenue_at_risk", "total_cost"];
+  const want = ["fill_rate", "lost_sales", "revenue_at_risk", "total_cost", "lost_sale_cost", "downtime_cost"];
   const names = [...new Set(res.network.map((r) => r.scenario))].sort((a, b) => (a === "baseline" ? -1 : b === "baseline" ? 1 : 0));
   const cell = (m, sc) => { const r = res.network.find((x) => x.metric === m && x.scenario === sc); if (!r) return "–";
     const d = m === "fill_rate" ? 3 : 0; return `<b>${fmt(r.p50, d)}</b><div class="muted small nowrap">${fmt(r.p5, d)} – ${fmt(r.p95, d)}</div>`; };
-  $("scenario-kpis").innerHTML = table([["metric (P50, P5–P95)", (m) => esc(m.replace(/_/g, " "))], ...names.map((sc) => [sc, (m) => cell(m, sc), "num"])],
+  const cur = res.currency || currency(), money = (m) => m.endsWith("_cost") || m === "revenue_at_risk";
+  const label = (m) => esc(m.replace(/_/g, " ")) + (money(m) && cur ? ` (${esc(cur)})` : "");
+  $("scenario-kpis").innerHTML = table([["metric (P50, P5–P95)", label], ...names.map((sc) => [sc, (m) => cell(m, sc), "num"])],
     want.filter((m) => res.network.some((r) => r.metric === m)));
 }
 
