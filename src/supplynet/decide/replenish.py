@@ -490,7 +490,9 @@ class Replenisher:
             return None
         product = self.net.product(key[1])
         pack, moq = float(product.pack_size), float(product.moq)
-        floor = max(moq, pack if pack > 1 else 0.0, 1e-9)
+        unit = pack if pack >= 1 else 1.0  # whole cases (pack size), else whole units: never a fractional order
+        want = math.ceil(want / unit - 1e-9) * unit
+        floor = max(moq, unit)
         options = self.options(key, want, bucket=bucket)
         used: dict[str, float] = self._used.setdefault(bucket, {})
         budget_left = math.inf if self.budget_per_day is None else max(self.budget_per_day - used.get("budget", 0.0), 0)
@@ -501,8 +503,7 @@ class Replenisher:
             qq = min(want, cap)
             if budget_left < math.inf:
                 qq = min(qq, max(budget_left - o["fixed_cost"], 0.0) / max(o["unit_cost"], 1e-12))
-            if pack > 1:
-                qq = math.floor(qq / pack + 1e-9) * pack
+            qq = math.floor(qq / unit + 1e-9) * unit
             why = None
             if qq < want - 1e-9:
                 why = ("lane capacity" if o["lane_capacity_left"] is not None and o["lane_capacity_left"] < want
