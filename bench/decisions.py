@@ -41,8 +41,8 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, datetime, timedelta
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -267,7 +267,7 @@ def one_seed(seed: int, days: int, data_dir: str | None, folder: str) -> dict[st
     d = Path(data_dir) if data_dir else None
     ref = static_ss(seed, days, d, home)
     out = live(seed, days, d, home)
-    better_fill = out["store_fill_rate"] >= ref["store_fill_rate"] - 1e-9
+    better_fill = bool(out["store_fill_rate"] >= ref["store_fill_rate"] - 1e-9)
     out["static_ss"] = ref
     out["cost_reduction_vs_static"] = round(1 - out["total_cost"] / ref["total_cost"], 4) if ref["total_cost"] else None
     out["fill_at_least_static"] = better_fill
@@ -286,43 +286,51 @@ def main(argv: list[str] | None = None) -> None:
     seeds, days = ([0], 4) if a.quick else (a.seeds, a.days)
     data = None if a.no_data or not DATA.is_dir() else str(DATA)
     t0 = time.perf_counter()
+    per: dict[int, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-decisions-") as folder:
         if a.jobs > 1 and len(seeds) > 1:
             with ProcessPoolExecutor(max_workers=a.jobs) as ex:
-                per = dict(zip(seeds, ex.map(one_seed, seeds, [days] * len(seeds), [data] * len(seeds),
-                                             [folder] * len(seeds)), strict=True))
+                futs = {ex.submit(one_seed, s, days, data, folder): s for s in seeds}
+                for f in as_completed(futs):
+                    per[futs[f]] = f.result()
+                    report(per, seeds, days, data, a, t0, done=len(per) == len(seeds))
         else:
-            per = {s: one_seed(s, days, data, folder) for s in seeds}
+            for s in seeds:
+                per[s] = one_seed(s, days, data, folder)
+                report(per, seeds, days, data, a, t0, done=len(per) == len(seeds))
+
+
+def report(per: dict[int, dict[str, Any]], seeds: list[int], days: int, data: str | None, a: Any, t0: float,
+           *, done: bool) -> None:
+    """Write the result file with the seeds finished so far (``notes.complete`` says whether all are)."""
+    got = [s for s in seeds if s in per]
     checks = {
-        "store_fill_rate": [p["store_fill_rate"] >= 0.985 for p in per.values()],
-        "dc_end_start": [0.7 <= p["dc_end_start"] <= 1.5 for p in per.values()],
-        "plant_end_start": [0.7 <= p["plant_end_start"] <= 1.5 for p in per.values()],
-        "proposals_to_person_per_day": [p["proposals_to_person_per_day"] <= 30 for p in per.values()],
-        "cost_reduction_vs_static": [bool(p["fill_at_least_static"] and (p["cost_reduction_vs_static"] or 0) >= 0.10)
-                                     for p in per.values()],
-        "expedites_executed": [p["expedites_executed"] >= 1 and all(g > 0 for g in p["expedite_arrival_gain_hours"])
-                               for p in per.values()],
+        "store_fill_rate": [per[s]["store_fill_rate"] >= 0.985 for s in got],
+        "dc_end_start": [0.7 <= per[s]["dc_end_start"] <= 1.5 for s in got],
+        "plant_end_start": [0.7 <= per[s]["plant_end_start"] <= 1.5 for s in got],
+        "proposals_to_person_per_day": [per[s]["proposals_to_person_per_day"] <= 30 for s in got],
+        "cost_reduction_vs_static": [bool(per[s]["fill_at_least_static"]
+                                          and (per[s]["cost_reduction_vs_static"] or 0) >= 0.10) for s in got],
+        "expedites_executed": [per[s]["expedites_executed"] >= 1
+                               and all(g > 0 for g in per[s]["expedite_arrival_gain_hours"]) for s in got],
     }
     figures = {
-        "per_seed": {str(s): p for s, p in per.items()},
+        "per_seed": {str(s): per[s] for s in got},
         "seeds_meeting_target": {k: f"{sum(v)}/{len(v)}" for k, v in checks.items()},
-        "store_fill_rate": [per[s]["store_fill_rate"] for s in seeds],
-        "dc_end_start": [per[s]["dc_end_start"] for s in seeds],
-        "plant_end_start": [per[s]["plant_end_start"] for s in seeds],
-        "proposals_to_person_per_day": [per[s]["proposals_to_person_per_day"] for s in seeds],
-        "cost_reduction_vs_static": [per[s]["cost_reduction_vs_static"] for s in seeds],
-        "expedites_executed": [per[s]["expedites_executed"] for s in seeds],
+        **{k: {str(s): per[s][k] for s in got} for k in ("store_fill_rate", "dc_end_start", "plant_end_start",
+                                                          "proposals_to_person_per_day", "cost_reduction_vs_static",
+                                                          "expedites_executed")},
         "twin_fidelity": None,
     }
     write_result("decisions", figures, TARGETS, notes={
-        "seeds": seeds, "days": days, "data": data or "generated demand", "quick": a.quick,
-        "seconds": round(time.perf_counter() - t0, 1), "jobs": a.jobs,
+        "seeds": seeds, "seeds_done": got, "complete": done, "days": days, "data": data or "generated demand",
+        "quick": a.quick, "seconds": round(time.perf_counter() - t0, 1), "jobs": a.jobs,
         "reference": "static (s,S) sized from declared demand and lead times at 98% CSL, same world and seed "
                      "(common random numbers), reviewed daily on the true position",
         "costs": "holding + transport + lost sales (cost model penalty, else shortage_cost, else margin) + "
                  "expedite premiums, in the network's currency",
         "twin_fidelity": "slot for bench/twin_fidelity.py (helper fidelity16)"})
-    print(json.dumps(figures["seeds_meeting_target"]))
+    print(json.dumps(figures["seeds_meeting_target"]), flush=True)
 
 
 if __name__ == "__main__":
