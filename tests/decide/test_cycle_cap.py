@@ -73,3 +73,43 @@ def test_an_orders_cost_carries_its_share_of_the_trip_not_the_whole_truck():
     assert opt["shipment_shared_by"] == len(served) > 20
     assert opt["fixed_cost"] == pytest.approx(lane.fixed_cost_per_shipment / len(served), abs=1e-4)
     assert opt["cost"] == pytest.approx(100.0 * opt["unit_cost"] + opt["fixed_cost"], abs=0.01)
+
+
+def test_dcs_and_plants_cycle_at_most_a_week_stores_two():
+    """Network-wide: an upstream echelon ordering two weeks at a time piles a week of its stores' demand
+    where they cannot sell it; DCs and plants cycle at most ``upstream_cycle_days``, stores keep theirs."""
+    net = load_network(example_path("realistic"))
+    rep = Replenisher(net, demand=False, lead_times=False)
+    kind = {s.id: s.kind for s in net.sites}
+    longest: dict[str, float] = {}
+    for key, info in rep.sizing.items():
+        lv, m = info["levels"], info["demand_per_day"][0]
+        q = lv["S"] - lv["s"] if "s" in lv else lv.get("Q")
+        if q is None or m <= 0 or info.get("static"):
+            continue
+        product = net.product(key[1])
+        days = (q - max(product.moq, product.pack_size)) / m  # MOQ and a case may round one order up
+        longest[kind[key[0]]] = max(longest.get(kind[key[0]], 0.0), days)
+        cap = 7.0 if kind[key[0]] in ("dc", "plant") else 14.0
+        assert q <= cap * m + max(product.moq, product.pack_size) + 1e-6, (key, q, m)
+    assert longest["dc"] > 5.0  # the cap binds: without it DC orders were longer (see the cap of 14 above)
+    wide = Replenisher(net, demand=False, lead_times=False, upstream_cycle_days=None)
+    assert wide.cycle_cap("DC-DAV") == wide.cycle_cap("ST-LON") == 14.0
+    assert rep.cycle_cap("DC-DAV") == rep.cycle_cap("PLT-LEI") == 7.0 and rep.cycle_cap("ST-LON") == 14.0
+
+
+def test_orders_are_whole_units_or_whole_cases():
+    """A pack-size-1 SKU with fractional demand is ordered in whole units, a cased one in whole cases;
+    a cut by capacity rounds down to whole units or cases, never to a fraction."""
+    net = load_network(example_path("realistic"))
+    rep = Replenisher(net, demand=False, lead_times=False)
+    props = rep.plan({k: 0.0 for k in rep.policies})
+    assert props
+    for p in props:
+        pack = max(net.product(p.sku).pack_size, 1.0)
+        assert p.quantity > 0 and (p.quantity / pack) == int(p.quantity / pack), (p.site, p.sku, p.quantity)
+    assert any(net.product(p.sku).pack_size == 1 for p in props)  # pack-1 components were among them
+    tight = Replenisher(net, demand=False, lead_times=False, supplier_capacity={"SUP-NOR": 1234.5})
+    cut = [p for p in tight.plan({k: 0.0 for k in tight.policies}) if p.origin == "SUP-NOR"]
+    assert cut and sum(p.quantity for p in cut) <= 1234.5
+    assert all(p.quantity == int(p.quantity) for p in cut)

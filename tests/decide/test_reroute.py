@@ -178,3 +178,39 @@ def test_a_newer_answer_supersedes_the_waiting_proposal(tmp_path):
         for old, new in zip(stored, stored[1:], strict=False):
             assert new.id in old.rejection["reason"] and old.rejection["by"] == "supplynet"
         assert watch.stats.superseded == len(made) - 1
+
+
+def test_the_late_load_itself_can_be_taken_over(case):
+    """The take-over moves the late load (all of it) where it stands: priced on the part of the trip left
+    (60% at progress 0.4), sooner than waiting; simulated without the load arriving twice."""
+    net, twin, d, imp, alts, costed = case
+    take = next(a for a in alts if a.label.startswith("expedite:takeover:"))
+    assert take.detail["moves_load"] is True and take.lines == (("COMP", 600.0),)
+    assert take.arrival_days == pytest.approx(2 * 0.6 * 0.6 + 2 / 24)
+    assert take.action_cost == pytest.approx(2.5 * 0.6 * (0.5 * 600 + 400.0))
+    wait = next(a for a in alts if a.kind == "wait")
+    assert take.arrival_days < wait.arrival_days
+    by = {c.alt.label: c for c in costed}
+    # the same 600 units, sooner: fewer shortages than waiting, and no more stock than waiting brings
+    assert by[take.label].shortage_cost < by["wait"].shortage_cost
+
+
+def test_no_take_over_when_waiting_is_as_quick(case):
+    net, twin, _, _, _, _ = case
+    d = declared(0.5)  # half an hour late: nothing beats waiting by an hour
+    imp = assess_impact(net, twin.state, shipment_id="SH1", destination="PLANT", lines=list(d.lines), now=T0,
+                        arrival=d.eta_p50, on_time=d.promised_at)
+    alts = alternatives(net, twin.state, d, imp, now=T0)
+    assert not [a for a in alts if a.label.startswith("expedite:takeover:")]
+
+
+def test_the_decision_record_shows_the_counterfactual(case):
+    net, twin, d, imp, _, _ = case
+    resp = plan_response(net, twin.state, d, imp, now=T0, objective="lowest_cost", replications=32, seed=3)
+    cf = resp.to_decision(T0).model_output["counterfactual"]
+    wait = next(o for o in resp.options if o.alt.kind == "wait")
+    assert cf["wait"]["option"] == "wait" and cf["wait"]["total_cost"] == pytest.approx(round(wait.total_cost, 2))
+    assert cf["act"]["option"] == resp.chosen.alt.label
+    assert cf["cost_saved"] == pytest.approx(round(wait.total_cost - resp.chosen.total_cost, 2), abs=0.02)
+    assert cf["hours_sooner"] == pytest.approx((wait.alt.arrival_days - resp.chosen.alt.arrival_days) * 24, abs=0.01)
+    assert cf["cost_saved"] >= 0  # lowest_cost never picks an answer dearer than waiting

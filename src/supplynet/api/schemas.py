@@ -206,6 +206,38 @@ class RejectBody(_In):
     reason: Annotated[str, Field(min_length=1, max_length=1000)]
 
 
+class DecisionGroup(BaseModel):
+    key: str
+    site: str
+    kind: str
+    day: str
+    count: int
+    money_at_stake: float
+    currency: str
+    ids: list[str]
+
+
+class DecisionGroups(BaseModel):
+    groups: list[DecisionGroup]
+
+
+class BulkBody(_In):
+    ids: Annotated[list[Annotated[str, Field(min_length=2, max_length=32, pattern=r"^D[0-9]+$")]],
+                   Field(min_length=1, max_length=1000)]
+    action: Literal["approve", "reject"]
+    note: Annotated[str, Field(max_length=500)] = ""
+
+
+class BulkResult(BaseModel):
+    id: str
+    status: str | None
+    error: str | None = None
+
+
+class BulkResults(BaseModel):
+    results: list[BulkResult]
+
+
 class DecisionOutcome(BaseModel):
     decision: DecisionPublic
     events: list[dict[str, Any]]

@@ -45,3 +45,104 @@ def list_(store: Annotated[str | None, typer.Option("--store", help="sqlite:///p
         else:
             what = " ".join(f"{k}={v}" for k, v in action.items() if k != "type" and v not in (None, [], ""))
             typer.echo(f"{r.id}  {r.kind:<9} {r.status:<8} {r.cost:>12,.2f}  {out['created_at'] or ''}  {what}")
+
+
+def _network_of(st: object) -> object | None:
+    """The network the store records (sites of work orders, the currency); None without one."""
+    from ._netstore import store_network
+
+    return store_network(st, None, record=False, required=False)
+
+
+def _policy_of(st: object) -> object:
+    """The autonomy policy the store records (what the API enforces), else the packaged default."""
+    from ..decide.autonomy import parse_policy
+    from ..store.decisions import DecisionTable
+
+    raw = DecisionTable(st.backend).setting("autonomy_policy")  # type: ignore[attr-defined]
+    if raw:
+        return parse_policy(json.loads(raw), "stored autonomy policy")
+    from ..demo import default_policy
+
+    return default_policy()  # the API's default too (supplynet/examples/autonomy.yaml)
+
+
+def _answer(action: str, ids: list[str], group: str | None, note: str, store: str | None, as_json: bool) -> None:
+    from ..decide import groups as grp
+    from ..security.tokens import person_of
+    from ..store import open_store
+    from ..store.decisions import DecisionTable
+    from .tokens import cli_actor
+
+    if bool(group) == bool(ids):
+        raise DataError(f"decisions {action}: give either --group SITE|KIND|DAY or decision ids, not both or neither")
+    for i in ids:
+        if not (2 <= len(i) <= 32 and i[:1] == "D" and i[1:].isdigit()):
+            raise DataError(f"{i!r} is not a decision id (D followed by digits, as 'decisions list' shows)")
+    if group is not None:
+        grp.parse_group_key(group)
+    with open_store(store or Settings().resolved_store_url()) as st:
+        table = DecisionTable(st.backend)
+        if group is not None:
+            ids = grp.ids_of_group(table.list(status="proposed", limit=100_000), group, _network_of(st))
+            if not ids:
+                raise DataError(f"no proposal waits in group {group!r} (see 'decisions groups')")
+        from ..security.tokens import TokenService
+
+        tokens = TokenService(st).table
+        results = grp.bulk(st, ids, action, cli_actor(), note=note, policy=_policy_of(st),
+                           proposer_sponsors=lambda p: tokens.sponsors(person=person_of(p)))
+    failed = 0
+    for r in results:
+        failed += r["error"] is not None
+        if as_json:
+            typer.echo(json.dumps(r))
+        else:
+            typer.echo(f"{r['id']}  {r['status'] or '?':<9} {r['error'] or ''}".rstrip())
+    if failed:
+        raise typer.Exit(1)
+
+
+_GROUP = typer.Option("--group", help="every proposal of one group: SITE|KIND|YYYY-MM-DD ('decisions groups')")
+_IDS = typer.Argument(help="decision ids (D...), or use --group")
+_STORE = typer.Option("--store", help="sqlite:///path or postgresql://... (default: SUPPLYNET_STORE_URL)")
+
+
+@app.command("approve")
+def approve_(ids: Annotated[list[str] | None, _IDS] = None, group: Annotated[str | None, _GROUP] = None,
+             note: Annotated[str, typer.Option(help="a note kept with each approval")] = "",
+             store: Annotated[str | None, _STORE] = None,
+             as_json: Annotated[bool, typer.Option("--json", help="one JSON result per line")] = False) -> None:
+    """Approve proposals (executed at once) by id or a whole group; the two-person rule holds per decision."""
+    _answer("approve", list(ids or []), group, note, store, as_json)
+
+
+@app.command("reject")
+def reject_(ids: Annotated[list[str] | None, _IDS] = None, group: Annotated[str | None, _GROUP] = None,
+            note: Annotated[str, typer.Option(help="the reason (required)")] = "",
+            store: Annotated[str | None, _STORE] = None,
+            as_json: Annotated[bool, typer.Option("--json", help="one JSON result per line")] = False) -> None:
+    """Reject proposals by id or a whole group, with a reason (--note)."""
+    if not note.strip():
+        raise DataError("decisions reject: give the reason with --note")
+    _answer("reject", list(ids or []), group, note, store, as_json)
+
+
+@app.command("groups")
+def groups_(store: Annotated[str | None, _STORE] = None,
+            status: Annotated[str, typer.Option(help=f"decisions of this status: {', '.join(_STATUSES)}")] = "proposed",
+            as_json: Annotated[bool, typer.Option("--json", help="the API's JSON: {\"groups\": [...]}")] = False) -> None:
+    """Proposals grouped per site, kind and day, most money at stake first."""
+    from ..decide import groups as grp
+    from ..store import open_store
+    from ..store.decisions import DecisionTable
+
+    if status not in _STATUSES:
+        raise DataError(f"--status {status!r}: use one of {', '.join(_STATUSES)}")
+    with open_store(store or Settings().resolved_store_url()) as st:
+        out = grp.groups(DecisionTable(st.backend).list(status=status, limit=100_000), _network_of(st))
+    if as_json:
+        typer.echo(json.dumps({"groups": out}))
+        return
+    for g in out:
+        typer.echo(f"{g['key']:<40} {g['count']:>5}  {g['money_at_stake']:>14,.2f} {g['currency']}")

@@ -177,7 +177,8 @@ class Rebalancer:
             return None
         product = self.net.product(sku)
         pack = float(product.pack_size)
-        q = math.ceil(gap / pack - 1e-9) * pack if pack > 1 else gap
+        unit = pack if pack >= 1 else 1.0  # whole cases, else whole units: never a fractional move
+        q = math.ceil(gap / unit - 1e-9) * unit
         p = self._shortage_cost(sku)
         opts = [self._option("order", regular.origin, regular.id, q, lead, regular.cost_per_unit,
                              regular.fixed_cost_per_shipment, mu, avail, lead, p)]
@@ -199,8 +200,7 @@ class Rebalancer:
             if self._site.get(dsite) is not None and self._site[dsite].kind == "supplier":
                 continue
             excess = self._excess(state, dsite, sku)
-            if pack > 1:
-                excess = math.floor(excess / pack + 1e-9) * pack
+            excess = math.floor(excess / unit + 1e-9) * unit
             if excess <= 0:
                 continue
             qt = min(q, excess)

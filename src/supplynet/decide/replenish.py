@@ -306,14 +306,17 @@ class Replenisher:
     unlimited). ``supplier_capacity``: units per day a site can ship, overriding its
     ``capacity_per_day``. ``fill_rates``: fill-rate targets by ``(site, sku)`` or by site, used
     instead of the policies' cycle service levels (the network model has no field for them).
-    ``max_cycle_days``: the most days of demand one (s,S) or (r,Q) order may bring (see :func:`size_policy`).
+    ``max_cycle_days``: the most days of demand one (s,S) or (r,Q) order may bring (see :func:`size_policy`);
+    ``upstream_cycle_days``: the same for DCs and plants (default a week; None: ``max_cycle_days``; no cap
+    at all when ``max_cycle_days`` is None).
     """
 
     def __init__(self, network: Any, *, demand: DemandSensor | None | bool = None,
                  lead_times: LeadTimeLearner | None | bool = None, budget_per_day: float | None = None,
                  supplier_capacity: Mapping[str, float] | None = None,
                  fill_rates: Mapping[Any, float] | None = None,
-                 default_service_level: float = DEFAULT_SERVICE_LEVEL, max_cycle_days: float | None = 14.0):
+                 default_service_level: float = DEFAULT_SERVICE_LEVEL, max_cycle_days: float | None = 14.0,
+                 upstream_cycle_days: float | None = 7.0):
         if budget_per_day is not None and not (budget_per_day >= 0 and math.isfinite(budget_per_day)):
             raise DecisionError(f'"budget_per_day" must be a finite number >= 0, got {budget_per_day!r}')
         if not 0.0 < default_service_level < 1.0:
@@ -325,6 +328,11 @@ class Replenisher:
         self.budget_per_day = budget_per_day
         self.default_service_level = default_service_level
         self.max_cycle_days = max_cycle_days
+        # network-wide: a DC or plant that orders two weeks at a time holds a week of its stores' demand on
+        # average on top of its safety stock - stock the stores need, piled where they cannot sell it. Upstream
+        # echelons cycle at most a week (a weekly truck per SKU); stores keep ``max_cycle_days``.
+        self.upstream_cycle_days = upstream_cycle_days
+        self._kind = {x.id: x.kind for x in network.sites}
         self.supplier_capacity = dict(supplier_capacity or {})
         self.fill_rates = dict(fill_rates or {})
         self.policies: dict[tuple[str, str], Any] = {}
@@ -372,6 +380,13 @@ class Replenisher:
         est = self.lead_times.estimate(lane.id) if self.lead_times is not None else None
         return est or LeadTimeEstimate(lane.id, float(lane.lead_time.mean), float(lane.lead_time.std), 0)
 
+    def cycle_cap(self, site: str) -> float | None:
+        """The most days of demand one (s,S)/(r,Q) order may bring at ``site`` (see ``upstream_cycle_days``)."""
+        if self.max_cycle_days is not None and self.upstream_cycle_days is not None \
+                and self._kind.get(site) in ("dc", "plant"):
+            return min(self.upstream_cycle_days, self.max_cycle_days)
+        return self.max_cycle_days
+
     def resize(self, key: tuple[str, str]) -> Any:
         """Re-size the policy of ``key`` from the current demand and lead-time estimates."""
         spec = self.specs[key]
@@ -380,7 +395,7 @@ class Replenisher:
         demand, lead = self.demand_estimate(key), self.lead_time_estimate(lane)
         fr = self.fill_rates.get(key, self.fill_rates.get(key[0]))
         pol, info = size_policy(spec, demand, lead, product, fixed_cost=self.fixed_cost(lane), fill_rate=fr,
-                                default_service_level=self.default_service_level, max_cycle_days=self.max_cycle_days)
+                                default_service_level=self.default_service_level, max_cycle_days=self.cycle_cap(key[0]))
         info["demand_source"] = demand.source
         info["lead_time_source"] = "learned" if lead.n else "declared"
         info["lane_id"] = lane.id
@@ -490,7 +505,9 @@ class Replenisher:
             return None
         product = self.net.product(key[1])
         pack, moq = float(product.pack_size), float(product.moq)
-        floor = max(moq, pack if pack > 1 else 0.0, 1e-9)
+        unit = pack if pack >= 1 else 1.0  # whole cases (pack size), else whole units: never a fractional order
+        want = math.ceil(want / unit - 1e-9) * unit
+        floor = max(moq, unit)
         options = self.options(key, want, bucket=bucket)
         used: dict[str, float] = self._used.setdefault(bucket, {})
         budget_left = math.inf if self.budget_per_day is None else max(self.budget_per_day - used.get("budget", 0.0), 0)
@@ -501,8 +518,7 @@ class Replenisher:
             qq = min(want, cap)
             if budget_left < math.inf:
                 qq = min(qq, max(budget_left - o["fixed_cost"], 0.0) / max(o["unit_cost"], 1e-12))
-            if pack > 1:
-                qq = math.floor(qq / pack + 1e-9) * pack
+            qq = math.floor(qq / unit + 1e-9) * unit
             why = None
             if qq < want - 1e-9:
                 why = ("lane capacity" if o["lane_capacity_left"] is not None and o["lane_capacity_left"] < want

@@ -6,7 +6,9 @@ because of the delay, in the quantity the destination needs over the delay):
 - ``wait``: accept the delay (always weighed);
 - ``expedite``: send the at-risk quantity again from the origin on a faster mode: another lane of a
   different mode between the same sites, else an :class:`ExpediteMode` (express truck, air) priced as a
-  multiple of the lane's cost;
+  multiple of the lane's cost; and the take-over: the late load itself leaves the jam (the first
+  expedite mode takes it where it stands), priced as that mode's multiple of the part of the trip left,
+  offered only when it arrives sooner than waiting;
 - ``reroute``: from the origin over other lanes: shortest paths on time and on cost (networkx, over
   :meth:`Network.graph`, without the late lane, only lanes that carry the skus);
 - ``alt_supplier``: from another supplier, by its shortest paths on time and cost;
@@ -224,6 +226,18 @@ def alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Impact,
             out.append(Alternative("expedite", f"expedite:{m.mode}:{lane.id}", delay.origin, (f"{m.mode}:{lane.id}",),
                                    d, c, risky, {"mode": m.mode, "time_factor": m.time_factor,
                                                  "cost_factor": m.cost_factor}))
+    # take-over: the late load itself leaves the jam (an express carrier or another road takes it where it
+    # stands), priced on what is left of the trip; it arrives sooner than waiting or is not offered
+    left = max(1.0 - float(getattr(delay, "progress", 0.0) or 0.0), 0.05)
+    q_all = float(sum(q for _, q in lines_all))
+    for m in expedite[:1]:
+        d = float(lane.lead_time.mean) * left * m.time_factor + m.handling_days
+        if d < late_days - 1.0 / 24:
+            c = m.cost_factor * left * (lane.cost_per_unit * q_all + lane.fixed_cost_per_shipment)
+            out.append(Alternative("expedite", f"expedite:takeover:{m.mode}:{lane.id}", delay.origin,
+                                   (f"{m.mode}:{lane.id}",), d, c, lines_all,
+                                   {"mode": m.mode, "moves_load": True, "left_of_trip": round(left, 4),
+                                    "time_factor": m.time_factor, "cost_factor": m.cost_factor}))
     g = network.graph()
     seen: set[tuple[str, ...]] = {(lane.id,)}
 
@@ -316,8 +330,10 @@ def cost_alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Im
             if (delay.destination, s) in idx]
     runs = []
     for a in alts:
-        extra = [] if a.kind == "wait" else [((delay.destination, s), q, max(a.arrival_days, 1e-9)) for s, q in a.lines]
-        net = base.with_initial_state(on_hand=on_hand, in_transit=pipeline + load + extra)
+        extra = [] if a.kind == "wait" else [((delay.destination, s), q, max(a.arrival_days, 1e-9)) for s, q in a.lines
+                                             if (delay.destination, s) in idx]
+        moved = bool(a.detail.get("moves_load"))  # the late load itself arrives sooner: not twice
+        net = base.with_initial_state(on_hand=on_hand, in_transit=pipeline + ([] if moved else load) + extra)
         res = Simulation(net, horizon=horizon, replications=replications, seed=seed, parallel=False).run().result()
         per = network_per_replication(res)
         cost = (per["holding_cost"] + per["shortage_cost"]).to_numpy(dtype=float)
@@ -391,10 +407,24 @@ class Response:
                              arrival_days=round(float(a.arrival_days), 6), origin=a.origin,
                              destination=self.delay.destination, lines=[(s, float(q)) for s, q in a.lines])
 
+    def counterfactual(self, now: datetime) -> dict[str, Any]:
+        """Waiting against the chosen answer: expected total cost (action + simulated, on common random
+        numbers) and arrival of each, and what acting saves or costs over waiting."""
+        def side(o: CostedOption) -> dict[str, Any]:
+            return {"option": o.alt.label, "total_cost": round(o.total_cost, 2), "action_cost": round(o.alt.action_cost, 2),
+                    "arrival_days": round(o.alt.arrival_days, 4),
+                    "arrival_at": (now + timedelta(days=o.alt.arrival_days)).isoformat(),
+                    "fill_rate": round(o.fill_rate, 4) if math.isfinite(o.fill_rate) else None}
+        wait, act = self.options[0], self.chosen
+        return {"wait": side(wait), "act": side(act), "cost_saved": round(wait.total_cost - act.total_cost, 2),
+                "hours_sooner": round((wait.alt.arrival_days - act.alt.arrival_days) * 24.0, 2),
+                "diff_ci95": round(act.diff_ci, 2) if math.isfinite(act.diff_ci) else None}
+
     def to_decision(self, now: datetime) -> Decision:
         return Decision(kind="reroute", created_at=now, trigger_event_ids=list(self.delay.trigger_event_ids),
                         model_output={"delay": self.delay.to_dict(), "impact": self.impact.to_dict(),
-                                      "objective": self.objective, "sim": self.sim},
+                                      "objective": self.objective, "sim": self.sim,
+                                      "counterfactual": self.counterfactual(now)},
                         options=[o.to_option() for o in self.options], chosen=self.chosen.alt.label, why=self.why,
                         cost=round(self.chosen.alt.action_cost, 2), action=self.action(),
                         idempotency_key=f"delay:{self.delay.shipment_id}:{self.delay.declaration}")

@@ -31,13 +31,17 @@ def machine_histories(data_dir: str | Path | None, seed: int) -> tuple[Any, Any,
 
 
 def schedule_jam(net: Network, world: Any, start: datetime, days: int, hours: float) -> str:
-    """A traffic jam on a tracked lane, a third of the way into the demo (the delay to detect)."""
+    """A traffic jam on a tracked lane, a third of the way into the demo (the delay to detect): the longest
+    tracked haul into a store (where a late load costs sales), else the longest tracked lane."""
     if hours <= 0:
         return ""
     tracked = [ln for ln, trucks in world.trucks_by_lane.items() if ln and any(
         d.kind == "gps_tracker" for t in trucks for d in net.devices if d.bound_to.asset == t)]
     if not tracked:
         return ""
-    lane = max(tracked, key=lambda ln: net.lane(ln).lead_time.mean)
+    # where a late load hurts: into a store (lost sales) when a tracked lane goes there; the longest such haul
+    kind = {x.id: x.kind for x in net.sites}
+    to_store = [ln for ln in tracked if kind.get(net.lane(ln).destination) == "store"]
+    lane = max(to_store or tracked, key=lambda ln: (net.lane(ln).lead_time.mean, ln))
     world.jam(lane, at=start + timedelta(days=max(days // 3, 1)), hours=hours)
     return f"{lane} for {hours:g} h from day {max(days // 3, 1)}"

@@ -133,13 +133,17 @@ class World:
         self.shrink_rate = shrink_rate
         self.traces = traces or []
         self._trace_no = 0
-        self.demand = demand or GeneratedDemand(network, rng)
+        # demand draws from its own stream: what the platform decides (and so the trips, pings and shrinkage
+        # drawn from ``rng``) never changes the customers, so two policies on one seed meet the same demand
+        self.demand = demand or GeneratedDemand(network, np.random.default_rng(rng.integers(2**63)))
         self.kind = {s.id: s.kind for s in network.sites}
         self.sites = {s.id: s for s in network.sites}
         self.stock: dict[tuple[str, str], float] = defaultdict(float)
         self.backlog: list[_Backlog] = []
         self.trips: list[Trip] = []
         self.stats = WorldStats()
+        #: the loads moved sooner by an executed expedite or reroute: shipment, option, arrival before and after
+        self.expedited: list[dict[str, Any]] = []
         self._ship_no = 0
         self._devices_by_asset: dict[str, list[Any]] = defaultdict(list)
         self._devices_by_site: dict[str, list[Any]] = defaultdict(list)
@@ -161,6 +165,9 @@ class World:
             interval = timedelta(seconds=max(dev.report_interval_s if dev else 3600.0, 3600.0))
             self.machines[a.id] = _Machine(a, src, dev.id if dev else f"mc-{a.id}", interval, start)
         self._initial_stock(cover_days)
+        #: the production plan's finished-goods level per (plant, sku): the opening stock (see :meth:`_produce`)
+        self.plan_level: dict[tuple[str, str], float] = {
+            (b.plant, b.output_sku): float(self.stock.get((b.plant, b.output_sku), 0.0)) for b in network.boms}
 
     # -- set-up ------------------------------------------------------------------------------------
     def _device(self, asset: str, kinds: tuple[str, ...]) -> Any | None:
@@ -243,8 +250,12 @@ class World:
             trip = next((t for t in self.trips if t.shipment_id == sid), None)
             if trip is None or arrive >= trip.arrive:
                 return None
+            before = trip.arrive
             end_jam(self, sid, at)  # the load is moving again
             trip.arrive = max(arrive, at)
+            self.expedited.append({"shipment_id": sid, "option": option, "lane_id": trip.lane.id, "at": at,
+                                   "arrival_waiting": before, "arrival": trip.arrive,
+                                   "gain_hours": (before - trip.arrive).total_seconds() / 3600.0})
             if trip.truck is not None and trip.truck in self.truck_free:
                 self.truck_free[trip.truck] = trip.arrive
             return f"{option}: {sid} now arrives {trip.arrive.isoformat()}"
@@ -431,6 +442,11 @@ class World:
         self._produce(now)
 
     def _produce(self, now: datetime) -> None:
+        """A day's production: each BOM makes, components and machines allowing, what its plant's open orders
+        need plus what restores the planned finished-goods level (:attr:`plan_level`), up to its rate."""
+        open_orders: dict[tuple[str, str], float] = defaultdict(float)
+        for b in self.backlog:
+            open_orders[(b.origin, b.sku)] += b.quantity
         for bom in self.net.boms:
             needed = set(getattr(bom, "machines", None) or [])
             if any(m.down_until is not None for m in self.machines.values()
@@ -439,7 +455,11 @@ class World:
             rate = float(bom.rate_per_day or 0.0)
             if rate <= 0:
                 continue
-            possible = min([self.stock[(bom.plant, c.sku)] / c.quantity for c in bom.components] + [rate])
+            # the plant's MES follows a production plan: make what the open orders on the plant need plus what
+            # brings finished goods back to the plan's level, at most the line's rate (not the rate regardless)
+            key = (bom.plant, bom.output_sku)
+            want = self.plan_level.get(key, 0.0) + open_orders.get(key, 0.0) - max(self.stock[key], 0.0)
+            possible = min([self.stock[(bom.plant, c.sku)] / c.quantity for c in bom.components] + [rate, want])
             qty = float(math.floor(max(possible, 0.0)))
             if qty <= 0:
                 continue

@@ -8,12 +8,24 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 
 from ...decide import decision as dec
+from ...decide import groups
 from ...security.tokens import person_of
 from ..deps import IdemKey, Planner, StateDep, Viewer
-from ..schemas import ApproveBody, DecisionOutcome, DecisionPage, DecisionPublic, RejectBody
+from ..schemas import (
+    ApproveBody,
+    BulkBody,
+    BulkResults,
+    DecisionGroups,
+    DecisionOutcome,
+    DecisionPage,
+    DecisionPublic,
+    RejectBody,
+)
 from ._idem import idempotent
 
 router = APIRouter(tags=["decisions"])
+#: the most decisions one groups listing reads
+GROUPS_SCAN = 100_000
 DecisionId = Annotated[str, Path(min_length=2, max_length=32, pattern=r"^D[0-9]+$")]
 
 
@@ -54,6 +66,28 @@ def list_decisions(state: StateDep, _: Viewer,
     rows = rows[:limit]
     items = [DecisionPublic(**public(dec.decision_from_row(r))) for r in rows]
     return DecisionPage(items=items, next_before=rows[-1].no if more else None)
+
+
+@router.get("/v1/decisions/groups", response_model=DecisionGroups,
+            summary="Decisions grouped per site, kind and day, most money at stake first")
+def decision_groups(state: StateDep, _: Viewer,
+                    status: Literal["proposed", "approved", "rejected", "executed", "noted"] = "proposed"
+                    ) -> DecisionGroups:
+    rows = state.decisions.list(status=status, limit=GROUPS_SCAN)
+    return DecisionGroups(groups=groups.groups(rows, state.network))
+
+
+@router.post("/v1/decisions/bulk", response_model=BulkResults,
+             summary="Approve or reject many proposals at once (planner); the single approve's rules per id")
+def bulk_decisions(state: StateDep, who: Planner, body: BulkBody, idem: IdemKey = None) -> BulkResults:
+    def run() -> dict:
+        tokens = state.tokens.table
+        results = groups.bulk(state.store, list(body.ids), body.action, who.actor, note=body.note,
+                              now=sim_now(state), policy=state.policy, sponsors=tokens.sponsors(who.token_id),
+                              proposer_sponsors=lambda p: tokens.sponsors(person=person_of(p)))
+        return {"results": results}
+
+    return idempotent(state, idem, who.actor, {"op": "bulk", **body.model_dump()}, 200, run)
 
 
 @router.get("/v1/decisions/{decision_id}", response_model=DecisionPublic, summary="One decision, with its trail")

@@ -1,0 +1,337 @@
+"""Decisions a planner would sign: the realistic demo, seed by seed, against a static (s,S) policy.
+
+Run from the repo root: ``.venv/bin/python bench/decisions.py [--seeds 0 1 2 3 4] [--days 21] [--jobs 2]
+[--quick]`` (writes ``bench/results/decisions.json``).
+
+Per seed (figures under ``figures.per_seed[seed]``; the summary figures say on how many seeds each target
+holds):
+
+* the live loop: :func:`supplynet.demo.run_demo` on the realistic network (``days`` days, the public data
+  replayed where ``../shared/data`` has it, every device through the gate, the simulated planner's
+  morning rounds, the scheduled jam), measured on the world's ground truth (never the platform's view):
+  ``store_fill_rate`` (units sold / demanded at stores), ``dc_end_start`` and ``plant_end_start`` (units on
+  hand at the end over the start, all SKUs of the echelon), ``proposals_to_person_per_day`` (decisions whose
+  autonomy verdict was *proposed*, per day), ``expedites_executed`` and ``expedite_arrival_gain_hours``
+  (loads moved by an executed expedite/reroute, and how much sooner each arrived than waiting for it:
+  the world's arrival time before and after), ``total_cost`` by component.
+* the reference, in the same process on the same seed: the same world (the same opening stock, demand
+  stream, jams and machine histories: common random numbers) run by a **static (s,S) policy sized from
+  history** - every SKU-site with a policy gets the replenisher's own (s,S) sizing from the network's
+  declared demand (its history) and declared lead times at a 98% cycle service level, fixed for the run,
+  reviewed daily on the true position (on hand + in transit + open orders: perfect information, which
+  favours the reference), no rebalancing, no reroutes, no maintenance planning.
+  ``cost_reduction_vs_static`` = 1 - live / static total cost, counted only when the live fill is at
+  least the static one.
+
+Costs (one meter for both runs): holding (unit cost x holding rate per day on what is on hand at each
+day's close), transport (each departed shipment: the lane's cost per unit x units + its fixed cost per
+shipment; spot hauls at the network's fitted truck rates), lost sales (units not sold x the lost-sale
+penalty: the cost model's when the network has one, else the product's ``shortage_cost``, else its lost
+margin ``price - unit_cost``) and expedite premiums (the executed reroute decisions' action cost); in the
+network's currency. Twin fidelity (issue item 6) belongs to another bench: its slot is ``null`` here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write_result  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", ROOT.parent / "shared" / "data"))
+START = datetime(2026, 1, 5, tzinfo=UTC)
+TARGETS = {"store_fill_rate": ">= 0.985", "dc_end_start": "[0.7, 1.5]", "plant_end_start": "[0.7, 1.5]",
+           "proposals_to_person_per_day": "<= 30", "cost_reduction_vs_static": ">= 0.10 at equal or better fill",
+           "expedites_executed": ">= 1 per seed (a jam is scheduled), each arriving earlier than waiting",
+           "every_seed": "every target on every seed (nothing tuned to one seed)"}
+
+
+# ------------------------------------------------------------------------------------------ the meter
+class CostMeter:
+    """Costs of a world as it runs (wraps its ``_emit``): holding at each close, transport per departure,
+    lost sales per sale event; plus stock per echelon at the start and the end."""
+
+    def __init__(self, world: Any, net: Any):
+        from supplynet.decide.reroute import spot_rates
+
+        self.world, self.net = world, net
+        self.kind = {s.id: s.kind for s in net.sites}
+        self.prod = {p.sku: p for p in net.products}
+        self.cost = defaultdict(float)
+        self.start = self.echelons()
+        self._t, self._c, self._f = spot_rates(net)
+        self.days = 0
+        emit = world._emit
+
+        def metered(cls: Any, source: str, **kw: Any) -> None:
+            kind = cls.model_fields["kind"].default
+            if kind == "sale" and kw.get("unfilled"):
+                self.cost["lost_sales"] += float(kw["unfilled"]) * self.penalty(kw["site"], kw["sku"])
+            elif kind == "shipment" and kw.get("status") == "departed":
+                self.cost["transport"] += self._transport(kw)
+            emit(cls, source, **kw)
+
+        world._emit = metered
+
+    def penalty(self, site: str, sku: str) -> float:
+        costs = getattr(self.net, "costs", None)
+        for name in ("lost_sale_penalty", "shortage_penalty"):
+            fn = getattr(costs, name, None)
+            if callable(fn):
+                try:
+                    return float(fn(site, sku))
+                except Exception:  # noqa: BLE001 - another signature: fall back
+                    break
+        p = self.prod[sku]
+        if getattr(p, "shortage_cost", None):
+            return float(p.shortage_cost)
+        return max(float(p.price) - float(p.unit_cost), 0.0)
+
+    def _transport(self, kw: dict[str, Any]) -> float:
+        qty = float(sum(ln.quantity for ln in kw.get("lines") or ()))
+        if kw.get("lane_id"):
+            ln = self.net.lane(kw["lane_id"])
+            return ln.cost_per_unit * qty + ln.fixed_cost_per_shipment
+        from supplynet.decide.reroute import _km
+
+        km = 1.25 * _km(self.net, kw["origin"], kw["destination"])
+        return float(self._c[0] + self._c[1] * km) * qty + float(self._f[0] + self._f[1] * km)
+
+    def close_day(self) -> None:
+        """Holding cost of what is on hand now (one day)."""
+        self.days += 1
+        for (site, sku), q in self.world.stock.items():
+            if q > 0 and self.kind.get(site) != "supplier":
+                p = self.prod[sku]
+                self.cost["holding"] += q * p.unit_cost * p.holding_cost_rate / 365.0
+
+    def echelons(self) -> dict[str, float]:
+        out: dict[str, float] = defaultdict(float)
+        for (site, _), q in self.world.stock.items():
+            if self.kind.get(site) in ("plant", "dc", "store"):
+                out[self.kind[site]] += max(q, 0.0)
+        return {k: round(v, 1) for k, v in out.items()}
+
+
+def _fill(world: Any) -> float:
+    st = world.stats
+    return st.sold / st.demand if st.demand else 1.0
+
+
+# ------------------------------------------------------------------------------------------ the live loop
+def live(seed: int, days: int, data_dir: Path | None, home: Path) -> dict[str, Any]:
+    import supplynet.demo as demo
+    from supplynet.store import open_store
+    from supplynet.store.decisions import DecisionTable
+
+    box: dict[str, Any] = {}
+
+    class MeteredFleet(demo.Fleet):  # the demo's own fleet, with the meter attached before the stock-take
+        def start(self) -> int:
+            box["meter"] = CostMeter(self.world, self.world.net)
+            box["world"] = self.world
+            return super().start()
+
+    def on_hour(done: int, total: int) -> None:
+        if done % 24 == 0 and "meter" in box:
+            box["meter"].close_day()
+
+    t0 = time.perf_counter()
+    original = demo.Fleet
+    demo.Fleet = MeteredFleet  # type: ignore[misc]
+    try:
+        res = demo.run_demo(days=days, seed=seed, home=home, data_dir=data_dir, stress_replications=0,
+                            cache_dir=home.parent / "rul-cache", on_hour=on_hour)
+    finally:
+        demo.Fleet = original  # type: ignore[misc]
+    meter, world = box["meter"], box["world"]
+    with open_store(res.store_url) as store:
+        rows = DecisionTable(store.backend).list(limit=10_000_000)
+    to_person = [r for r in rows if (r.record.get("autonomy") or {}).get("status") == "proposed"]
+    by_kind: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for r in rows:
+        by_kind[r.kind][r.status] += 1
+    expedite_cost = sum(r.cost for r in rows if r.kind == "reroute" and r.status == "executed"
+                        and (r.record.get("action") or {}).get("option") not in (None, "wait"))
+    meter.cost["expedite"] += expedite_cost
+    fractional = [r.id for r in rows if (r.record.get("action") or {}).get("type") == "order"
+                  and float(r.record["action"]["quantity"]) != math.floor(float(r.record["action"]["quantity"]))]
+    end = meter.echelons()
+    gains = [round(e["gain_hours"], 2) for e in world.expedited]
+    return {
+        "store_fill_rate": round(res.fill_rate, 5),
+        "dc_end_start": round(end.get("dc", 0) / max(meter.start.get("dc", 0), 1e-9), 3),
+        "plant_end_start": round(end.get("plant", 0) / max(meter.start.get("plant", 0), 1e-9), 3),
+        "store_end_start": round(end.get("store", 0) / max(meter.start.get("store", 0), 1e-9), 3),
+        "inventory_units_by_echelon": {"start": meter.start, "end": end},
+        "proposals_to_person_per_day": round(len(to_person) / days, 2),
+        "proposals_to_person_by_kind": dict(_count(to_person)),
+        "decisions": {k: dict(v) for k, v in by_kind.items()},
+        "fractional_orders": len(fractional),
+        "expedites_executed": len(world.expedited),
+        "expedite_arrival_gain_hours": gains,
+        "expedites": [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in e.items()}
+                      for e in world.expedited],
+        "jam": res.jam,
+        "total_cost": round(sum(meter.cost.values()), 2),
+        "cost_by_component": {k: round(v, 2) for k, v in meter.cost.items()},
+        "lost_units": round(world.stats.unfilled, 1),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def _count(rows: list[Any]) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for r in rows:
+        out[r.kind] += 1
+    return out
+
+
+# ------------------------------------------------------------------------------------------ the reference
+def static_ss(seed: int, days: int, data_dir: Path | None, home: Path) -> dict[str, Any]:
+    """The same world under a static (s,S) policy sized from history (see the module doc)."""
+    from supplynet.decide.replenish import Replenisher, size_policy
+    from supplynet.demo import machine_histories
+    from supplynet.fleet import Fleet
+    from supplynet.fleet._setup import schedule_jam
+    from supplynet.model import example_path, load_network
+
+    t0 = time.perf_counter()
+    net = load_network(example_path("realistic"))
+    _, replay, _ = machine_histories(data_dir, seed)
+    fleet = Fleet(net, seed=seed, start=START, sink=None, data_dir=data_dir, cover_days=4.0, machine_frame=replay)
+    world = fleet.world
+    meter = CostMeter(world, net)
+    jam = schedule_jam(net, world, START, days, 20.0)
+    rep = Replenisher(net, demand=False, lead_times=False)  # declared demand and lead times: the history
+    policies, lanes = {}, {}
+    for key, spec in rep.specs.items():
+        lane = rep._cheapest(key)
+        mu, sd = rep.demand.get(key, (0.0, 0.0))
+        sS = SimpleNamespace(site=spec.site, sku=key[1], type="sS", params={}, service_level=0.98)
+        pol, _ = size_policy(sS, (mu, sd), (float(lane.lead_time.mean), float(lane.lead_time.std)),
+                             net.product(key[1]), fixed_cost=rep.fixed_cost(lane), max_cycle_days=14.0)
+        policies[key], lanes[key] = pol, lane
+    fleet.start()
+    n = 0
+    for hour in range(days * 24):
+        fleet.step()
+        if fleet.now.hour == 6:  # the daily review, on the true position
+            pipe: dict[tuple[str, str], float] = defaultdict(float)
+            for trip in world.trips:
+                for sku, q, _ in trip.lines:
+                    pipe[(trip.lane.destination, sku)] += q
+            for b in world.backlog:
+                pipe[(b.site, b.sku)] += b.quantity
+            for key, pol in policies.items():
+                pos = max(world.stock[key], 0.0) + pipe.get(key, 0.0)
+                q = float(pol.order_quantity(pos))
+                q = math.ceil(q - 1e-9)
+                if q <= 0:
+                    continue
+                n += 1
+                ln = lanes[key]
+                world.place(SimpleNamespace(order_id=f"SS{n:06d}", lane_id=ln.id, origin=ln.origin, site=key[0],
+                                            sku=key[1], quantity=float(q)))
+        if (hour + 1) % 24 == 0:
+            meter.close_day()
+    end = meter.echelons()
+    return {
+        "store_fill_rate": round(_fill(world), 5),
+        "dc_end_start": round(end.get("dc", 0) / max(meter.start.get("dc", 0), 1e-9), 3),
+        "plant_end_start": round(end.get("plant", 0) / max(meter.start.get("plant", 0), 1e-9), 3),
+        "orders": n, "jam": jam,
+        "total_cost": round(sum(meter.cost.values()), 2),
+        "cost_by_component": {k: round(v, 2) for k, v in meter.cost.items()},
+        "lost_units": round(world.stats.unfilled, 1),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def one_seed(seed: int, days: int, data_dir: str | None, folder: str) -> dict[str, Any]:
+    home = Path(folder) / f"seed-{seed}"
+    home.mkdir(parents=True, exist_ok=True)
+    d = Path(data_dir) if data_dir else None
+    ref = static_ss(seed, days, d, home)
+    out = live(seed, days, d, home)
+    better_fill = bool(out["store_fill_rate"] >= ref["store_fill_rate"] - 1e-9)
+    out["static_ss"] = ref
+    out["cost_reduction_vs_static"] = round(1 - out["total_cost"] / ref["total_cost"], 4) if ref["total_cost"] else None
+    out["fill_at_least_static"] = better_fill
+    out["twin_fidelity"] = None  # slot: bench/twin_fidelity.py (helper fidelity16)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--days", type=int, default=21)
+    ap.add_argument("--jobs", type=int, default=1, help="seeds run in parallel processes")
+    ap.add_argument("--quick", action="store_true", help="one seed, 4 days (a smoke run; targets not judged)")
+    ap.add_argument("--no-data", action="store_true", help="generated demand instead of the public data")
+    a = ap.parse_args(argv)
+    seeds, days = ([0], 4) if a.quick else (a.seeds, a.days)
+    data = None if a.no_data or not DATA.is_dir() else str(DATA)
+    t0 = time.perf_counter()
+    per: dict[int, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-decisions-") as folder:
+        if a.jobs > 1 and len(seeds) > 1:
+            with ProcessPoolExecutor(max_workers=a.jobs) as ex:
+                futs = {ex.submit(one_seed, s, days, data, folder): s for s in seeds}
+                for f in as_completed(futs):
+                    per[futs[f]] = f.result()
+                    report(per, seeds, days, data, a, t0, done=len(per) == len(seeds))
+        else:
+            for s in seeds:
+                per[s] = one_seed(s, days, data, folder)
+                report(per, seeds, days, data, a, t0, done=len(per) == len(seeds))
+
+
+def report(per: dict[int, dict[str, Any]], seeds: list[int], days: int, data: str | None, a: Any, t0: float,
+           *, done: bool) -> None:
+    """Write the result file with the seeds finished so far (``notes.complete`` says whether all are)."""
+    got = [s for s in seeds if s in per]
+    checks = {
+        "store_fill_rate": [per[s]["store_fill_rate"] >= 0.985 for s in got],
+        "dc_end_start": [0.7 <= per[s]["dc_end_start"] <= 1.5 for s in got],
+        "plant_end_start": [0.7 <= per[s]["plant_end_start"] <= 1.5 for s in got],
+        "proposals_to_person_per_day": [per[s]["proposals_to_person_per_day"] <= 30 for s in got],
+        "cost_reduction_vs_static": [bool(per[s]["fill_at_least_static"]
+                                          and (per[s]["cost_reduction_vs_static"] or 0) >= 0.10) for s in got],
+        "expedites_executed": [per[s]["expedites_executed"] >= 1
+                               and all(g > 0 for g in per[s]["expedite_arrival_gain_hours"]) for s in got],
+    }
+    figures = {
+        "per_seed": {str(s): per[s] for s in got},
+        "seeds_meeting_target": {k: f"{sum(v)}/{len(v)}" for k, v in checks.items()},
+        **{k: {str(s): per[s][k] for s in got} for k in ("store_fill_rate", "dc_end_start", "plant_end_start",
+                                                          "proposals_to_person_per_day", "cost_reduction_vs_static",
+                                                          "expedites_executed")},
+        "twin_fidelity": None,
+    }
+    write_result("decisions", figures, TARGETS, notes={
+        "seeds": seeds, "seeds_done": got, "complete": done, "days": days, "data": data or "generated demand",
+        "quick": a.quick, "seconds": round(time.perf_counter() - t0, 1), "jobs": a.jobs,
+        "reference": "static (s,S) sized from declared demand and lead times at 98% CSL, same world and seed "
+                     "(common random numbers), reviewed daily on the true position",
+        "costs": "holding + transport + lost sales (cost model penalty, else shortage_cost, else margin) + "
+                 "expedite premiums, in the network's currency",
+        "twin_fidelity": "slot for bench/twin_fidelity.py (helper fidelity16)"})
+    print(json.dumps(figures["seeds_meeting_target"]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
