@@ -78,7 +78,7 @@ def backtest(
     if not repeats:
         out["note"] = ("the trips are not repeats of one route (most do not share an origin and a destination): "
                        + ("the lane-level model learned across all trips is used (speed by distance band and time "
-                          "of day)" if use == "lane" else "a route model was forced with --mode route"))
+                          "of day and road/sea context)" if use == "lane" else "a route model was forced with --mode route"))
         _err.print(out["note"])
     out["data"] = str(data)
     out["seed"] = seed

@@ -17,17 +17,27 @@ device's next envelope starts at ``seq + len(readings)``. A reading names its ca
 to SI here through :mod:`supplynet.units` -- the one place units are known. ``dt`` (seconds after
 ``ts``) or ``ts`` gives the reading's own time. ``asset_id`` / ``site`` may be left out: they are
 filled from the device's binding (and refused when they name something else).
+
+A body may give its readings as columns instead (a company's history sealed by an operator's
+import, thousands of rows an envelope): ``"columns": {"kind": "sale", "site": ["S1", "S2"],
+"sku": ["A", "B"], "quantity": [3, 4], "ts": ["2024-01-01T00:00:00Z", ...]}`` holds the same readings
+as ``"readings": [{"kind": "sale", "site": "S1", ...}, {"kind": "sale", "site": "S2", ...}]``: a list
+is a column (one value per reading, every column as long; ``null`` leaves the field out of that
+reading), any other value is the same in every reading. The signature covers the columns' bytes as
+it covers readings'; the checks and the events are the same (:class:`ColumnReadings` shows the slow
+path each reading as its dict; the fast path takes the columns whole).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import orjson
 
 from ..errors import EventError, IngestError, UnitError
@@ -38,6 +48,7 @@ from ..units import to_si
 
 __all__ = [
     "Body",
+    "ColumnReadings",
     "DeviceClock",
     "IMPORT_KINDS",
     "Sealed",
@@ -106,15 +117,59 @@ class Body:
         return self.seq + len(self.readings) - 1
 
 
+class ColumnReadings(Sequence[dict[str, Any]]):
+    """The readings of a column body, as a sequence of dicts (made on demand, ``null`` left out);
+    ``columns`` holds the columns as they came (lists of ``n`` values, or one value for all)."""
+
+    __slots__ = ("columns", "n")
+
+    def __init__(self, columns: dict[str, Any], n: int):
+        self.columns, self.n = columns, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _one(self, i: int) -> dict[str, Any]:
+        out = {}
+        for k, v in self.columns.items():
+            if type(v) is list:
+                v = v[i]
+            if v is not None:
+                out[k] = v
+        return out
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self._one(k) for k in range(*i.indices(self.n))]
+        if not -self.n <= i < self.n:
+            raise IndexError(i)
+        return self._one(i % self.n)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (self._one(k) for k in range(self.n))
+
+    def full(self) -> dict[str, list[Any]]:
+        """Every column as a list of ``n`` values (a value for all repeated)."""
+        return {k: v if type(v) is list else [v] * self.n for k, v in self.columns.items()}
+
+
 def _dumps(obj: Any) -> bytes:
     return orjson.dumps(obj)
 
 
-def seal(device: str, kid: str, private_key: str, seq: int, ts: datetime | str, readings: list[dict[str, Any]],
-         units: Mapping[str, str] | None = None) -> bytes:
-    """Build and sign an envelope; returns the sealed wire bytes."""
+def seal(device: str, kid: str, private_key: str, seq: int, ts: datetime | str,
+         readings: list[dict[str, Any]] | None, units: Mapping[str, str] | None = None, *,
+         columns: dict[str, Any] | None = None) -> bytes:
+    """Build and sign an envelope (its ``readings``, or their ``columns``: see the module
+    docstring); returns the sealed wire bytes."""
     ts_text = ts if isinstance(ts, str) else iso_utc(ts)
-    body: dict[str, Any] = {"v": 1, "device": device, "seq": seq, "ts": ts_text, "readings": readings}
+    if (readings is None) == (columns is None):
+        raise ValueError("seal takes readings or columns, one of them")
+    body: dict[str, Any] = {"v": 1, "device": device, "seq": seq, "ts": ts_text}
+    if columns is not None:
+        body["columns"] = columns
+    else:
+        body["readings"] = readings
     if units:
         body["units"] = dict(units)
     body_bytes = _dumps(body)
@@ -160,7 +215,7 @@ def parse_body(body: bytes) -> Body:
     d = _loads(body, "body")
     if not isinstance(d, dict):
         raise IngestError("schema", "body must be a JSON object")
-    extra = set(d) - {"v", "device", "seq", "ts", "readings", "units"}
+    extra = set(d) - {"v", "device", "seq", "ts", "readings", "columns", "units"}
     if extra:
         raise IngestError("schema", f"unexpected body fields: {sorted(extra)[:5]}")
     if d.get("v") != 1:
@@ -175,15 +230,35 @@ def parse_body(body: bytes) -> Body:
         ts = to_utc(datetime.fromisoformat(ts_text.replace("Z", "+00:00")))
     except ValueError as exc:
         raise IngestError("schema", f"body field 'ts' {ts_text[:40]!r}: {exc}") from None
-    readings = d.get("readings")
-    if not isinstance(readings, list) or not 1 <= len(readings) <= MAX_READINGS:
-        raise IngestError("schema", f"body field 'readings' must be a list of 1..{MAX_READINGS} readings")
+    if "columns" in d:
+        if "readings" in d:
+            raise IngestError("schema", "a body has 'readings' or 'columns', not both")
+        readings: Any = _columns(d["columns"])
+    else:
+        readings = d.get("readings")
+        if not isinstance(readings, list) or not 1 <= len(readings) <= MAX_READINGS:
+            raise IngestError("schema", f"body field 'readings' must be a list of 1..{MAX_READINGS} readings")
     if seq + len(readings) > 2**62:
         raise IngestError("schema", "seq + number of readings overflows")
     units = d.get("units") or {}
     if not isinstance(units, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in units.items()):
         raise IngestError("schema", "body field 'units' must map field names to unit strings")
     return Body(_str(d, "device", 128, "body"), seq, ts, readings, units)
+
+
+def _columns(cols: Any) -> ColumnReadings:
+    if not isinstance(cols, dict) or not cols:
+        raise IngestError("schema", "body field 'columns' must be an object of field -> list of values")
+    lengths = {len(v) for v in cols.values() if type(v) is list}
+    if not lengths:
+        raise IngestError("schema", "body field 'columns' needs at least one list (one value per reading)")
+    if len(lengths) > 1:
+        raise IngestError("schema", f"the columns of body field 'columns' differ in length ({min(lengths)} .. "
+                                    f"{max(lengths)}); each holds one value per reading")
+    n = lengths.pop()
+    if not 1 <= n <= MAX_READINGS:
+        raise IngestError("schema", f"body field 'columns' must hold 1..{MAX_READINGS} readings, got {n}")
+    return ColumnReadings(cols, n)
 
 
 def _number(v: Any, field: str) -> float:
@@ -367,17 +442,20 @@ def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind
     None: a sender bound to nothing (an operator's import), each reading names its own site or
     asset, checked as an identifier column."""
     readings = body.readings
+    is_cols = type(readings) is ColumnReadings
     first = readings[0]
     if type(first) is not dict:
         return None
-    keys = first.keys()
+    keys = readings.columns.keys() if is_cols else first.keys()
     nums = _FAST_NUM[kind]
     idents = _FAST_IDENT[kind] if bound is not None else _FAST_IDENT[kind] | {bind_field}
     required = _FAST_REQUIRED[kind] if bound is not None else _FAST_REQUIRED[kind] | {bind_field}
     if not keys <= _fast_allowed(kind, bind_field) or not required <= keys or ("ts" in keys and "dt" in keys):
         return None
     n = len(readings)
-    if n == 1:  # a single reading (the common MQTT message): its own columns
+    if is_cols:  # columns already (a null anywhere fails a type check below: the slow path takes it)
+        columns = readings.full()
+    elif n == 1:  # a single reading (the common MQTT message): its own columns
         columns = {k: [v] for k, v in first.items()}
     else:
         # every reading a dict with as many keys as the first, each holding the first's keys: the same keys
@@ -387,7 +465,8 @@ def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind
             columns = {k: [r[k] for r in readings] for k in keys}
         except KeyError:
             return None
-    if any(v != kind for v in columns["kind"]):
+    if (readings.columns["kind"] != kind if is_cols and type(readings.columns["kind"]) is not list
+            else any(v != kind for v in columns["kind"])):
         return None
     cols: dict[str, list[Any]] = {}
     for k in keys:
@@ -398,22 +477,33 @@ def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind
             if not set(map(type, raw)) <= _NUMBER_TYPES:
                 return None  # let the slow path name the offending reading
             try:
-                # exactly what the canonical path computes (units.to_si), value by value
+                # exactly what the canonical path computes (units.to_si), value by value: a float64
+                # multiply then add, the same IEEE operations whether numpy or Python makes them
                 factor, offset = _unit_factor(quantity, unit)
-                col = [float(v) * factor + offset for v in raw]
+                if n >= _NUMPY_FROM:
+                    arr = np.array(raw, dtype=np.float64) * factor + offset
+                    finite = bool(np.isfinite(arr).all())
+                    col = arr.tolist()
+                else:
+                    col = [float(v) * factor + offset for v in raw]
+                    finite = all(map(math.isfinite, col))
             except OverflowError:
                 raise IngestError("implausible", f"field {k!r}: number too large") from None
             except UnitError as exc:
                 raise IngestError("unit", f"field {k!r}: {exc}") from None
-            lo, hi = (col[0], col[0]) if n == 1 else (min(col), max(col))
-            if not (math.isfinite(lo) and math.isfinite(hi) and (n == 1 or all(map(math.isfinite, col)))):
+            if not finite:
                 raise IngestError("implausible", f"field {k!r} is not finite")
+            lo, hi = (col[0], col[0]) if n == 1 else (min(col), max(col))
             _check_range(target, lo)
             _check_range(target, hi)
             cols[target] = col
         elif k in idents:
             vals = columns[k]
-            if not set(map(type, vals)) <= {str} or not all(map(_IDENT.match, set(vals))):
+            try:
+                distinct = set(vals)
+            except TypeError:  # an unhashable value: the slow path names the reading
+                return None
+            if not all(type(v) is str and _IDENT.match(v) for v in distinct):
                 return None  # each distinct identifier checked once
             cols[k] = vals
         elif k == bind_field:
@@ -423,17 +513,18 @@ def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind
     seqs = range(body.seq, body.seq + n)
     if "ts" in keys:  # each reading's own time, as DeviceClock.reading_ts reads it
         parsed: dict[Any, int] = {}
-        tus = []
-        for v in columns["ts"]:
-            us = parsed.get(v)
-            if us is None:
-                if type(v) is not str or len(v) > 40:
-                    return None
-                try:
-                    us = parsed[v] = (to_utc(datetime.fromisoformat(v.replace("Z", "+00:00"))) - _EPOCH) // _US
-                except ValueError:
-                    return None  # the slow path names the reading
-            tus.append(us)
+        try:
+            distinct = set(columns["ts"])
+        except TypeError:  # an unhashable value: the slow path names the reading
+            return None
+        for v in distinct:  # each distinct time parsed once
+            if type(v) is not str or len(v) > 40:
+                return None
+            try:
+                parsed[v] = (to_utc(datetime.fromisoformat(v.replace("Z", "+00:00"))) - _EPOCH) // _US
+            except ValueError:
+                return None  # the slow path names the reading
+        tus = list(map(parsed.__getitem__, columns["ts"]))
     elif "dt" in keys:
         dts = columns["dt"]
         types = set(map(type, dts))
@@ -462,6 +553,8 @@ def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind
 
 
 _MAX_DT_S = 86_400 * 7
+#: readings from which numbers convert with numpy (one array op instead of a Python loop)
+_NUMPY_FROM = 64
 
 
 def readings_to_rows(device: str, body: Body, *, asset: str | None, site: str | None,

@@ -330,10 +330,14 @@ def lightgbm_global(panel: Panel, h: int, ctx: Context) -> np.ndarray:
         if h < m - 1:  # the most recent values known at every step: lag h and the q before it
             lags = sorted({h, *lags})
             transforms[h] = [RollingMean(window_size=q)]
+    # 250 trees at a learning rate of 0.1 (it was 500 at 0.05): half the training work, the forecast
+    # run's largest part. Checked on 933 Walmart series drawn at random (seed 0), the 39 weeks held
+    # out, the rest of the ensemble alike: the ensemble's MASE 0.8275 -> 0.8284 (+0.1%; +0.3% with
+    # LightGBM seed 1), the LightGBM member's 0.8886 -> 0.8970, its CPU time 13.2 -> 6.7 s.
     params = {
         "objective": "l1",
-        "n_estimators": 500,
-        "learning_rate": 0.05,
+        "n_estimators": 250,
+        "learning_rate": 0.1,
         "num_leaves": 63,
         "min_child_samples": 50,
         "subsample": 0.8,

@@ -179,7 +179,7 @@ def load_trips_csv(
         work = work.sort_values(["veh", "t"], kind="stable")
         gap = work.groupby("veh")["t"].diff().fillna(np.inf).to_numpy() > split_gap_s
         work["trip"] = (work["veh"] + "#" + np.cumsum(gap).astype(str)).to_numpy()
-    extra = [c for c in ("origin", "destination", "direction") if c in cols]
+    extra = [c for c in ("origin", "destination", "direction", "mode") if c in cols]
     trips: list[Trip] = []
     order = pd.unique(work.sort_values("row")["trip"])
     groups = dict(tuple(work.groupby("trip", sort=False)))

@@ -135,11 +135,15 @@ def parse_text(s: pd.Series) -> Parsed:
 
 def parse_ident(s: pd.Series) -> Parsed:
     """Identifiers (site, SKU, asset, order): letters, digits and ``_ . : @ / -``, 1-128 characters."""
-    text = parse_text(s).values
-    ok = _on_uniques(text, lambda v: bool(IDENT.match(v)), na=True).astype(bool)
-    bad = pd.Series(pd.NA, index=s.index, dtype=object).where(ok, "not an identifier (1-128 letters, digits, "
-                                                                  "and _ . : @ / -)")
-    return Parsed(text.where(ok, None), bad)
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)  # each distinct value read and checked once
+    texts = [_text(u) for u in uniques]
+    ok = np.array([t is None or IDENT.match(t) is not None for t in texts] + [True])[codes]
+    text = np.array([*texts, None], dtype=object)[codes]
+    if ok.all():
+        return Parsed(pd.Series(text, index=s.index, dtype=object))
+    bad = np.where(ok, pd.NA, "not an identifier (1-128 letters, digits, and _ . : @ / -)").astype(object)
+    return Parsed(pd.Series(np.where(ok, text, None), index=s.index, dtype=object),
+                  pd.Series(bad, index=s.index, dtype=object))
 
 
 def parse_number(s: pd.Series, *, decimal: str | None = None, lo: float | None = None,

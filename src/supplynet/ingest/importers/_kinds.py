@@ -145,6 +145,17 @@ class Built:
     ignored: list[str]
     rownum: list[int]  # the row a person sees, per position
     columns: dict[str, str]  # field -> column
+    #: the column form (sales, stock): the kept rows' values per field (float arrays with NaN, or
+    #: object arrays with None, where a value is missing), ``readings``/``keys`` then left empty
+    table: dict[str, np.ndarray] | None = None
+    #: the column form's sequence numbers (each kept row's position in the file), ascending
+    seqs: np.ndarray | None = None
+    #: the fields every reading of the column form has the same (``kind`` and the kind's constants)
+    common: dict[str, Any] | None = None
+
+    @property
+    def n_events(self) -> int:
+        return len(self.seqs) if self.seqs is not None else len(self.readings)
 
 
 def _resolve(kind: Kind, columns: list[str], mapping: Mapping, file: str) -> dict[str, str]:
@@ -229,8 +240,9 @@ def build(kind_name: str, table: Table, mapping: Mapping, file: str) -> Built:
     problems: list[tuple[int, str, str]] = []
     refused = pd.Series(False, index=frame.index)
 
-    def note(bad: pd.Series, column: str) -> None:
-        hit = bad.notna()
+    def note(bad: pd.Series, column: str, hit: pd.Series | None = None) -> None:
+        if hit is None:
+            hit = bad.notna()
         if hit.any():
             problems.extend(zip(rownum[hit].tolist(), [column] * int(hit.sum()), bad[hit].tolist(), strict=True))
             refused.loc[hit] = True  # in place: the builders hold this series
@@ -239,8 +251,9 @@ def build(kind_name: str, table: Table, mapping: Mapping, file: str) -> Built:
     for f in kind.fields:
         if f.name in cols:
             p = _parse(f, frame[cols[f.name]], mapping)
-            note(p.bad, cols[f.name])
-            values[f.name], unreadable[f.name] = p.values, p.bad.notna()
+            hit = p.bad.notna()
+            note(p.bad, cols[f.name], hit)
+            values[f.name], unreadable[f.name] = p.values, hit
         elif f.name in mapping.defaults or f.default is not None:
             const = pd.Series([mapping.defaults.get(f.name, f.default)] * n, index=frame.index, dtype=object)
             p = _parse(f, const, mapping)
@@ -250,12 +263,46 @@ def build(kind_name: str, table: Table, mapping: Mapping, file: str) -> Built:
     for f in kind.fields:  # a required value left blank (an unreadable one is named already)
         if f.required and f.name in cols:
             blank = values[f.name].isna() & ~unreadable[f.name]
-            note(pd.Series(f"missing {f.name}", index=frame.index, dtype=object).where(blank, pd.NA), cols[f.name])
+            if blank.any():
+                note(pd.Series(f"missing {f.name}", index=frame.index, dtype=object).where(blank, pd.NA),
+                     cols[f.name], blank)
     used = set(cols.values())
     extra = [c for c in frame.columns if c not in used]
+    if kind_name in COLUMNAR:
+        table_, seqs = _columnar(kind, frame, values, refused)
+        return Built([], [], problems, n, extra, rownum.tolist(), dict(cols), table_, seqs,
+                     {"kind": kind.event, **kind.constants})
     builder = {"shipments": _shipments, "sensor-log": _sensor_log}.get(kind_name, _plain)
     readings, keys, ignored = builder(kind, frame, rownum, values, refused, extra, mapping, note, cols)
     return Built(readings, keys, problems, n, ignored, rownum.tolist(), dict(cols))
+
+
+#: kinds built in column form: every check the gate makes, the column parsers make already
+COLUMNAR = frozenset({"sales", "stock"})
+
+
+def _columnar(kind: Kind, frame: pd.DataFrame, values: dict[str, pd.Series],
+              refused: pd.Series) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The kept rows' values per field, vectorised: times as ISO text, numbers as float arrays
+    (NaN where missing), text as object arrays (None where missing); and their sequence numbers."""
+    keep = ~refused.to_numpy(dtype=bool)
+    out: dict[str, np.ndarray] = {}
+    for f in kind.fields:
+        v = values.get(f.name)
+        if v is None:
+            continue
+        if pd.api.types.is_datetime64_any_dtype(v):
+            arr = _iso(v).to_numpy(dtype=object)
+        elif pd.api.types.is_float_dtype(v):
+            arr = v.to_numpy(dtype="float64", na_value=np.nan)
+        else:
+            arr = v.to_numpy(dtype=object)[keep]
+            if not f.required:  # (a kept row has every required value)
+                arr = np.where(pd.isna(arr), None, arr)
+            out[f.name] = arr
+            continue
+        out[f.name] = arr[keep]
+    return out, np.asarray(frame.index, dtype=np.int64)[keep]
 
 
 def _records(values: dict[str, pd.Series], names: list[str], keep: pd.Series) -> list[dict[str, Any]]:
