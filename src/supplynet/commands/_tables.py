@@ -124,7 +124,7 @@ def fit_frame(frame: Any, *, title: str, width: int, prefer: Sequence[str] = (),
         places = digits.get(n)
         if numeric and places is None:  # one number of decimals per column, so the points line up
             vals = [float(v) for v in data[n] if not _empty(v)]
-            places = 0 if all(v.is_integer() for v in vals) else (2 if max(map(abs, vals)) < 10 else 1)
+            places = 0 if all(v.is_integer() for v in vals) else (2 if max(map(abs, vals)) < 100 else 1)
         cells = [cell(v, places) for v in data[n]]
         natural = max([len(n), *(len(s) for s in cells)])
         fold = not numeric and natural > 20  # short text (ids, times) stays on one line; long text folds
@@ -140,9 +140,10 @@ def fit_frame(frame: Any, *, title: str, width: int, prefer: Sequence[str] = (),
         head = f"{len(left_out)} more column{'s' if len(left_out) > 1 else ''}: "
         names_fit: list[str] = []
         for n in left_out:
-            if len(head) + len(", ".join([*names_fit, n])) + 2 + len(tail) > max(width, 60):
+            if len(head) + len(", ".join([*names_fit, n])) + 16 + len(tail) > max(width, 60):
                 break
             names_fit.append(n)
-        caption = head + ", ".join(names_fit) + (", …" if len(names_fit) < len(left_out) else "") + tail
+        more = len(left_out) - len(names_fit)
+        caption = head + ", ".join(names_fit) + (f" and {more} more" if more and names_fit else "") + tail
     rows = zip(*(c[3] for c in cols), strict=True) if cols else iter(())
     return make_table([Col(n, numeric, fold) for n, numeric, fold, _ in cols], rows, title=title, caption=caption)
