@@ -205,7 +205,8 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
                  ("traffic jam injected", res.jam or "none"),
                  ("watchers' decisions", ", ".join(f"{v} {k}" for k, v in sorted(res.watched.items())) or "none"),
                  ("late-shipment answers carried out", str(len(res.reroutes))),
-                 ("decisions", ", ".join(f"{v} {k}" for k, v in sorted(res.decisions.items())) or "none"),
+                 ("decisions (status when made)", ", ".join(f"{v} {k}" for k, v in sorted(res.decisions.items()))
+                  or "none"),
                  ("approved by the planner", res.approved_by_planner), ("waiting for approval", res.pending),
                  ("real data replayed", ", ".join(res.sources_used) or "none (generated)")]:
         t.add_row(k, str(v))

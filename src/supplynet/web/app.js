@@ -156,7 +156,7 @@ async function refreshMap() {
       .addTo(S.layers.lanes);
   }
   for (const s of S.net.sites) {
-    L.marker([s.lat, s.lon], { icon: siteIcon(s), keyboard: false, title: "" })
+    L.marker([s.lat, s.lon], { icon: siteIcon(s), keyboard: false, title: "", zIndexOffset: 500 })  // above trucks waiting at it
       .bindTooltip(`<b>${esc(s.id)}</b> ${esc(s.name || "")}<br>${esc(s.kind)}${s.city ? " · " + esc(s.city) : ""}`, { direction: "top", offset: [0, -6] })
       .addTo(S.layers.sites);
   }
@@ -175,7 +175,7 @@ async function refreshMap() {
     const eta = sh.eta_p50 ? `ETA ${hm(sh.eta_p50)} UTC (P10 ${hm(sh.eta_p10)}, P90 ${hm(sh.eta_p90)})`
       : sh.eta ? `ETA ${hm(sh.eta)} UTC (carrier)` : "no ETA yet";
     const promised = sh.promised_at ? `promised ${hm(sh.promised_at)} UTC` : "no promised time";
-    L.marker([lat, lon], { keyboard: false, zIndexOffset: isl ? 1000 : 0, icon: L.divIcon({
+    L.marker([lat, lon], { keyboard: false, zIndexOffset: isl ? 1000 : 0, icon: L.divIcon({  // late ones on top
       className: isl ? "ship late" : "ship", iconSize: [10, 10], iconAnchor: [5, 5],
       html: `<span class="sq" data-shipment="${esc(sh.shipment_id)}"></span>` }) })
       .bindTooltip(`<b>${esc(sh.shipment_id)}</b> ${esc(sh.origin)} → ${esc(sh.destination)}` +
