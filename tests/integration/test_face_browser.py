@@ -31,7 +31,7 @@ from supplynet.decide.autonomy import parse_policy
 from supplynet.decide.decision import Decision, OrderAction, decision_from_row, get, submit
 from supplynet.errors import SupplynetError
 from supplynet.events import Alert, Line, ShipmentStatus
-from supplynet.model import example_path, load_network
+from supplynet.model import example_path, parse_network
 from supplynet.model.currency import currency_of
 from supplynet.security.tokens import TokenService
 from supplynet.store import open_store
@@ -41,6 +41,8 @@ from .test_browser import ARGS, ARTIFACTS, _chromium
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 T0 = datetime(2026, 1, 5, 8, tzinfo=UTC)
+XSS = '<img src=x onerror="window.__xss=1">'
+
 
 
 def _proposals(store: Any) -> dict[str, list[str]]:
@@ -140,8 +142,11 @@ def face(tmp_path):
     _shipments(store)
     groups = _proposals(store)
     token = TokenService(store).create(role="planner", name="pat")[0]
+    # a site name is free text from a network file: the map must show it, never run it
+    text = example_path("tiny").read_text().replace("name: East Anglia Foods", f"name: '{XSS}'")
+    assert XSS in text
     app = create_app(Settings(environment="test", home=tmp_path), store=store,
-                     network=load_network(example_path("tiny")))
+                     network=parse_network(text, "tiny-with-markup.yaml"))
     _contract_routes(app)
     port = _free_port("127.0.0.1")
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -235,6 +240,9 @@ def test_docs_map_and_bulk_queue_offline(face):
             page.wait_for_timeout(300)
             assert page.evaluate("S.map.getZoom()") == z1
             expect(page.locator("#map-legend")).to_contain_text("1 late")
+            page.locator('#map .site [data-site="SUP-1"]').hover()
+            expect(page.locator(".leaflet-tooltip", has_text="SUP-1")).to_contain_text(XSS)  # as text
+            assert page.evaluate("window.__xss") is None
 
             # -- the queue: grouped, money first, with its currency; counts agree -------------------------
             heads = page.locator("#decisions-groups .group")

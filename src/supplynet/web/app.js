@@ -112,7 +112,7 @@ async function refreshKpis() {
 
 // -- map: Leaflet over the packaged basemap (Natural Earth 1:50m countries), no tiles, no outside request ------------
 const KIND_COLOR = { supplier: "#7c3aed", plant: "#b45309", dc: "#2563eb", store: "#15803d" };
-const hm = (t) => t ? t.slice(5, 16).replace("T", " ") : "?";
+const hm = (t) => t ? esc(String(t).slice(5, 16).replace("T", " ")) : "?";
 function initMap() {
   if (S.map) return S.map;
   const m = L.map("map", { zoomSnap: 0.5, worldCopyJump: true, minZoom: 2, maxZoom: 14 });
