@@ -271,6 +271,15 @@ def test_docs_map_and_bulk_queue_offline(face):
             expect(page.locator("#decisions-recent")).to_contain_text("£1,500")
             page.screenshot(path=str(ARTIFACTS / "queue-after-bulk.png"), full_page=True)
 
+            # bulk reject a group, with the reason the planner types
+            page.once("dialog", lambda d: d.accept("ordered by phone already"))
+            page.locator("#decisions-groups .group", has_text="2026-01-06").locator(
+                'button.bulk[data-action="reject"]').click()
+            expect(page.locator("#decisions-groups .group")).to_have_count(1, timeout=15_000)
+            expect(page.locator("#queue-count")).to_have_attribute("data-waiting", "2")
+            rejected = get(store, groups["STORE-1|1"][0])
+            assert rejected.status == "rejected" and "ordered by phone already" in rejected.model_dump_json()
+
             # -- without the groups endpoint: the flat queue, no bulk buttons ----------------------------
             flat = _offline_page(browser, outside)
             flat.route("**/v1/decisions/groups*", lambda r: r.fulfill(status=404, json={"detail": "not found"}))
@@ -278,7 +287,7 @@ def test_docs_map_and_bulk_queue_offline(face):
             expect(flat.locator(f'#decisions-proposed button.approve[data-id="{groups["STORE-2|0"][0]}"]')).to_be_visible(
                 timeout=15_000)
             expect(flat.locator("button.bulk")).to_have_count(0)
-            expect(flat.locator("#queue-count")).to_have_attribute("data-waiting", "3")
+            expect(flat.locator("#queue-count")).to_have_attribute("data-waiting", "2")
             assert errors == [], errors
         finally:
             browser.close()
