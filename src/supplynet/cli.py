@@ -17,7 +17,6 @@ import typer
 import typer.core
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from .commands.options import StoreOpt
 from .config import Settings
@@ -29,8 +28,37 @@ err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
 
+def _click_errors() -> tuple[type[Exception], ...]:
+    """Click's usage-error base class: Typer vendors Click (``typer._click``) since 0.2x; older Typer
+    uses Click itself. Both are caught, whichever is installed."""
+    import importlib
+
+    found: list[type[Exception]] = []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            found.append(importlib.import_module(name).ClickException)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+_CLICK_ERRORS = _click_errors()
+
+
+def _usage_error(exc: Exception) -> typer.Exit:
+    """A usage error (unknown command or option, bad or missing value) as one line on stderr,
+    ``error: <what> (see 'supplynet CMD --help')``, exit code 2: not Click's usage banner in a box."""
+    msg = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+    ctx = getattr(exc, "ctx", None)
+    code = int(getattr(exc, "exit_code", 2))
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None and code == 2 else ""
+    typer.echo(f"error: {msg}{hint}", err=True)
+    return typer.Exit(code=code)
+
+
 class _Group(typer.core.TyperGroup):
-    """Maps the platform's errors to a one-line message for every sub-command."""
+    """Maps the platform's errors and Click's usage errors to a one-line message for every sub-command
+    (README: "Errors are one line on stderr with exit code 2, never a traceback")."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -39,6 +67,18 @@ class _Group(typer.core.TyperGroup):
             for line in str(exc).splitlines() or [type(exc).__name__]:
                 typer.echo(f"error: {line}", err=True)
             raise typer.Exit(code=2) from exc
+        except _CLICK_ERRORS as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as asked for
+                raise
+            raise _usage_error(exc) from exc
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except _CLICK_ERRORS as exc:  # the top level's own options (supplynet --nope)
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                raise
+            raise _usage_error(exc) from exc
 
 
 app = typer.Typer(
@@ -147,9 +187,10 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
         res = run_demo(network=network, days=days, seed=seed, home=home, data_dir=data_dir,
                        stress_replications=replications, on_ready=start_dashboard if serve else None,
                        on_hour=lambda done, total: bar.update(task, completed=done))
-    t = Table(title=f"supplynet demo: {res.network}, {res.days} days ({res.seconds:.1f} s)")
-    t.add_column("what")
-    t.add_column("value", justify="right")
+    from .commands._tables import Col, make_table
+
+    t = make_table([Col("what"), Col("value", numeric=True)], [],
+                   title=f"supplynet demo: {res.network}, {res.days} days ({res.seconds:.1f} s)")
     for k, v in [("events in the log", res.events), ("orders placed", res.orders), ("shipments", res.shipments),
                  ("delivered", res.delivered), ("customer demand (units)", f"{res.demand:,.0f}"),
                  ("fill rate", f"{res.fill_rate:.1%}"), ("units produced", f"{res.produced:,.0f}"),
@@ -162,7 +203,8 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
                  ("traffic jam injected", res.jam or "none"),
                  ("watchers' decisions", ", ".join(f"{v} {k}" for k, v in sorted(res.watched.items())) or "none"),
                  ("late-shipment answers carried out", str(len(res.reroutes))),
-                 ("decisions", ", ".join(f"{v} {k}" for k, v in sorted(res.decisions.items())) or "none"),
+                 ("decisions (status when made)", ", ".join(f"{v} {k}" for k, v in sorted(res.decisions.items()))
+                  or "none"),
                  ("approved by the planner", res.approved_by_planner), ("waiting for approval", res.pending),
                  ("real data replayed", ", ".join(res.sources_used) or "none (generated)")]:
         t.add_row(k, str(v))
@@ -170,10 +212,10 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
         t.add_row(f"  {k} events", str(v))
     out.print(t)
     if res.ranking is not None and len(res.ranking):
-        r = Table(title=f"stress test from the live state: sites by risk exposure ({res.stress_seconds:.1f} s, "
-                        f"{replications} replications per scenario; details in {res.stress_folder})")
-        for c in ("site", "kind", "TTS days", "TTR days", "TTS < TTR", "risk exposure", "worst scenario"):
-            r.add_column(c)
+        r = make_table([Col("site"), Col("kind"), Col("TTS days", numeric=True), Col("TTR days", numeric=True),
+                        Col("TTS < TTR"), Col("risk exposure", numeric=True), Col("worst scenario")], [],
+                       title=f"stress test from the live state: sites by risk exposure ({res.stress_seconds:.1f} s, "
+                             f"{replications} replications per scenario; details in {res.stress_folder})")
         for row in res.ranking.head(10).itertuples(index=False):
             r.add_row(str(row.site), str(row.kind), f"{row.tts_days:.1f}", f"{row.ttr_days:.1f}",
                       "yes" if row.flagged else "no", f"{row.risk_exposure:.2f}", str(row.worst_scenario))
@@ -251,18 +293,26 @@ def _parse_time(value: str | None, name: str) -> datetime | None:
                         f"({str(exc)[:80]})") from None
 
 
-def _emit_frame(frame: Any, fmt: str, title: str) -> None:
+#: the columns a person reads first in each twin table (the rest follow while the terminal is wide enough)
+_PREFER = {
+    "inventory": ("site", "sku", "on_hand", "in_transit", "on_order", "position", "backorders", "lost_sales", "sold"),
+    "shipments": ("shipment_id", "status", "origin", "destination", "units", "late", "eta_p50", "promised_at",
+                  "departed_at", "delivered_at"),
+    "orders": ("order_id", "order_type", "status", "site", "sku", "quantity", "open_quantity", "origin", "due",
+               "created_at"),
+    "assets": ("asset_id", "last_seen", "failures", "open_work_order", "last_alert", "cycle", "readings"),
+}
+
+
+def _emit_frame(frame: Any, fmt: str, title: str, prefer: tuple[str, ...] = ()) -> None:
     if fmt == "csv":
         sys.stdout.write(frame.to_csv(index=False))
     elif fmt == "json":
         sys.stdout.write(frame.to_json(orient="records", date_format="iso") + "\n")
     else:
-        t = Table(title=title)
-        for c in frame.columns:
-            t.add_column(str(c))
-        for row in frame.itertuples(index=False):
-            t.add_row(*[f"{v:,.1f}" if isinstance(v, float) else str(v) for v in row])
-        out.print(t)
+        from .commands._tables import fit_frame
+
+        out.print(fit_frame(frame, title=title, width=out.width, prefer=prefer))
 
 
 @app.command()
@@ -296,7 +346,8 @@ def state(table: Annotated[str, typer.Argument(help="inventory | shipments | ord
         frame = frame[frame["site"] == site]
     if sku is not None and "sku" in frame.columns:
         frame = frame[frame["sku"] == sku]
-    _emit_frame(frame.head(limit), fmt, f"{table} ({len(frame)} rows{', as of ' + as_of if as_of else ''})")
+    _emit_frame(frame.head(limit), fmt, f"{table}: {min(limit, len(frame))} of {len(frame)} rows"
+                f"{', as of ' + as_of if as_of else ''} (times UTC)", _PREFER[table])
 
 
 @app.command()

@@ -154,7 +154,7 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
             fill_rate=(st.sold / st.demand) if st.demand else 1.0, demand=st.demand, unfilled=st.unfilled,
             failures=st.failures, produced=st.produced, sources_used=fleet.sources_used,
             inventory=loop.twin.inventory_frame(), extra={"end": (start + timedelta(days=days)).isoformat()},
-            decisions=dict(loop.outcomes), approved_by_planner=approved, pending=len(loop.pending_decisions()),
+            decisions=dict(loop.outcomes), approved_by_planner=approved, pending=_waiting(store),
             watched=dict(loop.watched), preventive=st.preventive, rul_source=rul_source, jam=jam,
             ranking=ranking, stress_seconds=stress_s, stress_folder=folder,
             shrinkage_alerts=loop.shrinkage_alerts,
@@ -229,3 +229,11 @@ def _planner_round(store: Any, loop: Loop, now: datetime) -> int:
     decisions.approve_many(store, waiting, by="demo-planner", now=now, note="morning review")
     loop.sync()
     return len(waiting)
+
+
+def _waiting(store: Any) -> int:
+    """Proposals waiting for a person, counted in the store as the dashboard and the API count them (the
+    loop's own list misses what the watchers proposed, so the two numbers used to disagree)."""
+    from .store.decisions import DecisionTable
+
+    return sum(n for (_, status), n in DecisionTable(store.backend).counts().items() if status == "proposed")

@@ -93,8 +93,9 @@ def create_app(settings: Settings | None = None, *, store: Any = None, gate_conf
                 st.close()
 
     app = FastAPI(title="supplynet control tower", version="0.1", lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # /docs is served from vendored Swagger UI (routes/web.py)
                   description="Network, live twin state, events, decisions and approvals, scenarios, audit. "
-                              "Authenticate with 'Authorization: Bearer <API token>' (supplynet tokens create).")
+                              "Authenticate with `Authorization: Bearer <API token>` (`supplynet tokens create`).")
     app.state.settings = settings
     metrics = Metrics(lambda: getattr(app.state, "control", None))
     app.state.metrics = metrics

@@ -60,10 +60,15 @@ def list_(status: Annotated[str | None, typer.Option(help="pending | delivered |
     if not rows:
         sys.stdout.write("no outbox rows" + (f" with status {status}" if status else "") + "\n")
         return
-    head = f"{'action_id':<32} {'sink':<14} {'action':<10} {'status':<9} {'tries':>5}  {'updated (UTC)':<19}  last error"
-    lines = [head] + [f"{r.action_id:<32} {r.sink:<14} {r.action:<10} {r.status:<9} {r.attempts:>5}  "
-                      f"{_when(r.updated_at_us)}  {(r.last_error or '')[:80]}" for r in rows]
-    sys.stdout.write("\n".join(lines) + "\n")
+    from rich.console import Console
+
+    from ._tables import Col, make_table
+
+    cols = [Col("action_id"), Col("sink"), Col("action"), Col("status"), Col("tries", numeric=True),
+            Col("updated (UTC)", fold=False), Col("last error")]
+    body = [[r.action_id, r.sink, r.action, r.status, f"{r.attempts:,}", _when(r.updated_at_us)[:16],
+             (r.last_error or "")[:200]] for r in rows]
+    Console(soft_wrap=False).print(make_table(cols, body, title=f"outbox: {len(rows)} rows, newest first"))
 
 
 @app.command()

@@ -23,6 +23,23 @@ __all__ = ["Twin"]
 log = logging.getLogger(__name__)
 
 
+def _aware(as_of: Any) -> datetime:
+    """``as_of`` in UTC; a naive or non-datetime value is refused with what to pass instead."""
+    if not isinstance(as_of, datetime):
+        raise DataError(f"Twin.rebuild(as_of={as_of!r}): pass a datetime with a time zone, e.g. "
+                        "datetime(2026, 1, 5, 12, tzinfo=UTC)")
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise DataError(f"Twin.rebuild(as_of={as_of.isoformat()}): that datetime has no time zone, so the moment "
+                        f"is ambiguous; pass an aware one, e.g. datetime({as_of.year}, {as_of.month}, {as_of.day}, "
+                        f"{as_of.hour}, tzinfo=UTC) or datetime.fromisoformat('{as_of.isoformat()}Z')")
+    from ..events import to_utc
+
+    try:
+        return to_utc(as_of)
+    except ValueError as exc:
+        raise DataError(f"Twin.rebuild(as_of={as_of.isoformat()}): {exc}") from None
+
+
 class Twin:
     """Live state of the network. ``apply`` folds one event; ``rebuild`` replays the log.
 
@@ -58,8 +75,10 @@ class Twin:
     def rebuild(cls, store: Any, network: Network | None = None, as_of: datetime | None = None,
                 use_snapshot: bool = True) -> Twin:
         """Replay the log into a fresh twin. With ``as_of``, only events whose time is at or before it
-        count (state as of that moment, as far as the log knows it now)."""
+        count (state as of that moment, as far as the log knows it now); ``as_of`` must carry its time
+        zone (a naive datetime is ambiguous and refused with a :class:`~supplynet.errors.DataError`)."""
         if as_of is not None:
+            as_of = _aware(as_of)
             twin = cls(network)
             # the log's range is [since, until): one microsecond more includes events at as_of itself
             for rec in store.log.read(until=as_of + timedelta(microseconds=1), order="offset"):

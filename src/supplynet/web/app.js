@@ -1,10 +1,19 @@
-// supplynet control tower dashboard: hand-written, no libraries, no network access beyond this server.
+// supplynet control tower dashboard: hand-written; Leaflet and topojson-client are vendored (web/vendor), the
+// basemap ships in the package (web/basemap): no request ever leaves this server.
 "use strict";
 const $ = (id) => document.getElementById(id);
 const SVGNS = "http://www.w3.org/2000/svg";
 const S = { token: sessionStorage.getItem("supplynet.token") || "", me: null, net: null, stream: null, timer: null };
 const fmt = (v, d = 0) => v == null || Number.isNaN(v) ? "–" : Number(v).toLocaleString(undefined, { maximumFractionDigits: d, minimumFractionDigits: d });
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+// every cost carries its currency: the network's cost model names it (else the network's own, else USD)
+const currency = () => (S.net && ((S.net.costs && S.net.costs.currency) || S.net.currency)) || "USD";
+function money(v, cur, d = 0) {
+  if (v == null || Number.isNaN(Number(v))) return "–";
+  cur = cur || currency();
+  try { return Number(v).toLocaleString(undefined, { style: "currency", currency: cur, maximumFractionDigits: d, minimumFractionDigits: d }); }
+  catch (e) { return `${fmt(v, d)} ${esc(cur)}`; }   // not an ISO code the browser knows: the code as text
+}
 const canPlan = () => S.me && (S.me.role === "planner" || S.me.role === "admin");
 
 async function api(path, opts = {}) {
@@ -101,63 +110,92 @@ async function refreshKpis() {
   $("as-of").textContent = k.last_event_at ? `twin at ${k.last_event_at.slice(0, 16).replace("T", " ")} UTC · ${fmt(k.events_applied)} events` : `${fmt(k.events_applied)} events`;
 }
 
-// -- map: equirectangular projection of the sites' coordinates, drawn in SVG --------------------------------
+// -- map: Leaflet over the packaged basemap (Natural Earth 1:50m countries), no tiles, no outside request ------------
 const KIND_COLOR = { supplier: "#7c3aed", plant: "#b45309", dc: "#2563eb", store: "#15803d" };
-function projector(points, w, h, pad) {
-  const lats = points.map((p) => p[0]), lons = points.map((p) => p[1]);
-  const lat0 = (Math.min(...lats) + Math.max(...lats)) / 2, k = Math.cos(lat0 * Math.PI / 180);
-  const x0 = Math.min(...lons) * k, x1 = Math.max(...lons) * k, y0 = Math.min(...lats), y1 = Math.max(...lats);
-  const s = Math.min((w - 2 * pad) / Math.max(x1 - x0, 1e-6), (h - 2 * pad) / Math.max(y1 - y0, 1e-6));
-  const ox = (w - s * (x1 - x0)) / 2, oy = (h - s * (y1 - y0)) / 2;
-  return (lat, lon) => [ox + (lon * k - x0) * s, h - (oy + (lat - y0) * s)];
+const hm = (t) => t ? esc(String(t).slice(5, 16).replace("T", " ")) : "?";
+function initMap() {
+  if (S.map) return S.map;
+  const m = L.map("map", { zoomSnap: 0.5, worldCopyJump: true, minZoom: 2, maxZoom: 14 });
+  m.attributionControl.setPrefix(false);
+  m.attributionControl.addAttribution("basemap: Natural Earth (public domain) · Leaflet");
+  m.createPane("basemap").style.zIndex = 200;  // below lanes (overlay pane, 400) and sites (marker pane, 600)
+  S.layers = { lanes: L.layerGroup().addTo(m), sites: L.layerGroup().addTo(m), ships: L.layerGroup().addTo(m) };
+  m.setView([30, 0], 2);
+  m.on("zoomend", () => { $("map").dataset.zoom = m.getZoom(); $("map").classList.toggle("far", m.getZoom() < 5); });
+  fetch("/ui/basemap/countries-50m.json").then((r) => r.json()).then((topo) => {
+    const countries = topojson.feature(topo, topo.objects.countries);
+    L.geoJSON(countries, { pane: "basemap", interactive: false, className: "basemap",
+      style: { color: "#9aa8ba", weight: 0.7, fillColor: "#fbfaf7", fillOpacity: 1 } }).addTo(m);
+    $("map").dataset.basemap = String(countries.features.length);
+  }).catch((e) => toast("basemap: " + e.message));
+  S.map = m;
+  return m;
+}
+function siteIcon(s) {
+  const r = { supplier: 6, plant: 7, dc: 8, store: 5 }[s.kind] || 5;
+  return L.divIcon({ className: `site kind-${esc(s.kind)}`, iconSize: [2 * r, 2 * r], iconAnchor: [r, r],
+    html: `<span class="dot" data-site="${esc(s.id)}"></span><span class="label">${esc(s.id)}</span>` });
+}
+function isLate(sh, now) {
+  const promised = sh.promised_at ? Date.parse(sh.promised_at) : null;
+  return !!(sh.late || sh.status === "delayed" || (promised != null && (promised < now
+    || (sh.eta_p50 && Date.parse(sh.eta_p50) > promised))));
 }
 async function refreshMap() {
-  const svg = $("map"); if (!S.net) { svg.innerHTML = ""; return; }
+  if (!S.net) return;
+  const m = initMap();
   const ships = await api("/v1/state/shipments?limit=2000");
-  const W = 800, H = 560; svg.innerHTML = "";
   const site = Object.fromEntries(S.net.sites.map((s) => [s.id, s]));
-  const P = projector(S.net.sites.map((s) => [s.lat, s.lon]), W, H, 40);
-  const gl = el("g", {}, svg), gs = el("g", {}, svg), gt = el("g", {}, svg);
+  for (const g of Object.values(S.layers)) g.clearLayers();
   for (const ln of S.net.lanes) {
     const a = site[ln.origin], b = site[ln.destination]; if (!a || !b) continue;
-    const pts = (ln.route && ln.route.length > 1 ? ln.route : [[a.lat, a.lon], [b.lat, b.lon]]).map((p) => P(p[0], p[1]).join(","));
-    const l = el("polyline", { points: pts.join(" "), fill: "none", stroke: "#94a3b8", "stroke-width": 1, opacity: 0.55 }, gl);
-    el("title", {}, l).textContent = `${ln.id}: ${ln.origin} → ${ln.destination} (${ln.mode}, ${fmt(ln.lead_time_days, 1)} d)`;
+    const pts = ln.route && ln.route.length > 1 ? ln.route : [[a.lat, a.lon], [b.lat, b.lon]];
+    const cost = ln.cost_per_unit != null ? `, ${money(ln.cost_per_unit, null, 2)} per unit` : "";
+    L.polyline(pts, { color: "#64748b", weight: 1.4, opacity: 0.55, className: "lane" })
+      .bindTooltip(`${esc(ln.id)}: ${esc(ln.origin)} → ${esc(ln.destination)} (${esc(ln.mode)}, ${fmt(ln.lead_time_days, 1)} d${cost})`, { sticky: true })
+      .addTo(S.layers.lanes);
   }
   for (const s of S.net.sites) {
-    const [x, y] = P(s.lat, s.lon);
-    const r = { supplier: 6, plant: 7, dc: 8, store: 4.5 }[s.kind] || 5;
-    const c = el("circle", { cx: x, cy: y, r, fill: KIND_COLOR[s.kind] || "#555", stroke: "#fff", "stroke-width": 1.2, "data-site": s.id }, gs);
-    el("title", {}, c).textContent = `${s.id} ${s.name || ""} (${s.kind}${s.city ? ", " + s.city : ""})`;
-    if (s.kind !== "store" || S.net.sites.filter((x) => x.kind === "store").length <= 8) { const t = el("text", { x: x + 9, y: y + 4, "font-size": 10, fill: "#334155" }, gt); t.textContent = s.id; }
+    L.marker([s.lat, s.lon], { icon: siteIcon(s), keyboard: false, title: "", zIndexOffset: 500 })  // above trucks waiting at it
+      .bindTooltip(`<b>${esc(s.id)}</b> ${esc(s.name || "")}<br>${esc(s.kind)}${s.city ? " · " + esc(s.city) : ""}`, { direction: "top", offset: [0, -6] })
+      .addTo(S.layers.sites);
   }
   const now = ships.last_event_at ? Date.parse(ships.last_event_at) : Date.now();
-  let live = 0;
+  let live = 0, late = 0;
   for (const sh of ships.rows) {
     if (sh.delivered_at || !sh.departed_at || sh.status === "cancelled") continue;
     let lat = sh.lat, lon = sh.lon;
-    if (lat == null) {   // no GPS fix: place it along the lane by elapsed share of the promised time
+    if (lat == null) {   // no GPS fix: place it along the lane by elapsed share of the expected time
       const a = site[sh.origin], b = site[sh.destination]; if (!a || !b) continue;
       const t0 = Date.parse(sh.departed_at), t1 = Date.parse(sh.eta_p50 || sh.eta || sh.promised_at || sh.departed_at) || t0 + 864e5;
       const f = Math.max(0, Math.min(1, (now - t0) / Math.max(t1 - t0, 1)));
       lat = a.lat + f * (b.lat - a.lat); lon = a.lon + f * (b.lon - a.lon);
     }
-    const [x, y] = P(lat, lon); live++;
-    const late = sh.late || sh.status === "delayed" || (sh.promised_at && sh.eta_p50 && Date.parse(sh.eta_p50) > Date.parse(sh.promised_at));
-    const d = el("rect", { x: x - 3, y: y - 3, width: 6, height: 6, fill: late ? "#b91c1c" : "#f59e0b", class: late ? "shipment late" : "shipment" }, gt);
-    const hm = (t) => t ? t.slice(5, 16).replace("T", " ") : "?";
-    const eta = sh.eta_p50 ? ` · ETA ${hm(sh.eta_p50)} UTC (P10 ${hm(sh.eta_p10)}, P90 ${hm(sh.eta_p90)})` : "";
-    const promised = sh.promised_at ? ` · promised ${hm(sh.promised_at)}` : "";
-    el("title", {}, d).textContent = `${sh.shipment_id} ${sh.origin} → ${sh.destination} (${late ? "late" : sh.status}, ${fmt(sh.units)} units)${eta}${promised}`;
+    const isl = isLate(sh, now); live++; late += isl;
+    const eta = sh.eta_p50 ? `ETA ${hm(sh.eta_p50)} UTC (P10 ${hm(sh.eta_p10)}, P90 ${hm(sh.eta_p90)})`
+      : sh.eta ? `ETA ${hm(sh.eta)} UTC (carrier)` : "no ETA yet";
+    const promised = sh.promised_at ? `promised ${hm(sh.promised_at)} UTC` : "no promised time";
+    L.marker([lat, lon], { keyboard: false, zIndexOffset: isl ? 1000 : 0, icon: L.divIcon({  // late ones on top
+      className: isl ? "ship late" : "ship", iconSize: [10, 10], iconAnchor: [5, 5],
+      html: `<span class="sq" data-shipment="${esc(sh.shipment_id)}"></span>` }) })
+      .bindTooltip(`<b>${esc(sh.shipment_id)}</b> ${esc(sh.origin)} → ${esc(sh.destination)}` +
+        ` <span class="${isl ? "bad" : ""}">${isl ? "late" : esc(sh.status)}</span>, ${fmt(sh.units)} units<br>${eta}<br>${promised}`,
+        { direction: "top", offset: [0, -6], className: "ship-tip" })
+      .addTo(S.layers.ships);
   }
-  const dot = (c, t) => `<span class="sw" style="background:${c}"></span>${t}`;
-  $("map-legend").innerHTML = `${S.net.sites.length} sites, ${S.net.lanes.length} lanes, <b>${live}</b> shipments moving · ` +
+  if (!S.fitted && S.net.sites.length) {   // frame the network once; after that the planner's zoom and pan stay
+    S.fitted = true;
+    m.fitBounds(L.latLngBounds(S.net.sites.map((s) => [s.lat, s.lon])).pad(0.08), { maxZoom: 7 });  // room for the coastline
+  }
+  const dot = (c, t, sq) => `<span class="sw${sq ? " sq" : ""}" style="background:${c}"></span>${t}`;
+  $("map-legend").innerHTML = `${S.net.sites.length} sites, ${S.net.lanes.length} lanes, <b>${live}</b> shipments moving` +
+    (late ? `, <b class="bad">${late} late</b>` : "") + " · " +
     [dot(KIND_COLOR.supplier, "supplier"), dot(KIND_COLOR.plant, "plant"), dot(KIND_COLOR.dc, "DC"), dot(KIND_COLOR.store, "store"),
-     `<span class="sw sq" style="background:#f59e0b"></span>shipment`, `<span class="sw sq" style="background:#b91c1c"></span>late`].join(" ") +
-    ' <span class="muted">(hover for names)</span>';
+     dot("#f59e0b", "shipment", true), dot("#b91c1c", "late", true)].join(" ") +
+    ' <span class="muted">(drag to pan, scroll to zoom, hover for names and ETAs)</span>';
 }
 
-// -- decisions -----------------------------------------------------------------------------------------
+// -- decisions: the queue grouped by site, kind and day (money at stake first), bulk approve / reject -------------
 const actionText = (a) => a.type === "order" ? `${a.order_type} ${fmt(a.quantity)} × ${esc(a.sku)} → ${esc(a.site)} via ${esc(a.lane_id || "?")}`
   : a.type === "work_order" ? `work order on ${esc(a.asset_id)}`
   : a.type === "quality" ? `${a.option === "write_off" ? "write off" : "inspect"} ${esc((a.skus || []).join(", "))} on ${esc(a.shipment_id)}${a.destination ? " at " + esc(a.destination) : ""}`
@@ -172,33 +210,66 @@ function guardrails(a) {
   if (a.distinct_approver) chips.push('<span class="chip two" title="high impact: the approver must not be the proposer">two-person</span>');
   return chips.join(" ") || '<span class="muted">policy level ' + esc(a.level || "?") + "</span>";
 }
-// every amount on the page is in the network's one currency (its cost model): say which
-const currency = () => (S.net && S.net.currency) || "";
-const costHead = () => (currency() ? `cost (${currency()})` : "cost");
+// the groups endpoint is optional: a service without it (404) gets the flat queue and no bulk buttons
+async function loadGroups() {
+  if (S.groupsApi === false) return null;
+  try {
+    const g = await api("/v1/decisions/groups?status=proposed");
+    if (!g || !Array.isArray(g.groups)) throw Object.assign(new Error("no groups"), { status: 404 });
+    S.groupsApi = true; return g.groups;
+  } catch (e) {
+    if (e.status === 404 || e.status === 405 || e.status === 422) { S.groupsApi = false; return null; }
+    throw e;
+  }
+}
+const decisionCols = (plan) => [
+  ["decision", (d) => `<b>${esc(d.id)}</b> <span class="small muted">${esc(d.kind)}</span>` +
+    `<div>${actionText(d.action)}</div><div class="why">held by ${guardrails(d.autonomy)}</div>` +
+    `<details class="why"><summary>why this</summary>${esc(d.why)}<div>${esc(d.autonomy.reason || "")}</div></details>`],
+  ["cost", (d) => money(d.cost), "num"],
+  ["", (d) => plan ? `<div class="actions"><button class="approve" data-id="${esc(d.id)}">Approve</button><button class="reject" data-id="${esc(d.id)}">Reject</button></div>` : ""],
+];
 async function refreshDecisions() {
-  const prop = await api("/v1/decisions?status=proposed&limit=100");
+  const [prop, groups] = await Promise.all([api("/v1/decisions?status=proposed&limit=100"), loadGroups()]);
   const plan = canPlan();
-  const waiting = S.kpis ? S.kpis.decisions_proposed : prop.items.length;
-  $("queue-count").textContent = waiting > prop.items.length ? `${fmt(waiting)} waiting · newest ${prop.items.length} shown`
-    : `${fmt(prop.items.length)} waiting`;
-  $("decisions-proposed").innerHTML = table([
-    ["decision", (d) => `<b>${esc(d.id)}</b> <span class="small muted">${esc(d.kind)}</span>` +
-      `<div>${actionText(d.action)}</div><div class="why">held by ${guardrails(d.autonomy)}</div>` +
-      `<details class="why"><summary>why this</summary>${esc(d.why)}<div>${esc(d.autonomy.reason || "")}</div></details>`],
-    [costHead(), (d) => fmt(d.cost, 0), "num"],
-    ["", (d) => plan ? `<div class="actions"><button class="approve" data-id="${esc(d.id)}">Approve</button><button class="reject" data-id="${esc(d.id)}">Reject</button></div>` : ""],
-  ], prop.items);
+  // the waiting count comes from this refresh's own answers, never from the KPI request running beside it
+  // (whichever of the two landed first used to decide whether the count said 100 or the true number)
+  let waiting = groups ? groups.reduce((n, g) => n + g.count, 0) : prop.items.length;
+  if (!groups && prop.next_before != null) waiting = (await api("/v1/kpis")).decisions_proposed;
+  const listed = groups ? groups.length : 0;
+  $("queue-count").textContent = groups ? `${fmt(waiting)} waiting in ${fmt(listed)} group${listed === 1 ? "" : "s"}`
+    : waiting > prop.items.length ? `${fmt(waiting)} waiting · newest ${prop.items.length} shown` : `${fmt(waiting)} waiting`;
+  $("queue-count").dataset.waiting = waiting;
+  S.groups = groups || [];
+  if (groups) {
+    const byId = Object.fromEntries(prop.items.map((d) => [d.id, d]));
+    $("decisions-proposed").innerHTML = "";
+    $("decisions-groups").innerHTML = !groups.length ? '<p class="muted small">nothing waiting</p>' : groups.map((g) => {
+      const shown = g.ids.map((id) => byId[id]).filter(Boolean), rest = g.ids.length - shown.length;
+      const bulk = plan ? `<button class="approve bulk" data-key="${esc(g.key)}" data-action="approve">Approve ${fmt(g.count)}</button>` +
+        `<button class="reject bulk" data-key="${esc(g.key)}" data-action="reject">Reject ${fmt(g.count)}</button>` : "";
+      return `<div class="group" data-key="${esc(g.key)}"><div class="group-head">` +
+        `<div><b>${esc(g.site)}</b> · ${esc(g.kind)} · ${esc(g.day)}<div class="small muted">${fmt(g.count)} decision${g.count === 1 ? "" : "s"}</div></div>` +
+        `<div class="money" title="money at stake, ${esc(g.currency)}">${money(g.money_at_stake, g.currency)}</div><div class="actions row">${bulk}</div></div>` +
+        `<details class="members"${g.count <= 5 ? " open" : ""}><summary class="small">the ${fmt(g.count)} decision${g.count === 1 ? "" : "s"}</summary>` +
+        table(decisionCols(plan), shown) + (rest > 0 ? `<p class="muted small">and ${fmt(rest)} older: ${esc(g.ids.filter((id) => !byId[id]).slice(0, 20).join(", "))}${rest > 20 ? " …" : ""}</p>` : "") +
+        "</details></div>";
+    }).join("");
+  } else {
+    $("decisions-groups").innerHTML = "";
+    $("decisions-proposed").innerHTML = table(decisionCols(plan), prop.items);
+  }
   // what was decided lately: everything but the proposals listed above
   const lists = await Promise.all(["executed", "approved", "rejected", "noted"].map((st) => api(`/v1/decisions?status=${st}&limit=12`)));
   const rec = lists.flatMap((l) => l.items).sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, 12);
   $("decisions-recent").innerHTML = table([
     ["id", (d) => esc(d.id)], ["status", (d) => `<span class="status ${esc(d.status)}">${esc(d.status)}</span>`],
-    ["action", (d) => actionText(d.action)], [costHead(), (d) => fmt(d.cost), "num"],
+    ["action", (d) => actionText(d.action)], ["cost", (d) => money(d.cost), "num"],
     ["by", (d) => esc((d.approvals || []).map((a) => a.by).join(", ") || (d.autonomy && d.autonomy.level === "auto" ? "auto" : ""))],
   ], rec);
 }
-$("decisions-proposed").addEventListener("click", async (ev) => {
-  const b = ev.target.closest("button"); if (!b) return;
+async function onDecisionClick(ev) {
+  const b = ev.target.closest("button"); if (!b || !b.dataset.id) return;
   const id = b.dataset.id;
   try {
     if (b.classList.contains("approve")) {
@@ -212,7 +283,25 @@ $("decisions-proposed").addEventListener("click", async (ev) => {
     }
   } catch (e) { toast(`${id}: ${e.message}`); b.disabled = false; }
   refreshDecisions(); refreshAudit(); refreshKpis();
-});
+}
+async function onBulkClick(ev) {
+  const b = ev.target.closest("button.bulk"); if (!b) return;
+  const g = S.groups.find((x) => x.key === b.dataset.key); if (!g) return;
+  const action = b.dataset.action, what = `${g.count} ${g.kind} decision${g.count === 1 ? "" : "s"} for ${g.site} on ${g.day}`;
+  let note = "";
+  if (action === "reject") { note = prompt(`Reason for rejecting ${what}?`); if (!note) return; }
+  else if (!confirm(`Approve ${what} (${money(g.money_at_stake, g.currency)} at stake)?`)) return;
+  for (const x of b.parentElement.querySelectorAll("button")) x.disabled = true;
+  try {
+    const r = await api("/v1/decisions/bulk", { method: "POST", body: { ids: g.ids, action, note } });
+    const bad = r.results.filter((x) => x.error), ok = r.results.length - bad.length;
+    toast(`${what}: ${ok} ${action === "approve" ? "approved" : "rejected"}` +
+      (bad.length ? `, ${bad.length} refused (${bad[0].id}: ${bad[0].error})` : ""));
+  } catch (e) { toast(`${what}: ${e.message}`); for (const x of b.parentElement.querySelectorAll("button")) x.disabled = false; }
+  refreshDecisions(); refreshAudit(); refreshKpis();
+}
+$("decisions-proposed").addEventListener("click", onDecisionClick);
+$("decisions-groups").addEventListener("click", (ev) => (ev.target.closest("button.bulk") ? onBulkClick(ev) : onDecisionClick(ev)));
 
 // -- inventory with forecast bands: the positions at risk first (fewest days of cover) ---------------------------
 async function refreshInventory() {
@@ -307,6 +396,7 @@ async function refreshScenarios() {
   const done = runs.find((r) => r.status === "done");
   if (done && done.id !== S.shownRun) { S.shownRun = done.id; drawScenario(done, await api(`/v1/scenarios/${done.id}/results`)); }
 }
+const MONEY_METRICS = new Set(["revenue_at_risk", "total_cost", "holding_cost", "shortage_cost", "transport_cost", "cost", "lost_sale_cost", "downtime_cost", "ordering_cost", "expedite_cost", "spoilage_cost"]);
 function drawScenario(run, res) {
   const svg = $("scenario-chart"); svg.innerHTML = "";
   const keys = Object.keys(res.daily).filter((k) => k.endsWith(":fill_rate")).sort((a, b) => (a.startsWith("baseline") ? -1 : 1));
@@ -324,10 +414,9 @@ function drawScenario(run, res) {
   const want = ["fill_rate", "lost_sales", "revenue_at_risk", "total_cost", "lost_sale_cost", "downtime_cost"];
   const names = [...new Set(res.network.map((r) => r.scenario))].sort((a, b) => (a === "baseline" ? -1 : b === "baseline" ? 1 : 0));
   const cell = (m, sc) => { const r = res.network.find((x) => x.metric === m && x.scenario === sc); if (!r) return "–";
-    const d = m === "fill_rate" ? 3 : 0; return `<b>${fmt(r.p50, d)}</b><div class="muted small nowrap">${fmt(r.p5, d)} – ${fmt(r.p95, d)}</div>`; };
-  const cur = res.currency || currency(), money = (m) => m.endsWith("_cost") || m === "revenue_at_risk";
-  const label = (m) => esc(m.replace(/_/g, " ")) + (money(m) && cur ? ` (${esc(cur)})` : "");
-  $("scenario-kpis").innerHTML = table([["metric (P50, P5–P95)", label], ...names.map((sc) => [sc, (m) => cell(m, sc), "num"])],
+    const d = m === "fill_rate" ? 3 : 0, f = MONEY_METRICS.has(m) ? (v) => money(v) : (v) => fmt(v, d);
+    return `<b>${f(r.p50)}</b><div class="muted small nowrap">${f(r.p5)} – ${f(r.p95)}</div>`; };
+  $("scenario-kpis").innerHTML = table([["metric (P50, P5–P95)", (m) => esc(m.replace(/_/g, " ")) + (MONEY_METRICS.has(m) ? ` <span class="muted small">(${esc(currency())})</span>` : "")], ...names.map((sc) => [sc, (m) => cell(m, sc), "num"])],
     want.filter((m) => res.network.some((r) => r.metric === m)));
 }
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ...errors import ModelError
+from ...model.currency import currency_of
 from ..deps import StateDep, Viewer
 from ..schemas import NetworkPublic
 
@@ -21,5 +22,5 @@ def get_network(state: StateDep, _: Viewer) -> NetworkPublic:
               "route": [list(p) for p in ln.route] if ln.route else None} for ln in net.lanes]
     products = [{"sku": p.sku, "name": p.name, "unit_cost": p.unit_cost, "price": p.price} for p in net.products]
     assets = [{"id": a.id, "kind": a.kind, "site": a.site, "name": a.name} for a in net.assets]
-    return NetworkPublic(name=net.name, currency=net.currency, sites=sites, lanes=lanes, products=products,
+    return NetworkPublic(name=net.name, currency=currency_of(net), sites=sites, lanes=lanes, products=products,
                          assets=assets)
