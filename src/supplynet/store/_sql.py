@@ -527,7 +527,7 @@ class SqlEventLog(EventLog):
             where.append("off >= ?")
             params.append(first if first is not None else after_offset + 1)
         empty = (srcs is not None and not srcs) or kind_set == set() or limit == 0
-        filt = _Filter(since_us, until_us, kind_set, after_offset)
+        filt = _Filter(since_us, until_us, kind_set, after_offset, need_ts=order == "time")
         rows = iter(()) if empty else self._rows(where, params, order)
         events = _in_offset_order(rows, filt) if order == "offset" else _in_time_order(rows, filt)
         return _take(events, limit)
@@ -614,10 +614,11 @@ def _dedupe(tx: Tx, unit: Unit, items: Items | None, st: list[int]) -> tuple[Uni
 
 
 class _Filter:
-    __slots__ = ("since", "until", "kinds", "after")
+    __slots__ = ("since", "until", "kinds", "after", "need_ts")
 
-    def __init__(self, since: int | None, until: int | None, kinds: set[str] | None, after: int | None):
-        self.since, self.until, self.kinds, self.after = since, until, kinds, after
+    def __init__(self, since: int | None, until: int | None, kinds: set[str] | None, after: int | None,
+                 need_ts: bool = True):
+        self.since, self.until, self.kinds, self.after, self.need_ts = since, until, kinds, after, need_ts
 
     def expand(self, row: tuple[Any, ...]) -> Iterator[tuple[int, int, EventBase, datetime]]:
         """The row's events that pass the filter, as ``(ts_us, offset, event, received_at)``."""
@@ -632,11 +633,12 @@ class _Filter:
         except (ValidationError, EventError, KeyError, TypeError, ValueError) as exc:
             raise StoreError(f"the log row at offset {off} cannot be read back: {exc}") from exc
         at = us_to_ts(int(received))
+        timed = self.since is not None or self.until is not None or self.need_ts
         for i, e in enumerate(events):
             o = off + i
-            ts = ts_to_us(e.ts)
             if self.after is not None and o <= self.after:
                 continue
+            ts = ts_to_us(e.ts) if timed else 0  # read in offset order without a time range: not needed
             if (self.since is not None and ts < self.since) or (self.until is not None and ts >= self.until):
                 continue
             if self.kinds is not None and e.kind not in self.kinds:  # type: ignore[attr-defined]

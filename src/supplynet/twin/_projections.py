@@ -14,6 +14,9 @@ class WorkOrderIndex:
     """Work orders by id, from ``maintenance`` events: opened (with the decision that opened it, when a
     decision did), started (``in_progress``), completed or cancelled."""
 
+    #: the event kinds it reads (the log follower calls it for these only)
+    kinds = frozenset({"maintenance"})
+
     def __init__(self) -> None:
         self.items: dict[str, dict[str, Any]] = {}
 
@@ -32,6 +35,9 @@ class WorkOrderIndex:
 
 class RulIndex:
     """The latest ``rul*`` alert per asset: its data (low, median, high ...), when and from whom."""
+
+    #: the event kinds it reads (the log follower calls it for these only)
+    kinds = frozenset({"alert"})
 
     def __init__(self) -> None:
         self.items: dict[str, dict[str, Any]] = {}

@@ -164,8 +164,10 @@ def _shipment(s: TwinState, e: ShipmentStatus) -> None:
 def _position(s: TwinState, e: Position) -> None:
     a = s._asset(e.asset_id)
     if a.last_seen is None or e.ts >= a.last_seen:
-        a = replace(a, last_seen=e.ts, lat=e.lat, lon=e.lon, speed_m_s=e.speed_m_s)
-    s.assets[e.asset_id] = replace(a, readings=a.readings + 1)
+        s.assets[e.asset_id] = replace(a, last_seen=e.ts, lat=e.lat, lon=e.lon, speed_m_s=e.speed_m_s,
+                                       readings=a.readings + 1)
+    else:
+        s.assets[e.asset_id] = replace(a, readings=a.readings + 1)
     if e.shipment_id and e.shipment_id in s.shipments:
         sh = s.shipments[e.shipment_id]
         if sh.position_at is None or e.ts >= sh.position_at:
@@ -175,10 +177,12 @@ def _position(s: TwinState, e: Position) -> None:
 def _condition(s: TwinState, e: Condition) -> None:
     a = s._asset(e.asset_id)
     if a.last_seen is None or e.ts >= a.last_seen:
-        a = replace(a, last_seen=e.ts, temperature_k=e.temperature_k if e.temperature_k is not None
-                    else a.temperature_k, humidity=e.humidity if e.humidity is not None else a.humidity,
-                    shock_m_s2=e.shock_m_s2 if e.shock_m_s2 is not None else a.shock_m_s2)
-    s.assets[e.asset_id] = replace(a, readings=a.readings + 1)
+        s.assets[e.asset_id] = replace(
+            a, last_seen=e.ts, temperature_k=e.temperature_k if e.temperature_k is not None else a.temperature_k,
+            humidity=e.humidity if e.humidity is not None else a.humidity,
+            shock_m_s2=e.shock_m_s2 if e.shock_m_s2 is not None else a.shock_m_s2, readings=a.readings + 1)
+    else:
+        s.assets[e.asset_id] = replace(a, readings=a.readings + 1)
     if e.shipment_id and e.shipment_id in s.shipments and e.temperature_k is not None:
         sh = s.shipments[e.shipment_id]
         if sh.max_temperature_k is None or e.temperature_k > sh.max_temperature_k:
@@ -188,10 +192,12 @@ def _condition(s: TwinState, e: Condition) -> None:
 def _machine(s: TwinState, e: MachineReading) -> None:
     a = s._asset(e.asset_id)
     if a.last_seen is None or e.ts >= a.last_seen:
-        a = replace(a, last_seen=e.ts, cycle=e.cycle if e.cycle is not None else a.cycle,
-                    sensors=dict(e.sensors) if e.sensors else a.sensors,
-                    settings=dict(e.settings) if e.settings else a.settings)
-    s.assets[e.asset_id] = replace(a, readings=a.readings + 1)
+        s.assets[e.asset_id] = replace(a, last_seen=e.ts, cycle=e.cycle if e.cycle is not None else a.cycle,
+                                       sensors=dict(e.sensors) if e.sensors else a.sensors,
+                                       settings=dict(e.settings) if e.settings else a.settings,
+                                       readings=a.readings + 1)
+    else:
+        s.assets[e.asset_id] = replace(a, readings=a.readings + 1)
 
 
 def _production(s: TwinState, e: Production) -> None:
