@@ -73,16 +73,20 @@ def by_kind(subscribers: Sequence[Any]) -> Callable[[str], tuple[Callable[..., A
 @dataclass(frozen=True)
 class SnapshotEvery:
     """Write a twin snapshot after ``events`` folded events or ``seconds`` of wall time, whichever first
-    (``seconds`` counts only while events keep coming)."""
+    (``seconds`` counts only while events keep coming); keep the latest ``keep`` of the writer's name
+    (older ones are pruned as each is written, except those a loop's checkpoint still needs)."""
 
     events: int = 25_000
     seconds: float = 300.0
+    keep: int = 3
 
     def __post_init__(self) -> None:
         if self.events < 1:
             raise ValueError(f'"events" must be >= 1, not {self.events}')
         if self.seconds <= 0:
             raise ValueError(f'"seconds" must be > 0, not {self.seconds}')
+        if not isinstance(self.keep, int) or self.keep < 1:
+            raise ValueError(f'"keep" must be an integer >= 1, not {self.keep!r}')
 
 
 class Follower:
@@ -138,8 +142,10 @@ class Follower:
         return (self.twin.offset - self._snap_offset >= self.snapshots.events
                 or time.monotonic() - self._snap_at >= self.snapshots.seconds)
 
-    def save_snapshot(self) -> None:
-        """Write the twin as it is now (its offset included) through :meth:`Twin.save_snapshot`."""
-        self.twin.save_snapshot(self.store)
+    def save_snapshot(self, name: str = "twin") -> None:
+        """Write the twin as it is now (its offset included) through :meth:`Twin.save_snapshot` under its
+        writer's ``name``, then prune the older ones of that name (:attr:`SnapshotEvery.keep`)."""
+        self.twin.save_snapshot(self.store, name)
+        self.store.snapshots.prune(self.snapshots.keep if self.snapshots is not None else SnapshotEvery.keep)
         self._snap_offset = self.twin.offset
         self._snap_at = time.monotonic()
