@@ -86,8 +86,9 @@ def _warm(folder: Path, home: Path) -> None:
         _brain(st, home).run(threading.Event(), until_caught_up=True)
 
 
-def events_per_s(folder: Path, home: Path, seed: int, days: float) -> tuple[float, int, float]:
-    """Events folded per wall second and per CPU second of this process (the machine is shared)."""
+def events_per_s(folder: Path, home: Path, seed: int, days: float) -> tuple[float, int, float, float]:
+    """Events folded per wall second and per CPU second of this process (the machine is shared), and the
+    machine's one-minute load average at the end of the run."""
     db = folder / f"rate-{seed}.db"
     with open_store(db) as st:
         n = fill_log(st, days=days, seed=seed, machine_frame=_frame(seed), gps_every_s=30)
@@ -96,7 +97,7 @@ def events_per_s(folder: Path, home: Path, seed: int, days: float) -> tuple[floa
         t0, c0 = time.perf_counter(), time.process_time()
         stats = brain.run(threading.Event(), until_caught_up=True)
         dt, dc = time.perf_counter() - t0, time.process_time() - c0
-    return stats.events / dt, n, stats.events / max(dc, 1e-9)
+    return stats.events / dt, n, stats.events / max(dc, 1e-9), os.getloadavg()[0]
 
 
 def _wire_minute(m: int, t0: float, gps_per_min: int = 60) -> list:
@@ -266,18 +267,22 @@ def main() -> None:
     quick = args.quick
     seeds = [1] if quick else [1, 2, 3]
     figures: dict[str, float | None] = {}
-    notes: dict[str, object] = {"load_before": os.getloadavg()}
+    notes: dict[str, object] = {"load_before": os.getloadavg(), "cores": os.cpu_count()}
     folder = Path(tempfile.mkdtemp(prefix="supplynet-bench-loop-"))
     home = Path(os.environ.get("SUPPLYNET_HOME", ROOT / ".supplynet"))
     try:
         _warm(folder, home)
         runs = [events_per_s(folder, home, s, days=1 if quick else 4) for s in seeds]
-        figures["loop_events_per_s"] = round(statistics.median(r for r, _, _ in runs), 1)
-        notes["loop_events_per_s"] = {"per_seed": [round(r, 1) for r, _, _ in runs], "events": [n for _, n, _ in runs],
-                                      "per_cpu_second": [round(c, 1) for _, _, c in runs],
+        figures["loop_events_per_s"] = round(statistics.median(r for r, _, _, _ in runs), 1)
+        notes["loop_events_per_s"] = {"per_seed": [round(r, 1) for r, _, _, _ in runs],
+                                      "events": [n for _, n, _, _ in runs],
+                                      "per_cpu_second": [round(c, 1) for _, _, c, _ in runs],
+                                      "median_per_cpu_second": round(statistics.median(c for _, _, c, _ in runs), 1),
+                                      "cores": os.cpu_count(), "load_1min_after_each": [round(x, 2) for *_, x in runs],
                                       "what": "mixed telemetry on SQLite, every decision maker on, auto policy; "
                                               "per_cpu_second: events over this process's CPU time (the wall "
-                                              "figure depends on the load of the shared machine)"}
+                                              "figure depends on the load of the shared machine: with a load "
+                                              "average above the core count the process gets a fraction of a core)"}
         lags = [lag_p99(folder, home, s, args.rate, 5 if quick else 30) for s in seeds[:2]]
         figures["loop_lag_p99_s"] = round(max(lag for lag, _ in lags), 3)
         notes["loop_lag_p99_s"] = {"per_seed": [round(lag, 3) for lag, _ in lags], "append_rate": args.rate,

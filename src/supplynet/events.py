@@ -99,7 +99,7 @@ def iso_utc(value: datetime) -> str:
 
 def ts_to_us(ts: datetime) -> int:
     """UTC datetime -> integer microseconds since the epoch (the log's time key)."""
-    d = to_utc(ts) - _EPOCH
+    d = (ts if ts.tzinfo is UTC else to_utc(ts)) - _EPOCH  # events' times are UTC already: no conversion
     return (d.days * 86_400 + d.seconds) * 1_000_000 + d.microseconds
 
 

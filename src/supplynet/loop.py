@@ -34,7 +34,7 @@ from .decide.replenish import Replenisher, touched_keys
 from .errors import DataError
 from .events import Alert, EventBase, iso_utc, ts_to_us, us_to_ts
 from .sense.shrinkage import ShrinkageMonitor
-from .twin import Follower, SnapshotEvery, Twin
+from .twin import Follower, SnapshotEvery, Twin, by_kind
 
 __all__ = ["Loop", "touched_keys"]
 
@@ -80,9 +80,11 @@ class Loop:
         self.follower = Follower(store, self.twin, [self], snapshots=snapshots)
         #: the tick of event time being folded (:meth:`advance`); None until the first event
         self.tick: int | None = None
+        self._route: Any = None
 
     def sync(self) -> int:
         """Fold newly committed events into the twin; returns how many."""
+        self._route = None
         return self.follower.poll()
 
     def observe(self, e: EventBase, twin: Twin) -> None:
@@ -103,11 +105,11 @@ class Loop:
             self.released += 1
         if self.collect_actions and (action or (kind == "alert" and e.code not in _NOT_ACTIONS)):  # type: ignore
             self.folded_actions.append(e)
-        self.replenisher.observe(e, twin)
-        self.rebalancer.observe(e, twin)
-        self.shrinkage.observe(e, twin)
-        for w in self.watchers:
-            w.observe(e, twin)
+        route = self._route
+        if route is None:  # the decision makers by the event kinds they read (see Follower), once per poll
+            route = self._route = by_kind([self.replenisher, self.rebalancer, self.shrinkage, *self.watchers])
+        for observe in route(kind):
+            observe(e, twin)
 
     def _still_pending(self, key: tuple[str, str]) -> bool:
         did = self.pending.get(key)
@@ -191,6 +193,7 @@ class Loop:
                 return True
             return False
 
+        self._route = None  # the watchers may have changed since the last poll
         n = self.follower.poll(limit=limit, stop=stop)
         if not closed:
             return n, None

@@ -334,3 +334,30 @@ def test_demand_refit_forecasts_only_the_sites_it_is_given():
     DemandRefit(sensor, background=False, sites=["S1"]).decide(None, T0 + timedelta(days=30))
     assert sensor.estimate(("S1", "A")).source == "forecast"
     assert sensor.estimate(("DC1", "A")).source == "online"
+
+
+def test_the_plain_float_geofences_find_what_the_numpy_ones_find(net):
+    """Few sites: GeoWatch measures in plain floats with a latitude bound; many: numpy over every site.
+    Random walks past and through the fences give the same alerts either way."""
+    import numpy as np
+
+    rng = np.random.default_rng(14)
+    sites = [s.location for s in net.sites]
+    fast, full = GeoWatch(net), GeoWatch(net)
+    full._few = None
+    assert fast._few is not None
+    twin = Twin(net)
+    seq = 0
+    for k in range(40):
+        here = sites[k % len(sites)]
+        lat, lon = here.lat + rng.normal(0, 0.004), here.lon + rng.normal(0, 0.004)
+        for _ in range(12):  # in and out of the 300 m fence, with 375 m hysteresis
+            seq += 1
+            lat += rng.normal(0, 0.002)
+            lon += rng.normal(0, 0.003)
+            e = Position(source="GPS-T", seq=seq, ts=T0 + timedelta(minutes=seq), asset_id="T", lat=lat, lon=lon)
+            fast.observe(e, twin)
+            full.observe(e, twin)
+    a, b = fast.alerts.drain(), full.alerts.drain()
+    assert [(x.code, x.data.get("site"), x.seq) for x in a] == [(x.code, x.data.get("site"), x.seq) for x in b]
+    assert sum(x.code == "geofence_arrival" for x in a) >= 10  # the walk did cross fences

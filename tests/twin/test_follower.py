@@ -86,3 +86,23 @@ def test_snapshots_when_due_and_a_rebuild_folds_only_the_tail(tmp_path):
         assert rebuilt.state.events_applied == 10 and rebuilt.state.position("S1", "A").sold == 10.0
         with pytest.raises(ValueError, match="events"):
             SnapshotEvery(events=0)
+
+
+def test_a_subscriber_declaring_kinds_sees_only_those(tmp_path):
+    class Kinds(Recorder):
+        kinds = frozenset({"maintenance"})
+
+        def observe(self, event, twin):
+            self.seen.append(event.kind)
+
+    class Everything(Recorder):
+        def observe(self, event, twin):
+            self.seen.append(event.kind)
+
+    with open_store(tmp_path / "s.db") as store:
+        store.log.append(_sales(3) + [
+            Maintenance(source="cmms", seq=1, ts="2026-01-01T08:00:00Z", asset_id="M1", action="failure")])
+        only, every = Kinds(), Everything()
+        f = Follower(store, Twin(), [only, every])
+        assert f.poll() == 4
+        assert only.seen == ["maintenance"] and every.seen == ["sale"] * 3 + ["maintenance"]

@@ -3,6 +3,7 @@ autonomy policy, API tokens and the scenario runner. Built by ``create_app`` at 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -20,14 +21,16 @@ import numpy as np
 import orjson
 
 from ..decide.autonomy import AutonomyPolicy, load_policy, parse_policy
-from ..errors import ConfigError, SimulationError
+from ..errors import ConfigError, DataError, SimulationError, StoreError
 from ..events import ts_to_us, us_to_ts
 from ..security.tokens import TokenService
 from ..store.decisions import DecisionTable
 from ..store.scenarios import ScenarioRow, ScenarioTable
-from ..twin import Follower, RulIndex, Twin, TwinState, WorkOrderIndex
+from ..twin import Follower, SnapshotEvery, Twin, TwinState
 
 __all__ = ["ControlState", "ScenarioJob", "ScenarioRunner", "TwinService", "default_policy", "dump", "row_dict"]
+
+log = logging.getLogger(__name__)
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
@@ -72,18 +75,21 @@ class TwinService:
     meanwhile they get the page of the last published offset.
     """
 
-    def __init__(self, store: Any, network: Any, *, refresh_s: float = 0.1):
+    #: the name of this service's twin snapshots in the store (a loop's are named after the loop)
+    SNAPSHOT_NAME = "api"
+
+    def __init__(self, store: Any, network: Any, *, refresh_s: float = 0.1,
+                 snapshots: SnapshotEvery | None = None):
         if refresh_s < 0:
             raise ConfigError(f"refresh_s must be >= 0, not {refresh_s}")
         self.store = store
         self.network = network
         self.refresh_s = refresh_s
-        self.twin = Twin(network)
-        self._work_orders, self._rul = WorkOrderIndex(), RulIndex()
-        #: the one log follower of this service: the twin plus its projections
-        self.follower = Follower(store, self.twin, [self._work_orders, self._rul])
-        self.work_orders: dict[str, dict[str, Any]] = self._work_orders.items
-        self.rul: dict[str, dict[str, Any]] = self._rul.items
+        #: resumed from this service's latest snapshot (the work-order and RUL projections are in it), so a
+        #: start folds only the log's tail; written again every ``snapshots`` events or seconds
+        self.twin, self.resumed_from = self._resume(store, network)
+        #: the one log follower of this service (the projections are the twin's own)
+        self.follower = Follower(store, self.twin, snapshots=snapshots or SnapshotEvery())
         #: offset of the twin as last published (a catch-up finished); pages carry the one they were built at
         self.published = 0
         self._pages: dict[tuple[Any, ...], tuple[int, bytes]] = {}
@@ -94,8 +100,39 @@ class TwinService:
         with self._lock:
             self._refresh(force=True)
 
+    @classmethod
+    def _resume(cls, store: Any, network: Any) -> tuple[Twin, int | None]:
+        snap = store.snapshots.latest_snapshot(name=cls.SNAPSHOT_NAME)
+        if snap is not None:
+            try:
+                return Twin.from_snapshot(snap.blob, network), snap.offset
+            except DataError as exc:  # an earlier format or a damaged row: the log is the truth, fold it all
+                log.warning("%s; folding the log from its start instead", exc)
+        return Twin(network), None
+
+    @property
+    def work_orders(self) -> dict[str, dict[str, Any]]:
+        """Work orders by id (a twin projection: :func:`supplynet.twin.fold_work_order`)."""
+        return self.twin.state.work_orders
+
+    @property
+    def rul(self) -> dict[str, dict[str, Any]]:
+        """The latest RUL estimate per asset (a twin projection: :func:`supplynet.twin.fold_rul`)."""
+        return self.twin.state.rul
+
+    @property
+    def folded(self) -> int:
+        """Events this service folded since it started (the tail after its snapshot, then what came)."""
+        return self.follower.folded
+
     def _catch_up(self) -> int:
-        return self.follower.poll()
+        n = self.follower.poll()
+        if self.follower.snapshot_due():
+            try:
+                self.follower.save_snapshot(self.SNAPSHOT_NAME)
+            except StoreError as exc:  # a read-only or busy store: the next start folds a longer tail
+                log.warning("twin snapshot not written: %s", exc)
+        return n
 
     def _refresh(self, force: bool = False) -> None:
         """Catch up if due (under the lock). The next deadline is set first, so readers arriving during

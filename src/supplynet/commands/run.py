@@ -35,7 +35,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from ..errors import ConfigError, StoreError
+from ..errors import ConfigError, DataError, StoreError
 from ..events import iso_utc
 
 __all__ = ["Brain", "BrainStats", "run"]
@@ -128,13 +128,15 @@ class Brain:
 
     def __init__(self, store: Any, network: Any, policy: Any, *, sinks: Any = None, tick_s: float = 900.0,
                  name: str = "main", home: Path | None = None, data_dir: Path | None = None,
-                 snapshot_events: int = 25_000, snapshot_seconds: float = 300.0, status_s: float = 2.0,
+                 snapshot_events: int = 25_000, snapshot_seconds: float = 300.0, snapshot_keep: int = 3,
+                 status_s: float = 2.0,
                  poll_s: float = 0.2, batch: int = 20_000, out: TextIO | None = sys.stderr, seed: int = 7):
         if tick_s < 1:
             raise ConfigError(f"--tick must be at least 1 second, not {tick_s:g}")
         self.store, self.network, self.policy, self.sinks = store, network, policy, sinks
         self.tick_s, self.name, self.home, self.data_dir, self.seed = tick_s, name, home, data_dir, seed
         self.snapshot_events, self.snapshot_seconds = snapshot_events, snapshot_seconds
+        self.snapshot_keep = snapshot_keep
         self.status_s, self.poll_s, self.batch, self.out = status_s, poll_s, batch, out
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stats = BrainStats()
@@ -202,14 +204,19 @@ class Brain:
         tables = BrainTables(self.store.backend)
         cp = tables.checkpoint(self.name)
         twin = Twin(self.network)
-        snap = self.store.snapshots.latest_snapshot()
         saved = tables.state(self.name)
-        # a snapshot is used with the decision makers' state saved at the same offset (else they would
-        # start cold on the tail and decide differently): the loop resumes exactly where it was
+        # this loop's own snapshot, used with the decision makers' state saved at the same offset (else they
+        # would start cold on the tail and decide differently): the loop resumes exactly where it was
+        snap = (self.store.snapshots.latest_snapshot(name=self.name, max_offset=saved[0])
+                if saved is not None else None)
         resume = (snap is not None and cp is not None and saved is not None and snap.offset <= cp.offset
                   and saved[0] == snap.offset and self._authentic(saved[1]))  # type: ignore[index]
         if resume:
-            twin = Twin.from_snapshot(snap.blob, self.network)  # type: ignore[union-attr]
+            try:
+                twin = Twin.from_snapshot(snap.blob, self.network)  # type: ignore[union-attr]
+            except DataError as exc:  # a snapshot of an earlier format: the log is the truth, fold it all
+                self._say(f"warning: {exc}; folding the log from its start instead")
+                resume = False
         watchers: list[Any] = []
         if self._model is not None:
             watchers.append(MachineWatch(self.network, self._model, self.policy, self.store))
@@ -217,7 +224,7 @@ class Brain:
         watchers.append(ColdChainWatch(self.network, store=self.store, policy=self.policy))
         watchers.append(GeoWatch(self.network, store=self.store))
         loop = Loop(self.store, self.network, self.policy, watchers=watchers, twin=twin,
-                    snapshots=SnapshotEvery(self.snapshot_events, self.snapshot_seconds))
+                    snapshots=SnapshotEvery(self.snapshot_events, self.snapshot_seconds, self.snapshot_keep))
         if loop.replenisher.sensor is not None:  # the stores' demand forecast, refitted daily on a worker thread
             loop.watchers.append(DemandRefit(loop.replenisher.sensor, every=timedelta(days=1),
                                              sites=[s.id for s in self.network.sites_of_kind("store")]))
@@ -254,7 +261,7 @@ class Brain:
         from ..store.brain import BrainTables
 
         loop = self.loop
-        loop.follower.save_snapshot()
+        loop.follower.save_snapshot(self.name)
         BrainTables(self.store.backend).save_state(self.name, loop.twin.offset,
                                                    loop.state_blob(self._shared(), self._state_key()))
 
@@ -397,6 +404,8 @@ def run(store: Annotated[str | None, typer.Option(help="sqlite:///path or postgr
         name: Annotated[str, typer.Option(help="the loop's name (its checkpoint and lease)")] = "main",
         data_dir: Annotated[Path | None, typer.Option(help="datasets folder (C-MAPSS for the machines' RUL model)")] = None,
         snapshot_events: Annotated[int, typer.Option(min=1, help="write a twin snapshot every N events folded")] = 25_000,
+        snapshot_keep: Annotated[int, typer.Option(min=1, help="twin snapshots of this loop kept (older ones are "
+                                                               "pruned, but for the one a restart needs)")] = 3,
         status_every: Annotated[float, typer.Option(help="seconds between status lines on stderr")] = 2.0) -> None:
     """The brain: follow the log, keep the twin, decide, record decisions and outbox rows (Ctrl-C stops)."""
     from ..config import Settings
@@ -413,7 +422,7 @@ def run(store: Annotated[str | None, typer.Option(help="sqlite:///path or postgr
         pol = _policy(st, policy)
         sink_cfg = load_sinks_file(sinks)
         brain = Brain(st, net, pol, sinks=sink_cfg, tick_s=tick, name=name, home=settings.home, data_dir=data_dir,
-                      snapshot_events=snapshot_events, status_s=status_every)
+                      snapshot_events=snapshot_events, snapshot_keep=snapshot_keep, status_s=status_every)
         dispatcher_stop = threading.Event()
         dispatcher = start_dispatcher(st, sink_cfg, dispatcher_stop, settings.home)
         try:

@@ -58,6 +58,9 @@ class ColdChainWatch:
     ``max_gap_s``: a silence longer than this is a gap in the record, not time above the limit.
     """
 
+    #: the event kinds it reads (the log follower calls it for these only)
+    kinds = frozenset({"shipment", "condition"})
+
     def __init__(self, network: Network, *, store: Any | None = None, policy: AutonomyPolicy | None = None,
                  inspection_cost: float = 150.0, max_gap_s: float = 3600.0, max_readings: int = 5000):
         self.network = network

@@ -37,6 +37,9 @@ class DemandRefit:
     than the demand itself, so the DC keeps its smoothed estimate); None: every series.
     """
 
+    #: it reads no event (the replenisher feeds its sensor)
+    kinds: frozenset[str] = frozenset()
+
     def __init__(self, sensor: DemandSensor, *, every: timedelta = timedelta(days=1), horizon_days: int = 7,
                  min_history: int = 14, model: str = "snaive_smooth", level: float = 80.0,
                  background: bool = True, sites: Iterable[str] | None = None):

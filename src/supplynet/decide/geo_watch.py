@@ -20,6 +20,7 @@ number (:mod:`._alerts`): a loop folding the log again writes none twice.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..events import EventBase, Position
-from ..sense.geo import Route, haversine_m
+from ..sense.geo import EARTH_RADIUS_M, Route, haversine_m
 from ._alerts import AlertOutbox
 
 if TYPE_CHECKING:
@@ -50,8 +51,25 @@ class _Track:
     last_t: float = -np.inf
 
 
+def _hav(p1: float, l1: float, c1: float, p2: float, l2: float, c2: float) -> float:
+    """:func:`~supplynet.sense.geo.haversine_m` on one pair of points in radians (with their latitudes'
+    cosines), in plain floats."""
+    a = math.sin((p2 - p1) / 2) ** 2 + c1 * c2 * math.sin((l2 - l1) / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))
+
+
+def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    return _hav(p1, math.radians(lon1), math.cos(p1), p2, math.radians(lon2), math.cos(p2))
+
+
 class GeoWatch:
     """Geofence, dwell and route-deviation alerts from GPS fixes."""
+
+    #: the event kinds it reads (the log follower calls it for these only)
+    kinds = frozenset({"position"})
+    #: the sites as (lat, lon, cos lat) in radians when there are few (a state saved before has none: numpy)
+    _few: list[tuple[float, float, float]] | None = None
 
     def __init__(self, network: Network, *, store: Any | None = None, radius_m: float = 300.0,
                  exit_factor: float = 1.25, dwell_s: float = 3 * 3600.0, dwell_radius_m: float = 150.0,
@@ -69,6 +87,9 @@ class GeoWatch:
         self._site_ids = [s.id for s in sites]
         self._lat = np.array([s.location.lat for s in sites], dtype=float)
         self._lon = np.array([s.location.lon for s in sites], dtype=float)
+        # a few sites: plain floats beat numpy's per-call overhead on every fix (same formula as haversine_m)
+        self._few = [(math.radians(la), math.radians(lo), math.cos(math.radians(la)))
+                     for la, lo in zip(self._lat.tolist(), self._lon.tolist(), strict=True)] if len(sites) <= 64 else None
         self._routes: dict[str, Route | None] = {}
         self.tracks: dict[str, _Track] = {}
         self.alerts = AlertOutbox(GEO_SOURCE)
@@ -95,9 +116,40 @@ class GeoWatch:
         tr.last_t = t
         subject = event.asset_id
         data = {"asset_id": event.asset_id, "shipment_id": event.shipment_id, "lat": event.lat, "lon": event.lon}
+        # geofences
+        if self._few is not None:
+            p1, l1 = math.radians(event.lat), math.radians(event.lon)
+            c1 = math.cos(p1)
+            if tr.site is not None:
+                k = self._site_ids.index(tr.site)
+                if _hav(p1, l1, c1, *self._few[k]) > self.exit_m:
+                    self.alerts.add(code="geofence_departure", subject=subject, ts=event.ts, key=event.event_id,
+                                    severity="info", message=f"{subject} left {tr.site}",
+                                    data={**data, "site": tr.site})
+                    tr.site = None
+            if tr.site is None:
+                # a great-circle distance is at least R * |difference of latitudes|: only the sites that pass
+                # this bound can be within the fence, and the nearest of them is the nearest site then
+                near_lat = self.radius_m / EARTH_RADIUS_M * (1 + 1e-9)
+                best, nearest = math.inf, -1
+                for i, (p2, l2, c2) in enumerate(self._few):
+                    if abs(p2 - p1) <= near_lat:
+                        dist = _hav(p1, l1, c1, p2, l2, c2)
+                        if dist < best:
+                            best, nearest = dist, i
+                if nearest >= 0 and best <= self.radius_m:
+                    tr.site = self._site_ids[nearest]
+                    self.alerts.add(code="geofence_arrival", subject=subject, ts=event.ts, key=event.event_id,
+                                    severity="info", message=f"{subject} arrived at {tr.site}",
+                                    data={**data, "site": tr.site})
+        else:
+            self._fences(event, tr, subject, data)
+        self._dwell_and_route(event, tr, t, subject, data, twin)
+
+    def _fences(self, event: Position, tr: _Track, subject: str, data: dict[str, Any]) -> None:
+        """Geofence arrival and departure against many sites at once (numpy)."""
         d = haversine_m(event.lat, event.lon, self._lat, self._lon)
         nearest = int(np.argmin(d)) if d.size else -1
-        # geofences
         if tr.site is not None:
             k = self._site_ids.index(tr.site)
             if d[k] > self.exit_m:
@@ -108,8 +160,11 @@ class GeoWatch:
             tr.site = self._site_ids[nearest]
             self.alerts.add(code="geofence_arrival", subject=subject, ts=event.ts, key=event.event_id,
                             severity="info", message=f"{subject} arrived at {tr.site}", data={**data, "site": tr.site})
+
+    def _dwell_and_route(self, event: Position, tr: _Track, t: float, subject: str, data: dict[str, Any],
+                         twin: Any) -> None:
         # dwell away from any site
-        if tr.anchor is None or float(haversine_m(tr.anchor[0], tr.anchor[1], event.lat, event.lon)) > self.dwell_radius_m:
+        if tr.anchor is None or _distance_m(tr.anchor[0], tr.anchor[1], event.lat, event.lon) > self.dwell_radius_m:
             tr.anchor, tr.anchor_event, tr.dwell_reported = (event.lat, event.lon, t), event.event_id, False
         elif tr.site is None and not tr.dwell_reported and t - tr.anchor[2] >= self.dwell_s:
             tr.dwell_reported = True

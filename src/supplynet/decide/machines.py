@@ -57,6 +57,9 @@ class MachineWatch:
     time (days) into cycles; ``opportunity_cycles``: how often maintenance can start (e.g. a shift).
     """
 
+    #: the event kinds it reads (the log follower calls it for these only)
+    kinds = frozenset({"machine_reading", "maintenance"})
+
     def __init__(self, network: Network, model: RulModel, policy: AutonomyPolicy, store: Store, *,
                  hours_per_cycle: float = 1.0, opportunity_cycles: float = 8.0, vibration_baseline: int = 50):
         self.model = model
@@ -91,8 +94,8 @@ class MachineWatch:
             sensors = [event.sensors.get(c) for c in self.model.sensor_cols]  # type: ignore[attr-defined]
             if any(v is None for v in sensors):
                 return  # not a reading this model understands (other sensors)
-            a.tracker.observe(settings, sensors)  # the RUL is predicted when the asset is decided on
             z = self.model.normalizer_.transform(np.asarray([settings], float), np.asarray([sensors], float))[0]
+            a.tracker.observe_normalized(z)  # the RUL is predicted when the asset is decided on
             onset = self.health.update(event.asset_id, event.ts, z)  # type: ignore[attr-defined]
             if onset is not None:
                 self._onsets.append(onset)
@@ -157,11 +160,16 @@ class MachineWatch:
                                 severity="info", message=f"RUL {a.latest.point:.0f} cycles ({lo:.0f}-{hi:.0f})",
                                 data={"low": lo, "median": float(a.latest.point), "high": hi,
                                       "level": a.policy.level, "unit": "cycles"}))
-            sensors = [name for name, _ in a.tracker.driving_sensors(3)]
-            self.state, wo = decide_maintenance(self.state, asset_id, a.latest, now=float(a.cycle),
-                                                policy=a.policy, driving_sensors=sensors)
+            before = self.state
+            self.state, wo = decide_maintenance(before, asset_id, a.latest, now=float(a.cycle), policy=a.policy)
             if wo is None:
                 continue
+            # the sensors behind it (SHAP values: the costly part) only for a work order that is opened;
+            # the rule is pure, so deciding again with them gives the same order, now explained
+            sensors = [name for name, _ in a.tracker.driving_sensors(3)]
+            self.state, wo = decide_maintenance(before, asset_id, a.latest, now=float(a.cycle),
+                                                policy=a.policy, driving_sensors=sensors)
+            assert wo is not None
             why = (f"P(failure within {a.policy.horizon:.0f} cycles) = {wo.failure_probability:.2f} exceeds "
                    f"p* = {wo.threshold:.2f} (Cp/Cf) with significance; RUL {wo.rul_point:.0f} cycles, "
                    f"80% interval {wo.rul_interval[0]:.0f}-{wo.rul_interval[1]:.0f}; driven by {', '.join(sensors)}")

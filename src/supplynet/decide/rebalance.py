@@ -67,6 +67,9 @@ class RebalanceOption:
 class Rebalancer:
     """Reactive transfers and expedites for SKU-sites about to run short (see the module docstring)."""
 
+    #: the event kinds it reads (the log follower calls it for these only)
+    kinds = frozenset({"sale", "stock_count"})
+
     def __init__(self, network: Any, replenisher: Replenisher | None = None, *, expedite_cost_factor: float = 2.5,
                  expedite_time_factor: float = 0.5, lateral_km: float | None = None,
                  lateral_cost_per_unit_km: float = 0.002, lateral_fixed_cost: float = 150.0,

@@ -286,6 +286,10 @@ def _cycle_cap(mu: float, product: Any, max_cycle_days: float | None) -> float:
 
 
 # ----------------------------------------------------------------------------- the replenisher
+#: what :func:`touched_keys`, the demand sensor and the lead-time learner read
+_REPLENISH_KINDS = frozenset({"sale", "stock_count", "order", "production", "shipment"})
+
+
 def touched_keys(event: Any) -> list[tuple[str, str]]:
     """The (site, sku) pairs whose position an event can change."""
     kind = getattr(event, "kind", None)
@@ -404,6 +408,14 @@ class Replenisher:
         return pol
 
     # ------------------------------------------------------------------ event-driven verbs
+    @property
+    def kinds(self) -> frozenset[str] | None:
+        """The event kinds it reads (positions: :func:`touched_keys`; the stock sensors: sales, orders,
+        shipments); None (every kind) when given sensors of other types."""
+        stock = (self.sensor is None or type(self.sensor) is DemandSensor) and (
+            self.lead_times is None or type(self.lead_times) is LeadTimeLearner)
+        return _REPLENISH_KINDS if stock else None
+
     def observe(self, event: Any, twin: Any = None) -> list[tuple[str, str]]:
         """Feed one event (already folded into ``twin``) to the sensors; remember what it touched."""
         keys = set(touched_keys(event))

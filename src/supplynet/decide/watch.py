@@ -52,6 +52,9 @@ class WatchStats:
 class ShipmentWatch:
     """Consumes Position and ShipmentStatus events; declares delays; decides responses."""
 
+    #: the event kinds it reads (the log follower calls it for these only)
+    kinds = frozenset({"shipment", "position"})
+
     def __init__(self, network: Any, *, store: Any | None = None, policy: AutonomyPolicy | None = None,
                  objective: str | None = None, delay_policy: DelayPolicy | None = None,
                  eta_models: Mapping[str, SegmentEtaModel] | None = None, replications: int = 64, seed: int = 0,

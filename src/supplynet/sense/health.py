@@ -186,7 +186,9 @@ class HealthMonitor:
         self.last: dict[str, HealthState] = {}
 
     def update(self, asset: str, ts: datetime | float, x: Sequence[float] | np.ndarray) -> Onset | None:
-        m = self.models.setdefault(asset, HealthModel(**self._kwargs))
+        m = self.models.get(asset)
+        if m is None:  # (not setdefault: that would build and throw away a model on every reading)
+            m = self.models[asset] = HealthModel(**self._kwargs)
         st = m.update(x)
         self.last[asset] = st
         if not st.onset:

@@ -44,6 +44,13 @@ __all__ = ["RulDistribution", "RulModel", "RulTracker", "evaluate_last_cycle", "
 _FORMAT = "supplynet.rul/2"  # JSON metadata + LightGBM's own text model format; never pickle
 
 
+def _few_rows(x: np.ndarray) -> dict[str, Any]:
+    """LightGBM predicts on one thread for a handful of rows: the live loop predicts one asset's window at
+    a time, and OpenMP's thread team costs tens of milliseconds per call on a busy machine (a few
+    microseconds of work)."""
+    return {"num_threads": 1} if len(x) <= 64 else {}
+
+
 def phm08_score(pred: np.ndarray, truth: np.ndarray) -> float:
     """PHM08 challenge score (Saxena et al. 2008): sum of exp(-d/13)-1 for early and exp(d/10)-1
     for late predictions, d = pred - truth. Lower is better; late predictions cost more.
@@ -219,7 +226,8 @@ class RulModel:
     def predict_features(self, x: np.ndarray) -> np.ndarray:
         self._need_fit()
         x = np.atleast_2d(x)
-        p = np.mean([m.predict(x) for m in self.models_], axis=0)
+        kw = _few_rows(x)
+        p = np.mean([m.predict(x, **kw) for m in self.models_], axis=0)
         return np.clip(p, 0.0, self.cap if self.cap is not None else None)
 
     def _bins(self, point: np.ndarray) -> np.ndarray:
@@ -266,7 +274,7 @@ class RulModel:
         Lundberg et al. 2020, summed per sensor), as (sensor, contribution in cycles)."""
         self._need_fit()
         x = np.atleast_2d(x_row)
-        contrib = np.mean([m.predict(x, pred_contrib=True)[0][:-1] for m in self.models_], axis=0)
+        contrib = np.mean([m.predict(x, pred_contrib=True, **_few_rows(x))[0][:-1] for m in self.models_], axis=0)
         per: dict[str, float] = {}
         for name, c in zip(self.feature_names_, contrib, strict=True):
             sensor = name.split("__")[0]
@@ -390,7 +398,11 @@ class RulTracker:
         if s.shape[1] != len(m.setting_cols) or x.shape[1] != len(m.sensor_cols):
             raise DataError(f"reading has {s.shape[1]} settings and {x.shape[1]} sensors, expected "
                             f"{len(m.setting_cols)} and {len(m.sensor_cols)}")
-        z = m.normalizer_.transform(s, x)[0]
+        self.observe_normalized(m.normalizer_.transform(s, x)[0])
+
+    def observe_normalized(self, z: np.ndarray) -> None:
+        """One reading already standardized by the model's normalizer (``model.normalizer_.transform``):
+        for a caller that needs the standardized reading too (the loop's health model) and pays for it once."""
         self._wf.update(z)
         self._stale = True  # the window's features are computed when asked for (current, driving_sensors)
 

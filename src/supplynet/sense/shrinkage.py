@@ -77,6 +77,9 @@ class ShrinkageMonitor:
     """Watches IoT counts; ``observe(event, twin)`` after the twin applied the event,
     ``decide(twin, now)`` for the alerts of newly found (or grown) gaps."""
 
+    #: the event kinds it reads (the log follower calls it for these only)
+    kinds = frozenset({"stock_count"})
+
     def __init__(self, network: Network | None = None, *, min_counts: int = 3, abs_tolerance: float = 1.0,
                  rel_tolerance: float = 0.02, regrow: float = 0.5, critical_value: float = 1000.0,
                  source: str = "supplynet.shrinkage", seq_start: int = 0) -> None:

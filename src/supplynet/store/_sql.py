@@ -527,7 +527,7 @@ class SqlEventLog(EventLog):
             where.append("off >= ?")
             params.append(first if first is not None else after_offset + 1)
         empty = (srcs is not None and not srcs) or kind_set == set() or limit == 0
-        filt = _Filter(since_us, until_us, kind_set, after_offset)
+        filt = _Filter(since_us, until_us, kind_set, after_offset, need_ts=order == "time")
         rows = iter(()) if empty else self._rows(where, params, order)
         events = _in_offset_order(rows, filt) if order == "offset" else _in_time_order(rows, filt)
         return _take(events, limit)
@@ -614,10 +614,11 @@ def _dedupe(tx: Tx, unit: Unit, items: Items | None, st: list[int]) -> tuple[Uni
 
 
 class _Filter:
-    __slots__ = ("since", "until", "kinds", "after")
+    __slots__ = ("since", "until", "kinds", "after", "need_ts")
 
-    def __init__(self, since: int | None, until: int | None, kinds: set[str] | None, after: int | None):
-        self.since, self.until, self.kinds, self.after = since, until, kinds, after
+    def __init__(self, since: int | None, until: int | None, kinds: set[str] | None, after: int | None,
+                 need_ts: bool = True):
+        self.since, self.until, self.kinds, self.after, self.need_ts = since, until, kinds, after, need_ts
 
     def expand(self, row: tuple[Any, ...]) -> Iterator[tuple[int, int, EventBase, datetime]]:
         """The row's events that pass the filter, as ``(ts_us, offset, event, received_at)``."""
@@ -632,11 +633,12 @@ class _Filter:
         except (ValidationError, EventError, KeyError, TypeError, ValueError) as exc:
             raise StoreError(f"the log row at offset {off} cannot be read back: {exc}") from exc
         at = us_to_ts(int(received))
+        timed = self.since is not None or self.until is not None or self.need_ts
         for i, e in enumerate(events):
             o = off + i
-            ts = ts_to_us(e.ts)
             if self.after is not None and o <= self.after:
                 continue
+            ts = ts_to_us(e.ts) if timed else 0  # read in offset order without a time range: not needed
             if (self.since is not None and ts < self.since) or (self.until is not None and ts >= self.until):
                 continue
             if self.kinds is not None and e.kind not in self.kinds:  # type: ignore[attr-defined]
@@ -679,29 +681,69 @@ class SqlSnapshotStore(SnapshotStore):
     def __init__(self, backend: SqlBackend):
         self._backend = backend
 
-    def save_snapshot(self, offset: int, ts_us: int, blob: bytes) -> int:
+    def save_snapshot(self, offset: int, ts_us: int, blob: bytes, *, name: str = "twin") -> int:
         if not isinstance(blob, bytes | bytearray | memoryview):
             raise TypeError(f"a snapshot blob must be bytes, not {type(blob).__name__}")
         if offset < 0:
             raise ParameterError(f"snapshot offset must be >= 0, not {offset}")
+        if not isinstance(name, str) or not 0 < len(name) <= 128:
+            raise ParameterError(f"a snapshot's name must be 1 to 128 characters, not {name!r}")
         with self._backend.write() as tx:
             rows = tx.execute(
-                "INSERT INTO snapshots (log_offset, ts_us, blob, created_at) VALUES (?, ?, ?, ?) RETURNING id",
-                (int(offset), int(ts_us), bytes(blob), time.time_ns() // 1000),
+                "INSERT INTO snapshots (log_offset, ts_us, blob, created_at, name) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (int(offset), int(ts_us), bytes(blob), time.time_ns() // 1000, name),
             )
         return int(rows[0][0])
 
-    def latest_snapshot(self, before_ts_us: int | None = None) -> Snapshot | None:
-        sql = "SELECT id, log_offset, ts_us, blob, created_at FROM snapshots"
-        params: tuple[Any, ...] = ()
+    def latest_snapshot(self, before_ts_us: int | None = None, *, name: str | None = None,
+                        max_offset: int | None = None) -> Snapshot | None:
+        sql = "SELECT id, log_offset, ts_us, blob, created_at, name FROM snapshots"
+        where, params = [], []
         if before_ts_us is not None:
-            sql += " WHERE ts_us <= ?"
-            params = (int(before_ts_us),)
+            where.append("ts_us <= ?")
+            params.append(int(before_ts_us))
+        if name is not None:
+            where.append("name = ?")
+            params.append(name)
+        if max_offset is not None:
+            where.append("log_offset <= ?")
+            params.append(int(max_offset))
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         rows = self._backend.query(sql + " ORDER BY ts_us DESC, log_offset DESC, id DESC LIMIT 1", params)
         if not rows:
             return None
-        i, o, t, b, c = rows[0]
-        return Snapshot(int(i), int(o), int(t), bytes(b), us_to_ts(int(c)))
+        i, o, t, b, c, n = rows[0]
+        return Snapshot(int(i), int(o), int(t), bytes(b), us_to_ts(int(c)), n)
+
+    def prune(self, keep: int = 3) -> int:
+        if not isinstance(keep, int) or keep < 1:
+            raise ValueError(f"snapshots to keep per name must be an integer >= 1, not {keep!r}")
+        with self._backend.write() as tx:
+            rows = tx.execute("SELECT id, name, log_offset FROM snapshots ORDER BY name, log_offset DESC, id DESC")
+            loops = tx.execute("SELECT c.name, c.log_offset, s.log_offset FROM loop_checkpoints c "
+                               "LEFT JOIN loop_state s ON s.name = c.name")
+            loops += tx.execute("SELECT s.name, NULL, s.log_offset FROM loop_state s "
+                                "WHERE s.name NOT IN (SELECT name FROM loop_checkpoints)")
+            keep_ids: set[int] = set()
+            seen: dict[str, int] = {}
+            for i, n, _ in rows:  # the latest `keep` of each name
+                seen[n] = seen.get(n, 0) + 1
+                if seen[n] <= keep:
+                    keep_ids.add(int(i))
+            for n, cp, state in loops:  # what a loop resumes from: its state's snapshot, else one before its checkpoint
+                mine = [(int(i), int(o)) for i, nm, o in rows if nm == n]
+                if state is not None:
+                    keep_ids.update(i for i, o in mine if o == int(state))
+                if cp is not None:
+                    before = [(o, i) for i, o in mine if o <= int(cp)]
+                    if before:
+                        keep_ids.add(max(before)[1])
+            drop = [int(i) for i, _, _ in rows if int(i) not in keep_ids]
+            for k in range(0, len(drop), _IN_CHUNK):
+                chunk = drop[k:k + _IN_CHUNK]
+                tx.execute(f"DELETE FROM snapshots WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+        return len(drop)
 
 
 class SqlStore(Store):

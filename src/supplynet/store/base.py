@@ -97,6 +97,7 @@ class Snapshot:
     ts_us: int
     blob: bytes
     created_at: datetime
+    name: str = "twin"
 
 
 class EventLog(abc.ABC):
@@ -162,13 +163,21 @@ class SnapshotStore(abc.ABC):
     """Snapshots of the twin: an opaque blob with the log offset and event time it covers."""
 
     @abc.abstractmethod
-    def save_snapshot(self, offset: int, ts_us: int, blob: bytes) -> int:
-        """Store a snapshot durably; returns its id."""
+    def save_snapshot(self, offset: int, ts_us: int, blob: bytes, *, name: str = "twin") -> int:
+        """Store a snapshot durably under its writer's ``name``; returns its id."""
 
     @abc.abstractmethod
-    def latest_snapshot(self, before_ts_us: int | None = None) -> Snapshot | None:
+    def latest_snapshot(self, before_ts_us: int | None = None, *, name: str | None = None,
+                        max_offset: int | None = None) -> Snapshot | None:
         """The snapshot with the greatest ``ts_us`` at or before ``before_ts_us`` (any when None);
-        ties go to the greatest offset."""
+        ties go to the greatest offset. ``name``: only that writer's; ``max_offset``: only snapshots
+        covering the log up to that offset or less."""
+
+    @abc.abstractmethod
+    def prune(self, keep: int = 3) -> int:
+        """Delete all but the latest ``keep`` snapshots of each name, keeping any a loop's checkpoint still
+        needs (the one its saved state belongs to, the newest at or before its checkpoint); returns how
+        many were deleted."""
 
 
 class Store(abc.ABC):

@@ -21,7 +21,9 @@ read back into the same canonical events. Unique key ``(source, seq)``.
 number of events, and the widest row seen in sequence numbers and in time (``seq_span``,
 ``ts_span``), which bound the range scans of deduplication and time-range reads.
 
-``snapshots``: serialized twin states with the log offset and event time they cover.
+``snapshots``: serialized twin states with the log offset and event time they cover, and the ``name`` of
+their writer (a loop's name, ``api`` for the API's twin service, ``twin`` otherwise); the latest few per
+name are kept (``SnapshotStore.prune``).
 
 ``outbox``: one row per action (``order``, ``transfer``, ``work_order``, ``reroute``, ``expedite``,
 ``alert``) and sink, written in the transaction that decides it and delivered later by the dispatcher
@@ -293,6 +295,14 @@ MIGRATIONS: list[Migration] = [
              "content TEXT NOT NULL, name TEXT NOT NULL, recorded_at BIGINT NOT NULL)",
             "CREATE TABLE loop_state (name TEXT PRIMARY KEY, log_offset BIGINT NOT NULL, blob BYTEA NOT NULL, "
              "created_at BIGINT NOT NULL)",
+        )),
+    # snapshots named by their writer (a loop, the API's twin service), pruned per name: store/_sql.py
+    Migration(12, "named twin snapshots", sqlite=(
+            "ALTER TABLE snapshots ADD COLUMN name TEXT NOT NULL DEFAULT 'twin'",
+            "CREATE INDEX snapshots_name ON snapshots (name, log_offset)",
+        ), postgres=(
+            "ALTER TABLE snapshots ADD COLUMN name TEXT NOT NULL DEFAULT 'twin'",
+            "CREATE INDEX snapshots_name ON snapshots (name, log_offset)",
         )),
 ]
 

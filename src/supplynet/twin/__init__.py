@@ -12,11 +12,12 @@
 (50.0, 0.0, 0.0, 50.0)
 """
 
-from ._follower import Follower, Observer, SnapshotEvery, Watcher
-from ._projections import RulIndex, WorkOrderIndex
+from ._follower import Follower, Observer, SnapshotEvery, Watcher, by_kind
+from ._projections import RulIndex, WorkOrderIndex, fold_rul, fold_work_order
 from ._records import AssetState, InventoryPosition, OrderState, ShipmentState
 from ._state import TwinState, apply, fold
 from ._twin import Twin
 
 __all__ = ["AssetState", "Follower", "InventoryPosition", "Observer", "OrderState", "RulIndex", "ShipmentState",
-           "SnapshotEvery", "Twin", "TwinState", "Watcher", "WorkOrderIndex", "apply", "fold"]
+           "SnapshotEvery", "Twin", "TwinState", "Watcher", "WorkOrderIndex", "apply", "by_kind", "fold", "fold_rul",
+           "fold_work_order"]

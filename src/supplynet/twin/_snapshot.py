@@ -1,7 +1,9 @@
 """Twin snapshots as data: zlib-compressed JSON, never pickle.
 
-A snapshot is ``MAGIC`` followed by zlib-compressed JSON ``{"format": 2, "offset": .., "state": ..}``:
-the state's records as objects of their fields (times as ISO 8601 strings, tuples as lists). Reading
+A snapshot is ``MAGIC`` followed by zlib-compressed JSON ``{"format": 3, "offset": .., "state": ..}``:
+the state's records as objects of their fields (times as ISO 8601 strings, tuples as lists), and its
+projections (``work_orders``, ``rul``: format 3; a format-2 snapshot has none and is refused, so the
+reader replays the log and the projections are whole). Reading
 one rebuilds the frozen records field by field, so a snapshot from elsewhere can at worst hold wrong
 numbers -- never run code, as unpickling a hostile file would. A blob in any other format (the pickles
 of earlier versions included) is refused with :class:`~supplynet.errors.DataError` without being
@@ -23,8 +25,9 @@ from ._state import TwinState
 __all__ = ["MAGIC", "decode_snapshot", "encode_snapshot"]
 
 MAGIC = b"SNTWIN\x00"
-FORMAT = 2
+FORMAT = 3
 _TABLES = {"inventory": InventoryPosition, "shipments": ShipmentState, "orders": OrderState, "assets": AssetState}
+_WORK_ORDER_KEYS = ("work_order_id", "asset_id", "status", "opened_at", "detail", "decision_id")
 _MAX_BYTES = 1 << 30  # a decompressed snapshot larger than this is refused (a zip bomb is not a twin)
 
 
@@ -52,6 +55,9 @@ def encode_snapshot(offset: int, state: TwinState) -> bytes:
             "lost_sales_sites": sorted(state.lost_sales_sites), "untracked_sites": sorted(state.untracked_sites),
             "events_applied": state.events_applied,
             "last_event_at": state.last_event_at.isoformat() if state.last_event_at else None,
+            "work_orders": [{**w, "opened_at": w["opened_at"].isoformat() if isinstance(w.get("opened_at"), datetime)
+                             else w.get("opened_at")} for w in state.work_orders.values()],
+            "rul": state.rul,
         },
     }
     return MAGIC + zlib.compress(json.dumps(body, separators=(",", ":"), allow_nan=True).encode(), 3)
@@ -99,6 +105,15 @@ def decode_snapshot(blob: bytes) -> tuple[int, TwinState]:
             for row in s[name]:
                 rec = _build(cls, row)
                 table[_key(cls, rec)] = rec
+        for w in s["work_orders"]:
+            if not isinstance(w, dict) or not isinstance(w.get("work_order_id"), str):
+                raise DataError("twin snapshot refused: a work order is not an object with a work_order_id")
+            state.work_orders[w["work_order_id"]] = {
+                **{k: w.get(k) for k in _WORK_ORDER_KEYS},
+                "opened_at": datetime.fromisoformat(w["opened_at"]) if w.get("opened_at") else None}
+        if not isinstance(s["rul"], dict) or not all(isinstance(v, dict) for v in s["rul"].values()):
+            raise DataError("twin snapshot refused: the RUL projection is not an object of objects")
+        state.rul.update(s["rul"])
         return int(body["offset"]), state
     except DataError:
         raise

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..events import (
     Alert,
@@ -25,6 +25,7 @@ from ..events import (
     ShipmentStatus,
     StockCount,
 )
+from ._projections import fold_rul, fold_work_order
 from ._records import AssetState, InventoryPosition, OrderState, ShipmentState
 
 if TYPE_CHECKING:
@@ -48,6 +49,9 @@ class TwinState:
     untracked_sites: frozenset[str] = frozenset()
     events_applied: int = 0
     last_event_at: datetime | None = None
+    #: work orders by id and the latest RUL estimate per asset (:mod:`._projections`)
+    work_orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rul: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def for_network(cls, network: Network | None) -> TwinState:
@@ -67,7 +71,7 @@ class TwinState:
             inventory=dict(self.inventory), shipments=dict(self.shipments), orders=dict(self.orders),
             assets=dict(self.assets), lost_sales_sites=self.lost_sales_sites,
             untracked_sites=self.untracked_sites, events_applied=self.events_applied,
-            last_event_at=self.last_event_at,
+            last_event_at=self.last_event_at, work_orders=dict(self.work_orders), rul=dict(self.rul),
         )
 
     def position(self, site: str, sku: str) -> InventoryPosition:
@@ -164,8 +168,10 @@ def _shipment(s: TwinState, e: ShipmentStatus) -> None:
 def _position(s: TwinState, e: Position) -> None:
     a = s._asset(e.asset_id)
     if a.last_seen is None or e.ts >= a.last_seen:
-        a = replace(a, last_seen=e.ts, lat=e.lat, lon=e.lon, speed_m_s=e.speed_m_s)
-    s.assets[e.asset_id] = replace(a, readings=a.readings + 1)
+        s.assets[e.asset_id] = replace(a, last_seen=e.ts, lat=e.lat, lon=e.lon, speed_m_s=e.speed_m_s,
+                                       readings=a.readings + 1)
+    else:
+        s.assets[e.asset_id] = replace(a, readings=a.readings + 1)
     if e.shipment_id and e.shipment_id in s.shipments:
         sh = s.shipments[e.shipment_id]
         if sh.position_at is None or e.ts >= sh.position_at:
@@ -175,10 +181,12 @@ def _position(s: TwinState, e: Position) -> None:
 def _condition(s: TwinState, e: Condition) -> None:
     a = s._asset(e.asset_id)
     if a.last_seen is None or e.ts >= a.last_seen:
-        a = replace(a, last_seen=e.ts, temperature_k=e.temperature_k if e.temperature_k is not None
-                    else a.temperature_k, humidity=e.humidity if e.humidity is not None else a.humidity,
-                    shock_m_s2=e.shock_m_s2 if e.shock_m_s2 is not None else a.shock_m_s2)
-    s.assets[e.asset_id] = replace(a, readings=a.readings + 1)
+        s.assets[e.asset_id] = replace(
+            a, last_seen=e.ts, temperature_k=e.temperature_k if e.temperature_k is not None else a.temperature_k,
+            humidity=e.humidity if e.humidity is not None else a.humidity,
+            shock_m_s2=e.shock_m_s2 if e.shock_m_s2 is not None else a.shock_m_s2, readings=a.readings + 1)
+    else:
+        s.assets[e.asset_id] = replace(a, readings=a.readings + 1)
     if e.shipment_id and e.shipment_id in s.shipments and e.temperature_k is not None:
         sh = s.shipments[e.shipment_id]
         if sh.max_temperature_k is None or e.temperature_k > sh.max_temperature_k:
@@ -188,10 +196,12 @@ def _condition(s: TwinState, e: Condition) -> None:
 def _machine(s: TwinState, e: MachineReading) -> None:
     a = s._asset(e.asset_id)
     if a.last_seen is None or e.ts >= a.last_seen:
-        a = replace(a, last_seen=e.ts, cycle=e.cycle if e.cycle is not None else a.cycle,
-                    sensors=dict(e.sensors) if e.sensors else a.sensors,
-                    settings=dict(e.settings) if e.settings else a.settings)
-    s.assets[e.asset_id] = replace(a, readings=a.readings + 1)
+        s.assets[e.asset_id] = replace(a, last_seen=e.ts, cycle=e.cycle if e.cycle is not None else a.cycle,
+                                       sensors=dict(e.sensors) if e.sensors else a.sensors,
+                                       settings=dict(e.settings) if e.settings else a.settings,
+                                       readings=a.readings + 1)
+    else:
+        s.assets[e.asset_id] = replace(a, readings=a.readings + 1)
 
 
 def _production(s: TwinState, e: Production) -> None:
@@ -201,6 +211,7 @@ def _production(s: TwinState, e: Production) -> None:
 
 
 def _maintenance(s: TwinState, e: Maintenance) -> None:
+    fold_work_order(s.work_orders, e)
     a = s._asset(e.asset_id)
     if e.action == "work_order_opened":
         a = replace(a, open_work_order=e.work_order_id or e.event_id)
@@ -212,6 +223,7 @@ def _maintenance(s: TwinState, e: Maintenance) -> None:
 
 
 def _alert(s: TwinState, e: Alert) -> None:
+    fold_rul(s.rul, e)
     if e.subject in s.assets:
         s.assets[e.subject] = replace(s.assets[e.subject], last_alert=e.code)
     sh = s.shipments.get(e.subject)

@@ -109,9 +109,10 @@ class Twin:
         offset, state = decode_snapshot(blob)
         return cls(network, state=state, offset=offset)
 
-    def save_snapshot(self, store: Any) -> None:
+    def save_snapshot(self, store: Any, name: str = "twin") -> None:
+        """Write the state (its offset included) to ``store``'s snapshots under its writer's ``name``."""
         at = self.state.last_event_at
-        store.snapshots.save_snapshot(self.offset, ts_to_us(at) if at else 0, self.to_snapshot())
+        store.snapshots.save_snapshot(self.offset, ts_to_us(at) if at else 0, self.to_snapshot(), name=name)
 
     # -- tables ----------------------------------------------------------------------------------
     def inventory_frame(self) -> pd.DataFrame:
