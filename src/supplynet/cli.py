@@ -187,7 +187,7 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
         res = run_demo(network=network, days=days, seed=seed, home=home, data_dir=data_dir,
                        stress_replications=replications, on_ready=start_dashboard if serve else None,
                        on_hour=lambda done, total: bar.update(task, completed=done))
-    from .commands._tables import Col, make_table
+    from .commands.tables import Col, make_table
 
     t = make_table([Col("what"), Col("value", numeric=True)], [],
                    title=f"supplynet demo: {res.network}, {res.days} days ({res.seconds:.1f} s)")
@@ -310,7 +310,7 @@ def _emit_frame(frame: Any, fmt: str, title: str, prefer: tuple[str, ...] = ()) 
     elif fmt == "json":
         sys.stdout.write(frame.to_json(orient="records", date_format="iso") + "\n")
     else:
-        from .commands._tables import fit_frame
+        from .commands.tables import fit_frame
 
         out.print(fit_frame(frame, title=title, width=out.width, prefer=prefer))
 

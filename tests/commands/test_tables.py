@@ -16,7 +16,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from supplynet.cli import app
-from supplynet.commands._tables import cell, fit_frame
+from supplynet.commands.tables import cell, fit_frame
 from supplynet.events import Sale, dumps
 from supplynet.model import example_path
 

@@ -48,7 +48,7 @@ def list_(store: Annotated[str | None, typer.Option("--store", help="sqlite:///p
         return
     from rich.console import Console
 
-    from ._tables import Col, cell, make_table
+    from .tables import Col, cell, make_table
 
     console = Console(soft_wrap=False)
     cols = [Col("id"), Col("kind"), Col("status"), Col(f"cost {cur}", numeric=True), Col("created (UTC)", fold=False),

@@ -62,7 +62,7 @@ def list_(status: Annotated[str | None, typer.Option(help="pending | delivered |
         return
     from rich.console import Console
 
-    from ._tables import Col, make_table
+    from .tables import Col, make_table
 
     cols = [Col("action_id"), Col("sink"), Col("action"), Col("status"), Col("tries", numeric=True),
             Col("updated (UTC)", fold=False), Col("last error")]

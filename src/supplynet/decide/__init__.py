@@ -17,6 +17,7 @@ _BY_MODULE: dict[str, tuple[str, ...]] = {
     "autonomy": ("KINDS", "AutonomyPolicy", "Guardrails", "KindPolicy", "QuietHours", "Verdict",
         "evaluate", "load_policy", "loosened", "parse_policy"),
     "coldchain_watch": ("COLDCHAIN_SOURCE", "ColdChainWatch"),
+    "groups": ("BULK_ACTIONS", "MAX_BULK", "bulk", "decision_site", "group_key", "parse_group_key"),
     "decision": ("DECIDE_SOURCE", "Approval", "Decision", "DecisionNotFound", "OrderAction", "Option",
         "QualityAction", "RerouteAction", "Submitted", "WorkOrderAction", "approve", "decision_from_row",
         "execute", "from_order_proposal", "get", "reject", "submit", "submit_many", "approve_many"),
@@ -56,6 +57,7 @@ _BY_MODULE: dict[str, tuple[str, ...]] = {
         "read_willems_csv"),
 }
 #: names two modules share, or equal to their module's name, published under a name of their own
-_ALIASES = {"SINK_KINDS": ("sinks", "KINDS"), "record_decisions": ("record", "record")}
+_ALIASES = {"SINK_KINDS": ("sinks", "KINDS"), "record_decisions": ("record", "record"),
+            "decision_groups": ("groups", "groups")}
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, _BY_MODULE, _ALIASES)

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ..errors import EventError, IngestError, UnitError
+from ..errors import EventError, IngestError, ParameterError, UnitError
 from ..events import EVENT_TYPES, EventBase, iso_utc, to_utc
 from ..security.signing import b64u_encode, sign
 from ..store import ColumnRun
@@ -164,7 +164,7 @@ def seal(device: str, kid: str, private_key: str, seq: int, ts: datetime | str,
     docstring); returns the sealed wire bytes."""
     ts_text = ts if isinstance(ts, str) else iso_utc(ts)
     if (readings is None) == (columns is None):
-        raise ValueError("seal takes readings or columns, one of them")
+        raise ParameterError("seal takes readings or columns, one of them")
     body: dict[str, Any] = {"v": 1, "device": device, "seq": seq, "ts": ts_text}
     if columns is not None:
         body["columns"] = columns

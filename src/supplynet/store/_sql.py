@@ -718,7 +718,7 @@ class SqlSnapshotStore(SnapshotStore):
 
     def prune(self, keep: int = 3) -> int:
         if not isinstance(keep, int) or keep < 1:
-            raise ValueError(f"snapshots to keep per name must be an integer >= 1, not {keep!r}")
+            raise ParameterError(f"snapshots to keep per name must be an integer >= 1, not {keep!r}")
         with self._backend.write() as tx:
             rows = tx.execute("SELECT id, name, log_offset FROM snapshots ORDER BY name, log_offset DESC, id DESC")
             loops = tx.execute("SELECT c.name, c.log_offset, s.log_offset FROM loop_checkpoints c "
