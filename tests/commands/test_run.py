@@ -8,6 +8,7 @@ import os
 import random
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -91,6 +92,19 @@ class _Proc:
         return rc
 
 
+def _wait_for_snapshot(db, timeout=180.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conn = sqlite3.connect(db, timeout=30)
+        try:
+            if conn.execute("SELECT count(*) FROM snapshots").fetchone()[0]:
+                return
+        finally:
+            conn.close()
+        time.sleep(0.1)
+    raise AssertionError(f"no snapshot within {timeout} s")
+
+
 def _outbox(db):
     with open_store(db) as st:
         return OutboxTable(st.backend).list(limit=10_000_000)
@@ -131,9 +145,11 @@ def test_sigkill_at_random_moments_neither_loses_nor_repeats_a_decision(world, b
     sinks = _sinks(tmp_path)
     rng = random.Random(20261207)
     resumed = []
-    for _ in range(3):
+    for i in range(3):
         p = _Proc(_cmd(db, world[1], "--sinks", sinks), _env(brain_home))
         p.wait_for("leader of the loop")
+        if i == 2:  # the last kill comes after a snapshot was written, however slow the shared machine is
+            _wait_for_snapshot(db)
         time.sleep(rng.uniform(0.3, 2.5))
         p.p.send_signal(signal.SIGKILL)
         p.finish()
