@@ -20,8 +20,8 @@ Each is costed for cost and service with the Monte Carlo engine (:mod:`supplynet
 part of the network, started from the twin's state, every alternative on the same seed (common random
 numbers, so differences are paired; Law 2015, s.10.2). An alternative's total cost is what it spends
 plus the simulated holding and shortage cost over the horizon; its time is when the goods reach the
-destination. The objective (per network in ``meta.reroute_objective``, or per decision) picks one:
-``lowest_cost`` (least total cost), ``fastest`` (earliest arrival, then cost) or ``balanced`` (least
+destination. The objective (per network in ``meta.reroute_objective``, or per decision; default
+``lowest_cost``) picks one: ``lowest_cost`` (least total cost: waiting unless acting costs less), ``fastest`` (earliest arrival, then cost) or ``balanced`` (least
 sum of the two, each scaled to [0, 1] over the alternatives).
 """
 
@@ -434,8 +434,9 @@ def plan_response(network: Any, state: Any, delay: DelayDeclared, impact: Impact
                   objective: str | None = None, replications: int = 64, seed: int = 0,
                   horizon_days: int | None = None, **alt_options: Any) -> Response:
     """Alternatives for ``delay``, costed on common random numbers, and the one ``objective`` prefers
-    (default: the network's ``meta.reroute_objective``, else ``balanced``)."""
-    objective = objective or str((getattr(network, "meta", None) or {}).get("reroute_objective") or "balanced")
+    (default: the network's ``meta.reroute_objective``, else ``lowest_cost``: act only when acting's expected
+    total cost beats waiting's - a planner does not sign an expedite that costs ten times the delay)."""
+    objective = objective or str((getattr(network, "meta", None) or {}).get("reroute_objective") or "lowest_cost")
     if objective not in OBJECTIVES:
         raise DecisionError(f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}")
     alts = alternatives(network, state, delay, impact, now=now, **alt_options)
