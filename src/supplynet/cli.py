@@ -344,6 +344,8 @@ def state(table: Annotated[str, typer.Argument(help="inventory | shipments | ord
     frame = getattr(twin, frames[table])()
     if site is not None and "site" in frame.columns:
         frame = frame[frame["site"] == site]
+    elif site is not None and "origin" in frame.columns:  # shipments: from or to the site (as the API filters)
+        frame = frame[(frame["origin"] == site) | (frame["destination"] == site)]
     if sku is not None and "sku" in frame.columns:
         frame = frame[frame["sku"] == sku]
     _emit_frame(frame.head(limit), fmt, f"{table}: {min(limit, len(frame))} of {len(frame)} rows"

@@ -128,3 +128,10 @@ def test_usage_errors_are_one_line(args, needle):
 def test_a_bare_group_still_shows_its_help():
     r = runner.invoke(app, ["decisions"])
     assert "Usage" in r.output and "list" in r.output and "error:" not in r.output
+
+
+def test_a_narrow_terminal_still_counts_what_it_leaves_out():
+    lines = _render(fit_frame(_wide_frame(), title="shipments", width=30), width=30)
+    caption = [x for x in lines if "more column" in x]
+    assert caption and caption[0].startswith("7 more columns") and ":  (" not in "\n".join(lines)
+    assert lines[1].split() == ["shipment_id", "status"]  # at least the first columns, whole

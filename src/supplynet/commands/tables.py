@@ -144,6 +144,9 @@ def fit_frame(frame: Any, *, title: str, width: int, prefer: Sequence[str] = (),
                 break
             names_fit.append(n)
         more = len(left_out) - len(names_fit)
-        caption = head + ", ".join(names_fit) + (f" and {more} more" if more and names_fit else "") + tail
+        if names_fit:
+            caption = head + ", ".join(names_fit) + (f" and {more} more" if more else "") + tail
+        else:
+            caption = head.rstrip(": ") + tail
     rows = zip(*(c[3] for c in cols), strict=True) if cols else iter(())
     return make_table([Col(n, numeric, fold) for n, numeric, fold, _ in cols], rows, title=title, caption=caption)
