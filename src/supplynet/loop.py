@@ -46,9 +46,12 @@ from .twin import Follower, SnapshotEvery, Twin
 
 __all__ = ["Loop", "default_policy", "rul_model", "touched_keys"]
 
-#: alert codes that are not sent to sinks: the per-asset RUL estimate (every reading) and the reroute
-#: alert, which carries out a decision (sent as its action)
-_NOT_ACTIONS = frozenset({"rul", "reroute"})
+#: alert codes that are not sent to sinks as alerts: the per-asset RUL estimate (every reading), and the
+#: reroute and quality-hold alerts, which carry out a decision (sent as its action, also when a person
+#: approved it)
+_NOT_ACTIONS = frozenset({"rul", "reroute", "quality_hold"})
+#: alert codes whose alert is a decision's action (a reroute answer, a quality hold on a lot)
+_ACTION_ALERTS = frozenset({"reroute", "quality_hold"})
 
 
 class Loop:
@@ -100,7 +103,7 @@ class Loop:
             action = True
         elif kind == "maintenance" and e.action == "work_order_opened":  # type: ignore[attr-defined]
             action = True
-        elif kind == "alert" and e.code == "reroute" and e.source == decisions.DECIDE_SOURCE:  # type: ignore[attr-defined]
+        elif kind == "alert" and e.code in _ACTION_ALERTS and e.source == decisions.DECIDE_SOURCE:  # type: ignore[attr-defined]
             action = True
         if self.collect_actions and (action or (kind == "alert" and e.code not in _NOT_ACTIONS)):  # type: ignore
             self.folded_actions.append(e)
@@ -254,7 +257,7 @@ class Loop:
         out: list[tuple[str, str, dict[str, Any], str | None]] = []
         if outbox is not None:
             for e in self.folded_actions:
-                if e.kind == "alert" and e.code != "reroute":  # type: ignore[attr-defined]
+                if e.kind == "alert" and e.code not in _ACTION_ALERTS:  # type: ignore[attr-defined]
                     out.append((f"alert-{e.event_id}", "alert", alert_body(e), None))  # type: ignore[arg-type]
                     continue
                 did = _decision_of(e)
