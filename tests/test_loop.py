@@ -23,7 +23,7 @@ from supplynet.twin import Twin
 PRE_COMPOSED_TINY = {"orders": 42, "shipments": 26, "delivered": 22, "fill_rate": 1 - 41 / 2005}
 #: ... and the realistic network, 21 days, the shared public data (C-MAPSS, Walmart, GPS traces)
 PRE_COMPOSED_REALISTIC = {7: {"fill_rate": 0.9851942984054624, "orders": 15189, "shipments": 1919, "delivered": 1810,
-                              "unfilled": 7353.0, "demand": 496633.0}}
+                              "unfilled": 7353.0, "demand": 496633.0, "executed": 15119}}
 
 
 @pytest.fixture(scope="module")
@@ -220,6 +220,11 @@ def test_an_alert_derived_again_at_another_tick_is_the_same_event(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", sorted(PRE_COMPOSED_REALISTIC))
 def test_realistic_demo_within_2_percent_of_the_demo_before_it_was_composed(tmp_path, cache, seed):
+    """The realistic demo, composed: fill rate, orders and executed decisions within 2% of the demo before
+    (seed 7, measured: fill 98.52% -> 99.25%, orders 15189 -> 15059, executed 15119 -> 14984). Shipments
+    and deliveries are fewer (1919 -> 1808, 1810 -> 1708: -6%) and lost sales halved (7353 -> 3709 units):
+    the world now ships the platform's orders the hour they are decided (it reads the file sink before its
+    next hour) instead of an hour later, so fewer orders wait on stock and leave split in two."""
     from supplynet.config import Settings
     from supplynet.testing.require import require_or_skip
 
@@ -228,5 +233,10 @@ def test_realistic_demo_within_2_percent_of_the_demo_before_it_was_composed(tmp_
         require_or_skip(f"the shared data folder {data} is absent (set SUPPLYNET_DATA_DIR)", "data")
     res = run_demo(cache_dir=cache, days=21, seed=seed, home=tmp_path, data_dir=data, stress_replications=0)
     pre = PRE_COMPOSED_REALISTIC[seed]
-    for k in ("fill_rate", "orders", "shipments", "delivered", "unfilled"):
+    assert res.demand == pre["demand"]  # the same customers (Walmart sales replayed)
+    for k in ("fill_rate", "orders"):
         assert getattr(res, k) == pytest.approx(pre[k], rel=0.02), k
+    assert res.decisions["executed"] == pytest.approx(pre["executed"], rel=0.02)
+    for k in ("shipments", "delivered"):
+        assert getattr(res, k) == pytest.approx(pre[k], rel=0.10), k
+    assert res.unfilled <= pre["unfilled"] * 1.02  # never more lost sales than before
