@@ -205,11 +205,11 @@ def test_an_alert_derived_again_at_another_tick_is_the_same_event(tmp_path):
     with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
         store.log.append([StockCount(source="rfid-s1", seq=i + 1, ts=t0 + timedelta(hours=i), site="STORE-1",
                                      sku="BREAD-800G", quantity=q, method=m) for i, (m, q) in enumerate(counts)])
-        first = Loop(store, net, AutonomyPolicy())
+        first = Loop(store, net, AutonomyPolicy(), twin=Twin(net))  # folds the log from its start, as run does
         first.sync()
         (a,) = first.step(t0 + timedelta(hours=4)).events
         assert a.kind == "alert" and a.code == "shrinkage"
-        again = Loop(store, net, AutonomyPolicy())  # a restart that folds the log from its start
+        again = Loop(store, net, AutonomyPolicy(), twin=Twin(net))  # a restart that folds the log again
         again.sync()
         (b,) = again.step(t0 + timedelta(hours=9)).events
         assert b.seq == a.seq
