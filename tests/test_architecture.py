@@ -38,9 +38,9 @@ EDGE = {
     "fleet": 0,  # a client of the gate like any device
     "loop": 0,
     "api": 1,
-    "demo": 1,
     "commands": 2,
-    "cli": 3,
+    "demo": 3,  # fleet + run + serve composed: above the commands it composes
+    "cli": 4,
 }
 
 

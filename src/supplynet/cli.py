@@ -152,6 +152,36 @@ def _pin_vault_key(home: Path) -> None:
     os.environ["SUPPLYNET_VAULT_KEY_FILE"] = str((home / "vault.key").resolve())
 
 
+def _check_writable(path: Path, flag: str) -> None:
+    """Refuse, before a long run, an output path that cannot be written (one line, exit 2)."""
+    if path.is_dir():
+        raise DataError(f"{flag} {path}: is a folder; give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise DataError(f"{flag} {path}: the folder {parent} does not exist")
+    import os
+
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise DataError(f"{flag} {path}: not writable")
+
+
+def _write_atomic(path: Path, text: str, flag: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (a temporary file beside it, then renamed)."""
+    import os
+    import tempfile
+
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise DataError(f"{flag} {path}: cannot write it: {exc.strerror or exc}") from exc
+
+
 @app.command()
 def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days")] = 21,
          seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="random seed (same seed, same run)")] = 7,
@@ -162,10 +192,16 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
          serve: Annotated[bool, typer.Option(help="serve the dashboard while the demo runs and after it, "
                                                   "until Ctrl-C (--no-serve: just run and exit, for CI)")] = True,
          replications: Annotated[int, typer.Option(min=0, max=100_000, help="replications of the closing stress test "
-                                                                 "(0 skips it)")] = 200) -> None:
-    """Run the realistic network in accelerated time through the whole loop, stress-test the live state,
-    and serve the dashboard."""
-    from .demo import run_demo
+                                                                 "(0 skips it)")] = 200,
+         summary_json: Annotated[Path | None, typer.Option("--summary-json", help="write the run's summary as one "
+                                                           "JSON object to this file (fill rate, lost sales, "
+                                                           "inventory by echelon, decisions, costs)")] = None) -> None:
+    """Run the realistic network in accelerated time through the whole loop (the world, the brain and the
+    dashboard composed in one process), stress-test the live state, and serve the dashboard."""
+    from .demo import demo_summary, run_demo
+
+    if summary_json is not None:
+        _check_writable(summary_json, "--summary-json")
 
     stops: list[Any] = []
 
@@ -221,6 +257,13 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
                       "yes" if row.flagged else "no", f"{row.risk_exposure:.2f}", str(row.worst_scenario))
         out.print(r)
     out.print(f"store kept at {res.store_url}; try: supplynet state --store {res.store_url}")
+    if summary_json is not None:
+        from .model import example_path, load_network
+
+        doc = demo_summary(res, load_network(network or example_path("realistic")))
+        _write_atomic(summary_json, json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n",
+                      "--summary-json")
+        err.print(f"summary written to {summary_json}")
     if stops:
         import time as _time
 

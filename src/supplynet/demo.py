@@ -1,12 +1,23 @@
-"""``supplynet demo``: the realistic network run in accelerated time through the whole loop.
+"""``supplynet demo``: the realistic network run in accelerated time through the whole loop, composed of
+the deployment's own processes in one process, deterministically:
 
-The fleet's devices report into the log, the twin folds the log, the loop decides and the fleet's
-world fulfils what was ordered. The store is kept for inspection (``supplynet state``,
-``supplynet events``).
+* the world (``supplynet fleet``, :class:`~supplynet.fleet._live.LiveFleet`): each simulated hour its
+  devices send signed envelopes through the ingestion gate and its site systems write their records,
+  all into the log;
+* the brain (``supplynet run``, :class:`~supplynet.commands.run.Brain`, tick = one hour): it folds the
+  log to its head, and as the hour closes every decision maker decides; decisions, alerts, outbox rows
+  and checkpoint commit in one transaction;
+* the outbox dispatcher delivers the executed actions to a ``file`` sink in ``<home>/actions``, which the
+  world reads (as an ERP would) before its next hour: there is no callback from the loop into the world;
+* the face (``supplynet serve``): the CLI starts the dashboard on the store through ``on_ready``.
+
+A simulated planner approves each morning what waits for a person; the run ends with a stress test
+from the live state. The store is kept for inspection (``supplynet state``, ``supplynet events``).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -16,20 +27,20 @@ from pathlib import Path
 from typing import Any
 
 from .decide import decision as decisions
-from .decide.autonomy import AutonomyPolicy, load_policy
-from .decide.coldchain_watch import ColdChainWatch
-from .decide.forecast_refit import DemandRefit
-from .decide.geo_watch import GeoWatch
-from .decide.machines import MachineWatch
-from .decide.watch import ShipmentWatch
-from .events import EventBase
-from .fleet import Fleet, LogSink
-from .fleet._setup import machine_histories, schedule_jam
-from .loop import Loop
+from .decide.autonomy import AutonomyPolicy
+from .fleet._setup import machine_histories
+from .loop import default_policy, rul_model
 from .model import Network, example_path, load_network
 from .store import open_store
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["DemoResult", "default_policy", "demo_summary", "machine_histories", "rul_model", "run_demo"]
+
+#: the demo's tick: the brain decides as each simulated hour closes
+TICK_S = 3600.0
+#: what the demo's world subscribes to (a ``file`` sink in ``<home>/actions``)
+WORLD_ACTIONS = ("order", "transfer", "work_order", "reroute", "expedite")
+#: the echelons the summary reports inventory for (site kinds)
+ECHELONS = ("plant", "dc", "store")
 
 
 @dataclass
@@ -80,90 +91,229 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
     with a stress test from the live state (``stress_replications`` = 0 skips it). The machines' RUL
     model is trained once and kept in ``cache_dir`` (default ``home``). ``via_gate``: every device
     has its own key and sends signed envelopes through the ingestion gate (else straight to the log).
+    ``fresh``: start from an empty store (and an empty actions folder).
     """
+    from .commands.run import Brain
+    from .decide.outbox import Dispatcher
+    from .decide.sinks import SinksConfig, SinkSpec
+    from .fleet._live import LiveFleet
+
     t0 = time.perf_counter()
     net = network if isinstance(network, Network) else load_network(network or example_path("realistic"))
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     db = home / "demo.db"
+    actions = home / "actions"
     if fresh:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
+        if actions.is_dir():  # what the world read from an earlier demo's store, deleted above
+            for old in actions.glob("*.jsonl"):
+                old.unlink()
     start = start or datetime(2026, 1, 5, tzinfo=UTC)
     train, replay, rul_source = machine_histories(data_dir, seed)
     model = rul_model(Path(cache_dir) if cache_dir else home, train, rul_source)
+    policy = policy or default_policy()
+    # the one sink of the demo: what the world carries out, as JSONL it reads (alerts stay in the log and on
+    # the dashboard; the world has nothing to do with them)
+    sinks = SinksConfig([SinkSpec(name="world", kind="file", actions=WORLD_ACTIONS, folder=actions,
+                                  rotate="none")], source="demo")
     with open_store(f"sqlite:///{db}") as store:
         if not isinstance(network, Network):  # the store remembers its network ('supplynet state' uses it)
             from .store.brain import BrainTables
 
             src = Path(network or example_path("realistic"))
             BrainTables(store.backend).record_network(src.read_text(encoding="utf-8"), net.name, replace=True)
-        fleet = Fleet(net, seed=seed, start=start, sink=LogSink(store), data_dir=data_dir,
-                      cover_days=cover_days, machine_frame=replay)
-        if via_gate:
-            fleet.sink = _gate_sink(store, net, fleet, start, home)
-        policy = policy or default_policy()
-        world = fleet.world
-        reroutes_carried_out: list[str] = []
-
-        def release(e: EventBase) -> None:
-            if e.kind == "order":  # type: ignore[attr-defined]
-                world.place(e)  # type: ignore[arg-type]
-            elif e.kind == "maintenance":  # type: ignore[attr-defined]
-                asset = net.asset(e.asset_id)  # type: ignore[attr-defined]
-                lead = timedelta(days=float(asset.maintenance_lead_time_days or 0))
-                world.maintain(e.asset_id, at=e.ts + lead, work_order=e.work_order_id)  # type: ignore
-            elif e.kind == "alert":  # an executed answer to a late shipment
-                done = world.reroute({**e.data, "shipment_id": e.subject}, at=e.ts)  # type: ignore[attr-defined]
-                if done:
-                    reroutes_carried_out.append(done)
-
-        machines = MachineWatch(net, model, policy, store)
-        shipments = ShipmentWatch(net, store=store, policy=policy)
-        cold = ColdChainWatch(net, store=store, policy=policy)
-        geo = GeoWatch(net, store=store)
-        loop = Loop(store, net, policy, release=release, watchers=[machines, shipments, cold, geo])
-        if loop.replenisher.sensor is not None:  # the forecaster refits daily; inline here, so a seed is one run
-            loop.watchers.append(DemandRefit(loop.replenisher.sensor, every=timedelta(days=1), background=False,
-                                             sites=[s.id for s in net.sites_of_kind("store")]))
-        jam = schedule_jam(net, world, start, days, jam_hours)
-        if on_ready is not None:
-            on_ready(store.url, net)
-        fleet.start()
-        loop.sync()
-        total = days * 24
-        approved = 0
-        for hour in range(total):
-            fleet.step()
-            loop.sync()
-            loop.decide(fleet.now)
-            if planner_hour is not None and fleet.now.hour == planner_hour and hour < total - 24:
-                approved += _planner_round(store, loop, fleet.now)
-            if on_hour:
-                on_hour(hour + 1, total)
-        loop.sync()
+        world = LiveFleet(store, net, days=days, start=start, seed=seed, data_dir=data_dir, actions=actions,
+                          home=home, cover_days=cover_days, jam_hours=jam_hours, via_gate=via_gate,
+                          machine_frame=replay)
+        inventory_start = _by_echelon(world.world.stock, net)
+        stock_hours: Counter[tuple[str, str]] = Counter()  # unit-hours on hand per SKU-site (holding cost)
+        brain = Brain(store, net, policy, sinks=sinks, tick_s=TICK_S, home=home, data_dir=data_dir, seed=seed,
+                      model=model, inline_refit=True, out=None)
+        if not brain.start(threading.Event()):
+            raise RuntimeError("the demo's brain was not elected")  # pragma: no cover - no stop is ever set
+        dispatcher = Dispatcher(store, sinks, home=home)
+        try:
+            loop = brain.loop
+            if on_ready is not None:
+                on_ready(store.url, net)
+            world.open()
+            brain.catch_up(wall=world.now)
+            total = days * 24
+            approved = 0
+            for hour in range(total):
+                world.carry_out()  # what the sink delivered since the last hour
+                stock_hours.update({k: q for k, q in world.world.stock.items() if q > 0})
+                world.step()
+                brain.catch_up(close_at=world.now, wall=world.now)
+                if planner_hour is not None and world.now.hour == planner_hour and hour < total - 24:
+                    approved += _planner_round(store, brain, world.now)
+                _deliver(dispatcher)
+                if on_hour:
+                    on_hour(hour + 1, total)
+            world.carry_out()
+            brain.catch_up(wall=world.now)
+        finally:
+            dispatcher.close()
+            brain.finish()
         ranking, stress_s, folder = None, 0.0, ""
         if stress_replications > 0:
             ranking, stress_s, folder = _stress_test(net, loop, home, stress_replications, stress_horizon, seed)
-        by_kind = Counter(fleet.world.stats.by_kind)
-        st = fleet.world.stats
+        st = world.world.stats
+        extra = {"end": (start + timedelta(days=days)).isoformat(), "actions": dict(world.carrier.carried),
+                 "actions_folder": str(actions), "inventory_start": inventory_start,
+                 "inventory_end": _by_echelon(world.world.stock, net), "stock_unit_hours": dict(stock_hours),
+                 **_recorded(store, loop.twin, world)}
         return DemoResult(
             store_url=store.url, network=net.name, days=days, seconds=time.perf_counter() - t0,
-            events=store.log.count(), by_kind=dict(by_kind), orders=loop.orders_decided,
+            events=store.log.count(), by_kind=dict(Counter(st.by_kind)), orders=loop.orders_decided,
             shipments=st.shipments, delivered=st.delivered,
             fill_rate=(st.sold / st.demand) if st.demand else 1.0, demand=st.demand, unfilled=st.unfilled,
-            failures=st.failures, produced=st.produced, sources_used=fleet.sources_used,
-            inventory=loop.twin.inventory_frame(), extra={"end": (start + timedelta(days=days)).isoformat()},
+            failures=st.failures, produced=st.produced, sources_used=world.fleet.sources_used,
+            inventory=loop.twin.inventory_frame(), extra=extra,
             decisions=dict(loop.outcomes), approved_by_planner=approved, pending=_waiting(store),
-            watched=dict(loop.watched), preventive=st.preventive, rul_source=rul_source, jam=jam,
+            watched=dict(loop.watched), preventive=st.preventive, rul_source=rul_source, jam=world.jam,
             ranking=ranking, stress_seconds=stress_s, stress_folder=folder,
             shrinkage_alerts=loop.shrinkage_alerts,
-            gate=dict(getattr(fleet.sink, "outcomes", {})),
-            reroutes=reroutes_carried_out,
+            gate=dict(getattr(world.fleet.sink, "outcomes", {})),
+            reroutes=list(world.carrier.answers),
         )
 
 
-def _stress_test(net: Network, loop: Loop, home: Path, replications: int, horizon: int,
+def _by_echelon(stock: dict[tuple[str, str], float], net: Network) -> dict[str, float]:
+    """Units on hand in the world by echelon (plants, DCs, stores)."""
+    out = dict.fromkeys(ECHELONS, 0.0)
+    kind = {s.id: s.kind for s in net.sites}
+    for (site, _), q in stock.items():
+        if kind.get(site) in out:
+            out[kind[site]] += max(float(q), 0.0)
+    return out
+
+
+def _recorded(store: Any, twin: Any, world: Any) -> dict[str, Any]:
+    """What the decisions table, the twin and the world recorded, for :func:`demo_summary`."""
+    from .store.decisions import DecisionTable
+
+    by_kind: dict[str, Counter[str]] = {}
+    proposed = expedites = orders = 0
+    expedite_cost = 0.0
+    for r in DecisionTable(store.backend).list(limit=10_000_000):
+        by_kind.setdefault(r.kind, Counter())[r.status] += 1
+        rec = r.record or {}
+        if (rec.get("autonomy") or {}).get("status") == "proposed":  # it went to a person
+            proposed += 1
+        action = rec.get("action") or {}
+        if r.status != "executed":
+            continue
+        if action.get("type") == "order":
+            orders += 1
+        elif action.get("type") == "reroute" and action.get("option") in ("expedite", "reroute"):
+            expedites += action.get("option") == "expedite"
+            expedite_cost += float(r.cost or 0.0)
+    shipped = Counter()
+    for sh in twin.state.shipments.values():
+        shipped[sh.lane_id or ""] += sum(float(q) for _, q, *_ in sh.lines)
+    return {"decisions_by_kind": {k: dict(v) for k, v in sorted(by_kind.items())}, "proposed_to_person": proposed,
+            "expedites_executed": int(expedites), "expedite_cost": expedite_cost, "orders_executed": orders,
+            "shipments_by_lane": dict(shipped), "shipment_count_by_lane": dict(Counter(
+                sh.lane_id or "" for sh in twin.state.shipments.values())),
+            "lost_sales_by_sku_site": {k: p.lost_sales for k, p in twin.state.inventory.items() if p.lost_sales},
+            "failures_by_asset": {a: m.failures for a, m in world.world.machines.items() if m.failures},
+            "work_orders_by_asset": dict(world.carrier.work_orders)}
+
+
+def _cost(network: Any, name: str, default: float, *owners: Any) -> float:
+    """A price from the cost model: the first of ``owners`` (a product, lane, asset) that has ``name``, then
+    the network's cost model (``network.costs``), then the network, else ``default``."""
+    for o in (*owners, getattr(network, "costs", None), network):
+        v = getattr(o, name, None) if o is not None else None
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return float(v)
+    return float(default)
+
+
+def demo_summary(result: DemoResult, network: Network) -> dict[str, Any]:
+    """The demo as one JSON object (``supplynet demo --summary-json FILE``): store fill rate, lost sales in
+    units and value, inventory by echelon at the start and the end, proposals a person saw a day, decisions
+    by kind and status, expedites executed, the total cost by component and the twin's fidelity.
+
+    Costs are priced here, in one place, from the network (unit cost, price, holding rate and shortage
+    cost per product; cost per unit and per shipment per lane; failure and preventive cost per asset) and
+    the cost model where the network has one (``ordering_cost``, ``lost_sale_penalty``, ...; absent: the
+    defaults named below), over what the world and the decisions recorded:
+
+    * ordering: executed orders x ``ordering_cost`` (default 0);
+    * transport: per lane, units shipped x ``cost_per_unit`` + shipments x ``fixed_cost_per_shipment``;
+    * holding: unit-hours on hand in the world x unit cost x ``holding_cost_rate`` (per year);
+    * lost_sales: units lost x ``shortage_cost`` (else ``lost_sale_penalty``, else the price);
+    * expedite: the cost of the executed expedite and reroute answers;
+    * downtime: failures x ``failure_cost`` + work orders carried out x ``preventive_cost``.
+
+    ``fidelity`` holds the twin's predictions (P10/P50/P90 from ``simulate --from-live``) beside what was
+    realized; null until that is wired in."""
+    x = result.extra
+    products = {p.sku: p for p in network.products}
+    lanes = {ln.id: ln for ln in network.lanes}
+    assets = {a.id: a for a in network.assets}
+    lost_value = lost_penalty = 0.0
+    for (_, sku), units in (x.get("lost_sales_by_sku_site") or {}).items():
+        p = products.get(sku)
+        price = _cost(network, "price", 0.0, p)
+        lost_value += units * price
+        lost_penalty += units * _cost(network, "shortage_cost", _cost(network, "lost_sale_penalty", price), p)
+    holding = 0.0
+    for (_, sku), unit_hours in (x.get("stock_unit_hours") or {}).items():
+        p = products.get(sku)
+        holding += (unit_hours / (365.0 * 24.0) * _cost(network, "unit_cost", 0.0, p)
+                    * _cost(network, "holding_cost_rate", 0.25, p))
+    transport = 0.0
+    for lane_id, units in (x.get("shipments_by_lane") or {}).items():
+        ln = lanes.get(lane_id)
+        if ln is not None:
+            transport += units * _cost(network, "cost_per_unit", 0.0, ln)
+            transport += x["shipment_count_by_lane"].get(lane_id, 0) * _cost(network, "fixed_cost_per_shipment", 0.0, ln)
+    downtime = sum(n * _cost(network, "failure_cost", 0.0, assets.get(a))
+                   for a, n in (x.get("failures_by_asset") or {}).items())
+    downtime += sum(n * _cost(network, "preventive_cost", 0.0, assets.get(a))
+                    for a, n in (x.get("work_orders_by_asset") or {}).items())
+    components = {"ordering": x.get("orders_executed", 0) * _cost(network, "ordering_cost", 0.0),
+                  "transport": transport, "holding": holding, "lost_sales": lost_penalty,
+                  "expedite": float(x.get("expedite_cost", 0.0)), "downtime": downtime}
+    total = {k: round(v, 2) for k, v in components.items()}
+    total["total"] = round(sum(components.values()), 2)
+    total["currency"] = getattr(getattr(network, "costs", None), "currency", None) or network.currency
+
+    def _na() -> dict[str, None]:
+        return {"p10": None, "p50": None, "p90": None, "realized": None}
+
+    return {
+        "network": result.network, "days": result.days,
+        "store_fill_rate": result.fill_rate,
+        "lost_sales_units": result.unfilled,
+        "lost_sales_value": round(lost_value, 2),
+        "inventory_units_by_echelon": {"start": x.get("inventory_start", {}), "end": x.get("inventory_end", {})},
+        "proposals_to_person_per_day": x.get("proposed_to_person", 0) / result.days if result.days else 0.0,
+        "decisions": x.get("decisions_by_kind", {}),
+        "expedites_executed": x.get("expedites_executed", 0),
+        "total_cost": total,
+        "fidelity": {"store_fill_rate": _na(), "inventory_dc": _na(), "inventory_store": _na()},
+    }
+
+
+def _deliver(dispatcher: Any) -> None:
+    """The dispatcher's rounds until the outbox holds nothing due (the file sink: one append per round)."""
+    while True:
+        counts = dispatcher.run_once()
+        if counts["claimed"] < dispatcher.batch:
+            if counts["retried"] or counts["dead"]:
+                from .errors import StoreError
+
+                raise StoreError(f"the demo's actions could not be written to {dispatcher.config.sinks[0].folder}")
+            return
+
+
+def _stress_test(net: Network, loop: Any, home: Path, replications: int, horizon: int,
                  seed: int) -> tuple[Any, float, str]:
     """The library's disruption scenarios from the twin's state now; ranking of sites by risk."""
     from .sim.live import stress_test_from_twin
@@ -179,55 +329,14 @@ def _stress_test(net: Network, loop: Loop, home: Path, replications: int, horizo
 
 
 
-def rul_model(home: Path, train: Any, source: str) -> Any:
-    """The RUL model for the demo's machines, trained once and kept in ``home`` (keyed by data)."""
-    import hashlib
-
-    from .sense.rul import RulModel
-
-    key = hashlib.sha256(f"{source}:{len(train)}:{float(train.iloc[:, 2:].to_numpy().sum()):.6f}".encode())
-    path = home / f"rul-{key.hexdigest()[:12]}.json"  # JSON + LightGBM text, no pickle
-    if path.exists():
-        try:
-            return RulModel.load(path)
-        except Exception:  # noqa: BLE001 - a stale or foreign file: train again
-            path.unlink(missing_ok=True)
-    model = RulModel(n_estimators=250, n_folds=3).fit(train)
-    model.save(path)
-    return model
-
-
-
-
-def _gate_sink(store: Any, net: Network, fleet: Fleet, start: datetime, home: Path) -> Any:
-    """Provision every device of the network and route the fleet through the gate; the gate's clock
-    is the fleet's (accelerated) clock, so clock-skew checks hold in simulated time."""
-    from .events import ts_to_us
-    from .fleet._gate import GateSink, provision_fleet
-    from .ingest.gate import Gate
-    from .security.devices import DeviceRegistry
-    from .store.devices import SqlRegistryBackend
-
-    registry = DeviceRegistry(SqlRegistryBackend(store.backend), home=home)  # vault.key there (hmac devices)
-    creds = provision_fleet(registry, net, ts_to_us(start))
-    gate = Gate(store, registry, clock=lambda: fleet.now.timestamp())
-    return GateSink(gate, creds, LogSink(store), clock=lambda: fleet.now)
-
-
-def default_policy() -> AutonomyPolicy:
-    """The packaged example autonomy policy (``supplynet/examples/autonomy.yaml``)."""
-    from importlib import resources
-
-    return load_policy(str(resources.files("supplynet") / "examples" / "autonomy.yaml"))
-
-
-def _planner_round(store: Any, loop: Loop, now: datetime) -> int:
-    """A planner's morning: approve what the platform proposed (the dashboard's approve button)."""
+def _planner_round(store: Any, brain: Any, now: datetime) -> int:
+    """A planner's morning: approve what the platform proposed (the dashboard's approve button); the
+    brain folds the approvals and writes their outbox rows, so the world hears of them this hour."""
     from .store.decisions import DecisionTable
 
     waiting = [r.id for r in DecisionTable(store.backend).list(status="proposed", limit=100_000)]
     decisions.approve_many(store, waiting, by="demo-planner", now=now, note="morning review")
-    loop.sync()
+    brain.catch_up(wall=now)
     return len(waiting)
 
 

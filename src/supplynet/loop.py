@@ -1,17 +1,24 @@
-"""The live loop, wired: log -> twin -> decide -> act, on one store.
+"""The live loop, wired: log -> twin -> decide -> record, on one store (the brain of ``supplynet run``
+and of ``supplynet demo``, :class:`supplynet.commands.run.Brain`).
 
-Each call to :meth:`Loop.sync` folds what was committed since the last call into the twin and
-remembers which SKU-sites the events touched (and which events, from which sources);
-:meth:`Loop.decide` re-evaluates exactly those (event-driven, not a nightly batch). Every order is a
-:class:`~supplynet.decide.decision.Decision` run through the autonomy policy: executed at once when
-the policy allows, otherwise proposed to a person. Executed decisions write their action events to
-the log; the loop hands each new action it sees there (an order created by a decision, a work
-order opened) to ``release`` (the executor of the physical world: in the demo, the fleet's world),
-whether the platform or a person approved it.
+The one log follower (:class:`supplynet.twin.Follower`) folds each committed event into the twin and
+hands it to the loop (:meth:`Loop.observe`), which remembers which SKU-sites the events touched (and
+which events, from which sources) and passes the event to its decision makers. As each tick of event
+time closes (:meth:`Loop.advance`), :meth:`Loop.step` re-evaluates exactly the touched SKU-sites
+(event-driven, not a nightly batch) and gives every watcher its turn; each order, transfer, work order
+or reroute is a :class:`~supplynet.decide.decision.Decision` run through the autonomy policy (executed
+at once when it allows, otherwise proposed to a person), and the decisions, their action events, the
+alerts raised, the outbox rows and the follower's checkpoint commit in one transaction
+(:func:`supplynet.decide.record.record`). The loop hands nothing to the world in process: executed
+actions, whether the platform or a person approved them, reach it through the outbox and its sinks.
 
-Other decision makers join as *watchers*: objects with ``observe(event, twin)`` (called for every
-event folded) and ``decide(twin, now)`` (called after the replenishment pass), such as
-:class:`~supplynet.decide.machines.MachineWatch` (work orders from RUL) and
+Alerts are numbered where they are raised, from what they are about
+(:func:`supplynet.events.alert_seq`); the loop records them with those numbers, so an alert derived
+again after a restart is the same log event.
+
+Other decision makers join as *watchers* (the :class:`supplynet.twin.Watcher` protocol):
+``observe(event, twin)`` for every event folded and ``propose(twin, now)`` for the decisions and alerts
+of a tick, such as :class:`~supplynet.decide.machines.MachineWatch` (work orders from RUL) and
 :class:`~supplynet.decide.watch.ShipmentWatch` (delays and rerouting).
 """
 
@@ -23,8 +30,9 @@ import io
 import pickle
 import types
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from .decide import decision as decisions
@@ -36,23 +44,24 @@ from .events import Alert, EventBase, iso_utc, ts_to_us, us_to_ts
 from .sense.shrinkage import ShrinkageMonitor
 from .twin import Follower, SnapshotEvery, Twin, by_kind
 
-__all__ = ["Loop", "touched_keys"]
+__all__ = ["Loop", "default_policy", "rul_model", "touched_keys"]
 
-#: alert codes that are not sent to sinks: the per-asset RUL estimate (every reading) and the reroute
-#: alert, which carries out a decision (sent as its action)
-_NOT_ACTIONS = frozenset({"rul", "reroute"})
+#: alert codes that are not sent to sinks as alerts: the per-asset RUL estimate (every reading), and the
+#: reroute and quality-hold alerts, which carry out a decision (sent as its action, also when a person
+#: approved it)
+_NOT_ACTIONS = frozenset({"rul", "reroute", "quality_hold"})
+#: alert codes whose alert is a decision's action (a reroute answer, a quality hold on a lot)
+_ACTION_ALERTS = frozenset({"reroute", "quality_hold"})
 
 
 class Loop:
     """Twin plus decisions over ``store``.
 
-    ``policy``: the autonomy policy (levels and guardrails per decision kind); ``release``: called with
-    every executed action (an ``OrderEvent`` created by a decision, a ``Maintenance`` work order
-    opened) as it appears in the log; ``watchers``: further decision makers (see the module doc).
+    ``policy``: the autonomy policy (levels and guardrails per decision kind); ``watchers``: further
+    decision makers (see the module doc).
     """
 
-    def __init__(self, store: Any, network: Any, policy: AutonomyPolicy, *,
-                 release: Callable[[EventBase], None] | None = None, watchers: Sequence[Any] = (),
+    def __init__(self, store: Any, network: Any, policy: AutonomyPolicy, *, watchers: Sequence[Any] = (),
                  twin: Twin | None = None, snapshots: SnapshotEvery | None = None):
         self.store = store
         self.network = network
@@ -63,14 +72,12 @@ class Loop:
         # with its demand sensor and lead-time learner; the policy file's budget caps what orders commit a day
         self.replenisher = Replenisher(network, budget_per_day=policy.budget_per_day)
         self.rebalancer = Rebalancer(network, self.replenisher)
-        self.shrinkage = ShrinkageMonitor(network, seq_start=store.log.high_water("supplynet.shrinkage") or 0)
+        self.shrinkage = ShrinkageMonitor(network)
         self.shrinkage_alerts = 0
-        self.release = release
         self.dirty: dict[tuple[str, str], deque[str]] = defaultdict(lambda: deque(maxlen=5))
         self.pending: dict[tuple[str, str], str] = {}  # SKU-site -> its proposed decision
         self.outcomes: Counter[str] = Counter()
         self.orders_decided = 0
-        self.released = 0
         self.watchers = list(watchers)
         self.watched: Counter[str] = Counter()
         #: actions and alerts seen in the log, kept (when ``collect_actions``) for the next transaction's outbox
@@ -98,11 +105,8 @@ class Loop:
             action = True
         elif kind == "maintenance" and e.action == "work_order_opened":  # type: ignore[attr-defined]
             action = True
-        elif kind == "alert" and e.code == "reroute" and e.source == decisions.DECIDE_SOURCE:  # type: ignore[attr-defined]
+        elif kind == "alert" and e.code in _ACTION_ALERTS and e.source == decisions.DECIDE_SOURCE:  # type: ignore[attr-defined]
             action = True
-        if action and self.release is not None:
-            self.release(e)
-            self.released += 1
         if self.collect_actions and (action or (kind == "alert" and e.code not in _NOT_ACTIONS)):  # type: ignore
             self.folded_actions.append(e)
         route = self._route
@@ -119,35 +123,6 @@ class Loop:
             return True
         del self.pending[key]  # rejected or noted: the next event may propose again
         return False
-
-    def decide(self, now: datetime) -> list[decisions.Decision]:
-        """Replenishment for the SKU-sites touched since the last call, then every watcher's turn;
-        returns the decisions made."""
-        out = self._replenish(now)
-        for w in self.watchers:
-            for res in w.decide(self.twin, now):
-                d = getattr(res, "decision", res)
-                self.watched[f"{d.kind} {d.status}"] += 1
-                out.append(d)
-        return out
-
-    def _replenish(self, now: datetime) -> list[decisions.Decision]:
-        """Transfers where they beat a new order, then orders for the SKU-sites touched since the last
-        call (policies re-sized from the demand sensed and the lead times learned); a SKU-site whose
-        proposal waits for a person gets no second one. Shrinkage findings become alerts."""
-        alerts = self.shrinkage.decide(self.twin, now)
-        if alerts:
-            self.store.log.append(alerts)
-            self.shrinkage_alerts += len(alerts)
-        plans, batch = self._plans(now)
-        out = []
-        for p, res in zip(plans, decisions.submit_many(self.store, batch, self.policy, now=now), strict=True):
-            self.outcomes[res.decision.status] += 1
-            if res.decision.status == "proposed":
-                self.pending[(p.site, p.sku)] = res.decision.id
-            self.orders_decided += 1
-            out.append(res.decision)
-        return out
 
     def _plans(self, now: datetime) -> tuple[list[Any], list[decisions.Decision]]:
         """Transfers where they beat a new order, then orders, for the SKU-sites touched since the last call
@@ -221,7 +196,7 @@ class Loop:
             alerts += raised
         batch = [d.model_copy(update={"dedupe_key": dedupe_key(d.kind, subject_of(d), trigger)}) for d in batch]
         folded = self._folded(outbox)
-        rec = record(self.store, batch, self.policy, alerts=_sequenced(alerts, now), outbox=outbox,
+        rec = record(self.store, batch, self.policy, alerts=alerts, outbox=outbox,
                      checkpoint=(name, self.twin.offset, ts_to_us(now)), guard=guard, folded=folded)
         for w, sub in zip(owner, rec.submitted, strict=True):
             d = sub.decision
@@ -285,7 +260,7 @@ class Loop:
         out: list[tuple[str, str, dict[str, Any], str | None]] = []
         if outbox is not None:
             for e in self.folded_actions:
-                if e.kind == "alert" and e.code != "reroute":  # type: ignore[attr-defined]
+                if e.kind == "alert" and e.code not in _ACTION_ALERTS:  # type: ignore[attr-defined]
                     out.append((f"alert-{e.event_id}", "alert", alert_body(e), None))  # type: ignore[arg-type]
                     continue
                 did = _decision_of(e)
@@ -309,19 +284,6 @@ def _decision_of(e: Any) -> str | None:
         wo = e.work_order_id or ""
         return wo[3:] if wo.startswith("WO-D") else None
     return (e.data or {}).get("decision_id")
-
-
-def _sequenced(alerts: list[Alert], now: datetime) -> list[Alert]:
-    """Alerts numbered from the time they were raised (per source: microseconds of ``now`` plus i, room for
-    a million a second of tick), so the same alert raised again after a restart is the same log event,
-    stored once."""
-    base = ts_to_us(now)
-    seen: Counter[str] = Counter()
-    out = []
-    for a in sorted(alerts, key=lambda a: (a.source, a.code, a.subject or "", a.seq)):
-        out.append(a.model_copy(update={"seq": base + seen[a.source]}))
-        seen[a.source] += 1
-    return out
 
 
 class _Pickler(pickle.Pickler):
@@ -365,3 +327,30 @@ def open_state(blob: bytes, key: bytes) -> bytes:
 
 def _proxy(d: dict[Any, Any]) -> types.MappingProxyType[Any, Any]:
     return types.MappingProxyType(d)
+
+
+def rul_model(home: Path, train: Any, source: str) -> Any:
+    """The machines' RUL model (:class:`~supplynet.decide.machines.MachineWatch`'s), learned from the
+    run-to-failure histories ``train`` once and kept in ``home`` (keyed by the data)."""
+    from .sense.rul import RulModel
+
+    key = hashlib.sha256(f"{source}:{len(train)}:{float(train.iloc[:, 2:].to_numpy().sum()):.6f}".encode())
+    path = home / f"rul-{key.hexdigest()[:12]}.json"  # JSON + LightGBM text, no pickle
+    if path.exists():
+        try:
+            return RulModel.load(path)
+        except Exception:  # noqa: BLE001 - a stale or foreign file: train again
+            path.unlink(missing_ok=True)
+    model = RulModel(n_estimators=250, n_folds=3).fit(train)
+    model.save(path)
+    return model
+
+
+def default_policy() -> AutonomyPolicy:
+    """The packaged example autonomy policy (``supplynet/examples/autonomy.yaml``): the loop's when none
+    is given."""
+    from importlib import resources
+
+    from .decide.autonomy import load_policy
+
+    return load_policy(str(resources.files("supplynet") / "examples" / "autonomy.yaml"))

@@ -117,7 +117,20 @@ def test_demo_command_on_the_tiny_network(tmp_path):
     from supplynet.model import example_path
 
     r = run("demo", "--days", "2", "--network", example_path("tiny"), "--home", tmp_path, "--data-dir", "none",
-            "--no-serve", "--replications", "20")
+            "--no-serve", "--replications", "20", "--summary-json", tmp_path / "summary.json")
     assert r.exit_code == 0, r.output
     assert "events in the log" in r.output and (tmp_path / "demo.db").is_file()
     assert "sites by risk exposure" in r.output and (tmp_path / "stress-test" / "ranking.csv").is_file()
+    summary = json.loads((tmp_path / "summary.json").read_text())  # one JSON object, the table's figures
+    assert f"fill rate │ {summary['store_fill_rate']:.1%}".replace(" ", "") in r.output.replace(" ", "")
+    assert summary["days"] == 2 and summary["total_cost"]["currency"] == "GBP"
+
+
+@pytest.mark.parametrize("where", ["folder", "missing/summary.json"])
+def test_demo_refuses_a_summary_path_it_cannot_write_before_it_runs(tmp_path, where):
+    target = tmp_path if where == "folder" else tmp_path / where
+    r = run("demo", "--days", "1", "--network", example_path("tiny"), "--home", tmp_path / "home", "--data-dir",
+            "none", "--no-serve", "--replications", "0", "--summary-json", target)
+    assert r.exit_code == 2 and "--summary-json" in r.output and "Traceback" not in r.output
+    assert len(r.output.strip().splitlines()) == 1
+    assert not (tmp_path / "home" / "demo.db").exists()  # refused before an hour of the world ran

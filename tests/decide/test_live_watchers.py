@@ -298,9 +298,13 @@ def test_quiet_hours_hold_auto_replenishment_until_they_end_instead_of_asking_a_
         store.log.append([StockCount(source="RFID-1", seq=1, ts=night, site="STORE-1", sku="BREAD-800G", quantity=0.0,
                                      method="cycle_count")])
         loop.sync()
-        assert loop.decide(night) == []  # quiet: nothing made, nothing waits for a person
-        assert loop.decide(night + timedelta(hours=4)) == []
-        made = loop.decide(night + timedelta(hours=5, minutes=30))  # 05:00 has passed
+
+        def step(now):
+            return [s.decision for s in loop.step(now).submitted]
+
+        assert step(night) == []  # quiet: nothing made, nothing waits for a person
+        assert step(night + timedelta(hours=4)) == []
+        made = step(night + timedelta(hours=5, minutes=30))  # 05:00 has passed
         orders = [d for d in made if d.action.site == "STORE-1" and d.action.sku == "BREAD-800G"]
         assert orders and all(d.status == "executed" for d in orders)
         assert not [d for d in made if d.status == "proposed"]

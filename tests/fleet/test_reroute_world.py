@@ -1,6 +1,6 @@
 """An executed answer to a late shipment is carried out by the fleet's world: an expedite gets the
-jammed load moving and in sooner, a transfer sends stock from another site, and the live loop hands
-the executed decision's alert to the world."""
+jammed load moving and in sooner, a transfer sends stock from another site, and an approved answer
+reaches the world through the outbox and a file sink."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from supplynet.decide import decision as decisions
 from supplynet.decide.autonomy import AutonomyPolicy
 from supplynet.decide.decision import Decision, RerouteAction
-from supplynet.events import Alert, OrderEvent, ShipmentStatus
+from supplynet.events import OrderEvent, ShipmentStatus
 from supplynet.fleet import CallbackSink, Fleet
 from supplynet.loop import Loop
 from supplynet.model import example_path, load_network
@@ -84,21 +84,47 @@ def test_transfer_ships_from_another_site_and_takes_its_stock(tiny):
     assert _delivered(sent, new[0].shipment_id) == [at + timedelta(days=0.5)]
 
 
-def test_the_loop_hands_an_executed_reroute_to_the_world(tiny, tmp_path):
-    released: list = []
+def test_an_approved_reroute_reaches_the_world_through_the_outbox_and_a_file_sink(tiny, tmp_path):
+    """No callback from the loop into the world: the loop folds a person's approval, writes its outbox row,
+    the dispatcher appends it to a file sink's JSONL, and the world reads it there and gets the load in
+    ``arrival_days`` after the approval (not after the proposal)."""
+    from supplynet.decide.outbox import Dispatcher
+    from supplynet.decide.sinks import parse_sinks
+    from supplynet.fleet._actions import ActionCarrier, ActionFeed
+    from supplynet.store.outbox import OutboxTable
+
+    fleet, jam, sent = _jammed(tiny)
+    folder = tmp_path / "actions"
+    sinks = parse_sinks(f"sinks:\n  - {{name: world, kind: file, folder: '{folder}', rotate: none, "
+                        f"actions: [order, reroute, expedite]}}\n")
+
+    def outbox(tx, **row):
+        OutboxTable.enqueue_tx(tx, sinks=sinks.names_for(row["action"]), **row)
+
+    proposed_at = fleet.now - timedelta(hours=1)
     with open_store(f"sqlite:///{tmp_path / 'r.db'}") as store:
-        loop = Loop(store, tiny, AutonomyPolicy(), release=released.append)
-        action = RerouteAction(shipment_id="SH000001", to_lane="express_truck:L-DC-STORE-1", from_lane="L-DC-STORE-1",
-                               option="expedite", arrival_days=0.25, origin="DC-1", destination="STORE-1",
-                               lines=[("MILK-2L", 30.0)])
-        d = decisions.submit(store, Decision(kind="reroute", created_at=START, chosen="expedite", why="late",
-                                             action=action, cost=120.0), AutonomyPolicy(), now=START).decision
+        loop = Loop(store, tiny, AutonomyPolicy())
+        loop.collect_actions = True
+        action = RerouteAction(shipment_id=jam.shipment_id, to_lane="express_truck:L-DC-STORE-1",
+                               from_lane="L-DC-STORE-1", option="expedite", arrival_days=0.25, origin="DC-1",
+                               destination="STORE-1", lines=[("MILK-2L", 30.0)])
+        d = decisions.submit(store, Decision(kind="reroute", created_at=proposed_at, chosen="expedite", why="late",
+                                             action=action, cost=120.0), AutonomyPolicy(),
+                             now=proposed_at).decision
         assert d.status == "proposed"
         loop.sync()
-        assert released == []  # a proposal is not carried out
-        decisions.approve(store, d.id, by="planner", now=START + timedelta(hours=1))
+        loop.commit(outbox=outbox)
+        assert OutboxTable(store.backend).list() == []  # a proposal is not carried out
+        at = fleet.now
+        decisions.approve(store, d.id, by="planner", now=at)
         loop.sync()
-        assert len(released) == 1 and isinstance(released[0], Alert)
-        data = released[0].data
-        assert data["option"] == "expedite" and data["arrival_days"] == 0.25 and released[0].subject == "SH000001"
-        assert data["lines"] == [["MILK-2L", 30.0]]
+        loop.commit(outbox=outbox)
+        with Dispatcher(store, sinks) as dispatcher:
+            assert dispatcher.run_once()["delivered"] == 1
+    carrier = ActionCarrier(fleet.world, tiny)
+    for doc in ActionFeed(folder).poll():
+        carrier.carry_out(doc)
+    assert carrier.carried == {"expedite": 1} and len(carrier.answers) == 1 and jam.shipment_id in carrier.answers[0]
+    for _ in range(12):
+        fleet.step()
+    assert _delivered(sent, jam.shipment_id) == [at + timedelta(days=0.25)]  # from the approval's time

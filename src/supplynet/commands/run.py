@@ -123,14 +123,21 @@ class Brain:
     """The loop as a service on ``store``: election, the loop's ticks, checkpoints, snapshots, a status line.
 
     ``tick_s``: decisions are made as each tick of event time closes; ``sinks``: a loaded sinks config
-    (``names_for(action)``) whose subscriptions get outbox rows; ``out``: where the status line goes.
+    (``names_for(action)``) whose subscriptions get outbox rows; ``out``: where the status line goes;
+    ``model``: the machines' RUL model (default: trained, or read from ``home``, as :meth:`prepare` says);
+    ``inline_refit``: the demand forecaster refits on the loop's thread instead of a worker (a seed is
+    then one run: ``supplynet demo``).
+
+    A caller that drives the brain itself (the demo) uses :meth:`start`, :meth:`catch_up` and
+    :meth:`finish`; :meth:`run` is the long-running service built from the same pieces.
     """
 
     def __init__(self, store: Any, network: Any, policy: Any, *, sinks: Any = None, tick_s: float = 900.0,
                  name: str = "main", home: Path | None = None, data_dir: Path | None = None,
                  snapshot_events: int = 25_000, snapshot_seconds: float = 300.0, snapshot_keep: int = 3,
                  status_s: float = 2.0,
-                 poll_s: float = 0.2, batch: int = 20_000, out: TextIO | None = sys.stderr, seed: int = 7):
+                 poll_s: float = 0.2, batch: int = 20_000, out: TextIO | None = sys.stderr, seed: int = 7,
+                 model: Any = None, inline_refit: bool = False):
         if tick_s < 1:
             raise ConfigError(f"--tick must be at least 1 second, not {tick_s:g}")
         self.store, self.network, self.policy, self.sinks = store, network, policy, sinks
@@ -141,7 +148,9 @@ class Brain:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stats = BrainStats()
         self.loop: Any = None
-        self._model: Any = None
+        self._model: Any = model
+        self.inline_refit = inline_refit
+        self._outbox_writer: Any = None
         self._lock: Any = None
         self._epoch = 0
         self._key: bytes | None = None
@@ -184,7 +193,8 @@ class Brain:
         """What does not depend on the log (done while a standby waits): the machines' RUL model."""
         if self._model is None and any(a.kind == "machine" and a.failure_cost and a.preventive_cost
                                        for a in self.network.assets):
-            from ..demo import machine_histories, rul_model
+            from ..fleet._setup import machine_histories
+            from ..loop import rul_model
 
             train, _, source = machine_histories(self.data_dir, self.seed)
             self._model = rul_model(self.home or Path(".supplynet"), train, source)
@@ -227,6 +237,7 @@ class Brain:
                     snapshots=SnapshotEvery(self.snapshot_events, self.snapshot_seconds, self.snapshot_keep))
         if loop.replenisher.sensor is not None:  # the stores' demand forecast, refitted daily on a worker thread
             loop.watchers.append(DemandRefit(loop.replenisher.sensor, every=timedelta(days=1),
+                                             background=not self.inline_refit,
                                              sites=[s.id for s in self.network.sites_of_kind("store")]))
         loop.collect_actions = True
         if resume and twin.offset == snap.offset:  # type: ignore[union-attr]
@@ -281,17 +292,78 @@ class Brain:
 
         return write
 
-    def run(self, stop: threading.Event, *, until_caught_up: bool = False) -> BrainStats:
-        """Elect, then follow and decide until ``stop`` (or the log head with ``until_caught_up``)."""
+    def start(self, stop: threading.Event) -> bool:
+        """Elect (see :meth:`elect`), then build the loop; False when ``stop`` was set first."""
         if self.store.backend.dialect != "sqlite":
             self.prepare()  # a standby is ready to take over but for the log's tail
         if not self.elect(stop):
-            return self.stats
+            return False
         try:
             self.loop = loop = self.build_loop()
-            outbox = self._outbox()
-            self._say(f"leader of the loop {self.name!r} on {self.store.backend.safe_url} (epoch {self._epoch}); "
-                      f"resuming at offset {loop.twin.offset}, log head {loop.follower.head()}")
+            self._outbox_writer = self._outbox()
+        except BaseException:
+            self.finish()
+            raise
+        self._say(f"leader of the loop {self.name!r} on {self.store.backend.safe_url} (epoch {self._epoch}); "
+                  f"resuming at offset {loop.twin.offset}, log head {loop.follower.head()}")
+        return True
+
+    def finish(self) -> None:
+        """Step down: the election's lock is released (a standby may take over)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _decide(self, end: Any) -> None:
+        """Every decision maker's turn at ``end`` (a tick closed): one transaction, then a snapshot when due."""
+        loop = self.loop
+        self._count(loop.step(end, outbox=self._outbox_writer, name=self.name, guard=self._guard))
+        if loop.follower.snapshot_due():
+            self._snapshot()
+        self.stats.ticks += 1
+
+    def _commit(self) -> None:
+        """At the log head between ticks: the checkpoint and the outbox rows of the actions folded."""
+        self._count(self.loop.commit(outbox=self._outbox_writer, name=self.name, guard=self._guard))
+
+    def catch_up(self, *, close_at: Any = None, wall: Any = None) -> int:
+        """Fold to the log head, deciding as each tick closes, and commit there; returns the events folded.
+
+        ``close_at``: the caller knows the log holds every event before this time (the demo's world has
+        sent its hour), so the tick ending there closes now instead of when the next tick's first event
+        comes. ``wall``: the wall clock for :meth:`Loop.advance` (the world's clock in accelerated time)."""
+        from ..events import ts_to_us, us_to_ts
+
+        loop = self.loop
+        folded = 0
+        dirty = False
+        while True:
+            n, end = loop.advance(self.tick_s, limit=self.batch, wall=wall)
+            folded += n
+            self.stats.events += n
+            dirty = dirty or n > 0
+            if end is not None:
+                self._decide(end)
+                dirty = False
+            elif n < self.batch:
+                break
+        if close_at is not None and loop.tick is not None:
+            tick_us = int(self.tick_s * 1e6)
+            k = ts_to_us(close_at) // tick_us
+            if k > loop.tick:
+                self._decide(us_to_ts((loop.tick + 1) * tick_us))
+                loop.tick = k
+                dirty = False
+        if dirty or loop.folded_actions:
+            self._commit()
+        return folded
+
+    def run(self, stop: threading.Event, *, until_caught_up: bool = False) -> BrainStats:
+        """Elect, then follow and decide until ``stop`` (or the log head with ``until_caught_up``)."""
+        if not self.start(stop):
+            return self.stats
+        try:
+            loop = self.loop
             t_status = t0 = time.monotonic()
             folded_at_status = 0
             dirty = False
@@ -300,15 +372,11 @@ class Brain:
                 self.stats.events += n
                 dirty = dirty or n > 0
                 if end is not None:
-                    rec = loop.step(end, outbox=outbox, name=self.name, guard=self._guard)
-                    self._count(rec)
-                    if loop.follower.snapshot_due():
-                        self._snapshot()
-                    self.stats.ticks += 1
+                    self._decide(end)
                     dirty = False
                 elif n < self.batch:  # at the log head
                     if dirty or loop.folded_actions:
-                        self._count(loop.commit(outbox=outbox, name=self.name, guard=self._guard))
+                        self._commit()
                         dirty = False
                     if until_caught_up:
                         break
@@ -320,12 +388,11 @@ class Brain:
                     self._status((self.stats.events - folded_at_status) / (now - t_status))
                     t_status, folded_at_status = now, self.stats.events
             if dirty or loop.folded_actions:
-                self._count(loop.commit(outbox=outbox, name=self.name, guard=self._guard))
+                self._commit()
             elapsed = max(time.monotonic() - t0, 1e-9)
             self._status(self.stats.events / elapsed, final=True)
         finally:
-            if self._lock is not None:
-                self._lock.release()
+            self.finish()
         return self.stats
 
     def _count(self, rec: Any) -> None:
@@ -445,6 +512,6 @@ def _policy(store: Any, path: Path | None) -> Any:
     raw = DecisionTable(store.backend).setting("autonomy_policy")
     if raw:
         return parse_policy(json.loads(raw), "stored autonomy policy")
-    from ..demo import default_policy
+    from ..loop import default_policy
 
     return default_policy()

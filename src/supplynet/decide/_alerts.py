@@ -1,26 +1,20 @@
 """Alerts the platform's watchers write to the log, each exactly once however often it is derived.
 
 A watcher that folds the log again after a restart derives the same finding again; its alert carries
-a sequence number computed from what it is about (:func:`alert_seq`: code, subject and the event
-that triggered it), and the log stores an event once per ``(source, seq)``, so the second copy is a
-duplicate, not a second alert.
+a sequence number computed from what it is about (:func:`supplynet.events.alert_seq`: code, subject
+and the event that triggered it), and the log stores an event once per ``(source, seq)``, so the second
+copy is a duplicate, not a second alert. It is the platform's one alert numbering (the loop's service
+records the alerts with the numbers they carry).
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
 
-from ..events import Alert
+from ..events import Alert, alert_seq
 
 __all__ = ["AlertOutbox", "alert_seq"]
-
-
-def alert_seq(*parts: object) -> int:
-    """A stable sequence number in [1, 2**63) for the alert identified by ``parts``."""
-    digest = hashlib.blake2b("\x1f".join(str(p) for p in parts).encode(), digest_size=8).digest()
-    return (int.from_bytes(digest, "big") & (2**63 - 1)) or 1
 
 
 class AlertOutbox:

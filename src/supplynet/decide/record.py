@@ -78,9 +78,12 @@ def action_name(d: Decision) -> str:
 
 
 def decision_body(d: Decision, events: Sequence[EventBase]) -> dict[str, Any]:
-    """What a sink receives for an executed decision (deterministic for a stored decision)."""
+    """What a sink receives for an executed decision (deterministic for a stored decision); ``executed_at``:
+    when it was carried out (a person's approval comes later than the decision's ``created_at``)."""
+    executed = (d.executed or {}).get("at")
     return {"action_id": f"act-{d.id}", "action": action_name(d), "decision_id": d.id, "kind": d.kind,
-            "dedupe_key": d.dedupe_key, "created_at": d.created_at.isoformat(), "why": d.why, "cost": d.cost,
+            "dedupe_key": d.dedupe_key, "created_at": d.created_at.isoformat(),
+            "executed_at": executed or d.created_at.isoformat(), "why": d.why, "cost": d.cost,
             "detail": d.action.model_dump(mode="json"), "event_ids": [e.event_id for e in events]}
 
 

@@ -4,13 +4,13 @@
 only complete lines); :class:`ActionCarrier` carries each action out in the world once per action id:
 a released order or transfer ships (``World.place``), a work order stops the machine after the
 asset's maintenance lead time (``World.maintain``), an expedite or reroute speeds the load or sends
-another (``World.reroute``). Alerts carry nothing out. This is the mapping ``supplynet demo``'s
-in-process ``release`` callback uses, fed from the sink instead.
+another (``World.reroute``). Alerts carry nothing out. ``supplynet fleet`` and ``supplynet demo``
+both learn what to do this way, never from an in-process callback.
 
 A line is what the outbox delivers (:meth:`supplynet.store.outbox.OutboxRow.payload`):
 ``{"action":..,"action_id":..,"body":{..},"decision_id":..}``. The body of an executed decision
 carries the decision's action under ``detail`` (see :mod:`supplynet.decide.decision`: ``OrderAction``,
-``WorkOrderAction``, ``RerouteAction``) and its time under ``created_at``; a body that is the action
+``WorkOrderAction``, ``RerouteAction``) and its time under ``executed_at`` (else ``created_at``); a body that is the action
 event itself (``kind`` order, maintenance or alert, or under ``event``) is understood too.
 """
 
@@ -106,7 +106,8 @@ def _what(doc: dict[str, Any]) -> tuple[str, dict[str, Any], str | None, datetim
     """(action type, its fields, decision id, its time) from a line, whichever form its body has."""
     body = doc.get("body") if isinstance(doc.get("body"), dict) else {}
     did = doc.get("decision_id") or body.get("decision_id")
-    at = _time(body.get("created_at")) or _time(body.get("at")) or _time(body.get("ts"))
+    at = (_time(body.get("executed_at")) or _time(body.get("created_at")) or _time(body.get("at"))
+          or _time(body.get("ts")))
     detail = body.get("detail") if isinstance(body.get("detail"), dict) else None
     if detail is not None and "type" in detail:
         return str(detail["type"]), detail, did, at
@@ -126,7 +127,8 @@ def _what(doc: dict[str, Any]) -> tuple[str, dict[str, Any], str | None, datetim
 class ActionCarrier:
     """Carries out the actions of the feed in ``world`` (of ``network``), each action id once.
     ``carried``: counts by action; ``repeats``: lines whose action id was carried out already;
-    ``done``: what the world did, one line per action."""
+    ``done``: what the world did, one line per action; ``answers``: the late-shipment answers (reroute,
+    expedite, transfer, alternative supplier) that changed something in the world, as it said."""
 
     def __init__(self, world: Any, network: Any):
         self.world, self.net = world, network
@@ -135,6 +137,8 @@ class ActionCarrier:
         self.repeats = 0
         self.ignored = 0
         self.done: list[str] = []
+        self.answers: list[str] = []
+        self.work_orders: Counter[str] = Counter()  # work orders carried out per asset
 
     def carry_out(self, doc: dict[str, Any]) -> bool:
         """True when the line's action was carried out now (not a repeat, not an alert or unknown)."""
@@ -157,9 +161,12 @@ class ActionCarrier:
             lead = timedelta(days=float(getattr(asset, "maintenance_lead_time_days", 0) or 0))
             wo = f.get("work_order_id") or (f"WO-{did}" if did else f"WO-{aid}")
             self.world.maintain(f["asset_id"], at=at + lead, work_order=wo)
+            self.work_orders[f["asset_id"]] += 1
             what = f"work order {wo}: {f['asset_id']} stops at {(at + lead).isoformat()}"
         elif typ == "reroute" and f.get("shipment_id"):
             res = self.world.reroute(f, at=at)
+            if res:
+                self.answers.append(res)
             what = res or f"{f.get('option') or 'reroute'} {f['shipment_id']}: nothing to change"
         else:
             self.ignored += 1

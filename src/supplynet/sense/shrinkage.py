@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ModelError
-from ..events import Alert, EventBase, StockCount
+from ..events import Alert, EventBase, StockCount, alert_seq
 
 if TYPE_CHECKING:
     from ..model import Network
@@ -82,7 +82,7 @@ class ShrinkageMonitor:
 
     def __init__(self, network: Network | None = None, *, min_counts: int = 3, abs_tolerance: float = 1.0,
                  rel_tolerance: float = 0.02, regrow: float = 0.5, critical_value: float = 1000.0,
-                 source: str = "supplynet.shrinkage", seq_start: int = 0) -> None:
+                 source: str = "supplynet.shrinkage") -> None:
         if int(min_counts) < 2:
             raise ModelError(f'"min_counts" must be >= 2 (one count is not persistent), got {min_counts!r}')
         for name, v in (("abs_tolerance", abs_tolerance), ("rel_tolerance", rel_tolerance), ("regrow", regrow)):
@@ -95,7 +95,6 @@ class ShrinkageMonitor:
         self.regrow = float(regrow)
         self.critical_value = float(critical_value)
         self.source = source
-        self.seq = int(seq_start)
         self._runs: dict[tuple[str, str], deque[tuple[float, float, float, datetime, str, str]]] = {}
         self._reported: dict[tuple[str, str], float] = {}
         self._pending: dict[tuple[str, str], ShrinkageFinding] = {}
@@ -146,16 +145,19 @@ class ShrinkageMonitor:
         return f
 
     def decide(self, twin: Any = None, now: datetime | None = None) -> list[Alert]:
-        """Alerts for the findings not reported yet (each episode once, again when it grows)."""
+        """Alerts for the findings not reported yet (each episode once, again when it grows); each is
+        numbered from what it is about (:func:`~supplynet.events.alert_seq`: code, SKU-site and the count
+        that found it), so the same finding made again after a restart is the same log event."""
         out = []
         for key, f in sorted(self._pending.items()):
-            self.seq += 1
             severity = "critical" if f.value is not None and abs(f.value) >= self.critical_value else "warning"
             what = "shrinkage" if f.gap > 0 else "unrecorded receipt"
             msg = (f"{what} at {f.site}/{f.sku}: book {f.book:g} vs {f.method} count {f.physical:g}, "
                    f"persistent gap {f.gap:g} units over {f.counts} counts since {f.since.isoformat()}"
                    + (f" (value {f.value:.2f})" if f.value is not None else ""))
-            out.append(Alert(source=self.source, seq=self.seq, ts=now or f.last_at, code=f.code,
+            out.append(Alert(source=self.source, seq=alert_seq(f.code, f"{f.site}/{f.sku}",
+                                                                  (f.count_event_ids or (f.last_at.isoformat(),))[-1]),
+                             ts=now or f.last_at, code=f.code,
                              subject=f"{f.site}/{f.sku}", severity=severity, message=msg,
                              data={"site": f.site, "sku": f.sku, "gap_units": f.gap, "gap_value": f.value,
                                    "book": f.book, "physical": f.physical, "counts": f.counts,
