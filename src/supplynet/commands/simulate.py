@@ -236,7 +236,7 @@ def _predict_live(network: Path | None, *, store: str | None, at: str | None, ho
     when = parse_time(at) if at is not None else None
     doc = predict_store(store, network, horizon=horizon, replications=replications, seed=seed, at=when)
     if as_json:
-        typer.echo(json.dumps(doc, indent=2, allow_nan=False, default=str))
+        typer.echo(json.dumps(_finite(doc), indent=2, allow_nan=False, default=str))
         return
     from rich.table import Table
 
@@ -248,3 +248,16 @@ def _predict_live(network: Path | None, *, store: str | None, at: str | None, ho
     for row in summary_rows(doc):
         t.add_row(*row)
     Console().print(t)
+
+
+def _finite(value: object) -> object:
+    """``value`` with NaN and infinities as null (strict JSON)."""
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value

@@ -12,7 +12,10 @@ runs the network forward under the policies the live loop runs *now*:
   :meth:`SimNetwork.from_network` sizes them (and the result says so).
 - **demand**: each store item's daily demand is the live demand estimate (``replenisher.demand_estimate``:
   the forecaster's or the online sensor's mean and standard deviation), drawn as a rounded normal
-  (Poisson when the spread is Poisson-like); upstream demand is what the simulated orders ask for.
+  (Poisson when the spread is Poisson-like). While the sensor still answers with the network's declared
+  demand (fewer closed days than it needs), the mean and spread of the days it has recorded (three at
+  least) are used instead: the live rate, not the declaration. Upstream demand is what the simulated
+  orders ask for.
 - **lead times**: the learned lead time of each item's inbound lane (``replenisher.lead_time_estimate``),
   else the declared one. The world runs hour by hour and the loop decides every hour; the engine counts
   whole days, with the day closing at the stores' closing time (sales are counted then). A load that
@@ -88,8 +91,25 @@ def _live_policies(policies: Any) -> tuple[Mapping[tuple[str, str], Any], Any]:
                           f"got {type(policies).__name__}")
 
 
+def _observed_demand(rep: Any, min_days: int) -> dict[tuple[str, str], tuple[float, float]]:
+    """Mean and std of the closed days of demand the replenisher's sensor has recorded per key (keys with
+    at least ``min_days`` of them): the live demand rate while the sensor still answers with its prior."""
+    sensor = getattr(rep, "sensor", None)
+    if sensor is None or not hasattr(sensor, "history") or min_days <= 0:
+        return {}
+    hist = sensor.history()
+    if hist.empty:
+        return {}
+    out = {}
+    for uid, y in hist.groupby("unique_id")["y"]:
+        if len(y) >= min_days:
+            site, _, sku = str(uid).partition("|")
+            out[(site, sku)] = (float(y.mean()), float(y.std(ddof=1)) if len(y) > 1 else 0.0)
+    return out
+
+
 def _apply_live(net: SimNetwork, model: Any, pols: Mapping[tuple[str, str], Any], rep: Any, start: datetime,
-                shift: float, push_cover_days: float, info: dict[str, Any]) -> SimNetwork:
+                shift: float, push_cover_days: float, info: dict[str, Any], min_days: int = 3) -> SimNetwork:
     """``net`` with the live policies, demand estimates and lead times (see the module doc)."""
     n = net.n_items
     pk, pa, pb = net.pol_kind.copy(), net.pol_a.copy(), net.pol_b.copy()
@@ -102,6 +122,7 @@ def _apply_live(net: SimNetwork, model: Any, pols: Mapping[tuple[str, str], Any]
     boms = {(b.plant, b.output_sku): b for b in getattr(model, "boms", ())}
     counts = {"live": 0, "push": 0, "model": 0}
     demand_src: dict[str, int] = {}
+    observed = _observed_demand(rep, min_days)
     for i in range(n):
         if net.source[i]:
             continue
@@ -135,12 +156,16 @@ def _apply_live(net: SimNetwork, model: Any, pols: Mapping[tuple[str, str], Any]
         if net.dem_kind[i] >= 0 and rep is not None and hasattr(rep, "demand_estimate"):
             est = rep.demand_estimate(key)
             mu, sd = max(float(est.mean), 0.0), max(float(est.std), 0.0)
+            seen = observed.get(key)
+            if getattr(est, "source", "") == "network" and seen is not None:
+                mu, sd = seen
+                est = type("Observed", (), {"source": "observed"})()
             dem_mean[:, i], dem_std[:, i] = mu, sd
             dem_kind[i] = (DEMAND_KINDS["poisson"] if sd <= 1.2 * math.sqrt(max(mu, 1e-9))
                            else DEMAND_KINDS["normal_int"]) if mu > 0 else DEMAND_KINDS["none"]
             src = str(getattr(est, "source", "live"))
             demand_src[src] = demand_src.get(src, 0) + 1
-    info["policies"] = counts
+    info["policies_by_source"] = counts
     info["demand_sources"] = demand_src
     return net.replace(pol_kind=pk, pol_a=pa, pol_b=pb, pol_review=prev, pol_offset=poff, pack=pack, moq=moq,
                        lt_mean=np.maximum(lt_mean, 0.0), lt_std=lt_std, lt_min=lt_min, lt_max=lt_max,
