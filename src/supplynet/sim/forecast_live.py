@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -149,7 +149,7 @@ def _apply_live(net: SimNetwork, model: Any, pols: Mapping[tuple[str, str], Any]
             m, s = float(est.mean_days), float(est.std_days)
             lt_mean[i], lt_std[i] = max(m, 0.0), max(s, 0.0)
             lt_min[i], lt_max[i] = max(m - 3 * s, 0.0), m + 3 * s
-        if lane is not None or (k >= 0 and net.lanes[k].startswith("bom:")):
+        if lane is not None:  # a production line's output is there at the close it is made: no shift
             lt_mean[i] += shift
             lt_min[i] += shift
             lt_max[i] += shift
@@ -166,6 +166,7 @@ def _apply_live(net: SimNetwork, model: Any, pols: Mapping[tuple[str, str], Any]
             src = str(getattr(est, "source", "live"))
             demand_src[src] = demand_src.get(src, 0) + 1
     info["policies_by_source"] = counts
+    dem_mean.setflags(write=False)  # as SimNetwork.build leaves it: the kernel's compiled (cached) signature
     info["demand_sources"] = demand_src
     return net.replace(pol_kind=pk, pol_a=pa, pol_b=pb, pol_review=prev, pol_offset=poff, pack=pack, moq=moq,
                        lt_mean=np.maximum(lt_mean, 0.0), lt_std=lt_std, lt_min=lt_min, lt_max=lt_max,
@@ -198,12 +199,20 @@ def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replication
         raise SimulationError(f'"timing_shift_days" must be in [0, 1], got {timing_shift_days!r}')
     pols, rep = _live_policies(policies)
     start = _utc(at) if at is not None else _utc(state.last_event_at)
-    info: dict[str, Any] = {}
+    close = _last_close(state, start, network)
+    info: dict[str, Any] = {"last_close": close.isoformat()}
     base = SimNetwork.from_network(network)
-    net = _apply_live(base, network, pols, rep, start, float(timing_shift_days), float(push_cover_days), info)
-    live = initial_state_from_twin(net, twin, at=start)
-    sim = Simulation(live.network, horizon=int(horizon_days), replications=int(replications), seed=int(seed),
+    net = _apply_live(base, network, pols, rep, close, float(timing_shift_days), float(push_cover_days), info)
+    # day 0 is the day that closed at ``close`` (its sales are in the twin: no demand), day d the d-th close
+    # after it; what arrives before that close is on the shelf for its sales
+    dm = np.vstack([np.zeros((1, net.n_items)), net.dem_mean[-1:]])
+    dm.setflags(write=False)
+    net = net.replace(dem_mean=dm, dem_std=np.vstack([np.zeros((1, net.n_items)), net.dem_std[-1:]]))
+    live = initial_state_from_twin(net, twin, at=close)
+    sim = Simulation(live.network, horizon=int(horizon_days) + 1, replications=int(replications), seed=int(seed),
                      scenario=live.scenario(None))
+    sim.run(until=1)
+    sim.reset_kpis()
     sim.run()
     res = sim.result()
     return _kpis(live.network, sim, res, network) | {"meta": {
@@ -213,6 +222,19 @@ def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replication
         **info, "timing_shift_days": float(timing_shift_days), "push_cover_days": float(push_cover_days),
         "machines_down": live.down, "machines_at_risk": live.at_risk, "warnings": live.warnings,
         "currency": _currency(network)}}
+
+
+def _last_close(state: Any, at: datetime, network: Any) -> datetime:
+    """The stores' last close at or before ``at``: the hour their shelves were last counted (sales are
+    reported with the count at closing), else ``at`` itself."""
+    stores = {s.id for s in getattr(network, "sites", ()) if getattr(s, "kind", None) == "store"}
+    counts = [p.last_count_at for (site, _), p in state.inventory.items()
+              if site in stores and p.last_count_at is not None]
+    if not counts:
+        return at
+    hour = _utc(max(counts)).hour
+    close = at.replace(hour=hour, minute=0, second=0, microsecond=0)
+    return close if close <= at else close - timedelta(days=1)
 
 
 def _currency(network: Any) -> str | None:
