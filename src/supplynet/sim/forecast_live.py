@@ -12,10 +12,10 @@ runs the network forward under the policies the live loop runs *now*:
   :meth:`SimNetwork.from_network` sizes them (and the result says so).
 - **demand**: each store item's daily demand is the live demand estimate (``replenisher.demand_estimate``:
   the forecaster's or the online sensor's mean and standard deviation), drawn as a rounded normal
-  (Poisson when the spread is Poisson-like). While the sensor still answers with the network's declared
-  demand (fewer closed days than it needs), the mean and spread of the days it has recorded (three at
-  least) are used instead: the live rate, not the declaration. Upstream demand is what the simulated
-  orders ask for.
+  (Poisson when the spread is Poisson-like). With ``observed_min_days=n > 0``, a key whose sensor still
+  answers with the network's declared demand uses the mean and spread of the ``n`` or more days it has
+  recorded instead (off by default: on the demo world at day 7 it predicted a lower store fill than the
+  loop realized, see bench/twin_fidelity.py). Upstream demand is what the simulated orders ask for.
 - **lead times**: the learned lead time of each item's inbound lane (``replenisher.lead_time_estimate``),
   else the declared one. The world runs hour by hour and the loop decides every hour; the engine counts
   whole days, with the day closing at the stores' closing time (sales are counted then). A load that
@@ -175,13 +175,16 @@ def _apply_live(net: SimNetwork, model: Any, pols: Mapping[tuple[str, str], Any]
 
 def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replications: int = 200, seed: int = 0,
                       policies: Any = None, at: datetime | None = None,
-                      timing_shift_days: float = DEFAULT_TIMING_SHIFT, push_cover_days: float = 2.0) -> dict[str, Any]:
+                      timing_shift_days: float = DEFAULT_TIMING_SHIFT, push_cover_days: float = 2.0,
+                      observed_min_days: int = 0) -> dict[str, Any]:
     """The next ``horizon_days`` days' KPIs predicted from ``twin`` under the live policies.
 
     ``network``: the :class:`supplynet.model.Network` the twin runs on; ``twin``: a
     :class:`supplynet.twin.Twin` (or its state); ``policies``: the live replenisher (its policies,
     demand and lead-time estimates, see the module doc) or a mapping ``{(site, sku): policy}``; None sizes
     the policies from the network's specs. ``at``: day 0 (default: the time of the twin's last event).
+    ``observed_min_days``: see the module doc. Day 0 is the day the stores last closed (their count
+    time, see :func:`_last_close`); the KPIs cover the ``horizon_days`` closes after it.
     Returns ``{kpi: {"p10", "p50", "p90", "mean"}, ..., "cost": {component: {...}}, "meta": {...}}``.
     """
     if not hasattr(network, "sites") or not hasattr(network, "demand"):
@@ -202,7 +205,8 @@ def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replication
     close = _last_close(state, start, network)
     info: dict[str, Any] = {"last_close": close.isoformat()}
     base = SimNetwork.from_network(network)
-    net = _apply_live(base, network, pols, rep, close, float(timing_shift_days), float(push_cover_days), info)
+    net = _apply_live(base, network, pols, rep, close, float(timing_shift_days), float(push_cover_days), info,
+                      int(observed_min_days))
     # day 0 is the day that closed at ``close`` (its sales are in the twin: no demand), day d the d-th close
     # after it; what arrives before that close is on the shelf for its sales
     dm = np.vstack([np.zeros((1, net.n_items)), net.dem_mean[-1:]])
