@@ -25,8 +25,8 @@ runs the network forward under the policies the live loop runs *now*:
 - **plants**: the live world's plants produce every day as much as their components allow, up to the
   line's rate (a push, not an order from the replenisher: no policy manages a plant's finished goods).
   The engine models a line as an item whose releases are bounded by its rate; its finished goods take an
-  order-up-to level of ``push_cover_days`` days of the line's rate, so a line keeps producing at its rate
-  while its components last, as the live plant does.
+  order-up-to level of ``push_cover_days`` days of the line's rate: an approximation (the live plant
+  produces whatever its stock), so plant inventory is the least faithful of the predicted KPIs.
 
 Returned KPIs (each ``{"p10", "p50", "p90", "mean"}`` over the replications): ``store_fill_rate`` (share
 of store demand served from the shelf over the horizon), ``lost_sales_units`` and ``lost_sales_value``
