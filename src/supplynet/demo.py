@@ -81,12 +81,15 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
              home: str | Path = ".supplynet", data_dir: str | Path | None = None, fresh: bool = True,
              start: datetime | None = None, cover_days: float = 4.0, policy: AutonomyPolicy | None = None,
              planner_hour: int | None = 8, jam_hours: float = 20.0, stress_replications: int = 200,
-             stress_horizon: int = 60, via_gate: bool = True, cache_dir: str | Path | None = None, on_ready: Callable[[Any, Network], None] | None = None, on_hour: Callable[[int, int], None] | None = None) -> DemoResult:
+             stress_horizon: int = 60, via_gate: bool = True, cache_dir: str | Path | None = None, on_ready: Callable[[Any, Network], None] | None = None, on_hour: Callable[[int, int], None] | None = None,
+             on_day: Callable[[int, Loop, Network], None] | None = None) -> DemoResult:
     """Run the demo for ``days`` simulated days; ``on_hour(done, total)`` reports progress.
 
     ``policy``: the autonomy policy (default: the packaged example). ``planner_hour``: each day at this
     hour a simulated planner approves the proposals waiting since the day before (None: nobody
-    does); proposals of the last day are left for a person at the dashboard. ``on_ready(store_url,
+    does); proposals of the last day are left for a person at the dashboard. ``on_day(day, loop, network)``
+    is called at the end of each simulated day (``day`` = 1, 2, ...) with the live loop (its twin and
+    replenisher), e.g. to predict the days ahead from the live state (``bench/twin_fidelity.py``). ``on_ready(store_url,
     network)`` is called once the store exists (the CLI starts the dashboard there). The run ends
     with a stress test from the live state (``stress_replications`` = 0 skips it). The machines' RUL
     model is trained once and kept in ``cache_dir`` (default ``home``). ``via_gate``: every device
@@ -152,6 +155,8 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
                 _deliver(dispatcher)
                 if on_hour:
                     on_hour(hour + 1, total)
+                if on_day is not None and (hour + 1) % 24 == 0:
+                    on_day((hour + 1) // 24, loop, net)
             world.carry_out()
             brain.catch_up(wall=world.now)
         finally:

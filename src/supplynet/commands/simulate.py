@@ -6,8 +6,12 @@
 
 With ``--from-live [--at T] [--store URL]`` the twin is rebuilt from the store's event log (as of
 ``T``) and every run starts from its state: on hand, backorders, shipments at their current ETAs,
-open orders and machines down or at risk (:mod:`supplynet.sim.live`); the JSON then ranks the
-sites by risk exposure over the scenarios.
+open orders and machines down or at risk (:mod:`supplynet.sim.live`). Without ``--scenario`` that is
+a prediction of the live world (:mod:`supplynet.sim.forecast_live`): the next ``--horizon`` days'
+store fill rate, lost sales, inventory per echelon and total cost as P10/P50/P90 under the policies
+the live loop runs now, on the network the store records (``--network`` optional, and it must match);
+a table, or one JSON object with ``--json``. With ``--scenario`` the scenarios run from the live
+state and the JSON ranks the sites by risk exposure over them.
 """
 
 from __future__ import annotations
@@ -122,7 +126,8 @@ def parse_policy_variant(text: str, net: SimNetwork) -> SimNetwork:
 
 @app.callback(invoke_without_command=True)
 def simulate(
-    network: Annotated[Path, typer.Option("--network", "-n", help="network YAML or Willems chain CSV")],
+    network: Annotated[Path | None, typer.Option("--network", "-n", help="network YAML or Willems chain CSV "
+                                                 "(with --from-live: default the store's)")] = None,
     scenario: Annotated[list[str], typer.Option("--scenario", "-s", help="library name or YAML path; repeat")] = [],  # noqa: B006
     replications: Annotated[int, typer.Option("--replications", "-r", min=1, max=1_000_000)] = 200,
     horizon: Annotated[int, typer.Option("--horizon", "-d", min=1, max=3650, help="days")] = 180,
@@ -137,8 +142,8 @@ def simulate(
     store: Annotated[str | None, typer.Option("--store", help="store URL or SQLite path (default: settings)")] = None,
     forecast: Annotated[Path | None, typer.Option(
         "--forecast", help="forecast CSV/Parquet: unique_id (site/sku), ds, y_hat, lo_L, hi_L")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON (for machines) "
-                                                        "instead of tables")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary (with --from-live and no --scenario: "
+                                                        "the prediction) as JSON for machines instead of tables")] = False,
 ) -> None:
     """Run the scenarios (and a baseline) and write report.json, report.html and PNG plots to --out;
     print a summary table (scenarios, cost in the network's currency, riskiest sites), or JSON with --json."""
@@ -149,6 +154,11 @@ def simulate(
 
     if executor not in EXECUTORS:
         raise SimulationError(f"--executor must be one of {EXECUTORS}, got {executor!r}")
+    if from_live and not scenario:
+        return _predict_live(network, store=store, at=at, horizon=horizon, replications=replications, seed=seed,
+                             as_json=as_json)
+    if network is None:
+        raise SimulationError("--network FILE is required (only --from-live without --scenario reads the store's)")
     live = None
     if from_live:
         live = live_start(network, at=at, store=store, forecast=forecast)
@@ -236,3 +246,42 @@ def print_summary(results: dict, out: Path, *, ranking: list[dict] | None = None
         console.print(render_table(f"Risk exposure from the live state as of {(live or {}).get('at', '')}",
                                    ["site", "worst scenario", "risk", "TTS", "TTR", "flags"], rows, text=2))
     console.print(f"report: {out / 'report.html'} (JSON: {out / 'report.json'})")
+
+
+def _predict_live(network: Path | None, *, store: str | None, at: str | None, horizon: int, replications: int,
+                  seed: int, as_json: bool) -> None:
+    """``--from-live`` without scenarios: the live world's next ``horizon`` days (see the module doc)."""
+    from supplynet.commands._predict_live import predict_store, summary_rows
+
+    if replications < 2:
+        raise SimulationError(f"--replications must be >= 2 for P10/P50/P90, got {replications}")
+    if network is not None and not network.exists():
+        raise SimulationError(f"--network {network}: no such file")
+    when = parse_time(at) if at is not None else None
+    doc = predict_store(store, network, horizon=horizon, replications=replications, seed=seed, at=when)
+    if as_json:
+        typer.echo(json.dumps(_finite(doc), indent=2, allow_nan=False, default=str))
+        return
+    from rich.table import Table
+
+    meta = doc["meta"]
+    t = Table(title=f"the live world, predicted: {horizon} days from {meta['at']} "
+                    f"({replications} replications, seed {seed})")
+    for c in ("KPI", "P10", "P50", "P90"):
+        t.add_column(c, justify="left" if c == "KPI" else "right")
+    for row in summary_rows(doc):
+        t.add_row(*row)
+    Console().print(t)
+
+
+def _finite(value: object) -> object:
+    """``value`` with NaN and infinities as null (strict JSON)."""
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value

@@ -1,0 +1,272 @@
+"""A twin that predicts the live world: the next days' KPIs from the live state, as P10/P50/P90.
+
+:func:`predict_from_live` starts the Monte Carlo engine from the twin (:func:`supplynet.sim.live.
+initial_state_from_twin`: on hand, shipments at their ETAs, open orders, machines down or at risk) and
+runs the network forward under the policies the live loop runs *now*:
+
+- **policies**: every stocking point the live replenisher manages orders with its current policy object
+  (``replenisher.policies[(site, sku)]``: the same class, levels, pack size and MOQ; the compiled rule
+  the replenisher calls is the one the kernel calls). A periodic (R,S) policy keeps its review days: the
+  live rule reviews when ``epoch_day % R == offset``, so the simulated offset is shifted to the day the
+  prediction starts on. Without a replenisher, the policies are sized from the network's specs as
+  :meth:`SimNetwork.from_network` sizes them (and the result says so).
+- **demand**: each store item's daily demand is the live demand estimate (``replenisher.demand_estimate``:
+  the forecaster's or the online sensor's mean and standard deviation), drawn as a rounded normal
+  (Poisson when the spread is Poisson-like). With ``observed_min_days=n > 0``, a key whose sensor still
+  answers with the network's declared demand uses the mean and spread of the ``n`` or more days it has
+  recorded instead (off by default: on the demo world at day 7 it predicted a lower store fill than the
+  loop realized, see bench/twin_fidelity.py). Upstream demand is what the simulated orders ask for.
+- **lead times**: the learned lead time of each item's inbound lane (``replenisher.lead_time_estimate``),
+  else the declared one. The world runs hour by hour and the loop decides every hour; the engine counts
+  whole days, with the day closing at the stores' closing time (sales are counted then). A load that
+  leaves ``L`` days after an order placed at the close is on the shelf for the sale ``ceil(L)`` closes
+  later; the engine's day ``t`` order arrives at the start of day ``t + round(L')``, so the predicted
+  lead time is ``L' = L + 0.5`` (``timing_shift_days``, see :data:`DEFAULT_TIMING_SHIFT`).
+- **plants**: the live world's plants produce every day as much as their components allow, up to the
+  line's rate (a push, not an order from the replenisher: no policy manages a plant's finished goods).
+  The engine models a line as an item whose releases are bounded by its rate; its finished goods take an
+  order-up-to level of ``push_cover_days`` days of the line's rate: an approximation (the live plant
+  produces whatever its stock), so plant inventory is the least faithful of the predicted KPIs.
+
+Returned KPIs (each ``{"p10", "p50", "p90", "mean"}`` over the replications): ``store_fill_rate`` (share
+of store demand served from the shelf over the horizon), ``lost_sales_units`` and ``lost_sales_value``
+(at the SKU's price), ``inventory_plant`` / ``inventory_dc`` / ``inventory_store`` (units on hand at the
+end of the horizon, summed over the echelon), ``total_cost`` (holding on hand and in transit, ordering,
+transport and shortage, as the network's cost model prices them; its components under ``cost``), plus
+``meta`` (start, horizon, replications, seed, where the policies and demand came from, warnings).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from supplynet.errors import SimulationError
+from supplynet.sim import _kernel as K
+from supplynet.sim.engine import Simulation
+from supplynet.sim.live import initial_state_from_twin
+from supplynet.sim.network import DEMAND_KINDS, SimNetwork
+
+__all__ = ["DEFAULT_TIMING_SHIFT", "KPIS", "predict_from_live", "quantiles"]
+
+#: days added to every lane's lead time: an order placed at a day's close is sold from ceil(L) closes later
+DEFAULT_TIMING_SHIFT = 0.5
+#: the KPIs predicted, in the order they are reported
+KPIS = ("store_fill_rate", "lost_sales_units", "lost_sales_value", "inventory_plant", "inventory_dc",
+        "inventory_store", "total_cost")
+_EPOCH = date(1970, 1, 1)
+_ECHELON = {"plant": "inventory_plant", "dc": "inventory_dc", "store": "inventory_store"}
+
+
+def quantiles(values: Any) -> dict[str, float]:
+    """``{"p10", "p50", "p90", "mean"}`` of ``values`` (NaN-free floats)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return {"p10": math.nan, "p50": math.nan, "p90": math.nan, "mean": math.nan}
+    p10, p50, p90 = np.quantile(v, [0.1, 0.5, 0.9])
+    return {"p10": float(p10), "p50": float(p50), "p90": float(p90), "mean": float(v.mean())}
+
+
+def _utc(t: datetime) -> datetime:
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def _live_policies(policies: Any) -> tuple[Mapping[tuple[str, str], Any], Any]:
+    """(policy per (site, sku), the replenisher or None) from what the caller gave."""
+    if policies is None:
+        return {}, None
+    if hasattr(policies, "policies") and isinstance(policies.policies, Mapping):
+        return policies.policies, policies
+    if isinstance(policies, Mapping):
+        for k, v in policies.items():
+            if not (isinstance(k, tuple) and len(k) == 2) or not hasattr(v, "kernel_params"):
+                raise SimulationError(f"policies: expected {{(site, sku): policy}}, got {k!r}: {type(v).__name__}")
+        return policies, None
+    raise SimulationError(f"policies must be the live replenisher or a mapping {{(site, sku): policy}}, "
+                          f"got {type(policies).__name__}")
+
+
+def _observed_demand(rep: Any, min_days: int) -> dict[tuple[str, str], tuple[float, float]]:
+    """Mean and std of the closed days of demand the replenisher's sensor has recorded per key (keys with
+    at least ``min_days`` of them): the live demand rate while the sensor still answers with its prior."""
+    sensor = getattr(rep, "sensor", None)
+    if sensor is None or not hasattr(sensor, "history") or min_days <= 0:
+        return {}
+    hist = sensor.history()
+    if hist.empty:
+        return {}
+    out = {}
+    for uid, y in hist.groupby("unique_id")["y"]:
+        if len(y) >= min_days:
+            site, _, sku = str(uid).partition("|")
+            out[(site, sku)] = (float(y.mean()), float(y.std(ddof=1)) if len(y) > 1 else 0.0)
+    return out
+
+
+def _apply_live(net: SimNetwork, model: Any, pols: Mapping[tuple[str, str], Any], rep: Any, start: datetime,
+                shift: float, push_cover_days: float, info: dict[str, Any], min_days: int = 3) -> SimNetwork:
+    """``net`` with the live policies, demand estimates and lead times (see the module doc)."""
+    n = net.n_items
+    pk, pa, pb = net.pol_kind.copy(), net.pol_a.copy(), net.pol_b.copy()
+    prev, poff, pack, moq = net.pol_review.copy(), net.pol_offset.copy(), net.pack.copy(), net.moq.copy()
+    day0 = (start.date() - _EPOCH).days
+    lt_mean, lt_std = net.lt_mean.copy(), net.lt_std.copy()
+    lt_min, lt_max = net.lt_min.copy(), net.lt_max.copy()
+    dem_mean, dem_std, dem_kind = net.dem_mean.copy(), net.dem_std.copy(), net.dem_kind.copy()
+    lanes = {ln.id: ln for ln in getattr(model, "lanes", ())}
+    boms = {(b.plant, b.output_sku): b for b in getattr(model, "boms", ())}
+    counts = {"live": 0, "push": 0, "model": 0}
+    demand_src: dict[str, int] = {}
+    observed = _observed_demand(rep, min_days)
+    for i in range(n):
+        if net.source[i]:
+            continue
+        key = (net.sites[net.item_site[i]], net.item_sku[i])
+        pol = pols.get(key)
+        if pol is not None:
+            kind, a, b, review, offset = pol.kernel_params()
+            pk[i], pa[i], pb[i] = kind, float(np.asarray(a)), float(np.asarray(b))
+            prev[i] = float(np.asarray(review))
+            poff[i] = (float(np.asarray(offset)) - day0) % prev[i] if prev[i] > 1 else 0.0
+            pack[i], moq[i] = float(np.asarray(pol.pack_size)), float(np.asarray(pol.moq))
+            counts["live"] += 1
+        elif key in boms and pols:
+            # a plant's finished goods: produced at the line's rate while components last (a push)
+            rate = float(boms[key].rate_per_day or 0.0)
+            pk[i], pa[i], pb[i], prev[i], poff[i], pack[i], moq[i] = 0, rate * push_cover_days, 0.0, 1.0, 0.0, 1.0, 0.0
+            counts["push"] += 1
+        else:
+            counts["model"] += 1
+        k = net.item_lane[i]
+        lane = lanes.get(net.lanes[k]) if k >= 0 else None
+        if lane is not None and rep is not None and hasattr(rep, "lead_time_estimate"):
+            est = rep.lead_time_estimate(lane)
+            m, s = float(est.mean_days), float(est.std_days)
+            lt_mean[i], lt_std[i] = max(m, 0.0), max(s, 0.0)
+            lt_min[i], lt_max[i] = max(m - 3 * s, 0.0), m + 3 * s
+        if lane is not None:  # a production line's output is there at the close it is made: no shift
+            lt_mean[i] += shift
+            lt_min[i] += shift
+            lt_max[i] += shift
+        if net.dem_kind[i] >= 0 and rep is not None and hasattr(rep, "demand_estimate"):
+            est = rep.demand_estimate(key)
+            mu, sd = max(float(est.mean), 0.0), max(float(est.std), 0.0)
+            seen = observed.get(key)
+            if getattr(est, "source", "") == "network" and seen is not None:
+                mu, sd = seen
+                est = type("Observed", (), {"source": "observed"})()
+            dem_mean[:, i], dem_std[:, i] = mu, sd
+            dem_kind[i] = (DEMAND_KINDS["poisson"] if sd <= 1.2 * math.sqrt(max(mu, 1e-9))
+                           else DEMAND_KINDS["normal_int"]) if mu > 0 else DEMAND_KINDS["none"]
+            src = str(getattr(est, "source", "live"))
+            demand_src[src] = demand_src.get(src, 0) + 1
+    info["policies_by_source"] = counts
+    dem_mean.setflags(write=False)  # as SimNetwork.build leaves it: the kernel's compiled (cached) signature
+    info["demand_sources"] = demand_src
+    return net.replace(pol_kind=pk, pol_a=pa, pol_b=pb, pol_review=prev, pol_offset=poff, pack=pack, moq=moq,
+                       lt_mean=np.maximum(lt_mean, 0.0), lt_std=lt_std, lt_min=lt_min, lt_max=lt_max,
+                       dem_mean=dem_mean, dem_std=dem_std, dem_kind=dem_kind)
+
+
+def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replications: int = 200, seed: int = 0,
+                      policies: Any = None, at: datetime | None = None,
+                      timing_shift_days: float = DEFAULT_TIMING_SHIFT, push_cover_days: float = 2.0,
+                      observed_min_days: int = 0) -> dict[str, Any]:
+    """The next ``horizon_days`` days' KPIs predicted from ``twin`` under the live policies.
+
+    ``network``: the :class:`supplynet.model.Network` the twin runs on; ``twin``: a
+    :class:`supplynet.twin.Twin` (or its state); ``policies``: the live replenisher (its policies,
+    demand and lead-time estimates, see the module doc) or a mapping ``{(site, sku): policy}``; None sizes
+    the policies from the network's specs. ``at``: day 0 (default: the time of the twin's last event).
+    ``observed_min_days``: see the module doc. Day 0 is the day the stores last closed (their count
+    time, see :func:`_last_close`); the KPIs cover the ``horizon_days`` closes after it.
+    Returns ``{kpi: {"p10", "p50", "p90", "mean"}, ..., "cost": {component: {...}}, "meta": {...}}``.
+    """
+    if not hasattr(network, "sites") or not hasattr(network, "demand"):
+        raise SimulationError(f"network must be a supplynet.model.Network, got {type(network).__name__}")
+    state = getattr(twin, "state", twin)
+    if not hasattr(state, "inventory") or not hasattr(state, "shipments"):
+        raise SimulationError(f"twin must be a supplynet.twin.Twin or TwinState, got {type(twin).__name__}")
+    if getattr(state, "events_applied", 0) == 0:
+        raise SimulationError("the twin has applied no events: there is no live state to predict from")
+    if isinstance(horizon_days, bool) or not isinstance(horizon_days, (int, np.integer)) or not 1 <= horizon_days <= 3650:
+        raise SimulationError(f'"horizon_days" must be a whole number of days in 1..3650, got {horizon_days!r}')
+    if isinstance(replications, bool) or not isinstance(replications, (int, np.integer)) or not 2 <= replications <= 100_000:
+        raise SimulationError(f'"replications" must be a whole number in 2..100000, got {replications!r}')
+    if not (isinstance(timing_shift_days, (int, float)) and 0.0 <= timing_shift_days <= 1.0):
+        raise SimulationError(f'"timing_shift_days" must be in [0, 1], got {timing_shift_days!r}')
+    pols, rep = _live_policies(policies)
+    start = _utc(at) if at is not None else _utc(state.last_event_at)
+    close = _last_close(state, start, network)
+    info: dict[str, Any] = {"last_close": close.isoformat()}
+    base = SimNetwork.from_network(network)
+    net = _apply_live(base, network, pols, rep, close, float(timing_shift_days), float(push_cover_days), info,
+                      int(observed_min_days))
+    # day 0 is the day that closed at ``close`` (its sales are in the twin: no demand), day d the d-th close
+    # after it; what arrives before that close is on the shelf for its sales
+    dm = np.vstack([np.zeros((1, net.n_items)), net.dem_mean[-1:]])
+    dm.setflags(write=False)
+    net = net.replace(dem_mean=dm, dem_std=np.vstack([np.zeros((1, net.n_items)), net.dem_std[-1:]]))
+    live = initial_state_from_twin(net, twin, at=close)
+    sim = Simulation(live.network, horizon=int(horizon_days) + 1, replications=int(replications), seed=int(seed),
+                     scenario=live.scenario(None))
+    sim.run(until=1)
+    sim.reset_kpis()
+    sim.run()
+    res = sim.result()
+    return _kpis(live.network, sim, res, network) | {"meta": {
+        "at": start.isoformat(), "horizon_days": int(horizon_days), "replications": int(replications),
+        "seed": int(seed), "policies": "live replenisher" if rep is not None else (
+            "given" if pols else "sized from the network's specs"),
+        **info, "timing_shift_days": float(timing_shift_days), "push_cover_days": float(push_cover_days),
+        "machines_down": live.down, "machines_at_risk": live.at_risk, "warnings": live.warnings,
+        "currency": _currency(network)}}
+
+
+def _last_close(state: Any, at: datetime, network: Any) -> datetime:
+    """The stores' last close at or before ``at``: the hour their shelves were last counted (sales are
+    reported with the count at closing), else ``at`` itself."""
+    stores = {s.id for s in getattr(network, "sites", ()) if getattr(s, "kind", None) == "store"}
+    counts = [p.last_count_at for (site, _), p in state.inventory.items()
+              if site in stores and p.last_count_at is not None]
+    if not counts:
+        return at
+    hour = _utc(max(counts)).hour
+    close = at.replace(hour=hour, minute=0, second=0, microsecond=0)
+    return close if close <= at else close - timedelta(days=1)
+
+
+def _currency(network: Any) -> str | None:
+    costs = getattr(network, "costs", None) or getattr(network, "cost_model", None)
+    cur = getattr(costs, "currency", None) if costs is not None else None
+    return str(cur) if cur else getattr(network, "currency", None)
+
+
+def _kpis(net: SimNetwork, sim: Simulation, res: Any, model: Any) -> dict[str, Any]:
+    acc = res.acc
+    kind = np.asarray([net.site_kind[s] for s in net.item_site])
+    held = ~net.source
+    store = (kind == "store") & (net.dem_kind >= 0)
+    demand = acc[:, store, K.A_DEMAND].sum(axis=1)
+    served = acc[:, store, K.A_SERVED_NOW].sum(axis=1)
+    fill = np.where(demand > 0, served / np.where(demand > 0, demand, 1.0), 1.0)
+    lost = acc[:, store, K.A_LOST].sum(axis=1)
+    lost_value = (acc[:, store, K.A_LOST] * net.price[store]).sum(axis=1)
+    out: dict[str, Any] = {"store_fill_rate": quantiles(fill), "lost_sales_units": quantiles(lost),
+                           "lost_sales_value": quantiles(lost_value)}
+    for k, name in _ECHELON.items():
+        mask = held & (kind == k)
+        out[name] = quantiles(sim.on_hand[:, mask].sum(axis=1))
+    parts = {"holding": acc[:, :, K.A_HOLD].sum(axis=1), "transit_holding": acc[:, :, K.A_TRANSIT].sum(axis=1),
+             "ordering": acc[:, :, K.A_ORDER].sum(axis=1), "transport": acc[:, :, K.A_TRANSPORT].sum(axis=1),
+             "shortage": acc[:, :, K.A_SHORT].sum(axis=1)}
+    total = sum(parts.values())
+    out["total_cost"] = quantiles(total)
+    out["cost"] = {k: quantiles(v) for k, v in parts.items()}
+    out["demand_units"] = quantiles(demand)
+    return out

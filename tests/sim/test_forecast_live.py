@@ -1,0 +1,216 @@
+"""The twin predicts the live world: KPIs of the next days from the live state, under the live policies.
+
+Fast tests run on a real SQLite store holding a few hours of the tiny network's events (as
+tests/sim/test_live.py builds it) with the network recorded, through the CLI as a user runs it; the
+slow ones run the demo's loop and check the prediction against what the live loop then does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from supplynet.decide.policies import RSPolicy
+from supplynet.decide.replenish import Replenisher
+from supplynet.errors import SimulationError
+from supplynet.model import example_path, load_network
+from supplynet.sim.forecast_live import KPIS, _apply_live, predict_from_live
+from supplynet.sim.network import SimNetwork
+from supplynet.store import open_store
+from supplynet.store.brain import BrainTables
+from supplynet.twin import Twin
+from supplynet.twin._state import TwinState
+
+from .test_live import at, live_events
+
+QS = ("p10", "p50", "p90")
+
+
+@pytest.fixture()
+def live_store(tmp_path):
+    """A store with the tiny network recorded and its live events: (url, network, twin)."""
+    path = example_path("tiny")
+    model = load_network(path)
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    with open_store(url) as store:
+        BrainTables(store.backend).record_network(Path(path).read_text(encoding="utf-8"), model.name)
+        store.log.append(live_events())
+        twin = Twin.rebuild(store, model)
+    return url, model, twin
+
+
+def _warm(model, twin):
+    rep = Replenisher(model)
+    return rep
+
+
+def _simulate(*args):
+    from supplynet.commands.simulate import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def _ordered(doc):
+    for k in KPIS:
+        q = doc[k]
+        assert set(QS) <= set(q), k
+        assert all(math.isfinite(q[p]) for p in QS), k
+        assert q["p10"] <= q["p50"] <= q["p90"], (k, q)
+
+
+def test_predict_from_live_gives_ordered_quantiles_of_every_kpi(live_store):
+    _, model, twin = live_store
+    rep = Replenisher(model)
+    doc = predict_from_live(model, twin, horizon_days=10, replications=40, seed=3, policies=rep)
+    _ordered(doc)
+    assert 0.0 <= doc["store_fill_rate"]["p10"] <= doc["store_fill_rate"]["p90"] <= 1.0
+    for k in ("inventory_plant", "inventory_dc", "inventory_store", "lost_sales_units", "total_cost"):
+        assert doc[k]["p10"] >= 0.0
+    meta = doc["meta"]
+    assert meta["at"] == at(30).isoformat() and meta["horizon_days"] == 10 and meta["replications"] == 40
+    assert meta["policies"] == "live replenisher" and meta["policies_by_source"]["live"] == len(rep.policies)
+    assert meta["machines_down"] == ["OVEN-1"]  # the open work order stops the line from day 0
+    # seeded: the same call gives the same answer, another seed another one
+    again = predict_from_live(model, twin, horizon_days=10, replications=40, seed=3, policies=rep)
+    assert again["inventory_store"] == doc["inventory_store"]
+    other = predict_from_live(model, twin, horizon_days=10, replications=40, seed=4, policies=rep)
+    assert other["inventory_store"] != doc["inventory_store"]
+
+
+def test_the_prediction_starts_from_the_live_state(live_store):
+    """Empty the stores' shelves in the twin: the same policies predict lost sales and a lower fill."""
+    _, model, twin = live_store
+    rep = Replenisher(model)
+    full = predict_from_live(model, twin, horizon_days=3, replications=30, seed=1, policies=rep)
+    empty = twin.state.copy()
+    for (site, sku), p in list(empty.inventory.items()):
+        if site.startswith("STORE"):
+            empty.inventory[(site, sku)] = type(p)(site=site, sku=sku)
+    bare = predict_from_live(model, empty, horizon_days=3, replications=30, seed=1, policies=rep)
+    assert bare["store_fill_rate"]["p50"] < full["store_fill_rate"]["p50"]
+    assert bare["lost_sales_units"]["p50"] > full["lost_sales_units"]["p50"]
+
+
+def test_live_policy_levels_are_the_replenishers(live_store):
+    """Each managed stocking point orders with the replenisher's current policy; an (R,S) review keeps
+    the live calendar: simulated day t is reviewed when (epoch day of t - offset) % R == 0."""
+    _, model, twin = live_store
+    rep = Replenisher(model)
+    key = next(iter(rep.policies))
+    rep.policies[key] = RSPolicy(3, 123.0, offset=1)
+    base = SimNetwork.from_network(model)
+    start = at(30)
+    info: dict = {}
+    net = _apply_live(base, model, rep.policies, rep, start, 0.5, 2.0, info)
+    i = net._index(key)
+    assert (net.pol_kind[i], net.pol_a[i], net.pol_review[i]) == (3, 123.0, 3.0)
+    day0 = (start.date() - date(1970, 1, 1)).days
+    for t in range(9):
+        live_review = (day0 + t - 1) % 3 == 0
+        assert ((t - net.pol_offset[i]) % 3 == 0) == live_review
+    for k, pol in rep.policies.items():
+        if k != key:
+            j = net._index(k)
+            assert net.pol_a[j] == pytest.approx(float(np.asarray(pol.kernel_params()[1])))
+    # the lead times are the learned (else declared) ones, plus the shift to the stores' closing time
+    lane = rep._cheapest(key)
+    assert net.lt_mean[i] == pytest.approx(max(float(lane.lead_time.mean), 0.0) + 0.5)
+
+
+def test_bad_arguments_are_refused_with_one_line(live_store):
+    _, model, twin = live_store
+    with pytest.raises(SimulationError, match="horizon_days"):
+        predict_from_live(model, twin, horizon_days=0, replications=10)
+    with pytest.raises(SimulationError, match="replications"):
+        predict_from_live(model, twin, horizon_days=3, replications=1)
+    with pytest.raises(SimulationError, match="no events"):
+        predict_from_live(model, TwinState.for_network(model), horizon_days=3, replications=10)
+    with pytest.raises(SimulationError, match="policies"):
+        predict_from_live(model, twin, horizon_days=3, replications=10, policies=["not", "policies"])
+    with pytest.raises(SimulationError, match="network"):
+        predict_from_live("tiny.yaml", twin, horizon_days=3, replications=10)
+
+
+def test_cli_from_live_predicts_from_the_stores_network(live_store):
+    url, model, _ = live_store
+    res = _simulate("--from-live", "--store", url, "--horizon", "7", "--replications", "30", "--seed", "2", "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    _ordered(doc)
+    assert doc["meta"]["horizon_days"] == 7 and doc["meta"]["policies"] == "live replenisher"
+    # the table for people names every KPI
+    res = _simulate("--from-live", "--store", url, "--horizon", "7", "--replications", "30")
+    assert res.exit_code == 0, res.output
+    for label in ("store fill rate", "lost sales (units)", "inventory at DCs", "inventory at stores", "total cost"):
+        assert label in res.stdout
+    # as of an earlier time: the twin then
+    res = _simulate("--from-live", "--store", url, "--at", at(10).isoformat(), "--horizon", "5", "--replications",
+                    "20", "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["meta"]["at"] == at(10).isoformat()
+
+
+def test_cli_from_live_one_line_errors(live_store, tmp_path):
+    from supplynet.cli import app as cli
+
+    def run(*args):
+        return CliRunner().invoke(cli, ["simulate", *args])
+
+    # a store without a network
+    bare = f"sqlite:///{tmp_path / 'bare.db'}"
+    with open_store(bare) as store:
+        store.log.append(live_events()[:3])
+    res = run("--from-live", "--store", bare, "--horizon", "5")
+    assert res.exit_code != 0 and "no network" in res.output and "Traceback" not in res.output
+    assert len(res.output.strip().splitlines()) == 1, res.output
+    # a store with its network but no events
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    with open_store(empty) as store:
+        BrainTables(store.backend).record_network(Path(example_path("tiny")).read_text(encoding="utf-8"), "tiny")
+    res = run("--from-live", "--store", empty, "--horizon", "5")
+    assert res.exit_code != 0 and "no events" in res.output and len(res.output.strip().splitlines()) == 1
+    url, _, _ = live_store
+    # another network than the store's
+    res = run("--from-live", "--store", url, "--network", str(example_path("realistic")), "--horizon", "5")
+    assert res.exit_code != 0 and "different network" in res.output and "Traceback" not in res.output
+    res = run("--from-live", "--store", url, "--horizon", "5", "--replications", "1")
+    assert res.exit_code != 0 and "replications" in res.output and "Traceback" not in res.output
+    res = run("--from-live", "--store", url, "--horizon", "5", "--at", "yesterday")
+    assert res.exit_code != 0 and "ISO 8601" in res.output
+    # without --from-live the network file is still required
+    res = run("--horizon", "5")
+    assert res.exit_code != 0 and "--network" in res.output and "Traceback" not in res.output
+
+
+# ------------------------------------------------------------------------------------------------ slow
+DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_fidelity_on_one_seed_of_the_realistic_demo(tmp_path):
+    """bench/twin_fidelity.py's check on one seed: at day 2 of the realistic demo world, predict days 2-5
+    from the live twin under the live replenisher; the loop runs on; the realized store fill rate, DC and
+    store inventories fall inside the predicted P10-P90."""
+    import importlib.util
+
+    from supplynet.testing.require import require_or_skip
+
+    if not DATA.is_dir():
+        require_or_skip("the public datasets (../shared/data) for the realistic demo world", "data")
+    spec = importlib.util.spec_from_file_location("twin_fidelity",
+                                                  Path(__file__).resolve().parents[2] / "bench" / "twin_fidelity.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    row = bench.one_seed(0, days=5, at_day=2, replications=100, data_dir=DATA, cache=tmp_path / "cache",
+                         home=tmp_path / "home")
+    for k in bench.CHECKED:
+        assert row[k]["p10"] <= row[k]["p50"] <= row[k]["p90"]
+    assert row["inside"], {k: row[k] for k in bench.CHECKED}
