@@ -82,7 +82,7 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
              start: datetime | None = None, cover_days: float = 4.0, policy: AutonomyPolicy | None = None,
              planner_hour: int | None = 8, jam_hours: float = 20.0, stress_replications: int = 200,
              stress_horizon: int = 60, via_gate: bool = True, cache_dir: str | Path | None = None, on_ready: Callable[[Any, Network], None] | None = None, on_hour: Callable[[int, int], None] | None = None,
-             on_day: Callable[[int, Loop, Network], None] | None = None) -> DemoResult:
+             on_day: Callable[[int, Any, Network], None] | None = None) -> DemoResult:
     """Run the demo for ``days`` simulated days; ``on_hour(done, total)`` reports progress.
 
     ``policy``: the autonomy policy (default: the packaged example). ``planner_hour``: each day at this

@@ -193,7 +193,7 @@ class Brain:
         """What does not depend on the log (done while a standby waits): the machines' RUL model."""
         if self._model is None and any(a.kind == "machine" and a.failure_cost and a.preventive_cost
                                        for a in self.network.assets):
-            from ..fleet._setup import machine_histories
+            from ..fleet import machine_histories
             from ..loop import rul_model
 
             train, _, source = machine_histories(self.data_dir, self.seed)

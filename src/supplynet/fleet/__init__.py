@@ -20,9 +20,10 @@ from ._sources import CmapssWear, GeneratedDemand, GeneratedWear, WalmartDemand,
 from ._world import Trip, World
 
 __all__ = ["CallbackSink", "CmapssWear", "Emitter", "Fleet", "GeneratedDemand", "GeneratedWear", "LogSink", "Sink",
-           "Trip", "WalmartDemand", "World", "real_data_sources", "run_fleet"]
+           "Trip", "WalmartDemand", "World", "machine_histories", "real_data_sources", "run_fleet", "schedule_jam"]
 # run_fleet (``supplynet fleet``) imports this package itself: published lazily
-_, __getattr__, __dir__ = lazy_exports(__name__, {"_live": ("run_fleet",)})
+_, __getattr__, __dir__ = lazy_exports(__name__, {"_live": ("run_fleet",),
+                                                            "_setup": ("machine_histories", "schedule_jam")})
 
 
 def real_data_sources(network: Any, data_dir: str | Path, rng: np.random.Generator) -> dict[str, Any]:

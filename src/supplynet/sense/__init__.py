@@ -23,7 +23,7 @@ _BY_MODULE: dict[str, tuple[str, ...]] = {
     "demand_live": ("DemandEstimate", "DemandSensor", "forecast_estimates", "protection_demand"),
     "eta": ("BacktestResult", "EtaForecast", "EtaModel", "LaneGeometry", "MatchedTrip", "TripStatus",
         "backtest_seeds", "classify_trips", "learn_route", "match_trip", "weighted_quantiles"),
-    "eta_lane": ("LaneEtaModel", "lane_backtest", "load_eta_models", "repeated_route"),
+    "eta_lane": ("CONTEXTS", "LaneEtaModel", "contexts", "declared_sea", "lane_backtest", "load_eta_models", "repeated_route"),
     "eta_tod": ("BANDWIDTHS_S", "ETA_MODELS", "LOADING_SLOPES", "TodEtaModel", "eta_model_class"),
     "features": ("BearingGeometry", "ConditionNormalizer", "OperatingConditions", "WindowFeatures",
         "WindowSpec", "waveform_features", "window_feature_names", "window_features"),

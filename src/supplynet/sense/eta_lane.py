@@ -306,15 +306,15 @@ class LaneEtaModel:
             ctx_pace = ctx_band = None
             if ctx:
                 if list(d.get("contexts", [])) != list(CONTEXTS):
-                    raise ValueError(f"contexts {d.get('contexts')!r} are not {list(CONTEXTS)!r}")
+                    raise DataError(f"contexts {d.get('contexts')!r} are not {list(CONTEXTS)!r}")
                 ctx_pace = np.array([arr(row) for row in ctx])
                 if ctx_pace.shape != (len(CONTEXTS), len(pace)):
-                    raise ValueError(f"context_pace has shape {ctx_pace.shape}, not {(len(CONTEXTS), len(pace))}")
+                    raise DataError(f"context_pace has shape {ctx_pace.shape}, not {(len(CONTEXTS), len(pace))}")
                 ctx_band = np.array([arr(row) for row in d["context_band_pace"]])
                 if ctx_band.shape != (len(CONTEXTS), len(BANDS_M) - 1):
-                    raise ValueError(f"context_band_pace has shape {ctx_band.shape}")
+                    raise DataError(f"context_band_pace has shape {ctx_band.shape}")
             if len(pace) != (len(BANDS_M) - 1) * (len(TOD_H) - 1):
-                raise ValueError(f"pace has {len(pace)} cells, not {(len(BANDS_M) - 1) * (len(TOD_H) - 1)}")
+                raise DataError(f"pace has {len(pace)} cells, not {(len(BANDS_M) - 1) * (len(TOD_H) - 1)}")
             return cls(pace_=pace, ctx_pace_=ctx_pace, ctx_band_pace_=ctx_band, band_pace_=arr(d["band_pace"]),
                        global_pace_=float(d["global_pace"]),
                        weight_=tuple(float(x) for x in d["weight"]),  # type: ignore[arg-type]

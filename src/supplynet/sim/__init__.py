@@ -19,6 +19,7 @@ _BY_MODULE: dict[str, tuple[str, ...]] = {
     "disruptions": ("KINDS", "Disruption", "Draw", "Target"),
     "engine": ("SimResult", "Simulation", "replication_keys"),
     "kpi": ("COST_COMPONENTS", "QUANTILES", "item_kpis", "network_kpis", "node_resilience", "site_kpis", "stress_test_nodes"),
+    "forecast_live": ("DEFAULT_TIMING_SHIFT", "KPIS", "predict_from_live", "quantiles"),
     "live": ("LiveStart", "initial_state_from_twin", "rank_sites", "run_live_scenarios",
         "stress_test_from_twin"),
     "network": ("DEMAND_KINDS", "LEAD_KINDS", "SimNetwork"),
