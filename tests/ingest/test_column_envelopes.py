@@ -17,7 +17,6 @@ from supplynet.ingest.envelope import (
     Body,
     ColumnReadings,
     Rows,
-    open_outer,
     parse_body,
     readings_to_events,
     readings_to_rows,
