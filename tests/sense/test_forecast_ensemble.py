@@ -226,3 +226,33 @@ def test_intermittent_routing_is_decided_on_the_calibration_refit(
         )
     else:  # the ensemble follows the selling season (weeks 30-41 of the cycle)
         assert inter.to_numpy().max(axis=1).min() > 15
+
+
+@pytest.mark.parametrize("trend_model", ["ZNN", "ZZN"])
+def test_the_array_mstl_gives_statsforecasts_numbers(trend_model: str) -> None:
+    """The MSTL member computed on arrays equals StatsForecast's MSTL(AutoETS) bit for bit, on
+    seasonal, flat, zero, trending, short (the naive fallback) and late-starting series, in one
+    process and split over two."""
+    import dataclasses
+
+    rng = np.random.default_rng(3)
+    ds = pd.date_range("2020-01-03", periods=130, freq="W-FRI")
+    k = np.arange(130)
+    rows = {
+        "season": 50 + 10 * np.sin(k * 2 * np.pi / 52) + rng.normal(0, 2, 130),
+        "trend": 20 + 0.3 * k + 5 * np.cos(k * 2 * np.pi / 52) + rng.normal(0, 1, 130),
+        "flat": np.full(130, 7.0),
+        "zeros": np.zeros(130),
+        "lumpy": rng.poisson(0.4, 130).astype(float) * 5,
+    }
+    frames = [pd.DataFrame({"unique_id": u, "ds": ds, "y": y}) for u, y in rows.items()]
+    frames.append(pd.DataFrame({"unique_id": "short", "ds": ds[-60:], "y": rng.normal(10, 1, 60)}))
+    frames.append(pd.DataFrame({"unique_id": "late", "ds": ds[-110:], "y": 30 + rng.normal(0, 3, 110)}))
+    fc = Forecaster(freq="W", season_length=52).fit(pd.concat(frames, ignore_index=True))
+    panel, ctx = fc._panel, fc._ctx
+    ref = km.mstl_ets(panel, 39, dataclasses.replace(ctx, statsforecast_mstl=True), trend_model)
+    assert np.isfinite(ref).all()
+    assert np.array_equal(km.mstl_ets(panel, 39, ctx, trend_model), ref)
+    big = panel.subset(np.repeat(np.arange(panel.n), 16))  # 112 rows: split over 2 processes
+    assert np.array_equal(km.mstl_ets(big, 39, dataclasses.replace(ctx, n_jobs=2), trend_model),
+                          np.repeat(ref, 16, axis=0))

@@ -72,6 +72,7 @@ class Context:
     seed: int = 0
     lgbm_params: dict = field(default_factory=dict)
     short_lags: bool | None = None  # None: only when h <= season / 4 (long horizons drift)
+    statsforecast_mstl: bool = False  # MSTL through StatsForecast (slower; the same numbers)
 
 
 # ---------------------------------------------------------------- numpy kernels
@@ -254,6 +255,52 @@ def _fill(arr: np.ndarray, panel: Panel, m: int) -> np.ndarray:
     return arr
 
 
+def _mstl_rows(args: tuple[list[np.ndarray], int, int, str]) -> np.ndarray:
+    """statsforecast's ``MSTL(season_length=m, trend_forecaster=AutoETS(model=trend_model)).forecast``
+    on each series, computed as that method does (one season: one STL pass with seasonal window 11 and
+    seasonal degree 0; AutoETS on trend + remainder; the last season of the seasonal part repeated) but
+    on arrays, without the per-series data frames that cost more than the decomposition; a series it
+    fails on gets statsforecast's fallback, the naive forecast (a test holds it to statsforecast)."""
+    from statsforecast.models import AutoETS
+    from statsmodels.tsa.seasonal import STL
+
+    ys, h, m, trend_model = args
+    out = np.empty((len(ys), h))
+    reps = int(1 + (h - 1) / m)
+    for i, y in enumerate(ys):
+        try:
+            fit = STL(y + 0.0, period=m, seasonal=11, seasonal_deg=0).fit()
+            seasonal, trend = fit.seasonal, fit.trend
+            x_sa = trend + ((y + 0.0 - seasonal) - trend)
+            mean = AutoETS(model=trend_model).forecast(y=x_sa, h=h, X=None, X_future=None, fitted=False,
+                                                      level=None)["mean"]
+            out[i] = mean + np.tile(seasonal[-m:], reps)[:h]
+        except Exception:  # statsforecast's fallback model (Naive) on the series
+            out[i] = y[-1]
+    return out
+
+
+def _mstl_fast(panel: Panel, h: int, m: int, trend_model: str, n_jobs: int) -> np.ndarray:
+    ys = [row[~np.isnan(row)] for row in panel.Y]
+    arr = np.full((panel.n, h), np.nan)
+    has = np.flatnonzero([len(y) > 0 for y in ys])
+    ys = [ys[i] for i in has]
+    jobs = max(1, min(int(n_jobs), len(ys) // 50))
+    if jobs == 1:
+        res = _mstl_rows((ys, h, m, trend_model))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        parts = np.array_split(np.arange(len(ys)), jobs)
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as ex, \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = np.concatenate(list(ex.map(_mstl_rows, [([ys[k] for k in p], h, m, trend_model) for p in parts])))
+    arr[has] = res
+    return arr
+
+
 def mstl_ets(panel: Panel, h: int, ctx: Context, trend_model: str = "ZZN") -> np.ndarray:
     """MSTL decomposition with an AutoETS trend: the seasonal ETS for long seasons.
 
@@ -266,9 +313,14 @@ def mstl_ets(panel: Panel, h: int, ctx: Context, trend_model: str = "ZZN") -> np
     m = ctx.season_length
     if m == 1:  # no season to remove: plain AutoETS
         model = AutoETS(model=trend_model, alias="mstl")
-    else:
+        res = _statsforecast(panel, [model], h, ctx.n_jobs)["mstl"]
+    elif ctx.statsforecast_mstl:  # the library's own path (the reference the array path is held to)
         model = MSTL(season_length=m, trend_forecaster=AutoETS(model=trend_model), alias="mstl")
-    res = _statsforecast(panel, [model], h, ctx.n_jobs)["mstl"]
+        res = _statsforecast(panel, [model], h, ctx.n_jobs)["mstl"]
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = _mstl_fast(panel, h, m, trend_model, ctx.n_jobs)
     return _fill(res, panel, m)
 
 
