@@ -132,8 +132,8 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
                           machine_frame=replay)
         inventory_start = _by_echelon(world.world.stock, net)
         stock_hours: Counter[tuple[str, str]] = Counter()  # unit-hours on hand per SKU-site (holding cost)
-        brain = Brain(store, net, policy, sinks=sinks, tick_s=TICK_S, home=home, data_dir=data_dir, seed=seed,
-                      model=model, inline_refit=True, out=None)
+        brain = Brain(store, net, policy, sinks=sinks, tick_s=TICK_S, home=home, data_dir=Path(data_dir) if data_dir is not None else None,
+                      seed=seed, model=model, inline_refit=True, out=None)
         if not brain.start(threading.Event()):
             raise RuntimeError("the demo's brain was not elected")  # pragma: no cover - no stop is ever set
         dispatcher = Dispatcher(store, sinks, home=home)
@@ -216,9 +216,10 @@ def _recorded(store: Any, twin: Any, world: Any) -> dict[str, Any]:
         elif action.get("type") == "reroute" and action.get("option") in ("expedite", "reroute"):
             expedites += action.get("option") == "expedite"
             expedite_cost += float(r.cost or 0.0)
-    shipped = Counter()
+    shipped: dict[str, float] = {}
     for sh in twin.state.shipments.values():
-        shipped[sh.lane_id or ""] += sum(float(q) for _, q, *_ in sh.lines)
+        lane = sh.lane_id or ""
+        shipped[lane] = shipped.get(lane, 0.0) + sum(float(q) for _, q, *_ in sh.lines)
     return {"decisions_by_kind": {k: dict(v) for k, v in sorted(by_kind.items())}, "proposed_to_person": proposed,
             "expedites_executed": int(expedites), "expedite_cost": expedite_cost, "orders_executed": orders,
             "shipments_by_lane": dict(shipped), "shipment_count_by_lane": dict(Counter(

@@ -91,5 +91,5 @@ def _fmt(value: float, unit: str, currency: str | None) -> str:
 def summary_rows(doc: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """(KPI, P10, P50, P90) rows of a prediction, formatted for a table."""
     cur = doc.get("meta", {}).get("currency")
-    return [(label, *(_fmt(doc[key][q], unit, cur) for q in ("p10", "p50", "p90")))
+    return [(label, _fmt(doc[key]["p10"], unit, cur), _fmt(doc[key]["p50"], unit, cur), _fmt(doc[key]["p90"], unit, cur))
             for key, label, unit in _ROWS if key in doc]

@@ -118,7 +118,7 @@ def fit_frame(frame: Any, *, title: str, width: int, prefer: Sequence[str] = (),
     order = [n for n in prefer if n in data and n not in empty]
     order += [n for n in names if n not in order and n not in empty]
     cols: list[tuple[str, bool, bool, list[str]]] = []
-    used, left_out = 0, []
+    used, left_out = 0, list[str]()
     for n in order:
         numeric = _numeric(data[n])
         places = digits.get(n)

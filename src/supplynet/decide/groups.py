@@ -126,7 +126,7 @@ def bulk(store: Any, ids: list[str], action: str, by: str, *, note: str = "", no
                 d = dec.reject(store, i, by, note, now=now)
                 out.append({"id": i, "status": d.status, "error": None})
         except DecisionError as exc:
-            status = None
+            status: str | None = None
             try:
                 status = dec.get(store, i).status
             except DecisionError:

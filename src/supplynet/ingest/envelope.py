@@ -442,7 +442,7 @@ def _fast_rows(device: str, body: Body, bound: str | None, bind_field: str, kind
     None: a sender bound to nothing (an operator's import), each reading names its own site or
     asset, checked as an identifier column."""
     readings = body.readings
-    is_cols = type(readings) is ColumnReadings
+    is_cols = isinstance(readings, ColumnReadings)
     first = readings[0]
     if type(first) is not dict:
         return None

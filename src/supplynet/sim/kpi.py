@@ -70,7 +70,7 @@ def _per_replication(res: SimResult, groups: np.ndarray, n_groups: int) -> dict[
         "demand_loss_cost": gsum(acc[:, :, K.A_DEMAND_LOSS_COST]),
         "revenue_at_risk": unmet_value,
     }
-    m["total_cost"] = sum(m[c] for c in COST_COMPONENTS)
+    m["total_cost"] = np.sum([m[c] for c in COST_COMPONENTS], axis=0)
     return m
 
 

@@ -48,7 +48,7 @@ def _has(results: dict[str, SimResult], what: str) -> bool:
     """Whether the network has demand that is backordered / lost (unknown: judged from the numbers)."""
     flags = [r.meta.get(what) for r in results.values()]
     if all(f is not None for f in flags):
-        return any(int(f) > 0 for f in flags)
+        return any(int(f) > 0 for f in flags if f is not None)
     col = K.D_BACKLOG if what == "backorder_items" else K.D_LOST
     return any(float(r.daily[:, :, col].max(initial=0.0)) > 0 for r in results.values())
 

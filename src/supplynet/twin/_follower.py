@@ -123,7 +123,7 @@ class Follower:
                 break
             fold(state, e)  # Twin.apply without the call: offsets come in ascending order
             twin.offset = rec.offset
-            for observe in for_kind(e.kind):  # type: ignore[attr-defined]
+            for observe in for_kind(e.kind):
                 observe(e, twin)
             n += 1
         self.folded += n

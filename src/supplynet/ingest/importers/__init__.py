@@ -236,7 +236,7 @@ def _column_lists(table: dict[str, Any], a: int, b: int) -> dict[str, Any]:
             miss = np.isnan(part)
             values = part.tolist()
         else:
-            miss = np.equal(part, None)
+            miss = np.equal(part, None)  # type: ignore[call-overload]  # object arrays: elementwise is None
             values = part.tolist()
         if miss.any():
             if miss.all():
@@ -252,6 +252,7 @@ def _import_columns(built: Built, rep: ImportReport, gate: Gate, operator: Opera
     """Seal the column form into column envelopes (one signature over up to 10,000 rows, every
     byte of them) of consecutive sequence numbers, and submit them through the gate."""
     assert built.table is not None and built.seqs is not None and built.common is not None
+    table, common = built.table, built.common
     seqs = built.seqs
     n = len(seqs)
     sample = _column_lists(built.table, 0, min(n, 500))
@@ -269,7 +270,7 @@ def _import_columns(built: Built, rep: ImportReport, gate: Gate, operator: Opera
     limit = gate.config.max_bytes
 
     def emit(a: int, b: int) -> None:
-        columns = {**built.common, **_column_lists(built.table, a, b)}
+        columns = {**common, **_column_lists(table, a, b)}
         sealed = seal(rep.source, kid, operator.private_b64u, int(seqs[a]), now, None, columns=columns)
         if len(sealed) > limit and b - a > 1:  # longer rows than the sample's: halve the envelope
             emit(a, (a + b) // 2)
