@@ -102,7 +102,7 @@ def _policy_of(st: object) -> object:
     raw = DecisionTable(st.backend).setting("autonomy_policy")  # type: ignore[attr-defined]
     if raw:
         return parse_policy(json.loads(raw), "stored autonomy policy")
-    from ..demo import default_policy
+    from ..loop import default_policy
 
     return default_policy()  # the API's default too (supplynet/examples/autonomy.yaml)
 
