@@ -77,9 +77,10 @@ def test_an_orders_cost_carries_its_share_of_the_trip_not_the_whole_truck():
 
 def test_dcs_and_plants_cycle_at_most_a_week_stores_two():
     """Network-wide: an upstream echelon ordering two weeks at a time piles a week of its stores' demand
-    where they cannot sell it; DCs and plants cycle at most ``upstream_cycle_days``, stores keep theirs."""
+    where they cannot sell it; with ``upstream_cycle_days`` (opt-in) DCs and plants cycle at most that,
+    stores keep theirs."""
     net = load_network(example_path("realistic"))
-    rep = Replenisher(net, demand=False, lead_times=False)
+    rep = Replenisher(net, demand=False, lead_times=False, upstream_cycle_days=7.0)
     kind = {s.id: s.kind for s in net.sites}
     longest: dict[str, float] = {}
     for key, info in rep.sizing.items():
@@ -93,7 +94,7 @@ def test_dcs_and_plants_cycle_at_most_a_week_stores_two():
         cap = 7.0 if kind[key[0]] in ("dc", "plant") else 14.0
         assert q <= cap * m + max(product.moq, product.pack_size) + 1e-6, (key, q, m)
     assert longest["dc"] > 5.0  # the cap binds: without it DC orders were longer (see the cap of 14 above)
-    wide = Replenisher(net, demand=False, lead_times=False, upstream_cycle_days=None)
+    wide = Replenisher(net, demand=False, lead_times=False)  # the default: no separate upstream cap
     assert wide.cycle_cap("DC-DAV") == wide.cycle_cap("ST-LON") == 14.0
     assert rep.cycle_cap("DC-DAV") == rep.cycle_cap("PLT-LEI") == 7.0 and rep.cycle_cap("ST-LON") == 14.0
 

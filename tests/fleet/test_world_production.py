@@ -22,6 +22,7 @@ def tiny():
 
 def _fleet(net, seed=2):
     fleet = Fleet(net, seed=seed, start=START, sink=None, cover_days=3)
+    fleet.world.produce_to_plan = True  # opt-in (the default plant makes its rate: see World._produce)
     fleet.start()
     return fleet
 

@@ -124,8 +124,12 @@ class World:
 
     def __init__(self, network: Any, rng: np.random.Generator, start: datetime, *, cover_days: float = 12.0,
                  demand: Any | None = None, machine_source: Any | None = None, shrink_rate: float = 0.002,
-                 emitter: Emitter | None = None, traces: list[np.ndarray] | None = None):
+                 emitter: Emitter | None = None, traces: list[np.ndarray] | None = None,
+                 produce_to_plan: bool = False):
         self.net = network
+        #: plants make only what open orders and the plan's finished-goods level need (else at their rate;
+        #: see :meth:`_produce`)
+        self.produce_to_plan = produce_to_plan
         self.rng = rng
         self.t = start
         self.start = start
@@ -442,8 +446,11 @@ class World:
         self._produce(now)
 
     def _produce(self, now: datetime) -> None:
-        """A day's production: each BOM makes, components and machines allowing, what its plant's open orders
-        need plus what restores the planned finished-goods level (:attr:`plan_level`), up to its rate."""
+        """A day's production: each BOM makes, components and machines allowing, its rate; with
+        :attr:`produce_to_plan`, only what its plant's open orders need plus what restores the planned
+        finished-goods level (:attr:`plan_level`), up to its rate. Producing to plan is opt-in: on the
+        realistic 21-day demo (seed 7) it kept the plants' stock down (5.6x -> 2.4x) but the stores went
+        short (fill 98.9% -> 96.8%), as the plan level (the opening stock) does not cover the DCs' orders."""
         open_orders: dict[tuple[str, str], float] = defaultdict(float)
         for b in self.backlog:
             open_orders[(b.origin, b.sku)] += b.quantity
@@ -455,10 +462,11 @@ class World:
             rate = float(bom.rate_per_day or 0.0)
             if rate <= 0:
                 continue
-            # the plant's MES follows a production plan: make what the open orders on the plant need plus what
-            # brings finished goods back to the plan's level, at most the line's rate (not the rate regardless)
+            # to plan, the plant's MES makes what the open orders on the plant need plus what brings finished goods
+            # back to the plan's level, at most the line's rate
             key = (bom.plant, bom.output_sku)
-            want = self.plan_level.get(key, 0.0) + open_orders.get(key, 0.0) - max(self.stock[key], 0.0)
+            want = (self.plan_level.get(key, 0.0) + open_orders.get(key, 0.0) - max(self.stock[key], 0.0)
+                    if self.produce_to_plan else rate)
             possible = min([self.stock[(bom.plant, c.sku)] / c.quantity for c in bom.components] + [rate, want])
             qty = float(math.floor(max(possible, 0.0)))
             if qty <= 0:
