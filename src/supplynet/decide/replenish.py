@@ -313,7 +313,7 @@ class Replenisher:
     ``max_cycle_days``: the most days of demand one (s,S) or (r,Q) order may bring (see :func:`size_policy`);
     ``upstream_cycle_days``: the same for DCs and plants (None, the default: ``max_cycle_days``; no cap
     at all when ``max_cycle_days`` is None). A week was tried as the default: on the realistic 21-day demo
-    (seed 7) it cut the DCs' growth but starved the stores (fill 98.9% -> 96.8% with plants at their rate,
+    (seed 7) it cut the DCs' growth but starved the stores (fill 98.9% -> 97.7% with plants at their rate,
     94.8% with plants producing to plan), so it is opt-in.
     """
 

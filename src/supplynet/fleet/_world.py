@@ -449,7 +449,7 @@ class World:
         """A day's production: each BOM makes, components and machines allowing, its rate; with
         :attr:`produce_to_plan`, only what its plant's open orders need plus what restores the planned
         finished-goods level (:attr:`plan_level`), up to its rate. Producing to plan is opt-in: on the
-        realistic 21-day demo (seed 7) it kept the plants' stock down (5.6x -> 2.4x) but the stores went
+        realistic 21-day demo (seed 7) it kept the plants' stock down (4.7x -> 2.4x) but the stores went
         short (fill 98.9% -> 96.8%), as the plan level (the opening stock) does not cover the DCs' orders."""
         open_orders: dict[tuple[str, str], float] = defaultdict(float)
         for b in self.backlog:
