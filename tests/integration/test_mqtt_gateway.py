@@ -145,7 +145,9 @@ def test_backpressure_slow_log_bounds_the_queue_and_loses_nothing(tmp_path):
             assert store.log.count() == 600
             # the queue filled (backpressure engaged) and the worker never held more than its bound
             assert 20 <= seen["peak"] <= 20 + worker.committers * 10 + 1, seen
-            assert seen["received"] == seen["acked"] == worker.committed == 600  # each delivered and acked once
+            # every delivery acknowledged after its commit; at least once each (QoS 1 allows the broker a
+            # redelivery, seen once in 10 runs on a loaded machine), and the log above holds each exactly once
+            assert seen["received"] == seen["acked"] == worker.committed >= 600
             assert worker.refused_unread == 0
         finally:
             dev.close()
