@@ -44,7 +44,7 @@ def test_dashboard_works_under_the_csp_and_injected_script_does_not_run(tmp_path
                 resp = page.goto(url)
                 assert "frame-ancestors 'none'" in resp.headers["content-security-policy"]
                 expect(page.locator("#who")).to_contain_text("planner", timeout=15_000)
-                expect(page.locator("#map circle[data-site]")).to_have_count(5, timeout=15_000)
+                expect(page.locator("#map .site [data-site]")).to_have_count(5, timeout=15_000)
                 expect(page.locator("#map-legend .sw").first).to_be_visible()
                 assert page.evaluate("window.__violations") == []
                 assert not [m for m in console if "Content Security Policy" in m], console
