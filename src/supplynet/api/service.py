@@ -13,16 +13,16 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 
-from ..decide.autonomy import AutonomyPolicy, load_policy, parse_policy
+from ..decide.autonomy import AutonomyPolicy, parse_policy
 from ..errors import ConfigError, DataError, SimulationError, StoreError
 from ..events import ts_to_us, us_to_ts
+from ..loop import default_policy
 from ..security.tokens import TokenService
 from ..store.decisions import DecisionTable
 from ..store.scenarios import ScenarioRow, ScenarioTable
@@ -55,11 +55,6 @@ def dump(payload: Any) -> bytes:
     return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
 
 POLICY_KEY = "autonomy_policy"
-
-
-def default_policy() -> AutonomyPolicy:
-    """The packaged example policy (``supplynet/examples/autonomy.yaml``)."""
-    return load_policy(str(resources.files("supplynet") / "examples" / "autonomy.yaml"))
 
 
 class TwinService:
