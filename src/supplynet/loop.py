@@ -88,6 +88,10 @@ class Loop:
         #: the tick of event time being folded (:meth:`advance`); None until the first event
         self.tick: int | None = None
         self._route: Any = None
+        #: event ids of this loop's own actions, applied and observed when recorded, whose log copies are
+        #: still to come: those copies are skipped when folded, so the decision makers see an own action at
+        #: the tick it was made, whether the log is followed live or caught up on long after
+        self.early: set[str] = set()
 
     def sync(self) -> int:
         """Fold newly committed events into the twin; returns how many."""
@@ -96,6 +100,9 @@ class Loop:
 
     def observe(self, e: EventBase, twin: Twin) -> None:
         """The loop as the follower's subscriber: one event, already folded into ``twin``."""
+        if self.early and e.event_id in self.early:  # an own action, observed when it was recorded
+            self.early.discard(e.event_id)
+            return
         for key in touched_keys(e):
             self.dirty[key].append(e.event_id)
         kind = e.kind  # type: ignore[attr-defined]
@@ -209,13 +216,15 @@ class Loop:
                 self.watched[f"{d.kind} {d.status}"] += 1
                 if hasattr(w, "recorded"):
                     w.recorded(d, now)
-            for e in sub.events:  # own actions count at once (the log's copy folds again without effect)
-                self.twin.apply(e)
+            for e in sub.events:  # own actions count at once (the log's copy folds again without effect,
+                self.twin.apply(e)  # and its decision makers skip it: they see the action now)
+                self.observe(e, self.twin)
+                self.early.add(e.event_id)
         return rec
 
     # -- the decision makers' state, saved beside the twin's snapshot ------------------------------------
     _STATE = ("replenisher", "rebalancer", "shrinkage", "watchers", "pending", "outcomes", "watched",
-              "orders_decided", "shrinkage_alerts")
+              "orders_decided", "shrinkage_alerts", "early")
 
     def state_blob(self, shared: dict[str, Any], key: bytes) -> bytes:
         """The decision makers' state (sensors, trackers, proposals waiting) as bytes, sealed with an

@@ -284,6 +284,38 @@ def test_demand_refit_runs_off_the_decision_path_and_survives_a_failure(monkeypa
     assert sensor.estimate(("S1", "A")).source == "forecast"  # the last good forecast still serves
 
 
+def test_a_background_refit_takes_effect_at_the_next_tick_whatever_the_pace_and_across_a_restart():
+    """When a forecast takes effect is a matter of event time: the refit started at one tick is installed
+    at the next (waited for if need be); saved mid-refit and restored (a SIGKILLed ``supplynet run``), the
+    loop runs it again on the saved input and installs the same estimates at the same tick, and does not
+    start an extra refit because it restarted."""
+    import pickle
+
+    from supplynet.decide.forecast_refit import DemandRefit
+
+    now = T0 + timedelta(days=30)
+    inline_sensor = _sensor_with_sales()
+    DemandRefit(inline_sensor, background=False).decide(None, now)
+    want = inline_sensor.estimate(("S1", "A"))
+
+    sensor = _sensor_with_sales()
+    refit = DemandRefit(sensor, background=True)
+    refit.decide(None, now)  # started: nothing installed at this tick
+    assert sensor.estimate(("S1", "A")).source == "online"
+    blob = pickle.dumps((sensor, refit))  # the loop's state saved right after the tick
+    refit.decide(None, now + timedelta(hours=1))
+    assert sensor.estimate(("S1", "A")) == want and refit.refits == 1
+    refit.close()
+
+    sensor2, refit2 = pickle.loads(blob)  # restarted from the saved state
+    assert refit2._running is not None and sensor2.estimate(("S1", "A")).source == "online"
+    refit2.decide(None, now + timedelta(hours=1))
+    assert sensor2.estimate(("S1", "A")) == want and refit2.refits == 1
+    refit2.decide(None, now + timedelta(hours=2))  # the schedule survived: no refit before a day has passed
+    assert refit2._running is None and refit2.last_started == now
+    refit2.close()
+
+
 def test_quiet_hours_hold_auto_replenishment_until_they_end_instead_of_asking_a_person(tmp_path):
     from supplynet.events import StockCount
     from supplynet.loop import Loop

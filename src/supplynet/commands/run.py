@@ -435,17 +435,18 @@ def load_sinks_file(path: Path | None) -> Any:
 
 
 def start_dispatcher(store: Any, sinks: Any, stop: threading.Event, home: Path | None = None
-                     ) -> threading.Thread | None:
+                     ) -> tuple[threading.Thread, Any] | None:
     """The outbox dispatcher (:class:`supplynet.decide.outbox.Dispatcher`) in a thread beside the loop, when
-    there are sinks; a dispatcher that dies takes the process with it."""
+    there are sinks: (the thread, the dispatcher); a dispatcher that dies takes the process with it."""
     if sinks is None:
         return None
     from ..decide.outbox import Dispatcher
 
-    t = threading.Thread(target=_crash_on_error(Dispatcher(store, sinks, home=home).run_forever, "dispatcher"),
+    dispatcher = Dispatcher(store, sinks, home=home)
+    t = threading.Thread(target=_crash_on_error(dispatcher.run_forever, "dispatcher"),
                          args=(stop,), name="supplynet-dispatcher", daemon=True)
     t.start()
-    return t
+    return t, dispatcher
 
 
 def _crash_on_error(fn: Any, what: str) -> Any:
@@ -497,7 +498,16 @@ def run(store: Annotated[str | None, typer.Option(help="sqlite:///path or postgr
         finally:
             dispatcher_stop.set()
             if dispatcher is not None:
-                dispatcher.join(timeout=30)
+                dispatcher[0].join(timeout=30)
+        if dispatcher is not None and until_caught_up and not stop.is_set():
+            # what this run decided leaves with it: the rows due now are delivered before it exits
+            # (a sink that is down keeps its rows pending, with their backoff, for the next dispatcher)
+            done = dispatcher[1].drain(within_s=30.0)
+            left = dispatcher[1].table.counts().get("pending", 0)
+            print(f"supplynet run: outbox drained: {done['delivered']} delivered, {done['retried']} to retry, "
+                  f"{done['dead']} dead, {left} pending", file=sys.stderr, flush=True)
+        if dispatcher is not None:
+            dispatcher[1].close()
 
 
 def _policy(store: Any, path: Path | None) -> Any:

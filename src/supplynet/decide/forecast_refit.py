@@ -4,10 +4,14 @@
 sensor's closed daily history (:meth:`~supplynet.sense.demand_live.DemandSensor.history`, on the loop's
 thread: the sensor is not shared), forecasts it on a worker thread with the forecasting module
 (:func:`~supplynet.sense.demand_live.forecast_estimates`: statsforecast models, intermittent series
-routed to theirs, conformal intervals) and, at the first ``decide`` after the forecast is done, installs
-the predictive distribution in the sensor, so the replenisher sizes the next policies from it
-(``demand_source: forecast`` in each order's sizing notes). The loop never waits for a forecast; a
-refit that fails is logged and the online estimates go on serving.
+routed to theirs, conformal intervals) and, at the loop's next ``decide`` (the next tick of event time),
+installs the predictive distribution in the sensor, so the replenisher sizes the next policies from it
+(``demand_source: forecast`` in each order's sizing notes). The forecast runs while the loop folds that
+tick's events; the loop waits for it only if it is not done by then. So when a forecast takes effect is
+a matter of event time, never of how fast the process runs: a loop catching up on a long log, one
+following a live one and one restarted after SIGKILL (a refit under way is saved with the loop's state,
+its input included, and run again) make the same decisions. A refit that fails is logged and the online
+estimates go on serving.
 """
 
 from __future__ import annotations
@@ -51,14 +55,16 @@ class DemandRefit:
         self.sites = frozenset(sites) if sites is not None else None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="demand-refit") if background else None
         self._running: Future[dict[tuple[str, str], DemandEstimate]] | None = None
+        self._pending: tuple[Any, int, dict[str, Any]] | None = None  # the running refit's input (saved)
         self.last_started: datetime | None = None
         self.refits = 0
         self.series = 0
         self.failures = 0
 
     def __getstate__(self) -> dict[str, Any]:
-        """Saved with the loop's state: settings and counters, not the worker thread (a refit under way is
-        simply started again after a restart)."""
+        """Saved with the loop's state: settings, counters, the schedule and a refit under way's input (not
+        the worker thread: after a restart the refit is run again on the same input and installed at the
+        same tick as it would have been)."""
         state = dict(self.__dict__)
         state["_background"] = self._pool is not None
         state["_pool"] = state["_running"] = None
@@ -66,9 +72,12 @@ class DemandRefit:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         background = state.pop("_background", False)
+        state.setdefault("_pending", None)
         self.__dict__.update(state)
-        self.last_started = None if background else self.last_started
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="demand-refit") if background else None
+        if self._pending is not None and self._pool is not None:
+            hist, horizon, kw = self._pending
+            self._running = self._pool.submit(forecast_estimates, hist, horizon, **kw)
 
     def observe(self, event: EventBase, twin: Any) -> None:
         """Nothing to fold: the sensor is fed by the replenisher."""
@@ -86,6 +95,7 @@ class DemandRefit:
                 if self._pool is None:
                     self._install(forecast_estimates(*args, **kw))
                 else:
+                    self._pending = (hist, self.horizon_days, kw)
                     self._running = self._pool.submit(forecast_estimates, *args, **kw)
         return []
 
@@ -94,9 +104,10 @@ class DemandRefit:
         return self.decide(twin, now), []
 
     def _collect(self) -> None:
-        if self._running is None or not self._running.done():
+        """Install the refit started at an earlier tick (waiting for it if it is still running)."""
+        if self._running is None:
             return
-        fut, self._running = self._running, None
+        fut, self._running, self._pending = self._running, None, None
         try:
             self._install(fut.result())
         except Exception:  # noqa: BLE001 - the online estimates keep serving; say so and go on

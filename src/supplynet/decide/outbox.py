@@ -207,6 +207,20 @@ class Dispatcher:
         if events:
             self.store.log.append(events)
 
+    def drain(self, within_s: float = 30.0) -> dict[str, int]:
+        """Rounds while rows are due, for at most ``within_s`` seconds (what ``supplynet run
+        --until-caught-up`` does before it exits, so what it decided leaves with it); rows waiting out a
+        backoff stay pending for the next dispatcher. Returns the summed counts."""
+        deadline = time.monotonic() + within_s
+        total = {"claimed": 0, "delivered": 0, "retried": 0, "dead": 0}
+        while time.monotonic() < deadline:
+            counts = self.run_once()
+            for k, v in counts.items():
+                total[k] += v
+            if not counts["claimed"]:
+                break
+        return total
+
     def run_forever(self, stop: threading.Event, idle_s: float = 0.2) -> None:
         """Rounds until ``stop`` is set; pauses ``idle_s`` when nothing was due. A database that is
         down is waited for (logged); any other error ends the loop (and should end the process)."""
