@@ -76,3 +76,24 @@ def test_a_planted_pickle_snapshot_is_not_run_and_the_log_is_replayed(tmp_path, 
         twin = Twin.rebuild(st)
     assert not (tmp_path / "PWNED").exists()
     assert twin.state == expect.state and twin.offset == expect.offset
+
+
+def test_a_snapshot_folded_under_another_network_is_refused_and_the_log_replayed(tmp_path):
+    """After ``--network-update`` (a store turns backorders on at a store), a snapshot written under the old
+    network would carry the old lost-sales rule; the rebuild replays the log under the new one instead."""
+    from supplynet.model import example_path, load_network
+
+    old = load_network(example_path("tiny"))
+    lost = [s.id for s in old.sites if not s.backorders]
+    assert lost
+    new = old.model_copy(update={"sites": [s.model_copy(update={"backorders": True}) for s in old.sites]})
+    sale = Sale(source="pos", seq=9, ts=T0, site=lost[0], sku=old.products[0].sku, quantity=5, unfilled=5)
+    with open_store(tmp_path / "s.db") as st:
+        st.log.append([sale])
+        Twin.rebuild(st, old, use_snapshot=False).save_snapshot(st, name="main")
+        with pytest.raises(DataError, match="another network"):
+            Twin.from_snapshot(st.snapshots.latest_snapshot().blob, new)
+        twin = Twin.rebuild(st, new)
+        assert twin.state == Twin.rebuild(st, new, use_snapshot=False).state
+        assert twin.state.lost_sales_sites == frozenset()
+        assert Twin.rebuild(st, old).state.lost_sales_sites == frozenset(lost)  # the same network: it is used

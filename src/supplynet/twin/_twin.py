@@ -105,8 +105,16 @@ class Twin:
     @classmethod
     def from_snapshot(cls, blob: bytes, network: Network | None = None) -> Twin:
         """A twin from snapshot bytes; :class:`~supplynet.errors.DataError` for any other format (an old
-        pickle is refused, never unpickled)."""
+        pickle is refused, never unpickled), and for a snapshot folded under another network than
+        ``network`` where that changes the fold (which sites lose sales, which are not tracked): the
+        network was replaced since (``--network-update``), so the log is the truth, replayed under it.
+        Snapshots are otherwise interchangeable between writers: a twin is a function of the log."""
         offset, state = decode_snapshot(blob)
+        if network is not None:
+            now = TwinState.for_network(network)
+            if (now.lost_sales_sites, now.untracked_sites) != (state.lost_sales_sites, state.untracked_sites):
+                raise DataError("twin snapshot refused: folded under another network (its lost-sales or untracked "
+                                "sites differ from this network's)")
         return cls(network, state=state, offset=offset)
 
     def save_snapshot(self, store: Any, name: str = "twin") -> None:
