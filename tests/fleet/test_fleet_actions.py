@@ -155,4 +155,41 @@ def test_fleet_refuses_bad_speed(tmp_path: Path) -> None:
                 "--speed", "-3", cwd=tmp_path)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
-    assert err == "error: --speed '-3': give simulated seconds per wall second (a number > 0) or max\n"
+    assert err == "error: --speed '-3': give simulated seconds per wall second (a number > 0, at most 1e9) or max\n"
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--speed", "1e300"], "error: --speed '1e300': give simulated seconds per wall second"),
+    (["--speed", "nan"], "error: --speed 'nan': give simulated seconds per wall second"),
+    (["--seed", "-1"], "error: Invalid value for '--seed'"),
+    (["--start", "0001-01-01T00:00Z"], "error: --start '0001-01-01T00:00Z': give a time between 1970-01-01"),
+    (["--start", "9999-12-31T00:00Z"], "error: --start '9999-12-31T00:00Z': give a time between 1970-01-01"),
+    (["--home", "/proc/not-here/home"], "error: --home /proc/not-here/home: cannot create the folder"),
+])
+def test_fleet_refuses_out_of_range_options_in_one_line(tmp_path: Path, args: list[str], says: str) -> None:
+    proc = _cli("fleet", "--store", f"sqlite:///{tmp_path / 'w.db'}", "--network", TINY, "--days", 1, *args,
+                cwd=tmp_path)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and err.startswith(says) and err.count("\n") == 1, err
+    assert not (tmp_path / "w.db").exists() or "--home" not in args[0]  # nothing ran
+
+
+def test_actions_naming_what_the_network_lacks_or_absurd_quantities_are_refused(tiny) -> None:
+    """A line in the actions folder is an instruction from outside: the world refuses (and names) an order
+    for an unknown site, SKU or lane, a quantity that is negative, zero, boolean, not finite or above a
+    billion units, and a work order for an unknown asset; a sound order next to them is carried out."""
+    world = World(tiny, np.random.default_rng(1), START, cover_days=4)
+    carrier = ActionCarrier(world, tiny)
+    good = {"site": "STORE-1", "sku": "MILK-2L", "quantity": 12, "origin": "DC-1", "lane_id": "L-DC-STORE-1"}
+    bad = [{**good, "quantity": q} for q in (-5, 0, True, float("nan"), float("inf"), 1e12, "12")]
+    bad += [{**good, "site": "NOPE"}, {**good, "sku": "CAVIAR"}, {**good, "lane_id": "L-NOWHERE"},
+            {**good, "origin": "MOON-BASE"}]
+    docs = [{"action_id": f"x{i}", "action": "order", "body": {"kind": "order", **b}} for i, b in enumerate(bad)]
+    docs.append({"action_id": "wo", "action": "work_order",
+                 "body": {"kind": "maintenance", "action": "work_order_opened", "asset_id": "OVEN-666"}})
+    docs.append({"action_id": "ok", "action": "order", "body": {"kind": "order", **good}})
+    assert [carrier.carry_out(d) for d in docs] == [False] * (len(docs) - 1) + [True]
+    assert len(carrier.refused) == len(docs) - 1 and carrier.carried == {"order": 1}
+    assert any("'CAVIAR' is not in the network" in r for r in carrier.refused)
+    assert any(r.startswith("wo: work order asset 'OVEN-666'") for r in carrier.refused)
+    assert [(b.order_id, b.quantity) for b in world.backlog] == [("PO-ok", 12.0)]  # only the sound one

@@ -38,8 +38,9 @@ def parse_speed(text: str) -> float | None:
         v = float(text)
     except ValueError:
         v = float("nan")
-    if not v > 0 or v == float("inf"):
-        raise DataError(f"--speed {text!r}: give simulated seconds per wall second (a number > 0) or max")
+    if not 0 < v <= 1e9:  # NaN fails too; beyond a billion simulated seconds a second, say max
+        raise DataError(f"--speed {text!r}: give simulated seconds per wall second (a number > 0, at most 1e9) "
+                        f"or max")
     return v
 
 
@@ -50,13 +51,21 @@ def _start(text: str | None) -> datetime:
         t = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise DataError(f"--start {text!r}: expected an ISO time such as 2026-01-05T00:00:00Z") from None
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+    t = t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+    if not _EARLIEST <= t <= _LATEST:  # the gate takes no reading dated outside its window of plausible times
+        raise DataError(f"--start {text!r}: give a time between {_EARLIEST:%Y-%m-%d} and {_LATEST:%Y-%m-%d}")
+    return t
+
+
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def fleet(network: Annotated[Path, typer.Option("--network", help="the network file (YAML)")],
           days: Annotated[float, typer.Option("--days", min=0.01, max=3650, help="simulated days")],
           speed: Annotated[str, typer.Option("--speed", help="simulated seconds per wall second, or max")] = "max",
-          seed: Annotated[int, typer.Option("--seed", help="random seed (same seed, same world)")] = 7,
+          seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1,
+                                            help="random seed (same seed, same world)")] = 7,
           data_dir: Annotated[Path | None, typer.Option("--data-dir", help="public datasets to replay (Walmart "
                                                                            "sales, C-MAPSS, GPS traces)")] = None,
           actions: Annotated[Path | None, typer.Option("--actions", help="folder a file sink writes actions to "
@@ -78,6 +87,10 @@ def fleet(network: Annotated[Path, typer.Option("--network", help="the network f
         raise DataError(f"--data-dir {data_dir}: not a folder")
     if actions is not None and actions.exists() and not actions.is_dir():
         raise DataError(f"--actions {actions}: not a folder")
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"--home {home}: cannot create the folder ({exc.strerror})") from None
     net = load_network(network)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -93,4 +106,5 @@ def fleet(network: Annotated[Path, typer.Option("--network", help="the network f
                            start=begin, home=home, stop=stop, on_ready=ready)
     out = report.to_json()
     out["carried_out"] = out["carried_out"][:200]
+    out["actions_refused"] = out["actions_refused"][:200]
     sys.stdout.write(json.dumps(out, indent=2) + "\n")

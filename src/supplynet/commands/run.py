@@ -138,8 +138,10 @@ class Brain:
                  status_s: float = 2.0,
                  poll_s: float = 0.2, batch: int = 20_000, out: TextIO | None = sys.stderr, seed: int = 7,
                  model: Any = None, inline_refit: bool = False):
-        if tick_s < 1:
-            raise ConfigError(f"--tick must be at least 1 second, not {tick_s:g}")
+        if not (1 <= tick_s <= 31 * 86_400):  # NaN fails both
+            raise ConfigError(f"--tick must be between 1 second and 31 days (2678400), not {tick_s:g}")
+        if not (0.05 <= status_s <= 86_400):
+            raise ConfigError(f"--status-every must be between 0.05 and 86400 seconds, not {status_s:g}")
         self.store, self.network, self.policy, self.sinks = store, network, policy, sinks
         self.tick_s, self.name, self.home, self.data_dir, self.seed = tick_s, name, home, data_dir, seed
         self.snapshot_events, self.snapshot_seconds = snapshot_events, snapshot_seconds

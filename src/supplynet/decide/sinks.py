@@ -109,7 +109,7 @@ def load_sinks(path: str | Path) -> SinksConfig:
 
 def parse_sinks(text: str, filename: str = "<sinks>") -> SinksConfig:
     """A sinks file given as text (``filename`` is used in messages)."""
-    data, lines, issues = compose(text, filename)
+    data, lines, issues = compose(text, filename, what="a mapping with a 'sinks:' list")
     if not issues:
         checker = _Checker(filename, lines)
         specs = checker.top(data)

@@ -124,6 +124,10 @@ def _what(doc: dict[str, Any]) -> tuple[str, dict[str, Any], str | None, datetim
     return str(doc.get("action") or ""), body, did, at
 
 
+#: the largest order quantity the world accepts from an action line (units)
+MAX_ORDER_UNITS = 1e9
+
+
 class ActionCarrier:
     """Carries out the actions of the feed in ``world`` (of ``network``), each action id once.
     ``carried``: counts by action; ``repeats``: lines whose action id was carried out already;
@@ -139,6 +143,28 @@ class ActionCarrier:
         self.done: list[str] = []
         self.answers: list[str] = []
         self.work_orders: Counter[str] = Counter()  # work orders carried out per asset
+        self.refused: list[str] = []  # actions refused as invalid, with the reason (one line each)
+        self._sites = {st.id for st in network.sites}
+        self._skus = {p.sku for p in network.products}
+        self._lanes = {ln.id for ln in network.lanes}
+        self._assets = {a.id for a in network.assets}
+
+    def _refuse(self, typ: str, f: dict[str, Any]) -> str | None:
+        """Why the world will not carry out this action (None: it will): an order for a site, SKU, origin
+        or lane the network does not have, or a quantity that is not a finite number in (0, 1e9]; a
+        work order for an unknown asset."""
+        if typ == "order":
+            q = f.get("quantity")
+            if not isinstance(q, int | float) or isinstance(q, bool) or not 0 < q <= MAX_ORDER_UNITS:
+                return f"order quantity {q!r} is not a number in (0, {MAX_ORDER_UNITS:g}]"
+            for what, value, known in (("site", f.get("site"), self._sites), ("sku", f.get("sku"), self._skus),
+                                       ("origin", f.get("origin"), self._sites),
+                                       ("lane_id", f.get("lane_id"), self._lanes)):
+                if (value is not None or what in ("site", "sku")) and value not in known:
+                    return f"order {what} {str(value)[:80]!r} is not in the network"
+        elif typ == "work_order" and f.get("asset_id") not in self._assets:
+            return f"work order asset {str(f.get('asset_id'))[:80]!r} is not in the network"
+        return None
 
     def carry_out(self, doc: dict[str, Any]) -> bool:
         """True when the line's action was carried out now (not a repeat, not an alert or unknown)."""
@@ -152,6 +178,12 @@ class ActionCarrier:
         self.seen.add(aid)
         typ, f, did, at = _what(doc)
         at = at or self.world.t
+        problem = self._refuse(typ, f)
+        if problem is not None:  # what an ERP refuses: the line is named, the world is left as it was
+            self.ignored += 1
+            self.refused.append(f"{aid[:80]}: {problem}")
+            log.warning("actions: %s refused: %s", aid[:80], problem)
+            return False
         if typ == "order" and f.get("site") and f.get("sku") and f.get("quantity"):
             oid = f.get("order_id") or (f"PO-{did}" if did else f"PO-{aid}")
             self.world.place(_Order(oid, f["site"], f["sku"], float(f["quantity"]), f.get("origin"), f.get("lane_id")))

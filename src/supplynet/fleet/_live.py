@@ -61,6 +61,8 @@ class FleetReport:
     sources_used: list[str]
     jam: str = ""
     carried_out: list[str] = field(default_factory=list)
+    #: action lines refused as invalid (an unknown site, SKU, lane or asset; a quantity out of range)
+    actions_refused: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -163,7 +165,8 @@ class LiveFleet:
                    "fill_rate": (st.sold / st.demand) if st.demand else 1.0, "shipments": st.shipments,
                    "delivered": st.delivered, "failures": st.failures, "preventive": st.preventive,
                    "produced": st.produced},
-            sources_used=self.fleet.sources_used, jam=self.jam, carried_out=self.carrier.done)
+            sources_used=self.fleet.sources_used, jam=self.jam, carried_out=self.carrier.done,
+            actions_refused=self.carrier.refused)
 
 
 def run_fleet(store: Any, network: Any, *, days: float, speed: float | None = None, seed: int = 7,

@@ -100,8 +100,8 @@ def _describe(value: Any) -> str:
         return "a list"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str):
-        return repr(value)
+    if isinstance(value, str):  # the start of it: a whole file read as one string is no message
+        return repr(value if len(value) <= 60 else value[:57] + "...")
     return fmt_num(value) if isinstance(value, float) else str(value)
 
 

@@ -164,12 +164,13 @@ def _syntax_issue(exc: Exception, filename: str) -> ModelIssue:
     return ModelIssue(filename, line, "", message)
 
 
-def compose(text: str, filename: str, parser: str = "auto") -> tuple[Any, Lines, list[ModelIssue]]:
+def compose(text: str, filename: str, parser: str = "auto", what: str = "a network mapping"
+            ) -> tuple[Any, Lines, list[ModelIssue]]:
     """Parse ``text`` into plain data, a ``{path: line}`` index (1-based) and the issues found.
 
     ``parser`` is ``"auto"`` (libyaml when available, else ruamel), ``"ruamel"`` or ``"libyaml"``.
-    Issues are syntax errors, an empty document and duplicate keys; data is ``None`` when the
-    text could not be parsed at all.
+    Issues are syntax errors, an empty document (``what`` says what was expected) and duplicate keys;
+    data is ``None`` when the text could not be parsed at all.
     """
     use_libyaml = parser == "libyaml" or (parser == "auto" and _libyaml_available())
     error: Exception | None = None
@@ -188,7 +189,7 @@ def compose(text: str, filename: str, parser: str = "auto") -> tuple[Any, Lines,
             raise error
         return None, {}, [_syntax_issue(error, filename)]
     if node is None:
-        return None, {}, [ModelIssue(filename, None, "", "file is empty (expected a network mapping)")]
+        return None, {}, [ModelIssue(filename, None, "", f"file is empty (expected {what})")]
     builder = _Builder(filename)
     builder.lines[()] = node.start_mark.line + 1
     data = builder.build(node, ())
