@@ -124,7 +124,7 @@ def _progress() -> Progress:
 def init(directory: Annotated[Path, typer.Argument(help="project folder to create")] = Path("."),
          example: Annotated[str, typer.Option(help="tiny | realistic")] = "tiny",
          force: Annotated[bool, typer.Option(help="overwrite an existing network.yaml")] = False) -> None:
-    """Scaffold a project: a network file to edit and the store folder."""
+    """Scaffold a project: a network file to edit, an autonomy policy, a sinks file and the store folder."""
     from .model import example_path
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -132,9 +132,41 @@ def init(directory: Annotated[Path, typer.Argument(help="project folder to creat
     if target.exists() and not force:
         raise DataError(f"{target} exists; use --force to overwrite it")
     shutil.copyfile(example_path(example), target)
+    made = [str(target)]
+    from importlib import resources
+
+    policy_text = (resources.files("supplynet") / "examples" / "autonomy.yaml").read_text(encoding="utf-8")
+    for name, text in (("autonomy.yaml", policy_text),
+                       ("sinks.yaml", _STARTER_SINKS)):
+        path = directory / name
+        if force or not path.exists():  # the policy and the sinks a person already edited are kept
+            path.write_text(text, encoding="utf-8")
+            made.append(str(path))
     (directory / ".supplynet").mkdir(exist_ok=True)
-    out.print(f"created {target} (from the {example} example) and {directory / '.supplynet'}/")
-    out.print(f"next: supplynet validate {target}")
+    out.print(f"created {', '.join(made)} (from the {example} example) and {directory / '.supplynet'}/")
+    out.print(f"next: supplynet validate {target}; then supplynet run --network {target} --policy "
+              f"{directory / 'autonomy.yaml'} --sinks {directory / 'sinks.yaml'}")
+
+
+#: ``init``'s sinks file: a folder every executed action and alert is written to (works with nothing else
+#: running), and a webhook to an ERP left commented out
+_STARTER_SINKS = """\
+# Where executed actions and alerts go (supplynet run --sinks sinks.yaml). Every delivery carries the
+# action id as its idempotency key. Kinds: file (JSONL in a folder), webhook (HTTP POST, HMAC-signed),
+# mqtt (signed commands on a topic). Actions: order, transfer, work_order, reroute, expedite, alert.
+sinks:
+  - name: actions-folder
+    kind: file                        # JSONL appended and fsynced (what supplynet fleet --actions reads)
+    folder: .supplynet/actions
+    rotate: none                      # daily: one file a day (actions-YYYY-MM-DD.jsonl)
+    actions: [order, transfer, work_order, reroute, expedite, alert]
+#  - name: erp
+#    kind: webhook                     # headers Idempotency-Key and X-Supplynet-Signature: sha256=<hex>
+#    url: https://erp.example.com/supplynet/actions
+#    secret_env: ERP_WEBHOOK_SECRET    # the HMAC secret's environment variable (absent: sealed in the vault)
+#    actions: [order, transfer]
+#    max_attempts: 8
+"""
 
 
 # -- demo ---------------------------------------------------------------------------------------------

@@ -39,8 +39,19 @@ def test_init_then_validate(tmp_path):
     assert (tmp_path / "proj" / "network.yaml").is_file()
     r = run("validate", tmp_path / "proj" / "network.yaml")
     assert r.exit_code == 0 and "OK" in r.output
+    # the README's next steps work as written: the policy and the sinks file are there and valid
+    from supplynet.decide.autonomy import load_policy
+    from supplynet.decide.sinks import load_sinks
+
+    assert load_policy(tmp_path / "proj" / "autonomy.yaml").kinds
+    sinks = load_sinks(tmp_path / "proj" / "sinks.yaml")
+    assert sinks.names_for("order") == ["actions-folder"] and sinks.names_for("alert") == ["actions-folder"]
+    (tmp_path / "proj" / "sinks.yaml").write_text("# mine\n" + (tmp_path / "proj" / "sinks.yaml").read_text())
     r = run("init", tmp_path / "proj")
     assert r.exit_code == 2 and "exists; use --force" in r.output and "Traceback" not in r.output
+    (tmp_path / "proj" / "network.yaml").unlink()
+    assert run("init", tmp_path / "proj").exit_code == 0
+    assert (tmp_path / "proj" / "sinks.yaml").read_text().startswith("# mine")  # an edited file is kept
 
 
 def test_validate_names_line_and_field(tmp_path):
