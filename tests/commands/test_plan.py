@@ -11,11 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from supplynet.cli import app
-from supplynet.decide import gsm
-from supplynet.decide import sizing as sz
 from supplynet.decide.plan import plan_inventory, stage_problem_from_network
-from supplynet.decide.willems_data import read_willems_csv
 from supplynet.model import example_path, load_network
+from supplynet.policy import gsm
+from supplynet.policy import sizing as sz
 from supplynet.store import open_store
 from supplynet.store.audit import AuditLog
 from supplynet.testing.require import require_or_skip
@@ -135,7 +134,7 @@ def test_plan_gsm_on_willems_chains_equals_the_library_solver(chain, tmp_path):
     res = runner.invoke(app, ["plan", "gsm", "--willems", str(path), "--out", str(out)])
     assert res.exit_code == 0, res.output
     got = json.loads(res.stdout)  # nothing else on stdout (the solver's banner goes to stderr)
-    problem = gsm.GsmProblem.from_stages(read_willems_csv(path), holding_rate=0.35, z_decimals=3)
+    problem = gsm.GsmProblem.from_stages(gsm.willems_rows(path), holding_rate=0.35, z_decimals=3)
     ref = gsm.solve(problem)
     assert got["cost"] == pytest.approx(ref.cost, rel=1e-9) and got["stages"] == problem.n
     table = pd.read_csv(out)

@@ -123,15 +123,13 @@ def gsm_cmd(network: Annotated[Path | None, typer.Option("--network", help="netw
     """Guaranteed-service safety-stock placement (Graves & Willems 2000): service times, NRTs, stock."""
     import pandas as pd
 
-    from supplynet.decide import gsm
     from supplynet.decide.plan import plan_gsm, stage_problem_from_network
+    from supplynet.policy import gsm
 
     if (network is None) == (willems is None):
         raise DataError("give exactly one of --network FILE or --willems CSV")
     if willems is not None:
-        from supplynet.decide.willems_data import read_willems_csv
-
-        problem = gsm.GsmProblem.from_stages(read_willems_csv(willems), holding_rate=holding_rate, z_decimals=3)
+        problem = gsm.GsmProblem.from_stages(gsm.willems_rows(willems), holding_rate=holding_rate, z_decimals=3)
         name = willems.name
     else:
         from supplynet.model import load_network

@@ -3,7 +3,7 @@
 :func:`plan_inventory` walks the network's stocking points (those the simulator stocks: every
 SKU-site with demand and what feeds it, :meth:`supplynet.sim.network.SimNetwork.from_network`) and
 sizes the policy each one runs (its ``policies`` entry's type, else base stock) with the textbook
-functions of :mod:`supplynet.decide.sizing`; one period is one day:
+functions of :mod:`supplynet.policy.sizing`; one period is one day:
 
 ========== ======================================== ==============================================
 type       ``service_level`` (cycle service, type 1) ``cost_model`` (holding h, shortage p, order K)
@@ -21,7 +21,7 @@ shortage cost, ``K`` the feeding lane's fixed cost per shipment, ``L`` the lane'
 time. Each row carries the expected fill rate (``1 - E[short per cycle] / E[demand per cycle]``,
 normal demand) and the expected cost per day (holding, shortage and ordering).
 
-``multi_echelon``: the guaranteed-service model (:mod:`supplynet.decide.gsm`, Graves & Willems
+``multi_echelon``: the guaranteed-service model (:mod:`supplynet.policy.gsm`, Graves & Willems
 2000) places safety stock across the stocking points: customer-facing points quote service time 0,
 each point's base-stock level covers its net replenishment time ``tau``
 (``mu tau + z sigma sqrt(tau)``).
@@ -37,8 +37,8 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataError, DecisionError
-from . import gsm
-from . import sizing as sz
+from ..policy import gsm
+from ..policy import sizing as sz
 
 __all__ = ["POLICY_PARAMS", "plan_gsm", "plan_inventory", "stage_problem_from_network", "stocking_points"]
 

@@ -2,7 +2,7 @@
 
 Every function takes plain numbers (or numpy arrays of a demand distribution) and returns a small
 frozen result; nothing here does I/O or keeps state. The runtime classes (``BaseStock``,
-``SsPolicy``, ``RQPolicy``, ``RSPolicy``, ``Newsvendor`` in :mod:`supplynet.decide.policies`) take
+``SsPolicy``, ``RQPolicy``, ``RSPolicy``, ``Newsvendor`` in :mod:`supplynet.policy.policies`) take
 these numbers as their parameters.
 
 Conventions (those of Snyder & Shen, *Fundamentals of Supply Chain Theory*, 2nd ed., 2019):
