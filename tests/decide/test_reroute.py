@@ -10,6 +10,7 @@ from supplynet.decide.decision import OrderAction, RerouteAction, submit
 from supplynet.decide.impact import assess_impact
 from supplynet.decide.reroute import alternatives, choose, cost_alternatives, plan_response
 from supplynet.errors import DecisionError
+from supplynet.loop import sim_whatif
 from supplynet.store import open_store
 
 from ._response_net import T0, declared, network, twin_with_late_load
@@ -23,7 +24,7 @@ def case():
     imp = assess_impact(net, twin.state, shipment_id="SH1", destination="PLANT", lines=list(d.lines), now=T0,
                         arrival=d.eta_p50, on_time=d.promised_at)
     alts = alternatives(net, twin.state, d, imp, now=T0)
-    costed = cost_alternatives(net, twin.state, d, imp, alts, now=T0, replications=48, seed=5)
+    costed = cost_alternatives(net, twin.state, d, imp, alts, now=T0, simulate=sim_whatif, replications=48, seed=5)
     return net, twin, d, imp, alts, costed
 
 
@@ -44,8 +45,8 @@ def test_alternatives_of_every_kind(case):
 
 def test_common_random_numbers_make_differences_paired(case):
     net, twin, d, imp, alts, _ = case
-    again = cost_alternatives(net, twin.state, d, imp, alts, now=T0, replications=48, seed=5)
-    first = cost_alternatives(net, twin.state, d, imp, alts, now=T0, replications=48, seed=5)
+    again = cost_alternatives(net, twin.state, d, imp, alts, now=T0, simulate=sim_whatif, replications=48, seed=5)
+    first = cost_alternatives(net, twin.state, d, imp, alts, now=T0, simulate=sim_whatif, replications=48, seed=5)
     assert [o.sim_cost for o in again] == [o.sim_cost for o in first]  # seeded: reproducible
     wait, air = first[0], next(o for o in first if o.alt.label == "expedite:air:L-A-PLANT")
     assert wait.diff_vs_wait == 0.0
@@ -72,15 +73,15 @@ def test_lowest_cost_picks_a_cheaper_option_and_fastest_a_faster_one(case):
 def test_objective_set_per_network_or_per_decision(case):
     _, twin, d, imp, _, _ = case
     fast_net = network(reroute_objective="fastest")
-    r = plan_response(fast_net, twin.state, d, imp, now=T0, replications=24)
+    r = plan_response(fast_net, twin.state, d, imp, now=T0, simulate=sim_whatif, replications=24)
     assert r.objective == "fastest" and r.chosen.alt.arrival_days == min(o.alt.arrival_days for o in r.options)
-    r2 = plan_response(fast_net, twin.state, d, imp, now=T0, replications=24, objective="lowest_cost")
+    r2 = plan_response(fast_net, twin.state, d, imp, now=T0, simulate=sim_whatif, replications=24, objective="lowest_cost")
     assert r2.objective == "lowest_cost" and r2.chosen.total_cost == min(o.total_cost for o in r2.options)
 
 
 def test_the_decision_records_everything_weighed(case, tmp_path):
     net, twin, d, imp, alts, _ = case
-    r = plan_response(net, twin.state, d, imp, now=T0, replications=24, objective="fastest")
+    r = plan_response(net, twin.state, d, imp, now=T0, simulate=sim_whatif, replications=24, objective="fastest")
     dec = r.to_decision(T0)
     assert dec.kind == "reroute" and dec.chosen == r.chosen.alt.label
     assert [o.label for o in dec.options] == [a.label for a in alts]
@@ -114,7 +115,7 @@ def test_shipment_watch_from_pings_to_a_recorded_decision(tmp_path):
     net = network()
     twin = twin_with_late_load(net)
     with open_store(tmp_path / "w.db") as store:
-        watch = ShipmentWatch(net, store=store, replications=16, objective="fastest")
+        watch = ShipmentWatch(net, simulate=sim_whatif, store=store, replications=16, objective="fastest")
         dep = T0 - timedelta(days=1)
         st = ShipmentStatus(source="wms-SUP-A", seq=1, ts=dep, shipment_id="SH1", status="departed",
                             lane_id="L-A-PLANT", origin="SUP-A", destination="PLANT",
@@ -155,7 +156,7 @@ def test_a_newer_answer_supersedes_the_waiting_proposal(tmp_path):
     twin = twin_with_late_load(net)
     propose = AutonomyPolicy(kinds={"reroute": KindPolicy(level="propose")})
     with open_store(tmp_path / "s.db") as store:
-        watch = ShipmentWatch(net, store=store, policy=propose, replications=8, objective="fastest")
+        watch = ShipmentWatch(net, simulate=sim_whatif, store=store, policy=propose, replications=8, objective="fastest")
         dep = T0 - timedelta(days=1)
         watch.observe(ShipmentStatus(source="wms-SUP-A", seq=1, ts=dep, shipment_id="SH1", status="departed",
                                      lane_id="L-A-PLANT", origin="SUP-A", destination="PLANT",
@@ -206,7 +207,7 @@ def test_no_take_over_when_waiting_is_as_quick(case):
 
 def test_the_decision_record_shows_the_counterfactual(case):
     net, twin, d, imp, _, _ = case
-    resp = plan_response(net, twin.state, d, imp, now=T0, objective="lowest_cost", replications=32, seed=3)
+    resp = plan_response(net, twin.state, d, imp, now=T0, simulate=sim_whatif, objective="lowest_cost", replications=32, seed=3)
     cf = resp.to_decision(T0).model_output["counterfactual"]
     wait = next(o for o in resp.options if o.alt.kind == "wait")
     assert cf["wait"]["option"] == "wait" and cf["wait"]["total_cost"] == pytest.approx(round(wait.total_cost, 2))

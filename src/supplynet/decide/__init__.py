@@ -29,7 +29,7 @@ _BY_MODULE: dict[str, tuple[str, ...]] = {
         "significant", "wilson_lower"),
     "outbox": ("ALERT_SOURCE", "Dispatcher", "backoff_s", "sink_secret"),
     "people": ("person_verdict", "subjects", "window_days"),
-    "plan": ("POLICY_PARAMS", "plan_gsm", "plan_inventory", "stage_problem_from_network",
+    "plan": ("POLICY_PARAMS", "ItemNetwork", "plan_gsm", "plan_inventory", "stage_problem_from_network",
         "stocking_points"),
     "plan_apply": ("apply_plan", "policies_from_plan"),
     "rebalance": ("RebalanceOption", "Rebalancer", "haversine_km"),
@@ -41,6 +41,7 @@ _BY_MODULE: dict[str, tuple[str, ...]] = {
         "choose", "cost_alternatives", "plan_response"),
     "sinks": ("SinkSpec", "SinksConfig", "load_sinks", "parse_sinks"),
     "watch": ("ETA_SOURCE", "MINIMAL_POLICY", "ShipmentWatch", "WatchStats"),
+    "whatif": ("Simulate", "WhatIfNetwork", "WhatIfOutcome", "WhatIfStart"),
 }
 #: names two modules share, or equal to their module's name, published under a name of their own
 _ALIASES = {"SINK_KINDS": ("sinks", "KINDS"), "record_decisions": ("record", "record"),
