@@ -3,12 +3,14 @@ by the objective; every option weighed is recorded in the decision."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from supplynet.decide.autonomy import AutonomyPolicy, Guardrails, KindPolicy
 from supplynet.decide.decision import OrderAction, RerouteAction, submit
 from supplynet.decide.impact import assess_impact
 from supplynet.decide.reroute import alternatives, choose, cost_alternatives, plan_response
+from supplynet.decide.whatif import WhatIfOutcome
 from supplynet.errors import DecisionError
 from supplynet.loop import sim_whatif
 from supplynet.store import open_store
@@ -53,6 +55,32 @@ def test_common_random_numbers_make_differences_paired(case):
     # stock arrives 1.85 days sooner: less shortage on the same demand, replication by replication
     assert air.shortage_cost < wait.shortage_cost
     assert air.fill_rate > wait.fill_rate
+
+
+def test_the_simulation_is_handed_in(case):
+    """decide costs the alternatives with whatever Simulate it is given: a fake sees the affected part of the
+    network and one start per alternative, and its outcomes are what the options report."""
+    net, twin, d, imp, alts, _ = case
+    seen = {}
+
+    def fake(network, starts, *, horizon, replications, seed):
+        seen.update(network=network, starts=list(starts), horizon=horizon, replications=replications, seed=seed)
+        return [WhatIfOutcome(holding_cost=np.full(4, 10.0 * k), shortage_cost=np.arange(4.0) + k,
+                              revenue_at_risk=np.zeros(4), fill_rate=np.full(4, 0.5)) for k in range(len(starts))]
+
+    costed = cost_alternatives(net, twin.state, d, imp, alts, now=T0, simulate=fake, replications=4, seed=9)
+    assert (seen["replications"], seen["seed"]) == (4, 9) and len(seen["starts"]) == len(alts)
+    sub = seen["network"]
+    assert ("PLANT", alts[1].lines[0][0]) in sub.items and sub.frozen  # the destination does not reorder
+    assert [sub.items[i][0] for i in sub.frozen] == ["PLANT"] * len(sub.frozen)
+    assert [o.sim_cost for o in costed] == [pytest.approx(11.0 * k + 1.5) for k in range(len(alts))]
+    assert costed[0].diff_vs_wait == 0.0 and costed[1].diff_vs_wait == pytest.approx(11.0 + alts[1].action_cost)
+    # the late load is on its way in every start but the take-over's (the load itself moves)
+    late = [s for s in seen["starts"][0].in_transit if s[0][0] == "PLANT"]
+    assert late and all(q > 0 for _, q, _ in late)
+    with pytest.raises(DecisionError, match="returned 1 outcomes for"):
+        cost_alternatives(net, twin.state, d, imp, alts, now=T0, replications=4,
+                          simulate=lambda network, starts, **kw: fake(network, starts[:1], **kw))
 
 
 def test_lowest_cost_picks_a_cheaper_option_and_fastest_a_faster_one(case):

@@ -28,8 +28,15 @@ from ..._lazy import lazy_exports
 _BY_MODULE: dict[str, tuple[str, ...]] = {
     "exact": ("solve_exact",),
     "milp": ("solve_milp",),
-    "problem": ("GsmError", "GsmProblem", "GsmSolution", "StageRow", "service_level_of_rounded_z", "stage_table",
-                "willems_rows"),
+    "problem": (
+        "GsmError",
+        "GsmProblem",
+        "GsmSolution",
+        "StageRow",
+        "service_level_of_rounded_z",
+        "stage_table",
+        "willems_rows",
+    ),
     "solver": ("solve",),
     "tree": ("solve_tree",),
 }

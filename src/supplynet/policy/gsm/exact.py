@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any
 
 import numpy as np
 
@@ -25,10 +26,13 @@ def _undominated(cm: np.ndarray) -> np.ndarray:
     inf = np.full((1, cm.shape[1]), np.inf)
     by_s = np.vstack([inf, m[:-1]])  # min over s' <= s - 1, si' >= si
     by_si = np.hstack([m[:, 1:], np.full((cm.shape[0], 1), np.inf)])  # s' <= s, si' >= si + 1
-    return cm < np.minimum(by_s, by_si)
+    keep: np.ndarray = cm < np.minimum(by_s, by_si)
+    return keep
 
 
-def _core_pair_model(problem: GsmProblem, pe: _Peel, lt_i, si_max, s_cap):
+def _core_pair_model(
+    problem: GsmProblem, pe: _Peel, lt_i: np.ndarray, si_max: np.ndarray, s_cap: np.ndarray
+) -> tuple[Any, dict[int, tuple[int, np.ndarray, np.ndarray]], dict[int, int], dict[int, int], float]:
     """Exact MILP of the 2-core choosing one ``(S_j, SI_j)`` pair per stage.
 
     ``p_jk`` = 1 when stage j takes pair k; its cost ``coef_j sqrt(SI + T_j - S) + A_j(SI) +
@@ -72,7 +76,7 @@ def _core_pair_model(problem: GsmProblem, pe: _Peel, lt_i, si_max, s_cap):
             integ += [False] * top
             (gs if name == "s" else gi)[j] = g0
             for v in range(1, top + 1):  # G_v - G_{v+1} - sum_{k: val_k = v} p_k = 0
-                ks = list(first + np.flatnonzero(vals == v))
+                ks = [int(k) for k in first + np.flatnonzero(vals == v)]
                 idx = [g0 + v - 1] + ([g0 + v] if v < top else []) + ks
                 val = [1.0] + ([-1.0] if v < top else []) + [-1.0] * len(ks)
                 rows.append((idx, val, 0.0, 0.0))

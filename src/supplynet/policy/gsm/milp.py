@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -198,7 +200,9 @@ def solve_milp(
     )
 
 
-def _row_adder(a_idx: list, a_val: list, rows_lo: list, rows_hi: list):
+def _row_adder(
+    a_idx: list[list[int]], a_val: list[list[float]], rows_lo: list[float], rows_hi: list[float]
+) -> Callable[[list[int], list[float], float, float], None]:
     def row(idx: list[int], val: list[float], rlo: float, rhi: float) -> None:
         a_idx.append(idx)
         a_val.append(val)
@@ -208,7 +212,9 @@ def _row_adder(a_idx: list, a_val: list, rows_lo: list, rows_hi: list):
     return row
 
 
-def _warm_start(problem: GsmProblem, S: np.ndarray, seg_cols: dict, ncol: int):  # noqa: N803
+def _warm_start(
+    problem: GsmProblem, S: np.ndarray, seg_cols: dict[int, tuple[int, list[float]]], ncol: int
+) -> Any:  # noqa: N803
     import highspy
 
     x = np.zeros(ncol)

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -173,7 +174,8 @@ class GsmProblem:
             SI = np.zeros(self.n)  # noqa: N806
             for i, j in self.edges:
                 SI[j] = max(SI[j], S[i])
-        return np.asarray(SI, float) + self.lead_time - S
+        tau: np.ndarray = np.asarray(SI, float) + self.lead_time - S
+        return tau
 
     def check(self, S: np.ndarray, tol: float = 1e-6) -> list[str]:  # noqa: N803
         """Feasibility problems of a solution (empty when feasible)."""
@@ -191,7 +193,7 @@ class GsmProblem:
     @classmethod
     def from_stages(
         cls,
-        stages: Iterable,
+        stages: Iterable[Any],
         holding_rate: float = 1.0,
         default_risk_pool: float = 2.0,
         cumulative_cost: bool = True,
@@ -229,8 +231,8 @@ class GsmProblem:
         e = np.array(edges, int).reshape(-1, 2)
         skeleton = cls(ids, lead, np.zeros(n), max_s, e)
         order = skeleton.topological_order()
-        up = [[] for _ in range(n)]
-        down = [[] for _ in range(n)]
+        up: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+        down: list[list[tuple[int, float]]] = [[] for _ in range(n)]
         for (i, j), q in zip(edges, qty, strict=True):
             up[j].append((i, q))
             down[i].append((j, q))
@@ -278,13 +280,14 @@ class GsmSolution:
     lower_bound: float
     seconds: float
     iterations: int = 1
-    info: dict = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
 
     def safety_stock(self, problem: GsmProblem) -> np.ndarray:
         """Safety stock ``k sigma_j sqrt(tau_j)`` per stage (needs ``problem.ss_scale``)."""
         if problem.ss_scale is None:
             raise GsmError("the problem has no safety-stock scale (build it with GsmProblem.from_stages)")
-        return problem.ss_scale * np.sqrt(np.maximum(self.nrt, 0.0))
+        stock: np.ndarray = problem.ss_scale * np.sqrt(np.maximum(self.nrt, 0.0))
+        return stock
 
     def as_dict(self, problem: GsmProblem) -> dict[str, dict[str, float]]:
         return {
@@ -298,7 +301,7 @@ class GsmSolution:
 
 
 def _finish(
-    problem: GsmProblem, S: np.ndarray, method: str, lb: float, t0: float, it: int = 1, **info
+    problem: GsmProblem, S: np.ndarray, method: str, lb: float, t0: float, it: int = 1, **info: Any
 ) -> GsmSolution:  # noqa: N803
     S = np.asarray(S, float)  # noqa: N806
     SI = np.zeros(problem.n)  # noqa: N806
