@@ -111,26 +111,8 @@ def _core_pair_model(
 
 def _spanning_tree_start(problem: GsmProblem) -> np.ndarray:
     """A feasible start: the tree DP on a spanning tree, then ``SI_j = max_i S_i`` on all arcs."""
-    parent = list(range(problem.n))
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    keep = []
-    for i, j in problem.edges:
-        ri, rj = find(int(i)), find(int(j))
-        if ri != rj:
-            parent[ri] = rj
-            keep.append((int(i), int(j)))
     tree = GsmProblem(
-        problem.ids,
-        problem.lead_time,
-        problem.coef,
-        problem.max_service,
-        np.asarray(keep, int).reshape(-1, 2),
+        problem.ids, problem.lead_time, problem.coef, problem.max_service, problem.spanning_edges()
     )
     return solve_tree(tree).service
 

@@ -138,6 +138,11 @@ class GsmProblem:
 
     def is_tree(self) -> bool:
         """True when the network, read as an undirected graph, is a forest (Graves & Willems 2000)."""
+        return len(self.spanning_edges()) == len(self.edges)
+
+    def spanning_edges(self) -> np.ndarray:
+        """The arcs of a spanning forest of the network read as an undirected graph (union-find, in
+        arc order): each arc that joins two components so far."""
         parent = list(range(self.n))
 
         def find(a: int) -> int:
@@ -146,12 +151,13 @@ class GsmProblem:
                 a = parent[a]
             return a
 
+        keep = []
         for i, j in self.edges:
             ri, rj = find(int(i)), find(int(j))
-            if ri == rj:
-                return False
-            parent[ri] = rj
-        return True
+            if ri != rj:
+                parent[ri] = rj
+                keep.append((int(i), int(j)))
+        return np.asarray(keep, int).reshape(-1, 2)
 
     def max_inbound(self) -> np.ndarray:
         """Longest supply path into each stage: an upper bound on ``SI_j`` (``M_j - T_j``)."""
