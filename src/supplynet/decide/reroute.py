@@ -17,9 +17,10 @@ because of the delay, in the quantity the destination needs over the delay):
   distance (least squares on ``distance_km``) with a ``spot_premium``.
 
 Each is costed for cost and service by the what-if simulation the caller hands in (a
-:class:`~supplynet.decide.whatif.Simulate` function; the wiring passes :func:`supplynet.loop.sim_whatif`, the
-Monte Carlo engine) on the affected part of the network, started from the twin's state, every alternative
-on the same seed (common random numbers, so differences are paired; Law 2015, s.10.2). An alternative's total cost is what it spends
+:class:`~supplynet.decide.whatif.Simulate` function; the wiring passes :func:`supplynet.loop.sim_whatif`,
+the Monte Carlo engine, so decide never imports :mod:`supplynet.sim`) on the affected part of the network,
+started from the twin's state, every alternative on the same seed (common random numbers, so differences
+are paired; Law 2015, s.10.2). An alternative's total cost is what it spends
 plus the simulated holding and shortage cost over the horizon; its time is when the goods reach the
 destination. The objective (per network in ``meta.reroute_objective``, or per decision; default
 ``lowest_cost``) picks one: ``lowest_cost`` (least total cost: waiting unless acting costs less), ``fastest`` (earliest arrival, then cost) or ``balanced`` (least
