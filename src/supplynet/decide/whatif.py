@@ -83,5 +83,12 @@ class Simulate(Protocol):
     the same ``seed`` (common random numbers, so differences between starts are paired); one outcome per
     start, in order."""
 
-    def __call__(self, network: WhatIfNetwork, starts: Sequence[WhatIfStart], *, horizon: int,
-                 replications: int, seed: int) -> list[WhatIfOutcome]: ...
+    def __call__(
+        self,
+        network: WhatIfNetwork,
+        starts: Sequence[WhatIfStart],
+        *,
+        horizon: int,
+        replications: int,
+        seed: int,
+    ) -> list[WhatIfOutcome]: ...
