@@ -49,6 +49,7 @@ from _common import write_result  # noqa: E402
 from supplynet.decide.watch import ShipmentWatch  # noqa: E402
 from supplynet.events import Condition, Line, Position, ShipmentStatus  # noqa: E402
 from supplynet.fleet import Fleet, LogSink  # noqa: E402
+from supplynet.loop import sim_whatif  # noqa: E402
 from supplynet.model import example_path, load_network  # noqa: E402
 from supplynet.sense.delay import DelayDetector, lane_route  # noqa: E402
 from supplynet.store import open_store  # noqa: E402
@@ -115,7 +116,7 @@ def main() -> None:
         fleet = Fleet(net, seed=1, start=START, sink=LogSink(store), cover_days=4)
         fleet.start()
         twin = Twin.rebuild(store, net, use_snapshot=False)
-        watch = ShipmentWatch(net, store=store, replications=64, seed=0)
+        watch = ShipmentWatch(net, simulate=sim_whatif, store=store, replications=64, seed=0)
         det = watch.detector
         mirror = DelayDetector(net, policy=det.policy, eta_models=det.eta_models, stop_m=det.stop_m, seed=det.seed)
         stamps: dict[str, float] = {}

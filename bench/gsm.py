@@ -22,11 +22,11 @@ Cost conventions (how they were established is in ``notes.conventions``):
   (true of all 38 chains), internal stages pool independent demands (``sigma_j`` = root of the sum
   of squares, risk pool 2); demand stages quote at most ``maxServiceTime``, others unconstrained.
 - ``z`` = the exact quantile of the service level: the CSV's 3-decimal z is mapped back to its
-  service level (:func:`supplynet.decide.gsm.service_level_of_rounded_z`).
+  service level (:func:`supplynet.policy.gsm.service_level_of_rounded_z`).
 - rate = 0.35. Not stated in any source reachable here; it is the one constant consistent with
   the published costs of the chains with deterministic lead times (``notes.rate_intervals``).
 
-Solvers: :func:`supplynet.decide.gsm.solve` on every chain (none of the 38 is a tree): integer lead
+Solvers: :func:`supplynet.policy.gsm.solve` on every chain (none of the 38 is a tree): integer lead
 times go to the exact solver (Graves-Willems DP folds the tree-shaped parts, an exact
 ``(S, SI)``-pair model of the 2-core solved by HiGHS proves optimality); fractional (mean) lead
 times to the iterative piecewise-linear MILP (Magnanti et al. 2006).
@@ -65,6 +65,7 @@ import argparse
 import ast
 import csv
 import math
+import os
 import re
 import sys
 import time
@@ -76,8 +77,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from _common import write_result  # noqa: E402
 
-from supplynet.decide import gsm  # noqa: E402
-from supplynet.decide.willems_data import data_dir, read_reported_costs, read_willems_csv  # noqa: E402
+from supplynet.model.willems import read_reported_costs, willems_dir  # noqa: E402
+from supplynet.policy import gsm  # noqa: E402
 
 HOLDING_RATE = 0.35
 Z_DECIMALS = 3  # the CSV conversion wrote round(norm.ppf(serviceLevel), 3)
@@ -122,7 +123,7 @@ def rounding_unit(reported: float) -> float:
 
 def build(path: Path, z_decimals: int | None = Z_DECIMALS) -> gsm.GsmProblem:
     return gsm.GsmProblem.from_stages(
-        read_willems_csv(path), holding_rate=HOLDING_RATE, z_decimals=z_decimals
+        gsm.willems_rows(path), holding_rate=HOLDING_RATE, z_decimals=z_decimals
     )
 
 
@@ -139,7 +140,7 @@ def convention_variants(path: Path, reported: float, budget: float) -> dict[str,
     (``reported / rate-1 optimum``): how far other readings of the data move a chain."""
     import dataclasses
 
-    rows = read_willems_csv(path)
+    rows = gsm.willems_rows(path)
     demand = {r.id for r in rows if r.demand_mean is not None}
 
     def rate(stages, **kw) -> float:
@@ -210,7 +211,7 @@ def revalidate(plain: list[dict], folder: Path, budget: float) -> dict:
                                                                       for r in plain}}
     p1: dict[int, float] = {}
     for c in chains:
-        rows = [dataclasses.replace(r, risk_pool=None) for r in read_willems_csv(folder / f"willems_{c:02d}.csv")]
+        rows = [dataclasses.replace(r, risk_pool=None) for r in gsm.willems_rows(folder / f"willems_{c:02d}.csv")]
         pr = gsm.GsmProblem.from_stages(rows, holding_rate=1.0, z_decimals=Z_DECIMALS, default_risk_pool=1.0)
         p1[c] = gsm.solve(pr, time_limit=budget).cost
     costs["p1_plain_sum"] = p1
@@ -270,7 +271,7 @@ def main() -> None:
     if args.quick:
         args.chains = args.chains or ",".join(map(str, QUICK_CHAINS))
         args.budget = args.budget_other = args.budget_reference = 10.0
-    folder = data_dir()
+    folder = willems_dir(os.environ.get("SUPPLYNET_DATA_DIR") or ROOT.parent / "shared" / "data").resolve()
     if not folder.exists():
         sys.exit(f"data folder not found: {folder} (set SUPPLYNET_DATA_DIR)")
     reported = read_reported_costs(folder / "reported_optimal_cost.txt")

@@ -5,7 +5,7 @@ point each; negative sales - returns - count as zero demand) through the what-if
 (:class:`supplynet.sim.engine.Simulation`, one tick = one week, one replication, demand replayed
 exactly, lost sales, fixed 2-week lead time) under two policies with the **same target: a 99% fill
 rate**, both sized by the same function (:func:`supplynet.decide.replenish.size_levels`, the
-loss-function level of :func:`supplynet.decide.sizing.base_stock_for_fill_rate`):
+loss-function level of :func:`supplynet.policy.sizing.base_stock_for_fill_rate`):
 
 - ``static``: an (s,S) sized once from the history before the replay year: weekly mean and standard
   deviation per series, protection over the lead time, ``S = s + one week of mean demand``.
@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from _common import results_dir, write_result  # noqa: E402
 
-from supplynet.decide.policies import SsPolicy  # noqa: E402
 from supplynet.decide.replenish import size_levels  # noqa: E402
+from supplynet.policy.policies import SsPolicy  # noqa: E402
 from supplynet.sense.demand_live import protection_demand  # noqa: E402
 from supplynet.sense.forecast import Forecaster  # noqa: E402
 from supplynet.sense.walmart import find_walmart_dir, load_walmart  # noqa: E402
@@ -128,11 +128,13 @@ def gsm_figures(sources: dict[str, str]) -> dict[str, float | int | None]:
         for k in keys:
             sources[k] = f"read from bench/results/gsm.json ({doc.get('when')})"
         return {k: doc["figures"][k] for k in keys}
+    import os
+
     import gsm as gsm_bench  # bench/gsm.py: measured here at a short time limit
 
-    from supplynet.decide.willems_data import data_dir, read_reported_costs
+    from supplynet.model.willems import read_reported_costs, willems_dir
 
-    folder = data_dir()
+    folder = willems_dir(os.environ.get("SUPPLYNET_DATA_DIR") or ROOT.parent / "shared" / "data").resolve()
     out: dict[str, float | int | None] = {k: None for k in keys}
     if not folder.exists():
         for k in keys:

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from _common import write_result  # noqa: E402
 
-from supplynet.decide.policies import SsPolicy  # noqa: E402
+from supplynet.policy.policies import SsPolicy  # noqa: E402
 from supplynet.sim.engine import Simulation  # noqa: E402
 from supplynet.sim.network import SimNetwork  # noqa: E402
 from supplynet.sim.runners import run_replications  # noqa: E402

@@ -24,11 +24,9 @@ RANK = {
     "ingest": 2,
     "twin": 3,
     "sense": 4,
-    "decide.policies": 5,  # pure policy rules: the simulator calls the very same code
-    "decide.sizing": 5,
-    "decide.gsm": 5,
-    "sim": 6,
-    "decide": 7,
+    "policy": 5,  # pure policies, sizing and GSM: decide and the simulator call the very same code
+    "sim": 6,  # sim sits beside the loop's decide: neither imports the other (reroute is handed its
+    "decide": 6,  # simulation as a function by the wiring), so one rank for both
 }
 # edges: wire everything together; nothing in the loop or the foundation imports them, and an edge
 # imports only edges of a lower rank (the CLI mounts the commands, which serve the API, ...)
@@ -121,13 +119,27 @@ def violations(src: Path = SRC) -> list[str]:
                 bad.append(where + ": nothing may import an edge module")
             elif me in FOUNDATION and them not in FOUNDATION:
                 bad.append(where + ": the foundation may not import the loop")
-            elif me in RANK and them in RANK and RANK[them] >= RANK[me]:
+            elif me in RANK and them in RANK and RANK[them] == RANK[me]:
+                bad.append(where + ": they sit beside each other and neither imports the other (hand the "
+                           "other's function in as a parameter)")
+            elif me in RANK and them in RANK and RANK[them] > RANK[me]:
                 bad.append(where + ": imports a module to its right")
     return bad
 
 
 def test_imports_point_left():
     assert violations() == []
+
+
+def test_no_decide_module_imports_sim():
+    """decide is handed its simulation (reroute's costing, the plan's stocking points) by the wiring;
+    stated on its own so that a rank change cannot quietly allow it again."""
+    assert RANK["decide"] == RANK["sim"]  # beside each other: neither may import the other
+    found = []
+    for path in sorted((SRC / "decide").rglob("*.py")):
+        found += [f"{path.relative_to(SRC.parent)}:{line}" for line, target in _imports(SRC, path)
+                  if _layer(target) == "sim"]
+    assert found == []
 
 
 def _plant(root: Path, files: dict[str, str]) -> Path:
@@ -148,9 +160,9 @@ CLEAN = {
     "security/signing.py": "from .. import errors\n",
     "twin/__init__.py": "from ..ingest import gate\n",
     "ingest/gate.py": "import supplynet.events\nfrom . import __name__ as _n\n",
-    "decide/__init__.py": "from supplynet.decide import policies\nfrom supplynet import sim\n",
-    "decide/policies.py": "",
-    "sim/__init__.py": "from ..decide.policies import x\nfrom supplynet.decide import policies\n",
+    "policy/__init__.py": "", "policy/policies.py": "from ..sense import x\nfrom supplynet import model\n",
+    "decide/__init__.py": "from supplynet.policy import policies\nfrom .. import twin\n",
+    "sim/__init__.py": "from ..policy.policies import x\nfrom supplynet.policy import policies\n",
     "api/__init__.py": "from .. import decide, sim, __version__\nfrom supplynet.testing import services\n",
     "cli.py": "from supplynet import api\nfrom .commands import serve\n",
     "commands/__init__.py": "", "commands/serve.py": "from ..api import app\n",
@@ -165,10 +177,14 @@ def test_the_checker_passes_a_clean_tree(tmp_path):
 @pytest.mark.parametrize(("name", "text", "why"), [
     ("twin/bad.py", "from supplynet import decide\n", "twin imports decide): imports a module to its right"),
     ("twin/bad.py", "from .. import sim\n", "twin imports sim): imports a module to its right"),
-    ("twin/bad.py", "from supplynet.decide import policies\n", "imports decide.policies): imports a module to its"),
+    ("twin/bad.py", "from supplynet.policy import policies\n", "twin imports policy): imports a module to its"),
     ("twin/bad.py", "import supplynet.sim\n", "twin imports sim): imports a module to its right"),
     ("ingest/sub/bad.py", "from ...twin import x\n", "ingest imports twin): imports a module to its right"),
-    ("decide/policies.py", "from supplynet import decide\n", "decide.policies imports decide): imports a module"),
+    ("policy/policies.py", "from supplynet import decide\n", "policy imports decide): imports a module to its"),
+    ("policy/policies.py", "from ..sim import engine\n", "policy imports sim): imports a module to its right"),
+    ("decide/bad.py", "from ..sim import engine\n", "decide imports sim): they sit beside each other"),
+    ("decide/bad.py", "import supplynet.sim.engine\n", "decide imports sim): they sit beside each other"),
+    ("sim/bad.py", "from supplynet.decide import reroute\n", "sim imports decide): they sit beside each other"),
     ("events.py", "from supplynet import ingest\n", "events imports ingest): the foundation may not import"),
     ("__init__.py", "from . import sim\n", "supplynet imports sim): the foundation may not import the loop"),
     ("sim/bad.py", "from supplynet import api\n", "sim imports api): nothing may import an edge module"),

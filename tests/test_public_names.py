@@ -1,8 +1,9 @@
 """Public names: each package's ``__all__`` is complete, the edges use public modules only, and the
 domain raises the error tree rather than bare ``ValueError``.
 
-- ``decide``, ``sense`` and ``sim`` publish every name of their public modules (imported on first
-  use, :mod:`supplynet._lazy`); a name two modules share gets an alias of its own.
+- ``decide``, ``sense``, ``sim``, ``policy`` and ``policy.gsm`` publish every name of their public
+  modules (imported on first use, :mod:`supplynet._lazy`); a name two modules share gets an alias of
+  its own; a public subpackage is checked as a package of its own.
 - An edge (api, commands, cli, web) imports no private ``_x`` module of another package; today's
   exceptions are listed in ``EDGE_PRIVATE_ALLOWED`` with their reason (the list only shrinks).
 - ``raise ValueError`` appears only where pydantic requires it (validators).
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "supplynet"
-PACKAGES = ["decide", "sense", "sim"] + (["policy"] if (SRC / "policy" / "__init__.py").exists() else [])
+PACKAGES = ["decide", "sense", "sim", "policy", "policy.gsm"]
 EDGES = ("api", "commands", "cli", "web")
 
 #: (importing module, private module) -> why it is still there
@@ -43,7 +44,7 @@ VALUE_ERROR_ALLOWED = {
 def _public_modules(pkg: str) -> dict[str, list[str]]:
     """module name -> its ``__all__``, for every public module of ``supplynet.<pkg>``."""
     out = {}
-    for p in sorted((SRC / pkg).glob("*.py")):
+    for p in sorted(SRC.joinpath(*pkg.split(".")).glob("*.py")):
         if not p.name.startswith("_"):
             mod = importlib.import_module(f"supplynet.{pkg}.{p.stem}")
             assert hasattr(mod, "__all__"), f"supplynet.{pkg}.{p.stem} has no __all__"
@@ -84,6 +85,13 @@ def test_published_names_resolve_and_are_unique(pkg):
         package.no_such_name  # noqa: B018
 
 
+def test_every_public_subpackage_is_checked():
+    subpackages = sorted(".".join(p.parent.relative_to(SRC).parts) for pkg in PACKAGES
+                         for p in SRC.joinpath(*pkg.split(".")).glob("*/__init__.py")
+                         if not p.parent.name.startswith("_"))
+    assert set(subpackages) <= set(PACKAGES), f"add to PACKAGES: {sorted(set(subpackages) - set(PACKAGES))}"
+
+
 def test_aliases_name_the_shared_names():
     import supplynet.decide as decide
     import supplynet.sense as sense
@@ -94,9 +102,10 @@ def test_aliases_name_the_shared_names():
 
 
 def test_importing_a_package_imports_none_of_its_modules():
-    code = ("import sys, supplynet.decide, supplynet.sense, supplynet.sim\n"
+    code = ("import sys, supplynet.decide, supplynet.sense, supplynet.sim, supplynet.policy, supplynet.policy.gsm\n"
             "loaded = [m for m in sys.modules if m.startswith(('supplynet.decide.', 'supplynet.sense.', "
-            "'supplynet.sim.')) or m in ('lightgbm', 'statsforecast', 'numba')]\n"
+            "'supplynet.sim.', 'supplynet.policy.')) and m != 'supplynet.policy.gsm' "
+            "or m in ('lightgbm', 'statsforecast', 'numba', 'highspy')]\n"
             "print(','.join(loaded))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                        env={"PYTHONPATH": str(SRC.parent), "PATH": ""})
@@ -194,8 +203,8 @@ def test_the_value_error_checker_catches_planted_raises(tmp_path):
 
 def test_value_shaped_errors_are_value_errors_and_the_rest_are_not():
     from supplynet import errors
-    from supplynet.decide.gsm import GsmError
-    from supplynet.decide.sizing import SizingError
+    from supplynet.policy.gsm import GsmError
+    from supplynet.policy.sizing import SizingError
 
     for cls in (errors.ParameterError, errors.DataError, errors.EventError, errors.UnitError, errors.ConfigError, errors.SimulationError, errors.DecisionError, SizingError, GsmError):
         assert issubclass(cls, ValueError) and issubclass(cls, errors.SupplynetError), cls

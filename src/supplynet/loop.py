@@ -39,12 +39,13 @@ from .decide import decision as decisions
 from .decide.autonomy import AutonomyPolicy
 from .decide.rebalance import Rebalancer
 from .decide.replenish import Replenisher, touched_keys
+from .decide.whatif import WhatIfNetwork, WhatIfOutcome, WhatIfStart
 from .errors import DataError
 from .events import Alert, EventBase, iso_utc, ts_to_us, us_to_ts
 from .sense.shrinkage import ShrinkageMonitor
 from .twin import Follower, SnapshotEvery, Twin, by_kind
 
-__all__ = ["Loop", "default_policy", "rul_model", "touched_keys"]
+__all__ = ["Loop", "default_policy", "rul_model", "sim_whatif", "touched_keys"]
 
 #: alert codes that are not sent to sinks as alerts: the per-asset RUL estimate (every reading), and the
 #: reroute and quality-hold alerts, which carry out a decision (sent as its action, also when a person
@@ -363,3 +364,31 @@ def default_policy() -> AutonomyPolicy:
     from .decide.autonomy import load_policy
 
     return load_policy(str(resources.files("supplynet") / "examples" / "autonomy.yaml"))
+
+
+def sim_whatif(network: WhatIfNetwork, starts: Sequence[WhatIfStart], *, horizon: int, replications: int,
+               seed: int) -> list[WhatIfOutcome]:
+    """The what-if simulation decide is handed (:class:`supplynet.decide.whatif.Simulate`): the Monte Carlo
+    engine of :mod:`supplynet.sim` on ``network`` from each start, every start on the same seed (common
+    random numbers), one thread per run (a decision costs a few small runs)."""
+    from .sim.engine import Simulation
+    from .sim.kpi import network_per_replication
+    from .sim.network import SimNetwork
+
+    base = SimNetwork.build(
+        items=list(network.items), arcs=list(network.arcs), site_kind=dict(network.site_kind),
+        lead_time=network.lead_time, lead_std=network.lead_std, lead_kind=list(network.lead_kind),
+        demand_mean=network.demand_mean, demand_std=network.demand_std, demand=list(network.demand_kind),
+        backorders=list(network.backorders), hold=network.hold, short_cost=network.short_cost, backlog_cost=0.0,
+        price=network.price, lanes=list(network.lanes) or None, item_lane=network.item_lane, name=network.name)
+    pol = base.pol_kind.copy()
+    pol[list(network.frozen)] = -1
+    base = base.replace(pol_kind=pol)
+    out = []
+    for start in starts:
+        net = base.with_initial_state(on_hand=dict(start.on_hand), in_transit=list(start.in_transit))
+        res = Simulation(net, horizon=horizon, replications=replications, seed=seed, parallel=False).run().result()
+        per = network_per_replication(res)
+        out.append(WhatIfOutcome(*(per[c].to_numpy(dtype=float) for c in
+                                   ("holding_cost", "shortage_cost", "revenue_at_risk", "fill_rate"))))
+    return out

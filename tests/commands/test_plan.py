@@ -11,11 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 from supplynet.cli import app
-from supplynet.decide import gsm
-from supplynet.decide import sizing as sz
 from supplynet.decide.plan import plan_inventory, stage_problem_from_network
-from supplynet.decide.willems_data import read_willems_csv
 from supplynet.model import example_path, load_network
+from supplynet.policy import gsm
+from supplynet.policy import sizing as sz
+from supplynet.sim.demand import demand_from_forecast
+from supplynet.sim.network import SimNetwork
 from supplynet.store import open_store
 from supplynet.store.audit import AuditLog
 from supplynet.testing.require import require_or_skip
@@ -105,8 +106,8 @@ def test_plan_with_forecasts_follows_the_forecast_demand(tmp_path):
     net = load_network(example_path("tiny"))
     fc = pd.DataFrame({"unique_id": "STORE-1/BREAD-800G", "ds": pd.date_range("2024-01-01", periods=4, freq="7D"),
                        "mean": [7 * 120.0] * 4, "lo-80": [7 * 100.0] * 4, "hi-80": [7 * 140.0] * 4})
-    base = plan_inventory(net).set_index(["site", "sku"])
-    new = plan_inventory(net, forecasts=fc).set_index(["site", "sku"])
+    base = plan_inventory(net, SimNetwork.from_network(net)).set_index(["site", "sku"])
+    new = plan_inventory(net, demand_from_forecast(SimNetwork.from_network(net), fc)).set_index(["site", "sku"])
     assert base.loc[("STORE-1", "BREAD-800G"), "demand_mean_per_day"] == 60
     assert new.loc[("STORE-1", "BREAD-800G"), "demand_mean_per_day"] == pytest.approx(120)
     assert new.loc[("DC-1", "BREAD-800G"), "demand_mean_per_day"] == pytest.approx(120 + 85)  # flows upstream
@@ -116,7 +117,8 @@ def test_plan_with_forecasts_follows_the_forecast_demand(tmp_path):
 def test_multi_echelon_plan_is_the_gsm_optimum(tmp_path):
     net_file = example_path("tiny")
     frame = _plan(tmp_path, net_file, "--multi-echelon", "--service-level", "0.95")
-    problem = stage_problem_from_network(load_network(net_file), 0.95)
+    net = load_network(net_file)
+    problem = stage_problem_from_network(net, SimNetwork.from_network(net), 0.95)
     sol = gsm.solve(problem)
     assert frame["expected_cost_per_day"].sum() == pytest.approx(sol.cost, rel=1e-9)
     assert frame["safety_stock"].sum() == pytest.approx(sol.safety_stock(problem).sum(), rel=1e-9)
@@ -135,7 +137,7 @@ def test_plan_gsm_on_willems_chains_equals_the_library_solver(chain, tmp_path):
     res = runner.invoke(app, ["plan", "gsm", "--willems", str(path), "--out", str(out)])
     assert res.exit_code == 0, res.output
     got = json.loads(res.stdout)  # nothing else on stdout (the solver's banner goes to stderr)
-    problem = gsm.GsmProblem.from_stages(read_willems_csv(path), holding_rate=0.35, z_decimals=3)
+    problem = gsm.GsmProblem.from_stages(gsm.willems_rows(path), holding_rate=0.35, z_decimals=3)
     ref = gsm.solve(problem)
     assert got["cost"] == pytest.approx(ref.cost, rel=1e-9) and got["stages"] == problem.n
     table = pd.read_csv(out)

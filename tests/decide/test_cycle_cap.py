@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from supplynet.decide import sizing
 from supplynet.decide.replenish import Replenisher, size_policy
 from supplynet.model import example_path, load_network
 from supplynet.model._schema import PolicySpec, Product
+from supplynet.policy import sizing
 
 CHEAP = Product(sku="TIN", unit_cost=0.22, price=0.55, holding_cost_rate=0.22)
 SPEC = PolicySpec(site="DC", sku="TIN", type="sS", service_level=0.97)

@@ -15,6 +15,7 @@ from supplynet.decide.autonomy import parse_policy
 from supplynet.decide.coldchain_watch import COLDCHAIN_SOURCE, ColdChainWatch
 from supplynet.decide.geo_watch import GEO_SOURCE, GeoWatch
 from supplynet.events import Alert, Condition, Line, Position, ShipmentStatus
+from supplynet.loop import sim_whatif
 from supplynet.model import example_path, load_network
 from supplynet.store import open_store
 from supplynet.twin import Twin
@@ -185,7 +186,7 @@ def test_each_moving_shipment_has_its_eta_in_the_twin_and_a_late_one_is_marked(t
     a, b = route[0], route[1]
     moving = [_fix(k + 1, a[0] + (b[0] - a[0]) * k / 8, a[1] + (b[1] - a[1]) * k / 8) for k in range(8)]
     with open_store(f"sqlite:///{tmp_path / 's.db'}") as store:
-        watch = ShipmentWatch(net, store=store)
+        watch = ShipmentWatch(net, simulate=sim_whatif, store=store)
         live = _Live(store, net, [watch])
         live.feed([dep])
         live.feed(moving)

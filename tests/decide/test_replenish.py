@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from supplynet.decide import sizing
 from supplynet.decide.replenish import (
     OrderProposal,
     Replenisher,
@@ -20,6 +19,7 @@ from supplynet.decide.replenish import (
 from supplynet.errors import DecisionError
 from supplynet.events import Line, Sale, ShipmentStatus
 from supplynet.model import parse_network
+from supplynet.policy import sizing
 from supplynet.twin import Twin
 
 T0 = datetime(2026, 3, 2, 8, tzinfo=UTC)

@@ -3,13 +3,16 @@ by the objective; every option weighed is recorded in the decision."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from supplynet.decide.autonomy import AutonomyPolicy, Guardrails, KindPolicy
 from supplynet.decide.decision import OrderAction, RerouteAction, submit
 from supplynet.decide.impact import assess_impact
 from supplynet.decide.reroute import alternatives, choose, cost_alternatives, plan_response
+from supplynet.decide.whatif import WhatIfOutcome
 from supplynet.errors import DecisionError
+from supplynet.loop import sim_whatif
 from supplynet.store import open_store
 
 from ._response_net import T0, declared, network, twin_with_late_load
@@ -23,7 +26,7 @@ def case():
     imp = assess_impact(net, twin.state, shipment_id="SH1", destination="PLANT", lines=list(d.lines), now=T0,
                         arrival=d.eta_p50, on_time=d.promised_at)
     alts = alternatives(net, twin.state, d, imp, now=T0)
-    costed = cost_alternatives(net, twin.state, d, imp, alts, now=T0, replications=48, seed=5)
+    costed = cost_alternatives(net, twin.state, d, imp, alts, now=T0, simulate=sim_whatif, replications=48, seed=5)
     return net, twin, d, imp, alts, costed
 
 
@@ -44,14 +47,40 @@ def test_alternatives_of_every_kind(case):
 
 def test_common_random_numbers_make_differences_paired(case):
     net, twin, d, imp, alts, _ = case
-    again = cost_alternatives(net, twin.state, d, imp, alts, now=T0, replications=48, seed=5)
-    first = cost_alternatives(net, twin.state, d, imp, alts, now=T0, replications=48, seed=5)
+    again = cost_alternatives(net, twin.state, d, imp, alts, now=T0, simulate=sim_whatif, replications=48, seed=5)
+    first = cost_alternatives(net, twin.state, d, imp, alts, now=T0, simulate=sim_whatif, replications=48, seed=5)
     assert [o.sim_cost for o in again] == [o.sim_cost for o in first]  # seeded: reproducible
     wait, air = first[0], next(o for o in first if o.alt.label == "expedite:air:L-A-PLANT")
     assert wait.diff_vs_wait == 0.0
     # stock arrives 1.85 days sooner: less shortage on the same demand, replication by replication
     assert air.shortage_cost < wait.shortage_cost
     assert air.fill_rate > wait.fill_rate
+
+
+def test_the_simulation_is_handed_in(case):
+    """decide costs the alternatives with whatever Simulate it is given: a fake sees the affected part of the
+    network and one start per alternative, and its outcomes are what the options report."""
+    net, twin, d, imp, alts, _ = case
+    seen = {}
+
+    def fake(network, starts, *, horizon, replications, seed):
+        seen.update(network=network, starts=list(starts), horizon=horizon, replications=replications, seed=seed)
+        return [WhatIfOutcome(holding_cost=np.full(4, 10.0 * k), shortage_cost=np.arange(4.0) + k,
+                              revenue_at_risk=np.zeros(4), fill_rate=np.full(4, 0.5)) for k in range(len(starts))]
+
+    costed = cost_alternatives(net, twin.state, d, imp, alts, now=T0, simulate=fake, replications=4, seed=9)
+    assert (seen["replications"], seen["seed"]) == (4, 9) and len(seen["starts"]) == len(alts)
+    sub = seen["network"]
+    assert ("PLANT", alts[1].lines[0][0]) in sub.items and sub.frozen  # the destination does not reorder
+    assert [sub.items[i][0] for i in sub.frozen] == ["PLANT"] * len(sub.frozen)
+    assert [o.sim_cost for o in costed] == [pytest.approx(11.0 * k + 1.5) for k in range(len(alts))]
+    assert costed[0].diff_vs_wait == 0.0 and costed[1].diff_vs_wait == pytest.approx(11.0 + alts[1].action_cost)
+    # the late load is on its way in every start but the take-over's (the load itself moves)
+    late = [s for s in seen["starts"][0].in_transit if s[0][0] == "PLANT"]
+    assert late and all(q > 0 for _, q, _ in late)
+    with pytest.raises(DecisionError, match="returned 1 outcomes for"):
+        cost_alternatives(net, twin.state, d, imp, alts, now=T0, replications=4,
+                          simulate=lambda network, starts, **kw: fake(network, starts[:1], **kw))
 
 
 def test_lowest_cost_picks_a_cheaper_option_and_fastest_a_faster_one(case):
@@ -72,15 +101,15 @@ def test_lowest_cost_picks_a_cheaper_option_and_fastest_a_faster_one(case):
 def test_objective_set_per_network_or_per_decision(case):
     _, twin, d, imp, _, _ = case
     fast_net = network(reroute_objective="fastest")
-    r = plan_response(fast_net, twin.state, d, imp, now=T0, replications=24)
+    r = plan_response(fast_net, twin.state, d, imp, now=T0, simulate=sim_whatif, replications=24)
     assert r.objective == "fastest" and r.chosen.alt.arrival_days == min(o.alt.arrival_days for o in r.options)
-    r2 = plan_response(fast_net, twin.state, d, imp, now=T0, replications=24, objective="lowest_cost")
+    r2 = plan_response(fast_net, twin.state, d, imp, now=T0, simulate=sim_whatif, replications=24, objective="lowest_cost")
     assert r2.objective == "lowest_cost" and r2.chosen.total_cost == min(o.total_cost for o in r2.options)
 
 
 def test_the_decision_records_everything_weighed(case, tmp_path):
     net, twin, d, imp, alts, _ = case
-    r = plan_response(net, twin.state, d, imp, now=T0, replications=24, objective="fastest")
+    r = plan_response(net, twin.state, d, imp, now=T0, simulate=sim_whatif, replications=24, objective="fastest")
     dec = r.to_decision(T0)
     assert dec.kind == "reroute" and dec.chosen == r.chosen.alt.label
     assert [o.label for o in dec.options] == [a.label for a in alts]
@@ -114,7 +143,7 @@ def test_shipment_watch_from_pings_to_a_recorded_decision(tmp_path):
     net = network()
     twin = twin_with_late_load(net)
     with open_store(tmp_path / "w.db") as store:
-        watch = ShipmentWatch(net, store=store, replications=16, objective="fastest")
+        watch = ShipmentWatch(net, simulate=sim_whatif, store=store, replications=16, objective="fastest")
         dep = T0 - timedelta(days=1)
         st = ShipmentStatus(source="wms-SUP-A", seq=1, ts=dep, shipment_id="SH1", status="departed",
                             lane_id="L-A-PLANT", origin="SUP-A", destination="PLANT",
@@ -155,7 +184,7 @@ def test_a_newer_answer_supersedes_the_waiting_proposal(tmp_path):
     twin = twin_with_late_load(net)
     propose = AutonomyPolicy(kinds={"reroute": KindPolicy(level="propose")})
     with open_store(tmp_path / "s.db") as store:
-        watch = ShipmentWatch(net, store=store, policy=propose, replications=8, objective="fastest")
+        watch = ShipmentWatch(net, simulate=sim_whatif, store=store, policy=propose, replications=8, objective="fastest")
         dep = T0 - timedelta(days=1)
         watch.observe(ShipmentStatus(source="wms-SUP-A", seq=1, ts=dep, shipment_id="SH1", status="departed",
                                      lane_id="L-A-PLANT", origin="SUP-A", destination="PLANT",
@@ -206,7 +235,7 @@ def test_no_take_over_when_waiting_is_as_quick(case):
 
 def test_the_decision_record_shows_the_counterfactual(case):
     net, twin, d, imp, _, _ = case
-    resp = plan_response(net, twin.state, d, imp, now=T0, objective="lowest_cost", replications=32, seed=3)
+    resp = plan_response(net, twin.state, d, imp, now=T0, simulate=sim_whatif, objective="lowest_cost", replications=32, seed=3)
     cf = resp.to_decision(T0).model_output["counterfactual"]
     wait = next(o for o in resp.options if o.alt.kind == "wait")
     assert cf["wait"]["option"] == "wait" and cf["wait"]["total_cost"] == pytest.approx(round(wait.total_cost, 2))

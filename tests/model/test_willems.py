@@ -9,7 +9,13 @@ import re
 import pytest
 
 from supplynet.errors import DataError
-from supplynet.model.willems import load_willems, read_stages, willems_files
+from supplynet.model.willems import (
+    load_willems,
+    parse_stages,
+    read_reported_costs,
+    read_stages,
+    willems_files,
+)
 from supplynet.testing.require import require_or_skip
 
 HEADER = "stage_id,lead_time,max_s_time,cost_rate,risk_pool,ext_demand_mean,ext_demand_std,ext_demand_thres,up_stages\n"
@@ -121,3 +127,30 @@ def test_read_stages_keeps_raw_values(tmp_path) -> None:
     stages = read_stages(path)
     assert stages[2].upstream == [("Part_0001", 2.0), ("Part_0002", 1.0)]
     assert stages[4].demand_z == 1.645 and stages[4].max_service_time == 0.0 and stages[0].max_service_time is None
+
+
+def test_parse_stages_reads_text_and_the_textbook_cost_column(tmp_path) -> None:
+    """The one parser of the format: text as files, and the ``cost`` column of the published
+    textbook instances read as ``cost_rate``."""
+    assert parse_stages(CHAIN, "x.csv") == read_stages_of(tmp_path, CHAIN)
+    textbook = parse_stages(CHAIN.replace(",cost_rate,", ",cost,", 1), "x.csv")
+    assert [s.cost_rate for s in textbook] == [5.0, 3.0, 10.0, 0.5, 0.25, 0.0, 1.0]
+    with pytest.raises(DataError, match=re.escape("x.csv:1: expected the header stage_id,lead_time")):
+        parse_stages(CHAIN.replace(",cost_rate,", ",price,", 1), "x.csv")
+    with pytest.raises(DataError, match=re.escape("nowhere.csv: Willems chain file not found")):
+        read_stages(tmp_path / "nowhere.csv")
+
+
+def read_stages_of(tmp_path, text: str) -> list:
+    path = tmp_path / "chain.csv"
+    path.write_text(text, encoding="utf-8")
+    return read_stages(path)
+
+
+def test_reported_costs(tmp_path) -> None:
+    path = tmp_path / "reported_optimal_cost.txt"
+    path.write_text("12.5\n\n7\n", encoding="utf-8")
+    assert read_reported_costs(path) == {1: 12.5, 3: 7.0}
+    path.write_text("12.5\nabc\n", encoding="utf-8")
+    with pytest.raises(DataError, match="reported_optimal_cost.txt:2: not a number"):
+        read_reported_costs(path)

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import supplynet.model as model
-from supplynet.decide.policies import BaseStock
+from supplynet.policy.policies import BaseStock
 from supplynet.sim import kpi
 from supplynet.sim.disruptions import Disruption, Draw, Target
 from supplynet.sim.engine import Simulation

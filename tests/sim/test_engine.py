@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from supplynet.decide.policies import BaseStock, SsPolicy
 from supplynet.errors import DataError, SimulationError
+from supplynet.policy.policies import BaseStock, SsPolicy
 from supplynet.sim import _kernel as K
 from supplynet.sim.engine import SimResult, Simulation
 from supplynet.sim.network import SimNetwork
@@ -154,9 +154,13 @@ def test_willems_reader_on_a_generated_chain(tmp_path):
     res = Simulation(net, horizon=60, replications=8, seed=1).run().result()
     fill = res.acc[:, 3, K.A_SERVED_NOW].sum() / res.acc[:, 3, K.A_DEMAND].sum()
     assert 0.8 < fill <= 1.0
-    bad = tmp_path / "bad.csv"
-    bad.write_text("stage_id,lead_time\nA,x\n")
-    with pytest.raises(DataError, match=r"bad\.csv:2: bad number in stage 'A'"):
+    bad = tmp_path / "bad.csv"  # read by the one Willems parser (supplynet.model.willems.read_stages)
+    bad.write_text("stage_id,lead_time,max_s_time,cost_rate,risk_pool,ext_demand_mean,ext_demand_std,"
+                   "ext_demand_thres,up_stages\nA,x\n")
+    with pytest.raises(DataError, match=r"bad\.csv:2 lead_time: expected a number, got 'x'"):
+        SimNetwork.from_willems(bad)
+    bad.write_text("stage_id,lead_time\nA,1\n")
+    with pytest.raises(DataError, match=r"bad\.csv:1: expected the header stage_id,lead_time,max_s_time"):
         SimNetwork.from_willems(bad)
 
 

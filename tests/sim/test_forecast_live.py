@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from supplynet.decide.policies import RSPolicy
 from supplynet.decide.replenish import Replenisher
 from supplynet.errors import SimulationError
 from supplynet.model import example_path, load_network
+from supplynet.policy.policies import RSPolicy
 from supplynet.sim.forecast_live import KPIS, _apply_live, predict_from_live
 from supplynet.sim.network import SimNetwork
 from supplynet.store import open_store

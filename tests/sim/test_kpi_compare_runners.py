@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import supplynet.model as model
-from supplynet.decide.policies import BaseStock
 from supplynet.errors import SimulationError
+from supplynet.policy.policies import BaseStock
 from supplynet.sim import kpi
 from supplynet.sim.compare import compare_policies
 from supplynet.sim.disruptions import Disruption, Draw, Target

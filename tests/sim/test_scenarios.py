@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from supplynet.decide.policies import BaseStock
 from supplynet.errors import SimulationError
+from supplynet.policy.policies import BaseStock
 from supplynet.sim import _kernel as K
 from supplynet.sim.disruptions import Disruption, Draw, Target
 from supplynet.sim.engine import Simulation

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from supplynet.decide.policies import SsPolicy
+from supplynet.policy.policies import SsPolicy
 from supplynet.sim import _kernel as K
 from supplynet.sim.engine import Simulation
 from supplynet.sim.network import SimNetwork

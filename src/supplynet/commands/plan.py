@@ -92,13 +92,17 @@ def inventory(network: NetworkOpt,
     from supplynet.decide.plan import plan_inventory
     from supplynet.model import load_network
     from supplynet.sense.forecast_run import read_frame
+    from supplynet.sim.demand import demand_from_forecast
+    from supplynet.sim.network import SimNetwork
 
     if out.suffix.lower() not in (".csv", ".parquet", ".json"):
         raise DataError(f"--out {out}: use a .csv, .parquet or .json file")
     net = load_network(network)
-    fc = read_frame(forecasts, "--forecasts") if forecasts is not None else None
+    items = SimNetwork.from_network(net)  # the stocking points the simulator stocks
+    if forecasts is not None:
+        items = demand_from_forecast(items, read_frame(forecasts, "--forecasts"))
     with _quiet_stdout():
-        frame = plan_inventory(net, forecasts=fc, service_level=service_level, cost_model=cost_model,
+        frame = plan_inventory(net, items, service_level=service_level, cost_model=cost_model,
                                multi_echelon=multi_echelon)
     _write(frame, out)
     summary: dict[str, Any] = {"network": net.name, "points": len(frame), "method": str(frame["method"].iloc[0]),
@@ -123,22 +127,21 @@ def gsm_cmd(network: Annotated[Path | None, typer.Option("--network", help="netw
     """Guaranteed-service safety-stock placement (Graves & Willems 2000): service times, NRTs, stock."""
     import pandas as pd
 
-    from supplynet.decide import gsm
     from supplynet.decide.plan import plan_gsm, stage_problem_from_network
+    from supplynet.policy import gsm
 
     if (network is None) == (willems is None):
         raise DataError("give exactly one of --network FILE or --willems CSV")
     if willems is not None:
-        from supplynet.decide.willems_data import read_willems_csv
-
-        problem = gsm.GsmProblem.from_stages(read_willems_csv(willems), holding_rate=holding_rate, z_decimals=3)
+        problem = gsm.GsmProblem.from_stages(gsm.willems_rows(willems), holding_rate=holding_rate, z_decimals=3)
         name = willems.name
     else:
         from supplynet.model import load_network
+        from supplynet.sim.network import SimNetwork
 
         assert network is not None
         net = load_network(network)
-        problem, name = stage_problem_from_network(net, service_level), net.name
+        problem, name = stage_problem_from_network(net, SimNetwork.from_network(net), service_level), net.name
     with _quiet_stdout():
         res = plan_gsm(problem, time_limit)
     table = res.pop("table")

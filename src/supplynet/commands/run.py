@@ -208,7 +208,7 @@ class Brain:
         from ..decide.geo_watch import GeoWatch
         from ..decide.machines import MachineWatch
         from ..decide.watch import ShipmentWatch
-        from ..loop import Loop
+        from ..loop import Loop, sim_whatif
         from ..store.brain import BrainTables
         from ..twin import SnapshotEvery, Twin
 
@@ -232,7 +232,7 @@ class Brain:
         watchers: list[Any] = []
         if self._model is not None:
             watchers.append(MachineWatch(self.network, self._model, self.policy, self.store))
-        watchers.append(ShipmentWatch(self.network, store=self.store, policy=self.policy))
+        watchers.append(ShipmentWatch(self.network, simulate=sim_whatif, store=self.store, policy=self.policy))
         watchers.append(ColdChainWatch(self.network, store=self.store, policy=self.policy))
         watchers.append(GeoWatch(self.network, store=self.store))
         loop = Loop(self.store, self.network, self.policy, watchers=watchers, twin=twin,

@@ -99,7 +99,7 @@ def parse_policy_variant(text: str, net: SimNetwork) -> SimNetwork:
     """``TYPE[:k=v,...]`` applied to every ordering item; ``service_level=..`` sizes per item."""
     import numpy as np
 
-    from supplynet.decide.policies import policy_from_spec
+    from supplynet.policy.policies import policy_from_spec
 
     kind, _, rest = text.partition(":")
     params: dict[str, float] = {}

@@ -1,9 +1,9 @@
 """Inventory plans for a network: a sized policy per SKU-site, single-echelon or by the GSM.
 
 :func:`plan_inventory` walks the network's stocking points (those the simulator stocks: every
-SKU-site with demand and what feeds it, :meth:`supplynet.sim.network.SimNetwork.from_network`) and
-sizes the policy each one runs (its ``policies`` entry's type, else base stock) with the textbook
-functions of :mod:`supplynet.decide.sizing`; one period is one day:
+SKU-site with demand and what feeds it) and sizes the policy each one runs (its ``policies`` entry's
+type, else base stock) with the textbook functions of :mod:`supplynet.policy.sizing`; one period is
+one day:
 
 ========== ======================================== ==============================================
 type       ``service_level`` (cycle service, type 1) ``cost_model`` (holding h, shortage p, order K)
@@ -15,13 +15,15 @@ sS         ``ss_eoq_safety_stock`` (s + EOQ)         ``ss_power_approximation`` 
 RQ         ``rq_for_service`` (EOQ, r)               ``rq_loss_function`` (Hadley & Whitin 1963)
 ========== ======================================== ==============================================
 
-Demand per day is the network's (or a forecast's, :func:`supplynet.sim.demand.demand_from_forecast`),
-flowed upstream through lanes and BOMs; ``h`` is the product's holding cost per day, ``p`` its
+The stocking points, their demand per day and what feeds them come in the simulator's array form
+(an :class:`ItemNetwork`), which the caller hands in: ``SimNetwork.from_network(network)``, with
+``demand_from_forecast`` for a forecast's demand (:mod:`supplynet.sim`; decide does not import the
+simulator). Demand per day is flowed upstream through lanes and BOMs; ``h`` is the product's holding cost per day, ``p`` its
 shortage cost, ``K`` the feeding lane's fixed cost per shipment, ``L`` the lane's (or BOM's) lead
 time. Each row carries the expected fill rate (``1 - E[short per cycle] / E[demand per cycle]``,
 normal demand) and the expected cost per day (holding, shortage and ordering).
 
-``multi_echelon``: the guaranteed-service model (:mod:`supplynet.decide.gsm`, Graves & Willems
+``multi_echelon``: the guaranteed-service model (:mod:`supplynet.policy.gsm`, Graves & Willems
 2000) places safety stock across the stocking points: customer-facing points quote service time 0,
 each point's base-stock level covers its net replenishment time ``tau``
 (``mu tau + z sigma sqrt(tau)``).
@@ -31,16 +33,18 @@ from __future__ import annotations
 
 import math
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 from scipy import stats
 
 from ..errors import DataError, DecisionError
-from . import gsm
-from . import sizing as sz
+from ..policy import gsm
+from ..policy import sizing as sz
 
-__all__ = ["POLICY_PARAMS", "plan_gsm", "plan_inventory", "stage_problem_from_network", "stocking_points"]
+__all__ = ["POLICY_PARAMS", "ItemNetwork", "plan_gsm", "plan_inventory", "stage_problem_from_network",
+           "stocking_points"]
 
 #: the policy parameters a plan row gives per type (as the network file names them)
 POLICY_PARAMS = {"base_stock": {"S": "order_up_to"}, "newsvendor": {"q": "order_up_to"},
@@ -48,17 +52,37 @@ POLICY_PARAMS = {"base_stock": {"S": "order_up_to"}, "newsvendor": {"q": "order_
                  "RS": {"R": "review_days", "S": "order_up_to"}}
 
 
-def stocking_points(network: Any, forecasts: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per stocking point that orders: site, sku, demand mean/std per day (external plus
-    what it feeds), lead time mean/std (days), h, p, K, policy type and its spec, and ``feeds``
-    (the points it supplies and the units per unit, for the GSM)."""
-    from ..sim.network import SimNetwork
+class ItemNetwork(Protocol):
+    """A network's stocking points in the simulator's array form (:class:`supplynet.sim.SimNetwork` is
+    one): item ``i`` is sku ``item_sku[i]`` at site ``sites[item_site[i]]``, fed by lane
+    ``lanes[item_lane[i]]`` (-1: none; a BOM is ``bom:PLANT:SKU``); arcs ``arc_src -> arc_dst`` carry
+    ``arc_qty`` units per unit (``arc_backup``: a backup lane); ``source`` marks unlimited suppliers,
+    ``dem_kind >= 0`` external demand; ``mean_flow()`` is the mean and std of the daily demand each item
+    supplies (external plus downstream)."""
 
-    net = SimNetwork.from_network(network)
-    if forecasts is not None:
-        from ..sim.demand import demand_from_forecast
+    sites: list[str]
+    item_site: np.ndarray
+    item_sku: list[str]
+    item_lane: np.ndarray
+    lanes: list[str]
+    source: np.ndarray
+    arc_src: np.ndarray
+    arc_dst: np.ndarray
+    arc_qty: np.ndarray
+    arc_backup: np.ndarray | None
+    dem_kind: np.ndarray
 
-        net = demand_from_forecast(net, forecasts)
+    @property
+    def n_items(self) -> int: ...
+
+    def mean_flow(self) -> Any: ...  # (mean, std) per item
+
+
+def stocking_points(network: Any, items: ItemNetwork) -> pd.DataFrame:
+    """One row per stocking point of ``items`` (the network's array form) that orders: site, sku, demand
+    mean/std per day (external plus what it feeds), lead time mean/std (days), h, p, K, policy type and
+    its spec, and ``feeds`` (the points it supplies and the units per unit, for the GSM)."""
+    net = items
     mu, sd = net.mean_flow()
     lanes = {ln.id: ln for ln in network.lanes}
     boms = {f"bom:{b.plant}:{b.output_sku}": b for b in network.boms}
@@ -171,16 +195,16 @@ _COLUMNS = ["site", "sku", "type", "reorder_point", "order_up_to", "order_quanti
             "method", "note"]
 
 
-def plan_inventory(network: Any, *, forecasts: pd.DataFrame | None = None, service_level: float | None = None,
+def plan_inventory(network: Any, items: ItemNetwork, *, service_level: float | None = None,
                    cost_model: bool = False, multi_echelon: bool = False) -> pd.DataFrame:
-    """A policy per stocking point (see the module docstring); one row each, columns ``site, sku,
-    type, reorder_point, order_up_to, order_quantity, review_days, safety_stock, expected_fill,
-    expected_cost_per_day, ...``."""
+    """A policy per stocking point of ``items`` (the network's array form, see the module docstring);
+    one row each, columns ``site, sku, type, reorder_point, order_up_to, order_quantity, review_days,
+    safety_stock, expected_fill, expected_cost_per_day, ...``."""
     if service_level is not None and not 0.0 < service_level < 1.0:
         raise DataError(f"--service-level must be between 0 and 1 (exclusive), got {service_level}")
     if cost_model and service_level is not None:
         raise DataError("give --service-level or --cost-model, not both")
-    points = stocking_points(network, forecasts)
+    points = stocking_points(network, items)
     if multi_echelon:
         return _gsm_plan(points, network, service_level or 0.95)
     method = "cost_model" if cost_model else "service_level"
@@ -235,7 +259,8 @@ def plan_gsm(problem: gsm.GsmProblem, time_limit: float = 120.0) -> dict[str, An
             "table": gsm.stage_table(problem, sol)}
 
 
-def stage_problem_from_network(network: Any, service_level: float = 0.95) -> gsm.GsmProblem:
-    """The GSM problem of a network's stocking points (see :func:`plan_inventory`'s ``multi_echelon``)."""
-    return _gsm_problem(stocking_points(network), float(stats.norm.ppf(service_level)))
+def stage_problem_from_network(network: Any, items: ItemNetwork, service_level: float = 0.95) -> gsm.GsmProblem:
+    """The GSM problem of a network's stocking points (``items``, its array form; see
+    :func:`plan_inventory`'s ``multi_echelon``)."""
+    return _gsm_problem(stocking_points(network, items), float(stats.norm.ppf(service_level)))
 

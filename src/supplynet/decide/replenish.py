@@ -2,7 +2,7 @@
 
 Pure decisions, no I/O. For each SKU-site with a policy in the network:
 
-1. **Sizing** (:func:`size_policy`, with :mod:`supplynet.decide.sizing`): the demand distribution per
+1. **Sizing** (:func:`size_policy`, with :mod:`supplynet.policy.sizing`): the demand distribution per
    day (a forecast from :class:`~supplynet.sense.demand_live.DemandSensor`, else the network's declared
    demand) and the inbound lane's lead-time distribution (learned from shipments by
    :class:`~supplynet.sense.leadtimes_live.LeadTimeLearner`, else declared) give the demand over the
@@ -38,10 +38,10 @@ import numpy as np
 from scipy import stats
 
 from ..errors import DecisionError
+from ..policy import sizing
+from ..policy.policies import BaseStock, Newsvendor, RQPolicy, RSPolicy, SsPolicy
 from ..sense.demand_live import DemandEstimate, DemandSensor
 from ..sense.leadtimes_live import LeadTimeEstimate, LeadTimeLearner
-from . import sizing
-from .policies import BaseStock, Newsvendor, RQPolicy, RSPolicy, SsPolicy
 
 __all__ = ["OrderProposal", "Replenisher", "downstream_demand", "fill_rate_factor", "newsvendor_ratio",
            "size_levels", "size_policy", "touched_keys"]
@@ -201,7 +201,7 @@ def size_policy(spec: Any, demand: DemandEstimate | tuple[float, float], lead_ti
                 product: Any, *, fixed_cost: float = 0.0, fill_rate: float | None = None,
                 default_service_level: float = DEFAULT_SERVICE_LEVEL, max_cycle_days: float | None = None
                 ) -> tuple[Any, dict[str, Any]]:
-    """The runtime policy for ``spec`` sized with :mod:`supplynet.decide.sizing`, and how it was sized.
+    """The runtime policy for ``spec`` sized with :mod:`supplynet.policy.sizing`, and how it was sized.
 
     ``demand``: per day (estimate or ``(mean, std)``); ``lead_time``: days (estimate or ``(mean, std)``).
     The target is ``fill_rate`` when given (or ``params["fill_rate"]`` of a dict-like spec), else the

@@ -16,9 +16,11 @@ because of the delay, in the quantity the destination needs over the delay):
   lanes or, when none joins them, a spot haul priced and timed from the network's own lanes by
   distance (least squares on ``distance_km``) with a ``spot_premium``.
 
-Each is costed for cost and service with the Monte Carlo engine (:mod:`supplynet.sim`) on the affected
-part of the network, started from the twin's state, every alternative on the same seed (common random
-numbers, so differences are paired; Law 2015, s.10.2). An alternative's total cost is what it spends
+Each is costed for cost and service by the what-if simulation the caller hands in (a
+:class:`~supplynet.decide.whatif.Simulate` function; the wiring passes :func:`supplynet.loop.sim_whatif`,
+the Monte Carlo engine, so decide never imports :mod:`supplynet.sim`) on the affected part of the network,
+started from the twin's state, every alternative on the same seed (common random numbers, so differences
+are paired; Law 2015, s.10.2). An alternative's total cost is what it spends
 plus the simulated holding and shortage cost over the horizon; its time is when the goods reach the
 destination. The objective (per network in ``meta.reroute_objective``, or per decision; default
 ``lowest_cost``) picks one: ``lowest_cost`` (least total cost: waiting unless acting costs less), ``fastest`` (earliest arrival, then cost) or ``balanced`` (least
@@ -38,6 +40,7 @@ from ..errors import DecisionError
 from ..sense.delay import DelayDeclared
 from .decision import Decision, Option, OrderAction, RerouteAction
 from .impact import Impact, Key, Node, affected_items, twin_inputs
+from .whatif import Simulate, WhatIfNetwork, WhatIfStart
 
 __all__ = ["OBJECTIVES", "Alternative", "CostedOption", "ExpediteMode", "Response", "alternatives", "choose",
            "cost_alternatives", "plan_response"]
@@ -272,9 +275,9 @@ def alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Impact,
 
 
 # ------------------------------------------------------------------------------------------ costing
-def _sub_network(network: Any, nodes: dict[Key, Node], dest_keys: set[Key]) -> Any:
-    from ..sim.network import SimNetwork
-
+def _sub_network(network: Any, nodes: dict[Key, Node], dest_keys: set[Key]) -> WhatIfNetwork:
+    """The affected part of the network as the what-if simulation reads it; the destination does not
+    reorder within the horizon (only what is already on its way arrives)."""
     keys = list(nodes)
     idx = {k: i for i, k in enumerate(keys)}
     arcs, lt, lt_std, item_lane, lanes = [], [1.0] * len(keys), [0.0] * len(keys), [-1] * len(keys), []
@@ -294,33 +297,28 @@ def _sub_network(network: Any, nodes: dict[Key, Node], dest_keys: set[Key]) -> A
     prods = {p.sku: p for p in network.products}
     dmean = np.array([n.ext for n in nodes.values()])
     dstd = np.array([(network.demand_for(*k).std if network.demand_for(*k) else 0.0) for k in keys])
-    net = SimNetwork.build(
-        items=keys, arcs=arcs, site_kind={s.id: s.kind for s in network.sites}, lead_time=lt, lead_std=lt_std,
-        lead_kind=["normal" if s > 0 else "fixed" for s in lt_std], demand_mean=dmean,
-        demand_std=np.maximum(dstd, 1e-9), demand=["normal_int" if m > 0 else "none" for m in dmean],
-        backorders=[network.site(k[0]).backorders for k in keys],
-        hold=[prods[k[1]].holding_cost_per_day if k[1] in prods else 0.0 for k in keys],
-        short_cost=[(prods[k[1]].shortage_cost or 0.0) if k[1] in prods else 0.0 for k in keys],
-        backlog_cost=0.0, price=[nodes[k].price for k in keys], lanes=lanes or None, item_lane=item_lane,
-        name=f"{network.name}:impact")
-    # the destination does not reorder within the horizon: only what is already on its way arrives
-    pol = net.pol_kind.copy()
-    for k in dest_keys:
-        pol[idx[k]] = -1
-    return net.replace(pol_kind=pol), idx
+    return WhatIfNetwork(
+        name=f"{network.name}:impact", items=tuple(keys), arcs=tuple(arcs), site_kind={s.id: s.kind for s in network.sites},
+        lead_time=np.asarray(lt, float), lead_std=np.asarray(lt_std, float),
+        lead_kind=tuple("normal" if s > 0 else "fixed" for s in lt_std), demand_mean=dmean,
+        demand_std=np.maximum(dstd, 1e-9), demand_kind=tuple("normal_int" if m > 0 else "none" for m in dmean),
+        backorders=tuple(bool(network.site(k[0]).backorders) for k in keys),
+        hold=np.array([prods[k[1]].holding_cost_per_day if k[1] in prods else 0.0 for k in keys], float),
+        short_cost=np.array([(prods[k[1]].shortage_cost or 0.0) if k[1] in prods else 0.0 for k in keys], float),
+        price=np.array([nodes[k].price for k in keys], float), lanes=tuple(lanes),
+        item_lane=np.asarray(item_lane, np.int64), frozen=tuple(sorted(idx[k] for k in dest_keys if k in idx)))
 
 
 def cost_alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Impact, alts: list[Alternative], *,
-                      now: datetime, horizon_days: int | None = None, replications: int = 64,
+                      now: datetime, simulate: Simulate, horizon_days: int | None = None, replications: int = 64,
                       seed: int = 0) -> list[CostedOption]:
-    """Simulate each alternative from the twin's state on common random numbers."""
-    from ..sim.engine import Simulation
-    from ..sim.kpi import network_per_replication
-
+    """Simulate each alternative from the twin's state on common random numbers (with ``simulate``, see
+    :class:`~supplynet.decide.whatif.Simulate`)."""
     skus = list(dict.fromkeys(s for a in alts for s, _ in a.lines))
     nodes = affected_items(network, delay.destination, skus)
     dest_keys = {(delay.destination, s) for s in skus}
-    base, idx = _sub_network(network, nodes, dest_keys)
+    base = _sub_network(network, nodes, dest_keys)
+    idx = base.index()
     stock, arrivals = twin_inputs(network, state, nodes, now, exclude=delay.shipment_id)
     late_days = max((impact.arrival - now).total_seconds() / 86400.0, 0.0)
     horizon = int(horizon_days or min(max(math.ceil(2 * max(a.arrival_days for a in alts)) + 3, 7), 28))
@@ -328,24 +326,24 @@ def cost_alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Im
     pipeline = [(k, q, max(d, 1e-9)) for k, rows in arrivals.items() for d, q in rows]
     load = [((delay.destination, s), float(q), max(late_days, 1e-9)) for s, q, *_ in delay.lines
             if (delay.destination, s) in idx]
-    runs = []
+    starts = []
     for a in alts:
         extra = [] if a.kind == "wait" else [((delay.destination, s), q, max(a.arrival_days, 1e-9)) for s, q in a.lines
                                              if (delay.destination, s) in idx]
         moved = bool(a.detail.get("moves_load"))  # the late load itself arrives sooner: not twice
-        net = base.with_initial_state(on_hand=on_hand, in_transit=pipeline + ([] if moved else load) + extra)
-        res = Simulation(net, horizon=horizon, replications=replications, seed=seed, parallel=False).run().result()
-        per = network_per_replication(res)
-        cost = (per["holding_cost"] + per["shortage_cost"]).to_numpy(dtype=float)
-        runs.append((a, cost, per))
-    wait_cost = runs[0][1]
+        starts.append(WhatIfStart(on_hand=on_hand, in_transit=pipeline + ([] if moved else load) + extra))
+    outcomes = simulate(base, starts, horizon=horizon, replications=replications, seed=seed)
+    if len(outcomes) != len(alts):
+        raise DecisionError(f"the what-if simulation returned {len(outcomes)} outcomes for {len(alts)} alternatives")
+    wait_cost = outcomes[0].cost
     out = []
-    for a, cost, per in runs:
+    for a, res in zip(alts, outcomes, strict=True):
+        cost = res.cost
         d = cost - wait_cost + a.action_cost
         half = float(1.96 * d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
-        fill = per["fill_rate"].to_numpy(dtype=float)
-        out.append(CostedOption(a, float(cost.mean()), float(per["shortage_cost"].mean()),
-                                float(per["revenue_at_risk"].mean()),
+        fill = res.fill_rate
+        out.append(CostedOption(a, float(cost.mean()), float(res.shortage_cost.mean()),
+                                float(res.revenue_at_risk.mean()),
                                 float(np.nanmean(fill)) if np.isfinite(fill).any() else float("nan"),
                                 float(d.mean()), half))
     return out
@@ -431,16 +429,17 @@ class Response:
 
 
 def plan_response(network: Any, state: Any, delay: DelayDeclared, impact: Impact, *, now: datetime,
-                  objective: str | None = None, replications: int = 64, seed: int = 0,
+                  simulate: Simulate, objective: str | None = None, replications: int = 64, seed: int = 0,
                   horizon_days: int | None = None, **alt_options: Any) -> Response:
     """Alternatives for ``delay``, costed on common random numbers, and the one ``objective`` prefers
     (default: the network's ``meta.reroute_objective``, else ``lowest_cost``: act only when acting's expected
-    total cost beats waiting's - a planner does not sign an expedite that costs ten times the delay)."""
+    total cost beats waiting's - a planner does not sign an expedite that costs ten times the delay). ``simulate``
+    runs the what-if (:class:`~supplynet.decide.whatif.Simulate`)."""
     objective = objective or str((getattr(network, "meta", None) or {}).get("reroute_objective") or "lowest_cost")
     if objective not in OBJECTIVES:
         raise DecisionError(f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}")
     alts = alternatives(network, state, delay, impact, now=now, **alt_options)
-    costed = cost_alternatives(network, state, delay, impact, alts, now=now, horizon_days=horizon_days,
+    costed = cost_alternatives(network, state, delay, impact, alts, now=now, simulate=simulate, horizon_days=horizon_days,
                                replications=replications, seed=seed)
     best, why = choose(costed, objective)
     return Response(delay, impact, costed, best, why, objective,

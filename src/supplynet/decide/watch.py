@@ -1,7 +1,7 @@
 """The shipment watch the live loop calls: progress and ETA per shipment, delays declared with
 significance, their impact, and the response chosen, proposed or executed and recorded.
 
-    watch = ShipmentWatch(network, store=store)       # store: decisions are submitted and audited
+    watch = ShipmentWatch(network, simulate=sim_whatif, store=store)  # decisions submitted and audited
     for rec in new_records:                            # after the twin has applied each event
         twin.apply(rec.event); watch.observe(rec.event, twin)
     decisions = watch.decide(twin, now)                # delays declared since the last call
@@ -11,6 +11,8 @@ gets one decision for its latest declaration; a proposal of an earlier one still
 planner is rejected as superseded, so the approval queue holds one current answer per shipment.
 
 Without a store the decisions come back unsubmitted (status "proposed"), with everything they weighed.
+Responses are costed by the what-if simulation the watch is handed (``simulate``, a
+:class:`~supplynet.decide.whatif.Simulate`: :func:`supplynet.loop.sim_whatif` in the brain).
 The autonomy policy defaults to :data:`MINIMAL_POLICY` (reroutes automatic up to 5,000 a decision,
 20,000 a day; larger ones proposed to a planner); the control tower's full policy can be passed in.
 """
@@ -30,6 +32,7 @@ from .autonomy import AutonomyPolicy, Guardrails, KindPolicy
 from .decision import PLATFORM, Decision, DecisionError, reject, submit
 from .impact import assess_impact
 from .reroute import Response, plan_response
+from .whatif import Simulate
 
 __all__ = ["ETA_SOURCE", "MINIMAL_POLICY", "ShipmentWatch", "WatchStats"]
 
@@ -55,12 +58,13 @@ class ShipmentWatch:
     #: the event kinds it reads (the log follower calls it for these only)
     kinds = frozenset({"shipment", "position"})
 
-    def __init__(self, network: Any, *, store: Any | None = None, policy: AutonomyPolicy | None = None,
+    def __init__(self, network: Any, *, simulate: Simulate, store: Any | None = None, policy: AutonomyPolicy | None = None,
                  objective: str | None = None, delay_policy: DelayPolicy | None = None,
                  eta_models: Mapping[str, SegmentEtaModel] | None = None, replications: int = 64, seed: int = 0,
                  horizon_days: int | None = None, eta_change_s: float = 1800.0, eta_every_s: float = 6 * 3600.0,
                  **alternative_options: Any):
         self.network = network
+        self.simulate = simulate
         self.store = store
         self.policy = policy or MINIMAL_POLICY
         self.objective = objective
@@ -157,7 +161,8 @@ class ShipmentWatch:
         for d in latest.values():
             impact = assess_impact(self.network, state, shipment_id=d.shipment_id, destination=d.destination,
                                    lines=d.lines, now=now, arrival=d.eta_p50, on_time=d.promised_at)
-            resp = plan_response(self.network, state, d, impact, now=now, objective=objective or self.objective,
+            resp = plan_response(self.network, state, d, impact, now=now, simulate=self.simulate,
+                                 objective=objective or self.objective,
                                  replications=self.replications, seed=self.seed, horizon_days=self.horizon_days,
                                  **self.alternative_options)
             self.responses.append(resp)

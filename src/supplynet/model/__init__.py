@@ -7,7 +7,8 @@
 
 ``load_network`` reads YAML and reports every problem with file, line and field;
 ``Network.model_validate(dict)`` validates plain data (no line numbers then);
-``supplynet.model.willems.load_willems`` imports a Willems (2008) chain.
+``supplynet.model.willems.load_willems`` imports a Willems (2008) chain (``read_stages`` is the one
+parser of its CSV format, which the GSM and the simulator read too).
 """
 
 from __future__ import annotations

@@ -2,9 +2,14 @@
 
 Willems, S. P. (2008), "Real-world multiechelon supply chains used for inventory optimization",
 MSOM 10(1): 19-23: 38 chains of 8 to 2,025 stages. Each CSV row is one stage: ``stage_id``,
-``lead_time`` (days the stage adds), ``max_s_time``, ``cost_rate`` (cost the stage adds),
-``risk_pool``, ``ext_demand_mean``/``ext_demand_std``/``ext_demand_thres`` (external demand per
-day and its safety factor z) and then pairs ``upstream_stage, quantity``.
+``lead_time`` (days the stage adds), ``max_s_time``, ``cost_rate`` (cost the stage adds; ``cost`` in
+some published textbook instances), ``risk_pool``, ``ext_demand_mean``/``ext_demand_std``/
+``ext_demand_thres`` (external demand per day and its safety factor z) and then pairs
+``upstream_stage, quantity``.
+
+:func:`read_stages` (and :func:`parse_stages` on a string) is the one parser of the format: the
+network importer below, the guaranteed-service model (:func:`supplynet.policy.gsm.willems_rows`)
+and the simulator (``SimNetwork.from_willems``) all read the stages it returns.
 
 Mapping (one site per stage, so stage ids are site ids):
 
@@ -33,6 +38,7 @@ Mapping (one site per stage, so stage ids are site ids):
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from collections import defaultdict
@@ -47,7 +53,8 @@ from supplynet.errors import DataError, ModelValidationError
 from supplynet.model._network import Network
 from supplynet.model._schema import fmt_num
 
-__all__ = ["HOLDING_COST_RATE", "PRICE_MARKUP", "WillemsStage", "load_willems", "read_stages", "willems_dir", "willems_files"]
+__all__ = ["HOLDING_COST_RATE", "PRICE_MARKUP", "WillemsStage", "load_willems", "parse_stages", "read_reported_costs",
+           "read_stages", "willems_dir", "willems_files"]
 
 #: price = PRICE_MARKUP x cumulative cost (the data set has no prices)
 PRICE_MARKUP = 1.5
@@ -86,7 +93,20 @@ def willems_files(data_dir: str | Path | None = None) -> list[Path]:
     return sorted(willems_dir(data_dir).glob("willems_[0-9][0-9].csv"))
 
 
-def _number(text: str, path: Path, line: int, column: str, *, required: bool) -> float | None:
+def read_reported_costs(path: str | Path) -> dict[int, float]:
+    """``reported_optimal_cost.txt`` of the data set: one cost per line, chain 1 first."""
+    path = Path(path)
+    out: dict[int, float] = {}
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                out[i] = float(line)
+            except ValueError as exc:
+                raise DataError(f"{path}:{i}: not a number: {line!r}") from exc
+    return out
+
+
+def _number(text: str, path: str | Path, line: int, column: str, *, required: bool) -> float | None:
     text = text.strip()
     if not text:
         if required:
@@ -105,11 +125,21 @@ def read_stages(path: str | Path) -> list[WillemsStage]:
     """Parse a Willems CSV into stages, checking columns, numbers and upstream references."""
     path = Path(path)
     try:
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DataError(f"{path}: Willems chain file not found") from None
-    if not rows or tuple(c.strip() for c in rows[0][: len(_COLUMNS)]) != _COLUMNS:
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the Willems chain ({exc.strerror})") from exc
+    return parse_stages(text, path)
+
+
+def parse_stages(text: str, path: str | Path = "<string>") -> list[WillemsStage]:
+    """:func:`read_stages` on the text of a chain CSV; errors name ``path``, the line and the column."""
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    header = [c.strip() for c in rows[0][: len(_COLUMNS)]] if rows else []
+    if header[3:4] == ["cost"]:  # the published textbook instances' name of the column
+        header[3] = "cost_rate"
+    if tuple(header) != _COLUMNS:
         raise DataError(f"{path}:1: expected the header {','.join(_COLUMNS)},up_stages")
     stages: list[WillemsStage] = []
     for line, row in enumerate(rows[1:], start=2):

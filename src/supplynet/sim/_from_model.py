@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from supplynet.decide.policies import BaseStock, policy_from_spec
 from supplynet.errors import SimulationError
+from supplynet.policy.policies import BaseStock, policy_from_spec
 
 _DIST = {"auto": None, "poisson": "poisson", "normal": "normal_int", "negbin": "normal_int", "gamma": "normal_int"}
 

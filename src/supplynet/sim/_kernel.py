@@ -11,7 +11,7 @@ Order of events in one day, per replication:
 2. disruptions active today set site, lane and demand factors;
 3. items in downstream-first order: draw external demand, serve backorders, then new demand, then
    downstream requests (pro rata) within the site's throughput capacity; the policy (the compiled
-   :func:`supplynet.decide.policies.order_qty_scalar`) sees the inventory position and orders:
+   :func:`supplynet.policy.policies.order_qty_scalar`) sees the inventory position and orders:
    requests on each input arc (BOM quantity), or straight to the external supplier;
 4. items whose inputs arrived release min over inputs of staged/quantity (an assembly) on their lane,
    within its capacity, arriving after a sampled lead time (at least one day);
@@ -32,7 +32,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from supplynet.decide.policies import order_qty_scalar
+from supplynet.policy.policies import order_qty_scalar
 
 # event kinds
 OUTAGE, LANE_CLOSURE, CAPACITY_LOSS, LEAD_TIME_SHOCK, SUPPLIER_FAILURE, DEMAND_SPIKE, DEMAND_SHIFT = range(7)

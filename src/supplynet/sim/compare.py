@@ -21,7 +21,7 @@ from supplynet.sim.runners import run_replications
 
 __all__ = ["compare_policies", "paired_differences"]
 
-Variant = Any  # a policy object (decide.policies) or a callable SimNetwork -> SimNetwork
+Variant = Any  # a policy object (policy.policies) or a callable SimNetwork -> SimNetwork
 
 
 def _apply(net: SimNetwork, variant: Variant) -> SimNetwork:

@@ -17,7 +17,6 @@ Built from a :class:`supplynet.model.Network` (:meth:`SimNetwork.from_network`),
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
@@ -28,8 +27,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from supplynet.decide.policies import BaseStock, policy_from_spec
-from supplynet.errors import DataError, SimulationError
+from supplynet.errors import SimulationError
+from supplynet.model.willems import read_stages
+from supplynet.policy.policies import BaseStock, policy_from_spec
 
 __all__ = ["DEMAND_KINDS", "LEAD_KINDS", "SimNetwork"]
 
@@ -188,7 +188,7 @@ class SimNetwork:
         return dataclasses.replace(self, **changes)
 
     def with_policy(self, policy: Any, items: Sequence[int] | None = None) -> SimNetwork:
-        """A copy where ``policy`` (a decide.policies class, params broadcast over items) applies."""
+        """A copy where ``policy`` (a policy.policies class, params broadcast over items) applies."""
         kind, a, b, review, offset = policy.kernel_params()
         idx = np.arange(self.n_items) if items is None else np.asarray(items)
         new = {k: getattr(self, k).copy() for k in ("pol_kind", "pol_a", "pol_b", "pol_review", "pol_offset",
@@ -370,37 +370,19 @@ class SimNetwork:
         normal (mean, std per day) at demand stages; each stage gets a base-stock level covering its
         lead time plus one day at the z of ``ext_demand_thres`` (or ``service_level``). Holding cost
         per day is ``holding_rate * cost_rate / 365``; shortage cost per unit-day is 10x the
-        holding cost of the demand stage. Uses supplynet.model.willems.load_willems when the model
-        importer is installed only via :meth:`from_network`; this reader needs nothing else.
+        holding cost of the demand stage. The stages are read by
+        :func:`supplynet.model.willems.read_stages`, the one parser of the format.
         """
         p = Path(path)
-        try:
-            with p.open(newline="") as fh:
-                rows = list(csv.reader(fh))
-        except OSError as exc:
-            raise DataError(f"{p}: cannot read Willems chain ({exc.strerror})") from exc
-        if not rows or rows[0][:2] != ["stage_id", "lead_time"]:
-            raise DataError(f"{p}: not a Willems chain CSV (header must start with stage_id,lead_time)")
-        body = [r for r in rows[1:] if r and r[0].strip()]
-        ids = [r[0].strip() for r in body]
-        index = {s: i for i, s in enumerate(ids)}
-        arcs: list[tuple[int, int, float]] = []
-        lt, cost, dmean, dstd, z = [], [], [], [], []
-        for line, r in enumerate(body, start=2):
-            try:
-                lt.append(max(1.0, round(float(r[1] or 0.0))))
-                cost.append(float(r[3] or 0.0))
-                dmean.append(float(r[5]) if len(r) > 5 and r[5] else 0.0)
-                dstd.append(float(r[6]) if len(r) > 6 and r[6] else 0.0)
-                z.append(float(r[7]) if len(r) > 7 and r[7] else 1.645)
-                ups = r[8:]
-                for j in range(0, len(ups) - 1, 2):
-                    if ups[j].strip():
-                        if ups[j].strip() not in index:
-                            raise DataError(f"{p}:{line} up_stages: unknown stage {ups[j]!r}")
-                        arcs.append((index[ups[j].strip()], index[r[0].strip()], float(ups[j + 1] or 1.0)))
-            except ValueError as exc:
-                raise DataError(f"{p}:{line}: bad number in stage {r[0]!r} ({exc})") from exc
+        stages = read_stages(p)
+        ids = [st.id for st in stages]
+        index = {sid: i for i, sid in enumerate(ids)}
+        arcs = [(index[up], index[st.id], float(qty)) for st in stages for up, qty in st.upstream]
+        lt = [max(1.0, round(st.lead_time)) for st in stages]
+        cost = [st.cost_rate for st in stages]
+        dmean = [st.demand_mean or 0.0 for st in stages]
+        dstd = [st.demand_std or 0.0 for st in stages]
+        z = [1.645 if st.demand_z is None else st.demand_z for st in stages]
         n = len(ids)
         cost_a = np.asarray(cost)
         hold = holding_rate * np.maximum(cost_a, 1e-6) / _DAYS_PER_YEAR

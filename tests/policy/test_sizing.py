@@ -1,4 +1,4 @@
-"""Tests of supplynet.decide.sizing.
+"""Tests of supplynet.policy.sizing.
 
 Two layers: (1) generated instances checked against independent computations (brute force,
 Markov chains, Monte Carlo, quadrature), so the product is tested without ../shared/data;
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from scipy import integrate, optimize, stats
 
-from supplynet.decide import sizing as sz
+from supplynet.policy import sizing as sz
 from supplynet.testing.require import require_or_skip
 
 REL = 1e-3  # the issue's "within 0.1%"

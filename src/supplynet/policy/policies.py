@@ -222,7 +222,7 @@ class BaseStock(_Base):
         if self.S is None:
             if lead_time is None:
                 raise DecisionError("BaseStock(service_level=...) needs lead_time to size S")
-            return self.sized(forecast, lead_time).S, 0.0  # type: ignore[return-value]
+            return self.sized(forecast, lead_time).S, 0.0
         return self.S, 0.0
 
     def order_quantity(self, position: ArrayLike, forecast: Any = None, lead_time: ArrayLike | None = None,
@@ -377,7 +377,7 @@ def policy_from_spec(spec: Any, *, demand_mean: ArrayLike | None = None, demand_
         level = mu * cover + z * sd * np.sqrt(cover)
         rop = mu * L + z * sd * np.sqrt(np.maximum(L, 1.0))
         Q = np.maximum(np.asarray(params.get("Q", 7.0 * mu), float), 1.0)
-        sized = {"base_stock": {"S": level}, "RS": {"R": R, "S": level}, "newsvendor": {"q": level},
+        sized: dict[str, dict[str, Any]] = {"base_stock": {"S": level}, "RS": {"R": R, "S": level}, "newsvendor": {"q": level},
                  "sS": {"s": rop, "S": rop + Q}, "RQ": {"r": rop, "Q": Q}}
         if kind not in sized:
             raise DecisionError(f"{where}: unknown policy type; use one of {sorted(sized)}")

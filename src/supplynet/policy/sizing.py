@@ -2,7 +2,7 @@
 
 Every function takes plain numbers (or numpy arrays of a demand distribution) and returns a small
 frozen result; nothing here does I/O or keeps state. The runtime classes (``BaseStock``,
-``SsPolicy``, ``RQPolicy``, ``RSPolicy``, ``Newsvendor`` in :mod:`supplynet.decide.policies`) take
+``SsPolicy``, ``RQPolicy``, ``RSPolicy``, ``Newsvendor`` in :mod:`supplynet.policy.policies`) take
 these numbers as their parameters.
 
 Conventions (those of Snyder & Shen, *Fundamentals of Supply Chain Theory*, 2nd ed., 2019):
@@ -29,7 +29,7 @@ Contents
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,19 +148,22 @@ def normal_loss(x: float | np.ndarray, mean: float, sd: float) -> float | np.nda
     if sd == 0:
         return np.maximum(mean - np.asarray(x, float), 0.0)
     z = (np.asarray(x, float) - mean) / sd
-    return sd * (stats.norm.pdf(z) - z * stats.norm.sf(z))
+    loss: float | np.ndarray = sd * (stats.norm.pdf(z) - z * stats.norm.sf(z))
+    return loss
 
 
 def normal_second_loss(x: float | np.ndarray, mean: float, sd: float) -> float | np.ndarray:
     """Second-order loss ``n2(x) = 0.5 E[((D - x)^+)^2]`` for a normal ``D`` (Snyder & Shen C.3)."""
     z = (np.asarray(x, float) - mean) / sd
-    return 0.5 * sd**2 * ((z**2 + 1) * stats.norm.sf(z) - z * stats.norm.pdf(z))
+    loss: float | np.ndarray = 0.5 * sd**2 * ((z**2 + 1) * stats.norm.sf(z) - z * stats.norm.pdf(z))
+    return loss
 
 
-def poisson_loss(x: int | np.ndarray, mean: float) -> float | np.ndarray:
+def poisson_loss(x: float | np.ndarray, mean: float) -> float | np.ndarray:
     """``E[(D - x)^+]`` for ``D ~ Poisson(mean)`` and integer ``x``."""
     x = np.asarray(x, float)
-    return mean * stats.poisson.sf(x - 1, mean) - x * stats.poisson.sf(x, mean)
+    loss: float | np.ndarray = mean * stats.poisson.sf(x - 1, mean) - x * stats.poisson.sf(x, mean)
+    return loss
 
 
 def lead_time_demand(
@@ -271,7 +274,10 @@ def newsvendor_explicit(
 
 
 def newsvendor_discrete(
-    holding_cost: float, stockout_cost: float, values: Sequence[float], probs: Sequence[float]
+    holding_cost: float,
+    stockout_cost: float,
+    values: Sequence[float] | np.ndarray,
+    probs: Sequence[float] | np.ndarray,
 ) -> NewsvendorResult:
     """Discrete newsvendor: the smallest support point with ``F(S) >= p/(p+h)`` (Snyder & Shen 4.3.2).
 
@@ -393,7 +399,10 @@ def base_stock_for_fill_rate(
         ltd = lead_time_demand(demand_mean, demand_sd, lead_time, lead_time_sd)
         if ltd.std == 0:
             return ltd.mean
-        f = lambda s: normal_loss(s, ltd.mean, ltd.std) - target  # noqa: E731
+
+        def f(s: float) -> float:
+            return float(normal_loss(s, ltd.mean, ltd.std)) - target
+
         lo, hi = ltd.mean - 10 * ltd.std, ltd.mean + 12 * ltd.std
         if f(lo) <= 0:
             return float(lo)
@@ -427,6 +436,7 @@ def rs_order_up_to(
         raise SizingError("give exactly one of service_level or fill_rate")
     if service_level is not None:
         return base_stock_for_service(service_level, demand_mean, demand_sd, lead_time + r, lead_time_sd)
+    assert fill_rate is not None  # exactly one of the two is given (checked above)
     return base_stock_for_fill_rate(
         fill_rate, demand_mean, demand_sd, lead_time + r, lead_time_sd, demand_per_cycle=demand_mean * r
     )
@@ -435,7 +445,9 @@ def rs_order_up_to(
 # ----------------------------------------------------------------------------------------- (s,S)
 
 
-def _poisson_g(holding_cost: float, stockout_cost: float, mean: float):
+def _poisson_g(
+    holding_cost: float, stockout_cost: float, mean: float
+) -> Callable[[np.ndarray | int], np.ndarray]:
     """One-period expected cost ``g(y) = h E[(y-D)^+] + p E[(D-y)^+]`` for Poisson ``D``, vectorized."""
 
     def g(y: np.ndarray | int) -> np.ndarray:
@@ -552,6 +564,7 @@ def ss_eoq_safety_stock(
     if service_level is not None:
         s = base_stock_for_service(service_level, demand_mean, demand_sd, lead_time, lead_time_sd)
     else:
+        assert fill_rate is not None  # exactly one of the two is given (checked above)
         s = base_stock_for_fill_rate(
             fill_rate, demand_mean, demand_sd, lead_time, lead_time_sd, demand_per_cycle=q
         )

@@ -7,7 +7,9 @@ import pickle
 import numpy as np
 import pytest
 
-from supplynet.decide.policies import (
+from supplynet.errors import DecisionError
+from supplynet.model import PolicySpec
+from supplynet.policy.policies import (
     BaseStock,
     Forecast,
     Newsvendor,
@@ -17,8 +19,6 @@ from supplynet.decide.policies import (
     order_qty_scalar,
     policy_from_spec,
 )
-from supplynet.errors import DecisionError
-from supplynet.model import PolicySpec
 
 ALL = [BaseStock(50), SsPolicy(20, 60), RQPolicy(20, 15), RSPolicy(7, 80, offset=3), Newsvendor(40),
        BaseStock(50, pack_size=12, moq=30)]

@@ -1,4 +1,4 @@
-"""Tests of the guaranteed-service optimiser (supplynet.decide.gsm) and its Willems loader.
+"""Tests of the guaranteed-service optimiser (supplynet.policy.gsm) and its reading of Willems chains.
 
 Generated networks are checked against brute-force enumeration of service times (the optimum of
 the concave GSM lies on a vertex, so for lead times on a grid of step g the optimal service times
@@ -18,9 +18,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from supplynet.decide import gsm
-from supplynet.decide.willems_data import parse_willems_csv, read_willems_csv
 from supplynet.errors import DataError, DecisionError
+from supplynet.model.willems import parse_stages
+from supplynet.policy import gsm
+from supplynet.policy.gsm import exact
 from supplynet.testing.require import require_or_skip
 
 
@@ -176,7 +177,7 @@ def test_undominated_pairs():
             [inf, 3.0, 2.0],
         ]
     )
-    keep = gsm._undominated(cm)
+    keep = exact._undominated(cm)
     # (S', SI') replaces (S, SI) when S' <= S, SI' >= SI and it costs no more. (S=2, SI=1) costs
     # 3 like (S=1, SI=1), which asks less of its customers: dropped. (S=2, SI=0) is infeasible.
     # Every other pair is cheaper than all pairs that would be easier on both sides.
@@ -242,7 +243,7 @@ def test_willems_csv_parsing_and_errors():
         "P,5,,2,2,,,\n"
         "R,1,0,3,,10,2,1.645,P,1\n"
     )
-    rows = parse_willems_csv(text, "x.csv")
+    rows = [gsm.StageRow.from_willems(s) for s in parse_stages(text, "x.csv")]
     assert [r.id for r in rows] == ["P", "R"] and rows[1].upstream == (("P", 1.0),)
     pr = gsm.GsmProblem.from_stages(rows)
     k = 1.645 * 2  # z sigma; cumulative costs P: 2, R: 2 + 3 = 5
@@ -250,11 +251,11 @@ def test_willems_csv_parsing_and_errors():
     split = 2 * k * math.sqrt(5) + 5 * k * math.sqrt(1)
     assert gsm.solve(pr).cost == pytest.approx(min(all_at_r, split))
     with pytest.raises(DataError, match="x.csv:3 lead_time"):
-        parse_willems_csv(text.replace("R,1,0", "R,abc,0"), "x.csv")
-    with pytest.raises(DataError, match="unknown upstream"):
-        parse_willems_csv(text.replace("P,1\n", "Q,1\n"), "x.csv")
+        parse_stages(text.replace("R,1,0", "R,abc,0"), "x.csv")
+    with pytest.raises(DataError, match="x.csv:3 up_stages: unknown stage 'Q'"):
+        parse_stages(text.replace("P,1\n", "Q,1\n"), "x.csv")
     with pytest.raises(DataError, match="duplicate"):
-        parse_willems_csv(text + "P,5,,2,2,,,\n", "x.csv")
+        parse_stages(text + "P,5,,2,2,,,\n", "x.csv")
 
 
 # ----------------------------------------------------------------------- textbook instances (data)
@@ -280,7 +281,7 @@ def test_graves_willems_2000_published_solutions(name, rate):
     the published per-stage costs at the paper's holding rates (the paper uses z = 1.64485 where
     the file rounds it to 1.645: a 0.009% difference, hence the 2e-4 tolerance)."""
     _need_data()
-    pr = gsm.GsmProblem.from_stages(read_willems_csv(TEXTBOOK / f"{name}.txt"), holding_rate=rate)
+    pr = gsm.GsmProblem.from_stages(gsm.willems_rows(TEXTBOOK / f"{name}.txt"), holding_rate=rate)
     paper = dict(json.loads((TEXTBOOK / f"{name}_solution.json").read_text()))
     for sol in (gsm.solve_tree(pr),):
         got = {s: sol.service[k] for k, s in enumerate(pr.ids)}
@@ -310,7 +311,7 @@ def test_reference_solutions_exactly(instance, solution, cumulative, rate):
     are not checked.)"""
     _need_data()
     pr = gsm.GsmProblem.from_stages(
-        read_willems_csv(TEXTBOOK / f"{instance}.txt"), holding_rate=rate, cumulative_cost=cumulative
+        gsm.willems_rows(TEXTBOOK / f"{instance}.txt"), holding_rate=rate, cumulative_cost=cumulative
     )
     ref = json.loads((TEXTBOOK / solution).read_text())
     policy = ref["optimal_solutions"][0] if "optimal_solutions" in ref else ref["policy"]
@@ -326,7 +327,7 @@ def test_reference_solutions_exactly(instance, solution, cumulative, rate):
 def test_general_textbook_networks_are_solved_to_proven_optimality(name):
     """The non-tree textbook networks: the MILP closes its gap (lower bound = cost)."""
     _need_data()
-    pr = gsm.GsmProblem.from_stages(read_willems_csv(TEXTBOOK / f"{name}.txt"))
+    pr = gsm.GsmProblem.from_stages(gsm.willems_rows(TEXTBOOK / f"{name}.txt"))
     sol = gsm.solve(pr)
     assert not pr.check(sol.service)
     assert sol.lower_bound == pytest.approx(sol.cost, rel=1e-5)
@@ -343,7 +344,7 @@ def test_willems_chains_match_the_independent_snc_costs(chain):
     if not WILLEMS.exists():
         require_or_skip(f"willems2008 data not found at {WILLEMS} (set SUPPLYNET_DATA_DIR)", "data")
     snc = {2: 27188806.10, 4: 139918.53, 17: 3108718.36}
-    pr = gsm.GsmProblem.from_stages(read_willems_csv(WILLEMS / f"willems_{chain:02d}.csv"))
+    pr = gsm.GsmProblem.from_stages(gsm.willems_rows(WILLEMS / f"willems_{chain:02d}.csv"))
     sol = gsm.solve(pr)
     assert sol.info["status"] == "optimal" and not pr.check(sol.service)
     assert sol.cost == pytest.approx(snc[chain], abs=0.01)
@@ -409,7 +410,7 @@ def test_mean_lead_time_safety_stock_of_humair_et_al_2013(chain, published):
     depend on the holding rate."""
     if not WILLEMS.exists():
         require_or_skip(f"willems2008 data not found at {WILLEMS} (set SUPPLYNET_DATA_DIR)", "data")
-    rows = read_willems_csv(WILLEMS / f"willems_{chain:02d}.csv")
+    rows = gsm.willems_rows(WILLEMS / f"willems_{chain:02d}.csv")
     pr = gsm.GsmProblem.from_stages(rows, z_decimals=3)
     sol = gsm.solve(pr)
     assert sol.info["status"] == "optimal"
@@ -428,7 +429,7 @@ def test_willems_deterministic_chains_round_to_the_published_cost(chain):
         require_or_skip(f"willems2008 data not found at {WILLEMS} (set SUPPLYNET_DATA_DIR)", "data")
     published = [float(x) for x in (WILLEMS / "reported_optimal_cost.txt").read_text().split()][chain - 1]
     pr = gsm.GsmProblem.from_stages(
-        read_willems_csv(WILLEMS / f"willems_{chain:02d}.csv"), holding_rate=0.35, z_decimals=3
+        gsm.willems_rows(WILLEMS / f"willems_{chain:02d}.csv"), holding_rate=0.35, z_decimals=3
     )
     sol = gsm.solve(pr)
     assert sol.info["status"] == "optimal"
