@@ -10,11 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from supplynet.events import ts_to_us
+from supplynet.events import ColumnRun, ts_to_us
 from supplynet.ingest.envelope import Rows, open_outer, parse_body, readings_to_events, readings_to_rows
 from supplynet.ingest.gate import Gate, GateConfig
 from supplynet.store import open_store
-from supplynet.store._sql import ColumnRun
 
 from .conftest import Clock, make_dev
 

@@ -20,12 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ConfigError, StoreError
-from ._sql import ColumnRun
 from .base import AppendResult, EventLog, LoggedEvent, Snapshot, SnapshotStore, Store, redact_url
 
 __all__ = [
     "AppendResult",
-    "ColumnRun",
     "EventLog",
     "LoggedEvent",
     "Snapshot",

@@ -27,11 +27,19 @@ from datetime import UTC, datetime, timedelta
 from itertools import repeat
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 
 from ..errors import EventError, ParameterError, StoreError
-from ..events import EVENT_TYPES, EventBase, parse_events, ts_to_us, us_to_ts
+from ..events import (
+    COLUMN_PREFIX,
+    EVENT_TYPES,
+    ColumnRun,
+    EventBase,
+    WireItem,
+    parse_events,
+    ts_to_us,
+    us_to_ts,
+)
 from . import migrations as _migrations
 from .base import (
     AppendResult,
@@ -46,7 +54,7 @@ from .base import (
     to_us,
 )
 
-__all__ = ["MAX_BATCH_ROW", "ColumnRun", "SqlBackend", "SqlEventLog", "SqlSnapshotStore", "SqlStore", "Tx"]
+__all__ = ["MAX_BATCH_ROW", "SqlBackend", "SqlEventLog", "SqlSnapshotStore", "SqlStore", "Tx"]
 
 #: a run given to ``append_batch`` is kept in rows of at most this many events
 MAX_BATCH_ROW = 4096
@@ -64,7 +72,7 @@ _MIXED = "*"
 # beside it as items [(seq, ts_us, kind, json), ...] or a ColumnRun (None for a single event). A
 # body is one event's JSON ("{"), a JSON array of events ("["), or a ColumnRun's columns ('{"c":1,').
 Unit = list[Any]
-Items = list[tuple[int, int, str, str]]
+Items = list[WireItem]
 _ROW_COLUMNS = _COLUMNS[:-1]  # received_at is given once per transaction
 #: (data_version, next offset, {source: [seq_max, n_events, seq_span, ts_span]}) after this log's last commit
 _Memo = tuple[int, int, dict[str, list[int]]]
@@ -137,96 +145,6 @@ def _prepare_all(events: Iterable[EventBase]) -> list[Unit]:
          sers[type(e)](e, exclude_none=True, warnings=False).decode()]
         for e in events
     ]
-
-
-_COLUMN_PREFIX = '{"c":1,'
-
-
-class ColumnRun:
-    """Events of one source that share every field but ``seq``, ``ts`` and a few columns (an
-    ingest envelope's readings), kept as columns: a trusted writer (the ingest gate's fast path) hands
-    one to :meth:`SqlEventLog.append_wire_batches` instead of a list of serialized events, and the
-    log stores it as one row whose body is the columns (``{"c":1,"h":{common fields},"seq":first seq
-    or [seqs],"ts":[microseconds],"f":{field: [values]}}``), read back into the same events as
-    the per-event JSON of the same values. ``seqs`` ascending without repeats; values JSON
-    numbers (finite) or strings. Iterating gives the ``(seq, ts_us, kind, wire_json)`` items."""
-
-    __slots__ = ("head", "seqs", "tus", "fields", "_items")
-
-    def __init__(self, head: dict[str, Any], seqs: Sequence[int], tus: list[int], fields: dict[str, list[Any]]):
-        self.head, self.seqs, self.tus, self.fields = head, seqs, tus, fields
-        self._items: Items | None = None
-
-    def __len__(self) -> int:
-        return len(self.tus)
-
-    def items(self) -> Items:
-        """The events as ``(seq, ts_us, kind, wire_json)``, made on first use (the late table, tests)."""
-        if self._items is None:
-            kind = self.head["kind"]
-            self._items = [(s, t, kind, orjson.dumps(d).decode())
-                           for s, t, d in zip(self.seqs, self.tus, _column_dicts(self.head, self.seqs, self.tus,
-                                                                                self.fields), strict=True)]
-        return self._items
-
-    def __iter__(self) -> Iterator[tuple[int, int, str, str]]:
-        return iter(self.items())
-
-    def __getitem__(self, i: int) -> tuple[int, int, str, str]:
-        return self.items()[i]
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, ColumnRun | list):
-            return list(self) == list(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def body(self) -> str:
-        seqs = self.seqs
-        first = seqs[0]
-        contiguous = seqs[-1] - first == len(seqs) - 1  # ascending without repeats
-        return orjson.dumps({"c": 1, "h": self.head, "seq": first if contiguous else list(seqs), "ts": self.tus,
-                             "f": self.fields}).decode()
-
-    def without(self, seqs: set[int]) -> ColumnRun | None:
-        """The run less the events whose ``seq`` is in ``seqs`` (None when nothing is left)."""
-        keep = [i for i, s in enumerate(self.seqs) if s not in seqs]
-        if not keep:
-            return None
-        if len(keep) == len(self.seqs):
-            return self
-        return ColumnRun(self.head, [self.seqs[i] for i in keep], [self.tus[i] for i in keep],
-                         {k: [col[i] for i in keep] for k, col in self.fields.items()})
-
-
-def _iso_us(ts_us: int) -> str:
-    return (_EPOCH + timedelta(microseconds=ts_us)).isoformat().replace("+00:00", "Z")
-
-
-def _column_dicts(head: dict[str, Any], seqs: Sequence[int], tus: Sequence[int],
-                  fields: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    names = list(fields)
-    return [{**head, "seq": s, "ts": _iso_us(t), **dict(zip(names, vals, strict=True))}
-            for s, t, *vals in zip(seqs, tus, *fields.values(), strict=True)]
-
-
-def _column_decode(body: str) -> tuple[dict[str, Any], Sequence[int], list[int], dict[str, list[Any]]]:
-    d = orjson.loads(body)
-    tus, seq = d["ts"], d["seq"]
-    seqs = range(seq, seq + len(tus)) if isinstance(seq, int) else seq
-    if len(seqs) != len(tus) or not isinstance(d["h"], dict) or not all(len(c) == len(tus) for c in d["f"].values()):
-        raise EventError("a column row's columns differ in length")
-    return d["h"], seqs, tus, d["f"]
-
-
-def _column_events(body: str) -> list[EventBase]:
-    """The events of a column row (the same as the per-event JSON of the same values gives)."""
-    return parse_events(orjson.dumps(_column_dicts(*_column_decode(body))))
-
-
-def _column_seqs(body: str) -> Sequence[int]:
-    return _column_decode(body)[1]
 
 
 def _batch_unit(source: str, items: Items | ColumnRun) -> Unit:
@@ -596,8 +514,8 @@ def _dedupe(tx: Tx, unit: Unit, items: Items | None, st: list[int]) -> tuple[Uni
     ):
         if body.startswith("["):  # a batch row (even one of a single event)
             stored.update(int(e["seq"]) for e in json.loads(body))
-        elif body.startswith(_COLUMN_PREFIX):  # a column row
-            stored.update(_column_seqs(body))
+        elif body.startswith(COLUMN_PREFIX):  # a column row
+            stored.update(ColumnRun.from_body(body).seqs)
         else:
             stored.add(int(seq))
     if items is None:
@@ -626,8 +544,8 @@ class _Filter:
         try:
             if body.startswith("["):
                 events = parse_events(body)
-            elif body.startswith(_COLUMN_PREFIX):
-                events = _column_events(body)
+            elif body.startswith(COLUMN_PREFIX):
+                events = ColumnRun.from_body(body).events()
             else:
                 events = [EVENT_TYPES[kind].model_validate_json(body)]
         except (ValidationError, EventError, KeyError, TypeError, ValueError) as exc:
