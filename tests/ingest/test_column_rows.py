@@ -178,7 +178,7 @@ def test_a_corrupt_column_row_is_an_error_not_silence(tmp_path):
         run = ColumnRun({"v": 1, "kind": "condition", "source": "dev", "asset_id": "R1"}, range(0, 2),
                         [0, 1], {"temperature_k": [280.0, 281.0]})
         store.log.append_wire_batches([("dev", run)])
-        with store.backend.write() as tx:
+        with store.transaction() as tx:
             tx.execute("UPDATE events SET body = ? WHERE source = 'dev'",
                        ('{"c":1,"h":{"v":1,"kind":"condition","source":"dev","asset_id":"R1"},"seq":0,'
                         '"ts":[0,1],"f":{"temperature_k":[280.0]}}',))

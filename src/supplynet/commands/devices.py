@@ -34,12 +34,11 @@ def _registry(store_url: str | None, *, readonly: bool = False) -> tuple[Any, An
     from supplynet.config import Settings
     from supplynet.security.devices import DeviceRegistry
     from supplynet.store import open_store
-    from supplynet.store.devices import SqlRegistryBackend
 
     from .tokens import cli_actor
 
     st = open_store(store_url or Settings().resolved_store_url(), readonly=readonly)
-    return st, DeviceRegistry(SqlRegistryBackend(st.backend, actor=cli_actor()))  # every change audited
+    return st, DeviceRegistry(st.devices.acting_as(cli_actor()))  # every change audited
 
 
 def _print(obj: Any) -> None:

@@ -26,10 +26,9 @@ app = typer.Typer(help="Quarantined messages: list, show, explain, count.", no_a
 def _tables(store_url: str | None) -> tuple[Any, Any]:
     from supplynet.config import Settings
     from supplynet.store import open_store
-    from supplynet.store.quarantine import IngestTables
 
     st = open_store(store_url or Settings().resolved_store_url())
-    return st, IngestTables(st.backend)
+    return st, st.ingest
 
 
 def _entry(row: Any, raw_chars: int) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -50,9 +50,20 @@ from .base import (
     SnapshotStore,
     Store,
     TimeLike,
+    WireRun,
     redact_url,
     to_us,
 )
+
+if TYPE_CHECKING:
+    from .audit import AuditLog
+    from .brain import BrainTables
+    from .decisions import DecisionTable
+    from .devices import SqlRegistryBackend
+    from .outbox import OutboxTable, SinkSecretTable
+    from .quarantine import IngestTables
+    from .scenarios import ScenarioTable
+    from .tokens import TokenTable
 
 __all__ = ["MAX_BATCH_ROW", "SqlBackend", "SqlEventLog", "SqlSnapshotStore", "SqlStore", "Tx"]
 
@@ -77,6 +88,7 @@ _ROW_COLUMNS = _COLUMNS[:-1]  # received_at is given once per transaction
 #: (data_version, next offset, {source: [seq_max, n_events, seq_span, ts_span]}) after this log's last commit
 _Memo = tuple[int, int, dict[str, list[int]]]
 _MEMO_SOURCES = 200_000
+_T = TypeVar("_T")
 
 
 class Tx(abc.ABC):
@@ -117,7 +129,8 @@ class SqlBackend(abc.ABC):
     def write(self) -> AbstractContextManager[Tx]:
         """An exclusive write transaction (one per database at a time), committed durably on exit.
         Not re-entrant: do not call the log's appends from inside it on the same thread (use
-        :meth:`SqlEventLog.append_wire_batches_tx` to append inside a transaction you hold)."""
+        :meth:`SqlEventLog.append_wire_batches_tx` to append inside a transaction you hold). Other
+        modules get it as :meth:`Store.transaction <supplynet.store.base.Store.transaction>`."""
 
     @abc.abstractmethod
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -182,7 +195,7 @@ class _Request:
         self.done = False
 
 
-def _wire_requests(runs: Sequence[tuple[str, Items | ColumnRun]]) -> list[_Request]:
+def _wire_requests(runs: Sequence[WireRun]) -> list[_Request]:
     """One request per run of serialized events ``(source, items)`` (or a :class:`ColumnRun`, one
     row), in rows of MAX_BATCH_ROW."""
     reqs = []
@@ -233,7 +246,7 @@ class SqlEventLog(EventLog):
                 raise req.error
         return [AppendResult(r.result.stored, r.result.duplicates + rep) for r, (_, _, rep) in zip(reqs, prepared, strict=True)]
 
-    def append_wire_batches(self, runs: Sequence[tuple[str, Items | ColumnRun]]) -> list[AppendResult]:
+    def append_wire_batches(self, runs: Sequence[WireRun]) -> list[AppendResult]:
         """Like :meth:`append_batches` for events a trusted caller (the ingest gate's fast path)
         already validated and serialized: per run ``(source, [(seq, ts_us, kind, wire_json), ...])``
         sorted by ``seq`` without repeats, each ``wire_json`` readable by ``parse_event``; or
@@ -287,7 +300,7 @@ class SqlEventLog(EventLog):
             req.result, req.done = res, True
         self.commits += 1
 
-    def append_wire_batches_tx(self, tx: Tx, runs: Sequence[tuple[str, Items | ColumnRun]]) -> list[AppendResult]:
+    def append_wire_batches_tx(self, tx: Tx, runs: Sequence[WireRun]) -> list[AppendResult]:
         """:meth:`append_wire_batches` inside a write transaction the caller holds (from this log's
         backend's ``write()``), so that the log rows commit together with the caller's other rows
         (the ingest gate's quarantine, counters and acknowledgements): one durable transaction, and
@@ -665,13 +678,16 @@ class SqlSnapshotStore(SnapshotStore):
 
 
 class SqlStore(Store):
-    """A :class:`~supplynet.store.base.Store` over a :class:`SqlBackend`; migrates on open."""
+    """A :class:`~supplynet.store.base.Store` over a :class:`SqlBackend`; migrates on open. Its
+    tables' accessors are made on first use (a command that only reads the log imports no more)."""
 
     def __init__(self, backend: SqlBackend, migrate: bool = True):
         self.backend = backend
         self.url = backend.url
+        self.dialect = backend.dialect
         self._log = SqlEventLog(backend)
         self._snapshots = SqlSnapshotStore(backend)
+        self._tables: dict[type, Any] = {}
         self._closed = False
         if migrate:
             try:
@@ -681,12 +697,87 @@ class SqlStore(Store):
                 raise
 
     @property
+    def safe_url(self) -> str:
+        return self.backend.safe_url
+
+    @property
     def log(self) -> SqlEventLog:
         return self._log
 
     @property
     def snapshots(self) -> SqlSnapshotStore:
         return self._snapshots
+
+    def _table(self, cls: type[_T]) -> _T:
+        t = self._tables.get(cls)
+        if t is None:
+            t = self._tables[cls] = cls(self.backend)  # type: ignore[call-arg]
+        return t  # type: ignore[no-any-return]
+
+    @property
+    def ingest(self) -> IngestTables:
+        from .quarantine import IngestTables
+
+        return self._table(IngestTables)
+
+    @property
+    def devices(self) -> SqlRegistryBackend:
+        from .devices import SqlRegistryBackend
+
+        return self._table(SqlRegistryBackend)
+
+    @property
+    def decisions(self) -> DecisionTable:
+        from .decisions import DecisionTable
+
+        return self._table(DecisionTable)
+
+    @property
+    def audit(self) -> AuditLog:
+        from .audit import AuditLog
+
+        return self._table(AuditLog)
+
+    @property
+    def tokens(self) -> TokenTable:
+        from .tokens import TokenTable
+
+        return self._table(TokenTable)
+
+    @property
+    def scenarios(self) -> ScenarioTable:
+        from .scenarios import ScenarioTable
+
+        return self._table(ScenarioTable)
+
+    @property
+    def outbox(self) -> OutboxTable:
+        from .outbox import OutboxTable
+
+        return self._table(OutboxTable)
+
+    @property
+    def sink_secrets(self) -> SinkSecretTable:
+        from .outbox import SinkSecretTable
+
+        return self._table(SinkSecretTable)
+
+    @property
+    def brain(self) -> BrainTables:
+        from .brain import BrainTables
+
+        return self._table(BrainTables)
+
+    def transaction(self) -> AbstractContextManager[Tx]:
+        return self.backend.write()
+
+    def has_table(self, name: str) -> bool:
+        return self.backend.table_exists(name)
+
+    def check(self) -> tuple[list[str], list[str]]:
+        from .check import check_store
+
+        return check_store(self.backend)
 
     def migrate(self) -> int:
         return _migrations.apply_migrations(self.backend)
@@ -700,3 +791,4 @@ class SqlStore(Store):
         self._closed = True
         self._log.close()
         self.backend.close()
+
