@@ -67,7 +67,6 @@ def _loop(st: Any) -> Iterator[Any]:
     """The loop's lag behind the log head (events, seconds) and its decisions by kind and outcome."""
     import time
 
-
     try:
         cp = st.store.brain.checkpoint("main")
         head = st.store.log.last_offset() or 0

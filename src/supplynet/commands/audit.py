@@ -15,13 +15,16 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..config import Settings
 from ..errors import StoreError
 from .options import StoreOpt
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["app"]
 
@@ -33,7 +36,7 @@ def _url(store: str | None) -> str:
     return store or Settings().resolved_store_url()
 
 
-def _open(store: str | None):  # noqa: ANN202 - a Store
+def _open(store: str | None) -> Store:
     from ..store import open_store
 
     st = open_store(_url(store), readonly=True)

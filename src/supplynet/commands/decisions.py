@@ -96,11 +96,11 @@ def _network_of(st: Store) -> object | None:
     return store_network(st, None, record=False, required=False)
 
 
-def _policy_of(st: object) -> object:
+def _policy_of(st: Store) -> object:
     """The autonomy policy the store records (what the API enforces), else the packaged default."""
     from ..decide.autonomy import parse_policy
 
-    raw = st.decisions.setting("autonomy_policy")  # type: ignore[attr-defined]
+    raw = st.decisions.setting("autonomy_policy")
     if raw:
         return parse_policy(json.loads(raw), "stored autonomy policy")
     from ..loop import default_policy

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,10 +27,14 @@ from supplynet.errors import DataError
 
 from .options import StoreOpt
 
+if TYPE_CHECKING:
+    from supplynet.security.devices import DeviceRegistry
+    from supplynet.store import Store
+
 app = typer.Typer(help="Device registry: provision, list, rotate keys, revoke.", no_args_is_help=True)
 
 
-def _registry(store_url: str | None, *, readonly: bool = False) -> tuple[Any, Any]:
+def _registry(store_url: str | None, *, readonly: bool = False) -> tuple[Store, DeviceRegistry]:
     from supplynet.config import Settings
     from supplynet.security.devices import DeviceRegistry
     from supplynet.store import open_store

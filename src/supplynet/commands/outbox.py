@@ -16,7 +16,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -24,13 +24,16 @@ from supplynet.errors import DataError
 
 from .options import StoreOpt
 
+if TYPE_CHECKING:
+    from supplynet.store import Store
+
 app = typer.Typer(help="Outbox of actions for the sinks: list, re-send dead letters, dispatch.",
                   no_args_is_help=True)
 
 SinksOpt = Annotated[Path, typer.Option("--sinks", help="the sinks file (YAML)")]
 
 
-def _open(store_url: str | None) -> Any:
+def _open(store_url: str | None) -> Store:
     from supplynet.config import Settings
     from supplynet.store import open_store
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,10 +20,14 @@ from supplynet.errors import DataError
 
 from .options import StoreOpt
 
+if TYPE_CHECKING:
+    from supplynet.store import Store
+    from supplynet.store.quarantine import IngestTables
+
 app = typer.Typer(help="Quarantined messages: list, show, explain, count.", no_args_is_help=True)
 
 
-def _tables(store_url: str | None) -> tuple[Any, Any]:
+def _tables(store_url: str | None) -> tuple[Store, IngestTables]:
     from supplynet.config import Settings
     from supplynet.store import open_store
 
