@@ -384,8 +384,10 @@ class ColumnRun:
 
     >>> run = ColumnRun({"v": 1, "kind": "sale", "source": "till", "site": "S1", "sku": "A"}, range(3, 5),
     ...                 [0, 1_000_000], {"quantity": [2.0, 1.0]})
-    >>> run.body()
-    '{"c":1,"h":{"v":1,"kind":"sale","source":"till","site":"S1","sku":"A"},"seq":3,"ts":[0,1000000],"f":{"quantity":[2.0,1.0]}}'
+    >>> run.body()[:60]
+    '{"c":1,"h":{"v":1,"kind":"sale","source":"till","site":"S1",'
+    >>> run.body()[60:]
+    '"sku":"A"},"seq":3,"ts":[0,1000000],"f":{"quantity":[2.0,1.0]}}'
     >>> [(e.seq, e.quantity) for e in ColumnRun.from_body(run.body()).events()]
     [(3, 2.0), (4, 1.0)]
     """
@@ -434,7 +436,8 @@ class ColumnRun:
         d = orjson.loads(body)
         tus, seq = d["ts"], d["seq"]
         seqs = range(seq, seq + len(tus)) if isinstance(seq, int) else seq
-        if len(seqs) != len(tus) or not isinstance(d["h"], dict) or not all(len(c) == len(tus) for c in d["f"].values()):
+        if (len(seqs) != len(tus) or not isinstance(d["h"], dict)
+                or not all(len(c) == len(tus) for c in d["f"].values())):
             raise EventError("a column row's columns differ in length")
         return cls(d["h"], seqs, tus, d["f"])
 

@@ -164,7 +164,8 @@ class TableContract:
                               (_made("D3", "approved"), "replenish", 7.0, "2026-03-02", ("p", "decision.auto", {}))])
         assert [(r.no, r.id) for r in rows] == [(2, "D2"), (3, "D3")]
         assert [r.id for r in t.list()] == ["D3", "D2", "D1"]
-        assert [r.id for r in t.list(status="proposed")] == ["D1"] and [r.id for r in t.list(before_no=3)] == ["D2", "D1"]
+        assert [r.id for r in t.list(status="proposed")] == ["D1"]
+        assert [r.id for r in t.list(before_no=3)] == ["D2", "D1"]
         assert t.get("D2") == rows[0] and t.get("nope") is None
         assert t.counts() == {("replenish", "proposed"): 1, ("rebalance", "executed"): 1, ("replenish", "approved"): 1}
         assert t.spent("replenish", "2026-03-02") == 7.0 and t.spent("replenish", "2026-03-01") == 0.0
