@@ -46,7 +46,6 @@ def _one(n: int) -> tuple[float, int]:
     from supplynet.decide.outbox import Dispatcher
     from supplynet.decide.sinks import parse_sinks
     from supplynet.store import open_store
-    from supplynet.store.outbox import OutboxTable
 
     ctx = mp.get_context("spawn")
     q, stop = ctx.Queue(), ctx.Event()
@@ -56,11 +55,11 @@ def _one(n: int) -> tuple[float, int]:
         port = q.get(timeout=60)
         with tempfile.TemporaryDirectory() as tmp:
             with open_store(Path(tmp) / "outbox.db") as store:
-                box = OutboxTable(store.backend)
+                box = store.outbox
                 for lo in range(0, n, 1000):
-                    with box.write() as tx:
+                    with store.transaction() as tx:
                         for i in range(lo, min(n, lo + 1000)):
-                            OutboxTable.enqueue_tx(
+                            box.enqueue_tx(
                                 tx, action_id=f"act-D{i}", action="order", decision_id=f"D{i}", at_us=0,
                                 sinks=["erp"], body={"site": "STORE-1", "sku": "MILK-2L", "quantity": 30 + i % 7,
                                                      "origin": "DC-1", "lane_id": "L-DC-STORE-1"})

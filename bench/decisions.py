@@ -135,7 +135,6 @@ def _fill(world: Any) -> float:
 def live(seed: int, days: int, data_dir: Path | None, home: Path) -> dict[str, Any]:
     import supplynet.demo as demo
     from supplynet.store import open_store
-    from supplynet.store.decisions import DecisionTable
 
     box: dict[str, Any] = {}
 
@@ -159,7 +158,7 @@ def live(seed: int, days: int, data_dir: Path | None, home: Path) -> dict[str, A
         demo.Fleet = original  # type: ignore[misc]
     meter, world = box["meter"], box["world"]
     with open_store(res.store_url) as store:
-        rows = DecisionTable(store.backend).list(limit=10_000_000)
+        rows = store.decisions.list(limit=10_000_000)
     to_person = [r for r in rows if (r.record.get("autonomy") or {}).get("status") == "proposed"]
     by_kind: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for r in rows:

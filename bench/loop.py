@@ -186,7 +186,6 @@ def _bulk_fill(store, n_events: int) -> None:
 
 
 def restart_seconds(folder: Path, home: Path, n_events: int, tail: int) -> float:
-    from supplynet.store.brain import BrainTables
     from supplynet.twin import Follower
 
     db = folder / "restart.db"
@@ -197,8 +196,8 @@ def restart_seconds(folder: Path, home: Path, n_events: int, tail: int) -> float
         before.loop = before.build_loop()
         Follower(st, before.loop.twin).poll(limit=head - tail)  # the twin only: minutes, not hours, of set-up
         before._snapshot()
-        with st.backend.write() as tx:
-            BrainTables.set_checkpoint_tx(tx, "main", before.loop.twin.offset, 0)
+        with st.transaction() as tx:
+            st.brain.set_checkpoint_tx(tx, "main", before.loop.twin.offset, 0)
         brain = _brain(st, home)
         brain.prepare()  # the model file is in the home folder already
         t0 = time.perf_counter()

@@ -180,7 +180,6 @@ def main() -> None:
     from supplynet.model import example_path
     from supplynet.security.devices import DeviceRegistry
     from supplynet.store import open_store
-    from supplynet.store.devices import SqlRegistryBackend
 
     repeats = a.repeats or (1 if a.quick else 2)
     small_s, big_s = (5.0, 10.0) if a.quick else (10.0, 20.0)
@@ -190,7 +189,7 @@ def main() -> None:
         url = f"sqlite:///{tmp}/s.db"
         n_dev = 4 + a.clients
         with open_store(url) as st:
-            reg = DeviceRegistry(SqlRegistryBackend(st.backend), home=Path(tmp))
+            reg = DeviceRegistry(st.devices, home=Path(tmp))
             creds = [reg.provision(f"ov-{i:05d}", measures=("temperature",), asset="R1") for i in range(n_dev)]
         creds_file = Path(tmp) / "creds.json"
         creds_file.write_text(json.dumps([{"device_id": c.device_id, "kid": c.kid, "private_key": c.private_key}

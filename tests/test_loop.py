@@ -127,14 +127,13 @@ def test_headline_kpis_within_2_percent_of_the_demo_before_it_was_composed(demo_
 def test_the_world_learns_every_executed_action_from_the_file_sink_once(demo_run):
     """No callback from the loop into the world: each executed decision reached the world as one line of
     the file sink in <home>/actions, and the world carried it out (or, a quality hold, ignored it)."""
-    from supplynet.store.decisions import DecisionTable
 
     home, res = demo_run
     lines = [json.loads(ln) for ln in (home / "actions" / "actions.jsonl").read_text().splitlines()]
     ids = [doc["action_id"] for doc in lines]
     assert len(ids) == len(set(ids)) and ids
     with open_store(f"sqlite:///{home / 'demo.db'}") as store:
-        executed = DecisionTable(store.backend).list(status="executed", limit=100_000)
+        executed = store.decisions.list(status="executed", limit=100_000)
     assert sorted(ids) == sorted(f"act-{r.id}" for r in executed)
     carried = res.extra["actions"]
     assert sum(carried.values()) == len(lines) - sum(doc["body"]["detail"]["type"] == "quality" for doc in lines)
@@ -145,7 +144,6 @@ def test_the_world_learns_every_executed_action_from_the_file_sink_once(demo_run
 
 
 def test_summary_json_is_one_object_consistent_with_the_run(demo_run):
-    from supplynet.store.decisions import DecisionTable
 
     home, res = demo_run
     net = load_network(example_path("tiny"))
@@ -155,7 +153,7 @@ def test_summary_json_is_one_object_consistent_with_the_run(demo_run):
     assert doc["store_fill_rate"] == res.fill_rate and doc["lost_sales_units"] == res.unfilled
     with open_store(f"sqlite:///{home / 'demo.db'}") as store:
         events = [r.event for r in store.log.read()]
-        counts = DecisionTable(store.backend).counts()
+        counts = store.decisions.counts()
     # lost sales priced from the log's own sale records (the summary reads the twin)
     sales = [e for e in events if e.kind == "sale"]
     assert sum(e.unfilled for e in sales) == pytest.approx(res.unfilled)

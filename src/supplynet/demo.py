@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .decide import decision as decisions
 from .decide.autonomy import AutonomyPolicy
@@ -32,6 +32,9 @@ from .fleet._setup import machine_histories
 from .loop import default_policy, rul_model
 from .model import Network, example_path, load_network
 from .store import open_store
+
+if TYPE_CHECKING:
+    from .store import Store
 
 __all__ = ["DemoResult", "default_policy", "demo_summary", "machine_histories", "rul_model", "run_demo"]
 
@@ -123,10 +126,9 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
                                   rotate="none")], source="demo")
     with open_store(f"sqlite:///{db}") as store:
         if not isinstance(network, Network):  # the store remembers its network ('supplynet state' uses it)
-            from .store.brain import BrainTables
 
             src = Path(network or example_path("realistic"))
-            BrainTables(store.backend).record_network(src.read_text(encoding="utf-8"), net.name, replace=True)
+            store.brain.record_network(src.read_text(encoding="utf-8"), net.name, replace=True)
         world = LiveFleet(store, net, days=days, start=start, seed=seed, data_dir=data_dir, actions=actions,
                           home=home, cover_days=cover_days, jam_hours=jam_hours, via_gate=via_gate,
                           machine_frame=replay)
@@ -196,14 +198,13 @@ def _by_echelon(stock: dict[tuple[str, str], float], net: Network) -> dict[str, 
     return out
 
 
-def _recorded(store: Any, twin: Any, world: Any) -> dict[str, Any]:
+def _recorded(store: Store, twin: Any, world: Any) -> dict[str, Any]:
     """What the decisions table, the twin and the world recorded, for :func:`demo_summary`."""
-    from .store.decisions import DecisionTable
 
     by_kind: dict[str, Counter[str]] = {}
     proposed = expedites = orders = 0
     expedite_cost = 0.0
-    for r in DecisionTable(store.backend).list(limit=10_000_000):
+    for r in store.decisions.list(limit=10_000_000):
         by_kind.setdefault(r.kind, Counter())[r.status] += 1
         rec = r.record or {}
         if (rec.get("autonomy") or {}).get("status") == "proposed":  # it went to a person
@@ -248,7 +249,6 @@ def demo_summary(result: DemoResult, network: Network) -> dict[str, Any]:
     cost per product; cost per unit and per shipment per lane; failure and preventive cost per asset) and
     the cost model where the network has one (``ordering_cost``, ``lost_sale_penalty``, ...; absent: the
     defaults named below), over what the world and the decisions recorded:
-
     * ordering: executed orders x ``ordering_cost`` (default 0);
     * transport: per lane, units shipped x ``cost_per_unit`` + shipments x ``fixed_cost_per_shipment``;
     * holding: unit-hours on hand in the world x unit cost x ``holding_cost_rate`` (per year);
@@ -335,20 +335,18 @@ def _stress_test(net: Network, loop: Any, home: Path, replications: int, horizon
 
 
 
-def _planner_round(store: Any, brain: Any, now: datetime) -> int:
+def _planner_round(store: Store, brain: Any, now: datetime) -> int:
     """A planner's morning: approve what the platform proposed (the dashboard's approve button); the
     brain folds the approvals and writes their outbox rows, so the world hears of them this hour."""
-    from .store.decisions import DecisionTable
 
-    waiting = [r.id for r in DecisionTable(store.backend).list(status="proposed", limit=100_000)]
+    waiting = [r.id for r in store.decisions.list(status="proposed", limit=100_000)]
     decisions.approve_many(store, waiting, by="demo-planner", now=now, note="morning review")
     brain.catch_up(wall=now)
     return len(waiting)
 
 
-def _waiting(store: Any) -> int:
+def _waiting(store: Store) -> int:
     """Proposals waiting for a person, counted in the store as the dashboard and the API count them (the
     loop's own list misses what the watchers proposed, so the two numbers used to disagree)."""
-    from .store.decisions import DecisionTable
 
-    return sum(n for (_, status), n in DecisionTable(store.backend).counts().items() if status == "proposed")
+    return sum(n for (_, status), n in store.decisions.counts().items() if status == "proposed")

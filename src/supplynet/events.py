@@ -9,7 +9,8 @@ of goods are in units of the product (``quantity``). Conversion from device unit
 
 Wire format (schema version 1): one JSON object per event, ``{"v": 1, "kind": "...", "source": ...,
 "seq": ..., "ts": "2026-01-01T00:00:00Z", ...}``. :func:`parse_event` reads it, :func:`dumps`
-writes it, :func:`wire_schema` returns the JSON Schema.
+writes it, :func:`wire_schema` returns the JSON Schema. A run of one source's events of one kind
+can travel (and is kept in the log) as columns, :class:`ColumnRun`.
 
 >>> e = StockCount(source="shelf-1", seq=7, ts="2026-01-02T03:04:05+01:00", site="S1", sku="A", quantity=12)
 >>> e.ts.isoformat()
@@ -22,9 +23,11 @@ from __future__ import annotations
 
 import hashlib
 import math
-from datetime import UTC, datetime
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final, Literal
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -38,8 +41,10 @@ from pydantic import (
 from .errors import EventError
 
 __all__ = [
+    "COLUMN_PREFIX",
     "SCHEMA_VERSION",
     "Alert",
+    "ColumnRun",
     "Condition",
     "Event",
     "EventBase",
@@ -54,6 +59,7 @@ __all__ = [
     "ShipmentStatus",
     "StockCount",
     "Waveform",
+    "WireItem",
     "alert_seq",
     "dumps",
     "iso_utc",
@@ -357,3 +363,103 @@ def dumps(event: EventBase) -> str:
 def wire_schema() -> dict[str, Any]:
     """JSON Schema of the wire format (version :data:`SCHEMA_VERSION`)."""
     return _ADAPTER.json_schema()
+
+
+# -- the column layout: one source's run of events of one kind kept as columns -------------------
+
+#: how the JSON of a :class:`ColumnRun` (its :meth:`~ColumnRun.body`) begins
+COLUMN_PREFIX: Final = '{"c":1,'
+#: one serialized event: ``(seq, ts_us, kind, wire_json)``
+WireItem = tuple[int, int, str, str]
+
+
+class ColumnRun:
+    """Events of one source that share every field but ``seq``, ``ts`` and a few columns (an
+    ingest envelope's readings), kept as columns: part of the wire format, as the log stores such a
+    run in one row. Its JSON (:meth:`body`) is ``{"c":1,"h":{common fields},"seq":first seq or
+    [seqs],"ts":[microseconds],"f":{field: [values]}}`` and reads back (:meth:`from_body`,
+    :meth:`events`) into the same events as the per-event JSON of the same values. ``seqs``
+    ascending without repeats; values JSON numbers (finite) or strings. Iterating gives the
+    ``(seq, ts_us, kind, wire_json)`` items.
+
+    >>> run = ColumnRun({"v": 1, "kind": "sale", "source": "till", "site": "S1", "sku": "A"}, range(3, 5),
+    ...                 [0, 1_000_000], {"quantity": [2.0, 1.0]})
+    >>> run.body()[:60]
+    '{"c":1,"h":{"v":1,"kind":"sale","source":"till","site":"S1",'
+    >>> run.body()[60:]
+    '"sku":"A"},"seq":3,"ts":[0,1000000],"f":{"quantity":[2.0,1.0]}}'
+    >>> [(e.seq, e.quantity) for e in ColumnRun.from_body(run.body()).events()]
+    [(3, 2.0), (4, 1.0)]
+    """
+
+    __slots__ = ("head", "seqs", "tus", "fields", "_items")
+
+    def __init__(self, head: dict[str, Any], seqs: Sequence[int], tus: list[int], fields: dict[str, list[Any]]):
+        self.head, self.seqs, self.tus, self.fields = head, seqs, tus, fields
+        self._items: list[WireItem] | None = None
+
+    def __len__(self) -> int:
+        return len(self.tus)
+
+    def items(self) -> list[WireItem]:
+        """The events as ``(seq, ts_us, kind, wire_json)``, made on first use (the late table, tests)."""
+        if self._items is None:
+            kind = self.head["kind"]
+            self._items = [(s, t, kind, orjson.dumps(d).decode()) for s, t, d in zip(self.seqs, self.tus,
+                                                                                     self._dicts(), strict=True)]
+        return self._items
+
+    def __iter__(self) -> Iterator[WireItem]:
+        return iter(self.items())
+
+    def __getitem__(self, i: int) -> WireItem:
+        return self.items()[i]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ColumnRun | list):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def body(self) -> str:
+        """The run's JSON (the column layout)."""
+        seqs = self.seqs
+        first = seqs[0]
+        contiguous = seqs[-1] - first == len(seqs) - 1  # ascending without repeats
+        return orjson.dumps({"c": 1, "h": self.head, "seq": first if contiguous else list(seqs), "ts": self.tus,
+                             "f": self.fields}).decode()
+
+    @classmethod
+    def from_body(cls, body: str | bytes) -> ColumnRun:
+        """The run a :meth:`body` holds; raises :class:`EventError` when its columns differ in length."""
+        d = orjson.loads(body)
+        tus, seq = d["ts"], d["seq"]
+        seqs = range(seq, seq + len(tus)) if isinstance(seq, int) else seq
+        if (len(seqs) != len(tus) or not isinstance(d["h"], dict)
+                or not all(len(c) == len(tus) for c in d["f"].values())):
+            raise EventError("a column row's columns differ in length")
+        return cls(d["h"], seqs, tus, d["f"])
+
+    def events(self) -> list[EventBase]:
+        """The canonical events of the run (validated as the per-event JSON of the same values is)."""
+        return parse_events(orjson.dumps(self._dicts()))
+
+    def without(self, seqs: set[int]) -> ColumnRun | None:
+        """The run less the events whose ``seq`` is in ``seqs`` (None when nothing is left)."""
+        keep = [i for i, s in enumerate(self.seqs) if s not in seqs]
+        if not keep:
+            return None
+        if len(keep) == len(self.seqs):
+            return self
+        return ColumnRun(self.head, [self.seqs[i] for i in keep], [self.tus[i] for i in keep],
+                         {k: [col[i] for i in keep] for k, col in self.fields.items()})
+
+    def _dicts(self) -> list[dict[str, Any]]:
+        head, names = self.head, list(self.fields)
+        return [{**head, "seq": s, "ts": _iso_us(t), **dict(zip(names, vals, strict=True))}
+                for s, t, *vals in zip(self.seqs, self.tus, *self.fields.values(), strict=True)]
+
+
+def _iso_us(ts_us: int) -> str:
+    return (_EPOCH + timedelta(microseconds=ts_us)).isoformat().replace("+00:00", "Z")

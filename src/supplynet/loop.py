@@ -33,7 +33,7 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .decide import decision as decisions
 from .decide.autonomy import AutonomyPolicy
@@ -44,6 +44,9 @@ from .errors import DataError
 from .events import Alert, EventBase, iso_utc, ts_to_us, us_to_ts
 from .sense.shrinkage import ShrinkageMonitor
 from .twin import Follower, SnapshotEvery, Twin, by_kind
+
+if TYPE_CHECKING:
+    from .store import Store
 
 __all__ = ["Loop", "default_policy", "rul_model", "sim_whatif", "touched_keys"]
 
@@ -62,7 +65,7 @@ class Loop:
     decision makers (see the module doc).
     """
 
-    def __init__(self, store: Any, network: Any, policy: AutonomyPolicy, *, watchers: Sequence[Any] = (),
+    def __init__(self, store: Store, network: Any, policy: AutonomyPolicy, *, watchers: Sequence[Any] = (),
                  twin: Twin | None = None, snapshots: SnapshotEvery | None = None):
         self.store = store
         self.network = network

@@ -11,14 +11,13 @@ from typer.testing import CliRunner
 
 from supplynet.commands.audit import app as audit_app
 from supplynet.store import open_store
-from supplynet.store.audit import AuditLog
 
 
 @pytest.fixture
 def db(tmp_path):
     path = tmp_path / "audit.db"
     with open_store(path) as st:
-        log = AuditLog(st.backend)
+        log = st.audit
         for i in range(6):
             log.append(f"planner:p{i % 2}", "decision.approve", f"D{i:07d}", {"note": f"n{i}", "cost": 100 * i})
         assert log.verify().ok
@@ -27,7 +26,7 @@ def db(tmp_path):
 
 def _verify(path):
     with open_store(path) as st:
-        return AuditLog(st.backend).verify()
+        return st.audit.verify()
 
 
 def _sql(path, *stmts):
@@ -121,7 +120,7 @@ def test_every_mutating_api_call_is_audited(api):
 def test_api_audit_page_shows_a_non_json_detail_as_text(api):
     api.client.post("/v1/tokens", json={"name": "bot", "role": "viewer"}, headers=api.h("admin"))
     seq = api.client.get("/v1/audit", headers=api.h("viewer")).json()["head_seq"]
-    with api.store.backend.write() as tx:  # an entry edited by hand, its detail no longer JSON
+    with api.store.transaction() as tx:  # an entry edited by hand, its detail no longer JSON
         tx.execute("UPDATE audit SET detail = ? WHERE seq = ?", ("{broken", seq))
     r = api.client.get("/v1/audit", headers=api.h("viewer"))
     assert r.status_code == 200 and r.json()["items"][0]["detail"] == "{broken"

@@ -21,7 +21,6 @@ from supplynet.decide.decision import (
 )
 from supplynet.errors import DecisionError
 from supplynet.store import open_store
-from supplynet.store.audit import AuditLog
 
 NOON = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 TWO = ["till-1", "shelf-3"]
@@ -121,7 +120,7 @@ def test_auto_decision_is_executed_with_its_trail(store):
     assert [e.kind for e in res.events] == ["order"]
     logged = [r.event for r in store.log.read(sources=[DECIDE_SOURCE])]
     assert logged == res.events and logged[0].decision_id == d.id and logged[0].quantity == 100
-    actions = [e.action for e in AuditLog(store.backend).entries()]
+    actions = [e.action for e in store.audit.entries()]
     assert actions == ["decision.auto", "decision.execute"]
 
 
@@ -147,7 +146,7 @@ def test_proposal_is_approved_then_executed_and_rejection_needs_a_reason(store):
         reject(store, q.id, "planner:ann", "  ")
     r = reject(store, q.id, "planner:ann", "supplier on strike")
     assert r.status == "rejected" and r.rejection["reason"] == "supplier on strike"
-    assert AuditLog(store.backend).verify().ok
+    assert store.audit.verify().ok
 
 
 def test_high_impact_needs_someone_other_than_the_proposer(store):

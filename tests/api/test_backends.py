@@ -25,9 +25,7 @@ from supplynet.decide.autonomy import parse_policy
 from supplynet.errors import DecisionError, SecurityError
 from supplynet.security.tokens import TokenService, Unauthenticated
 from supplynet.store import open_store
-from supplynet.store.audit import AuditLog
-from supplynet.store.decisions import DecisionTable
-from supplynet.store.scenarios import ScenarioRow, ScenarioTable
+from supplynet.store.scenarios import ScenarioRow
 
 from .conftest import POLICY
 
@@ -70,7 +68,7 @@ def _make(no: int, status: str = "proposed"):
 
 
 def test_decision_table(store):
-    t = DecisionTable(store.backend)
+    t = store.decisions
     a, new = t.insert(_make(1), kind="replenish", cost=100.0, day="2026-01-05", idem_key="k1",
                       audit=("planner:p", "decision.propose", {"cost": 100.0}))
     again, new2 = t.insert(_make(2), kind="replenish", cost=999.0, day="2026-01-05", idem_key="k1",
@@ -99,7 +97,7 @@ def test_decision_table(store):
     t.put_setting("autonomy_policy", '{"a": 1}', audit=("admin:a", "policy.update", {}))
     t.put_setting("autonomy_policy", '{"a": 2}', audit=("admin:a", "policy.update", {}))
     assert t.setting("autonomy_policy") == '{"a": 2}' and t.setting("missing") is None
-    log = AuditLog(store.backend)
+    log = store.audit
     assert [e.action for e in log.entries()] == ["decision.propose", "decision.execute", "decision.propose",
                                                  "decision.approve", "policy.update", "policy.update"]
     assert log.verify().ok
@@ -122,12 +120,12 @@ def test_tokens(store):
     with pytest.raises(Unauthenticated, match="revoked"):
         svc.authenticate(tok)
     assert svc.authenticate(forever).role == "viewer"
-    assert [(e.action, e.actor) for e in AuditLog(store.backend).entries()] == [
+    assert [(e.action, e.actor) for e in store.audit.entries()] == [
         ("token.create", "cli"), ("token.create", "cli"), ("token.revoke", "admin:a")]
 
 
 def test_scenario_runs(store):
-    t = ScenarioTable(store.backend)
+    t = store.scenarios
     for i, rid in enumerate(("aaa", "bbb", "ccc")):
         t.insert(ScenarioRow(id=rid, status="queued", params={"scenario": "supplier_fire", "seed": i},
                              requested_by="planner:p", created_at=1_000 + i, started_at=None, finished_at=None,
@@ -147,11 +145,11 @@ def test_scenario_runs(store):
     assert (c.status, c.error, c.finished_at) == ("failed", "interrupted", 9_000) and t.get("bbb").error.startswith("Sim")
     with pytest.raises(ValueError, match="either results or an error"):
         t.finished("ccc", 1, results={}, error="x")
-    assert [e.subject for e in AuditLog(store.backend).entries()] == ["aaa", "bbb", "ccc"]
+    assert [e.subject for e in store.audit.entries()] == ["aaa", "bbb", "ccc"]
 
 
 def _chain(store, n: int = 6) -> None:
-    log = AuditLog(store.backend)
+    log = store.audit
     for i in range(n):
         log.append(f"planner:p{i % 2}", "decision.approve", f"D{i:07d}", {"note": f"n{i}", "cost": 100 * i})
 
@@ -173,7 +171,7 @@ def test_audit_tampering_is_detected(url, store, how):
     assert ok.exit_code == 0 and json.loads(ok.stdout) == {"ok": True, "entries": 6, "head_seq": 6, "problems": [],
                                                        "keyed_from": 1}
     _raw(url, *TAMPER[how])
-    res = AuditLog(store.backend).verify()
+    res = store.audit.verify()
     assert not res.ok and res.problems
     bad = runner.invoke(audit_app, ["verify", "--store", url])
     assert bad.exit_code == 1 and json.loads(bad.stdout)["problems"] == res.problems
@@ -196,8 +194,8 @@ def test_approve_through_the_api(store, tiny):
         assert again.json() == r.json() and again.headers["Idempotent-Replayed"] == "true"
         orders = c.get("/v1/state/orders", headers={"Authorization": f"Bearer {tokens['viewer']}"}).json()["rows"]
         assert [o["decision_id"] for o in orders] == [did]
-    entries = AuditLog(store.backend).entries(subject=did)
-    assert {e.actor for e in entries} >= {"planner:planner-1"} and AuditLog(store.backend).verify().ok
+    entries = store.audit.entries(subject=did)
+    assert {e.actor for e in entries} >= {"planner:planner-1"} and store.audit.verify().ok
 
 
 def test_tokens_cli(url, store):
@@ -232,5 +230,5 @@ def test_tokens_cli(url, store):
     import getpass
 
     cli = f"cli:{getpass.getuser()}"  # who: the login name of the person at the command line
-    assert [(e.action, e.actor) for e in AuditLog(store.backend).entries()] == [
+    assert [(e.action, e.actor) for e in store.audit.entries()] == [
         ("token.create", cli), ("token.create", cli), ("token.revoke", cli)]

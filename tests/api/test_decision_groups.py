@@ -175,9 +175,8 @@ def test_group_keys_are_checked():
 def test_cli_answers_a_group_or_ids(tmp_path, tiny):
     url = f"sqlite:///{tmp_path / 'c.db'}"
     with open_store(url) as store:
-        from supplynet.store.brain import BrainTables
 
-        BrainTables(store.backend).record_network(open(tiny_path(), encoding="utf-8").read(), tiny.name)
+        store.brain.record_network(open(tiny_path(), encoding="utf-8").read(), tiny.name)
         ids = _seed(store, parse_policy(POLICY))
     run = CliRunner().invoke
     out = run(cli_app, ["decisions", "groups", "--store", url, "--json"])

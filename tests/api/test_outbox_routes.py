@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from supplynet.store.audit import AuditLog
 from supplynet.store.outbox import OutboxTable
 
 
 def _rows(api) -> OutboxTable:
-    box = OutboxTable(api.store.backend)
+    box = api.store.outbox
     box.enqueue(action_id="D7:order", action="order", body={"site": "ST1"}, sinks=["erp", "wms"], decision_id="D7",
                 at_us=1_000)
     box.enqueue(action_id="D8:wo", action="work_order", body={"asset_id": "M1"}, sinks=["cmms"], decision_id="D8",
@@ -44,7 +43,7 @@ def test_only_an_admin_resends_a_dead_letter(api) -> None:
     assert {(x["sink"], x["status"], x["attempts"]) for x in r.json()["items"]} == {
         ("erp", "pending", 0), ("wms", "delivered", 1)}
     assert "dead" not in box.counts()
-    [entry] = [e for e in AuditLog(api.store.backend).entries(limit=1000) if e.action == "outbox.resend"]
+    [entry] = [e for e in api.store.audit.entries(limit=1000) if e.action == "outbox.resend"]
     assert (entry.actor, entry.subject) == ("admin:admin-1", "D7:order")
     again = api.client.post("/v1/outbox/D7:order/resend", headers=api.h("admin"))
     assert again.status_code == 409 and "not a dead letter (erp: pending, wms: delivered)" in again.json()["detail"]

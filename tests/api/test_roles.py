@@ -11,7 +11,6 @@ from supplynet.decide.autonomy import parse_policy
 from supplynet.decide.decision import Decision, OrderAction, submit
 from supplynet.security.devices import DeviceRegistry
 from supplynet.security.tokens import TokenService, Unauthenticated
-from supplynet.store.devices import SqlRegistryBackend
 
 from .conftest import POLICY
 
@@ -29,7 +28,7 @@ def _proposal(api, qty: float = 5000.0) -> str:
 def _matrix(api):
     dec_id = _proposal(api)
     dec2 = _proposal(api)
-    reg = DeviceRegistry(SqlRegistryBackend(api.store.backend))
+    reg = DeviceRegistry(api.store.devices)
     reg.provision("probe-1", measures=["temperature"], asset="R1")
     tok_id = TokenService(api.store).create(role="viewer", name="victim")[1].id
     return [
@@ -70,7 +69,7 @@ def _matrix(api):
 
 
 def test_role_endpoint_matrix(api):
-    cred = DeviceRegistry(SqlRegistryBackend(api.store.backend)).provision("gps-9", measures=["position"], asset="TRUCK-1")
+    cred = DeviceRegistry(api.store.devices).provision("gps-9", measures=["position"], asset="TRUCK-1")
     matrix = _matrix(api)
     checked = 0
     for role in (None, "device", "viewer", "planner", "admin"):

@@ -210,9 +210,9 @@ def test_scenario_runs_in_the_background(api):
     bad = api.client.post("/v1/scenarios", json={"scenario": "alien_invasion"}, headers=api.h("planner"))
     assert bad.status_code == 422 and "alien_invasion" in bad.json()["detail"]
     # kept in the store: a restarted service lists the run and serves its results
-    from supplynet.store.scenarios import ScenarioRow, ScenarioTable
+    from supplynet.store.scenarios import ScenarioRow
 
-    ScenarioTable(api.store.backend).insert(ScenarioRow(id="abc123", status="running", params={"scenario": "x"},
+    api.store.scenarios.insert(ScenarioRow(id="abc123", status="running", params={"scenario": "x"},
                                                         requested_by="planner:gone", created_at=1, started_at=2,
                                                         finished_at=None, error=None))
     app = create_app(Settings(environment="test"), store=api.store, network=api.network,

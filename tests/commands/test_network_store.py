@@ -12,7 +12,7 @@ from supplynet.cli import app
 from supplynet.events import Sale
 from supplynet.model import example_path
 from supplynet.store import open_store
-from supplynet.store.brain import BrainTables, network_sha256
+from supplynet.store.brain import network_sha256
 
 TINY = example_path("tiny")
 
@@ -52,7 +52,7 @@ def test_the_first_run_records_the_network_and_state_uses_it(cli, store, tmp_pat
     r = cli("run", "--store", store, "--network", TINY, "--until-caught-up")
     assert r.exit_code == 0, r.output
     with open_store(store) as st:
-        rec = BrainTables(st.backend).network()
+        rec = st.brain.network()
     assert rec.sha256 == network_sha256(TINY.read_text()) and rec.name
     r = cli("state", "--store", store, "--format", "json")
     assert r.exit_code == 0, r.output
@@ -69,11 +69,11 @@ def test_a_different_network_is_refused_unless_updated_and_the_update_is_logged(
     _one_line_error(cli("run", "--store", store, "--network", other, "--until-caught-up"), "--network-update")
     _one_line_error(cli("state", "--store", store, "--network", other), "--network-update")
     with open_store(store) as st:
-        assert BrainTables(st.backend).network().sha256 == network_sha256(TINY.read_text())
+        assert st.brain.network().sha256 == network_sha256(TINY.read_text())
     r = cli("run", "--store", store, "--network", other, "--network-update", "--until-caught-up")
     assert r.exit_code == 0, r.output
     with open_store(store) as st:
-        assert BrainTables(st.backend).network().sha256 == network_sha256(other.read_text())
+        assert st.brain.network().sha256 == network_sha256(other.read_text())
         updates = [e.event for e in st.log.read(kinds=["alert"]) if e.event.code == "network_update"]
     assert len(updates) == 1 and updates[0].data["previous_sha256"] == network_sha256(TINY.read_text())
     assert cli("state", "--store", store).exit_code == 0

@@ -12,8 +12,6 @@ from supplynet.decide.outbox import Dispatcher
 from supplynet.decide.sinks import load_sinks
 from supplynet.security.vault import Vault
 from supplynet.store import open_store
-from supplynet.store.audit import AuditLog
-from supplynet.store.outbox import OutboxTable
 from supplynet.testing.receivers import WebhookReceiver, verify_signature
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -40,7 +38,7 @@ def test_list_json_resend_dead_then_delivered(tmp_path: Path, monkeypatch) -> No
         for k, v in env.items():
             monkeypatch.setenv(k, v)
         with open_store(store) as st:
-            box = OutboxTable(st.backend)
+            box = st.outbox
             box.enqueue(action_id="D-1:order", action="order", body={"site": "ST1", "sku": "A", "quantity": 4},
                         sinks=["erp", "wms"], decision_id="D-1", at_us=1)
             with Dispatcher(st, load_sinks(sinks)) as d:
@@ -70,7 +68,7 @@ def test_list_json_resend_dead_then_delivered(tmp_path: Path, monkeypatch) -> No
     r = cli("outbox", "list", "--store", store, "--json", env=env)
     assert {json.loads(x)["status"] for x in r.stdout.splitlines()} == {"delivered"}
     with open_store(store) as st:
-        [entry] = [e for e in AuditLog(st.backend).entries(limit=1000) if e.action == "outbox.resend"]
+        [entry] = [e for e in st.audit.entries(limit=1000) if e.action == "outbox.resend"]
         assert entry.subject == "D-1:order" and entry.detail == {"sinks": ["erp"]}
     r = cli("outbox", "resend", "D-1:order", "--store", store, env=env)
     assert r.returncode == 2 and r.stderr.strip() == (

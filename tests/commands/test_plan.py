@@ -18,7 +18,6 @@ from supplynet.policy import sizing as sz
 from supplynet.sim.demand import demand_from_forecast
 from supplynet.sim.network import SimNetwork
 from supplynet.store import open_store
-from supplynet.store.audit import AuditLog
 from supplynet.testing.require import require_or_skip
 
 runner = CliRunner()
@@ -165,11 +164,11 @@ def test_plan_apply_writes_the_policies_and_audits_it(tmp_path):
                                                                                 "reorder_point"], abs=1e-4)
     assert "# supplynet tiny network" in net_file.read_text()  # the file's comments stay
     with open_store(url) as st:
-        [entry] = AuditLog(st.backend).entries()
+        [entry] = st.audit.entries()
         assert (entry.actor, entry.action, entry.subject) == ("planner:ann", "plan.apply", "tiny")
         assert len(entry.detail["new"]) == 8 and {"site": "STORE-2", "sku": "BREAD-800G", "type": "base_stock",
                                                   "params": {"S": 180}} in entry.detail["replaced"]
-        assert AuditLog(st.backend).verify().ok
+        assert st.audit.verify().ok
     # a plan naming a site the network does not have changes nothing
     before = net_file.read_text()
     bad = tmp_path / "bad.csv"

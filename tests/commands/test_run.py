@@ -20,10 +20,6 @@ import pytest
 from supplynet.decide.decision import DECIDE_SOURCE
 from supplynet.model import example_path
 from supplynet.store import open_store
-from supplynet.store.audit import AuditLog
-from supplynet.store.brain import BrainTables
-from supplynet.store.decisions import DecisionTable
-from supplynet.store.outbox import OutboxTable
 from supplynet.testing.brain import fill_log, write_auto_policy
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -107,16 +103,16 @@ def _wait_for_snapshot(db, timeout=180.0):
 
 def _outbox(db):
     with open_store(db) as st:
-        return OutboxTable(st.backend).list(limit=10_000_000)
+        return st.outbox.list(limit=10_000_000)
 
 
 def _decisions(db):
     with open_store(db) as st:
-        rows = DecisionTable(st.backend).list(limit=10_000_000)
+        rows = st.decisions.list(limit=10_000_000)
         decided = {e.event.event_id for e in st.log.read(sources=[DECIDE_SOURCE])}
-        cp = BrainTables(st.backend).checkpoint("main")
+        cp = st.brain.checkpoint("main")
         head = st.log.last_offset()
-        audit_ok = AuditLog(st.backend).verify().ok
+        audit_ok = st.audit.verify().ok
     return rows, decided, cp, head, audit_ok
 
 
@@ -234,7 +230,7 @@ def test_postgres_standby_takes_over_within_10_s_without_a_double_decision(pg_ur
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:  # the new leader catches up with the log head
             with open_store(pg_url) as st:
-                cp = BrainTables(st.backend).checkpoint("main")
+                cp = st.brain.checkpoint("main")
                 if cp is not None and cp.updated_at > killed_wall * 1e6 and cp.offset == st.log.last_offset():
                     break
             time.sleep(0.5)
@@ -245,9 +241,9 @@ def test_postgres_standby_takes_over_within_10_s_without_a_double_decision(pg_ur
             if p.p.poll() is None:
                 p.p.kill()
     with open_store(pg_url) as st:
-        rows = DecisionTable(st.backend).list(limit=10_000_000)
-        lease = BrainTables(st.backend).lease("main")
-        cp = BrainTables(st.backend).checkpoint("main")
+        rows = st.decisions.list(limit=10_000_000)
+        lease = st.brain.lease("main")
+        cp = st.brain.checkpoint("main")
         head = st.log.last_offset()
     assert lease[1] == 2 and lease[0].split(":")[1] == str(b.p.pid)  # the standby leads, at the second epoch
     assert cp.offset == head and len(rows) > 50, (a.lines[-3:], b.lines[-5:])

@@ -13,7 +13,6 @@ from supplynet.commands.run import Brain
 from supplynet.decide.autonomy import parse_policy
 from supplynet.model import example_path, load_network
 from supplynet.store import open_store
-from supplynet.store.brain import BrainTables
 from supplynet.testing.brain import AUTO_POLICY, fill_log
 from supplynet.twin import SnapshotEvery
 
@@ -34,7 +33,7 @@ def test_a_restart_uses_the_loops_own_snapshot_and_old_ones_are_pruned(tmp_path,
         fill_log(st, days=1.5, seed=3)
         first = _brain(st, tmp_path, snapshot_events=200, snapshot_keep=2)
         first.run(threading.Event(), until_caught_up=True)
-        state_at = BrainTables(st.backend).state("main")[0]
+        state_at = st.brain.state("main")[0]
         mine = [int(r[0]) for r in st.backend.query("SELECT log_offset FROM snapshots WHERE name = 'main'")]
         assert state_at > 0 and state_at in mine and len(mine) == 2  # pruned to the latest two
         # the API's twin service writes a later snapshot of its own

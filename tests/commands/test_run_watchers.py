@@ -17,7 +17,6 @@ import pytest
 from supplynet.events import Alert, Condition, Line, Position, ShipmentStatus
 from supplynet.model import example_path, load_network
 from supplynet.store import open_store
-from supplynet.store.brain import BrainTables
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 REALISTIC = str(example_path("realistic"))
@@ -112,7 +111,7 @@ def test_a_planted_loop_state_is_refused_not_unpickled(tmp_path):
     sinks.write_text(f"sinks:\n  - {{name: ops, kind: file, folder: {tmp_path / 'out'}, actions: [alert]}}\n")
     assert _run(db, home, sinks, "--snapshot-events", "10").returncode == 0
     with open_store(db) as st:
-        tables = BrainTables(st.backend)
+        tables = st.brain
         snap = st.snapshots.latest_snapshot()
         assert snap is not None and tables.state("main")[0] == snap.offset  # a snapshot and its sealed state
         tables.save_state("main", snap.offset, b"supplynet-loop-state/1\n" + b"\0" * 32 + planted)

@@ -10,7 +10,6 @@ from supplynet.decide import decision as decisions
 from supplynet.decide.autonomy import parse_policy
 from supplynet.decide.decision import Decision, OrderAction
 from supplynet.store import open_store
-from supplynet.store.audit import AuditLog
 
 NOW = datetime(2026, 3, 2, 10, tzinfo=UTC)
 POLICY = parse_policy({
@@ -48,7 +47,7 @@ def test_submit_many_equals_one_by_one(two_stores):
     assert [r.decision.status for r in many] == ["executed", "executed", "proposed", "executed", "proposed",
                                                  "executed", "proposed"]
     assert a.log.count() == b.log.count() == 4
-    assert AuditLog(b.backend).verify().ok
+    assert b.audit.verify().ok
 
 
 def test_approve_many_executes_and_refuses_what_is_not_proposed(two_stores):
@@ -61,4 +60,4 @@ def test_approve_many_executes_and_refuses_what_is_not_proposed(two_stores):
     assert b.log.count() == 7
     with pytest.raises(decisions.DecisionError, match="only a proposed decision"):
         decisions.approve_many(b, waiting[:1], by="planner-2")
-    assert AuditLog(b.backend).verify().ok
+    assert b.audit.verify().ok

@@ -16,7 +16,6 @@ from supplynet.decide.sinks import parse_sinks
 from supplynet.errors import ConfigError, SecurityError
 from supplynet.security.vault import Vault
 from supplynet.store import open_store
-from supplynet.store.outbox import OutboxTable
 from supplynet.testing.receivers import WebhookReceiver, verify_signature
 
 SECRET = "correct horse battery staple"
@@ -49,7 +48,7 @@ def _sinks(url: str, *, max_attempts: int = 4, extra: str = "", secret: str = " 
 
 
 def _enqueue(store, n: int = 1, action: str = "order", sinks=("erp",)) -> list[str]:
-    box = OutboxTable(store.backend)
+    box = store.outbox
     ids = [f"dec-{i}:order" for i in range(n)]
     for i, aid in enumerate(ids):
         box.enqueue(action_id=aid, action=action, body={"site": "ST1", "sku": "A", "quantity": 10 + i},
@@ -62,7 +61,7 @@ def test_receiver_down_then_up_is_retried_then_delivered(store) -> None:
     d = Dispatcher(store, _sinks(f"http://127.0.0.1:{port}/hook"), seed=1)
     ids = _enqueue(store, 3)
     assert d.run_once(T0) == {"claimed": 3, "delivered": 0, "retried": 3, "dead": 0}
-    rows = OutboxTable(store.backend).list()
+    rows = store.outbox.list()
     assert all(r.status == "pending" and r.attempts == 1 and "refused" in (r.last_error or "").lower() for r in rows)
     # equal jitter around the first backoff (1 s): due between 0.5 and 1 s later, not before
     assert all(T0 * 1e6 + 0.5e6 <= r.next_at_us <= T0 * 1e6 + 1e6 for r in rows)
@@ -71,8 +70,8 @@ def test_receiver_down_then_up_is_retried_then_delivered(store) -> None:
         assert d.run_once(T0 + 1.0) == {"claimed": 3, "delivered": 3, "retried": 0, "dead": 0}
         assert sorted(r.headers["Idempotency-Key"] for r in rx.requests) == sorted(ids)
         assert all(r.signature_ok for r in rx.requests)
-    assert OutboxTable(store.backend).counts() == {"delivered": 3}
-    assert {r.attempts for r in OutboxTable(store.backend).list()} == {2}
+    assert store.outbox.counts() == {"delivered": 3}
+    assert {r.attempts for r in store.outbox.list()} == {2}
     d.close()
 
 
@@ -92,7 +91,7 @@ def test_500_is_retried_with_identical_bytes_then_dead_and_alerted(store) -> Non
         assert len(bodies) == 1 and all(r.signature_ok for r in rx.requests)
         assert orjson.loads(bodies.pop()) == {"action": "order", "action_id": aid, "decision_id": "dec-0",
                                               "body": {"site": "ST1", "sku": "A", "quantity": 10}}
-    [row] = OutboxTable(store.backend).list(sink="erp")
+    [row] = store.outbox.list(sink="erp")
     assert (row.status, row.attempts) == ("dead", 3)
     assert "HTTP 500" in row.last_error and "gave up after 3 attempts" in row.last_error
     # the dead letter raised an alert in the log (supplynet run sends alerts to the sinks that take them)
@@ -105,7 +104,7 @@ def test_500_is_retried_with_identical_bytes_then_dead_and_alerted(store) -> Non
 def test_a_dead_alert_about_a_dead_letter_raises_no_further_alert(store) -> None:
     with WebhookReceiver(default_status=410) as rx:
         d = Dispatcher(store, _sinks(rx.url))
-        box = OutboxTable(store.backend)
+        box = store.outbox
         box.enqueue(action_id="alert-x", action="alert", body={"code": "dead_letter", "subject": "erp"},
                     sinks=["erp"], decision_id=None, at_us=0)
         box.enqueue(action_id="alert-y", action="alert", body={"code": "cold_chain", "subject": "REEFER-1"},
@@ -122,8 +121,8 @@ def test_410_is_dead_at_once(store) -> None:
         _enqueue(store, 2)
         assert d.run_once(T0) == {"claimed": 2, "delivered": 0, "retried": 0, "dead": 2}
         assert rx.count == 2
-    assert {(r.status, r.attempts) for r in OutboxTable(store.backend).list()} == {("dead", 1)}
-    assert "HTTP 410" in OutboxTable(store.backend).list()[0].last_error
+    assert {(r.status, r.attempts) for r in store.outbox.list()} == {("dead", 1)}
+    assert "HTTP 410" in store.outbox.list()[0].last_error
     d.close()
 
 
@@ -133,7 +132,7 @@ def test_429_and_408_are_retried_and_retry_after_is_honoured(store, status: int)
         d = Dispatcher(store, _sinks(rx.url, max_attempts=3), seed=3)
         _enqueue(store, 1)
         assert d.run_once(T0)["retried"] == 1
-        [row] = OutboxTable(store.backend).list()
+        [row] = store.outbox.list()
         pause = row.next_at_us / 1e6 - T0
         assert (pause >= 30) if status == 429 else (0.5 <= pause <= 1.0)
         assert d.run_once(T0 + 31)["retried"] == 1
@@ -187,11 +186,11 @@ def test_file_sink_appends_jsonl_and_fsyncs(store, tmp_path: Path, monkeypatch: 
     path = folder / "actions-2027-01-15.jsonl"  # the UTC day of T0
     lines = path.read_bytes().splitlines(keepends=True)
     assert [json.loads(x)["action_id"] for x in lines] == ids
-    rows = {r.action_id: r for r in OutboxTable(store.backend).list()}
+    rows = {r.action_id: r for r in store.outbox.list()}
     assert [x.rstrip(b"\n") for x in lines] == [rows[a].payload() for a in ids]
     assert synced and synced[0][1] == path.stat().st_size  # the file was fsynced after the lines were written
     assert len(synced) == 2  # the file and, as it was new, its folder
-    OutboxTable(store.backend).enqueue(action_id="late", action="work_order", body={"asset_id": "M1"}, sinks=["wms"],
+    store.outbox.enqueue(action_id="late", action="work_order", body={"asset_id": "M1"}, sinks=["wms"],
                                        decision_id=None, at_us=int(T0 * 1e6))
     d.run_once(T0 + 60)
     assert len(path.read_text().splitlines()) == 4 and len(synced) == 3
@@ -203,7 +202,7 @@ def test_unknown_sink_rows_are_dead_letters(store) -> None:
         d = Dispatcher(store, _sinks(rx.url))
         _enqueue(store, 1, sinks=["gone"])
         assert d.run_once(T0)["dead"] == 1
-    [row] = OutboxTable(store.backend).list()
+    [row] = store.outbox.list()
     assert "no sink named 'gone'" in row.last_error
     d.close()
 
@@ -213,7 +212,7 @@ def test_resend_after_dead_delivers(store) -> None:
         d = Dispatcher(store, _sinks(rx.url))
         [aid] = _enqueue(store, 1)
         assert d.run_once(T0)["dead"] == 1
-        assert OutboxTable(store.backend).resend(aid, now_us=int((T0 + 1) * 1e6)) == 1
+        assert store.outbox.resend(aid, now_us=int((T0 + 1) * 1e6)) == 1
         assert d.run_once(T0 + 1)["delivered"] == 1
         assert [r.status for r in rx.requests] == [410, 200]
         assert rx.requests[0].body == rx.requests[1].body
@@ -228,7 +227,7 @@ def test_run_forever_delivers_what_is_enqueued_and_stops_on_request(store) -> No
         stop = threading.Event()
         t = threading.Thread(target=d.run_forever, args=(stop,), kwargs={"idle_s": 0.05}, daemon=True)
         t.start()
-        box = OutboxTable(store.backend)
+        box = store.outbox
         for i in range(50):  # enqueued while the dispatcher runs, as decisions commit
             box.enqueue(action_id=f"live-{i}", action="order", body={"i": i}, sinks=["erp"], decision_id=None,
                         at_us=0)
@@ -259,7 +258,7 @@ def test_a_hanging_endpoint_costs_one_timeout_per_connection_not_per_row(store) 
     finally:
         hang.close()
     assert c == {"claimed": 200, "delivered": 0, "retried": 200, "dead": 0}
-    rows = OutboxTable(store.backend).list()
+    rows = store.outbox.list()
     tried = [r for r in rows if r.attempts == 1]
     assert 8 <= len(tried) <= 40 and all("timed out" in r.last_error for r in tried)
     deferred = [r for r in rows if r.attempts == 0]
@@ -292,12 +291,12 @@ def test_two_dispatchers_on_postgresql_share_the_work_without_sending_twice(pg_u
     import threading
 
     with open_store(pg_url) as pg, WebhookReceiver(secret=SECRET.encode()) as rx:
-        box = OutboxTable(pg.backend)
+        box = pg.outbox
         for lo in range(0, 300, 100):
-            with box.write() as tx:
+            with pg.transaction() as tx:
                 for i in range(lo, lo + 100):
-                    OutboxTable.enqueue_tx(tx, action_id=f"pg-{i}", action="order", body={"i": i}, sinks=["erp"],
-                                           decision_id=f"D{i}", at_us=0)
+                    box.enqueue_tx(tx, action_id=f"pg-{i}", action="order", body={"i": i}, sinks=["erp"],
+                                 decision_id=f"D{i}", at_us=0)
         cfg = _sinks(rx.url)
         claimed: list[int] = []
 
@@ -305,7 +304,7 @@ def test_two_dispatchers_on_postgresql_share_the_work_without_sending_twice(pg_u
             with open_store(pg_url) as st, Dispatcher(st, cfg, batch=25, seed=seed) as d:
                 while True:
                     c = d.run_once()
-                    if not c["claimed"] and not OutboxTable(st.backend).counts().get("pending"):
+                    if not c["claimed"] and not st.outbox.counts().get("pending"):
                         return
                     claimed.append(c["claimed"])
 
@@ -326,7 +325,7 @@ def test_errors_never_show_the_url_query_where_tokens_live(store) -> None:
         _enqueue(store, 1)
         assert d.run_once(T0)["retried"] == 1
         assert rx.requests[0].path == "/hook?token=s3cr3t"  # the receiver gets the whole URL
-    [row] = OutboxTable(store.backend).list()
+    [row] = store.outbox.list()
     assert row.last_error == f"POST {rx.url}: HTTP 503" and "s3cr3t" not in row.last_error
     d.close()
 

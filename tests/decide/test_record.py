@@ -13,7 +13,6 @@ from supplynet.decide.record import dedupe_key, record, subject_of
 from supplynet.events import Alert
 from supplynet.store import open_store
 from supplynet.store.brain import BrainTables, NotLeader
-from supplynet.store.decisions import DecisionTable
 
 NOW = datetime(2026, 1, 5, 10, tzinfo=UTC)
 AUTO = AutonomyPolicy(high_impact_cost=1e12, costly_action_cost=1e12,
@@ -52,8 +51,8 @@ def test_a_re_made_decision_is_the_same_row_and_nothing_is_written_twice(tmp_pat
         assert [e.event_id for s in again.submitted for e in s.events] == \
                [e.event_id for s in first.submitted for e in s.events]
         assert st.log.count() == n_events and len(rows) == 4  # the alert's row again: the outbox ignores it
-        assert len(DecisionTable(st.backend).list(limit=100)) == 2
-        assert BrainTables(st.backend).checkpoint("main").offset == 9
+        assert len(st.decisions.list(limit=100)) == 2
+        assert st.brain.checkpoint("main").offset == 9
         other = record(st, _batch("2026-01-05T11:00:00Z"), AUTO)
         assert [s.decision.id for s in other.submitted] == ["D0000003", "D0000004"]
         assert {e.event.source for e in st.log.read()} == {DECIDE_SOURCE, "supplynet.sense"}
@@ -61,7 +60,7 @@ def test_a_re_made_decision_is_the_same_row_and_nothing_is_written_twice(tmp_pat
 
 def test_a_deposed_leader_commits_nothing(tmp_path):
     with open_store(tmp_path / "s.db") as st:
-        t = BrainTables(st.backend)
+        t = st.brain
         old = t.take_over("main", "a", 30)
         new = t.take_over("main", "b", 30)
         assert (old, new) == (1, 2)
@@ -71,10 +70,10 @@ def test_a_deposed_leader_commits_nothing(tmp_path):
 
         with pytest.raises(NotLeader, match="led by b"):
             record(st, _batch(), AUTO, alerts=[_alert()], checkpoint=("main", 5, 0), guard=guard)
-        assert DecisionTable(st.backend).list(limit=10) == [] and st.log.count() == 0
+        assert st.decisions.list(limit=10) == [] and st.log.count() == 0
         assert t.checkpoint("main") is None
         record(st, _batch(), AUTO, guard=lambda tx: BrainTables.check_lease_tx(tx, "main", "b", new, 30))
-        assert len(DecisionTable(st.backend).list(limit=10)) == 2
+        assert len(st.decisions.list(limit=10)) == 2
 
 
 def test_only_keyed_platform_decisions_are_recorded(tmp_path):

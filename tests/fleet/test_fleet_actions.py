@@ -20,7 +20,6 @@ from supplynet.fleet import World
 from supplynet.fleet._actions import ActionCarrier, ActionFeed
 from supplynet.model import example_path, load_network
 from supplynet.store import open_store
-from supplynet.store.outbox import OutboxTable
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -45,7 +44,7 @@ def _file_sink_line(tmp_path: Path, folder: Path, did: str) -> bytes:
     cfg = parse_sinks(f"sinks:\n  - {{name: erp-file, kind: file, folder: {folder}, rotate: none, "
                       f"actions: [order, transfer, work_order]}}\n", "s.yaml")
     with open_store(tmp_path / f"outbox-{did}.db") as st:
-        OutboxTable(st.backend).enqueue(action_id=f"act-{did}", action="transfer", body=_transfer(did),
+        st.outbox.enqueue(action_id=f"act-{did}", action="transfer", body=_transfer(did),
                                         sinks=["erp-file"], decision_id=did, at_us=0)
         with Dispatcher(st, cfg) as d:
             assert d.run_once()["delivered"] == 1

@@ -14,7 +14,6 @@ from supplynet.ingest.gate import Gate
 from supplynet.model import example_path, load_network
 from supplynet.security.devices import DeviceRegistry
 from supplynet.store import open_store
-from supplynet.store.devices import SqlRegistryBackend
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
@@ -23,7 +22,7 @@ def _run(store, *, via_gate, tamper=None, hours=60):
     net = load_network(example_path("tiny"))
     fleet = Fleet(net, seed=2, start=START, sink=LogSink(store), cover_days=3)
     if via_gate:
-        reg = DeviceRegistry(SqlRegistryBackend(store.backend))
+        reg = DeviceRegistry(store.devices)
         creds = provision_fleet(reg, net, ts_to_us(START))
         if tamper:
             creds = tamper(reg, creds)

@@ -114,7 +114,7 @@ def test_an_approved_reroute_reaches_the_world_through_the_outbox_and_a_file_sin
         assert d.status == "proposed"
         loop.sync()
         loop.commit(outbox=outbox)
-        assert OutboxTable(store.backend).list() == []  # a proposal is not carried out
+        assert store.outbox.list() == []  # a proposal is not carried out
         at = fleet.now
         decisions.approve(store, d.id, by="planner", now=at)
         loop.sync()

@@ -56,7 +56,7 @@ def test_unbound_record_from_before_the_rule_reports_nothing(gate, clock):
     cred = gate.registry.provision("old-1", measures=("stock_count",), site="S1", now_us=int(clock() * 1e6))
     rec = gate.registry.get("old-1").to_dict()
     rec["site"] = None  # what an unbound device of an older release looks like
-    gate.registry.backend.put_device("old-1", rec)
+    gate.registry.records.put_device("old-1", rec)
     gate.registry.refresh()
     dev = Dev(cred, clock)
     out = gate.submit([dev.msg(_count("S1")), dev.msg(_count("S2"))])

@@ -10,11 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from supplynet.events import ts_to_us
+from supplynet.events import ColumnRun, ts_to_us
 from supplynet.ingest.envelope import Rows, open_outer, parse_body, readings_to_events, readings_to_rows
 from supplynet.ingest.gate import Gate, GateConfig
 from supplynet.store import open_store
-from supplynet.store._sql import ColumnRun
 
 from .conftest import Clock, make_dev
 
@@ -179,7 +178,7 @@ def test_a_corrupt_column_row_is_an_error_not_silence(tmp_path):
         run = ColumnRun({"v": 1, "kind": "condition", "source": "dev", "asset_id": "R1"}, range(0, 2),
                         [0, 1], {"temperature_k": [280.0, 281.0]})
         store.log.append_wire_batches([("dev", run)])
-        with store.backend.write() as tx:
+        with store.transaction() as tx:
             tx.execute("UPDATE events SET body = ? WHERE source = 'dev'",
                        ('{"c":1,"h":{"v":1,"kind":"condition","source":"dev","asset_id":"R1"},"seq":0,'
                         '"ts":[0,1],"f":{"temperature_k":[280.0]}}',))

@@ -71,7 +71,6 @@ def test_quarantine_list_show_stats_explain(tmp_path):
 
 
 def test_quarantine_prune_deletes_old_entries_and_keeps_the_counters(tmp_path):
-    from supplynet.store.quarantine import IngestTables
 
     url = f"sqlite:///{tmp_path / 's.db'}"
     with open_store(url) as st:
@@ -80,7 +79,7 @@ def test_quarantine_prune_deletes_old_entries_and_keeps_the_counters(tmp_path):
         gate.submit([b"\x00old"])  # two entries recorded 40 days ago, one now
         gate.clock = lambda: now - 40 * 86_400
         gate.submit([b"\x00older", b"{}"])
-        assert sum(IngestTables(st.backend).quarantine_counts().values()) == 3
+        assert sum(st.ingest.quarantine_counts().values()) == 3
     assert _run(quarantine_app, "prune", "--older-than-days", "30", "--reason", "bad_signature",
                 "--store", url)["deleted"] == 0  # no old entry has that reason
     out = _run(quarantine_app, "prune", "--older-than-days", "30", "--store", url)

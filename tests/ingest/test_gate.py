@@ -8,7 +8,6 @@ import pytest
 
 from supplynet.ingest.gate import Gate, GateConfig
 from supplynet.security.devices import DeviceRegistry
-from supplynet.store.devices import SqlRegistryBackend
 
 from .conftest import Clock, make_dev
 
@@ -123,7 +122,7 @@ def test_clock_skew_is_not_final_the_same_sequence_sealed_again_is_stored(gate, 
 
 def test_revoked_device_refused_on_its_next_message(gate, reefer, store):
     assert statuses(gate.submit([reefer.msg()])) == [("stored", None)]
-    other_process = DeviceRegistry(SqlRegistryBackend(store.backend))  # e.g. `supplynet devices revoke`
+    other_process = DeviceRegistry(store.devices)  # e.g. `supplynet devices revoke`
     other_process.revoke("rf-1", now_us=int(gate.clock() * 1e6))
     assert statuses(gate.submit([reefer.msg()])) == [("quarantined", "revoked_device")]
     assert store.log.count() == 1

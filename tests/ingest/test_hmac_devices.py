@@ -10,7 +10,6 @@ from supplynet.ingest.gate import Gate, GateConfig
 from supplynet.security.devices import DeviceRegistry
 from supplynet.security.signing import HMAC_SHA256
 from supplynet.security.vault import Vault
-from supplynet.store.devices import SqlRegistryBackend
 
 from .conftest import Dev
 from .test_gate import _flip_all, statuses
@@ -70,7 +69,7 @@ def test_replays_add_no_rows_and_revocation_applies_next_message(gate, pos, stor
     assert {o.status for o in gate.submit(msgs)} == {"stored"}
     assert {(o.status, o.reason) for o in gate.submit(msgs)} == {("quarantined", "replayed_sequence")}
     assert store.log.count() == 300
-    DeviceRegistry(SqlRegistryBackend(store.backend)).revoke("pos-1", now_us=int(gate.clock() * 1e6))
+    DeviceRegistry(store.devices).revoke("pos-1", now_us=int(gate.clock() * 1e6))
     assert statuses(gate.submit([pos.msg()])) == [("quarantined", "revoked_device")]
 
 
@@ -90,7 +89,7 @@ def test_rotation_mid_stream_has_no_rejections_during_overlap(gate, pos, clock, 
 def test_a_gateway_without_the_vault_key_refuses_and_says_why(store, clock, pos, vault, gate):
     msg = pos.msg()
     other = Gate(store, clock=clock, config=GateConfig(rate_per_s=1e6, burst=1e6),
-                 registry=DeviceRegistry(SqlRegistryBackend(store.backend), vault=Vault(Vault.generate_key())))
+                 registry=DeviceRegistry(store.devices, vault=Vault(Vault.generate_key())))
     (out,) = other.submit([msg])
     assert (out.status, out.reason) == ("quarantined", "bad_signature") and "vault key" in out.detail
     assert statuses(gate.submit([msg])) == [("stored", None)]  # nothing about it was spent

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from supplynet.store import open_store
-from supplynet.store.quarantine import IngestTables
 
 CHILD = textwrap.dedent("""
     import os, signal, sys
@@ -62,7 +61,7 @@ def _run(tmp_path: Path, where: str) -> tuple[subprocess.CompletedProcess[str], 
 
 def _state(db: Path) -> tuple[int, int | None, dict[str, int], dict[str, dict[str, int]], int]:
     with open_store(db) as st:
-        t = IngestTables(st.backend)
+        t = st.ingest
         n_log = st.log.count()
         return n_log, st.log.high_water("dev-1"), t.acks(), t.counters(), len(t.quarantined(limit=1000))
 

@@ -19,7 +19,6 @@ from supplynet.decide.decision import Decision, OrderAction, submit
 from supplynet.model import example_path, load_network
 from supplynet.security.tokens import TokenService
 from supplynet.store import open_store
-from supplynet.store.audit import AuditLog
 from supplynet.testing.require import require_or_skip
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -96,7 +95,7 @@ def test_planner_approves_in_the_ui_and_viewer_cannot(served):
 
             # the service stored the approval, the order event and the audit entries
             assert any(r.event.kind == "order" and r.event.decision_id == did for r in store.log.read())
-            entries = AuditLog(store.backend).entries(subject=did)
+            entries = store.audit.entries(subject=did)
             assert [e.action for e in entries][-2:] == ["decision.approve", "decision.execute"]
             assert entries[-2].actor == "planner:demo-planner"
 

@@ -20,7 +20,6 @@ import pytest
 from supplynet.ingest.mqtt import DeviceClient
 from supplynet.security.devices import DeviceRegistry
 from supplynet.store import open_store
-from supplynet.store.devices import SqlRegistryBackend
 
 from .mqtt_helpers import PrivateBroker, uid, wait_until
 
@@ -59,7 +58,7 @@ def _setup(tmp_path):
     url = f"sqlite:///{tmp_path / 'crash.db'}"
     tag = uid()
     with open_store(url) as st:
-        reg = DeviceRegistry(SqlRegistryBackend(st.backend))
+        reg = DeviceRegistry(st.devices)
         creds = [reg.provision(f"rf-{tag}-{i}", measures=("temperature",), asset="R1") for i in range(DEVICES)]
     return url, tag, creds
 

@@ -30,7 +30,6 @@ from supplynet.ingest.mqtt import up_topic
 from supplynet.security.broker import GATEWAY_USER
 from supplynet.security.devices import DeviceRegistry
 from supplynet.store import open_store
-from supplynet.store.devices import SqlRegistryBackend
 
 from .mqtt_helpers import uid, wait_until
 from .shipped_broker import ShippedBroker
@@ -108,7 +107,7 @@ def _run(tmp_path, n: int, duration_s: float, url: str | None = None) -> Gateway
     url = url or f"sqlite:///{tmp_path / 'crash.db'}"
     tag = uid()
     with open_store(url) as st:
-        reg = DeviceRegistry(SqlRegistryBackend(st.backend))
+        reg = DeviceRegistry(st.devices)
         creds = [reg.provision(f"plain-{tag}-{i}", measures=("temperature",), asset="R1") for i in range(DEVICES)]
         broker = ShippedBroker(tmp_path / "broker", reg).start()
     gw = Gateway(url, broker.port, f"gw-plain-{tag}", tmp_path / "gateway.log")

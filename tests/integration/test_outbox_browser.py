@@ -9,7 +9,6 @@ from supplynet.config import Settings
 from supplynet.model import example_path, load_network
 from supplynet.security.tokens import TokenService
 from supplynet.store import open_store
-from supplynet.store.outbox import OutboxTable
 
 from .test_browser import ARGS, ARTIFACTS, _chromium
 
@@ -23,7 +22,7 @@ def test_admin_resends_a_dead_letter_in_the_ui(tmp_path):
 
     exe = _chromium()
     store = open_store(tmp_path / "ui.db")
-    box = OutboxTable(store.backend)
+    box = store.outbox
     box.enqueue(action_id="D3:order", action="order", body={"site": "STORE-1"}, sinks=["erp"], decision_id="D3",
                 at_us=1_000_000)
     box.enqueue(action_id="D4:order", action="order", body={"site": "STORE-1"}, sinks=["erp"], decision_id="D4",

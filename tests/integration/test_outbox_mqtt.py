@@ -16,7 +16,6 @@ from supplynet.errors import ConfigError, SecurityError
 from supplynet.security.platform import open_command
 from supplynet.security.signing import OperatorKey
 from supplynet.store import open_store
-from supplynet.store.outbox import OutboxTable
 
 from .mqtt_helpers import PrivateBroker, wait_until
 
@@ -40,7 +39,7 @@ def test_mqtt_commands_qos1_per_site_and_signed(tmp_path) -> None:
                           f"    broker: mqtt://127.0.0.1:{broker.port}\n    timeout_s: 5\n"
                           f"    actions: [work_order, order]\n", "s.yaml")
         with open_store(tmp_path / "s.db") as store:
-            box = OutboxTable(store.backend)
+            box = store.outbox
             box.enqueue(action_id="d1:wo", action="work_order", body={"event": {"asset_id": "M1", "site": "PL1"}},
                         sinks=["plant"], decision_id="d1", at_us=0)
             box.enqueue(action_id="d2:po", action="order", body={"site": "ST1", "sku": "A", "quantity": 5},
@@ -78,7 +77,7 @@ def test_mqtt_broker_down_is_retried(tmp_path) -> None:
     cfg = parse_sinks(f"sinks:\n  - {{name: plant, kind: mqtt, topic: 'c/{{asset}}', broker: 'mqtt://127.0.0.1:{port}',"
                       f" timeout_s: 0.5, actions: [work_order]}}\n", "s.yaml")
     with open_store(tmp_path / "s.db") as store:
-        OutboxTable(store.backend).enqueue(action_id="d1:wo", action="work_order", body={"asset_id": "M1"},
+        store.outbox.enqueue(action_id="d1:wo", action="work_order", body={"asset_id": "M1"},
                                            sinks=["plant"], decision_id="d1", at_us=0)
         with Dispatcher(store, cfg, key=OperatorKey.generate()) as d:
             assert d.run_once()["retried"] == 1
@@ -104,7 +103,7 @@ def test_mqtt_sink_logs_in_to_a_broker_that_refuses_anonymous_clients(tmp_path, 
                 f" username: supplynet, password_env: PLANT_MQTT_PW, timeout_s: 2, actions: [work_order]}}\n")
         cfg = parse_sinks(text, "s.yaml")
         with open_store(tmp_path / "s.db") as store:
-            box = OutboxTable(store.backend)
+            box = store.outbox
             box.enqueue(action_id="d1:wo", action="work_order", body={"asset_id": "M1"}, sinks=["plant"],
                         decision_id="d1", at_us=0)
             monkeypatch.setenv("PLANT_MQTT_PW", "wrong")

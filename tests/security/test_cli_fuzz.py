@@ -15,7 +15,6 @@ from supplynet.cli import app
 from supplynet.events import parse_time
 from supplynet.security.devices import DeviceRegistry
 from supplynet.store import open_store
-from supplynet.store.devices import SqlRegistryBackend
 
 runner = CliRunner()
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -61,7 +60,7 @@ def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("clifuzz")
     url = f"sqlite:///{root}/s.db"
     with open_store(url) as store:
-        DeviceRegistry(SqlRegistryBackend(store.backend), home=root).provision(
+        DeviceRegistry(store.devices, home=root).provision(
             "dev-1", measures=("temperature",), asset="R1")
     csv = root / "f.csv"
     csv.write_text("unique_id,ds,y\n" + "".join(f"a,2026-01-{d:02d},{d}\n" for d in range(1, 29)))

@@ -22,8 +22,6 @@ from supplynet.model import example_path
 from supplynet.security.devices import Credential, DeviceRegistry
 from supplynet.security.tokens import TokenService
 from supplynet.store import open_store
-from supplynet.store.devices import SqlRegistryBackend
-from supplynet.store.quarantine import IngestTables
 from supplynet.testing.services import wait_for_port
 
 pytestmark = pytest.mark.integration
@@ -62,7 +60,7 @@ class Served:
 
     def quarantined(self) -> int:
         with open_store(self.url) as st:
-            return sum(IngestTables(st.backend).quarantine_counts().values())
+            return sum(st.ingest.quarantine_counts().values())
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +69,7 @@ def served(tmp_path_factory):
     url = f"sqlite:///{home}/s.db"
     with open_store(url) as st:
         token, _ = TokenService(st).create(role="viewer", name="watcher", expires_in_s=3600)
-        cred = DeviceRegistry(SqlRegistryBackend(st.backend), home=home).provision(
+        cred = DeviceRegistry(st.devices, home=home).provision(
             "rf-edge", measures=("temperature",), asset="R1")
     port = _free_port()
     env = {**os.environ, "SUPPLYNET_HOME": str(home), "PYTHONPATH": str(SRC)}

@@ -34,7 +34,7 @@ def test_symmetric_device_secret_is_shown_once_and_kept_only_sealed():
     assert cred.scheme == HMAC_SHA256 and cred.public_key == "" and cred.private_key.startswith("hmac-sha256:")
     raw = b64u_decode(cred.private_key.split(":", 1)[1])
     assert len(raw) == 32
-    stored = json.dumps(reg.backend.all_devices())
+    stored = json.dumps(reg.records.all_devices())
     assert cred.private_key.split(":", 1)[1] not in stored and raw.hex() not in stored
     key = reg.get("pos-1").keys[0]
     assert key.scheme == HMAC_SHA256 and key.sealed and key.public == ""
@@ -49,7 +49,7 @@ def test_sealed_secret_opens_only_with_its_vault_key_and_on_its_own_record():
     reg = DeviceRegistry(vault=vault)
     reg.provision("a", asset="R1", scheme=HMAC_SHA256)
     key = reg.get("a").keys[0]
-    other = DeviceRegistry(reg.backend, vault=Vault(Vault.generate_key()))  # a gateway with another key
+    other = DeviceRegistry(reg.records, vault=Vault(Vault.generate_key()))  # a gateway with another key
     with pytest.raises(SecurityError, match="does not open with this vault key"):
         other.secret("a", key)
     reg.provision("b", asset="R1", scheme=HMAC_SHA256)

@@ -24,7 +24,6 @@ from supplynet.policy.policies import RSPolicy
 from supplynet.sim.forecast_live import KPIS, _apply_live, predict_from_live
 from supplynet.sim.network import SimNetwork
 from supplynet.store import open_store
-from supplynet.store.brain import BrainTables
 from supplynet.twin import Twin
 from supplynet.twin._state import TwinState
 
@@ -40,7 +39,7 @@ def live_store(tmp_path):
     model = load_network(path)
     url = f"sqlite:///{tmp_path / 'live.db'}"
     with open_store(url) as store:
-        BrainTables(store.backend).record_network(Path(path).read_text(encoding="utf-8"), model.name)
+        store.brain.record_network(Path(path).read_text(encoding="utf-8"), model.name)
         store.log.append(live_events())
         twin = Twin.rebuild(store, model)
     return url, model, twin
@@ -173,7 +172,7 @@ def test_cli_from_live_one_line_errors(live_store, tmp_path):
     # a store with its network but no events
     empty = f"sqlite:///{tmp_path / 'empty.db'}"
     with open_store(empty) as store:
-        BrainTables(store.backend).record_network(Path(example_path("tiny")).read_text(encoding="utf-8"), "tiny")
+        store.brain.record_network(Path(example_path("tiny")).read_text(encoding="utf-8"), "tiny")
     res = run("--from-live", "--store", empty, "--horizon", "5")
     assert res.exit_code != 0 and "no events" in res.output and len(res.output.strip().splitlines()) == 1
     url, _, _ = live_store

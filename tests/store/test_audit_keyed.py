@@ -21,7 +21,7 @@ from supplynet.commands.audit import app as audit_app
 from supplynet.commands.devices import app as devices_app
 from supplynet.errors import StoreError
 from supplynet.store import open_store
-from supplynet.store.audit import AuditKey, AuditLog, entry_hash
+from supplynet.store.audit import AuditKey, entry_hash
 from supplynet.store.migrations import apply_migrations, latest_version
 from supplynet.testing.old_store import undo_after_audit
 
@@ -47,7 +47,7 @@ def vault(monkeypatch, tmp_path):
 def db(vault, tmp_path):
     path = tmp_path / "a.db"
     with open_store(path) as st:
-        log = AuditLog(st.backend)
+        log = st.audit
         for i in range(6):
             log.append(f"planner:p{i % 2}", "decision.approve", f"D{i:07d}", {"note": f"n{i}", "cost": 100 * i})
     return path
@@ -79,7 +79,7 @@ def _rewrite(path, hasher, edit=lambda seq, detail: detail, start=1):
 
 def _verify(path):
     with open_store(path) as st:
-        return AuditLog(st.backend).verify()
+        return st.audit.verify()
 
 
 def _cheaper(seq, detail):
@@ -117,7 +117,7 @@ def test_verify_needs_the_vault_key(db, monkeypatch, tmp_path):
 def test_a_process_with_another_vault_key_refuses_to_append(db, monkeypatch):
     monkeypatch.setenv("SUPPLYNET_VAULT_KEY", _key())
     with open_store(db) as st, pytest.raises(StoreError, match="does not key this store's audit chain"):
-        AuditLog(st.backend).append("admin:x", "token.create", "t")
+        st.audit.append("admin:x", "token.create", "t")
 
 
 def test_store_from_before_keyed_chains_migrates_through_a_transition_entry(vault, tmp_path):
@@ -143,7 +143,7 @@ def test_store_from_before_keyed_chains_migrates_through_a_transition_entry(vaul
         conn.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, 3, ?)", (prev,))
     conn.close()
     with open_store(path) as st:  # migrates to 9: the plain entries are still there, nothing keyed yet
-        log = AuditLog(st.backend)
+        log = st.audit
         res = log.verify()
         assert not res.ok and "nothing was recorded since the upgrade" in res.problems[0]
         log.append("admin:new", "device.revoke", "d1")
@@ -175,24 +175,24 @@ def test_checkpoint_anchor_catches_a_rewrite_by_someone_who_holds_the_vault_key(
     assert bad.exit_code == 1 and "entry 6 differs from the signed anchor" in bad.stdout  # ... the anchor can
     # a forged anchor (hash edited to match) does not verify; another operator's key is refused
     with open_store(db) as st:
-        forged = {**json.loads(anchor.read_text()), "hash": AuditLog(st.backend).head()[1]}
+        forged = {**json.loads(anchor.read_text()), "hash": st.audit.head()[1]}
     anchor.write_text(json.dumps(forged))
     bad = runner.invoke(audit_app, ["verify", "--store", str(db), "--anchor", str(anchor)])
     assert bad.exit_code == 1 and "signature does not verify" in bad.stdout
 
 
 def test_signing_key_in_the_environment_checkpoints_every_n_entries(vault, monkeypatch, tmp_path):
-    from supplynet.store.checkpoints import check_anchor, generate_signing_key, latest_checkpoint
+    from supplynet.store.checkpoints import generate_signing_key
 
     private, _ = generate_signing_key()
     monkeypatch.setenv("SUPPLYNET_AUDIT_SIGNING_KEY", private)
     monkeypatch.setenv("SUPPLYNET_AUDIT_CHECKPOINT_EVERY", "3")
     with open_store(tmp_path / "c.db") as st:
-        log = AuditLog(st.backend)
+        log = st.audit
         for i in range(7):
             log.append("admin:a", "token.create", f"t{i}")
-        cp = latest_checkpoint(st.backend)
-        assert cp is not None and cp.seq == 6 and check_anchor(st.backend, cp) == []
+        cp = st.audit.latest_checkpoint()
+        assert cp is not None and cp.seq == 6 and st.audit.check_anchor(cp) == []
 
 
 def test_audit_list_shows_a_non_json_detail_as_text(db):
@@ -219,8 +219,8 @@ def test_device_changes_from_the_cli_are_audited_with_who(vault, tmp_path):
         res = runner.invoke(devices_app, [*args, "--store", url])
         assert res.exit_code == 0, res.output
     with open_store(url) as st:
-        entries = AuditLog(st.backend).entries()
-        assert AuditLog(st.backend).verify().ok
+        entries = st.audit.entries()
+        assert st.audit.verify().ok
     who = f"cli:{getpass.getuser()}"
     assert [(e.action, e.actor, e.subject) for e in entries] == [
         ("device.provision", who, "rf-1"), ("device.rotate", who, "rf-1"), ("device.revoke", who, "rf-1")]

@@ -26,7 +26,7 @@ def test_group_commit_merges_waiting_callers_into_one_transaction(store_url: str
             results[k] = log.append([sale(f"g{k}", 0), sale(f"g{k}", 1)])
 
         threads = [threading.Thread(target=call, args=(k,)) for k in range(8)]
-        with store.backend.write():  # another writer holds the database: callers pile up
+        with store.transaction():  # another writer holds the database: callers pile up
             for t in threads:
                 t.start()
             deadline = time.monotonic() + 10

@@ -53,7 +53,7 @@ def test_old_database_is_migrated_on_open(store_url: str) -> None:
 
 def test_newer_database_is_refused(store_url: str) -> None:
     with open_store(store_url) as store:
-        with store.backend.write() as tx:
+        with store.transaction() as tx:
             tx.execute("INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)", (999, "future", "x"))
     with pytest.raises(StoreError, match="schema version 999, newer than this supplynet knows"):
         open_store(store_url)
@@ -68,7 +68,7 @@ def test_a_new_migration_is_one_more_list_entry(store_url: str) -> None:
     )
     with open_store(store_url) as store:
         assert apply_migrations(store.backend, migrations=[*MIGRATIONS, extra]) == extra.version
-        assert store.backend.table_exists("audit_demo")
+        assert store.has_table("audit_demo")
         assert apply_migrations(store.backend, migrations=[*MIGRATIONS, extra]) == extra.version
 
 

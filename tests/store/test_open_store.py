@@ -68,7 +68,7 @@ def test_sqlite_that_cannot_be_created_is_unavailable(tmp_path) -> None:
 def test_unreadable_row_names_its_offset(tmp_path) -> None:
     with open_store(tmp_path / "s.db") as store:
         store.log.append([sale("d", 1), sale("d", 2)])
-        with store.backend.write() as tx:
+        with store.transaction() as tx:
             tx.execute("UPDATE events SET body = ? WHERE off = 2", ('{"kind": "sale", "seq": "x"}',))
         with pytest.raises(StoreError, match="the log row at offset 2 cannot be read back"):
             list(store.log.read())

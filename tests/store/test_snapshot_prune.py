@@ -26,10 +26,10 @@ def test_latest_k_per_name_and_what_the_checkpoints_need_are_kept(store_url):
         st.snapshots.save_snapshot(1, 1000, b"other", name="twin")
         # the loop's decision makers were saved with its snapshot at 20 (the later state was never written),
         # and the loop "side" checkpointed at 33 with no state: its newest snapshot before that is 30
-        with st.backend.write() as tx:
+        with st.transaction() as tx:
             BrainTables.set_checkpoint_tx(tx, "main", 65, 0)
             BrainTables.set_checkpoint_tx(tx, "side", 33, 0)
-        BrainTables(st.backend).save_state("main", 20, b"state")
+        st.brain.save_state("main", 20, b"state")
         for off in (30, 40):
             st.snapshots.save_snapshot(off, off * 1000, b"side", name="side")
 

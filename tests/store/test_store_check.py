@@ -16,8 +16,6 @@ import pytest
 
 from supplynet.events import Sale
 from supplynet.store import open_store
-from supplynet.store.audit import AuditLog
-from supplynet.store.check import check_store
 from supplynet.store.migrations import apply_migrations, latest_version
 from supplynet.store.sqlite import SqliteStore
 
@@ -45,7 +43,7 @@ def _fill(url, n=4000):
         st.log.append_batch("gw-1", [Sale(source="gw-1", seq=s, ts=T0, site="S2", sku="A", quantity=1)
                                      for s in range(1, 40)])
         for i in range(5):
-            AuditLog(st.backend).append("admin:a", "token.create", f"t{i}")
+            st.audit.append("admin:a", "token.create", f"t{i}")
 
 
 def test_healthy_sqlite_store_is_ok(tmp_path, vault_env):
@@ -112,7 +110,7 @@ def test_broken_log_invariants_are_reported_postgres(pg_url, vault_env):
         calls = []
         real = st.backend.query
         st.backend.query = lambda sql, params=(): calls.append(sql) or real(sql, params)
-        problems, _ = check_store(st.backend)
+        problems, _ = st.check()
     assert problems == [] and sum("bt_index_check" in c for c in calls) >= 5
     with psycopg.connect(pg_url, autocommit=True) as conn:
         _break_log(conn.execute)

@@ -12,7 +12,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -21,6 +21,9 @@ from ..config import Settings
 from .deps import Viewer
 from .middleware import Limits, LimitsMiddleware, MetricsMiddleware, SecurityHeaders
 from .problems import COMMON_RESPONSES, install
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["create_app"]
 
@@ -39,7 +42,7 @@ def _load_network(settings: Settings, network: Any) -> Any:
     return None
 
 
-def create_app(settings: Settings | None = None, *, store: Any = None, gate_config: Any = None,
+def create_app(settings: Settings | None = None, *, store: Store | None = None, gate_config: Any = None,
                network: Any = None, policy: Any = None, limits: Limits | None = None,
                twin_refresh_s: float = 0.1, token_cache_s: float = 1.0) -> FastAPI:
     """The service. ``store``: an open store to use (tests, the demo); otherwise the one the settings
@@ -54,9 +57,6 @@ def create_app(settings: Settings | None = None, *, store: Any = None, gate_conf
     from ..security.devices import DeviceRegistry
     from ..security.tokens import TokenService
     from ..store import open_store
-    from ..store.decisions import DecisionTable
-    from ..store.devices import SqlRegistryBackend
-    from ..store.scenarios import ScenarioTable
     from .metrics import Metrics
     from .routes import decisions, devices, events, forecasts, ops, orders, scenarios, state, stream, web
     from .routes import network as network_routes
@@ -69,14 +69,14 @@ def create_app(settings: Settings | None = None, *, store: Any = None, gate_conf
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = store is None
-        st = open_store(settings.resolved_store_url()) if own else store
+        st = store if store is not None else open_store(settings.resolved_store_url())
         app.state.store = st
-        registry = DeviceRegistry(SqlRegistryBackend(st.backend), home=settings.home)
+        registry = DeviceRegistry(st.devices, home=settings.home)
         app.state.ingest = HttpIngest(Gate(st, registry, config=gate_config, monitor=True))
-        runner = ScenarioRunner(net, ScenarioTable(st.backend))
+        runner = ScenarioRunner(net, st.scenarios)
         control = ControlState(store=st, network=net, twins=TwinService(st, net, refresh_s=twin_refresh_s),
                                tokens=TokenService(st, cache_s=token_cache_s),
-                               decisions=DecisionTable(st.backend), scenarios=runner, _policy=policy,
+                               decisions=st.decisions, scenarios=runner, _policy=policy,
                                home=settings.home)
         control.metrics = metrics  # type: ignore[attr-defined]
         runner.on_done = lambda job, seconds: metrics.scenario_seconds.observe(seconds)

@@ -33,7 +33,6 @@ class _StoreCollector:
         st = self.get_state()
         if st is None:
             return
-        from ..store.quarantine import IngestTables
 
         msgs = CounterMetricFamily("supplynet_ingest_messages", "Messages through the ingest gate by outcome",
                                    labels=["outcome"])
@@ -41,7 +40,7 @@ class _StoreCollector:
                                       labels=["reason"])
         totals: dict[str, int] = {}
         try:
-            for per in IngestTables(st.store.backend).counters().values():
+            for per in st.store.ingest.counters().values():
                 for outcome, n in per.items():
                     totals[outcome] = totals.get(outcome, 0) + n
             counts = st.decisions.counts()
@@ -68,10 +67,8 @@ def _loop(st: Any) -> Iterator[Any]:
     """The loop's lag behind the log head (events, seconds) and its decisions by kind and outcome."""
     import time
 
-    from ..store.brain import BrainTables
-
     try:
-        cp = BrainTables(st.store.backend).checkpoint("main")
+        cp = st.store.brain.checkpoint("main")
         head = st.store.log.last_offset() or 0
         done = cp.offset if cp is not None else 0
         lag = max(0, head - done)
@@ -92,10 +89,10 @@ def _loop(st: Any) -> Iterator[Any]:
 
 def _outbox(st: Any) -> Iterator[Any]:
     """``supplynet_outbox_rows{status}``: actions pending, delivered and dead (letters) in the outbox."""
-    from ..store.outbox import STATUSES, OutboxTable
+    from ..store.outbox import STATUSES
 
     try:
-        counts = OutboxTable(st.store.backend).counts()
+        counts = st.store.outbox.counts()
     except Exception:  # a scrape never fails the app
         return
     g = GaugeMetricFamily("supplynet_outbox_rows", "Outbox rows by status (dead: dead letters)", labels=["status"])

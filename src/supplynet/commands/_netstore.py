@@ -13,12 +13,14 @@ from __future__ import annotations
 import getpass
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, DataError
 from ..events import Alert
 from ..model import Network, load_network, parse_network
-from ..store.brain import BrainTables
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["NETWORK_SOURCE", "store_network"]
 
@@ -26,19 +28,19 @@ __all__ = ["NETWORK_SOURCE", "store_network"]
 NETWORK_SOURCE = "supplynet.network"
 
 
-def store_network(store: Any, path: Path | str | None, *, update: bool = False, record: bool = True,
+def store_network(store: Store, path: Path | str | None, *, update: bool = False, record: bool = True,
                   required: bool = True) -> Network | None:
     """The network to run on ``store`` (see the module doc). ``record``: write a first network into the
     store (``run``/``serve``); ``required``: refuse a store without one when no file is given."""
-    tables = BrainTables(store.backend)
+    tables = store.brain
     stored = tables.network()
     if path is None:
         if stored is None:
             if not required:
                 return None
-            raise ConfigError(f"the store {store.backend.safe_url} has no network yet: give --network FILE "
+            raise ConfigError(f"the store {store.safe_url} has no network yet: give --network FILE "
                               f"(the first 'supplynet run' or 'serve' with it records it in the store)")
-        return parse_network(stored.content, f"<network stored in {store.backend.safe_url}>")
+        return parse_network(stored.content, f"<network stored in {store.safe_url}>")
     p = Path(path)
     try:
         content = p.read_text(encoding="utf-8")
@@ -68,8 +70,8 @@ def _sha(content: str) -> str:
     return network_sha256(content)
 
 
-def _differs(store: Any, p: Path, stored: Any) -> str:
-    return (f"the store {store.backend.safe_url} runs network {stored.name!r} (sha256 {stored.sha256[:12]}); "
+def _differs(store: Store, p: Path, stored: Any) -> str:
+    return (f"the store {store.safe_url} runs network {stored.name!r} (sha256 {stored.sha256[:12]}); "
             f"{p} is a different network: pass --network-update to replace it (recorded in the log)")
 
 

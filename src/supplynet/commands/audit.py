@@ -15,13 +15,16 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..config import Settings
 from ..errors import StoreError
 from .options import StoreOpt
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["app"]
 
@@ -33,11 +36,11 @@ def _url(store: str | None) -> str:
     return store or Settings().resolved_store_url()
 
 
-def _open(store: str | None):  # noqa: ANN202 - a Store
+def _open(store: str | None) -> Store:
     from ..store import open_store
 
     st = open_store(_url(store), readonly=True)
-    if not st.backend.table_exists("audit"):
+    if not st.has_table("audit"):
         st.close()
         raise StoreError("this store has no audit table (schema too old, or not a supplynet store)")
     return st
@@ -51,15 +54,14 @@ def verify(store: StoreOpt = None,
                                                                "have signed it (URL-safe base64)")] = None) -> None:
     """Recompute every keyed hash and link (needs the vault key); prints JSON and exits 1 if an entry was
     edited, deleted, reordered or rewritten, or the chain no longer holds the anchor."""
-    from ..store.audit import AuditLog
-    from ..store.checkpoints import Checkpoint, check_anchor
+    from ..store.checkpoints import Checkpoint
 
     cp = Checkpoint.load(anchor) if anchor is not None else None
     with _open(store) as st:
-        res = AuditLog(st.backend).verify()
+        res = st.audit.verify()
         out = res.to_dict()
         if cp is not None:
-            problems = check_anchor(st.backend, cp, public_key)
+            problems = st.audit.check_anchor(cp, public_key)
             out["anchor"] = {"seq": cp.seq, "fingerprint": cp.fingerprint, "ok": not problems}
             out["problems"] += problems
             out["ok"] = out["ok"] and not problems
@@ -72,10 +74,9 @@ def verify(store: StoreOpt = None,
 def list_(store: StoreOpt = None, limit: Annotated[int, typer.Option(min=1, max=100000)] = 50,
           subject: Annotated[str | None, typer.Option(help="only entries about this subject")] = None) -> None:
     """The latest entries, newest first, one JSON object per line (a detail that is not JSON as its text)."""
-    from ..store.audit import AuditLog
 
     with _open(store) as st:
-        for e in AuditLog(st.backend).entries(limit=limit, subject=subject, newest_first=True):
+        for e in st.audit.entries(limit=limit, subject=subject, newest_first=True):
             typer.echo(json.dumps(e.to_dict()))
 
 
@@ -109,13 +110,13 @@ def checkpoint(store: StoreOpt = None,
     """Sign the chain's head now (kept beside the chain) and print the checkpoint as JSON."""
     from ..errors import DataError
     from ..store import open_store
-    from ..store.checkpoints import make_checkpoint, signing_key
+    from ..store.checkpoints import signing_key
 
     private = signing_key(key)
     if private is None:
         raise DataError("no signing key: give --key FILE (make one with 'supplynet audit keygen')")
     with open_store(_url(store)) as st:
-        cp = make_checkpoint(st.backend, private, time.time_ns() // 1000)
+        cp = st.audit.checkpoint(private, time.time_ns() // 1000)
     text = json.dumps(cp.to_dict(), indent=2)
     if out is not None:
         out.write_text(text + "\n")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..config import Settings
 from ..errors import DataError
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["app"]
 
@@ -27,14 +30,13 @@ def list_(store: Annotated[str | None, typer.Option("--store", help="sqlite:///p
           as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False) -> None:
     """Decisions, newest first: a table, or with --json one object per line (id, kind, status, dedupe_key ...)."""
     from ..store import open_store
-    from ..store.decisions import DecisionTable
 
     if status is not None and status not in _STATUSES:
         raise DataError(f"--status {status!r}: use one of {', '.join(_STATUSES)}")
     if kind is not None and kind not in _KINDS:
         raise DataError(f"--kind {kind!r}: use one of {', '.join(_KINDS)}")
     with open_store(store or Settings().resolved_store_url()) as st:
-        rows = DecisionTable(st.backend).list(status=status, kind=kind, limit=limit)
+        rows = st.decisions.list(status=status, kind=kind, limit=limit)
         cur = _currency(st) if rows and not as_json else ""
     if as_json:
         for r in rows:
@@ -58,7 +60,7 @@ def list_(store: Annotated[str | None, typer.Option("--store", help="sqlite:///p
     console.print(make_table(cols, body, title=f"decisions: {len(rows)}, newest first"))
 
 
-def _currency(st: object) -> str:
+def _currency(st: Store) -> str:
     """The currency of the network the store runs (see :func:`supplynet.model.currency.currency_of`)."""
     from ..errors import SupplynetError
     from ..model.currency import currency_of
@@ -87,19 +89,18 @@ def action_text(a: dict) -> str:
     return " ".join(f"{k}={v}" for k, v in a.items() if k != "type" and v not in (None, [], ""))
 
 
-def _network_of(st: object) -> object | None:
+def _network_of(st: Store) -> object | None:
     """The network the store records (sites of work orders, the currency); None without one."""
     from ._netstore import store_network
 
     return store_network(st, None, record=False, required=False)
 
 
-def _policy_of(st: object) -> object:
+def _policy_of(st: Store) -> object:
     """The autonomy policy the store records (what the API enforces), else the packaged default."""
     from ..decide.autonomy import parse_policy
-    from ..store.decisions import DecisionTable
 
-    raw = DecisionTable(st.backend).setting("autonomy_policy")  # type: ignore[attr-defined]
+    raw = st.decisions.setting("autonomy_policy")
     if raw:
         return parse_policy(json.loads(raw), "stored autonomy policy")
     from ..loop import default_policy
@@ -111,7 +112,6 @@ def _answer(action: str, ids: list[str], group: str | None, note: str, store: st
     from ..decide import groups as grp
     from ..security.tokens import person_of
     from ..store import open_store
-    from ..store.decisions import DecisionTable
     from .tokens import cli_actor
 
     if bool(group) == bool(ids):
@@ -122,7 +122,7 @@ def _answer(action: str, ids: list[str], group: str | None, note: str, store: st
     if group is not None:
         grp.parse_group_key(group)
     with open_store(store or Settings().resolved_store_url()) as st:
-        table = DecisionTable(st.backend)
+        table = st.decisions
         if group is not None:
             ids = grp.ids_of_group(table.list(status="proposed", limit=100_000), group, _network_of(st))
             if not ids:
@@ -175,12 +175,11 @@ def groups_(store: Annotated[str | None, _STORE] = None,
     """Proposals grouped per site, kind and day, most money at stake first."""
     from ..decide import groups as grp
     from ..store import open_store
-    from ..store.decisions import DecisionTable
 
     if status not in _STATUSES:
         raise DataError(f"--status {status!r}: use one of {', '.join(_STATUSES)}")
     with open_store(store or Settings().resolved_store_url()) as st:
-        out = grp.groups(DecisionTable(st.backend).list(status=status, limit=100_000), _network_of(st))
+        out = grp.groups(st.decisions.list(status=status, limit=100_000), _network_of(st))
     if as_json:
         typer.echo(json.dumps({"groups": out}))
         return

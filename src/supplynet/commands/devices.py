@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,19 +27,22 @@ from supplynet.errors import DataError
 
 from .options import StoreOpt
 
+if TYPE_CHECKING:
+    from supplynet.security.devices import DeviceRegistry
+    from supplynet.store import Store
+
 app = typer.Typer(help="Device registry: provision, list, rotate keys, revoke.", no_args_is_help=True)
 
 
-def _registry(store_url: str | None, *, readonly: bool = False) -> tuple[Any, Any]:
+def _registry(store_url: str | None, *, readonly: bool = False) -> tuple[Store, DeviceRegistry]:
     from supplynet.config import Settings
     from supplynet.security.devices import DeviceRegistry
     from supplynet.store import open_store
-    from supplynet.store.devices import SqlRegistryBackend
 
     from .tokens import cli_actor
 
     st = open_store(store_url or Settings().resolved_store_url(), readonly=readonly)
-    return st, DeviceRegistry(SqlRegistryBackend(st.backend, actor=cli_actor()))  # every change audited
+    return st, DeviceRegistry(st.devices.acting_as(cli_actor()))  # every change audited
 
 
 def _print(obj: Any) -> None:

@@ -135,12 +135,11 @@ def acl(out: Annotated[Path | None, typer.Option(help="folder for the files (def
     from supplynet.security.broker import GATEWAY_USER, render_broker_files
     from supplynet.security.devices import DeviceRegistry
     from supplynet.store import open_store
-    from supplynet.store.devices import SqlRegistryBackend
 
     settings = Settings()
     folder = out or Path(settings.home) / "mosquitto"
     with open_store(store or settings.resolved_store_url()) as st:
-        reg = DeviceRegistry(SqlRegistryBackend(st.backend))
+        reg = DeviceRegistry(st.devices)
         files = render_broker_files(reg.list(), reg.vault(create=True),
                                     generated_at=datetime.now(UTC).isoformat(timespec="seconds"))
     folder.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -24,13 +24,16 @@ from supplynet.errors import DataError
 
 from .options import StoreOpt
 
+if TYPE_CHECKING:
+    from supplynet.store import Store
+
 app = typer.Typer(help="Outbox of actions for the sinks: list, re-send dead letters, dispatch.",
                   no_args_is_help=True)
 
 SinksOpt = Annotated[Path, typer.Option("--sinks", help="the sinks file (YAML)")]
 
 
-def _open(store_url: str | None) -> Any:
+def _open(store_url: str | None) -> Store:
     from supplynet.config import Settings
     from supplynet.store import open_store
 
@@ -48,12 +51,12 @@ def list_(status: Annotated[str | None, typer.Option(help="pending | delivered |
           as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
           store: StoreOpt = None) -> None:
     """Outbox rows, newest first."""
-    from supplynet.store.outbox import STATUSES, OutboxTable
+    from supplynet.store.outbox import STATUSES
 
     if status is not None and status not in STATUSES:
         raise DataError(f"--status {status!r}: use one of {', '.join(STATUSES)}")
     with _open(store) as st:
-        rows = OutboxTable(st.backend).list(status=status, sink=sink, limit=limit)
+        rows = st.outbox.list(status=status, sink=sink, limit=limit)
     if as_json:
         sys.stdout.write("".join(json.dumps(r.to_json()) + "\n" for r in rows))
         return
@@ -77,10 +80,9 @@ def resend(action_id: Annotated[str, typer.Argument(help="the action id of a dea
            as_json: Annotated[bool, typer.Option("--json", help="print the rows as JSON lines")] = False,
            store: StoreOpt = None) -> None:
     """Send a dead letter again: back to pending, due now, attempts reset."""
-    from supplynet.store.outbox import OutboxTable
 
     with _open(store) as st:
-        box = OutboxTable(st.backend)
+        box = st.outbox
         n = box.resend(action_id, sink, actor="cli")
         if n == 0:
             rows = box.list(action_id=action_id, sink=sink)
@@ -114,7 +116,7 @@ def dispatch(sinks: SinksOpt, once: Annotated[bool, typer.Option(help="one round
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        sys.stderr.write(f"dispatching {st.backend.safe_url} to "
+        sys.stderr.write(f"dispatching {st.safe_url} to "
                          f"{', '.join(s.name for s in cfg.sinks)} (Ctrl-C to stop)\n")
         d.run_forever(stop)
         sys.stdout.write(json.dumps(dict(d.totals)) + "\n")

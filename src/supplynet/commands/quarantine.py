@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,16 +20,19 @@ from supplynet.errors import DataError
 
 from .options import StoreOpt
 
+if TYPE_CHECKING:
+    from supplynet.store import Store
+    from supplynet.store.quarantine import IngestTables
+
 app = typer.Typer(help="Quarantined messages: list, show, explain, count.", no_args_is_help=True)
 
 
-def _tables(store_url: str | None) -> tuple[Any, Any]:
+def _tables(store_url: str | None) -> tuple[Store, IngestTables]:
     from supplynet.config import Settings
     from supplynet.store import open_store
-    from supplynet.store.quarantine import IngestTables
 
     st = open_store(store_url or Settings().resolved_store_url())
-    return st, IngestTables(st.backend)
+    return st, st.ingest
 
 
 def _entry(row: Any, raw_chars: int) -> dict[str, Any]:

@@ -31,12 +31,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
 from ..errors import ConfigError, DataError, StoreError
 from ..events import iso_utc
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["Brain", "BrainStats", "run"]
 
@@ -132,7 +135,7 @@ class Brain:
     :meth:`finish`; :meth:`run` is the long-running service built from the same pieces.
     """
 
-    def __init__(self, store: Any, network: Any, policy: Any, *, sinks: Any = None, tick_s: float = 900.0,
+    def __init__(self, store: Store, network: Any, policy: Any, *, sinks: Any = None, tick_s: float = 900.0,
                  name: str = "main", home: Path | None = None, data_dir: Path | None = None,
                  snapshot_events: int = 25_000, snapshot_seconds: float = 300.0, snapshot_keep: int = 3,
                  status_s: float = 2.0,
@@ -161,16 +164,14 @@ class Brain:
     def elect(self, stop: threading.Event) -> bool:
         """Become the leader (True), or return False when ``stop`` is set first. SQLite: refused at once
         (:class:`ConfigError`) when another ``run`` holds the store; PostgreSQL: wait as a standby."""
-        from ..store.brain import BrainTables
-
-        backend = self.store.backend
-        if backend.dialect == "sqlite":
-            lock = _FileLock(str(backend.path))
+        store = self.store
+        if store.path is not None:  # a SQLite file
+            lock = _FileLock(str(store.path))
             if not lock.try_acquire():
-                raise ConfigError(f"another 'supplynet run' (pid {lock.holder()}) is running on {backend.safe_url}; "
+                raise ConfigError(f"another 'supplynet run' (pid {lock.holder()}) is running on {store.safe_url}; "
                                   f"one brain per SQLite store (PostgreSQL takes standbys)")
         else:
-            lock = _PgLock(backend.url, self.name)
+            lock = _PgLock(store.url, self.name)
             said = False
             while not lock.try_acquire():
                 if not said:
@@ -181,14 +182,12 @@ class Brain:
                     lock.release()
                     return False
         self._lock = lock
-        self._epoch = BrainTables(backend).take_over(self.name, self.holder, _LEASE_TTL_S)
+        self._epoch = store.brain.take_over(self.name, self.holder, _LEASE_TTL_S)
         self.stats.role = "leader"
         return True
 
     def _guard(self, tx: Any) -> None:
-        from ..store.brain import BrainTables
-
-        BrainTables.check_lease_tx(tx, self.name, self.holder, self._epoch, _LEASE_TTL_S)
+        self.store.brain.check_lease_tx(tx, self.name, self.holder, self._epoch, _LEASE_TTL_S)
 
     # -- the loop ---------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -209,11 +208,10 @@ class Brain:
         from ..decide.machines import MachineWatch
         from ..decide.watch import ShipmentWatch
         from ..loop import Loop, sim_whatif
-        from ..store.brain import BrainTables
         from ..twin import SnapshotEvery, Twin
 
         self.prepare()
-        tables = BrainTables(self.store.backend)
+        tables = self.store.brain
         cp = tables.checkpoint(self.name)
         twin = Twin(self.network)
         saved = tables.state(self.name)
@@ -271,32 +269,30 @@ class Brain:
 
     def _snapshot(self) -> None:
         """Twin snapshot and the decision makers' state at the same offset (right after a checkpoint)."""
-        from ..store.brain import BrainTables
 
         loop = self.loop
         loop.follower.save_snapshot(self.name)
-        BrainTables(self.store.backend).save_state(self.name, loop.twin.offset,
-                                                   loop.state_blob(self._shared(), self._state_key()))
+        self.store.brain.save_state(self.name, loop.twin.offset,
+                                    loop.state_blob(self._shared(), self._state_key()))
 
     def _outbox(self) -> Any:
         if self.sinks is None:
             return None
-        from ..store.outbox import OutboxTable
-
         sinks = self.sinks
+        box = self.store.outbox
 
         def write(tx: Any, *, action_id: str, action: str, body: dict[str, Any], decision_id: str | None,
                   at_us: int) -> None:
             names = sinks.names_for(action)
             if names:
-                OutboxTable.enqueue_tx(tx, action_id=action_id, action=action, body=body, sinks=names,
-                                       decision_id=decision_id, at_us=at_us)
+                box.enqueue_tx(tx, action_id=action_id, action=action, body=body, sinks=names,
+                               decision_id=decision_id, at_us=at_us)
 
         return write
 
     def start(self, stop: threading.Event) -> bool:
         """Elect (see :meth:`elect`), then build the loop; False when ``stop`` was set first."""
-        if self.store.backend.dialect != "sqlite":
+        if self.store.path is None:  # a server store (PostgreSQL)
             self.prepare()  # a standby is ready to take over but for the log's tail
         if not self.elect(stop):
             return False
@@ -306,7 +302,7 @@ class Brain:
         except BaseException:
             self.finish()
             raise
-        self._say(f"leader of the loop {self.name!r} on {self.store.backend.safe_url} (epoch {self._epoch}); "
+        self._say(f"leader of the loop {self.name!r} on {self.store.safe_url} (epoch {self._epoch}); "
                   f"resuming at offset {loop.twin.offset}, log head {loop.follower.head()}")
         return True
 
@@ -436,7 +432,7 @@ def load_sinks_file(path: Path | None) -> Any:
     return load_sinks(path)
 
 
-def start_dispatcher(store: Any, sinks: Any, stop: threading.Event, home: Path | None = None
+def start_dispatcher(store: Store, sinks: Any, stop: threading.Event, home: Path | None = None
                      ) -> tuple[threading.Thread, Any] | None:
     """The outbox dispatcher (:class:`supplynet.decide.outbox.Dispatcher`) in a thread beside the loop, when
     there are sinks: (the thread, the dispatcher); a dispatcher that dies takes the process with it."""
@@ -512,16 +508,15 @@ def run(store: Annotated[str | None, typer.Option(help="sqlite:///path or postgr
             dispatcher[1].close()
 
 
-def _policy(store: Any, path: Path | None) -> Any:
+def _policy(store: Store, path: Path | None) -> Any:
     """The autonomy policy: the file given, else the one stored by the control tower, else the example."""
     import json
 
     from ..decide.autonomy import load_policy, parse_policy
-    from ..store.decisions import DecisionTable
 
     if path is not None:
         return load_policy(path)
-    raw = DecisionTable(store.backend).setting("autonomy_policy")
+    raw = store.decisions.setting("autonomy_policy")
     if raw:
         return parse_policy(json.loads(raw), "stored autonomy policy")
     from ..loop import default_policy

@@ -9,12 +9,15 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ..config import Settings
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["app", "serve", "serve_in_background"]
 
@@ -27,7 +30,7 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
-def serve_in_background(settings: Settings | None = None, network: Any = None, *, store: Any = None,
+def serve_in_background(settings: Settings | None = None, network: Any = None, *, store: Store | None = None,
                         host: str | None = None, port: int | None = None, planner_name: str = "demo-planner",
                         token_days: float = 7.0, limits: Any = None) -> tuple[str, Callable[[], None]]:
     """Start the service in a daemon thread; returns ``(url, stop)``.
@@ -57,7 +60,7 @@ def serve_in_background(settings: Settings | None = None, network: Any = None, *
     if port == 0:
         port = _free_port(host)
     own = store is None
-    st = open_store(settings.resolved_store_url()) if own else store
+    st = store if store is not None else open_store(settings.resolved_store_url())
     token, _ = TokenService(st).create(role="planner", name=planner_name, expires_in_s=token_days * 86400,
                                        created_by="demo")
     api = create_app(settings, store=st, network=network, limits=limits)
@@ -129,7 +132,7 @@ def serve(host: Annotated[str | None, typer.Option(help="address to listen on (S
         st.close()
 
 
-def _start_loop(store: Any, network: Any, policy: Path | None, settings: Settings, sinks: Path | None, tick: float,
+def _start_loop(store: Store, network: Any, policy: Path | None, settings: Settings, sinks: Path | None, tick: float,
                 stop: threading.Event) -> threading.Thread:
     """The brain in a thread of the API process; a brain that dies takes the process with it."""
     from .run import Brain, _crash_on_error, _policy, load_sinks_file, start_dispatcher

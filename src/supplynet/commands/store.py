@@ -26,7 +26,6 @@ def check(store: StoreOpt = None) -> None:
     """Check the database, the log's invariants and the audit chain; exit 2 with one line per problem."""
     from ..errors import StoreError, StoreUnavailable
     from ..store import open_store
-    from ..store.check import check_store
 
     url = store or Settings().resolved_store_url()
     try:
@@ -37,7 +36,7 @@ def check(store: StoreOpt = None) -> None:
         typer.echo(f"problem: cannot open the store: {exc}")
         raise typer.Exit(code=2) from exc
     with st:
-        problems, notes = check_store(st.backend)
+        problems, notes = st.check()
     for n in notes:
         typer.echo(f"note: {n}")
     for p in problems:

@@ -10,9 +10,12 @@ records the alerts with the numbers they carry).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..events import Alert, alert_seq
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["AlertOutbox", "alert_seq"]
 
@@ -38,7 +41,7 @@ class AlertOutbox:
         out, self.pending = self.pending, []
         return out
 
-    def flush(self, store: Any | None) -> list[Alert]:
+    def flush(self, store: Store | None) -> list[Alert]:
         """Append the alerts found since the last call to ``store``'s log; returns them."""
         out = self.drain()
         if out and store is not None:

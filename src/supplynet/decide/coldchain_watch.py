@@ -32,6 +32,7 @@ from .autonomy import AutonomyPolicy
 
 if TYPE_CHECKING:
     from ..model import Network
+    from ..store import Store
 
 __all__ = ["COLDCHAIN_SOURCE", "ColdChainWatch"]
 
@@ -61,7 +62,7 @@ class ColdChainWatch:
     #: the event kinds it reads (the log follower calls it for these only)
     kinds = frozenset({"shipment", "condition"})
 
-    def __init__(self, network: Network, *, store: Any | None = None, policy: AutonomyPolicy | None = None,
+    def __init__(self, network: Network, *, store: Store | None = None, policy: AutonomyPolicy | None = None,
                  inspection_cost: float = 150.0, max_gap_s: float = 3600.0, max_readings: int = 5000):
         self.network = network
         self.store = store

@@ -15,7 +15,7 @@ with their cost and time, the one chosen and why, and who or what approved it (D
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +25,9 @@ from ..security.tokens import people_behind, person_of
 from ..store.decisions import DecisionRow, DecisionTable
 from .autonomy import KINDS, AutonomyPolicy, evaluate
 from .people import person_verdict, window_days
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["DECIDE_SOURCE", "Approval", "Decision", "DecisionNotFound", "OrderAction", "Option", "QualityAction",
            "RerouteAction",
@@ -189,11 +192,11 @@ def decision_from_row(row: DecisionRow) -> Decision:
     return Decision.model_validate({**row.record, "id": row.id, "no": row.no, "status": row.status})
 
 
-def _table(store: Any) -> DecisionTable:
-    return DecisionTable(store.backend)
+def _table(store: Store) -> DecisionTable:
+    return store.decisions
 
 
-def get(store: Any, decision_id: str) -> Decision:
+def get(store: Store, decision_id: str) -> Decision:
     row = _table(store).get(decision_id)
     if row is None:
         raise DecisionNotFound(f"no decision {decision_id!r}")
@@ -204,7 +207,7 @@ def _record(d: Decision) -> dict[str, Any]:
     return d.model_dump(mode="json", exclude={"id", "no", "status"})
 
 
-def submit(store: Any, decision: Decision, policy: AutonomyPolicy, *, actor: str | None = None,
+def submit(store: Store, decision: Decision, policy: AutonomyPolicy, *, actor: str | None = None,
            now: datetime | None = None) -> Submitted:
     """Persist and audit a new decision, apply autonomy, and execute it if it is auto.
 
@@ -261,7 +264,7 @@ def submit(store: Any, decision: Decision, policy: AutonomyPolicy, *, actor: str
     return Submitted(decision=stored, events=[])
 
 
-def submit_many(store: Any, batch: list[Decision], policy: AutonomyPolicy, *, now: datetime | None = None
+def submit_many(store: Store, batch: list[Decision], policy: AutonomyPolicy, *, now: datetime | None = None
                 ) -> list[Submitted]:
     """:func:`submit` for many platform decisions at once, with three durable commits in all (the
     decisions, their action events, their execution) instead of three each. Guardrails see the spend
@@ -320,7 +323,7 @@ def _as_row(d: Decision) -> DecisionRow:
                        d.idempotency_key, _record(d))
 
 
-def approve(store: Any, decision_id: str, by: str, *, now: datetime | None = None, note: str = "",
+def approve(store: Store, decision_id: str, by: str, *, now: datetime | None = None, note: str = "",
             policy: AutonomyPolicy | None = None, sponsors: set[str] | frozenset[str] = frozenset(),
             proposer_sponsors: set[str] | frozenset[str] = frozenset()) -> Submitted:
     """A person approves a proposal; it is executed at once. High-impact decisions (``autonomy``
@@ -350,7 +353,7 @@ def approve(store: Any, decision_id: str, by: str, *, now: datetime | None = Non
     return execute(store, decision_from_row(row), actor=by, now=at)
 
 
-def approve_many(store: Any, decision_ids: list[str], by: str, *, now: datetime | None = None, note: str = ""
+def approve_many(store: Store, decision_ids: list[str], by: str, *, now: datetime | None = None, note: str = ""
                  ) -> list[Submitted]:
     """:func:`approve` for several proposals, with three durable commits in all. The same rules: only
     proposed decisions, and a high-impact one never by its proposer."""
@@ -384,7 +387,7 @@ def approve_many(store: Any, decision_ids: list[str], by: str, *, now: datetime 
     return [Submitted(decision=decision_from_row(r), events=events_of[r.id]) for r in rows]
 
 
-def reject(store: Any, decision_id: str, by: str, reason: str, *, now: datetime | None = None) -> Decision:
+def reject(store: Store, decision_id: str, by: str, reason: str, *, now: datetime | None = None) -> Decision:
     """A proposal turned down (by a person, or by the platform when a newer one supersedes it)."""
     if not reason or not reason.strip():
         raise DecisionError("a rejection needs a reason")
@@ -421,7 +424,7 @@ def action_events(d: Decision, at: datetime) -> list[EventBase]:
                                               "destination": a.destination, "lines": [list(x) for x in a.lines]})]
 
 
-def execute(store: Any, decision: Decision, *, actor: str = PLATFORM, now: datetime | None = None) -> Submitted:
+def execute(store: Store, decision: Decision, *, actor: str = PLATFORM, now: datetime | None = None) -> Submitted:
     """Carry out an approved decision: append its action events to the log and mark it executed.
 
     Refuses a decision that is not approved or has no approval record (:class:`DecisionError`).

@@ -34,6 +34,7 @@ from ._alerts import AlertOutbox
 
 if TYPE_CHECKING:
     from ..model import Network
+    from ..store import Store
 
 __all__ = ["GEO_SOURCE", "GeoWatch"]
 
@@ -71,7 +72,7 @@ class GeoWatch:
     #: the sites as (lat, lon, cos lat) in radians when there are few (a state saved before has none: numpy)
     _few: list[tuple[float, float, float]] | None = None
 
-    def __init__(self, network: Network, *, store: Any | None = None, radius_m: float = 300.0,
+    def __init__(self, network: Network, *, store: Store | None = None, radius_m: float = 300.0,
                  exit_factor: float = 1.25, dwell_s: float = 3 * 3600.0, dwell_radius_m: float = 150.0,
                  deviation_m: float = 5_000.0, deviation_fixes: int = 3):
         if radius_m <= 0 or exit_factor < 1 or dwell_s <= 0 or dwell_radius_m <= 0 or deviation_m <= 0 \

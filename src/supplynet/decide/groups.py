@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DecisionError
 from . import decision as dec
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["BULK_ACTIONS", "MAX_BULK", "bulk", "decision_site", "group_key", "groups", "parse_group_key"]
 
@@ -93,7 +96,7 @@ def ids_of_group(rows: Iterable[Any], key: str, network: Any = None) -> list[str
     return []
 
 
-def bulk(store: Any, ids: list[str], action: str, by: str, *, note: str = "", now: Any = None,
+def bulk(store: Store, ids: list[str], action: str, by: str, *, note: str = "", now: Any = None,
          policy: Any = None, sponsors: Iterable[str] = (),
          proposer_sponsors: Callable[[str], Iterable[str]] | None = None) -> list[dict[str, Any]]:
     """Approve or reject each of ``ids`` as ``by``, one at a time under the single-decision rules;

@@ -34,15 +34,18 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, ParameterError, SecurityError, StoreUnavailable
 from ..events import Alert
 from ..security.platform import platform_key
 from ..security.signing import OperatorKey
-from ..store.outbox import OutboxRow, OutboxTable, SinkSecretTable
+from ..store.outbox import OutboxRow
 from ._transports import FileTransport, MqttTransport, Outcome, WebhookTransport
 from .sinks import SinksConfig, SinkSpec
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["ALERT_SOURCE", "Dispatcher", "backoff_s", "sink_secret"]
 
@@ -58,7 +61,7 @@ def backoff_s(spec: SinkSpec, attempts: int, rng: random.Random) -> float:
     return delay / 2 + rng.uniform(0, delay / 2)
 
 
-def sink_secret(store: Any, spec: SinkSpec, *, vault: Any | None = None, create: bool = True,
+def sink_secret(store: Store, spec: SinkSpec, *, vault: Any | None = None, create: bool = True,
                 home: str | Path | None = None) -> bytes:
     """The HMAC secret of a webhook sink: ``$secret_env``'s value, or the sink's own secret sealed in
     the store under the vault key (made on first use when ``create``; the vault key as
@@ -72,7 +75,7 @@ def sink_secret(store: Any, spec: SinkSpec, *, vault: Any | None = None, create:
     from ..security.vault import default_vault
 
     vault = vault or default_vault(create=create, home=home)
-    table = SinkSecretTable(store.backend)
+    table = store.sink_secrets
     kept = table.get(spec.name)
     if kept is None:
         if not create:
@@ -105,11 +108,11 @@ class Dispatcher:
     :mod:`supplynet.security.vault` and :mod:`supplynet.security.platform` say); ``seed``: of the jitter.
     """
 
-    def __init__(self, store: Any, sinks_config: SinksConfig, *, batch: int = 500, lease_s: float = 60.0,
+    def __init__(self, store: Store, sinks_config: SinksConfig, *, batch: int = 500, lease_s: float = 60.0,
                  workers: int = 8, vault: Any | None = None, key: OperatorKey | None = None,
                  home: str | Path | None = None, seed: int | None = None):
         self.store, self.config = store, sinks_config
-        self.table = OutboxTable(store.backend)
+        self.table = store.outbox
         self.batch, self.lease_us = int(batch), int(lease_s * 1_000_000)
         self.rng = random.Random(seed)
         self.totals: Counter[str] = Counter()

@@ -14,10 +14,13 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError
 from .plan import POLICY_PARAMS
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["apply_plan", "policies_from_plan"]
 
@@ -53,13 +56,12 @@ def policies_from_plan(frame: Any) -> list[dict[str, Any]]:
     return out
 
 
-def apply_plan(frame: Any, network_file: str | Path, out_file: str | Path, store: Any, *, actor: str,
+def apply_plan(frame: Any, network_file: str | Path, out_file: str | Path, store: Store, *, actor: str,
                plan_file: str = "") -> dict[str, Any]:
     """Write the plan into the network file's policies (validated first) and audit the change."""
     from ruamel.yaml import YAML
 
     from ..model import load_network
-    from ..store.audit import AuditLog
 
     src, dst = Path(network_file), Path(out_file)
     net = load_network(src)  # the plan applies to a valid network
@@ -67,7 +69,7 @@ def apply_plan(frame: Any, network_file: str | Path, out_file: str | Path, store
     for p in new:
         net.site(p["site"])
         net.product(p["sku"])
-    if not store.backend.table_exists("audit"):
+    if not store.has_table("audit"):
         raise DataError("the store has no audit log (run supplynet with a current store)")
     yaml = YAML()
     yaml.preserve_quotes = True
@@ -86,7 +88,7 @@ def apply_plan(frame: Any, network_file: str | Path, out_file: str | Path, store
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(buf.getvalue())
         load_network(tmp)  # the new file must be a valid network before it replaces anything
-        entry = AuditLog(store.backend).append(actor, "plan.apply", net.name, {
+        entry = store.audit.append(actor, "plan.apply", net.name, {
             "plan_file": plan_file, "network_file": str(dst), "policies": len(new),
             "replaced": [{k: _plain(v) for k, v in p.items()} for p in replaced], "new": new})
         os.replace(tmp, dst)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..events import Alert, EventBase, ts_to_us
-from ..store.brain import BrainTables
+from ..store import Store
 from ..store.decisions import DecisionRow, DecisionTable
 from .autonomy import KINDS, AutonomyPolicy, evaluate
 from .decision import (
@@ -116,13 +116,13 @@ def _wire(events: Sequence[EventBase]) -> list[tuple[str, list[tuple[int, int, s
     return [(src, [items[k] for k in sorted(items)]) for src, items in sorted(by_source.items())]
 
 
-def _decide_status(tx: Any, d: Decision, policy: AutonomyPolicy, spent: dict[tuple[str, str], float]
-                   ) -> tuple[str, dict[str, Any], list[Approval]]:
+def _decide_status(table: DecisionTable, tx: Any, d: Decision, policy: AutonomyPolicy,
+                   spent: dict[tuple[str, str], float]) -> tuple[str, dict[str, Any], list[Approval]]:
     at = d.created_at
     day = at.date().isoformat()
     key = (d.kind, day)
     if key not in spent:
-        spent[key] = DecisionTable.spent_tx(tx, d.kind, day)
+        spent[key] = table.spent_tx(tx, d.kind, day)
     v = evaluate(kind=d.kind, cost=d.cost, quantity=d.quantity, lane_id=d.lane_id, supplier=d.supplier,
                  sources=d.independent_sources(), at=at, spent_today=spent[key], policy=policy)
     if v.status == "auto":
@@ -134,7 +134,7 @@ def _decide_status(tx: Any, d: Decision, policy: AutonomyPolicy, spent: dict[tup
     return {"auto": "executed", "proposed": "proposed", "noted": "noted"}[v.status], autonomy, approvals
 
 
-def record(store: Any, batch: Sequence[Decision], policy: AutonomyPolicy, *, alerts: Sequence[Alert] = (),
+def record(store: Store, batch: Sequence[Decision], policy: AutonomyPolicy, *, alerts: Sequence[Alert] = (),
            outbox: Outbox | None = None, checkpoint: tuple[str, int, int] | None = None,
            guard: Callable[[Any], None] | None = None, folded: Sequence[tuple[str, str, dict[str, Any],
                                                                               str | None]] = ()) -> Recorded:
@@ -149,9 +149,10 @@ def record(store: Any, batch: Sequence[Decision], policy: AutonomyPolicy, *, ale
             raise DecisionError("record() takes platform decisions that carry a dedupe_key")
     out = Recorded()
     now = time.time_ns() // 1000
-    with store.backend.write() as tx:
-        known = DecisionTable.by_dedupe_tx(tx, sorted({d.dedupe_key for d in batch}))  # type: ignore[misc]
-        no = DecisionTable.next_no_tx(tx)
+    table = store.decisions
+    with store.transaction() as tx:
+        known = table.by_dedupe_tx(tx, sorted({d.dedupe_key for d in batch}))  # type: ignore[misc]
+        no = table.next_no_tx(tx)
         spent: dict[tuple[str, str], float] = {}
         events: list[EventBase] = []
         executed: list[tuple[Decision, list[EventBase]]] = []
@@ -162,7 +163,7 @@ def record(store: Any, batch: Sequence[Decision], policy: AutonomyPolicy, *, ale
                 evs = action_events(stored, stored.created_at) if stored.status == "executed" else []
                 out.submitted.append(Submitted(decision=stored, events=evs, created=False))
                 continue
-            status, autonomy, approvals = _decide_status(tx, d, policy, spent)
+            status, autonomy, approvals = _decide_status(table, tx, d, policy, spent)
             new = d.model_copy(update={"id": f"D{no:07d}", "no": no, "status": status, "autonomy": autonomy,
                                        "approvals": approvals})
             evs = action_events(new, new.created_at) if status == "executed" else []
@@ -175,7 +176,7 @@ def record(store: Any, batch: Sequence[Decision], policy: AutonomyPolicy, *, ale
                                                           "event_ids": [e.event_id for e in evs]}})
                 audit.append((PLATFORM, "decision.execute", {"events": [e.event_id for e in evs]}))
                 executed.append((new, evs))
-            DecisionTable.insert_tx(tx, DecisionRow(no, new.id, new.kind, status, new.cost, now, now,
+            table.insert_tx(tx, DecisionRow(no, new.id, new.kind, status, new.cost, now, now,
                                                     new.created_at.date().isoformat(), None, _record(new),
                                                     new.dedupe_key), audit)
             known[d.dedupe_key] = DecisionRow(no, new.id, new.kind, status, new.cost, now, now, "", None, {},  # type: ignore
@@ -200,7 +201,7 @@ def record(store: Any, batch: Sequence[Decision], policy: AutonomyPolicy, *, ale
                 outbox(tx, action_id=action_id, action=action, body=body, decision_id=decision_id, at_us=now)
                 out.actions += 1
         if checkpoint is not None:
-            BrainTables.set_checkpoint_tx(tx, *checkpoint)
+            store.brain.set_checkpoint_tx(tx, *checkpoint)
         if guard is not None:
             guard(tx)
     return out

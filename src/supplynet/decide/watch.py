@@ -23,7 +23,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..events import EventBase, Position, ShipmentStatus
 from ..sense.delay import ArrivalForecast, DelayDeclared, DelayDetector, DelayPolicy, SegmentEtaModel
@@ -33,6 +33,9 @@ from .decision import PLATFORM, Decision, DecisionError, reject, submit
 from .impact import assess_impact
 from .reroute import Response, plan_response
 from .whatif import Simulate
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["ETA_SOURCE", "MINIMAL_POLICY", "ShipmentWatch", "WatchStats"]
 
@@ -58,7 +61,8 @@ class ShipmentWatch:
     #: the event kinds it reads (the log follower calls it for these only)
     kinds = frozenset({"shipment", "position"})
 
-    def __init__(self, network: Any, *, simulate: Simulate, store: Any | None = None, policy: AutonomyPolicy | None = None,
+    def __init__(self, network: Any, *, simulate: Simulate, store: Store | None = None,
+                 policy: AutonomyPolicy | None = None,
                  objective: str | None = None, delay_policy: DelayPolicy | None = None,
                  eta_models: Mapping[str, SegmentEtaModel] | None = None, replications: int = 64, seed: int = 0,
                  horizon_days: int | None = None, eta_change_s: float = 1800.0, eta_every_s: float = 6 * 3600.0,
@@ -174,7 +178,7 @@ class ShipmentWatch:
         """A stored answer: an earlier proposal for the same shipment still waiting is superseded."""
         shipment_id = decision.action.shipment_id  # type: ignore[union-attr]
         prev = self._open.pop(shipment_id, None)
-        if prev is not None and prev != decision.id:
+        if prev is not None and prev != decision.id and self.store is not None:
             try:
                 reject(self.store, prev, by=PLATFORM, now=now,
                        reason=f"superseded by {decision.id}: shipment {shipment_id} was assessed again")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..events import EventBase
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["Emitter", "Sink", "LogSink", "CallbackSink"]
 
@@ -20,7 +23,7 @@ class Sink(Protocol):
 class LogSink:
     """Trusted, in-process sink: append straight to the store's log (one durable commit a tick)."""
 
-    def __init__(self, store: Any):
+    def __init__(self, store: Store):
         self.store = store
         self._pending: list[EventBase] = []
 

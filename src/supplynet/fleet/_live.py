@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ParameterError
 from ..events import ts_to_us
@@ -36,6 +36,9 @@ from . import Fleet
 from ._actions import ActionCarrier, ActionFeed
 from ._emit import LogSink
 from ._gate import GateSink, provision_fleet
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["LATENCY_S", "FleetReport", "LiveFleet", "run_fleet"]
 
@@ -70,13 +73,12 @@ class FleetReport:
         return asdict(self)
 
 
-def _credentials(store: Any, net: Any, start: datetime, home: Path) -> dict[str, Any]:
+def _credentials(store: Store, net: Any, start: datetime, home: Path) -> dict[str, Any]:
     """Every device of the network registered, with a key this process holds: new devices are
     provisioned, known ones get a fresh key (their private keys stayed with an earlier fleet)."""
     from ..security.devices import DeviceRegistry
-    from ..store.devices import SqlRegistryBackend
 
-    registry = DeviceRegistry(SqlRegistryBackend(store.backend), home=home)
+    registry = DeviceRegistry(store.devices, home=home)
     at = ts_to_us(start)
     creds = provision_fleet(registry, net, at)
     for d in net.devices:
@@ -97,7 +99,7 @@ class LiveFleet:
     systems' do). ``machine_frame``: the run-to-failure units the machines replay (default:
     :func:`~supplynet.fleet._setup.machine_histories`' held-out units for ``seed``)."""
 
-    def __init__(self, store: Any, network: Any, *, days: float, start: datetime, seed: int = 7,
+    def __init__(self, store: Store, network: Any, *, days: float, start: datetime, seed: int = 7,
                  data_dir: str | Path | None = None, actions: str | Path | None = None,
                  home: str | Path = ".supplynet", cover_days: float = 4.0, jam_hours: float = 20.0,
                  clock: Callable[[], datetime] | None = None, slack_s: float = 0.0, via_gate: bool = True,
@@ -169,7 +171,7 @@ class LiveFleet:
             actions_refused=self.carrier.refused)
 
 
-def run_fleet(store: Any, network: Any, *, days: float, speed: float | None = None, seed: int = 7,
+def run_fleet(store: Store, network: Any, *, days: float, speed: float | None = None, seed: int = 7,
               data_dir: str | Path | None = None, actions: str | Path | None = None, start: datetime,
               home: str | Path = ".supplynet", cover_days: float = 4.0, jam_hours: float = 20.0,
               stop: threading.Event | None = None, poll_s: float = 0.2,

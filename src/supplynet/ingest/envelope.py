@@ -41,9 +41,8 @@ import numpy as np
 import orjson
 
 from ..errors import EventError, IngestError, ParameterError, UnitError
-from ..events import EVENT_TYPES, EventBase, iso_utc, to_utc
+from ..events import EVENT_TYPES, ColumnRun, EventBase, iso_utc, to_utc
 from ..security.signing import b64u_encode, sign
-from ..store import ColumnRun
 from ..units import to_si
 
 __all__ = [
@@ -391,7 +390,7 @@ Row = tuple[int, int, str, str]
 
 class Rows(ColumnRun):
     """The readings of one envelope from the column path, as the log stores them (one row of
-    columns, :class:`~supplynet.store._sql.ColumnRun`), with ``columns``: the SI values per
+    columns, :class:`~supplynet.events.ColumnRun`), with ``columns``: the SI values per
     canonical numeric field (the data-quality monitor reads them as they are)."""
 
     __slots__ = ("columns",)

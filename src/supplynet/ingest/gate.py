@@ -50,13 +50,16 @@ from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from ..errors import IngestError, ParameterError, SecurityError
 from ..events import iso_utc, us_to_ts
 from ..security.devices import OPERATOR, DeviceRegistry
 from ..security.signing import HMAC_SHA256, b64u_decode, fingerprint, verify, verify_mac
 from .envelope import DEVICE_KINDS, IMPORT_KINDS, Body, Row, Rows, open_outer, parse_body, readings_to_rows
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["EXPLAIN", "REASONS", "Gate", "GateConfig", "Outcome", "SeqTracker", "TokenBucket"]
 
@@ -226,15 +229,14 @@ class Gate:
     ingest tables); ``registry`` defaults to the store's device table.
     """
 
-    def __init__(self, store: Any, registry: DeviceRegistry | None = None, *, config: GateConfig | None = None,
+    def __init__(self, store: Store, registry: DeviceRegistry | None = None, *, config: GateConfig | None = None,
                  clock: Callable[[], float] = time.time, monitor: Any = None, operator_keys: Iterable[str] = ()):
-        from ..store.devices import SqlRegistryBackend
-        from ..store.quarantine import IngestBatch, IngestTables
+        from ..store.quarantine import IngestBatch
 
         self.store = store
         self.config = config or GateConfig()
-        self.registry = registry if registry is not None else DeviceRegistry(SqlRegistryBackend(store.backend))
-        self.tables = IngestTables(store.backend)
+        self.registry = registry if registry is not None else DeviceRegistry(store.devices)
+        self.tables = store.ingest
         self._batch_cls = IngestBatch
         self.clock = clock
         #: trusted operator keys (key id -> public key): they sign file imports (adapter "replay")
@@ -398,7 +400,7 @@ class Gate:
         # acks) commit together, so a crash cannot leave acks ahead of or behind the log
         saved: dict[str, SeqTracker] | None = None
         try:
-            with self.tables.write() as tx:
+            with self.store.transaction() as tx:
                 results = self._commit(accepted, tx)
                 saved = self._save_trackers(accepted)
                 self._outcomes(items, outcomes, accepted, results, batch, now_us, adapter)

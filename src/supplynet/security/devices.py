@@ -199,7 +199,7 @@ class DeviceRegistry:
 
     def __init__(self, backend: RegistryBackend | None = None, *, vault: Vault | None = None,
                  home: str | Path | None = None):
-        self.backend: RegistryBackend = backend if backend is not None else InMemoryRegistryBackend()
+        self.records: RegistryBackend = backend if backend is not None else InMemoryRegistryBackend()
         self._vault = vault  # loaded on first use (only symmetric devices need it): see default_vault
         self._home = home
         self._secrets: dict[tuple[str, str, str], bytes] = {}  # (device, kid, sealed) -> opened secret
@@ -210,10 +210,10 @@ class DeviceRegistry:
     # -- reads -------------------------------------------------------------------------------------
     def refresh(self) -> bool:
         """Reload the cache if the registry changed since the last load; True when it reloaded."""
-        gen = self.backend.devices_generation()
+        gen = self.records.devices_generation()
         if gen == self._generation:
             return False
-        self._cache = {d["device_id"]: DeviceRecord.from_dict(d) for d in self.backend.all_devices()}
+        self._cache = {d["device_id"]: DeviceRecord.from_dict(d) for d in self.records.all_devices()}
         self._generation = gen
         return True
 
@@ -274,14 +274,14 @@ class DeviceRegistry:
         return self.platform_key(create=True).public, mqtt_password(self.vault(), device_id)
 
     def _require(self, device_id: str) -> DeviceRecord:
-        d = self.backend.get_device(device_id)
+        d = self.records.get_device(device_id)
         if d is None:
             raise SecurityError(f"device {device_id!r} is not registered (supplynet devices add {device_id})")
         return DeviceRecord.from_dict(d)
 
     # -- writes ------------------------------------------------------------------------------------
     def _save(self, rec: DeviceRecord) -> None:
-        self.backend.put_device(rec.device_id, rec.to_dict())
+        self.records.put_device(rec.device_id, rec.to_dict())
         self.refresh()
 
     def provision(self, device_id: str, *, kind: str | None = None, measures: Iterable[str] = (),
@@ -294,7 +294,7 @@ class DeviceRegistry:
         asked for explicitly. Operators (``kind="operator"``) report nothing and take no binding."""
         if not isinstance(device_id, str) or not _ID.match(device_id):
             raise SecurityError(f"device id {device_id!r}: use 1-128 letters, digits or _ . : @ - (no '/')")
-        if self.backend.get_device(device_id) is not None:
+        if self.records.get_device(device_id) is not None:
             raise SecurityError(f"device {device_id!r} is already registered (use rotate for a new key)")
         for name, v in (("asset", asset), ("site", site)):
             if v is not None and not _REF.match(v):

@@ -22,10 +22,13 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import SecurityError
 from ..store.tokens import TokenRow, TokenTable
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["ROLES", "Forbidden", "Principal", "TokenService", "Unauthenticated", "people_behind", "person_of",
            "role_at_least"]
@@ -97,14 +100,13 @@ def _now_us() -> int:
 class TokenService:
     """Create, check, list and revoke API tokens over the store's ``api_tokens`` table."""
 
-    def __init__(self, store_or_backend: Any, *, cache_s: float = 0.0):
+    def __init__(self, store: Store, *, cache_s: float = 0.0):
         """``cache_s``: keep a token's row this long after reading it (the service uses about a second, so a
         busy client costs no query per request); a revocation made through this object applies at once,
         one made elsewhere (the CLI, another worker) within ``cache_s``."""
         if cache_s < 0:
             raise SecurityError(f"cache_s must be >= 0, not {cache_s}")
-        backend = getattr(store_or_backend, "backend", store_or_backend)
-        self.table = TokenTable(backend)
+        self.table: TokenTable = store.tokens
         self.cache_s = cache_s
         self._cache: dict[str, tuple[TokenRow, float]] = {}
 

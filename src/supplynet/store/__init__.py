@@ -9,9 +9,14 @@
 AppendResult(stored=1, duplicates=1)
 [True]
 
-Other modules reach the database only through :class:`Store` (``store.log``,
-``store.snapshots``); a module of this package that adds a table appends a migration to
-:data:`supplynet.store.migrations.MIGRATIONS` and works through ``store.backend``.
+Other modules reach the database only through :class:`Store`: ``store.log``, ``store.snapshots``
+and one accessor per table (``store.ingest``, ``store.devices``, ``store.decisions``, ``store.audit``,
+``store.tokens``, ``store.scenarios``, ``store.outbox``, ``store.sink_secrets``, ``store.brain``), with
+:meth:`Store.transaction` to write several tables in one durable commit (a test checks that no module
+outside this package touches a store's ``backend``). A module of this package that adds a table appends
+a migration to :data:`supplynet.store.migrations.MIGRATIONS`, works through the SQL backend, and is
+handed out by an accessor declared on :class:`Store` and covered by
+:mod:`supplynet.testing.store_contract`.
 """
 
 from __future__ import annotations
@@ -20,17 +25,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ConfigError, StoreError
-from ._sql import ColumnRun
-from .base import AppendResult, EventLog, LoggedEvent, Snapshot, SnapshotStore, Store, redact_url
+from ._sql import Tx
+from .base import AppendResult, EventLog, LoggedEvent, Snapshot, SnapshotStore, Store, WireRun, redact_url
 
 __all__ = [
     "AppendResult",
-    "ColumnRun",
     "EventLog",
     "LoggedEvent",
     "Snapshot",
     "SnapshotStore",
     "Store",
+    "Tx",
+    "WireRun",
     "open_store",
     "register_backend",
 ]

@@ -25,13 +25,21 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import orjson
 from pydantic import ValidationError
 
 from ..errors import EventError, ParameterError, StoreError
-from ..events import EVENT_TYPES, EventBase, parse_events, ts_to_us, us_to_ts
+from ..events import (
+    COLUMN_PREFIX,
+    EVENT_TYPES,
+    ColumnRun,
+    EventBase,
+    WireItem,
+    parse_events,
+    ts_to_us,
+    us_to_ts,
+)
 from . import migrations as _migrations
 from .base import (
     AppendResult,
@@ -42,11 +50,22 @@ from .base import (
     SnapshotStore,
     Store,
     TimeLike,
+    WireRun,
     redact_url,
     to_us,
 )
 
-__all__ = ["MAX_BATCH_ROW", "ColumnRun", "SqlBackend", "SqlEventLog", "SqlSnapshotStore", "SqlStore", "Tx"]
+if TYPE_CHECKING:
+    from .audit import AuditLog
+    from .brain import BrainTables
+    from .decisions import DecisionTable
+    from .devices import SqlRegistryBackend
+    from .outbox import OutboxTable, SinkSecretTable
+    from .quarantine import IngestTables
+    from .scenarios import ScenarioTable
+    from .tokens import TokenTable
+
+__all__ = ["MAX_BATCH_ROW", "SqlBackend", "SqlEventLog", "SqlSnapshotStore", "SqlStore", "Tx"]
 
 #: a run given to ``append_batch`` is kept in rows of at most this many events
 MAX_BATCH_ROW = 4096
@@ -64,11 +83,12 @@ _MIXED = "*"
 # beside it as items [(seq, ts_us, kind, json), ...] or a ColumnRun (None for a single event). A
 # body is one event's JSON ("{"), a JSON array of events ("["), or a ColumnRun's columns ('{"c":1,').
 Unit = list[Any]
-Items = list[tuple[int, int, str, str]]
+Items = list[WireItem]
 _ROW_COLUMNS = _COLUMNS[:-1]  # received_at is given once per transaction
 #: (data_version, next offset, {source: [seq_max, n_events, seq_span, ts_span]}) after this log's last commit
 _Memo = tuple[int, int, dict[str, list[int]]]
 _MEMO_SOURCES = 200_000
+_T = TypeVar("_T")
 
 
 class Tx(abc.ABC):
@@ -109,7 +129,8 @@ class SqlBackend(abc.ABC):
     def write(self) -> AbstractContextManager[Tx]:
         """An exclusive write transaction (one per database at a time), committed durably on exit.
         Not re-entrant: do not call the log's appends from inside it on the same thread (use
-        :meth:`SqlEventLog.append_wire_batches_tx` to append inside a transaction you hold)."""
+        :meth:`SqlEventLog.append_wire_batches_tx` to append inside a transaction you hold). Other
+        modules get it as :meth:`Store.transaction <supplynet.store.base.Store.transaction>`."""
 
     @abc.abstractmethod
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -137,96 +158,6 @@ def _prepare_all(events: Iterable[EventBase]) -> list[Unit]:
          sers[type(e)](e, exclude_none=True, warnings=False).decode()]
         for e in events
     ]
-
-
-_COLUMN_PREFIX = '{"c":1,'
-
-
-class ColumnRun:
-    """Events of one source that share every field but ``seq``, ``ts`` and a few columns (an
-    ingest envelope's readings), kept as columns: a trusted writer (the ingest gate's fast path) hands
-    one to :meth:`SqlEventLog.append_wire_batches` instead of a list of serialized events, and the
-    log stores it as one row whose body is the columns (``{"c":1,"h":{common fields},"seq":first seq
-    or [seqs],"ts":[microseconds],"f":{field: [values]}}``), read back into the same events as
-    the per-event JSON of the same values. ``seqs`` ascending without repeats; values JSON
-    numbers (finite) or strings. Iterating gives the ``(seq, ts_us, kind, wire_json)`` items."""
-
-    __slots__ = ("head", "seqs", "tus", "fields", "_items")
-
-    def __init__(self, head: dict[str, Any], seqs: Sequence[int], tus: list[int], fields: dict[str, list[Any]]):
-        self.head, self.seqs, self.tus, self.fields = head, seqs, tus, fields
-        self._items: Items | None = None
-
-    def __len__(self) -> int:
-        return len(self.tus)
-
-    def items(self) -> Items:
-        """The events as ``(seq, ts_us, kind, wire_json)``, made on first use (the late table, tests)."""
-        if self._items is None:
-            kind = self.head["kind"]
-            self._items = [(s, t, kind, orjson.dumps(d).decode())
-                           for s, t, d in zip(self.seqs, self.tus, _column_dicts(self.head, self.seqs, self.tus,
-                                                                                self.fields), strict=True)]
-        return self._items
-
-    def __iter__(self) -> Iterator[tuple[int, int, str, str]]:
-        return iter(self.items())
-
-    def __getitem__(self, i: int) -> tuple[int, int, str, str]:
-        return self.items()[i]
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, ColumnRun | list):
-            return list(self) == list(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def body(self) -> str:
-        seqs = self.seqs
-        first = seqs[0]
-        contiguous = seqs[-1] - first == len(seqs) - 1  # ascending without repeats
-        return orjson.dumps({"c": 1, "h": self.head, "seq": first if contiguous else list(seqs), "ts": self.tus,
-                             "f": self.fields}).decode()
-
-    def without(self, seqs: set[int]) -> ColumnRun | None:
-        """The run less the events whose ``seq`` is in ``seqs`` (None when nothing is left)."""
-        keep = [i for i, s in enumerate(self.seqs) if s not in seqs]
-        if not keep:
-            return None
-        if len(keep) == len(self.seqs):
-            return self
-        return ColumnRun(self.head, [self.seqs[i] for i in keep], [self.tus[i] for i in keep],
-                         {k: [col[i] for i in keep] for k, col in self.fields.items()})
-
-
-def _iso_us(ts_us: int) -> str:
-    return (_EPOCH + timedelta(microseconds=ts_us)).isoformat().replace("+00:00", "Z")
-
-
-def _column_dicts(head: dict[str, Any], seqs: Sequence[int], tus: Sequence[int],
-                  fields: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    names = list(fields)
-    return [{**head, "seq": s, "ts": _iso_us(t), **dict(zip(names, vals, strict=True))}
-            for s, t, *vals in zip(seqs, tus, *fields.values(), strict=True)]
-
-
-def _column_decode(body: str) -> tuple[dict[str, Any], Sequence[int], list[int], dict[str, list[Any]]]:
-    d = orjson.loads(body)
-    tus, seq = d["ts"], d["seq"]
-    seqs = range(seq, seq + len(tus)) if isinstance(seq, int) else seq
-    if len(seqs) != len(tus) or not isinstance(d["h"], dict) or not all(len(c) == len(tus) for c in d["f"].values()):
-        raise EventError("a column row's columns differ in length")
-    return d["h"], seqs, tus, d["f"]
-
-
-def _column_events(body: str) -> list[EventBase]:
-    """The events of a column row (the same as the per-event JSON of the same values gives)."""
-    return parse_events(orjson.dumps(_column_dicts(*_column_decode(body))))
-
-
-def _column_seqs(body: str) -> Sequence[int]:
-    return _column_decode(body)[1]
 
 
 def _batch_unit(source: str, items: Items | ColumnRun) -> Unit:
@@ -264,7 +195,7 @@ class _Request:
         self.done = False
 
 
-def _wire_requests(runs: Sequence[tuple[str, Items | ColumnRun]]) -> list[_Request]:
+def _wire_requests(runs: Sequence[WireRun]) -> list[_Request]:
     """One request per run of serialized events ``(source, items)`` (or a :class:`ColumnRun`, one
     row), in rows of MAX_BATCH_ROW."""
     reqs = []
@@ -315,7 +246,7 @@ class SqlEventLog(EventLog):
                 raise req.error
         return [AppendResult(r.result.stored, r.result.duplicates + rep) for r, (_, _, rep) in zip(reqs, prepared, strict=True)]
 
-    def append_wire_batches(self, runs: Sequence[tuple[str, Items | ColumnRun]]) -> list[AppendResult]:
+    def append_wire_batches(self, runs: Sequence[WireRun]) -> list[AppendResult]:
         """Like :meth:`append_batches` for events a trusted caller (the ingest gate's fast path)
         already validated and serialized: per run ``(source, [(seq, ts_us, kind, wire_json), ...])``
         sorted by ``seq`` without repeats, each ``wire_json`` readable by ``parse_event``; or
@@ -369,7 +300,7 @@ class SqlEventLog(EventLog):
             req.result, req.done = res, True
         self.commits += 1
 
-    def append_wire_batches_tx(self, tx: Tx, runs: Sequence[tuple[str, Items | ColumnRun]]) -> list[AppendResult]:
+    def append_wire_batches_tx(self, tx: Tx, runs: Sequence[WireRun]) -> list[AppendResult]:
         """:meth:`append_wire_batches` inside a write transaction the caller holds (from this log's
         backend's ``write()``), so that the log rows commit together with the caller's other rows
         (the ingest gate's quarantine, counters and acknowledgements): one durable transaction, and
@@ -596,8 +527,8 @@ def _dedupe(tx: Tx, unit: Unit, items: Items | None, st: list[int]) -> tuple[Uni
     ):
         if body.startswith("["):  # a batch row (even one of a single event)
             stored.update(int(e["seq"]) for e in json.loads(body))
-        elif body.startswith(_COLUMN_PREFIX):  # a column row
-            stored.update(_column_seqs(body))
+        elif body.startswith(COLUMN_PREFIX):  # a column row
+            stored.update(ColumnRun.from_body(body).seqs)
         else:
             stored.add(int(seq))
     if items is None:
@@ -626,8 +557,8 @@ class _Filter:
         try:
             if body.startswith("["):
                 events = parse_events(body)
-            elif body.startswith(_COLUMN_PREFIX):
-                events = _column_events(body)
+            elif body.startswith(COLUMN_PREFIX):
+                events = ColumnRun.from_body(body).events()
             else:
                 events = [EVENT_TYPES[kind].model_validate_json(body)]
         except (ValidationError, EventError, KeyError, TypeError, ValueError) as exc:
@@ -747,13 +678,16 @@ class SqlSnapshotStore(SnapshotStore):
 
 
 class SqlStore(Store):
-    """A :class:`~supplynet.store.base.Store` over a :class:`SqlBackend`; migrates on open."""
+    """A :class:`~supplynet.store.base.Store` over a :class:`SqlBackend`; migrates on open. Its
+    tables' accessors are made on first use (a command that only reads the log imports no more)."""
 
     def __init__(self, backend: SqlBackend, migrate: bool = True):
         self.backend = backend
         self.url = backend.url
+        self.dialect = backend.dialect
         self._log = SqlEventLog(backend)
         self._snapshots = SqlSnapshotStore(backend)
+        self._tables: dict[type, Any] = {}
         self._closed = False
         if migrate:
             try:
@@ -763,12 +697,87 @@ class SqlStore(Store):
                 raise
 
     @property
+    def safe_url(self) -> str:
+        return self.backend.safe_url
+
+    @property
     def log(self) -> SqlEventLog:
         return self._log
 
     @property
     def snapshots(self) -> SqlSnapshotStore:
         return self._snapshots
+
+    def _table(self, cls: type[_T]) -> _T:
+        t = self._tables.get(cls)
+        if t is None:
+            t = self._tables[cls] = cls(self.backend)  # type: ignore[call-arg]
+        return t  # type: ignore[no-any-return]
+
+    @property
+    def ingest(self) -> IngestTables:
+        from .quarantine import IngestTables
+
+        return self._table(IngestTables)
+
+    @property
+    def devices(self) -> SqlRegistryBackend:
+        from .devices import SqlRegistryBackend
+
+        return self._table(SqlRegistryBackend)
+
+    @property
+    def decisions(self) -> DecisionTable:
+        from .decisions import DecisionTable
+
+        return self._table(DecisionTable)
+
+    @property
+    def audit(self) -> AuditLog:
+        from .audit import AuditLog
+
+        return self._table(AuditLog)
+
+    @property
+    def tokens(self) -> TokenTable:
+        from .tokens import TokenTable
+
+        return self._table(TokenTable)
+
+    @property
+    def scenarios(self) -> ScenarioTable:
+        from .scenarios import ScenarioTable
+
+        return self._table(ScenarioTable)
+
+    @property
+    def outbox(self) -> OutboxTable:
+        from .outbox import OutboxTable
+
+        return self._table(OutboxTable)
+
+    @property
+    def sink_secrets(self) -> SinkSecretTable:
+        from .outbox import SinkSecretTable
+
+        return self._table(SinkSecretTable)
+
+    @property
+    def brain(self) -> BrainTables:
+        from .brain import BrainTables
+
+        return self._table(BrainTables)
+
+    def transaction(self) -> AbstractContextManager[Tx]:
+        return self.backend.write()
+
+    def has_table(self, name: str) -> bool:
+        return self.backend.table_exists(name)
+
+    def check(self) -> tuple[list[str], list[str]]:
+        from .check import check_store
+
+        return check_store(self.backend)
 
     def migrate(self) -> int:
         return _migrations.apply_migrations(self.backend)
@@ -782,3 +791,4 @@ class SqlStore(Store):
         self._closed = True
         self._log.close()
         self.backend.close()
+

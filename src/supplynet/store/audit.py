@@ -31,10 +31,13 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ParameterError, SecurityError, StoreError
 from ._sql import SqlBackend, Tx
+
+if TYPE_CHECKING:
+    from .checkpoints import Checkpoint
 
 __all__ = ["GENESIS", "AuditEntry", "AuditKey", "AuditLog", "VerifyResult", "audit_key", "entry_hash",
            "set_audit_key"]
@@ -236,6 +239,25 @@ class AuditLog:
     def hash_at(self, seq: int) -> str | None:
         rows = self._backend.query("SELECT hash FROM audit WHERE seq = ?", (int(seq),))
         return str(rows[0][0]) if rows else None
+
+    # -- signed checkpoints of the head (supplynet.store.checkpoints) --------------------------------
+    def checkpoint(self, private: Any, at_us: int) -> Checkpoint:
+        """Sign the chain's current head now with the operator's Ed25519 key (kept beside the chain);
+        refuses an empty chain."""
+        from .checkpoints import make_checkpoint
+
+        return make_checkpoint(self._backend, private, at_us)
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        from .checkpoints import latest_checkpoint
+
+        return latest_checkpoint(self._backend)
+
+    def check_anchor(self, anchor: Checkpoint, public_key: str | None = None) -> list[str]:
+        """What is wrong with the chain against an exported checkpoint (empty: it holds)."""
+        from .checkpoints import check_anchor
+
+        return check_anchor(self._backend, anchor, public_key)
 
     def verify(self, key: AuditKey | None = None, *, check_hashes: bool = True) -> VerifyResult:
         """Walk the chain: every hash recomputed (keyed with ``key``, default this process's audit key),

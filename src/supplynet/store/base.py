@@ -4,7 +4,11 @@ Other modules reach the database only through these objects, never by writing SQ
 
 * :class:`EventLog` -- the append-only, idempotent, durable log of canonical events;
 * :class:`SnapshotStore` -- the twin's snapshots (state at a log offset);
-* :class:`Store` -- owns both, the connection(s) and the schema (:meth:`Store.migrate`).
+* :class:`Store` -- owns both, every other table of the store (one accessor each: ``ingest``,
+  ``devices``, ``decisions``, ``audit``, ``tokens``, ``scenarios``, ``outbox``, ``sink_secrets``,
+  ``brain``), the connection(s), the schema (:meth:`Store.migrate`) and the write transaction that
+  makes writes to several tables one durable commit (:meth:`Store.transaction`, handed to the
+  accessors' ``*_tx`` methods).
 
 Offsets are positive integers given by the log in commit order, one per stored event (events kept
 in one batch row get consecutive offsets). Times are integer microseconds since the epoch
@@ -16,13 +20,26 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ParameterError
-from ..events import EventBase, ts_to_us
+from ..events import ColumnRun, EventBase, WireItem, ts_to_us
+
+if TYPE_CHECKING:
+    from ._sql import Tx
+    from .audit import AuditLog
+    from .brain import BrainTables
+    from .decisions import DecisionTable
+    from .devices import SqlRegistryBackend
+    from .outbox import OutboxTable, SinkSecretTable
+    from .quarantine import IngestTables
+    from .scenarios import ScenarioTable
+    from .tokens import TokenTable
 
 __all__ = [
     "AppendResult",
@@ -33,12 +50,17 @@ __all__ = [
     "SnapshotStore",
     "Store",
     "TimeLike",
+    "WireRun",
     "redact_url",
     "to_us",
 ]
 
 Order = Literal["offset", "time"]
 TimeLike = datetime | int
+#: a run of one source's events already validated and serialized, for :meth:`EventLog.append_wire_batches`:
+#: ``(source, [(seq, ts_us, kind, wire_json), ...])`` sorted by ``seq`` without repeats, or
+#: ``(source, ColumnRun)``
+WireRun = tuple[str, list[WireItem] | ColumnRun]
 
 
 def to_us(value: TimeLike | None, name: str = "time") -> int | None:
@@ -128,6 +150,19 @@ class EventLog(abc.ABC):
         together in one durable transaction; one result per run, in order."""
 
     @abc.abstractmethod
+    def append_wire_batches(self, runs: Sequence[WireRun]) -> list[AppendResult]:
+        """Like :meth:`append_batches` for events a trusted caller (the ingest gate's fast path)
+        already validated and serialized (:data:`WireRun`): each ``wire_json`` readable by
+        ``parse_event``, a :class:`~supplynet.events.ColumnRun`'s columns read back as valid events."""
+
+    @abc.abstractmethod
+    def append_wire_batches_tx(self, tx: Tx, runs: Sequence[WireRun]) -> list[AppendResult]:
+        """:meth:`append_wire_batches` inside a write transaction the caller holds (from
+        :meth:`Store.transaction` of this log's store), so that the log rows commit together with the
+        caller's other rows (the gate's bookkeeping, the loop's decisions): one durable transaction,
+        and a crash leaves all of them or none."""
+
+    @abc.abstractmethod
     def read(
         self,
         since: TimeLike | None = None,
@@ -181,9 +216,25 @@ class SnapshotStore(abc.ABC):
 
 
 class Store(abc.ABC):
-    """A database holding supplynet's tables. Use as a context manager or call :meth:`close`."""
+    """A database holding supplynet's tables. Use as a context manager or call :meth:`close`.
+
+    Every table is reached through an accessor of the store (no module outside
+    :mod:`supplynet.store` builds one or writes SQL); :mod:`supplynet.testing.store_contract` checks
+    each on every backend."""
 
     url: str
+    #: the database engine (``sqlite``, ``postgres``, or a plug-in's name)
+    dialect: str = ""
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password (for messages and logs)."""
+        return redact_url(self.url)
+
+    @property
+    def path(self) -> Path | None:
+        """The database file when the store is one file on this machine (SQLite), else None."""
+        return None
 
     @property
     @abc.abstractmethod
@@ -192,6 +243,65 @@ class Store(abc.ABC):
     @property
     @abc.abstractmethod
     def snapshots(self) -> SnapshotStore: ...
+
+    @property
+    @abc.abstractmethod
+    def ingest(self) -> IngestTables:
+        """The ingest gate's bookkeeping: quarantine, late events, per-device counters and acks."""
+
+    @property
+    @abc.abstractmethod
+    def devices(self) -> SqlRegistryBackend:
+        """The device registry's records (changes audited as ``supplynet``; ``.acting_as(actor)`` for another)."""
+
+    @property
+    @abc.abstractmethod
+    def decisions(self) -> DecisionTable:
+        """Decisions, request idempotency keys and control settings (the autonomy policy)."""
+
+    @property
+    @abc.abstractmethod
+    def audit(self) -> AuditLog:
+        """The hash-chained audit log and its signed checkpoints."""
+
+    @property
+    @abc.abstractmethod
+    def tokens(self) -> TokenTable:
+        """API tokens (their hashes) and the people who hold them."""
+
+    @property
+    @abc.abstractmethod
+    def scenarios(self) -> ScenarioTable:
+        """Scenario runs: parameters, status and results."""
+
+    @property
+    @abc.abstractmethod
+    def outbox(self) -> OutboxTable:
+        """The transactional outbox of actions for the sinks."""
+
+    @property
+    @abc.abstractmethod
+    def sink_secrets(self) -> SinkSecretTable:
+        """The sinks' sealed signing secrets."""
+
+    @property
+    @abc.abstractmethod
+    def brain(self) -> BrainTables:
+        """The loop's checkpoint, leader lease and saved state, and the network the store runs."""
+
+    @abc.abstractmethod
+    def transaction(self) -> AbstractContextManager[Tx]:
+        """One exclusive write transaction, committed durably on leaving the block (rolled back when
+        it raises); hand it to the accessors' ``*_tx`` methods to write several tables together. Not
+        re-entrant: inside it, use the ``*_tx`` methods only."""
+
+    @abc.abstractmethod
+    def has_table(self, name: str) -> bool:
+        """Whether the database holds the table ``name`` (a store made by an older version may not)."""
+
+    @abc.abstractmethod
+    def check(self) -> tuple[list[str], list[str]]:
+        """``(problems, notes)``: what is wrong with the store (empty: healthy) and what was not checked."""
 
     @abc.abstractmethod
     def migrate(self) -> int:

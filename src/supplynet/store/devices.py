@@ -29,6 +29,10 @@ class SqlRegistryBackend:
         self._backend = backend
         self.actor = actor
 
+    def acting_as(self, actor: str) -> SqlRegistryBackend:
+        """The same table, its changes recorded in the audit chain as made by ``actor``."""
+        return SqlRegistryBackend(self._backend, actor=actor)
+
     def get_device(self, device_id: str) -> dict[str, Any] | None:
         rows = self._backend.query("SELECT record FROM devices WHERE device_id = ?", (device_id,))
         return json.loads(rows[0][0]) if rows else None

@@ -14,7 +14,7 @@ Tables
 ``seq .. seq_last`` and ``ts_min .. ts_max`` (integer microseconds) bound its sequence numbers and
 event times; ``kind`` is the events' kind (``*`` when a batch mixes kinds); ``body`` is the wire
 JSON of the event, a JSON list of them, or (an ingest envelope's readings) their columns:
-``{"c":1,"h":{common fields},"seq":..,"ts":[..],"f":{field: [values]}}`` (``store._sql.ColumnRun``),
+``{"c":1,"h":{common fields},"seq":..,"ts":[..],"f":{field: [values]}}`` (:class:`supplynet.events.ColumnRun`),
 read back into the same canonical events. Unique key ``(source, seq)``.
 
 ``log_sources``: per source, the highest committed ``seq`` (``seq_max``, the end-to-end ack), the

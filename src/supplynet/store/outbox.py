@@ -16,7 +16,7 @@ bytes on every attempt (:meth:`OutboxRow.payload`).
 >>> import tempfile, pathlib
 >>> from supplynet.store import open_store
 >>> with open_store(pathlib.Path(tempfile.mkdtemp()) / "s.db") as store:
-...     box = OutboxTable(store.backend)
+...     box = store.outbox
 ...     box.enqueue(action_id="A1", action="order", body={"qty": 3}, sinks=["erp", "log"], decision_id="D1", at_us=0)
 ...     box.enqueue(action_id="A1", action="order", body={"qty": 3}, sinks=["erp"], decision_id="D1", at_us=5)
 ...     box.counts()
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,10 +137,6 @@ class OutboxTable:
         with self._backend.write() as tx:
             return self.enqueue_tx(tx, action_id=action_id, action=action, body=body, sinks=sinks,
                                    decision_id=decision_id, at_us=at_us)
-
-    def write(self) -> AbstractContextManager[Tx]:
-        """A write transaction on the table's backend (to enqueue together with other writes)."""
-        return self._backend.write()
 
     def claim(self, now_us: int, limit: int, lease_us: int) -> builtins.list[OutboxRow]:
         """The due rows (as :meth:`due`), pushed ``lease_us`` into the future in the same transaction,

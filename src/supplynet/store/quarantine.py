@@ -8,13 +8,14 @@
 * ``ingest_acks``: per device the highest sequence number up to which every message has a final,
   durable outcome (the end-to-end acknowledgement sent back to devices).
 
-One :meth:`IngestTables.record` call writes a gate batch's rows in one durable transaction.
+One :meth:`IngestTables.record` call writes a gate batch's rows in one durable transaction;
+:meth:`IngestTables.record_tx` writes them inside the gate's own (:meth:`supplynet.store.Store.transaction`),
+together with the log's ``append_wire_batches_tx``: one durable commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,11 +64,6 @@ class IngestTables:
             return
         with self._backend.write() as tx:
             self.record_tx(tx, batch)
-
-    def write(self) -> AbstractContextManager[Tx]:
-        """A write transaction on the tables' backend (for :meth:`record_tx` together with the log's
-        ``append_wire_batches_tx``: one durable commit)."""
-        return self._backend.write()
 
     def record_tx(self, tx: Tx, batch: IngestBatch) -> None:
         """:meth:`record` inside a write transaction the caller holds."""

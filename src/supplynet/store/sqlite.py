@@ -239,5 +239,11 @@ class SqliteBackend(SqlBackend):
 class SqliteStore(SqlStore):
     """The embedded store: ``SqliteStore(".supplynet/supplynet.db")`` or a ``sqlite:///`` URL."""
 
+    backend: SqliteBackend
+
     def __init__(self, path: str | Path = DEFAULT_PATH, migrate: bool = True):
         super().__init__(SqliteBackend(path), migrate=migrate)
+
+    @property
+    def path(self) -> Path:
+        return self.backend.path

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..events import Condition, MachineReading, Position, Sale, StockCount
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["AUTO_POLICY", "fill_log", "write_auto_policy"]
 
@@ -33,7 +36,7 @@ def write_auto_policy(folder: Path) -> Path:
     return path
 
 
-def fill_log(store: Any, *, days: float = 10.0, every_s: float = 900.0, seed: int = 0,
+def fill_log(store: Store, *, days: float = 10.0, every_s: float = 900.0, seed: int = 0,
              start: datetime = datetime(2026, 1, 5, tzinfo=UTC), machine_frame: Any = None,
              machine_every_s: float = 60.0, gps_every_s: float = 120.0) -> int:
     """Append the telemetry of ``days`` days; returns the number of events. ``machine_frame``: run-to-failure

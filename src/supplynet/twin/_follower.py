@@ -36,6 +36,7 @@ from ..events import EventBase
 from ._state import apply as fold
 
 if TYPE_CHECKING:
+    from ..store import Store
     from ._twin import Twin
 
 __all__ = ["Follower", "Observer", "SnapshotEvery", "Watcher", "by_kind"]
@@ -94,7 +95,7 @@ class Follower:
     """Tails ``store``'s log after ``twin.offset``; folds each event into ``twin``, then calls every
     subscriber's ``observe(event, twin)`` in the order they were given."""
 
-    def __init__(self, store: Any, twin: Twin, subscribers: Iterable[Observer] = (), *,
+    def __init__(self, store: Store, twin: Twin, subscribers: Iterable[Observer] = (), *,
                  snapshots: SnapshotEvery | None = None):
         self.store = store
         self.twin = twin
@@ -123,7 +124,7 @@ class Follower:
                 break
             fold(state, e)  # Twin.apply without the call: offsets come in ascending order
             twin.offset = rec.offset
-            for observe in for_kind(e.kind):
+            for observe in for_kind(e.kind):  # type: ignore[attr-defined]
                 observe(e, twin)
             n += 1
         self.folded += n

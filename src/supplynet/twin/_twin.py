@@ -17,6 +17,7 @@ from ._state import TwinState, apply
 
 if TYPE_CHECKING:
     from ..model import Network
+    from ..store import Store
 
 __all__ = ["Twin"]
 
@@ -64,7 +65,7 @@ class Twin:
             apply(self.state, e)
         return self
 
-    def catch_up(self, store: Any) -> int:
+    def catch_up(self, store: Store) -> int:
         """Apply every event committed to ``store`` after ``offset`` (through the log follower); returns
         how many."""
         from ._follower import Follower
@@ -72,7 +73,7 @@ class Twin:
         return Follower(store, self).poll()
 
     @classmethod
-    def rebuild(cls, store: Any, network: Network | None = None, as_of: datetime | None = None,
+    def rebuild(cls, store: Store, network: Network | None = None, as_of: datetime | None = None,
                 use_snapshot: bool = True) -> Twin:
         """Replay the log into a fresh twin. With ``as_of``, only events whose time is at or before it
         count (state as of that moment, as far as the log knows it now); ``as_of`` must carry its time
@@ -90,7 +91,7 @@ class Twin:
             snap = store.snapshots.latest_snapshot()
             if snap is not None:
                 try:
-                    twin = cls.from_snapshot(snap.blob if hasattr(snap, "blob") else snap[-1], network)
+                    twin = cls.from_snapshot(snap.blob, network)
                 except DataError as exc:  # an old or foreign snapshot: the log is the truth, replay it all
                     log.warning("%s; replaying the log from the start instead", exc)
         twin = twin or cls(network)
@@ -117,7 +118,7 @@ class Twin:
                                 "sites differ from this network's)")
         return cls(network, state=state, offset=offset)
 
-    def save_snapshot(self, store: Any, name: str = "twin") -> None:
+    def save_snapshot(self, store: Store, name: str = "twin") -> None:
         """Write the state (its offset included) to ``store``'s snapshots under its writer's ``name``."""
         at = self.state.last_event_at
         store.snapshots.save_snapshot(self.offset, ts_to_us(at) if at else 0, self.to_snapshot(), name=name)

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Path
 from ...errors import DataError, SecurityError
 from ...security.devices import DeviceRegistry
 from ...security.tokens import Principal
-from ...store.devices import SqlRegistryBackend
 from ..deps import Admin, StateDep
 from ..problems import Conflict, NotFound
 from ..schemas import DeviceCreate, DeviceCreated, DevicePublic
@@ -20,8 +19,8 @@ DeviceId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0
 
 def _registry(state: StateDep, who: Principal | None = None) -> DeviceRegistry:
     """The registry; changes made through it are audited as ``who`` (in the change's transaction)."""
-    backend = SqlRegistryBackend(state.store.backend, actor=who.actor if who is not None else "api")
-    return DeviceRegistry(backend, home=state.home)
+    records = state.store.devices.acting_as(who.actor if who is not None else "api")
+    return DeviceRegistry(records, home=state.home)
 
 
 @router.get("/v1/devices", response_model=list[DevicePublic], summary="Registered devices (admin)")
@@ -41,7 +40,7 @@ def get_device(state: StateDep, _: Admin, device_id: DeviceId) -> DevicePublic:
              summary="Provision a device; its private key is shown once (admin)")
 def provision_device(state: StateDep, who: Admin, body: DeviceCreate) -> DeviceCreated:
     reg = _registry(state, who)
-    if reg.backend.get_device(body.device_id) is not None:
+    if reg.records.get_device(body.device_id) is not None:
         raise Conflict(f"device {body.device_id!r} is already registered")
     try:
         cred = reg.provision(body.device_id, kind=body.kind, measures=body.measures, asset=body.asset,
@@ -56,7 +55,7 @@ def provision_device(state: StateDep, who: Admin, body: DeviceCreate) -> DeviceC
 @router.post("/v1/devices/{device_id}/revoke", response_model=DevicePublic, summary="Revoke a device (admin)")
 def revoke_device(state: StateDep, who: Admin, device_id: DeviceId) -> DevicePublic:
     reg = _registry(state, who)
-    if reg.backend.get_device(device_id) is None:
+    if reg.records.get_device(device_id) is None:
         raise NotFound(f"no device {device_id!r}")
     rec = reg.revoke(device_id)
     return DevicePublic(**rec.public_dict())

@@ -17,8 +17,6 @@ from ... import __version__
 from ...decide.autonomy import loosened, parse_policy
 from ...events import us_to_ts
 from ...security.tokens import people_behind, person_of
-from ...store.audit import AuditLog
-from ...store.quarantine import IngestTables
 from ..deps import Admin, StateDep, Viewer
 from ..problems import NotFound
 from ..schemas import (
@@ -86,7 +84,7 @@ def status(state: StateDep, _: Viewer) -> Status:
         st = "ok"
     except Exception:  # reported, not raised: a status check answers
         version, offset, st = -1, None, "degraded"
-    return Status(status=st, store=state.store.backend.safe_url, schema_version=version, log_offset=offset,
+    return Status(status=st, store=state.store.safe_url, schema_version=version, log_offset=offset,
                   network=getattr(state.network, "name", None), version=__version__)
 
 
@@ -107,7 +105,7 @@ def quarantine(state: StateDep, _: Viewer, device: Annotated[str | None, Query(m
                reason: Annotated[str | None, Query(max_length=64)] = None,
                before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                limit: Annotated[int, Query(ge=1, le=500)] = 50) -> QuarantinePage:
-    t = IngestTables(state.store.backend)
+    t = state.store.ingest
     rows = t.quarantined(device=device, reason=reason, limit=limit + 1, before_id=before_id)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -121,14 +119,14 @@ def quarantine(state: StateDep, _: Viewer, device: Annotated[str | None, Query(m
 def audit(state: StateDep, _: Viewer, before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
           subject: Annotated[str | None, Query(max_length=128)] = None,
           limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> AuditPage:
-    log = AuditLog(state.store.backend)
+    log = state.store.audit
     items = log.entries(after_seq=before or 0, limit=limit, subject=subject, newest_first=True)
     return AuditPage(items=[e.to_dict() for e in items], head_seq=log.head()[0])
 
 
 @router.get("/v1/audit/verify", response_model=AuditVerify, tags=["audit"], summary="Verify the hash chain (admin)")
 def audit_verify(state: StateDep, _: Admin) -> AuditVerify:
-    return AuditVerify(**AuditLog(state.store.backend).verify().to_dict())
+    return AuditVerify(**state.store.audit.verify().to_dict())
 
 
 def _token_public(r) -> TokenPublic:  # noqa: ANN001

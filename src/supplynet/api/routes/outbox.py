@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from ...store.outbox import OutboxTable
 from ..deps import Admin, StateDep, Viewer
 from ..problems import Conflict, NotFound
 
@@ -46,7 +45,7 @@ def list_outbox(state: StateDep, _: Viewer,
                 status: Literal["pending", "delivered", "dead"] | None = None,
                 sink: Annotated[str | None, Query(max_length=64)] = None,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> OutboxPage:
-    box = OutboxTable(state.store.backend)
+    box = state.store.outbox
     return OutboxPage(items=[OutboxItem(**r.to_json()) for r in box.list(status=status, sink=sink, limit=limit)],
                       counts=box.counts())
 
@@ -55,7 +54,7 @@ def list_outbox(state: StateDep, _: Viewer,
              summary="Send a dead letter again (admin): back to pending, due now, attempts reset")
 def resend(state: StateDep, who: Admin, action_id: ActionId,
            sink: Annotated[str | None, Query(max_length=64, description="only to this sink")] = None) -> Resent:
-    box = OutboxTable(state.store.backend)
+    box = state.store.outbox
     n = box.resend(action_id, sink, actor=who.actor)
     rows = box.list(action_id=action_id, sink=sink)
     if not rows:

@@ -15,7 +15,6 @@ from starlette.concurrency import run_in_threadpool
 
 from ...errors import DataError
 from ...events import to_utc
-from ...store.quarantine import IngestTables
 from ..deps import StateDep, Viewer
 from ..schemas import AssetHealth, ForecastBand, Kpis, StatePage
 from ..service import dump, row_dict
@@ -112,7 +111,7 @@ def get_kpis(state: StateDep, _: Viewer,
     demand = out["sold"] + out["lost_sales"] + out["backorders"]
     out["fill_rate"] = out["sold"] / demand if demand > 0 else None
     out["decisions_proposed"] = sum(n for (_, s), n in state.decisions.counts().items() if s == "proposed")
-    out["quarantined"] = sum(IngestTables(state.store.backend).quarantine_counts().values())
+    out["quarantined"] = sum(state.store.ingest.quarantine_counts().values())
     return Kpis(**out)
 
 

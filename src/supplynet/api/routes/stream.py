@@ -12,8 +12,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from ...store.audit import AuditLog
-from ...store.quarantine import IngestTables
 from ..deps import StateDep, Viewer
 
 router = APIRouter(tags=["live"])
@@ -21,8 +19,8 @@ router = APIRouter(tags=["live"])
 
 def _snapshot(state: StateDep) -> dict:
     return {"log_offset": state.store.log.last_offset() or 0, "decisions": list(state.decisions.version()),
-            "audit_seq": AuditLog(state.store.backend).head()[0],
-            "quarantined": sum(IngestTables(state.store.backend).quarantine_counts().values()),
+            "audit_seq": state.store.audit.head()[0],
+            "quarantined": sum(state.store.ingest.quarantine_counts().values()),
             "scenarios": state.scenarios.live()}
 
 
