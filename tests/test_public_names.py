@@ -1,8 +1,9 @@
 """Public names: each package's ``__all__`` is complete, the edges use public modules only, and the
 domain raises the error tree rather than bare ``ValueError``.
 
-- ``decide``, ``sense`` and ``sim`` publish every name of their public modules (imported on first
-  use, :mod:`supplynet._lazy`); a name two modules share gets an alias of its own.
+- ``datasets``, ``decide``, ``sense`` and ``sim`` publish every name of their public modules, those of
+  their subpackages too (imported on first use, :mod:`supplynet._lazy`); a name two modules share
+  gets an alias of its own.
 - An edge (api, commands, cli, web) imports no private ``_x`` module of another package; today's
   exceptions are listed in ``EDGE_PRIVATE_ALLOWED`` with their reason (the list only shrinks).
 - ``raise ValueError`` appears only where pydantic requires it (validators).
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "supplynet"
-PACKAGES = ["decide", "sense", "sim"] + (["policy"] if (SRC / "policy" / "__init__.py").exists() else [])
+PACKAGES = ["datasets", "decide", "sense", "sim"] + (["policy"] if (SRC / "policy" / "__init__.py").exists() else [])
 EDGES = ("api", "commands", "cli", "web")
 
 #: (importing module, private module) -> why it is still there
@@ -41,13 +42,16 @@ VALUE_ERROR_ALLOWED = {
 
 
 def _public_modules(pkg: str) -> dict[str, list[str]]:
-    """module name -> its ``__all__``, for every public module of ``supplynet.<pkg>``."""
+    """module name (dotted below the package) -> its ``__all__``, for every public module of
+    ``supplynet.<pkg>`` and of its public subpackages (``sense.eta.trips`` is ``"eta.trips"``)."""
     out = {}
-    for p in sorted((SRC / pkg).glob("*.py")):
-        if not p.name.startswith("_"):
-            mod = importlib.import_module(f"supplynet.{pkg}.{p.stem}")
-            assert hasattr(mod, "__all__"), f"supplynet.{pkg}.{p.stem} has no __all__"
-            out[p.stem] = list(mod.__all__)
+    for p in sorted((SRC / pkg).rglob("*.py")):
+        parts = p.relative_to(SRC / pkg).with_suffix("").parts
+        if not any(part.startswith("_") for part in parts):
+            stem = ".".join(parts)
+            mod = importlib.import_module(f"supplynet.{pkg}.{stem}")
+            assert hasattr(mod, "__all__"), f"supplynet.{pkg}.{stem} has no __all__"
+            out[stem] = list(mod.__all__)
     return out
 
 
@@ -90,13 +94,14 @@ def test_aliases_name_the_shared_names():
 
     assert decide.SINK_KINDS == ("webhook", "mqtt", "file") and decide.KINDS == decide.autonomy.KINDS
     assert decide.record_decisions is decide.record.record
-    assert sense.eta_backtest is sense.eta.backtest and sense.forecast_backtest is sense.forecast.backtest
+    assert sense.eta_backtest is sense.eta.eta_backtest.backtest
+    assert sense.forecast_backtest is sense.demand.forecast.backtest
 
 
 def test_importing_a_package_imports_none_of_its_modules():
-    code = ("import sys, supplynet.decide, supplynet.sense, supplynet.sim\n"
-            "loaded = [m for m in sys.modules if m.startswith(('supplynet.decide.', 'supplynet.sense.', "
-            "'supplynet.sim.')) or m in ('lightgbm', 'statsforecast', 'numba')]\n"
+    code = ("import sys, supplynet.datasets, supplynet.decide, supplynet.sense, supplynet.sim\n"
+            "loaded = [m for m in sys.modules if m.startswith(('supplynet.datasets.', 'supplynet.decide.', "
+            "'supplynet.sense.', 'supplynet.sim.')) or m in ('lightgbm', 'statsforecast', 'numba')]\n"
             "print(','.join(loaded))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                        env={"PYTHONPATH": str(SRC.parent), "PATH": ""})

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from supplynet.commands.eta import app
 from supplynet.errors import DataError
-from supplynet.sense.trips import generate_trips
+from supplynet.sense.eta.trips import generate_trips
 from supplynet.testing.require import require_or_skip
 
 runner = CliRunner()

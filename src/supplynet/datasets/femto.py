@@ -3,7 +3,8 @@
 A run folder (e.g. ``Learning_set/Bearing3_1``) holds one ``acc_NNNNN.csv`` per snapshot: 2560
 samples at 25.6 kHz (0.1 s) taken every 10 s, with columns hour, minute, second, microsecond,
 horizontal and vertical acceleration (g). Some runs use ``;`` as separator. The run ends when the
-vibration exceeds 20 g (the bearing is considered failed).
+vibration exceeds 20 g (the bearing is considered failed). Its features per snapshot:
+:func:`supplynet.sense.health.features.snapshot_features`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from ..errors import DataError
 
-__all__ = ["FEMTO_FS_HZ", "PRONOSTIA_BEARING", "FemtoRun", "load_femto_run", "snapshot_features"]
+__all__ = ["FEMTO_FS_HZ", "PRONOSTIA_BEARING", "FemtoRun", "load_femto_run"]
 
 FEMTO_FS_HZ = 25_600.0
 #: PRONOSTIA test bearing (NSK 6804DD class), per the challenge description: 13 balls of 3.5 mm on a
@@ -67,19 +68,3 @@ def load_femto_run(folder: str | Path, *, limit: int | None = None) -> FemtoRun:
     stamp = stamp + 86400 * np.concatenate([[0], np.cumsum(np.diff(stamp) < 0)])  # runs over midnight
     acc = np.stack([s[:n, 4:6] for s in snaps])
     return FemtoRun(folder.name, stamp - stamp[0], acc)
-
-
-def snapshot_features(run: FemtoRun, shaft_hz: float | None = None) -> tuple[np.ndarray, list[str]]:
-    """Per snapshot and channel: log RMS, log peak, kurtosis, crest factor and band energies
-    (and bearing defect bands when ``shaft_hz`` is given), as an (n_snapshots, n_features) array."""
-    from .features import BearingGeometry, waveform_features
-
-    geometry = BearingGeometry(**PRONOSTIA_BEARING) if shaft_hz else None
-    cols, names = [], []
-    for c, ch in enumerate(("h", "v")):
-        f = waveform_features(run.acc[:, :, c], FEMTO_FS_HZ, n_bands=4, shaft_hz=shaft_hz, geometry=geometry)
-        for k, v in f.items():
-            val = np.log(np.maximum(v, 1e-12)) if k in ("rms", "peak") else v
-            cols.append(val)
-            names.append(f"{ch}_{k}")
-    return np.column_stack(cols), names

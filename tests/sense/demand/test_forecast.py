@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from supplynet.errors import DataError
-from supplynet.sense import _forecast_models as km
-from supplynet.sense.forecast import Forecaster, backtest
+from supplynet.sense.demand import _forecast_models as km
+from supplynet.sense.demand.forecast import Forecaster, backtest
 from supplynet.testing.require import require_or_skip
 
 M = 52
@@ -219,7 +219,7 @@ def test_default_model_runs_end_to_end_with_mixed_series() -> None:
 @pytest.mark.data
 @pytest.mark.slow
 def test_walmart_loader_shapes_and_holiday_weights() -> None:
-    from supplynet.sense.walmart import find_walmart_dir, load_walmart
+    from supplynet.datasets.walmart import find_walmart_dir, load_walmart
 
     if find_walmart_dir() is None:
         require_or_skip("../shared/data/walmart-store-sales not available (set SUPPLYNET_DATA_DIR)", "data")

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from supplynet.errors import DataError
-from supplynet.sense import _forecast_models as km
-from supplynet.sense import forecast as fm
-from supplynet.sense._forecast_data import build_panel, resolve_freq, validate_series
-from supplynet.sense.forecast import Forecaster
+from supplynet.sense.demand import _forecast_models as km
+from supplynet.sense.demand import forecast as fm
+from supplynet.sense.demand._forecast_data import build_panel, resolve_freq, validate_series
+from supplynet.sense.demand.forecast import Forecaster
 
 M = 52
 W = resolve_freq("W")

@@ -10,7 +10,7 @@ import pytest
 
 from supplynet.model import Network
 from supplynet.model._schema import LeadTime
-from supplynet.sense.delay import DelayDetector, DelayPolicy, LaneEta, lane_route, split_normal_sf
+from supplynet.sense.eta.delay import DelayDetector, DelayPolicy, LaneEta, lane_route, split_normal_sf
 
 T0 = datetime(2026, 3, 2, 6, tzinfo=UTC)
 

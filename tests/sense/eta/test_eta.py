@@ -11,18 +11,17 @@ import numpy as np
 import pytest
 
 from supplynet.errors import DataError
-from supplynet.sense.eta import (
+from supplynet.sense.eta.eta import (
     EtaModel,
     LaneGeometry,
-    backtest,
-    backtest_seeds,
     classify_trips,
     learn_route,
     match_trip,
     weighted_quantiles,
 )
-from supplynet.sense.geo import Route, haversine_m
-from supplynet.sense.trips import Trip, generate_trips, load_gpx, load_trips, load_trips_csv
+from supplynet.sense.eta.eta_backtest import backtest, backtest_seeds
+from supplynet.sense.eta.geo import Route, haversine_m
+from supplynet.sense.eta.trips import Trip, generate_trips, load_gpx, load_trips, load_trips_csv
 from supplynet.testing.require import require_or_skip
 
 ROUTE = [(53.40, -2.98), (53.40, -2.935), (53.427, -2.935)]  # about 3 km east then 3 km north
@@ -31,7 +30,7 @@ STOPS = [(1500.0, 60.0), (3500.0, 90.0)]
 
 
 def _data_dir() -> Path:
-    return Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data"))
+    return Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[4] / "shared" / "data"))
 
 
 LIVERPOOL = _data_dir() / "gps-trajectories" / "liverpool_bus_route14_outbound.csv"

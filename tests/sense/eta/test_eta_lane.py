@@ -13,12 +13,12 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from supplynet.cli import app
-from supplynet.sense.eta_lane import LaneEtaModel, lane_backtest, load_eta_models, repeated_route
-from supplynet.sense.geo import haversine_m
-from supplynet.sense.trips import load_trips
+from supplynet.sense.eta.eta_lane import LaneEtaModel, lane_backtest, load_eta_models, repeated_route
+from supplynet.sense.eta.geo import haversine_m
+from supplynet.sense.eta.trips import load_trips
 from supplynet.testing.require import require_or_skip
 
-DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data"))
+DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[4] / "shared" / "data"))
 runner = CliRunner()
 
 
@@ -85,7 +85,7 @@ def test_bus_route_file_with_semicolons_stays_on_the_route_model(tmp_path: Path)
 
 def test_fit_writes_json_the_live_delay_detector_loads_per_lane(tmp_path: Path) -> None:
     from supplynet.model import example_path, load_network
-    from supplynet.sense.delay import DelayDetector
+    from supplynet.sense.eta.delay import DelayDetector
 
     f = tmp_path / "trips.csv"
     frame = unrelated_trips(8)
@@ -151,7 +151,7 @@ def ferry_and_road_trips(n: int = 12, seed: int = 0, declare: bool = True) -> pd
 
 
 def test_the_road_sea_context_is_derived_and_sharpens_the_lane_model(tmp_path: Path) -> None:
-    from supplynet.sense.eta_lane import CONTEXTS, contexts
+    from supplynet.sense.eta.eta_lane import CONTEXTS, contexts
 
     trips = load_trips_frame(tmp_path, ferry_and_road_trips())
     assert [tr.meta["mode"] for tr in trips[:2]] == ["road", "sea"]
@@ -184,7 +184,7 @@ def test_the_road_sea_context_is_derived_and_sharpens_the_lane_model(tmp_path: P
 
 
 def test_context_in_the_model_file_and_older_files_still_load(tmp_path: Path) -> None:
-    from supplynet.sense.eta_lane import CONTEXTS
+    from supplynet.sense.eta.eta_lane import CONTEXTS
 
     model = LaneEtaModel().fit(load_trips_frame(tmp_path, ferry_and_road_trips()))
     doc = json.loads(json.dumps(model.to_dict()))

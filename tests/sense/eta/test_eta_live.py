@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from supplynet.model import Network
-from supplynet.sense.delay import DelayDetector, DelayPolicy, fit_lane_eta_model
-from supplynet.sense.eta import EtaModel, match_trip
-from supplynet.sense.eta_tod import TodEtaModel
-from supplynet.sense.trips import Trip, generate_trips
+from supplynet.sense.eta.delay import DelayDetector, DelayPolicy, fit_lane_eta_model
+from supplynet.sense.eta.eta import EtaModel, match_trip
+from supplynet.sense.eta.eta_tod import TodEtaModel
+from supplynet.sense.eta.trips import Trip, generate_trips
 
 ROUTE = [(53.40, -2.98), (53.40, -2.935), (53.427, -2.935)]  # about 3 km east then 3 km north
 SPEEDS = [(0.0, 4.0), (2000.0, 9.0), (4000.0, 5.0)]

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from supplynet.errors import DataError
-from supplynet.sense.eta import LaneGeometry, backtest, match_trip
-from supplynet.sense.eta_tod import TodEtaModel
-from supplynet.sense.geo import Route
-from supplynet.sense.trips import Trip, generate_trips
+from supplynet.sense.eta.eta import LaneGeometry, match_trip
+from supplynet.sense.eta.eta_backtest import backtest
+from supplynet.sense.eta.eta_tod import TodEtaModel
+from supplynet.sense.eta.geo import Route
+from supplynet.sense.eta.trips import Trip, generate_trips
 
 ROUTE = [(53.40, -2.98), (53.40, -2.935), (53.427, -2.935)]  # about 3 km east then 3 km north
 SPEEDS = [(0.0, 4.0), (2000.0, 9.0), (4000.0, 5.0)]  # slow town centre, fast road, slow suburb

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from supplynet.sense.geo import (
+from supplynet.sense.eta.geo import (
     EARTH_RADIUS_M,
     Geofence,
     Route,

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from supplynet.sense.features import (
+from supplynet.sense.health.features import (
     BearingGeometry,
     ConditionNormalizer,
     OperatingConditions,
@@ -20,7 +20,7 @@ from supplynet.sense.features import (
 )
 from supplynet.testing.require import require_or_skip
 
-DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")) / "cmapss"
+DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[4] / "shared" / "data")) / "cmapss"
 
 
 def _regime_settings(rng: np.random.Generator, k: int, n: int = 1500) -> tuple[np.ndarray, np.ndarray]:
@@ -149,7 +149,7 @@ def test_bearing_fault_bands_find_an_outer_race_defect() -> None:
 def test_cmapss_regimes_are_learned_six_for_fd002_one_for_fd001() -> None:
     if not DATA.is_dir():
         require_or_skip(f"C-MAPSS data not found at {DATA}", "data")
-    from supplynet.sense.cmapss import SETTING_COLUMNS, load_cmapss
+    from supplynet.datasets.cmapss import SETTING_COLUMNS, load_cmapss
 
     for subset, k in (("FD002", 6), ("FD001", 1)):
         train = load_cmapss(DATA, subset, test=False).train

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from supplynet.datasets.femto import load_femto_run
 from supplynet.errors import DataError
 from supplynet.events import Alert
-from supplynet.sense.femto import load_femto_run, snapshot_features
-from supplynet.sense.health import Cusum, HealthModel, HealthMonitor, detect_onset
+from supplynet.sense.health.features import snapshot_features
+from supplynet.sense.health.health import Cusum, HealthModel, HealthMonitor, detect_onset
 from supplynet.testing.require import require_or_skip
 
-FEMTO = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")) / "femto-pronostia" / "Learning_set" / "Bearing3_1"
+FEMTO = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[4] / "shared" / "data")) / "femto-pronostia" / "Learning_set" / "Bearing3_1"
 
 
 def _wear_run(rng: np.random.Generator, n: int = 400, change: int = 300) -> np.ndarray:

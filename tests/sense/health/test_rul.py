@@ -12,18 +12,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from supplynet.errors import DataError, ModelError
-from supplynet.sense.cmapss import (
+from supplynet.datasets.cmapss import (
     CMAPSS_COLUMNS,
     generate_wear_fleet,
     load_cmapss,
     truncate_units,
     write_cmapss_folder,
 )
-from supplynet.sense.rul import RulDistribution, RulModel, evaluate_last_cycle, phm08_score, rul_targets
+from supplynet.errors import DataError, ModelError
+from supplynet.sense.health.rul import (
+    RulDistribution,
+    RulModel,
+    evaluate_last_cycle,
+    phm08_score,
+    rul_targets,
+)
 from supplynet.testing.require import require_or_skip
 
-DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")) / "cmapss"
+DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[4] / "shared" / "data")) / "cmapss"
 FAST = dict(n_estimators=60, n_folds=3)
 
 
@@ -186,8 +192,8 @@ def test_fd001_small_model_is_accurate_and_calibrated() -> None:
 
 
 def test_tracker_follows_a_unit_reading_by_reading(model: RulModel, fleet) -> None:
-    from supplynet.sense.cmapss import SENSOR_COLUMNS, SETTING_COLUMNS
-    from supplynet.sense.rul import RulTracker
+    from supplynet.datasets.cmapss import SENSOR_COLUMNS, SETTING_COLUMNS
+    from supplynet.sense.health.rul import RulTracker
 
     _, test, _ = fleet
     unit = test[test["unit"] == test["unit"].iloc[-1]]

@@ -10,17 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from supplynet.datasets.scms import load_scms
 from supplynet.errors import DataError
-from supplynet.sense.leadtime import (
+from supplynet.sense.leadtime.leadtime import (
     evaluate_late_delivery,
     lead_time_table,
     leadtime_report,
-    load_scms,
     time_split,
 )
 from supplynet.testing.require import require_or_skip
 
-SCMS = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")) / \
+SCMS = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[4] / "shared" / "data")) / \
     "scms-delivery"
 
 

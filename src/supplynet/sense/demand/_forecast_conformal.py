@@ -13,8 +13,8 @@ import warnings
 
 import numpy as np
 
-from supplynet.sense import _forecast_models as km
-from supplynet.sense._forecast_data import Panel
+from supplynet.sense.demand import _forecast_models as km
+from supplynet.sense.demand._forecast_data import Panel
 
 __all__ = ["conformal_quantiles", "forecast_metrics", "normaliser", "series_scale"]
 

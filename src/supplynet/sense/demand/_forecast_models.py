@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from supplynet.sense._forecast_data import Grid, Panel
+from supplynet.sense.demand._forecast_data import Grid, Panel
 
-from ..errors import ParameterError
+from ...errors import ParameterError
 
 __all__ = [
     "ADI_CUTOFF",

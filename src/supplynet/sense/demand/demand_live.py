@@ -8,7 +8,7 @@ Two paths feed the same estimates (mean and standard deviation of demand per day
   squared error (Brown 1959; the MSE tracking of Silver, Pyke & Peterson 1998 sec. 4.7), starting
   from the network's declared demand as the prior.
 - **Batch** (when asked, e.g. nightly): :meth:`DemandSensor.refit` runs the forecasting module's
-  :class:`~supplynet.sense.forecast.Forecaster` on the daily history in Nixtla long format and turns
+  :class:`~supplynet.sense.demand.forecast.Forecaster` on the daily history in Nixtla long format and turns
   its point forecast and conformal interval into the distribution of demand over the next days
   (:func:`protection_demand`).
 
@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import ModelError
-from ..events import EventBase
+from ...errors import ModelError
+from ...events import EventBase
 
 __all__ = ["DemandEstimate", "DemandSensor", "forecast_estimates", "protection_demand"]
 

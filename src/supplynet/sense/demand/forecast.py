@@ -51,9 +51,9 @@ import numpy as np
 import pandas as pd
 
 from supplynet.errors import DataError
-from supplynet.sense import _forecast_models as km
-from supplynet.sense._forecast_conformal import conformal_quantiles, forecast_metrics, normaliser
-from supplynet.sense._forecast_data import (
+from supplynet.sense.demand import _forecast_models as km
+from supplynet.sense.demand._forecast_conformal import conformal_quantiles, forecast_metrics, normaliser
+from supplynet.sense.demand._forecast_data import (
     Grid,
     Panel,
     build_panel,

@@ -1,6 +1,6 @@
 """Forecasts out: the next ``h`` periods of every series in Nixtla long format.
 
-:func:`run_forecast` fits the :class:`~supplynet.sense.forecast.Forecaster` (the ``default`` model
+:func:`run_forecast` fits the :class:`~supplynet.sense.demand.forecast.Forecaster` (the ``default`` model
 routes intermittent series to the Croston-type methods when they win the calibration block) and
 returns ``unique_id, ds, mean, lo-80, hi-80, lo-95, hi-95 ...`` -- the column names of Nixtla's
 libraries (statsforecast's ``lo-80``), with the point forecast as ``mean``. The bands are ordered
@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
-from ..events import Sale
+from ...errors import DataError
+from ...events import Sale
 from ._forecast_data import resolve_freq
 from .forecast import Forecaster, _levels, _name
 
 if TYPE_CHECKING:
-    from ..model import Network
-    from ..store import Store
+    from ...model import Network
+    from ...store import Store
 
 __all__ = ["parse_levels", "read_frame", "run_forecast", "sales_history", "to_nixtla"]
 

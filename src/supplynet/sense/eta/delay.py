@@ -2,12 +2,12 @@
 with significance, never on one late ping.
 
 For every GPS fix of a shipment in transit the detector matches the fix to the lane's route
-(:class:`~supplynet.sense.geo.Route`: the lane's geometry, else the straight line between its sites),
+(:class:`~supplynet.sense.eta.geo.Route`: the lane's geometry, else the straight line between its sites),
 keeps the progress monotone, and forecasts the arrival as a distribution:
 
-- with a fitted segment model for the lane (:class:`~supplynet.sense.eta_tod.TodEtaModel`, the
+- with a fitted segment model for the lane (:class:`~supplynet.sense.eta.eta_tod.TodEtaModel`, the
   backtest's default: segment times by time of day with a trip random effect, see
-  :mod:`supplynet.sense.eta_tod`; or :class:`~supplynet.sense.eta.EtaModel`, segment times with a
+  :mod:`supplynet.sense.eta.eta_tod`; or :class:`~supplynet.sense.eta.eta.EtaModel`, segment times with a
   Gaussian-process correction; :func:`fit_lane_eta_model` fits one on a lane's past GPS trips), its
   P10/P50/P90 from the shipment's fixes so far (the first passage of each segment, so the live pace
   is learned segment by segment), read as a split normal (two half-normals joined at the median;
@@ -36,14 +36,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import DataError, ParameterError
+from ...errors import DataError, ParameterError
 from .eta import EtaModel, LaneGeometry, weighted_quantiles
 from .eta_tod import TodEtaModel, eta_model_class
 from .geo import Route
 from .trips import Trip
 
 if TYPE_CHECKING:
-    from ..model import Network
+    from ...model import Network
 
 __all__ = ["ArrivalForecast", "DelayDeclared", "DelayDetector", "DelayPolicy", "LaneEta", "SegmentEtaModel",
            "fit_lane_eta_model", "lane_route", "split_normal_sf"]
@@ -301,8 +301,8 @@ class DelayDetector:
     """Per-shipment progress, ETA and delay declaration over a network's lanes.
 
     Feed it shipment statuses and positions (:meth:`observe_status`, :meth:`observe_position`);
-    ``eta_models`` maps lane ids to fitted segment models (:class:`~supplynet.sense.eta_tod.TodEtaModel`
-    or :class:`~supplynet.sense.eta.EtaModel`, see :func:`fit_lane_eta_model`); other lanes use
+    ``eta_models`` maps lane ids to fitted segment models (:class:`~supplynet.sense.eta.eta_tod.TodEtaModel`
+    or :class:`~supplynet.sense.eta.eta.EtaModel`, see :func:`fit_lane_eta_model`); other lanes use
     :class:`LaneEta`."""
 
     def __init__(self, network: Network, *, policy: DelayPolicy | None = None,

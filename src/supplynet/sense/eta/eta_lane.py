@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError
+from ...errors import DataError
 from .eta import EtaForecast
 from .geo import haversine_m
 from .trips import Trip
@@ -257,7 +257,7 @@ class LaneEtaModel:
 
     # -- the live path: a lane's route, progress along it -------------------------------------
     def bind(self, route: Any, mode: str | None = None) -> LaneEtaModel:
-        """This model on a lane's route (a :class:`~supplynet.sense.geo.Route`) of ``mode`` (the
+        """This model on a lane's route (a :class:`~supplynet.sense.eta.geo.Route`) of ``mode`` (the
         lane's declared mode: ``sea`` sets the context), for the delay detector."""
         out = LaneEtaModel(**{k: getattr(self, k) for k in ("pace_", "ctx_pace_", "ctx_band_pace_", "band_pace_", "global_pace_",
                                                             "weight_", "q10_", "q90_", "n_trips", "median_speed_mps")})
@@ -359,7 +359,7 @@ def save_models(models: dict[str, LaneEtaModel], path: str | Path) -> Path:
 
 def load_eta_models(path: str | Path, network: Any = None) -> dict[str, LaneEtaModel]:
     """Models of :func:`save_models` by lane; with a network, every lane of it gets its own model (or
-    the ``"*"`` one) bound to its route, ready for :class:`~supplynet.sense.delay.DelayDetector`."""
+    the ``"*"`` one) bound to its route, ready for :class:`~supplynet.sense.eta.delay.DelayDetector`."""
     p = Path(path)
     try:
         doc = json.loads(p.read_text())

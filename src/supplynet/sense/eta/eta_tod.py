@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import DataError, ParameterError
+from ...errors import DataError, ParameterError
 from .eta import (
     DAY_S,
     EtaForecast,
@@ -97,7 +97,7 @@ class TodEtaModel(_FittedOnTrips):
     """Segment times by time of day with a trip random effect on one lane (see the module docstring).
 
     ``segment_m`` is the segment length (400 m, about the spacing of urban bus stops, as
-    :class:`~supplynet.sense.eta.EtaModel`); ``bandwidths_s`` the candidate kernel bandwidths and
+    :class:`~supplynet.sense.eta.eta.EtaModel`); ``bandwidths_s`` the candidate kernel bandwidths and
     ``loading_slopes`` the candidate slopes of the trip effect's log loading along the route, one pair
     of which :meth:`fit` picks by marginal likelihood on the training trips (``loading_slopes=(0.0,)``
     is one constant trip effect); ``within_profile`` reads the share of the current segment's time

@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..errors import DataError, ParameterError
+from ...errors import DataError, ParameterError
 
 __all__ = [
     "EARTH_RADIUS_M",

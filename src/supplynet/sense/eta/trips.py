@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ..errors import DataError, ParameterError
+from ...errors import DataError, ParameterError
 
 __all__ = ["Trip", "generate_trips", "load_gpx", "load_trips", "load_trips_csv"]
 

@@ -12,7 +12,8 @@
   computes the same numbers reading by reading (``update(x).get()``), equal to the batch result.
 - :func:`waveform_features` gives RMS, peak, crest factor, kurtosis, FFT band energies and, when the
   shaft speed and bearing geometry are known, envelope-spectrum energy at the bearing defect
-  frequencies BPFO, BPFI, BSF and FTF (Randall & Antoni 2011, "Rolling element bearing diagnostics").
+  frequencies BPFO, BPFI, BSF and FTF (Randall & Antoni 2011, "Rolling element bearing diagnostics");
+  :func:`snapshot_features` applies it to every snapshot of a FEMTO / PRONOSTIA run.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import hilbert, lfilter
 
-from ..errors import DataError, ParameterError
+from ...datasets.femto import FEMTO_FS_HZ, PRONOSTIA_BEARING, FemtoRun
+from ...errors import DataError, ParameterError
 
 __all__ = [
     "BearingGeometry",
@@ -32,6 +34,7 @@ __all__ = [
     "OperatingConditions",
     "WindowFeatures",
     "WindowSpec",
+    "snapshot_features",
     "waveform_features",
     "window_feature_names",
     "window_features",
@@ -421,3 +424,19 @@ def waveform_features(
                 sel |= np.abs(freqs - f0 * h) <= half
             out[f"env_{name}"] = espec[:, sel].sum(axis=1) / etotal
     return out
+
+
+def snapshot_features(run: FemtoRun, shaft_hz: float | None = None) -> tuple[np.ndarray, list[str]]:
+    """Per snapshot and channel: log RMS, log peak, kurtosis, crest factor and band energies
+    (and bearing defect bands when ``shaft_hz`` is given), as an (n_snapshots, n_features) array."""
+    b = PRONOSTIA_BEARING
+    geometry = BearingGeometry(int(b["n_elements"]), b["element_diameter"], b["pitch_diameter"],
+                               b["contact_angle_deg"]) if shaft_hz else None
+    cols, names = [], []
+    for c, ch in enumerate(("h", "v")):
+        f = waveform_features(run.acc[:, :, c], FEMTO_FS_HZ, n_bands=4, shaft_hz=shaft_hz, geometry=geometry)
+        for k, v in f.items():
+            val = np.log(np.maximum(v, 1e-12)) if k in ("rms", "peak") else v
+            cols.append(val)
+            names.append(f"{ch}_{k}")
+    return np.column_stack(cols), names

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError, ParameterError
+from ...errors import DataError, ParameterError
 
 __all__ = ["Cusum", "HealthModel", "HealthMonitor", "HealthState", "Onset", "detect_onset"]
 
@@ -160,7 +160,7 @@ class Onset:
 
     def to_alert(self, source: str, seq: int, ts: datetime) -> Any:
         """The onset as an :class:`supplynet.events.Alert` for the event log."""
-        from ..events import Alert
+        from ...events import Alert
 
         return Alert(
             source=source,

@@ -6,7 +6,7 @@ sampled vibration signal (snapshots separated by gaps much longer than the sampl
 PRONOSTIA records 0.1 s every 10 s), or windows of ``window_s`` seconds, or single rows. Each
 window gives per channel its log RMS and log peak (a single reading: its value).
 
-Per channel a :class:`~supplynet.sense.health.HealthModel` learns the baseline from the first
+Per channel a :class:`~supplynet.sense.health.health.HealthModel` learns the baseline from the first
 ``baseline_fraction`` of the windows (the early, healthy part of the run), scores the rest (one-sided:
 only a rise counts) and runs a CUSUM (Page 1954) on the score. An alarm after which the score falls
 back under the CUSUM reference for ``recover`` windows in a row did not persist: it is counted as a
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError
+from ...errors import DataError
 from .health import HealthModel
 
 __all__ = ["ChannelOnset", "channel_onsets", "plot_onsets", "windows"]

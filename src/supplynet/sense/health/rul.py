@@ -1,7 +1,7 @@
 """Remaining useful life with calibrated uncertainty.
 
 A gradient-boosted tree model (LightGBM, Ke et al. 2017) on window features of regime-normalized
-sensors (:mod:`supplynet.sense.features`), trained on a capped ("piece-wise linear") RUL target
+sensors (:mod:`supplynet.sense.health.features`), trained on a capped ("piece-wise linear") RUL target
 (Heimes, PHM08: RUL is flat at ``cap`` while the engine is healthy). Uncertainty comes from
 cross-conformal prediction (Vovk 2015; Barber et al. 2021, "jackknife+/CV+"): units are split into
 folds, each fold's units are cut at random points (mimicking the truncation of test units, which
@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, ModelError, ParameterError
-from .cmapss import SENSOR_COLUMNS, SETTING_COLUMNS
+from ...datasets.cmapss import SENSOR_COLUMNS, SETTING_COLUMNS
+from ...errors import DataError, ModelError, ParameterError
 from .features import (
     ConditionNormalizer,
     OperatingConditions,

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ...errors import DataError
 
 __all__ = ["RunLog", "read_any", "read_run_log", "read_truth"]
 

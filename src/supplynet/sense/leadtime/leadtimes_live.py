@@ -36,11 +36,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ModelError
-from ..events import EventBase, ShipmentStatus
+from ...errors import ModelError
+from ...events import EventBase, ShipmentStatus
 
 if TYPE_CHECKING:
-    from ..model import Network
+    from ...model import Network
 
 __all__ = ["LeadTimeEstimate", "LeadTimeLearner"]
 
