@@ -21,17 +21,8 @@ from .._lazy import lazy_exports
 
 #: the public names of each public module (its ``__all__``)
 _BY_MODULE: dict[str, tuple[str, ...]] = {
-    "cmapss": (
-        "CMAPSS_COLUMNS",
-        "SENSOR_COLUMNS",
-        "SETTING_COLUMNS",
-        "CmapssSubset",
-        "generate_wear_fleet",
-        "load_cmapss",
-        "read_table",
-        "truncate_units",
-        "write_cmapss_folder",
-    ),
+    "cmapss": ("CMAPSS_COLUMNS", "SENSOR_COLUMNS", "SETTING_COLUMNS", "CmapssSubset", "generate_wear_fleet",
+        "load_cmapss", "read_table", "truncate_units", "write_cmapss_folder"),
     "femto": ("FEMTO_FS_HZ", "PRONOSTIA_BEARING", "FemtoRun", "load_femto_run"),
     "scms": ("CellIssue", "DataQualityReport", "load_scms"),
     "walmart": ("EXOG_COLUMNS", "HOLIDAY_WEIGHT", "find_walmart_dir", "load_walmart"),
