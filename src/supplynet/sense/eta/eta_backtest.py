@@ -88,7 +88,8 @@ def backtest(
     other trip forecasts the remaining time. Without ``route`` the geometry is learned from the
     training trips of each fold. ``model`` is ``"tod"`` (default:
     :class:`~supplynet.sense.eta.eta_tod.TodEtaModel`, segment times by time of day with a trip random
-    effect) or ``"gp"`` (:class:`EtaModel`, the segment GP); ``model_options`` go to its constructor.
+    effect) or ``"gp"`` (:class:`~supplynet.sense.eta.eta.EtaModel`, the segment GP); ``model_options``
+    go to its constructor.
 
     Naive baselines on the same cuts: remaining distance over the average speed since departure
     (from the last fix in the origin geofence, so the dwell there does not count; from the first
