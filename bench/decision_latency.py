@@ -51,7 +51,7 @@ from supplynet.events import Condition, Line, Position, ShipmentStatus  # noqa: 
 from supplynet.fleet import Fleet, LogSink  # noqa: E402
 from supplynet.loop import sim_whatif  # noqa: E402
 from supplynet.model import example_path, load_network  # noqa: E402
-from supplynet.sense.delay import DelayDetector, lane_route  # noqa: E402
+from supplynet.sense.eta.delay import DelayDetector, lane_route  # noqa: E402
 from supplynet.store import open_store  # noqa: E402
 from supplynet.twin import Twin  # noqa: E402
 

@@ -1,7 +1,7 @@
 """Benchmark of shipment visibility (issue 7). Run: .venv/bin/python bench/eta.py
 
 ETA: leave-one-trip-out backtest of the backtest's default model,
-:class:`supplynet.sense.eta_tod.TodEtaModel` (segment times by time of day with a trip random
+:class:`supplynet.sense.eta.eta_tod.TodEtaModel` (segment times by time of day with a trip random
 effect whose loading varies log-linearly along the route, and the share of the current segment's
 time still ahead read from the past traversals' time profile), on the Liverpool route-14 file (``../shared/data/gps-trajectories``, or
 $SUPPLYNET_DATA_DIR), every complete trip cut at 20 random fixes (the CLI default) for seeds 0-4;
@@ -13,7 +13,7 @@ Nothing is tuned on the evaluated trips: the model's structure, its bandwidth gr
 2 h and the all-day mean) and its grid of loading slopes (-3 to 3) were fixed before the run; per
 fold, the variances are fitted by EM and the bandwidth and loading slope picked jointly by marginal
 likelihood on the training trips only (``notes.eta_tod_folds``). The GP, the previous default, the
-segment GP (:class:`supplynet.sense.eta.EtaModel`), is ``eta_ablations.gp`` with its own ablations
+segment GP (:class:`supplynet.sense.eta.eta.EtaModel`), is ``eta_ablations.gp`` with its own ablations
 (``gp_*``: without real-time conditioning, with conformal calibration of P10/P90, 200 m / 800 m
 segments). ``tod_all_day`` is the model without time of day (the all-day mean per segment, trip
 effect kept); ``tod_constant_effect`` has one constant trip effect (loading slope fixed at 0);
@@ -30,7 +30,7 @@ day's traffic. ``tod_causal`` weighs by time of day only traversals completed be
 (segments without one take the all-day mean): most of the gain over the GP is gone there, so the
 headline figure leans on same-afternoon neighbours.
 
-Late delivery: ROC AUC of :class:`supplynet.sense.leadtime.LateDeliveryClassifier` on the SCMS
+Late delivery: ROC AUC of :class:`supplynet.sense.leadtime.leadtime.LateDeliveryClassifier` on the SCMS
 delivery history, time-based split (last 20% of scheduled dates held out), next to the per-lane
 historical late rate.
 
@@ -64,17 +64,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import write_result  # noqa: E402
 
-from supplynet.sense.eta import (  # noqa: E402
+from supplynet.sense.eta.eta import (  # noqa: E402
     LaneGeometry,
-    backtest,
-    backtest_seeds,
     classify_trips,
     learn_route,
     match_trip,
 )
-from supplynet.sense.eta_tod import TodEtaModel  # noqa: E402
-from supplynet.sense.leadtime import leadtime_report  # noqa: E402
-from supplynet.sense.trips import load_trips  # noqa: E402
+from supplynet.sense.eta.eta_backtest import backtest, backtest_seeds  # noqa: E402
+from supplynet.sense.eta.eta_tod import TodEtaModel  # noqa: E402
+from supplynet.sense.eta.trips import load_trips  # noqa: E402
+from supplynet.sense.leadtime.leadtime import leadtime_report  # noqa: E402
 
 DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", ROOT.parent / "shared" / "data"))
 

@@ -2,7 +2,7 @@
 
 Walmart (``../shared/data/walmart-store-sales`` or $SUPPLYNET_DATA_DIR): the last 39 weeks held
 out, holiday weeks weighted 5x in WMAE; the default model against seasonal naive and MSTL-ETS (the
-seasonal ETS for season 52), all from one :func:`supplynet.sense.forecast.backtest` run, with
+seasonal ETS for season 52), all from one :func:`supplynet.sense.demand.forecast.backtest` run, with
 exogenous regressors (temperature, fuel price, markdowns, CPI, unemployment, holiday flag, store and
 department numbers) and the department as each series' ``group`` (the default ensemble's smoothed
 seasonal naive and MSTL members see histories denoised by a rank-12 SVD within each department).
@@ -46,10 +46,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import write_result  # noqa: E402
 
-from supplynet.sense import _forecast_models as km  # noqa: E402
-from supplynet.sense import forecast as F  # noqa: E402
-from supplynet.sense.forecast import Forecaster, backtest  # noqa: E402
-from supplynet.sense.walmart import find_walmart_dir, load_walmart  # noqa: E402
+from supplynet.datasets.walmart import find_walmart_dir, load_walmart  # noqa: E402
+from supplynet.sense.demand import _forecast_models as km  # noqa: E402
+from supplynet.sense.demand import forecast as F  # noqa: E402
+from supplynet.sense.demand.forecast import Forecaster, backtest  # noqa: E402
 
 H = 39
 N_JOBS = 2
@@ -85,7 +85,7 @@ def walmart() -> tuple[dict, dict]:
 
 
 def _combine_without_floor(model, members, inter, Y=None, route=True):  # type: ignore[no-untyped-def]
-    """``forecast._combine`` without the zero floor (everything else as in src/supplynet/sense/forecast.py)."""
+    """``forecast._combine`` without the zero floor (everything else as in src/supplynet/sense/demand/forecast.py)."""
     point = np.mean([members[m] for m in F.MODELS[model]], axis=0)
     if model == "default" and route and inter.any():
         point[inter] = members["intermittent"][inter]

@@ -11,7 +11,7 @@ appended straight to the log (no file, no signature, no gate): the cost of the s
 ratio shows what reading, checking and the signed path add (above 1: the gate's column path stores an
 envelope's rows as one row of columns, where a plain append writes one row per event).
 
-``forecast_run_seconds_3331``: ``supplynet forecast run``'s work (:func:`supplynet.sense.forecast_run.
+``forecast_run_seconds_3331``: ``supplynet forecast run``'s work (:func:`supplynet.sense.demand.forecast_run.
 run_forecast`) on Walmart (all 3,331 store-department series, weekly, with the exogenous regressors),
 39 weeks ahead at levels 80 and 95, the default model (conformal calibration refit included), 2 jobs.
 
@@ -90,8 +90,8 @@ def reference_append(path: Path, folder: Path) -> float:
 
 
 def forecast_seconds(n_series: int | None) -> tuple[float | None, dict]:
-    from supplynet.sense.forecast_run import run_forecast
-    from supplynet.sense.walmart import find_walmart_dir, load_walmart
+    from supplynet.datasets.walmart import find_walmart_dir, load_walmart
+    from supplynet.sense.demand.forecast_run import run_forecast
 
     if find_walmart_dir() is None:
         return None, {"forecast": "walmart-store-sales not found; the forecast figure was not measured"}

@@ -10,9 +10,9 @@ loss-function level of :func:`supplynet.policy.sizing.base_stock_for_fill_rate`)
 - ``static``: an (s,S) sized once from the history before the replay year: weekly mean and standard
   deviation per series, protection over the lead time, ``S = s + one week of mean demand``.
 - ``platform``: every week, after that week's sales, the forecasting module
-  (:class:`supplynet.sense.forecast.Forecaster`, its smoothed seasonal naive member - the default
+  (:class:`supplynet.sense.demand.forecast.Forecaster`, its smoothed seasonal naive member - the default
   ensemble's LightGBM and MSTL members take minutes per fit, too slow to refit 52 times here) forecasts
-  the next two weeks with conformal intervals; :func:`supplynet.sense.demand_live.protection_demand`
+  the next two weeks with conformal intervals; :func:`supplynet.sense.demand.demand_live.protection_demand`
   turns them into demand over the lead time, and the (s,S) levels are re-sized from it
   (``S = s + next week's forecast``) before the engine advances a week.
 
@@ -40,11 +40,11 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from _common import results_dir, write_result  # noqa: E402
 
+from supplynet.datasets.walmart import find_walmart_dir, load_walmart  # noqa: E402
 from supplynet.decide.replenish import size_levels  # noqa: E402
 from supplynet.policy.policies import SsPolicy  # noqa: E402
-from supplynet.sense.demand_live import protection_demand  # noqa: E402
-from supplynet.sense.forecast import Forecaster  # noqa: E402
-from supplynet.sense.walmart import find_walmart_dir, load_walmart  # noqa: E402
+from supplynet.sense.demand.demand_live import protection_demand  # noqa: E402
+from supplynet.sense.demand.forecast import Forecaster  # noqa: E402
 from supplynet.sim import _kernel as K  # noqa: E402
 from supplynet.sim.engine import Simulation  # noqa: E402
 from supplynet.sim.network import SimNetwork  # noqa: E402

@@ -1,6 +1,6 @@
 """Benchmark of predictive maintenance (issue 5). Run: .venv/bin/python bench/maintenance.py
 
-RUL: :class:`supplynet.sense.rul.RulModel` trained on train_FD00x (timed: ``train_seconds``), scored
+RUL: :class:`supplynet.sense.health.rul.RulModel` trained on train_FD00x (timed: ``train_seconds``), scored
 on the test units' last cycles: RMSE against the raw RUL file and against truth capped at 125,
 PHM08 score (capped truth), coverage of the 80% conformal interval (capped truth).
 
@@ -38,11 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import write_result  # noqa: E402
 
+from supplynet.datasets.cmapss import load_cmapss  # noqa: E402
+from supplynet.datasets.femto import load_femto_run  # noqa: E402
 from supplynet.decide.maintain import MaintenancePolicy, significant  # noqa: E402
-from supplynet.sense.cmapss import load_cmapss  # noqa: E402
-from supplynet.sense.femto import load_femto_run, snapshot_features  # noqa: E402
-from supplynet.sense.health import detect_onset  # noqa: E402
-from supplynet.sense.rul import RulModel, evaluate_last_cycle, rul_targets  # noqa: E402
+from supplynet.sense.health.features import snapshot_features  # noqa: E402
+from supplynet.sense.health.health import detect_onset  # noqa: E402
+from supplynet.sense.health.rul import RulModel, evaluate_last_cycle, rul_targets  # noqa: E402
 
 DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", ROOT.parent / "shared" / "data"))
 SUBSETS = ("FD001", "FD002", "FD003")

@@ -20,6 +20,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "supplynet"
 FOUNDATION = {"", "errors", "units", "events", "model", "config", "store", "_version", "_lazy"}
 # the loop, left to right; a layer may import layers with a smaller rank
 RANK = {
+    "datasets": 0,  # public data sets read into the canonical shapes: imports only the foundation
     "security": 1,
     "ingest": 2,
     "twin": 3,
@@ -179,6 +180,7 @@ def test_the_checker_passes_a_clean_tree(tmp_path):
     ("twin/bad.py", "from .. import sim\n", "twin imports sim): imports a module to its right"),
     ("twin/bad.py", "from supplynet.policy import policies\n", "twin imports policy): imports a module to its"),
     ("twin/bad.py", "import supplynet.sim\n", "twin imports sim): imports a module to its right"),
+    ("datasets/bad.py", "from supplynet.sense import x\n", "datasets imports sense): imports a module to its"),
     ("ingest/sub/bad.py", "from ...twin import x\n", "ingest imports twin): imports a module to its right"),
     ("policy/policies.py", "from supplynet import decide\n", "policy imports decide): imports a module to its"),
     ("policy/policies.py", "from ..sim import engine\n", "policy imports sim): imports a module to its right"),

@@ -1,4 +1,4 @@
-"""Lazy public names for a package: ``supplynet.sense.Trip`` imports :mod:`supplynet.sense.trips`
+"""Lazy public names for a package: ``supplynet.sense.Trip`` imports :mod:`supplynet.sense.eta.trips`
 on first use, so importing a package stays cheap (no lightgbm, numba or statsforecast until a name
 that needs them is touched) and a package's ``__init__`` never creates an import cycle.
 

@@ -345,7 +345,7 @@ def _proxy(d: dict[Any, Any]) -> types.MappingProxyType[Any, Any]:
 def rul_model(home: Path, train: Any, source: str) -> Any:
     """The machines' RUL model (:class:`~supplynet.decide.machines.MachineWatch`'s), learned from the
     run-to-failure histories ``train`` once and kept in ``home`` (keyed by the data)."""
-    from .sense.rul import RulModel
+    from .sense.health.rul import RulModel
 
     key = hashlib.sha256(f"{source}:{len(train)}:{float(train.iloc[:, 2:].to_numpy().sum()):.6f}".encode())
     path = home / f"rul-{key.hexdigest()[:12]}.json"  # JSON + LightGBM text, no pickle

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from supplynet.commands.eta import app
 from supplynet.errors import DataError
-from supplynet.sense.trips import generate_trips
+from supplynet.sense.eta.trips import generate_trips
 from supplynet.testing.require import require_or_skip
 
 runner = CliRunner()
@@ -75,7 +75,7 @@ def test_backtest_on_a_single_gpx_trip_is_a_clear_error(tmp_path):
 def test_leadtime_prints_report(tmp_path):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("_tl", Path(__file__).parents[1] / "sense" / "test_leadtime.py")
+    spec = importlib.util.spec_from_file_location("_tl", Path(__file__).parents[1] / "sense" / "leadtime" / "test_leadtime.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     p = tmp_path / "scms.csv"

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from supplynet.cli import app
-from supplynet.sense.forecast import Forecaster
-from supplynet.sense.forecast_run import run_forecast
+from supplynet.sense.demand.forecast import Forecaster
+from supplynet.sense.demand.forecast_run import run_forecast
 
 runner = CliRunner()
 

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from supplynet.cli import app
-from supplynet.sense.onset_log import channel_onsets
+from supplynet.sense.health.onset_log import channel_onsets
 from supplynet.testing.require import require_or_skip
 
 FEMTO = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")) \
@@ -66,7 +66,7 @@ def test_onset_errors_are_one_line(tmp_path: Path) -> None:
 def test_femto_bearing_onset_before_failure_and_no_alarm_in_the_first_half(tmp_path: Path) -> None:
     if not FEMTO.is_dir():
         require_or_skip(f"FEMTO data not found at {FEMTO}", "data")
-    from supplynet.sense.femto import FEMTO_FS_HZ, load_femto_run
+    from supplynet.datasets.femto import FEMTO_FS_HZ, load_femto_run
 
     run = load_femto_run(FEMTO)
     n, m, _ = run.acc.shape

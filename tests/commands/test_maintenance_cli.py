@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from supplynet.commands.maintenance import app
+from supplynet.datasets.cmapss import generate_wear_fleet, truncate_units, write_cmapss_folder
 from supplynet.errors import DataError
-from supplynet.sense.cmapss import generate_wear_fleet, truncate_units, write_cmapss_folder
 from supplynet.testing.require import require_or_skip
 
 DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")) / "cmapss"

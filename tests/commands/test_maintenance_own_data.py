@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from supplynet.cli import app
-from supplynet.sense.cmapss import generate_wear_fleet, load_cmapss, truncate_units
+from supplynet.datasets.cmapss import generate_wear_fleet, load_cmapss, truncate_units
 from supplynet.testing.require import require_or_skip
 
 DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")) / "cmapss"

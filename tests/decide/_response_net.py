@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from supplynet.events import Line, ShipmentStatus, StockCount
 from supplynet.model import Network
-from supplynet.sense.delay import ArrivalForecast, DelayDeclared
+from supplynet.sense.eta.delay import ArrivalForecast, DelayDeclared
 from supplynet.twin import Twin
 
 T0 = datetime(2026, 3, 2, 8, tzinfo=UTC)

@@ -225,7 +225,7 @@ def _sensor_with_sales(days=30):
     import numpy as np
 
     from supplynet.events import Sale
-    from supplynet.sense.demand_live import DemandSensor
+    from supplynet.sense.demand.demand_live import DemandSensor
 
     rng = np.random.default_rng(5)
     sensor = DemandSensor({("S1", "A"): (10.0, 3.0)}, alpha=0.2, min_days=7)

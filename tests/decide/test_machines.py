@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from supplynet.datasets.cmapss import generate_wear_fleet
 from supplynet.decide.autonomy import parse_policy
 from supplynet.decide.machines import MachineWatch
 from supplynet.events import MachineReading, Maintenance, Waveform
 from supplynet.model import example_path, load_network
-from supplynet.sense.cmapss import generate_wear_fleet
-from supplynet.sense.rul import RulModel
+from supplynet.sense.health.rul import RulModel
 from supplynet.store import open_store
 from supplynet.testing.require import require_or_skip
 
@@ -134,7 +134,7 @@ def test_femto_waveforms_through_the_machine_watch_raise_an_onset_late_in_life(t
     import os
     from pathlib import Path
 
-    from supplynet.sense.femto import FEMTO_FS_HZ, load_femto_run
+    from supplynet.datasets.femto import FEMTO_FS_HZ, load_femto_run
 
     folder = Path(os.environ.get("SUPPLYNET_DATA_DIR", Path(__file__).resolve().parents[3] / "shared" / "data")) \
         / "femto-pronostia" / "Learning_set" / "Bearing3_1"

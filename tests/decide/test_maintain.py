@@ -14,7 +14,7 @@ from supplynet.decide.maintain import (
     wilson_lower,
 )
 from supplynet.errors import DecisionError
-from supplynet.sense.rul import RulDistribution
+from supplynet.sense.health.rul import RulDistribution
 
 POLICY = MaintenancePolicy(preventive_cost=1_000, failure_cost=10_000, lead_time=5, opportunity_interval=10)
 

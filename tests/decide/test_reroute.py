@@ -138,7 +138,7 @@ def test_shipment_watch_from_pings_to_a_recorded_decision(tmp_path):
 
     from supplynet.decide.watch import ShipmentWatch
     from supplynet.events import Line, Position, ShipmentStatus
-    from supplynet.sense.delay import lane_route
+    from supplynet.sense.eta.delay import lane_route
 
     net = network()
     twin = twin_with_late_load(net)
@@ -178,7 +178,7 @@ def test_a_newer_answer_supersedes_the_waiting_proposal(tmp_path):
     from supplynet.decide import decision as decisions_mod
     from supplynet.decide.watch import ShipmentWatch
     from supplynet.events import Line, Position, ShipmentStatus
-    from supplynet.sense.delay import lane_route
+    from supplynet.sense.eta.delay import lane_route
 
     net = network()
     twin = twin_with_late_load(net)

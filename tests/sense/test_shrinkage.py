@@ -11,8 +11,8 @@ import pytest
 from supplynet.errors import ModelError
 from supplynet.events import Alert, Line, Sale, ShipmentStatus, StockCount, alert_seq
 from supplynet.model import parse_network
-from supplynet.sense.demand_live import DemandSensor, protection_demand
-from supplynet.sense.leadtimes_live import LeadTimeLearner
+from supplynet.sense.demand.demand_live import DemandSensor, protection_demand
+from supplynet.sense.leadtime.leadtimes_live import LeadTimeLearner
 from supplynet.sense.shrinkage import ShrinkageMonitor, reconcile
 from supplynet.twin import Twin
 

@@ -69,7 +69,7 @@ def test_plain_lo_hi_columns_and_poisson_without_intervals():
 
 
 def test_custom_keys_and_daily_forecaster_output():
-    from supplynet.sense.forecast import Forecaster
+    from supplynet.sense.demand.forecast import Forecaster
 
     ds = pd.date_range("2025-01-01", periods=84, freq="D")
     rng = np.random.default_rng(0)

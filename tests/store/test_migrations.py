@@ -31,7 +31,7 @@ def test_old_database_is_migrated_on_open(store_url: str) -> None:
     finally:
         backend.close()
     # the first release's store writes its log
-    from supplynet.store._sql import SqlStore
+    from supplynet.store._sqlstore import SqlStore
 
     old = SqlStore(_backend(store_url), migrate=False)
     old.log.append([sale("d", i, i) for i in range(5)])

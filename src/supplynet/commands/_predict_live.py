@@ -64,7 +64,7 @@ def _refit(rep: Any, net: Any, twin: Any) -> None:
     sensor = getattr(rep, "sensor", None)
     if sensor is None:
         return
-    from supplynet.sense.demand_live import forecast_estimates
+    from supplynet.sense.demand.demand_live import forecast_estimates
 
     stores = {s.id for s in net.sites if s.kind == "store"}
     hist = sensor.history([k for k in sensor.daily if k[0] in stores])

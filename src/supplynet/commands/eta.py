@@ -5,14 +5,14 @@
     supplynet eta leadtime --data ../shared/data/scms-delivery
 
 Both print JSON to stdout. ``backtest`` prints ``{"n_trips", "n_cuts", "model": {"mae_min",
-"p90_coverage", ...}, "naive": {"mae_min", ...}, ...}`` (see :func:`supplynet.sense.eta.backtest`):
-leave-one-trip-out, the default model (:class:`supplynet.sense.eta_tod.TodEtaModel`: segment times by
+"p90_coverage", ...}, "naive": {"mae_min", ...}, ...}`` (see :func:`supplynet.sense.eta.eta_backtest.backtest`):
+leave-one-trip-out, the default model (:class:`supplynet.sense.eta.eta_tod.TodEtaModel`: segment times by
 time of day with a trip random effect whose loading varies along the route; bandwidth, loading slope
 and variances fitted on each fold's training trips),
 the naive the stronger of remaining distance over the speed since departure and over the training
 trips' median speed, trips without an observed end excluded and counted. When the trips are not repeats of one route
 (``--mode auto``), it says so and backtests the lane-level model learned across all trips instead
-(:mod:`supplynet.sense.eta_lane`). ``fit`` writes that model as JSON, per lane.
+(:mod:`supplynet.sense.eta.eta_lane`). ``fit`` writes that model as JSON, per lane.
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ def backtest(
 ) -> None:
     """Leave-one-trip-out ETA backtest: cut each trip at random fixes, forecast the remaining time,
     compare with the stronger naive baseline. Prints JSON."""
-    from supplynet.sense.eta import backtest as run_backtest
-    from supplynet.sense.eta_tod import ETA_MODELS
-    from supplynet.sense.trips import load_trips
+    from supplynet.sense.eta.eta_backtest import backtest as run_backtest
+    from supplynet.sense.eta.eta_tod import ETA_MODELS
+    from supplynet.sense.eta.trips import load_trips
 
     if model not in ETA_MODELS:
         raise DataError(f"--model {model!r}: use tod or gp")
@@ -63,7 +63,7 @@ def backtest(
         raise DataError("--trip-col/--time-col/--lat-col/--lon-col apply to CSV files only")
     if mode not in ("auto", "route", "lane"):
         raise DataError(f"--mode {mode!r}: use auto, route or lane")
-    from supplynet.sense.eta_lane import lane_backtest, repeated_route
+    from supplynet.sense.eta.eta_lane import lane_backtest, repeated_route
 
     with _err.status(f"backtesting ETA on {data.name}"):
         trips = load_trips(data, fmt, **opts)
@@ -95,8 +95,8 @@ def fit(
 ) -> None:
     """Fit the lane-level ETA model on all trips (and per lane, from a lane/route column); write JSON
     that the live delay detector loads per lane. Prints JSON."""
-    from supplynet.sense.eta_lane import fit_lanes, save_models
-    from supplynet.sense.trips import load_trips
+    from supplynet.sense.eta.eta_lane import fit_lanes, save_models
+    from supplynet.sense.eta.trips import load_trips
 
     if out.suffix.lower() != ".json":
         raise DataError(f"--out {out}: the model is written as JSON (name it .json)")
@@ -117,7 +117,7 @@ def leadtime(
 ) -> None:
     """Lead-time distributions per lane and mode, late-delivery ROC AUC on a time-based split, and
     the data-quality report of the file. Prints JSON."""
-    from supplynet.sense.leadtime import leadtime_report
+    from supplynet.sense.leadtime.leadtime import leadtime_report
 
     if not 0 < test_fraction < 1:
         raise DataError(f"--test-fraction {test_fraction}: must be in (0, 1)")

@@ -53,7 +53,7 @@ def backtest_cmd(
     """Backtest MODEL against seasonal naive and seasonal ETS; print the metrics as JSON."""
     from rich.console import Console
 
-    from supplynet.sense.forecast import backtest
+    from supplynet.sense.demand.forecast import backtest
 
     df = _read_csv(data, "--data")
     ex = _read_csv(exog, "--exog") if exog is not None else None
@@ -93,7 +93,7 @@ def run_cmd(
     """Forecast the next HORIZON periods with intervals; write unique_id, ds, mean, lo-80, hi-80, ..."""
     from rich.console import Console
 
-    from supplynet.sense.forecast_run import parse_levels, read_frame, run_forecast, sales_history
+    from supplynet.sense.demand.forecast_run import parse_levels, read_frame, run_forecast, sales_history
 
     if (data is None) == (store is None):
         raise DataError("give exactly one of --data FILE or --store URL")

@@ -9,7 +9,7 @@ column per channel (default: every other numeric column). Prints JSON::
      "end": ISO time}
 
 ``hours_before_end`` is 0 when no onset was found; ``false_alarms`` counts alarms that did not
-persist (see :mod:`supplynet.sense.onset_log`). The PNG shows each channel's health indicator.
+persist (see :mod:`supplynet.sense.health.onset_log`). The PNG shows each channel's health indicator.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ def onset(data: Annotated[Path, typer.Option("--data", help="CSV/Parquet log: a 
     import numpy as np
     import pandas as pd
 
-    from supplynet.sense.onset_log import channel_onsets, plot_onsets
-    from supplynet.sense.runlog import read_any
+    from supplynet.sense.health.onset_log import channel_onsets, plot_onsets
+    from supplynet.sense.health.runlog import read_any
 
     frame = read_any(data)
     if time_col not in frame.columns:

@@ -13,7 +13,7 @@ since the unit's first row) and sensors (``--sensor-cols``, default every other 
 ``RUL_FD00x.txt``, each optionally gzipped). ``train`` prints ``{"subset", "out", "train_seconds",
 "n_units", "regimes", "sensors"}``; ``evaluate`` prints ``{"rmse", "rmse_capped", "phm08_score",
 "interval_coverage", "n_units", ...}`` on the test units' last cycles (see
-:func:`supplynet.sense.rul.evaluate_last_cycle`).
+:func:`supplynet.sense.health.rul.evaluate_last_cycle`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _split(values: list[str] | None) -> list[str] | None:
 
 def _own_data(data: Path, unit_col: str | None, time_col: str | None, sensor_cols: list[str] | None,
               setting_cols: list[str] | None) -> Any:
-    from supplynet.sense.runlog import read_run_log
+    from supplynet.sense.health.runlog import read_run_log
 
     if not unit_col or not time_col:
         raise DataError(f"--data {data} is a file: name its --unit-col and --time-col (or give a C-MAPSS folder "
@@ -72,10 +72,10 @@ def train(
 ) -> None:
     """Fit the RUL model with conformal intervals on run-to-failure units (each unit's last row is its
     failure). Prints JSON."""
-    from supplynet.sense.rul import RulModel
+    from supplynet.sense.health.rul import RulModel
 
     if subset is not None:
-        from supplynet.sense.cmapss import load_cmapss
+        from supplynet.datasets.cmapss import load_cmapss
 
         frame, name = load_cmapss(data, subset.upper(), test=False).train, subset.upper()
         model = RulModel(cap=cap, seed=seed, n_estimators=trees, n_folds=folds)
@@ -109,16 +109,16 @@ def evaluate(
     level: Annotated[float, typer.Option(help="coverage of the RUL interval", min=0.01, max=0.99)] = 0.8,
 ) -> None:
     """Score the model on the held-out units' last rows. Prints JSON."""
-    from supplynet.sense.rul import RulModel, evaluate_last_cycle
+    from supplynet.sense.health.rul import RulModel, evaluate_last_cycle
 
     m = RulModel.load(model)
     if subset is not None:
-        from supplynet.sense.cmapss import load_cmapss
+        from supplynet.datasets.cmapss import load_cmapss
 
         ds = load_cmapss(data, subset.upper())
         test, rul, head = ds.test, ds.rul, {"subset": subset.upper()}
     else:
-        from supplynet.sense.runlog import read_run_log, read_truth
+        from supplynet.sense.health.runlog import read_run_log, read_truth
 
         if truth is None:
             raise DataError("--truth FILE (CSV unit,rul) is needed to evaluate on your own log")

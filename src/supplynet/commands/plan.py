@@ -65,7 +65,7 @@ def _write(frame: Any, out: Path) -> None:
 def _read_plan(path: Path) -> Any:
     import pandas as pd
 
-    from supplynet.sense.forecast_run import read_frame
+    from supplynet.sense.demand.forecast_run import read_frame
 
     if path.suffix.lower() == ".json":
         try:
@@ -91,7 +91,7 @@ def inventory(network: NetworkOpt,
     """A sized policy per SKU-site: type, reorder point, order-up-to, safety stock, expected fill and cost."""
     from supplynet.decide.plan import plan_inventory
     from supplynet.model import load_network
-    from supplynet.sense.forecast_run import read_frame
+    from supplynet.sense.demand.forecast_run import read_frame
     from supplynet.sim.demand import demand_from_forecast
     from supplynet.sim.network import SimNetwork
 

@@ -1,9 +1,9 @@
 """The demand forecaster on a schedule, off the decision path.
 
 :class:`DemandRefit` is a watcher of the live loop. Every ``every`` of event time it takes the demand
-sensor's closed daily history (:meth:`~supplynet.sense.demand_live.DemandSensor.history`, on the loop's
+sensor's closed daily history (:meth:`~supplynet.sense.demand.demand_live.DemandSensor.history`, on the loop's
 thread: the sensor is not shared), forecasts it on a worker thread with the forecasting module
-(:func:`~supplynet.sense.demand_live.forecast_estimates`: statsforecast models, intermittent series
+(:func:`~supplynet.sense.demand.demand_live.forecast_estimates`: statsforecast models, intermittent series
 routed to theirs, conformal intervals) and, at the loop's next ``decide`` (the next tick of event time),
 installs the predictive distribution in the sensor, so the replenisher sizes the next policies from it
 (``demand_source: forecast`` in each order's sizing notes). The forecast runs while the loop folds that
@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import ParameterError
 from ..events import EventBase
-from ..sense.demand_live import DemandEstimate, DemandSensor, forecast_estimates
+from ..sense.demand.demand_live import DemandEstimate, DemandSensor, forecast_estimates
 
 __all__ = ["DemandRefit"]
 

@@ -1,7 +1,7 @@
 """Where the trucks are, in the live loop: geofence arrivals and departures, long dwells, detours.
 
 :class:`GeoWatch` follows every GPS fix (``Position`` events) per asset, streaming the primitives of
-:mod:`supplynet.sense.geo`:
+:mod:`supplynet.sense.eta.geo`:
 
 - **geofences**: a circle of ``radius_m`` around every site of the network; the first fix inside is
   a ``geofence_arrival``, the first fix beyond ``radius_m * exit_factor`` after it a
@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..events import EventBase, Position
-from ..sense.geo import EARTH_RADIUS_M, Route, haversine_m
+from ..sense.eta.geo import EARTH_RADIUS_M, Route, haversine_m
 from ._alerts import AlertOutbox
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class _Track:
 
 
 def _hav(p1: float, l1: float, c1: float, p2: float, l2: float, c2: float) -> float:
-    """:func:`~supplynet.sense.geo.haversine_m` on one pair of points in radians (with their latitudes'
+    """:func:`~supplynet.sense.eta.geo.haversine_m` on one pair of points in radians (with their latitudes'
     cosines), in plain floats."""
     a = math.sin((p2 - p1) / 2) ** 2 + c1 * c2 * math.sin((l2 - l1) / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(max(a, 0.0), 1.0)))

@@ -2,7 +2,7 @@
 failure risk is significant (the interval, not the point estimate, decides).
 
 :class:`MachineWatch` is what the loop calls: ``observe(event, twin)`` feeds each machine reading to
-its asset's :class:`~supplynet.sense.rul.RulTracker` and to its health model (a baseline learned
+its asset's :class:`~supplynet.sense.health.rul.RulTracker` and to its health model (a baseline learned
 from the asset's own first readings, with CUSUM onset detection: an ``anomaly_onset`` alert goes to
 the log), and follows maintenance events (a completed
 work order or a failure renews the asset: its history and baseline start again);
@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..events import Alert, EventBase, MachineReading
-from ..sense.features import waveform_features
-from ..sense.health import HealthMonitor
-from ..sense.rul import RulDistribution, RulModel, RulTracker
+from ..sense.health.features import waveform_features
+from ..sense.health.health import HealthMonitor
+from ..sense.health.rul import RulDistribution, RulModel, RulTracker
 from . import decision as decisions
 from ._alerts import alert_seq
 from .autonomy import AutonomyPolicy
@@ -112,7 +112,7 @@ class MachineWatch:
 
     def _vibration(self, event: MachineReading) -> None:
         """A vibration snapshot: log RMS and log peak per channel (the features that track a bearing's
-        wear on FEMTO, see :func:`supplynet.sense.femto.snapshot_features`) into the asset's own
+        wear on FEMTO, see :func:`supplynet.sense.health.features.snapshot_features`) into the asset's own
         one-sided health model; an onset becomes an ``anomaly_onset`` alert."""
         w = event.waveform
         assert w is not None

@@ -59,7 +59,7 @@ __all__ = [
 
 
 class RulForecast(Protocol):
-    """What the decision needs from a RUL model (e.g. :class:`supplynet.sense.rul.RulDistribution`)."""
+    """What the decision needs from a RUL model (e.g. :class:`supplynet.sense.health.rul.RulDistribution`)."""
 
     point: float
     samples: np.ndarray

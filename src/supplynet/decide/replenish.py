@@ -3,9 +3,9 @@
 Pure decisions, no I/O. For each SKU-site with a policy in the network:
 
 1. **Sizing** (:func:`size_policy`, with :mod:`supplynet.policy.sizing`): the demand distribution per
-   day (a forecast from :class:`~supplynet.sense.demand_live.DemandSensor`, else the network's declared
+   day (a forecast from :class:`~supplynet.sense.demand.demand_live.DemandSensor`, else the network's declared
    demand) and the inbound lane's lead-time distribution (learned from shipments by
-   :class:`~supplynet.sense.leadtimes_live.LeadTimeLearner`, else declared) give the demand over the
+   :class:`~supplynet.sense.leadtime.leadtimes_live.LeadTimeLearner`, else declared) give the demand over the
    protection interval, ``E[L] sigma^2 + mu^2 Var[L]`` (Silver, Pyke & Peterson 1998 sec. 7.11), and the
    policy's levels for its target: a cycle service level (``service_level``) or a fill rate
    (``params.fill_rate``). Base-stock protects ``L + 1`` days, (R,S) ``L + R``, (s,S) and (r,Q) ``L``
@@ -40,8 +40,8 @@ from scipy import stats
 from ..errors import DecisionError
 from ..policy import sizing
 from ..policy.policies import BaseStock, Newsvendor, RQPolicy, RSPolicy, SsPolicy
-from ..sense.demand_live import DemandEstimate, DemandSensor
-from ..sense.leadtimes_live import LeadTimeEstimate, LeadTimeLearner
+from ..sense.demand.demand_live import DemandEstimate, DemandSensor
+from ..sense.leadtime.leadtimes_live import LeadTimeEstimate, LeadTimeLearner
 
 __all__ = ["OrderProposal", "Replenisher", "downstream_demand", "fill_rate_factor", "newsvendor_ratio",
            "size_levels", "size_policy", "touched_keys"]

@@ -37,7 +37,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import DecisionError
-from ..sense.delay import DelayDeclared
+from ..sense.eta.delay import DelayDeclared
 from .decision import Decision, Option, OrderAction, RerouteAction
 from .impact import Impact, Key, Node, affected_items, twin_inputs
 from .whatif import Simulate, WhatIfNetwork, WhatIfStart

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..events import EventBase, Position, ShipmentStatus
-from ..sense.delay import ArrivalForecast, DelayDeclared, DelayDetector, DelayPolicy, SegmentEtaModel
+from ..sense.eta.delay import ArrivalForecast, DelayDeclared, DelayDetector, DelayPolicy, SegmentEtaModel
 from ._alerts import AlertOutbox
 from .autonomy import AutonomyPolicy, Guardrails, KindPolicy
 from .decision import PLATFORM, Decision, DecisionError, reject, submit

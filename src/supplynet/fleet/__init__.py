@@ -41,7 +41,7 @@ def real_data_sources(network: Any, data_dir: str | Path, rng: np.random.Generat
         out["used"].append("walmart-store-sales")
     cm = root / "cmapss"
     if any(cm.glob("train_FD001.txt*")):
-        from ..sense.cmapss import load_cmapss
+        from ..datasets.cmapss import load_cmapss
 
         train = load_cmapss(cm, "FD001", test=False).train
         out["machine_source"] = lambda i: CmapssWear(train, unit_offset=i * 7)

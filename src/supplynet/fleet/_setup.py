@@ -18,7 +18,7 @@ def machine_histories(data_dir: str | Path | None, seed: int) -> tuple[Any, Any,
     """Run-to-failure histories for the machines: the model learns from the first 80% of the units,
     the fleet's machines replay the rest (never seen in training). C-MAPSS FD001 when the data
     folder has it, else generated wear in the same layout."""
-    from ..sense.cmapss import generate_wear_fleet, load_cmapss
+    from ..datasets.cmapss import generate_wear_fleet, load_cmapss
 
     frame, source = None, "generated wear"
     if data_dir is not None and any((Path(data_dir) / "cmapss").glob("train_FD001.txt*")):

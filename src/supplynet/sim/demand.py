@@ -1,4 +1,4 @@
-"""Demand for the engine from forecast distributions (``supplynet.sense.forecast`` output).
+"""Demand for the engine from forecast distributions (``supplynet.sense.demand.forecast`` output).
 
 The forecast module predicts, per series, a point forecast and central intervals in Nixtla long
 format: ``unique_id, ds, y_hat, lo_80, hi_80`` (any levels; plain ``lo``/``hi`` columns are read at

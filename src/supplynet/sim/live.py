@@ -81,7 +81,7 @@ def initial_state_from_twin(sim_network: SimNetwork, twin: Any, at: datetime | N
     ``at`` is day 0 of the simulation (default: the time of the last event the twin applied).
     ``unknown``: what a stocking point the twin has no record of starts with: ``"model"`` (the
     network's own initial state, listed in the warnings) or ``"zero"``. ``at_risk``: extra machine
-    ids judged at risk (e.g. by ``supplynet.sense.health``).
+    ids judged at risk (e.g. by ``supplynet.sense.health.health``).
     """
     if not isinstance(sim_network, SimNetwork):
         raise SimulationError(f"sim_network must be a SimNetwork, got {type(sim_network).__name__}")

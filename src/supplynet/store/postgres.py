@@ -17,7 +17,8 @@ from typing import Any
 import psycopg
 
 from ..errors import StoreError, StoreUnavailable
-from ._sql import SqlBackend, SqlStore, Tx
+from ._sql import SqlBackend, Tx
+from ._sqlstore import SqlStore
 from .base import redact_url
 
 __all__ = ["ADVISORY_LOCK_KEY", "PostgresBackend", "PostgresStore"]

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError, StoreUnavailable
-from ._sql import SqlBackend, SqlStore, Tx
+from ._sql import SqlBackend, Tx
+from ._sqlstore import SqlStore
 
 __all__ = ["DEFAULT_PATH", "SqliteBackend", "SqliteStore", "sqlite_path"]
 

@@ -45,7 +45,7 @@ class ForecastRows(BaseModel):
 def create_forecasts(state: StateDep, _: Planner, body: ForecastCreate) -> ForecastRows:
     """Sales events (``quantity + unfilled`` per period) of the network's SKU-sites, forecast by the
     same model as ``supplynet forecast run``; runs in the request (a few seconds for a network)."""
-    from ...sense.forecast_run import run_forecast, sales_history
+    from ...sense.demand.forecast_run import run_forecast, sales_history
 
     net = state.network if body.network_only else None
     if body.network_only and net is None:
