@@ -255,22 +255,18 @@ def _fill(arr: np.ndarray, panel: Panel, m: int) -> np.ndarray:
     return arr
 
 
-def _mstl_rows(args: tuple[list[np.ndarray], int, int, str]) -> np.ndarray:
-    """statsforecast's ``MSTL(season_length=m, trend_forecaster=AutoETS(model=trend_model)).forecast``
-    on each series, computed as that method does (one season: one STL pass with seasonal window 11 and
-    seasonal degree 0; AutoETS on trend + remainder; the last season of the seasonal part repeated) but
-    on arrays, without the per-series data frames that cost more than the decomposition; a series it
-    fails on gets statsforecast's fallback, the naive forecast (a test holds it to statsforecast)."""
+def _mstl_rows(args: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], int, int, str]) -> np.ndarray:
+    """The AutoETS half of statsforecast's ``MSTL(season_length=m, trend_forecaster=AutoETS(model=
+    trend_model)).forecast`` on each series, given its STL decomposition (:func:`_mstl_fast`): AutoETS
+    on trend + remainder, plus the last season of the seasonal part repeated; a series it fails on
+    gets statsforecast's fallback, the naive forecast (a test holds it to statsforecast)."""
     from statsforecast.models import AutoETS
-    from statsmodels.tsa.seasonal import STL
 
-    ys, h, m, trend_model = args
+    ys, seasonals, trends, h, m, trend_model = args
     out = np.empty((len(ys), h))
     reps = int(1 + (h - 1) / m)
-    for i, y in enumerate(ys):
+    for i, (y, seasonal, trend) in enumerate(zip(ys, seasonals, trends, strict=True)):
         try:
-            fit = STL(y + 0.0, period=m, seasonal=11, seasonal_deg=0).fit()
-            seasonal, trend = fit.seasonal, fit.trend
             x_sa = trend + ((y + 0.0 - seasonal) - trend)
             mean = AutoETS(model=trend_model).forecast(y=x_sa, h=h, X=None, X_future=None, fitted=False,
                                                       level=None)["mean"]
@@ -281,22 +277,32 @@ def _mstl_rows(args: tuple[list[np.ndarray], int, int, str]) -> np.ndarray:
 
 
 def _mstl_fast(panel: Panel, h: int, m: int, trend_model: str, n_jobs: int) -> np.ndarray:
+    """statsforecast's MSTL(AutoETS) computed as that method does (one season: one STL pass with
+    seasonal window 11 and seasonal degree 0, as ``statsmodels``' STL computes it; AutoETS on the
+    seasonally adjusted series; the last season repeated), on arrays: the STL of every series in
+    one compiled call (:func:`~._forecast_stl.stl_many`, the same numbers as statsmodels' STL), then
+    AutoETS per series, without the per-series data frames that cost more than the models."""
+    from supplynet.sense._forecast_stl import stl_many
+
     ys = [row[~np.isnan(row)] for row in panel.Y]
     arr = np.full((panel.n, h), np.nan)
     has = np.flatnonzero([len(y) > 0 for y in ys])
     ys = [ys[i] for i in has]
+    seasonals, trends = stl_many([y + 0.0 for y in ys], m, seasonal=11, seasonal_deg=0)
     jobs = max(1, min(int(n_jobs), len(ys) // 50))
     if jobs == 1:
-        res = _mstl_rows((ys, h, m, trend_model))
+        res = _mstl_rows((ys, seasonals, trends, h, m, trend_model))
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         parts = np.array_split(np.arange(len(ys)), jobs)
+        work = [([ys[k] for k in p], [seasonals[k] for k in p], [trends[k] for k in p], h, m, trend_model)
+                for p in parts]
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as ex, \
                 warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = np.concatenate(list(ex.map(_mstl_rows, [([ys[k] for k in p], h, m, trend_model) for p in parts])))
+            res = np.concatenate(list(ex.map(_mstl_rows, work)))
     arr[has] = res
     return arr
 
