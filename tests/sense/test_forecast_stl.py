@@ -58,10 +58,14 @@ def test_equals_statsmodels_on_other_periods_and_degrees(period: int, seasonal: 
     _assert_same(ys, period, seasonal, seasonal_deg=sd, trend_deg=td, low_pass_deg=ld)
 
 
-def test_refuses_an_empty_series_and_takes_an_empty_batch() -> None:
+def test_refuses_what_statsmodels_refuses_and_takes_an_empty_batch() -> None:
     assert stl_many([], 52, 11) == ([], [])
     with pytest.raises(ParameterError, match="at least one value"):
         stl_many([np.ones(10), np.array([])], 52, 11)
+    with pytest.raises(ParameterError, match="period must be >= 2"):
+        stl_many([np.ones(10)], 1, 11)
+    with pytest.raises(ParameterError, match="odd integer >= 3"):
+        stl_many([np.ones(10)], 12, 8)
 
 
 @pytest.mark.data

@@ -233,6 +233,10 @@ def stl_many(
     and low-pass windows, not robust, jumps of 1); every series must be non-empty."""
     if not ys:
         return [], []
+    if int(period) < 2:
+        raise ParameterError(f"stl_many: period must be >= 2, got {period}")
+    if int(seasonal) < 3 or int(seasonal) % 2 == 0:
+        raise ParameterError(f"stl_many: seasonal must be an odd integer >= 3, got {seasonal}")
     if min(len(y) for y in ys) < 1:
         raise ParameterError("stl_many: every series needs at least one value")
     trend_w, low_pass = stl_defaults(period, seasonal)
