@@ -283,7 +283,7 @@ def _mstl_fast(panel: Panel, h: int, m: int, trend_model: str, n_jobs: int) -> n
     seasonally adjusted series; the last season repeated), on arrays: the STL of every series in
     one compiled call (:func:`~._forecast_stl.stl_many`, the same numbers as statsmodels' STL), then
     AutoETS per series, without the per-series data frames that cost more than the models."""
-    from supplynet.sense._forecast_stl import stl_many
+    from ._forecast_stl import stl_many
 
     ys = [row[~np.isnan(row)] for row in panel.Y]
     arr = np.full((panel.n, h), np.nan)

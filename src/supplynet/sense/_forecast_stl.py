@@ -24,7 +24,7 @@ import math
 import numba
 import numpy as np
 
-from ..errors import ParameterError
+from supplynet.errors import ParameterError
 
 __all__ = ["stl_defaults", "stl_many"]
 
