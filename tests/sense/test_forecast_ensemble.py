@@ -292,3 +292,30 @@ def test_lightgbm_threads_are_the_idle_cores_at_most_n_jobs(monkeypatch: pytest.
     for load, n_jobs, threads in [(0.2, 2, 2), (1.1, 2, 2), (2.0, 2, 1), (7.5, 2, 1), (0.0, 1, 1), (0.0, 8, 2)]:
         monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
         assert km.lgbm_threads(n_jobs) == threads, (load, n_jobs)
+
+
+def test_the_svd_members_share_one_denoised_panel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mstl_ses_svd`` and ``snaive_svd`` are their raw members on the group-denoised histories of
+    their rows; the SVD pass runs once for both (it was run per member)."""
+    import dataclasses
+
+    df, _ = product_panel(n_products=2, n_sites=15, n=120, seed=2)
+    fc = Forecaster(freq="W", model="default").fit(df)
+    panel, ctx = fc._panel, fc._ctx
+    orig = km.svd_denoise
+    calls: list[int] = []
+
+    def counting(Y: np.ndarray, groups: np.ndarray | None, rank: int = 12) -> np.ndarray:
+        calls.append(len(Y))
+        return orig(Y, groups, rank)
+
+    monkeypatch.setattr(km, "svd_denoise", counting)
+    inter = np.zeros(panel.n, bool)
+    inter[[0, 7, 20]] = True  # served by the intermittent member: the smooth ones see the others
+    members = fm._member_forecasts(panel, 13, ctx, {"mstl_ses_svd", "snaive_svd"}, inter, None, smooth_all=False)
+    assert calls == [panel.n - 3]
+    sub = panel.subset(~inter)
+    den = dataclasses.replace(sub, Y=orig(sub.Y, sub.groups, fm.SVD_RANK))
+    assert np.isnan(members["snaive_svd"][inter]).all() and np.isnan(members["mstl_ses_svd"][inter]).all()
+    assert np.array_equal(members["snaive_svd"][~inter], km.smoothed_seasonal_naive(den.Y, 13, M))
+    assert np.array_equal(members["mstl_ses_svd"][~inter], km.mstl_ets(den, 13, ctx, trend_model="ZNN"))
