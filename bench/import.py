@@ -14,8 +14,9 @@ envelope's rows as one row of columns, where a plain append writes one row per e
 ``forecast_run_seconds_3331``: ``supplynet forecast run``'s work (:func:`supplynet.sense.forecast_run.
 run_forecast`) on Walmart (all 3,331 store-department series, weekly, with the exogenous regressors),
 39 weeks ahead at levels 80 and 95, the default model (conformal calibration refit included), 2 jobs
-(the MSTL member's AutoETS split over 2 processes; LightGBM on up to 2 threads, as many as are idle when
-it fits: :func:`supplynet.sense._forecast_models.lgbm_threads`, which never changes the forecasts). The
+(the MSTL member's AutoETS split over 2 processes; LightGBM on up to 2 threads, the idle cores less one
+kept spare, so one thread on this 2-core machine: :func:`supplynet.sense._forecast_models.lgbm_threads`;
+the threads never change the forecasts). The
 CPU seconds of the run (this process and its finished workers) are in the notes beside the wall time:
 on this shared machine the wall time stretches with the load average, recorded before and after.
 

@@ -285,13 +285,26 @@ def test_lightgbm_threads_and_histogram_layout_leave_the_forecasts_unchanged() -
         assert np.array_equal(other, runs[0])
 
 
-def test_lightgbm_threads_are_the_idle_cores_at_most_n_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("cores", "load", "n_jobs", "threads"),
+    [
+        (2, 0.0, 2, 1),  # 2 cores: one spare, so one thread however quiet the machine
+        (2, 7.5, 2, 1),
+        (16, 0.5, 8, 8),
+        (16, 1.0, 32, 15),
+        (16, 10.0, 8, 6),  # 9 cores busy besides this process: 7 idle, one kept spare
+        (16, 30.0, 8, 1),
+        (16, 0.0, 1, 1),
+    ],
+)
+def test_lightgbm_threads_are_the_idle_cores_less_one_at_most_n_jobs(
+    monkeypatch: pytest.MonkeyPatch, cores: int, load: float, n_jobs: int, threads: int
+) -> None:
     import os
 
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    for load, n_jobs, threads in [(0.2, 2, 2), (1.1, 2, 2), (2.0, 2, 1), (7.5, 2, 1), (0.0, 1, 1), (0.0, 8, 2)]:
-        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
-        assert km.lgbm_threads(n_jobs) == threads, (load, n_jobs)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert km.lgbm_threads(n_jobs) == threads
 
 
 def test_the_svd_members_share_one_denoised_panel(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -364,10 +364,13 @@ def _features_frame(panel: Panel, ctx: Context, t: np.ndarray, uids: np.ndarray)
 
 
 def lgbm_threads(n_jobs: int) -> int:
-    """LightGBM's OpenMP threads: ``n_jobs``, but no more than the cores that are idle now (ours
-    counted idle), and at least one. OpenMP threads spin while they wait for each other; on a machine
-    with no idle core a second thread spins on the core the first one needs (on the shared 2-core
-    bench machine at load 7: 43 s of CPU for a fit that takes 8 s on one thread)."""
+    """LightGBM's OpenMP threads: ``n_jobs``, but no more than the cores idle now (ours counted
+    idle) less one kept spare, and at least one. OpenMP threads spin while they wait for each
+    other, so a thread without a core of its own burns the time of the one it waits for: on the
+    shared 2-core bench machine at load 7 a 2-thread fit of 1,500 Walmart series took 43 s of CPU
+    and 116 s wall against 8 s and 25 s on one thread, and a full forecast run started at load 0.95
+    on 2 threads took 68 s of CPU when other jobs started during it, against 31-38 s on one thread.
+    The spare core is for whatever starts while the model fits; a small machine fits on one thread."""
     import os
 
     try:
@@ -375,7 +378,7 @@ def lgbm_threads(n_jobs: int) -> int:
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
     busy = max(os.getloadavg()[0] - 1.0, 0.0)  # the load average counts this process too
-    return max(1, min(int(n_jobs), round(cores - busy)))
+    return max(1, min(int(n_jobs), round(cores - busy) - 1))
 
 
 def lightgbm_global(panel: Panel, h: int, ctx: Context) -> np.ndarray:
