@@ -325,7 +325,9 @@ def test_the_svd_members_share_one_denoised_panel(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(km, "svd_denoise", counting)
     inter = np.zeros(panel.n, bool)
     inter[[0, 7, 20]] = True  # served by the intermittent member: the smooth ones see the others
-    members = fm._member_forecasts(panel, 13, ctx, {"mstl_ses_svd", "snaive_svd"}, inter, None, smooth_all=False)
+    members = fm._member_forecasts(
+        panel, 13, ctx, {"mstl_ses_svd", "snaive_svd"}, inter, None, smooth_all=False
+    )
     assert calls == [panel.n - 3]
     sub = panel.subset(~inter)
     den = dataclasses.replace(sub, Y=orig(sub.Y, sub.groups, fm.SVD_RANK))

@@ -256,7 +256,9 @@ def _fill(arr: np.ndarray, panel: Panel, m: int) -> np.ndarray:
     return arr
 
 
-def _mstl_rows(args: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], int, int, str]) -> np.ndarray:
+def _mstl_rows(
+    args: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], int, int, str],
+) -> np.ndarray:
     """The AutoETS half of statsforecast's ``MSTL(season_length=m, trend_forecaster=AutoETS(model=
     trend_model)).forecast`` on each series, given its STL decomposition (:func:`_mstl_fast`): AutoETS
     on trend + remainder, plus the last season of the seasonal part repeated; a series it fails on
@@ -269,8 +271,9 @@ def _mstl_rows(args: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray],
     for i, (y, seasonal, trend) in enumerate(zip(ys, seasonals, trends, strict=True)):
         try:
             x_sa = trend + ((y + 0.0 - seasonal) - trend)
-            mean = AutoETS(model=trend_model).forecast(y=x_sa, h=h, X=None, X_future=None, fitted=False,
-                                                      level=None)["mean"]
+            mean = AutoETS(model=trend_model).forecast(
+                y=x_sa, h=h, X=None, X_future=None, fitted=False, level=None
+            )["mean"]
             out[i] = mean + np.tile(seasonal[-m:], reps)[:h]
         except Exception:  # statsforecast's fallback model (Naive) on the series
             out[i] = y[-1]
@@ -298,10 +301,14 @@ def _mstl_fast(panel: Panel, h: int, m: int, trend_model: str, n_jobs: int) -> n
         from concurrent.futures import ProcessPoolExecutor
 
         parts = np.array_split(np.arange(len(ys)), jobs)
-        work = [([ys[k] for k in p], [seasonals[k] for k in p], [trends[k] for k in p], h, m, trend_model)
-                for p in parts]
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as ex, \
-                warnings.catch_warnings():
+        work = [
+            ([ys[k] for k in p], [seasonals[k] for k in p], [trends[k] for k in p], h, m, trend_model)
+            for p in parts
+        ]
+        with (
+            ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as ex,
+            warnings.catch_warnings(),
+        ):
             warnings.simplefilter("ignore")
             res = np.concatenate(list(ex.map(_mstl_rows, work)))
     arr[has] = res
