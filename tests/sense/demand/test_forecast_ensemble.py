@@ -256,3 +256,81 @@ def test_the_array_mstl_gives_statsforecasts_numbers(trend_model: str) -> None:
     big = panel.subset(np.repeat(np.arange(panel.n), 16))  # 112 rows: split over 2 processes
     assert np.array_equal(km.mstl_ets(big, 39, dataclasses.replace(ctx, n_jobs=2), trend_model),
                           np.repeat(ref, 16, axis=0))
+
+
+@pytest.mark.slow
+def test_lightgbm_threads_and_histogram_layout_leave_the_forecasts_unchanged() -> None:
+    """The LightGBM member's threads follow the idle cores (``lgbm_threads``): that is only safe
+    because they never change the model. 1 and 2 threads, row- and column-wise histograms: the same
+    forecasts, bit for bit."""
+    import dataclasses
+
+    df, _ = product_panel(n_products=3, n_sites=12, n=120, noise=0.3, seed=4)
+    ds = np.sort(df["ds"].unique())
+    ds = np.concatenate([ds, ds[-1] + np.arange(1, 14) * np.timedelta64(7, "D")])
+    rng = np.random.default_rng(9)
+    exog = pd.concat(
+        pd.DataFrame({"unique_id": u, "ds": ds, "x_promo": (rng.random(len(ds)) < 0.2).astype(float)})
+        for u in df["unique_id"].unique()
+    )
+    fc = Forecaster(freq="W", model="lgbm", n_jobs=2).fit(df, exog)
+    panel, ctx = fc._panel, fc._ctx
+    layouts = ({"n_jobs": 1}, {"n_jobs": 2}, {"n_jobs": 2, "force_row_wise": False, "force_col_wise": True})
+    runs = [  # fewer trees than the member's 250 keep the test short; the claim holds for any number
+        km.lightgbm_global(panel, 13, dataclasses.replace(ctx, lgbm_params={**params, "n_estimators": 60}))
+        for params in layouts
+    ]
+    assert np.isfinite(runs[0]).all()
+    for other in runs[1:]:
+        assert np.array_equal(other, runs[0])
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "n_jobs", "threads"),
+    [
+        (2, 0.0, 2, 1),  # 2 cores: one spare, so one thread however quiet the machine
+        (2, 7.5, 2, 1),
+        (16, 0.5, 8, 8),
+        (16, 1.0, 32, 15),
+        (16, 10.0, 8, 6),  # 9 cores busy besides this process: 7 idle, one kept spare
+        (16, 30.0, 8, 1),
+        (16, 0.0, 1, 1),
+    ],
+)
+def test_lightgbm_threads_are_the_idle_cores_less_one_at_most_n_jobs(
+    monkeypatch: pytest.MonkeyPatch, cores: int, load: float, n_jobs: int, threads: int
+) -> None:
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert km.lgbm_threads(n_jobs) == threads
+
+
+def test_the_svd_members_share_one_denoised_panel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mstl_ses_svd`` and ``snaive_svd`` are their raw members on the group-denoised histories of
+    their rows; the SVD pass runs once for both (it was run per member)."""
+    import dataclasses
+
+    df, _ = product_panel(n_products=2, n_sites=15, n=120, seed=2)
+    fc = Forecaster(freq="W", model="default").fit(df)
+    panel, ctx = fc._panel, fc._ctx
+    orig = km.svd_denoise
+    calls: list[int] = []
+
+    def counting(Y: np.ndarray, groups: np.ndarray | None, rank: int = 12) -> np.ndarray:
+        calls.append(len(Y))
+        return orig(Y, groups, rank)
+
+    monkeypatch.setattr(km, "svd_denoise", counting)
+    inter = np.zeros(panel.n, bool)
+    inter[[0, 7, 20]] = True  # served by the intermittent member: the smooth ones see the others
+    members = fm._member_forecasts(
+        panel, 13, ctx, {"mstl_ses_svd", "snaive_svd"}, inter, None, smooth_all=False
+    )
+    assert calls == [panel.n - 3]
+    sub = panel.subset(~inter)
+    den = dataclasses.replace(sub, Y=orig(sub.Y, sub.groups, fm.SVD_RANK))
+    assert np.isnan(members["snaive_svd"][inter]).all() and np.isnan(members["mstl_ses_svd"][inter]).all()
+    assert np.array_equal(members["snaive_svd"][~inter], km.smoothed_seasonal_naive(den.Y, 13, M))
+    assert np.array_equal(members["mstl_ses_svd"][~inter], km.mstl_ets(den, 13, ctx, trend_model="ZNN"))

@@ -48,6 +48,7 @@ __all__ = [
     "dead_mask",
     "fallback_mean",
     "intermittent",
+    "lgbm_threads",
     "lightgbm_global",
     "mstl_ets",
     "scale_mae_seasonal",
@@ -255,25 +256,24 @@ def _fill(arr: np.ndarray, panel: Panel, m: int) -> np.ndarray:
     return arr
 
 
-def _mstl_rows(args: tuple[list[np.ndarray], int, int, str]) -> np.ndarray:
-    """statsforecast's ``MSTL(season_length=m, trend_forecaster=AutoETS(model=trend_model)).forecast``
-    on each series, computed as that method does (one season: one STL pass with seasonal window 11 and
-    seasonal degree 0; AutoETS on trend + remainder; the last season of the seasonal part repeated) but
-    on arrays, without the per-series data frames that cost more than the decomposition; a series it
-    fails on gets statsforecast's fallback, the naive forecast (a test holds it to statsforecast)."""
+def _mstl_rows(
+    args: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], int, int, str],
+) -> np.ndarray:
+    """The AutoETS half of statsforecast's ``MSTL(season_length=m, trend_forecaster=AutoETS(model=
+    trend_model)).forecast`` on each series, given its STL decomposition (:func:`_mstl_fast`): AutoETS
+    on trend + remainder, plus the last season of the seasonal part repeated; a series it fails on
+    gets statsforecast's fallback, the naive forecast (a test holds it to statsforecast)."""
     from statsforecast.models import AutoETS
-    from statsmodels.tsa.seasonal import STL
 
-    ys, h, m, trend_model = args
+    ys, seasonals, trends, h, m, trend_model = args
     out = np.empty((len(ys), h))
     reps = int(1 + (h - 1) / m)
-    for i, y in enumerate(ys):
+    for i, (y, seasonal, trend) in enumerate(zip(ys, seasonals, trends, strict=True)):
         try:
-            fit = STL(y + 0.0, period=m, seasonal=11, seasonal_deg=0).fit()
-            seasonal, trend = fit.seasonal, fit.trend
             x_sa = trend + ((y + 0.0 - seasonal) - trend)
-            mean = AutoETS(model=trend_model).forecast(y=x_sa, h=h, X=None, X_future=None, fitted=False,
-                                                      level=None)["mean"]
+            mean = AutoETS(model=trend_model).forecast(
+                y=x_sa, h=h, X=None, X_future=None, fitted=False, level=None
+            )["mean"]
             out[i] = mean + np.tile(seasonal[-m:], reps)[:h]
         except Exception:  # statsforecast's fallback model (Naive) on the series
             out[i] = y[-1]
@@ -281,22 +281,36 @@ def _mstl_rows(args: tuple[list[np.ndarray], int, int, str]) -> np.ndarray:
 
 
 def _mstl_fast(panel: Panel, h: int, m: int, trend_model: str, n_jobs: int) -> np.ndarray:
+    """statsforecast's MSTL(AutoETS) computed as that method does (one season: one STL pass with
+    seasonal window 11 and seasonal degree 0, as ``statsmodels``' STL computes it; AutoETS on the
+    seasonally adjusted series; the last season repeated), on arrays: the STL of every series in
+    one compiled call (:func:`~._forecast_stl.stl_many`, the same numbers as statsmodels' STL), then
+    AutoETS per series, without the per-series data frames that cost more than the models."""
+    from ._forecast_stl import stl_many
+
     ys = [row[~np.isnan(row)] for row in panel.Y]
     arr = np.full((panel.n, h), np.nan)
     has = np.flatnonzero([len(y) > 0 for y in ys])
     ys = [ys[i] for i in has]
+    seasonals, trends = stl_many([y + 0.0 for y in ys], m, seasonal=11, seasonal_deg=0)
     jobs = max(1, min(int(n_jobs), len(ys) // 50))
     if jobs == 1:
-        res = _mstl_rows((ys, h, m, trend_model))
+        res = _mstl_rows((ys, seasonals, trends, h, m, trend_model))
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         parts = np.array_split(np.arange(len(ys)), jobs)
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as ex, \
-                warnings.catch_warnings():
+        work = [
+            ([ys[k] for k in p], [seasonals[k] for k in p], [trends[k] for k in p], h, m, trend_model)
+            for p in parts
+        ]
+        with (
+            ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as ex,
+            warnings.catch_warnings(),
+        ):
             warnings.simplefilter("ignore")
-            res = np.concatenate(list(ex.map(_mstl_rows, [([ys[k] for k in p], h, m, trend_model) for p in parts])))
+            res = np.concatenate(list(ex.map(_mstl_rows, work)))
     arr[has] = res
     return arr
 
@@ -356,6 +370,24 @@ def _features_frame(panel: Panel, ctx: Context, t: np.ndarray, uids: np.ndarray)
     return frame
 
 
+def lgbm_threads(n_jobs: int) -> int:
+    """LightGBM's OpenMP threads: ``n_jobs``, but no more than the cores idle now (ours counted
+    idle) less one kept spare, and at least one. OpenMP threads spin while they wait for each
+    other, so a thread without a core of its own burns the time of the one it waits for: on the
+    shared 2-core bench machine at load 7 a 2-thread fit of 1,500 Walmart series took 43 s of CPU
+    and 116 s wall against 8 s and 25 s on one thread, and a full forecast run started at load 0.95
+    on 2 threads took 68 s of CPU when other jobs started during it, against 31-38 s on one thread.
+    The spare core is for whatever starts while the model fits; a small machine fits on one thread."""
+    import os
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    busy = max(os.getloadavg()[0] - 1.0, 0.0)  # the load average counts this process too
+    return max(1, min(int(n_jobs), round(cores - busy) - 1))
+
+
 def lightgbm_global(panel: Panel, h: int, ctx: Context) -> np.ndarray:
     """One LightGBM for all series (mlforecast, recursive), on series scaled by mean |y|."""
     import lightgbm as lgb
@@ -395,7 +427,11 @@ def lightgbm_global(panel: Panel, h: int, ctx: Context) -> np.ndarray:
         "subsample": 0.8,
         "subsample_freq": 1,
         "colsample_bytree": 0.8,
-        "n_jobs": ctx.n_jobs,
+        # the threads and the histogram layout change the time, never the model (the l1 objective's
+        # gradients are +-1 and its hessians 1: the histogram sums are exact in any order; a test
+        # holds 1 and 2 threads, row- and column-wise, to the same forecasts)
+        "n_jobs": lgbm_threads(ctx.n_jobs),
+        "force_row_wise": True,  # what LightGBM's timing test picks here, without the test
         "random_state": ctx.seed,
         "verbosity": -1,
         **ctx.lgbm_params,

@@ -97,10 +97,11 @@ _MEMBERS: dict[str, Callable[[Panel, int, km.Context], np.ndarray]] = {
     "theta": km.auto_theta,
     "intermittent": km.intermittent,
     "snaive_smooth": lambda p, h, ctx: km.smoothed_seasonal_naive(p.Y, h, ctx.season_length),
-    "mstl_ses_svd": lambda p, h, ctx: km.mstl_ets(_denoised(p), h, ctx, trend_model="ZNN"),
-    "snaive_svd": lambda p, h, ctx: km.smoothed_seasonal_naive(_denoised(p).Y, h, ctx.season_length),
     "seasonal_naive": lambda p, h, ctx: km.seasonal_naive(p.Y, h, ctx.season_length),
 }
+#: members that are another member run on the histories denoised within each group (one SVD pass
+#: serves them all: :func:`_member_forecasts` denoises a panel once)
+_ON_DENOISED: dict[str, str] = {"mstl_ses_svd": "mstl_ses", "snaive_svd": "snaive_smooth"}
 
 Progress = Callable[[str], None]
 
@@ -138,15 +139,27 @@ def _member_forecasts(
     """Run each needed member once: ``intermittent`` on the intermittent rows, the others on the
     rest (or on all rows when ``smooth_all``, as the single-member models and baselines need)."""
     out: dict[str, np.ndarray] = {}
+    views: dict[tuple[bytes, bool], Panel] = {}
+
+    def view(rows: np.ndarray, denoise: bool) -> Panel:
+        """The panel a member sees: its rows, denoised for the ``*_svd`` members; built once."""
+        key = (rows.tobytes(), denoise)
+        if key not in views:
+            sub = panel if rows.all() else panel.subset(rows)
+            views[key] = _denoised(sub) if denoise else sub
+        return views[key]
+
     for name in sorted(names):
         if progress:
             progress(name)
         rows = inter if name == "intermittent" else ~inter if not smooth_all else np.ones(panel.n, bool)
         arr = np.full((panel.n, h), np.nan)
-        if rows.all():
-            arr = _MEMBERS[name](panel, h, ctx)
-        elif rows.any():
-            arr[rows] = _MEMBERS[name](panel.subset(rows), h, ctx)
+        if rows.any():
+            res = _MEMBERS[_ON_DENOISED.get(name, name)](view(rows, name in _ON_DENOISED), h, ctx)
+            if rows.all():
+                arr = res
+            else:
+                arr[rows] = res
         out[name] = arr
     return out
 
