@@ -15,7 +15,7 @@ envelope's rows as one row of columns, where a plain append writes one row per e
 run_forecast`) on Walmart (all 3,331 store-department series, weekly, with the exogenous regressors),
 39 weeks ahead at levels 80 and 95, the default model (conformal calibration refit included), 2 jobs
 (the MSTL member's AutoETS split over 2 processes; LightGBM on up to 2 threads, the idle cores less one
-kept spare, so one thread on this 2-core machine: :func:`supplynet.sense._forecast_models.lgbm_threads`;
+kept spare, so one thread on this 2-core machine: :func:`supplynet.sense.demand._forecast_models.lgbm_threads`;
 the threads never change the forecasts). The
 CPU seconds of the run (this process and its finished workers) are in the notes beside the wall time:
 on this shared machine the wall time stretches with the load average, recorded before and after.
@@ -105,7 +105,7 @@ def forecast_seconds(n_series: int | None) -> tuple[float | None, dict]:
         keep = pd.unique(series["unique_id"])[:n_series]
         series = series[series["unique_id"].isin(keep)]
         exog = exog[exog["unique_id"].isin(keep)]
-    from supplynet.sense._forecast_models import lgbm_threads
+    from supplynet.sense.demand._forecast_models import lgbm_threads
 
     load0 = os.getloadavg()[0]
     threads = lgbm_threads(2)

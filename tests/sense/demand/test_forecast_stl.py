@@ -7,7 +7,7 @@ import pytest
 from statsmodels.tsa.seasonal import STL
 
 from supplynet.errors import ParameterError
-from supplynet.sense._forecast_stl import stl_defaults, stl_many
+from supplynet.sense.demand._forecast_stl import stl_defaults, stl_many
 from supplynet.testing.require import require_or_skip
 
 
@@ -73,7 +73,7 @@ def test_refuses_what_statsmodels_refuses_and_takes_an_empty_batch() -> None:
 def test_equals_statsmodels_on_the_walmart_series() -> None:
     """Every Walmart store-department series, whole and without its last 39 weeks (the forecast's
     calibration refit), as the default model's MSTL member decomposes them."""
-    from supplynet.sense.walmart import find_walmart_dir, load_walmart
+    from supplynet.datasets.walmart import find_walmart_dir, load_walmart
 
     if find_walmart_dir() is None:
         require_or_skip("../shared/data/walmart-store-sales not available (set SUPPLYNET_DATA_DIR)", "data")
