@@ -166,38 +166,30 @@ def run_scenarios(
             net = demand_from_forecast(net, forecast)
         live = initial_state_from_twin(net, twin, at=at) if twin is not None else None
     if live is not None:
-        chosen = _scenarios(library() if scenarios is None else scenarios)
-        results = _run_live(
-            live,
-            list(chosen.values()),
+        net = live.network
+        todo = _live_runs(live, _scenarios(library() if scenarios is None else scenarios), int(horizon))
+    else:
+        chosen = _scenarios([] if scenarios is None else scenarios)
+        todo = [("baseline", None, None)] if baseline or not chosen else []
+        todo += [(name, sc, None) for name, sc in chosen.items()]
+    results: dict[str, SimResult] = {}
+    for name, sc, rows in todo:
+        res = run_replications(
+            net,
             replications=replications,
             horizon=horizon,
             seed=seed,
+            scenario=sc,
             executor=executor,
             scheduler=scheduler,
             chunk_size=chunk_size,
             progress=progress,
         )
-        net = live.network
-    else:
-        chosen = _scenarios([] if scenarios is None else scenarios)
-        todo: dict[str, ScenarioLike | None] = {"baseline": None} if baseline or not chosen else {}
-        todo.update(chosen)
-        results = {}
-        for name, sc in todo.items():
-            res = run_replications(
-                net,
-                replications=replications,
-                horizon=horizon,
-                seed=seed,
-                scenario=sc,
-                executor=executor,
-                scheduler=scheduler,
-                chunk_size=chunk_size,
-                progress=progress,
-            )
-            res.scenario = name
-            results[name] = res
+        res.scenario = name
+        if rows is not None:  # the scenario's own events, not the machines' health events added to it
+            res.ev_start = res.ev_start[:, :rows]
+            res.ev_end = res.ev_end[:, :rows]
+        results[name] = res
     options = {
         "replications": int(replications),
         "horizon": int(horizon),
@@ -229,42 +221,14 @@ def _scenarios(given: Sequence[ScenarioSpec] | Mapping[str, str] | ScenarioSpec)
     return out
 
 
-def _run_live(
-    live: LiveStart,
-    scenarios: Sequence[ScenarioLike],
-    *,
-    replications: int,
-    horizon: int,
-    seed: int,
-    executor: str,
-    scheduler: Any,
-    chunk_size: int | None,
-    progress: Callable[[int], None] | None,
-) -> dict[str, SimResult]:
-    """The live state undisturbed and under each scenario (health disruptions added to all), on common
-    random numbers. TTS and TTR count from the first of the scenario's own events (day 0 for the
-    baseline), not from the health events."""
-    from supplynet.sim.runners import run_replications
-
-    todo: list[tuple[str, ScenarioLike | None, int]] = [("baseline", live.scenario(None), 0)]
-    for given in scenarios:
-        rows = len(given.compile(live.network, np.zeros(1, np.uint64), int(horizon)).kind)
-        todo.append((given.name, live.scenario(given), rows))
-    runs: dict[str, SimResult] = {}
-    for name, sc, rows in todo:
-        res = run_replications(
-            live.network,
-            replications=replications,
-            horizon=horizon,
-            seed=seed,
-            scenario=sc,
-            executor=executor,
-            scheduler=scheduler,
-            chunk_size=chunk_size,
-            progress=progress,
-        )
-        res.scenario = name
-        res.ev_start = res.ev_start[:, :rows]
-        res.ev_end = res.ev_end[:, :rows]
-        runs[name] = res
-    return runs
+def _live_runs(
+    live: LiveStart, scenarios: Mapping[str, ScenarioLike], horizon: int
+) -> list[tuple[str, ScenarioLike | None, int | None]]:
+    """The live state undisturbed and under each scenario, the health disruptions added to all:
+    ``(name, scenario, rows)``, ``rows`` the scenario's own event rows. TTS and TTR count from the
+    first of them (day 0 for the baseline), not from the health events."""
+    todo: list[tuple[str, ScenarioLike | None, int | None]] = [("baseline", live.scenario(None), 0)]
+    for name, given in scenarios.items():
+        rows = len(given.compile(live.network, np.zeros(1, np.uint64), horizon).kind)
+        todo.append((name, live.scenario(given), rows))
+    return todo
