@@ -25,13 +25,15 @@ not once per sku. A site whose capacity a disruption takes costs its machines' d
 away (a negative shift or spike) costs the lost-sale penalty per expected unit (``A_DEMAND_LOSS``).
 
 The inputs are four NamedTuples of arrays (:mod:`supplynet.sim.arrays`). Speed (the bench's
-single-echelon (s,S) model, CPU time per SKU-location-day, one thread): 61 ns with 71 positional
-arguments; 33 ns now. What paid: no reference counting in the day loop (``_nrt=False``, 25 ns),
-indexes read from arrays masked non-negative so numba drops the wraparound (``_IDX``, 6 ns), no
-dependency carried from item to item through the day's cost or an unlimited site's capacity (4 ns),
-uniforms converted from a signed integer (1 ns).
-What did not: removing the accumulator writes, fusing or skipping the release loop, an inlined
-(s,S) rule in place of the shared policy function (each within 1-2 ns, the machine's noise).
+single-echelon (s,S) model, CPU time per SKU-location-day, one thread, this kernel against the one
+with 71 positional arguments run alternately): 40-43 -> 34 ns on the 2-core machine at load average
+~2, 62 -> 39 ns at load average ~7 (the time swings with the other jobs' load). What paid: no
+reference counting in the day loop (``_nrt=False``; its atomic increments cost most on a busy
+machine), indexes read from arrays masked non-negative so numba drops the wraparound (``_IDX``,
+~5 ns), no dependency carried from item to item through the day's cost or an unlimited site's
+capacity (~3 ns), uniforms converted from a signed integer (~1 ns). What did not: removing the
+accumulator writes, skipping the release loop, branch-free shortage days, inlined float min/max,
+an inlined (s,S) rule in place of the shared policy function (each within the 1-2 ns noise).
 """
 
 from __future__ import annotations
@@ -103,10 +105,10 @@ _LO32 = np.uint64(0xFFFFFFFF)
 _FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 #: compile without numba's reference counting (an option numba's own tests use): only for a function
 #: that allocates nothing; the counting of every array taken out of the kernel's tuples cost as much
-#: as the day's work (40 -> 65 ns per item-day measured on the bench's model)
+#: as the day's work on a busy machine (39 against 62 ns per item-day on the bench's model at load ~7)
 _NO_REFCOUNT: dict[str, Any] = {"_nrt": False}
 #: ``x & _IDX`` is ``x`` for an index read from an array (>= 0), and tells LLVM so: numba then drops the
-#: negative-index wraparound of every access with it (~6 ns per item-day on the bench's model)
+#: negative-index wraparound of every access with it (~5 ns per item-day on the bench's model)
 _IDX = 0x7FFFFFFFFFFFFFFF
 
 
