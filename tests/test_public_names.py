@@ -28,9 +28,6 @@ EDGES = ("api", "commands", "cli", "web")
 
 #: (importing module, private module) -> why it is still there
 EDGE_PRIVATE_ALLOWED = {
-    ("supplynet.api.service", "supplynet.sim._kernel"):
-        "the scenario route reads the kernel's daily-band indexes (D_*); issue 19 item 3 gives the API "
-        "one way into the simulator (sim.run_scenarios) and removes this orchestrator",
     ("supplynet.cli", "supplynet.commands._netstore"):
         "cli.py and commands/ are one edge (the CLI and its sub-commands); the `state` command still "
         "lives in cli.py and shares the network-in-the-store helper with run and serve",

@@ -322,10 +322,11 @@ def _deliver(dispatcher: Any) -> None:
 def _stress_test(net: Network, loop: Any, home: Path, replications: int, horizon: int,
                  seed: int) -> tuple[Any, float, str]:
     """The library's disruption scenarios from the twin's state now; ranking of sites by risk."""
-    from .sim.live import stress_test_from_twin
+    from .sim import run_scenarios
 
     t0 = time.perf_counter()
-    kpis, ranking = stress_test_from_twin(net, loop.twin, replications=replications, horizon=horizon, seed=seed)
+    report = run_scenarios(net, twin=loop.twin, replications=replications, horizon=horizon, seed=seed)
+    kpis, ranking = report.site_kpis(), report.ranked_sites()
     folder = home / "stress-test"
     folder.mkdir(exist_ok=True)
     kpis.to_csv(folder / "kpis.csv", index=False)

@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 
 from supplynet.events import Line, Maintenance, OrderEvent, Sale, ShipmentStatus, StockCount
 from supplynet.model import example_path, load_network
+from supplynet.sim import run_scenarios
 from supplynet.sim.engine import Simulation
-from supplynet.sim.live import initial_state_from_twin, stress_test_from_twin
+from supplynet.sim.live import initial_state_from_twin
 from supplynet.sim.network import SimNetwork
 from supplynet.store import open_store
 from supplynet.twin import Twin
@@ -145,6 +146,12 @@ def test_rebuild_as_of_uses_only_earlier_events(store_and_model):
     i = net.item_names.index("STORE-2/MILK-2L")
     assert initial_state_from_twin(net, early).network.init_on_hand[i] == 93
     assert initial_state_from_twin(net, late).network.init_on_hand[i] == 5
+
+
+def stress_test_from_twin(model, twin, **kw):
+    """The stress test from the live state, as the demo runs it: site KPIs and the ranking."""
+    report = run_scenarios(model, kw.pop("scenarios"), twin=twin, **kw)
+    return report.site_kpis(), report.ranked_sites()
 
 
 def test_stress_test_from_twin_ranks_sites_by_risk_exposure(store_and_model):

@@ -249,20 +249,12 @@ def _band(arr: np.ndarray) -> dict[str, list[float | None]]:
 def run_scenario(network: Any, params: dict[str, Any], progress: Callable[[float], None] | None = None) -> dict[str, Any]:
     """Monte Carlo run of one scenario (and a baseline) on ``network`` through :mod:`supplynet.sim`;
     the tables and daily bands the dashboard charts."""
-    from ..sim import _kernel as K
-    from ..sim import kpi
-    from ..sim.network import SimNetwork
-    from ..sim.runners import run_replications
-    from ..sim.scenario import load_scenario
+    from ..sim import kpi, run_scenarios
 
     if network is None:
         raise SimulationError("no network is loaded in the service (start it with --network)")
-    net = SimNetwork.from_network(network)
-    runs: dict[str, Any] = {}
-    if params.get("baseline", True):
-        runs["baseline"] = None
-    runs[params["scenario"]] = load_scenario(params["scenario"])
-    total = params["replications"] * len(runs)
+    baseline = bool(params.get("baseline", True))
+    total = params["replications"] * (2 if baseline else 1)
     done = [0]
 
     def tick(n: int) -> None:
@@ -270,20 +262,15 @@ def run_scenario(network: Any, params: dict[str, Any], progress: Callable[[float
         if progress:
             progress(done[0] / total)
 
-    out: dict[str, Any] = {"network": [], "daily": {}, "resilience": [], "currency": getattr(net, "currency", "")}
-    for name, sc in runs.items():
-        res = run_replications(net, replications=params["replications"], horizon=params["horizon"],
-                               seed=params["seed"], scenario=sc, progress=tick)
-        res.scenario = name
+    report = run_scenarios(network, [params["scenario"]], replications=params["replications"],
+                           horizon=params["horizon"], seed=params["seed"], baseline=baseline, progress=tick)
+    out: dict[str, Any] = {"network": [], "daily": {}, "resilience": [], "currency": report.currency}
+    for name, res in report.results.items():
         out["network"] += kpi.network_kpis(res).replace({np.nan: None}).to_dict(orient="records")
-        d = res.daily
-        with np.errstate(invalid="ignore", divide="ignore"):
-            fr = np.where(d[:, :, K.D_DEMAND] > 0, d[:, :, K.D_SERVED_NOW] / d[:, :, K.D_DEMAND], np.nan)
-        out["daily"][f"{name}:fill_rate"] = _band(fr)
-        out["daily"][f"{name}:backlog"] = _band(d[:, :, K.D_BACKLOG].astype(float))
-        if sc is not None:
-            res_df = kpi.node_resilience(res).replace({np.nan: None})
-            out["resilience"] = res_df.to_dict(orient="records")
+        out["daily"][f"{name}:fill_rate"] = _band(report.daily_fill_rate(name))
+        out["daily"][f"{name}:backlog"] = _band(report.daily_backlog(name))
+        if name != "baseline":
+            out["resilience"] = report.resilience(name).replace({np.nan: None}).to_dict(orient="records")
     return out
 
 

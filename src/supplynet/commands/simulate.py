@@ -147,10 +147,7 @@ def simulate(
 ) -> None:
     """Run the scenarios (and a baseline) and write report.json, report.html and PNG plots to --out;
     print a summary table (scenarios, cost in the network's currency, riskiest sites), or JSON with --json."""
-    from supplynet.sim.compare import compare_policies
-    from supplynet.sim.report import write_report
-    from supplynet.sim.runners import EXECUTORS, run_replications
-    from supplynet.sim.scenario import load_scenario
+    from supplynet.sim import EXECUTORS, compare_policies, library, load_scenario, run_scenarios
 
     if executor not in EXECUTORS:
         raise SimulationError(f"--executor must be one of {EXECUTORS}, got {executor!r}")
@@ -169,54 +166,37 @@ def simulate(
         net = load_sim_network(network)
         if forecast is not None:
             net = apply_forecast(net, forecast)
-    scenarios = {"baseline": None} if baseline or not scenario or live is not None else {}
-    for s in scenario:
-        sc = load_scenario(s)
-        scenarios[sc.name] = sc
-    if live is not None and not scenario:
-        from supplynet.sim.scenario import library
-
-        scenarios.update({name: load_scenario(name) for name in library()})
+    chosen = {sc.name: sc for sc in map(load_scenario, scenario or (library() if live is not None else ()))}
+    runs = len(chosen) + (1 if baseline or not chosen or live is not None else 0)
     variants = {"current": net}
     for text in policy_compare:
         variants[text] = parse_policy_variant(text, net)
-    total = replications * (len(scenarios) + (len(variants) if len(variants) > 1 else 0))
+    total = replications * (runs + (len(variants) if len(variants) > 1 else 0))
     console = Console(stderr=True)
-    results = {}
     comparison = None
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=not sys.stderr.isatty()) as bar:
         task = bar.add_task("simulating", total=total)
-        if live is not None:
-            from supplynet.sim.live import run_live_scenarios
-
-            bar.update(task, description="scenarios from the live state")
-            results = run_live_scenarios(live, [sc for sc in scenarios.values() if sc is not None],
-                                         replications=replications, horizon=horizon, seed=seed, executor=executor,
-                                         scheduler=scheduler, progress=lambda n: bar.advance(task, n))
-        for name, sc in scenarios.items() if live is None else ():
-            bar.update(task, description=f"scenario {name}")
-            results[name] = run_replications(net, replications=replications, horizon=horizon, seed=seed, scenario=sc,
-                                             executor=executor, scheduler=scheduler,
-                                             progress=lambda n: bar.advance(task, n))
-            results[name].scenario = name
+        bar.update(task, description="scenarios from the live state" if live is not None else "scenarios")
+        report = run_scenarios(live if live is not None else net, list(chosen.values()), replications=replications,
+                               horizon=horizon, seed=seed, baseline=baseline, executor=executor, scheduler=scheduler,
+                               progress=lambda n: bar.advance(task, n))
         if len(variants) > 1:
             bar.update(task, description="policy comparison")
-            first = next(iter(s for s in scenarios.values() if s is not None), None)
+            first = next(iter(chosen.values()), None)
             _, comparison = compare_policies(net, {k: (lambda _n, v=v: v) for k, v in variants.items()},
                                              replications=replications, horizon=horizon, seed=seed, scenario=first,
                                              executor=executor, scheduler=scheduler,
                                              progress=lambda n: bar.advance(task, n))
+    results = report.results
     meta = {"network": net.name, "file": str(network), "replications": replications, "horizon": horizon,
             "seed": seed, "executor": executor, "items": net.n_items}
     if live is not None:
         meta["live"] = {"at": live.at.isoformat(), "down": live.down, "at_risk": live.at_risk,
                         "warnings": live.warnings}
-    summary = write_report(out, results, meta=meta, comparison=comparison)
+    summary = report.write(out, meta=meta, comparison=comparison)
     if live is not None:
-        from supplynet.sim.live import rank_sites
-
-        ranking = rank_sites(results)
+        ranking = report.ranked_sites()
         doc = {"report": str(out), "scenarios": list(results), "live": meta["live"],
                "ranking": json.loads(ranking.head(10).to_json(orient="records"))}
     else:

@@ -9,8 +9,9 @@ whatever their policies do (common random numbers).
 Order of events in one day, per replication:
 1. shipments due today arrive (on hand += pipeline slot);
 2. disruptions active today set site, lane and demand factors;
-3. items in downstream-first order: draw external demand, serve backorders, then new demand, then
-   downstream requests (pro rata) within the site's throughput capacity; the policy (the compiled
+3. every item's external demand is drawn (it depends on no stock); then items in downstream-first
+   order serve backorders, then new demand, then downstream requests (pro rata) within the site's
+   throughput capacity; the policy (the compiled
    :func:`supplynet.policy.policies.order_qty_scalar`) sees the inventory position and orders:
    requests on each input arc (BOM quantity), or straight to the external supplier;
 4. items whose inputs arrived release min over inputs of staged/quantity (an assembly) on their lane,
@@ -22,29 +23,71 @@ A lane's fixed cost is paid once per day it carries anything (one truck takes ev
 not once per sku. A site whose capacity a disruption takes costs its machines' downtime per day
 (``site_down``, scaled by the share lost, spread over the site's items); demand a disruption takes
 away (a negative shift or spike) costs the lost-sale penalty per expected unit (``A_DEMAND_LOSS``).
+
+The inputs are four NamedTuples of arrays (:mod:`supplynet.sim.arrays`). Speed (the bench's
+single-echelon (s,S) model, CPU time per SKU-location-day, one thread, this kernel against the one
+with 71 positional arguments run alternately): 40-43 -> 34 ns on the 2-core machine at load average
+~2, 62 -> 39 ns at load average ~7 (the time swings with the other jobs' load). What paid: no
+reference counting in the day loop (``_nrt=False``; its atomic increments cost most on a busy
+machine), indexes read from arrays masked non-negative so numba drops the wraparound (``_IDX``,
+~5 ns), no dependency carried from item to item through the day's cost or an unlimited site's
+capacity (~3 ns), uniforms converted from a signed integer (~1 ns). What did not: removing the
+accumulator writes, skipping the release loop, branch-free shortage days, inlined float min/max,
+an inlined (s,S) rule in place of the shared policy function (each within the 1-2 ns noise).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba
 import numpy as np
 from numba import prange
 
 from supplynet.policy.policies import order_qty_scalar
-
-# event kinds
-OUTAGE, LANE_CLOSURE, CAPACITY_LOSS, LEAD_TIME_SHOCK, SUPPLIER_FAILURE, DEMAND_SPIKE, DEMAND_SHIFT = range(7)
-
-# accumulator columns (per replication x item)
-A_DEMAND, A_SERVED_NOW, A_LOST, A_BACKLOG_DAYS, A_HOLD, A_TRANSIT, A_ORDER, A_TRANSPORT, A_SHORT, \
-    A_NORDERS, A_REVENUE, A_SHIPPED_EXT, A_SHORT_DAYS, A_ONHAND_DAYS, A_OWED_DAYS, A_LOST_COST, A_BACKORDER_COST, \
-    A_DOWNTIME, A_DEMAND_LOSS, A_DEMAND_LOSS_COST = range(20)
-N_ACC = 20
-# daily totals columns (per replication x day)
-D_DEMAND, D_SERVED_NOW, D_BACKLOG, D_ON_HAND, D_COST, D_LOST = range(6)
-N_DAILY = 6
+from supplynet.sim.arrays import (  # noqa: F401 - the columns are re-exported for the engine's readers
+    A_BACKLOG_DAYS,
+    A_BACKORDER_COST,
+    A_DEMAND,
+    A_DEMAND_LOSS,
+    A_DEMAND_LOSS_COST,
+    A_DOWNTIME,
+    A_HOLD,
+    A_LOST,
+    A_LOST_COST,
+    A_NORDERS,
+    A_ONHAND_DAYS,
+    A_ORDER,
+    A_OWED_DAYS,
+    A_REVENUE,
+    A_SERVED_NOW,
+    A_SHIPPED_EXT,
+    A_SHORT,
+    A_SHORT_DAYS,
+    A_TRANSIT,
+    A_TRANSPORT,
+    CAPACITY_LOSS,
+    D_BACKLOG,
+    D_COST,
+    D_DEMAND,
+    D_LOST,
+    D_ON_HAND,
+    D_SERVED_NOW,
+    DEMAND_SHIFT,
+    DEMAND_SPIKE,
+    GUIDE,
+    LANE_CLOSURE,
+    LEAD_TIME_SHOCK,
+    N_ACC,
+    N_DAILY,
+    OUTAGE,
+    SUPPLIER_FAILURE,
+    KernelEvents,
+    KernelNetwork,
+    KernelParams,
+    KernelState,
+)
 
 _GOLD = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -60,6 +103,13 @@ _S32 = np.uint64(32)
 _LO32 = np.uint64(0xFFFFFFFF)
 # no inf/nan assumptions: capacities are inf when unlimited
 _FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
+#: compile without numba's reference counting (an option numba's own tests use): only for a function
+#: that allocates nothing; the counting of every array taken out of the kernel's tuples cost as much
+#: as the day's work on a busy machine (39 against 62 ns per item-day on the bench's model at load ~7)
+_NO_REFCOUNT: dict[str, Any] = {"_nrt": False}
+#: ``x & _IDX`` is ``x`` for an index read from an array (>= 0), and tells LLVM so: numba then drops the
+#: negative-index wraparound of every access with it (~5 ns per item-day on the bench's model)
+_IDX = 0x7FFFFFFFFFFFFFFF
 
 
 @numba.njit(inline="always", cache=True)
@@ -74,7 +124,7 @@ def uniform(key: np.uint64, t: int, i: int, stream: int) -> float:
     """A uniform in (0, 1) for (replication key, day, item, stream)."""
     x = _mix(key + np.uint64(t + 1) * _GOLD)
     x = _mix(x ^ (np.uint64(i) * _M3 + np.uint64(stream)))
-    return (float(x >> _S11) + 0.5) * _INV53
+    return (float(np.int64(x >> _S11)) + 0.5) * _INV53  # < 2**53: a signed conversion, one instruction
 
 
 @numba.njit(inline="always", cache=True)
@@ -82,8 +132,8 @@ def _normal(key: np.uint64, t: int, i: int, stream: int) -> float:
     """A standard normal from one hash (two 32-bit uniforms, Box & Muller 1958)."""
     x = _mix(key + np.uint64(t + 1) * _GOLD)
     x = _mix(x ^ (np.uint64(i) * _M3 + np.uint64(stream)))
-    u1 = (float(x >> _S32) + 0.5) * _INV32
-    u2 = (float(x & _LO32) + 0.5) * _INV32
+    u1 = (float(np.int64(x >> _S32)) + 0.5) * _INV32
+    u2 = (float(np.int64(x & _LO32)) + 0.5) * _INV32
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
 
 
@@ -144,291 +194,355 @@ def _lead(kind: int, mean: float, std: float, lo: float, hi: float, key: np.uint
     return mean + std * z
 
 
-@numba.njit(parallel=True, cache=True, fastmath=_FAST, error_model="numpy")
-def advance(t0, t1, keys, order, item_site, item_sku, source, in_ptr, in_arcs, out_ptr, out_arcs, arc_qty,
-            bk_ptr, bk_arcs, arc_lane, arc_lt,
-            lt_kind, lt_mean, lt_std, lt_min, lt_max, item_lane, pipe_off, pipe_len,
-            site_cap, site_nom, lane_cap, lane_nom, lane_cost, lane_fixed, site_down, site_items,
-            dem_kind, dem_mean, dem_std, hist, hist_len, cdf, guide, cdf_off, cdf_len, backorders,
-            hold, transit_hold, short_cost, backlog_cost, price, order_cost,
-            pol_kind, pol_a, pol_b, pol_review, pol_offset, pack, moq,
-            ev_kind, ev_site, ev_lane, ev_sku, ev_sev, ev_start, ev_end,
-            on_hand, on_order, in_transit, backlog, request, staged, pipe,
-            acc, first_short, last_short, daily):
-    """Advance every replication from day ``t0`` to ``t1`` (exclusive), in place."""
-    R = on_hand.shape[0]
-    N = on_hand.shape[1]
-    S = site_cap.shape[0]
-    K = lane_cap.shape[0]
-    E = ev_kind.shape[0]
-    H = daily.shape[1]
-    Tm = dem_mean.shape[0]
-    for r in prange(R):
-        key = keys[r]
-        cap_left = np.empty(S)
-        site_fac = np.empty(S)
-        lane_left = np.empty(K)
-        lane_fac = np.empty(K)
-        lt_fac = np.empty(K)
-        lane_used = np.zeros(K, dtype=np.bool_)
-        cur = np.empty(N, dtype=np.int64)  # today's slot in each item's pipeline ring
+
+@numba.njit(inline="always", cache=True)
+def _day_hash(key: np.uint64, t: int) -> np.uint64:
+    """The part of :func:`uniform` shared by every item of a day (hashed once per day)."""
+    return _mix(key + np.uint64(t + 1) * _GOLD)
+
+
+@numba.njit(inline="always", cache=True)
+def _uniform_h(h: np.uint64, i: int, stream: int) -> float:
+    """:func:`uniform` from the day's hash: the same number."""
+    x = _mix(h ^ (np.uint64(i) * _M3 + np.uint64(stream)))
+    return (float(np.int64(x >> _S11)) + 0.5) * _INV53
+
+
+@numba.njit(inline="always", cache=True)
+def _ship(net: KernelNetwork, par: KernelParams, pipe: np.ndarray, in_transit: np.ndarray, acc: np.ndarray,
+          lane_used: np.ndarray, cur: np.ndarray, i: int, k: int, lt: float, q: float) -> float:
+    """Put ``q`` units for item ``i`` on lane ``k`` (-1: none) arriving after ``lt`` days (rounded, at
+    least one, within the item's pipeline ring); returns the transport cost (the lane's fixed cost
+    once per day it carries anything). ``q`` may be 0 (nothing moves, nothing is paid)."""
+    n = net.pipe_len[i]
+    lt_i = min(max(int(math.floor(lt + 0.5)), 1), n - 1)
+    slot = cur[i] + lt_i
+    pipe[(net.pipe_off[i] + (slot if slot < n else slot - n)) & _IDX] += q
+    in_transit[i] += q
+    if k < 0:
+        return 0.0
+    used = lane_used[k]
+    tc = par.lane_cost[k] * q + (par.lane_fixed[k] if q > 0.0 and used == 0.0 else 0.0)
+    lane_used[k] = 1.0 if q > 0.0 else used
+    acc[i, A_TRANSPORT] += tc
+    return tc
+
+
+@numba.njit(cache=True, fastmath=_FAST, error_model="numpy", **_NO_REFCOUNT)
+def _replication(r: int, t0: int, t1: int, key: np.uint64, net: KernelNetwork, par: KernelParams,
+                 ev: KernelEvents, st: KernelState, scratch: np.ndarray, today: np.ndarray, cur: np.ndarray) -> None:
+    """Advance replication ``r`` from day ``t0`` to ``t1`` (exclusive), in place.
+
+    Compiled without numba's reference counting (``_nrt=False``): it allocates nothing (``scratch``,
+    ``[6, max(S, K)]``, ``today``, ``[2, N]``, and ``cur``, ``[N]``, come from the caller), and the
+    counting of every array taken out of the four tuples cost as much as the day's work itself."""
+    on_hand = st.on_hand[r]
+    on_order = st.on_order[r]
+    in_transit = st.in_transit[r]
+    backlog = st.backlog[r]
+    request = st.request[r]
+    staged = st.staged[r]
+    pipe = st.pipe[r]
+    acc = st.acc[r]
+    first_short = st.first_short[r]
+    last_short = st.last_short[r]
+    daily = st.daily[r]
+    ev_start = ev.start[r]
+    ev_end = ev.end[r]
+    N = on_hand.shape[0]
+    S = par.site_cap.shape[0]
+    K = par.lane_cap.shape[0]
+    E = ev.kind.shape[0]
+    H = daily.shape[0]
+    Tm = par.dem_mean.shape[0]
+    dem_events = False
+    for e in range(E):
+        if ev.kind[e] == DEMAND_SPIKE or ev.kind[e] == DEMAND_SHIFT:
+            dem_events = True
+    cap_left = scratch[0, :S]   # capacity left today per site
+    site_fac = scratch[1, :S]   # share of capacity a disruption leaves per site
+    lane_left = scratch[2, :K]
+    lane_fac = scratch[3, :K]
+    lt_fac = scratch[4, :K]     # lead-time factor per lane
+    lane_used = scratch[5, :K]  # 1.0 once the lane carried something today (its fixed cost is paid)
+    for s in range(S):
+        site_fac[s] = 1.0
+    for k in range(K):
+        lane_fac[k] = 1.0
+        lt_fac[k] = 1.0
+    for i in range(N):
+        cur[i] = t0 % net.pipe_len[i]
+    for t in range(t0, t1):
+        day_cost = 0.0
+        day_dem = 0.0
+        day_now = 0.0
+        day_lost = 0.0
+        h = _day_hash(key, t)
+        # 1. arrivals
         for i in range(N):
-            cur[i] = t0 % pipe_len[i]
-        for t in range(t0, t1):
-            day_cost = 0.0
-            day_dem = 0.0
-            day_now = 0.0
-            day_lost = 0.0
-            # 1. arrivals
-            for i in range(N):
-                if t > t0:
-                    cur[i] = cur[i] + 1 if cur[i] + 1 < pipe_len[i] else 0
-                slot = pipe_off[i] + cur[i]
-                x = pipe[r, slot]
-                if x != 0.0:
-                    pipe[r, slot] = 0.0
-                    on_hand[r, i] += x
-                    in_transit[r, i] -= x
-                    on_order[r, i] -= x
-            # 2. disruption factors (recomputed only when some event is scheduled)
-            lt_all = 1.0
-            if E > 0 or t == t0:
-                for s in range(S):
-                    site_fac[s] = 1.0
-                for k in range(K):
-                    lane_fac[k] = 1.0
-                    lt_fac[k] = 1.0
-            for e in range(E):
-                kind = ev_kind[e]
-                if ev_start[r, e] <= t < ev_end[r, e]:
-                    sev = ev_sev[e]
-                    if kind == OUTAGE or kind == CAPACITY_LOSS or kind == SUPPLIER_FAILURE:
-                        for s in range(S):
-                            if ev_site[e] < 0 or ev_site[e] == s:
-                                site_fac[s] *= max(0.0, 1.0 - sev)
-                    elif kind == LEAD_TIME_SHOCK and ev_lane[e] < 0:
-                        lt_all *= 1.0 + sev
-                    elif kind == LANE_CLOSURE or kind == LEAD_TIME_SHOCK:
-                        for k in range(K):
-                            if ev_lane[e] < 0 or ev_lane[e] == k:
-                                if kind == LANE_CLOSURE:
-                                    lane_fac[k] *= max(0.0, 1.0 - sev)
-                                else:
-                                    lt_fac[k] *= 1.0 + sev
+            if t > t0:
+                cur[i] = cur[i] + 1 if cur[i] + 1 < net.pipe_len[i] else 0
+            slot = (net.pipe_off[i] + cur[i]) & _IDX
+            x = pipe[slot]  # no branch on whether something arrives: adding zero changes nothing
+            pipe[slot] = 0.0
+            on_hand[i] += x
+            in_transit[i] -= x
+            on_order[i] -= x
+        # 2. disruption factors (recomputed only when some event is scheduled)
+        lt_all = 1.0
+        if E > 0:
             for s in range(S):
-                cap_left[s] = site_cap[s] if site_fac[s] >= 1.0 else site_nom[s] * site_fac[s]
+                site_fac[s] = 1.0
             for k in range(K):
-                lane_used[k] = False
-            for k in range(K):
-                lane_left[k] = lane_cap[k] if lane_fac[k] >= 1.0 else lane_nom[k] * lane_fac[k]
-            tm = min(t, Tm - 1)
-            # 3. demand, fulfilment, ordering: downstream first
-            for idx in range(N):
-                i = order[idx]
-                s = item_site[i]
-                d = 0.0
-                if dem_kind[i] >= 0:
-                    f = 1.0
+                lane_fac[k] = 1.0
+                lt_fac[k] = 1.0
+        for e in range(E):
+            kind = ev.kind[e]
+            if ev_start[e] <= t < ev_end[e]:
+                sev = ev.severity[e]
+                if kind == OUTAGE or kind == CAPACITY_LOSS or kind == SUPPLIER_FAILURE:
+                    for s in range(S):
+                        if ev.site[e] < 0 or ev.site[e] == s:
+                            site_fac[s] *= max(0.0, 1.0 - sev)
+                elif kind == LEAD_TIME_SHOCK and ev.lane[e] < 0:
+                    lt_all *= 1.0 + sev
+                elif kind == LANE_CLOSURE or kind == LEAD_TIME_SHOCK:
+                    for k in range(K):
+                        if ev.lane[e] < 0 or ev.lane[e] == k:
+                            if kind == LANE_CLOSURE:
+                                lane_fac[k] *= max(0.0, 1.0 - sev)
+                            else:
+                                lt_fac[k] *= 1.0 + sev
+        for s in range(S):
+            cap_left[s] = par.site_cap[s] if site_fac[s] >= 1.0 else par.site_nom[s] * site_fac[s]
+        for k in range(K):
+            lane_used[k] = 0.0
+            lane_left[k] = par.lane_cap[k] if lane_fac[k] >= 1.0 else par.lane_nom[k] * lane_fac[k]
+        tm = min(t, Tm - 1)
+        # 3a. today's external demand of every item (it depends on no stock: drawn in a loop of its own,
+        # whose iterations the processor overlaps)
+        for i in range(N):
+            d = 0.0
+            f = 1.0
+            dk = par.dem_kind[i]
+            if dk >= 0:
+                if dem_events:
+                    s = net.item_site[i]
                     for e in range(E):
-                        kind = ev_kind[e]
+                        kind = ev.kind[e]
                         if kind == DEMAND_SPIKE or kind == DEMAND_SHIFT:
-                            if (ev_site[e] < 0 or ev_site[e] == s) and (ev_sku[e] < 0 or ev_sku[e] == item_sku[i]):
-                                st = ev_start[r, e]
-                                en = ev_end[r, e]
+                            if (ev.site[e] < 0 or ev.site[e] == s) and (ev.sku[e] < 0 or ev.sku[e] == net.item_sku[i]):
+                                st_e = ev_start[e]
+                                en_e = ev_end[e]
                                 if kind == DEMAND_SPIKE:
-                                    if st <= t < en:
-                                        f *= 1.0 + ev_sev[e]
-                                elif t >= st:
-                                    ramp = min(1.0, (t - st + 1.0) / max(1.0, en - st))
-                                    f *= 1.0 + ev_sev[e] * ramp
-                    if f == 1.0 and cdf_len[i] > 0 and Tm == 1:  # tabulated Poisson: binary search
-                        u = uniform(key, t, i, 0)
-                        o = cdf_off[i]
-                        k = guide[o + int(u * cdf_len[i])]  # Chen & Asau (1974) guide table
-                        while cdf[o + k] < u:
-                            k += 1
-                        d = float(k)
+                                    if st_e <= t < en_e:
+                                        f *= 1.0 + ev.severity[e]
+                                elif t >= st_e:
+                                    ramp = min(1.0, (t - st_e + 1.0) / max(1.0, en_e - st_e))
+                                    f *= 1.0 + ev.severity[e] * ramp
+                n_cdf = par.cdf_len[i]
+                if f == 1.0 and n_cdf > 0 and Tm == 1:  # tabulated Poisson: guide table (Chen & Asau 1974)
+                    u = _uniform_h(h, i, 0)
+                    o = par.cdf_off[i] & _IDX
+                    k = par.guide[(GUIDE * o + int(u * (GUIDE * n_cdf))) & _IDX] & _IDX
+                    while par.cdf[o + k] < u:
+                        k += 1
+                    d = float(k)
+                else:
+                    d = _demand(dk, par.dem_mean[tm, i] * f, par.dem_std[tm, i] * f, key, t, i, par.hist[i],
+                                par.hist_len[i])
+                if dk == 3:
+                    d *= f
+            today[0, i] = d
+            today[1, i] = f
+        # 3b. fulfilment and ordering, downstream first
+        for idx in range(N):
+            i = net.order[idx] & _IDX
+            s = net.item_site[i] & _IDX
+            d = today[0, i]
+            f = today[1, i]
+            ic = 0.0  # the item's cost today (one sum per item into the day's: no chain across items)
+            if f < 1.0:  # demand the disruption took away: lost sales too
+                gone = par.dem_mean[tm, i] * (1.0 - f)
+                acc[i, A_DEMAND_LOSS] += gone
+                acc[i, A_DEMAND_LOSS_COST] += par.short_cost[i] * gone
+                ic += par.short_cost[i] * gone
+            bl = backlog[i]
+            cint = 0.0
+            for p in range(net.out_ptr[i], net.out_ptr[i + 1]):
+                cint += request[net.out_arcs[p] & _IDX]
+            cap = cap_left[s]
+            if net.source[i]:
+                avail = cap
+            else:
+                avail = min(max(on_hand[i], 0.0), cap)
+            sb = min(bl, avail)
+            avail -= sb
+            sn = min(d, avail)
+            avail -= sn
+            si = min(cint, avail)
+            if si > 0.0:
+                frac = si / cint
+                for p in range(net.out_ptr[i], net.out_ptr[i + 1]):
+                    a = net.out_arcs[p] & _IDX
+                    q = request[a] * frac
+                    request[a] -= q
+                    staged[a] += q
+            shipped = sb + sn + si
+            if not net.source[i]:
+                on_hand[i] -= shipped
+            if cap < np.inf:  # an unlimited site's capacity stays unlimited: no chain through memory
+                cap_left[s] = cap - shipped
+            unmet = d - sn
+            # every sum below adds zero when nothing is asked nor owed (no branch on the day's luck)
+            sc = par.short_cost[i] * unmet
+            bl_new = bl - sb
+            if par.backorders[i]:
+                bl_new += unmet
+                sc += par.backlog_cost[i] * bl_new
+                acc[i, A_BACKORDER_COST] += sc
+            else:
+                acc[i, A_LOST] += unmet
+                acc[i, A_LOST_COST] += sc
+                day_lost += unmet
+            backlog[i] = bl_new
+            acc[i, A_SHORT] += sc
+            ic += sc
+            acc[i, A_DEMAND] += d
+            acc[i, A_SERVED_NOW] += sn
+            acc[i, A_REVENUE] += par.price[i] * (sb + sn)
+            acc[i, A_SHIPPED_EXT] += sb + sn
+            acc[i, A_BACKLOG_DAYS] += bl_new
+            acc[i, A_OWED_DAYS] += cint - si
+            day_dem += d
+            day_now += sn
+            if unmet > 1e-9 or cint - si > 1e-9:
+                if first_short[i] < 0:
+                    first_short[i] = t
+                last_short[i] = t
+                acc[i, A_SHORT_DAYS] += 1.0
+            if par.pol_kind[i] >= 0:
+                ip = on_hand[i] + on_order[i] - bl_new - (cint - si)
+                q = order_qty_scalar(par.pol_kind[i], par.pol_a[i], par.pol_b[i], par.pol_review[i],
+                                     par.pol_offset[i], par.pack[i], par.moq[i], ip, float(t))
+                if net.direct[i]:  # from an external supplier after a fixed lead time: no branch on the order
+                    placed = 1.0 if q > 0.0 else 0.0
+                    on_order[i] += q
+                    acc[i, A_NORDERS] += placed
+                    oc = par.order_cost[i] * placed
+                    acc[i, A_ORDER] += oc
+                    ic += oc
+                    k = net.item_lane[i]
+                    fac = lt_all * lt_fac[k] if k >= 0 else lt_all
+                    ic += _ship(net, par, pipe, in_transit, acc, lane_used, cur, i, k, par.lt_mean[i] * fac, q)
+                elif q > 0.0:
+                    on_order[i] += q
+                    acc[i, A_NORDERS] += 1.0
+                    acc[i, A_ORDER] += par.order_cost[i]
+                    ic += par.order_cost[i]
+                    k = net.item_lane[i]
+                    routed = False
+                    if net.bk_ptr[i] < net.bk_ptr[i + 1] and k >= 0 and lane_fac[k] <= 0.0:
+                        # own lane closed: the cheapest backup lane that is open
+                        for p in range(net.bk_ptr[i], net.bk_ptr[i + 1]):
+                            a = net.bk_arcs[p] & _IDX
+                            if lane_fac[net.arc_lane[a]] > 0.0:
+                                request[a] += q
+                                routed = True
+                                break
+                    if routed:
+                        pass
+                    elif net.in_ptr[i] == net.in_ptr[i + 1]:
+                        fac = lt_all * lt_fac[k] if k >= 0 else lt_all
+                        lt = _lead(par.lt_kind[i], par.lt_mean[i], par.lt_std[i], par.lt_min[i], par.lt_max[i],
+                                   key, t, i) * fac
+                        ic += _ship(net, par, pipe, in_transit, acc, lane_used, cur, i, k, lt, q)
                     else:
-                        d = _demand(dem_kind[i], dem_mean[tm, i] * f, dem_std[tm, i] * f, key, t, i, hist[i],
-                                    hist_len[i])
-                    if dem_kind[i] == 3:
-                        d *= f
-                    if f < 1.0:  # demand the disruption took away: lost sales too
-                        gone = dem_mean[tm, i] * (1.0 - f)
-                        acc[r, i, A_DEMAND_LOSS] += gone
-                        acc[r, i, A_DEMAND_LOSS_COST] += short_cost[i] * gone
-                        day_cost += short_cost[i] * gone
-                bl = backlog[r, i]
-                cint = 0.0
-                for p in range(out_ptr[i], out_ptr[i + 1]):
-                    cint += request[r, out_arcs[p]]
-                if source[i]:
-                    avail = cap_left[s]
-                else:
-                    avail = min(max(on_hand[r, i], 0.0), cap_left[s])
-                sb = min(bl, avail)
-                avail -= sb
-                sn = min(d, avail)
-                avail -= sn
-                si = min(cint, avail)
-                if si > 0.0:
-                    frac = si / cint
-                    for p in range(out_ptr[i], out_ptr[i + 1]):
-                        a = out_arcs[p]
-                        q = request[r, a] * frac
-                        request[r, a] -= q
-                        staged[r, a] += q
-                shipped = sb + sn + si
-                if not source[i]:
-                    on_hand[r, i] -= shipped
-                cap_left[s] -= shipped
-                unmet = d - sn
-                sc = short_cost[i] * unmet
-                if backorders[i]:
-                    backlog[r, i] = bl - sb + unmet
-                    sc += backlog_cost[i] * backlog[r, i]
-                else:
-                    backlog[r, i] = bl - sb
-                    acc[r, i, A_LOST] += unmet
-                    day_lost += unmet
-                if d > 0.0 or sb > 0.0:
-                    acc[r, i, A_SHORT] += sc
-                    acc[r, i, A_BACKORDER_COST if backorders[i] else A_LOST_COST] += sc
-                    day_cost += sc
-                    acc[r, i, A_DEMAND] += d
-                    acc[r, i, A_SERVED_NOW] += sn
-                    acc[r, i, A_REVENUE] += price[i] * (sb + sn)
-                    acc[r, i, A_SHIPPED_EXT] += sb + sn
-                    day_dem += d
-                    day_now += sn
-                if backlog[r, i] > 0.0:
-                    acc[r, i, A_BACKLOG_DAYS] += backlog[r, i]
-                    if d == 0.0 and sb == 0.0:
-                        acc[r, i, A_SHORT] += sc
-                        acc[r, i, A_BACKORDER_COST if backorders[i] else A_LOST_COST] += sc
-                        day_cost += sc
-                if cint > si:
-                    acc[r, i, A_OWED_DAYS] += cint - si
-                if unmet > 1e-9 or cint - si > 1e-9:
-                    if first_short[r, i] < 0:
-                        first_short[r, i] = t
-                    last_short[r, i] = t
-                    acc[r, i, A_SHORT_DAYS] += 1.0
-                if pol_kind[i] >= 0:
-                    ip = on_hand[r, i] + on_order[r, i] - backlog[r, i] - (cint - si)
-                    q = order_qty_scalar(pol_kind[i], pol_a[i], pol_b[i], pol_review[i], pol_offset[i], pack[i],
-                                         moq[i], ip, float(t))
-                    if q > 0.0:
-                        on_order[r, i] += q
-                        acc[r, i, A_NORDERS] += 1.0
-                        acc[r, i, A_ORDER] += order_cost[i]
-                        day_cost += order_cost[i]
-                        k = item_lane[i]
-                        routed = False
-                        if bk_ptr[i] < bk_ptr[i + 1] and k >= 0 and lane_fac[k] <= 0.0:
-                            # own lane closed: the cheapest backup lane that is open
-                            for p in range(bk_ptr[i], bk_ptr[i + 1]):
-                                a = bk_arcs[p]
-                                if lane_fac[arc_lane[a]] > 0.0:
-                                    request[r, a] += q
-                                    routed = True
-                                    break
-                        if routed:
-                            pass
-                        elif in_ptr[i] == in_ptr[i + 1]:
-                            fac = lt_all * lt_fac[k] if k >= 0 else lt_all
-                            lt = _lead(lt_kind[i], lt_mean[i], lt_std[i], lt_min[i], lt_max[i], key, t, i) * fac
-                            lt_i = min(max(int(math.floor(lt + 0.5)), 1), pipe_len[i] - 1)
-                            slot = cur[i] + lt_i
-                            pipe[r, pipe_off[i] + (slot if slot < pipe_len[i] else slot - pipe_len[i])] += q
-                            in_transit[r, i] += q
-                            if k >= 0:
-                                tc = lane_cost[k] * q + (0.0 if lane_used[k] else lane_fixed[k])
-                                lane_used[k] = True
-                                acc[r, i, A_TRANSPORT] += tc
-                                day_cost += tc
-                        else:
-                            for p in range(in_ptr[i], in_ptr[i + 1]):
-                                a = in_arcs[p]
-                                request[r, a] += q * arc_qty[a]
-            # 4. releases of staged inputs onto lanes
-            for i in range(N):
-                for p in range(bk_ptr[i], bk_ptr[i + 1]):  # backup lanes: one source each
-                    a = bk_arcs[p]
-                    rel = staged[r, a]
-                    if rel <= 1e-12:
-                        continue
-                    k = arc_lane[a]
-                    rel = min(rel, lane_left[k])
-                    if rel <= 1e-12:
-                        continue
-                    lane_left[k] -= rel
-                    staged[r, a] -= rel
-                    lt = _lead(int(arc_lt[a, 0]), arc_lt[a, 1], arc_lt[a, 2], arc_lt[a, 3], arc_lt[a, 4], key, t,
-                               i, 4) * lt_all * lt_fac[k]
-                    lt_i = min(max(int(math.floor(lt + 0.5)), 1), pipe_len[i] - 1)
-                    slot = cur[i] + lt_i
-                    pipe[r, pipe_off[i] + (slot if slot < pipe_len[i] else slot - pipe_len[i])] += rel
-                    in_transit[r, i] += rel
-                    tc = lane_cost[k] * rel + (0.0 if lane_used[k] else lane_fixed[k])
-                    lane_used[k] = True
-                    acc[r, i, A_TRANSPORT] += tc
-                    day_cost += tc
-                if in_ptr[i] == in_ptr[i + 1]:
-                    continue
-                rel = np.inf
-                for p in range(in_ptr[i], in_ptr[i + 1]):
-                    a = in_arcs[p]
-                    rel = min(rel, staged[r, a] / arc_qty[a])
+                        for p in range(net.in_ptr[i], net.in_ptr[i + 1]):
+                            a = net.in_arcs[p] & _IDX
+                            request[a] += q * net.arc_qty[a]
+            day_cost += ic
+        # 4. releases of staged inputs onto lanes
+        for i in range(N):
+            for p in range(net.bk_ptr[i], net.bk_ptr[i + 1]):  # backup lanes: one source each
+                a = net.bk_arcs[p] & _IDX
+                rel = staged[a]
                 if rel <= 1e-12:
                     continue
-                k = item_lane[i]
-                fac = lt_all
-                if k >= 0:
-                    rel = min(rel, lane_left[k])
-                    if rel <= 1e-12:
-                        continue
-                    lane_left[k] -= rel
-                    fac *= lt_fac[k]
-                for p in range(in_ptr[i], in_ptr[i + 1]):
-                    a = in_arcs[p]
-                    staged[r, a] -= rel * arc_qty[a]
-                lt = _lead(lt_kind[i], lt_mean[i], lt_std[i], lt_min[i], lt_max[i], key, t, i) * fac
-                lt_i = min(max(int(math.floor(lt + 0.5)), 1), pipe_len[i] - 1)
-                slot = cur[i] + lt_i
-                pipe[r, pipe_off[i] + (slot if slot < pipe_len[i] else slot - pipe_len[i])] += rel
-                in_transit[r, i] += rel
-                if k >= 0:
-                    tc = lane_cost[k] * rel + (0.0 if lane_used[k] else lane_fixed[k])
-                    lane_used[k] = True
-                    acc[r, i, A_TRANSPORT] += tc
-                    day_cost += tc
-            # 5. end-of-day holding and downtime costs and daily totals
-            day_oh = 0.0
-            day_bl = 0.0
-            for i in range(N):
-                s = item_site[i]
-                if site_fac[s] < 1.0 and site_down[s] > 0.0:
-                    dc = site_down[s] * (1.0 - site_fac[s]) / site_items[s]
-                    acc[r, i, A_DOWNTIME] += dc
-                    day_cost += dc
-                if source[i]:
+                k = net.arc_lane[a]
+                rel = min(rel, lane_left[k])
+                if rel <= 1e-12:
                     continue
-                oh = on_hand[r, i]
-                it = in_transit[r, i]
-                acc[r, i, A_ONHAND_DAYS] += oh  # costs = rate x unit-days, priced in SimResult
-                acc[r, i, A_TRANSIT] += it
-                day_cost += hold[i] * oh + transit_hold[i] * it
-                day_oh += oh
-                day_bl += backlog[r, i]
-            if t < H:
-                daily[r, t, D_DEMAND] = day_dem
-                daily[r, t, D_SERVED_NOW] = day_now
-                daily[r, t, D_BACKLOG] = day_bl
-                daily[r, t, D_ON_HAND] = day_oh
-                daily[r, t, D_COST] = day_cost
-                daily[r, t, D_LOST] = day_lost
+                lane_left[k] -= rel
+                staged[a] -= rel
+                lt = _lead(int(par.arc_lt[a, 0]), par.arc_lt[a, 1], par.arc_lt[a, 2], par.arc_lt[a, 3],
+                           par.arc_lt[a, 4], key, t, i, 4) * lt_all * lt_fac[k]
+                day_cost += _ship(net, par, pipe, in_transit, acc, lane_used, cur, i, k, lt, rel)
+            if net.in_ptr[i] == net.in_ptr[i + 1]:
+                continue
+            rel = np.inf
+            for p in range(net.in_ptr[i], net.in_ptr[i + 1]):
+                a = net.in_arcs[p] & _IDX
+                rel = min(rel, staged[a] / net.arc_qty[a])
+            if rel <= 1e-12:
+                continue
+            k = net.item_lane[i]
+            fac = lt_all
+            if k >= 0:
+                rel = min(rel, lane_left[k])
+                if rel <= 1e-12:
+                    continue
+                lane_left[k] -= rel
+                fac *= lt_fac[k]
+            for p in range(net.in_ptr[i], net.in_ptr[i + 1]):
+                a = net.in_arcs[p] & _IDX
+                staged[a] -= rel * net.arc_qty[a]
+            lt = _lead(par.lt_kind[i], par.lt_mean[i], par.lt_std[i], par.lt_min[i], par.lt_max[i], key, t, i) * fac
+            day_cost += _ship(net, par, pipe, in_transit, acc, lane_used, cur, i, k, lt, rel)
+        # 5. end-of-day holding and downtime costs and daily totals
+        day_oh = 0.0
+        day_bl = 0.0
+        for i in range(N):
+            s = net.item_site[i] & _IDX
+            if site_fac[s] < 1.0 and par.site_down[s] > 0.0:
+                dc = par.site_down[s] * (1.0 - site_fac[s]) / net.site_items[s]
+                acc[i, A_DOWNTIME] += dc
+                day_cost += dc
+            if net.source[i]:
+                continue
+            oh = on_hand[i]
+            it = in_transit[i]
+            acc[i, A_ONHAND_DAYS] += oh  # costs = rate x unit-days, priced in SimResult
+            acc[i, A_TRANSIT] += it
+            day_cost += par.hold[i] * oh + par.transit_hold[i] * it
+            day_oh += oh
+            day_bl += backlog[i]
+        if t < H:
+            daily[t, D_DEMAND] = day_dem
+            daily[t, D_SERVED_NOW] = day_now
+            daily[t, D_BACKLOG] = day_bl
+            daily[t, D_ON_HAND] = day_oh
+            daily[t, D_COST] = day_cost
+            daily[t, D_LOST] = day_lost
 
 
-#: the same kernel compiled without threads: for Dask workers, which run one chunk per thread
-advance_serial = numba.njit(cache=True, fastmath=_FAST, error_model="numpy")(advance.py_func)
+@numba.njit(parallel=True, cache=True)
+def advance(t0: int, t1: int, keys: np.ndarray, net: KernelNetwork, par: KernelParams, ev: KernelEvents,
+            st: KernelState) -> None:
+    """Advance every replication from day ``t0`` to ``t1`` (exclusive), in place, on every numba thread."""
+    width = max(par.site_cap.shape[0], par.lane_cap.shape[0])
+    for r in prange(keys.shape[0]):
+        _replication(r, t0, t1, keys[r], net, par, ev, st, np.empty((6, width)), np.empty((2, st.on_hand.shape[1])),
+                     np.empty(st.on_hand.shape[1], dtype=np.int64))
+
+
+@numba.njit(cache=True)
+def advance_serial(t0: int, t1: int, keys: np.ndarray, net: KernelNetwork, par: KernelParams, ev: KernelEvents,
+                   st: KernelState) -> None:
+    """The same without threads: for Dask workers, which run one chunk per thread."""
+    width = max(par.site_cap.shape[0], par.lane_cap.shape[0])
+    scratch = np.empty((6, width))
+    today = np.empty((2, st.on_hand.shape[1]))
+    cur = np.empty(st.on_hand.shape[1], dtype=np.int64)
+    for r in range(keys.shape[0]):
+        _replication(r, t0, t1, keys[r], net, par, ev, st, scratch, today, cur)

@@ -18,6 +18,7 @@ from supplynet.errors import SimulationError
 from supplynet.sim.kpi import network_per_replication
 from supplynet.sim.network import SimNetwork
 from supplynet.sim.runners import run_replications
+from supplynet.sim.scenario import ScenarioLike
 
 __all__ = ["compare_policies", "paired_differences"]
 
@@ -34,7 +35,7 @@ def _apply(net: SimNetwork, variant: Variant) -> SimNetwork:
 
 
 def compare_policies(net: SimNetwork, variants: Mapping[str, Variant], *, replications: int, horizon: int,
-                     seed: int = 0, scenario: Any = None, executor: str = "local", scheduler: Any = None,
+                     seed: int = 0, scenario: ScenarioLike | None = None, executor: str = "local", scheduler: Any = None,
                      confidence: float = 0.95,
                      progress: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run each variant on common random numbers.

@@ -27,7 +27,9 @@ from scipy import stats
 
 from supplynet.errors import SimulationError
 from supplynet.sim import _kernel as K
+from supplynet.sim.arrays import GUIDE, KernelEvents, KernelNetwork, KernelParams, KernelState, as_kernel
 from supplynet.sim.network import SimNetwork
+from supplynet.sim.scenario import EventArrays, ScenarioLike
 
 __all__ = ["SimResult", "Simulation", "replication_keys"]
 
@@ -79,7 +81,7 @@ class Simulation:
     """R replications of ``network`` over ``horizon`` days, optionally under a scenario."""
 
     def __init__(self, network: SimNetwork, *, horizon: int, replications: int = 100, seed: int = 0,
-                 scenario: Any = None, first_replication: int = 0, parallel: bool = True) -> None:
+                 scenario: ScenarioLike | None = None, first_replication: int = 0, parallel: bool = True) -> None:
         if not isinstance(network, SimNetwork):
             raise SimulationError(f"network must be a SimNetwork, got {type(network).__name__}")
         if int(horizon) < 1:
@@ -98,15 +100,13 @@ class Simulation:
         self.now = 0
         R, N = self.replications, net.n_items
         self.keys = replication_keys(self.seed, self.first_replication, R)
-        if scenario is not None:
-            ev = scenario.compile(net, self.keys, self.horizon)
-        else:
-            from supplynet.sim.scenario import EventArrays
-
-            ev = EventArrays.empty(R)
+        ev = scenario.compile(net, self.keys, self.horizon) if scenario is not None else EventArrays.empty(R)
         self.events = ev
         self._static = _static_arrays(net, ev.max_lead_factor)
         st = self._static
+        self._net_arrays, self._params = _kernel_inputs(net, st)
+        self._events = as_kernel(KernelEvents, kind=ev.kind, site=ev.site, lane=ev.lane, sku=ev.sku,
+                                 severity=ev.severity, start=ev.start, end=ev.end)
         A = len(net.arc_src)
         self.on_hand = np.repeat(np.where(net.source, 0.0, net.init_on_hand)[None, :], R, axis=0)
         self.on_order = np.zeros((R, N))
@@ -156,21 +156,10 @@ class Simulation:
         until = self.horizon if until is None else int(until)
         if until <= self.now or until > self.horizon:
             raise SimulationError(f'"until" must be in ({self.now}, {self.horizon}], got {until}')
-        net, st, ev = self.network, self._static, self.events
         kernel = K.advance if self.parallel else K.advance_serial
-        kernel(self.now, until, self.keys, net.order, net.item_site, st["item_sku_id"], net.source,
-                  st["in_ptr"], st["in_arcs"], st["out_ptr"], st["out_arcs"], net.arc_qty,
-                  st["bk_ptr"], st["bk_arcs"], net.arc_lane, net.arc_lt,
-                  net.lt_kind, net.lt_mean, net.lt_std, net.lt_min, net.lt_max, net.item_lane,
-                  st["pipe_off"], st["pipe_len"], net.site_capacity, st["site_nom"], net.lane_capacity,
-                  st["lane_nom"], net.lane_cost, net.lane_fixed_cost, st["site_down"], st["site_items"], net.dem_kind, net.dem_mean, net.dem_std,
-                  net.hist, net.hist_len, st["cdf"], st["guide"], st["cdf_off"],
-                  st["cdf_len"], net.backorders, net.hold, net.transit_hold, net.short_cost, net.backlog_cost,
-                  net.price,
-                  net.order_cost, net.pol_kind, net.pol_a, net.pol_b, net.pol_review, net.pol_offset, net.pack,
-                  net.moq, ev.kind, ev.site, ev.lane, ev.sku, ev.severity, ev.start, ev.end,
-                  self.on_hand, self.on_order, self.in_transit, self.backlog, self.request, self.staged, self.pipe,
-                  self.acc, self.first_short, self.last_short, self.daily)
+        state = KernelState(self.on_hand, self.on_order, self.in_transit, self.backlog, self.request, self.staged,
+                            self.pipe, self.acc, self.first_short, self.last_short, self.daily)
+        kernel(self.now, until, self.keys, self._net_arrays, self._params, self._events, state)
         self.now = until
         return self
 
@@ -218,6 +207,28 @@ class Simulation:
                   "warmup": getattr(self, "meta_warmup", 0)})
 
 
+def _kernel_inputs(net: SimNetwork, st: dict[str, Any]) -> tuple[KernelNetwork, KernelParams]:
+    """The kernel's topology and parameter groups for ``net`` (``st``: :func:`_static_arrays`)."""
+    topo = as_kernel(KernelNetwork, order=net.order, item_site=net.item_site, item_sku=st["item_sku_id"],
+                     item_lane=net.item_lane, source=net.source, in_ptr=st["in_ptr"], in_arcs=st["in_arcs"],
+                     out_ptr=st["out_ptr"], out_arcs=st["out_arcs"], bk_ptr=st["bk_ptr"], bk_arcs=st["bk_arcs"],
+                     arc_qty=net.arc_qty, arc_lane=net.arc_lane, pipe_off=st["pipe_off"], pipe_len=st["pipe_len"],
+                     site_items=st["site_items"],
+                     direct=(st["in_ptr"][1:] == st["in_ptr"][:-1]) & (st["bk_ptr"][1:] == st["bk_ptr"][:-1])
+                     & ((net.lt_kind == 0) | (net.lt_std <= 0.0)))
+    params = as_kernel(KernelParams, lt_kind=net.lt_kind, lt_mean=net.lt_mean, lt_std=net.lt_std, lt_min=net.lt_min,
+                       lt_max=net.lt_max, arc_lt=net.arc_lt, site_cap=net.site_capacity, site_nom=st["site_nom"],
+                       lane_cap=net.lane_capacity, lane_nom=st["lane_nom"], lane_cost=net.lane_cost,
+                       lane_fixed=net.lane_fixed_cost, site_down=st["site_down"], dem_kind=net.dem_kind,
+                       dem_mean=net.dem_mean, dem_std=net.dem_std, hist=net.hist, hist_len=net.hist_len,
+                       cdf=st["cdf"], guide=st["guide"], cdf_off=st["cdf_off"], cdf_len=st["cdf_len"],
+                       backorders=net.backorders, hold=net.hold, transit_hold=net.transit_hold,
+                       short_cost=net.short_cost, backlog_cost=net.backlog_cost, price=net.price,
+                       order_cost=net.order_cost, pol_kind=net.pol_kind, pol_a=net.pol_a, pol_b=net.pol_b,
+                       pol_review=net.pol_review, pol_offset=net.pol_offset, pack=net.pack, moq=net.moq)
+    return topo, params
+
+
 def _static_arrays(net: SimNetwork, lead_factor: float) -> dict[str, np.ndarray]:
     """CSR arc lists, pipeline ring offsets and nominal capacities (computed once per run)."""
     n = net.n_items
@@ -262,7 +273,8 @@ def _static_arrays(net: SimNetwork, lead_factor: float) -> dict[str, np.ndarray]
             cdf = stats.poisson.cdf(k, lam)
             cdf[-1] = 1.0
             tables.append(cdf)
-            guides.append(np.searchsorted(cdf, np.arange(len(cdf)) / len(cdf), side="right"))
+            m = GUIDE * len(cdf)
+            guides.append(np.searchsorted(cdf, np.arange(m) / m, side="right"))
             off[i], length[i] = pos, len(cdf)
             pos += len(cdf)
     return {

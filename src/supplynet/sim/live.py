@@ -15,9 +15,9 @@ starting arrays:
   loses ``at_risk_loss`` of its capacity for as long. These are disruptions from day 0, returned as
   ``LiveStart.health`` and added to every scenario run from the live state.
 
-:func:`stress_test_from_twin` runs the scenario library (or given scenarios) from that state on
-common random numbers and ranks the sites by risk exposure, after Simchi-Levi et al., "Identifying
-risks and mitigating disruptions in the automotive supply chain", Interfaces 45(5), 2015: the
+:func:`supplynet.sim.run_scenarios` runs the scenario library (or given scenarios) from that state
+on common random numbers and :func:`rank_sites` ranks the sites by risk exposure, after Simchi-Levi
+et al., "Identifying risks and mitigating disruptions in the automotive supply chain", Interfaces 45(5), 2015: the
 time-to-survive (TTS) and time-to-recover (TTR) of each node, flagged when TTS < TTR, and an index of
 the impact each scenario adds over the undisturbed run from the same state.
 """
@@ -25,7 +25,7 @@ the impact each scenario adds over the undisturbed run from the same state.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,9 +37,9 @@ from supplynet.errors import SimulationError
 from supplynet.sim import kpi
 from supplynet.sim.disruptions import Disruption, Draw, Target
 from supplynet.sim.network import SimNetwork
-from supplynet.sim.scenario import Scenario
+from supplynet.sim.scenario import Scenario, ScenarioLike
 
-__all__ = ["LiveStart", "initial_state_from_twin", "rank_sites", "run_live_scenarios", "stress_test_from_twin"]
+__all__ = ["LiveStart", "initial_state_from_twin", "rank_sites"]
 
 _DAY = 86400.0
 _OPEN_SHIPMENT = ("departed", "in_transit", "delayed", "arrived")
@@ -57,10 +57,13 @@ class LiveStart:
     down: list[str] = field(default_factory=list)       # machine ids down (open work order)
     at_risk: list[str] = field(default_factory=list)    # machine ids at risk (failures or alerts)
 
-    def scenario(self, base: Scenario | None = None) -> Scenario | None:
+    def scenario(self, base: ScenarioLike | None = None) -> Scenario | None:
         """``base`` with the health disruptions added (None when there is nothing to add)."""
         if base is None:
             return Scenario("baseline", self.health, "the live state, no disruption") if self.health else None
+        if not isinstance(base, Scenario):
+            raise SimulationError(f"scenario {base.name!r}: from the live state a scenario must be a "
+                                  "supplynet.sim.Scenario (its disruptions join the machines' health events)")
         return Scenario(base.name, tuple(base.events) + self.health, base.description)
 
 
@@ -197,88 +200,17 @@ def _repair_days(model: Any, asset_id: str) -> float:
         return 1.0
 
 
-# ---------------------------------------------------------------------------------------------- stress test
-def _as_sim_network(network: Any) -> SimNetwork:
-    if isinstance(network, SimNetwork):
-        return network
-    if hasattr(network, "sites") and hasattr(network, "demand"):
-        return SimNetwork.from_network(network)
-    raise SimulationError(f"network must be a supplynet.model.Network or a SimNetwork, got {type(network).__name__}")
+# ---------------------------------------------------------------------------------------------- ranking
+def rank_sites(runs: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per site, highest risk exposure first; ``runs`` must hold a ``"baseline"`` result and
+    the scenario results on the same seed (as :func:`supplynet.sim.run_scenarios` runs them).
 
-
-def _scenarios(scenarios: Any) -> list[Scenario]:
-    from supplynet.sim.scenario import library, load_scenario
-
-    if scenarios is None:
-        return [load_scenario(name) for name in library()]
-    if isinstance(scenarios, (str, Scenario)):
-        scenarios = [scenarios]
-    out = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
-    if not out:
-        raise SimulationError("scenarios: give at least one scenario (or None for the library)")
-    return out
-
-
-def stress_test_from_twin(network: Any, twin: Any, *, scenarios: Sequence[str | Scenario] | None = None,
-                          replications: int = 200, horizon: int = 60, seed: int = 0, executor: str = "local",
-                          scheduler: Any = None, at: datetime | None = None,
-                          forecast: pd.DataFrame | None = None,
-                          progress: Any = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stress-test ``network`` (a model ``Network`` or a ``SimNetwork``) from the live ``twin``.
-
-    Runs the undisturbed live state and each scenario (default: the whole library) on common random
-    numbers. Returns ``(kpis, ranking)``: ``kpis`` is the tidy per-site KPI frame of every run
-    (``scenario, site, metric, p5, p50, p95, mean``); ``ranking`` has one row per site, highest risk
-    first: ``site, kind, tts_days, ttr_days, flagged, risk_exposure, impact, worst_scenario,
+    Columns: ``rank, site, kind, tts_days, ttr_days, flagged, risk_exposure, impact, worst_scenario,
     baseline_revenue_at_risk, share_short``. ``tts_days`` is the shortest median time-to-survive over
     the scenarios, ``ttr_days`` the longest median time-to-recover, ``flagged`` whether any scenario
     has TTS < TTR at the site; ``impact`` is the mean over scenarios of the revenue at risk, shortage
     cost and value owed downstream that the scenario adds over the undisturbed run, and
-    ``risk_exposure`` that impact over the largest (1 = the most exposed site). ``forecast``: a
-    long-format forecast frame fed to demand (see :mod:`supplynet.sim.demand`).
-    """
-    sim = _as_sim_network(network)
-    if forecast is not None:
-        from supplynet.sim.demand import demand_from_forecast
-
-        sim = demand_from_forecast(sim, forecast)
-    live = initial_state_from_twin(sim, twin, at=at)
-    runs = run_live_scenarios(live, _scenarios(scenarios), replications=replications, horizon=horizon, seed=seed,
-                              executor=executor, scheduler=scheduler, progress=progress)
-    kpis = pd.concat([kpi.site_kpis(r) for r in runs.values()], ignore_index=True)
-    ranking = rank_sites(runs)
-    ranking.attrs["warnings"] = list(live.warnings)
-    ranking.attrs["at"] = live.at.isoformat()
-    kpis.attrs["warnings"] = list(live.warnings)
-    return kpis, ranking
-
-
-def run_live_scenarios(live: LiveStart, scenarios: Sequence[Scenario], *, replications: int, horizon: int,
-                       seed: int = 0, executor: str = "local", scheduler: Any = None,
-                       progress: Any = None) -> dict[str, Any]:
-    """``{"baseline": SimResult, name: SimResult ...}``: the live state undisturbed and under each
-    scenario (health disruptions added to all), on common random numbers. TTS and TTR count from the
-    first of the scenario's own events (day 0 for the baseline), not from the health events."""
-    from supplynet.sim.runners import run_replications
-
-    todo: list[tuple[str, Scenario | None, int]] = [("baseline", live.scenario(None), 0)]
-    for sc in scenarios:
-        rows = len(sc.compile(live.network, np.zeros(1, np.uint64), int(horizon)).kind)
-        todo.append((sc.name, live.scenario(sc), rows))
-    runs: dict[str, Any] = {}
-    for name, sc, rows in todo:
-        res = run_replications(live.network, replications=replications, horizon=horizon, seed=seed, scenario=sc,
-                               executor=executor, scheduler=scheduler, progress=progress)
-        res.scenario = name
-        res.ev_start = res.ev_start[:, :rows]
-        res.ev_end = res.ev_end[:, :rows]
-        runs[name] = res
-    return runs
-
-
-def rank_sites(runs: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per site, highest risk exposure first (see :func:`stress_test_from_twin`); ``runs``
-    must hold a ``"baseline"`` result and the scenario results on the same seed."""
+    ``risk_exposure`` that impact over the largest (1 = the most exposed site)."""
     if "baseline" not in runs:
         raise SimulationError("rank_sites needs a 'baseline' run to measure what each scenario adds")
     res = {name: kpi.node_resilience(r).set_index("site") for name, r in runs.items()}

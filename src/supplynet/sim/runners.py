@@ -14,13 +14,14 @@ from typing import Any
 from supplynet.errors import SimulationError
 from supplynet.sim.engine import SimResult, Simulation
 from supplynet.sim.network import SimNetwork
+from supplynet.sim.scenario import ScenarioLike
 
 __all__ = ["EXECUTORS", "run_chunk", "run_replications"]
 
 EXECUTORS = ("local", "dask")
 
 
-def run_chunk(net: SimNetwork, scenario: Any, horizon: int, seed: int, first: int, count: int,
+def run_chunk(net: SimNetwork, scenario: ScenarioLike | None, horizon: int, seed: int, first: int, count: int,
               parallel: bool = True) -> SimResult:
     """Replications ``first .. first+count-1`` (a Dask task; also used locally)."""
     sim = Simulation(net, horizon=horizon, replications=count, seed=seed, scenario=scenario,
@@ -32,7 +33,7 @@ def _chunks(replications: int, chunk: int) -> list[tuple[int, int]]:
     return [(a, min(chunk, replications - a)) for a in range(0, replications, chunk)]
 
 
-def run_replications(net: SimNetwork, *, replications: int, horizon: int, seed: int = 0, scenario: Any = None,
+def run_replications(net: SimNetwork, *, replications: int, horizon: int, seed: int = 0, scenario: ScenarioLike | None = None,
                      executor: str = "local", scheduler: str | Any | None = None, chunk_size: int | None = None,
                      progress: Callable[[int], None] | None = None) -> SimResult:
     """Simulate ``replications`` of ``net`` under ``scenario``; ``progress(n)`` is told of finished ones.
@@ -56,7 +57,7 @@ def run_replications(net: SimNetwork, *, replications: int, horizon: int, seed: 
                      scheduler=scheduler, chunk_size=chunk_size, progress=progress)
 
 
-def _run_dask(net: SimNetwork, *, replications: int, horizon: int, seed: int, scenario: Any,
+def _run_dask(net: SimNetwork, *, replications: int, horizon: int, seed: int, scenario: ScenarioLike | None,
               scheduler: str | Any | None, chunk_size: int | None,
               progress: Callable[[int], None] | None) -> SimResult:
     try:

@@ -20,7 +20,7 @@ import io
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from ruamel.yaml import YAML
@@ -31,7 +31,7 @@ from supplynet.sim._kernel import uniform_np
 from supplynet.sim.disruptions import KINDS, LANE_KINDS, Disruption, Target
 from supplynet.sim.network import SimNetwork
 
-__all__ = ["EventArrays", "Scenario", "library", "load_scenario", "parse_scenario"]
+__all__ = ["EventArrays", "Scenario", "ScenarioLike", "library", "load_scenario", "parse_scenario"]
 
 _STREAM = 1_000_003
 
@@ -57,8 +57,24 @@ class EventArrays:
                    np.zeros((replications, 0), np.int64))
 
 
+@runtime_checkable
+class ScenarioLike(Protocol):
+    """What the engine uses of a scenario: its name (the run's) and its events compiled for a network
+    and the replications' keys. :class:`Scenario` is the one the YAML files make; any object with
+    these two members runs (e.g. a scenario generated in code)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def compile(self, net: SimNetwork, keys: np.ndarray, horizon: int) -> EventArrays:
+        """Targets resolved on ``net``; start and end days drawn per replication key."""
+        ...
+
+
 @dataclass(frozen=True)
 class Scenario:
+    """A named set of disruptions (a :class:`ScenarioLike`)."""
+
     name: str
     events: tuple[Disruption, ...] = ()
     description: str = ""
