@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -27,6 +27,9 @@ from ..security.tokens import TokenService
 from ..store.decisions import DecisionTable
 from ..store.scenarios import ScenarioRow, ScenarioTable
 from ..twin import Follower, SnapshotEvery, Twin, TwinState
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["ControlState", "ScenarioJob", "ScenarioRunner", "TwinService", "default_policy", "dump", "row_dict"]
 
@@ -73,7 +76,7 @@ class TwinService:
     #: the name of this service's twin snapshots in the store (a loop's are named after the loop)
     SNAPSHOT_NAME = "api"
 
-    def __init__(self, store: Any, network: Any, *, refresh_s: float = 0.1,
+    def __init__(self, store: Store, network: Any, *, refresh_s: float = 0.1,
                  snapshots: SnapshotEvery | None = None):
         if refresh_s < 0:
             raise ConfigError(f"refresh_s must be >= 0, not {refresh_s}")
@@ -96,7 +99,7 @@ class TwinService:
             self._refresh(force=True)
 
     @classmethod
-    def _resume(cls, store: Any, network: Any) -> tuple[Twin, int | None]:
+    def _resume(cls, store: Store, network: Any) -> tuple[Twin, int | None]:
         snap = store.snapshots.latest_snapshot(name=cls.SNAPSHOT_NAME)
         if snap is not None:
             try:
@@ -371,7 +374,7 @@ class ScenarioRunner:
 
 @dataclass
 class ControlState:
-    store: Any
+    store: Store
     network: Any
     twins: TwinService
     tokens: TokenService
