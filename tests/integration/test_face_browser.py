@@ -234,7 +234,12 @@ def test_docs_map_and_bulk_queue_offline(face):
             # zoom: the + button zooms in, and the planner's view survives a refresh
             z0 = float(m.get_attribute("data-zoom") or page.evaluate("S.map.getZoom()"))
             page.click(".leaflet-control-zoom-in")
-            page.wait_for_function(f"S.map.getZoom() > {z0}")
+            # polled from here: wait_for_function would build its predicate with eval, which the page's
+            # CSP (script-src 'self') refuses whenever the first check does not already pass
+            deadline = time.monotonic() + 10
+            while page.evaluate("S.map.getZoom()") <= z0:
+                assert time.monotonic() < deadline, "the map did not zoom in"
+                page.wait_for_timeout(50)
             z1 = page.evaluate("S.map.getZoom()")
             page.evaluate("refreshMap()")
             page.wait_for_timeout(300)
