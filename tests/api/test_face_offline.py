@@ -89,7 +89,7 @@ def test_vendored_licenses_ship_beside_the_assets():
                 "vendor/topojson-client/LICENSE", "basemap/LICENSE.world-atlas", "vendor/README.md"):
         assert (web / lic).is_file(), lic
     readme = (web / "vendor/README.md").read_text()
-    for name, version in (("leaflet", "1.9.4"), ("swagger-ui-dist", "5.36.0"), ("topojson-client", "3.1.0"),
+    for name, version in (("leaflet", "1.9.4"), ("swagger-ui-dist", "5.32.6"), ("fastapi-offline", "1.7.7"), ("topojson-client", "3.1.0"),
                           ("world-atlas", "2.0.2")):
         assert name in readme and version in readme
     assert json.loads((web / "basemap/countries-50m.json").read_text())["type"] == "Topology"
