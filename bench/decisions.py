@@ -134,28 +134,29 @@ def _fill(world: Any) -> float:
 # ------------------------------------------------------------------------------------------ the live loop
 def live(seed: int, days: int, data_dir: Path | None, home: Path) -> dict[str, Any]:
     import supplynet.demo as demo
+    import supplynet.fleet._live as live_fleet
     from supplynet.store import open_store
 
     box: dict[str, Any] = {}
 
-    class MeteredFleet(demo.Fleet):  # the demo's own fleet, with the meter attached before the stock-take
-        def start(self) -> int:
+    class MeteredFleet(live_fleet.LiveFleet):  # the demo's own fleet, with the meter attached before the stock-take
+        def open(self) -> int:
             box["meter"] = CostMeter(self.world, self.world.net)
             box["world"] = self.world
-            return super().start()
+            return super().open()
 
     def on_hour(done: int, total: int) -> None:
         if done % 24 == 0 and "meter" in box:
             box["meter"].close_day()
 
     t0 = time.perf_counter()
-    original = demo.Fleet
-    demo.Fleet = MeteredFleet  # type: ignore[misc]
+    original = live_fleet.LiveFleet
+    live_fleet.LiveFleet = MeteredFleet  # type: ignore[misc]
     try:
         res = demo.run_demo(days=days, seed=seed, home=home, data_dir=data_dir, stress_replications=0,
                             cache_dir=home.parent / "rul-cache", on_hour=on_hour)
     finally:
-        demo.Fleet = original  # type: ignore[misc]
+        live_fleet.LiveFleet = original  # type: ignore[misc]
     meter, world = box["meter"], box["world"]
     with open_store(res.store_url) as store:
         rows = store.decisions.list(limit=10_000_000)
