@@ -109,8 +109,9 @@ def _existing_store_url(store: str | None) -> str:
     if "://" not in url or url.lower().startswith("sqlite:"):
         path = sqlite_path(url)
         if not path.is_file():
-            raise StoreError(f"no store at {path}: this command reads an existing store (check --store, or "
-                             "create one with supplynet demo, replay or ingest)")
+            where = f"the folder {path.parent} does not exist; " if not path.parent.is_dir() else ""
+            raise StoreError(f"no store at {path}: {where}this command reads an existing store (check --store, "
+                             "or create one with supplynet demo, replay or ingest)")
     return url
 
 

@@ -9,6 +9,7 @@ import typer
 
 from ..config import Settings
 from ..errors import DataError
+from .options import check_store
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -22,7 +23,7 @@ _KINDS = ("replenish", "rebalance", "maintain", "reroute")
 
 
 @app.command("list")
-def list_(store: Annotated[str | None, typer.Option("--store", help="sqlite:///path or postgresql://... "
+def list_(store: Annotated[str | None, typer.Option("--store", callback=check_store, help="sqlite:///path or postgresql://... "
                                                                     "(default: SUPPLYNET_STORE_URL)")] = None,
           status: Annotated[str | None, typer.Option(help=f"only this status: {', '.join(_STATUSES)}")] = None,
           kind: Annotated[str | None, typer.Option(help=f"only this kind: {', '.join(_KINDS)}")] = None,
@@ -35,7 +36,7 @@ def list_(store: Annotated[str | None, typer.Option("--store", help="sqlite:///p
         raise DataError(f"--status {status!r}: use one of {', '.join(_STATUSES)}")
     if kind is not None and kind not in _KINDS:
         raise DataError(f"--kind {kind!r}: use one of {', '.join(_KINDS)}")
-    with open_store(store or Settings().resolved_store_url()) as st:
+    with open_store(store or Settings().resolved_store_url(), readonly=True) as st:
         rows = st.decisions.list(status=status, kind=kind, limit=limit)
         cur = _currency(st) if rows and not as_json else ""
     if as_json:
@@ -145,7 +146,7 @@ def _answer(action: str, ids: list[str], group: str | None, note: str, store: st
 
 _GROUP = typer.Option("--group", help="every proposal of one group: SITE|KIND|YYYY-MM-DD ('decisions groups')")
 _IDS = typer.Argument(help="decision ids (D...), or use --group")
-_STORE = typer.Option("--store", help="sqlite:///path or postgresql://... (default: SUPPLYNET_STORE_URL)")
+_STORE = typer.Option("--store", callback=check_store, help="sqlite:///path or postgresql://... (default: SUPPLYNET_STORE_URL)")
 
 
 @app.command("approve")

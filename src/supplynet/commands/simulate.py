@@ -26,6 +26,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from supplynet.commands.options import check_store
 from supplynet.errors import SimulationError
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ def simulate(
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="also run without disruptions")] = True,
     from_live: Annotated[bool, typer.Option("--from-live", help="start from the twin rebuilt from the store")] = False,
     at: Annotated[str | None, typer.Option("--at", help="with --from-live: the twin as of this ISO time")] = None,
-    store: Annotated[str | None, typer.Option("--store", help="store URL or SQLite path (default: settings)")] = None,
+    store: Annotated[str | None, typer.Option("--store", callback=check_store, help="store URL or SQLite path (default: settings)")] = None,
     forecast: Annotated[Path | None, typer.Option(
         "--forecast", help="forecast CSV/Parquet: unique_id (site/sku), ds, y_hat, lo_L, hi_L")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary (with --from-live and no --scenario: "

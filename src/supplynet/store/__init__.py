@@ -95,6 +95,14 @@ def open_store(url_or_path: str | Path | None = None, *, readonly: bool = False)
     return factory(text)
 
 
+def _missing_store(path: Path) -> str:
+    """The one line for a SQLite store a reading command cannot find: names the missing folder when it
+    is the folder that is missing."""
+    if not path.parent.is_dir():
+        return f"no store at {path}: the folder {path.parent} does not exist (check --store; nothing to read)"
+    return f"no store at {path} (check --store; nothing to read)"
+
+
 def _open_readonly(text: str, scheme: str) -> Store:
     from ..errors import StoreUnavailable
 
@@ -103,7 +111,7 @@ def _open_readonly(text: str, scheme: str) -> Store:
 
         path = sqlite_path(text)
         if not path.is_file():
-            raise StoreUnavailable(f"no store at {path} (nothing to read)")
+            raise StoreUnavailable(_missing_store(path))
         return SqliteStore(path, migrate=False)
     from .postgres import PostgresStore
 
