@@ -38,7 +38,7 @@ def predict_store(store_url: str | None, network_path: Path | None, *, horizon: 
 
     from ._netstore import store_network
 
-    with open_store(store_url) as st:
+    with open_store(store_url, readonly=True) as st:
         try:
             net = store_network(st, network_path, record=False)
         except ConfigError as exc:

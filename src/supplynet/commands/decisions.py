@@ -179,7 +179,7 @@ def groups_(store: Annotated[str | None, _STORE] = None,
 
     if status not in _STATUSES:
         raise DataError(f"--status {status!r}: use one of {', '.join(_STATUSES)}")
-    with open_store(store or Settings().resolved_store_url()) as st:
+    with open_store(store or Settings().resolved_store_url(), readonly=True) as st:
         out = grp.groups(st.decisions.list(status=status, limit=100_000), _network_of(st))
     if as_json:
         typer.echo(json.dumps({"groups": out}))

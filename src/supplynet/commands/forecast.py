@@ -109,7 +109,7 @@ def run_cmd(
         from supplynet.store import open_store
 
         net = load_network(network) if network is not None else None
-        with open_store(store) as st:
+        with open_store(store, readonly=True) as st:
             df = sales_history(st, freq, net)
     ex = read_frame(exog, "--exog") if exog is not None else None
     console = Console(stderr=True)

@@ -88,7 +88,7 @@ def live_start(network: Path, *, at: str | None = None, store: str | None = None
         raise SimulationError(f"--from-live needs the network YAML the twin runs on, not a chain CSV ({network})")
     model = load_network(network)
     when = parse_time(at) if at is not None else None
-    with open_store(store) as st:
+    with open_store(store, readonly=True) as st:
         twin = Twin.rebuild(st, model, as_of=when)
     if twin.state.events_applied == 0:
         raise SimulationError(f"--from-live: the store has no events{' up to ' + at if at else ''}; nothing to start from")

@@ -84,7 +84,17 @@ def open_store(url_or_path: str | Path | None = None, *, readonly: bool = False)
         raise StoreError("empty store URL: give sqlite:///path, postgresql://... or a file path")
     scheme, sep, _ = text.partition("://")
     scheme = scheme.lower() if sep else "sqlite"
-    if readonly and scheme in ("sqlite", "postgresql", "postgres"):
+    if scheme == "sqlite":
+        try:
+            if readonly:
+                return _open_readonly(text, scheme)
+            return (_BACKENDS["sqlite"] if sep and not isinstance(url_or_path, Path) else _open_sqlite)(text)
+        except StoreError as exc:
+            if "file is not a database" in str(exc):  # SQLite's word for a file that is something else
+                raise StoreError(f"{redact_url(text)} is not a SQLite database (a file of another kind is there; "
+                                 "check --store)") from exc
+            raise
+    if readonly and scheme in ("postgresql", "postgres"):
         return _open_readonly(text, scheme)
     if isinstance(url_or_path, Path) or not sep:  # a plain file path
         return _open_sqlite(text)
