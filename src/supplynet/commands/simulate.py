@@ -132,9 +132,11 @@ def simulate(
     network: Annotated[Path | None, typer.Option("--network", "-n", help="network YAML or Willems chain CSV "
                                                  "(with --from-live: default the store's)")] = None,
     scenario: Annotated[list[str], typer.Option("--scenario", "-s", help="library name or YAML path; repeat")] = [],  # noqa: B006
-    replications: Annotated[int, typer.Option("--replications", "-r", min=1, max=1_000_000)] = 200,
+    replications: Annotated[int, typer.Option("--replications", "-r", min=1, max=1_000_000,
+                                              help="Monte Carlo runs per scenario")] = 200,
     horizon: Annotated[int, typer.Option("--horizon", "-d", min=1, max=3650, help="days")] = 180,
-    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1)] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1,
+                                      help="random seed, the same for every run (common random numbers)")] = 0,
     executor: Annotated[str, typer.Option("--executor", help="local | dask")] = "local",
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="Dask scheduler address")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="report folder")] = Path("sim-report"),
