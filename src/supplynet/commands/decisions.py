@@ -184,5 +184,18 @@ def groups_(store: Annotated[str | None, _STORE] = None,
     if as_json:
         typer.echo(json.dumps({"groups": out}))
         return
-    for g in out:
-        typer.echo(f"{g['key']:<40} {g['count']:>5}  {g['money_at_stake']:>14,.2f} {g['currency']}")
+    if not out:
+        typer.echo(f"no {status} decisions")
+        return
+    from rich.console import Console
+
+    from .tables import Col, make_table
+
+    cur = str(out[0]["currency"])
+    body = [[str(g["site"] or "-"), str(g["kind"]), str(g["day"]), f"{g['count']:,}", f"{g['money_at_stake']:,.2f}"]
+            for g in out]
+    cols = [Col("site"), Col("kind", fold=False), Col("day", fold=False), Col("decisions", numeric=True),
+            Col(f"at stake ({cur})", numeric=True)]
+    Console(soft_wrap=False).print(make_table(
+        cols, body, title=f"{status}: {len(out)} group{'s' if len(out) != 1 else ''}, most at stake first",
+        caption="approve or reject a group with --group SITE|KIND|DAY"))

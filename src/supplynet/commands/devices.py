@@ -146,15 +146,15 @@ def list_(store: StoreOpt = None,
     from .tables import Col, make_table
 
     body = []
-    for d in rows:
-        bound = "any site" if d["any_site"] else ", ".join(x for x in (d["site"], d["asset"]) if x)
-        live = [k for k in d["keys"] if k["not_after"] is None] or d["keys"][-1:]
-        key = live[0]["kid"] + ("" if live[0]["scheme"] == "ed25519" else f" {live[0]['scheme']}") if live else ""
-        more = len(d["keys"]) - len(live)
-        body.append([d["device_id"], bound, ", ".join(d["measures"]), key + (f" +{more}" if more else ""),
-                     (d["revoked_at"] or "")[:10]])
+    for r in recs:
+        bound = "any site" if r.any_site else ", ".join(x for x in (r.site, r.asset) if x)
+        live = [k for k in r.keys if k.not_after_us is None] or list(r.keys[-1:])
+        key = live[0].kid + ("" if live[0].scheme == "ed25519" else f" {live[0].scheme}") if live else ""
+        more = len(r.keys) - len(live)
+        revoked_on = us_to_ts(r.revoked_at_us).date().isoformat() if r.revoked_at_us else ""
+        body.append([r.device_id, bound, ", ".join(r.measures), key + (f" +{more}" if more else ""), revoked_on])
     cols = [Col("device"), Col("site/asset"), Col("measures"), Col("key", fold=False), Col("revoked", fold=False)]
-    revoked = sum(1 for d in rows if d["revoked_at"])
+    revoked = sum(1 for r in recs if r.revoked_at_us)
     caption = "key: the current key id (+n: n older keys); --json shows every key and the device kinds"
     Console(soft_wrap=False).print(make_table(cols, body, title=f"devices: {len(rows)}"
                                               + (f", {revoked} revoked" if revoked else ""), caption=caption))

@@ -84,8 +84,8 @@ def list_(store: StoreOpt = None,
         return
     from .tables import Col, cell, make_table
 
-    body = [[d["id"], d["person"] or "", d["role"], cell(d["created_at"]), cell(d["expires_at"]) or "never",
-             cell(d["revoked_at"])] for d in docs]
+    body = [[r.id, r.holder or "", r.role, cell(_us(r.created_at)), cell(_us(r.expires_at)) or "never",
+             cell(_us(r.revoked_at))] for r in rows]
     cols = [Col("id", fold=False), Col("person"), Col("role"), Col("created (UTC)", fold=False),
             Col("expires (UTC)", fold=False), Col("revoked (UTC)", fold=False)]
     _console().print(make_table(cols, body, title=f"tokens: {len(docs)}"))
