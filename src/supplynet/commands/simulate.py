@@ -12,6 +12,10 @@ store fill rate, lost sales, inventory per echelon and total cost as P10/P50/P90
 the live loop runs now, on the network the store records (``--network`` optional, and it must match);
 a table, or one JSON object with ``--json``. With ``--scenario`` the scenarios run from the live
 state and the JSON ranks the sites by risk exposure over them.
+
+Every mode goes through :func:`supplynet.sim.run_scenarios`, as the API's scenario runs and the demo's
+stress test do: the scenarios, ``--policy-compare`` (its ``compare=``, printed as a table of paired
+differences) and the prediction (its ``predict=True``).
 """
 
 from __future__ import annotations
