@@ -68,3 +68,22 @@ def test_mode_misuse_is_one_clear_error(live_store):  # noqa: F811
         run_scenarios(model, policies={}, horizon=5)
     with pytest.raises(SimulationError, match="at least two"):
         run_scenarios(small_network(), replications=2, horizon=5, compare={"one": lambda n: n})
+
+
+def test_cli_policy_compare_prints_the_paired_differences_at_80_columns(tmp_path):
+    from typer.testing import CliRunner
+
+    from supplynet.cli import app
+    from supplynet.model import example_path
+
+    r = CliRunner().invoke(app, ["simulate", "--network", str(example_path("tiny")), "--scenario", "supplier_fire",
+                                 "-r", "12", "-d", "60", "--seed", "1", "--out", str(tmp_path / "rep"),
+                                 "--policy-compare", "base_stock:service_level=0.8"], env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert max(map(len, lines)) <= 80 and "…" not in r.stdout
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("Policies against 'current'"))
+    table = "\n".join(lines[start:])
+    assert "fill rate" in table and "significant" in table
+    fill = next(ln for ln in lines[start:] if "fill rate" in ln)
+    assert "%" in fill and (" yes" in fill or " no" in fill)
