@@ -552,7 +552,7 @@ def independent_items(net: KernelNetwork, par: KernelParams, ev: KernelEvents) -
 
 @numba.njit(cache=True, fastmath=_FAST, error_model="numpy", **_NO_REFCOUNT)
 def _replication_items(r: int, t0: int, t1: int, key: np.uint64, net: KernelNetwork, par: KernelParams,
-                       st: KernelState, hs: np.ndarray, sums: np.ndarray, part: np.ndarray) -> None:
+                       st: KernelState, hs: np.ndarray, draws: np.ndarray, sums: np.ndarray, part: np.ndarray) -> None:
     """:func:`_replication` for independent items (:func:`independent_items`), item by item.
 
     The days run in blocks of ``_BLOCK``; within a block each item runs all its days with its stock,
@@ -561,7 +561,9 @@ def _replication_items(r: int, t0: int, t1: int, key: np.uint64, net: KernelNetw
     same to the last bit: demand, service, lost sales and the order-time costs are summed in
     ``net.order`` as the items run (``sums``, ``[6, _BLOCK]``); holding costs, stock on hand and
     backorders, summed in item order after them, wait in ``part`` (``[3, N, _BLOCK]``) until every item
-    has run. ``hs`` (``[_BLOCK]``) holds the days' hashes. Allocates nothing."""
+    has run. ``hs`` (``[_BLOCK]``) holds the days' hashes, ``draws`` (``[_BLOCK]``) an item's demand over
+    the block when it is tabulated: drawn before the item's days run, in loops whose iterations do not
+    wait for one another (the days' stock updates do: one chain). Allocates nothing."""
     on_hand = st.on_hand[r]
     on_order = st.on_order[r]
     in_transit = st.in_transit[r]
@@ -626,6 +628,15 @@ def _replication_items(r: int, t0: int, t1: int, key: np.uint64, net: KernelNetw
             hold = par.hold[i]
             transit_hold = par.transit_hold[i]
             lt_mean = par.lt_mean[i]
+            if dk >= 0 and tabulated:  # the block's draws first, in loops of independent iterations
+                for j in range(nb):
+                    draws[j] = _uniform_h(hs[j], i, 0)  # vectorized (the hash's multiplies in SIMD lanes)
+                for j in range(nb):
+                    u = draws[j]
+                    g = par.guide[(GUIDE * o + int(u * (GUIDE * n_cdf))) & _IDX] & _IDX
+                    while par.cdf[o + g] < u:
+                        g += 1
+                    draws[j] = float(g)
             for j in range(nb):
                 t = b0 + j
                 # 1. arrivals
@@ -639,11 +650,7 @@ def _replication_items(r: int, t0: int, t1: int, key: np.uint64, net: KernelNetw
                 d = 0.0
                 if dk >= 0:
                     if tabulated:
-                        u = _uniform_h(hs[j], i, 0)
-                        g = par.guide[(GUIDE * o + int(u * (GUIDE * n_cdf))) & _IDX] & _IDX
-                        while par.cdf[o + g] < u:
-                            g += 1
-                        d = float(g)
+                        d = draws[j]
                     else:
                         tm = min(t, Tm - 1)
                         d = _demand(dk, par.dem_mean[tm, i], par.dem_std[tm, i], key, t, i, par.hist[i],
@@ -769,7 +776,7 @@ def advance(t0: int, t1: int, keys: np.ndarray, net: KernelNetwork, par: KernelP
     if independent_items(net, par, ev):
         for r in prange(keys.shape[0]):
             _replication_items(r, t0, t1, keys[r], net, par, st, np.empty(_BLOCK, dtype=np.uint64),
-                               np.empty((6, _BLOCK)), np.empty((3, N, _BLOCK)))
+                               np.empty(_BLOCK), np.empty((6, _BLOCK)), np.empty((3, N, _BLOCK)))
         return
     width = max(par.site_cap.shape[0], par.lane_cap.shape[0])
     for r in prange(keys.shape[0]):
@@ -784,10 +791,11 @@ def advance_serial(t0: int, t1: int, keys: np.ndarray, net: KernelNetwork, par: 
     N = st.on_hand.shape[1]
     if independent_items(net, par, ev):
         hs = np.empty(_BLOCK, dtype=np.uint64)
+        draws = np.empty(_BLOCK)
         sums = np.empty((6, _BLOCK))
         part = np.empty((3, N, _BLOCK))
         for r in range(keys.shape[0]):
-            _replication_items(r, t0, t1, keys[r], net, par, st, hs, sums, part)
+            _replication_items(r, t0, t1, keys[r], net, par, st, hs, draws, sums, part)
         return
     width = max(par.site_cap.shape[0], par.lane_cap.shape[0])
     scratch = np.empty((6, width))
