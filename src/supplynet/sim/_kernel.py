@@ -534,7 +534,7 @@ _BLOCK = 32
 def independent_items(net: KernelNetwork, par: KernelParams, ev: KernelEvents) -> bool:
     """True when no item's day depends on another's: no arcs, no disruption, no finite site capacity
     and no lane whose fixed cost two items share (a single-echelon network). Then
-    :func:`_replication_items` gives the very numbers :func:`_replication` gives."""
+    :func:`_replication_items` gives the numbers :func:`_replication` gives (tests/sim/test_kernel_items.py)."""
     if ev.kind.shape[0] > 0 or net.out_arcs.shape[0] > 0 or net.in_arcs.shape[0] > 0 or net.bk_arcs.shape[0] > 0:
         return False
     for s in range(par.site_cap.shape[0]):
@@ -558,7 +558,8 @@ def _replication_items(r: int, t0: int, t1: int, key: np.uint64, net: KernelNetw
     The days run in blocks of ``_BLOCK``; within a block each item runs all its days with its stock,
     pipeline position and accumulators in local variables (read and written once per block, not once
     per day). The day's totals keep the general kernel's order of additions, so the results are the
-    same to the last bit: demand, service, lost sales and the order-time costs are summed in
+    same to the last bit (but for the day's total cost when costs are fractional: both kernels let the
+    compiler reassociate that sum, each its own way, a difference of 1e-16 relative): demand, service, lost sales and the order-time costs are summed in
     ``net.order`` as the items run (``sums``, ``[6, _BLOCK]``); holding costs, stock on hand and
     backorders, summed in item order after them, wait in ``part`` (``[3, N, _BLOCK]``) until every item
     has run. ``hs`` (``[_BLOCK]``) holds the days' hashes, ``draws`` (``[_BLOCK]``) an item's demand over
