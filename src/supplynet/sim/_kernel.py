@@ -629,6 +629,7 @@ def _replication_items(r: int, t0: int, t1: int, key: np.uint64, net: KernelNetw
             hold = par.hold[i]
             transit_hold = par.transit_hold[i]
             lt_mean = par.lt_mean[i]
+            lt_direct = min(max(int(math.floor(lt_mean + 0.5)), 1), n - 1)  # a direct item's fixed lead time
             if dk >= 0 and tabulated:  # the block's draws first, in loops of independent iterations
                 for j in range(nb):
                     draws[j] = _uniform_h(hs[j], i, 0)  # vectorized (the hash's multiplies in SIMD lanes)
@@ -692,7 +693,7 @@ def _replication_items(r: int, t0: int, t1: int, key: np.uint64, net: KernelNetw
                 if pk >= 0:
                     q = order_qty_scalar(pk, par.pol_a[i], par.pol_b[i], par.pol_review[i], par.pol_offset[i],
                                          par.pack[i], par.moq[i], oh + oo - bl_new, float(t))
-                    lt = lt_mean
+                    lt_i = lt_direct
                     if direct:
                         placed = 1.0 if q > 0.0 else 0.0
                         oo += q
@@ -706,8 +707,8 @@ def _replication_items(r: int, t0: int, t1: int, key: np.uint64, net: KernelNetw
                         a_order += order_cost
                         ic += order_cost
                         lt = _lead(par.lt_kind[i], lt_mean, par.lt_std[i], par.lt_min[i], par.lt_max[i], key, t, i)
-                    if direct or q > 0.0:  # _ship, with no lane shared
                         lt_i = min(max(int(math.floor(lt + 0.5)), 1), n - 1)
+                    if direct or q > 0.0:  # _ship, with no lane shared
                         sl = cur + lt_i
                         pipe[(off + (sl if sl < n else sl - n)) & _IDX] += q
                         it += q
