@@ -43,10 +43,11 @@ loops that do not wait on the stock (the hash in SIMD lanes). Same numbers as th
 (tests/sim/test_kernel_items.py). Speed on the bench's model (serial kernel, CPU time per
 SKU-location-day, 2-core machine at load average 5-9): 25 ns (general kernel) -> 15.5 (item by item)
 -> 12.5 (the block's draws first) -> 11.7 (a fixed lead time rounded once per block). What is left
-(timed by removing parts): the stock updates, the shared policy function and the accumulators about
-9 ns, the day totals ~1.5 ns, the draws ~1 ns; breaking the chain from one day's stock to the next
-saves only ~1.5 ns, so the loop is bound by its instruction count, not by that chain. Willems'
-network (multi-echelon) still runs the general kernel.
+(timed by removing parts): the day totals ~1.5 ns, the table look-ups ~0.5 ns; with a periodic
+demand in place of the draws the loop takes ~9 ns (its order days then predictable); breaking the
+chain from one day's stock to the next saves ~1.5 ns: the loop is bound by its instruction count
+(~150 per item-day with the shared policy function), not by that chain. Willems' network
+(multi-echelon) still runs the general kernel.
 """
 
 from __future__ import annotations
