@@ -62,13 +62,37 @@ def _same(net: SimNetwork, until: tuple[int, ...] = (100,), **kw) -> None:
         assert fast.acc[..., K.A_DEMAND].sum() > 0  # something happened
 
 
-def test_ss_backorders_like_the_bench_in_steps_across_blocks():
+def _bench_like(n: int = 25) -> SimNetwork:
     rng = np.random.default_rng(1)
-    lam = rng.uniform(2.0, 20.0, 25).round(1)
+    lam = rng.uniform(2.0, 20.0, n).round(1)
     s = np.ceil(lam * 4 + 1.65 * np.sqrt(lam * 4))
-    net = SimNetwork.build(items=[("dc", f"sku{i}") for i in range(25)], lead_time=3, demand_mean=lam, hold=1.0,
-                           backlog_cost=10.0, order_cost=20.0, policy=SsPolicy(s, s + np.ceil(5 * lam)))
-    _same(net, until=(1, 7, 40, 71, 130))  # runs of 1, 6, 33, 31 and 59 days: part blocks and whole ones
+    return SimNetwork.build(items=[("dc", f"sku{i}") for i in range(n)], lead_time=3, demand_mean=lam, hold=1.0,
+                            backlog_cost=10.0, order_cost=20.0, policy=SsPolicy(s, s + np.ceil(5 * lam)))
+
+
+def test_ss_backorders_like_the_bench_in_steps():
+    _same(_bench_like(), until=(1, 7, 40, 71, 130))  # runs of 1, 6, 33, 31 and 59 days
+
+
+@pytest.mark.parametrize("block", [1, 7, 32])
+def test_blocks_of_any_length_give_the_same_numbers(block):
+    net, reps, days = _bench_like(), 6, 75
+    slow = _run(net, general=True, parallel=False, until=(days,), reps=reps)
+    fast = Simulation(net, horizon=days, replications=reps, seed=4)
+    n = net.n_items
+    for r in range(reps):
+        K._replication_items(r, 0, days, fast.keys[r], fast._net_arrays, fast._params, _state(fast),
+                             np.empty(block, dtype=np.uint64), np.empty(block), np.empty((6, block)),
+                             np.empty((3, n, block)))
+    for name in STATE:
+        np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name), err_msg=name)
+
+
+def test_block_length_keeps_the_scratch_within_a_core_cache():
+    assert K._block_days(100, 365) == 365  # the bench's model: one block
+    assert K._block_days(100, 5) == 5
+    assert K._block_days(10_000, 365) == K._BLOCK_MIN
+    assert 24 * 1000 * K._block_days(1000, 365) <= K._BLOCK_BYTES
 
 
 def test_lost_sales_fractional_costs_lanes_and_random_lead_times():

@@ -37,12 +37,13 @@ an inlined (s,S) rule in place of the shared policy function (each within the 1-
 
 Independent items (:func:`independent_items`: no arcs, no disruption, no finite site capacity, no lane
 fixed cost two items share; a single-echelon network such as the bench's) run item by item instead
-(:func:`_replication_items`), in blocks of ``_BLOCK`` days: an item's stock, pipeline position and
+(:func:`_replication_items`), in blocks of days (:func:`_block_days`): an item's stock, pipeline position and
 accumulators stay in registers for the block, and its demand over the block is drawn first, in
 loops that do not wait on the stock (the hash in SIMD lanes). Same numbers as the general kernel
 (tests/sim/test_kernel_items.py). Speed on the bench's model (serial kernel, CPU time per
 SKU-location-day, 2-core machine at load average 5-9): 25 ns (general kernel) -> 15.5 (item by item)
--> 12.5 (the block's draws first) -> 11.7 (a fixed lead time rounded once per block). What is left
+-> 12.5 (the block's draws first) -> 11.7 (a fixed lead time rounded once per block) -> 11.1 (blocks
+as long as the scratch fits a core's L2 cache: the whole 365 days for the bench's 100 items). What is left
 (timed by removing parts): the day totals ~1.5 ns, the table look-ups ~0.5 ns; with a periodic
 demand in place of the draws the loop takes ~9 ns (its order days then predictable); breaking the
 chain from one day's stock to the next saves ~1.5 ns: the loop is bound by its instruction count
@@ -540,8 +541,17 @@ def _replication(r: int, t0: int, t1: int, key: np.uint64, net: KernelNetwork, p
             daily[t, D_LOST] = day_lost
 
 
-#: days per block of the independent-items kernel: each item runs a block with its state in registers
-_BLOCK = 32
+#: the independent-items kernel's day blocks: as many days as keep its per-block scratch (three numbers per
+#: item-day) within a core's L2 cache (1 MB), at least ``_BLOCK_MIN`` (on the bench's model, CPU time per
+#: item-day: 32-day blocks 12.5 ns, 64 11.5, 128 11.4, one 365-day block 11.0)
+_BLOCK_BYTES = 1 << 20
+_BLOCK_MIN = 16
+
+
+@numba.njit(cache=True)
+def _block_days(n_items: int, days: int) -> int:
+    """Days per block of :func:`_replication_items` for ``n_items`` items and a run of ``days`` days."""
+    return max(1, min(days, max(_BLOCK_MIN, _BLOCK_BYTES // (24 * max(n_items, 1)))))
 
 
 @numba.njit(cache=True)
@@ -569,16 +579,17 @@ def _replication_items(r: int, t0: int, t1: int, key: np.uint64, net: KernelNetw
                        st: KernelState, hs: np.ndarray, draws: np.ndarray, sums: np.ndarray, part: np.ndarray) -> None:
     """:func:`_replication` for independent items (:func:`independent_items`), item by item.
 
-    The days run in blocks of ``_BLOCK``; within a block each item runs all its days with its stock,
-    pipeline position and accumulators in local variables (read and written once per block, not once
-    per day). The day's totals keep the general kernel's order of additions, so the results are the
-    same to the last bit (but for the day's total cost when costs are fractional: both kernels let the
-    compiler reassociate that sum, each its own way, a difference of 1e-16 relative): demand, service, lost sales and the order-time costs are summed in
-    ``net.order`` as the items run (``sums``, ``[6, _BLOCK]``); holding costs, stock on hand and
-    backorders, summed in item order after them, wait in ``part`` (``[3, N, _BLOCK]``) until every item
-    has run. ``hs`` (``[_BLOCK]``) holds the days' hashes, ``draws`` (``[_BLOCK]``) an item's demand over
-    the block when it is tabulated: drawn before the item's days run, in loops whose iterations do not
-    wait for one another (the days' stock updates do: one chain). Allocates nothing."""
+    The days run in blocks of ``B = hs.shape[0]`` days; within a block each item runs all its days
+    with its stock, pipeline position and accumulators in local variables (read and written once per
+    block, not once per day). The day's totals keep the general kernel's order of additions, so the
+    results are the same to the last bit (but for the day's total cost when costs are fractional: both
+    kernels let the compiler reassociate that sum, each its own way, a difference of 1e-16 relative):
+    demand, service, lost sales and the order-time costs are summed in ``net.order`` as the items run
+    (``sums``, ``[6, B]``); holding costs, stock on hand and backorders, summed in item order after
+    them, wait in ``part`` (``[3, N, B]``) until every item has run. ``hs`` (``[B]``) holds the days'
+    hashes, ``draws`` (``[B]``) an item's demand over the block when it is tabulated: drawn before the
+    item's days run, in loops whose iterations do not wait for one another (the days' stock updates
+    do: one chain). Allocates nothing."""
     on_hand = st.on_hand[r]
     on_order = st.on_order[r]
     in_transit = st.in_transit[r]
@@ -591,8 +602,9 @@ def _replication_items(r: int, t0: int, t1: int, key: np.uint64, net: KernelNetw
     N = on_hand.shape[0]
     H = daily.shape[0]
     Tm = par.dem_mean.shape[0]
-    for b0 in range(t0, t1, _BLOCK):
-        nb = min(_BLOCK, t1 - b0)
+    B = hs.shape[0]
+    for b0 in range(t0, t1, B):
+        nb = min(B, t1 - b0)
         for j in range(nb):
             hs[j] = _day_hash(key, b0 + j)
             sums[0, j] = 0.0  # demand
@@ -791,8 +803,9 @@ def advance(t0: int, t1: int, keys: np.ndarray, net: KernelNetwork, par: KernelP
     N = st.on_hand.shape[1]
     if independent_items(net, par, ev):
         for r in prange(keys.shape[0]):
-            _replication_items(r, t0, t1, keys[r], net, par, st, np.empty(_BLOCK, dtype=np.uint64),
-                               np.empty(_BLOCK), np.empty((6, _BLOCK)), np.empty((3, N, _BLOCK)))
+            B = _block_days(N, t1 - t0)
+            _replication_items(r, t0, t1, keys[r], net, par, st, np.empty(B, dtype=np.uint64), np.empty(B),
+                               np.empty((6, B)), np.empty((3, N, B)))
         return
     width = max(par.site_cap.shape[0], par.lane_cap.shape[0])
     for r in prange(keys.shape[0]):
@@ -806,10 +819,11 @@ def advance_serial(t0: int, t1: int, keys: np.ndarray, net: KernelNetwork, par: 
     """The same without threads: for Dask workers, which run one chunk per thread."""
     N = st.on_hand.shape[1]
     if independent_items(net, par, ev):
-        hs = np.empty(_BLOCK, dtype=np.uint64)
-        draws = np.empty(_BLOCK)
-        sums = np.empty((6, _BLOCK))
-        part = np.empty((3, N, _BLOCK))
+        B = _block_days(N, t1 - t0)
+        hs = np.empty(B, dtype=np.uint64)
+        draws = np.empty(B)
+        sums = np.empty((6, B))
+        part = np.empty((3, N, B))
         for r in range(keys.shape[0]):
             _replication_items(r, t0, t1, keys[r], net, par, st, hs, draws, sums, part)
         return
