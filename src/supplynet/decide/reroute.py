@@ -123,6 +123,17 @@ def _lane_km(network: Any, lane: Any) -> float:
     return float(lane.distance_km) if lane.distance_km else 1.25 * _km(network, lane.origin, lane.destination)
 
 
+def _priced_modes(network: Any, modes: tuple[ExpediteMode, ...]) -> tuple[ExpediteMode, ...]:
+    """The expedite modes with the express truck priced by the network's cost model: an expedited load
+    costs (1 + ``costs.expedite_premium``) x its lane's transport (the default modes only; given ones stay)."""
+    costs = getattr(network, "costs", None)
+    premium = getattr(costs, "expedite_premium", None)
+    if modes is not DEFAULT_EXPEDITE or premium is None:
+        return modes
+    return tuple(ExpediteMode(m.mode, m.time_factor, 1.0 + float(premium), m.handling_days, m.min_km)
+                 if m.mode == "express_truck" else m for m in modes)
+
+
 def spot_rates(network: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Least-squares ``a + b * km`` for a truck lane's mean days, cost per unit and fixed cost."""
     lanes = [ln for ln in network.lanes if ln.mode == "truck"] or list(network.lanes)
@@ -194,6 +205,7 @@ def alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Impact,
                  allow_spot: bool = True, spot_premium: float = 1.3) -> list[Alternative]:
     """The alternatives weighed for ``delay`` (see the module docstring)."""
     dest = delay.destination
+    expedite = _priced_modes(network, expedite)
     late_days = max((impact.arrival - now).total_seconds() / 86400.0, 0.0)
     lines_all = tuple((s, float(q)) for s, q, *_ in delay.lines)
     nodes = affected_items(network, dest, [s for s, _ in lines_all])
@@ -275,9 +287,10 @@ def alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Impact,
 
 
 # ------------------------------------------------------------------------------------------ costing
-def _sub_network(network: Any, nodes: dict[Key, Node], dest_keys: set[Key]) -> WhatIfNetwork:
+def _sub_network(network: Any, nodes: dict[Key, Node], dest_keys: set[Key], periods_per_day: int = 1) -> WhatIfNetwork:
     """The affected part of the network as the what-if simulation reads it; the destination does not
-    reorder within the horizon (only what is already on its way arrives)."""
+    reorder within the horizon (only what is already on its way arrives); a unit short costs the cost
+    model's penalty at its site (the product's ``shortage_cost`` where the network has no cost model)."""
     keys = list(nodes)
     idx = {k: i for i, k in enumerate(keys)}
     arcs, lt, lt_std, item_lane, lanes = [], [1.0] * len(keys), [0.0] * len(keys), [-1] * len(keys), []
@@ -304,46 +317,100 @@ def _sub_network(network: Any, nodes: dict[Key, Node], dest_keys: set[Key]) -> W
         demand_std=np.maximum(dstd, 1e-9), demand_kind=tuple("normal_int" if m > 0 else "none" for m in dmean),
         backorders=tuple(bool(network.site(k[0]).backorders) for k in keys),
         hold=np.array([prods[k[1]].holding_cost_per_day if k[1] in prods else 0.0 for k in keys], float),
-        short_cost=np.array([(prods[k[1]].shortage_cost or 0.0) if k[1] in prods else 0.0 for k in keys], float),
+        short_cost=np.array([nodes[k].penalty if nodes[k].penalty > 0 else
+                             ((prods[k[1]].shortage_cost or 0.0) if k[1] in prods else 0.0) for k in keys], float),
         price=np.array([nodes[k].price for k in keys], float), lanes=tuple(lanes),
-        item_lane=np.asarray(item_lane, np.int64), frozen=tuple(sorted(idx[k] for k in dest_keys if k in idx)))
+        item_lane=np.asarray(item_lane, np.int64), frozen=tuple(sorted(idx[k] for k in dest_keys if k in idx)),
+        periods_per_day=int(periods_per_day))
+
+
+#: a three-point estimate of the late load's arrival: its forecast P10, P50 and P90 weighted 0.3, 0.4 and
+#: 0.3 (Swanson's rule; Hurst, Brown & Swanson 2000, "Swanson's 30-40-30 rule", AAPG Bulletin 84(12))
+_ARRIVAL_POINTS: tuple[tuple[float, str], ...] = ((0.3, "eta_p10"), (0.4, "eta_p50"), (0.3, "eta_p90"))
+
+
+def _late_arrivals(delay: DelayDeclared, impact: Impact, now: datetime) -> list[tuple[float, float]]:
+    """(weight, days from now) of the late load's arrival: the tracker's forecast spread (P10/P50/P90);
+    the impact's arrival alone when the declaration carries no spread."""
+    p50 = max((impact.arrival - now).total_seconds() / 86400.0, 0.0)
+    pts = []
+    for w, name in _ARRIVAL_POINTS:
+        t = getattr(delay, name, None)
+        pts.append((w, max((t - now).total_seconds() / 86400.0, 0.0) if isinstance(t, datetime) else p50))
+    # the P50 the impact was assessed at stays the middle point
+    pts[1] = (pts[1][0], p50)
+    return sorted(((w, max(d, 1e-9)) for w, d in pts), key=lambda x: x[1])
+
+
+def _downstream_days(nodes: dict[Key, Node], key: Key, seen: frozenset[Key] = frozenset()) -> float:
+    """The longest way (days) from ``key`` to the customers it feeds: lanes' lags, a day per production step."""
+    n = nodes.get(key)
+    if n is None or key in seen:
+        return 0.0
+    seen = seen | {key}
+    ways = [lag + _downstream_days(nodes, c, seen) for c, lag in n.lanes]
+    ways += [1.0 + _downstream_days(nodes, c, seen) for c, _ in n.bom_children]
+    return max(ways, default=0.0)
 
 
 def cost_alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Impact, alts: list[Alternative], *,
-                      now: datetime, simulate: Simulate, horizon_days: int | None = None, replications: int = 64,
-                      seed: int = 0) -> list[CostedOption]:
+                      now: datetime, simulate: Simulate, horizon_days: float | None = None, replications: int = 64,
+                      seed: int = 0, periods_per_day: int = 24) -> list[CostedOption]:
     """Simulate each alternative from the twin's state on common random numbers (with ``simulate``, see
-    :class:`~supplynet.decide.whatif.Simulate`)."""
+    :class:`~supplynet.decide.whatif.Simulate`), in steps of a ``periods_per_day``-th of a day.
+
+    What an option changes is what is lost downstream while the destination waits for the goods: the
+    window runs until the late load's arrival (its forecast P90) and the time its goods take to reach the
+    customers downstream (``horizon_days`` overrides), after which the destination's own replenishment
+    tops it up alike under every option (a longer window with the
+    destination frozen would let every option sell the same stock out by its end, and an earlier arrival
+    would look worth nothing). The late load arrives at its forecast P10, P50 and P90 (weighted 0.3, 0.4,
+    0.3, ``_ARRIVAL_POINTS``) under every option that leaves it where it stands; each point is one
+    simulation on the same seed, so the weighted costs stay paired per replication."""
     skus = list(dict.fromkeys(s for a in alts for s, _ in a.lines))
     nodes = affected_items(network, delay.destination, skus)
     dest_keys = {(delay.destination, s) for s in skus}
-    base = _sub_network(network, nodes, dest_keys)
+    base = _sub_network(network, nodes, dest_keys, periods_per_day)
     idx = base.index()
     stock, arrivals = twin_inputs(network, state, nodes, now, exclude=delay.shipment_id)
-    late_days = max((impact.arrival - now).total_seconds() / 86400.0, 0.0)
-    horizon = int(horizon_days or min(max(math.ceil(2 * max(a.arrival_days for a in alts)) + 3, 7), 28))
+    points = _late_arrivals(delay, impact, now)
+    reach = max((_downstream_days(nodes, k) for k in dest_keys if k in nodes), default=0.0)
+    horizon = (float(horizon_days) if horizon_days else
+               max(max(d for _, d in points) + reach, 1.0 / max(periods_per_day, 1)))
     on_hand = {k: max(float(v), 0.0) for k, v in stock.items()}
     pipeline = [(k, q, max(d, 1e-9)) for k, rows in arrivals.items() for d, q in rows]
-    load = [((delay.destination, s), float(q), max(late_days, 1e-9)) for s, q, *_ in delay.lines
-            if (delay.destination, s) in idx]
-    starts = []
+    starts, plan = [], []
     for a in alts:
         extra = [] if a.kind == "wait" else [((delay.destination, s), q, max(a.arrival_days, 1e-9)) for s, q in a.lines
                                              if (delay.destination, s) in idx]
-        moved = bool(a.detail.get("moves_load"))  # the late load itself arrives sooner: not twice
-        starts.append(WhatIfStart(on_hand=on_hand, in_transit=pipeline + ([] if moved else load) + extra))
+        if a.detail.get("moves_load"):  # the late load itself arrives sooner: not twice, and when the mode says
+            plan.append([(1.0, len(starts))])
+            starts.append(WhatIfStart(on_hand=on_hand, in_transit=pipeline + extra))
+            continue
+        rows = []
+        for w, d in points:
+            load = [((delay.destination, s), float(q), d) for s, q, *_ in delay.lines if (delay.destination, s) in idx]
+            rows.append((w, len(starts)))
+            starts.append(WhatIfStart(on_hand=on_hand, in_transit=pipeline + load + extra))
+        plan.append(rows)
     outcomes = simulate(base, starts, horizon=horizon, replications=replications, seed=seed)
-    if len(outcomes) != len(alts):
-        raise DecisionError(f"the what-if simulation returned {len(outcomes)} outcomes for {len(alts)} alternatives")
-    wait_cost = outcomes[0].cost
+    if len(outcomes) != len(starts):
+        raise DecisionError(f"the what-if simulation returned {len(outcomes)} outcomes for {len(starts)} starts")
+
+    def mix(rows: list[tuple[float, int]], field_: str) -> np.ndarray:
+        return np.asarray(sum(w * getattr(outcomes[i], field_) for w, i in rows), float)
+
+    mixed = [{f: mix(rows, f) for f in ("holding_cost", "shortage_cost", "revenue_at_risk", "fill_rate")}
+             for rows in plan]
+    wait_cost = mixed[0]["holding_cost"] + mixed[0]["shortage_cost"]
     out = []
-    for a, res in zip(alts, outcomes, strict=True):
-        cost = res.cost
+    for a, res in zip(alts, mixed, strict=True):
+        cost = res["holding_cost"] + res["shortage_cost"]
         d = cost - wait_cost + a.action_cost
         half = float(1.96 * d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
-        fill = res.fill_rate
-        out.append(CostedOption(a, float(cost.mean()), float(res.shortage_cost.mean()),
-                                float(res.revenue_at_risk.mean()),
+        fill = res["fill_rate"]
+        out.append(CostedOption(a, float(cost.mean()), float(res["shortage_cost"].mean()),
+                                float(res["revenue_at_risk"].mean()),
                                 float(np.nanmean(fill)) if np.isfinite(fill).any() else float("nan"),
                                 float(d.mean()), half))
     return out
