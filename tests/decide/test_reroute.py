@@ -262,3 +262,26 @@ def test_the_decision_record_shows_the_counterfactual(case):
     assert cf["cost_saved"] == pytest.approx(round(wait.total_cost - resp.chosen.total_cost, 2), abs=0.02)
     assert cf["hours_sooner"] == pytest.approx((wait.alt.arrival_days - resp.chosen.alt.arrival_days) * 24, abs=0.01)
     assert cf["cost_saved"] >= 0  # lowest_cost never picks an answer dearer than waiting
+
+
+def test_a_truck_standing_still_is_expected_to_stand_on(case):
+    """The tracker's forecast has a standing truck move on at once; a stop that has lasted s days goes on (its
+    rest: a Pareto tail with the mean s), so waiting costs more the longer the truck has stood, and the
+    take-over (which leaves the stop) gains on it; the decision records the points it costed."""
+    net, twin, d, imp, alts, _ = case
+    from supplynet.decide.reroute import _late_arrivals
+
+    now_p = [(w, x) for w, x in _late_arrivals(d, imp, T0)]
+    stood = _late_arrivals(d, imp, T0, standing_days=1.0)
+    assert [w for w, _ in stood] == [0.3, 0.4, 0.3]
+    extra = [b - a for (_, a), (_, b) in zip(now_p, stood, strict=True)]
+    assert extra == pytest.approx([0.9 ** -0.5 - 1, 0.5 ** -0.5 - 1, 0.1 ** -0.5 - 1])
+    kw = dict(now=T0, simulate=sim_whatif, replications=32, seed=5)
+    moving = {c.alt.label: c for c in cost_alternatives(net, twin.state, d, imp, alts, **kw)}
+    standing = {c.alt.label: c for c in cost_alternatives(net, twin.state, d, imp, alts, standing_days=1.0, **kw)}
+    take = next(a.label for a in alts if a.label.startswith("expedite:takeover:"))
+    assert standing["wait"].shortage_cost > moving["wait"].shortage_cost
+    assert standing[take].diff_vs_wait < moving[take].diff_vs_wait
+    resp = plan_response(net, twin.state, d, imp, standing_days=1.0, **kw)
+    sim = resp.to_decision(T0).model_output["sim"]
+    assert sim["standing_hours"] == 24.0 and len(sim["late_arrival_days"]) == 3

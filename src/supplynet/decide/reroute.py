@@ -329,16 +329,30 @@ def _sub_network(network: Any, nodes: dict[Key, Node], dest_keys: set[Key], peri
 _ARRIVAL_POINTS: tuple[tuple[float, str], ...] = ((0.3, "eta_p10"), (0.4, "eta_p50"), (0.3, "eta_p90"))
 
 
-def _late_arrivals(delay: DelayDeclared, impact: Impact, now: datetime) -> list[tuple[float, float]]:
-    """(weight, days from now) of the late load's arrival: the tracker's forecast spread (P10/P50/P90);
-    the impact's arrival alone when the declaration carries no spread."""
+#: the tail of a standstill's length: P(it lasts r more | it has lasted s) = (s / (s + r)) ** alpha, a Pareto
+#: (Lomax) tail; alpha = 2 makes the expected rest of a stop as long as it has lasted so far
+_STOP_ALPHA = 2.0
+
+
+def _stop_left(standing_days: float, q: float) -> float:
+    """The ``q``-quantile of how much longer a stop that has lasted ``standing_days`` goes on."""
+    if standing_days <= 0:
+        return 0.0
+    return standing_days * ((1.0 - q) ** (-1.0 / _STOP_ALPHA) - 1.0)
+
+
+def _late_arrivals(delay: DelayDeclared, impact: Impact, now: datetime,
+                   standing_days: float = 0.0) -> list[tuple[float, float]]:
+    """(weight, days from now) of the late load's arrival: the tracker's forecast spread (P10/P50/P90; the
+    impact's arrival alone when the declaration carries no spread). The forecast has a standing truck move on
+    at once; when the tracker has reported it standing for ``standing_days`` the stop's own quantiles
+    (:data:`_STOP_ALPHA`) are added, level by level."""
     p50 = max((impact.arrival - now).total_seconds() / 86400.0, 0.0)
     pts = []
-    for w, name in _ARRIVAL_POINTS:
+    for (w, name), q in zip(_ARRIVAL_POINTS, (0.1, 0.5, 0.9), strict=True):
         t = getattr(delay, name, None)
-        pts.append((w, max((t - now).total_seconds() / 86400.0, 0.0) if isinstance(t, datetime) else p50))
-    # the P50 the impact was assessed at stays the middle point
-    pts[1] = (pts[1][0], p50)
+        d = max((t - now).total_seconds() / 86400.0, 0.0) if isinstance(t, datetime) else p50
+        pts.append((w, (p50 if name == "eta_p50" else d) + _stop_left(standing_days, q)))
     return sorted(((w, max(d, 1e-9)) for w, d in pts), key=lambda x: x[1])
 
 
@@ -355,7 +369,7 @@ def _downstream_days(nodes: dict[Key, Node], key: Key, seen: frozenset[Key] = fr
 
 def cost_alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Impact, alts: list[Alternative], *,
                       now: datetime, simulate: Simulate, horizon_days: float | None = None, replications: int = 64,
-                      seed: int = 0, periods_per_day: int = 24) -> list[CostedOption]:
+                      seed: int = 0, periods_per_day: int = 24, standing_days: float = 0.0) -> list[CostedOption]:
     """Simulate each alternative from the twin's state on common random numbers (with ``simulate``, see
     :class:`~supplynet.decide.whatif.Simulate`), in steps of a ``periods_per_day``-th of a day.
 
@@ -365,7 +379,8 @@ def cost_alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Im
     tops it up alike under every option (a longer window with the
     destination frozen would let every option sell the same stock out by its end, and an earlier arrival
     would look worth nothing). The late load arrives at its forecast P10, P50 and P90 (weighted 0.3, 0.4,
-    0.3, ``_ARRIVAL_POINTS``) under every option that leaves it where it stands; each point is one
+    0.3, ``_ARRIVAL_POINTS``) under every option that leaves it where it stands, later by the rest of its
+    stop when the truck has stood still ``standing_days`` (see :func:`_late_arrivals`); each point is one
     simulation on the same seed, so the weighted costs stay paired per replication."""
     skus = list(dict.fromkeys(s for a in alts for s, _ in a.lines))
     nodes = affected_items(network, delay.destination, skus)
@@ -373,7 +388,7 @@ def cost_alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Im
     base = _sub_network(network, nodes, dest_keys, periods_per_day)
     idx = base.index()
     stock, arrivals = twin_inputs(network, state, nodes, now, exclude=delay.shipment_id)
-    points = _late_arrivals(delay, impact, now)
+    points = _late_arrivals(delay, impact, now, standing_days)
     reach = max((_downstream_days(nodes, k) for k in dest_keys if k in nodes), default=0.0)
     horizon = (float(horizon_days) if horizon_days else
                max(max(d for _, d in points) + reach, 1.0 / max(periods_per_day, 1)))
@@ -497,18 +512,21 @@ class Response:
 
 def plan_response(network: Any, state: Any, delay: DelayDeclared, impact: Impact, *, now: datetime,
                   simulate: Simulate, objective: str | None = None, replications: int = 64, seed: int = 0,
-                  horizon_days: int | None = None, **alt_options: Any) -> Response:
+                  horizon_days: float | None = None, standing_days: float = 0.0, **alt_options: Any) -> Response:
     """Alternatives for ``delay``, costed on common random numbers, and the one ``objective`` prefers
     (default: the network's ``meta.reroute_objective``, else ``lowest_cost``: act only when acting's expected
     total cost beats waiting's - a planner does not sign an expedite that costs ten times the delay). ``simulate``
-    runs the what-if (:class:`~supplynet.decide.whatif.Simulate`)."""
+    runs the what-if (:class:`~supplynet.decide.whatif.Simulate`); ``standing_days``: how long the tracker has
+    reported the truck standing still (the stop goes on, see :func:`cost_alternatives`)."""
     objective = objective or str((getattr(network, "meta", None) or {}).get("reroute_objective") or "lowest_cost")
     if objective not in OBJECTIVES:
         raise DecisionError(f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}")
     alts = alternatives(network, state, delay, impact, now=now, **alt_options)
     costed = cost_alternatives(network, state, delay, impact, alts, now=now, simulate=simulate, horizon_days=horizon_days,
-                               replications=replications, seed=seed)
+                               replications=replications, seed=seed, standing_days=standing_days)
     best, why = choose(costed, objective)
     return Response(delay, impact, costed, best, why, objective,
                     {"replications": replications, "seed": seed, "common_random_numbers": True,
+                     "standing_hours": round(24.0 * standing_days, 2),
+                     "late_arrival_days": [[w, round(d, 4)] for w, d in _late_arrivals(delay, impact, now, standing_days)],
                      "horizon_days": horizon_days or "auto", "at": (now + timedelta(0)).isoformat()})
