@@ -206,3 +206,27 @@ def test_simulate_prints_a_table_in_the_currency_and_json_on_request(tmp_path):
     assert doc["scenarios"] == ["baseline", "supplier_fire"] and doc["currency"] == "GBP"
     assert doc["ranking"] and all(x["scenario"] != "baseline" for x in doc["ranking"])
     assert {"site", "scenario", "risk_exposure_index", "tts_p50", "ttr_p50", "flag_tts_lt_ttr"} <= set(doc["ranking"][0])
+
+
+def test_a_site_short_before_every_disruption_ranks_with_no_tts_and_says_so():
+    from supplynet.sim.live import rank_sites
+    from supplynet.sim.report import ranking_table
+
+    net = small_network()
+    s1 = net.item_names.index("store1/kit")
+    starved = net.with_policy(BaseStock(np.zeros(1)), [s1]).replace(
+        init_on_hand=np.where(np.arange(net.n_items) == s1, 0.0, net.init_on_hand))
+    sc = Scenario("late", (Disruption("site_outage", Draw(value=30), Draw(value=10), 1.0, Target(site=("dc",))),))
+    base = Simulation(starved, horizon=90, replications=8, seed=2).run().result()
+    hit = Simulation(starved, horizon=90, replications=8, seed=2, scenario=sc).run().result()
+    hit.scenario = "late"
+    ranking = rank_sites({"baseline": base, "late": hit}).set_index("site")
+    assert bool(ranking.loc["store1", "short_before"]) and np.isnan(ranking.loc["store1", "tts_days"])
+    assert not bool(ranking.loc["store2", "short_before"]) and np.isfinite(ranking.loc["store2", "tts_days"])
+    rows = ranking_rows({"baseline": base, "late": hit})
+    from rich.console import Console
+
+    console = Console(record=True, width=160)
+    console.print(ranking_table(rows))
+    text = console.export_text()
+    assert "store1" in text and "short before" in text and "nan" not in text.lower()
