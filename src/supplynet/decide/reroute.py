@@ -39,7 +39,7 @@ import numpy as np
 from ..errors import DecisionError
 from ..sense.eta.delay import DelayDeclared
 from .decision import Decision, Option, OrderAction, RerouteAction
-from .impact import Impact, Key, Node, affected_items, twin_inputs
+from .impact import Impact, Key, Node, affected_items, assess_impact, twin_inputs
 from .whatif import Simulate, WhatIfNetwork, WhatIfStart
 
 __all__ = ["OBJECTIVES", "Alternative", "CostedOption", "ExpediteMode", "Response", "alternatives", "choose",
@@ -202,14 +202,17 @@ def at_risk_lines(delay: DelayDeclared, impact: Impact, nodes: dict[Key, Node]) 
 
 def alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Impact, *, now: datetime,
                  expedite: tuple[ExpediteMode, ...] = DEFAULT_EXPEDITE, keep_days: float = 3.0,
-                 allow_spot: bool = True, spot_premium: float = 1.3) -> list[Alternative]:
-    """The alternatives weighed for ``delay`` (see the module docstring)."""
+                 allow_spot: bool = True, spot_premium: float = 1.3, risk: Impact | None = None,
+                 expected_days: float | None = None) -> list[Alternative]:
+    """The alternatives weighed for ``delay`` (see the module docstring); the lines at risk are read from
+    ``risk`` (default ``impact``: e.g. the impact should a standing truck's stop go on) and the take-over is
+    offered when it beats the load's expected arrival, ``expected_days`` from now (default the impact's)."""
     dest = delay.destination
     expedite = _priced_modes(network, expedite)
     late_days = max((impact.arrival - now).total_seconds() / 86400.0, 0.0)
     lines_all = tuple((s, float(q)) for s, q, *_ in delay.lines)
     nodes = affected_items(network, dest, [s for s, _ in lines_all])
-    risky = at_risk_lines(delay, impact, nodes)
+    risky = at_risk_lines(delay, risk or impact, nodes)
     out = [Alternative("wait", "wait", delay.origin, (delay.lane_id,), late_days, 0.0, lines_all,
                        {"note": "accept the delay; the load arrives at its forecast P50"})]
     if not risky:
@@ -247,7 +250,7 @@ def alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Impact,
     q_all = float(sum(q for _, q in lines_all))
     for m in expedite[:1]:
         d = float(lane.lead_time.mean) * left * m.time_factor + m.handling_days
-        if d < late_days - 1.0 / 24:
+        if d < (late_days if expected_days is None else max(expected_days, late_days)) - 1.0 / 24:
             c = m.cost_factor * left * (lane.cost_per_unit * q_all + lane.fixed_cost_per_shipment)
             out.append(Alternative("expedite", f"expedite:takeover:{m.mode}:{lane.id}", delay.origin,
                                    (f"{m.mode}:{lane.id}",), d, c, lines_all,
@@ -517,11 +520,19 @@ def plan_response(network: Any, state: Any, delay: DelayDeclared, impact: Impact
     (default: the network's ``meta.reroute_objective``, else ``lowest_cost``: act only when acting's expected
     total cost beats waiting's - a planner does not sign an expedite that costs ten times the delay). ``simulate``
     runs the what-if (:class:`~supplynet.decide.whatif.Simulate`); ``standing_days``: how long the tracker has
-    reported the truck standing still (the stop goes on, see :func:`cost_alternatives`)."""
+    reported the truck standing still (the stop goes on, see :func:`cost_alternatives`; the lines at risk are
+    those short should it go on to its P90)."""
     objective = objective or str((getattr(network, "meta", None) or {}).get("reroute_objective") or "lowest_cost")
     if objective not in OBJECTIVES:
         raise DecisionError(f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}")
-    alts = alternatives(network, state, delay, impact, now=now, **alt_options)
+    risk, expected = None, None
+    if standing_days > 0:  # the stop goes on: the lines at risk should it last to its P90
+        points = _late_arrivals(delay, impact, now, standing_days)
+        expected = sum(w * d for w, d in points)
+        risk = assess_impact(network, state, shipment_id=delay.shipment_id, destination=delay.destination,
+                             lines=list(delay.lines), now=now, arrival=now + timedelta(days=points[-1][1]),
+                             on_time=delay.promised_at)
+    alts = alternatives(network, state, delay, impact, now=now, risk=risk, expected_days=expected, **alt_options)
     costed = cost_alternatives(network, state, delay, impact, alts, now=now, simulate=simulate, horizon_days=horizon_days,
                                replications=replications, seed=seed, standing_days=standing_days)
     best, why = choose(costed, objective)
