@@ -6,7 +6,7 @@ because of the delay, in the quantity the destination needs over the delay):
 - ``wait``: accept the delay (always weighed);
 - ``expedite``: send the at-risk quantity again from the origin on a faster mode: another lane of a
   different mode between the same sites, else an :class:`ExpediteMode` (express truck, air) priced as a
-  multiple of the lane's cost; and the take-over: the late load itself leaves the jam (the first
+  multiple of the lane's cost (the express truck at the network's cost model: 1 + ``costs.expedite_premium``); and the take-over: the late load itself leaves the jam (the first
   expedite mode takes it where it stands), priced as that mode's multiple of the part of the trip left,
   offered only when it arrives sooner than waiting;
 - ``reroute``: from the origin over other lanes: shortest paths on time and on cost (networkx, over
@@ -20,8 +20,10 @@ Each is costed for cost and service by the what-if simulation the caller hands i
 :class:`~supplynet.decide.whatif.Simulate` function; the wiring passes :func:`supplynet.loop.sim_whatif`,
 the Monte Carlo engine, so decide never imports :mod:`supplynet.sim`) on the affected part of the network,
 started from the twin's state, every alternative on the same seed (common random numbers, so differences
-are paired; Law 2015, s.10.2). An alternative's total cost is what it spends
-plus the simulated holding and shortage cost over the horizon; its time is when the goods reach the
+are paired; Law 2015, s.10.2), hour by hour over the window in which the delay costs anything (until the
+late load's forecast P90, its stop's rest included when the tracker reports the truck standing, and its way
+to the customers; see :func:`cost_alternatives`). An alternative's total cost is what it spends
+plus the simulated holding and shortage cost over that window; its time is when the goods reach the
 destination. The objective (per network in ``meta.reroute_objective``, or per decision; default
 ``lowest_cost``) picks one: ``lowest_cost`` (least total cost: waiting unless acting costs less), ``fastest`` (earliest arrival, then cost) or ``balanced`` (least
 sum of the two, each scaled to [0, 1] over the alternatives).
@@ -205,16 +207,19 @@ def alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Impact,
                  allow_spot: bool = True, spot_premium: float = 1.3, risk: Impact | None = None,
                  expected_days: float | None = None) -> list[Alternative]:
     """The alternatives weighed for ``delay`` (see the module docstring); the lines at risk are read from
-    ``risk`` (default ``impact``: e.g. the impact should a standing truck's stop go on) and the take-over is
-    offered when it beats the load's expected arrival, ``expected_days`` from now (default the impact's)."""
+    ``risk`` (default ``impact``: e.g. the impact should a standing truck's stop go on); waiting has the load
+    arrive ``expected_days`` from now (default: at the impact's arrival) and the take-over is offered when it
+    is sooner."""
     dest = delay.destination
     expedite = _priced_modes(network, expedite)
     late_days = max((impact.arrival - now).total_seconds() / 86400.0, 0.0)
     lines_all = tuple((s, float(q)) for s, q, *_ in delay.lines)
     nodes = affected_items(network, dest, [s for s, _ in lines_all])
     risky = at_risk_lines(delay, risk or impact, nodes)
-    out = [Alternative("wait", "wait", delay.origin, (delay.lane_id,), late_days, 0.0, lines_all,
-                       {"note": "accept the delay; the load arrives at its forecast P50"})]
+    note = "accept the delay; the load arrives at its forecast P50"
+    if expected_days is not None and expected_days > late_days:
+        late_days, note = expected_days, note + " and the rest of its stop (median)"
+    out = [Alternative("wait", "wait", delay.origin, (delay.lane_id,), late_days, 0.0, lines_all, {"note": note})]
     if not risky:
         return out
     skus = [s for s, _ in risky]
@@ -250,7 +255,7 @@ def alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Impact,
     q_all = float(sum(q for _, q in lines_all))
     for m in expedite[:1]:
         d = float(lane.lead_time.mean) * left * m.time_factor + m.handling_days
-        if d < (late_days if expected_days is None else max(expected_days, late_days)) - 1.0 / 24:
+        if d < late_days - 1.0 / 24:
             c = m.cost_factor * left * (lane.cost_per_unit * q_all + lane.fixed_cost_per_shipment)
             out.append(Alternative("expedite", f"expedite:takeover:{m.mode}:{lane.id}", delay.origin,
                                    (f"{m.mode}:{lane.id}",), d, c, lines_all,
@@ -528,7 +533,7 @@ def plan_response(network: Any, state: Any, delay: DelayDeclared, impact: Impact
     risk, expected = None, None
     if standing_days > 0:  # the stop goes on: the lines at risk should it last to its P90
         points = _late_arrivals(delay, impact, now, standing_days)
-        expected = sum(w * d for w, d in points)
+        expected = points[1][1]
         risk = assess_impact(network, state, shipment_id=delay.shipment_id, destination=delay.destination,
                              lines=list(delay.lines), now=now, arrival=now + timedelta(days=points[-1][1]),
                              on_time=delay.promised_at)
