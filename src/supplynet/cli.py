@@ -292,10 +292,9 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
                       "yes" if getattr(row, "short_before", False) else "no", f"{row.risk_exposure:.2f}",
                       str(row.worst_scenario))
         out.print(r)
-        out.print("TTS: days from a scenario's first disruption until the skus a site fails to serve carry over a "
-                  "tenth of its demand; TTR: days until all but a tenth of its demand is served again for good "
-                  "(P50 over replications). 'short before': already short before the disruption (those skus are "
-                  "left out of its TTS; '-': every sku was).")
+        from .sim.report import TTS_TTR_MEANING
+
+        out.print(TTS_TTR_MEANING)
     out.print(f"store kept at {res.store_url}; try: supplynet state --store {res.store_url}")
     if summary_json is not None:
         from .model import example_path, load_network

@@ -230,3 +230,4 @@ def test_a_site_short_before_every_disruption_ranks_with_no_tts_and_says_so():
     console.print(ranking_table(rows))
     text = console.export_text()
     assert "store1" in text and "short before" in text and "nan" not in text.lower()
+    assert "TTS (time to survive)" in text and "TTR (time to recover)" in text  # the table says what they mean

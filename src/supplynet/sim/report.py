@@ -141,6 +141,13 @@ def ranking_rows(results: dict[str, SimResult], top: int = 10) -> list[dict[str,
     return json.loads(df.head(top).to_json(orient="records"))
 
 
+#: what the TTS and TTR columns mean (:func:`supplynet.sim.kpi.node_resilience`), under every table showing them
+TTS_TTR_MEANING = ("TTS (time to survive): days from the first disruption until the skus a site fails to serve "
+                   "carry over a tenth of its demand. TTR (time to recover): days until all but a tenth of its "
+                   "demand is served again for good. P50 over replications. 'short before': already short before "
+                   "the disruption (those skus are left out of its TTS; '-': every sku was).")
+
+
 def _days(v: Any) -> str:
     """Whole days, or "-" where there is no figure (a site short before the disruption has no TTS)."""
     return "-" if v is None or not math.isfinite(float(v)) else f"{float(v):.0f}"
@@ -152,8 +159,11 @@ def ranking_table(rows: list[dict[str, Any]]) -> Any:
         flags = ("TTS<TTR " if r.get("flag_tts_lt_ttr") else "") + ("short before" if r.get("short_before_disruption") else "")
         out.append([str(r["site"]), str(r["scenario"]), f"{r['risk_exposure_index']:.2f}", _days(r["tts_p50"]),
                     _days(r["ttr_p50"]), flags.strip()])
-    return render_table("Risk exposure (TTS/TTR in days from the first disruption)",
-                        ["site", "scenario", "risk", "TTS", "TTR", "flags"], out, text=2)
+    table = render_table("Risk exposure (TTS/TTR in days from the first disruption)",
+                         ["site", "scenario", "risk", "TTS", "TTR", "flags"], out, text=2)
+    table.caption = TTS_TTR_MEANING
+    table.caption_justify = "left"
+    return table
 
 
 def service_panels(results: dict[str, SimResult]) -> list[tuple[str, str]]:
