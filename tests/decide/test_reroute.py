@@ -285,3 +285,24 @@ def test_a_truck_standing_still_is_expected_to_stand_on(case):
     resp = plan_response(net, twin.state, d, imp, standing_days=1.0, **kw)
     sim = resp.to_decision(T0).model_output["sim"]
     assert sim["standing_hours"] == 24.0 and len(sim["late_arrival_days"]) == 3
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_load_stuck_for_a_day_is_taken_over_and_the_record_shows_what_it_saves(case, seed):
+    """Two days late and the tracker reports the truck standing for a day: the take-over (the cost model's
+    premium on the part of the trip left) costs less than the shortage waiting brings, on every seed; the
+    same delay with the truck moving is answered by waiting."""
+    net, twin, _, _, _, _ = case
+    d = declared(48.0)
+    imp = assess_impact(net, twin.state, shipment_id="SH1", destination="PLANT", lines=list(d.lines), now=T0,
+                        arrival=d.eta_p50, on_time=d.promised_at)
+    moving = plan_response(net, twin.state, d, imp, now=T0, simulate=sim_whatif, replications=32, seed=seed)
+    assert moving.chosen.alt.kind == "wait"
+    stuck = plan_response(net, twin.state, d, imp, now=T0, simulate=sim_whatif, replications=32, seed=seed,
+                          standing_days=1.0)
+    assert stuck.chosen.alt.label.startswith("expedite:takeover:")
+    cf = stuck.to_decision(T0).model_output["counterfactual"]
+    assert cf["cost_saved"] > 0 and cf["hours_sooner"] > 24
+    assert cf["wait"]["arrival_days"] > moving.options[0].alt.arrival_days  # the stop's median rest included
+    action = stuck.action()
+    assert isinstance(action, RerouteAction) and action.option == "expedite" and action.shipment_id == "SH1"

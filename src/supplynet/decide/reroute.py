@@ -207,7 +207,7 @@ def alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Impact,
                  allow_spot: bool = True, spot_premium: float = 1.3, risk: Impact | None = None,
                  expected_days: float | None = None) -> list[Alternative]:
     """The alternatives weighed for ``delay`` (see the module docstring); the lines at risk are read from
-    ``risk`` (default ``impact``: e.g. the impact should a standing truck's stop go on); waiting has the load
+    ``impact`` and ``risk`` (e.g. the impact should a standing truck's stop go on); waiting has the load
     arrive ``expected_days`` from now (default: at the impact's arrival) and the take-over is offered when it
     is sooner."""
     dest = delay.destination
@@ -215,7 +215,12 @@ def alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Impact,
     late_days = max((impact.arrival - now).total_seconds() / 86400.0, 0.0)
     lines_all = tuple((s, float(q)) for s, q, *_ in delay.lines)
     nodes = affected_items(network, dest, [s for s, _ in lines_all])
-    risky = at_risk_lines(delay, risk or impact, nodes)
+    risky = at_risk_lines(delay, impact, nodes)
+    if risk is not None:  # at risk at either arrival, in the larger quantity
+        more = dict(risky)
+        for sku, q in at_risk_lines(delay, risk, nodes):
+            more[sku] = max(more.get(sku, 0.0), q)
+        risky = tuple(more.items())
     note = "accept the delay; the load arrives at its forecast P50"
     if expected_days is not None and expected_days > late_days:
         late_days, note = expected_days, note + " and the rest of its stop (median)"
