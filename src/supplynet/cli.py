@@ -7,6 +7,7 @@ line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sys
 from datetime import datetime
@@ -319,13 +320,19 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
     out.print(t)
     if res.ranking is not None and len(res.ranking):
         r = make_table([Col("site"), Col("kind"), Col("TTS days", numeric=True), Col("TTR days", numeric=True),
-                        Col("TTS < TTR"), Col("risk exposure", numeric=True), Col("worst scenario")], [],
+                        Col("TTS < TTR"), Col("short before"), Col("risk exposure", numeric=True),
+                        Col("worst scenario")], [],
                        title=f"stress test from the live state: sites by risk exposure ({res.stress_seconds:.1f} s, "
                              f"{replications} replications per scenario; details in {res.stress_folder})")
         for row in res.ranking.head(10).itertuples(index=False):
-            r.add_row(str(row.site), str(row.kind), f"{row.tts_days:.1f}", f"{row.ttr_days:.1f}",
-                      "yes" if row.flagged else "no", f"{row.risk_exposure:.2f}", str(row.worst_scenario))
+            tts = f"{row.tts_days:.1f}" if math.isfinite(row.tts_days) else "-"
+            r.add_row(str(row.site), str(row.kind), tts, f"{row.ttr_days:.1f}", "yes" if row.flagged else "no",
+                      "yes" if getattr(row, "short_before", False) else "no", f"{row.risk_exposure:.2f}",
+                      str(row.worst_scenario))
         out.print(r)
+        from .sim.report import TTS_TTR_MEANING
+
+        out.print(TTS_TTR_MEANING)
     out.print(f"store kept at {res.store_url}; try: supplynet state --store {res.store_url}")
     if summary_json is not None:
         from .model import example_path, load_network

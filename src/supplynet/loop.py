@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import math
 import pickle
 import types
 from collections import Counter, defaultdict, deque
@@ -369,28 +370,34 @@ def default_policy() -> AutonomyPolicy:
     return load_policy(str(resources.files("supplynet") / "examples" / "autonomy.yaml"))
 
 
-def sim_whatif(network: WhatIfNetwork, starts: Sequence[WhatIfStart], *, horizon: int, replications: int,
+def sim_whatif(network: WhatIfNetwork, starts: Sequence[WhatIfStart], *, horizon: float, replications: int,
                seed: int) -> list[WhatIfOutcome]:
     """The what-if simulation decide is handed (:class:`supplynet.decide.whatif.Simulate`): the Monte Carlo
     engine of :mod:`supplynet.sim` on ``network`` from each start, every start on the same seed (common
-    random numbers), one thread per run (a decision costs a few small runs)."""
+    random numbers), one thread per run (a decision costs a few small runs). The engine steps a period at a
+    time: with ``network.periods_per_day`` = k a period is a k-th of a day (lead times and arrivals x k,
+    demand's mean / k and standard deviation / sqrt(k), holding cost / k), over ``ceil(horizon x k)`` periods."""
     from .sim.engine import Simulation
     from .sim.kpi import network_per_replication
     from .sim.network import SimNetwork
 
+    k = max(int(network.periods_per_day), 1)
     base = SimNetwork.build(
         items=list(network.items), arcs=list(network.arcs), site_kind=dict(network.site_kind),
-        lead_time=network.lead_time, lead_std=network.lead_std, lead_kind=list(network.lead_kind),
-        demand_mean=network.demand_mean, demand_std=network.demand_std, demand=list(network.demand_kind),
-        backorders=list(network.backorders), hold=network.hold, short_cost=network.short_cost, backlog_cost=0.0,
-        price=network.price, lanes=list(network.lanes) or None, item_lane=network.item_lane, name=network.name)
+        lead_time=network.lead_time * k, lead_std=network.lead_std * k, lead_kind=list(network.lead_kind),
+        demand_mean=network.demand_mean / k, demand_std=network.demand_std / math.sqrt(k),
+        demand=list(network.demand_kind), backorders=list(network.backorders), hold=network.hold / k,
+        short_cost=network.short_cost, backlog_cost=0.0, price=network.price, lanes=list(network.lanes) or None,
+        item_lane=network.item_lane, name=network.name)
     pol = base.pol_kind.copy()
     pol[list(network.frozen)] = -1
     base = base.replace(pol_kind=pol)
+    periods = max(int(math.ceil(float(horizon) * k - 1e-9)), 1)
     out = []
     for start in starts:
-        net = base.with_initial_state(on_hand=dict(start.on_hand), in_transit=list(start.in_transit))
-        res = Simulation(net, horizon=horizon, replications=replications, seed=seed, parallel=False).run().result()
+        net = base.with_initial_state(on_hand=dict(start.on_hand),
+                                      in_transit=[(it, q, d * k) for it, q, d in start.in_transit])
+        res = Simulation(net, horizon=periods, replications=replications, seed=seed, parallel=False).run().result()
         per = network_per_replication(res)
         out.append(WhatIfOutcome(*(per[c].to_numpy(dtype=float) for c in
                                    ("holding_cost", "shortage_cost", "revenue_at_risk", "fill_rate"))))

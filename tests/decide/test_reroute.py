@@ -59,7 +59,8 @@ def test_common_random_numbers_make_differences_paired(case):
 
 def test_the_simulation_is_handed_in(case):
     """decide costs the alternatives with whatever Simulate it is given: a fake sees the affected part of the
-    network and one start per alternative, and its outcomes are what the options report."""
+    network and, per alternative leaving the late load where it stands, three starts (the load at its forecast
+    P10, P50 and P90), one for the take-over; the options report the outcomes weighted 0.3/0.4/0.3."""
     net, twin, d, imp, alts, _ = case
     seen = {}
 
@@ -69,15 +70,31 @@ def test_the_simulation_is_handed_in(case):
                               revenue_at_risk=np.zeros(4), fill_rate=np.full(4, 0.5)) for k in range(len(starts))]
 
     costed = cost_alternatives(net, twin.state, d, imp, alts, now=T0, simulate=fake, replications=4, seed=9)
-    assert (seen["replications"], seen["seed"]) == (4, 9) and len(seen["starts"]) == len(alts)
+    moves = [bool(a.detail.get("moves_load")) for a in alts]
+    assert (seen["replications"], seen["seed"]) == (4, 9)
+    assert len(seen["starts"]) == sum(1 if m else 3 for m in moves)
     sub = seen["network"]
+    assert sub.periods_per_day == 24  # hourly: hours sooner are not lost in a day's rounding
     assert ("PLANT", alts[1].lines[0][0]) in sub.items and sub.frozen  # the destination does not reorder
     assert [sub.items[i][0] for i in sub.frozen] == ["PLANT"] * len(sub.frozen)
-    assert [o.sim_cost for o in costed] == [pytest.approx(11.0 * k + 1.5) for k in range(len(alts))]
-    assert costed[0].diff_vs_wait == 0.0 and costed[1].diff_vs_wait == pytest.approx(11.0 + alts[1].action_cost)
-    # the late load is on its way in every start but the take-over's (the load itself moves)
-    late = [s for s in seen["starts"][0].in_transit if s[0][0] == "PLANT"]
-    assert late and all(q > 0 for _, q, _ in late)
+    # the window: until the late load's P90 arrival and the days its goods take to reach the customers
+    p90 = (d.eta_p90 - T0).total_seconds() / 86400.0
+    assert seen["horizon"] > p90
+    first, expected = 0, []
+    for m in moves:
+        ks = [first] if m else [first, first + 1, first + 2]
+        ws = [1.0] if m else [0.3, 0.4, 0.3]
+        expected.append(sum(w * (11.0 * k + 1.5) for w, k in zip(ws, ks, strict=True)))
+        first += len(ks)
+    assert [o.sim_cost for o in costed] == [pytest.approx(e) for e in expected]
+    assert costed[0].diff_vs_wait == 0.0
+    assert costed[1].diff_vs_wait == pytest.approx(expected[1] - expected[0] + alts[1].action_cost)
+    # waiting: the late load is on its way in each of its three starts, at the forecast's P10, P50 and P90
+    late = [[s for s in start.in_transit if s[0][0] == "PLANT" and s[0][1] == d.lines[0][0]
+             and s[1] == pytest.approx(float(d.lines[0][1]))] for start in seen["starts"][:3]]
+    days = [rows[0][2] for rows in late]
+    assert days == sorted(days) and days[0] < days[2]
+    assert days[1] == pytest.approx((imp.arrival - T0).total_seconds() / 86400.0)
     with pytest.raises(DecisionError, match="returned 1 outcomes for"):
         cost_alternatives(net, twin.state, d, imp, alts, now=T0, replications=4,
                           simulate=lambda network, starts, **kw: fake(network, starts[:1], **kw))
@@ -216,7 +233,9 @@ def test_the_late_load_itself_can_be_taken_over(case):
     take = next(a for a in alts if a.label.startswith("expedite:takeover:"))
     assert take.detail["moves_load"] is True and take.lines == (("COMP", 600.0),)
     assert take.arrival_days == pytest.approx(2 * 0.6 * 0.6 + 2 / 24)
-    assert take.action_cost == pytest.approx(2.5 * 0.6 * (0.5 * 600 + 400.0))
+    # priced by the network's one cost model: (1 + expedite_premium) x the lane's transport, for what is left
+    assert take.action_cost == pytest.approx(0.6 * net.cost_model.expedite("L-A-PLANT", 600))
+    assert take.action_cost == pytest.approx((1 + net.costs.expedite_premium) * 0.6 * (0.5 * 600 + 400.0))
     wait = next(a for a in alts if a.kind == "wait")
     assert take.arrival_days < wait.arrival_days
     by = {c.alt.label: c for c in costed}
@@ -243,3 +262,47 @@ def test_the_decision_record_shows_the_counterfactual(case):
     assert cf["cost_saved"] == pytest.approx(round(wait.total_cost - resp.chosen.total_cost, 2), abs=0.02)
     assert cf["hours_sooner"] == pytest.approx((wait.alt.arrival_days - resp.chosen.alt.arrival_days) * 24, abs=0.01)
     assert cf["cost_saved"] >= 0  # lowest_cost never picks an answer dearer than waiting
+
+
+def test_a_truck_standing_still_is_expected_to_stand_on(case):
+    """The tracker's forecast has a standing truck move on at once; a stop that has lasted s days goes on (its
+    rest: a Pareto tail with the mean s), so waiting costs more the longer the truck has stood, and the
+    take-over (which leaves the stop) gains on it; the decision records the points it costed."""
+    net, twin, d, imp, alts, _ = case
+    from supplynet.decide.reroute import _late_arrivals
+
+    now_p = [(w, x) for w, x in _late_arrivals(d, imp, T0)]
+    stood = _late_arrivals(d, imp, T0, standing_days=1.0)
+    assert [w for w, _ in stood] == [0.3, 0.4, 0.3]
+    extra = [b - a for (_, a), (_, b) in zip(now_p, stood, strict=True)]
+    assert extra == pytest.approx([0.9 ** -0.5 - 1, 0.5 ** -0.5 - 1, 0.1 ** -0.5 - 1])
+    kw = dict(now=T0, simulate=sim_whatif, replications=32, seed=5)
+    moving = {c.alt.label: c for c in cost_alternatives(net, twin.state, d, imp, alts, **kw)}
+    standing = {c.alt.label: c for c in cost_alternatives(net, twin.state, d, imp, alts, standing_days=1.0, **kw)}
+    take = next(a.label for a in alts if a.label.startswith("expedite:takeover:"))
+    assert standing["wait"].shortage_cost > moving["wait"].shortage_cost
+    assert standing[take].diff_vs_wait < moving[take].diff_vs_wait
+    resp = plan_response(net, twin.state, d, imp, standing_days=1.0, **kw)
+    sim = resp.to_decision(T0).model_output["sim"]
+    assert sim["standing_hours"] == 24.0 and len(sim["late_arrival_days"]) == 3
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_load_stuck_for_a_day_is_taken_over_and_the_record_shows_what_it_saves(case, seed):
+    """Two days late and the tracker reports the truck standing for a day: the take-over (the cost model's
+    premium on the part of the trip left) costs less than the shortage waiting brings, on every seed; the
+    same delay with the truck moving is answered by waiting."""
+    net, twin, _, _, _, _ = case
+    d = declared(48.0)
+    imp = assess_impact(net, twin.state, shipment_id="SH1", destination="PLANT", lines=list(d.lines), now=T0,
+                        arrival=d.eta_p50, on_time=d.promised_at)
+    moving = plan_response(net, twin.state, d, imp, now=T0, simulate=sim_whatif, replications=32, seed=seed)
+    assert moving.chosen.alt.kind == "wait"
+    stuck = plan_response(net, twin.state, d, imp, now=T0, simulate=sim_whatif, replications=32, seed=seed,
+                          standing_days=1.0)
+    assert stuck.chosen.alt.label.startswith("expedite:takeover:")
+    cf = stuck.to_decision(T0).model_output["counterfactual"]
+    assert cf["cost_saved"] > 0 and cf["hours_sooner"] > 24
+    assert cf["wait"]["arrival_days"] > moving.options[0].alt.arrival_days  # the stop's median rest included
+    action = stuck.action()
+    assert isinstance(action, RerouteAction) and action.option == "expedite" and action.shipment_id == "SH1"

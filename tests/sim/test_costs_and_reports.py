@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import supplynet.model as model
+from supplynet.errors import SimulationError
 from supplynet.policy.policies import BaseStock
 from supplynet.sim import kpi
 from supplynet.sim.disruptions import Disruption, Draw, Target
@@ -86,10 +87,36 @@ def test_a_site_short_before_the_first_disruption_is_flagged_not_never_short():
     df = kpi.node_resilience(res).set_index("site")
     row = df.loc["store1"]
     assert bool(row["short_before_disruption"]) and row["share_short_before_disruption"] == 1.0
-    assert row["tts_p50"] == 0 and row["ttr_p50"] > 0 and row["share_short"] == 1.0
+    # its one sku was failing before the disruption: no time to survive (flagged, not "TTS 0"), TTR past it
+    assert np.isnan(row["tts_p50"]) and row["ttr_p50"] > 0 and row["share_short"] == 1.0
     assert bool(row["flag_tts_lt_ttr"])
     # before the fix: "never short, TTR 0" at a site ranked at risk
     assert not bool(df.loc["store2", "short_before_disruption"])
+
+
+def test_one_small_sku_short_before_the_disruption_does_not_make_its_store_short_at_once():
+    """A store's TTS weighs its skus by demand: a slow sku out of stock since day 0 (2 of 52 units a day)
+    neither flags the store nor reads "TTS 0"; the store survives the DC's outage on its other skus' stock."""
+    base = SimNetwork.build(
+        items=[("store", "slow"), ("store", "a"), ("store", "b"), ("dc", "slow"), ("dc", "a"), ("dc", "b")],
+        arcs=[(3, 0, 1), (4, 1, 1), (5, 2, 1)], site_kind={"store": "store", "dc": "dc"},
+        lead_time=[1, 1, 1, 2, 2, 2], demand_mean=[2.0, 20.0, 30.0, 0, 0, 0], lanes=["L"],
+        item_lane=[0, 0, 0, -1, -1, -1], name="slow-sku")
+    slow = base.item_names.index("store/slow")
+    net = base.with_policy(BaseStock(np.zeros(1)), [slow]).replace(
+        init_on_hand=np.where(np.arange(base.n_items) == slow, 0.0, base.init_on_hand))
+    sc = Scenario("out", (Disruption("site_outage", Draw(value=30), Draw(value=20), 1.0, Target(site=("dc",))),))
+    res = Simulation(net, horizon=90, replications=16, seed=4, scenario=sc).run().result()
+    assert (res.first_short[:, slow] < 30).all() and (res.last_short[:, slow] >= 30).all()
+    row = kpi.node_resilience(res).set_index("site").loc["store"]
+    assert not bool(row["short_before_disruption"]) and row["share_short_before_disruption"] == 0.0
+    assert 0 < row["tts_p50"] < 20 <= row["ttr_p50"]   # runs dry during the 20-day outage, recovers after it
+    assert bool(row["flag_tts_lt_ttr"])
+    # with the threshold at 0 (any sku short makes the site short) the slow sku does flag it
+    strict = kpi.node_resilience(res, short_share=0.0).set_index("site").loc["store"]
+    assert bool(strict["short_before_disruption"])
+    with pytest.raises(SimulationError, match="short_share"):
+        kpi.node_resilience(res, short_share=1.0)
 
 
 def test_the_baseline_is_never_ranked_as_a_risk():
@@ -179,3 +206,28 @@ def test_simulate_prints_a_table_in_the_currency_and_json_on_request(tmp_path):
     assert doc["scenarios"] == ["baseline", "supplier_fire"] and doc["currency"] == "GBP"
     assert doc["ranking"] and all(x["scenario"] != "baseline" for x in doc["ranking"])
     assert {"site", "scenario", "risk_exposure_index", "tts_p50", "ttr_p50", "flag_tts_lt_ttr"} <= set(doc["ranking"][0])
+
+
+def test_a_site_short_before_every_disruption_ranks_with_no_tts_and_says_so():
+    from supplynet.sim.live import rank_sites
+    from supplynet.sim.report import ranking_table
+
+    net = small_network()
+    s1 = net.item_names.index("store1/kit")
+    starved = net.with_policy(BaseStock(np.zeros(1)), [s1]).replace(
+        init_on_hand=np.where(np.arange(net.n_items) == s1, 0.0, net.init_on_hand))
+    sc = Scenario("late", (Disruption("site_outage", Draw(value=30), Draw(value=10), 1.0, Target(site=("dc",))),))
+    base = Simulation(starved, horizon=90, replications=8, seed=2).run().result()
+    hit = Simulation(starved, horizon=90, replications=8, seed=2, scenario=sc).run().result()
+    hit.scenario = "late"
+    ranking = rank_sites({"baseline": base, "late": hit}).set_index("site")
+    assert bool(ranking.loc["store1", "short_before"]) and np.isnan(ranking.loc["store1", "tts_days"])
+    assert not bool(ranking.loc["store2", "short_before"]) and np.isfinite(ranking.loc["store2", "tts_days"])
+    rows = ranking_rows({"baseline": base, "late": hit})
+    from rich.console import Console
+
+    console = Console(record=True, width=160)
+    console.print(ranking_table(rows))
+    text = console.export_text()
+    assert "store1" in text and "short before" in text and "nan" not in text.lower()
+    assert "TTS (time to survive)" in text and "TTR (time to recover)" in text  # the table says what they mean

@@ -6,7 +6,7 @@ because of the delay, in the quantity the destination needs over the delay):
 - ``wait``: accept the delay (always weighed);
 - ``expedite``: send the at-risk quantity again from the origin on a faster mode: another lane of a
   different mode between the same sites, else an :class:`ExpediteMode` (express truck, air) priced as a
-  multiple of the lane's cost; and the take-over: the late load itself leaves the jam (the first
+  multiple of the lane's cost (the express truck at the network's cost model: 1 + ``costs.expedite_premium``); and the take-over: the late load itself leaves the jam (the first
   expedite mode takes it where it stands), priced as that mode's multiple of the part of the trip left,
   offered only when it arrives sooner than waiting;
 - ``reroute``: from the origin over other lanes: shortest paths on time and on cost (networkx, over
@@ -20,8 +20,10 @@ Each is costed for cost and service by the what-if simulation the caller hands i
 :class:`~supplynet.decide.whatif.Simulate` function; the wiring passes :func:`supplynet.loop.sim_whatif`,
 the Monte Carlo engine, so decide never imports :mod:`supplynet.sim`) on the affected part of the network,
 started from the twin's state, every alternative on the same seed (common random numbers, so differences
-are paired; Law 2015, s.10.2). An alternative's total cost is what it spends
-plus the simulated holding and shortage cost over the horizon; its time is when the goods reach the
+are paired; Law 2015, s.10.2), hour by hour over the window in which the delay costs anything (until the
+late load's forecast P90, its stop's rest included when the tracker reports the truck standing, and its way
+to the customers; see :func:`cost_alternatives`). An alternative's total cost is what it spends
+plus the simulated holding and shortage cost over that window; its time is when the goods reach the
 destination. The objective (per network in ``meta.reroute_objective``, or per decision; default
 ``lowest_cost``) picks one: ``lowest_cost`` (least total cost: waiting unless acting costs less), ``fastest`` (earliest arrival, then cost) or ``balanced`` (least
 sum of the two, each scaled to [0, 1] over the alternatives).
@@ -39,7 +41,7 @@ import numpy as np
 from ..errors import DecisionError
 from ..sense.eta.delay import DelayDeclared
 from .decision import Decision, Option, OrderAction, RerouteAction
-from .impact import Impact, Key, Node, affected_items, twin_inputs
+from .impact import Impact, Key, Node, affected_items, assess_impact, twin_inputs
 from .whatif import Simulate, WhatIfNetwork, WhatIfStart
 
 __all__ = ["OBJECTIVES", "Alternative", "CostedOption", "ExpediteMode", "Response", "alternatives", "choose",
@@ -123,6 +125,17 @@ def _lane_km(network: Any, lane: Any) -> float:
     return float(lane.distance_km) if lane.distance_km else 1.25 * _km(network, lane.origin, lane.destination)
 
 
+def _priced_modes(network: Any, modes: tuple[ExpediteMode, ...]) -> tuple[ExpediteMode, ...]:
+    """The expedite modes with the express truck priced by the network's cost model: an expedited load
+    costs (1 + ``costs.expedite_premium``) x its lane's transport (the default modes only; given ones stay)."""
+    costs = getattr(network, "costs", None)
+    premium = getattr(costs, "expedite_premium", None)
+    if modes is not DEFAULT_EXPEDITE or premium is None:
+        return modes
+    return tuple(ExpediteMode(m.mode, m.time_factor, 1.0 + float(premium), m.handling_days, m.min_km)
+                 if m.mode == "express_truck" else m for m in modes)
+
+
 def spot_rates(network: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Least-squares ``a + b * km`` for a truck lane's mean days, cost per unit and fixed cost."""
     lanes = [ln for ln in network.lanes if ln.mode == "truck"] or list(network.lanes)
@@ -191,15 +204,27 @@ def at_risk_lines(delay: DelayDeclared, impact: Impact, nodes: dict[Key, Node]) 
 
 def alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Impact, *, now: datetime,
                  expedite: tuple[ExpediteMode, ...] = DEFAULT_EXPEDITE, keep_days: float = 3.0,
-                 allow_spot: bool = True, spot_premium: float = 1.3) -> list[Alternative]:
-    """The alternatives weighed for ``delay`` (see the module docstring)."""
+                 allow_spot: bool = True, spot_premium: float = 1.3, risk: Impact | None = None,
+                 expected_days: float | None = None) -> list[Alternative]:
+    """The alternatives weighed for ``delay`` (see the module docstring); the lines at risk are read from
+    ``impact`` and ``risk`` (e.g. the impact should a standing truck's stop go on); waiting has the load
+    arrive ``expected_days`` from now (default: at the impact's arrival) and the take-over is offered when it
+    is sooner."""
     dest = delay.destination
+    expedite = _priced_modes(network, expedite)
     late_days = max((impact.arrival - now).total_seconds() / 86400.0, 0.0)
     lines_all = tuple((s, float(q)) for s, q, *_ in delay.lines)
     nodes = affected_items(network, dest, [s for s, _ in lines_all])
     risky = at_risk_lines(delay, impact, nodes)
-    out = [Alternative("wait", "wait", delay.origin, (delay.lane_id,), late_days, 0.0, lines_all,
-                       {"note": "accept the delay; the load arrives at its forecast P50"})]
+    if risk is not None:  # at risk at either arrival, in the larger quantity
+        more = dict(risky)
+        for sku, q in at_risk_lines(delay, risk, nodes):
+            more[sku] = max(more.get(sku, 0.0), q)
+        risky = tuple(more.items())
+    note = "accept the delay; the load arrives at its forecast P50"
+    if expected_days is not None and expected_days > late_days:
+        late_days, note = expected_days, note + " and the rest of its stop (median)"
+    out = [Alternative("wait", "wait", delay.origin, (delay.lane_id,), late_days, 0.0, lines_all, {"note": note})]
     if not risky:
         return out
     skus = [s for s, _ in risky]
@@ -275,9 +300,10 @@ def alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Impact,
 
 
 # ------------------------------------------------------------------------------------------ costing
-def _sub_network(network: Any, nodes: dict[Key, Node], dest_keys: set[Key]) -> WhatIfNetwork:
+def _sub_network(network: Any, nodes: dict[Key, Node], dest_keys: set[Key], periods_per_day: int = 1) -> WhatIfNetwork:
     """The affected part of the network as the what-if simulation reads it; the destination does not
-    reorder within the horizon (only what is already on its way arrives)."""
+    reorder within the horizon (only what is already on its way arrives); a unit short costs the cost
+    model's penalty at its site (the product's ``shortage_cost`` where the network has no cost model)."""
     keys = list(nodes)
     idx = {k: i for i, k in enumerate(keys)}
     arcs, lt, lt_std, item_lane, lanes = [], [1.0] * len(keys), [0.0] * len(keys), [-1] * len(keys), []
@@ -304,46 +330,115 @@ def _sub_network(network: Any, nodes: dict[Key, Node], dest_keys: set[Key]) -> W
         demand_std=np.maximum(dstd, 1e-9), demand_kind=tuple("normal_int" if m > 0 else "none" for m in dmean),
         backorders=tuple(bool(network.site(k[0]).backorders) for k in keys),
         hold=np.array([prods[k[1]].holding_cost_per_day if k[1] in prods else 0.0 for k in keys], float),
-        short_cost=np.array([(prods[k[1]].shortage_cost or 0.0) if k[1] in prods else 0.0 for k in keys], float),
+        short_cost=np.array([nodes[k].penalty if nodes[k].penalty > 0 else
+                             ((prods[k[1]].shortage_cost or 0.0) if k[1] in prods else 0.0) for k in keys], float),
         price=np.array([nodes[k].price for k in keys], float), lanes=tuple(lanes),
-        item_lane=np.asarray(item_lane, np.int64), frozen=tuple(sorted(idx[k] for k in dest_keys if k in idx)))
+        item_lane=np.asarray(item_lane, np.int64), frozen=tuple(sorted(idx[k] for k in dest_keys if k in idx)),
+        periods_per_day=int(periods_per_day))
+
+
+#: a three-point estimate of the late load's arrival: its forecast P10, P50 and P90 weighted 0.3, 0.4 and
+#: 0.3 (Swanson's rule; Hurst, Brown & Swanson 2000, "Swanson's 30-40-30 rule", AAPG Bulletin 84(12))
+_ARRIVAL_POINTS: tuple[tuple[float, str], ...] = ((0.3, "eta_p10"), (0.4, "eta_p50"), (0.3, "eta_p90"))
+
+
+#: the tail of a standstill's length: P(it lasts r more | it has lasted s) = (s / (s + r)) ** alpha, a Pareto
+#: (Lomax) tail; alpha = 2 makes the expected rest of a stop as long as it has lasted so far
+_STOP_ALPHA = 2.0
+
+
+def _stop_left(standing_days: float, q: float) -> float:
+    """The ``q``-quantile of how much longer a stop that has lasted ``standing_days`` goes on."""
+    if standing_days <= 0:
+        return 0.0
+    return standing_days * ((1.0 - q) ** (-1.0 / _STOP_ALPHA) - 1.0)
+
+
+def _late_arrivals(delay: DelayDeclared, impact: Impact, now: datetime,
+                   standing_days: float = 0.0) -> list[tuple[float, float]]:
+    """(weight, days from now) of the late load's arrival: the tracker's forecast spread (P10/P50/P90; the
+    impact's arrival alone when the declaration carries no spread). The forecast has a standing truck move on
+    at once; when the tracker has reported it standing for ``standing_days`` the stop's own quantiles
+    (:data:`_STOP_ALPHA`) are added, level by level."""
+    p50 = max((impact.arrival - now).total_seconds() / 86400.0, 0.0)
+    pts = []
+    for (w, name), q in zip(_ARRIVAL_POINTS, (0.1, 0.5, 0.9), strict=True):
+        t = getattr(delay, name, None)
+        d = max((t - now).total_seconds() / 86400.0, 0.0) if isinstance(t, datetime) else p50
+        pts.append((w, (p50 if name == "eta_p50" else d) + _stop_left(standing_days, q)))
+    return sorted(((w, max(d, 1e-9)) for w, d in pts), key=lambda x: x[1])
+
+
+def _downstream_days(nodes: dict[Key, Node], key: Key, seen: frozenset[Key] = frozenset()) -> float:
+    """The longest way (days) from ``key`` to the customers it feeds: lanes' lags, a day per production step."""
+    n = nodes.get(key)
+    if n is None or key in seen:
+        return 0.0
+    seen = seen | {key}
+    ways = [lag + _downstream_days(nodes, c, seen) for c, lag in n.lanes]
+    ways += [1.0 + _downstream_days(nodes, c, seen) for c, _ in n.bom_children]
+    return max(ways, default=0.0)
 
 
 def cost_alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Impact, alts: list[Alternative], *,
-                      now: datetime, simulate: Simulate, horizon_days: int | None = None, replications: int = 64,
-                      seed: int = 0) -> list[CostedOption]:
+                      now: datetime, simulate: Simulate, horizon_days: float | None = None, replications: int = 64,
+                      seed: int = 0, periods_per_day: int = 24, standing_days: float = 0.0) -> list[CostedOption]:
     """Simulate each alternative from the twin's state on common random numbers (with ``simulate``, see
-    :class:`~supplynet.decide.whatif.Simulate`)."""
+    :class:`~supplynet.decide.whatif.Simulate`), in steps of a ``periods_per_day``-th of a day.
+
+    What an option changes is what is lost downstream while the destination waits for the goods: the
+    window runs until the late load's arrival (its forecast P90) and the time its goods take to reach the
+    customers downstream (``horizon_days`` overrides), after which the destination's own replenishment
+    tops it up alike under every option (a longer window with the
+    destination frozen would let every option sell the same stock out by its end, and an earlier arrival
+    would look worth nothing). The late load arrives at its forecast P10, P50 and P90 (weighted 0.3, 0.4,
+    0.3, ``_ARRIVAL_POINTS``) under every option that leaves it where it stands, later by the rest of its
+    stop when the truck has stood still ``standing_days`` (see :func:`_late_arrivals`); each point is one
+    simulation on the same seed, so the weighted costs stay paired per replication."""
     skus = list(dict.fromkeys(s for a in alts for s, _ in a.lines))
     nodes = affected_items(network, delay.destination, skus)
     dest_keys = {(delay.destination, s) for s in skus}
-    base = _sub_network(network, nodes, dest_keys)
+    base = _sub_network(network, nodes, dest_keys, periods_per_day)
     idx = base.index()
     stock, arrivals = twin_inputs(network, state, nodes, now, exclude=delay.shipment_id)
-    late_days = max((impact.arrival - now).total_seconds() / 86400.0, 0.0)
-    horizon = int(horizon_days or min(max(math.ceil(2 * max(a.arrival_days for a in alts)) + 3, 7), 28))
+    points = _late_arrivals(delay, impact, now, standing_days)
+    reach = max((_downstream_days(nodes, k) for k in dest_keys if k in nodes), default=0.0)
+    horizon = (float(horizon_days) if horizon_days else
+               max(max(d for _, d in points) + reach, 1.0 / max(periods_per_day, 1)))
     on_hand = {k: max(float(v), 0.0) for k, v in stock.items()}
     pipeline = [(k, q, max(d, 1e-9)) for k, rows in arrivals.items() for d, q in rows]
-    load = [((delay.destination, s), float(q), max(late_days, 1e-9)) for s, q, *_ in delay.lines
-            if (delay.destination, s) in idx]
-    starts = []
+    starts, plan = [], []
     for a in alts:
         extra = [] if a.kind == "wait" else [((delay.destination, s), q, max(a.arrival_days, 1e-9)) for s, q in a.lines
                                              if (delay.destination, s) in idx]
-        moved = bool(a.detail.get("moves_load"))  # the late load itself arrives sooner: not twice
-        starts.append(WhatIfStart(on_hand=on_hand, in_transit=pipeline + ([] if moved else load) + extra))
+        if a.detail.get("moves_load"):  # the late load itself arrives sooner: not twice, and when the mode says
+            plan.append([(1.0, len(starts))])
+            starts.append(WhatIfStart(on_hand=on_hand, in_transit=pipeline + extra))
+            continue
+        rows = []
+        for w, d in points:
+            load = [((delay.destination, s), float(q), d) for s, q, *_ in delay.lines if (delay.destination, s) in idx]
+            rows.append((w, len(starts)))
+            starts.append(WhatIfStart(on_hand=on_hand, in_transit=pipeline + load + extra))
+        plan.append(rows)
     outcomes = simulate(base, starts, horizon=horizon, replications=replications, seed=seed)
-    if len(outcomes) != len(alts):
-        raise DecisionError(f"the what-if simulation returned {len(outcomes)} outcomes for {len(alts)} alternatives")
-    wait_cost = outcomes[0].cost
+    if len(outcomes) != len(starts):
+        raise DecisionError(f"the what-if simulation returned {len(outcomes)} outcomes for {len(starts)} starts")
+
+    def mix(rows: list[tuple[float, int]], field_: str) -> np.ndarray:
+        return np.asarray(sum(w * getattr(outcomes[i], field_) for w, i in rows), float)
+
+    mixed = [{f: mix(rows, f) for f in ("holding_cost", "shortage_cost", "revenue_at_risk", "fill_rate")}
+             for rows in plan]
+    wait_cost = mixed[0]["holding_cost"] + mixed[0]["shortage_cost"]
     out = []
-    for a, res in zip(alts, outcomes, strict=True):
-        cost = res.cost
+    for a, res in zip(alts, mixed, strict=True):
+        cost = res["holding_cost"] + res["shortage_cost"]
         d = cost - wait_cost + a.action_cost
         half = float(1.96 * d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
-        fill = res.fill_rate
-        out.append(CostedOption(a, float(cost.mean()), float(res.shortage_cost.mean()),
-                                float(res.revenue_at_risk.mean()),
+        fill = res["fill_rate"]
+        out.append(CostedOption(a, float(cost.mean()), float(res["shortage_cost"].mean()),
+                                float(res["revenue_at_risk"].mean()),
                                 float(np.nanmean(fill)) if np.isfinite(fill).any() else float("nan"),
                                 float(d.mean()), half))
     return out
@@ -430,18 +525,29 @@ class Response:
 
 def plan_response(network: Any, state: Any, delay: DelayDeclared, impact: Impact, *, now: datetime,
                   simulate: Simulate, objective: str | None = None, replications: int = 64, seed: int = 0,
-                  horizon_days: int | None = None, **alt_options: Any) -> Response:
+                  horizon_days: float | None = None, standing_days: float = 0.0, **alt_options: Any) -> Response:
     """Alternatives for ``delay``, costed on common random numbers, and the one ``objective`` prefers
     (default: the network's ``meta.reroute_objective``, else ``lowest_cost``: act only when acting's expected
     total cost beats waiting's - a planner does not sign an expedite that costs ten times the delay). ``simulate``
-    runs the what-if (:class:`~supplynet.decide.whatif.Simulate`)."""
+    runs the what-if (:class:`~supplynet.decide.whatif.Simulate`); ``standing_days``: how long the tracker has
+    reported the truck standing still (the stop goes on, see :func:`cost_alternatives`; the lines at risk are
+    those short should it go on to its P90)."""
     objective = objective or str((getattr(network, "meta", None) or {}).get("reroute_objective") or "lowest_cost")
     if objective not in OBJECTIVES:
         raise DecisionError(f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}")
-    alts = alternatives(network, state, delay, impact, now=now, **alt_options)
+    risk, expected = None, None
+    if standing_days > 0:  # the stop goes on: the lines at risk should it last to its P90
+        points = _late_arrivals(delay, impact, now, standing_days)
+        expected = points[1][1]
+        risk = assess_impact(network, state, shipment_id=delay.shipment_id, destination=delay.destination,
+                             lines=list(delay.lines), now=now, arrival=now + timedelta(days=points[-1][1]),
+                             on_time=delay.promised_at)
+    alts = alternatives(network, state, delay, impact, now=now, risk=risk, expected_days=expected, **alt_options)
     costed = cost_alternatives(network, state, delay, impact, alts, now=now, simulate=simulate, horizon_days=horizon_days,
-                               replications=replications, seed=seed)
+                               replications=replications, seed=seed, standing_days=standing_days)
     best, why = choose(costed, objective)
     return Response(delay, impact, costed, best, why, objective,
                     {"replications": replications, "seed": seed, "common_random_numbers": True,
+                     "standing_hours": round(24.0 * standing_days, 2),
+                     "late_arrival_days": [[w, round(d, 4)] for w, d in _late_arrivals(delay, impact, now, standing_days)],
                      "horizon_days": horizon_days or "auto", "at": (now + timedelta(0)).isoformat()})

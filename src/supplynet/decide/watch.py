@@ -165,8 +165,10 @@ class ShipmentWatch:
         for d in latest.values():
             impact = assess_impact(self.network, state, shipment_id=d.shipment_id, destination=d.destination,
                                    lines=d.lines, now=now, arrival=d.eta_p50, on_time=d.promised_at)
+            tr = self.detector.tracks.get(d.shipment_id)  # a truck standing still: its stop goes on
+            standing = max(tr.last_t - tr.moving_since, 0.0) / 86400.0 if tr is not None else 0.0
             resp = plan_response(self.network, state, d, impact, now=now, simulate=self.simulate,
-                                 objective=objective or self.objective,
+                                 objective=objective or self.objective, standing_days=standing,
                                  replications=self.replications, seed=self.seed, horizon_days=self.horizon_days,
                                  **self.alternative_options)
             self.responses.append(resp)

@@ -29,7 +29,9 @@ class WhatIfNetwork:
     standard deviation and distribution (``lead_kind``: ``fixed`` or ``normal``), demand per day (mean,
     std, ``demand_kind``: ``none`` or ``normal_int``), whether shortages are backordered, holding cost
     per day, shortage cost per unit and price; ``item_lane[i]`` indexes ``lanes`` (the lane feeding the
-    item, -1: none). The ``frozen`` items do not reorder within the horizon."""
+    item, -1: none). The ``frozen`` items do not reorder within the horizon. Every time is in days; the
+    simulation steps ``periods_per_day`` times a day (24: hourly, so that a load arriving seven hours
+    sooner is not lost in a day's rounding), each step drawing its share of a day's demand."""
 
     name: str
     items: tuple[Item, ...]
@@ -48,6 +50,7 @@ class WhatIfNetwork:
     lanes: tuple[str, ...]
     item_lane: np.ndarray
     frozen: tuple[int, ...] = ()
+    periods_per_day: int = 1
 
     def index(self) -> dict[Item, int]:
         return {k: i for i, k in enumerate(self.items)}
@@ -79,16 +82,16 @@ class WhatIfOutcome:
 
 
 class Simulate(Protocol):
-    """Simulate ``network`` from each start over ``horizon`` days, ``replications`` times, every start on
-    the same ``seed`` (common random numbers, so differences between starts are paired); one outcome per
-    start, in order."""
+    """Simulate ``network`` from each start over ``horizon`` days (in steps of a
+    ``network.periods_per_day``-th of a day), ``replications`` times, every start on the same ``seed``
+    (common random numbers, so differences between starts are paired); one outcome per start, in order."""
 
     def __call__(
         self,
         network: WhatIfNetwork,
         starts: Sequence[WhatIfStart],
         *,
-        horizon: int,
+        horizon: float,
         replications: int,
         seed: int,
     ) -> list[WhatIfOutcome]: ...

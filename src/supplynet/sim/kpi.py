@@ -7,8 +7,9 @@
   transit), ordering, transport (a lane's fixed cost once per day it ships), lost-sale and backorder
   penalties (``shortage_cost`` is their sum), demand a disruption took away (at the lost-sale penalty)
   and machine downtime at sites a disruption takes down.
-- :func:`node_resilience`: per site, time-to-survive (days from the first disruption until the site
-  first fails to serve) and time-to-recover (days until its last shortage is over), after
+- :func:`node_resilience`: per site, time-to-survive (days from the first disruption until the skus it
+  fails to serve carry more than a tenth of its demand) and time-to-recover (days until all but a
+  tenth of its demand is served again for good), after
   Simchi-Levi et al., "Identifying risks and mitigating disruptions in the automotive supply chain",
   Interfaces 45(5), 2015. Sites whose TTS < TTR are flagged; sites are ranked by a risk exposure index:
   impact over the largest impact, in [0, 1], where impact = revenue at risk and shortage cost at the
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from supplynet.errors import SimulationError
 from supplynet.sim import _kernel as K
 from supplynet.sim.engine import SimResult
 
@@ -117,16 +119,40 @@ def network_per_replication(res: SimResult) -> pd.DataFrame:
     return pd.DataFrame({"replication": res.replications, **{k: v[:, 0] for k, v in m.items()}})
 
 
-def node_resilience(res: SimResult) -> pd.DataFrame:
+def _crossing(times: np.ndarray, w: np.ndarray, level: np.ndarray, *, strict: bool) -> np.ndarray:
+    """Per row: the first time (items sorted by ``times``) at which the cumulated weight passes ``level``
+    (``>`` when ``strict``, else ``>=``); inf when it never does."""
+    order = np.argsort(times, axis=1, kind="stable")
+    t = np.take_along_axis(times, order, axis=1)
+    cum = np.cumsum(np.take_along_axis(w, order, axis=1), axis=1)
+    over = cum > level[:, None] + 1e-12 if strict else cum >= level[:, None] - 1e-12
+    at = over.argmax(axis=1)
+    found = over.any(axis=1)
+    return np.where(found, t[np.arange(len(t)), at], np.inf)
+
+
+def node_resilience(res: SimResult, *, short_share: float = 0.1) -> pd.DataFrame:
     """Per site: TTS and TTR (days, P50 and P95 over replications), flag TTS < TTR, risk exposure rank.
 
-    Days are counted from the replication's first disruption (day 0 without disruptions). TTS is
-    censored at the end of the horizon when the site never falls short. A site already short before
-    the first disruption and still short after it has TTS 0 (it is failing when the disruption hits) and
-    ``short_before_disruption`` set (in most replications; ``share_short_before_disruption``: in how
-    many). A run without disruptions (the baseline) gets no ``risk_exposure_index`` (NaN): it is the
+    A site is *short* once the skus it has failed to serve carry more than ``short_share`` of its demand
+    (skus weighted by their customer demand in the replication; equally at a site without customer
+    demand, e.g. a DC serving stores), so one slow sku out of stock does not make a store "short".
+    Days are counted from the replication's first disruption (day 0 without disruptions):
+
+    - TTS, time to survive: days until the site is short; censored at the end of the horizon when it
+      never is. Skus already short before the first disruption and still short after it say nothing
+      about surviving the disruption: they are left out (the others' demand is the whole), and when
+      they carry more than ``short_share`` of the site's demand the site is flagged
+      ``short_before_disruption`` (in most replications; ``share_short_before_disruption``: in how
+      many) instead of reading "TTS 0". A site whose every sku was short before has no TTS (NaN).
+    - TTR, time to recover: days until skus carrying all but ``short_share`` of the site's demand have
+      had their last shortage (0 when the site is never short).
+
+    A run without disruptions (the baseline) gets no ``risk_exposure_index`` (NaN): it is the
     reference, not a risk.
     """
+    if not 0 <= short_share < 1:
+        raise SimulationError(f"short_share must be in [0, 1), got {short_share}")
     R = res.acc.shape[0]
     t0 = res.ev_start.min(axis=1) if res.ev_start.shape[1] else np.zeros(R, dtype=np.int64)
     horizon = res.meta.get("horizon", res.days)
@@ -136,25 +162,30 @@ def node_resilience(res: SimResult) -> pd.DataFrame:
         items = np.nonzero(np.asarray(res.item_site) == s)[0]
         if not len(items):
             continue
-        fs = res.first_short[:, items]
-        ls = res.last_short[:, items]
-        big = np.iinfo(np.int64).max
-        after = np.where(fs >= t0[:, None], fs, big)
-        first = after.min(axis=1)
-        # short before the first disruption: its first shortage is earlier, so the day it first fails
-        # after the disruption is unknown; if it is still (or again) short afterwards it is failing when
-        # the disruption hits: TTS 0, TTR until its last shortage (never "never short, TTR 0")
-        before = ((fs >= 0) & (fs < t0[:, None])).any(axis=1)
-        chronic = ((fs >= 0) & (fs < t0[:, None]) & (ls >= t0[:, None])).any(axis=1)
-        hit = (first < big) | chronic
-        tts = np.where(chronic, 0, np.where(first < big, first - t0, horizon - t0)).astype(float)
-        ttr = np.where(hit, ls.max(axis=1) + 1 - t0, 0).astype(float)
+        fs = res.first_short[:, items].astype(np.int64)
+        ls = res.last_short[:, items].astype(np.int64)
+        w = np.maximum(res.acc[:, items, K.A_DEMAND], 0.0)
+        w = np.where(w.sum(axis=1, keepdims=True) > 0, w, 1.0)  # no customer demand: every sku counts alike
+        W = w.sum(axis=1)
+        start = t0[:, None]
+        early = (fs >= 0) & (fs < start)                    # first short before the disruption
+        chronic = early & (ls >= start)                     # ... and still short after it: TTS unknown
+        before = (w * early).sum(axis=1) > short_share * W
+        chronic_site = (w * chronic).sum(axis=1) > short_share * W
+        wa = np.where(chronic, 0.0, w)
+        Wa = wa.sum(axis=1)
+        fail = np.where(fs >= start, fs - start, np.inf).astype(float)
+        cross = _crossing(fail, wa, short_share * Wa, strict=True)
+        tts = np.where(Wa > 0, np.where(np.isfinite(cross), cross, horizon - t0), np.nan)
+        hit = np.isfinite(cross) | chronic_site
+        rec = np.where(ls >= start, ls + 1 - start, 0).astype(float)
+        ttr = np.where(hit, _crossing(rec, w, (1.0 - short_share) * W, strict=False), 0.0)
         rows.append({
             "site": site, "kind": res.site_kind[s], "scenario": res.scenario,
             "share_short": float(hit.mean()),
             "share_short_before_disruption": float(before.mean()),
             "short_before_disruption": bool(before.mean() > 0.5),
-            "tts_p50": float(np.median(tts)), "tts_p5": float(np.quantile(tts, 0.05)),
+            "tts_p50": _nanq(tts, 0.5), "tts_p5": _nanq(tts, 0.05),
             "ttr_p50": float(np.median(ttr)), "ttr_p95": float(np.quantile(ttr, 0.95)),
             "revenue_at_risk_p50": float(np.median(m["revenue_at_risk"][:, s])),
             "revenue_at_risk_mean": float(m["revenue_at_risk"][:, s].mean()),
@@ -166,13 +197,20 @@ def node_resilience(res: SimResult) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     if df.empty:
         return df
-    df["flag_tts_lt_ttr"] = (df["share_short"] > 0) & (df["tts_p50"] < df["ttr_p50"])
+    # runs dry before it recovers; a site already failing when the disruption hits (no TTS) is flagged too
+    df["flag_tts_lt_ttr"] = (df["share_short"] > 0) & ((df["tts_p50"] < df["ttr_p50"])
+                                                       | (df["tts_p50"].isna() & (df["ttr_p50"] > 0)))
     impact = df["revenue_at_risk_mean"] + df["shortage_cost_mean"] + df["owed_value_mean"]
     if not res.ev_start.shape[1]:  # a run without disruptions (the baseline) is no risk to rank
         df["risk_exposure_index"] = np.nan
         return df.sort_values(["ttr_p50", "site"], ascending=[False, True]).reset_index(drop=True)
     df["risk_exposure_index"] = impact / impact.max() if impact.max() > 0 else 0.0
     return df.sort_values(["risk_exposure_index", "ttr_p50"], ascending=False).reset_index(drop=True)
+
+
+def _nanq(x: np.ndarray, q: float) -> float:
+    x = x[np.isfinite(x)]
+    return float(np.quantile(x, q)) if len(x) else float("nan")
 
 
 def stress_test_nodes(net: Any, *, ttr_days: float | dict[str, float] = 14.0, horizon: int = 90,

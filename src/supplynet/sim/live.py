@@ -205,10 +205,12 @@ def rank_sites(runs: Mapping[str, Any]) -> pd.DataFrame:
     """One row per site, highest risk exposure first; ``runs`` must hold a ``"baseline"`` result and
     the scenario results on the same seed (as :func:`supplynet.sim.run_scenarios` runs them).
 
-    Columns: ``rank, site, kind, tts_days, ttr_days, flagged, risk_exposure, impact, worst_scenario,
-    baseline_revenue_at_risk, share_short``. ``tts_days`` is the shortest median time-to-survive over
+    Columns: ``rank, site, kind, tts_days, ttr_days, flagged, short_before, risk_exposure, impact,
+    worst_scenario, baseline_revenue_at_risk, share_short``. ``tts_days`` is the shortest median time-to-survive over
     the scenarios, ``ttr_days`` the longest median time-to-recover, ``flagged`` whether any scenario
-    has TTS < TTR at the site; ``impact`` is the mean over scenarios of the revenue at risk, shortage
+    has TTS < TTR at the site, ``short_before`` whether it was already short before a scenario's first
+    disruption (see :func:`supplynet.sim.kpi.node_resilience`; its TTS then counts the skus that were not,
+    NaN when none); ``impact`` is the mean over scenarios of the revenue at risk, shortage
     cost and value owed downstream that the scenario adds over the undisturbed run, and
     ``risk_exposure`` that impact over the largest (1 = the most exposed site)."""
     if "baseline" not in runs:
@@ -228,7 +230,8 @@ def rank_sites(runs: Mapping[str, Any]) -> pd.DataFrame:
         worst = max(per, key=per.get)
         rows.append({
             "site": site, "kind": base.loc[site, "kind"],
-            "tts_days": float(min(res[k].loc[site, "tts_p50"] for k in names)),
+            "tts_days": _nanmin([res[k].loc[site, "tts_p50"] for k in names]),
+            "short_before": bool(any(res[k].loc[site, "short_before_disruption"] for k in names)),
             "ttr_days": float(max(res[k].loc[site, "ttr_p50"] for k in names)),
             "flagged": bool(any(res[k].loc[site, "flag_tts_lt_ttr"] for k in names)),
             "impact": float(np.mean(list(per.values()))), "worst_scenario": worst,
@@ -240,6 +243,12 @@ def rank_sites(runs: Mapping[str, Any]) -> pd.DataFrame:
     df["risk_exposure"] = df["impact"] / top if top > 0 else 0.0
     df = df.sort_values(["risk_exposure", "ttr_days", "site"], ascending=[False, False, True], ignore_index=True)
     df.insert(0, "rank", np.arange(1, len(df) + 1))
-    cols = ["rank", "site", "kind", "tts_days", "ttr_days", "flagged", "risk_exposure", "impact", "worst_scenario",
-            "baseline_revenue_at_risk", "share_short"]
+    cols = ["rank", "site", "kind", "tts_days", "ttr_days", "flagged", "short_before", "risk_exposure", "impact",
+            "worst_scenario", "baseline_revenue_at_risk", "share_short"]
     return df[cols]
+
+
+def _nanmin(values: list[float]) -> float:
+    """The least of ``values`` that is a number (NaN: a site short before every scenario's disruption)."""
+    got = [float(v) for v in values if np.isfinite(v)]
+    return min(got) if got else float("nan")

@@ -10,6 +10,7 @@ numbers print as a table at the terminal (:func:`summary_table`).
 from __future__ import annotations
 
 import json
+import math
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -140,14 +141,29 @@ def ranking_rows(results: dict[str, SimResult], top: int = 10) -> list[dict[str,
     return json.loads(df.head(top).to_json(orient="records"))
 
 
+#: what the TTS and TTR columns mean (:func:`supplynet.sim.kpi.node_resilience`), under every table showing them
+TTS_TTR_MEANING = ("TTS (time to survive): days from the first disruption until the skus a site fails to serve "
+                   "carry over a tenth of its demand. TTR (time to recover): days until all but a tenth of its "
+                   "demand is served again for good. P50 over replications. 'short before': already short before "
+                   "the disruption (those skus are left out of its TTS; '-': every sku was).")
+
+
+def _days(v: Any) -> str:
+    """Whole days, or "-" where there is no figure (a site short before the disruption has no TTS)."""
+    return "-" if v is None or not math.isfinite(float(v)) else f"{float(v):.0f}"
+
+
 def ranking_table(rows: list[dict[str, Any]]) -> Any:
     out = []
     for r in rows:
         flags = ("TTS<TTR " if r.get("flag_tts_lt_ttr") else "") + ("short before" if r.get("short_before_disruption") else "")
-        out.append([str(r["site"]), str(r["scenario"]), f"{r['risk_exposure_index']:.2f}", f"{r['tts_p50']:.0f}",
-                    f"{r['ttr_p50']:.0f}", flags.strip()])
-    return render_table("Risk exposure (TTS/TTR in days from the first disruption)",
-                        ["site", "scenario", "risk", "TTS", "TTR", "flags"], out, text=2)
+        out.append([str(r["site"]), str(r["scenario"]), f"{r['risk_exposure_index']:.2f}", _days(r["tts_p50"]),
+                    _days(r["ttr_p50"]), flags.strip()])
+    table = render_table("Risk exposure (TTS/TTR in days from the first disruption)",
+                         ["site", "scenario", "risk", "TTS", "TTR", "flags"], out, text=2)
+    table.caption = TTS_TTR_MEANING
+    table.caption_justify = "left"
+    return table
 
 
 def service_panels(results: dict[str, SimResult]) -> list[tuple[str, str]]:
@@ -255,7 +271,7 @@ def _html(results: dict[str, SimResult], meta: dict[str, Any], plots: list[dict[
     cost_rows = [{"label": _COST_LABELS.get(c, "total"), "values": [_money(v) for v in breakdown.loc[c]]}
                  for c in breakdown.index if c not in absent]
     ranking = [{"site": r["site"], "kind": r["kind"], "scenario": r["scenario"],
-                "rei": f"{r['risk_exposure_index']:.2f}", "tts": f"{r['tts_p50']:.0f}", "ttr": f"{r['ttr_p50']:.0f}",
+                "rei": f"{r['risk_exposure_index']:.2f}", "tts": _days(r["tts_p50"]), "ttr": _days(r["ttr_p50"]),
                 "flags": ", ".join(f for f, on in (("TTS < TTR", r.get("flag_tts_lt_ttr")),
                                                    ("short before the disruption", r.get("short_before_disruption")))
                                    if on),
