@@ -128,3 +128,37 @@ def test_an_approved_reroute_reaches_the_world_through_the_outbox_and_a_file_sin
     for _ in range(12):
         fleet.step()
     assert _delivered(sent, jam.shipment_id) == [at + timedelta(days=0.25)]  # from the approval's time
+
+
+def test_a_tracked_jam_lets_a_trip_without_a_tracker_pass_and_catches_the_next_tracked_one(tiny):
+    """The demo's jam is a delay the platform must detect: a load on a hired truck (no tracker) passes, the
+    next load on a tracked truck stands still."""
+    fleet = Fleet(tiny, seed=4, start=START, sink=CallbackSink(lambda s, ev: None), cover_days=3)
+    fleet.start()
+    world = fleet.world
+    trucks = world.trucks_by_lane["L-DC-STORE-1"]
+    assert trucks and any(world._device(t, ("gps_tracker",)) for t in trucks)
+    busy = START + timedelta(days=30)
+    for t in trucks:  # every own truck away: the next load goes on a hired truck without a tracker
+        world.truck_free[t] = busy
+    jam = world.jam("L-DC-STORE-1", at=START, hours=30.0, tracked=True)
+
+    def order(n: int) -> None:
+        world.place(OrderEvent(source="t", seq=n, ts=fleet.now, order_id=f"PO{n}", order_type="transfer",
+                               status="created", site="STORE-1", sku="MILK-2L", quantity=10.0, origin="DC-1",
+                               lane_id="L-DC-STORE-1"))
+
+    order(1)
+    fleet.step()
+    hired = [t for t in world.trips if t.lane.id == "L-DC-STORE-1"]
+    assert hired and all(t.tracker is None for t in hired)
+    for _ in range(6):
+        fleet.step()
+    assert jam.shipment_id is None  # the untracked trip passed
+    for t in trucks:
+        world.truck_free[t] = fleet.now
+    order(2)
+    for _ in range(6):
+        fleet.step()
+    caught = next(t for t in world.trips if t.shipment_id == jam.shipment_id)
+    assert caught.tracker is not None and jam.start is not None

@@ -29,13 +29,18 @@ class Jam:
     at: datetime
     hours: float
     at_fraction: float = 0.4
+    tracked: bool = False            # catch only a trip whose truck carries a GPS tracker
     shipment_id: str | None = None   # the trip it caught
     start: datetime | None = None    # when the trip stopped
     end: datetime | None = None
 
 
-def jam(world: Any, lane_id: str, at: datetime, hours: float, at_fraction: float = 0.4) -> Jam:
-    """Schedule a jam (see the module docstring); returns it (``shipment_id`` is filled when it bites)."""
+def jam(world: Any, lane_id: str, at: datetime, hours: float, at_fraction: float = 0.4, *,
+        tracked: bool = False) -> Jam:
+    """Schedule a jam (see the module docstring); returns it (``shipment_id`` is filled when it bites).
+
+    ``tracked``: it catches the next trip whose truck carries a GPS tracker (a trip on a hired truck, with
+    no tracker, passes): the demo's jam is the delay the platform has to detect from the pings."""
     world.net.lane(lane_id)  # an unknown lane raises the model's UnknownIdError
     if not hours > 0:
         raise ParameterError(f"hours must be > 0, got {hours}")
@@ -43,7 +48,7 @@ def jam(world: Any, lane_id: str, at: datetime, hours: float, at_fraction: float
         raise ParameterError(f"at_fraction must be in [0, 1), got {at_fraction}")
     if at.tzinfo is None:
         raise ParameterError("at must carry a timezone")
-    j = Jam(lane_id, at, float(hours), float(at_fraction))
+    j = Jam(lane_id, at, float(hours), float(at_fraction), tracked=bool(tracked))
     world.__dict__.setdefault("jams", []).append(j)
     return j
 
@@ -52,6 +57,8 @@ def apply_jams(world: Any, trip: Any, until: datetime) -> None:
     """Let a pending jam catch ``trip`` if it is the next trip on the jammed lane on the road."""
     for j in world.__dict__.get("jams", ()):
         if j.shipment_id is not None or j.lane_id != trip.lane.id or trip.arrive < j.at:
+            continue
+        if j.tracked and getattr(trip, "tracker", None) is None:
             continue
         if any(o.shipment_id == trip.shipment_id for o in world.jams):
             return

@@ -43,5 +43,7 @@ def schedule_jam(net: Network, world: Any, start: datetime, days: int, hours: fl
     kind = {x.id: x.kind for x in net.sites}
     to_store = [ln for ln in tracked if kind.get(net.lane(ln).destination) == "store"]
     lane = max(to_store or tracked, key=lambda ln: (net.lane(ln).lead_time.mean, ln))
-    world.jam(lane, at=start + timedelta(days=max(days // 3, 1)), hours=hours)
+    # the next *tracked* trip: a load on a hired truck (no tracker) would be late without the platform
+    # seeing it, and the demo is about the delay it detects and answers
+    world.jam(lane, at=start + timedelta(days=max(days // 3, 1)), hours=hours, tracked=True)
     return f"{lane} for {hours:g} h from day {max(days // 3, 1)}"
