@@ -135,3 +135,22 @@ def test_a_narrow_terminal_still_counts_what_it_leaves_out():
     caption = [x for x in lines if "more column" in x]
     assert caption and caption[0].startswith("7 more columns") and ":  (" not in "\n".join(lines)
     assert lines[1].split() == ["shipment_id", "status"]  # at least the first columns, whole
+
+
+def test_live_ranking_prints_no_nan_and_says_what_tts_means(tmp_path):
+    """A site short before every disruption has no TTS: the live ranking shows "-" (never "nan") and the
+    table is followed by what TTS and TTR mean."""
+    from supplynet.commands.simulate import print_summary
+
+    buf = io.StringIO()
+    rows = [{"site": "ST-A", "worst_scenario": "port_closure", "risk_exposure": 1.0, "tts_days": float("nan"),
+             "ttr_days": 12.0, "flagged": False},
+            {"site": "ST-B", "worst_scenario": "supplier_fire", "risk_exposure": 0.5, "tts_days": 3.0,
+             "ttr_days": 20.0, "flagged": True}]
+    print_summary({}, tmp_path, live={"at": "2026-01-12T00:00:00+00:00"}, live_ranking=rows,
+                  console=Console(file=buf, width=80, highlight=False))
+    text = buf.getvalue()
+    assert "nan" not in text.lower()
+    line_a = next(ln for ln in text.splitlines() if "ST-A" in ln)
+    assert " - " in line_a + " " and "12" in line_a
+    assert "TTS (time to survive)" in text

@@ -21,6 +21,7 @@ differences) and the prediction (its ``predict=True``).
 from __future__ import annotations
 
 import json
+import math
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -219,17 +220,21 @@ def print_summary(results: dict, out: Path, *, ranking: list[dict] | None = None
                   console: Console | None = None) -> None:
     """The run's summary as tables at the terminal (80 columns): scenarios with their cost in the network's
     currency, then the riskiest sites, then the policy comparison; ``--json`` prints the same as JSON."""
-    from supplynet.sim.report import ranking_table, render_table, summary_table
+    from supplynet.sim.report import TTS_TTR_MEANING, ranking_table, render_table, summary_table
+
+    def _days(v: object) -> str:  # a site short before every disruption has no TTS: "-", never "nan"
+        return "-" if v is None or not math.isfinite(float(v)) else f"{float(v):.0f}"  # type: ignore[arg-type]
 
     console = console or Console(width=max(80, min(Console().width, 120)), highlight=False)
     console.print(summary_table(results))
     if ranking:
         console.print(ranking_table(ranking))
     if live_ranking:
-        rows = [[str(r["site"]), str(r["worst_scenario"]), f"{r['risk_exposure']:.2f}", f"{r['tts_days']:.0f}",
-                 f"{r['ttr_days']:.0f}", "TTS<TTR" if r["flagged"] else ""] for r in live_ranking]
+        rows = [[str(r["site"]), str(r["worst_scenario"]), f"{r['risk_exposure']:.2f}", _days(r["tts_days"]),
+                 _days(r["ttr_days"]), "TTS<TTR" if r["flagged"] else ""] for r in live_ranking]
         console.print(render_table(f"Risk exposure from the live state as of {(live or {}).get('at', '')}",
                                    ["site", "worst scenario", "risk", "TTS", "TTR", "flags"], rows, text=2))
+        console.print(TTS_TTR_MEANING)
     if comparison is not None and not comparison.empty:
         from supplynet.sim.report import currency_of
 
