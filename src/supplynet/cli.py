@@ -323,7 +323,7 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
                         Col("TTS < TTR"), Col("short before"), Col("risk exposure", numeric=True),
                         Col("worst scenario")], [],
                        title=f"stress test from the live state: sites by risk exposure ({res.stress_seconds:.1f} s, "
-                             f"{replications} replications per scenario; details in {res.stress_folder})")
+                             f"{replications} replications per scenario; report: {res.stress_folder}/report.html)")
         for row in res.ranking.head(10).itertuples(index=False):
             tts = f"{row.tts_days:.1f}" if math.isfinite(row.tts_days) else "-"
             r.add_row(str(row.site), str(row.kind), tts, f"{row.ttr_days:.1f}", "yes" if row.flagged else "no",

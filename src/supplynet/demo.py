@@ -331,6 +331,10 @@ def _stress_test(net: Network, loop: Any, home: Path, replications: int, horizon
     folder.mkdir(exist_ok=True)
     kpis.to_csv(folder / "kpis.csv", index=False)
     ranking.to_csv(folder / "ranking.csv", index=False)
+    # the report a planner takes to a meeting: plots, the cost breakdown in the network's currency, what TTS
+    # and TTR mean (report.html, report.json), as `supplynet simulate --from-live` writes it
+    report.write(folder, meta={"source": "supplynet demo", "replications": replications, "horizon_days": horizon,
+                               "seed": seed})
     return ranking, time.perf_counter() - t0, str(folder)
 
 

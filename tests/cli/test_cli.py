@@ -134,6 +134,8 @@ def test_demo_command_on_the_tiny_network(tmp_path):
     assert "events in the log" in r.output and (tmp_path / "demo.db").is_file()
     assert "sites by risk exposure" in r.output and (tmp_path / "stress-test" / "ranking.csv").is_file()
     assert "short before" in r.output and "TTS (time to survive)" in " ".join(r.output.split())
+    html = (tmp_path / "stress-test" / "report.html").read_text()  # the report a planner takes to a meeting
+    assert "What TTS and TTR mean" in html and "Cost breakdown (GBP" in html
     summary = json.loads((tmp_path / "summary.json").read_text())  # one JSON object, the table's figures
     assert re.search(rf"fill rate\s+│?\s*{re.escape(format(summary['store_fill_rate'], '.1%'))}", r.output), r.output
     assert summary["days"] == 2 and summary["total_cost"]["currency"] == "GBP"
