@@ -30,7 +30,6 @@ import os
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -38,60 +37,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_result  # noqa: E402
 
 from supplynet.demo import run_demo  # noqa: E402
-from supplynet.sim.forecast_live import predict_from_live  # noqa: E402
+from supplynet.sim.forecast_live import FIDELITY_KPIS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", ROOT.parent / "shared" / "data"))
-CHECKED = ("store_fill_rate", "inventory_dc", "inventory_store")
+CHECKED = FIDELITY_KPIS
 REPORTED = (*CHECKED, "inventory_plant", "lost_sales_units")
-
-
-def observed(loop: Any, net: Any) -> dict[str, float]:
-    """What the twin holds now: on hand per echelon and the stores' cumulative sales and lost sales."""
-    kind = {s.id: s.kind for s in net.sites}
-    out: dict[str, float] = defaultdict(float)
-    for (site, _), p in loop.twin.state.inventory.items():
-        k = kind.get(site)
-        if k in ("plant", "dc", "store"):
-            out[f"inventory_{k}"] += max(float(p.on_hand), 0.0)
-        if k == "store":
-            out["sold"] += float(p.sold)
-            out["lost"] += float(p.lost_sales)
-    return dict(out)
 
 
 def one_seed(seed: int, *, days: int, at_day: int, replications: int, data_dir: Path | None, cache: Path,
              home: Path) -> dict[str, Any]:
-    marks: dict[int, dict[str, float]] = {}
-    pred: dict[str, Any] = {}
-
-    def on_day(day: int, loop: Any, net: Any) -> None:
-        if day in (at_day, days):
-            marks[day] = observed(loop, net)
-        if day == at_day:
-            t0 = time.perf_counter()
-            pred.update(predict_from_live(net, loop.twin, horizon_days=days - at_day, replications=replications,
-                                          seed=seed, policies=loop.replenisher))
-            pred["seconds"] = time.perf_counter() - t0
-
+    """One seed: the demo's own fidelity check (``run_demo(fidelity_at_day=...)``, what ``supplynet demo
+    --summary-json`` reports), each predicted KPI beside its realized value and whether it fell inside."""
     t0 = time.perf_counter()
-    run_demo(days=days, seed=seed, home=home, data_dir=data_dir, stress_replications=0, cache_dir=cache,
-             on_day=on_day)
-    a, b = marks[at_day], marks[days]
-    sold, lost = b["sold"] - a["sold"], b["lost"] - a["lost"]
-    realized = {"store_fill_rate": sold / (sold + lost) if sold + lost > 0 else 1.0,
-                "inventory_dc": b.get("inventory_dc", 0.0), "inventory_store": b.get("inventory_store", 0.0),
-                "inventory_plant": b.get("inventory_plant", 0.0), "lost_sales_units": lost}
+    res = run_demo(days=days, seed=seed, home=home, data_dir=data_dir, stress_replications=0, cache_dir=cache,
+                   fidelity_at_day=at_day, fidelity_replications=replications)
+    fid = res.extra["fidelity"]
+    pred, realized = fid["predicted"], fid["realized"]
     out: dict[str, Any] = {"seed": seed, "demo_seconds": round(time.perf_counter() - t0, 1),
-                           "predict_seconds": round(pred["seconds"], 2),
-                           "at_day_state": {k: a.get(k, 0.0) for k in ("inventory_plant", "inventory_dc",
-                                                                         "inventory_store")}}
+                           "predict_seconds": round(fid["seconds"], 2)}
     for k in REPORTED:
         q = pred[k]
         out[k] = {"p10": q["p10"], "p50": q["p50"], "p90": q["p90"], "realized": realized[k],
                   "inside": bool(q["p10"] <= realized[k] <= q["p90"])}
     out["inside"] = all(out[k]["inside"] for k in CHECKED)
-    out["meta"] = {k: pred["meta"][k] for k in ("at", "policies", "demand_sources", "timing_shift_days")}
+    out["meta"] = {k: fid["meta"].get(k) for k in ("at", "policies", "demand_sources", "timing_shift_days",
+                                                   "resized_days", "refit")}
     print(f"seed {seed}: " + ", ".join(f"{k} {out[k]['p10']:.4g}..{out[k]['p90']:.4g} realized "
                                        f"{out[k]['realized']:.4g} {'in' if out[k]['inside'] else 'OUT'}"
                                        for k in CHECKED), flush=True)

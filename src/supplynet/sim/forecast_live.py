@@ -38,6 +38,7 @@ transport and shortage, as the network's cost model prices them; its components 
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -51,13 +52,16 @@ from supplynet.sim.engine import Simulation
 from supplynet.sim.live import initial_state_from_twin
 from supplynet.sim.network import DEMAND_KINDS, SimNetwork
 
-__all__ = ["DEFAULT_TIMING_SHIFT", "KPIS", "predict_from_live", "quantiles"]
+__all__ = ["DEFAULT_TIMING_SHIFT", "FIDELITY_KPIS", "KPIS", "fidelity", "live_refit", "observe_twin",
+           "predict_from_live", "quantiles", "realized_between"]
 
 #: days added to every lane's lead time: an order placed at a day's close is sold from ceil(L) closes later
 DEFAULT_TIMING_SHIFT = 0.5
 #: the KPIs predicted, in the order they are reported
 KPIS = ("store_fill_rate", "lost_sales_units", "lost_sales_value", "inventory_plant", "inventory_dc",
         "inventory_store", "total_cost")
+#: the KPIs a fidelity check sets beside the realized values (``supplynet demo --summary-json``'s ``fidelity``)
+FIDELITY_KPIS = ("store_fill_rate", "inventory_dc", "inventory_store")
 _EPOCH = date(1970, 1, 1)
 _ECHELON = {"plant": "inventory_plant", "dc": "inventory_dc", "store": "inventory_store"}
 
@@ -109,7 +113,8 @@ def _observed_demand(rep: Any, min_days: int) -> dict[tuple[str, str], tuple[flo
 
 
 def _apply_live(net: SimNetwork, model: Any, pols: Mapping[tuple[str, str], Any], rep: Any, start: datetime,
-                shift: float, push_cover_days: float, info: dict[str, Any], min_days: int = 3) -> SimNetwork:
+                shift: float, push_cover_days: float, info: dict[str, Any], min_days: int = 3,
+                paths: Mapping[tuple[str, str], list[float]] | None = None) -> SimNetwork:
     """``net`` with the live policies, demand estimates and lead times (see the module doc)."""
     n = net.n_items
     pk, pa, pb = net.pol_kind.copy(), net.pol_a.copy(), net.pol_b.copy()
@@ -160,6 +165,10 @@ def _apply_live(net: SimNetwork, model: Any, pols: Mapping[tuple[str, str], Any]
             if getattr(est, "source", "") == "network" and seen is not None:
                 mu, sd = seen
                 est = type("Observed", (), {"source": "observed"})()
+            path = (paths or {}).get(key)
+            if path is not None:  # the latest observed week, repeated (see the module doc)
+                mu = float(np.mean(path))
+                est = type("Observed", (), {"source": "observed week"})()
             dem_mean[:, i], dem_std[:, i] = mu, sd
             dem_kind[i] = (DEMAND_KINDS["poisson"] if sd <= 1.2 * math.sqrt(max(mu, 1e-9))
                            else DEMAND_KINDS["normal_int"]) if mu > 0 else DEMAND_KINDS["none"]
@@ -176,7 +185,7 @@ def _apply_live(net: SimNetwork, model: Any, pols: Mapping[tuple[str, str], Any]
 def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replications: int = 200, seed: int = 0,
                       policies: Any = None, at: datetime | None = None,
                       timing_shift_days: float = DEFAULT_TIMING_SHIFT, push_cover_days: float = 2.0,
-                      observed_min_days: int = 0) -> dict[str, Any]:
+                      observed_min_days: int = 0, refit: Any = None, resize: bool = True) -> dict[str, Any]:
     """The next ``horizon_days`` days' KPIs predicted from ``twin`` under the live policies.
 
     ``network``: the :class:`supplynet.model.Network` the twin runs on; ``twin``: a
@@ -205,19 +214,42 @@ def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replication
     close = _last_close(state, start, network)
     info: dict[str, Any] = {"last_close": close.isoformat()}
     base = SimNetwork.from_network(network)
+    H = int(horizon_days)
+    last = close.date()
+    sensor = getattr(rep, "sensor", None) if resize else None
+    paths = _week_paths(sensor, last, H) if sensor is not None else {}
     net = _apply_live(base, network, pols, rep, close, float(timing_shift_days), float(push_cover_days), info,
-                      int(observed_min_days))
+                      int(observed_min_days), paths)
     # day 0 is the day that closed at ``close`` (its sales are in the twin: no demand), day d the d-th close
     # after it; what arrives before that close is on the shelf for its sales
-    dm = np.vstack([np.zeros((1, net.n_items)), net.dem_mean[-1:]])
+    items = {(net.sites[net.item_site[i]], net.item_sku[i]): i for i in range(net.n_items) if not net.source[i]}
+    dm = np.vstack([np.zeros((1, net.n_items)), np.repeat(net.dem_mean[-1:], H, axis=0)])
+    for key, path in paths.items():
+        i = items.get(key)
+        if i is not None and net.dem_kind[i] >= 0:
+            dm[1:, i] = path
     dm.setflags(write=False)
-    net = net.replace(dem_mean=dm, dem_std=np.vstack([np.zeros((1, net.n_items)), net.dem_std[-1:]]))
+    net = net.replace(dem_mean=dm, dem_std=np.vstack([np.zeros((1, net.n_items)), np.repeat(net.dem_std[-1:], H, axis=0)]))
     live = initial_state_from_twin(net, twin, at=close)
-    sim = Simulation(live.network, horizon=int(horizon_days) + 1, replications=int(replications), seed=int(seed),
+    sim = Simulation(live.network, horizon=H + 1, replications=int(replications), seed=int(seed),
                      scenario=live.scenario(None))
     sim.run(until=1)
     sim.reset_kpis()
-    sim.run()
+    if sensor is not None and rep is not None and hasattr(rep, "resize"):
+        info["refit"] = None if refit is None else {"every_days": refit.every.total_seconds() / 86400.0,
+                                                    "min_history": refit.min_history, "model": refit.model}
+        days = _projected_policies(rep, refit, paths, last, H)
+        info["resized_days"] = len(days)
+        par = sim._params  # the kernel's policy levels, re-set before each day as the live loop re-sizes them
+        for d, day_pols in enumerate(days, start=1):
+            for key, pol in day_pols.items():
+                i = items.get(key)
+                if i is not None and par.pol_kind[i] == int(np.asarray(pol.kernel_params()[0])):
+                    _, a, b, _, _ = pol.kernel_params()
+                    par.pol_a[i], par.pol_b[i] = float(np.asarray(a)), float(np.asarray(b))
+            sim.run(until=d + 1)
+    else:
+        sim.run()
     res = sim.result()
     return _kpis(live.network, sim, res, network) | {"meta": {
         "at": start.isoformat(), "horizon_days": int(horizon_days), "replications": int(replications),
@@ -226,6 +258,85 @@ def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replication
         **info, "timing_shift_days": float(timing_shift_days), "push_cover_days": float(push_cover_days),
         "machines_down": live.down, "machines_at_risk": live.at_risk, "warnings": live.warnings,
         "currency": _currency(network)}}
+
+
+def _week_paths(sensor: Any, last: date, days: int, season: int = 7) -> dict[tuple[str, str], list[float]]:
+    """Each key's demand over the ``days`` after ``last`` as the sensor recorded it ``season`` days (or a
+    multiple) earlier: the latest observed week repeated (keys with a whole week recorded)."""
+    out: dict[tuple[str, str], list[float]] = {}
+    for key, daily in getattr(sensor, "daily", {}).items():
+        if not daily or (last - min(daily)).days + 1 < season:
+            continue
+        path = []
+        for d in range(1, days + 1):
+            k = (d + season - 1) // season
+            path.append(float(daily.get(last + timedelta(days=d - season * k), 0.0)))
+        out[key] = path
+    return out
+
+
+def _projected_policies(rep: Any, refit: Any, paths: Mapping[tuple[str, str], list[float]], last: date,
+                        days: int) -> list[dict[tuple[str, str], Any]]:
+    """The policies the live replenisher will run on each of the next ``days`` days: a copy of it (and its
+    demand sensor) is fed each key's projected demand (``paths``), refits its forecasts as the loop's
+    ``refit`` watcher would (daily, same model, history and sites) and re-sizes every policy."""
+    from supplynet.sense.demand.demand_live import forecast_estimates
+
+    r = copy.deepcopy(rep)
+    sen = r.sensor
+    every = max(int(round(refit.every.total_seconds() / 86400.0)), 1) if refit is not None else 0
+    out = []
+    for d in range(1, days + 1):
+        day = last + timedelta(days=d)
+        for key, path in paths.items():
+            sen.record(key, day, path[d - 1])
+        if refit is not None and d % every == 0:
+            sites = getattr(refit, "sites", None)
+            keys = [k for k in sen.daily if sites is None or k[0] in sites]
+            est = forecast_estimates(sen.history(keys), refit.horizon_days, model=refit.model,
+                                     min_history=refit.min_history, level=refit.level)
+            sen.install(est, refit.horizon_days)
+        out.append({k: r.resize(k) for k in list(r.policies)})
+    return out
+
+
+def live_refit(loop: Any) -> Any:
+    """The live loop's demand-forecast refit watcher (the one refitting its replenisher's sensor), or None."""
+    sensor = getattr(getattr(loop, "replenisher", None), "sensor", None)
+    for w in getattr(loop, "watchers", ()):
+        if sensor is not None and getattr(w, "sensor", None) is sensor and hasattr(w, "min_history"):
+            return w
+    return None
+
+
+def observe_twin(twin: Any, network: Any) -> dict[str, float]:
+    """What the twin holds now: units on hand per echelon (``inventory_plant``, ``inventory_dc``,
+    ``inventory_store``) and the stores' cumulative sales and lost sales (``sold``, ``lost``)."""
+    kind = {s.id: s.kind for s in network.sites}
+    out = dict.fromkeys(("inventory_plant", "inventory_dc", "inventory_store", "sold", "lost"), 0.0)
+    for (site, _), p in getattr(twin, "state", twin).inventory.items():
+        k = kind.get(site)
+        if k in _ECHELON:
+            out[_ECHELON[k]] += max(float(p.on_hand), 0.0)
+        if k == "store":
+            out["sold"] += float(p.sold)
+            out["lost"] += float(p.lost_sales)
+    return out
+
+
+def realized_between(start: Mapping[str, float], end: Mapping[str, float]) -> dict[str, float]:
+    """The realized KPIs between two :func:`observe_twin` marks: the stores' fill rate (sales over sales plus
+    lost sales), lost sales in units, and units on hand per echelon at the end."""
+    sold, lost = end["sold"] - start["sold"], end["lost"] - start["lost"]
+    return {"store_fill_rate": sold / (sold + lost) if sold + lost > 0 else 1.0, "lost_sales_units": lost,
+            **{k: float(end[k]) for k in ("inventory_plant", "inventory_dc", "inventory_store")}}
+
+
+def fidelity(prediction: Mapping[str, Any], realized: Mapping[str, float],
+             kpis: tuple[str, ...] = FIDELITY_KPIS) -> dict[str, dict[str, float]]:
+    """``{kpi: {"p10", "p50", "p90", "realized"}}``: each predicted KPI beside its realized value."""
+    return {k: {"p10": float(prediction[k]["p10"]), "p50": float(prediction[k]["p50"]),
+                "p90": float(prediction[k]["p90"]), "realized": float(realized[k])} for k in kpis}
 
 
 def _last_close(state: Any, at: datetime, network: Any) -> datetime:
