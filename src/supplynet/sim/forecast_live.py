@@ -62,6 +62,8 @@ KPIS = ("store_fill_rate", "lost_sales_units", "lost_sales_value", "inventory_pl
         "inventory_store", "total_cost")
 #: the KPIs a fidelity check sets beside the realized values (``supplynet demo --summary-json``'s ``fidelity``)
 FIDELITY_KPIS = ("store_fill_rate", "inventory_dc", "inventory_store")
+#: replications run in this many batches, each with its own draw of the demand levels
+_LEVEL_BATCHES = 10
 _EPOCH = date(1970, 1, 1)
 _ECHELON = {"plant": "inventory_plant", "dc": "inventory_dc", "store": "inventory_store"}
 
@@ -165,13 +167,16 @@ def _apply_live(net: SimNetwork, model: Any, pols: Mapping[tuple[str, str], Any]
             if getattr(est, "source", "") == "network" and seen is not None:
                 mu, sd = seen
                 est = type("Observed", (), {"source": "observed"})()
-            path = (paths or {}).get(key)
-            if path is not None:  # the latest observed week, repeated (see the module doc)
-                mu = float(np.mean(path))
+            week = (paths or {}).get(key)
+            week = week[:7] if week is not None else None
+            dem_mean[:, i] = mu if week is None else float(np.mean(week))
+            dem_std[:, i] = sd if week is None else float(np.std(week, ddof=1))
+            if week is not None:  # the latest observed week: its mean and its days' spread (see the module doc)
                 est = type("Observed", (), {"source": "observed week"})()
-            dem_mean[:, i], dem_std[:, i] = mu, sd
-            dem_kind[i] = (DEMAND_KINDS["poisson"] if sd <= 1.2 * math.sqrt(max(mu, 1e-9))
-                           else DEMAND_KINDS["normal_int"]) if mu > 0 else DEMAND_KINDS["none"]
+                dem_kind[i] = DEMAND_KINDS["normal_int"] if dem_mean[0, i] > 0 else DEMAND_KINDS["none"]
+            else:
+                dem_kind[i] = (DEMAND_KINDS["poisson"] if sd <= 1.2 * math.sqrt(max(mu, 1e-9))
+                               else DEMAND_KINDS["normal_int"]) if mu > 0 else DEMAND_KINDS["none"]
             src = str(getattr(est, "source", "live"))
             demand_src[src] = demand_src.get(src, 0) + 1
     info["policies_by_source"] = counts
@@ -224,40 +229,81 @@ def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replication
     # after it; what arrives before that close is on the shelf for its sales
     items = {(net.sites[net.item_site[i]], net.item_sku[i]): i for i in range(net.n_items) if not net.source[i]}
     dm = np.vstack([np.zeros((1, net.n_items)), np.repeat(net.dem_mean[-1:], H, axis=0)])
-    for key, path in paths.items():
-        i = items.get(key)
-        if i is not None and net.dem_kind[i] >= 0:
-            dm[1:, i] = path
-    dm.setflags(write=False)
-    net = net.replace(dem_mean=dm, dem_std=np.vstack([np.zeros((1, net.n_items)), np.repeat(net.dem_std[-1:], H, axis=0)]))
+    net = net.replace(dem_std=np.vstack([np.zeros((1, net.n_items)), np.repeat(net.dem_std[-1:], H, axis=0)]))
     live = initial_state_from_twin(net, twin, at=close)
-    sim = Simulation(live.network, horizon=H + 1, replications=int(replications), seed=int(seed),
-                     scenario=live.scenario(None))
-    sim.run(until=1)
-    sim.reset_kpis()
-    if sensor is not None and rep is not None and hasattr(rep, "resize"):
+    resizing = sensor is not None and rep is not None and hasattr(rep, "resize")
+    if resizing:
         info["refit"] = None if refit is None else {"every_days": refit.every.total_seconds() / 86400.0,
                                                     "min_history": refit.min_history, "model": refit.model}
+    levels, managed, alpha = None, np.zeros(0, dtype=np.int64), 1.0
+    if resizing:  # the policies the loop will run, re-sized day by day from what its sensor will see
         days = _projected_policies(rep, refit, paths, last, H)
-        info["resized_days"] = len(days)
-        par = sim._params  # the kernel's policy levels, re-set before each day as the live loop re-sizes them
-        for d, day_pols in enumerate(days, start=1):
+        levels = (np.repeat(net.pol_a[None, :], H, axis=0), np.repeat(net.pol_b[None, :], H, axis=0))
+        managed = np.array(sorted({items[k] for k in days[0] if k in items}), dtype=np.int64) if days else managed
+        for d, day_pols in enumerate(days):
             for key, pol in day_pols.items():
                 i = items.get(key)
-                if i is not None and par.pol_kind[i] == int(np.asarray(pol.kernel_params()[0])):
-                    _, a, b, _, _ = pol.kernel_params()
-                    par.pol_a[i], par.pol_b[i] = float(np.asarray(a)), float(np.asarray(b))
+                kp = pol.kernel_params()
+                if i is not None and net.pol_kind[i] == int(np.asarray(kp[0])):
+                    levels[0][d, i], levels[1][d, i] = float(np.asarray(kp[1])), float(np.asarray(kp[2]))
+        alpha = float(getattr(sensor, "alpha", 1.0))
+    # the demand level over the horizon is uncertain: replications run in batches, each with every observed
+    # key's level multiplied by its own draw (see the module doc)
+    spread = _level_spread(paths, rep, items, net) if paths else 0.0
+    info["demand_level_cv"] = round(spread, 4)
+    R = int(replications)
+    batches = min(_LEVEL_BATCHES, R // 2) if spread > 0 else 1
+    rng = np.random.default_rng([int(seed), 16])
+    observed_items = np.array(sorted(items[k] for k in paths if k in items and net.dem_kind[items[k]] >= 0),
+                               dtype=np.int64)
+    accs, on_hand, first = [], [], 0
+    for b in range(batches):
+        n_b = R // batches + (1 if b < R % batches else 0)
+        dm_b = dm.copy()
+        mult = np.ones(net.n_items)
+        if spread > 0 and len(observed_items):
+            mult[observed_items] = np.maximum(1.0 + spread * rng.standard_normal(len(observed_items)), 0.0)
+            dm_b *= mult
+        dm_b.setflags(write=False)
+        sim = Simulation(live.network.replace(dem_mean=dm_b), horizon=H + 1, replications=n_b, seed=int(seed),
+                         scenario=live.scenario(None), first_replication=first)
+        first += n_b
+        sim.run(until=1)
+        sim.reset_kpis()
+        par = sim._params  # the kernel's policy levels, re-set before each day as the live loop re-sizes them
+        for d in range(1, H + 1):
+            if levels is not None:
+                # the sensor follows this batch's level at its smoothing rate, and the levels with it
+                f = 1.0 + (mult - 1.0) * (1.0 - (1.0 - alpha) ** d)
+                par.pol_a[managed] = levels[0][d - 1, managed] * f[managed]
+                par.pol_b[managed] = levels[1][d - 1, managed] * f[managed]
             sim.run(until=d + 1)
-    else:
-        sim.run()
-    res = sim.result()
-    return _kpis(live.network, sim, res, network) | {"meta": {
+        accs.append(sim.result().acc)
+        on_hand.append(sim.on_hand.copy())
+    info["batches"] = batches
+    info["resized_days"] = H if resizing else 0
+    return _kpis(live.network, np.concatenate(accs), np.concatenate(on_hand)) | {"meta": {
         "at": start.isoformat(), "horizon_days": int(horizon_days), "replications": int(replications),
         "seed": int(seed), "policies": "live replenisher" if rep is not None else (
             "given" if pols else "sized from the network's specs"),
         **info, "timing_shift_days": float(timing_shift_days), "push_cover_days": float(push_cover_days),
         "machines_down": live.down, "machines_at_risk": live.at_risk, "warnings": live.warnings,
         "currency": _currency(network)}}
+
+
+def _level_spread(paths: Mapping[tuple[str, str], list[float]], rep: Any, items: Mapping[tuple[str, str], int],
+                  net: SimNetwork) -> float:
+    """How far a week's demand level strays from the long-run level the network declares, pooled over the
+    customers' keys: the standard deviation, over the keys with an observed week, of the week's mean over the
+    declared mean per day (0 with fewer than two such keys)."""
+    declared = getattr(rep, "demand", None) or {}
+    ratios = []
+    for key, path in paths.items():
+        i = items.get(key)
+        m = float(declared.get(key, (0.0, 0.0))[0])
+        if i is not None and net.dem_kind[i] >= 0 and m > 0:
+            ratios.append(float(np.mean(path[:7])) / m)
+    return float(np.std(ratios, ddof=1)) if len(ratios) >= 2 else 0.0
 
 
 def _week_paths(sensor: Any, last: date, days: int, season: int = 7) -> dict[tuple[str, str], list[float]]:
@@ -358,8 +404,7 @@ def _currency(network: Any) -> str | None:
     return str(cur) if cur else getattr(network, "currency", None)
 
 
-def _kpis(net: SimNetwork, sim: Simulation, res: Any, model: Any) -> dict[str, Any]:
-    acc = res.acc
+def _kpis(net: SimNetwork, acc: np.ndarray, on_hand: np.ndarray) -> dict[str, Any]:
     kind = np.asarray([net.site_kind[s] for s in net.item_site])
     held = ~net.source
     store = (kind == "store") & (net.dem_kind >= 0)
@@ -372,7 +417,7 @@ def _kpis(net: SimNetwork, sim: Simulation, res: Any, model: Any) -> dict[str, A
                            "lost_sales_value": quantiles(lost_value)}
     for k, name in _ECHELON.items():
         mask = held & (kind == k)
-        out[name] = quantiles(sim.on_hand[:, mask].sum(axis=1))
+        out[name] = quantiles(on_hand[:, mask].sum(axis=1))
     parts = {"holding": acc[:, :, K.A_HOLD].sum(axis=1), "transit_holding": acc[:, :, K.A_TRANSIT].sum(axis=1),
              "ordering": acc[:, :, K.A_ORDER].sum(axis=1), "transport": acc[:, :, K.A_TRANSPORT].sum(axis=1),
              "shortage": acc[:, :, K.A_SHORT].sum(axis=1)}
