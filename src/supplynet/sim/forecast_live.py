@@ -230,7 +230,10 @@ def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replication
     items = {(net.sites[net.item_site[i]], net.item_sku[i]): i for i in range(net.n_items) if not net.source[i]}
     dm = np.vstack([np.zeros((1, net.n_items)), np.repeat(net.dem_mean[-1:], H, axis=0)])
     net = net.replace(dem_std=np.vstack([np.zeros((1, net.n_items)), np.repeat(net.dem_std[-1:], H, axis=0)]))
-    live = initial_state_from_twin(net, twin, at=close)
+    lead_times = None
+    if rep is not None and hasattr(rep, "lead_time_estimate"):  # what the loop learned, without the promise's pad
+        lead_times = {ln.id: float(rep.lead_time_estimate(ln).mean_days) for ln in getattr(network, "lanes", ())}
+    live = initial_state_from_twin(net, twin, at=close, lead_times=lead_times)
     resizing = sensor is not None and rep is not None and hasattr(rep, "resize")
     if resizing:
         info["refit"] = None if refit is None else {"every_days": refit.every.total_seconds() / 86400.0,
