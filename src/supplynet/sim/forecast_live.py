@@ -2,38 +2,63 @@
 
 :func:`predict_from_live` starts the Monte Carlo engine from the twin (:func:`supplynet.sim.live.
 initial_state_from_twin`: on hand, shipments at their ETAs, open orders, machines down or at risk) and
-runs the network forward under the policies the live loop runs *now*:
+runs the network forward under the rules the live loop runs:
 
-- **policies**: every stocking point the live replenisher manages orders with its current policy object
-  (``replenisher.policies[(site, sku)]``: the same class, levels, pack size and MOQ; the compiled rule
-  the replenisher calls is the one the kernel calls). A periodic (R,S) policy keeps its review days: the
-  live rule reviews when ``epoch_day % R == offset``, so the simulated offset is shifted to the day the
-  prediction starts on. Without a replenisher, the policies are sized from the network's specs as
-  :meth:`SimNetwork.from_network` sizes them (and the result says so).
-- **demand**: each store item's daily demand is the live demand estimate (``replenisher.demand_estimate``:
-  the forecaster's or the online sensor's mean and standard deviation), drawn as a rounded normal
-  (Poisson when the spread is Poisson-like). With ``observed_min_days=n > 0``, a key whose sensor still
-  answers with the network's declared demand uses the mean and spread of the ``n`` or more days it has
-  recorded instead (off by default: on the demo world at day 7 it predicted a lower store fill than the
-  loop realized, see bench/twin_fidelity.py). Upstream demand is what the simulated orders ask for.
+- **policies, re-sized as the loop re-sizes them**: every stocking point the live replenisher manages
+  orders with its policy object (``replenisher.policies[(site, sku)]``: the same class, levels, pack size
+  and MOQ; the compiled rule the replenisher calls is the one the kernel calls). The loop re-sizes a policy
+  whenever its demand or lead-time estimate moves, so the levels are not frozen at day 0: a copy of the
+  replenisher (its demand sensor and lead-time learner included) is fed, day by day, the demand the
+  prediction expects (below), refits its forecasts as the loop's refit watcher does (``refit``: the same
+  schedule, model, history and sites; :func:`live_refit` finds it on a loop) and re-sizes every policy; the
+  kernel's levels are set to that day's before the day is simulated. A periodic (R,S) policy keeps its
+  review days (``epoch_day % R == offset``, shifted to the day the prediction starts on). Without a
+  replenisher, the policies are sized from the network's specs as :meth:`SimNetwork.from_network` sizes
+  them (and the result says so).
+- **demand**: each customer key with a whole week recorded by the replenisher's sensor draws, per day,
+  from the mean and the spread of its latest 7 recorded days (``demand_sources: observed week``); the copy
+  of the sensor is fed that week repeated. Other keys use the live estimate (``replenisher.
+  demand_estimate``: the forecaster's or the online sensor's mean and standard deviation; Poisson when the
+  spread is Poisson-like). **The level is uncertain**: a week's level departs from the long-run level,
+  and how far is measured on the network itself - the spread (standard deviation), over the customer
+  keys, of the observed week's mean over the network's declared mean (``demand_level_cv``). The
+  replications run in ``10`` batches; each draws every observed key's level multiplier from a normal
+  with that spread, and the re-sized levels of that key follow the drawn level at the sensor's
+  smoothing rate (``1 - (1 - alpha)^d`` of the way after ``d`` days). Upstream demand is what the
+  simulated orders ask for.
 - **lead times**: the learned lead time of each item's inbound lane (``replenisher.lead_time_estimate``),
   else the declared one. The world runs hour by hour and the loop decides every hour; the engine counts
   whole days, with the day closing at the stores' closing time (sales are counted then). A load that
   leaves ``L`` days after an order placed at the close is on the shelf for the sale ``ceil(L)`` closes
   later; the engine's day ``t`` order arrives at the start of day ``t + round(L')``, so the predicted
-  lead time is ``L' = L + 0.5`` (``timing_shift_days``, see :data:`DEFAULT_TIMING_SHIFT`).
+  lead time is ``L' = L + 0.5`` (``timing_shift_days``, see :data:`DEFAULT_TIMING_SHIFT`). A load already
+  on the road without an ETA estimate arrives at its departure plus the learned mean lead time of its lane
+  (not at its promised time, which carries the carrier's half-day pad).
 - **plants**: the live world's plants produce every day as much as their components allow, up to the
   line's rate (a push, not an order from the replenisher: no policy manages a plant's finished goods).
   The engine models a line as an item whose releases are bounded by its rate; its finished goods take an
   order-up-to level of ``push_cover_days`` days of the line's rate: an approximation (the live plant
   produces whatever its stock), so plant inventory is the least faithful of the predicted KPIs.
 
+Modelling choices made after seeing the realistic demo's results (seed 0, and seed 1 for the last two;
+bench/twin_fidelity.py), each a rule of the live loop or of the world the first version left out, none a
+band widened by a factor: (1) re-sizing the policies day by day as the loop does (the first version froze
+them at day 0, while the sensor switches from the declared prior to the online estimate the day after
+the prediction and the forecaster takes over a week later); (2) demand from the latest observed week
+(the sensor still answered with the declared prior at day 7, 10% below the world's level); (3) the demand
+level's uncertainty, measured as above (the first version's bands held only day-to-day noise: a few
+tenths of a percent wide); (4) loads on the road at their departure plus the learned lead time (the
+promise put the stores' overnight loads a day late). ``observed_min_days`` (off by default) is the first
+version's try at (2).
+
 Returned KPIs (each ``{"p10", "p50", "p90", "mean"}`` over the replications): ``store_fill_rate`` (share
 of store demand served from the shelf over the horizon), ``lost_sales_units`` and ``lost_sales_value``
 (at the SKU's price), ``inventory_plant`` / ``inventory_dc`` / ``inventory_store`` (units on hand at the
 end of the horizon, summed over the echelon), ``total_cost`` (holding on hand and in transit, ordering,
 transport and shortage, as the network's cost model prices them; its components under ``cost``), plus
-``meta`` (start, horizon, replications, seed, where the policies and demand came from, warnings).
+``meta`` (start, horizon, replications, seed, where the policies and demand came from, the level spread,
+warnings). :func:`observe_twin`, :func:`realized_between` and :func:`fidelity` set a prediction beside
+what the twin then realized (``supplynet demo --summary-json``'s ``fidelity``, bench/twin_fidelity.py).
 """
 
 from __future__ import annotations
