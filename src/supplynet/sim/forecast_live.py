@@ -10,7 +10,9 @@ runs the network forward under the rules the live loop runs:
   whenever its demand or lead-time estimate moves, so the levels are not frozen at day 0: a copy of the
   replenisher (its demand sensor and lead-time learner included) is fed, day by day, the demand the
   prediction expects (below), refits its forecasts as the loop's refit watcher does (``refit``: the same
-  schedule, model, history and sites; :func:`live_refit` finds it on a loop) and re-sizes every policy; the
+  schedule, model, history and sites; :func:`live_refit` finds it on a loop) and re-sizes every policy (a
+  DC's sensor is fed the sum of its stores' projected demand: in a steady state a store orders what it
+  sells, while the DC's own first week of orders carries the stores' opening stock running down); the
   kernel's levels are set to that day's before the day is simulated. A periodic (R,S) policy keeps its
   review days (``epoch_day % R == offset``, shifted to the day the prediction starts on). Without a
   replenisher, the policies are sized from the network's specs as :meth:`SimNetwork.from_network` sizes
@@ -48,7 +50,8 @@ the prediction and the forecaster takes over a week later); (2) demand from the 
 (the sensor still answered with the declared prior at day 7, 10% below the world's level); (3) the demand
 level's uncertainty, measured as above (the first version's bands held only day-to-day noise: a few
 tenths of a percent wide); (4) loads on the road at their departure plus the learned lead time (the
-promise put the stores' overnight loads a day late). ``observed_min_days`` (off by default) is the first
+promise put the stores' overnight loads a day late); (5) a DC's projected demand from its stores' (its
+re-sized levels stayed ~8% under the loop's from the second week on). ``observed_min_days`` (off by default) is the first
 version's try at (2).
 
 Returned KPIs (each ``{"p10", "p50", "p90", "mean"}`` over the replications): ``store_fill_rate`` (share
@@ -334,6 +337,21 @@ def _level_spread(paths: Mapping[tuple[str, str], list[float]], rep: Any, items:
     return float(np.std(ratios, ddof=1)) if len(ratios) >= 2 else 0.0
 
 
+def _echelon_paths(rep: Any, paths: Mapping[tuple[str, str], list[float]]) -> dict[tuple[str, str], list[float]]:
+    """``paths`` where an upstream key's own recorded week (its stores' orders, which in the first weeks
+    carry the stores' opening stock running down) gives way to the sum of the projected demand of the keys it
+    supplies (their cheapest inbound lane starts there): in a steady state a store orders what it sells."""
+    out = dict(paths)
+    served: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for key in getattr(rep, "policies", {}):
+        if key in paths and getattr(rep, "inbound", {}).get(key):
+            served.setdefault((rep._cheapest(key).origin, key[1]), []).append(key)
+    for up, downs in served.items():
+        if up in rep.policies and all(d in paths for d in downs):
+            out[up] = [float(sum(v)) for v in zip(*(paths[d] for d in downs), strict=True)]
+    return out
+
+
 def _week_paths(sensor: Any, last: date, days: int, season: int = 7) -> dict[tuple[str, str], list[float]]:
     """Each key's demand over the ``days`` after ``last`` as the sensor recorded it ``season`` days (or a
     multiple) earlier: the latest observed week repeated (keys with a whole week recorded)."""
@@ -358,6 +376,7 @@ def _projected_policies(rep: Any, refit: Any, paths: Mapping[tuple[str, str], li
 
     r = copy.deepcopy(rep)
     sen = r.sensor
+    paths = _echelon_paths(r, paths)
     every = max(int(round(refit.every.total_seconds() / 86400.0)), 1) if refit is not None else 0
     out = []
     for d in range(1, days + 1):
