@@ -17,6 +17,7 @@ from the live state. The store is kept for inspection (``supplynet state``, ``su
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from .store import Store
 
 __all__ = ["DemoResult", "default_policy", "demo_summary", "machine_histories", "rul_model", "run_demo"]
+
+log = logging.getLogger(__name__)
 
 #: the demo's tick: the brain decides as each simulated hour closes
 TICK_S = 3600.0
@@ -206,14 +209,17 @@ def _fidelity_mark(day: int, at_day: int, days: int, loop: Any, net: Network, fi
                    replications: int) -> None:
     """Twin fidelity: at the end of ``at_day`` predict the days left from the live twin; at the end of the
     run set the realized KPIs beside the prediction (``fid["result"]``)."""
+    from .errors import SimulationError
     from .sim.forecast_live import KPIS, live_refit, observe_twin, predict_from_live, realized_between
 
     if day == at_day:
         fid["start"] = observe_twin(loop.twin, net)
         t0 = time.perf_counter()
-        pred = predict_from_live(net, loop.twin, horizon_days=days - at_day, replications=replications, seed=seed,
-                                 policies=loop.replenisher, refit=live_refit(loop))
-        fid["pred"] = pred
+        try:
+            fid["pred"] = predict_from_live(net, loop.twin, horizon_days=days - at_day, replications=replications,
+                                            seed=seed, policies=loop.replenisher, refit=live_refit(loop))
+        except SimulationError as exc:  # the demo goes on; the summary's fidelity stays null
+            log.warning("twin fidelity: no prediction at day %d: %s", at_day, exc)
         fid["seconds"] = time.perf_counter() - t0
     elif day == days and "pred" in fid:
         pred = fid["pred"]
