@@ -189,6 +189,9 @@ def main() -> None:
                              "note": "the earlier reference (scalar rng.poisson per item-day, dict state)"},
             "engine": f"{rounds} runs of {reps} replications x {ITEMS} SKU-locations x {DAYS} days each, compile "
                       "excluded; median",
+            "kernel": "the (s,S) model's items are independent (no arcs, disruptions or finite capacities): the "
+                      "engine runs them item by item (sim/_kernel.py _replication_items, the general kernel's "
+                      "numbers, tests/sim/test_kernel_items.py); willems_31 runs the general kernel",
             "runs_sku_loc_days_per_s": {k: [round(x) for x in v] for k, v in runs.items()},
             "simpy": f"{rounds} replications (one per process loop), each right after an engine run; median",
             "willems706": (f"willems_31.csv (706 stages), base-stock at each stage; {w_reps} replications"

@@ -56,9 +56,46 @@ def _usage_error(exc: Exception) -> typer.Exit:
     return typer.Exit(code=code)
 
 
+#: metavars for help at 80 columns, by Click type name (Typer writes ``<list[str]>``, ``<int range>``)
+_METAVARS = {"str": "TEXT", "list[str]": "TEXT", "int": "N", "list[int]": "N", "int range": "N", "float": "X",
+             "list[float]": "X", "float range": "X", "path": "PATH", "list[path]": "PATH", "file": "FILE",
+             "directory": "DIR", "datetime": "TIME"}
+
+
+def _tidy_help(cmd: Any) -> None:
+    """Help that reads at 80 columns, for ``cmd`` and every command under it: each command listed with its
+    whole first paragraph (Click would cut it at ~45 characters with "..."), reST ``code`` marks as plain
+    quotes, and plain metavars (``N``, ``PATH``, ``TEXT``) instead of Typer's ``<list[str]>``."""
+    import inspect
+
+    for sub in getattr(cmd, "commands", {}).values():
+        _tidy_help(sub)
+    if cmd.help:
+        cmd.help = inspect.cleandoc(cmd.help).replace("``", "'")
+        if not cmd.short_help:
+            first = cmd.help.partition("\n\n")[0]
+            cmd.short_help = " ".join(first.split())
+    for param in cmd.params:
+        if isinstance(param, typer.core.TyperOption) and param.metavar is None and not param.is_flag:
+            try:
+                label = param.display_type(None).strip("<>")  # type: ignore[arg-type]  # no ctx for a plain type
+            except (AttributeError, TypeError):
+                continue
+            if label in _METAVARS:
+                param.metavar = _METAVARS[label]
+        elif isinstance(param, typer.core.TyperArgument) and param.metavar is None and param.name:
+            param.metavar = param.name.upper()  # shown as itself: "[TABLE]" and "TABLE", not "table <str>"
+            param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]  # (this argument only)
+
+
 class _Group(typer.core.TyperGroup):
     """Maps the platform's errors and Click's usage errors to a one-line message for every sub-command
-    (README: "Errors are one line on stderr with exit code 2, never a traceback")."""
+    (README: "Errors are one line on stderr with exit code 2, never a traceback"); help reads at 80 columns
+    (:func:`_tidy_help`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _tidy_help(self)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -82,7 +119,7 @@ class _Group(typer.core.TyperGroup):
 
 
 app = typer.Typer(
-    cls=_Group, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+    cls=_Group, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False, rich_markup_mode=None,
     help="supplynet: intelligent supply networks. Sense -> predict -> act, with a digital twin to ask what-if.",
 )
 
@@ -109,8 +146,9 @@ def _existing_store_url(store: str | None) -> str:
     if "://" not in url or url.lower().startswith("sqlite:"):
         path = sqlite_path(url)
         if not path.is_file():
-            raise StoreError(f"no store at {path}: this command reads an existing store (check --store, or "
-                             "create one with supplynet demo, replay or ingest)")
+            where = f"the folder {path.parent} does not exist; " if not path.parent.is_dir() else ""
+            raise StoreError(f"no store at {path}: {where}this command reads an existing store (check --store, "
+                             "or create one with supplynet demo, replay or ingest)")
     return url
 
 
@@ -468,6 +506,8 @@ def events(store: StoreOpt = None,
 
 def _mount() -> None:
     """Sub-command groups that live beside the modules they drive."""
+    import inspect
+
     from .commands import (
         audit,
         certs,
@@ -493,8 +533,10 @@ def _mount() -> None:
 
     app.command("validate", help="Check a network file; every problem is named with file, line and field.")(
         validate_cmd.validate)
-    app.add_typer(serve.app, name="serve")
-    app.add_typer(simulate.app, name="simulate")
+    # one command each, not a group (a group's usage reads "serve [OPTIONS] COMMAND [ARGS]...")
+    app.command("serve", help=serve.app.info.help)(serve.serve)
+    sim_doc = inspect.cleandoc(simulate.simulate.__doc__ or "")
+    app.command("simulate", help=f"{simulate.app.info.help}\n\n{sim_doc}")(simulate.simulate)
     app.add_typer(forecast.app, name="forecast")
     app.add_typer(maintenance.app, name="maintenance")
     app.add_typer(eta.app, name="eta")

@@ -98,7 +98,7 @@ def test_cli_verify_exit_codes(db):
     _sql(db, "UPDATE audit SET action = 'decision.reject' WHERE seq = 1")
     bad = runner.invoke(audit_app, ["verify", "--store", f"sqlite:///{db}"])
     assert bad.exit_code == 1 and json.loads(bad.stdout)["ok"] is False
-    listed = runner.invoke(audit_app, ["list", "--store", f"sqlite:///{db}", "--limit", "2"])
+    listed = runner.invoke(audit_app, ["list", "--store", f"sqlite:///{db}", "--limit", "2", "--json"])
     assert listed.exit_code == 0 and [json.loads(x)["seq"] for x in listed.stdout.splitlines()] == [6, 5]
 
 

@@ -210,7 +210,7 @@ def test_tokens_cli(url, store):
     assert svc.authenticate(out["token"]).name == "ops bot"
     forever = json.loads(runner.invoke(tokens_app, ["create", "--role", "viewer", "--name", "kiosk", "--expires", "0",
                                                     "--store", url]).stdout)
-    listed = runner.invoke(tokens_app, ["list", "--store", url])
+    listed = runner.invoke(tokens_app, ["list", "--store", url, "--json"])
     assert listed.exit_code == 0
     rows = {r["id"]: r for r in json.loads(listed.stdout)}
     assert set(rows) == {out["id"], forever["id"]} and rows[forever["id"]]["expires_at"] is None
@@ -221,7 +221,7 @@ def test_tokens_cli(url, store):
     assert gone.exit_code == 0 and json.loads(gone.stdout) == {"revoked": out["id"]}
     with pytest.raises(Unauthenticated, match="revoked"):
         svc.authenticate(out["token"])
-    assert json.loads(runner.invoke(tokens_app, ["list", "--store", url]).stdout)[0]["revoked_at"] is not None
+    assert json.loads(runner.invoke(tokens_app, ["list", "--store", url, "--json"]).stdout)[0]["revoked_at"] is not None
     # errors are SupplynetErrors (the main CLI prints them as one line), never half-done work
     unknown = runner.invoke(tokens_app, ["revoke", "nosuchtoken1", "--store", url])
     assert isinstance(unknown.exception, SecurityError) and "nosuchtoken1" in str(unknown.exception)

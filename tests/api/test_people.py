@@ -161,7 +161,7 @@ def test_tokens_belong_to_people(tmp_path):
     out = runner.invoke(tokens_app, ["create", "--person", "erin", "--role", "planner", "--store", url])
     assert out.exit_code == 0 and json.loads(out.stdout)["person"] == "erin"
     runner.invoke(tokens_app, ["create", "--person", "erin", "--role", "admin", "--store", url])
-    people = json.loads(runner.invoke(tokens_app, ["people", "--store", url]).stdout)
+    people = json.loads(runner.invoke(tokens_app, ["people", "--store", url, "--json"]).stdout)
     assert people == {"erin": ["admin", "planner"]}
     with open_store(url) as st:
         p = TokenService(st).authenticate(json.loads(out.stdout)["token"])

@@ -47,3 +47,20 @@ def test_a_bad_filter_is_one_line(tmp_path):
     r = CliRunner().invoke(app, ["decisions", "list", "--store", _store(tmp_path), "--status", "done"])
     assert r.exit_code == 2 and r.output.strip().startswith("error: --status 'done'")
     assert len(r.output.strip().splitlines()) == 1
+
+
+def test_groups_are_a_table_at_80_columns(tmp_path):
+    url = _store(tmp_path)
+    r = CliRunner().invoke(app, ["decisions", "groups", "--store", url], env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert max(map(len, lines)) <= 80 and "…" not in r.stdout
+    header = next(ln for ln in lines if "at stake (" in ln)
+    row = next(ln for ln in lines if " maintain " in ln)
+    right = header.index("USD)") + len("USD)")
+    assert row[:right].endswith("100.00")  # money right-aligned under its header, with its currency named
+    assert "2026-01-05" in row
+    doc = json.loads(CliRunner().invoke(app, ["decisions", "groups", "--store", url, "--json"]).stdout)
+    assert [g["count"] for g in doc["groups"]] == [1]
+    r = CliRunner().invoke(app, ["decisions", "groups", "--store", url, "--status", "rejected"])
+    assert r.exit_code == 0 and r.stdout.strip() == "no rejected decisions"

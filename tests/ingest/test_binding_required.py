@@ -85,7 +85,7 @@ def test_cli_devices_add_needs_a_binding(tmp_path):
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["devices", "add", "pos-1", "--measures", "sale", "--site", "S1", "--store", url])
     assert r.exit_code == 0, r.output
-    listed = {d["device_id"]: d for d in json.loads(runner.invoke(app, ["devices", "list", "--store", url]).stdout)}
+    listed = {d["device_id"]: d for d in json.loads(runner.invoke(app, ["devices", "list", "--store", url, "--json"]).stdout)}
     assert set(listed) == {"gw-1", "pos-1"}
     assert listed["gw-1"]["any_site"] and not listed["pos-1"]["any_site"] and listed["pos-1"]["site"] == "S1"
 
@@ -97,6 +97,6 @@ def test_network_file_devices_are_bound(tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
     r = runner.invoke(app, ["devices", "add", "--network", str(example_path("realistic")), "--all", "--store", url])
     assert r.exit_code == 0, r.output
-    listed = json.loads(runner.invoke(app, ["devices", "list", "--store", url]).stdout)
+    listed = json.loads(runner.invoke(app, ["devices", "list", "--store", url, "--json"]).stdout)
     assert len(listed) > 10
     assert all((d["asset"] is None) != (d["site"] is None) and not d["any_site"] for d in listed)

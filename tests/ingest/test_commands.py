@@ -28,14 +28,14 @@ def test_devices_add_list_rotate_revoke(tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
     cred = _run(devices_app, "add", "rf-1", "--measures", "temperature", "--asset", "R1", "--store", url)
     assert cred["device_id"] == "rf-1" and len(cred["private_key"]) == 43 and "shown once" in cred["note"]
-    listed = _run(devices_app, "list", "--store", url)
+    listed = _run(devices_app, "list", "--store", url, "--json")
     assert listed[0]["keys"][0]["kid"] == cred["kid"] and "private_key" not in json.dumps(listed)
     with open_store(url) as st:  # the store holds no private key anywhere
         rows = st.backend.query("SELECT record FROM devices")
         assert cred["private_key"] not in json.dumps(rows) and cred["public_key"] in rows[0][0]
     new = _run(devices_app, "rotate", "rf-1", "--overlap", "60", "--store", url)
     assert new["kid"] != cred["kid"]
-    keys = _run(devices_app, "list", "--store", url)[0]["keys"]
+    keys = _run(devices_app, "list", "--store", url, "--json")[0]["keys"]
     assert len(keys) == 2 and keys[0]["not_after"] is not None and keys[1]["not_after"] is None
     assert _run(devices_app, "revoke", "rf-1", "--store", url)["revoked_at"]
     res = runner.invoke(devices_app, ["rotate", "nope", "--store", url])
@@ -46,7 +46,7 @@ def test_devices_from_network_file(tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
     creds = _run(devices_app, "add", "--network", str(example_path("tiny")), "--all", "--store", url)
     assert {c["device_id"] for c in creds} >= {"GPS-TRUCK-1", "POS-STORE-1"}
-    listed = {d["device_id"]: d for d in _run(devices_app, "list", "--store", url)}
+    listed = {d["device_id"]: d for d in _run(devices_app, "list", "--store", url, "--json")}
     assert listed["POS-STORE-1"]["site"] == "STORE-1" and listed["POS-STORE-1"]["measures"] == ["sale"]
     assert listed["GPS-TRUCK-1"]["asset"] == "TRUCK-1" and listed["GPS-TRUCK-1"]["report_interval_s"] == 30
 
@@ -59,7 +59,7 @@ def test_quarantine_list_show_stats_explain(tmp_path):
         good = seal("rf-1", cred["kid"], cred["private_key"], 0, datetime.now(UTC),
                     [{"kind": "condition", "temperature_k": 280.0}])
         gate.submit([good, good.replace(b"280.0", b"290.0"), b"\x00garbage"])
-    rows = _run(quarantine_app, "list", "--store", url)
+    rows = _run(quarantine_app, "list", "--store", url, "--json")
     assert [r["reason"] for r in rows] == ["schema", "bad_signature"]
     assert "signature" in rows[1]["explanation"]
     one = _run(quarantine_app, "show", str(rows[1]["id"]), "--store", url)
@@ -67,7 +67,7 @@ def test_quarantine_list_show_stats_explain(tmp_path):
     stats = _run(quarantine_app, "stats", "--store", url)
     assert stats["quarantined_by_reason"] == {"bad_signature": 1, "schema": 1}
     assert stats["devices"]["rf-1"] == {"stored": 1, "bad_signature": 1, "received": 2}
-    assert _run(quarantine_app, "list", "--reason", "schema", "--store", url)[0]["device"] == "?"
+    assert _run(quarantine_app, "list", "--reason", "schema", "--store", url, "--json")[0]["device"] == "?"
 
 
 def test_quarantine_prune_deletes_old_entries_and_keeps_the_counters(tmp_path):

@@ -113,7 +113,7 @@ def test_a_dishonest_insider_against_the_running_tower(tower):
     assert client.post("/v1/devices/rf-9/revoke", headers=_h(tokens, "alice-admin")).status_code == 200
     tok = client.post("/v1/tokens", json={"name": "mallory", "role": "planner"}, headers=_h(tokens, "alice-admin"))
     assert tok.status_code == 201
-    listed = _cli(env, "audit", "list", "--store", url, "--limit", "200")
+    listed = _cli(env, "audit", "list", "--store", url, "--limit", "200", "--json")
     entries = [json.loads(x) for x in listed.stdout.splitlines()]
     mine = {(e["action"], e["subject"]) for e in entries if e["actor"] == "admin:alice"}
     assert {("device.provision", "rf-9"), ("device.revoke", "rf-9"),

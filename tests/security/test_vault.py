@@ -97,7 +97,7 @@ def test_cli_adds_symmetric_devices_and_never_shows_the_sealed_secret(no_vault_e
     assert res.exit_code == 0, res.output
     cred = json.loads(res.stdout)
     assert cred["scheme"] == "hmac-sha256" and "sealed under its vault key" in cred["note"]
-    listed = runner.invoke(devices_app, ["list", "--store", url])
+    listed = runner.invoke(devices_app, ["list", "--store", url, "--json"])
     assert json.loads(listed.stdout)[0]["keys"][0]["scheme"] == "hmac-sha256" and "sealed" not in listed.stdout
     rot = json.loads(runner.invoke(devices_app, ["rotate", "pos-1", "--store", url]).stdout)
     assert rot["scheme"] == "hmac-sha256" and rot["kid"] != cred["kid"]

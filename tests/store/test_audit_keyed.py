@@ -200,7 +200,7 @@ def test_audit_list_shows_a_non_json_detail_as_text(db):
     with conn:
         conn.execute("UPDATE audit SET detail = 'not {json' WHERE seq = 2")
     conn.close()
-    out = runner.invoke(audit_app, ["list", "--store", str(db)])
+    out = runner.invoke(audit_app, ["list", "--store", str(db), "--json"])
     assert out.exit_code == 0, out.output
     lines = [json.loads(x) for x in out.stdout.splitlines()]
     assert len(lines) == 6 and lines[4]["detail"] == "not {json"

@@ -4,8 +4,9 @@ The store remembers its network (:mod:`supplynet.commands._netstore`). Its log i
 brain reads it: every event is folded into the twin and fed to a replenisher built as the live loop
 builds it (the demand sensor and the lead-time learner see the same events), so the policies, demand
 estimates and lead times are the ones the loop would use now; with 14 or more days of store sales the
-forecaster is refitted as the loop's daily refit does. :func:`supplynet.sim.forecast_live.predict_from_live`
-then runs the network forward from the twin under those policies.
+forecaster is refitted as the loop's daily refit does. :func:`supplynet.sim.run_scenarios` (``predict=True``,
+:func:`supplynet.sim.forecast_live.predict_from_live`) then runs the network forward from the twin under
+those policies.
 """
 
 from __future__ import annotations
@@ -31,13 +32,13 @@ def predict_store(store_url: str | None, network_path: Path | None, *, horizon: 
     """The prediction (see :func:`~supplynet.sim.forecast_live.predict_from_live`) for the store at
     ``store_url``; ``network_path``: a network file that must match the store's (None: the store's)."""
     from supplynet.decide.replenish import Replenisher
-    from supplynet.sim.forecast_live import predict_from_live
+    from supplynet.sim import run_scenarios
     from supplynet.store import open_store
     from supplynet.twin import Twin
 
     from ._netstore import store_network
 
-    with open_store(store_url) as st:
+    with open_store(store_url, readonly=True) as st:
         try:
             net = store_network(st, network_path, record=False)
         except ConfigError as exc:
@@ -55,8 +56,10 @@ def predict_store(store_url: str | None, network_path: Path | None, *, horizon: 
     _refit(rep, net, twin)
     for key in rep.policies:  # the loop re-sizes a policy when its SKU-site is touched: all of them were
         rep.resize(key)
-    return predict_from_live(net, twin, horizon_days=horizon, replications=replications, seed=seed, policies=rep,
-                             at=at)
+    report = run_scenarios(net, twin=twin, predict=True, policies=rep, replications=replications, horizon=horizon,
+                           seed=seed, at=at)
+    assert report.prediction is not None
+    return report.prediction
 
 
 def _refit(rep: Any, net: Any, twin: Any) -> None:

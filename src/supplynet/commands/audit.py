@@ -72,12 +72,30 @@ def verify(store: StoreOpt = None,
 
 @app.command("list")
 def list_(store: StoreOpt = None, limit: Annotated[int, typer.Option(min=1, max=100000)] = 50,
-          subject: Annotated[str | None, typer.Option(help="only entries about this subject")] = None) -> None:
-    """The latest entries, newest first, one JSON object per line (a detail that is not JSON as its text)."""
-
+          subject: Annotated[str | None, typer.Option(help="only entries about this subject")] = None,
+          as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line, with the hashes")] = False,
+          ) -> None:
+    """The latest entries, newest first: a table, or with --json one JSON object per line (a detail that is not
+    JSON as its text)."""
     with _open(store) as st:
-        for e in st.audit.entries(limit=limit, subject=subject, newest_first=True):
-            typer.echo(json.dumps(e.to_dict()))
+        entries = [e.to_dict() for e in st.audit.entries(limit=limit, subject=subject, newest_first=True)]
+    if as_json:
+        for e in entries:
+            typer.echo(json.dumps(e))
+        return
+    if not entries:
+        typer.echo("no audit entries" + (f" about {subject}" if subject else ""))
+        return
+    from rich.console import Console
+
+    from ..events import us_to_ts
+    from .tables import Col, cell, make_table
+
+    body = [[f"{e['seq']:,}", cell(us_to_ts(e["at_us"])), e["actor"], e["action"], e["subject"]] for e in entries]
+    cols = [Col("seq", numeric=True), Col("at (UTC)", fold=False), Col("actor"), Col("action", fold=False),
+            Col("subject")]
+    Console(soft_wrap=False).print(make_table(cols, body, title=f"audit: {len(entries)} entries, newest first",
+                                              caption="--json prints each entry's detail and hashes"))
 
 
 @app.command()

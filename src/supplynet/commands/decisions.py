@@ -9,6 +9,7 @@ import typer
 
 from ..config import Settings
 from ..errors import DataError
+from .options import check_store
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -22,7 +23,7 @@ _KINDS = ("replenish", "rebalance", "maintain", "reroute")
 
 
 @app.command("list")
-def list_(store: Annotated[str | None, typer.Option("--store", help="sqlite:///path or postgresql://... "
+def list_(store: Annotated[str | None, typer.Option("--store", callback=check_store, help="sqlite:///path or postgresql://... "
                                                                     "(default: SUPPLYNET_STORE_URL)")] = None,
           status: Annotated[str | None, typer.Option(help=f"only this status: {', '.join(_STATUSES)}")] = None,
           kind: Annotated[str | None, typer.Option(help=f"only this kind: {', '.join(_KINDS)}")] = None,
@@ -35,7 +36,7 @@ def list_(store: Annotated[str | None, typer.Option("--store", help="sqlite:///p
         raise DataError(f"--status {status!r}: use one of {', '.join(_STATUSES)}")
     if kind is not None and kind not in _KINDS:
         raise DataError(f"--kind {kind!r}: use one of {', '.join(_KINDS)}")
-    with open_store(store or Settings().resolved_store_url()) as st:
+    with open_store(store or Settings().resolved_store_url(), readonly=True) as st:
         rows = st.decisions.list(status=status, kind=kind, limit=limit)
         cur = _currency(st) if rows and not as_json else ""
     if as_json:
@@ -145,7 +146,7 @@ def _answer(action: str, ids: list[str], group: str | None, note: str, store: st
 
 _GROUP = typer.Option("--group", help="every proposal of one group: SITE|KIND|YYYY-MM-DD ('decisions groups')")
 _IDS = typer.Argument(help="decision ids (D...), or use --group")
-_STORE = typer.Option("--store", help="sqlite:///path or postgresql://... (default: SUPPLYNET_STORE_URL)")
+_STORE = typer.Option("--store", callback=check_store, help="sqlite:///path or postgresql://... (default: SUPPLYNET_STORE_URL)")
 
 
 @app.command("approve")
@@ -178,10 +179,23 @@ def groups_(store: Annotated[str | None, _STORE] = None,
 
     if status not in _STATUSES:
         raise DataError(f"--status {status!r}: use one of {', '.join(_STATUSES)}")
-    with open_store(store or Settings().resolved_store_url()) as st:
+    with open_store(store or Settings().resolved_store_url(), readonly=True) as st:
         out = grp.groups(st.decisions.list(status=status, limit=100_000), _network_of(st))
     if as_json:
         typer.echo(json.dumps({"groups": out}))
         return
-    for g in out:
-        typer.echo(f"{g['key']:<40} {g['count']:>5}  {g['money_at_stake']:>14,.2f} {g['currency']}")
+    if not out:
+        typer.echo(f"no {status} decisions")
+        return
+    from rich.console import Console
+
+    from .tables import Col, make_table
+
+    cur = str(out[0]["currency"])
+    body = [[str(g["site"] or "-"), str(g["kind"]), str(g["day"]), f"{g['count']:,}", f"{g['money_at_stake']:,.2f}"]
+            for g in out]
+    cols = [Col("site"), Col("kind", fold=False), Col("day", fold=False), Col("decisions", numeric=True),
+            Col(f"at stake ({cur})", numeric=True)]
+    Console(soft_wrap=False).print(make_table(
+        cols, body, title=f"{status}: {len(out)} group{'s' if len(out) != 1 else ''}, most at stake first",
+        caption="approve or reject a group with --group SITE|KIND|DAY"))

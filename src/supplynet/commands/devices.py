@@ -118,8 +118,10 @@ def add(device_id: Annotated[str | None, typer.Argument(help="device id (letters
 
 
 @app.command("list")
-def list_(store: StoreOpt = None) -> None:
-    """Registered devices with their bindings and key ids (no secrets) as JSON."""
+def list_(store: StoreOpt = None,
+          as_json: Annotated[bool, typer.Option("--json", help="a JSON array, every key of every device")] = False,
+          ) -> None:
+    """Registered devices with their bindings and current key (no secrets): a table, or JSON with --json."""
     from supplynet.events import us_to_ts
 
     st, reg = _registry(store, readonly=True)
@@ -133,7 +135,29 @@ def list_(store: StoreOpt = None) -> None:
                      "keys": [{"kid": k.kid, "scheme": k.scheme, "not_before": us_to_ts(k.not_before_us).isoformat(),
                                "not_after": us_to_ts(k.not_after_us).isoformat() if k.not_after_us else None}
                               for k in r.keys]})
-    _print(rows)
+    if as_json:
+        _print(rows)
+        return
+    if not rows:
+        typer.echo("no devices (add one with supplynet devices add)")
+        return
+    from rich.console import Console
+
+    from .tables import Col, make_table
+
+    body = []
+    for r in recs:
+        bound = "any site" if r.any_site else ", ".join(x for x in (r.site, r.asset) if x)
+        live = [k for k in r.keys if k.not_after_us is None] or list(r.keys[-1:])
+        key = live[0].kid + ("" if live[0].scheme == "ed25519" else f" {live[0].scheme}") if live else ""
+        more = len(r.keys) - len(live)
+        revoked_on = us_to_ts(r.revoked_at_us).date().isoformat() if r.revoked_at_us else ""
+        body.append([r.device_id, bound, ", ".join(r.measures), key + (f" +{more}" if more else ""), revoked_on])
+    cols = [Col("device"), Col("site/asset"), Col("measures"), Col("key", fold=False), Col("revoked", fold=False)]
+    revoked = sum(1 for r in recs if r.revoked_at_us)
+    caption = "key: the current key id (+n: n older keys); --json shows every key and the device kinds"
+    Console(soft_wrap=False).print(make_table(cols, body, title=f"devices: {len(rows)}"
+                                              + (f", {revoked} revoked" if revoked else ""), caption=caption))
 
 
 @app.command()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from supplynet.commands.options import check_store
 from supplynet.errors import DataError
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def run_cmd(
     out: Path = typer.Option(..., "--out", help="FILE.parquet or FILE.csv (Nixtla long format)"),
     data: Path | None = typer.Option(None, "--data", help="long-format CSV/Parquet: unique_id, ds, y "
                                                           "[, weight] [, group]"),
-    store: str | None = typer.Option(None, "--store", help="store URL: forecast the log's sales per site/sku "
+    store: str | None = typer.Option(None, "--store", callback=check_store, help="store URL: forecast the log's sales per site/sku "
                                                            "instead of --data"),
     network: Path | None = typer.Option(None, "--network", help="with --store: only the network's SKU-sites"),
     freq: str = typer.Option("W", "--freq", help="pandas frequency: W, D, H, M, Q ..."),
@@ -108,7 +109,7 @@ def run_cmd(
         from supplynet.store import open_store
 
         net = load_network(network) if network is not None else None
-        with open_store(store) as st:
+        with open_store(store, readonly=True) as st:
             df = sales_history(st, freq, net)
     ex = read_frame(exog, "--exog") if exog is not None else None
     console = Console(stderr=True)

@@ -20,6 +20,7 @@ from typing import Annotated
 
 import typer
 
+from supplynet.commands.options import check_store
 from supplynet.errors import DataError
 
 __all__ = ["import_cmd"]
@@ -44,7 +45,7 @@ def _operator_key(path: Path | None) -> Path:
 
 def import_cmd(kind: Annotated[str, typer.Argument(help=_KINDS)],
                file: Annotated[Path, typer.Argument(help="CSV (any delimiter/encoding), Parquet or Excel .xlsx")],
-               store: Annotated[str | None, typer.Option("--store", help="store URL (default: SUPPLYNET_STORE_URL "
+               store: Annotated[str | None, typer.Option("--store", callback=check_store, help="store URL (default: SUPPLYNET_STORE_URL "
                                                                          "or .supplynet/supplynet.db)")] = None,
                mapping: Annotated[Path | None, typer.Option("--mapping", help="YAML: columns (file column -> "
                                                                                 "field), units, timezone, "

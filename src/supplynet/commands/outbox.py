@@ -16,7 +16,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -33,11 +33,11 @@ app = typer.Typer(help="Outbox of actions for the sinks: list, re-send dead lett
 SinksOpt = Annotated[Path, typer.Option("--sinks", help="the sinks file (YAML)")]
 
 
-def _open(store_url: str | None) -> Store:
+def _open(store_url: str | None, *, readonly: bool = False) -> Store:
     from supplynet.config import Settings
     from supplynet.store import open_store
 
-    return open_store(store_url or Settings().resolved_store_url())
+    return open_store(store_url or Settings().resolved_store_url(), readonly=readonly)
 
 
 def _when(us: int) -> str:
@@ -55,7 +55,7 @@ def list_(status: Annotated[str | None, typer.Option(help="pending | delivered |
 
     if status is not None and status not in STATUSES:
         raise DataError(f"--status {status!r}: use one of {', '.join(STATUSES)}")
-    with _open(store) as st:
+    with _open(store, readonly=True) as st:
         rows = st.outbox.list(status=status, sink=sink, limit=limit)
     if as_json:
         sys.stdout.write("".join(json.dumps(r.to_json()) + "\n" for r in rows))
@@ -65,13 +65,35 @@ def list_(status: Annotated[str | None, typer.Option(help="pending | delivered |
         return
     from rich.console import Console
 
+    console = Console(soft_wrap=False)
+    table, notes = outbox_table(rows, status=status)
+    console.print(table)
+    for note in notes:
+        console.print(note, overflow="fold", highlight=False)
+
+
+def outbox_table(rows: list[Any], *, status: str | None = None) -> tuple[Any, list[str]]:
+    """Outbox rows as a table that reads at 80 columns, and the notes under it: the action id folds (an
+    alert's id names its device and can be long; ``outbox resend`` takes it whole), the action is named
+    only where the id does not say it, and each last error is a numbered note below rather than a column."""
     from .tables import Col, make_table
 
-    cols = [Col("action_id"), Col("sink"), Col("action"), Col("status"), Col("tries", numeric=True),
-            Col("updated (UTC)", fold=False), Col("last error")]
-    body = [[r.action_id, r.sink, r.action, r.status, f"{r.attempts:,}", _when(r.updated_at_us)[:16],
-             (r.last_error or "")[:200]] for r in rows]
-    Console(soft_wrap=False).print(make_table(cols, body, title=f"outbox: {len(rows)} rows, newest first"))
+    notes: list[str] = []
+    body = []
+    for r in rows:
+        shown = r.action_id if r.action in r.action_id else f"{r.action_id} ({r.action})"
+        mark = ""
+        if r.last_error:
+            notes.append(f"[{len(notes) + 1}] {r.action_id} to {r.sink}: {' '.join(r.last_error.split())[:300]}")
+            mark = f"[{len(notes)}]"
+        body.append([shown, r.sink, r.status, f"{r.attempts:,}", _when(r.updated_at_us)[5:16], mark])
+    cols = [Col("action"), Col("sink"), Col("status", fold=False), Col("tries", numeric=True),
+            Col("updated", fold=False), Col("error", fold=False)]
+    if not notes:
+        cols.pop()
+        body = [b[:-1] for b in body]
+    title = f"outbox: {len(rows)} rows{' ' + status if status else ''}, newest first (times UTC)"
+    return make_table(cols, body, title=title), notes
 
 
 @app.command()

@@ -23,6 +23,7 @@ from typing import Annotated, Any
 
 import typer
 
+from supplynet.commands.options import check_store
 from supplynet.errors import DataError
 
 app = typer.Typer(help="Inventory plans: a policy per SKU-site (single-echelon or GSM), and applying one.",
@@ -156,7 +157,7 @@ def gsm_cmd(network: Annotated[Path | None, typer.Option("--network", help="netw
 @app.command("apply")
 def apply(plan: Annotated[Path, typer.Argument(help="a plan file of supplynet plan inventory")],
           network: NetworkOpt,
-          store: Annotated[str | None, typer.Option("--store", help="store URL (its audit log records the change)")]
+          store: Annotated[str | None, typer.Option("--store", callback=check_store, help="store URL (its audit log records the change)")]
           = None,
           out: Annotated[Path | None, typer.Option("--out", help="write the new network here (default: in place)")]
           = None,

@@ -27,11 +27,11 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Quarantined messages: list, show, explain, count.", no_args_is_help=True)
 
 
-def _tables(store_url: str | None) -> tuple[Store, IngestTables]:
+def _tables(store_url: str | None, *, readonly: bool = True) -> tuple[Store, IngestTables]:
     from supplynet.config import Settings
     from supplynet.store import open_store
 
-    st = open_store(store_url or Settings().resolved_store_url())
+    st = open_store(store_url or Settings().resolved_store_url(), readonly=readonly)
     return st, st.ingest
 
 
@@ -53,8 +53,9 @@ def _entry(row: Any, raw_chars: int) -> dict[str, Any]:
 def list_(device: Annotated[str | None, typer.Option(help="only this device")] = None,
           reason: Annotated[str | None, typer.Option(help="only this reason code")] = None,
           limit: Annotated[int, typer.Option(min=1, max=100_000, help="newest first, at most this many")] = 50,
-          store: StoreOpt = None) -> None:
-    """Quarantined messages, newest first, with reason code and explanation."""
+          store: StoreOpt = None,
+          as_json: Annotated[bool, typer.Option("--json", help="a JSON array of the entries")] = False) -> None:
+    """Quarantined messages, newest first, with reason code and explanation: a table, or JSON with --json."""
     from supplynet.ingest.gate import REASONS
 
     if reason is not None and reason not in REASONS:
@@ -62,7 +63,28 @@ def list_(device: Annotated[str | None, typer.Option(help="only this device")] =
     st, t = _tables(store)
     with st:
         rows = t.quarantined(device=device, reason=reason, limit=limit)
-    sys.stdout.write(json.dumps([_entry(r, 0) for r in rows], indent=2) + "\n")
+    docs = [_entry(r, 0) for r in rows]
+    if as_json:
+        sys.stdout.write(json.dumps(docs, indent=2) + "\n")
+        return
+    if not docs:
+        sys.stdout.write("nothing quarantined" + (f" with reason {reason}" if reason else "") + "\n")
+        return
+    from rich.console import Console
+
+    from .tables import Col, cell, make_table
+
+    body = [[f"{d['id']:,}", cell(d["at"]), d["device"], d["reason"], f"{d['size_bytes']:,}", d["detail"] or ""]
+            for d in docs]
+    cols = [Col("id", numeric=True), Col("at (UTC)", fold=False), Col("device"), Col("reason", fold=False),
+            Col("bytes", numeric=True), Col("detail")]
+    console = Console(soft_wrap=False)
+    console.print(make_table(cols, body, title=f"quarantined: {len(docs)}, newest first "
+                                               "(quarantine show ID: one in full)"))
+    for code in dict.fromkeys(d["reason"] for d in docs):  # each reason explained once, under the table
+        explained = next(d["explanation"] for d in docs if d["reason"] == code)
+        if explained:
+            console.print(f"{code}: {explained}", overflow="fold", highlight=False)
 
 
 @app.command()
@@ -106,7 +128,7 @@ def prune(older_than_days: Annotated[float, typer.Option(help="delete entries re
     if reason is not None and reason not in EXPLAIN:
         raise DataError(f"--reason {reason!r}: not a reason code (one of {', '.join(sorted(EXPLAIN))})")
     cutoff_us = time.time_ns() // 1000 - int(older_than_days * 86_400e6)
-    st, t = _tables(store)
+    st, t = _tables(store, readonly=False)
     with st:
         n = t.prune_quarantine(cutoff_us, reason=reason)
         left = sum(t.quarantine_counts().values())

@@ -15,6 +15,7 @@ import typer
 
 from ..config import Settings
 from ..errors import ConfigError
+from .options import check_store
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -90,7 +91,7 @@ def serve(host: Annotated[str | None, typer.Option(help="address to listen on (S
           port: Annotated[int | None, typer.Option(help="port (SUPPLYNET_API_PORT)")] = None,
           network: Annotated[Path | None, typer.Option(help="network YAML (SUPPLYNET_NETWORK; default: the one the "
                                                             "store recorded)")] = None,
-          store: Annotated[str | None, typer.Option(help="sqlite:///path or postgresql://... (SUPPLYNET_STORE_URL)")] = None,
+          store: Annotated[str | None, typer.Option(callback=check_store, help="sqlite:///path or postgresql://... (SUPPLYNET_STORE_URL)")] = None,
           policy: Annotated[Path | None, typer.Option(help="autonomy policy YAML (default: the stored one, else "
                                                            "the packaged example)")] = None,
           network_update: Annotated[bool, typer.Option("--network-update", help="replace the store's network "

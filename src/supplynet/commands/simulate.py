@@ -12,6 +12,10 @@ store fill rate, lost sales, inventory per echelon and total cost as P10/P50/P90
 the live loop runs now, on the network the store records (``--network`` optional, and it must match);
 a table, or one JSON object with ``--json``. With ``--scenario`` the scenarios run from the live
 state and the JSON ranks the sites by risk exposure over them.
+
+Every mode goes through :func:`supplynet.sim.run_scenarios`, as the API's scenario runs and the demo's
+stress test do: the scenarios, ``--policy-compare`` (its ``compare=``, printed as a table of paired
+differences) and the prediction (its ``predict=True``).
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from supplynet.commands.options import check_store
 from supplynet.errors import SimulationError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from supplynet.sim.network import SimNetwork
 
 app = typer.Typer(help="Monte Carlo what-if: stress-test a network under disruption scenarios.")
@@ -85,7 +92,7 @@ def live_start(network: Path, *, at: str | None = None, store: str | None = None
         raise SimulationError(f"--from-live needs the network YAML the twin runs on, not a chain CSV ({network})")
     model = load_network(network)
     when = parse_time(at) if at is not None else None
-    with open_store(store) as st:
+    with open_store(store, readonly=True) as st:
         twin = Twin.rebuild(st, model, as_of=when)
     if twin.state.events_applied == 0:
         raise SimulationError(f"--from-live: the store has no events{' up to ' + at if at else ''}; nothing to start from")
@@ -129,9 +136,11 @@ def simulate(
     network: Annotated[Path | None, typer.Option("--network", "-n", help="network YAML or Willems chain CSV "
                                                  "(with --from-live: default the store's)")] = None,
     scenario: Annotated[list[str], typer.Option("--scenario", "-s", help="library name or YAML path; repeat")] = [],  # noqa: B006
-    replications: Annotated[int, typer.Option("--replications", "-r", min=1, max=1_000_000)] = 200,
+    replications: Annotated[int, typer.Option("--replications", "-r", min=1, max=1_000_000,
+                                              help="Monte Carlo runs per scenario")] = 200,
     horizon: Annotated[int, typer.Option("--horizon", "-d", min=1, max=3650, help="days")] = 180,
-    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1)] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1,
+                                      help="random seed, the same for every run (common random numbers)")] = 0,
     executor: Annotated[str, typer.Option("--executor", help="local | dask")] = "local",
     scheduler: Annotated[str | None, typer.Option("--scheduler", help="Dask scheduler address")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="report folder")] = Path("sim-report"),
@@ -139,7 +148,7 @@ def simulate(
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="also run without disruptions")] = True,
     from_live: Annotated[bool, typer.Option("--from-live", help="start from the twin rebuilt from the store")] = False,
     at: Annotated[str | None, typer.Option("--at", help="with --from-live: the twin as of this ISO time")] = None,
-    store: Annotated[str | None, typer.Option("--store", help="store URL or SQLite path (default: settings)")] = None,
+    store: Annotated[str | None, typer.Option("--store", callback=check_store, help="store URL or SQLite path (default: settings)")] = None,
     forecast: Annotated[Path | None, typer.Option(
         "--forecast", help="forecast CSV/Parquet: unique_id (site/sku), ds, y_hat, lo_L, hi_L")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary (with --from-live and no --scenario: "
@@ -147,7 +156,7 @@ def simulate(
 ) -> None:
     """Run the scenarios (and a baseline) and write report.json, report.html and PNG plots to --out;
     print a summary table (scenarios, cost in the network's currency, riskiest sites), or JSON with --json."""
-    from supplynet.sim import EXECUTORS, compare_policies, library, load_scenario, run_scenarios
+    from supplynet.sim import EXECUTORS, library, load_scenario, run_scenarios
 
     if executor not in EXECUTORS:
         raise SimulationError(f"--executor must be one of {EXECUTORS}, got {executor!r}")
@@ -173,28 +182,23 @@ def simulate(
         variants[text] = parse_policy_variant(text, net)
     total = replications * (runs + (len(variants) if len(variants) > 1 else 0))
     console = Console(stderr=True)
-    comparison = None
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=not sys.stderr.isatty()) as bar:
         task = bar.add_task("simulating", total=total)
-        bar.update(task, description="scenarios from the live state" if live is not None else "scenarios")
+        what = "scenarios from the live state" if live is not None else "scenarios"
+        bar.update(task, description=what + (" and policy comparison" if len(variants) > 1 else ""))
         report = run_scenarios(live if live is not None else net, list(chosen.values()), replications=replications,
                                horizon=horizon, seed=seed, baseline=baseline, executor=executor, scheduler=scheduler,
-                               progress=lambda n: bar.advance(task, n))
-        if len(variants) > 1:
-            bar.update(task, description="policy comparison")
-            first = next(iter(chosen.values()), None)
-            _, comparison = compare_policies(net, {k: (lambda _n, v=v: v) for k, v in variants.items()},
-                                             replications=replications, horizon=horizon, seed=seed, scenario=first,
-                                             executor=executor, scheduler=scheduler,
-                                             progress=lambda n: bar.advance(task, n))
+                               progress=lambda n: bar.advance(task, n),
+                               compare={k: (lambda _n, v=v: v) for k, v in variants.items()} if len(variants) > 1
+                               else None)
     results = report.results
     meta = {"network": net.name, "file": str(network), "replications": replications, "horizon": horizon,
             "seed": seed, "executor": executor, "items": net.n_items}
     if live is not None:
         meta["live"] = {"at": live.at.isoformat(), "down": live.down, "at_risk": live.at_risk,
                         "warnings": live.warnings}
-    summary = report.write(out, meta=meta, comparison=comparison)
+    summary = report.write(out, meta=meta)
     if live is not None:
         ranking = report.ranked_sites()
         doc = {"report": str(out), "scenarios": list(results), "live": meta["live"],
@@ -207,13 +211,14 @@ def simulate(
         typer.echo(json.dumps({**doc, "currency": summary["currency"], "summary": summary["summary"]}, indent=2))
         return
     print_summary(results, out, ranking=summary["ranking"][:10] if live is None else None, live=doc.get("live"),
-                  live_ranking=doc["ranking"] if live is not None else None)
+                  live_ranking=doc["ranking"] if live is not None else None, comparison=report.comparison)
 
 
 def print_summary(results: dict, out: Path, *, ranking: list[dict] | None = None, live: dict | None = None,
-                  live_ranking: list[dict] | None = None, console: Console | None = None) -> None:
+                  live_ranking: list[dict] | None = None, comparison: pd.DataFrame | None = None,
+                  console: Console | None = None) -> None:
     """The run's summary as tables at the terminal (80 columns): scenarios with their cost in the network's
-    currency, then the riskiest sites; ``--json`` prints the same as JSON."""
+    currency, then the riskiest sites, then the policy comparison; ``--json`` prints the same as JSON."""
     from supplynet.sim.report import ranking_table, render_table, summary_table
 
     console = console or Console(width=max(80, min(Console().width, 120)), highlight=False)
@@ -225,7 +230,46 @@ def print_summary(results: dict, out: Path, *, ranking: list[dict] | None = None
                  f"{r['ttr_days']:.0f}", "TTS<TTR" if r["flagged"] else ""] for r in live_ranking]
         console.print(render_table(f"Risk exposure from the live state as of {(live or {}).get('at', '')}",
                                    ["site", "worst scenario", "risk", "TTS", "TTR", "flags"], rows, text=2))
+    if comparison is not None and not comparison.empty:
+        from supplynet.sim.report import currency_of
+
+        console.print(comparison_table(comparison, currency=currency_of(results)))
     console.print(f"report: {out / 'report.html'} (JSON: {out / 'report.json'})")
+
+
+#: the comparison's metrics a person reads first, with their format
+_COMPARED = (("fill_rate", "fill rate", "{:+.1%}"), ("lost_sales", "lost units", "{:+,.0f}"),
+             ("backorders", "backorders", "{:+,.0f}"), ("holding_cost", "holding cost", "{:+,.0f}"),
+             ("shortage_cost", "shortage cost", "{:+,.0f}"))
+
+
+def comparison_table(comparison: pd.DataFrame, *, currency: str = "") -> object:
+    """Each policy against the first (paired, 95% interval) on the metrics of :data:`_COMPARED` (a metric
+    that is zero under both is left out), one section per policy."""
+    from rich.table import Table
+
+    base = str(comparison["baseline"].iloc[0])
+    table = Table(title=f"Policies against {base!r} (paired differences, 95% interval)", title_justify="left",
+                  header_style="bold")
+    table.add_column("policy", overflow="fold")
+    table.add_column("metric")
+    for h in ("difference", "interval", "significant"):
+        table.add_column(h, justify="right", no_wrap=True)
+    for variant, grp in comparison.groupby("variant", sort=False):
+        rows = []
+        for spec_key, label, fmt in _COMPARED:
+            hit = grp[grp["metric"] == spec_key]
+            if hit.empty:
+                continue
+            r = hit.iloc[0]
+            if r["baseline_mean"] == 0 and r["mean_diff"] == 0:
+                continue
+            unit = f" {currency}" if currency and spec_key.endswith("_cost") else ""
+            rows.append([label, fmt.format(r["mean_diff"]) + unit,
+                         f"{fmt.format(r['ci_low'])}..{fmt.format(r['ci_high'])}", "yes" if r["significant"] else "no"])
+        for j, row in enumerate(rows):
+            table.add_row(str(variant) if j == 0 else "", *row, end_section=j == len(rows) - 1)
+    return table
 
 
 def _predict_live(network: Path | None, *, store: str | None, at: str | None, horizon: int, replications: int,

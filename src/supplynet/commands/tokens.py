@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -65,27 +65,57 @@ def create(role: Annotated[str, typer.Option(help="viewer | planner | admin")],
 
 
 @app.command("list")
-def list_(store: StoreOpt = None) -> None:
-    """Tokens (never their secrets), as JSON."""
+def list_(store: StoreOpt = None,
+          as_json: Annotated[bool, typer.Option("--json", help="a JSON array of the tokens")] = False) -> None:
+    """Tokens (never their secrets): a table, or JSON with --json."""
     from ..security.tokens import TokenService
     from ..store import open_store
 
     with open_store(_url(store), readonly=True) as st:
         rows = TokenService(st).list()
-    typer.echo(json.dumps([{"id": r.id, "name": r.name, "person": r.holder, "role": r.role,
-                            "created_at": _us(r.created_at),
-                            "expires_at": _us(r.expires_at), "revoked_at": _us(r.revoked_at),
-                            "created_by": r.created_by} for r in rows], indent=2))
+    docs = [{"id": r.id, "name": r.name, "person": r.holder, "role": r.role, "created_at": _us(r.created_at),
+             "expires_at": _us(r.expires_at), "revoked_at": _us(r.revoked_at), "created_by": r.created_by}
+            for r in rows]
+    if as_json:
+        typer.echo(json.dumps(docs, indent=2))
+        return
+    if not docs:
+        typer.echo("no tokens (create one with supplynet tokens create)")
+        return
+    from .tables import Col, cell, make_table
+
+    body = [[r.id, r.holder or "", r.role, cell(_us(r.created_at)), cell(_us(r.expires_at)) or "never",
+             cell(_us(r.revoked_at))] for r in rows]
+    cols = [Col("id", fold=False), Col("person"), Col("role"), Col("created (UTC)", fold=False),
+            Col("expires (UTC)", fold=False), Col("revoked (UTC)", fold=False)]
+    _console().print(make_table(cols, body, title=f"tokens: {len(docs)}"))
 
 
 @app.command()
-def people(store: StoreOpt = None) -> None:
-    """People and the roles their tokens give them, as JSON."""
+def people(store: StoreOpt = None,
+           as_json: Annotated[bool, typer.Option("--json", help="a JSON object: person -> roles")] = False) -> None:
+    """People and the roles their tokens give them: a table, or JSON with --json."""
     from ..security.tokens import TokenService
     from ..store import open_store
 
     with open_store(_url(store), readonly=True) as st:
-        typer.echo(json.dumps(TokenService(st).table.people(), indent=2))
+        found = TokenService(st).table.people()
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+        return
+    if not found:
+        typer.echo("no people (tokens create --person NAME gives one a role)")
+        return
+    from .tables import Col, make_table
+
+    _console().print(make_table([Col("person"), Col("roles")], [[n, ", ".join(r)] for n, r in found.items()],
+                                title=f"people: {len(found)}"))
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(soft_wrap=False)
 
 
 @app.command()

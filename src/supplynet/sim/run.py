@@ -17,6 +17,16 @@ scenario given. From the live state they are the live state undisturbed (``"base
 scenario (default: the whole library), with the machines down or at risk added to every run, and
 the report ranks the sites by risk exposure over them (:meth:`Report.ranked_sites`, after
 Simchi-Levi et al. 2015). Every run uses the same seed: common random numbers.
+
+Two more modes ride on the same call, so the CLI, the API and the demo have one way in:
+
+- ``compare={name: policy or function of the network, ...}`` also runs each policy variant on common
+  random numbers under the first scenario given (none: undisturbed) and puts the paired differences
+  against the first variant in :attr:`Report.comparison` (:func:`supplynet.sim.compare.compare_policies`);
+- ``predict=True`` with a model ``Network`` and its ``twin`` runs no scenario: it predicts the live
+  world's next ``horizon`` days under the live ``policies`` (the replenisher the loop runs, a mapping
+  ``{(site, sku): policy}``, or None for the network's specs) and puts the P10/P50/P90 KPIs in
+  :attr:`Report.prediction` (:func:`supplynet.sim.forecast_live.predict_from_live`).
 """
 
 from __future__ import annotations
@@ -53,6 +63,12 @@ class Report:
     network: SimNetwork
     live: LiveStart | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    #: with ``compare=``: per (variant, metric) the mean paired difference against the first variant
+    comparison: pd.DataFrame | None = None
+    #: with ``compare=``: the network metrics per (variant, replication)
+    per_replication: pd.DataFrame | None = None
+    #: with ``predict=True``: the live world's predicted KPIs (``{kpi: {"p10", "p50", "p90", "mean"}, ...}``)
+    prediction: dict[str, Any] | None = None
 
     @property
     def scenarios(self) -> list[str]:
@@ -118,9 +134,12 @@ class Report:
         meta: dict[str, Any] | None = None,
         comparison: pd.DataFrame | None = None,
     ) -> dict[str, Any]:
-        """Write report.json, report.html and the plots to ``out_dir``; returns the JSON summary."""
+        """Write report.json, report.html and the plots to ``out_dir``; returns the JSON summary.
+        ``comparison``: default the report's own (``compare=``)."""
         from supplynet.sim.report import write_report
 
+        if comparison is None:
+            comparison = self.comparison
         return write_report(out_dir, self.results, meta=meta, comparison=comparison)
 
 
@@ -139,6 +158,9 @@ def run_scenarios(
     scheduler: Any = None,
     chunk_size: int | None = None,
     progress: Callable[[int], None] | None = None,
+    compare: Mapping[str, Any] | None = None,
+    predict: bool = False,
+    policies: Any = None,
 ) -> Report:
     """Run ``scenarios`` from ``start`` (see the module docstring) and return the :class:`Report`.
 
@@ -148,10 +170,16 @@ def run_scenarios(
     network and the whole library from the live state. ``forecast``: a long-format forecast frame fed
     to demand (:mod:`supplynet.sim.demand`). ``executor``, ``scheduler``, ``chunk_size``: how the
     replications run (:func:`supplynet.sim.runners.run_replications`); ``progress(n)`` is told of
-    every ``n`` replications finished.
+    every ``n`` replications finished. ``compare``, ``predict`` and ``policies``: the two more modes
+    of the module docstring.
     """
     from supplynet.sim.runners import run_replications
 
+    if predict:
+        return _predict(start, scenarios, twin=twin, at=at, forecast=forecast, compare=compare, policies=policies,
+                        replications=replications, horizon=horizon, seed=seed)
+    if policies is not None:
+        raise SimulationError("policies= are the live policies of predict=True; to compare policies give compare=")
     if isinstance(start, LiveStart):
         if twin is not None or forecast is not None:
             raise SimulationError(
@@ -167,7 +195,8 @@ def run_scenarios(
         live = initial_state_from_twin(net, twin, at=at) if twin is not None else None
     if live is not None:
         net = live.network
-        todo = _live_runs(live, _scenarios(library() if scenarios is None else scenarios), int(horizon))
+        chosen = _scenarios(library() if scenarios is None else scenarios)
+        todo = _live_runs(live, chosen, int(horizon))
     else:
         chosen = _scenarios([] if scenarios is None else scenarios)
         todo = [("baseline", None, None)] if baseline or not chosen else []
@@ -196,7 +225,31 @@ def run_scenarios(
         "seed": int(seed),
         "executor": executor,
     }
-    return Report(results=results, network=net, live=live, options=options)
+    report = Report(results=results, network=net, live=live, options=options)
+    if compare is not None:
+        from supplynet.sim.compare import compare_policies
+
+        first = next(iter(chosen.values()), None)  # as given: without the live machines' health events
+        report.per_replication, report.comparison = compare_policies(
+            net, compare, replications=replications, horizon=horizon, seed=seed, scenario=first, executor=executor,
+            scheduler=scheduler, progress=progress)
+        report.options["compare"] = list(compare)
+    return report
+
+
+def _predict(start: Any, scenarios: Any, *, twin: Any, at: datetime | None, forecast: Any, compare: Any,
+             policies: Any, replications: int, horizon: int, seed: int) -> Report:
+    """``predict=True``: the live world's next ``horizon`` days (see the module docstring)."""
+    from supplynet.sim.forecast_live import predict_from_live
+
+    if scenarios is not None or compare is not None or forecast is not None:
+        raise SimulationError("predict=True runs no scenario: give no scenarios, compare nor forecast with it")
+    if twin is None:
+        raise SimulationError("predict=True needs the live twin (twin=) the network runs on")
+    doc = predict_from_live(start, twin, horizon_days=horizon, replications=replications, seed=seed,
+                            policies=policies, at=at)
+    options = {"replications": int(replications), "horizon": int(horizon), "seed": int(seed), "predict": True}
+    return Report(results={}, network=SimNetwork.from_network(start), options=options, prediction=doc)
 
 
 def _as_sim_network(network: Any) -> SimNetwork:

@@ -84,7 +84,17 @@ def open_store(url_or_path: str | Path | None = None, *, readonly: bool = False)
         raise StoreError("empty store URL: give sqlite:///path, postgresql://... or a file path")
     scheme, sep, _ = text.partition("://")
     scheme = scheme.lower() if sep else "sqlite"
-    if readonly and scheme in ("sqlite", "postgresql", "postgres"):
+    if scheme == "sqlite":
+        try:
+            if readonly:
+                return _open_readonly(text, scheme)
+            return (_BACKENDS["sqlite"] if sep and not isinstance(url_or_path, Path) else _open_sqlite)(text)
+        except StoreError as exc:
+            if "file is not a database" in str(exc):  # SQLite's word for a file that is something else
+                raise StoreError(f"{redact_url(text)} is not a SQLite database (a file of another kind is there; "
+                                 "check --store)") from exc
+            raise
+    if readonly and scheme in ("postgresql", "postgres"):
         return _open_readonly(text, scheme)
     if isinstance(url_or_path, Path) or not sep:  # a plain file path
         return _open_sqlite(text)
@@ -95,6 +105,14 @@ def open_store(url_or_path: str | Path | None = None, *, readonly: bool = False)
     return factory(text)
 
 
+def _missing_store(path: Path) -> str:
+    """The one line for a SQLite store a reading command cannot find: names the missing folder when it
+    is the folder that is missing."""
+    if not path.parent.is_dir():
+        return f"no store at {path}: the folder {path.parent} does not exist (check --store; nothing to read)"
+    return f"no store at {path} (check --store; nothing to read)"
+
+
 def _open_readonly(text: str, scheme: str) -> Store:
     from ..errors import StoreUnavailable
 
@@ -103,7 +121,7 @@ def _open_readonly(text: str, scheme: str) -> Store:
 
         path = sqlite_path(text)
         if not path.is_file():
-            raise StoreUnavailable(f"no store at {path} (nothing to read)")
+            raise StoreUnavailable(_missing_store(path))
         return SqliteStore(path, migrate=False)
     from .postgres import PostgresStore
 
