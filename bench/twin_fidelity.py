@@ -37,9 +37,9 @@ is enough to set it off, by an amount no prediction can know. The fix belongs to
 (``min_history`` of at least two seasons plus the horizon, as ``forecast_estimates``' own default of 21).
 Measured 2026-12-07 (load average 4-10 on 2 cores): 0 of 5 seeds inside on 0-4 and on 5-6 (every seed's
 stores end near 48k units against a predicted ~27k); with the refit's ``min_history`` patched to 21 (so no
-refit within 21 days) the realized store fill rate fell inside on seeds 0 and 1, the DC inventory on seed 3,
+refit within 21 days) still 0 of 5: the realized store fill rate fell inside on seed 1, the DC inventory on seed 3,
 and the rest stayed just outside: stores 2-10% and DCs 2-7% above the predicted P90, the fill rate a few
-tenths of a point below the P10 on seeds 2-4.
+tenths of a point below the P10 on seeds 0 and 2-4.
 """
 
 from __future__ import annotations
