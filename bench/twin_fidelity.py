@@ -7,8 +7,10 @@ For each seed the realistic demo world (``supplynet demo``'s network, the public
 ``../shared/data`` is there, as the CLI does) runs through the whole loop for ``--days`` (21) days. At
 the end of day ``--at-day`` (7) the twin predicts the days left with
 :func:`supplynet.sim.forecast_live.predict_from_live`: from the live twin's state, under the live
-replenisher's policies, demand and lead-time estimates at that moment, ``--replications`` (200)
-replications. The live loop then runs on, and at the end the realized KPIs are set against the
+replenisher's policies, demand and lead-time estimates at that moment and re-sized day by day as the
+loop re-sizes them (its forecast refit included), ``--replications`` (200) replications. This is the
+demo's own check (``run_demo(fidelity_at_day=...)``, the ``fidelity`` of ``supplynet demo
+--summary-json``). The live loop then runs on, and at the end the realized KPIs are set against the
 predicted P10-P90:
 
 * ``store_fill_rate``: store sales over store demand (sales plus lost sales) between the two days, as
@@ -20,7 +22,24 @@ A seed counts as inside when its realized store fill rate, DC inventory and stor
 inside their predicted P10-P90. Figure ``twin_fidelity_seeds_inside`` (target: >= 4 of 5 seeds), with
 every seed's predicted quantiles and realized values under ``per_seed``. The prediction is not tuned
 to these runs: see :mod:`supplynet.sim.forecast_live` for the modelling choices and which were made
-after seeing results. ``--quick``: seed 0, predict at day 2 for days 2-5, 100 replications.
+after seeing results (seeds 0 and 1; seeds 5-9 check them: ``--seeds 5,6,7,8,9``). ``--quick``: seed 0,
+predict at day 2 for days 2-5, 100 replications.
+
+What the prediction cannot follow (seen on seeds 0 and 1): the loop's first forecast refit, at 14 closed
+days of the stores' sales (``DemandRefit(min_history=14)`` in ``supplynet run``), has its conformal
+calibration on a single week of history; the Walmart replay is flat within a week, so the calibration
+scale is near zero and the installed standard deviations come out 10-100x the demand (ST-BHM/ROLLS-6PK:
+mean 108, std 928; the next day's refit: 85). For that one day every store's order-up-to level doubles
+(52.5k -> 117.9k units summed), the stores order it, and store stock runs from 31k to 67k units (DCs to
+150k) for the rest of the run. The prediction runs the same forecaster on the history it projects
+(the observed week repeated), where the refit is well behaved; a week that differs from the observed one
+is enough to set it off, by an amount no prediction can know. The fix belongs to the refit
+(``min_history`` of at least two seasons plus the horizon, as ``forecast_estimates``' own default of 21).
+Measured 2026-12-07 (load average 4-10 on 2 cores): 0 of 5 seeds inside on 0-4 and on 5-6 (every seed's
+stores end near 48k units against a predicted ~27k); with the refit's ``min_history`` patched to 21 (so no
+refit within 21 days) still 0 of 5: the realized store fill rate fell inside on seed 1, the DC inventory on seed 3,
+and the rest stayed just outside: stores 2-10% and DCs 2-7% above the predicted P90, the fill rate a few
+tenths of a point below the P10 on seeds 0 and 2-4.
 """
 
 from __future__ import annotations
@@ -30,7 +49,6 @@ import os
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -38,60 +56,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_result  # noqa: E402
 
 from supplynet.demo import run_demo  # noqa: E402
-from supplynet.sim.forecast_live import predict_from_live  # noqa: E402
+from supplynet.sim.forecast_live import FIDELITY_KPIS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SUPPLYNET_DATA_DIR", ROOT.parent / "shared" / "data"))
-CHECKED = ("store_fill_rate", "inventory_dc", "inventory_store")
+CHECKED = FIDELITY_KPIS
 REPORTED = (*CHECKED, "inventory_plant", "lost_sales_units")
-
-
-def observed(loop: Any, net: Any) -> dict[str, float]:
-    """What the twin holds now: on hand per echelon and the stores' cumulative sales and lost sales."""
-    kind = {s.id: s.kind for s in net.sites}
-    out: dict[str, float] = defaultdict(float)
-    for (site, _), p in loop.twin.state.inventory.items():
-        k = kind.get(site)
-        if k in ("plant", "dc", "store"):
-            out[f"inventory_{k}"] += max(float(p.on_hand), 0.0)
-        if k == "store":
-            out["sold"] += float(p.sold)
-            out["lost"] += float(p.lost_sales)
-    return dict(out)
 
 
 def one_seed(seed: int, *, days: int, at_day: int, replications: int, data_dir: Path | None, cache: Path,
              home: Path) -> dict[str, Any]:
-    marks: dict[int, dict[str, float]] = {}
-    pred: dict[str, Any] = {}
-
-    def on_day(day: int, loop: Any, net: Any) -> None:
-        if day in (at_day, days):
-            marks[day] = observed(loop, net)
-        if day == at_day:
-            t0 = time.perf_counter()
-            pred.update(predict_from_live(net, loop.twin, horizon_days=days - at_day, replications=replications,
-                                          seed=seed, policies=loop.replenisher))
-            pred["seconds"] = time.perf_counter() - t0
-
+    """One seed: the demo's own fidelity check (``run_demo(fidelity_at_day=...)``, what ``supplynet demo
+    --summary-json`` reports), each predicted KPI beside its realized value and whether it fell inside."""
     t0 = time.perf_counter()
-    run_demo(days=days, seed=seed, home=home, data_dir=data_dir, stress_replications=0, cache_dir=cache,
-             on_day=on_day)
-    a, b = marks[at_day], marks[days]
-    sold, lost = b["sold"] - a["sold"], b["lost"] - a["lost"]
-    realized = {"store_fill_rate": sold / (sold + lost) if sold + lost > 0 else 1.0,
-                "inventory_dc": b.get("inventory_dc", 0.0), "inventory_store": b.get("inventory_store", 0.0),
-                "inventory_plant": b.get("inventory_plant", 0.0), "lost_sales_units": lost}
+    res = run_demo(days=days, seed=seed, home=home, data_dir=data_dir, stress_replications=0, cache_dir=cache,
+                   fidelity_at_day=at_day, fidelity_replications=replications)
+    fid = res.extra["fidelity"]
+    pred, realized = fid["predicted"], fid["realized"]
     out: dict[str, Any] = {"seed": seed, "demo_seconds": round(time.perf_counter() - t0, 1),
-                           "predict_seconds": round(pred["seconds"], 2),
-                           "at_day_state": {k: a.get(k, 0.0) for k in ("inventory_plant", "inventory_dc",
-                                                                         "inventory_store")}}
+                           "predict_seconds": round(fid["seconds"], 2)}
     for k in REPORTED:
         q = pred[k]
         out[k] = {"p10": q["p10"], "p50": q["p50"], "p90": q["p90"], "realized": realized[k],
                   "inside": bool(q["p10"] <= realized[k] <= q["p90"])}
     out["inside"] = all(out[k]["inside"] for k in CHECKED)
-    out["meta"] = {k: pred["meta"][k] for k in ("at", "policies", "demand_sources", "timing_shift_days")}
+    out["meta"] = {k: fid["meta"].get(k) for k in ("at", "policies", "demand_sources", "timing_shift_days",
+                                                   "resized_days", "refit", "demand_level_cv", "batches")}
     print(f"seed {seed}: " + ", ".join(f"{k} {out[k]['p10']:.4g}..{out[k]['p90']:.4g} realized "
                                        f"{out[k]['realized']:.4g} {'in' if out[k]['inside'] else 'OUT'}"
                                        for k in CHECKED), flush=True)

@@ -185,8 +185,33 @@ def test_summary_json_is_one_object_consistent_with_the_run(demo_run):
     penalty = {p.sku: p.price if p.shortage_cost is None else p.shortage_cost for p in net.products}
     assert cost["lost_sales"] == pytest.approx(sum(e.unfilled * penalty[e.sku] for e in sales), abs=0.05)
     assert cost["holding"] > 0
-    assert doc["fidelity"] == {k: {"p10": None, "p50": None, "p90": None, "realized": None}
-                               for k in ("store_fill_rate", "inventory_dc", "inventory_store")}
+
+
+def test_summary_fidelity_sets_the_twin_s_prediction_beside_what_the_twin_realized(demo_run):
+    """8 days: at the end of day 2 (days // 3) the twin predicted days 3-8 from the live state; the summary's
+    fidelity holds those quantiles, and beside them the realized values, which are the twin's: the stores'
+    sales over sales plus lost sales in the log between the two days, and the on hand per echelon of the twin
+    rebuilt from the log at the end."""
+    home, res = demo_run
+    net = load_network(example_path("tiny"))
+    fid = json.loads(json.dumps(demo_summary(res, net), allow_nan=False))["fidelity"]
+    assert set(fid) == {"store_fill_rate", "inventory_dc", "inventory_store"}
+    for k, q in fid.items():
+        assert set(q) == {"p10", "p50", "p90", "realized"} and all(isinstance(v, float) for v in q.values()), (k, q)
+        assert 0 <= q["p10"] <= q["p50"] <= q["p90"], (k, q)
+    assert fid["store_fill_rate"]["p90"] <= 1 and fid["inventory_dc"]["p90"] > 0 and fid["inventory_store"]["p90"] > 0
+    x = res.extra["fidelity"]
+    assert (x["at_day"], x["horizon_days"]) == (2, 6) and x["meta"]["policies"] == "live replenisher"
+    kind = {s.id: s.kind for s in net.sites}
+    split = datetime(2026, 1, 5, tzinfo=UTC) + timedelta(days=2)
+    with open_store(f"sqlite:///{home / 'demo.db'}") as store:
+        sales = [r.event for r in store.log.read() if r.event.kind == "sale" and r.event.ts >= split]
+        twin = Twin.rebuild(store, net)
+    sold, lost = sum(e.quantity for e in sales), sum(e.unfilled for e in sales)
+    assert lost > 0 and fid["store_fill_rate"]["realized"] == pytest.approx(sold / (sold + lost))
+    for k in ("dc", "store"):
+        on_hand = sum(max(p.on_hand, 0.0) for (site, _), p in twin.state.inventory.items() if kind[site] == k)
+        assert fid[f"inventory_{k}"]["realized"] == pytest.approx(on_hand) and on_hand > 0
 
 
 def test_an_alert_derived_again_at_another_tick_is_the_same_event(tmp_path):

@@ -17,6 +17,7 @@ from the live state. The store is kept for inspection (``supplynet state``, ``su
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from .store import Store
 
 __all__ = ["DemoResult", "default_policy", "demo_summary", "machine_histories", "rul_model", "run_demo"]
+
+log = logging.getLogger(__name__)
 
 #: the demo's tick: the brain decides as each simulated hour closes
 TICK_S = 3600.0
@@ -85,7 +88,8 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
              start: datetime | None = None, cover_days: float = 4.0, policy: AutonomyPolicy | None = None,
              planner_hour: int | None = 8, jam_hours: float = 20.0, stress_replications: int = 200,
              stress_horizon: int = 60, via_gate: bool = True, cache_dir: str | Path | None = None, on_ready: Callable[[Any, Network], None] | None = None, on_hour: Callable[[int, int], None] | None = None,
-             on_day: Callable[[int, Any, Network], None] | None = None) -> DemoResult:
+             on_day: Callable[[int, Any, Network], None] | None = None, fidelity_replications: int = 200,
+             fidelity_at_day: int | None = None) -> DemoResult:
     """Run the demo for ``days`` simulated days; ``on_hour(done, total)`` reports progress.
 
     ``policy``: the autonomy policy (default: the packaged example). ``planner_hour``: each day at this
@@ -97,7 +101,11 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
     with a stress test from the live state (``stress_replications`` = 0 skips it). The machines' RUL
     model is trained once and kept in ``cache_dir`` (default ``home``). ``via_gate``: every device
     has its own key and sends signed envelopes through the ingestion gate (else straight to the log).
-    ``fresh``: start from an empty store (and an empty actions folder).
+    ``fresh``: start from an empty store (and an empty actions folder). Twin fidelity: at the end of day
+    ``fidelity_at_day`` (default ``max(1, days // 3)``) the twin predicts the days left from the live state
+    (:func:`supplynet.sim.forecast_live.predict_from_live` under the live replenisher and its forecast refit,
+    ``fidelity_replications`` replications; 0 skips it, as does a one-day run), and at the end the realized
+    KPIs are set beside the prediction (``extra["fidelity"]``, the summary's ``fidelity``).
     """
     from .commands.run import Brain
     from .decide.outbox import Dispatcher
@@ -147,6 +155,11 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
             brain.catch_up(wall=world.now)
             total = days * 24
             approved = 0
+            fid: dict[str, Any] = {}
+            fid_day = (max(1, days // 3) if fidelity_at_day is None else int(fidelity_at_day)) \
+                if fidelity_replications > 0 else 0
+            if fid_day and not 1 <= fid_day < days:
+                fid_day = 0
             for hour in range(total):
                 world.carry_out()  # what the sink delivered since the last hour
                 stock_hours.update({k: q for k, q in world.world.stock.items() if q > 0})
@@ -157,8 +170,11 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
                 _deliver(dispatcher)
                 if on_hour:
                     on_hour(hour + 1, total)
-                if on_day is not None and (hour + 1) % 24 == 0:
-                    on_day((hour + 1) // 24, loop, net)
+                if (hour + 1) % 24 == 0:
+                    if fid_day:
+                        _fidelity_mark((hour + 1) // 24, fid_day, days, loop, net, fid, seed, fidelity_replications)
+                    if on_day is not None:
+                        on_day((hour + 1) // 24, loop, net)
             world.carry_out()
             brain.catch_up(wall=world.now)
         finally:
@@ -171,6 +187,7 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
         extra = {"end": (start + timedelta(days=days)).isoformat(), "actions": dict(world.carrier.carried),
                  "actions_folder": str(actions), "inventory_start": inventory_start,
                  "inventory_end": _by_echelon(world.world.stock, net), "stock_unit_hours": dict(stock_hours),
+                 "fidelity": fid.get("result"),
                  **_recorded(store, loop.twin, world)}
         return DemoResult(
             store_url=store.url, network=net.name, days=days, seconds=time.perf_counter() - t0,
@@ -186,6 +203,30 @@ def run_demo(*, network: str | Path | Network | None = None, days: int = 21, see
             gate=dict(getattr(world.fleet.sink, "outcomes", {})),
             reroutes=list(world.carrier.answers),
         )
+
+
+def _fidelity_mark(day: int, at_day: int, days: int, loop: Any, net: Network, fid: dict[str, Any], seed: int,
+                   replications: int) -> None:
+    """Twin fidelity: at the end of ``at_day`` predict the days left from the live twin; at the end of the
+    run set the realized KPIs beside the prediction (``fid["result"]``)."""
+    from .errors import SimulationError
+    from .sim.forecast_live import KPIS, live_refit, observe_twin, predict_from_live, realized_between
+
+    if day == at_day:
+        fid["start"] = observe_twin(loop.twin, net)
+        t0 = time.perf_counter()
+        try:
+            fid["pred"] = predict_from_live(net, loop.twin, horizon_days=days - at_day, replications=replications,
+                                            seed=seed, policies=loop.replenisher, refit=live_refit(loop))
+        except SimulationError as exc:  # the demo goes on; the summary's fidelity stays null
+            log.warning("twin fidelity: no prediction at day %d: %s", at_day, exc)
+        fid["seconds"] = time.perf_counter() - t0
+    elif day == days and "pred" in fid:
+        pred = fid["pred"]
+        fid["result"] = {"at_day": at_day, "horizon_days": days - at_day, "replications": replications,
+                         "seconds": round(fid["seconds"], 3),
+                         "predicted": {k: pred[k] for k in KPIS}, "meta": pred["meta"],
+                         "realized": realized_between(fid["start"], observe_twin(loop.twin, net))}
 
 
 def _by_echelon(stock: dict[tuple[str, str], float], net: Network) -> dict[str, float]:
@@ -256,8 +297,11 @@ def demo_summary(result: DemoResult, network: Network) -> dict[str, Any]:
     * expedite: the cost of the executed expedite and reroute answers;
     * downtime: failures x ``failure_cost`` + work orders carried out x ``preventive_cost``.
 
-    ``fidelity`` holds the twin's predictions (P10/P50/P90 from ``simulate --from-live``) beside what was
-    realized; null until that is wired in."""
+    ``fidelity``: the twin's prediction, made at the end of day ``max(1, days // 3)`` for the days left
+    (P10/P50/P90 of the store fill rate and the units on hand at the DCs and at the stores at the end, see
+    :func:`supplynet.sim.forecast_live.predict_from_live`), beside the values the twin realized (the
+    stores' sales over sales plus lost sales between the two days; on hand at the end); each value null
+    when no prediction was made (a one-day run, or ``fidelity_replications=0``)."""
     x = result.extra
     products = {p.sku: p for p in network.products}
     lanes = {ln.id: ln for ln in network.lanes}
@@ -303,8 +347,17 @@ def demo_summary(result: DemoResult, network: Network) -> dict[str, Any]:
         "decisions": x.get("decisions_by_kind", {}),
         "expedites_executed": x.get("expedites_executed", 0),
         "total_cost": total,
-        "fidelity": {"store_fill_rate": _na(), "inventory_dc": _na(), "inventory_store": _na()},
+        "fidelity": _fidelity(x.get("fidelity")) or {k: _na() for k in ("store_fill_rate", "inventory_dc",
+                                                                            "inventory_store")},
     }
+
+
+def _fidelity(fid: dict[str, Any] | None) -> dict[str, dict[str, float]] | None:
+    if not fid:
+        return None
+    from .sim.forecast_live import fidelity
+
+    return fidelity(fid["predicted"], fid["realized"])
 
 
 def _deliver(dispatcher: Any) -> None:

@@ -118,6 +118,23 @@ def test_shipments_arrive_on_their_current_eta(store_and_model):
     assert np.all((rise > 0) & (rise <= 150)), rise
 
 
+def test_a_shipment_without_an_eta_arrives_after_the_given_lead_time_not_its_padded_promise(store_and_model):
+    """The bread left at hour 4 with only a promise (hour 24): given the lane's learned mean lead time (1.5 days,
+    what the loop measured), it arrives at departure plus that (hour 40: day 2 from hour 6), not at the promise
+    (day 1); a shipment with an ETA estimate keeps its ETA, and a lane without a given mean keeps the promise."""
+    store, model = store_and_model
+    twin = Twin.rebuild(store, model)
+    net = SimNetwork.from_network(model)
+    live = initial_state_from_twin(net, twin, at=at(6), lead_times={"L-PLANT-DC": 1.5, "L-SUP-DC": 9.0})
+    arr = Simulation(live.network, horizon=10, replications=2, seed=0).scheduled_arrivals(6)
+    names = live.network.item_names
+    milk, bread = names.index("DC-1/MILK-2L"), names.index("DC-1/BREAD-800G")
+    assert arr[0, bread, 2] == 200 and arr[0, bread, [0, 1, 3, 4, 5]].sum() == 0
+    assert arr[0, milk, 3] == 150  # its ETA (hour 63), not departure + 9 days
+    other = initial_state_from_twin(net, twin, at=at(6), lead_times={"L-SUP-DC": 9.0})
+    assert Simulation(other.network, horizon=10, replications=2, seed=0).scheduled_arrivals(6)[0, bread, 1] == 200
+
+
 def test_machine_down_stops_its_production_line_for_the_repair_time(store_and_model):
     store, model = store_and_model
     live = initial_state_from_twin(SimNetwork.from_network(model), Twin.rebuild(store, model))

@@ -2,42 +2,71 @@
 
 :func:`predict_from_live` starts the Monte Carlo engine from the twin (:func:`supplynet.sim.live.
 initial_state_from_twin`: on hand, shipments at their ETAs, open orders, machines down or at risk) and
-runs the network forward under the policies the live loop runs *now*:
+runs the network forward under the rules the live loop runs:
 
-- **policies**: every stocking point the live replenisher manages orders with its current policy object
-  (``replenisher.policies[(site, sku)]``: the same class, levels, pack size and MOQ; the compiled rule
-  the replenisher calls is the one the kernel calls). A periodic (R,S) policy keeps its review days: the
-  live rule reviews when ``epoch_day % R == offset``, so the simulated offset is shifted to the day the
-  prediction starts on. Without a replenisher, the policies are sized from the network's specs as
-  :meth:`SimNetwork.from_network` sizes them (and the result says so).
-- **demand**: each store item's daily demand is the live demand estimate (``replenisher.demand_estimate``:
-  the forecaster's or the online sensor's mean and standard deviation), drawn as a rounded normal
-  (Poisson when the spread is Poisson-like). With ``observed_min_days=n > 0``, a key whose sensor still
-  answers with the network's declared demand uses the mean and spread of the ``n`` or more days it has
-  recorded instead (off by default: on the demo world at day 7 it predicted a lower store fill than the
-  loop realized, see bench/twin_fidelity.py). Upstream demand is what the simulated orders ask for.
+- **policies, re-sized as the loop re-sizes them**: every stocking point the live replenisher manages
+  orders with its policy object (``replenisher.policies[(site, sku)]``: the same class, levels, pack size
+  and MOQ; the compiled rule the replenisher calls is the one the kernel calls). The loop re-sizes a policy
+  whenever its demand or lead-time estimate moves, so the levels are not frozen at day 0: a copy of the
+  replenisher (its demand sensor and lead-time learner included) is fed, day by day, the demand the
+  prediction expects (below), refits its forecasts as the loop's refit watcher does (``refit``: the same
+  schedule, model, history and sites; :func:`live_refit` finds it on a loop) and re-sizes every policy (a
+  DC's sensor is fed the sum of its stores' projected demand: in a steady state a store orders what it
+  sells, while the DC's own first week of orders carries the stores' opening stock running down); the
+  kernel's levels are set to that day's before the day is simulated. A periodic (R,S) policy keeps its
+  review days (``epoch_day % R == offset``, shifted to the day the prediction starts on). Without a
+  replenisher, the policies are sized from the network's specs as :meth:`SimNetwork.from_network` sizes
+  them (and the result says so).
+- **demand**: each customer key with a whole week recorded by the replenisher's sensor draws, per day,
+  from the mean and the spread of its latest 7 recorded days (``demand_sources: observed week``); the copy
+  of the sensor is fed that week repeated. Other keys use the live estimate (``replenisher.
+  demand_estimate``: the forecaster's or the online sensor's mean and standard deviation; Poisson when the
+  spread is Poisson-like). **The level is uncertain**: a week's level departs from the long-run level,
+  and how far is measured on the network itself - the spread (standard deviation), over the customer
+  keys, of the observed week's mean over the network's declared mean (``demand_level_cv``). The
+  replications run in ``10`` batches; each draws every observed key's level multiplier from a normal
+  with that spread, and the re-sized levels of that key follow the drawn level at the sensor's
+  smoothing rate (``1 - (1 - alpha)^d`` of the way after ``d`` days). Upstream demand is what the
+  simulated orders ask for.
 - **lead times**: the learned lead time of each item's inbound lane (``replenisher.lead_time_estimate``),
   else the declared one. The world runs hour by hour and the loop decides every hour; the engine counts
   whole days, with the day closing at the stores' closing time (sales are counted then). A load that
   leaves ``L`` days after an order placed at the close is on the shelf for the sale ``ceil(L)`` closes
   later; the engine's day ``t`` order arrives at the start of day ``t + round(L')``, so the predicted
-  lead time is ``L' = L + 0.5`` (``timing_shift_days``, see :data:`DEFAULT_TIMING_SHIFT`).
+  lead time is ``L' = L + 0.5`` (``timing_shift_days``, see :data:`DEFAULT_TIMING_SHIFT`). A load already
+  on the road without an ETA estimate arrives at its departure plus the learned mean lead time of its lane
+  (not at its promised time, which carries the carrier's half-day pad).
 - **plants**: the live world's plants produce every day as much as their components allow, up to the
   line's rate (a push, not an order from the replenisher: no policy manages a plant's finished goods).
   The engine models a line as an item whose releases are bounded by its rate; its finished goods take an
   order-up-to level of ``push_cover_days`` days of the line's rate: an approximation (the live plant
   produces whatever its stock), so plant inventory is the least faithful of the predicted KPIs.
 
+Modelling choices made after seeing the realistic demo's results (seed 0, and seed 1 for the last two;
+bench/twin_fidelity.py), each a rule of the live loop or of the world the first version left out, none a
+band widened by a factor: (1) re-sizing the policies day by day as the loop does (the first version froze
+them at day 0, while the sensor switches from the declared prior to the online estimate the day after
+the prediction and the forecaster takes over a week later); (2) demand from the latest observed week
+(the sensor still answered with the declared prior at day 7, 10% below the world's level); (3) the demand
+level's uncertainty, measured as above (the first version's bands held only day-to-day noise: a few
+tenths of a percent wide); (4) loads on the road at their departure plus the learned lead time (the
+promise put the stores' overnight loads a day late); (5) a DC's projected demand from its stores' (its
+re-sized levels stayed ~8% under the loop's from the second week on). ``observed_min_days`` (off by default) is the first
+version's try at (2).
+
 Returned KPIs (each ``{"p10", "p50", "p90", "mean"}`` over the replications): ``store_fill_rate`` (share
 of store demand served from the shelf over the horizon), ``lost_sales_units`` and ``lost_sales_value``
 (at the SKU's price), ``inventory_plant`` / ``inventory_dc`` / ``inventory_store`` (units on hand at the
 end of the horizon, summed over the echelon), ``total_cost`` (holding on hand and in transit, ordering,
 transport and shortage, as the network's cost model prices them; its components under ``cost``), plus
-``meta`` (start, horizon, replications, seed, where the policies and demand came from, warnings).
+``meta`` (start, horizon, replications, seed, where the policies and demand came from, the level spread,
+warnings). :func:`observe_twin`, :func:`realized_between` and :func:`fidelity` set a prediction beside
+what the twin then realized (``supplynet demo --summary-json``'s ``fidelity``, bench/twin_fidelity.py).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -51,13 +80,18 @@ from supplynet.sim.engine import Simulation
 from supplynet.sim.live import initial_state_from_twin
 from supplynet.sim.network import DEMAND_KINDS, SimNetwork
 
-__all__ = ["DEFAULT_TIMING_SHIFT", "KPIS", "predict_from_live", "quantiles"]
+__all__ = ["DEFAULT_TIMING_SHIFT", "FIDELITY_KPIS", "KPIS", "fidelity", "live_refit", "observe_twin",
+           "predict_from_live", "quantiles", "realized_between"]
 
 #: days added to every lane's lead time: an order placed at a day's close is sold from ceil(L) closes later
 DEFAULT_TIMING_SHIFT = 0.5
 #: the KPIs predicted, in the order they are reported
 KPIS = ("store_fill_rate", "lost_sales_units", "lost_sales_value", "inventory_plant", "inventory_dc",
         "inventory_store", "total_cost")
+#: the KPIs a fidelity check sets beside the realized values (``supplynet demo --summary-json``'s ``fidelity``)
+FIDELITY_KPIS = ("store_fill_rate", "inventory_dc", "inventory_store")
+#: replications run in this many batches, each with its own draw of the demand levels
+_LEVEL_BATCHES = 10
 _EPOCH = date(1970, 1, 1)
 _ECHELON = {"plant": "inventory_plant", "dc": "inventory_dc", "store": "inventory_store"}
 
@@ -109,7 +143,8 @@ def _observed_demand(rep: Any, min_days: int) -> dict[tuple[str, str], tuple[flo
 
 
 def _apply_live(net: SimNetwork, model: Any, pols: Mapping[tuple[str, str], Any], rep: Any, start: datetime,
-                shift: float, push_cover_days: float, info: dict[str, Any], min_days: int = 3) -> SimNetwork:
+                shift: float, push_cover_days: float, info: dict[str, Any], min_days: int = 3,
+                paths: Mapping[tuple[str, str], list[float]] | None = None) -> SimNetwork:
     """``net`` with the live policies, demand estimates and lead times (see the module doc)."""
     n = net.n_items
     pk, pa, pb = net.pol_kind.copy(), net.pol_a.copy(), net.pol_b.copy()
@@ -160,9 +195,16 @@ def _apply_live(net: SimNetwork, model: Any, pols: Mapping[tuple[str, str], Any]
             if getattr(est, "source", "") == "network" and seen is not None:
                 mu, sd = seen
                 est = type("Observed", (), {"source": "observed"})()
-            dem_mean[:, i], dem_std[:, i] = mu, sd
-            dem_kind[i] = (DEMAND_KINDS["poisson"] if sd <= 1.2 * math.sqrt(max(mu, 1e-9))
-                           else DEMAND_KINDS["normal_int"]) if mu > 0 else DEMAND_KINDS["none"]
+            week = (paths or {}).get(key)
+            week = week[:7] if week is not None else None
+            dem_mean[:, i] = mu if week is None else float(np.mean(week))
+            dem_std[:, i] = sd if week is None else float(np.std(week, ddof=1))
+            if week is not None:  # the latest observed week: its mean and its days' spread (see the module doc)
+                est = type("Observed", (), {"source": "observed week"})()
+                dem_kind[i] = DEMAND_KINDS["normal_int"] if dem_mean[0, i] > 0 else DEMAND_KINDS["none"]
+            else:
+                dem_kind[i] = (DEMAND_KINDS["poisson"] if sd <= 1.2 * math.sqrt(max(mu, 1e-9))
+                               else DEMAND_KINDS["normal_int"]) if mu > 0 else DEMAND_KINDS["none"]
             src = str(getattr(est, "source", "live"))
             demand_src[src] = demand_src.get(src, 0) + 1
     info["policies_by_source"] = counts
@@ -176,7 +218,7 @@ def _apply_live(net: SimNetwork, model: Any, pols: Mapping[tuple[str, str], Any]
 def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replications: int = 200, seed: int = 0,
                       policies: Any = None, at: datetime | None = None,
                       timing_shift_days: float = DEFAULT_TIMING_SHIFT, push_cover_days: float = 2.0,
-                      observed_min_days: int = 0) -> dict[str, Any]:
+                      observed_min_days: int = 0, refit: Any = None, resize: bool = True) -> dict[str, Any]:
     """The next ``horizon_days`` days' KPIs predicted from ``twin`` under the live policies.
 
     ``network``: the :class:`supplynet.model.Network` the twin runs on; ``twin``: a
@@ -205,27 +247,189 @@ def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replication
     close = _last_close(state, start, network)
     info: dict[str, Any] = {"last_close": close.isoformat()}
     base = SimNetwork.from_network(network)
+    H = int(horizon_days)
+    last = close.date()
+    sensor = getattr(rep, "sensor", None) if resize else None
+    paths = _week_paths(sensor, last, H) if sensor is not None else {}
     net = _apply_live(base, network, pols, rep, close, float(timing_shift_days), float(push_cover_days), info,
-                      int(observed_min_days))
+                      int(observed_min_days), paths)
     # day 0 is the day that closed at ``close`` (its sales are in the twin: no demand), day d the d-th close
     # after it; what arrives before that close is on the shelf for its sales
-    dm = np.vstack([np.zeros((1, net.n_items)), net.dem_mean[-1:]])
-    dm.setflags(write=False)
-    net = net.replace(dem_mean=dm, dem_std=np.vstack([np.zeros((1, net.n_items)), net.dem_std[-1:]]))
-    live = initial_state_from_twin(net, twin, at=close)
-    sim = Simulation(live.network, horizon=int(horizon_days) + 1, replications=int(replications), seed=int(seed),
-                     scenario=live.scenario(None))
-    sim.run(until=1)
-    sim.reset_kpis()
-    sim.run()
-    res = sim.result()
-    return _kpis(live.network, sim, res, network) | {"meta": {
+    items = {(net.sites[net.item_site[i]], net.item_sku[i]): i for i in range(net.n_items) if not net.source[i]}
+    dm = np.vstack([np.zeros((1, net.n_items)), np.repeat(net.dem_mean[-1:], H, axis=0)])
+    net = net.replace(dem_std=np.vstack([np.zeros((1, net.n_items)), np.repeat(net.dem_std[-1:], H, axis=0)]))
+    lead_times = None
+    if rep is not None and hasattr(rep, "lead_time_estimate"):  # what the loop learned, without the promise's pad
+        lead_times = {ln.id: float(rep.lead_time_estimate(ln).mean_days) for ln in getattr(network, "lanes", ())}
+    live = initial_state_from_twin(net, twin, at=close, lead_times=lead_times)
+    resizing = sensor is not None and rep is not None and hasattr(rep, "resize")
+    if resizing:
+        info["refit"] = None if refit is None else {"every_days": refit.every.total_seconds() / 86400.0,
+                                                    "min_history": refit.min_history, "model": refit.model}
+    levels, managed, alpha = None, np.zeros(0, dtype=np.int64), 1.0
+    if resizing:  # the policies the loop will run, re-sized day by day from what its sensor will see
+        days = _projected_policies(rep, refit, paths, last, H)
+        levels = (np.repeat(net.pol_a[None, :], H, axis=0), np.repeat(net.pol_b[None, :], H, axis=0))
+        managed = np.array(sorted({items[k] for k in days[0] if k in items}), dtype=np.int64) if days else managed
+        for d, day_pols in enumerate(days):
+            for key, pol in day_pols.items():
+                i = items.get(key)
+                kp = pol.kernel_params()
+                if i is not None and net.pol_kind[i] == int(np.asarray(kp[0])):
+                    levels[0][d, i], levels[1][d, i] = float(np.asarray(kp[1])), float(np.asarray(kp[2]))
+        alpha = float(getattr(sensor, "alpha", 1.0))
+    # the demand level over the horizon is uncertain: replications run in batches, each with every observed
+    # key's level multiplied by its own draw (see the module doc)
+    spread = _level_spread(paths, rep, items, net) if paths else 0.0
+    info["demand_level_cv"] = round(spread, 4)
+    R = int(replications)
+    batches = min(_LEVEL_BATCHES, R // 2) if spread > 0 else 1
+    rng = np.random.default_rng([int(seed), 16])
+    observed_items = np.array(sorted(items[k] for k in paths if k in items and net.dem_kind[items[k]] >= 0),
+                               dtype=np.int64)
+    accs, on_hand, first = [], [], 0
+    for b in range(batches):
+        n_b = R // batches + (1 if b < R % batches else 0)
+        dm_b = dm.copy()
+        mult = np.ones(net.n_items)
+        if spread > 0 and len(observed_items):
+            mult[observed_items] = np.maximum(1.0 + spread * rng.standard_normal(len(observed_items)), 0.0)
+            dm_b *= mult
+        dm_b.setflags(write=False)
+        sim = Simulation(live.network.replace(dem_mean=dm_b), horizon=H + 1, replications=n_b, seed=int(seed),
+                         scenario=live.scenario(None), first_replication=first)
+        first += n_b
+        sim.run(until=1)
+        sim.reset_kpis()
+        par = sim._params  # the kernel's policy levels, re-set before each day as the live loop re-sizes them
+        for d in range(1, H + 1):
+            if levels is not None:
+                # the sensor follows this batch's level at its smoothing rate, and the levels with it
+                f = 1.0 + (mult - 1.0) * (1.0 - (1.0 - alpha) ** d)
+                par.pol_a[managed] = levels[0][d - 1, managed] * f[managed]
+                par.pol_b[managed] = levels[1][d - 1, managed] * f[managed]
+            sim.run(until=d + 1)
+        accs.append(sim.result().acc)
+        on_hand.append(sim.on_hand.copy())
+    info["batches"] = batches
+    info["resized_days"] = H if resizing else 0
+    return _kpis(live.network, np.concatenate(accs), np.concatenate(on_hand)) | {"meta": {
         "at": start.isoformat(), "horizon_days": int(horizon_days), "replications": int(replications),
         "seed": int(seed), "policies": "live replenisher" if rep is not None else (
             "given" if pols else "sized from the network's specs"),
         **info, "timing_shift_days": float(timing_shift_days), "push_cover_days": float(push_cover_days),
         "machines_down": live.down, "machines_at_risk": live.at_risk, "warnings": live.warnings,
         "currency": _currency(network)}}
+
+
+def _level_spread(paths: Mapping[tuple[str, str], list[float]], rep: Any, items: Mapping[tuple[str, str], int],
+                  net: SimNetwork) -> float:
+    """How far a week's demand level strays from the long-run level the network declares, pooled over the
+    customers' keys: the standard deviation, over the keys with an observed week, of the week's mean over the
+    declared mean per day (0 with fewer than two such keys)."""
+    declared = getattr(rep, "demand", None) or {}
+    ratios = []
+    for key, path in paths.items():
+        i = items.get(key)
+        m = float(declared.get(key, (0.0, 0.0))[0])
+        if i is not None and net.dem_kind[i] >= 0 and m > 0:
+            ratios.append(float(np.mean(path[:7])) / m)
+    return float(np.std(ratios, ddof=1)) if len(ratios) >= 2 else 0.0
+
+
+def _echelon_paths(rep: Any, paths: Mapping[tuple[str, str], list[float]]) -> dict[tuple[str, str], list[float]]:
+    """``paths`` where an upstream key's own recorded week (its stores' orders, which in the first weeks
+    carry the stores' opening stock running down) gives way to the sum of the projected demand of the keys it
+    supplies (their cheapest inbound lane starts there): in a steady state a store orders what it sells."""
+    out = dict(paths)
+    served: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for key in getattr(rep, "policies", {}):
+        if key in paths and getattr(rep, "inbound", {}).get(key):
+            served.setdefault((rep._cheapest(key).origin, key[1]), []).append(key)
+    for up, downs in served.items():
+        if up in rep.policies and all(d in paths for d in downs):
+            out[up] = [float(sum(v)) for v in zip(*(paths[d] for d in downs), strict=True)]
+    return out
+
+
+def _week_paths(sensor: Any, last: date, days: int, season: int = 7) -> dict[tuple[str, str], list[float]]:
+    """Each key's demand over the ``days`` after ``last`` as the sensor recorded it ``season`` days (or a
+    multiple) earlier: the latest observed week repeated (keys with a whole week recorded)."""
+    out: dict[tuple[str, str], list[float]] = {}
+    for key, daily in getattr(sensor, "daily", {}).items():
+        if not daily or (last - min(daily)).days + 1 < season:
+            continue
+        path = []
+        for d in range(1, days + 1):
+            k = (d + season - 1) // season
+            path.append(float(daily.get(last + timedelta(days=d - season * k), 0.0)))
+        out[key] = path
+    return out
+
+
+def _projected_policies(rep: Any, refit: Any, paths: Mapping[tuple[str, str], list[float]], last: date,
+                        days: int) -> list[dict[tuple[str, str], Any]]:
+    """The policies the live replenisher will run on each of the next ``days`` days: a copy of it (and its
+    demand sensor) is fed each key's projected demand (``paths``), refits its forecasts as the loop's
+    ``refit`` watcher would (daily, same model, history and sites) and re-sizes every policy."""
+    from supplynet.sense.demand.demand_live import forecast_estimates
+
+    r = copy.deepcopy(rep)
+    sen = r.sensor
+    paths = _echelon_paths(r, paths)
+    every = max(int(round(refit.every.total_seconds() / 86400.0)), 1) if refit is not None else 0
+    out = []
+    for d in range(1, days + 1):
+        day = last + timedelta(days=d)
+        for key, path in paths.items():
+            sen.record(key, day, path[d - 1])
+        if refit is not None and d % every == 0:
+            sites = getattr(refit, "sites", None)
+            keys = [k for k in sen.daily if sites is None or k[0] in sites]
+            est = forecast_estimates(sen.history(keys), refit.horizon_days, model=refit.model,
+                                     min_history=refit.min_history, level=refit.level)
+            sen.install(est, refit.horizon_days)
+        out.append({k: r.resize(k) for k in list(r.policies)})
+    return out
+
+
+def live_refit(loop: Any) -> Any:
+    """The live loop's demand-forecast refit watcher (the one refitting its replenisher's sensor), or None."""
+    sensor = getattr(getattr(loop, "replenisher", None), "sensor", None)
+    for w in getattr(loop, "watchers", ()):
+        if sensor is not None and getattr(w, "sensor", None) is sensor and hasattr(w, "min_history"):
+            return w
+    return None
+
+
+def observe_twin(twin: Any, network: Any) -> dict[str, float]:
+    """What the twin holds now: units on hand per echelon (``inventory_plant``, ``inventory_dc``,
+    ``inventory_store``) and the stores' cumulative sales and lost sales (``sold``, ``lost``)."""
+    kind = {s.id: s.kind for s in network.sites}
+    out = dict.fromkeys(("inventory_plant", "inventory_dc", "inventory_store", "sold", "lost"), 0.0)
+    for (site, _), p in getattr(twin, "state", twin).inventory.items():
+        k = kind.get(site)
+        if k in _ECHELON:
+            out[_ECHELON[k]] += max(float(p.on_hand), 0.0)
+        if k == "store":
+            out["sold"] += float(p.sold)
+            out["lost"] += float(p.lost_sales)
+    return out
+
+
+def realized_between(start: Mapping[str, float], end: Mapping[str, float]) -> dict[str, float]:
+    """The realized KPIs between two :func:`observe_twin` marks: the stores' fill rate (sales over sales plus
+    lost sales), lost sales in units, and units on hand per echelon at the end."""
+    sold, lost = end["sold"] - start["sold"], end["lost"] - start["lost"]
+    return {"store_fill_rate": sold / (sold + lost) if sold + lost > 0 else 1.0, "lost_sales_units": lost,
+            **{k: float(end[k]) for k in ("inventory_plant", "inventory_dc", "inventory_store")}}
+
+
+def fidelity(prediction: Mapping[str, Any], realized: Mapping[str, float],
+             kpis: tuple[str, ...] = FIDELITY_KPIS) -> dict[str, dict[str, float]]:
+    """``{kpi: {"p10", "p50", "p90", "realized"}}``: each predicted KPI beside its realized value."""
+    return {k: {"p10": float(prediction[k]["p10"]), "p50": float(prediction[k]["p50"]),
+                "p90": float(prediction[k]["p90"]), "realized": float(realized[k])} for k in kpis}
 
 
 def _last_close(state: Any, at: datetime, network: Any) -> datetime:
@@ -247,8 +451,7 @@ def _currency(network: Any) -> str | None:
     return str(cur) if cur else getattr(network, "currency", None)
 
 
-def _kpis(net: SimNetwork, sim: Simulation, res: Any, model: Any) -> dict[str, Any]:
-    acc = res.acc
+def _kpis(net: SimNetwork, acc: np.ndarray, on_hand: np.ndarray) -> dict[str, Any]:
     kind = np.asarray([net.site_kind[s] for s in net.item_site])
     held = ~net.source
     store = (kind == "store") & (net.dem_kind >= 0)
@@ -261,7 +464,7 @@ def _kpis(net: SimNetwork, sim: Simulation, res: Any, model: Any) -> dict[str, A
                            "lost_sales_value": quantiles(lost_value)}
     for k, name in _ECHELON.items():
         mask = held & (kind == k)
-        out[name] = quantiles(sim.on_hand[:, mask].sum(axis=1))
+        out[name] = quantiles(on_hand[:, mask].sum(axis=1))
     parts = {"holding": acc[:, :, K.A_HOLD].sum(axis=1), "transit_holding": acc[:, :, K.A_TRANSIT].sum(axis=1),
              "ordering": acc[:, :, K.A_ORDER].sum(axis=1), "transport": acc[:, :, K.A_TRANSPORT].sum(axis=1),
              "shortage": acc[:, :, K.A_SHORT].sum(axis=1)}

@@ -5,8 +5,9 @@ starting arrays:
 
 - on hand and backorders per stocking point (``twin.state.inventory``);
 - shipments on the road (departed, not delivered nor cancelled): each line arrives at its
-  destination on the day of its current ETA (``eta``, else ``promised_at``, else departure plus
-  the feeding lane's mean lead time), counted from ``at``; an overdue shipment arrives on day 1;
+  destination on the day of its current ETA (``eta``, else departure plus the lane's given mean lead
+  time (``lead_times``), else ``promised_at``, else departure plus the feeding lane's mean lead time),
+  counted from ``at``; an overdue shipment arrives on day 1;
 - open orders (``twin.state.orders``: created, released or shipped, not yet fully shipped): owed
   by the item's upstream feed (or arriving after the lead time from an external supplier);
 - asset health: a machine with an open work order is down, one with a failure or an alert on
@@ -78,13 +79,15 @@ def _days_until(when: datetime, at: datetime) -> int:
 
 def initial_state_from_twin(sim_network: SimNetwork, twin: Any, at: datetime | None = None, *,
                             unknown: str = "model", at_risk_loss: float = 0.5,
-                            at_risk: Iterable[str] = ()) -> LiveStart:
+                            at_risk: Iterable[str] = (), lead_times: Mapping[str, float] | None = None) -> LiveStart:
     """Map ``twin`` (a :class:`supplynet.twin.Twin` or its ``TwinState``) onto ``sim_network``.
 
     ``at`` is day 0 of the simulation (default: the time of the last event the twin applied).
     ``unknown``: what a stocking point the twin has no record of starts with: ``"model"`` (the
     network's own initial state, listed in the warnings) or ``"zero"``. ``at_risk``: extra machine
-    ids judged at risk (e.g. by ``supplynet.sense.health.health``).
+    ids judged at risk (e.g. by ``supplynet.sense.health.health``). ``lead_times``: mean lead time in days per
+    lane id (e.g. the live loop's learned ones); a shipment on such a lane without an ETA estimate arrives at
+    its departure plus that mean rather than at its promised time (a promise carries the carrier's padding).
     """
     if not isinstance(sim_network, SimNetwork):
         raise SimulationError(f"sim_network must be a SimNetwork, got {type(sim_network).__name__}")
@@ -140,7 +143,10 @@ def initial_state_from_twin(sim_network: SimNetwork, twin: Any, at: datetime | N
                 if i is None and qty:
                     warnings.append(f"shipment {sh.shipment_id}: {sh.destination}/{sku} is not simulated")
                 continue
-            eta = sh.eta or sh.promised_at
+            eta = sh.eta
+            if eta is None and lead_times and sh.lane_id in lead_times:
+                eta = _utc(sh.departed_at) + timedelta(days=float(lead_times[sh.lane_id]))
+            eta = eta or sh.promised_at
             if eta is None:
                 mean = lane_mean.get(sh.lane_id or "") or float(net.lt_mean[i])
                 eta = _utc(sh.departed_at) + timedelta(days=mean)
