@@ -191,6 +191,10 @@ class DemandSensor:
             self._forecast[key] = (est, date.fromordinal(last.toordinal() + horizon_days))
 
 
+#: the most a refitted forecast's daily std may be, in multiples of the series' own daily spread
+CAP_SPREAD = 3.0
+
+
 def forecast_estimates(hist: pd.DataFrame, horizon_days: int = 7, *, model: str = "snaive_smooth",
                        season_length: int = 7, min_history: int = 21, level: float = 80.0,
                        now: datetime | None = None) -> dict[tuple[str, str], DemandEstimate]:
@@ -210,9 +214,18 @@ def forecast_estimates(hist: pd.DataFrame, horizon_days: int = 7, *, model: str 
         horizon_days, levels=(level,))
     pdm = protection_demand(fc, horizon_days, level)
     counts = hist.groupby("unique_id").size()
+    # a guard on short histories: a conformal interval calibrated on one or two windows can come out many times
+    # wider than anything the series has done (seen in the demo: the first refit, at 14 days of a Walmart
+    # replay, gave a store item mean 108/day with std 928/day, and the stores' order-up-to levels doubled for
+    # a day). The per-day spread is capped at CAP_SPREAD times the series' own (its daily std, at least the
+    # Poisson sqrt(mean)): wide enough for any level shift the history shows, never an artefact of calibration.
+    spread = hist.groupby("unique_id")["y"].agg(["std", "mean"])
     out = {}
     for uid, m, s in zip(pdm["unique_id"], pdm["mean"], pdm["std"], strict=True):
         site, sku = str(uid).split("|", 1)
-        out[(site, sku)] = DemandEstimate(float(m) / horizon_days, float(s) / math.sqrt(horizon_days), "forecast",
-                                          int(counts[uid]), now)
+        mu, sd = float(m) / horizon_days, float(s) / math.sqrt(horizon_days)
+        own = spread.loc[uid]
+        cap = CAP_SPREAD * max(float(own["std"]) if math.isfinite(own["std"]) else 0.0,
+                               math.sqrt(max(float(own["mean"]), mu, 0.0)), 1.0)
+        out[(site, sku)] = DemandEstimate(mu, min(sd, cap), "forecast", int(counts[uid]), now)
     return out
