@@ -62,11 +62,17 @@ class Loop:
     """Twin plus decisions over ``store``.
 
     ``policy``: the autonomy policy (levels and guardrails per decision kind); ``watchers``: further
-    decision makers (see the module doc).
+    decision makers (see the module doc). ``release_hour``: orders are released per lane at this hour (UTC)
+    on the lane's review cycle, one shipment per lane and release, with out-of-cycle orders only where the
+    expected stock-out costs more than an extra shipment (:class:`~supplynet.decide.replenish.Replenisher`);
+    None: each touched SKU-site is decided as its tick closes. ``plan_production``: plants' finished goods
+    get a base-stock level from the network's downstream demand and the loop issues production orders (the
+    ``production_order`` action); False: plants are left to make what they make.
     """
 
     def __init__(self, store: Store, network: Any, policy: AutonomyPolicy, *, watchers: Sequence[Any] = (),
-                 twin: Twin | None = None, snapshots: SnapshotEvery | None = None):
+                 twin: Twin | None = None, snapshots: SnapshotEvery | None = None, release_hour: int | None = 6,
+                 plan_production: bool = True):
         self.store = store
         self.network = network
         self.policy = policy
@@ -74,7 +80,8 @@ class Loop:
         # otherwise the whole log is folded before they subscribe (they see what comes next)
         self.twin = twin if twin is not None else Twin.rebuild(store, network, use_snapshot=False)
         # with its demand sensor and lead-time learner; the policy file's budget caps what orders commit a day
-        self.replenisher = Replenisher(network, budget_per_day=policy.budget_per_day)
+        self.replenisher = Replenisher(network, budget_per_day=policy.budget_per_day, release_hour=release_hour,
+                                       plan_production=plan_production)
         self.rebalancer = Rebalancer(network, self.replenisher)
         self.shrinkage = ShrinkageMonitor(network)
         self.shrinkage_alerts = 0
@@ -149,7 +156,8 @@ class Loop:
         orders = [p for p in self.replenisher.decide(self.twin, now)
                   if (p.site, p.sku) not in moved and not self._still_pending((p.site, p.sku))]
         plans = moves + orders
-        return plans, [p.to_decision(now, trigger_event_ids=touched.get((p.site, p.sku), [])) for p in plans]
+        return plans, [p.to_decision(now, trigger_event_ids=touched.get((p.site, p.sku)) or list(p.trigger_event_ids))
+                       for p in plans]
 
     def pending_decisions(self) -> list[str]:
         return list(self.pending.values())
