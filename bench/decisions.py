@@ -203,7 +203,7 @@ def _count(rows: list[Any]) -> dict[str, int]:
 # ------------------------------------------------------------------------------------------ the reference
 def static_ss(seed: int, days: int, data_dir: Path | None, home: Path) -> dict[str, Any]:
     """The same world under a static (s,S) policy sized from history (see the module doc)."""
-    from supplynet.decide.replenish import Replenisher, size_policy
+    from supplynet.decide.replenish import ProductionLine, Replenisher, size_policy
     from supplynet.demo import machine_histories
     from supplynet.fleet import Fleet
     from supplynet.fleet._setup import schedule_jam
@@ -216,7 +216,9 @@ def static_ss(seed: int, days: int, data_dir: Path | None, home: Path) -> dict[s
     world = fleet.world
     meter = CostMeter(world, net)
     jam = schedule_jam(net, world, START, days, 20.0)
-    rep = Replenisher(net, demand=False, lead_times=False)  # declared demand and lead times: the history
+    # declared demand and lead times: the history; the plants' finished goods get the same static (s,S) rule,
+    # carried out as production orders (the MES makes at most the line's rate), as the live loop's plants do
+    rep = Replenisher(net, demand=False, lead_times=False, plan_production=True)
     policies, lanes = {}, {}
     for key, spec in rep.specs.items():
         lane = rep._cheapest(key)
@@ -244,8 +246,12 @@ def static_ss(seed: int, days: int, data_dir: Path | None, home: Path) -> dict[s
                     continue
                 n += 1
                 ln = lanes[key]
-                world.place(SimpleNamespace(order_id=f"SS{n:06d}", lane_id=ln.id, origin=ln.origin, site=key[0],
-                                            sku=key[1], quantity=float(q)))
+                order = SimpleNamespace(order_id=f"SS{n:06d}", lane_id=ln.id, origin=ln.origin, site=key[0],
+                                        sku=key[1], quantity=float(q))
+                if isinstance(ln, ProductionLine):
+                    world.make(order)
+                else:
+                    world.place(order)
         if (hour + 1) % 24 == 0:
             meter.close_day()
     end = meter.echelons()

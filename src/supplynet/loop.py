@@ -63,16 +63,19 @@ class Loop:
 
     ``policy``: the autonomy policy (levels and guardrails per decision kind); ``watchers``: further
     decision makers (see the module doc). ``release_hour``: orders are released per lane at this hour (UTC)
-    on the lane's review cycle, one shipment per lane and release, with out-of-cycle orders only where the
-    expected stock-out costs more than an extra shipment (:class:`~supplynet.decide.replenish.Replenisher`);
-    None: each touched SKU-site is decided as its tick closes. ``plan_production``: plants' finished goods
+    on the lane's review cycle (at most ``max_review_days``), one shipment per lane and release, with
+    out-of-cycle orders only where the expected stock-out costs more than an extra shipment
+    (:class:`~supplynet.decide.replenish.Replenisher`; DCs and plants then order at most that many days of
+    demand at a time); ``"auto"``: the hour replenishment's quiet hours end (the first hour an order may go
+    out without a person; 06:00 without quiet hours); None: each touched SKU-site is decided as its tick
+    closes. ``plan_production``: plants' finished goods
     get a base-stock level from the network's downstream demand and the loop issues production orders (the
     ``production_order`` action); False: plants are left to make what they make.
     """
 
     def __init__(self, store: Store, network: Any, policy: AutonomyPolicy, *, watchers: Sequence[Any] = (),
-                 twin: Twin | None = None, snapshots: SnapshotEvery | None = None, release_hour: int | None = 6,
-                 plan_production: bool = True):
+                 twin: Twin | None = None, snapshots: SnapshotEvery | None = None, release_hour: int | None | str = "auto",
+                 plan_production: bool = True, max_review_days: int = 3):
         self.store = store
         self.network = network
         self.policy = policy
@@ -80,8 +83,14 @@ class Loop:
         # otherwise the whole log is folded before they subscribe (they see what comes next)
         self.twin = twin if twin is not None else Twin.rebuild(store, network, use_snapshot=False)
         # with its demand sensor and lead-time learner; the policy file's budget caps what orders commit a day
-        self.replenisher = Replenisher(network, budget_per_day=policy.budget_per_day, release_hour=release_hour,
-                                       plan_production=plan_production)
+        if release_hour == "auto":
+            quiet = policy.for_kind("replenish").guardrails.quiet_hours
+            release_hour = quiet.end.hour if quiet is not None else 6
+        scheduled = release_hour is not None
+        self.replenisher = Replenisher(network, budget_per_day=policy.budget_per_day,
+                                       release_hour=release_hour,  # type: ignore[arg-type]
+                                       plan_production=plan_production, max_review_days=max_review_days,
+                                       upstream_cycle_days=float(max_review_days) if scheduled else None)
         self.rebalancer = Rebalancer(network, self.replenisher)
         self.shrinkage = ShrinkageMonitor(network)
         self.shrinkage_alerts = 0

@@ -71,6 +71,10 @@ def test_review_cycle_sizes_the_protection_interval(net):
     assert float(daily.S) == pytest.approx(sizing.base_stock_for_service(0.95, 40.0, 12.0, 2.0, 0.2))
     assert float(every3.S) == pytest.approx(sizing.base_stock_for_service(0.95, 40.0, 12.0, 4.0, 0.2))
     assert info["review_days"] == 3
+    # demand comes in daily lumps: a 0.7-day lane reviewed daily protects two whole days (two closes), not 1.7
+    lumpy, info = size_policy(spec, (40.0, 12.0), (0.7, 0.0), net.product("A"), review_days=1)
+    assert info["protection_days"] == 2.0
+    assert float(lumpy.S) == pytest.approx(sizing.base_stock_for_service(0.95, 40.0, 12.0, 2.0, 0.0))
     ss = net.policy_for("DC", "A")
     cont, _ = size_policy(ss, (40.0, 12.0), (2.0, 0.0), net.product("A"))
     periodic, _ = size_policy(ss, (40.0, 12.0), (2.0, 0.0), net.product("A"), review_days=2)

@@ -230,10 +230,15 @@ def size_policy(spec: Any, demand: DemandEstimate | tuple[float, float], lead_ti
     common = {"pack_size": float(product.pack_size), "moq": float(product.moq)}
     info: dict[str, Any] = {"type": kind, "target": {what: target}, "demand_per_day": [round(mu, 4), round(sd, 4)],
                             "lead_time_days": [round(lt, 4), round(lsd, 4)]}
-    # the protection interval: the lead time plus the time until the next look (daily for a base-stock level)
+    # the protection interval: the lead time plus the time until the next look (daily for a base-stock level). On
+    # a release schedule it is counted in whole days: demand comes in daily lumps (a day's sales at the close), and
+    # an interval that crosses part of a day crosses that day's close (an order released at dawn over a 0.7-day
+    # lane lands after the close: it protects two closes, not 1.7)
     once = 1.0 if review is None else review
     if review is not None:
+        once = math.ceil(lt + review - 1e-9) - lt
         info["review_days"] = review
+        info["protection_days"] = round(lt + once, 4)
     static = {"base_stock": ("S",), "RS": ("S",), "newsvendor": ("q",), "sS": ("s", "S"), "RQ": ("r", "Q")}[kind]
     if all(p in params for p in static):
         info["static"] = True
@@ -257,7 +262,7 @@ def size_policy(spec: Any, demand: DemandEstimate | tuple[float, float], lead_ti
             params = {"q": q, **params}
         else:
             cap = _cycle_cap(mu, product, max_cycle_days)
-            lp = lt + (review or 0.0)  # a reorder point looked at every R days protects L + R
+            lp = lt if review is None else lt + once  # a reorder point looked at every R days protects L + R
             res = (sizing.ss_eoq_safety_stock(fixed_cost, h, mu, sd_eff, max(lp, 1e-9), sl, fr, lsd)
                    if fixed_cost > 0 and h > 0 and "Q" not in params else None)
             if res is not None and res.S - res.s <= cap:
@@ -455,6 +460,7 @@ class Replenisher:
                 self.review_days[lane_id], self.review_why[lane_id] = self._review_cycle(self.lane_of(lane_id), keys)
         self._next_release: dict[str, datetime] = {}
         self._releases: Counter[str] = Counter()
+        self._promised: dict[tuple[str, str], float] = {}
         for key in self.specs:
             self.resize(key)
 
@@ -467,7 +473,10 @@ class Replenisher:
         return min(self.inbound[key], key=lambda ln: (ln.cost_per_unit, ln.lead_time.mean))
 
     def demand_estimate(self, key: tuple[str, str]) -> DemandEstimate:
-        est = self.sensor.estimate(key) if self.sensor is not None else None
+        # a plant's finished good is planned from the network's downstream demand (the stores' demand pushed up
+        # the lanes), not from the DCs' orders: those come in lumps of the DCs' review cycles
+        planned = self.plan_production and isinstance((self.inbound.get(key) or [None])[0], ProductionLine)
+        est = self.sensor.estimate(key) if self.sensor is not None and not planned else None
         if est is None:
             m, s = self.demand.get(key, (0.0, 0.0))
             est = DemandEstimate(m, s, "network")
@@ -609,8 +618,9 @@ class Replenisher:
         avoided = self._expected_short(key, pos, gap + lead.mean_days, lead) - self._expected_short(
             key, pos, lead.mean_days, lead)
         cost = avoided * self._penalty(key)
-        if cost <= float(lane.fixed_cost_per_shipment):
-            return None
+        unit = max(float(self.net.product(key[1]).pack_size), 1.0)
+        if avoided < unit or cost <= float(lane.fixed_cost_per_shipment):
+            return None  # less than a case short, or cheaper to wait for the release than to send a truck
         return {"expected_short_avoided": round(avoided, 3), "shortage_cost": round(cost, 2),
                 "extra_shipment_cost": float(lane.fixed_cost_per_shipment), "next_release_in_days": round(gap, 3)}
 
@@ -650,8 +660,22 @@ class Replenisher:
             return []
         for k in keys:
             self.resize(k)
+        # downstream first: what a store orders today is stock its DC has promised away before the truck leaves
+        # (the twin sees it leave only then), so each echelon plans on its position net of the orders the echelon
+        # below placed on it in this release (Clark & Scarf's echelon view, one release at a time)
+        rank = {"store": 0, "dc": 1, "plant": 2}
         positions = {k: state.position(*k).position for k in keys}
-        out = self.plan(positions, keys, day=day, now=now)
+        out: list[OrderProposal] = []
+        for tier in sorted({rank.get(self._kind.get(k[0], ""), 3) for k in keys}):
+            tier_keys = [k for k in keys if rank.get(self._kind.get(k[0], ""), 3) == tier]
+            for k in tier_keys:
+                positions[k] = positions[k] - self._promised.get(k, 0.0)
+            made = self.plan(positions, tier_keys, day=day, now=now)
+            for p in made:
+                if p.order_type == "transfer" and p.origin:
+                    self._promised[(p.origin, p.sku)] = self._promised.get((p.origin, p.sku), 0.0) + p.quantity
+            out += made
+        self._promised.clear()
         res = []
         for p in out:
             k = (p.site, p.sku)
