@@ -83,8 +83,8 @@ class Loop:
         # otherwise the whole log is folded before they subscribe (they see what comes next)
         self.twin = twin if twin is not None else Twin.rebuild(store, network, use_snapshot=False)
         # with its demand sensor and lead-time learner; the policy file's budget caps what orders commit a day
+        quiet = policy.for_kind("replenish").guardrails.quiet_hours
         if release_hour == "auto":
-            quiet = policy.for_kind("replenish").guardrails.quiet_hours
             release_hour = quiet.end.hour if quiet is not None else 6
         scheduled = release_hour is not None
         self.replenisher = Replenisher(network, budget_per_day=policy.budget_per_day,

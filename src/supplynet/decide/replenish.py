@@ -247,14 +247,15 @@ def size_policy(spec: Any, demand: DemandEstimate | tuple[float, float], lead_ti
         info["note"] = "no demand: levels 0"
     else:
         sd_eff = sd if sd > 0 else math.sqrt(mu)  # Poisson-like floor when the spread is unknown
-        q_default = float(params.get("Q", 7.0 * mu))
+        # without a fixed cost to spread, an order on a release schedule brings one review cycle's demand
+        q_default = float(params.get("Q", (review if review else 7.0) * mu))
         if kind == "base_stock":
             S = (sizing.base_stock_for_service(sl, mu, sd_eff, lt + once, lsd) if sl is not None
                  else sizing.base_stock_for_fill_rate(fr, mu, sd_eff, lt + once, lsd))
             params = {"S": S, **params}
         elif kind == "RS":
             R = float(params.get("R", 1.0))
-            R_protect = max(R, review) if review is not None else R
+            R_protect = max(R, once) if review is not None else R
             params = {"R": R, "S": sizing.rs_order_up_to(R_protect, mu, sd_eff, lt, sl, fr, lsd), **params}
         elif kind == "newsvendor":
             q = (sizing.base_stock_for_service(sl, mu, sd_eff, lt + once, lsd) if sl is not None
@@ -274,7 +275,7 @@ def size_policy(spec: Any, demand: DemandEstimate | tuple[float, float], lead_ti
                      else sizing.base_stock_for_fill_rate(fr, mu, sd_eff, lp, lsd, demand_per_cycle=Q))
                 info["Q_rule"] = f"EOQ {res.S - res.s:,.0f} capped at {cap / mu:.1f} days of demand"
             else:
-                Q = q_default
+                Q = min(q_default, cap) if "Q" not in params else q_default
                 s = (sizing.base_stock_for_service(sl, mu, sd_eff, lp, lsd) if sl is not None
                      else sizing.base_stock_for_fill_rate(fr, mu, sd_eff, lp, lsd, demand_per_cycle=Q))
                 info["Q_rule"] = "given" if "Q" in params else "7 days of demand"
@@ -634,7 +635,7 @@ class Replenisher:
             n = self._releases[ln] + 1
             self._releases[ln] = n
             at = self._next_release[ln]
-            self._next_release[ln] = now.replace(hour=self.release_hour or 0, minute=0, second=0, microsecond=0) \
+            self._next_release[ln] = max(at, now.replace(hour=self.release_hour or 0, minute=0, second=0, microsecond=0)) \
                 + timedelta(days=self.review_days.get(ln, 1))
             for k in self.lane_keys[ln]:
                 keys.append(k)
