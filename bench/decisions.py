@@ -19,7 +19,10 @@ holds):
   history** - every SKU-site with a policy gets the replenisher's own (s,S) sizing from the network's
   declared demand (its history) and declared lead times at a 98% cycle service level, fixed for the run,
   reviewed daily on the true position (on hand + in transit + open orders: perfect information, which
-  favours the reference), no rebalancing, no reroutes, no maintenance planning.
+  favours the reference), no rebalancing, no reroutes, no maintenance planning. Its plants follow the same
+  static (s,S) rule on their finished goods (sized from the declared downstream demand, the BOM's lead time),
+  issued as production orders the MES makes up to the line's rate - as the live loop's plants make to its
+  production orders (before, the reference's plants pushed at the line's rate: 6-9x their opening stock).
   ``cost_reduction_vs_static`` = 1 - live / static total cost, counted only when the live fill is at
   least the static one.
 
@@ -335,7 +338,20 @@ def report(per: dict[int, dict[str, Any]], seeds: list[int], days: int, data: st
                      "(common random numbers), reviewed daily on the true position",
         "costs": "holding + transport + lost sales (cost model penalty, else shortage_cost, else margin) + "
                  "expedite premiums, in the network's currency",
-        "twin_fidelity": "slot for bench/twin_fidelity.py (helper fidelity16)"})
+        "twin_fidelity": "slot for bench/twin_fidelity.py (helper fidelity16)",
+        "static_plants": "the reference's plants make to production orders from the same static (s,S) rule on their "
+                         "finished goods (declared downstream demand, the BOM's lead time), up to the line's rate",
+        "live_schedule": "the live loop releases each lane's orders together at 05:00 UTC (the end of replenishment's "
+                         "quiet hours) every R days, R the lane's joint EOQ cycle capped at 3 days and half the "
+                         "shortest shelf life on it; out-of-cycle orders only when the expected stock-out before the "
+                         "next release costs more than an extra shipment; plants make to production orders",
+        "chosen_after_seeing_results": "seen on seeds 0-1 (21 days) and the tiny demo before the 5-seed run: whole-day "
+                                       "protection intervals; downstream-first planning within a release; production "
+                                       "planned from declared downstream demand; the 3-day cap on DC/plant order "
+                                       "cycles (= max_review_days); release at the end of quiet hours (05:00) instead "
+                                       "of 06:00; a no-fixed-cost (s,S) cycle of one review. Tried and dropped: "
+                                       "upstream lanes released their lead time's fraction of a day earlier (tiny "
+                                       "demo fill 96.1% -> 92.3%)"})
     print(json.dumps(figures["seeds_meeting_target"]), flush=True)
 
 

@@ -49,16 +49,23 @@ def test_demo_places_orders_and_delivers(demo_run):
     file sink before its next hour, instead of a callback handing it each order an hour later), and the
     world draws its demand from its own random stream, these moved: shipments 26 -> 24, delivered
     22 -> 20, demand 2005 -> 2104, unfilled 41 -> 39, events 1130 -> 1120, gate 317 -> 314 stored
-    (orders 42 and decisions 3 proposed + 39 executed as before)."""
+    (orders 42 and decisions 3 proposed + 39 executed as before).
+
+    Since orders are released per lane on its review cycle (at 05:00, when replenishment's quiet hours end) and
+    the plant makes to production orders (issue #16), these moved on purpose: orders 42 -> 49 (production
+    orders among them), shipments 24 -> 26, delivered 20 -> 21, unfilled 39 -> 83 (the first days' transient:
+    the DC and stores are reviewed once a day instead of as each event lands), production runs 4 -> 3 (the
+    plant no longer makes 1,500 loaves a day for stores that sell 145), 5 MES order records (production orders
+    closed), decisions 5 proposed + 44 executed."""
     _, res = demo_run
-    assert (res.orders, res.shipments, res.delivered) == (42, 24, 20)
-    assert (res.demand, res.unfilled) == (2104, 39) and res.fill_rate == pytest.approx(1 - 39 / 2104)
-    assert res.events == 1120
-    assert res.by_kind == {"stock_count": 8, "machine_reading": 126, "shipment": 44, "sale": 32, "production": 4,
-                           "position": 568, "condition": 124, "maintenance": 1}
+    assert (res.orders, res.shipments, res.delivered) == (49, 26, 21)
+    assert (res.demand, res.unfilled) == (2104, 83) and res.fill_rate == pytest.approx(1 - 83 / 2104)
+    assert res.events == 1370
+    assert res.by_kind == {"stock_count": 8, "machine_reading": 126, "shipment": 47, "sale": 32, "production": 3,
+                           "order": 5, "position": 540, "condition": 387, "maintenance": 1}
     # every device message went through the gate and was stored
-    assert res.gate == {"stored": 314}
-    assert res.decisions == {"proposed": 3, "executed": 39}
+    assert res.gate == {"stored": 374}
+    assert res.decisions == {"proposed": 5, "executed": 44}
     # every order is a decision; the closing stress test ranks every site
     assert sum(res.decisions.values()) == res.orders
     assert set(res.ranking["site"]) == {"SUP-1", "PLANT-1", "DC-1", "STORE-1", "STORE-2"}
@@ -117,11 +124,15 @@ def test_as_of_includes_events_at_that_instant(tmp_path):
 def test_headline_kpis_within_2_percent_of_the_demo_before_it_was_composed(demo_run):
     """Composing fleet + run + the outbox keeps the demo's results on the same world and seed: the fill rate
     and the orders within 2% (measured: fill 98.72% -> 98.15%, orders 42 -> 42; shipments 26 -> 24 because
-    the world ships an order the hour it is decided, so fewer wait on stock and leave split)."""
+    the world ships an order the hour it is decided, so fewer wait on stock and leave split).
+
+    With the release schedule and production orders (issue #16) the loop decides differently on purpose: the
+    fill rate stays within 3% (98.15% -> 96.06%, the first days' transient of a once-a-day review) and the
+    orders count production orders too (42 -> 49)."""
     _, res = demo_run
     assert res.demand == 2104  # the same customers (the world's demand has its own random stream)
-    assert res.fill_rate == pytest.approx(PRE_COMPOSED_TINY["fill_rate"], rel=0.02)
-    assert res.orders == pytest.approx(PRE_COMPOSED_TINY["orders"], rel=0.02)
+    assert res.fill_rate == pytest.approx(PRE_COMPOSED_TINY["fill_rate"], rel=0.03)
+    assert res.orders == pytest.approx(PRE_COMPOSED_TINY["orders"], rel=0.2)
 
 
 def test_the_world_learns_every_executed_action_from_the_file_sink_once(demo_run):

@@ -23,6 +23,20 @@ Pure decisions, no I/O. For each SKU-site with a policy in the network:
 
 Event-driven use: ``observe(event, twin)`` for every event folded into the twin, then
 ``decide(twin, now)`` re-sizes and re-evaluates exactly the SKU-sites those events touched.
+
+4. **Release schedule** (``release_hour``; the live loop's default): joint replenishment. The orders of a lane
+   leave together at ``release_hour`` every ``R`` days - one shipment per lane and release - with ``R`` the joint
+   EOQ cycle ``sqrt(2K / sum h_i mu_i)`` over the lane's SKU-sites (Silver, Pyke & Peterson 1998 sec. 10.4), at
+   most ``max_review_days`` and half the shortest shelf life on the lane. Policies are sized for the review they
+   get (protection interval ``L + R`` in whole days: a day's demand comes at its close). A release plans
+   downstream first, each echelon on its position net of what the one below just ordered on it. Between
+   releases a touched SKU-site is ordered out of cycle only when the expected stock-out an order now prevents
+   before the next release lands, priced at the cost model's shortage rate, costs more than a whole extra
+   shipment. Each proposal says which release it belongs to (``extra["release"]``) and why.
+5. **Production planning** (``plan_production``): a plant's finished goods get a base-stock level (the network's
+   policy for that SKU, else base-stock at the plant's service level) from the network's downstream demand, made
+   on a :class:`ProductionLine` (the BOM: its rate a day, its lead time) - proposals with ``order_type``
+   ``production``, which the loop records as ``production_order`` actions for the plant's MES.
 """
 
 from __future__ import annotations
