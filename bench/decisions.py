@@ -90,18 +90,9 @@ class CostMeter:
         world._emit = metered
 
     def penalty(self, site: str, sku: str) -> float:
-        costs = getattr(self.net, "costs", None)
-        for name in ("lost_sale_penalty", "shortage_penalty"):
-            fn = getattr(costs, name, None)
-            if callable(fn):
-                try:
-                    return float(fn(site, sku))
-                except Exception:  # noqa: BLE001 - another signature: fall back
-                    break
-        p = self.prod[sku]
-        if getattr(p, "shortage_cost", None):
-            return float(p.shortage_cost)
-        return max(float(p.price) - float(p.unit_cost), 0.0)
+        """A lost unit's penalty: the network's cost model (its per SKU-site lost-sale penalty, else the product's
+        ``shortage_cost``, else its margin) - the same for both runs."""
+        return float(self.net.cost_model.lost_sale_rate(site, sku))
 
     def _transport(self, kw: dict[str, Any]) -> float:
         qty = float(sum(ln.quantity for ln in kw.get("lines") or ()))
