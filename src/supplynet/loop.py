@@ -70,12 +70,16 @@ class Loop:
     out without a person; 06:00 without quiet hours); None: each touched SKU-site is decided as its tick
     closes. ``plan_production``: plants' finished goods
     get a base-stock level from the network's downstream demand and the loop issues production orders (the
-    ``production_order`` action); False: plants are left to make what they make.
+    ``production_order`` action); False: plants are left to make what they make. ``store_fill_rate``: the
+    stores' fill-rate target their levels are sized for (None: the policies' cycle service levels). On a release
+    schedule a DC is sized from its stores' demand, not from their lumpy orders. ``max_review_days`` is 2 by
+    default (3 before): on the realistic 21-day demo (seeds 0-2) a 3-day cap left the DCs at 1.8-2.0x their
+    opening stock, a 2-day cap at 1.1-1.3x for 2-4 points less cost reduction (still >= 12%) at about the same fill.
     """
 
     def __init__(self, store: Store, network: Any, policy: AutonomyPolicy, *, watchers: Sequence[Any] = (),
                  twin: Twin | None = None, snapshots: SnapshotEvery | None = None, release_hour: int | None | str = "auto",
-                 plan_production: bool = True, max_review_days: int = 3):
+                 plan_production: bool = True, max_review_days: int = 2, store_fill_rate: float | None = None):
         self.store = store
         self.network = network
         self.policy = policy
@@ -90,7 +94,8 @@ class Loop:
         self.replenisher = Replenisher(network, budget_per_day=policy.budget_per_day,
                                        release_hour=release_hour,  # type: ignore[arg-type]
                                        plan_production=plan_production, max_review_days=max_review_days,
-                                       upstream_cycle_days=float(max_review_days) if scheduled else None)
+                                       upstream_cycle_days=float(max_review_days) if scheduled else None,
+                                       store_fill_rate=store_fill_rate, echelon_demand=scheduled)
         self.rebalancer = Rebalancer(network, self.replenisher)
         self.shrinkage = ShrinkageMonitor(network)
         self.shrinkage_alerts = 0
