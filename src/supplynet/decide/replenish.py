@@ -40,7 +40,8 @@ Event-driven use: ``observe(event, twin)`` for every event folded into the twin,
 6. **Echelon demand** (``echelon_demand``; the live loop's default on a release schedule): a DC is sized from its
    stores' demand - the sum of their sensed estimates (means and variances, each store's share split over its
    suppliers) - not from the transfer orders they place on it, which come in lumps of the stores' review cycles
-   and would size the DC's safety stock for the lumps. ``store_fill_rate`` sizes every store for a fill-rate target
+   and would size the DC's safety stock for the lumps (chosen after seeing seeds 0-2 of the realistic demo, as was
+   the live loop's 2-day cap on release cycles). ``store_fill_rate`` sizes every store for a fill-rate target
    instead of its policy's cycle service level (opt-in: on the realistic demo, seeds 0-1, a 99% store fill target
    lowered the fill, 97.3% -> 96.6% and 96.9% -> 96.4%: the stores drew the DCs' bread down faster).
 """
