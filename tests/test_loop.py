@@ -29,8 +29,8 @@ PRE_COMPOSED_REALISTIC = {7: {"fill_rate": 0.9851942984054624, "orders": 15189, 
 #: ... and the realistic demo since orders are released per lane on its review cycle and plants make to production
 #: orders (issue #16; branch orch16, seed 7, measured): a truck per lane and release instead of one per touched
 #: SKU-site and hour, so a fifth fewer orders and less than half the shipments, at a lower fill rate
-RELEASED_REALISTIC = {7: {"fill_rate": 0.9765420340573422, "orders": 12180, "shipments": 853, "delivered": 826,
-                          "unfilled": 11650.0, "demand": 496633.0, "executed": 12160}}
+RELEASED_REALISTIC = {7: {"fill_rate": 0.9709020544345623, "orders": 12296, "shipments": 907, "delivered": 860,
+                          "unfilled": 14451.0, "demand": 496633.0, "executed": 12282}}
 
 
 @pytest.fixture(scope="module")
@@ -235,14 +235,16 @@ def test_an_alert_derived_again_at_another_tick_is_the_same_event(tmp_path):
 @pytest.mark.parametrize("seed", sorted(RELEASED_REALISTIC))
 def test_realistic_demo_within_2_percent_of_the_demo_before_it_was_composed(tmp_path, cache, seed):
     """The realistic demo, composed, on the release schedule: fill rate, orders and executed decisions within 2%
-    of the measured run (seed 7: fill 97.65%, orders 12180, executed 12160), shipments and deliveries within 10%.
+    of the measured run (seed 7: fill 97.09%, orders 12296, executed 12282), shipments and deliveries within 10%.
 
     Before the release schedule (issue #16) it was checked against the demo before it was composed (fill 98.52%
     -> 98.92%, orders 15189 -> 15060, shipments 1919 -> 1779). The schedule changes it on purpose: one shipment
     per lane and release instead of one per touched SKU-site and hour (shipments 1779 -> 853: the fixed cost per
     truck was most of the network's cost), plants making to production orders, and a lower fill (98.9% ->
-    97.7%: DCs and plants reviewed once a day and holding less). Still fewer shipments than half the
-    pre-composed demo's, and never more lost sales than the measured run."""
+    97.7%: DCs and plants reviewed once a day and holding less). Then (orch16b) release cycles capped at 2 days
+    instead of 3 and DCs sized from their stores' demand: the DCs end at 1.3x their opening stock instead of ~2x,
+    for more shipments (853 -> 907) and a little lower fill (97.65% -> 97.09%). Still fewer shipments than half
+    the pre-composed demo's, and never more lost sales than the measured run."""
     from supplynet.config import Settings
     from supplynet.testing.require import require_or_skip
 
