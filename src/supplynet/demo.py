@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 #: the demo's tick: the brain decides as each simulated hour closes
 TICK_S = 3600.0
 #: what the demo's world subscribes to (a ``file`` sink in ``<home>/actions``)
-WORLD_ACTIONS = ("order", "transfer", "work_order", "reroute", "expedite")
+WORLD_ACTIONS = ("order", "transfer", "production_order", "work_order", "reroute", "expedite")
 #: the echelons the summary reports inventory for (site kinds)
 ECHELONS = ("plant", "dc", "store")
 

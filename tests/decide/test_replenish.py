@@ -224,3 +224,46 @@ def test_to_decision_keeps_options_and_reason(net):
     assert [o.label for o in d.options] == ["L-SUP-DC", "L-SUP2-DC"]
     assert d.action.quantity == p.quantity and d.trigger_event_ids == ["pos:7"]
     assert d.model_output["forecast"]["source"] == "network"
+
+
+# ------------------------------------------------------------------------------ store fill target, echelon demand
+def test_store_fill_rate_sizes_stores_only_and_explicit_targets_win(net):
+    rep = Replenisher(net, demand=False, lead_times=False, store_fill_rate=0.99)
+    assert rep.sizing[("S1", "A")]["target"] == {"fill_rate": 0.99}
+    assert rep.sizing[("DC", "A")]["target"] == {"service_level": 0.95}  # a DC keeps its policy's target
+    higher = Replenisher(net, demand=False, lead_times=False, store_fill_rate=0.999)
+    assert float(higher.policies[("S1", "A")].S) > float(rep.policies[("S1", "A")].S)
+    both = Replenisher(net, demand=False, lead_times=False, store_fill_rate=0.99, fill_rates={"S1": 0.97})
+    assert both.sizing[("S1", "A")]["target"] == {"fill_rate": 0.97}
+    with pytest.raises(DecisionError, match="store_fill_rate"):
+        Replenisher(net, demand=False, lead_times=False, store_fill_rate=1.5)
+
+
+def test_echelon_demand_sizes_a_dc_from_its_stores_not_their_lumpy_orders(net):
+    from supplynet.events import OrderEvent
+
+    reps = {flag: Replenisher(net, lead_times=False, echelon_demand=flag) for flag in (False, True)}
+    tw = Twin(net)
+    rng = np.random.default_rng(1)
+    seq = 0
+    for d in range(30):
+        seq += 1
+        sale = Sale(source="pos", seq=seq, ts=T0 + timedelta(days=d, hours=14), site="S1", sku="B",
+                    quantity=float(rng.poisson(100)))
+        events = [sale]
+        if d % 3 == 0:  # the store orders three days at a time: the DC sees 300 every third day
+            events.append(OrderEvent(source="erp", seq=seq, ts=T0 + timedelta(days=d, hours=5), order_id=f"O{d}",
+                                     order_type="transfer", status="created", site="S1", sku="B", quantity=300.0,
+                                     origin="DC"))
+        for e in events:
+            tw.apply(e)
+            for rep in reps.values():
+                rep.observe(e, tw)
+    lumpy, echelon = (reps[f].demand_estimate(("DC", "B")) for f in (False, True))
+    store = reps[True].demand_estimate(("S1", "B"))
+    assert lumpy.source == "online" and echelon.source == "echelon"
+    assert echelon.mean == pytest.approx(store.mean) and echelon.std == pytest.approx(store.std)
+    assert lumpy.std > 5 * echelon.std  # 300 / 0 / 0 a day: a spread of ~140 against the sales' ~10
+    for rep in reps.values():
+        rep.resize(("DC", "B"))
+    assert float(reps[True].policies[("DC", "B")].S) < float(reps[False].policies[("DC", "B")].S)

@@ -67,3 +67,54 @@ def test_open_orders_are_made_up_to_the_line_rate(tiny):
     assert sum(made) == pytest.approx(3 * rate + level)  # the order, then back to the plan's level
     assert w.stock[key] == pytest.approx(level)
     assert not [b for b in w.backlog if b.origin == "PLANT-1"]
+
+
+def _production_order(did: str, qty: float, sku: str = "BREAD-800G", site: str = "PLANT-1") -> dict:
+    """An executed production order as the loop enqueues it (decide/record.py's decision body)."""
+    body = {"action_id": f"act-{did}", "action": "production_order", "decision_id": did, "kind": "replenish",
+            "created_at": "2026-01-05T06:00:00+00:00", "why": "below base stock", "cost": 10.0,
+            "detail": {"type": "order", "site": site, "sku": sku, "quantity": qty, "origin": site,
+                       "lane_id": f"make:{site}:{sku}", "order_type": "production"}, "event_ids": []}
+    return {"action": "production_order", "action_id": f"act-{did}", "body": body, "decision_id": did}
+
+
+def test_production_orders_are_made_up_to_the_rate_and_closed(tiny):
+    """From its first production order a line makes what the orders ask (at most its rate, components
+    allowing) at the day's close and the MES closes each order; without orders it keeps pushing its rate."""
+    from supplynet.fleet._actions import ActionCarrier
+
+    fleet = Fleet(tiny, seed=2, start=START, sink=None, cover_days=3)
+    fleet.start()
+    w = fleet.world
+    key = ("PLANT-1", "BREAD-800G")
+    bom = next(b for b in tiny.boms)
+    for c in bom.components:
+        w.stock[("PLANT-1", c.sku)] = 7 * bom.rate_per_day * c.quantity
+    before = w.stats.produced
+    _day(fleet)
+    assert w.stats.produced - before == bom.rate_per_day  # no production orders yet: the line's rate
+    seen = []
+    emit = w._emit
+    w._emit = lambda cls, source, **kw: (seen.append((cls.__name__, kw)), emit(cls, source, **kw))[1]
+    carrier = ActionCarrier(w, tiny)
+    assert carrier.carry_out(_production_order("D1", 30.0))
+    assert carrier.carried == {"production_order": 1} and "make 30 BREAD-800G at PLANT-1" in carrier.done[0]
+    stock0, before = w.stock[key], w.stats.produced
+    _day(fleet)
+    made = w.stats.produced - before
+    assert made == 30.0
+    closed = [kw for name, kw in seen if name == "OrderEvent"]
+    assert [(c["order_id"], c["status"], c["order_type"]) for c in closed] == [("PO-D1", "received", "production")]
+    prod = [kw for name, kw in seen if name == "Production"]
+    assert prod and prod[0]["order_id"] == "PO-D1"
+    assert w.stock[key] <= stock0 + 30.0
+    # a planned line makes nothing without an order, and never more than its rate
+    before = w.stats.produced
+    _day(fleet)
+    assert w.stats.produced == before
+    assert carrier.carry_out(_production_order("D2", 10 * bom.rate_per_day))
+    _day(fleet)
+    assert w.stats.produced - before == bom.rate_per_day
+    # an order for a line the network lacks is refused, named
+    assert not carrier.carry_out(_production_order("D3", 5.0, sku="MILK-2L"))
+    assert "no such line" in carrier.refused[-1]

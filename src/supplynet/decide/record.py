@@ -46,7 +46,7 @@ __all__ = ["ACTIONS", "Outbox", "Recorded", "action_name", "alert_body", "decisi
            "subject_of"]
 
 #: what sinks subscribe to
-ACTIONS = ("order", "transfer", "work_order", "reroute", "expedite", "alert")
+ACTIONS = ("order", "transfer", "work_order", "reroute", "expedite", "alert", "production_order")
 
 #: ``outbox(tx, action_id=, action=, body=, decision_id=, at_us=)``: write the rows of one action
 Outbox = Callable[..., Any]
@@ -68,10 +68,11 @@ def dedupe_key(kind: str, subject: str, trigger: str) -> str:
 
 
 def action_name(d: Decision) -> str:
-    """The sink action an executed decision is: order, transfer, work_order, reroute or expedite."""
+    """The sink action an executed decision is: order, transfer, production_order (a plant makes it: the MES's),
+    work_order, reroute or expedite."""
     a = d.action
     if isinstance(a, OrderAction):
-        return "transfer" if a.order_type == "transfer" else "order"
+        return {"transfer": "transfer", "production": "production_order"}.get(a.order_type, "order")
     if isinstance(a, WorkOrderAction):
         return "work_order"
     return "expedite" if isinstance(a, RerouteAction) and a.option == "expedite" else "reroute"

@@ -2,7 +2,8 @@
 
 :class:`ActionFeed` reads the folder incrementally (it remembers each file's position and takes
 only complete lines); :class:`ActionCarrier` carries each action out in the world once per action id:
-a released order or transfer ships (``World.place``), a work order stops the machine after the
+a released order or transfer ships (``World.place``), a production order is made at the plant's day's close
+(``World.make``: at most the line's rate, components allowing), a work order stops the machine after the
 asset's maintenance lead time (``World.maintain``), an expedite or reroute speeds the load or sends
 another (``World.reroute``). Alerts carry nothing out. ``supplynet fleet`` and ``supplynet demo``
 both learn what to do this way, never from an in-process callback.
@@ -100,6 +101,7 @@ class _Order:
     quantity: float
     origin: str | None
     lane_id: str | None
+    order_type: str = "purchase"
 
 
 def _what(doc: dict[str, Any]) -> tuple[str, dict[str, Any], str | None, datetime | None]:
@@ -153,7 +155,14 @@ class ActionCarrier:
         """Why the world will not carry out this action (None: it will): an order for a site, SKU, origin
         or lane the network does not have, or a quantity that is not a finite number in (0, 1e9]; a
         work order for an unknown asset."""
-        if typ == "order":
+        if typ == "order" and f.get("order_type") == "production":
+            q = f.get("quantity")
+            if not isinstance(q, int | float) or isinstance(q, bool) or not 0 < q <= MAX_ORDER_UNITS:
+                return f"production order quantity {q!r} is not a number in (0, {MAX_ORDER_UNITS:g}]"
+            if not any(b.plant == f.get("site") and b.output_sku == f.get("sku") for b in self.net.boms):
+                return (f"production order for {str(f.get('sku'))[:80]!r} at {str(f.get('site'))[:80]!r}: "
+                        "no such line (bill of materials) in the network")
+        elif typ == "order":
             q = f.get("quantity")
             if not isinstance(q, int | float) or isinstance(q, bool) or not 0 < q <= MAX_ORDER_UNITS:
                 return f"order quantity {q!r} is not a number in (0, {MAX_ORDER_UNITS:g}]"
@@ -184,7 +193,11 @@ class ActionCarrier:
             self.refused.append(f"{aid[:80]}: {problem}")
             log.warning("actions: %s refused: %s", aid[:80], problem)
             return False
-        if typ == "order" and f.get("site") and f.get("sku") and f.get("quantity"):
+        if typ == "order" and f.get("order_type") == "production":
+            oid = f.get("order_id") or (f"PO-{did}" if did else f"PO-{aid}")
+            self.world.make(_Order(oid, f["site"], f["sku"], float(f["quantity"]), f["site"], None, "production"))
+            what = f"{doc.get('action')} {oid}: make {float(f['quantity']):g} {f['sku']} at {f['site']}"
+        elif typ == "order" and f.get("site") and f.get("sku") and f.get("quantity"):
             oid = f.get("order_id") or (f"PO-{did}" if did else f"PO-{aid}")
             self.world.place(_Order(oid, f["site"], f["sku"], float(f["quantity"]), f.get("origin"), f.get("lane_id")))
             what = f"{doc.get('action')} {oid}: {float(f['quantity']):g} {f['sku']} to {f['site']}"

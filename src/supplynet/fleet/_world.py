@@ -169,6 +169,9 @@ class World:
             interval = timedelta(seconds=max(dev.report_interval_s if dev else 3600.0, 3600.0))
             self.machines[a.id] = _Machine(a, src, dev.id if dev else f"mc-{a.id}", interval, start)
         self._initial_stock(cover_days)
+        #: open production orders per (plant, sku) (:meth:`make`); a line that has had one makes only to them
+        self.make_orders: dict[tuple[str, str], list[_Backlog]] = defaultdict(list)
+        self.planned: set[tuple[str, str]] = set()
         #: the production plan's finished-goods level per (plant, sku): the opening stock (see :meth:`_produce`)
         self.plan_level: dict[tuple[str, str], float] = {
             (b.plant, b.output_sku): float(self.stock.get((b.plant, b.output_sku), 0.0)) for b in network.boms}
@@ -219,6 +222,17 @@ class World:
         if lane is None:
             return
         self.backlog.append(_Backlog(order.order_id, lane.origin, order.site, order.sku, order.quantity, lane))
+
+    def make(self, order: Any) -> bool:
+        """A production order (the plant's MES): at the day's close the plant makes up to ``quantity`` of
+        ``sku`` (at most the line's rate, components and machines allowing) and closes the order; from the
+        first one on, that line makes only what production orders ask. False: the plant has no such line."""
+        key = (order.site, order.sku)
+        if not any((b.plant, b.output_sku) == key for b in self.net.boms):
+            return False
+        self.planned.add(key)
+        self.make_orders[key].append(_Backlog(order.order_id, order.site, order.site, order.sku, order.quantity, None))
+        return True
 
     def _lane(self, origin: str | None, dest: str, sku: str) -> Any | None:
         cands = [ln for ln in self.net.lanes if ln.destination == dest and (origin is None or ln.origin == origin)
@@ -446,34 +460,49 @@ class World:
         self._produce(now)
 
     def _produce(self, now: datetime) -> None:
-        """A day's production: each BOM makes, components and machines allowing, its rate; with
-        :attr:`produce_to_plan`, only what its plant's open orders need plus what restores the planned
-        finished-goods level (:attr:`plan_level`), up to its rate. Producing to plan is opt-in: on the
-        realistic 21-day demo (seed 7) it kept the plants' stock down (4.7x -> 2.4x) but the stores went
-        short (fill 98.9% -> 96.8%), as the plan level (the opening stock) does not cover the DCs' orders."""
+        """A day's production: each BOM makes, components and machines allowing, its rate; a line that has
+        production orders (:meth:`make`) makes what they ask (up to its rate) and closes them (the MES reports
+        each order received, or cancelled when nothing could be made); with :attr:`produce_to_plan`, only
+        what its plant's open orders need plus what restores the planned finished-goods level
+        (:attr:`plan_level`), up to its rate. Producing to plan is opt-in: on the realistic 21-day demo (seed
+        7) it kept the plants' stock down (4.7x -> 2.4x) but the stores went short (fill 98.9% -> 96.8%), as
+        the plan level (the opening stock) does not cover the DCs' orders."""
         open_orders: dict[tuple[str, str], float] = defaultdict(float)
         for b in self.backlog:
             open_orders[(b.origin, b.sku)] += b.quantity
         for bom in self.net.boms:
-            needed = set(getattr(bom, "machines", None) or [])
-            if any(m.down_until is not None for m in self.machines.values()
-                   if m.asset.site == bom.plant and (not needed or m.asset.id in needed)):
-                continue
-            rate = float(bom.rate_per_day or 0.0)
-            if rate <= 0:
-                continue
-            # to plan, the plant's MES makes what the open orders on the plant need plus what brings finished goods
-            # back to the plan's level, at most the line's rate
             key = (bom.plant, bom.output_sku)
-            want = (self.plan_level.get(key, 0.0) + open_orders.get(key, 0.0) - max(self.stock[key], 0.0)
-                    if self.produce_to_plan else rate)
-            possible = min([self.stock[(bom.plant, c.sku)] / c.quantity for c in bom.components] + [rate, want])
-            qty = float(math.floor(max(possible, 0.0)))
-            if qty <= 0:
-                continue
-            for c in bom.components:
-                self.stock[(bom.plant, c.sku)] -= qty * c.quantity
-            self.stock[(bom.plant, bom.output_sku)] += qty
-            self.stats.produced += qty
-            self._emit(Production, f"mes-{bom.plant}", site=bom.plant, sku=bom.output_sku, quantity=qty,
-                       consumed=tuple(Line(sku=c.sku, quantity=qty * c.quantity) for c in bom.components))
+            orders = self.make_orders.pop(key, [])
+            qty = self._make(bom, key, open_orders, orders)
+            for o in orders:  # one day's run: what was not made is not owed
+                self._emit(OrderEvent, f"mes-{bom.plant}", order_id=o.order_id, order_type="production",
+                           status="received" if qty > 0 else "cancelled", site=o.site, sku=o.sku,
+                           quantity=o.quantity, origin=o.site)
+
+    def _make(self, bom: Any, key: tuple[str, str], open_orders: dict[tuple[str, str], float],
+              orders: list[_Backlog]) -> float:
+        needed = set(getattr(bom, "machines", None) or [])
+        if any(m.down_until is not None for m in self.machines.values()
+               if m.asset.site == bom.plant and (not needed or m.asset.id in needed)):
+            return 0.0
+        rate = float(bom.rate_per_day or 0.0)
+        if rate <= 0:
+            return 0.0
+        if key in self.planned:  # the MES makes to production orders
+            want = sum(o.quantity for o in orders)
+        elif self.produce_to_plan:  # what the open orders need plus what brings finished goods back to plan
+            want = self.plan_level.get(key, 0.0) + open_orders.get(key, 0.0) - max(self.stock[key], 0.0)
+        else:
+            want = rate
+        possible = min([self.stock[(bom.plant, c.sku)] / c.quantity for c in bom.components] + [rate, want])
+        qty = float(math.floor(max(possible, 0.0)))
+        if qty <= 0:
+            return 0.0
+        for c in bom.components:
+            self.stock[(bom.plant, c.sku)] -= qty * c.quantity
+        self.stock[key] += qty
+        self.stats.produced += qty
+        self._emit(Production, f"mes-{bom.plant}", site=bom.plant, sku=bom.output_sku, quantity=qty,
+                   consumed=tuple(Line(sku=c.sku, quantity=qty * c.quantity) for c in bom.components),
+                   order_id=orders[0].order_id if orders else None)
+        return qty

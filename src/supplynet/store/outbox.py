@@ -41,7 +41,7 @@ from .audit import AuditLog
 __all__ = ["ACTIONS", "STATUSES", "OutboxRow", "OutboxTable", "SinkSecretTable", "canonical_json"]
 
 #: what an outbox row may carry
-ACTIONS = ("order", "transfer", "work_order", "reroute", "expedite", "alert")
+ACTIONS = ("order", "transfer", "work_order", "reroute", "expedite", "alert", "production_order")
 STATUSES = ("pending", "delivered", "dead")
 _COLS = ("id, action_id, sink, action, decision_id, body, status, attempts, next_at_us, created_at_us, "
          "updated_at_us, last_error, resends")
