@@ -192,13 +192,13 @@ def init(directory: Annotated[Path, typer.Argument(help="project folder to creat
 _STARTER_SINKS = """\
 # Where executed actions and alerts go (supplynet run --sinks sinks.yaml). Every delivery carries the
 # action id as its idempotency key. Kinds: file (JSONL in a folder), webhook (HTTP POST, HMAC-signed),
-# mqtt (signed commands on a topic). Actions: order, transfer, work_order, reroute, expedite, alert.
+# mqtt (signed commands on a topic). Actions: order, transfer, production_order (a plant makes it), work_order, reroute, expedite, alert.
 sinks:
   - name: actions-folder
     kind: file                        # JSONL appended and fsynced (what supplynet fleet --actions reads)
     folder: .supplynet/actions
     rotate: none                      # daily: one file a day (actions-YYYY-MM-DD.jsonl)
-    actions: [order, transfer, work_order, reroute, expedite, alert]
+    actions: [order, transfer, production_order, work_order, reroute, expedite, alert]
 #  - name: erp
 #    kind: webhook                     # headers Idempotency-Key and X-Supplynet-Signature: sha256=<hex>
 #    url: https://erp.example.com/supplynet/actions

@@ -38,7 +38,7 @@ def _sinks(folder: Path) -> Path:
     """A file sink taking every action (what an ERP reading a folder would see)."""
     path = folder / "sinks.yaml"
     path.write_text(f"sinks:\n  - {{name: erp-folder, kind: file, folder: {folder / 'actions'}, rotate: none, "
-                    f"actions: [order, transfer, work_order, reroute, expedite, alert]}}\n")
+                    f"actions: [order, transfer, production_order, work_order, reroute, expedite, alert]}}\n")
     return path
 
 
@@ -165,7 +165,7 @@ def test_sigkill_at_random_moments_neither_loses_nor_repeats_a_decision(world, b
     # every executed decision has its outbox row, once; what reached the folder carries one body per key
     outbox = _outbox(db)
     assert sorted(o.action_id for o in outbox if o.decision_id) == sorted(f"act-{r.id}" for r in executed)
-    assert {o.action for o in outbox} <= {"order", "transfer", "alert"} and all(o.sink == "erp-folder" for o in outbox)
+    assert {o.action for o in outbox} <= {"order", "transfer", "production_order", "alert"} and all(o.sink == "erp-folder" for o in outbox)
     with open_store(db) as st:
         alerts = {f"alert-{e.event.event_id}" for e in st.log.read(kinds=["alert"])}
     assert {o.action_id for o in outbox if o.action == "alert"} <= alerts  # each alert raised once, in the log

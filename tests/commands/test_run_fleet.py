@@ -34,7 +34,7 @@ def _env(home: Path) -> dict[str, str]:
 def _sinks(folder: Path, url: str) -> Path:
     path = folder / "sinks.yaml"
     path.write_text("sinks:\n  - name: erp\n    kind: webhook\n    url: " + url + "\n    secret_env: ERP_SECRET\n"
-                    "    actions: [order, transfer, work_order, reroute, expedite, alert]\n    backoff_s: 0.2\n"
+                    "    actions: [order, transfer, production_order, work_order, reroute, expedite, alert]\n    backoff_s: 0.2\n"
                     "    backoff_max_s: 2\n", encoding="utf-8")
     return path
 

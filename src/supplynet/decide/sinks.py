@@ -8,7 +8,7 @@
         url: https://erp.example.com/supplynet
         secret_env: ERP_WEBHOOK_SECRET  # env var holding the HMAC secret; absent: a per-sink secret
                                         # sealed with the vault (supplynet outbox secret erp prints it)
-        actions: [order, transfer]      # of: order, transfer, work_order, reroute, expedite, alert
+        actions: [order, transfer]      # of: order, transfer, production_order, work_order, reroute, expedite, alert
         max_attempts: 8                 # tries before a dead letter (5xx, timeouts, refused)
         timeout_s: 10                   # per attempt
         backoff_s: 1                    # first retry after ~1 s, doubling, with jitter ...
@@ -24,7 +24,7 @@
         kind: file
         folder: /var/lib/supplynet/actions
         rotate: daily                   # daily: actions-YYYY-MM-DD.jsonl (UTC); none: actions.jsonl
-        actions: [order, transfer, work_order, reroute, expedite, alert]
+        actions: [order, transfer, production_order, work_order, reroute, expedite, alert]
 
 A mistake is reported as ``sinks.yaml:7 sinks[0].url: ...`` (file, line, field), in one line.
 """
