@@ -296,8 +296,9 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
                        on_hour=lambda done, total: bar.update(task, completed=done))
     from .commands.tables import Col, make_table
 
-    t = make_table([Col("what"), Col("value", numeric=True)], [],
+    t = make_table([Col("what", fold=False), Col("value", numeric=True)], [],
                    title=f"supplynet demo: {res.network}, {res.days} days ({res.seconds:.1f} s)")
+    t.columns[1].no_wrap, t.columns[1].overflow = False, "fold"  # a long list of counts folds, right-aligned
     for k, v in [("events in the log", res.events), ("orders placed", res.orders), ("shipments", res.shipments),
                  ("delivered", res.delivered), ("customer demand (units)", f"{res.demand:,.0f}"),
                  ("fill rate", f"{res.fill_rate:.1%}"), ("units produced", f"{res.produced:,.0f}"),
@@ -319,9 +320,10 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
         t.add_row(f"  {k} events", str(v))
     out.print(t)
     if res.ranking is not None and len(res.ranking):
-        r = make_table([Col("site"), Col("kind"), Col("TTS days", numeric=True), Col("TTR days", numeric=True),
-                        Col("TTS < TTR"), Col("short before"), Col("risk exposure", numeric=True),
-                        Col("worst scenario")], [],
+        # 80 columns: TTS and TTR in days (the note under the table says so), "short before" as a flag column
+        r = make_table([Col("site", fold=False), Col("kind", fold=False), Col("TTS", numeric=True),
+                        Col("TTR", numeric=True), Col("TTS<TTR", fold=False), Col("short before", fold=False),
+                        Col("risk", numeric=True), Col("worst scenario", fold=False)], [],
                        title=f"stress test from the live state: sites by risk exposure ({res.stress_seconds:.1f} s, "
                              f"{replications} replications per scenario; report: {res.stress_folder}/report.html)")
         for row in res.ranking.head(10).itertuples(index=False):

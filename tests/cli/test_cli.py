@@ -134,6 +134,9 @@ def test_demo_command_on_the_tiny_network(tmp_path):
     assert "events in the log" in r.output and (tmp_path / "demo.db").is_file()
     assert "sites by risk exposure" in r.output and (tmp_path / "stress-test" / "ranking.csv").is_file()
     assert "short before" in r.output and "TTS (time to survive)" in " ".join(r.output.split())
+    table = r.output.split("sites by risk exposure")[1].split("TTS (time to survive)")[0].splitlines()[1:]
+    assert table and all(len(ln) <= 80 for ln in table), table  # the risk table fits 80 columns, nothing cut
+    assert "…" not in "".join(table)
     html = (tmp_path / "stress-test" / "report.html").read_text()  # the report a planner takes to a meeting
     assert "What TTS and TTR mean" in html and "Cost breakdown (GBP" in html
     summary = json.loads((tmp_path / "summary.json").read_text())  # one JSON object, the table's figures
