@@ -257,3 +257,27 @@ def test_fidelity_on_one_seed_of_the_realistic_demo(tmp_path):
     assert 0.5 < row["store_fill_rate"]["realized"] <= 1 and row["store_fill_rate"]["p90"] <= 1
     assert row["inside"] == all(row[k]["inside"] for k in bench.CHECKED)
     assert row["meta"]["resized_days"] == 3 and row["meta"]["policies"] == "live replenisher"
+
+
+def test_a_lane_released_every_two_days_is_reviewed_on_the_loops_release_days(live_store):
+    """On a release schedule a SKU-site orders only when its inbound lane is released (every R days from its
+    next release): the prediction reviews it on those days too, and leaves daily lanes reviewed daily."""
+    _, model, _ = live_store
+    rep = Replenisher(model, release_hour=5, max_review_days=2)
+    start = at(30)
+    plan = rep.release_plan()
+    slow = [ln for ln, (r, _) in plan.items() if r == 2]
+    daily = [ln for ln, (r, _) in plan.items() if r == 1]
+    if not slow:  # the tiny network's lanes all release daily at this cap: make one lane's cycle two days
+        slow = [daily.pop()]
+        rep.review_days[slow[0]] = 2
+    rep._next_release[slow[0]] = start + timedelta(days=1, hours=5)  # its next release: tomorrow
+    info: dict = {}
+    net = _apply_live(SimNetwork.from_network(model), model, rep.policies, rep, start, 0.5, 2.0, info)
+    for key in rep.lane_keys[slow[0]]:
+        i = net._index(key)
+        assert net.pol_review[i] == 2.0 and net.pol_offset[i] == 1.0  # days 1, 3, 5, ... from the start
+    for ln in daily:
+        for key in rep.lane_keys[ln]:
+            assert net.pol_review[net._index(key)] <= 1.0
+    assert Replenisher(model).release_plan() == {}  # no schedule, nothing to follow

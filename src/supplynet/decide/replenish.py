@@ -632,6 +632,13 @@ class Replenisher:
         return R, (f"every {R} d: joint EOQ cycle {eoq:.1f} d over {len(keys)} SKU-site(s) (fixed {K:g} per "
                    f"shipment, holding {hm:.2f}/day), {bound}")
 
+    def release_plan(self) -> dict[str, tuple[int, datetime | None]]:
+        """Each scheduled lane's review cycle in days and its next release (None: not yet due once), read
+        only (the twin's prediction runs the same schedule); empty without a release schedule."""
+        if self.release_hour is None:
+            return {}
+        return {ln: (int(self.review_days.get(ln, 1)), self._next_release.get(ln)) for ln in self.lane_keys}
+
     def next_release(self, lane_id: str, now: datetime) -> datetime:
         """When ``lane_id``'s next release is due (its first: today at ``release_hour``)."""
         due = self._next_release.get(lane_id)
