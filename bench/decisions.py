@@ -148,7 +148,7 @@ def live(seed: int, days: int, data_dir: Path | None, home: Path) -> dict[str, A
     live_fleet.LiveFleet = MeteredFleet  # type: ignore[misc]
     try:
         res = demo.run_demo(days=days, seed=seed, home=home, data_dir=data_dir, stress_replications=0,
-                            cache_dir=home.parent / "rul-cache", on_hour=on_hour)
+                            fidelity_replications=0, cache_dir=home.parent / "rul-cache", on_hour=on_hour)
     finally:
         live_fleet.LiveFleet = original  # type: ignore[misc]
     meter, world = box["meter"], box["world"]

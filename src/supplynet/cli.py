@@ -296,9 +296,8 @@ def demo(days: Annotated[int, typer.Option(min=1, max=3650, help="simulated days
                        on_hour=lambda done, total: bar.update(task, completed=done))
     from .commands.tables import Col, make_table
 
-    t = make_table([Col("what", fold=False), Col("value", numeric=True)], [],
+    t = make_table([Col("what", fold=False), Col("value", numeric=True, fold=True)], [],  # long counts fold
                    title=f"supplynet demo: {res.network}, {res.days} days ({res.seconds:.1f} s)")
-    t.columns[1].no_wrap, t.columns[1].overflow = False, "fold"  # a long list of counts folds, right-aligned
     for k, v in [("events in the log", res.events), ("orders placed", res.orders), ("shipments", res.shipments),
                  ("delivered", res.delivered), ("customer demand (units)", f"{res.demand:,.0f}"),
                  ("fill rate", f"{res.fill_rate:.1%}"), ("units produced", f"{res.produced:,.0f}"),

@@ -220,18 +220,15 @@ def print_summary(results: dict, out: Path, *, ranking: list[dict] | None = None
                   console: Console | None = None) -> None:
     """The run's summary as tables at the terminal (80 columns): scenarios with their cost in the network's
     currency, then the riskiest sites, then the policy comparison; ``--json`` prints the same as JSON."""
-    from supplynet.sim.report import TTS_TTR_MEANING, ranking_table, render_table, summary_table
-
-    def _days(v: object) -> str:  # a site short before every disruption has no TTS: "-", never "nan"
-        return "-" if v is None or not math.isfinite(float(v)) else f"{float(v):.0f}"  # type: ignore[arg-type]
+    from supplynet.sim.report import TTS_TTR_MEANING, days_cell, ranking_table, render_table, summary_table
 
     console = console or Console(width=max(80, min(Console().width, 120)), highlight=False)
     console.print(summary_table(results))
     if ranking:
         console.print(ranking_table(ranking))
     if live_ranking:
-        rows = [[str(r["site"]), str(r["worst_scenario"]), f"{r['risk_exposure']:.2f}", _days(r["tts_days"]),
-                 _days(r["ttr_days"]), "TTS<TTR" if r["flagged"] else ""] for r in live_ranking]
+        rows = [[str(r["site"]), str(r["worst_scenario"]), f"{r['risk_exposure']:.2f}", days_cell(r["tts_days"]),
+                 days_cell(r["ttr_days"]), "TTS<TTR" if r["flagged"] else ""] for r in live_ranking]
         console.print(render_table(f"Risk exposure from the live state as of {(live or {}).get('at', '')}",
                                    ["site", "worst scenario", "risk", "TTS", "TTR", "flags"], rows, text=2))
         console.print(TTS_TTR_MEANING)
@@ -305,7 +302,6 @@ def _predict_live(network: Path | None, *, store: str | None, at: str | None, ho
 
 def _finite(value: object) -> object:
     """``value`` with NaN and infinities as null (strict JSON)."""
-    import math
 
     if isinstance(value, float):
         return value if math.isfinite(value) else None

@@ -85,11 +85,12 @@ def _numeric(values: Iterable[Any]) -> bool:
 
 @dataclass(frozen=True)
 class Col:
-    """A column: its header, right-aligned if ``numeric``; ``fold`` lets long text wrap onto more lines."""
+    """A column: its header, right-aligned if ``numeric``; ``fold`` lets long text wrap onto more lines (default:
+    text folds, numbers stay on one line; ``numeric=True, fold=True``: right-aligned text that may fold)."""
 
     name: str
     numeric: bool = False
-    fold: bool = True
+    fold: bool | None = None
 
 
 def make_table(columns: Sequence[Col], rows: Iterable[Sequence[str]], *, title: str | None = None,
@@ -98,10 +99,11 @@ def make_table(columns: Sequence[Col], rows: Iterable[Sequence[str]], *, title: 
     t = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False,
               title_justify="left", caption_justify="left", header_style="bold", collapse_padding=True)
     for c in columns:
-        if c.numeric:
+        fold = (not c.numeric) if c.fold is None else c.fold
+        if c.numeric and not fold:
             t.add_column(c.name, justify="right", no_wrap=True)
         else:
-            t.add_column(c.name, overflow="fold", no_wrap=not c.fold)
+            t.add_column(c.name, justify="right" if c.numeric else "left", overflow="fold", no_wrap=not fold)
     for r in rows:
         t.add_row(*r)
     return t

@@ -29,7 +29,7 @@ _BY_MODULE: dict[str, tuple[str, ...]] = {
                       "predict_from_live", "quantiles", "realized_between"),
     "live": ("LiveStart", "initial_state_from_twin", "rank_sites"),
     "network": ("DEMAND_KINDS", "LEAD_KINDS", "SimNetwork"),
-    "report": ("build_tables", "cost_breakdown", "render_table", "scenario_summary", "service_panels",
+    "report": ("build_tables", "cost_breakdown", "days_cell", "render_table", "scenario_summary", "service_panels",
                "summary_table", "write_report"),
     "runners": ("EXECUTORS", "run_chunk", "run_replications"),
     "run": ("Report", "run_scenarios"),

@@ -22,7 +22,7 @@ from supplynet.sim import _kernel as K
 from supplynet.sim import kpi
 from supplynet.sim.engine import SimResult
 
-__all__ = ["build_tables", "cost_breakdown", "render_table", "scenario_summary", "service_panels",
+__all__ = ["build_tables", "days_cell", "cost_breakdown", "render_table", "scenario_summary", "service_panels",
            "summary_table", "write_report"]
 
 _COST_LABELS = {"holding_cost": "holding", "ordering_cost": "ordering", "transport_cost": "transport",
@@ -148,7 +148,7 @@ TTS_TTR_MEANING = ("TTS (time to survive): days from the first disruption until 
                    "the disruption (those skus are left out of its TTS; '-': every sku was).")
 
 
-def _days(v: Any) -> str:
+def days_cell(v: Any) -> str:
     """Whole days, or "-" where there is no figure (a site short before the disruption has no TTS)."""
     return "-" if v is None or not math.isfinite(float(v)) else f"{float(v):.0f}"
 
@@ -157,8 +157,8 @@ def ranking_table(rows: list[dict[str, Any]]) -> Any:
     out = []
     for r in rows:
         flags = ("TTS<TTR " if r.get("flag_tts_lt_ttr") else "") + ("short before" if r.get("short_before_disruption") else "")
-        out.append([str(r["site"]), str(r["scenario"]), f"{r['risk_exposure_index']:.2f}", _days(r["tts_p50"]),
-                    _days(r["ttr_p50"]), flags.strip()])
+        out.append([str(r["site"]), str(r["scenario"]), f"{r['risk_exposure_index']:.2f}", days_cell(r["tts_p50"]),
+                    days_cell(r["ttr_p50"]), flags.strip()])
     table = render_table("Risk exposure (TTS/TTR in days from the first disruption)",
                          ["site", "scenario", "risk", "TTS", "TTR", "flags"], out, text=2)
     table.caption = TTS_TTR_MEANING
@@ -271,7 +271,7 @@ def _html(results: dict[str, SimResult], meta: dict[str, Any], plots: list[dict[
     cost_rows = [{"label": _COST_LABELS.get(c, "total"), "values": [_money(v) for v in breakdown.loc[c]]}
                  for c in breakdown.index if c not in absent]
     ranking = [{"site": r["site"], "kind": r["kind"], "scenario": r["scenario"],
-                "rei": f"{r['risk_exposure_index']:.2f}", "tts": _days(r["tts_p50"]), "ttr": _days(r["ttr_p50"]),
+                "rei": f"{r['risk_exposure_index']:.2f}", "tts": days_cell(r["tts_p50"]), "ttr": days_cell(r["ttr_p50"]),
                 "flags": ", ".join(f for f, on in (("TTS < TTR", r.get("flag_tts_lt_ttr")),
                                                    ("short before the disruption", r.get("short_before_disruption")))
                                    if on),
