@@ -179,3 +179,21 @@ def test_hostile_store_values_are_one_line(tmp_path, cmd):
 
 def test_an_unreachable_postgres_is_one_line():
     _one_line(cli("devices", "list", "--store", "postgresql://nohost.invalid/x"), "cannot connect to PostgreSQL")
+
+
+WRITING = [("run", "--until-caught-up"), ("serve",), ("fleet", "--days", "1"), ("replay", "x.jsonl"),
+           ("devices", "add", "GPS-X", "--measures", "latitude"), ("tokens", "create", "alice", "--role", "viewer"),
+           ("ingest", "file", "x.jsonl"), ("ingest", "mqtt"), ("decisions", "approve", "D1"), ("quarantine", "prune"),
+           ("import", "x.csv")]
+
+
+@pytest.mark.parametrize("cmd", WRITING, ids=" ".join)
+def test_an_empty_store_is_a_usage_error_for_writing_commands_too(tmp_path, monkeypatch, cmd):
+    """``run --store ""`` used to mean the default store (it then created ``.supplynet/``): an empty value
+    is a mistake, named in one line, and nothing is written."""
+    monkeypatch.chdir(tmp_path)
+    for value in ("", "   "):
+        r = cli(*cmd, "--store", value)
+        assert r.exit_code == 2, (cmd, r.output)
+        assert "is empty" in r.output and "Traceback" not in r.output, r.output
+    assert not any(tmp_path.iterdir())

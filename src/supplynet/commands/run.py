@@ -37,6 +37,7 @@ import typer
 
 from ..errors import ConfigError, DataError, StoreError
 from ..events import iso_utc
+from .options import check_store
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -458,7 +459,8 @@ def _crash_on_error(fn: Any, what: str) -> Any:
     return target
 
 
-def run(store: Annotated[str | None, typer.Option(help="sqlite:///path or postgresql://... (SUPPLYNET_STORE_URL)")] = None,
+def run(store: Annotated[str | None, typer.Option(callback=check_store,
+                                                 help="sqlite:///path or postgresql://... (SUPPLYNET_STORE_URL)")] = None,
         network: Annotated[Path | None, typer.Option(help="network YAML (default: the one the store recorded)")] = None,
         policy: Annotated[Path | None, typer.Option(help="autonomy policy YAML (default: the stored one, else the "
                                                          "packaged example)")] = None,
