@@ -182,7 +182,7 @@ def test_an_unreachable_postgres_is_one_line():
 
 
 WRITING = [("run", "--until-caught-up"), ("serve",), ("fleet", "--days", "1"), ("replay", "x.jsonl"),
-           ("devices", "add", "GPS-X", "--measures", "latitude"), ("tokens", "create", "alice", "--role", "viewer"),
+           ("devices", "add", "GPS-X", "--measures", "latitude"), ("tokens", "create", "--person", "alice", "--role", "viewer"),
            ("ingest", "file", "x.jsonl"), ("ingest", "mqtt"), ("decisions", "approve", "D1"), ("quarantine", "prune"),
            ("import", "x.csv")]
 
