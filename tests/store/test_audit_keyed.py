@@ -116,8 +116,9 @@ def test_verify_needs_the_vault_key(db, monkeypatch, tmp_path):
 
 def test_a_process_with_another_vault_key_refuses_to_append(db, monkeypatch):
     monkeypatch.setenv("SUPPLYNET_VAULT_KEY", _key())
-    with open_store(db) as st, pytest.raises(StoreError, match="does not key this store's audit chain"):
+    with open_store(db) as st, pytest.raises(StoreError, match="does not key this store's audit chain") as err:
         st.audit.append("admin:x", "token.create", "t")
+    assert "SUPPLYNET_HOME=DIR" in str(err.value)  # where a demo's store keeps its key
 
 
 def test_store_from_before_keyed_chains_migrates_through_a_transition_entry(vault, tmp_path):

@@ -182,7 +182,8 @@ class AuditLog:
         if key_id is not None and key_id != key.id:
             raise StoreError(f"this process's vault key does not key this store's audit chain (key {key.id}, the "
                              f"chain's {key_id}): set SUPPLYNET_VAULT_KEY or SUPPLYNET_VAULT_KEY_FILE to the vault "
-                             f"key of this deployment")
+                             f"key of this deployment (a store made by 'supplynet demo --home DIR' has its key in "
+                             f"DIR/vault.key: SUPPLYNET_HOME=DIR)")
         if key_id is None and seq > 0:  # a chain from before keyed entries: mark the transition
             seq += 1
             prev = AuditLog._insert(tx, key, seq, prev, at, "supplynet", "audit.keyed", "audit",
