@@ -41,7 +41,7 @@ import numpy as np
 from ..errors import DecisionError
 from ..sense.eta.delay import DelayDeclared
 from .decision import Decision, Option, OrderAction, RerouteAction
-from .impact import Impact, Key, Node, affected_items, assess_impact, twin_inputs
+from .impact import Impact, Key, Node, affected_items, assess_impact, downstream_days, twin_inputs
 from .whatif import Simulate, WhatIfNetwork, WhatIfStart
 
 __all__ = ["OBJECTIVES", "Alternative", "CostedOption", "ExpediteMode", "Response", "alternatives", "choose",
@@ -369,17 +369,6 @@ def _late_arrivals(delay: DelayDeclared, impact: Impact, now: datetime,
     return sorted(((w, max(d, 1e-9)) for w, d in pts), key=lambda x: x[1])
 
 
-def _downstream_days(nodes: dict[Key, Node], key: Key, seen: frozenset[Key] = frozenset()) -> float:
-    """The longest way (days) from ``key`` to the customers it feeds: lanes' lags, a day per production step."""
-    n = nodes.get(key)
-    if n is None or key in seen:
-        return 0.0
-    seen = seen | {key}
-    ways = [lag + _downstream_days(nodes, c, seen) for c, lag in n.lanes]
-    ways += [1.0 + _downstream_days(nodes, c, seen) for c, _ in n.bom_children]
-    return max(ways, default=0.0)
-
-
 def cost_alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Impact, alts: list[Alternative], *,
                       now: datetime, simulate: Simulate, horizon_days: float | None = None, replications: int = 64,
                       seed: int = 0, periods_per_day: int = 24, standing_days: float = 0.0) -> list[CostedOption]:
@@ -402,7 +391,7 @@ def cost_alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Im
     idx = base.index()
     stock, arrivals = twin_inputs(network, state, nodes, now, exclude=delay.shipment_id)
     points = _late_arrivals(delay, impact, now, standing_days)
-    reach = max((_downstream_days(nodes, k) for k in dest_keys if k in nodes), default=0.0)
+    reach = max((downstream_days(nodes, k) for k in dest_keys if k in nodes), default=0.0)
     horizon = (float(horizon_days) if horizon_days else
                max(max(d for _, d in points) + reach, 1.0 / max(periods_per_day, 1)))
     on_hand = {k: max(float(v), 0.0) for k, v in stock.items()}
