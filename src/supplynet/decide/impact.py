@@ -107,14 +107,16 @@ def affected_items(network: Any, site: str, skus: list[str], depth: int = 5) -> 
     return {k: nodes[k] for k in order}
 
 
-def downstream_days(nodes: dict[Key, Node], key: Key, seen: frozenset[Key] = frozenset()) -> float:
-    """The longest way (days) from ``key`` to the customers it feeds: lanes' lags, a day per production step."""
+def downstream_days(nodes: dict[Key, Node], key: Key, seen: frozenset[Key] = frozenset(), *,
+                    min_lag: float = 0.0) -> float:
+    """The longest way (days) from ``key`` to the customers it feeds: lanes' lags (at least ``min_lag``), a day
+    per production step."""
     n = nodes.get(key)
     if n is None or key in seen:
         return 0.0
     seen = seen | {key}
-    ways = [lag + downstream_days(nodes, c, seen) for c, lag in n.lanes]
-    ways += [1.0 + downstream_days(nodes, c, seen) for c, _ in n.bom_children]
+    ways = [max(lag, min_lag) + downstream_days(nodes, c, seen, min_lag=min_lag) for c, lag in n.lanes]
+    ways += [1.0 + downstream_days(nodes, c, seen, min_lag=min_lag) for c, _ in n.bom_children]
     return max(ways, default=0.0)
 
 
