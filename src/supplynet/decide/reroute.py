@@ -20,9 +20,9 @@ Each is costed for cost and service by the what-if simulation the caller hands i
 :class:`~supplynet.decide.whatif.Simulate` function; the wiring passes :func:`supplynet.loop.sim_whatif`,
 the Monte Carlo engine, so decide never imports :mod:`supplynet.sim`) on the affected part of the network,
 started from the twin's state, every alternative on the same seed (common random numbers, so differences
-are paired; Law 2015, s.10.2), hour by hour over the window in which the delay costs anything (until the
-late load's forecast P90, its stop's rest included when the tracker reports the truck standing, and its way
-to the customers; see :func:`cost_alternatives`). An alternative's total cost is what it spends
+are paired; Law 2015, s.10.2), hour by hour over the window in which the delay costs anything: for each of
+the late load's forecast arrivals (P10, P50, P90, its stop's rest included when the tracker reports the
+truck standing) until it would arrive and its goods reach the customers (see :func:`cost_alternatives`). An alternative's total cost is what it spends
 plus the simulated holding and shortage cost over that window; its time is when the goods reach the
 destination. The objective (per network in ``meta.reroute_objective``, or per decision; default
 ``lowest_cost``) picks one: ``lowest_cost`` (least total cost: waiting unless acting costs less), ``fastest`` (earliest arrival, then cost) or ``balanced`` (least
