@@ -121,8 +121,8 @@ class CostMeter:
 
 
 def _jam_caught(world: Any) -> list[dict[str, Any]]:
-    """The scheduled jams and the trips they caught: the destination's shortfall share when judged (None: caught
-    after the rule's patience ran out), when it stood still."""
+    """The scheduled jams and the trips they caught: the destination's shortfall share (caught below the rule's
+    share: after its patience ran out), when it stood still, how many trips it let pass."""
     return [{"lane_id": j.lane_id, "shipment_id": j.shipment_id, "short_share": None if j.short_share is None
              else round(j.short_share, 3), "start": j.start.isoformat() if j.start else None,
              "end": j.end.isoformat() if j.end else None, "trips_passed": len(j.judged)}

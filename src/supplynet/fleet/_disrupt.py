@@ -44,7 +44,7 @@ class Jam:
     start: datetime | None = None    # when the trip stopped
     end: datetime | None = None
     judged: set[str] = field(default_factory=set)  # trips seen and let pass (not needed)
-    short_share: float | None = None  # of the trip it caught: the destination's shortfall share (needed_share)
+    short_share: float | None = None  # of the trip it caught: the destination's shortfall share (needed_share > 0)
 
 
 def jam(world: Any, lane_id: str, at: datetime, hours: float, at_fraction: float = 0.4, *,
@@ -81,12 +81,12 @@ def apply_jams(world: Any, trip: Any, until: datetime) -> None:
         if any(o.shipment_id == trip.shipment_id for o in world.jams):
             return
         share = None
-        if j.needed_share > 0 and trip.depart < j.at + timedelta(days=j.patience_days):
+        if j.needed_share > 0:
             if trip.shipment_id in j.judged:
                 continue
-            j.judged.add(trip.shipment_id)
-            share = shortfall_share(world, trip, j.hours)
-            if share < j.needed_share:
+            share = shortfall_share(world, trip, j.hours)  # recorded for the trip caught, patience or not
+            if share < j.needed_share and trip.depart < j.at + timedelta(days=j.patience_days):
+                j.judged.add(trip.shipment_id)
                 continue
         span = trip.arrive - trip.depart
         start = max(trip.depart + span * j.at_fraction, j.at)
