@@ -333,3 +333,39 @@ def test_a_load_stuck_for_a_day_is_taken_over_and_the_record_shows_what_it_saves
     assert cf["wait"]["arrival_days"] > moving.options[0].alt.arrival_days  # the stop's median rest included
     action = stuck.action()
     assert isinstance(action, RerouteAction) and action.option == "expedite" and action.shipment_id == "SH1"
+
+
+def test_the_destinations_regular_deliveries_go_on_in_the_what_if():
+    """The destination places no order in the what-if, but its regular replenishment goes on as it would live:
+    a cycle's mean need each cycle, the first half a cycle plus its quickest inbound lane's lead time away,
+    alike for every option (what the next delivery brings anyway is no credit to sending goods early)."""
+    from supplynet.decide.impact import affected_items
+    from supplynet.decide.reroute import regular_deliveries
+
+    net = network()
+    nodes = affected_items(net, "ST-1", ["PROD"])
+    rows = regular_deliveries(net, nodes, {("ST-1", "PROD")}, horizon=3.2)
+    # DC-1 -> ST-1 takes half a day: deliveries of 80 (a day's need) at 1.0, 2.0 and 3.0 days
+    assert rows == [(("ST-1", "PROD"), 80.0, 1.0), (("ST-1", "PROD"), 80.0, 2.0), (("ST-1", "PROD"), 80.0, 3.0)]
+    assert regular_deliveries(net, nodes, {("ST-1", "PROD")}, horizon=0.9) == []
+    two = regular_deliveries(net, nodes, {("ST-1", "PROD")}, horizon=3.2, cycle_days=2.0)
+    assert two == [(("ST-1", "PROD"), 160.0, 1.5)]
+    plant = affected_items(net, "PLANT", ["COMP"])  # the quicker of its two suppliers: 2 days
+    assert [r[2] for r in regular_deliveries(net, plant, {("PLANT", "COMP")}, horizon=4.0)] == [2.5, 3.5]
+
+
+def test_every_option_meets_the_same_regular_deliveries(case):
+    net, twin, d, imp, alts, _ = case
+    calls = []
+
+    def fake(network, starts, *, horizon, replications, seed):
+        calls.append((list(starts), horizon))
+        return [WhatIfOutcome(holding_cost=np.zeros(2), shortage_cost=np.zeros(2), revenue_at_risk=np.zeros(2),
+                              fill_rate=np.ones(2)) for _ in starts]
+
+    cost_alternatives(net, twin.state, d, imp, alts, now=T0, simulate=fake, replications=2, seed=1)
+    for starts, horizon in calls:
+        regular = [[r for r in s.in_transit if r[0] == ("PLANT", "COMP") and r[1] == pytest.approx(80.0)]
+                   for s in starts]
+        assert regular[0] and all(r == regular[0] for r in regular)  # the same for every option
+        assert [r[2] for r in regular[0]][0] == pytest.approx(2.5)

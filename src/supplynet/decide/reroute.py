@@ -44,8 +44,8 @@ from .decision import Decision, Option, OrderAction, RerouteAction
 from .impact import Impact, Key, Node, affected_items, assess_impact, downstream_days, twin_inputs
 from .whatif import Simulate, WhatIfNetwork, WhatIfStart
 
-__all__ = ["OBJECTIVES", "Alternative", "CostedOption", "ExpediteMode", "Response", "alternatives", "choose",
-           "cost_alternatives", "plan_response"]
+__all__ = ["OBJECTIVES", "REGULAR_CYCLE_DAYS", "Alternative", "CostedOption", "ExpediteMode", "Response",
+           "alternatives", "choose", "cost_alternatives", "plan_response", "regular_deliveries"]
 
 Objective = Literal["lowest_cost", "fastest", "balanced"]
 OBJECTIVES: tuple[str, ...] = ("lowest_cost", "fastest", "balanced")
@@ -400,6 +400,8 @@ def cost_alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Im
     on_hand = {k: max(float(v), 0.0) for k, v in stock.items()}
     pipeline = [(k, q, max(d, 1e-9)) for k, rows in arrivals.items() for d, q in rows]
     load_lines = [((delay.destination, s), float(q)) for s, q, *_ in delay.lines if (delay.destination, s) in idx]
+    regular = regular_deliveries(network, nodes, dest_keys, max(d for _, d in points) + reach + step)
+    pipeline += [row for row in regular if row[0] in idx]
     per_point = []
     for _, d in points:
         starts = []
@@ -431,6 +433,36 @@ def cost_alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Im
                                 float(res["revenue_at_risk"].mean()),
                                 float(np.nanmean(fill)) if np.isfinite(fill).any() else float("nan"),
                                 float(diff.mean()), half))
+    return out
+
+
+#: the destination's regular replenishment in the what-if: a delivery every this many days, the first half a
+#: cycle plus its inbound lane's mean lead time from now (a release due on average half a cycle away)
+REGULAR_CYCLE_DAYS = 1.0
+
+
+def regular_deliveries(network: Any, nodes: dict[Key, Node], dest_keys: set[Key], horizon: float,
+                       cycle_days: float = REGULAR_CYCLE_DAYS) -> list[tuple[Key, float, float]]:
+    """(item, quantity, days from now) of the destination's own replenishment within ``horizon`` days: the
+    destination stays frozen in the what-if (it places no order the simulation would have to invent), but its
+    regular orders go on as they would live - a replenisher counting the late load in its position orders what
+    was sold, so each delivery brings a cycle's mean need, for every option alike. The late load's absence
+    still leaves the shelf one load lower until it arrives; what the next regular delivery brings anyway is
+    no longer credited to the options that send goods early (e.g. a shelf kept bare for two days at a
+    waiting load's forecast P90)."""
+    out: list[tuple[Key, float, float]] = []
+    for key in sorted(dest_keys):
+        node = nodes.get(key)
+        if node is None or node.need <= 0:
+            continue
+        lanes = [ln for ln in network.lanes_to(key[0]) if ln.carries(key[1])]
+        if not lanes:
+            continue
+        lead = min(float(ln.lead_time.mean) for ln in lanes)
+        t = lead + cycle_days / 2.0
+        while t < horizon:
+            out.append((key, node.need * cycle_days, t))
+            t += cycle_days
     return out
 
 
