@@ -364,7 +364,7 @@ def test_every_option_meets_the_same_regular_deliveries(case):
                               fill_rate=np.ones(2)) for _ in starts]
 
     cost_alternatives(net, twin.state, d, imp, alts, now=T0, simulate=fake, replications=2, seed=1)
-    for starts, horizon in calls:
+    for starts, _horizon in calls:
         regular = [[r for r in s.in_transit if r[0] == ("PLANT", "COMP") and r[1] == pytest.approx(80.0)]
                    for s in starts]
         assert regular[0] and all(r == regular[0] for r in regular)  # the same for every option
