@@ -369,7 +369,13 @@ def report(per: dict[int, dict[str, Any]], seeds: list[int], days: int, data: st
                                        "truck there costs more than the store loses in a day) and only on a load "
                                        "the store needs (was: whatever the next tracked trip carried, e.g. 12 "
                                        "units); the 25% share and the 2 days' patience were set before any run and "
-                                       "not tuned"})
+                                       "not tuned - on L-AVO-BRS no trip reached 25% within the patience on seeds "
+                                       "0-7, so the jam caught the third tracked trip (jam_caught: its share by the "
+                                       "declared means 0-0.06, while the twin had several of the store's SKUs at or "
+                                       "near zero when the delay was declared). Also seen on seed 1 before the 5-seed "
+                                       "run: the what-if's window per arrival point and the destination's regular "
+                                       "deliveries (waiting's simulated shortage 1504 -> 914 -> 528; the take-over "
+                                       "chosen throughout)"})
     print(json.dumps(figures["seeds_meeting_target"]), flush=True)
 
 
