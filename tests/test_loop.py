@@ -61,16 +61,22 @@ def test_demo_places_orders_and_delivers(demo_run):
     orders among them), shipments 24 -> 26, delivered 20 -> 21, unfilled 39 -> 83 (the first days' transient:
     the DC and stores are reviewed once a day instead of as each event lands), production runs 4 -> 3 (the
     plant no longer makes 1,500 loaves a day for stores that sell 145), 5 MES order records (production orders
-    closed), decisions 5 proposed + 44 executed."""
+    closed), decisions 5 proposed + 44 executed.
+
+    Since the demo's jam catches a load its store needs (issue #16 item 5: the first tracked trip after day 2
+    passes, its store holding enough; the next is caught and the platform takes it over, 5.4 h sooner than
+    waiting), these moved on purpose: shipments 26 -> 27 (shipment events 47 -> 48), unfilled 83 -> 29, events
+    1370 -> 1358 (positions 540 -> 519, conditions 387 -> 391, MES order records 5 -> 6), gate 374 -> 370
+    stored, decisions 6 proposed + 43 executed."""
     _, res = demo_run
-    assert (res.orders, res.shipments, res.delivered) == (49, 26, 21)
-    assert (res.demand, res.unfilled) == (2104, 83) and res.fill_rate == pytest.approx(1 - 83 / 2104)
-    assert res.events == 1370
-    assert res.by_kind == {"stock_count": 8, "machine_reading": 126, "shipment": 47, "sale": 32, "production": 3,
-                           "order": 5, "position": 540, "condition": 387, "maintenance": 1}
+    assert (res.orders, res.shipments, res.delivered) == (49, 27, 21)
+    assert (res.demand, res.unfilled) == (2104, 29) and res.fill_rate == pytest.approx(1 - 29 / 2104)
+    assert res.events == 1358
+    assert res.by_kind == {"stock_count": 8, "machine_reading": 126, "shipment": 48, "sale": 32, "production": 3,
+                           "order": 6, "position": 519, "condition": 391, "maintenance": 1}
     # every device message went through the gate and was stored
-    assert res.gate == {"stored": 374}
-    assert res.decisions == {"proposed": 5, "executed": 44}
+    assert res.gate == {"stored": 370}
+    assert res.decisions == {"proposed": 6, "executed": 43}
     # every order is a decision; the closing stress test ranks every site
     assert sum(res.decisions.values()) == res.orders
     assert set(res.ranking["site"]) == {"SUP-1", "PLANT-1", "DC-1", "STORE-1", "STORE-2"}

@@ -76,3 +76,28 @@ def test_the_delay_is_priced_by_the_cost_model_in_its_currency():
     st = next(i for i in priced.items if (i.site, i.sku) == ("ST-1", "PROD"))
     assert st.shortage_cost == pytest.approx((st.units_short - st.units_short_on_time) * 10.0)
     assert priced.currency == "EUR" and priced.revenue_at_risk == pytest.approx(imp.revenue_at_risk)
+
+
+def test_a_delay_that_empties_a_shelf_costs_what_is_lost_until_the_load_arrives():
+    """Nobody reorders in the projection: over a long window both runs would sell the same stock out in a
+    different order and a shelf emptied by the delay would read as free. The window ends with the late load
+    (and its way downstream): 120 on the shelf last 1.5 days at 80 a day, the load comes a day after that."""
+    net = network()
+    twin = twin_with_late_load(net)
+    imp = assess_impact(net, twin.state, shipment_id="SH-ST", destination="ST-1", lines=[("PROD", 160.0, None)],
+                        now=T0, arrival=T0 + timedelta(days=2.5), on_time=T0 + timedelta(hours=12))
+    assert imp.horizon_days == pytest.approx(2.5 + 0.25)  # a store feeds its customers itself: no way further
+    store = next(i for i in imp.items if (i.site, i.sku) == ("ST-1", "PROD"))
+    assert store.units_short_on_time == pytest.approx(0.0)
+    assert store.units_short == pytest.approx(80.0, abs=80 * 0.25)  # a day at 80 a day (to a step)
+    assert imp.shortage_cost == pytest.approx(store.units_short * 4.0) and imp.stockouts == [store]
+    # on time, or late within the shelf's cover, it costs nothing
+    early = assess_impact(net, twin.state, shipment_id="SH-ST", destination="ST-1", lines=[("PROD", 160.0, None)],
+                          now=T0, arrival=T0 + timedelta(days=1.25), on_time=T0 + timedelta(hours=12))
+    assert early.shortage_cost == pytest.approx(0.0) and early.stockouts == []
+
+
+def test_the_window_reaches_the_customers_downstream():
+    imp = _impact(delay_h=48.0)
+    # the load arrives 2.5 days from now; the plant makes (a day), then PLANT->DC and DC->store half a day each
+    assert imp.horizon_days == pytest.approx(2.5 + 1.0 + 0.5 + 0.5 + 0.25)

@@ -59,42 +59,51 @@ def test_common_random_numbers_make_differences_paired(case):
 
 def test_the_simulation_is_handed_in(case):
     """decide costs the alternatives with whatever Simulate it is given: a fake sees the affected part of the
-    network and, per alternative leaving the late load where it stands, three starts (the load at its forecast
-    P10, P50 and P90), one for the take-over; the options report the outcomes weighted 0.3/0.4/0.3."""
+    network, one call per arrival point of the late load (its forecast P10, P50 and P90), each with every
+    alternative on the same seed over that point's own window (until the load would arrive and reach the
+    customers); the options report the outcomes weighted 0.3/0.4/0.3."""
     net, twin, d, imp, alts, _ = case
-    seen = {}
+    calls = []
 
     def fake(network, starts, *, horizon, replications, seed):
-        seen.update(network=network, starts=list(starts), horizon=horizon, replications=replications, seed=seed)
-        return [WhatIfOutcome(holding_cost=np.full(4, 10.0 * k), shortage_cost=np.arange(4.0) + k,
+        calls.append(dict(network=network, starts=list(starts), horizon=horizon, replications=replications, seed=seed))
+        p = len(calls) - 1
+        return [WhatIfOutcome(holding_cost=np.full(4, 10.0 * k + 100.0 * p), shortage_cost=np.arange(4.0) + k,
                               revenue_at_risk=np.zeros(4), fill_rate=np.full(4, 0.5)) for k in range(len(starts))]
 
     costed = cost_alternatives(net, twin.state, d, imp, alts, now=T0, simulate=fake, replications=4, seed=9)
     moves = [bool(a.detail.get("moves_load")) for a in alts]
-    assert (seen["replications"], seen["seed"]) == (4, 9)
-    assert len(seen["starts"]) == sum(1 if m else 3 for m in moves)
-    sub = seen["network"]
+    assert len(calls) == 3 and all((c["replications"], c["seed"]) == (4, 9) for c in calls)
+    assert all(len(c["starts"]) == len(alts) for c in calls)
+    sub = calls[0]["network"]
     assert sub.periods_per_day == 24  # hourly: hours sooner are not lost in a day's rounding
     assert ("PLANT", alts[1].lines[0][0]) in sub.items and sub.frozen  # the destination does not reorder
     assert [sub.items[i][0] for i in sub.frozen] == ["PLANT"] * len(sub.frozen)
-    # the window: until the late load's P90 arrival and the days its goods take to reach the customers
-    p90 = (d.eta_p90 - T0).total_seconds() / 86400.0
-    assert seen["horizon"] > p90
-    first, expected = 0, []
-    for m in moves:
-        ks = [first] if m else [first, first + 1, first + 2]
-        ws = [1.0] if m else [0.3, 0.4, 0.3]
-        expected.append(sum(w * (11.0 * k + 1.5) for w, k in zip(ws, ks, strict=True)))
-        first += len(ks)
+    # each window: until the late load's arrival at that point and the days its goods take to the customers
+    p10, p90 = ((t - T0).total_seconds() / 86400.0 for t in (d.eta_p10, d.eta_p90))
+    horizons = [c["horizon"] for c in calls]
+    assert horizons == sorted(horizons) and horizons[0] > p10 and horizons[2] > p90
+    assert horizons[2] - p90 == pytest.approx(horizons[0] - p10)  # the same way downstream after each
+    expected = [sum(w * (11.0 * k + 100.0 * p + 1.5) for p, w in enumerate((0.3, 0.4, 0.3))) for k in range(len(alts))]
     assert [o.sim_cost for o in costed] == [pytest.approx(e) for e in expected]
     assert costed[0].diff_vs_wait == 0.0
     assert costed[1].diff_vs_wait == pytest.approx(expected[1] - expected[0] + alts[1].action_cost)
-    # waiting: the late load is on its way in each of its three starts, at the forecast's P10, P50 and P90
-    late = [[s for s in start.in_transit if s[0][0] == "PLANT" and s[0][1] == d.lines[0][0]
-             and s[1] == pytest.approx(float(d.lines[0][1]))] for start in seen["starts"][:3]]
-    days = [rows[0][2] for rows in late]
+    # waiting: the late load is on its way at the forecast's P10, P50 and P90, one point per call
+    days = []
+    for c in calls:
+        rows = [s for s in c["starts"][0].in_transit if s[0][0] == "PLANT" and s[0][1] == d.lines[0][0]
+                and s[1] == pytest.approx(float(d.lines[0][1]))]
+        assert len(rows) == 1
+        days.append(rows[0][2])
     assert days == sorted(days) and days[0] < days[2]
     assert days[1] == pytest.approx((imp.arrival - T0).total_seconds() / 86400.0)
+    # the take-over moves the load itself: it arrives when the option says, at every point
+    for k, m in enumerate(moves):
+        if m:
+            for c in calls:
+                loads = [s for s in c["starts"][k].in_transit if s[0][0] == "PLANT" and s[0][1] == d.lines[0][0]
+                         and s[1] == pytest.approx(float(d.lines[0][1]))]
+                assert [s[2] for s in loads] == [pytest.approx(alts[k].arrival_days)]
     with pytest.raises(DecisionError, match="returned 1 outcomes for"):
         cost_alternatives(net, twin.state, d, imp, alts, now=T0, replications=4,
                           simulate=lambda network, starts, **kw: fake(network, starts[:1], **kw))
@@ -243,6 +252,24 @@ def test_the_late_load_itself_can_be_taken_over(case):
     assert by[take.label].shortage_cost < by["wait"].shortage_cost
 
 
+def test_the_action_says_whether_it_moves_the_late_load_or_sends_goods_ahead(case):
+    """The world carries out an express truck from the origin as a new shipment (the late load still comes)
+    and the take-over as the late load moving: the action says which."""
+    from supplynet.decide.reroute import Response
+
+    _, _, d, imp, _, costed = case
+    by = {c.alt.label: c for c in costed}
+    take = next(c for c in costed if c.alt.label.startswith("expedite:takeover:"))
+    ahead = by["expedite:express_truck:L-A-PLANT"]
+    assert ahead.alt.detail.get("moves_load") is None
+    for chosen, moves in ((take, True), (ahead, False)):
+        act = Response(d, imp, costed, chosen, "", "lowest_cost", {}).action()
+        assert isinstance(act, RerouteAction) and act.option == "expedite" and act.moves_load is moves
+        assert act.lines == [(s, q) for s, q in chosen.alt.lines] and act.origin == "SUP-A"
+    wait = Response(d, imp, costed, costed[0], "", "lowest_cost", {}).action()
+    assert wait.option == "wait" and wait.moves_load is None
+
+
 def test_no_take_over_when_waiting_is_as_quick(case):
     net, twin, _, _, _, _ = case
     d = declared(0.5)  # half an hour late: nothing beats waiting by an hour
@@ -306,3 +333,39 @@ def test_a_load_stuck_for_a_day_is_taken_over_and_the_record_shows_what_it_saves
     assert cf["wait"]["arrival_days"] > moving.options[0].alt.arrival_days  # the stop's median rest included
     action = stuck.action()
     assert isinstance(action, RerouteAction) and action.option == "expedite" and action.shipment_id == "SH1"
+
+
+def test_the_destinations_regular_deliveries_go_on_in_the_what_if():
+    """The destination places no order in the what-if, but its regular replenishment goes on as it would live:
+    a cycle's mean need each cycle, the first half a cycle plus its quickest inbound lane's lead time away,
+    alike for every option (what the next delivery brings anyway is no credit to sending goods early)."""
+    from supplynet.decide.impact import affected_items
+    from supplynet.decide.reroute import regular_deliveries
+
+    net = network()
+    nodes = affected_items(net, "ST-1", ["PROD"])
+    rows = regular_deliveries(net, nodes, {("ST-1", "PROD")}, horizon=3.2)
+    # DC-1 -> ST-1 takes half a day: deliveries of 80 (a day's need) at 1.0, 2.0 and 3.0 days
+    assert rows == [(("ST-1", "PROD"), 80.0, 1.0), (("ST-1", "PROD"), 80.0, 2.0), (("ST-1", "PROD"), 80.0, 3.0)]
+    assert regular_deliveries(net, nodes, {("ST-1", "PROD")}, horizon=0.9) == []
+    two = regular_deliveries(net, nodes, {("ST-1", "PROD")}, horizon=3.2, cycle_days=2.0)
+    assert two == [(("ST-1", "PROD"), 160.0, 1.5)]
+    plant = affected_items(net, "PLANT", ["COMP"])  # the quicker of its two suppliers: 2 days
+    assert [r[2] for r in regular_deliveries(net, plant, {("PLANT", "COMP")}, horizon=4.0)] == [2.5, 3.5]
+
+
+def test_every_option_meets_the_same_regular_deliveries(case):
+    net, twin, d, imp, alts, _ = case
+    calls = []
+
+    def fake(network, starts, *, horizon, replications, seed):
+        calls.append((list(starts), horizon))
+        return [WhatIfOutcome(holding_cost=np.zeros(2), shortage_cost=np.zeros(2), revenue_at_risk=np.zeros(2),
+                              fill_rate=np.ones(2)) for _ in starts]
+
+    cost_alternatives(net, twin.state, d, imp, alts, now=T0, simulate=fake, replications=2, seed=1)
+    for starts, _horizon in calls:
+        regular = [[r for r in s.in_transit if r[0] == ("PLANT", "COMP") and r[1] == pytest.approx(80.0)]
+                   for s in starts]
+        assert regular[0] and all(r == regular[0] for r in regular)  # the same for every option
+        assert [r[2] for r in regular[0]][0] == pytest.approx(2.5)

@@ -84,6 +84,32 @@ def test_transfer_ships_from_another_site_and_takes_its_stock(tiny):
     assert _delivered(sent, new[0].shipment_id) == [at + timedelta(days=0.5)]
 
 
+def test_an_express_truck_sent_ahead_ships_from_the_origin_and_records_how_much_sooner(tiny):
+    """An expedite that does not move the late load (``moves_load`` False: the at-risk lines again from the
+    origin by express truck) is a new shipment; the jammed load still comes, and the world records how much
+    sooner the goods arrive than it (negative when later)."""
+    fleet, jam, sent = _jammed(tiny)
+    w = fleet.world
+    trip = next(t for t in w.trips if t.shipment_id == jam.shipment_id)
+    was, before_dc, at = trip.arrive, w.stock[("DC-1", "MILK-2L")], fleet.now
+    data = {"option": "expedite", "arrival_days": 0.25, "shipment_id": jam.shipment_id, "origin": "DC-1",
+            "destination": "STORE-1", "from_lane": "L-DC-STORE-1", "lines": [["MILK-2L", 5.0]], "moves_load": False}
+    done = w.reroute(data, at=at)
+    assert done and "ahead of" in done
+    assert trip.arrive == was  # the late load is left where it is
+    assert w.stock[("DC-1", "MILK-2L")] == pytest.approx(before_dc - 5)
+    rec = w.expedited[-1]
+    assert rec["arrival"] == at + timedelta(days=0.25) and rec["arrival_waiting"] == was
+    assert rec["gain_hours"] == pytest.approx((was - at - timedelta(days=0.25)).total_seconds() / 3600)
+    assert rec["gain_hours"] > 0
+    late = w.reroute({**data, "arrival_days": 5.0}, at=at)  # sent all the same; it comes after the late load
+    assert late and w.expedited[-1]["gain_hours"] < 0
+    fleet.step()
+    new = [e for e in sent if isinstance(e, ShipmentStatus) and e.status == "departed" and e.ts == at
+           and e.destination == "STORE-1" and e.shipment_id != jam.shipment_id]
+    assert len(new) == 2 and new[0].promised_at == at + timedelta(days=0.25)
+
+
 def test_an_approved_reroute_reaches_the_world_through_the_outbox_and_a_file_sink(tiny, tmp_path):
     """No callback from the loop into the world: the loop folds a person's approval, writes its outbox row,
     the dispatcher appends it to a file sink's JSONL, and the world reads it there and gets the load in

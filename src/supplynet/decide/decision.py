@@ -76,7 +76,8 @@ class WorkOrderAction(_Base):
 
 class RerouteAction(_Base):
     """Answer to a late shipment: ``option`` is the alternative's kind (``wait``, ``expedite``,
-    ``reroute`` move the same load; ``transfer``, ``alt_supplier`` send ``lines`` from ``origin``),
+    ``reroute`` move the same load - unless ``moves_load`` is False: then they, like ``transfer`` and
+    ``alt_supplier``, send ``lines`` from ``origin`` as a new shipment and the late load still comes),
     ``arrival_days`` its planned time from the decision to arrival at the destination."""
 
     type: Literal["reroute"] = "reroute"
@@ -88,6 +89,7 @@ class RerouteAction(_Base):
     origin: str | None = None
     destination: str | None = None
     lines: list[tuple[str, float]] = Field(default_factory=list)
+    moves_load: bool | None = None  # None: as ``option`` says (expedite and reroute move the load)
 
 
 class QualityAction(_Base):

@@ -10,7 +10,11 @@ product at its need, capped by the BOM's ``rate_per_day`` and by the stock of th
 Stock is then projected as a fluid (deterministic mean flows, step ``step_days``; the fluid
 approximation of a multi-echelon network, e.g. Chen & Mandelbaum 1991) twice from the twin's state
 (on hand less backorders, other shipments in transit at their ETA): once with the load arriving when
-promised and once at the forecast arrival. What differs is the impact of the delay: the stock-outs
+promised and once at the forecast arrival, over the window in which the delay costs anything: until
+the late arrival and the way from the destination to the customers it feeds (:func:`downstream_days`).
+Nobody reorders in the projection, so a longer window would only move the late run's shortage in time
+(both runs end up short of the same total: the same stock sold in a different order) and a delay that
+empties a shelf would read as costing nothing. What differs is the impact of the delay: the stock-outs
 (first time a point cannot serve its need), units short at customers and their value at the
 product's price (revenue at risk) and at the network's cost model's shortage penalty (shortage cost,
 in its currency), and production runs starved of a component (units of output not
@@ -25,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["Impact", "ItemImpact", "Node", "StarvedRun", "affected_items", "assess_impact", "project"]
+__all__ = ["Impact", "ItemImpact", "Node", "StarvedRun", "affected_items", "assess_impact", "downstream_days", "project"]
 
 Key = tuple[str, str]
 
@@ -101,6 +105,19 @@ def affected_items(network: Any, site: str, skus: list[str], depth: int = 5) -> 
         node.need = node.ext + sum(nodes[c].share for c, _ in node.lanes)
         node.need += sum(nodes[c].need * q for c, q in node.bom_children)
     return {k: nodes[k] for k in order}
+
+
+def downstream_days(nodes: dict[Key, Node], key: Key, seen: frozenset[Key] = frozenset(), *,
+                    min_lag: float = 0.0) -> float:
+    """The longest way (days) from ``key`` to the customers it feeds: lanes' lags (at least ``min_lag``), a day
+    per production step."""
+    n = nodes.get(key)
+    if n is None or key in seen:
+        return 0.0
+    seen = seen | {key}
+    ways = [max(lag, min_lag) + downstream_days(nodes, c, seen, min_lag=min_lag) for c, lag in n.lanes]
+    ways += [1.0 + downstream_days(nodes, c, seen, min_lag=min_lag) for c, _ in n.bom_children]
+    return max(ways, default=0.0)
 
 
 def _parents_first(nodes: dict[Key, Node]) -> list[Key]:
@@ -304,7 +321,9 @@ def assess_impact(network: Any, state: Any, *, shipment_id: str, destination: st
             nodes[k].role = "destination"
     late_d = max((arrival - now).total_seconds() / 86400.0, 0.0)
     ontime_d = max((on_time - now).total_seconds() / 86400.0, 0.0)
-    horizon = horizon_days or min(max(2.0 * late_d + 3.0, 5.0), 28.0)
+    # the window in which the delay costs anything (module docstring): the late arrival, its way downstream
+    reach = max((downstream_days(nodes, (destination, s)) for s in skus), default=0.0)
+    horizon = horizon_days or min(max(late_d, ontime_d) + reach + step_days, 28.0)
     stock, arrivals = twin_inputs(network, state, nodes, now, exclude=shipment_id)
 
     def run(day: float) -> _Run:

@@ -20,9 +20,9 @@ Each is costed for cost and service by the what-if simulation the caller hands i
 :class:`~supplynet.decide.whatif.Simulate` function; the wiring passes :func:`supplynet.loop.sim_whatif`,
 the Monte Carlo engine, so decide never imports :mod:`supplynet.sim`) on the affected part of the network,
 started from the twin's state, every alternative on the same seed (common random numbers, so differences
-are paired; Law 2015, s.10.2), hour by hour over the window in which the delay costs anything (until the
-late load's forecast P90, its stop's rest included when the tracker reports the truck standing, and its way
-to the customers; see :func:`cost_alternatives`). An alternative's total cost is what it spends
+are paired; Law 2015, s.10.2), hour by hour over the window in which the delay costs anything: for each of
+the late load's forecast arrivals (P10, P50, P90, its stop's rest included when the tracker reports the
+truck standing) until it would arrive and its goods reach the customers (see :func:`cost_alternatives`). An alternative's total cost is what it spends
 plus the simulated holding and shortage cost over that window; its time is when the goods reach the
 destination. The objective (per network in ``meta.reroute_objective``, or per decision; default
 ``lowest_cost``) picks one: ``lowest_cost`` (least total cost: waiting unless acting costs less), ``fastest`` (earliest arrival, then cost) or ``balanced`` (least
@@ -41,11 +41,11 @@ import numpy as np
 from ..errors import DecisionError
 from ..sense.eta.delay import DelayDeclared
 from .decision import Decision, Option, OrderAction, RerouteAction
-from .impact import Impact, Key, Node, affected_items, assess_impact, twin_inputs
+from .impact import Impact, Key, Node, affected_items, assess_impact, downstream_days, twin_inputs
 from .whatif import Simulate, WhatIfNetwork, WhatIfStart
 
-__all__ = ["OBJECTIVES", "Alternative", "CostedOption", "ExpediteMode", "Response", "alternatives", "choose",
-           "cost_alternatives", "plan_response"]
+__all__ = ["OBJECTIVES", "REGULAR_CYCLE_DAYS", "Alternative", "CostedOption", "ExpediteMode", "Response",
+           "alternatives", "choose", "cost_alternatives", "plan_response", "regular_deliveries"]
 
 Objective = Literal["lowest_cost", "fastest", "balanced"]
 OBJECTIVES: tuple[str, ...] = ("lowest_cost", "fastest", "balanced")
@@ -369,32 +369,24 @@ def _late_arrivals(delay: DelayDeclared, impact: Impact, now: datetime,
     return sorted(((w, max(d, 1e-9)) for w, d in pts), key=lambda x: x[1])
 
 
-def _downstream_days(nodes: dict[Key, Node], key: Key, seen: frozenset[Key] = frozenset()) -> float:
-    """The longest way (days) from ``key`` to the customers it feeds: lanes' lags, a day per production step."""
-    n = nodes.get(key)
-    if n is None or key in seen:
-        return 0.0
-    seen = seen | {key}
-    ways = [lag + _downstream_days(nodes, c, seen) for c, lag in n.lanes]
-    ways += [1.0 + _downstream_days(nodes, c, seen) for c, _ in n.bom_children]
-    return max(ways, default=0.0)
-
-
 def cost_alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Impact, alts: list[Alternative], *,
                       now: datetime, simulate: Simulate, horizon_days: float | None = None, replications: int = 64,
                       seed: int = 0, periods_per_day: int = 24, standing_days: float = 0.0) -> list[CostedOption]:
     """Simulate each alternative from the twin's state on common random numbers (with ``simulate``, see
     :class:`~supplynet.decide.whatif.Simulate`), in steps of a ``periods_per_day``-th of a day.
 
-    What an option changes is what is lost downstream while the destination waits for the goods: the
-    window runs until the late load's arrival (its forecast P90) and the time its goods take to reach the
-    customers downstream (``horizon_days`` overrides), after which the destination's own replenishment
-    tops it up alike under every option (a longer window with the
-    destination frozen would let every option sell the same stock out by its end, and an earlier arrival
-    would look worth nothing). The late load arrives at its forecast P10, P50 and P90 (weighted 0.3, 0.4,
-    0.3, ``_ARRIVAL_POINTS``) under every option that leaves it where it stands, later by the rest of its
-    stop when the truck has stood still ``standing_days`` (see :func:`_late_arrivals`); each point is one
-    simulation on the same seed, so the weighted costs stay paired per replication."""
+    What an option changes is what is lost downstream while the destination waits for the goods. The late
+    load arrives at its forecast P10, P50 and P90 (weighted 0.3, 0.4, 0.3, ``_ARRIVAL_POINTS``), later by
+    the rest of its stop when the truck has stood still ``standing_days`` (see :func:`_late_arrivals`); each
+    point is one what-if of every option on the same seed (so the weighted costs stay paired per replication),
+    over that point's own window: until the late load would arrive and its goods reach the customers
+    downstream (``horizon_days`` overrides). From then on the destination's position is whole again and its
+    own replenishment serves it alike under every option; a longer window with the destination frozen would
+    let every option sell the same stock out by its end (an earlier arrival would look worth nothing) and
+    would credit an option that sends goods on top of the late load with stock the next regular delivery
+    brings anyway. An option that moves the late load itself (the take-over) has it arrive when the option
+    says under every point, and is judged over the same windows (sooner than the P10 it helps little, later
+    it costs)."""
     skus = list(dict.fromkeys(s for a in alts for s, _ in a.lines))
     nodes = affected_items(network, delay.destination, skus)
     dest_keys = {(delay.destination, s) for s in skus}
@@ -402,45 +394,75 @@ def cost_alternatives(network: Any, state: Any, delay: DelayDeclared, impact: Im
     idx = base.index()
     stock, arrivals = twin_inputs(network, state, nodes, now, exclude=delay.shipment_id)
     points = _late_arrivals(delay, impact, now, standing_days)
-    reach = max((_downstream_days(nodes, k) for k in dest_keys if k in nodes), default=0.0)
-    horizon = (float(horizon_days) if horizon_days else
-               max(max(d for _, d in points) + reach, 1.0 / max(periods_per_day, 1)))
+    # the way to the customers as the what-if runs it (its lanes take a day at least, _sub_network)
+    reach = max((downstream_days(nodes, k, min_lag=1.0) for k in dest_keys if k in nodes), default=0.0)
+    step = 1.0 / max(periods_per_day, 1)
     on_hand = {k: max(float(v), 0.0) for k, v in stock.items()}
     pipeline = [(k, q, max(d, 1e-9)) for k, rows in arrivals.items() for d, q in rows]
-    starts, plan = [], []
-    for a in alts:
-        extra = [] if a.kind == "wait" else [((delay.destination, s), q, max(a.arrival_days, 1e-9)) for s, q in a.lines
-                                             if (delay.destination, s) in idx]
-        if a.detail.get("moves_load"):  # the late load itself arrives sooner: not twice, and when the mode says
-            plan.append([(1.0, len(starts))])
-            starts.append(WhatIfStart(on_hand=on_hand, in_transit=pipeline + extra))
-            continue
-        rows = []
-        for w, d in points:
-            load = [((delay.destination, s), float(q), d) for s, q, *_ in delay.lines if (delay.destination, s) in idx]
-            rows.append((w, len(starts)))
+    load_lines = [((delay.destination, s), float(q)) for s, q, *_ in delay.lines if (delay.destination, s) in idx]
+    regular = regular_deliveries(network, nodes, dest_keys, max(d for _, d in points) + reach + step)
+    pipeline += [row for row in regular if row[0] in idx]
+    per_point = []
+    for _, d in points:
+        starts = []
+        for a in alts:
+            extra = [] if a.kind == "wait" else [((delay.destination, s), q, max(a.arrival_days, 1e-9))
+                                                 for s, q in a.lines if (delay.destination, s) in idx]
+            load = [] if a.detail.get("moves_load") else [(k, q, d) for k, q in load_lines]
             starts.append(WhatIfStart(on_hand=on_hand, in_transit=pipeline + load + extra))
-        plan.append(rows)
-    outcomes = simulate(base, starts, horizon=horizon, replications=replications, seed=seed)
-    if len(outcomes) != len(starts):
-        raise DecisionError(f"the what-if simulation returned {len(outcomes)} outcomes for {len(starts)} starts")
+        horizon = float(horizon_days) if horizon_days else max(d + reach + step, step)
+        got = simulate(base, starts, horizon=horizon, replications=replications, seed=seed)
+        if len(got) != len(starts):
+            raise DecisionError(f"the what-if simulation returned {len(got)} outcomes for {len(starts)} starts")
+        per_point.append(got)
 
-    def mix(rows: list[tuple[float, int]], field_: str) -> np.ndarray:
-        return np.asarray(sum(w * getattr(outcomes[i], field_) for w, i in rows), float)
+    def mix(i: int, field_: str) -> np.ndarray:
+        return np.asarray(sum(w * np.asarray(getattr(per_point[p][i], field_), float)
+                              for p, (w, _) in enumerate(points)), float)
 
-    mixed = [{f: mix(rows, f) for f in ("holding_cost", "shortage_cost", "revenue_at_risk", "fill_rate")}
-             for rows in plan]
+    mixed = [{f: mix(i, f) for f in ("holding_cost", "shortage_cost", "revenue_at_risk", "fill_rate")}
+             for i in range(len(alts))]
     wait_cost = mixed[0]["holding_cost"] + mixed[0]["shortage_cost"]
     out = []
     for a, res in zip(alts, mixed, strict=True):
         cost = res["holding_cost"] + res["shortage_cost"]
-        d = cost - wait_cost + a.action_cost
-        half = float(1.96 * d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
+        diff = cost - wait_cost + a.action_cost
+        half = float(1.96 * diff.std(ddof=1) / math.sqrt(len(diff))) if len(diff) > 1 else float("nan")
         fill = res["fill_rate"]
         out.append(CostedOption(a, float(cost.mean()), float(res["shortage_cost"].mean()),
                                 float(res["revenue_at_risk"].mean()),
                                 float(np.nanmean(fill)) if np.isfinite(fill).any() else float("nan"),
-                                float(d.mean()), half))
+                                float(diff.mean()), half))
+    return out
+
+
+#: the destination's regular replenishment in the what-if: a delivery every this many days, the first half a
+#: cycle plus its inbound lane's mean lead time from now (a release due on average half a cycle away)
+REGULAR_CYCLE_DAYS = 1.0
+
+
+def regular_deliveries(network: Any, nodes: dict[Key, Node], dest_keys: set[Key], horizon: float,
+                       cycle_days: float = REGULAR_CYCLE_DAYS) -> list[tuple[Key, float, float]]:
+    """(item, quantity, days from now) of the destination's own replenishment within ``horizon`` days: the
+    destination stays frozen in the what-if (it places no order the simulation would have to invent), but its
+    regular orders go on as they would live - a replenisher counting the late load in its position orders what
+    was sold, so each delivery brings a cycle's mean need, for every option alike. The late load's absence
+    still leaves the shelf one load lower until it arrives; what the next regular delivery brings anyway is
+    no longer credited to the options that send goods early (e.g. a shelf kept bare for two days at a
+    waiting load's forecast P90)."""
+    out: list[tuple[Key, float, float]] = []
+    for key in sorted(dest_keys):
+        node = nodes.get(key)
+        if node is None or node.need <= 0:
+            continue
+        lanes = [ln for ln in network.lanes_to(key[0]) if ln.carries(key[1])]
+        if not lanes:
+            continue
+        lead = min(float(ln.lead_time.mean) for ln in lanes)
+        t = lead + cycle_days / 2.0
+        while t < horizon:
+            out.append((key, node.need * cycle_days, t))
+            t += cycle_days
     return out
 
 
@@ -498,7 +520,8 @@ class Response:
         return RerouteAction(shipment_id=self.delay.shipment_id, to_lane=">".join(a.path) if a.kind != "wait"
                              else self.delay.lane_id, from_lane=self.delay.lane_id, option=a.kind,
                              arrival_days=round(float(a.arrival_days), 6), origin=a.origin,
-                             destination=self.delay.destination, lines=[(s, float(q)) for s, q in a.lines])
+                             destination=self.delay.destination, lines=[(s, float(q)) for s, q in a.lines],
+                             moves_load=bool(a.detail.get("moves_load")) if a.kind in ("expedite", "reroute") else None)
 
     def counterfactual(self, now: datetime) -> dict[str, Any]:
         """Waiting against the chosen answer: expected total cost (action + simulated, on common random

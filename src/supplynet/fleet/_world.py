@@ -264,6 +264,8 @@ class World:
             return None
         arrive = at + timedelta(days=max(float(days), 0.0))
         sid = data.get("shipment_id") or data.get("subject")
+        if option in ("expedite", "reroute") and data.get("moves_load") is False:
+            return self._send_ahead(data, sid, option, at, arrive)
         if option in ("expedite", "reroute"):
             trip = next((t for t in self.trips if t.shipment_id == sid), None)
             if trip is None or arrive >= trip.arrive:
@@ -286,6 +288,27 @@ class World:
         lane = self._lane(origin, dest, lines[0][0]) or _SpotLane(origin, dest)
         new_sid = self._depart(lane, lines, at, arrive=arrive)
         return f"{option}: {new_sid} from {origin} for {sid}, arrives {arrive.isoformat()}"
+
+    def _send_ahead(self, data: dict[str, Any], sid: Any, option: str, at: datetime, arrive: datetime) -> str | None:
+        """An expedite or reroute that sends ``lines`` again from ``origin`` (an express truck, another path)
+        while the late load comes on: stock allowing, a new shipment arriving at ``arrive``; recorded in
+        :attr:`expedited` with how much sooner than the late load its goods arrive (negative: later; the late
+        load already in: against the time it is carried out)."""
+        origin, dest = data.get("origin"), data.get("destination")
+        if origin not in self.sites or dest not in self.sites:
+            return None
+        lines = [(sku, q, None) for sku, qty in data.get("lines") or () if (q := self._take(origin, sku, float(qty))) > 0]
+        if not lines:
+            return None
+        lane = self._lane(origin, dest, lines[0][0]) or _SpotLane(origin, dest)
+        new_sid = self._depart(lane, lines, at, arrive=arrive)
+        trip = next((t for t in self.trips if t.shipment_id == sid), None)
+        before = trip.arrive if trip is not None else at
+        self.expedited.append({"shipment_id": sid, "option": option, "lane_id": data.get("from_lane"), "at": at,
+                               "arrival_waiting": before, "arrival": arrive, "sent": new_sid,
+                               "units": float(sum(q for _, q, _ in lines)),
+                               "gain_hours": (before - arrive).total_seconds() / 3600.0})
+        return f"{option}: {new_sid} from {origin} ahead of {sid}, arrives {arrive.isoformat()}"
 
     def _take(self, origin: str, sku: str, qty: float) -> float:
         """Take up to ``qty`` of ``sku`` from ``origin``'s stock (a supplier always has it); returns it."""
