@@ -74,6 +74,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -81,12 +82,14 @@ import numpy as np
 
 from supplynet.errors import SimulationError
 from supplynet.sim import _kernel as K
+from supplynet.sim.disruptions import KINDS as _DISRUPTION_KINDS
 from supplynet.sim.engine import Simulation
 from supplynet.sim.live import initial_state_from_twin
 from supplynet.sim.network import DEMAND_KINDS, SimNetwork
+from supplynet.sim.scenario import EventArrays
 
-__all__ = ["DEFAULT_TIMING_SHIFT", "FIDELITY_KPIS", "KPIS", "fidelity", "live_refit", "observe_twin",
-           "predict_from_live", "quantiles", "realized_between"]
+__all__ = ["DEFAULT_TIMING_SHIFT", "FIDELITY_KPIS", "KPIS", "MachineRisk", "fidelity", "live_machines", "live_refit",
+           "observe_twin", "predict_from_live", "quantiles", "realized_between"]
 
 #: days added to every lane's lead time: an order placed at a day's close is sold from ceil(L) closes later
 DEFAULT_TIMING_SHIFT = 0.5
@@ -98,6 +101,10 @@ FIDELITY_KPIS = ("store_fill_rate", "inventory_dc", "inventory_store")
 #: replications run in this many batches, each with its own draw of the demand levels
 _LEVEL_BATCHES = 10
 _EPOCH = date(1970, 1, 1)
+#: the stream of the machines' failure draws (counter-based, per replication key: see :mod:`supplynet.sim._kernel`)
+_FAIL_STREAM = 2_000_029
+#: a policy level no position reaches: nothing is ordered (the kernel's rules order when the position is at or below it)
+_NO_ORDER = -1e18
 _ECHELON = {"plant": "inventory_plant", "dc": "inventory_dc", "store": "inventory_store"}
 
 
@@ -109,6 +116,124 @@ def quantiles(values: Any) -> dict[str, float]:
         return {"p10": math.nan, "p50": math.nan, "p90": math.nan, "mean": math.nan}
     p10, p50, p90 = np.quantile(v, [0.1, 0.5, 0.9])
     return {"p10": float(p10), "p50": float(p50), "p90": float(p90), "mean": float(v.mean())}
+
+
+@dataclass(frozen=True)
+class MachineRisk:
+    """What the live loop knows of one machine's next failure: ``rul_days``, samples of its remaining useful
+    life in days from now (the RUL model's predictive distribution), and ``unpreventable_days``: a failure
+    sooner than this the loop's maintenance rule can no longer prevent (its horizon: the maintenance lead
+    time plus the next opportunity; ``inf``: no preventive maintenance at all)."""
+
+    rul_days: np.ndarray
+    unpreventable_days: float = math.inf
+
+    def __post_init__(self) -> None:
+        r = np.sort(np.asarray(self.rul_days, dtype=float).ravel())
+        if not len(r) or not np.all(np.isfinite(r)) or r[0] < 0:
+            raise SimulationError(f"MachineRisk.rul_days: finite samples >= 0 expected, got {len(r)} sample(s)"
+                                  + (f" from {r[0]:g}" if len(r) else ""))
+        if not (self.unpreventable_days >= 0):
+            raise SimulationError(f"MachineRisk.unpreventable_days: must be >= 0, got {self.unpreventable_days!r}")
+        object.__setattr__(self, "rul_days", r)
+
+
+@dataclass(frozen=True)
+class _LiveScenario:
+    """The live start's scenario (machines down from day 0) plus, per replication, each machine's failure drawn
+    from its RUL distribution: a failure ``T`` days after day 0's close that the loop cannot prevent stops every
+    production line needing the machine from the first close after it (``ceil(T)``) through the close the repair
+    ends by (``T + repair``). Draws are counter-based per replication key (common random numbers)."""
+
+    name: str
+    base: Any
+    failures: tuple[tuple[MachineRisk, float, tuple[str, ...]], ...]  # (risk, repair days, production lanes)
+
+    def compile(self, net: SimNetwork, keys: np.ndarray, horizon: int) -> EventArrays:
+        from supplynet.sim._kernel import uniform_np
+
+        R = len(keys)
+        base = self.base.compile(net, keys, horizon) if self.base is not None else EventArrays.empty(R)
+        kind, lane, starts, ends, labels = [], [], [], [], []
+        for m, (risk, repair, lanes) in enumerate(self.failures):
+            u = uniform_np(keys, -1, m, _FAIL_STREAM)
+            n = len(risk.rul_days)
+            t = risk.rul_days[np.minimum((u * n).astype(np.int64), n - 1)]
+            fails = (t < risk.unpreventable_days) & (t < horizon)
+            first = np.where(fails, np.maximum(np.ceil(t), 1.0), horizon + 1.0).astype(np.int64)
+            last = np.where(fails, np.floor(t + repair) + 1.0, horizon + 1.0).astype(np.int64)
+            end = np.maximum(last, first)
+            for ln in lanes:
+                kind.append(_DISRUPTION_KINDS["lane_closure"])
+                lane.append(net.lanes.index(ln))
+                starts.append(first)
+                ends.append(end)
+                labels.append(f"failure:{ln}")
+        if not kind:
+            return base
+        k = len(kind)
+        return EventArrays(kind=np.concatenate([base.kind, np.asarray(kind, np.int64)]),
+                           site=np.concatenate([base.site, np.full(k, -1, np.int64)]),
+                           lane=np.concatenate([base.lane, np.asarray(lane, np.int64)]),
+                           sku=np.concatenate([base.sku, np.full(k, -1, np.int64)]),
+                           severity=np.concatenate([base.severity, np.ones(k)]),
+                           start=np.concatenate([base.start, np.stack(starts, axis=1)], axis=1),
+                           end=np.concatenate([base.end, np.stack(ends, axis=1)], axis=1),
+                           labels=[*base.labels, *labels], max_lead_factor=base.max_lead_factor)
+
+
+def _failures(machines: Mapping[str, Any], model: Any, net: SimNetwork,
+              repair_days: Mapping[str, float] | None) -> tuple[tuple[MachineRisk, float, tuple[str, ...]], ...]:
+    """(risk, repair days, production lanes it stops) per machine with a RUL forecast that some line needs."""
+    out = []
+    for asset in sorted(machines):
+        risk = machines[asset]
+        if not isinstance(risk, MachineRisk):
+            risk = MachineRisk(np.asarray(getattr(risk, "samples", risk), dtype=float))
+        lanes = tuple(f"bom:{b.plant}:{b.output_sku}" for b in getattr(model, "boms", ())
+                      if asset in (b.machines or ()) and f"bom:{b.plant}:{b.output_sku}" in net.lanes)
+        if not lanes:
+            continue
+        if repair_days is not None and asset in repair_days:
+            rep = float(repair_days[asset])
+        else:
+            try:
+                a = model.asset(asset)
+                rep = float(a.repair_time_days) if hasattr(a, "repair_time_days") else float(
+                    a.maintenance_lead_time_days)
+            except Exception:  # noqa: BLE001 - an asset the network does not list: a day
+                rep = 1.0
+        out.append((risk, max(rep, 1.0), lanes))
+    return tuple(out)
+
+
+def live_machines(loop: Any, hours_per_cycle: float | None = None) -> dict[str, MachineRisk]:
+    """The live loop's latest RUL forecast of every machine its maintenance watcher tracks, as
+    :class:`MachineRisk` in days (``hours_per_cycle``: the wall time of one reading; default: from the watcher's
+    maintenance policy, else an hour), with the window its maintenance rule cannot act in (the policy's
+    horizon). Empty when the loop tracks no machine."""
+    out: dict[str, MachineRisk] = {}
+    for w in getattr(loop, "watchers", ()):
+        assets = getattr(w, "assets", None)
+        if not isinstance(assets, Mapping):
+            continue
+        net = getattr(loop, "network", None)
+        for asset_id, a in assets.items():
+            latest, pol = getattr(a, "latest", None), getattr(a, "policy", None)
+            if latest is None or pol is None or not hasattr(latest, "samples"):
+                continue
+            hpc = hours_per_cycle
+            if hpc is None:
+                days = 0.0
+                try:
+                    days = float(net.asset(asset_id).maintenance_lead_time_days) if net is not None else 0.0
+                except Exception:  # noqa: BLE001 - not in the network: an hour a cycle
+                    days = 0.0
+                hpc = 24.0 * days / float(pol.lead_time) if days > 0 and float(pol.lead_time) > 0 else 1.0
+            scale = float(hpc) / 24.0
+            out[asset_id] = MachineRisk(np.asarray(latest.samples, dtype=float) * scale,
+                                        float(getattr(pol, "horizon", math.inf)) * scale)
+    return out
 
 
 def _utc(t: datetime) -> datetime:
@@ -241,14 +366,20 @@ def _apply_live(net: SimNetwork, model: Any, pols: Mapping[tuple[str, str], Any]
 def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replications: int = 200, seed: int = 0,
                       policies: Any = None, at: datetime | None = None,
                       timing_shift_days: float = DEFAULT_TIMING_SHIFT, push_cover_days: float = 2.0,
-                      observed_min_days: int = 0, refit: Any = None, resize: bool = True) -> dict[str, Any]:
+                      observed_min_days: int = 0, refit: Any = None, resize: bool = True,
+                      machines: Mapping[str, Any] | None = None,
+                      repair_days: Mapping[str, float] | None = None) -> dict[str, Any]:
     """The next ``horizon_days`` days' KPIs predicted from ``twin`` under the live policies.
 
     ``network``: the :class:`supplynet.model.Network` the twin runs on; ``twin``: a
     :class:`supplynet.twin.Twin` (or its state); ``policies``: the live replenisher (its policies,
     demand and lead-time estimates, see the module doc) or a mapping ``{(site, sku): policy}``; None sizes
     the policies from the network's specs. ``at``: day 0 (default: the time of the twin's last event).
-    ``observed_min_days``: see the module doc. Day 0 is the day the stores last closed (their count
+    ``observed_min_days``: see the module doc. ``machines``: each machine's failure risk
+    (:class:`MachineRisk`, or RUL samples in days; :func:`live_machines` reads the loop's): failures are drawn
+    per replication (see the module doc), and a machine given here is not also slowed as "at risk" from day 0;
+    ``repair_days``: days a failed machine stays down (default: the network's, ``Asset.repair_time_days``).
+    Day 0 is the day the stores last closed (their count
     time, see :func:`_last_close`); the KPIs cover the ``horizon_days`` closes after it.
     Returns ``{kpi: {"p10", "p50", "p90", "mean"}, ..., "cost": {component: {...}}, "meta": {...}}``.
     """
@@ -284,7 +415,17 @@ def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replication
     lead_times = None
     if rep is not None and hasattr(rep, "lead_time_estimate"):  # what the loop learned, without the promise's pad
         lead_times = {ln.id: float(rep.lead_time_estimate(ln).mean_days) for ln in getattr(network, "lanes", ())}
-    live = initial_state_from_twin(net, twin, at=close, lead_times=lead_times)
+    live = initial_state_from_twin(net, twin, at=close, lead_times=lead_times,
+                                   at_risk_loss=0.0 if machines else 0.5)
+    fails = _failures(machines, network, net, repair_days) if machines else ()
+    scenario: Any = live.scenario(None)
+    if fails:
+        scenario = _LiveScenario("baseline", scenario, fails)
+        info["machines_failure_risk"] = {a: {"p_fail_unpreventable": round(float(np.mean(
+            (r.rul_days < r.unpreventable_days) & (r.rul_days < H))), 3), "rul_days_p50": round(float(
+                np.median(r.rul_days)), 2), "unpreventable_days": round(r.unpreventable_days, 2)}
+            for a, r in sorted((a, m if isinstance(m, MachineRisk) else MachineRisk(
+                np.asarray(getattr(m, "samples", m), dtype=float))) for a, m in machines.items())}
     resizing = sensor is not None and rep is not None and hasattr(rep, "resize")
     if resizing:
         info["refit"] = None if refit is None else {"every_days": refit.every.total_seconds() / 86400.0,
@@ -320,7 +461,7 @@ def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replication
             dm_b *= mult
         dm_b.setflags(write=False)
         sim = Simulation(live.network.replace(dem_mean=dm_b), horizon=H + 1, replications=n_b, seed=int(seed),
-                         scenario=live.scenario(None), first_replication=first)
+                         scenario=scenario, first_replication=first)
         first += n_b
         sim.run(until=1)
         sim.reset_kpis()
@@ -331,7 +472,14 @@ def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replication
                 f = 1.0 + (mult - 1.0) * (1.0 - (1.0 - alpha) ** d)
                 par.pol_a[managed] = levels[0][d - 1, managed] * f[managed]
                 par.pol_b[managed] = levels[1][d - 1, managed] * f[managed]
+            if d < H:
+                sim.run(until=d + 1)
+                continue
+            # the horizon ends at its last close: the loop's next release (and what it ships) comes after it
+            kept = par.pol_a.copy()  # the kernel's arrays may be the network's own: put the levels back
+            par.pol_a[:] = _NO_ORDER
             sim.run(until=d + 1)
+            par.pol_a[:] = kept
         accs.append(sim.result().acc)
         on_hand.append(sim.on_hand.copy())
     info["batches"] = batches
