@@ -272,16 +272,28 @@ def _observed_demand(rep: Any, min_days: int) -> dict[tuple[str, str], tuple[flo
     return out
 
 
-def _release_cycles(rep: Any, start: datetime) -> dict[tuple[str, str], tuple[float, float]]:
-    """(review days, offset from ``start``'s day) of every SKU-site whose inbound lane the live replenisher
-    releases every R > 1 days (its release schedule: joint replenishment), so the prediction orders on the
-    days the loop will; empty without a schedule."""
+def _first_order_day(rep: Any, close: datetime) -> date:
+    """The calendar day on which the loop places the orders the engine places on its day 0 (the day that closed
+    at ``close``): on a release schedule, the day of the first release after the close (the morning after, for a
+    release hour before the closing hour); else the close's own day (the loop orders as the sales come in)."""
+    hour = getattr(rep, "release_hour", None) if rep is not None else None
+    close = _utc(close)
+    if hour is None:
+        return close.date()
+    rel = close.replace(hour=int(hour), minute=0, second=0, microsecond=0)
+    return (rel if rel > close else rel + timedelta(days=1)).date()
+
+
+def _release_cycles(rep: Any, order_day: date) -> dict[tuple[str, str], tuple[float, float]]:
+    """(review days, offset from ``order_day``, the engine's day 0 of ordering) of every SKU-site whose inbound
+    lane the live replenisher releases every R > 1 days (its release schedule: joint replenishment), so the
+    prediction orders on the days the loop will; empty without a schedule."""
     plan = rep.release_plan() if rep is not None and hasattr(rep, "release_plan") else {}
     out: dict[tuple[str, str], tuple[float, float]] = {}
     for lane_id, (review, nxt) in plan.items():
         if review <= 1:
             continue
-        first = 0 if nxt is None else max((_utc(nxt).date() - _utc(start).date()).days, 0)
+        first = 0 if nxt is None else max((_utc(nxt).date() - order_day).days, 0)
         for key in rep.lane_keys.get(lane_id, ()):
             out[key] = (float(review), float(first % review))
     return out
@@ -294,7 +306,8 @@ def _apply_live(net: SimNetwork, model: Any, pols: Mapping[tuple[str, str], Any]
     n = net.n_items
     pk, pa, pb = net.pol_kind.copy(), net.pol_a.copy(), net.pol_b.copy()
     prev, poff, pack, moq = net.pol_review.copy(), net.pol_offset.copy(), net.pack.copy(), net.moq.copy()
-    day0 = (start.date() - _EPOCH).days
+    order_day = _first_order_day(rep, start)
+    day0 = (order_day - _EPOCH).days  # the calendar day of the engine's day-0 orders (its review day 0)
     lt_mean, lt_std = net.lt_mean.copy(), net.lt_std.copy()
     lt_min, lt_max = net.lt_min.copy(), net.lt_max.copy()
     dem_mean, dem_std, dem_kind = net.dem_mean.copy(), net.dem_std.copy(), net.dem_kind.copy()
@@ -303,7 +316,7 @@ def _apply_live(net: SimNetwork, model: Any, pols: Mapping[tuple[str, str], Any]
     counts = {"live": 0, "push": 0, "model": 0}
     demand_src: dict[str, int] = {}
     observed = _observed_demand(rep, min_days)
-    cycles = _release_cycles(rep, start)
+    cycles = _release_cycles(rep, order_day)
     for i in range(n):
         if net.source[i]:
             continue
