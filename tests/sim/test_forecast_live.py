@@ -335,6 +335,10 @@ def test_a_machine_failure_drawn_from_its_rul_stops_its_lines(live_store):
     assert soon["lost_sales_units"]["p50"] >= late["lost_sales_units"]["p50"]
     for k in ("store_fill_rate", "lost_sales_units", "inventory_plant", "inventory_dc", "inventory_store"):
         assert caught[k] == late[k], k
+    with pytest.raises(SimulationError, match="machines must be a mapping"):
+        predict_from_live(model, state, machines=[0.5, 1.0], **kw)
+    with pytest.raises(SimulationError, match="rul_days"):
+        predict_from_live(model, state, machines={"OVEN-1": []}, **kw)
 
 
 def test_failures_are_drawn_per_replication_from_the_rul_samples():

@@ -217,14 +217,12 @@ class _LiveScenario:
                            labels=[*base.labels, *labels], max_lead_factor=base.max_lead_factor)
 
 
-def _failures(machines: Mapping[str, Any], model: Any, net: SimNetwork,
+def _failures(machines: Mapping[str, MachineRisk], model: Any, net: SimNetwork,
               repair_days: Mapping[str, float] | None) -> tuple[tuple[MachineRisk, float, tuple[str, ...]], ...]:
     """(risk, repair days, production lanes it stops) per machine with a RUL forecast that some line needs."""
     out = []
     for asset in sorted(machines):
         risk = machines[asset]
-        if not isinstance(risk, MachineRisk):
-            risk = MachineRisk(np.asarray(getattr(risk, "samples", risk), dtype=float))
         lanes = tuple(f"bom:{b.plant}:{b.output_sku}" for b in getattr(model, "boms", ())
                       if asset in (b.machines or ()) and f"bom:{b.plant}:{b.output_sku}" in net.lanes)
         if not lanes:
@@ -463,17 +461,20 @@ def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replication
     lead_times = None
     if rep is not None and hasattr(rep, "lead_time_estimate"):  # what the loop learned, without the promise's pad
         lead_times = {ln.id: float(rep.lead_time_estimate(ln).mean_days) for ln in getattr(network, "lanes", ())}
-    live = initial_state_from_twin(net, twin, at=close, lead_times=lead_times,
-                                   at_risk_loss=0.0 if machines else 0.5)
-    fails = _failures(machines, network, net, repair_days) if machines else ()
+    if machines is not None and not isinstance(machines, Mapping):
+        raise SimulationError(f"machines must be a mapping {{asset id: MachineRisk or RUL samples in days}}, "
+                              f"got {type(machines).__name__}")
+    risks = {a: m if isinstance(m, MachineRisk) else MachineRisk(np.asarray(getattr(m, "samples", m), dtype=float))
+             for a, m in (machines or {}).items()}
+    live = initial_state_from_twin(net, twin, at=close, lead_times=lead_times, at_risk_loss=0.0 if risks else 0.5)
+    fails = _failures(risks, network, net, repair_days) if risks else ()
     scenario: Any = live.scenario(None)
     if fails:
         scenario = _LiveScenario("baseline", scenario, fails)
         info["machines_failure_risk"] = {a: {"p_fail_unpreventable": round(float(np.mean(
             (r.rul_days < r.unpreventable_days) & (r.rul_days < H))), 3), "rul_days_p50": round(float(
                 np.median(r.rul_days)), 2), "unpreventable_days": round(r.unpreventable_days, 2)}
-            for a, r in sorted((a, m if isinstance(m, MachineRisk) else MachineRisk(
-                np.asarray(getattr(m, "samples", m), dtype=float))) for a, m in machines.items())}
+            for a, r in sorted(risks.items())}
     resizing = sensor is not None and rep is not None and hasattr(rep, "resize")
     if resizing:
         info["refit"] = None if refit is None else {"every_days": refit.every.total_seconds() / 86400.0,
