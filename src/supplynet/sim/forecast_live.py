@@ -41,10 +41,9 @@ runs the network forward under the rules the live loop runs:
   lead time is ``L' = L + 0.5`` (``timing_shift_days``, see :data:`DEFAULT_TIMING_SHIFT`). On the live release
   schedule the orders leave ``d`` hours after the close (05:00 against 22:00 on the demo: ``d = 7``), which by the
   same count calls for ``L + 0.5 + d/24``; measured, that loses far more sales than the world does (fill 0.965
-  against 0.980 on seeds 0-1; not verified why: likely the world shipping a DC's backlog hour by hour and the loop's
-  out-of-cycle orders, which
-  the engine's once-a-day release does not), so the shift stays 0.5. A load already
-  on the road without an ETA estimate arrives at its departure plus the learned mean lead time of its lane
+  against 0.980 on seeds 0-1; why is not verified: likely the world shipping a DC's backlog hour by hour and the
+  loop's out-of-cycle orders, which the engine's once-a-day release does not have), so the shift stays 0.5. A load
+  already on the road without an ETA estimate arrives at its departure plus the learned mean lead time of its lane
   (not at its promised time, which carries the carrier's half-day pad).
 - **plants**: the live loop plans production (its replenisher's ``plan_production``): a plant's finished goods
   have a base-stock policy like any stocking point, and the plant's MES makes to those production orders at the
