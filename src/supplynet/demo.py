@@ -210,14 +210,22 @@ def _fidelity_mark(day: int, at_day: int, days: int, loop: Any, net: Network, fi
     """Twin fidelity: at the end of ``at_day`` predict the days left from the live twin; at the end of the
     run set the realized KPIs beside the prediction (``fid["result"]``)."""
     from .errors import SimulationError
-    from .sim.forecast_live import KPIS, live_refit, observe_twin, predict_from_live, realized_between
+    from .sim.forecast_live import (
+        KPIS,
+        live_machines,
+        live_refit,
+        observe_twin,
+        predict_from_live,
+        realized_between,
+    )
 
     if day == at_day:
         fid["start"] = observe_twin(loop.twin, net)
         t0 = time.perf_counter()
         try:
             fid["pred"] = predict_from_live(net, loop.twin, horizon_days=days - at_day, replications=replications,
-                                            seed=seed, policies=loop.replenisher, refit=live_refit(loop))
+                                            seed=seed, policies=loop.replenisher, refit=live_refit(loop),
+                                            machines=live_machines(loop))
         except SimulationError as exc:  # the demo goes on; the summary's fidelity stays null
             log.warning("twin fidelity: no prediction at day %d: %s", at_day, exc)
         fid["seconds"] = time.perf_counter() - t0

@@ -118,3 +118,38 @@ def test_production_orders_are_made_up_to_the_rate_and_closed(tiny):
     # an order for a line the network lacks is refused, named
     assert not carrier.carry_out(_production_order("D3", 5.0, sku="MILK-2L"))
     assert "no such line" in carrier.refused[-1]
+
+
+class _FailsAtOnce:
+    """A machine's wear source that fails at its first reading (then runs fine after its repair)."""
+
+    cycle = 0
+
+    def __init__(self):
+        self.failed = False
+
+    def next(self):
+        fail, self.failed = not self.failed, True
+        return {}, {}, fail
+
+    def reset(self):
+        pass
+
+
+@pytest.mark.parametrize("repair_days", [None, 1.0])
+def test_a_failed_machine_is_down_for_the_network_s_repair_time(tiny, repair_days):
+    """The world repairs a failure in the asset's ``repair_time_days`` (declared, or the maintenance lead time
+    plus two days): the time the twin's prediction takes it to be down."""
+    oven = tiny.asset("OVEN-1")
+    net = tiny.model_copy(update={"assets": [a.model_copy(update={"repair_days": repair_days}) if a.id == oven.id
+                                             else a for a in tiny.assets]})
+    import numpy as np
+
+    from supplynet.fleet._world import World
+
+    world = World(net, np.random.default_rng(2), START, cover_days=3, machine_source=lambda i: _FailsAtOnce())
+    world.step()
+    m = world.machines[oven.id]
+    assert m.failures == 1 and m.down_reason == "failure"
+    expected = repair_days if repair_days is not None else max(oven.maintenance_lead_time_days, 1.0) + 2.0
+    assert (m.down_until - m.next_reading).total_seconds() / 86400.0 == pytest.approx(expected)

@@ -169,3 +169,16 @@ def test_model_copy_with_update_revalidates(tiny: Network) -> None:
         tiny.model_copy(update={"lanes": lanes})
     renamed = tiny.model_copy(update={"name": "tiny-2"})
     assert renamed.name == "tiny-2" and renamed.site("DC-1") == tiny.site("DC-1")
+
+
+def test_a_machine_s_repair_time_is_declared_or_its_lead_time_plus_two_days() -> None:
+    """What a failure stops a machine for: ``repair_days`` when the network gives it, else the parts (its
+    maintenance lead time, at least a day) plus two days of work - the rule the world repairs by and the
+    twin's prediction reads (supplynet.sim.forecast_live)."""
+    from supplynet.model import Asset
+
+    assert Asset(id="M", kind="machine", site="P", maintenance_lead_time_days=2).repair_time_days == 4.0
+    assert Asset(id="M", kind="machine", site="P", maintenance_lead_time_days=0.5).repair_time_days == 3.0
+    assert Asset(id="M", kind="machine", site="P", maintenance_lead_time_days=2, repair_days=1.5).repair_time_days == 1.5
+    with pytest.raises(ValidationError):
+        Asset(id="M", kind="machine", site="P", repair_days=-1)

@@ -21,7 +21,17 @@ from supplynet.decide.replenish import Replenisher
 from supplynet.errors import SimulationError
 from supplynet.model import example_path, load_network
 from supplynet.policy.policies import RSPolicy
-from supplynet.sim.forecast_live import KPIS, _apply_live, _projected_policies, _week_paths, predict_from_live
+from supplynet.sim.forecast_live import (
+    KPIS,
+    MachineRisk,
+    _apply_live,
+    _first_order_day,
+    _LiveScenario,
+    _projected_policies,
+    _week_paths,
+    live_machines,
+    predict_from_live,
+)
 from supplynet.sim.network import SimNetwork
 from supplynet.store import open_store
 from supplynet.twin import Twin
@@ -271,13 +281,115 @@ def test_a_lane_released_every_two_days_is_reviewed_on_the_loops_release_days(li
     if not slow:  # the tiny network's lanes all release daily at this cap: make one lane's cycle two days
         slow = [daily.pop()]
         rep.review_days[slow[0]] = 2
-    rep._next_release[slow[0]] = start + timedelta(days=1, hours=5)  # its next release: tomorrow
+    # the engine's day-0 orders are the loop's first release after the start (tomorrow at 05:00: the start is at
+    # 14:00); the lane's next release is the day after that one
+    rep._next_release[slow[0]] = (start + timedelta(days=2)).replace(hour=5)
     info: dict = {}
     net = _apply_live(SimNetwork.from_network(model), model, rep.policies, rep, start, 0.5, 2.0, info)
     for key in rep.lane_keys[slow[0]]:
         i = net._index(key)
-        assert net.pol_review[i] == 2.0 and net.pol_offset[i] == 1.0  # days 1, 3, 5, ... from the start
+        assert net.pol_review[i] == 2.0 and net.pol_offset[i] == 1.0  # the engine's days 1, 3, 5, ...
     for ln in daily:
         for key in rep.lane_keys[ln]:
             assert net.pol_review[net._index(key)] <= 1.0
     assert Replenisher(model).release_plan() == {}  # no schedule, nothing to follow
+
+
+def test_the_engines_first_orders_are_the_loops_first_release_after_the_close():
+    """Day 0 of the engine is the day that closed; its orders are the loop's next release: the morning after
+    for a release hour before the closing hour, the same evening for a later one, at once without a schedule."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    close = datetime(2026, 1, 11, 22, 0, tzinfo=UTC)
+    assert _first_order_day(SimpleNamespace(release_hour=5), close) == date(2026, 1, 12)
+    assert _first_order_day(SimpleNamespace(release_hour=23), close) == date(2026, 1, 11)
+    assert _first_order_day(SimpleNamespace(release_hour=None), close) == date(2026, 1, 11)
+    assert _first_order_day(None, close) == date(2026, 1, 11)
+
+
+def _no_work_orders(twin):
+    import dataclasses
+
+    state = twin.state.copy()
+    for k, a in list(state.assets.items()):
+        state.assets[k] = dataclasses.replace(a, open_work_order=None)
+    return state
+
+
+def test_a_machine_failure_drawn_from_its_rul_stops_its_lines(live_store):
+    """A machine sure to fail tomorrow, for good (repair longer than the horizon), stops its line: the plant makes
+    no more bread (the tiny network's DC also buys it from a supplier, so the stores keep selling); one whose
+    failure falls after the horizon, or after the window its maintenance rule can still act in, changes nothing
+    (the same replications, common random numbers)."""
+    _, model, twin = live_store
+    state = _no_work_orders(twin)
+    rep = Replenisher(model)
+    kw = dict(horizon_days=12, replications=30, seed=2, policies=rep, repair_days={"OVEN-1": 30.0})
+    soon = predict_from_live(model, state, machines={"OVEN-1": MachineRisk(np.full(50, 0.5))}, **kw)
+    late = predict_from_live(model, state, machines={"OVEN-1": MachineRisk(np.full(50, 40.0))}, **kw)
+    caught = predict_from_live(model, state, machines={"OVEN-1": MachineRisk(np.full(50, 0.5), 0.25)}, **kw)
+    assert soon["meta"]["machines_failure_risk"]["OVEN-1"]["p_fail_unpreventable"] == 1.0
+    assert caught["meta"]["machines_failure_risk"]["OVEN-1"]["p_fail_unpreventable"] == 0.0
+    assert soon["inventory_plant"]["p90"] < 0.1 * late["inventory_plant"]["p10"]
+    assert soon["lost_sales_units"]["p50"] >= late["lost_sales_units"]["p50"]
+    for k in ("store_fill_rate", "lost_sales_units", "inventory_plant", "inventory_dc", "inventory_store"):
+        assert caught[k] == late[k], k
+    with pytest.raises(SimulationError, match="machines must be a mapping"):
+        predict_from_live(model, state, machines=[0.5, 1.0], **kw)
+    with pytest.raises(SimulationError, match="rul_days"):
+        predict_from_live(model, state, machines={"OVEN-1": []}, **kw)
+
+
+def test_failures_are_drawn_per_replication_from_the_rul_samples():
+    """Half the RUL samples fall in the first day and half after the horizon: about half the replications stop
+    the line from the first close after the failure through the close the repair ends by; the draws depend on
+    the replication's key only."""
+    from types import SimpleNamespace
+
+    net = SimpleNamespace(lanes=["bom:P:X", "lane-1"])
+    risk = MachineRisk(np.r_[np.full(100, 0.4), np.full(100, 50.0)])
+    sc = _LiveScenario("baseline", None, ((risk, 2.0, ("bom:P:X",)),))
+    keys = np.arange(4000, dtype=np.uint64) * np.uint64(7919) + np.uint64(11)
+    ev = sc.compile(net, keys, 10)
+    assert list(ev.lane) == [0] and ev.severity.tolist() == [1.0]
+    down = ev.start[:, 0] <= 10
+    assert 0.45 < down.mean() < 0.55
+    assert set(ev.start[down, 0]) == {1} and set(ev.end[down, 0]) == {3}  # closes 1 and 2 (0.4 + 2 = 2.4)
+    again = sc.compile(net, keys[:100], 10)
+    assert np.array_equal(again.start[:, 0], ev.start[:100, 0])
+    with pytest.raises(SimulationError, match="rul_days"):
+        MachineRisk(np.array([-1.0, 2.0]))
+    with pytest.raises(SimulationError, match="unpreventable_days"):
+        MachineRisk(np.array([1.0]), -1.0)
+
+
+def test_live_machines_reads_the_loops_rul_forecasts_in_days():
+    """The loop's maintenance watcher keeps each machine's latest RUL (in cycles of readings) and its maintenance
+    policy: the twin reads them in days, with the window the rule can no longer act in (the policy's horizon)."""
+    from types import SimpleNamespace
+
+    from supplynet.decide.maintain import MaintenancePolicy
+
+    model = load_network(example_path("tiny"))
+    pol = MaintenancePolicy.from_asset(model.asset("OVEN-1"), opportunity_interval=8.0, days_per_unit=1 / 24)
+    latest = SimpleNamespace(samples=np.array([24.0, 48.0, 96.0]))
+    watch = SimpleNamespace(assets={"OVEN-1": SimpleNamespace(latest=latest, policy=pol),
+                                    "NEW-1": SimpleNamespace(latest=None, policy=pol)})
+    loop = SimpleNamespace(network=model, watchers=[SimpleNamespace(sensor=None), watch])
+    got = live_machines(loop)
+    assert list(got) == ["OVEN-1"]
+    assert got["OVEN-1"].rul_days.tolist() == pytest.approx([1.0, 2.0, 4.0])
+    assert got["OVEN-1"].unpreventable_days == pytest.approx(2.0 + 8.0 / 24)  # lead time 2 days + a shift
+    assert live_machines(SimpleNamespace(watchers=[])) == {}
+
+
+def test_the_horizon_ends_at_its_last_close(live_store):
+    """The realized KPIs are counted at the last close, before the loop's next release: the prediction places
+    no order on its last day (a one-day horizon orders nothing), while a longer one does."""
+    _, model, twin = live_store
+    rep = Replenisher(model)
+    one = predict_from_live(model, twin, horizon_days=1, replications=20, seed=1, policies=rep)
+    four = predict_from_live(model, twin, horizon_days=4, replications=20, seed=1, policies=rep)
+    assert one["cost"]["ordering"]["p90"] == 0.0 and one["cost"]["transport"]["p90"] >= 0.0
+    assert four["cost"]["ordering"]["p50"] > 0.0

@@ -453,7 +453,8 @@ class World:
                 if failed:
                     m.failures += 1
                     self.stats.failures += 1
-                    repair = max(float(getattr(m.asset, "maintenance_lead_time_days", 0) or 0), 1.0) + 2.0
+                    repair = float(m.asset.repair_time_days) if hasattr(m.asset, "repair_time_days") else \
+                        max(float(getattr(m.asset, "maintenance_lead_time_days", 0) or 0), 1.0) + 2.0
                     m.down_until = m.next_reading + timedelta(days=repair)
                     m.down_reason, m.maintenance_at = "failure", None
                     self._emit(Maintenance, m.sensor_device, ts=m.next_reading, asset_id=m.asset.id,

@@ -407,8 +407,18 @@ class Asset(_Base):
     failure_cost: NonNeg = 0.0  # cost of one unplanned failure (repair + lost output)
     preventive_cost: NonNeg = 0.0  # cost of one planned maintenance
     maintenance_lead_time_days: NonNeg = 0.0
+    #: days a failure stops a machine (parts, then the repair); None: ``repair_time_days``' default
+    repair_days: NonNeg | None = None
     lane: Id | None = None
     temperature_limit_c: Num | None = None  # reefers: cargo must stay at or below this
+
+    @property
+    def repair_time_days(self) -> float:
+        """Days a failure stops the asset: ``repair_days`` when given, else its maintenance lead time (at least a
+        day) for the parts plus two days of work (the rule the simulated world has always repaired by)."""
+        if self.repair_days is not None:
+            return float(self.repair_days)
+        return max(float(self.maintenance_lead_time_days), 1.0) + 2.0
 
     @model_validator(mode="before")
     @classmethod
