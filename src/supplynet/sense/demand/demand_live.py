@@ -6,7 +6,18 @@ Two paths feed the same estimates (mean and standard deviation of demand per day
   unfilled`` at the store, and a created transfer order at its origin (the echelon demand an upstream
   site sees) - and, when a day closes, updates a simple exponential smoothing level and a smoothed
   squared error (Brown 1959; the MSE tracking of Silver, Pyke & Peterson 1998 sec. 4.7), starting
-  from the network's declared demand as the prior.
+  from the network's declared demand as the prior. While evidence is young the gain is the credibility
+  weight of a recursive mean, ``1 / (n + 1 + prior_days)`` on the ``n``-th closed day, never below
+  ``alpha``: the declared demand counts as ``prior_days`` days of observation (one by default: a unit-
+  information prior, Kass & Wasserman 1995), so the estimate is the posterior mean of the declared
+  figure and the days seen (Buhlmann credibility), and becomes the smoothing of the steady state (SES is
+  the steady-state Kalman filter of a local level, Muth 1960) once the days seen outweigh it. The
+  squared forecast error gets the same gain, so the spread of the first days' errors (a declared figure
+  that was wrong) sizes the safety stock until the level has caught up. (Before: a fixed ``alpha`` 0.1
+  from the prior and the prior alone for the first seven days; on the realistic demo, replaying public
+  sales whose level differs from the declared one by x0.6-x1.7 for most keys and up to x5.6, 83% of the
+  stores' lost units on seed 0 fell where the DC had stock: the stores were sized for the declared
+  figure for a week and caught up at 10% a day.)
 - **Batch** (when asked, e.g. nightly): :meth:`DemandSensor.refit` runs the forecasting module's
   :class:`~supplynet.sense.demand.forecast.Forecaster` on the daily history in Nixtla long format and turns
   its point forecast and conformal interval into the distribution of demand over the next days
@@ -77,19 +88,25 @@ def protection_demand(forecast: pd.DataFrame, steps: int | None = None, level: f
 class DemandSensor:
     """Daily demand per (site, sku) from events; estimates per day for the replenisher.
 
-    ``alpha`` smooths the level and the squared error; ``prior`` maps keys to (mean, std) per day
-    (default: the network's declared demand, pushed up the lanes by
-    :func:`supplynet.decide.replenish.downstream_demand`, passed in by the caller).
+    ``alpha`` smooths the level and the squared error in the steady state; ``prior_days``: how many days of
+    observation the prior is worth (the gain on the ``n``-th closed day is ``max(alpha, 1 / (n + 1 +
+    prior_days))``; None: ``alpha`` from the first day, the plain exponential smoothing); ``min_days``: closed
+    days before the online estimate replaces the prior; ``prior`` maps keys to (mean, std) per day (default:
+    the network's declared demand, pushed up the lanes by :func:`supplynet.decide.replenish.downstream_demand`,
+    passed in by the caller).
     """
 
     def __init__(self, prior: Mapping[tuple[str, str], tuple[float, float]] | None = None, *,
-                 alpha: float = 0.1, min_days: int = 7) -> None:
+                 alpha: float = 0.1, min_days: int = 1, prior_days: float | None = 1.0) -> None:
         if not 0.0 < alpha <= 1.0:
             raise ModelError(f'"alpha" must be in (0, 1], got {alpha!r}')
         if int(min_days) < 1:
             raise ModelError(f'"min_days" must be >= 1, got {min_days!r}')
+        if prior_days is not None and not (math.isfinite(prior_days) and prior_days >= 0):
+            raise ModelError(f'"prior_days" must be a finite number >= 0 or None, got {prior_days!r}')
         self.alpha = float(alpha)
         self.min_days = int(min_days)
+        self.prior_days = None if prior_days is None else float(prior_days)
         self.prior = dict(prior or {})
         self.daily: dict[tuple[str, str], dict[date, float]] = defaultdict(dict)
         self._state: dict[tuple[str, str], tuple[float, float, int]] = {}  # level, mse, closed days
@@ -130,12 +147,21 @@ class DemandSensor:
         while d < today:
             y = days.get(d, 0.0)
             err = y - level
-            level += self.alpha * err
-            mse += self.alpha * (err * err - mse)
+            g = self.gain(n)
+            level += g * err
+            mse += g * (err * err - mse)
             n += 1
             self._closed[key] = d
             d = date.fromordinal(d.toordinal() + 1)
         self._state[key] = (level, mse, n)
+
+    def gain(self, n: int) -> float:
+        """The weight of the ``n``-th closed day (0-based) against what came before: the credibility of a
+        recursive mean over the prior's ``prior_days`` and the ``n`` days before, never below ``alpha``."""
+        k = getattr(self, "prior_days", None)  # a sensor pickled before prior_days: the plain smoothing
+        if k is None:
+            return self.alpha
+        return max(self.alpha, 1.0 / (n + 1.0 + k))
 
     def _initial(self, key: tuple[str, str]) -> tuple[float, float, int]:
         m, s = self.prior.get(key, (None, None))

@@ -1,0 +1,55 @@
+"""The demand sensor's young-evidence gain: the declared figure counts as ``prior_days`` days of observation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from supplynet.errors import ModelError
+from supplynet.events import Sale
+from supplynet.sense.demand.demand_live import DemandSensor
+
+T0 = datetime(2026, 3, 2, 22, tzinfo=UTC)
+KEY = ("S1", "A")
+
+
+def _feed(sensor: DemandSensor, values: list[float], first_day: int = 0) -> None:
+    for d, y in enumerate(values, first_day):  # a sale at each day's close; the day after closes it
+        sensor.observe(Sale(source="pos", seq=d, ts=T0 + timedelta(days=d), site="S1", sku="A", quantity=y))
+
+
+def test_a_wrong_declared_level_is_replaced_by_the_recursive_mean_of_prior_and_days_seen():
+    sensor = DemandSensor({KEY: (20.0, 6.0)})  # declared 20/day; the shop sells 100/day
+    _feed(sensor, [100.0, 100.0])  # the second sale closes the first day
+    est = sensor.estimate(KEY)
+    assert est.source == "online" and est.n_days == 1
+    assert est.mean == pytest.approx((20.0 + 100.0) / 2)  # the prior is worth one day
+    _feed(sensor, [100.0] * 4, first_day=2)  # days 1..4 close
+    est = sensor.estimate(KEY)
+    assert est.n_days == 5 and est.mean == pytest.approx((20.0 + 5 * 100.0) / 6)
+    # the spread of the errors made while catching up is kept: the safety stock covers a level still moving
+    assert est.std > 6.0
+
+
+def test_the_gain_falls_to_alpha_and_prior_days_none_is_plain_smoothing():
+    s = DemandSensor({KEY: (20.0, 6.0)}, alpha=0.1, prior_days=1.0)
+    assert [s.gain(n) for n in (0, 1, 8, 50)] == pytest.approx([0.5, 1 / 3, 0.1, 0.1])
+    plain = DemandSensor({KEY: (20.0, 6.0)}, alpha=0.1, prior_days=None, min_days=1)
+    _feed(plain, [100.0, 100.0])
+    assert plain.estimate(KEY).mean == pytest.approx(20.0 + 0.1 * 80.0)
+    strong = DemandSensor({KEY: (20.0, 6.0)}, prior_days=9.0)  # a declared figure worth nine days
+    _feed(strong, [100.0, 100.0])
+    assert strong.estimate(KEY).mean == pytest.approx(20.0 + 0.1 * 80.0)
+
+
+def test_before_min_days_the_prior_answers():
+    s = DemandSensor({KEY: (20.0, 6.0)}, min_days=3)
+    _feed(s, [100.0, 100.0, 100.0])
+    assert s.estimate(KEY).source == "network" and s.estimate(KEY).mean == 20.0
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf")])
+def test_prior_days_is_checked(bad):
+    with pytest.raises(ModelError, match="prior_days"):
+        DemandSensor(prior_days=bad)
