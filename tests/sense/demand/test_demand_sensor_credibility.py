@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from supplynet.errors import ModelError
@@ -20,7 +21,7 @@ def _feed(sensor: DemandSensor, values: list[float], first_day: int = 0) -> None
 
 
 def test_a_wrong_declared_level_is_replaced_by_the_recursive_mean_of_prior_and_days_seen():
-    sensor = DemandSensor({KEY: (20.0, 6.0)})  # declared 20/day; the shop sells 100/day
+    sensor = DemandSensor({KEY: (20.0, 6.0)}, tracking=None)  # declared 20/day; the shop sells 100/day
     _feed(sensor, [100.0, 100.0])  # the second sale closes the first day
     est = sensor.estimate(KEY)
     assert est.source == "online" and est.n_days == 1
@@ -33,12 +34,12 @@ def test_a_wrong_declared_level_is_replaced_by_the_recursive_mean_of_prior_and_d
 
 
 def test_the_gain_falls_to_alpha_and_prior_days_none_is_plain_smoothing():
-    s = DemandSensor({KEY: (20.0, 6.0)}, alpha=0.1, prior_days=1.0)
+    s = DemandSensor({KEY: (20.0, 6.0)}, alpha=0.1, prior_days=1.0, tracking=None)
     assert [s.gain(n) for n in (0, 1, 8, 50)] == pytest.approx([0.5, 1 / 3, 0.1, 0.1])
-    plain = DemandSensor({KEY: (20.0, 6.0)}, alpha=0.1, prior_days=None, min_days=1)
+    plain = DemandSensor({KEY: (20.0, 6.0)}, alpha=0.1, prior_days=None, min_days=1, tracking=None)
     _feed(plain, [100.0, 100.0])
     assert plain.estimate(KEY).mean == pytest.approx(20.0 + 0.1 * 80.0)
-    strong = DemandSensor({KEY: (20.0, 6.0)}, prior_days=9.0)  # a declared figure worth nine days
+    strong = DemandSensor({KEY: (20.0, 6.0)}, prior_days=9.0, tracking=None)  # a declared figure worth nine days
     _feed(strong, [100.0, 100.0])
     assert strong.estimate(KEY).mean == pytest.approx(20.0 + 0.1 * 80.0)
 
@@ -49,7 +50,23 @@ def test_before_min_days_the_prior_answers():
     assert s.estimate(KEY).source == "network" and s.estimate(KEY).mean == 20.0
 
 
-@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf")])
-def test_prior_days_is_checked(bad):
-    with pytest.raises(ModelError, match="prior_days"):
-        DemandSensor(prior_days=bad)
+def test_the_tracking_signal_catches_a_level_shift_and_stays_calm_on_noise():
+    rng = np.random.default_rng(5)
+    noise = rng.normal(0.0, 5.0, 60)
+    shifted = [50.0 + e for e in noise[:30]] + [80.0 + e for e in noise[30:]]  # the level moves at day 30
+    est = {}
+    for tracking in (None, 0.2):
+        s = DemandSensor({KEY: (50.0, 5.0)}, tracking=tracking)
+        _feed(s, shifted[:36])  # five days after the shift closed
+        est[tracking] = s.estimate(KEY).mean
+    assert est[None] < 72.0 < est[0.2]  # the fixed gain is still less than two thirds of the way there
+    calm = DemandSensor({KEY: (50.0, 5.0)}, tracking=0.2)
+    _feed(calm, [50.0 + e for e in noise])
+    assert abs(calm.estimate(KEY).mean - 50.0) < 5.0  # noise alone: the level stays near the mean
+
+
+@pytest.mark.parametrize(("name", "bad"), [("prior_days", -1.0), ("prior_days", float("nan")),
+                                           ("prior_days", float("inf")), ("tracking", 0.0), ("tracking", 1.5)])
+def test_parameters_are_checked(name, bad):
+    with pytest.raises(ModelError, match=name):
+        DemandSensor(**{name: bad})

@@ -97,7 +97,8 @@ class DemandSensor:
     """
 
     def __init__(self, prior: Mapping[tuple[str, str], tuple[float, float]] | None = None, *,
-                 alpha: float = 0.1, min_days: int = 1, prior_days: float | None = 1.0) -> None:
+                 alpha: float = 0.1, min_days: int = 1, prior_days: float | None = 1.0,
+                 tracking: float | None = 0.2) -> None:
         if not 0.0 < alpha <= 1.0:
             raise ModelError(f'"alpha" must be in (0, 1], got {alpha!r}')
         if int(min_days) < 1:
@@ -107,6 +108,10 @@ class DemandSensor:
         self.alpha = float(alpha)
         self.min_days = int(min_days)
         self.prior_days = None if prior_days is None else float(prior_days)
+        if tracking is not None and not 0.0 < tracking <= 1.0:
+            raise ModelError(f'"tracking" must be in (0, 1] or None, got {tracking!r}')
+        self.tracking = None if tracking is None else float(tracking)
+        self._track: dict[tuple[str, str], tuple[float, float]] = {}  # smoothed error, smoothed |error|
         self.prior = dict(prior or {})
         self.daily: dict[tuple[str, str], dict[date, float]] = defaultdict(dict)
         self._state: dict[tuple[str, str], tuple[float, float, int]] = {}  # level, mse, closed days
@@ -144,10 +149,18 @@ class DemandSensor:
         start = min(days) if last is None else last
         level, mse, n = self._state.get(key, self._initial(key))
         d = start if last is None else date.fromordinal(last.toordinal() + 1)
+        beta = getattr(self, "tracking", None)
+        track = getattr(self, "_track", {})
+        limit = tracking_limit(beta) if beta is not None else math.inf
         while d < today:
             y = days.get(d, 0.0)
             err = y - level
             g = self.gain(n)
+            if beta is not None:  # a tracking signal beyond its 95% limit: the level has moved; follow it
+                e_s, m_s = track.get(key, (0.0, 0.0))
+                if m_s > 0 and abs(e_s) / m_s > limit:
+                    g = max(g, min(abs(e_s) / m_s, 1.0))
+                track[key] = (e_s + beta * (err - e_s), m_s + beta * (abs(err) - m_s))
             level += g * err
             mse += g * (err * err - mse)
             n += 1
@@ -215,6 +228,12 @@ class DemandSensor:
         for key, est in estimates.items():
             last = self._closed.get(key) or self._today or date.today()
             self._forecast[key] = (est, date.fromordinal(last.toordinal() + horizon_days))
+
+
+def tracking_limit(beta: float, p: float = 0.95) -> float:
+    """The two-sided ``p`` control limit of Trigg's tracking signal ``E / MAD`` (both smoothed with ``beta``) on
+    unbiased errors: ``z sqrt(beta / (2 - beta)) sqrt(pi / 2)`` (Trigg 1964; 0.82 at beta 0.2, 0.56 at 0.1)."""
+    return float(stats.norm.ppf(0.5 + p / 2.0) * math.sqrt(beta / (2.0 - beta)) * math.sqrt(math.pi / 2.0))
 
 
 #: the most a refitted forecast's daily std may be, in multiples of the series' own daily spread
