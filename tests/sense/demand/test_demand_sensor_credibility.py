@@ -70,3 +70,16 @@ def test_the_tracking_signal_catches_a_level_shift_and_stays_calm_on_noise():
 def test_parameters_are_checked(name, bad):
     with pytest.raises(ModelError, match=name):
         DemandSensor(**{name: bad})
+
+
+def test_advance_closes_the_days_before_the_clock_for_every_key():
+    s = DemandSensor({KEY: (20.0, 6.0), ("S2", "A"): (5.0, 2.0)}, tracking=None)
+    s.observe(Sale(source="pos", seq=1, ts=T0, site="S1", sku="A", quantity=100.0))  # day 0's close
+    s.observe(Sale(source="pos", seq=2, ts=T0 - timedelta(days=1), site="S2", sku="A", quantity=5.0))
+    assert s.estimate(KEY).source == "network"  # day 0 is still open: no sale of a later day yet
+    s.advance(T0 + timedelta(hours=7))  # the next morning: day 0 is over
+    assert s.estimate(KEY).source == "online" and s.estimate(KEY).mean == pytest.approx(60.0)
+    other = s.estimate(("S2", "A"))  # its day -1 closed, and day 0 (no sale) counts as zero
+    assert other.n_days == 2 and other.mean == pytest.approx((5.0 + 5.0) / 2 * 2 / 3)
+    s.advance(T0 + timedelta(hours=8))  # nothing more to close
+    assert s.estimate(KEY).n_days == 1
