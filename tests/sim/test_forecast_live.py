@@ -154,8 +154,12 @@ def test_the_projection_re_sizes_the_policies_as_the_live_sensor_will(live_store
     needed), its policy is sized for the declared demand; fed the week again, the copy of the replenisher moves
     to the online estimate and its levels rise toward twice the demand, as the loop's would. The live
     replenisher itself is not touched."""
+    from supplynet.decide.replenish import downstream_demand
+    from supplynet.sense.demand.demand_live import DemandSensor
+
     _, model, twin = live_store
-    rep = Replenisher(model)
+    # the plain smoothing, on the prior for a week (the sensor's defaults catch up faster; the mechanics are the same)
+    rep = Replenisher(model, demand=DemandSensor(downstream_demand(model), min_days=7, prior_days=None, tracking=None))
     key = next(k for k in rep.policies if k[0].startswith("STORE"))
     mean = rep.demand_estimate(key).mean
     last = date(2024, 3, 10)

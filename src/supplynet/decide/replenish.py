@@ -599,7 +599,10 @@ class Replenisher:
     def decide(self, twin: Any, now: datetime) -> list[OrderProposal]:
         """Re-size and re-evaluate the SKU-sites touched since the last call; on a release schedule
         (``release_hour``), every SKU-site of each lane whose release is due, and out of cycle only the
-        touched ones whose expected stock-out before the next release costs more than an extra shipment."""
+        touched ones whose expected stock-out before the next release costs more than an extra shipment.
+        Days before ``now``'s date are closed into the demand sensor first (:meth:`DemandSensor.advance`)."""
+        if self.sensor is not None and hasattr(self.sensor, "advance"):
+            self.sensor.advance(now)
         if self.release_hour is not None:
             return self._decide_scheduled(twin, now)
         keys = sorted(self._dirty)
