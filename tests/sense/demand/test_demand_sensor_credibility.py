@@ -21,7 +21,7 @@ def _feed(sensor: DemandSensor, values: list[float], first_day: int = 0) -> None
 
 
 def test_a_wrong_declared_level_is_replaced_by_the_recursive_mean_of_prior_and_days_seen():
-    sensor = DemandSensor({KEY: (20.0, 6.0)}, tracking=None)  # declared 20/day; the shop sells 100/day
+    sensor = DemandSensor({KEY: (20.0, 6.0)}, prior_days=1.0)  # declared 20/day; the shop sells 100/day
     _feed(sensor, [100.0, 100.0])  # the second sale closes the first day
     est = sensor.estimate(KEY)
     assert est.source == "online" and est.n_days == 1
@@ -65,7 +65,7 @@ def test_the_tracking_signal_catches_a_level_shift_and_stays_calm_on_noise():
     assert abs(calm.estimate(KEY).mean - 50.0) < 5.0  # noise alone: the level stays near the mean
 
 
-@pytest.mark.parametrize(("name", "bad"), [("prior_days", -1.0), ("prior_days", float("nan")),
+@pytest.mark.parametrize(("name", "bad"), [("prior_days", -1.0), ("prior_days", float("nan")), ("prior_days", "x"),
                                            ("prior_days", float("inf")), ("tracking", 0.0), ("tracking", 1.5)])
 def test_parameters_are_checked(name, bad):
     with pytest.raises(ModelError, match=name):
@@ -73,7 +73,7 @@ def test_parameters_are_checked(name, bad):
 
 
 def test_advance_closes_the_days_before_the_clock_for_every_key():
-    s = DemandSensor({KEY: (20.0, 6.0), ("S2", "A"): (5.0, 2.0)}, tracking=None)
+    s = DemandSensor({KEY: (20.0, 6.0), ("S2", "A"): (5.0, 2.0)}, prior_days=1.0)
     s.observe(Sale(source="pos", seq=1, ts=T0, site="S1", sku="A", quantity=100.0))  # day 0's close
     s.observe(Sale(source="pos", seq=2, ts=T0 - timedelta(days=1), site="S2", sku="A", quantity=5.0))
     assert s.estimate(KEY).source == "network"  # day 0 is still open: no sale of a later day yet
@@ -83,3 +83,28 @@ def test_advance_closes_the_days_before_the_clock_for_every_key():
     assert other.n_days == 2 and other.mean == pytest.approx((5.0 + 5.0) / 2 * 2 / 3)
     s.advance(T0 + timedelta(hours=8))  # nothing more to close
     assert s.estimate(KEY).n_days == 1
+
+
+def _world(sensor: DemandSensor, truth: dict, days: int, rng: np.random.Generator, cv: float) -> None:
+    for d in range(days):  # the sales at each day's close, the loop's morning release (advance) after it
+        for i, (key, mu) in enumerate(truth.items()):
+            sensor.observe(Sale(source="pos", seq=d * 100 + i, ts=T0 + timedelta(days=d), site=key[0], sku=key[1],
+                                quantity=float(max(rng.normal(mu, cv * mu), 0.0))))
+        sensor.advance(T0 + timedelta(days=d + 1, hours=-15))
+
+
+def test_auto_credibility_trusts_declared_figures_that_hold_and_not_ones_that_do_not():
+    """Buhlmann-Straub on the customer keys: declared means off by x0.5-x2 weigh under a day; declared means
+    that hold (the days only scatter around them by the declared spread) weigh many days or nothing is learned."""
+    rng = np.random.default_rng(3)
+    keys = [(f"S{i}", "A") for i in range(30)]
+    prior = {k: (100.0, 30.0) for k in keys}  # declared 100/day, cv 0.3
+    off = DemandSensor(prior)
+    truth = {k: 100.0 * f for k, f in zip(keys, rng.choice([0.5, 0.7, 1.4, 2.0], len(keys)), strict=True)}
+    _world(off, truth, 3, rng, 0.1)
+    assert off.prior_days < 1.0
+    assert all(abs(off.estimate(k).mean - truth[k]) < 0.5 * abs(truth[k] - 100.0) for k in keys)  # past halfway
+    held = DemandSensor(prior)
+    _world(held, {k: 100.0 for k in keys}, 3, rng, 0.3)
+    assert held.prior_days > 5.0
+    assert np.mean([abs(held.estimate(k).mean - 100.0) for k in keys]) < 8.0  # the noise barely moves them
