@@ -1,84 +1,289 @@
 """``supplynet simulate --from-live --horizon D``: the next days' KPIs predicted from a store's live state.
 
-The store remembers its network (:mod:`supplynet.commands._netstore`). Its log is read once, as the
-brain reads it: every event is folded into the twin and fed to a replenisher built as the live loop
-builds it (the demand sensor and the lead-time learner see the same events), so the policies, demand
-estimates and lead times are the ones the loop would use now; with 14 or more days of store sales the
-forecaster is refitted as the loop's daily refit does. :func:`supplynet.sim.run_scenarios` (``predict=True``,
-:func:`supplynet.sim.forecast_live.predict_from_live`) then runs the network forward from the twin under
-those policies.
+The store remembers its network (:mod:`supplynet.commands._netstore`). The prediction runs under the rules
+the live loop (``supplynet run``) runs on that store, rebuilt from what the store holds:
+
+- **the autonomy policy** as ``run`` resolves it: ``--policy FILE``, else the one the control tower stored,
+  else the packaged example (:func:`supplynet.commands.run._policy`);
+- **the replenisher** built as the loop builds it (:func:`supplynet.loop.live_replenisher`: the release
+  schedule from the policy's quiet hours, joint lane releases every ``R`` days, production planning, echelon
+  sizing of DCs and plants, the policy's daily budget). The log is read once, as the brain reads it: every
+  event is folded into the twin and fed to that replenisher (its demand sensor and lead-time learner see the
+  same events), its sensor's days are closed up to the prediction's time as the loop's last decision closes
+  them, and every policy is re-sized;
+- **the release calendar**: each lane's next release is the one after its latest release the loop recorded
+  (the ``release`` note of its orders: its due time and cycle), stepped on by the lane's cycle to after the
+  prediction's time; a lane with no recorded release keeps the calendar of the prediction's first release;
+- **the forecast refit**: the loop's :class:`~supplynet.decide.forecast_refit.DemandRefit` (daily, the stores'
+  series), refitted once now (the loop refits at most a day ago) and handed to the projection, which refits
+  day by day as the loop will;
+- **machine failures**: the live loop's maintenance watcher keeps each machine's RUL as its model's predictive
+  samples, in memory; the log holds its ``rul`` alerts (median and the policy's interval, in cycles), the
+  latest of each machine since its last repair. The CLI draws failures from a distribution rebuilt from those
+  three quantiles (a split normal, cut at zero; the loop's own samples are not stored), in days at an hour a
+  cycle, with the maintenance rule's horizon (:class:`~supplynet.decide.maintain.MaintenancePolicy` as the
+  watcher builds it). A store whose log holds no ``rul`` alert draws no failure, and the output says so.
+
+The output's ``meta.rules`` says which rules ran (policy source, release hour, lanes and their cycles,
+production planning, echelon sizing, budget, refit, failures drawn or not, and why), ``meta.notes`` where the
+CLI's rules may differ from the running loop's. :func:`supplynet.sim.forecast_live.predict_from_live` runs the
+network forward from the twin under those rules, as the demo's fidelity check does with the loop in hand.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from supplynet.errors import ConfigError, SimulationError
+from supplynet.errors import SimulationError, SupplynetError
 
-__all__ = ["predict_store", "summary_rows"]
+__all__ = ["LiveRules", "live_rules", "predict_store", "resolve_policy", "rul_risks", "rules_lines", "summary_rows"]
 
 #: the KPIs of the summary table, with their unit
 _ROWS = (("store_fill_rate", "store fill rate", "%"), ("lost_sales_units", "lost sales (units)", "n"),
          ("lost_sales_value", "lost sales (value)", "$"), ("inventory_plant", "inventory at plants (units)", "n"),
          ("inventory_dc", "inventory at DCs (units)", "n"), ("inventory_store", "inventory at stores (units)", "n"),
          ("total_cost", "total cost", "$"))
+#: RUL samples rebuilt from an alert's quantiles
+_RUL_SAMPLES = 200
+#: the maintenance watcher's settings as ``supplynet run`` builds it (:class:`supplynet.decide.machines.MachineWatch`)
+_HOURS_PER_CYCLE, _OPPORTUNITY_CYCLES = 1.0, 8.0
+#: decisions read back for the release calendar (the newest first)
+_RELEASE_DECISIONS = 5000
 
 
-def predict_store(store_url: str | None, network_path: Path | None, *, horizon: int, replications: int, seed: int,
-                  at: datetime | None = None) -> dict[str, Any]:
-    """The prediction (see :func:`~supplynet.sim.forecast_live.predict_from_live`) for the store at
-    ``store_url``; ``network_path``: a network file that must match the store's (None: the store's)."""
-    from supplynet.decide.replenish import Replenisher
-    from supplynet.sim import run_scenarios
-    from supplynet.store import open_store
+@dataclass
+class LiveRules:
+    """The live loop's rules rebuilt from a store: the twin, the replenisher, the refit watcher, the
+    machines' failure risk, and what was rebuilt how (``rules``, ``notes``)."""
+
+    twin: Any
+    replenisher: Any
+    refit: Any
+    machines: dict[str, Any]
+    rules: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def resolve_policy(store: Any, path: Path | None) -> tuple[Any, str]:
+    """The autonomy policy ``supplynet run`` would run on ``store`` with ``--policy path``, and where it came
+    from (``file PATH``, ``stored``, ``packaged example``); a bad file is one :class:`SimulationError` line."""
+    from .run import _policy
+
+    try:
+        pol = _policy(store, path)
+    except SupplynetError as exc:
+        raise SimulationError(f"--policy: {exc}" if path is not None else f"the stored autonomy policy: {exc}") from exc
+    if path is not None:
+        return pol, f"file {path}"
+    return pol, "stored" if store.decisions.setting("autonomy_policy") else "packaged example"
+
+
+def live_rules(store: Any, network: Any, policy: Any, *, at: datetime | None = None) -> LiveRules:
+    """Read ``store``'s log (up to ``at``) into a twin and the loop's replenisher (see the module doc)."""
+    from supplynet.decide.forecast_refit import DemandRefit
+    from supplynet.loop import live_replenisher
     from supplynet.twin import Twin
 
-    from ._netstore import store_network
-
-    with open_store(store_url, readonly=True) as st:
-        try:
-            net = store_network(st, network_path, record=False)
-        except ConfigError as exc:
-            raise SimulationError(f"--from-live: {exc}") from exc
-        assert net is not None
-        twin = Twin(net)
-        rep = Replenisher(net)
-        until = at + timedelta(microseconds=1) if at is not None else None
-        for rec in st.log.read(until=until, order="offset"):
-            twin.apply(rec.event, rec.offset)
-            rep.observe(rec.event, twin)
+    twin = Twin(network)
+    rep = live_replenisher(network, policy)
+    until = at + timedelta(microseconds=1) if at is not None else None
+    rul: dict[str, dict[str, Any]] = {}
+    for rec in store.log.read(until=until, order="offset"):
+        e = rec.event
+        twin.apply(e, rec.offset)
+        rep.observe(e, twin)
+        kind = e.kind
+        if kind == "alert" and e.code == "rul" and isinstance(e.data, dict):
+            rul[e.subject] = e.data
+        elif kind == "maintenance" and e.action in ("completed", "failure"):  # the watcher renews the asset
+            rul.pop(e.asset_id, None)
     if twin.state.events_applied == 0:
         raise SimulationError(f"--from-live: the store has no events{' up to ' + at.isoformat() if at else ''}; "
                               "nothing to predict from")
-    _refit(rep, net, twin)
+    now = at or twin.state.last_event_at
+    out = LiveRules(twin=twin, replenisher=rep, refit=None, machines={})
+    notes = out.notes
+    stores = [s.id for s in network.sites if s.kind == "store"]
+    if rep.sensor is not None:
+        if hasattr(rep.sensor, "advance"):  # the loop's decisions close the sensor's days before today's
+            rep.sensor.advance(now)
+        out.refit = DemandRefit(rep.sensor, every=timedelta(days=1), background=False, sites=stores)
+        try:
+            out.refit.decide(twin, now)
+        except Exception as exc:  # noqa: BLE001 - as in the loop: the online estimates go on serving
+            notes.append(f"the forecast refit failed ({type(exc).__name__}); sized from the online estimates")
     for key in rep.policies:  # the loop re-sizes a policy when its SKU-site is touched: all of them were
         rep.resize(key)
-    report = run_scenarios(net, twin=twin, predict=True, policies=rep, replications=replications, horizon=horizon,
-                           seed=seed, at=at)
-    assert report.prediction is not None
-    return report.prediction
+    released = _release_calendar(store, rep, now)
+    out.machines, failures = rul_risks(network, rul)
+    plan = rep.release_plan()
+    out.rules = {
+        "release_schedule": None if rep.release_hour is None else {
+            "release_hour_utc": rep.release_hour, "max_review_days": rep.max_review_days,
+            "lanes": len(plan), "lanes_by_cycle_days": _count(r for r, _ in plan.values()),
+            "calendar": "the loop's recorded releases" if released else "the prediction's first release",
+            "lanes_with_recorded_release": released},
+        "plan_production": bool(rep.plan_production), "production_lines": len(rep.lines),
+        "echelon_demand": bool(rep.echelon_demand), "budget_per_day": rep.budget_per_day,
+        "forecast_refit": None if out.refit is None else {
+            "every_days": 1, "model": out.refit.model, "min_history": out.refit.min_history,
+            "refitted_now": out.refit.refits > 0},
+        "failures": failures}
+    if plan and not released:
+        notes.append("the store's decisions record no release of the loop: every lane's releases start from "
+                     "the prediction's first release")
+    if not failures["drawn"]:
+        notes.append(f"machine failures not drawn: {failures['why']}")
+    else:
+        notes.append("machine failures drawn from each machine's latest rul alert (median and interval), not "
+                     "the loop's own RUL samples (kept in memory only)")
+    return out
 
 
-def _refit(rep: Any, net: Any, twin: Any) -> None:
-    """The loop's daily forecaster refit (stores' series, 14 closed days at least), once, now."""
-    sensor = getattr(rep, "sensor", None)
-    if sensor is None:
-        return
-    from supplynet.sense.demand.demand_live import forecast_estimates
+def _count(values: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[str(v)] = out.get(str(v), 0) + 1
+    return dict(sorted(out.items()))
 
-    stores = {s.id for s in net.sites if s.kind == "store"}
-    hist = sensor.history([k for k in sensor.daily if k[0] in stores])
-    if hist.empty or int(hist["unique_id"].value_counts().max()) < 14:
-        return
-    try:
-        est = forecast_estimates(hist, 7, model="snaive_smooth", min_history=14, level=80.0,
-                                 now=twin.state.last_event_at)
-    except Exception:  # noqa: BLE001 - as in the loop: the online estimates go on serving
-        return
-    sensor.install(est, 7)
+
+def _release_calendar(store: Any, rep: Any, now: datetime) -> int:
+    """Set each scheduled lane's next release from the loop's latest recorded release of it (see the module
+    doc); a lane without one follows the loop's first release (every lane is first due at the loop's first
+    decision; a recorded release ``lane#n`` due on day ``t`` dates it ``t - (n - 1) R``). Returns how many
+    lanes got their calendar from the store."""
+    if rep.release_hour is None or not rep.lane_keys:
+        return 0
+    from supplynet.decide.decision import decision_from_row
+
+    cutoff = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    latest: dict[str, tuple[datetime, int]] = {}
+    for row in store.decisions.list(kind="replenish", limit=_RELEASE_DECISIONS):
+        try:
+            d = decision_from_row(row)
+        except Exception:  # noqa: BLE001 - a record this version cannot read: no calendar from it
+            continue
+        rel = (d.model_output or {}).get("release") or {}
+        if not isinstance(rel, dict) or rel.get("out_of_cycle") or not rel.get("lane_id") or not rel.get("due"):
+            continue
+        try:
+            due = datetime.fromisoformat(str(rel["due"]))
+            n = int(str(rel.get("release", "")).rpartition("#")[2])
+        except ValueError:
+            continue
+        due = due if due.tzinfo is not None else due.replace(tzinfo=UTC)
+        if due > cutoff or d.created_at > cutoff or n < 1:
+            continue
+        ln = str(rel["lane_id"])
+        if ln in rep.lane_keys and (ln not in latest or due > latest[ln][0]):
+            latest[ln] = (due, n)
+    if not latest:
+        return 0
+    hour = {"hour": rep.release_hour, "minute": 0, "second": 0, "microsecond": 0}
+    ref, (due, n) = max(latest.items(), key=lambda kv: kv[1][0])
+    first = due.replace(**hour) - timedelta(days=(n - 1) * max(int(rep.review_days.get(ref, 1)), 1))
+    for ln in rep.lane_keys:
+        review = max(int(rep.review_days.get(ln, 1)), 1)
+        nxt = latest[ln][0].replace(**hour) + timedelta(days=review) if ln in latest else first
+        while nxt <= cutoff:  # releases with nothing to order leave no decision: the calendar went on
+            nxt += timedelta(days=review)
+        rep.next_release(ln, nxt)
+    return len(latest)
+
+
+def rul_risks(network: Any, latest: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each machine's failure risk (:class:`~supplynet.sim.forecast_live.MachineRisk`, days) from its latest
+    ``rul`` alert's data (``low``, ``median``, ``high`` at ``level``, in cycles), and what was drawn and why."""
+    import numpy as np
+    from scipy import stats
+
+    from supplynet.decide.maintain import MaintenancePolicy
+    from supplynet.sim.forecast_live import MachineRisk
+
+    tracked = [a for a in network.assets if a.kind == "machine" and a.failure_cost and a.preventive_cost]
+    if not tracked:
+        return {}, {"drawn": False, "machines": 0, "why": "the network has no machine with maintenance costs"}
+    scale = _HOURS_PER_CYCLE / 24.0
+    out: dict[str, Any] = {}
+    p = (np.arange(_RUL_SAMPLES) + 0.5) / _RUL_SAMPLES
+    z = stats.norm.ppf(p)
+    for a in tracked:
+        data = latest.get(a.id)
+        if not data or data.get("unit", "cycles") != "cycles":
+            continue
+        try:
+            lo, med, hi, level = (float(data["low"]), float(data["median"]), float(data["high"]),
+                                  float(data.get("level", 0.8)))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if not all(math.isfinite(v) for v in (lo, med, hi)) or not 0 < level < 1 or not lo <= med <= hi:
+            continue
+        zq = float(stats.norm.ppf(0.5 + level / 2.0))
+        below, above = (med - lo) / zq, (hi - med) / zq
+        cycles = np.maximum(med + np.where(z < 0, below, above) * z, 0.0)
+        pol = MaintenancePolicy.from_asset(a, opportunity_interval=_OPPORTUNITY_CYCLES, days_per_unit=scale)
+        out[a.id] = MachineRisk(cycles * scale, float(pol.horizon) * scale)
+    if not out:
+        return {}, {"drawn": False, "machines": 0, "why": "the store's log holds no RUL forecast (rul alert) of a "
+                    "machine with maintenance costs since its last repair"}
+    return out, {"drawn": True, "machines": len(out), "source": "the latest rul alert per machine (split normal "
+                 "through its median and interval)", "untracked": len(tracked) - len(out)}
+
+
+def predict_store(store_url: str | None, network_path: Path | None, *, horizon: int, replications: int, seed: int,
+                  at: datetime | None = None, policy_path: Path | None = None) -> dict[str, Any]:
+    """The prediction (see :func:`~supplynet.sim.forecast_live.predict_from_live`) for the store at
+    ``store_url`` under the live loop's rules (see the module doc); ``network_path``: a network file that must
+    match the store's (None: the store's); ``policy_path``: the autonomy policy (None: as ``run`` finds it)."""
+    from supplynet.sim.forecast_live import predict_from_live
+    from supplynet.store import open_store
+
+    from ._netstore import store_network
+
+    if policy_path is not None and not Path(policy_path).is_file():
+        raise SimulationError(f"--policy {policy_path}: no such file")
+    with open_store(store_url, readonly=True) as st:
+        try:
+            net = store_network(st, network_path, record=False)
+        except SupplynetError as exc:
+            raise SimulationError(f"--from-live: {exc}") from exc
+        assert net is not None
+        policy, source = resolve_policy(st, policy_path)
+        live = live_rules(st, net, policy, at=at)
+    doc = predict_from_live(net, live.twin, horizon_days=horizon, replications=replications, seed=seed,
+                            policies=live.replenisher, refit=live.refit, machines=live.machines or None, at=at)
+    doc["meta"]["rules"] = {"autonomy_policy": source, **live.rules}
+    doc["meta"]["notes"] = list(live.notes)
+    return doc
+
+
+def rules_lines(doc: dict[str, Any]) -> list[str]:
+    """The rules a prediction ran under, one short line each (for the table's caption)."""
+    r = doc.get("meta", {}).get("rules") or {}
+    if not r:
+        return []
+    rs = r.get("release_schedule")
+    out = [f"autonomy policy: {r.get('autonomy_policy', '?')}"]
+    if rs:
+        cycles = ", ".join(f"{n} every {d} d" for d, n in rs["lanes_by_cycle_days"].items())
+        out.append(f"release schedule: {rs['release_hour_utc']:02d}:00 UTC, lanes {cycles or 'none'}; calendar: "
+                   f"{rs['calendar']}")
+    else:
+        out.append("release schedule: none (each SKU-site decided as it is touched)")
+    out.append(f"production planning: {'on' if r.get('plan_production') else 'off'} ({r.get('production_lines', 0)} "
+               f"lines); echelon sizing: {'on' if r.get('echelon_demand') else 'off'}; budget per day: "
+               f"{r.get('budget_per_day') if r.get('budget_per_day') is not None else 'none'}")
+    fr = r.get("forecast_refit")
+    out.append("forecast refit: " + (f"daily ({fr['model']}, {fr['min_history']} days of history at least)"
+                                      if fr else "none"))
+    f = r.get("failures") or {}
+    out.append(f"machine failures: drawn for {f.get('machines')} machine(s) from their RUL" if f.get("drawn")
+               else "machine failures: not drawn (see the note)")
+    return out
 
 
 def _fmt(value: float, unit: str, currency: str | None) -> str:
