@@ -75,8 +75,9 @@ def resolve_policy(store: Any, path: Path | None) -> tuple[Any, str]:
 
     try:
         pol = _policy(store, path)
-    except SupplynetError as exc:
-        raise SimulationError(f"--policy: {exc}" if path is not None else f"the stored autonomy policy: {exc}") from exc
+    except (SupplynetError, OSError, ValueError) as exc:  # one line: a YAML parser's message spans several
+        why = " ".join(str(exc).split())
+        raise SimulationError(f"--policy: {why}" if path is not None else f"the stored autonomy policy: {why}") from exc
     if path is not None:
         return pol, f"file {path}"
     return pol, "stored" if store.decisions.setting("autonomy_policy") else "packaged example"
@@ -107,6 +108,20 @@ def live_rules(store: Any, network: Any, policy: Any, *, at: datetime | None = N
     now = at or twin.state.last_event_at
     out = LiveRules(twin=twin, replenisher=rep, refit=None, machines={})
     notes = out.notes
+    known = {s.id for s in network.sites}
+    held = {site for site, _ in twin.state.inventory}
+    foreign = sorted(held - known)
+    if held and not held & known:
+        raise SimulationError(f"--from-live: the store's log is another network's: it holds stock at "
+                              f"{', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}, none of them a site of "
+                              f"{network.name!r}, the network the store records; nothing to predict from")
+    if foreign:
+        notes.append(f"the log holds stock at {len(foreign)} site(s) the network does not list "
+                     f"({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}): left out of the prediction")
+    last = twin.state.last_event_at
+    if at is not None and last is not None and at - last > timedelta(days=1):
+        notes.append(f"the log's last event up to --at is {(at - last).days} day(s) before it: the prediction starts "
+                     f"from the state then")
     stores = [s.id for s in network.sites if s.kind == "store"]
     if rep.sensor is not None:
         if hasattr(rep.sensor, "advance"):  # the loop's decisions close the sensor's days before today's
@@ -245,7 +260,14 @@ def predict_store(store_url: str | None, network_path: Path | None, *, horizon: 
     from ._netstore import store_network
 
     if policy_path is not None and not Path(policy_path).is_file():
-        raise SimulationError(f"--policy {policy_path}: no such file")
+        raise SimulationError(f"--policy {policy_path}: " + ("a folder, not a policy file" if Path(policy_path).is_dir()
+                                                             else "no such file"))
+    if at is not None:
+        try:  # the engine counts days from --at: they must fit the calendar
+            (at + timedelta(days=horizon + 2)).date()
+        except OverflowError:
+            raise SimulationError(f"--at {at.isoformat()}: {horizon} days after it are past the calendar's end "
+                                  "(year 9999)") from None
     with open_store(store_url, readonly=True) as st:
         try:
             net = store_network(st, network_path, record=False)
