@@ -54,7 +54,7 @@ def _kernel(pol):
 def demo_store(tmp_path_factory):
     """The tiny demo's store after four days, and what its live loop held at the end of day 3."""
     from supplynet.demo import run_demo
-    from supplynet.sim.forecast_live import live_machines
+    from supplynet.sim.forecast_live import live_machines, live_refit, predict_from_live
 
     seen: dict = {}
 
@@ -66,6 +66,9 @@ def demo_store(tmp_path_factory):
                         rules={a: getattr(rep, a) for a in ("release_hour", "max_review_days", "plan_production",
                                                              "echelon_demand", "budget_per_day",
                                                              "upstream_cycle_days", "store_fill_rate")})
+            # the demo's own prediction (bench/twin_fidelity.py's), without the machines the CLI can only approximate
+            seen["prediction"] = predict_from_live(net, loop.twin, horizon_days=4, replications=40, seed=3,
+                                                   policies=rep, refit=live_refit(loop))
 
     home = tmp_path_factory.mktemp("demo")
     run_demo(cache_dir=tmp_path_factory.mktemp("rul"), network=example_path("tiny"), days=4, seed=9, home=home,
@@ -99,6 +102,20 @@ def test_the_cli_rebuilds_the_live_loops_replenisher_release_plan_and_machines(d
         assert risk.unpreventable_days == pytest.approx(loop_risk.unpreventable_days)
         assert np.median(risk.rul_days) == pytest.approx(np.median(loop_risk.rul_days), rel=0.25)
     assert live.rules["failures"]["drawn"] is True
+
+
+def test_the_cli_predicts_what_the_live_loop_predicts(demo_store):
+    """Same twin, replenisher and refit as the loop in hand: the same KPIs, replication for replication."""
+    from supplynet.sim.forecast_live import KPIS, predict_from_live
+
+    url, seen = demo_store
+    with open_store(url, readonly=True) as st:
+        net = store_network(st, None, record=False)
+        live = live_rules(st, net, resolve_policy(st, None)[0], at=seen["at"])
+    mine = predict_from_live(net, live.twin, horizon_days=4, replications=40, seed=3, policies=live.replenisher,
+                             refit=live.refit)
+    for k in KPIS:
+        assert mine[k] == pytest.approx(seen["prediction"][k]), k
 
 
 def test_the_cli_prediction_says_which_rules_it_ran_under(demo_store):

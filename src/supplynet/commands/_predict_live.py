@@ -106,6 +106,7 @@ def live_rules(store: Any, network: Any, policy: Any, *, at: datetime | None = N
         raise SimulationError(f"--from-live: the store has no events{' up to ' + at.isoformat() if at else ''}; "
                               "nothing to predict from")
     now = at or twin.state.last_event_at
+    assert now is not None  # events were applied
     out = LiveRules(twin=twin, replenisher=rep, refit=None, machines={})
     notes = out.notes
     known = {s.id for s in network.sites}
