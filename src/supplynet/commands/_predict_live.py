@@ -51,8 +51,8 @@ _ROWS = (("store_fill_rate", "store fill rate", "%"), ("lost_sales_units", "lost
 _RUL_SAMPLES = 200
 #: the maintenance watcher's settings as ``supplynet run`` builds it (:class:`supplynet.decide.machines.MachineWatch`)
 _HOURS_PER_CYCLE, _OPPORTUNITY_CYCLES = 1.0, 8.0
-#: decisions read back for the release calendar (the newest first)
-_RELEASE_DECISIONS = 5000
+#: decisions read back at a time for the release calendar (the newest first)
+_DECISIONS_PAGE = 2000
 
 
 @dataclass
@@ -174,29 +174,30 @@ def _release_calendar(store: Any, rep: Any, now: datetime) -> int:
     lanes got their calendar from the store."""
     if rep.release_hour is None or not rep.lane_keys:
         return 0
-    from supplynet.decide.decision import decision_from_row
-
-    cutoff = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    cutoff = _aware(now)
     latest: dict[str, tuple[datetime, int]] = {}
-    for row in store.decisions.list(kind="replenish", limit=_RELEASE_DECISIONS):
-        try:
-            d = decision_from_row(row)
-        except Exception:  # noqa: BLE001 - a record this version cannot read: no calendar from it
-            continue
-        rel = (d.model_output or {}).get("release") or {}
-        if not isinstance(rel, dict) or rel.get("out_of_cycle") or not rel.get("lane_id") or not rel.get("due"):
-            continue
-        try:
-            due = datetime.fromisoformat(str(rel["due"]))
-            n = int(str(rel.get("release", "")).rpartition("#")[2])
-        except ValueError:
-            continue
-        due = due if due.tzinfo is not None else due.replace(tzinfo=UTC)
-        if due > cutoff or d.created_at > cutoff or n < 1:
-            continue
-        ln = str(rel["lane_id"])
-        if ln in rep.lane_keys and (ln not in latest or due > latest[ln][0]):
-            latest[ln] = (due, n)
+    before: int | None = None
+    while len(latest) < len(rep.lane_keys):  # newest first, a page at a time, until every lane has its latest
+        rows = store.decisions.list(kind="replenish", before_no=before, limit=_DECISIONS_PAGE)
+        if not rows:
+            break
+        before = rows[-1].no
+        for row in rows:
+            rec = row.record if isinstance(row.record, dict) else {}
+            rel = (rec.get("model_output") or {}).get("release") if isinstance(rec.get("model_output"), dict) else None
+            if not isinstance(rel, dict) or rel.get("out_of_cycle") or not rel.get("lane_id") or not rel.get("due"):
+                continue
+            try:
+                due = _aware(datetime.fromisoformat(str(rel["due"])))
+                made = _aware(datetime.fromisoformat(str(rec.get("created_at"))))
+                n = int(str(rel.get("release", "")).rpartition("#")[2])
+            except (TypeError, ValueError):  # a record this version cannot read: no calendar from it
+                continue
+            ln = str(rel["lane_id"])
+            if due > cutoff or made > cutoff or n < 1 or ln not in rep.lane_keys:
+                continue
+            if ln not in latest or due > latest[ln][0]:
+                latest[ln] = (due, n)
     if not latest:
         return 0
     hour = {"hour": rep.release_hour, "minute": 0, "second": 0, "microsecond": 0}
@@ -209,6 +210,10 @@ def _release_calendar(store: Any, rep: Any, now: datetime) -> int:
             nxt += timedelta(days=review)
         rep.next_release(ln, nxt)
     return len(latest)
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 def rul_risks(network: Any, latest: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
