@@ -95,13 +95,17 @@ def test_the_cli_rebuilds_the_live_loops_replenisher_release_plan_and_machines(d
     # production planning: the plant's finished goods have the loop's base-stock level, every level the loop's
     assert any(k[0].startswith("PLANT") and k[1] == "BREAD-800G" for k in rep.policies)
     assert {k: _kernel(p) for k, p in rep.policies.items()} == seen["policies"]
-    # the machines: the same ones, the maintenance rule's same horizon, the RUL's median near the model's
+    # the machines: the same ones, the maintenance rule's same horizon, the RUL's distribution from the rul alert's
+    # quantiles (20 equally likely values of the loop's samples)
     assert set(live.machines) == set(seen["machines"]) and live.machines
     for a, risk in live.machines.items():
         loop_risk = seen["machines"][a]
-        assert risk.unpreventable_days == pytest.approx(loop_risk.unpreventable_days)
-        assert np.median(risk.rul_days) == pytest.approx(np.median(loop_risk.rul_days), rel=0.25)
-    assert live.rules["failures"]["drawn"] is True
+        u = loop_risk.unpreventable_days
+        assert risk.unpreventable_days == pytest.approx(u)
+        assert np.median(risk.rul_days) == pytest.approx(np.median(loop_risk.rul_days), rel=0.1)
+        assert abs(np.mean(risk.rul_days < u) - np.mean(loop_risk.rul_days < u)) <= 0.1
+    failures = live.rules["failures"]
+    assert failures["drawn"] is True and failures["from_quantiles"] == len(live.machines)
 
 
 def test_the_cli_predicts_what_the_live_loop_predicts(demo_store):
@@ -166,6 +170,14 @@ def test_machine_risk_from_a_rul_alert():
     assert np.quantile(r.rul_days, 0.1) == pytest.approx(2.0, rel=0.05)
     assert np.quantile(r.rul_days, 0.9) == pytest.approx(10.0, rel=0.05)
     assert r.rul_days.min() >= 0
+    # the alert's quantiles, when it carries them, are the distribution (in days at an hour a cycle)
+    grid = [float(x) for x in range(24, 504, 24)]
+    risks, why = rul_risks(net, {"OVEN-1": {"low": 48.0, "median": 96.0, "high": 240.0, "level": 0.8,
+                                            "quantiles": grid[::-1]}})
+    assert why["from_quantiles"] == 1 and list(risks["OVEN-1"].rul_days) == pytest.approx([g / 24 for g in grid])
+    for junk in ([-1.0, 2.0], [], ["a"], "24,48", [float("nan")]):  # not a distribution: the split normal
+        risks, why = rul_risks(net, {"OVEN-1": {"low": 48.0, "median": 96.0, "high": 240.0, "quantiles": junk}})
+        assert why["from_quantiles"] == 0 and len(risks["OVEN-1"].rul_days) == 200, junk
     none, why = rul_risks(net, {})
     assert none == {} and not why["drawn"] and "no RUL forecast" in why["why"]
     junk, _ = rul_risks(net, {"OVEN-1": {"low": "x", "median": 1.0, "high": 2.0}})
