@@ -52,13 +52,18 @@ def _kernel(pol):
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory):
-    """The tiny demo's store after four days, and what its live loop held at the end of day 3."""
+    """The tiny demo's store after 17 days, and what its live loop held at the end of days 3 and 16."""
     from supplynet.demo import run_demo
     from supplynet.sim.forecast_live import live_machines, live_refit, predict_from_live
 
     seen: dict = {}
 
     def on_day(day, loop, net):
+        if day == 16:  # the forecaster has refitted (14 days of history): the sizing follows its forecast
+            seen["refitted"] = {"at": loop.twin.state.last_event_at, "refits": live_refit(loop).refits,
+                                "policies": {k: _kernel(p) for k, p in loop.replenisher.policies.items()},
+                                "sources": {k: loop.replenisher.demand_estimate(k).source
+                                            for k in loop.replenisher.policies}}
         if day == 3:
             rep = loop.replenisher
             seen.update(at=loop.twin.state.last_event_at, offset=loop.twin.offset, plan=rep.release_plan(),
@@ -71,7 +76,7 @@ def demo_store(tmp_path_factory):
                                                    policies=rep, refit=live_refit(loop))
 
     home = tmp_path_factory.mktemp("demo")
-    run_demo(cache_dir=tmp_path_factory.mktemp("rul"), network=example_path("tiny"), days=4, seed=9, home=home,
+    run_demo(cache_dir=tmp_path_factory.mktemp("rul"), network=example_path("tiny"), days=17, seed=9, home=home,
              stress_replications=0, fidelity_replications=0, on_day=on_day)
     assert seen, "the demo never reached day 3"
     return f"sqlite:///{home / 'demo.db'}", seen
@@ -106,6 +111,24 @@ def test_the_cli_rebuilds_the_live_loops_replenisher_release_plan_and_machines(d
         assert abs(np.mean(risk.rul_days < u) - np.mean(loop_risk.rul_days < u)) <= 0.1
     failures = live.rules["failures"]
     assert failures["drawn"] is True and failures["from_quantiles"] == len(live.machines)
+
+
+def test_after_the_forecasters_refit_the_sizing_is_the_loops(demo_store):
+    """The loop refits daily from its first step, from the days its decisions had closed (none in the quiet
+    hours): replayed tick by tick, the CLI's sensor holds the same forecast and the levels are the loop's."""
+    url, seen = demo_store
+    loop = seen["refitted"]
+    assert loop["refits"] >= 1 and "forecast" in loop["sources"].values()
+    with open_store(url, readonly=True) as st:
+        net = store_network(st, None, record=False)
+        live = live_rules(st, net, resolve_policy(st, None)[0], at=loop["at"])
+    assert live.rules["tick_seconds"] == 3600.0  # the demo's brain decides every hour
+    assert live.refit.refits >= 1
+    assert {k: live.replenisher.demand_estimate(k).source for k in live.replenisher.policies} == loop["sources"]
+    mine = {k: _kernel(p) for k, p in live.replenisher.policies.items()}
+    assert mine.keys() == loop["policies"].keys()
+    for k, v in loop["policies"].items():
+        assert mine[k] == pytest.approx(v), k
 
 
 def test_the_cli_predicts_what_the_live_loop_predicts(demo_store):

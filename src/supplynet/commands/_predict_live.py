@@ -14,9 +14,14 @@ the live loop (``supplynet run``) runs on that store, rebuilt from what the stor
 - **the release calendar**: each lane's next release is the one after its latest release the loop recorded
   (the ``release`` note of its orders: its due time and cycle), stepped on by the lane's cycle to after the
   prediction's time; a lane with no recorded release keeps the calendar of the prediction's first release;
-- **the forecast refit**: the loop's :class:`~supplynet.decide.forecast_refit.DemandRefit` (daily, the stores'
-  series), refitted once now (the loop refits at most a day ago) and handed to the projection, which refits
-  day by day as the loop will;
+- **the loop's ticks and the forecast refit**: the loop decides as each tick of event time closes; the replay
+  takes the same turns (the tick read from the recorded decisions' times, else ``run``'s default of 900 s):
+  at each tick's end replenishment closes the sensor's days (outside the quiet hours, as the loop's decisions
+  do), then the loop's :class:`~supplynet.decide.forecast_refit.DemandRefit` (daily from the loop's first
+  step, the stores' series) has its turn, so the forecast installed is the one the loop fitted, from the days
+  it had closed (on the tiny demo at day 16, one refit in: the same estimates and levels). The refit watcher is
+  handed to the projection, which refits day by day as the loop will. Installed at once, as in the demo; a
+  ``run`` refits on a worker and installs at its next tick;
 - **machine failures**: the live loop's maintenance watcher keeps each machine's RUL as its model's predictive
   samples, in memory; the log holds its ``rul`` alerts, the latest of each machine since its last repair, with
   that distribution as 20 equally likely quantiles (``quantiles``, cycles). The CLI draws failures from them,
@@ -56,6 +61,8 @@ _ROWS = (("store_fill_rate", "store fill rate", "%"), ("lost_sales_units", "lost
 _RUL_SAMPLES = 200
 #: the maintenance watcher's settings as ``supplynet run`` builds it (:class:`supplynet.decide.machines.MachineWatch`)
 _HOURS_PER_CYCLE, _OPPORTUNITY_CYCLES = 1.0, 8.0
+#: ``supplynet run``'s default ``--tick`` (seconds)
+_RUN_TICK_S = 900.0
 #: decisions read back at a time for the release calendar (the newest first)
 _DECISIONS_PAGE = 2000
 
@@ -91,15 +98,41 @@ def resolve_policy(store: Any, path: Path | None) -> tuple[Any, str]:
 def live_rules(store: Any, network: Any, policy: Any, *, at: datetime | None = None) -> LiveRules:
     """Read ``store``'s log (up to ``at``) into a twin and the loop's replenisher (see the module doc)."""
     from supplynet.decide.forecast_refit import DemandRefit
+    from supplynet.events import ts_to_us, us_to_ts
     from supplynet.loop import live_replenisher
     from supplynet.twin import Twin
 
     twin = Twin(network)
     rep = live_replenisher(network, policy)
+    stores = [s.id for s in network.sites if s.kind == "store"]
+    sensor = rep.sensor
+    refit = DemandRefit(sensor, every=timedelta(days=1), background=False, sites=stores) if sensor is not None else None
+    tick_s, tick_how = _tick_of(store)
+    tick_us, tick = int(tick_s * 1e6), None
+    failed: list[str] = []
+
+    def turn(end: datetime) -> None:
+        """The loop's step at the end of a tick, as far as the sensor goes: replenishment closes the sensor's days
+        (outside the quiet hours), then the refit watcher's turn (daily, from the loop's first step)."""
+        if sensor is None or refit is None:
+            return
+        if hasattr(sensor, "advance") and not (policy.quiet("replenish", end) or policy.quiet("rebalance", end)):
+            sensor.advance(end)
+        try:
+            refit.decide(twin, end)
+        except Exception as exc:  # noqa: BLE001 - as in the loop: the online estimates go on serving
+            failed.append(type(exc).__name__)
+
     until = at + timedelta(microseconds=1) if at is not None else None
     rul: dict[str, dict[str, Any]] = {}
     for rec in store.log.read(until=until, order="offset"):
         e = rec.event
+        k = ts_to_us(e.ts) // tick_us
+        if tick is None:
+            tick = k
+        elif k > tick:  # a tick closed: the loop stepped at its end, before folding this event
+            turn(us_to_ts((tick + 1) * tick_us))
+            tick = k
         twin.apply(e, rec.offset)
         rep.observe(e, twin)
         kind = e.kind
@@ -128,15 +161,12 @@ def live_rules(store: Any, network: Any, policy: Any, *, at: datetime | None = N
     if at is not None and last is not None and at - last > timedelta(days=1):
         notes.append(f"the log's last event up to --at is {(at - last).days} day(s) before it: the prediction starts "
                      f"from the state then")
-    stores = [s.id for s in network.sites if s.kind == "store"]
-    if rep.sensor is not None:
-        if hasattr(rep.sensor, "advance"):  # the loop's decisions close the sensor's days before today's
-            rep.sensor.advance(now)
-        out.refit = DemandRefit(rep.sensor, every=timedelta(days=1), background=False, sites=stores)
-        try:
-            out.refit.decide(twin, now)
-        except Exception as exc:  # noqa: BLE001 - as in the loop: the online estimates go on serving
-            notes.append(f"the forecast refit failed ({type(exc).__name__}); sized from the online estimates")
+    out.refit = refit
+    if sensor is not None and hasattr(sensor, "advance"):  # the loop's next decision closes the days before today's
+        sensor.advance(now)
+    if failed:
+        notes.append(f"the forecast refit failed {len(failed)} time(s) ({failed[-1]}); sized from the online "
+                     "estimates then, as the loop")
     for key in rep.policies:  # the loop re-sizes a policy when its SKU-site is touched: all of them were
         rep.resize(key)
     released = _release_calendar(store, rep, now)
@@ -150,9 +180,10 @@ def live_rules(store: Any, network: Any, policy: Any, *, at: datetime | None = N
             "lanes_with_recorded_release": released},
         "plan_production": bool(rep.plan_production), "production_lines": len(rep.lines),
         "echelon_demand": bool(rep.echelon_demand), "budget_per_day": rep.budget_per_day,
-        "forecast_refit": None if out.refit is None else {
-            "every_days": 1, "model": out.refit.model, "min_history": out.refit.min_history,
-            "refitted_now": out.refit.refits > 0},
+        "forecast_refit": None if refit is None else {
+            "every_days": 1, "model": refit.model, "min_history": refit.min_history, "refits": refit.refits,
+            "last": refit.last_started.isoformat() if refit.last_started is not None and refit.refits else None},
+        "tick_seconds": tick_s, "tick_from": tick_how,
         "failures": failures}
     if plan and not released:
         notes.append("the store's decisions record no release of the loop: every lane's releases start from "
@@ -164,6 +195,29 @@ def live_rules(store: Any, network: Any, policy: Any, *, at: datetime | None = N
                      "normal through the rul alert's median and interval (an alert without the RUL's quantiles), "
                      "not the loop's own RUL samples")
     return out
+
+
+def _tick_of(store: Any) -> tuple[float, str]:
+    """The loop's tick (seconds) on ``store``: the largest divisor of a day (a minute at least) that every recorded
+    decision time is a whole multiple of (the loop decides at tick ends), else ``supplynet run``'s default."""
+    import math as _m
+
+    rows = store.decisions.list(limit=_DECISIONS_PAGE)
+    secs = []
+    for row in rows:
+        try:
+            t = _aware(datetime.fromisoformat(str(row.record.get("created_at"))))
+        except (AttributeError, TypeError, ValueError):
+            continue
+        secs.append(int(t.timestamp() * 1e6) % 86_400_000_000)
+    g = 0
+    for v in secs:
+        g = _m.gcd(g, v)
+    if len(secs) >= 2 and g:
+        for cand in sorted((d for d in range(60, 86_401, 60) if 86_400 % d == 0), reverse=True):
+            if g % (cand * 1_000_000) == 0:
+                return float(cand), f"the recorded decisions' times ({len(secs)})"
+    return _RUN_TICK_S, "supplynet run's default (no decisions recorded to read it from)"
 
 
 def _count(values: Any) -> dict[str, int]:
