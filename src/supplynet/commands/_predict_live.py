@@ -388,8 +388,10 @@ def rules_lines(doc: dict[str, Any]) -> list[str]:
                f"lines); echelon sizing: {'on' if r.get('echelon_demand') else 'off'}; budget per day: "
                f"{r.get('budget_per_day') if r.get('budget_per_day') is not None else 'none'}")
     fr = r.get("forecast_refit")
-    out.append("forecast refit: " + (f"daily ({fr['model']}, {fr['min_history']} days of history at least)"
-                                      if fr else "none"))
+    out.append("forecast refit: " + (f"daily ({fr['model']}, {fr['min_history']} days of history at least; "
+                                      f"{fr['refits']} in the log's time" + (f", the last at {fr['last']})" if fr['last']
+                                                                              else ")") if fr else "none")
+               + f"; the loop's tick: {r.get('tick_seconds', 0):g} s")
     f = r.get("failures") or {}
     out.append(f"machine failures: drawn for {f.get('machines')} machine(s) from their RUL" if f.get("drawn")
                else "machine failures: not drawn (see the note)")
