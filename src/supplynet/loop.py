@@ -49,7 +49,7 @@ from .twin import Follower, SnapshotEvery, Twin, by_kind
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["Loop", "default_policy", "rul_model", "sim_whatif", "touched_keys"]
+__all__ = ["Loop", "default_policy", "live_replenisher", "release_hour_of", "rul_model", "sim_whatif", "touched_keys"]
 
 #: alert codes that are not sent to sinks as alerts: the per-asset RUL estimate (every reading), and the
 #: reroute and quality-hold alerts, which carry out a decision (sent as its action, also when a person
@@ -87,16 +87,9 @@ class Loop:
         # given a twin (restored from a snapshot), the decision makers see the log from its offset on;
         # otherwise the whole log is folded before they subscribe (they see what comes next)
         self.twin = twin if twin is not None else Twin.rebuild(store, network, use_snapshot=False)
-        # with its demand sensor and lead-time learner; the policy file's budget caps what orders commit a day
-        quiet = policy.for_kind("replenish").guardrails.quiet_hours
-        if release_hour == "auto":
-            release_hour = quiet.end.hour if quiet is not None else 6
-        scheduled = release_hour is not None
-        self.replenisher = Replenisher(network, budget_per_day=policy.budget_per_day,
-                                       release_hour=release_hour,  # type: ignore[arg-type]
-                                       plan_production=plan_production, max_review_days=max_review_days,
-                                       upstream_cycle_days=float(max_review_days) if scheduled else None,
-                                       store_fill_rate=store_fill_rate, echelon_demand=scheduled)
+        self.replenisher = live_replenisher(network, policy, release_hour=release_hour,
+                                            plan_production=plan_production, max_review_days=max_review_days,
+                                            store_fill_rate=store_fill_rate)
         self.rebalancer = Rebalancer(network, self.replenisher)
         self.shrinkage = ShrinkageMonitor(network)
         self.shrinkage_alerts = 0
@@ -310,6 +303,31 @@ class Loop:
                 out.append((f"act-{did}", action_name(d), decision_body(d, decisions.action_events(d, at)), did))
         self.folded_actions.clear()
         return out
+
+
+def release_hour_of(policy: AutonomyPolicy, release_hour: int | None | str = "auto") -> int | None:
+    """The hour (UTC) the loop releases orders at: ``"auto"`` is the hour replenishment's quiet hours end in
+    ``policy`` (06:00 without quiet hours); an int or None as given (None: no release schedule)."""
+    if release_hour == "auto":
+        quiet = policy.for_kind("replenish").guardrails.quiet_hours
+        return quiet.end.hour if quiet is not None else 6
+    return release_hour  # type: ignore[return-value]
+
+
+def live_replenisher(network: Any, policy: AutonomyPolicy, *, release_hour: int | None | str = "auto",
+                     plan_production: bool = True, max_review_days: int = 2,
+                     store_fill_rate: float | None = None) -> Replenisher:
+    """The live loop's replenisher (see :class:`Loop` for the arguments), with its demand sensor and lead-time
+    learner: the release schedule from ``policy``'s quiet hours, the policy file's budget capping what orders
+    commit a day, production planning, and on a release schedule upstream cycles of ``max_review_days`` and
+    echelon sizing. :class:`Loop` builds its replenisher here, and so does ``supplynet simulate --from-live``
+    (:mod:`supplynet.commands._predict_live`): the prediction runs the rules the loop runs."""
+    hour = release_hour_of(policy, release_hour)
+    scheduled = hour is not None
+    return Replenisher(network, budget_per_day=policy.budget_per_day, release_hour=hour,
+                       plan_production=plan_production, max_review_days=max_review_days,
+                       upstream_cycle_days=float(max_review_days) if scheduled else None,
+                       store_fill_rate=store_fill_rate, echelon_demand=scheduled)
 
 
 def _decision_of(e: Any) -> str | None:

@@ -8,14 +8,18 @@ With ``--from-live [--at T] [--store URL]`` the twin is rebuilt from the store's
 ``T``) and every run starts from its state: on hand, backorders, shipments at their current ETAs,
 open orders and machines down or at risk (:mod:`supplynet.sim.live`). Without ``--scenario`` that is
 a prediction of the live world (:mod:`supplynet.sim.forecast_live`): the next ``--horizon`` days'
-store fill rate, lost sales, inventory per echelon and total cost as P10/P50/P90 under the policies
-the live loop runs now, on the network the store records (``--network`` optional, and it must match);
-a table, or one JSON object with ``--json``. With ``--scenario`` the scenarios run from the live
-state and the JSON ranks the sites by risk exposure over them.
+store fill rate, lost sales, inventory per echelon and total cost as P10/P50/P90 under the rules the
+live loop runs (:mod:`supplynet.commands._predict_live`: its replenisher, built as the loop builds it
+from the autonomy policy ``run`` would use, ``--policy FILE`` or the stored one or the packaged example;
+its release calendar, forecast refit and machine failures as the store records them), on the network
+the store records (``--network`` optional, and it must match); a table followed by the rules it ran
+under, or one JSON object with ``--json`` (``meta.rules``, ``meta.notes``). With ``--scenario`` the
+scenarios run from the live state and the JSON ranks the sites by risk exposure over them.
 
-Every mode goes through :func:`supplynet.sim.run_scenarios`, as the API's scenario runs and the demo's
-stress test do: the scenarios, ``--policy-compare`` (its ``compare=``, printed as a table of paired
-differences) and the prediction (its ``predict=True``).
+The scenarios and ``--policy-compare`` (its ``compare=``, printed as a table of paired differences) go
+through :func:`supplynet.sim.run_scenarios`, as the API's scenario runs and the demo's stress test do;
+the prediction calls :func:`supplynet.sim.forecast_live.predict_from_live` as the demo's fidelity check
+does, with the loop's forecast refit and machines (``run_scenarios(predict=True)`` takes neither).
 """
 
 from __future__ import annotations
@@ -154,6 +158,9 @@ def simulate(
         "--forecast", help="forecast CSV/Parquet: unique_id (site/sku), ds, y_hat, lo_L, hi_L")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary (with --from-live and no --scenario: "
                                                         "the prediction) as JSON for machines instead of tables")] = False,
+    policy: Annotated[Path | None, typer.Option("--policy", help="with --from-live and no --scenario: the autonomy "
+                                                "policy YAML the loop runs (default: the stored one, else the "
+                                                "packaged example, as 'supplynet run' finds it)")] = None,
 ) -> None:
     """Run the scenarios (and a baseline) and write report.json, report.html and PNG plots to --out;
     print a summary table (scenarios, cost in the network's currency, riskiest sites), or JSON with --json."""
@@ -163,7 +170,9 @@ def simulate(
         raise SimulationError(f"--executor must be one of {EXECUTORS}, got {executor!r}")
     if from_live and not scenario:
         return _predict_live(network, store=store, at=at, horizon=horizon, replications=replications, seed=seed,
-                             as_json=as_json)
+                             as_json=as_json, policy=policy)
+    if policy is not None:
+        raise SimulationError("--policy applies only to --from-live without --scenario (the live loop's prediction)")
     if network is None:
         raise SimulationError("--network FILE is required (only --from-live without --scenario reads the store's)")
     live = None
@@ -275,16 +284,18 @@ def comparison_table(comparison: pd.DataFrame, *, currency: str = "") -> object:
 
 
 def _predict_live(network: Path | None, *, store: str | None, at: str | None, horizon: int, replications: int,
-                  seed: int, as_json: bool) -> None:
-    """``--from-live`` without scenarios: the live world's next ``horizon`` days (see the module doc)."""
-    from supplynet.commands._predict_live import predict_store, summary_rows
+                  seed: int, as_json: bool, policy: Path | None = None) -> None:
+    """``--from-live`` without scenarios: the live world's next ``horizon`` days under the live loop's rules
+    (see the module doc and :mod:`supplynet.commands._predict_live`)."""
+    from supplynet.commands._predict_live import predict_store, rules_lines, summary_rows
 
     if replications < 2:
         raise SimulationError(f"--replications must be >= 2 for P10/P50/P90, got {replications}")
     if network is not None and not network.exists():
         raise SimulationError(f"--network {network}: no such file")
     when = parse_time(at) if at is not None else None
-    doc = predict_store(store, network, horizon=horizon, replications=replications, seed=seed, at=when)
+    doc = predict_store(store, network, horizon=horizon, replications=replications, seed=seed, at=when,
+                        policy_path=policy)
     if as_json:
         typer.echo(json.dumps(_finite(doc), indent=2, allow_nan=False, default=str))
         return
@@ -297,7 +308,13 @@ def _predict_live(network: Path | None, *, store: str | None, at: str | None, ho
         t.add_column(c, justify="left" if c == "KPI" else "right")
     for row in summary_rows(doc):
         t.add_row(*row)
-    Console().print(t)
+    console = Console(width=max(80, min(Console().width, 120)), highlight=False)
+    console.print(t)
+    console.print("under the live loop's rules:")
+    for line in rules_lines(doc):
+        console.print(f"  {line}", markup=False)
+    for note in meta.get("notes", ()):
+        console.print(f"  note: {note}", markup=False)
 
 
 def _finite(value: object) -> object:

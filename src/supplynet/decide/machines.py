@@ -8,7 +8,8 @@ the log), and follows maintenance events (a completed
 work order or a failure renews the asset: its history and baseline start again);
 ``decide(twin, now)`` runs :func:`supplynet.decide.maintain.decide` for the assets that reported
 and submits each work order as a ``maintain`` decision through the autonomy policy. It also
-returns ``rul`` alerts (low, median, high) the dashboard shows beside each asset.
+returns ``rul`` alerts (low, median, high) the dashboard shows beside each asset, with the predictive
+distribution as 20 equally likely quantiles (``quantiles``, in cycles).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ __all__ = ["MachineWatch", "SENSE_SOURCE"]
 
 #: the source of the alerts the platform's models write
 SENSE_SOURCE = "supplynet.sense"
+#: the probabilities of the RUL quantiles a ``rul`` alert carries (``data.quantiles``): 20 equally likely values
+_RUL_GRID = (np.arange(20) + 0.5) / 20
 
 
 @dataclass
@@ -155,11 +158,14 @@ class MachineWatch:
             a.fresh = False
             a.latest = a.tracker.current()
             lo, hi = a.latest.interval(a.policy.level)
+            # the predictive distribution itself, for what reads the log rather than this watcher
+            # (``supplynet simulate --from-live`` draws the machines' failures from it)
+            grid = [round(float(q), 2) for q in np.quantile(a.latest.samples, _RUL_GRID)]
             alerts.append(Alert(source=SENSE_SOURCE, seq=alert_seq("rul", asset_id, *a.trigger[:1], a.cycle), ts=now,
                                 code="rul", subject=asset_id,
                                 severity="info", message=f"RUL {a.latest.point:.0f} cycles ({lo:.0f}-{hi:.0f})",
                                 data={"low": lo, "median": float(a.latest.point), "high": hi,
-                                      "level": a.policy.level, "unit": "cycles"}))
+                                      "level": a.policy.level, "unit": "cycles", "quantiles": grid}))
             before = self.state
             self.state, wo = decide_maintenance(before, asset_id, a.latest, now=float(a.cycle), policy=a.policy)
             if wo is None:
