@@ -10,8 +10,6 @@ past the calendar) is one clear line; a read-only store is read.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -309,22 +307,6 @@ def test_a_store_of_another_network_is_refused(small_store, tmp_path):
         st.log.append(events)
     _one_line_error(_simulate("--from-live", "--store", f"sqlite:///{other}", "--horizon", "2", "--replications", "4"),
                     "another network's", "STORE-1")
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes through file modes")
-def test_a_read_only_store_is_read(small_store, tmp_path):
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    shutil.copy(small_store, ro / "live.db")
-    os.chmod(ro / "live.db", 0o444)
-    os.chmod(ro, 0o555)
-    try:
-        res = _simulate("--from-live", "--store", f"sqlite:///{ro / 'live.db'}", "--horizon", "2",
-                        "--replications", "4", "--json")
-        assert res.exit_code == 0, res.output
-        assert json.loads(res.stdout)["meta"]["rules"]["plan_production"] is True
-    finally:
-        os.chmod(ro, 0o755)
 
 
 def test_the_prediction_writes_nothing_to_the_store(small_store):
