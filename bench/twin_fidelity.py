@@ -76,7 +76,7 @@ def one_seed(seed: int, *, days: int, at_day: int, replications: int, data_dir: 
     out["inside"] = all(out[k]["inside"] for k in CHECKED)
     out["meta"] = {k: fid["meta"].get(k) for k in ("at", "policies", "demand_sources", "timing_shift_days",
                                                    "resized_days", "refit", "demand_level_cv", "batches",
-                                                   "machines_failure_risk")}
+                                                   "machines_failure_risk", "count_late_p")}
     print(f"seed {seed}: " + ", ".join(f"{k} {out[k]['p10']:.4g}..{out[k]['p90']:.4g} realized "
                                        f"{out[k]['realized']:.4g} {'in' if out[k]['inside'] else 'OUT'}"
                                        for k in CHECKED), flush=True)

@@ -484,6 +484,8 @@ def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replication
         info["refit"] = None if refit is None else {"every_days": refit.every.total_seconds() / 86400.0,
                                                     "min_history": refit.min_history, "model": refit.model}
     levels, managed, alpha = None, np.zeros(0, dtype=np.int64), 1.0
+    # the demand level over the horizon is uncertain (see the module doc): measured on the network itself
+    spread = _level_spread(paths, rep, items, net) if paths else 0.0
     if resizing:  # the policies the loop will run, re-sized day by day from what its sensor will see
         days = _projected_policies(rep, refit, paths, last, H)
         levels = (np.repeat(net.pol_a[None, :], H, axis=0), np.repeat(net.pol_b[None, :], H, axis=0))
@@ -497,7 +499,6 @@ def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replication
         alpha = float(getattr(sensor, "alpha", 1.0))
     # the demand level over the horizon is uncertain: replications run in batches, each with every observed
     # key's level multiplied by its own draw (see the module doc)
-    spread = _level_spread(paths, rep, items, net) if paths else 0.0
     info["demand_level_cv"] = round(spread, 4)
     R = int(replications)
     batches = min(_LEVEL_BATCHES, R // 2) if spread > 0 else 1
@@ -505,6 +506,10 @@ def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replication
     observed_items = np.array(sorted(items[k] for k in paths if k in items and net.dem_kind[items[k]] >= 0),
                                dtype=np.int64)
     accs, on_hand, first = [], [], 0
+    p_late = _late_at_count(live.network, rep, close, float(timing_shift_days), lanes_of=network)
+    ech = np.asarray([live.network.site_kind[s] for s in live.network.item_site])
+    info["count_late_p"] = {k: round(float(p_late[ech == k].mean()), 3) for k in _ECHELON if np.any(ech == k)}
+    rng_count = np.random.default_rng([int(seed), 18])
     for b in range(batches):
         n_b = R // batches + (1 if b < R % batches else 0)
         dm_b = dm.copy()
@@ -516,9 +521,13 @@ def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replication
         sim = Simulation(live.network.replace(dem_mean=dm_b), horizon=H + 1, replications=n_b, seed=int(seed),
                          scenario=scenario, first_replication=first)
         first += n_b
+        par = sim._params  # the kernel's policy levels, re-set before each day as the live loop re-sizes them
+        if b == 0:
+            day0 = (par.pol_a.copy(), par.pol_b.copy())
+        else:  # the arrays may be the network's own: every batch's day 0 orders with the live policies
+            par.pol_a[:], par.pol_b[:] = day0
         sim.run(until=1)
         sim.reset_kpis()
-        par = sim._params  # the kernel's policy levels, re-set before each day as the live loop re-sizes them
         for d in range(1, H + 1):
             if levels is not None:
                 # the sensor follows this batch's level at its smoothing rate, and the levels with it
@@ -531,10 +540,14 @@ def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replication
             # the horizon ends at its last close: the loop's next release (and what it ships) comes after it
             kept = par.pol_a.copy()  # the kernel's arrays may be the network's own: put the levels back
             par.pol_a[:] = _NO_ORDER
+            landing = sim.scheduled_arrivals(1)[:, :, 0]  # the loads the engine lands on the last day
             sim.run(until=d + 1)
             par.pol_a[:] = kept
         accs.append(sim.result().acc)
-        on_hand.append(sim.on_hand.copy())
+        # the count is taken after the close: a load the engine lands on the last day is still on the road
+        # then with its probability (see _late_at_count), one draw per load (item and replication)
+        late = rng_count.random(landing.shape) < p_late[None, :]
+        on_hand.append(sim.on_hand - np.where(late, landing, 0.0))
     info["batches"] = batches
     info["resized_days"] = H if resizing else 0
     return _kpis(live.network, np.concatenate(accs), np.concatenate(on_hand)) | {"meta": {
@@ -544,6 +557,35 @@ def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replication
         **info, "timing_shift_days": float(timing_shift_days), "push_cover_days": float(push_cover_days),
         "machines_down": live.down, "machines_at_risk": live.at_risk, "warnings": live.warnings,
         "currency": _currency(network)}}
+
+
+def _late_at_count(net: SimNetwork, rep: Any, close: datetime, shift: float, lanes_of: Any) -> np.ndarray:
+    """Per item, the probability that a load the engine lands on the horizon's last day is still on the road
+    when the count is taken (the end of that day, ``24 - close hour`` hours after the close). The engine lands
+    an order placed at a close ``floor(L) + 1`` closes later (``L``: its lead time); the live loop releases it
+    ``r`` hours after the close (its ``release_hour``), so it lands after the count when the fraction of a day of
+    ``L`` exceeds ``1 - g``, ``g = (r - (24 - close hour)) / 24``: ``P(frac(L) > 1 - g)`` under the learned
+    lead time (normal, mean and spread of the item's inbound lane). 0 without a release schedule, for items
+    without a transport lane (a plant's output is made at the close) and when ``g <= 0``."""
+    out = np.zeros(net.n_items)
+    hour = getattr(rep, "release_hour", None) if rep is not None else None
+    if hour is None:
+        return out
+    ch = _utc(close).hour
+    g = (((int(hour) - ch) % 24) - (24 - ch)) / 24.0
+    if g <= 0:
+        return out
+    lanes = {ln.id for ln in getattr(lanes_of, "lanes", ())}
+    from scipy.stats import norm
+
+    for i in range(net.n_items):
+        k = net.item_lane[i]
+        if net.source[i] or k < 0 or net.lanes[k] not in lanes:
+            continue
+        m, sd = float(net.lt_mean[i]) - shift, max(float(net.lt_std[i]), 1e-6)
+        n = np.arange(max(int(m - 5 * sd), 0), int(m + 5 * sd) + 2)
+        out[i] = float(np.sum(norm.cdf(n + 1.0, m, sd) - norm.cdf(n + 1.0 - g, m, sd)))
+    return np.clip(out, 0.0, 1.0)
 
 
 def _level_spread(paths: Mapping[tuple[str, str], list[float]], rep: Any, items: Mapping[tuple[str, str], int],
