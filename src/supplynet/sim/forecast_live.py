@@ -545,8 +545,10 @@ def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replication
             par.pol_a[:] = kept
         accs.append(sim.result().acc)
         # the count is taken after the close: a load the engine lands on the last day is still on the road
-        # then with its probability (see _late_at_count), one draw per load (item and replication)
-        late = rng_count.random(landing.shape) < p_late[None, :]
+        # then with its probability (see _late_at_count), one draw per truck (lane and replication: a lane's
+        # release leaves as one shipment)
+        u = rng_count.random((n_b, len(live.network.lanes) + 1))[:, live.network.item_lane]
+        late = u < p_late[None, :]
         on_hand.append(sim.on_hand - np.where(late, landing, 0.0))
     info["batches"] = batches
     info["resized_days"] = H if resizing else 0
