@@ -464,3 +464,22 @@ def test_a_load_landing_on_the_last_day_is_still_on_the_road_at_the_count_with_i
     assert _late_at_count(net, SimpleNamespace(release_hour=None), close, 0.5, model).max() == 0.0
     others = np.setdiff1d(np.arange(net.n_items), moved)
     assert late(0.9, 1e-9)[others].max(initial=0.0) == 0.0  # no transport lane: made at the close
+
+
+def test_a_trucks_items_are_late_together():
+    """One lane's release leaves as one shipment: its items are on the road at the count together or not at all,
+    each lane about as often as its probability says; items without a lane (index -1) share a draw too but carry
+    probability 0 in the prediction."""
+    from supplynet.sim.forecast_live import _still_on_the_road
+
+    R = 4000
+    item_lane = np.array([0, 0, 0, 1, 1, -1])
+    p = np.array([0.3, 0.3, 0.3, 0.8, 0.8, 0.0])
+    landing = np.tile(np.array([1.0, 2.0, 3.0, 10.0, 20.0, 5.0]), (R, 1))
+    late = _still_on_the_road(landing, p, item_lane, np.random.default_rng(0))
+    on0 = late[:, 0] > 0
+    assert np.array_equal(on0, late[:, 1] > 0) and np.array_equal(on0, late[:, 2] > 0)
+    assert np.array_equal(late[:, 3] > 0, late[:, 4] > 0)
+    assert abs(on0.mean() - 0.3) < 0.03 and abs((late[:, 3] > 0).mean() - 0.8) < 0.03
+    assert late[:, 5].max() == 0.0
+    assert np.all((late == 0) | (late == landing))

@@ -547,9 +547,7 @@ def predict_from_live(network: Any, twin: Any, *, horizon_days: int, replication
         # the count is taken after the close: a load the engine lands on the last day is still on the road
         # then with its probability (see _late_at_count), one draw per truck (lane and replication: a lane's
         # release leaves as one shipment)
-        u = rng_count.random((n_b, len(live.network.lanes) + 1))[:, live.network.item_lane]
-        late = u < p_late[None, :]
-        on_hand.append(sim.on_hand - np.where(late, landing, 0.0))
+        on_hand.append(sim.on_hand - _still_on_the_road(landing, p_late, live.network.item_lane, rng_count))
     info["batches"] = batches
     info["resized_days"] = H if resizing else 0
     return _kpis(live.network, np.concatenate(accs), np.concatenate(on_hand)) | {"meta": {
@@ -588,6 +586,15 @@ def _late_at_count(net: SimNetwork, rep: Any, close: datetime, shift: float, lan
         n = np.arange(max(int(m - 5 * sd), 0), int(m + 5 * sd) + 2)
         out[i] = float(np.sum(norm.cdf(n + 1.0, m, sd) - norm.cdf(n + 1.0 - g, m, sd)))
     return np.clip(out, 0.0, 1.0)
+
+
+def _still_on_the_road(landing: np.ndarray, p_late: np.ndarray, item_lane: np.ndarray,
+                       rng: np.random.Generator) -> np.ndarray:
+    """``[R, N]``: the part of each replication's last-day arrivals (``landing``) still on the road at the count,
+    drawn per truck: all the items of one lane (``item_lane``; -1: none) are late together, item ``i`` with
+    probability ``p_late[i]`` (the items of a lane share its lead time, so its probability)."""
+    u = rng.random((landing.shape[0], int(item_lane.max(initial=-1)) + 2))[:, item_lane]
+    return np.where(u < p_late[None, :], landing, 0.0)
 
 
 def _level_spread(paths: Mapping[tuple[str, str], list[float]], rep: Any, items: Mapping[tuple[str, str], int],
