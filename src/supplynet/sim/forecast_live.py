@@ -103,9 +103,10 @@ conformal spread, fed a level change of that size, sized the stores at ~60k unit
 Session twin16b, on seeds 0-1 at day 7 (snapshots of the live state replayed offline, the bench's own numbers):
 (10) every batch's day-0 orders use the live policies - a fix, not a choice: the kernel's level arrays are the
 network's own, and every batch after the first started from the levels the previous one left on its last day;
-(11) the count after the close (above; before it the DC band sat 4-12k above the realized count on seeds 0-2,
-with 42-58k units on the road to the DCs at the count), drawn per truck (drawn per item, the bands stayed
-+-1.5%; per truck they are +-5-9%, the width of the realized counts' swing between seeds on the same demand).
+(11) the count after the close (above; before it the predicted DC median sat 4k and 12k above the realized
+count on seeds 0 and 1, with 58-62k units on the road to the DCs at the count, and the realized stores' count had
+1-9k units on the road), drawn per truck (drawn per item, the bands stayed +-2-4% wide; per truck they are
++-5-9%, about the realized counts' swing between seeds on the same replayed demand: stores 34-42k on seeds 0-6).
 Tried and dropped: the refit's history with every projected week's level drawn anew per key (the observed week
 times ``1 + demand_level_cv * z``): the projected stores' order-up-to levels rose to 81k units against the loop's
 63k at day 21 and the predicted stores' stock to ~64k against 34-42k realized (the level cv measures a week
