@@ -397,3 +397,89 @@ def test_the_horizon_ends_at_its_last_close(live_store):
     four = predict_from_live(model, twin, horizon_days=4, replications=20, seed=1, policies=rep)
     assert one["cost"]["ordering"]["p90"] == 0.0 and one["cost"]["transport"]["p90"] >= 0.0
     assert four["cost"]["ordering"]["p50"] > 0.0
+
+
+def test_every_batch_starts_from_the_live_policies(live_store, monkeypatch):
+    """The replications run in batches (one draw of the demand levels each); the kernel's level arrays can be
+    the network's own, so each batch's day-0 orders must use the live policies again, not the levels the
+    previous batch left on its last day (the stores' sensor saw a week at twice and half the declared demand:
+    the re-sized levels move away from the live ones)."""
+    from supplynet.decide.replenish import downstream_demand
+    from supplynet.sense.demand.demand_live import DemandSensor
+    from supplynet.sim import forecast_live as FL
+    from supplynet.sim.engine import Simulation
+
+    _, model, twin = live_store
+    rep = Replenisher(model, demand=DemandSensor(downstream_demand(model), min_days=7, prior_days=None, tracking=None))
+    last = FL._last_close(twin.state, FL._utc(twin.state.last_event_at), model).date()
+    stores = [k for k in rep.policies if k[0].startswith("STORE")][:2]
+    for f, key in zip((2.0, 0.5), stores, strict=True):
+        mean = rep.demand_estimate(key).mean
+        for d in range(7):
+            rep.sensor.record(key, last - timedelta(days=6 - d), f * mean)
+    day0: list[np.ndarray] = []
+    run = Simulation.run
+
+    def spy(self, until=None):
+        if until == 1:
+            day0.append(self._params.pol_a.copy())
+        return run(self, until)
+
+    monkeypatch.setattr(Simulation, "run", spy)
+    doc = predict_from_live(model, twin, horizon_days=5, replications=8, seed=2, policies=rep)
+    assert doc["meta"]["batches"] > 1 and len(day0) == doc["meta"]["batches"]
+    for a in day0[1:]:
+        np.testing.assert_array_equal(a, day0[0])
+
+
+def test_a_load_landing_on_the_last_day_is_still_on_the_road_at_the_count_with_its_probability(live_store):
+    """Released 7 h after the 22:00 close and counted at midnight, a load the engine lands on the last day is
+    still on the road at the count when its lead time's fraction of a day is past 1 - 5/24: a sure 0.9-day
+    lead time always, a sure 0.5-day one never, a spread one with the normal's probability; without a release
+    schedule, or with releases after the count, never."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from scipy.stats import norm
+
+    from supplynet.sim.forecast_live import _late_at_count
+
+    _, model, _ = live_store
+    net = SimNetwork.from_network(model)
+    close = datetime(2026, 1, 11, 22, 0, tzinfo=UTC)
+    moved = [i for i in range(net.n_items) if not net.source[i] and net.item_lane[i] >= 0
+             and net.lanes[net.item_lane[i]] in {ln.id for ln in model.lanes}]
+    assert moved
+
+    def late(mean, std, hour=5):
+        n = net.replace(lt_mean=np.full(net.n_items, mean + 0.5), lt_std=np.full(net.n_items, std))
+        return _late_at_count(n, SimpleNamespace(release_hour=hour), close, 0.5, model)
+
+    assert np.allclose(late(0.9, 1e-9)[moved], 1.0)
+    assert np.allclose(late(0.5, 1e-9)[moved], 0.0)
+    g = 5 / 24
+    p = norm.cdf(1.0, 0.7, 0.1) - norm.cdf(1.0 - g, 0.7, 0.1)
+    assert np.allclose(late(0.7, 0.1)[moved], p, atol=1e-6)
+    assert late(0.9, 1e-9, hour=23).max() == 0.0  # released an hour after the close: before the count
+    assert _late_at_count(net, SimpleNamespace(release_hour=None), close, 0.5, model).max() == 0.0
+    others = np.setdiff1d(np.arange(net.n_items), moved)
+    assert late(0.9, 1e-9)[others].max(initial=0.0) == 0.0  # no transport lane: made at the close
+
+
+def test_a_trucks_items_are_late_together():
+    """One lane's release leaves as one shipment: its items are on the road at the count together or not at all,
+    each lane about as often as its probability says; items without a lane (index -1) share a draw too but carry
+    probability 0 in the prediction."""
+    from supplynet.sim.forecast_live import _still_on_the_road
+
+    R = 4000
+    item_lane = np.array([0, 0, 0, 1, 1, -1])
+    p = np.array([0.3, 0.3, 0.3, 0.8, 0.8, 0.0])
+    landing = np.tile(np.array([1.0, 2.0, 3.0, 10.0, 20.0, 5.0]), (R, 1))
+    late = _still_on_the_road(landing, p, item_lane, np.random.default_rng(0))
+    on0 = late[:, 0] > 0
+    assert np.array_equal(on0, late[:, 1] > 0) and np.array_equal(on0, late[:, 2] > 0)
+    assert np.array_equal(late[:, 3] > 0, late[:, 4] > 0)
+    assert abs(on0.mean() - 0.3) < 0.03 and abs((late[:, 3] > 0).mean() - 0.8) < 0.03
+    assert late[:, 5].max() == 0.0
+    assert np.all((late == 0) | (late == landing))
