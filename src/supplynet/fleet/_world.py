@@ -279,21 +279,30 @@ class World:
             if trip.truck is not None and trip.truck in self.truck_free:
                 self.truck_free[trip.truck] = trip.arrive
             return f"{option}: {sid} now arrives {trip.arrive.isoformat()}"
-        origin, dest = data.get("origin"), data.get("destination")
-        if option not in ("transfer", "alt_supplier") or origin not in self.sites or dest not in self.sites:
+        if option not in ("transfer", "alt_supplier") or (sent := self._send(data, at, arrive)) is None:
             return None
-        lines = [(sku, q, None) for sku, qty in data.get("lines") or () if (q := self._take(origin, sku, float(qty))) > 0]
-        if not lines:
-            return None
-        lane = self._lane(origin, dest, lines[0][0]) or _SpotLane(origin, dest)
-        new_sid = self._depart(lane, lines, at, arrive=arrive)
-        return f"{option}: {new_sid} from {origin} for {sid}, arrives {arrive.isoformat()}"
+        return f"{option}: {sent[0]} from {data['origin']} for {sid}, arrives {arrive.isoformat()}"
 
     def _send_ahead(self, data: dict[str, Any], sid: Any, option: str, at: datetime, arrive: datetime) -> str | None:
         """An expedite or reroute that sends ``lines`` again from ``origin`` (an express truck, another path)
         while the late load comes on: stock allowing, a new shipment arriving at ``arrive``; recorded in
         :attr:`expedited` with how much sooner than the late load its goods arrive (negative: later; the late
         load already in: against the time it is carried out)."""
+        if (sent := self._send(data, at, arrive)) is None:
+            return None
+        new_sid, lines = sent
+        trip = next((t for t in self.trips if t.shipment_id == sid), None)
+        before = trip.arrive if trip is not None else at
+        self.expedited.append({"shipment_id": sid, "option": option, "lane_id": data.get("from_lane"), "at": at,
+                               "arrival_waiting": before, "arrival": arrive, "sent": new_sid,
+                               "units": float(sum(q for _, q, _ in lines)),
+                               "gain_hours": (before - arrive).total_seconds() / 3600.0})
+        return f"{option}: {new_sid} from {data['origin']} ahead of {sid}, arrives {arrive.isoformat()}"
+
+    def _send(self, data: dict[str, Any], at: datetime, arrive: datetime) -> tuple[Any, list[Any]] | None:
+        """Ship ``data``'s ``lines`` from its ``origin`` to its ``destination`` now, arriving at ``arrive`` (on the
+        lane between them, else a spot haul), as far as the origin's stock allows: the new shipment's id and its
+        lines, or None (an unknown site, nothing to send)."""
         origin, dest = data.get("origin"), data.get("destination")
         if origin not in self.sites or dest not in self.sites:
             return None
@@ -301,14 +310,7 @@ class World:
         if not lines:
             return None
         lane = self._lane(origin, dest, lines[0][0]) or _SpotLane(origin, dest)
-        new_sid = self._depart(lane, lines, at, arrive=arrive)
-        trip = next((t for t in self.trips if t.shipment_id == sid), None)
-        before = trip.arrive if trip is not None else at
-        self.expedited.append({"shipment_id": sid, "option": option, "lane_id": data.get("from_lane"), "at": at,
-                               "arrival_waiting": before, "arrival": arrive, "sent": new_sid,
-                               "units": float(sum(q for _, q, _ in lines)),
-                               "gain_hours": (before - arrive).total_seconds() / 3600.0})
-        return f"{option}: {new_sid} from {origin} ahead of {sid}, arrives {arrive.isoformat()}"
+        return self._depart(lane, lines, at, arrive=arrive), lines
 
     def _take(self, origin: str, sku: str, qty: float) -> float:
         """Take up to ``qty`` of ``sku`` from ``origin``'s stock (a supplier always has it); returns it."""
