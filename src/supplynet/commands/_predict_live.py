@@ -63,8 +63,6 @@ _ROWS = (("store_fill_rate", "store fill rate", "%"), ("lost_sales_units", "lost
          ("total_cost", "total cost", "$"))
 #: RUL samples rebuilt from an alert's quantiles
 _RUL_SAMPLES = 200
-#: the maintenance watcher's settings as ``supplynet run`` builds it (:class:`supplynet.decide.machines.MachineWatch`)
-_HOURS_PER_CYCLE, _OPPORTUNITY_CYCLES = 1.0, 8.0
 #: ``supplynet run``'s default ``--tick`` (seconds)
 _RUN_TICK_S = 900.0
 #: decisions read back at a time for the release calendar (the newest first)
@@ -286,13 +284,14 @@ def rul_risks(network: Any, latest: dict[str, dict[str, Any]]) -> tuple[dict[str
     import numpy as np
     from scipy import stats
 
+    from supplynet.decide.machines import HOURS_PER_CYCLE, OPPORTUNITY_CYCLES
     from supplynet.decide.maintain import MaintenancePolicy
     from supplynet.sim.forecast_live import MachineRisk
 
     tracked = [a for a in network.assets if a.kind == "machine" and a.failure_cost and a.preventive_cost]
     if not tracked:
         return {}, {"drawn": False, "machines": 0, "why": "the network has no machine with maintenance costs"}
-    scale = _HOURS_PER_CYCLE / 24.0
+    scale = HOURS_PER_CYCLE / 24.0
     out: dict[str, Any] = {}
     from_grid = 0
     p = (np.arange(_RUL_SAMPLES) + 0.5) / _RUL_SAMPLES
@@ -316,7 +315,7 @@ def rul_risks(network: Any, latest: dict[str, dict[str, Any]]) -> tuple[dict[str
             zq = float(stats.norm.ppf(0.5 + level / 2.0))
             below, above = (med - lo) / zq, (hi - med) / zq
             cycles = np.maximum(med + np.where(z < 0, below, above) * z, 0.0)
-        pol = MaintenancePolicy.from_asset(a, opportunity_interval=_OPPORTUNITY_CYCLES, days_per_unit=scale)
+        pol = MaintenancePolicy.from_asset(a, opportunity_interval=OPPORTUNITY_CYCLES, days_per_unit=scale)
         out[a.id] = MachineRisk(cycles * scale, float(pol.horizon) * scale)
     if not out:
         return {}, {"drawn": False, "machines": 0, "why": "the store's log holds no RUL forecast (rul alert) of a "

@@ -38,6 +38,8 @@ __all__ = ["MachineWatch", "SENSE_SOURCE"]
 
 #: the source of the alerts the platform's models write
 SENSE_SOURCE = "supplynet.sense"
+#: the watcher's defaults (``supplynet run`` builds it with them): wall time of one reading, how often maintenance can start
+HOURS_PER_CYCLE, OPPORTUNITY_CYCLES = 1.0, 8.0
 #: the probabilities of the RUL quantiles a ``rul`` alert carries (``data.quantiles``): 20 equally likely values
 _RUL_GRID = (np.arange(20) + 0.5) / 20
 
@@ -64,7 +66,7 @@ class MachineWatch:
     kinds = frozenset({"machine_reading", "maintenance"})
 
     def __init__(self, network: Network, model: RulModel, policy: AutonomyPolicy, store: Store, *,
-                 hours_per_cycle: float = 1.0, opportunity_cycles: float = 8.0, vibration_baseline: int = 50):
+                 hours_per_cycle: float = HOURS_PER_CYCLE, opportunity_cycles: float = OPPORTUNITY_CYCLES, vibration_baseline: int = 50):
         self.model = model
         self.policy = policy
         self.store = store
